@@ -1,0 +1,184 @@
+/*
+ * itm_rpc.h - the small gRPC C-core glue shared by every ITM binary.
+ *
+ * gRPC's completion queue has no pollable fd, so the server runs it on its
+ * own thread and hands every decoded call to a libuv loop with
+ * uv_async_send(): handlers always run on the loop thread, the same thread
+ * as the packet path, and need no locks.  A handler answers now or later
+ * (after other async work) with itm_rpc_reply()/itm_rpc_fail(); exactly one
+ * of them must be called for every unary call.
+ *
+ * Addresses: "unix:/run/itm/agent.sock", "unix-abstract:name",
+ * "127.0.0.1:7700", "[::1]:7700", "host:port".
+ *
+ * All functions return 0 or a negative errno value.
+ */
+#ifndef ITM_RPC_H
+#define ITM_RPC_H
+
+#include <stdint.h>
+#include <uv.h>
+#include <protobuf-c/protobuf-c.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* gRPC status codes (same values as grpc_status_code). */
+enum itm_rpc_code {
+	ITM_RPC_OK = 0,
+	ITM_RPC_CANCELLED = 1,
+	ITM_RPC_UNKNOWN = 2,
+	ITM_RPC_INVALID_ARGUMENT = 3,
+	ITM_RPC_DEADLINE_EXCEEDED = 4,
+	ITM_RPC_NOT_FOUND = 5,
+	ITM_RPC_ALREADY_EXISTS = 6,
+	ITM_RPC_PERMISSION_DENIED = 7,
+	ITM_RPC_RESOURCE_EXHAUSTED = 8,
+	ITM_RPC_FAILED_PRECONDITION = 9,
+	ITM_RPC_ABORTED = 10,
+	ITM_RPC_OUT_OF_RANGE = 11,
+	ITM_RPC_UNIMPLEMENTED = 12,
+	ITM_RPC_INTERNAL = 13,
+	ITM_RPC_UNAVAILABLE = 14,
+	ITM_RPC_DATA_LOSS = 15,
+	ITM_RPC_UNAUTHENTICATED = 16
+};
+
+const char *itm_rpc_code_name(int code);	/* "INVALID_ARGUMENT" */
+
+/*
+ * TLS material (PEM file paths).  A NULL struct pointer means plaintext.
+ * Server: cert/key is the server's identity; with ca_file set, clients must
+ * present a certificate signed by that CA (mutual TLS).
+ * Client: ca_file verifies the server; cert/key is the client identity;
+ * server_name overrides the name checked in the server certificate.
+ */
+struct itm_rpc_tls {
+	const char *ca_file;
+	const char *cert_file;
+	const char *key_file;
+	const char *server_name;
+};
+
+/* ------------------------------------------------------------------ */
+/* Server                                                               */
+/* ------------------------------------------------------------------ */
+
+struct itm_rpc_server;
+struct itm_rpc_call;
+
+typedef void (*itm_rpc_handler_cb)(struct itm_rpc_call *call, void *arg);
+
+struct itm_rpc_method {
+	const char *path;			/* "/itm.v1.Agent/GetStatus" */
+	const ProtobufCMessageDescriptor *request;
+	int server_streaming;			/* 1 for "returns (stream ...)" */
+	itm_rpc_handler_cb handler;
+};
+
+/*
+ * Create a server whose handlers run on @loop with @arg.  The method table
+ * is not copied and must outlive the server.  Unknown methods get
+ * UNIMPLEMENTED; requests that do not decode get INVALID_ARGUMENT; neither
+ * reaches a handler.
+ */
+int itm_rpc_server_new(struct itm_rpc_server **out, uv_loop_t *loop,
+		       const struct itm_rpc_method *methods, size_t n_methods,
+		       void *arg);
+
+/*
+ * Listen on @addr (before itm_rpc_server_start()).  For unix sockets the
+ * parent directory is created (0755), a lock file "<path>.lock" is held with
+ * flock() so a second server fails with -EADDRINUSE instead of silently
+ * taking over, a stale socket is removed, and the socket gets mode @mode
+ * (0 = 0660).  TCP ports are bound without SO_REUSEPORT.
+ */
+int itm_rpc_server_listen(struct itm_rpc_server *srv, const char *addr,
+			  const struct itm_rpc_tls *tls, unsigned int mode);
+
+int itm_rpc_server_start(struct itm_rpc_server *srv);
+
+/* Shut down: cancel calls in flight, join the thread, remove unix sockets
+ * and lock files, free everything.  Must be called on the loop thread. */
+void itm_rpc_server_free(struct itm_rpc_server *srv);
+
+/* The decoded request (owned by the call). */
+const ProtobufCMessage *itm_rpc_request(const struct itm_rpc_call *call);
+const char *itm_rpc_method_path(const struct itm_rpc_call *call);
+/* "unix:..." / "ipv4:1.2.3.4:5678" */
+const char *itm_rpc_peer(const struct itm_rpc_call *call);
+/* With mutual TLS: the client certificate's common name, else NULL. */
+const char *itm_rpc_peer_identity(const struct itm_rpc_call *call);
+
+/* Answer a unary call and free it. */
+int itm_rpc_reply(struct itm_rpc_call *call, const ProtobufCMessage *reply);
+/* Answer any call with an error status and free it. */
+int itm_rpc_fail(struct itm_rpc_call *call, enum itm_rpc_code code,
+		 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Server streaming: send one message (queued, in order); -ECANCELED once the
+ * client went away.  End with itm_rpc_finish() (or itm_rpc_fail()). */
+int itm_rpc_send(struct itm_rpc_call *call, const ProtobufCMessage *msg);
+int itm_rpc_finish(struct itm_rpc_call *call);
+/* Called on the loop thread when the client cancels or disconnects; after
+ * it, the handler must still free the call with itm_rpc_finish(). */
+void itm_rpc_on_cancel(struct itm_rpc_call *call,
+		       void (*cb)(struct itm_rpc_call *call, void *arg),
+		       void *arg);
+
+/* ------------------------------------------------------------------ */
+/* Client                                                               */
+/* ------------------------------------------------------------------ */
+
+struct itm_rpc_client;
+
+struct itm_rpc_status {
+	int code;			/* enum itm_rpc_code */
+	char message[256];
+};
+
+int itm_rpc_client_new(struct itm_rpc_client **out, const char *target,
+		       const struct itm_rpc_tls *tls);
+void itm_rpc_client_free(struct itm_rpc_client *c);
+
+/*
+ * Blocking unary call.  On ITM_RPC_OK, *@reply is a message of @reply_desc
+ * owned by the caller (protobuf_c_message_free_unpacked(*reply, NULL)).
+ * Returns 0 on OK, else -EIO with @st filled (may be NULL).  Safe to call
+ * from any thread, one call per client at a time.
+ */
+int itm_rpc_call(struct itm_rpc_client *c, const char *method,
+		 const ProtobufCMessage *req,
+		 const ProtobufCMessageDescriptor *reply_desc,
+		 ProtobufCMessage **reply, int timeout_ms,
+		 struct itm_rpc_status *st);
+
+/*
+ * Asynchronous unary call; @done runs on @loop with the reply (owned by
+ * @done's caller: freed after @done returns) or NULL and a status.  Many
+ * calls may be in flight at once on one or several clients.
+ */
+typedef void (*itm_rpc_done_cb)(void *arg, const struct itm_rpc_status *st,
+				const ProtobufCMessage *reply);
+int itm_rpc_call_async(struct itm_rpc_client *c, uv_loop_t *loop,
+		       const char *method, const ProtobufCMessage *req,
+		       const ProtobufCMessageDescriptor *reply_desc,
+		       int timeout_ms, itm_rpc_done_cb done, void *arg);
+
+/*
+ * Blocking server-streaming call: @on_msg is called for each message (on
+ * the calling thread) until the stream ends, @on_msg returns non-zero
+ * (cancels), or @timeout_ms passes (0 = none).
+ */
+int itm_rpc_stream(struct itm_rpc_client *c, const char *method,
+		   const ProtobufCMessage *req,
+		   const ProtobufCMessageDescriptor *msg_desc,
+		   int (*on_msg)(void *arg, const ProtobufCMessage *msg),
+		   void *arg, int timeout_ms, struct itm_rpc_status *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ITM_RPC_H */
