@@ -274,6 +274,9 @@ struct itm_settle {
 	int class;
 	enum itm_settle_action action;
 	uint8_t tos_value, tos_mask;
+	/* TCP packets carrying any of these flags (TH_FIN, TH_RST, ...)
+	 * still reach the module, e.g. to treat FIN as short (paper Fig. 9). */
+	uint8_t except_tcp_flags;
 };
 
 int itm_packet_settle(struct itm_packet *pkt, const struct itm_settle *s);

@@ -46,8 +46,8 @@ enum itm_param_type {
 	ITM_PARAM_UINT,		/* unsigned, within [min, max] */
 	ITM_PARAM_BOOL,		/* true/false/yes/no/1/0/on/off */
 	ITM_PARAM_STRING,	/* any text; max = longest length (0: 255) */
-	ITM_PARAM_UINT_LIST	/* comma-separated, strictly increasing, each
-				 * in [min, max], at most 16 items */
+	ITM_PARAM_UINT_LIST	/* comma-separated, each in [min, max], at
+				 * most 16 items; "" is the empty list */
 };
 
 struct itm_param_spec {

@@ -1,0 +1,166 @@
+/*
+ * agent.h - itm-agent's shared state and the interfaces between its parts.
+ *
+ *   main.c      wiring: options, start-up, signals, shutdown
+ *   registry.c  every registration (in-agent and process), stage layout
+ *   rules.c     the agent's netfilter chains, installed atomically
+ *   match.c     an interest compiled into iptables matches
+ *   settle.c    settlement ids, their chains and nfacct counters
+ *   modload.c   dlopen of in-agent modules, the module API host ops
+ *   params.c    module parameters checked against the plugin's schema
+ *   telemetry.c per-module per-class counters
+ *   lease.c     process modules: leases, heartbeats, expiry
+ *   rpc.c       the Agent gRPC service (wire <-> internal)
+ *
+ * Everything runs on one libuv loop thread; no locks.
+ */
+#ifndef ITM_AGENT_H
+#define ITM_AGENT_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+#include <uv.h>
+
+#include "itm.h"
+#include "itm_plugin.h"
+#include "itm_rpc.h"
+#include "marks.h"
+#include "reg.h"
+#include "runner.h"
+
+#define AGENT_LABEL_MAX		32
+#define AGENT_NAME_MAX		32
+#define AGENT_MAX_MODDIRS	8
+#define AGENT_MAX_LOADS		16
+#define AGENT_QUEUES		256	/* queue numbers from queue_base */
+
+struct agent_config {
+	const char *node;
+	const char *socket_path;	/* unix socket for local clients */
+	const char *listen_addr;	/* optional TCP */
+	const char *controller;		/* optional */
+	const char *moddirs[AGENT_MAX_MODDIRS];
+	int n_moddirs;
+	const char *loads[AGENT_MAX_LOADS];	/* "name k=v ..." */
+	int n_loads;
+	uint16_t queue_base;
+	struct itm_rpc_tls tls;		/* for TCP and controller */
+	int use_tls;
+	int verbose;
+};
+
+enum reg_kind { REG_AGENT, REG_PROCESS };
+
+struct module;
+struct lease;
+
+/* One registration, either kind. */
+struct agent_reg {
+	enum reg_kind kind;
+	char label[AGENT_LABEL_MAX];
+	itm_where hook;
+	int priority;
+	uint64_t seq;
+	struct itm_interest interest;
+	uint32_t copy_bytes;
+	char **class_names;		/* process: copied from Attach */
+	unsigned int n_class_names;
+
+	struct module *mod;		/* REG_AGENT */
+	struct itm__reg *pr;		/* REG_AGENT: packet-path state */
+	struct lease *lease;		/* REG_PROCESS */
+	char proc_name[AGENT_NAME_MAX];	/* REG_PROCESS: program name */
+	uint16_t queue;			/* REG_PROCESS: fixed for its life */
+	uint32_t stage_bit;		/* REG_PROCESS: fixed; else from stage */
+	struct itm__class_stats *remote; /* REG_PROCESS: from heartbeats */
+	uint64_t remote_packets;
+
+	struct stage *stage;		/* current stage */
+	int removed;			/* reg_remove()d, awaiting free */
+	TAILQ_ENTRY(agent_reg) entry;	/* per hook, in stage order */
+};
+
+TAILQ_HEAD(agent_reg_list, agent_reg);
+
+/* A stage: consecutive in-agent registrations, or one process one. */
+struct stage {
+	itm_where hook;
+	enum reg_kind kind;
+	unsigned int index;		/* position at the hook */
+	uint32_t bit;
+	uint16_t queue;
+	struct itm__runner *runner;	/* REG_AGENT */
+	struct agent_reg **regs;
+	unsigned int n_regs;
+};
+
+struct agent {
+	uv_loop_t *loop;
+	struct agent_config cfg;
+	uint64_t start_ms;
+
+	struct agent_reg_list hooks[ITM_HOOK_MAX];
+	struct stage *stages[ITM_HOOK_MAX][ITM_MARK_STAGES];
+	unsigned int n_stages[ITM_HOOK_MAX];
+	uint64_t next_seq;
+	uint8_t queue_used[AGENT_QUEUES];
+	int rules_installed;
+
+	struct itm__disp_host disp_host;
+	uint64_t malformed_closed;	/* from runners since closed */
+
+	struct itm_rpc_server *rpc_local;
+	struct itm_rpc_server *rpc_tcp;
+
+	/* Neighbour table from the controller. */
+	uint64_t table_generation;
+	int controller_connected;
+};
+
+extern struct agent *agent;
+
+/* registry.c */
+void reg_init(struct agent *a);
+struct agent_reg *reg_find(const char *label);
+int reg_add(struct agent_reg *r, char *err, size_t errlen);
+void reg_remove(struct agent_reg *r);
+int reg_commit(char *err, size_t errlen);	/* relayout + rules */
+void reg_shutdown(void);
+unsigned int reg_count(void);
+int reg_stage_of(const struct agent_reg *r, unsigned int *index);
+int queue_alloc(uint16_t *num);
+void queue_free(uint16_t num);
+
+/* rules.c */
+int rules_cleanup(void);			/* leftovers, at start */
+int rules_apply(char *err, size_t errlen);	/* from the current layout */
+int rules_remove(void);				/* at exit */
+
+/* match.c: compile @in into iptables match strings, one per rule. */
+int match_compile(const struct itm_interest *in, itm_where hook,
+		  char ***out, unsigned int *n, char *err, size_t errlen);
+void match_free(char **v, unsigned int n);
+
+/* settle.c */
+int settle_alloc(struct agent_reg *r, const struct itm_settle *s,
+		 uint32_t *mark, char *err, size_t errlen);
+void settle_release(struct agent_reg *r);	/* all ids of @r */
+int settle_cleanup(void);			/* stale nfacct objects */
+int settle_counts(const struct agent_reg *r, unsigned int cls,
+		  uint64_t *packets, uint64_t *bytes);
+
+/* modload.c */
+void modload_init(struct agent *a);
+int modload_load(const char *name, char **params, unsigned int n_params,
+		 char *err, size_t errlen);
+int modload_unload(const char *name, char *err, size_t errlen);
+void modload_unload_all(void);
+struct module *modload_first(void);
+struct module *modload_next(struct module *m);
+const char *module_name(const struct module *m);
+const char *module_version(const struct module *m);
+unsigned int module_params(const struct module *m, const char ***kv);
+unsigned int module_counters(const struct module *m, const char ***names,
+			     const uint64_t *const **values);
+
+#endif /* ITM_AGENT_H */

@@ -1,0 +1,292 @@
+/*
+ * main.c - itm-agent: options, start-up, signals, shutdown.  Wiring only.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "ctlink.h"
+#include "lease.h"
+#include "log.h"
+#include "rpc.h"
+
+#ifndef ITM_PLUGIN_DIR
+#define ITM_PLUGIN_DIR "/usr/local/lib/itm/modules"
+#endif
+
+struct agent *agent;
+static struct agent the_agent;
+static uv_signal_t sig_int, sig_term, sig_hup;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"Usage: itm-agent [options]\n"
+"\n"
+"Run the Internet Traffic Manager agent of this node: intercept packets at\n"
+"the five netfilter hooks (NFQUEUE) and hand them, in order, to the\n"
+"traffic-control modules registered here: in-agent modules loaded at run\n"
+"time and process modules linked with libitm.\n"
+"\n"
+"Options:\n"
+"  -n, --node NAME          node name (default: the host name)\n"
+"  -s, --socket PATH        local control socket for itmctl and process\n"
+"                           modules (default: /run/itm/agent.sock)\n"
+"  -l, --listen ADDR        also serve management on TCP, e.g. 0.0.0.0:7701\n"
+"  -c, --controller ADDR    join the itm-controller at ADDR (host:port)\n"
+"  -M, --module-dir DIR     where in-agent modules are found (repeatable;\n"
+"                           default: " ITM_PLUGIN_DIR ")\n"
+"  -m, --load 'NAME [K=V..]' load a module at start-up (repeatable)\n"
+"  -q, --queue-base N       first NFQUEUE number the agent uses\n"
+"                           (default: 1000; 256 numbers from there)\n"
+"      --tls-ca FILE        CA that signs peers (enables mutual TLS on the\n"
+"                           TCP listener and towards the controller)\n"
+"      --tls-cert FILE      this node's certificate (CN = node name)\n"
+"      --tls-key FILE       its key\n"
+"  -v, --verbose            log debug messages (the rules installed, ...)\n"
+"  -h, --help               this text\n"
+"  -V, --version            print the version\n"
+"\n"
+"The agent owns the mangle-table chains ITM_PRE, ITM_IN, ITM_FWD, ITM_OUT\n"
+"and ITM_POST and installs them atomically; SIGINT or SIGTERM removes them.\n"
+"Every queue rule uses --queue-bypass: if the agent or a module process\n"
+"dies, traffic keeps flowing.  One agent runs per network namespace.\n"
+"\n"
+"Examples:\n"
+"  itm-agent --node r1 --load 'qosmod threshold=20'\n"
+"  ip netns exec r itm-agent -n r -s /run/itm/r.sock -l 10.0.0.1:7701\n"
+"  itmctl --agent unix:/run/itm/agent.sock stats\n");
+}
+
+static uint16_t
+parse_queue_base(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v < 0 || v > 65535 - 256)
+		fatalx("--queue-base: '%s': need 0..%d", s, 65535 - 256);
+	return (uint16_t)v;
+}
+
+static void
+parse_args(int argc, char **argv, struct agent_config *c)
+{
+	enum { OPT_CA = 256, OPT_CERT, OPT_KEY };
+	static const struct option opts[] = {
+		{ "node", required_argument, NULL, 'n' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "controller", required_argument, NULL, 'c' },
+		{ "module-dir", required_argument, NULL, 'M' },
+		{ "load", required_argument, NULL, 'm' },
+		{ "queue-base", required_argument, NULL, 'q' },
+		{ "tls-ca", required_argument, NULL, OPT_CA },
+		{ "tls-cert", required_argument, NULL, OPT_CERT },
+		{ "tls-key", required_argument, NULL, OPT_KEY },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "n:s:l:c:M:m:q:vhV", opts,
+				 NULL)) != -1) {
+		switch (ch) {
+		case 'n': c->node = optarg; break;
+		case 's': c->socket_path = optarg; break;
+		case 'l': c->listen_addr = optarg; break;
+		case 'c': c->controller = optarg; break;
+		case 'M':
+			if (c->n_moddirs == AGENT_MAX_MODDIRS)
+				fatalx("--module-dir: at most %d",
+				       AGENT_MAX_MODDIRS);
+			c->moddirs[c->n_moddirs++] = optarg;
+			break;
+		case 'm':
+			if (c->n_loads == AGENT_MAX_LOADS)
+				fatalx("--load: at most %d", AGENT_MAX_LOADS);
+			c->loads[c->n_loads++] = optarg;
+			break;
+		case 'q': c->queue_base = parse_queue_base(optarg); break;
+		case OPT_CA: c->tls.ca_file = optarg; break;
+		case OPT_CERT: c->tls.cert_file = optarg; break;
+		case OPT_KEY: c->tls.key_file = optarg; break;
+		case 'v': c->verbose++; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("itm-agent %s\n", ITM_VERSION_STRING); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "itm-agent: unexpected argument '%s'\n",
+			argv[optind]);
+		usage(stderr);
+		exit(2);
+	}
+}
+
+static void
+config_defaults(struct agent_config *c)
+{
+	static char host[64];
+
+	if (c->node == NULL) {
+		if (gethostname(host, sizeof(host) - 1) < 0)
+			snprintf(host, sizeof(host), "itm");
+		c->node = host;
+	}
+	if (c->socket_path == NULL)
+		c->socket_path = "/run/itm/agent.sock";
+	if (c->n_moddirs == 0)
+		c->moddirs[c->n_moddirs++] = ITM_PLUGIN_DIR;
+	if (c->queue_base == 0)
+		c->queue_base = 1000;
+	if (c->tls.ca_file || c->tls.cert_file || c->tls.key_file) {
+		if (!c->tls.ca_file || !c->tls.cert_file || !c->tls.key_file)
+			fatalx("TLS needs --tls-ca, --tls-cert and --tls-key");
+		c->use_tls = 1;
+	}
+}
+
+/* Queue numbers, chains and nfacct names are per network namespace: one
+ * agent per namespace, enforced with an abstract socket (which lives in
+ * the namespace and goes away with the process). */
+static void
+netns_lock(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	const char name[] = "itm-agent-netns-lock";
+	int fd;
+
+	memcpy(sun.sun_path + 1, name, sizeof(name) - 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		fatal("socket");
+	if (bind(fd, (struct sockaddr *)&sun,
+		 offsetof(struct sockaddr_un, sun_path) + sizeof(name)) < 0) {
+		if (errno == EADDRINUSE)
+			fatalx("another itm-agent is running in this network "
+			       "namespace");
+		fatal("bind netns lock");
+	}
+}
+
+/* "qosmod threshold=20" -> name + params. */
+static int
+load_at_start(const char *spec)
+{
+	char buf[1024], *argv[65], *save = NULL, err[512];
+	unsigned int n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (char *t = strtok_r(buf, " \t", &save); t && n < 65;
+	     t = strtok_r(NULL, " \t", &save))
+		argv[n++] = t;
+	if (n == 0) {
+		log_warnx("--load: empty module name");
+		return -EINVAL;
+	}
+	if (modload_load(argv[0], argv + 1, n - 1, err, sizeof(err)) < 0) {
+		log_warnx("--load '%s': %s", spec, err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void
+shutdown_agent(void)
+{
+	log_info("stopping: removing modules and rules");
+	ctlink_stop();
+	lease_drop_all();
+	modload_unload_all();
+	reg_shutdown();
+	settle_cleanup();
+	rpc_stop();
+	uv_signal_stop(&sig_int);
+	uv_signal_stop(&sig_term);
+	uv_signal_stop(&sig_hup);
+	uv_stop(agent->loop);
+}
+
+static void
+signal_cb(uv_signal_t *h, int signum)
+{
+	if (signum == SIGHUP) {
+		log_info("SIGHUP: nothing to reload (modules are managed "
+			 "with itmctl)");
+		return;
+	}
+	log_info("%s received", strsignal(signum));
+	shutdown_agent();
+}
+
+static void
+signals_init(uv_loop_t *loop)
+{
+	signal(SIGPIPE, SIG_IGN);
+	uv_signal_init(loop, &sig_int);
+	uv_signal_init(loop, &sig_term);
+	uv_signal_init(loop, &sig_hup);
+	uv_signal_start(&sig_int, signal_cb, SIGINT);
+	uv_signal_start(&sig_term, signal_cb, SIGTERM);
+	uv_signal_start(&sig_hup, signal_cb, SIGHUP);
+}
+
+static void
+close_walk_cb(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	agent = &the_agent;
+	parse_args(argc, argv, &agent->cfg);
+	config_defaults(&agent->cfg);
+	log_init("itm-agent", 0, agent->cfg.verbose);
+	if (geteuid() != 0)
+		log_warnx("not running as root: netfilter changes will fail");
+	netns_lock();
+
+	agent->loop = uv_default_loop();
+	agent->start_ms = itm__now_ms();
+	signals_init(agent->loop);
+	reg_init(agent);
+	modload_init(agent);
+	lease_init();
+	if (rules_cleanup() < 0)
+		fatalx("cannot manage netfilter rules (is iptables-nft "
+		       "installed, and are we root?)");
+	if (rpc_start() < 0)
+		fatalx("cannot serve the Agent service; exiting");
+	for (int i = 0; i < agent->cfg.n_loads; i++)
+		if (load_at_start(agent->cfg.loads[i]) < 0) {
+			shutdown_agent();
+			uv_run(agent->loop, UV_RUN_DEFAULT);
+			fatalx("start-up failed; everything undone");
+		}
+	if (agent->cfg.controller)
+		ctlink_start();
+	log_info("node %s ready (itm %s)", agent->cfg.node,
+		 ITM_VERSION_STRING);
+
+	uv_run(agent->loop, UV_RUN_DEFAULT);
+	uv_walk(agent->loop, close_walk_cb, NULL);
+	uv_run(agent->loop, UV_RUN_DEFAULT);
+	uv_loop_close(agent->loop);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,394 @@
+/*
+ * rules.c - the agent's netfilter rules (bgpd's kroute.c: the one file that
+ * tells the kernel what to do with packets).
+ *
+ * The agent owns five chains in the mangle table, ITM_PRE, ITM_IN, ITM_FWD,
+ * ITM_OUT and ITM_POST, jumped to first from PREROUTING ... POSTROUTING,
+ * plus one chain per settlement (settle.c).  Every change rewrites all of
+ * them in one iptables-nft-restore --noflush transaction, so the kernel
+ * never sees half a rule set.  A hook chain reads:
+ *
+ *   settle requests -> CONNMARK (only when any stage exists)
+ *   for each stage, in order:
+ *     its settled flows  -> ITM_S<id> (count, act, set stage bit)
+ *     its interest       -> NFQUEUE --queue-num Q --queue-bypass
+ *   clear ITM's mark bits
+ *
+ * Packets whose mark has a stage's bit skip that stage (marks.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "log.h"
+#include "rules.h"
+
+extern char **environ;
+
+static const char *const hook_chain[ITM_HOOK_MAX] = {
+	"ITM_PRE", "ITM_IN", "ITM_FWD", "ITM_OUT", "ITM_POST"
+};
+static const char *const hook_builtin[ITM_HOOK_MAX] = {
+	"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"
+};
+
+/* ------------------------------------------------------------------ */
+/* Text buffer                                                          */
+/* ------------------------------------------------------------------ */
+
+void
+rb_printf(struct rules_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->failed)
+		return;
+	for (;;) {
+		size_t room = b->cap - b->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(b->buf + b->len, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->failed = 1;
+			return;
+		}
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		if (rb_grow(b, (size_t)n + 1) < 0)
+			return;
+	}
+}
+
+int
+rb_grow(struct rules_buf *b, size_t need)
+{
+	size_t cap = b->cap ? b->cap : 4096;
+	char *p;
+
+	while (cap - b->len < need)
+		cap *= 2;
+	p = realloc(b->buf, cap);
+	if (p == NULL) {
+		b->failed = 1;
+		return -ENOMEM;
+	}
+	b->buf = p;
+	b->cap = cap;
+	return 0;
+}
+
+void
+rb_free(struct rules_buf *b)
+{
+	free(b->buf);
+	memset(b, 0, sizeof(*b));
+}
+
+/* ------------------------------------------------------------------ */
+/* Running iptables-nft-restore / -save                                 */
+/* ------------------------------------------------------------------ */
+
+/* Run @argv with @input on stdin; collect stdout into @out (may be NULL)
+ * and stderr into @err.  Returns the exit status or a negative errno. */
+static int
+run_cmd(char *const argv[], const char *input, size_t inlen,
+	struct rules_buf *out, char *err, size_t errlen)
+{
+	int in[2], ob[2], eb[2], status, rc;
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(ob, O_CLOEXEC) < 0 || pipe2(eb, O_CLOEXEC) < 0)
+		return -errno;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, ob[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, eb[1], 2);
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(in[0]);
+	close(ob[1]);
+	close(eb[1]);
+	if (rc != 0) {
+		close(in[1]);
+		close(ob[0]);
+		close(eb[0]);
+		snprintf(err, errlen, "%s: %s", argv[0], strerror(rc));
+		return -rc;
+	}
+	rc = run_io(in[1], input, inlen, ob[0], out, eb[0], err, errlen);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (rc < 0)
+		return rc;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* Feed stdin and drain stdout/stderr without deadlocking on full pipes. */
+int
+run_io(int wfd, const char *input, size_t inlen, int ofd,
+       struct rules_buf *out, int efd, char *err, size_t errlen)
+{
+	struct rules_buf eb = { 0 };
+	size_t off = 0;
+	char tmp[4096];
+	ssize_t n;
+
+	/* restore input is small (a pipe holds 64 KiB); write it first, but
+	 * keep draining when it is larger. */
+	signal(SIGPIPE, SIG_IGN);
+	while (off < inlen) {
+		n = write(wfd, input + off, inlen - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		off += (size_t)n;
+	}
+	close(wfd);
+	while ((n = read(ofd, tmp, sizeof(tmp))) > 0)
+		if (out) {
+			if (rb_grow(out, (size_t)n + 1) == 0) {
+				memcpy(out->buf + out->len, tmp, (size_t)n);
+				out->len += (size_t)n;
+				out->buf[out->len] = '\0';
+			}
+		}
+	close(ofd);
+	while ((n = read(efd, tmp, sizeof(tmp) - 1)) > 0) {
+		tmp[n] = '\0';
+		rb_printf(&eb, "%s", tmp);
+	}
+	close(efd);
+	if (eb.len > 0) {
+		while (eb.len > 0 && eb.buf[eb.len - 1] == '\n')
+			eb.buf[--eb.len] = '\0';
+		snprintf(err, errlen, "%s", eb.buf);
+	}
+	rb_free(&eb);
+	return 0;
+}
+
+static int
+restore(const struct rules_buf *script, char *err, size_t errlen)
+{
+	char *argv[] = { "iptables-nft-restore", "--noflush", NULL };
+	char msg[512] = "";
+	int rc;
+
+	if (script->failed) {
+		snprintf(err, errlen, "out of memory building rules");
+		return -ENOMEM;
+	}
+	log_debug("rules:\n%.*s", (int)script->len, script->buf);
+	rc = run_cmd(argv, script->buf, script->len, NULL, msg, sizeof(msg));
+	if (rc != 0) {
+		snprintf(err, errlen, "iptables-nft-restore failed (%d): %s",
+			 rc, msg[0] ? msg : "no message");
+		return rc < 0 ? rc : -EIO;
+	}
+	return 0;
+}
+
+static int
+save_mangle(struct rules_buf *out, char *err, size_t errlen)
+{
+	char *argv[] = { "iptables-nft-save", "-t", "mangle", NULL };
+	char msg[512] = "";
+	int rc;
+
+	rc = run_cmd(argv, "", 0, out, msg, sizeof(msg));
+	if (rc != 0) {
+		snprintf(err, errlen, "iptables-nft-save failed (%d): %s", rc,
+			 msg);
+		return rc < 0 ? rc : -EIO;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Removing ITM's rules (start-up leftovers, exit)                      */
+/* ------------------------------------------------------------------ */
+
+/* From `iptables-nft-save -t mangle`, a script that removes every jump
+ * to an ITM_ chain and every ITM_ chain. */
+static void
+removal_script(const char *saved, struct rules_buf *b)
+{
+	const char *line = saved;
+	struct rules_buf chains = { 0 };
+
+	rb_printf(b, "*mangle\n");
+	while (line && *line) {
+		const char *eol = strchr(line, '\n');
+		int len = eol ? (int)(eol - line) : (int)strlen(line);
+
+		if (strncmp(line, ":ITM_", 5) == 0) {
+			int nl = (int)strcspn(line + 1, " \n");
+
+			rb_printf(b, ":%.*s - [0:0]\n", nl, line + 1);
+			rb_printf(&chains, "-X %.*s\n", nl, line + 1);
+		} else if (strncmp(line, "-A ", 3) == 0 &&
+			   strstr(line, " -j ITM_") != NULL &&
+			   strncmp(line, "-A ITM_", 7) != 0) {
+			rb_printf(b, "-D %.*s\n", len - 3, line + 3);
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	if (chains.len)
+		rb_printf(b, "%s", chains.buf);
+	rb_printf(b, "COMMIT\n");
+	rb_free(&chains);
+}
+
+int
+rules_remove(void)
+{
+	struct rules_buf saved = { 0 }, script = { 0 };
+	char err[512];
+	int rc;
+
+	rc = save_mangle(&saved, err, sizeof(err));
+	if (rc == 0 && saved.buf && strstr(saved.buf, "ITM_") != NULL) {
+		removal_script(saved.buf, &script);
+		rc = restore(&script, err, sizeof(err));
+	}
+	if (rc < 0)
+		log_warnx("removing rules: %s", err);
+	rb_free(&saved);
+	rb_free(&script);
+	agent->rules_installed = 0;
+	return rc;
+}
+
+int
+rules_cleanup(void)
+{
+	int rc = rules_remove();
+
+	if (rc == 0)
+		rc = settle_cleanup();
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Installing the current layout                                        */
+/* ------------------------------------------------------------------ */
+
+static int
+any_stage(void)
+{
+	for (int h = 0; h < ITM_HOOK_MAX; h++)
+		if (agent->n_stages[h] > 0)
+			return 1;
+	return 0;
+}
+
+/* A verdict that asks to settle puts the settlement id in the mark; the
+ * kernel stores it in the flow's conntrack mark for the packet's
+ * direction, then the request bits are cleared. */
+static void
+chain_settle_requests(struct rules_buf *b, const char *chain)
+{
+	rb_printf(b, "-A %s -m mark ! --mark 0x0/0x%08x -m conntrack "
+		  "--ctdir ORIGINAL -j CONNMARK --save-mark --nfmask 0x%08x "
+		  "--ctmask 0x%08x\n", chain, ITM_MARK_SETTLE_MASK,
+		  ITM_MARK_SETTLE_MASK, ITM_CTMARK_ORIG_MASK);
+	rb_printf(b, "-A %s -m mark ! --mark 0x0/0x%08x -m conntrack "
+		  "--ctdir REPLY -j CONNMARK --save-mark --nfmask 0x%08x "
+		  "--ctmask 0x%08x --left-shift-mark %d\n", chain,
+		  ITM_MARK_SETTLE_MASK, ITM_MARK_SETTLE_MASK,
+		  ITM_CTMARK_REPLY_MASK,
+		  ITM_CTMARK_REPLY_SHIFT - ITM_MARK_SETTLE_SHIFT);
+	rb_printf(b, "-A %s -m mark ! --mark 0x0/0x%08x -j MARK --and-mark "
+		  "0x%08x\n", chain, ITM_MARK_SETTLE_MASK,
+		  ~ITM_MARK_SETTLE_MASK);
+}
+
+static int
+chain_stage(struct rules_buf *b, const char *chain, const struct stage *st,
+	    char *err, size_t errlen)
+{
+	settle_rules(b, st, chain);
+	for (unsigned int i = 0; i < st->n_regs; i++) {
+		char **m;
+		unsigned int n;
+		int rc;
+
+		rc = match_compile(&st->regs[i]->interest, st->hook, &m, &n,
+				   err, errlen);
+		if (rc < 0)
+			return rc;
+		for (unsigned int j = 0; j < n; j++)
+			rb_printf(b, "-A %s%s -m mark ! --mark 0x%08x/0x%08x "
+				  "-j NFQUEUE --queue-num %u --queue-bypass\n",
+				  chain, m[j], st->bit, st->bit, st->queue);
+		match_free(m, n);
+	}
+	return 0;
+}
+
+static int
+chain_hook(struct rules_buf *b, itm_where h, int settling, char *err,
+	   size_t errlen)
+{
+	const char *chain = hook_chain[h];
+	int rc;
+
+	if (settling)
+		chain_settle_requests(b, chain);
+	for (unsigned int i = 0; i < agent->n_stages[h]; i++) {
+		rc = chain_stage(b, chain, agent->stages[h][i], err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+	if (agent->n_stages[h] > 0)
+		rb_printf(b, "-A %s -m mark ! --mark 0x0/0x%08x -j MARK "
+			  "--and-mark 0x%08x\n", chain, ITM_MARK_MASK,
+			  ~ITM_MARK_MASK);
+	return 0;
+}
+
+int
+rules_apply(char *err, size_t errlen)
+{
+	struct rules_buf b = { 0 };
+	int settling = any_stage();
+	int rc = 0;
+
+	rb_printf(&b, "*mangle\n");
+	for (int h = 0; h < ITM_HOOK_MAX; h++)
+		rb_printf(&b, ":%s - [0:0]\n", hook_chain[h]);
+	settle_chains(&b);
+	for (int h = 0; h < ITM_HOOK_MAX && rc == 0; h++)
+		rc = chain_hook(&b, h, settling, err, errlen);
+	if (!agent->rules_installed)
+		for (int h = 0; h < ITM_HOOK_MAX; h++)
+			rb_printf(&b, "-I %s 1 -j %s\n", hook_builtin[h],
+				  hook_chain[h]);
+	settle_dead_chains(&b);
+	rb_printf(&b, "COMMIT\n");
+	if (rc == 0)
+		rc = restore(&b, err, errlen);
+	if (rc == 0) {
+		agent->rules_installed = 1;
+		settle_chains_done();
+	}
+	rb_free(&b);
+	return rc;
+}

@@ -1,0 +1,80 @@
+/*
+ * host.c - the module API entry points, forwarded to the current host.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "error.h"
+#include "host.h"
+#include "log.h"
+
+static const struct itm__host_ops *host;
+
+void
+itm__host_set(const struct itm__host_ops *ops)
+{
+	host = ops;
+}
+
+const struct itm__host_ops *
+itm__host_get(void)
+{
+	return host;
+}
+
+static int
+no_host(void)
+{
+	itm__set_error("no ITM host: call libitm_init() first");
+	return -ENOTSUP;
+}
+
+int
+itm_register_hook(itm_where where, struct itm_info *info)
+{
+	return host ? host->register_hook(where, info) : no_host();
+}
+
+int
+itm_unregister_hook(itm_where where, struct itm_info *info)
+{
+	return host ? host->unregister_hook(where, info) : no_host();
+}
+
+int
+itm_register_timer(void (*f)(unsigned long), unsigned long arg,
+		   unsigned int interval_ms)
+{
+	return host ? host->register_timer(f, arg, interval_ms) : no_host();
+}
+
+int
+itm_unregister_timer(void (*f)(unsigned long), unsigned long arg)
+{
+	return host ? host->unregister_timer(f, arg) : no_host();
+}
+
+int
+itm_register_counter(const char *name, const uint64_t *value)
+{
+	return host ? host->register_counter(name, value) : no_host();
+}
+
+void
+itm_log(int priority, const char *fmt, ...)
+{
+	const char *label = NULL;
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (host && host->current_label)
+		label = host->current_label();
+	if (label)
+		log_msg(priority, "%s: %s", label, msg);
+	else
+		log_msg(priority, "%s", msg);
+}

@@ -1,0 +1,27 @@
+/*
+ * host.h - who implements the module API in this process.
+ *
+ * itm_register_hook() and friends are the same symbols for both kinds of
+ * module; they forward to the host that installed its ops: itm-agent for
+ * in-agent modules, libitm's process runtime (libitm_init) otherwise.
+ */
+#ifndef ITM_HOST_H
+#define ITM_HOST_H
+
+#include "itm.h"
+
+struct itm__host_ops {
+	int (*register_hook)(itm_where where, struct itm_info *info);
+	int (*unregister_hook)(itm_where where, struct itm_info *info);
+	int (*register_timer)(void (*f)(unsigned long), unsigned long arg,
+			      unsigned int interval_ms);
+	int (*unregister_timer)(void (*f)(unsigned long), unsigned long arg);
+	int (*register_counter)(const char *name, const uint64_t *value);
+	/* Label of the module whose code runs now, for log lines. */
+	const char *(*current_label)(void);
+};
+
+void itm__host_set(const struct itm__host_ops *ops);
+const struct itm__host_ops *itm__host_get(void);
+
+#endif /* ITM_HOST_H */

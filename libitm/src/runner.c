@@ -1,0 +1,181 @@
+/*
+ * runner.c - a stage: queue, poll, walk, verdict.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "marks.h"
+#include "runner.h"
+
+/* Packets per read burst, and bursts per wake-up before yielding to the
+ * other handles of the loop. */
+#define RUNNER_BURST		64
+#define RUNNER_BURSTS_PER_WAKE	8
+
+struct itm__runner {
+	uv_poll_t poll;
+	struct itmq *q;
+	itm_where hook;
+	uint32_t stage_bit;
+	const struct itm__disp_host *host;
+	struct itm__reg **regs;
+	unsigned int n_regs;
+	uint64_t malformed;
+	struct log_rl malformed_rl;
+};
+
+static void
+runner_malformed(struct itm__runner *r, struct itmq *q,
+		 struct itm_packet *pkt, uint32_t mark)
+{
+	r->malformed++;
+	log_rl(&r->malformed_rl, LOG_WARNING, "queue %u: malformed packet "
+	       "(%u bytes, hook %s): passed on untouched", itmq_num(q),
+	       pkt->wire_len, itm_hook_name(r->hook));
+	itmq_verdict(q, pkt, ITMQ_REPEAT, 1, mark);
+}
+
+static void
+runner_packet(struct itmq *q, struct itm_packet *pkt, void *arg)
+{
+	struct itm__runner *r = arg;
+	struct itm__disp_result res;
+	uint32_t raw = pkt->mark;
+	uint32_t out;
+
+	pkt->hook = r->hook;
+	pkt->mark = raw & ~ITM_MARK_MASK;
+	out = (raw & ITM_MARK_STAGE_MASK) | r->stage_bit;
+	if (pkt->flags & ITM_PKT_MALFORMED || pkt->family == 0) {
+		runner_malformed(r, q, pkt, raw | r->stage_bit);
+		return;
+	}
+	itm__disp_run(r->regs, r->n_regs, r->n_regs > 1, r->host, pkt, &res);
+	if (res.verdict == ITM_DROP) {
+		itmq_verdict(q, pkt, ITMQ_DROP, 0, 0);
+		return;
+	}
+	out |= (pkt->mark & ~ITM_MARK_MASK) | res.settle_mark;
+	itmq_verdict(q, pkt, ITMQ_REPEAT, 1, out);
+}
+
+static void
+runner_poll_cb(uv_poll_t *handle, int status, int events)
+{
+	struct itm__runner *r = handle->data;
+	static struct log_rl rl;
+	int n;
+
+	if (status < 0) {
+		log_rl(&rl, LOG_WARNING, "queue %u: poll: %s", itmq_num(r->q),
+		       uv_strerror(status));
+		return;
+	}
+	for (int i = 0; i < RUNNER_BURSTS_PER_WAKE; i++) {
+		n = itmq_read_burst(r->q, RUNNER_BURST, runner_packet, r);
+		if (n < 0)
+			log_rl(&rl, LOG_WARNING, "queue %u: receive: %s",
+			       itmq_num(r->q), strerror(-n));
+		if (n < RUNNER_BURST)
+			break;
+	}
+}
+
+int
+itm__runner_open(struct itm__runner **out, uv_loop_t *loop,
+		 const struct itmq_config *cfg, itm_where hook,
+		 uint32_t stage_bit, const struct itm__disp_host *host)
+{
+	struct itmq_config qc = *cfg;
+	struct itm__runner *r;
+	int err;
+
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	qc.mark_mask = 0;	/* the runner needs the raw mark */
+	err = itmq_open(&r->q, &qc);
+	if (err < 0) {
+		free(r);
+		return err;
+	}
+	r->hook = hook;
+	r->stage_bit = stage_bit;
+	r->host = host;
+	err = uv_poll_init(loop, &r->poll, itmq_fd(r->q));
+	if (err == 0)
+		err = uv_poll_start(&r->poll, UV_READABLE, runner_poll_cb);
+	if (err < 0) {
+		itmq_close(r->q);
+		free(r);
+		return err;
+	}
+	r->poll.data = r;
+	*out = r;
+	return 0;
+}
+
+int
+itm__runner_set_regs(struct itm__runner *r, struct itm__reg *const *regs,
+		     unsigned int n)
+{
+	struct itm__reg **copy = NULL;
+
+	if (n > 0) {
+		copy = malloc(n * sizeof(*copy));
+		if (copy == NULL)
+			return -ENOMEM;
+		memcpy(copy, regs, n * sizeof(*copy));
+	}
+	free(r->regs);
+	r->regs = copy;
+	r->n_regs = n;
+	return 0;
+}
+
+static void
+runner_closed_cb(uv_handle_t *handle)
+{
+	struct itm__runner *r = handle->data;
+
+	itmq_close(r->q);
+	free(r->regs);
+	free(r);
+}
+
+void
+itm__runner_close(struct itm__runner *r)
+{
+	if (r == NULL)
+		return;
+	/* Later packets must not reach registrations being freed. */
+	r->n_regs = 0;
+	uv_poll_stop(&r->poll);
+	uv_close((uv_handle_t *)&r->poll, runner_closed_cb);
+}
+
+uint16_t
+itm__runner_queue(const struct itm__runner *r)
+{
+	return itmq_num(r->q);
+}
+
+uint32_t
+itm__runner_stage_bit(const struct itm__runner *r)
+{
+	return r->stage_bit;
+}
+
+uint64_t
+itm__runner_malformed(const struct itm__runner *r)
+{
+	return r->malformed;
+}
+
+int
+itm__runner_queue_stats(struct itm__runner *r, struct itmq_stats *st)
+{
+	return itmq_get_stats(r->q, st);
+}
