@@ -1,0 +1,250 @@
+/*
+ * agent_client.c - libitm's side of the Agent service.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent_client.h"
+#include "itm.pb-c.h"
+#include "itm_rpc.h"
+#include "wire.h"
+
+#define AGENT_TIMEOUT_MS 2000
+
+struct itm__agent {
+	struct itm_rpc_client *rpc;
+	char target[256];
+};
+
+static int
+call(struct itm__agent *a, const char *method, const ProtobufCMessage *req,
+     const ProtobufCMessageDescriptor *rd, ProtobufCMessage **rep,
+     char *err, size_t errlen)
+{
+	struct itm_rpc_status st;
+	int rc;
+
+	rc = itm_rpc_call(a->rpc, method, req, rd, rep, AGENT_TIMEOUT_MS, &st);
+	if (rc < 0 && err)
+		snprintf(err, errlen, "itm-agent at %s: %s: %s", a->target,
+			 itm_rpc_code_name(st.code), st.message);
+	if (rc < 0)
+		return st.code == ITM_RPC_UNAVAILABLE ||
+		       st.code == ITM_RPC_DEADLINE_EXCEEDED ? -ECONNREFUSED :
+		       st.code == ITM_RPC_ALREADY_EXISTS ? -EEXIST :
+		       st.code == ITM_RPC_INVALID_ARGUMENT ? -EINVAL :
+		       st.code == ITM_RPC_NOT_FOUND ? -ENOENT :
+		       st.code == ITM_RPC_RESOURCE_EXHAUSTED ? -ENOSPC : -EIO;
+	return 0;
+}
+
+int
+itm__agent_open(struct itm__agent **out, const char *target, char *err,
+		size_t errlen)
+{
+	Itm__V1__StatusRequest req = ITM__V1__STATUS_REQUEST__INIT;
+	ProtobufCMessage *rep = NULL;
+	struct itm__agent *a;
+	int rc;
+
+	a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return -ENOMEM;
+	snprintf(a->target, sizeof(a->target), "%s", target);
+	rc = itm_rpc_client_new(&a->rpc, target, NULL);
+	if (rc == 0)
+		rc = call(a, "/itm.v1.Agent/GetStatus", &req.base,
+			  &itm__v1__status_reply__descriptor, &rep, err,
+			  errlen);
+	else
+		snprintf(err, errlen, "%s: %s", target, strerror(-rc));
+	if (rep)
+		protobuf_c_message_free_unpacked(rep, NULL);
+	if (rc < 0) {
+		itm__agent_close(a);
+		return rc;
+	}
+	*out = a;
+	return 0;
+}
+
+void
+itm__agent_close(struct itm__agent *a)
+{
+	if (a == NULL)
+		return;
+	if (a->rpc)
+		itm_rpc_client_free(a->rpc);
+	free(a);
+}
+
+int
+itm__agent_attach(struct itm__agent *a, const struct itm_info *info,
+		  itm_where hook, uint32_t copy_bytes, const char *module,
+		  struct itm__attach_grant *g, char *err, size_t errlen)
+{
+	Itm__V1__AttachRequest req = ITM__V1__ATTACH_REQUEST__INIT;
+	struct itm__wire_interest_buf ib;
+	Itm__V1__Interest in;
+	Itm__V1__AttachReply *rep = NULL;
+	int rc;
+
+	itm__interest_to_wire(&info->interest, &in, &ib);
+	req.label = (char *)info->label;
+	req.hook = (Itm__V1__Hook)hook;
+	req.priority = info->priority;
+	req.interest = &in;
+	req.copy_bytes = copy_bytes;
+	req.pid = (uint32_t)getpid();
+	req.module = (char *)module;
+	req.n_class_names = info->class_names ? info->n_class_names : 0;
+	req.class_names = (char **)info->class_names;
+	rc = call(a, "/itm.v1.Agent/Attach", &req.base,
+		  &itm__v1__attach_reply__descriptor,
+		  (ProtobufCMessage **)&rep, err, errlen);
+	if (rc < 0)
+		return rc;
+	g->lease = rep->lease;
+	g->queue = (uint16_t)rep->queue;
+	g->stage_bit = rep->stage_mark;
+	g->heartbeat_ms = rep->heartbeat_ms ? rep->heartbeat_ms : 300;
+	protobuf_c_message_free_unpacked(&rep->base, NULL);
+	return 0;
+}
+
+int
+itm__agent_detach(struct itm__agent *a, uint64_t lease)
+{
+	Itm__V1__DetachRequest req = ITM__V1__DETACH_REQUEST__INIT;
+	ProtobufCMessage *rep = NULL;
+	int rc;
+
+	req.lease = lease;
+	rc = call(a, "/itm.v1.Agent/Detach", &req.base,
+		  &itm__v1__detach_reply__descriptor, &rep, NULL, 0);
+	if (rep)
+		protobuf_c_message_free_unpacked(rep, NULL);
+	return rc;
+}
+
+/* Heartbeat stats: registrations with their non-empty classes. */
+struct hb_msg {
+	Itm__V1__ModuleStats ms;
+	Itm__V1__RegistrationStats rs[64], *rs_p[64];
+	Itm__V1__ClassStats *cls, **cls_p;
+	Itm__V1__Counter ctr[64], *ctr_p[64];
+	uint64_t leases[64];
+};
+
+static int
+hb_regs(struct hb_msg *m, const struct itm__hb_reg *regs, unsigned int n)
+{
+	size_t k = 0;
+
+	m->cls = calloc(n * (ITM_CLASS_MAX + 1) + 1, sizeof(*m->cls));
+	m->cls_p = calloc(n * (ITM_CLASS_MAX + 1) + 1, sizeof(*m->cls_p));
+	if (m->cls == NULL || m->cls_p == NULL)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < n; i++) {
+		const struct itm__reg *r = regs[i].reg;
+
+		itm__v1__registration_stats__init(&m->rs[i]);
+		m->rs[i].label = (char *)r->info->label;
+		m->rs[i].hook = (Itm__V1__Hook)r->hook;
+		m->rs[i].classes = &m->cls_p[k];
+		for (int c = 0; c <= ITM_CLASS_MAX; c++) {
+			if (r->cls[c].packets == 0)
+				continue;
+			itm__v1__class_stats__init(&m->cls[k]);
+			m->cls[k].class_id = (uint32_t)c;
+			m->cls[k].packets = r->cls[c].packets;
+			m->cls[k].bytes = r->cls[c].bytes;
+			m->cls[k].flows = r->cls[c].flows;
+			m->cls_p[k] = &m->cls[k];
+			m->rs[i].n_classes++;
+			k++;
+		}
+		m->rs_p[i] = &m->rs[i];
+		m->leases[i] = regs[i].lease;
+	}
+	return 0;
+}
+
+int
+itm__agent_heartbeat(struct itm__agent *a, const char *module,
+		     const struct itm__hb_reg *regs, unsigned int n,
+		     const struct itm__hb_counter *ctr, unsigned int nc,
+		     uint64_t *unknown, unsigned int *n_unknown, char *err,
+		     size_t errlen)
+{
+	Itm__V1__HeartbeatRequest req = ITM__V1__HEARTBEAT_REQUEST__INIT;
+	Itm__V1__HeartbeatReply *rep = NULL;
+	struct hb_msg *m = calloc(1, sizeof(*m));
+	int rc;
+
+	*n_unknown = 0;
+	if (m == NULL || n > 64 || nc > 64 || hb_regs(m, regs, n) < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	itm__v1__module_stats__init(&m->ms);
+	m->ms.module = (char *)module;
+	m->ms.kind = "process";
+	m->ms.registrations = m->rs_p;
+	m->ms.n_registrations = n;
+	for (unsigned int i = 0; i < nc; i++) {
+		itm__v1__counter__init(&m->ctr[i]);
+		m->ctr[i].name = (char *)ctr[i].name;
+		m->ctr[i].value = *ctr[i].value;
+		m->ctr_p[i] = &m->ctr[i];
+	}
+	m->ms.counters = m->ctr_p;
+	m->ms.n_counters = nc;
+	req.pid = (uint32_t)getpid();
+	req.leases = m->leases;
+	req.n_leases = n;
+	req.stats = &m->ms;
+	rc = call(a, "/itm.v1.Agent/Heartbeat", &req.base,
+		  &itm__v1__heartbeat_reply__descriptor,
+		  (ProtobufCMessage **)&rep, err, errlen);
+	if (rc == 0) {
+		for (size_t i = 0; i < rep->n_unknown_leases && i < 64; i++)
+			unknown[(*n_unknown)++] = rep->unknown_leases[i];
+		protobuf_c_message_free_unpacked(&rep->base, NULL);
+	}
+out:
+	if (m) {
+		free(m->cls);
+		free(m->cls_p);
+	}
+	free(m);
+	return rc;
+}
+
+int
+itm__agent_settle(struct itm__agent *a, uint64_t lease,
+		  const struct itm_settle *s, uint32_t *mark, char *err,
+		  size_t errlen)
+{
+	Itm__V1__SettleRequest req = ITM__V1__SETTLE_REQUEST__INIT;
+	Itm__V1__SettleReply *rep = NULL;
+	int rc;
+
+	req.lease = lease;
+	req.class_id = (uint32_t)s->class;
+	req.action = (uint32_t)s->action;
+	req.tos_value = s->tos_value;
+	req.tos_mask = s->tos_mask;
+	req.except_tcp_flags = s->except_tcp_flags;
+	rc = call(a, "/itm.v1.Agent/Settle", &req.base,
+		  &itm__v1__settle_reply__descriptor,
+		  (ProtobufCMessage **)&rep, err, errlen);
+	if (rc == 0) {
+		*mark = rep->settle_mark;
+		protobuf_c_message_free_unpacked(&rep->base, NULL);
+	}
+	return rc;
+}

@@ -1,0 +1,432 @@
+/*
+ * process.c - libitm's runtime for process modules (paper section 6.2).
+ *
+ * libitm_register() attaches the registration to the local itm-agent,
+ * which answers with a queue number and a stage bit and installs the
+ * kernel rules; this process then binds that queue itself and runs the
+ * same stage runner and dispatch walk as the agent does for in-agent
+ * modules.  Heartbeats keep the leases alive and carry the counters; when
+ * the agent restarts and forgets a lease, the registration attaches again
+ * with whatever queue it is given.  Everything runs on one libuv loop:
+ * packets, timers, heartbeats, and the SIGINT/SIGTERM that ends
+ * libitm_run().
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent_client.h"
+#include "error.h"
+#include "host.h"
+#include "log.h"
+#include "reg.h"
+#include "runner.h"
+#include "timer.h"
+
+#define PROC_MAX_REGS		16
+#define PROC_MAX_COUNTERS	64
+#define PROC_META_BYTES		128	/* ITM_COPY_META: headers only */
+
+struct preg {
+	struct itm_info *info;
+	itm_where hook;
+	uint64_t lease;
+	struct itm__reg *pr;
+	struct itm__runner *runner;
+};
+
+static struct {
+	int inited, running, stopping;
+	uv_loop_t loop;
+	uint32_t copy_bytes;
+	char target[300];
+	char module[32];
+	struct itm__agent *agent;
+	struct preg regs[PROC_MAX_REGS];
+	unsigned int n_regs;
+	struct itm__hb_counter ctr[PROC_MAX_COUNTERS];
+	char ctr_names[PROC_MAX_COUNTERS][48];
+	unsigned int n_ctr;
+	uint32_t heartbeat_ms;
+	uv_timer_t hb;
+	uv_signal_t sigint, sigterm;
+	struct itm__disp_host disp;
+	struct log_rl rl;
+} P;
+
+static struct preg *
+preg_of(const struct itm__reg *r)
+{
+	for (unsigned int i = 0; i < P.n_regs; i++)
+		if (P.regs[i].pr == r)
+			return &P.regs[i];
+	return NULL;
+}
+
+static int
+proc_settle(void *arg, struct itm__reg *reg, const struct itm_settle *s,
+	    uint32_t *mark)
+{
+	struct preg *p = preg_of(reg);
+	char err[300];
+	int rc;
+
+	if (p == NULL)
+		return -ENOENT;
+	rc = itm__agent_settle(P.agent, p->lease, s, mark, err, sizeof(err));
+	if (rc < 0) {
+		log_rl(&P.rl, LOG_WARNING, "%s: settle: %s", p->info->label,
+		       err);
+		itm__set_error("%s", err);
+	}
+	return rc;
+}
+
+/* Bind the queue the agent gave us. */
+static int
+preg_bind(struct preg *p, const struct itm__attach_grant *g, char *err,
+	  size_t errlen)
+{
+	struct itmq_config qc = {
+		.num = g->queue,
+		.copy_bytes = p->info->copy_bytes ? p->info->copy_bytes :
+			      P.copy_bytes,
+	};
+	int rc;
+
+	rc = itm__runner_open(&p->runner, &P.loop, &qc, p->hook,
+			      g->stage_bit, &P.disp);
+	if (rc < 0) {
+		snprintf(err, errlen, "bind queue %u: %s", g->queue,
+			 strerror(-rc));
+		return rc;
+	}
+	p->lease = g->lease;
+	p->pr->can_settle = 1;
+	return itm__runner_set_regs(p->runner, &p->pr, 1);
+}
+
+static int
+preg_attach(struct preg *p, char *err, size_t errlen)
+{
+	struct itm__attach_grant g;
+	uint32_t copy = p->info->copy_bytes ? p->info->copy_bytes :
+			P.copy_bytes;
+	int rc;
+
+	rc = itm__agent_attach(P.agent, p->info, p->hook, copy, P.module, &g,
+			       err, errlen);
+	if (rc < 0)
+		return rc;
+	if (P.heartbeat_ms == 0 || g.heartbeat_ms < P.heartbeat_ms)
+		P.heartbeat_ms = g.heartbeat_ms;
+	rc = preg_bind(p, &g, err, errlen);
+	if (rc < 0)
+		itm__agent_detach(P.agent, g.lease);
+	return rc;
+}
+
+/* The agent forgot @p (it restarted): attach again. */
+static void
+preg_reattach(struct preg *p)
+{
+	char err[300];
+	int rc;
+
+	if (p->runner) {
+		itm__runner_close(p->runner);
+		p->runner = NULL;
+	}
+	memset(p->pr->settle, 0, sizeof(p->pr->settle));
+	rc = preg_attach(p, err, sizeof(err));
+	if (rc < 0)
+		log_rl(&P.rl, LOG_WARNING, "%s: re-attach: %s",
+		       p->info->label, err);
+	else
+		log_info("%s: re-attached to the agent (lease %llu)",
+			 p->info->label, (unsigned long long)p->lease);
+}
+
+static void
+heartbeat_cb(uv_timer_t *t)
+{
+	struct itm__hb_reg hb[PROC_MAX_REGS];
+	uint64_t unknown[64];
+	unsigned int n = 0, n_unknown = 0;
+	char err[300];
+
+	for (unsigned int i = 0; i < P.n_regs; i++)
+		if (P.regs[i].runner != NULL) {
+			hb[n].lease = P.regs[i].lease;
+			hb[n++].reg = P.regs[i].pr;
+		}
+	if (itm__agent_heartbeat(P.agent, P.module, hb, n, P.ctr, P.n_ctr,
+				 unknown, &n_unknown, err, sizeof(err)) < 0) {
+		log_rl(&P.rl, LOG_WARNING, "heartbeat: %s (traffic bypasses "
+		       "this module until the agent is back)", err);
+		n_unknown = 0;
+		for (unsigned int i = 0; i < P.n_regs; i++)
+			if (P.regs[i].runner == NULL)
+				preg_reattach(&P.regs[i]);
+		return;
+	}
+	for (unsigned int i = 0; i < P.n_regs; i++) {
+		int lost = P.regs[i].runner == NULL;
+
+		for (unsigned int j = 0; j < n_unknown; j++)
+			lost |= unknown[j] == P.regs[i].lease;
+		if (lost)
+			preg_reattach(&P.regs[i]);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Host ops: itm_register_hook() & co in a process                     */
+/* ------------------------------------------------------------------ */
+
+static int
+proc_register_timer(void (*f)(unsigned long), unsigned long arg,
+		    unsigned int ms)
+{
+	return itm__timer_add(NULL, f, arg, ms);
+}
+
+static int
+proc_unregister_timer(void (*f)(unsigned long), unsigned long arg)
+{
+	return itm__timer_del(NULL, f, arg);
+}
+
+static int
+proc_register_counter(const char *name, const uint64_t *value)
+{
+	if (name == NULL || value == NULL) {
+		itm__set_error("itm_register_counter: name and value needed");
+		return -EINVAL;
+	}
+	if (P.n_ctr == PROC_MAX_COUNTERS) {
+		itm__set_error("more than %d counters", PROC_MAX_COUNTERS);
+		return -ENOSPC;
+	}
+	snprintf(P.ctr_names[P.n_ctr], sizeof(P.ctr_names[0]), "%s", name);
+	P.ctr[P.n_ctr].name = P.ctr_names[P.n_ctr];
+	P.ctr[P.n_ctr].value = value;
+	P.n_ctr++;
+	return 0;
+}
+
+static const char *
+proc_label(void)
+{
+	return P.module;
+}
+
+static int proc_unregister_info(itm_where where, struct itm_info *info);
+
+static const struct itm__host_ops process_ops = {
+	.register_hook = libitm_register,
+	.unregister_hook = proc_unregister_info,
+	.register_timer = proc_register_timer,
+	.unregister_timer = proc_unregister_timer,
+	.register_counter = proc_register_counter,
+	.current_label = proc_label,
+};
+
+static const char *
+agent_target(void)
+{
+	const char *env = getenv("ITM_AGENT_SOCKET");
+
+	if (env && strncmp(env, "unix:", 5) == 0)
+		snprintf(P.target, sizeof(P.target), "%s", env);
+	else
+		snprintf(P.target, sizeof(P.target), "unix:%s",
+			 env && *env ? env : "/run/itm/agent.sock");
+	return P.target;
+}
+
+int
+libitm_init(int bufsize, uint8_t copy_mode)
+{
+	char err[400];
+	int rc;
+
+	if (P.inited) {
+		itm__set_error("libitm_init: already initialised");
+		return -EALREADY;
+	}
+	if (bufsize <= 0 || bufsize > 65535 ||
+	    (copy_mode != ITM_COPY_META && copy_mode != ITM_COPY_PACKET)) {
+		itm__set_error("libitm_init: bufsize 1..65535 and copy_mode "
+			       "ITM_COPY_META or ITM_COPY_PACKET");
+		return -EINVAL;
+	}
+	log_init(program_invocation_short_name, 0, getenv("ITM_DEBUG") != NULL);
+	snprintf(P.module, sizeof(P.module), "%s",
+		 program_invocation_short_name);
+	P.copy_bytes = copy_mode == ITM_COPY_META ? PROC_META_BYTES :
+		       bufsize >= 65535 ? 0 : (uint32_t)bufsize;
+	rc = itm__agent_open(&P.agent, agent_target(), err, sizeof(err));
+	if (rc < 0) {
+		itm__set_error("cannot reach itm-agent: %s", err);
+		return rc;
+	}
+	uv_loop_init(&P.loop);
+	itm__timers_init(&P.loop, NULL);
+	P.disp.settle = proc_settle;
+	itm__host_set(&process_ops);
+	P.inited = 1;
+	return 0;
+}
+
+int
+libitm_register(itm_where where, struct itm_info *info)
+{
+	char err[400];
+	struct preg *p;
+	int rc;
+
+	if (!P.inited)
+		return itm__set_error("libitm_register: call libitm_init "
+				      "first"), -ENOTSUP;
+	if (info == NULL || info->label == NULL || where >= ITM_HOOK_MAX)
+		return itm__set_error("libitm_register: bad hook or info"),
+		       -EINVAL;
+	if (P.n_regs == PROC_MAX_REGS)
+		return itm__set_error("more than %d registrations",
+				      PROC_MAX_REGS), -ENOSPC;
+	p = &P.regs[P.n_regs];
+	memset(p, 0, sizeof(*p));
+	p->info = info;
+	p->hook = where;
+	p->pr = itm__reg_new(info, where, P.n_regs);
+	if (p->pr == NULL)
+		return -ENOMEM;
+	rc = preg_attach(p, err, sizeof(err));
+	if (rc < 0) {
+		itm__reg_free(p->pr);
+		itm__set_error("%s", err);
+		return rc;
+	}
+	info->type = ITM_USER;
+	info->pid = getpid();
+	info->hook = where;
+	info->itm__reg = p->pr;
+	P.n_regs++;
+	return 0;
+}
+
+static void
+preg_drop(unsigned int i)
+{
+	struct preg *p = &P.regs[i];
+
+	if (p->runner)
+		itm__runner_close(p->runner);
+	if (p->lease)
+		itm__agent_detach(P.agent, p->lease);
+	p->info->itm__reg = NULL;
+	/* The closed runner no longer walks its registrations. */
+	itm__reg_free(p->pr);
+	P.regs[i] = P.regs[--P.n_regs];
+}
+
+static int
+proc_unregister_info(itm_where where, struct itm_info *info)
+{
+	for (unsigned int i = 0; i < P.n_regs; i++)
+		if (P.regs[i].info == info && P.regs[i].hook == where) {
+			preg_drop(i);
+			return 0;
+		}
+	itm__set_error("not registered at %s", itm_hook_name(where));
+	return -ENOENT;
+}
+
+int
+libitm_unregister(itm_where where)
+{
+	for (unsigned int i = 0; i < P.n_regs; i++)
+		if (P.regs[i].hook == where) {
+			preg_drop(i);
+			return 0;
+		}
+	itm__set_error("libitm_unregister: nothing registered at %s",
+		       itm_hook_name(where));
+	return -ENOENT;
+}
+
+int
+libitm_register_timer(void (*f)(unsigned long), int interval_ms)
+{
+	if (!P.inited)
+		return itm__set_error("call libitm_init first"), -ENOTSUP;
+	if (interval_ms <= 0)
+		return itm__set_error("timer interval must be > 0"), -EINVAL;
+	return itm__timer_add(NULL, f, 0, (unsigned int)interval_ms);
+}
+
+int
+libitm_unregister_timer(void (*f)(unsigned long))
+{
+	return itm__timer_del(NULL, f, 0);
+}
+
+static void
+signal_cb(uv_signal_t *h, int signum)
+{
+	libitm_stop();
+}
+
+void
+libitm_stop(void)
+{
+	if (!P.running || P.stopping)
+		return;
+	P.stopping = 1;
+	uv_stop(&P.loop);
+}
+
+static void
+close_cb(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+/* Unregister everything and drain the loop's handles. */
+static void
+run_cleanup(void)
+{
+	while (P.n_regs > 0)
+		preg_drop(P.n_regs - 1);
+	itm__timer_del_owner(NULL);
+	uv_walk(&P.loop, close_cb, NULL);
+	uv_run(&P.loop, UV_RUN_DEFAULT);
+}
+
+int
+libitm_run(void)
+{
+	if (!P.inited)
+		return itm__set_error("call libitm_init first"), -ENOTSUP;
+	if (P.running)
+		return itm__set_error("libitm_run: already running"), -EBUSY;
+	P.running = 1;
+	uv_signal_init(&P.loop, &P.sigint);
+	uv_signal_init(&P.loop, &P.sigterm);
+	uv_signal_start(&P.sigint, signal_cb, SIGINT);
+	uv_signal_start(&P.sigterm, signal_cb, SIGTERM);
+	signal(SIGPIPE, SIG_IGN);
+	uv_timer_init(&P.loop, &P.hb);
+	uv_timer_start(&P.hb, heartbeat_cb, 0,
+		       P.heartbeat_ms ? P.heartbeat_ms : 300);
+	uv_run(&P.loop, UV_RUN_DEFAULT);
+	run_cleanup();
+	P.running = 0;
+	P.stopping = 0;
+	return 0;
+}
