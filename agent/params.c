@@ -13,7 +13,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "agent.h"
 #include "log.h"
 #include "params.h"
 

@@ -1,0 +1,7 @@
+# Unit tests of itm-agent's parts.
+set(ITM_AGENT_DIR ${PROJECT_SOURCE_DIR}/agent)
+
+itm_unit_test(test_params unit/test_params.c ${ITM_AGENT_DIR}/params.c
+              LIBS itm_core)
+target_include_directories(test_params PRIVATE ${ITM_AGENT_DIR}
+                           ${ITM_CORE_INTERNAL})
