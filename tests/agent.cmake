@@ -5,3 +5,7 @@ itm_unit_test(test_params unit/test_params.c ${ITM_AGENT_DIR}/params.c
               LIBS itm_core)
 target_include_directories(test_params PRIVATE ${ITM_AGENT_DIR}
                            ${ITM_CORE_INTERNAL})
+
+# The dispatch walk lives in libitm but is the agent's heart.
+itm_unit_test(test_dispatch unit/test_dispatch.c LIBS itm_core)
+target_include_directories(test_dispatch PRIVATE ${ITM_CORE_INTERNAL})

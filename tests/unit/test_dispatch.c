@@ -1,0 +1,267 @@
+/*
+ * test_dispatch.c - the ordered walk over a stage's registrations: the
+ * five callbacks in the paper's order, class 0 skipping process_func, a
+ * later module seeing an earlier one's change, DROP ending the walk,
+ * interests checked in user space for shared stages, counters per class.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "dispatch.h"
+#include "packet_int.h"
+
+static char trace[512];
+
+static void
+note(const char *who, const char *what)
+{
+	size_t n = strlen(trace);
+
+	snprintf(trace + n, sizeof(trace) - n, "%s%s.%s", n ? " " : "", who,
+		 what);
+}
+
+/* Module "A": class 1, writes TOS 0x10; "B": echoes the TOS it sees as
+ * its class; "Z": class 0; "D": drops. */
+#define CB(name)							\
+	static void name##_log(itm_where h, struct itm_packet *p)	\
+	{ note(#name, "log"); }						\
+	static int name##_update(itm_where h, struct itm_packet *p)	\
+	{ note(#name, "update"); return 0; }				\
+	static int name##_control(itm_where h, struct itm_packet *p)	\
+	{ note(#name, "control"); return 0; }
+
+CB(A)
+CB(B)
+CB(Z)
+CB(D)
+
+static int
+A_class(itm_where h, struct itm_packet *p)
+{
+	note("A", "class");
+	return 1;
+}
+
+static int
+A_process(itm_where h, int c, struct itm_packet *p)
+{
+	note("A", "process");
+	p->iph->tos = 0x10;
+	return ITM_ALTERED;
+}
+
+static int
+B_class(itm_where h, struct itm_packet *p)
+{
+	note("B", "class");
+	return p->iph->tos;	/* sees A's change */
+}
+
+static int
+B_process(itm_where h, int c, struct itm_packet *p)
+{
+	note("B", "process");
+	return ITM_ACCEPT;
+}
+
+static int
+Z_class(itm_where h, struct itm_packet *p)
+{
+	note("Z", "class");
+	return 0;
+}
+
+static int
+Z_process(itm_where h, int c, struct itm_packet *p)
+{
+	note("Z", "process");	/* must never run */
+	return ITM_ACCEPT;
+}
+
+static int
+D_class(itm_where h, struct itm_packet *p)
+{
+	note("D", "class");
+	return 7;
+}
+
+static int
+D_process(itm_where h, int c, struct itm_packet *p)
+{
+	note("D", "process");
+	return ITM_DROP;
+}
+
+#define INFO(n) { .label = #n, .class_func = n##_class, .log_func = n##_log, \
+	.process_func = n##_process, .update_func = n##_update,		\
+	.control_func = n##_control }
+
+static struct itm_info iA = INFO(A), iB = INFO(B), iZ = INFO(Z), iD = INFO(D);
+
+static uint8_t buf[2048];
+static struct itm_packet pkt;
+
+/* A 60-byte TCP SYN 10.0.1.2:40000 -> 10.0.2.2:80, TOS 0. */
+static void
+make_packet(void)
+{
+	static const uint8_t syn[] = {
+		0x45, 0x00, 0x00, 0x28, 0x12, 0x34, 0x40, 0x00, 0x40, 0x06,
+		0x00, 0x00, 0x0a, 0x00, 0x01, 0x02, 0x0a, 0x00, 0x02, 0x02,
+		0x9c, 0x40, 0x00, 0x50, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+		0x00, 0x00, 0x50, 0x02, 0xfa, 0xf0, 0x00, 0x00, 0x00, 0x00,
+	};
+
+	memset(&pkt, 0, sizeof(pkt));
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf + 128, syn, sizeof(syn));
+	pkt.hook = ITM_IP_FORWARD;
+	pkt.wire_len = sizeof(syn);
+	assert_int_equal(itm__packet_wrap(&pkt, buf, sizeof(buf), buf + 128,
+					  sizeof(syn)), 0);
+	trace[0] = '\0';
+}
+
+static void
+callbacks_in_paper_order(void **state)
+{
+	struct itm__reg *a = itm__reg_new(&iA, ITM_IP_FORWARD, 0);
+	struct itm__reg *b = itm__reg_new(&iB, ITM_IP_FORWARD, 1);
+	struct itm__reg *regs[] = { a, b };
+	struct itm__disp_result res;
+
+	make_packet();
+	itm__disp_run(regs, 2, 0, NULL, &pkt, &res);
+	assert_string_equal(trace,
+		"A.class A.log A.process A.update A.control "
+		"B.class B.log B.process B.update B.control");
+	assert_int_equal(res.verdict, ITM_ACCEPT);
+	assert_true(pkt.flags & ITM_PKT_ALTERED);
+	/* B classified by the TOS A wrote. */
+	assert_int_equal(b->cls[0x10].packets, 1);
+	assert_int_equal(a->cls[1].packets, 1);
+	assert_int_equal(a->cls[1].bytes, 40);
+	assert_int_equal(a->cls[1].flows, 1);
+	itm__reg_free(a);
+	itm__reg_free(b);
+}
+
+static void
+class_zero_skips_process(void **state)
+{
+	struct itm__reg *z = itm__reg_new(&iZ, ITM_IP_FORWARD, 0);
+	struct itm__disp_result res;
+
+	make_packet();
+	itm__disp_run(&z, 1, 0, NULL, &pkt, &res);
+	assert_string_equal(trace, "Z.class Z.log Z.update Z.control");
+	assert_int_equal(z->cls[0].packets, 1);
+	assert_false(pkt.flags & ITM_PKT_ALTERED);
+	itm__reg_free(z);
+}
+
+static void
+drop_ends_the_walk(void **state)
+{
+	struct itm__reg *d = itm__reg_new(&iD, ITM_IP_FORWARD, 0);
+	struct itm__reg *a = itm__reg_new(&iA, ITM_IP_FORWARD, 1);
+	struct itm__reg *regs[] = { d, a };
+	struct itm__disp_result res;
+
+	make_packet();
+	itm__disp_run(regs, 2, 0, NULL, &pkt, &res);
+	assert_int_equal(res.verdict, ITM_DROP);
+	assert_string_equal(trace,
+		"D.class D.log D.process D.update D.control");
+	assert_int_equal(d->cls[7].packets, 1);
+	assert_int_equal(a->packets, 0);
+	itm__reg_free(d);
+	itm__reg_free(a);
+}
+
+static void
+shared_stage_checks_interest(void **state)
+{
+	struct itm_info iA2 = iA;
+	struct itm__reg *a, *b;
+	struct itm__reg *regs[2];
+	struct itm__disp_result res;
+
+	itm_interest_init(&iA2.interest);
+	assert_int_equal(itm_interest_add_dst_port(&iA2.interest, 443, 443),
+			 0);
+	a = itm__reg_new(&iA2, ITM_IP_FORWARD, 0);
+	b = itm__reg_new(&iB, ITM_IP_FORWARD, 1);
+	regs[0] = a;
+	regs[1] = b;
+	make_packet();		/* to port 80: A is not interested */
+	itm__disp_run(regs, 2, 1, NULL, &pkt, &res);
+	assert_string_equal(trace,
+		"B.class B.log B.process B.update B.control");
+	assert_int_equal(b->cls[0].packets, 1);	/* TOS still 0 */
+	itm__reg_free(a);
+	itm__reg_free(b);
+}
+
+static int
+bad_class(itm_where h, struct itm_packet *p)
+{
+	return 4000;
+}
+
+static void
+out_of_range_class_is_clamped(void **state)
+{
+	struct itm_info bad = iB;
+	struct itm__reg *r;
+	struct itm__disp_result res;
+
+	bad.class_func = bad_class;
+	r = itm__reg_new(&bad, ITM_IP_FORWARD, 0);
+	make_packet();
+	itm__disp_run(&r, 1, 0, NULL, &pkt, &res);
+	assert_int_equal(r->cls[0].packets, 1);
+	assert_string_equal(trace, "B.log B.update B.control");
+	itm__reg_free(r);
+}
+
+static void
+flows_counted_once(void **state)
+{
+	struct itm__reg *a = itm__reg_new(&iA, ITM_IP_FORWARD, 0);
+	struct itm__disp_result res;
+
+	for (int i = 0; i < 5; i++) {
+		make_packet();
+		itm__disp_run(&a, 1, 0, NULL, &pkt, &res);
+	}
+	assert_int_equal(a->cls[1].packets, 5);
+	assert_int_equal(a->cls[1].flows, 1);
+	make_packet();
+	pkt.tcph->source = htons(40001);	/* another flow */
+	itm__disp_run(&a, 1, 0, NULL, &pkt, &res);
+	assert_int_equal(a->cls[1].flows, 2);
+	itm__reg_free(a);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(callbacks_in_paper_order),
+		cmocka_unit_test(class_zero_skips_process),
+		cmocka_unit_test(drop_ends_the_walk),
+		cmocka_unit_test(shared_stage_checks_interest),
+		cmocka_unit_test(out_of_range_class_is_clamped),
+		cmocka_unit_test(flows_counted_once),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
