@@ -246,6 +246,7 @@ flows_counted_once(void **state)
 	assert_int_equal(a->cls[1].flows, 1);
 	make_packet();
 	pkt.tcph->source = htons(40001);	/* another flow */
+	assert_int_equal(itm_packet_parse(&pkt), 0);
 	itm__disp_run(&a, 1, 0, NULL, &pkt, &res);
 	assert_int_equal(a->cls[1].flows, 2);
 	itm__reg_free(a);
