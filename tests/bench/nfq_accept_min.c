@@ -19,7 +19,7 @@
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
 static volatile sig_atomic_t stop;
-static unsigned long packets;
+static unsigned long packets, enobufs;
 
 static void
 on_signal(int sig)
@@ -53,8 +53,8 @@ run(struct nfq_handle *h)
 		}
 		if (errno == EINTR)
 			continue;
-		if (errno == ENOBUFS) {
-			fprintf(stderr, "nfq_accept_min: losing packets!\n");
+		if (errno == ENOBUFS) {	/* losing packets: counted */
+			enobufs++;
 			continue;
 		}
 		perror("nfq_accept_min: recv");
@@ -98,6 +98,7 @@ main(int argc, char **argv)
 	rc = run(h);
 	nfq_destroy_queue(qh);
 	nfq_close(h);
-	printf("nfq_accept_min: %lu packets accepted\n", packets);
+	printf("nfq_accept_min: %lu packets accepted, %lu ENOBUFS "
+	       "(socket buffer overruns)\n", packets, enobufs);
 	return rc;
 }
