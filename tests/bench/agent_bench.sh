@@ -1,0 +1,188 @@
+#!/bin/bash
+# agent_bench.sh - TCP throughput and ping RTT through the router r of an
+# h1 -- r -- h2 namespace line, side by side in one run, for
+#   (a) no rules
+#   (b) nfq_accept_min: the first accept-all NFQUEUE program one writes
+#       (classic libnetfilter_queue API, a verdict per packet, no GSO)
+#   (c) itm-agent with no module
+#   (d) itm-agent with qosmod
+# Rounds interleave the configurations (a b c d a b c d ...) so drift of a
+# shared machine hits them alike; the table shows medians and the ratios
+# to (a) and (b).  A configuration whose binary is not built is "n/a".
+#
+#   tests/bench/agent_bench.sh [-r ROUNDS] [-t SECS] [-p PINGS]
+#                              [-c CONFIGS] [--csv FILE] [-- IPERF3 OPTS]
+#
+# ROUNDS default 3, SECS (iperf3 time) 5, PINGS (50, 10 ms apart), CONFIGS
+# a subset like "ad".  ITM_BUILD is the build tree (default ./build; use a
+# build without ITM_SANITIZE).  Not a ctest: it measures, it does not judge.
+set -u
+. "$(dirname "$0")/../integ/lib.sh"
+
+ROUNDS=3 SECS=5 PINGS=50 CONFIGS=abcd CSV="" IPERF_OPTS=()
+declare -A LABEL=(
+	[a]="(a) no rules"
+	[b]="(b) nfq_accept_min"
+	[c]="(c) itm-agent, no module"
+	[d]="(d) itm-agent + qosmod"
+)
+declare -A TP=() RTT=() NA=() NOTE=()
+
+usage() {
+	sed -n '12,18p' "$0" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+parse_args() {
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-r) ROUNDS=${2:?}; shift 2 ;;
+		-t) SECS=${2:?}; shift 2 ;;
+		-p) PINGS=${2:?}; shift 2 ;;
+		-c) CONFIGS=${2:?}; shift 2 ;;
+		--csv) CSV=${2:?}; shift 2 ;;
+		--) shift; IPERF_OPTS=("$@"); break ;;
+		-h|--help) usage ;;
+		*) echo "agent_bench: unknown argument '$1'" >&2; usage ;;
+		esac
+	done
+	[[ $ROUNDS =~ ^[1-9][0-9]*$ && $SECS =~ ^[1-9][0-9]*$ &&
+	   $PINGS =~ ^[1-9][0-9]*$ && $CONFIGS =~ ^[abcd]+$ ]] || usage
+}
+
+# ---------------------------------------------------------------------
+# Configurations: setup_X returns 0 (ready), 2 (n/a, reason in NA[X])
+# ---------------------------------------------------------------------
+
+NFQ_PID=""
+NFQ_RULE=(FORWARD -j NFQUEUE --queue-num 0 --queue-bypass)
+
+setup_a() { return 0; }
+teardown_a() { return 0; }
+
+setup_b() {
+	local bin="$ITM_BUILD/tests/bench/nfq_accept_min"
+	[ -x "$bin" ] || { NA[b]="not built ($bin)"; return 2; }
+	itm_bg r --name "nfq_accept_min-$ROUND" "$bin" 0
+	NFQ_PID=$ITM_LAST_PID
+	itm_wait_for 5 itm__queue_bound r 0 || itm_fail "nfq_accept_min did not bind"
+	itm_exec r iptables -A "${NFQ_RULE[@]}" || itm_fail "iptables failed in r"
+}
+
+teardown_b() {
+	itm_exec r iptables -D "${NFQ_RULE[@]}"
+	itm_stop "$NFQ_PID"
+	NOTE[b]=$(tail -1 "$ITM_LAST_LOG_B" 2>/dev/null)
+}
+
+agent_na() {
+	local bin
+	bin=$(itm_agent_bin)
+	[ -x "$bin" ] || { NA[$1]="itm-agent not built ($bin)"; return 0; }
+	if [ "$1" = d ] && [ ! -e "$ITM_BUILD/modules/qosmod/qosmod.so" ]; then
+		NA[d]="qosmod not built"
+		return 0
+	fi
+	return 1
+}
+
+setup_c() {
+	agent_na c && return 2
+	itm_agent_start r r
+}
+
+setup_d() {
+	agent_na d && return 2
+	itm_agent_start r r --load "qosmod"
+}
+
+teardown_c() { itm_agent_stop r || itm_log "warning: itm-agent exit status $?"; }
+
+teardown_d() {
+	if [ -x "$(itm_ctl_bin)" ]; then
+		itm_ctl r r stats >"$ITM_TMP/qosmod-stats-$ROUND.txt" 2>&1
+		cp "$ITM_TMP/qosmod-stats-$ROUND.txt" "$ITM_TMP/qosmod-stats.txt"
+	fi
+	teardown_c
+}
+
+# ---------------------------------------------------------------------
+# Measuring
+# ---------------------------------------------------------------------
+
+measure() {
+	local cfg=$1 g r rc
+	[ -n "${NA[$cfg]:-}" ] && return 0
+	setup_"$cfg"
+	rc=$?
+	[ "$rc" -eq 2 ] && { itm_log "${LABEL[$cfg]}: n/a: ${NA[$cfg]}"; return 0; }
+	[ "$cfg" = b ] && ITM_LAST_LOG_B=$ITM_LAST_LOG
+	g=$(itm_iperf h2 "$ITM_H2_IP" h1 "$SECS" "${IPERF_OPTS[@]}") || g=fail
+	r=$(itm_ping h1 "$ITM_H2_IP" "$PINGS" 0.01) || r=fail
+	teardown_"$cfg"
+	itm_log "round $ROUND ${LABEL[$cfg]}: $g Gbit/s, rtt $r ms"
+	TP[$cfg]="${TP[$cfg]:-} $g"
+	RTT[$cfg]="${RTT[$cfg]:-} $r"
+}
+
+# median of the numeric words of $1 ("fail" entries are dropped)
+median() {
+	tr ' ' '\n' <<<"$1" | grep -E '^[0-9.]+$' | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR == 0) exit 1
+			m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf "%.3f\n", m }'
+}
+
+ratio() {
+	[[ $1 =~ ^[0-9.]+$ && $2 =~ ^[0-9.]+$ ]] || { echo n/a; return; }
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"
+		else printf "%.2f\n", a / b }'
+}
+
+report() {
+	local c tp rt tpa tpb rta rtb
+	tpa=$(median "${TP[a]:-}") || tpa=n/a
+	tpb=$(median "${TP[b]:-}") || tpb=n/a
+	rta=$(median "${RTT[a]:-}") || rta=n/a
+	rtb=$(median "${RTT[b]:-}") || rtb=n/a
+	echo
+	echo "Through r: iperf3 h1->h2 ${SECS}s ${IPERF_OPTS[*]}, ping ${PINGS}x10ms; medians of $ROUNDS round(s)"
+	printf '%-28s %8s %7s %7s   %8s %7s %7s\n' configuration Gbit/s "x(a)" "x(b)" "RTT ms" "x(a)" "x(b)"
+	for c in $(grep -o . <<<"$CONFIGS"); do
+		TP[$c]=${TP[$c]:-}; RTT[$c]=${RTT[$c]:-}
+		tp=$(median "${TP[$c]:-}") || tp=n/a
+		rt=$(median "${RTT[$c]:-}") || rt=n/a
+		printf '%-28s %8s %7s %7s   %8s %7s %7s\n' "${LABEL[$c]}" "$tp" \
+			"$(ratio "$tp" "$tpa")" "$(ratio "$tp" "$tpb")" "$rt" \
+			"$(ratio "$rt" "$rta")" "$(ratio "$rt" "$rtb")"
+		[ -n "$CSV" ] && echo "$c,\"${LABEL[$c]}\",$tp,$rt,\"${TP[$c]# }\",\"${RTT[$c]# }\"" >>"$CSV"
+	done
+	for c in b c d; do
+		[ -n "${NA[$c]:-}" ] && echo "${LABEL[$c]}: n/a: ${NA[$c]}"
+	done
+	[ -n "${NOTE[b]:-}" ] && echo "(b) last round: ${NOTE[b]}"
+	[ -s "$ITM_TMP/qosmod-stats.txt" ] && { echo "(d) itmctl stats, last round:"; cat "$ITM_TMP/qosmod-stats.txt"; }
+	return 0
+}
+
+main() {
+	parse_args "$@"
+	itm_init agent_bench
+	itm__need iperf3 ping
+	if grep -q '^ITM_SANITIZE:BOOL=ON' "$ITM_BUILD/CMakeCache.txt" 2>/dev/null; then
+		itm_log "warning: $ITM_BUILD is a sanitizer build: agent figures will be low"
+	fi
+	[ ${#IPERF_OPTS[@]} -eq 0 ] &&
+		grep -qw bbr /proc/sys/net/ipv4/tcp_available_congestion_control &&
+		IPERF_OPTS=(-C bbr)
+	[ -n "$CSV" ] && echo "config,label,gbps_median,rtt_ms_median,gbps_rounds,rtt_rounds" >"$CSV"
+	itm_topo_line
+	for ROUND in $(seq "$ROUNDS"); do
+		for c in $(grep -o . <<<"$CONFIGS"); do
+			measure "$c"
+		done
+	done
+	report
+}
+
+main "$@"
