@@ -1,15 +1,16 @@
 #!/bin/bash
 # demo.sh - the main job on one machine, from a clean clone: install what
 # is missing, build (./build), bring up the lab h1 -- r -- h2 (network
-# namespaces), run itm-agent on r with qosmod, a core-router queue on r
-# that serves qosmod's short class first, then real traffic: one long TCP
-# transfer h1 -> h2 with short downloads beside it.  Shows the short flows'
-# times, `itmctl stats` (per class: packets, bytes, flows) and the core
-# queue's counters, then tears everything down.
+# namespaces) with a core-router queue on r that serves TOS 0x10 first,
+# and real traffic: one long TCP transfer h1 -> h2 with short downloads
+# beside it, first without ITM, then with itm-agent on r running qosmod
+# (which marks the short flows).  Shows the short flows' times, `itmctl
+# stats` (per class: packets, bytes, flows) and the core queue's counters,
+# then tears everything down.
 #
 #   deploy/demo.sh            (as root)
 #
-# DEMO_RATE (default 100mbit) is r's link to h2; DEMO_SECS (default 8)
+# DEMO_RATE (default 100mbit) is r's link to h2; DEMO_SECS (default 6)
 # the long transfer; DEMO_THRESHOLD (default 20) qosmod's threshold.
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -18,7 +19,7 @@ export ITM_SRC=$SRC ITM_BUILD=${ITM_BUILD:-$SRC/build}
 LAB="deploy/lab/lab.sh"
 NAME=demo
 RATE=${DEMO_RATE:-100mbit}
-SECS=${DEMO_SECS:-8}
+SECS=${DEMO_SECS:-6}
 THRESHOLD=${DEMO_THRESHOLD:-20}
 X=${ITM_NETX:-77}
 H2=10.$X.2.2
@@ -52,6 +53,9 @@ lab_up() {
 	"$LAB" up -n "$NAME" || die "lab up failed"
 	say "core queue on r towards h2: $RATE, TOS 0x10 first"
 	deploy/lab/qos-core.sh "itmlab-$NAME-r" to-h2 "$RATE" || die "qos-core failed"
+}
+
+agent_up() {
 	say "itm-agent on r with qosmod threshold=$THRESHOLD"
 	"$LAB" agent -n "$NAME" r --load "qosmod threshold=$THRESHOLD" ||
 		die "itm-agent did not start"
@@ -83,9 +87,10 @@ short_flows() {
 	done
 }
 
+# traffic LABEL: the long transfer with short ones beside it.
 traffic() {
 	local long
-	say "traffic: one long TCP transfer h1 -> h2 (${SECS}s), short downloads beside it"
+	say "traffic, $1: one long TCP transfer h1 -> h2 (${SECS}s), short downloads beside it"
 	"$LAB" exec -n "$NAME" h1 iperf3 -c "$H2" -t "$SECS" >"/run/itm-lab/$NAME/long.txt" 2>&1 &
 	long=$!
 	sleep 1
@@ -108,7 +113,9 @@ main() {
 	need_binaries
 	lab_up
 	servers
-	traffic
+	traffic "without ITM"
+	agent_up
+	traffic "qosmod on r"
 	report
 	say "tearing down"
 }

@@ -123,11 +123,11 @@ itm__is_num() {
 itm_wait_for() {
 	local t=$1 now deadline
 	shift
-	deadline=$(( ${EPOCHREALTIME/./} + $(awk -v t="$t" \
+	deadline=$(( ${EPOCHREALTIME//[^0-9]/} + $(awk -v t="$t" \
 		'BEGIN { printf "%d", t * 1000000 }') ))
 	while :; do
 		"$@" >/dev/null 2>&1 && return 0
-		now=${EPOCHREALTIME/./}
+		now=${EPOCHREALTIME//[^0-9]/}
 		[ "$now" -ge "$deadline" ] && return 1
 		sleep 0.1
 	done
@@ -719,18 +719,24 @@ itm_agent_start() {
 	bin=$(itm_agent_bin)
 	[ -x "$bin" ] || itm_fail "itm-agent is not built: $bin"
 	sock=$(itm_agent_sock "$name")
+	itm__moddir_args
 	itm_bg "$node" --name "agent-$name" "$bin" --node "$name" \
-		--socket "$sock" $(itm__moddir_args) "$@"
+		--socket "$sock" "${ITM__MODARGS[@]}" "$@"
 	ITM_AGENT_PID[$name]=$ITM_LAST_PID
 	itm__agent_wait "$node" "$name" "$ITM_LAST_PID" "$ITM_LAST_LOG"
 }
 
+# --module-dir for the build tree's modules (and ITM_AGENT_MODDIRS, space
+# separated) into ITM__MODARGS.
 itm__moddir_args() {
-	local d
+	local d extra=()
+	read -ra extra <<<"${ITM_AGENT_MODDIRS:-}"
+	ITM__MODARGS=()
 	for d in "$ITM_BUILD/modules" "$ITM_BUILD/modules/examples" \
-		 ${ITM_AGENT_MODDIRS:-}; do
-		[ -d "$d" ] && printf -- '--module-dir %s ' "$d"
+		 "${extra[@]}"; do
+		[ -d "$d" ] && ITM__MODARGS+=(--module-dir "$d")
 	done
+	return 0
 }
 
 # Ready = `itmctl status` answers; without itmctl (not built yet), the

@@ -112,8 +112,32 @@ check_cleanup() {
 	itm_ping h1 "$ITM_H2_IP" 1 >/dev/null || itm_fail "child broke our line"
 }
 
+# Agent helpers: a clear failure without the binary; with it, the agent
+# answers itmctl and stops cleanly on SIGTERM.
+check_agent() {
+	local out
+	out=$(ITM_BUILD=$ITM_TMP/nobuild bash -c '
+		. "$ITM_SRC/tests/integ/lib.sh"; itm_init child
+		itm_ns r; itm_agent_start r r' 2>&1)
+	itm_assert_eq "$?" 1 "itm_agent_start without a build"
+	itm_assert_match "$out" "itm-agent is not built: $ITM_TMP/nobuild/agent/itm-agent" \
+		"error without a build"
+	if [ ! -x "$(itm_agent_bin)" ]; then
+		itm_log "itm-agent not built: agent start/stop not exercised"
+		return 0
+	fi
+	itm_agent_start r r
+	if [ -x "$(itm_ctl_bin)" ]; then
+		out=$(itm_ctl r r status) || itm_fail "itmctl status failed"
+		itm_assert_match "$out" "r" "itmctl status names the node"
+	fi
+	itm_agent_stop r || itm_fail "itm-agent exited with status $? on SIGTERM"
+	itm_log "itm-agent started, answered and stopped"
+}
+
 itm_topo_line
 check_line
+check_agent
 check_tos
 check_traffic
 check_cleanup
