@@ -588,8 +588,10 @@ itm_iperf() {
 	local srv=$1 addr=$2 cli=$3 secs=${4:-3} port json slog spid rc=0
 	shift $(( $# < 4 ? $# : 4 ))
 	itm__need iperf3 ss python3
-	port=$((5201 + ITM_SEQ % 500))
+	# Distinct per call, also for calls running side by side in subshells.
 	ITM_SEQ=$((ITM_SEQ + 1))
+	port=$((20000 + (BASHPID * 7 + ITM_SEQ) % 20000))
+	while itm__listening "$srv" "$port"; do port=$((port + 1)); done
 	json="$ITM_TMP/iperf-$(itm__short "$cli")-$BASHPID-$ITM_SEQ.json"
 	slog="$ITM_TMP/iperf-server-$(itm__short "$srv")-$BASHPID-$ITM_SEQ.log"
 	ip netns exec "$(itm_nsname "$srv")" \
