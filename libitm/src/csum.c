@@ -138,14 +138,15 @@ itm_csum_tcpudp_magic(uint32_t saddr, uint32_t daddr, uint32_t len,
 						sum));
 }
 
+/* @saddr and @daddr: the 16 bytes of each address. */
 static uint16_t
-csum_ipv6_magic(const struct in6_addr *saddr, const struct in6_addr *daddr,
-		uint32_t len, uint8_t proto, uint32_t sum)
+csum_ipv6_magic(const uint8_t *saddr, const uint8_t *daddr, uint32_t len,
+		uint8_t proto, uint32_t sum)
 {
 	uint64_t s = sum;
 
-	s += itm_csum_partial(saddr, sizeof(*saddr), 0);
-	s += itm_csum_partial(daddr, sizeof(*daddr), 0);
+	s += itm_csum_partial(saddr, 16, 0);
+	s += itm_csum_partial(daddr, 16, 0);
 	s += htonl(len);
 	s += htonl(proto);
 	return itm_csum_fold(fold64(s));
@@ -163,13 +164,14 @@ itm_csum_replace2(uint16_t check, uint16_t old, uint16_t new_)
 void
 itm_csum_fix_ip(struct itm_packet *pkt)
 {
-	struct iphdr *iph = pkt->iph;
+	uint16_t check;
 
-	if (iph == NULL || pkt->l3_hlen < sizeof(*iph) ||
+	if (pkt->iph == NULL || pkt->l3_hlen < sizeof(struct iphdr) ||
 	    pkt->l3_hlen > pkt->len)
 		return;
-	iph->check = 0;
-	iph->check = itm_ip_fast_csum(iph, pkt->l3_hlen / 4);
+	memset(pkt->data + 10, 0, 2);
+	check = itm_ip_fast_csum(pkt->data, pkt->l3_hlen / 4);
+	memcpy(pkt->data + 10, &check, 2);
 }
 
 /* Offset of the check field in the L4 header, or -1 when we have none. */
@@ -199,7 +201,8 @@ l4_coverage(const struct itm_packet *pkt, uint32_t l4len, uint32_t *cov)
 	*cov = l4len;
 	if (pkt->l4proto != IPPROTO_UDPLITE)
 		return 0;
-	c = ntohs(pkt->udph->len);
+	c = (uint32_t)((const uint8_t *)pkt->l4h)[4] << 8 |
+	    ((const uint8_t *)pkt->l4h)[5];
 	if (c == 0)
 		return 0;
 	if (c < sizeof(struct udphdr) || c > l4len)
@@ -212,15 +215,18 @@ l4_coverage(const struct itm_packet *pkt, uint32_t l4len, uint32_t *cov)
 static uint16_t
 l4_checksum(const struct itm_packet *pkt, uint32_t l4len, uint32_t cov)
 {
-	uint32_t sum = itm_csum_partial(pkt->l4h, cov, 0);
+	uint32_t sum = itm_csum_partial(pkt->l4h, cov, 0), saddr, daddr;
 
 	if (pkt->l4proto == IPPROTO_ICMP)
 		return itm_csum_fold(sum);
-	if (pkt->family == AF_INET)
-		return itm_csum_tcpudp_magic(pkt->iph->saddr, pkt->iph->daddr,
-					     l4len, pkt->l4proto, sum);
-	return csum_ipv6_magic(&pkt->ip6h->ip6_src, &pkt->ip6h->ip6_dst,
-			       l4len, pkt->l4proto, sum);
+	if (pkt->family == AF_INET) {
+		memcpy(&saddr, pkt->data + 12, 4);
+		memcpy(&daddr, pkt->data + 16, 4);
+		return itm_csum_tcpudp_magic(saddr, daddr, l4len,
+					     pkt->l4proto, sum);
+	}
+	return csum_ipv6_magic(pkt->data + 8, pkt->data + 24, l4len,
+			       pkt->l4proto, sum);
 }
 
 int

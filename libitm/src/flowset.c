@@ -204,10 +204,9 @@ itm_flow_key(const struct itm_packet *pkt, uint32_t salt)
 	h = key_step(0x243f6a8885a308d3ull, h);
 	h = key_step(h, (uint64_t)pkt->sport << 16 | pkt->dport);
 	if (pkt->family == AF_INET && pkt->iph != NULL) {
-		h = key_step(h, (uint64_t)pkt->iph->saddr << 32 |
-				pkt->iph->daddr);
+		h = key_step(h, load64(pkt->data + 12));
 	} else if (pkt->family == AF_INET6 && pkt->ip6h != NULL) {
-		const uint8_t *a = (const uint8_t *)&pkt->ip6h->ip6_src;
+		const uint8_t *a = pkt->data + 8;
 
 		h = key_step(h, load64(a));
 		h = key_step(h, load64(a + 8));

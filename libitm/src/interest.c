@@ -221,12 +221,11 @@ match_addr(const struct itm_prefix *list, unsigned int n,
 	const void *a;
 	unsigned int i;
 
+	/* By offset: the packet need not be aligned. */
 	if (pkt->family == AF_INET && pkt->iph != NULL)
-		a = dst ? (const void *)&pkt->iph->daddr :
-			  (const void *)&pkt->iph->saddr;
+		a = pkt->data + (dst ? 16 : 12);
 	else if (pkt->family == AF_INET6 && pkt->ip6h != NULL)
-		a = dst ? (const void *)&pkt->ip6h->ip6_dst :
-			  (const void *)&pkt->ip6h->ip6_src;
+		a = pkt->data + (dst ? 24 : 8);
 	else
 		return 0;
 	for (i = 0; i < n; i++)

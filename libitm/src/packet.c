@@ -18,7 +18,6 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <arpa/inet.h>
 #include <netinet/icmp6.h>
 
 #include "packet_int.h"
@@ -225,18 +224,20 @@ packet_wire(const struct itm_packet *pkt)
 	return pkt->wire_len > pkt->len ? pkt->wire_len : pkt->len;
 }
 
+/* Headers are read byte by byte: after an odd push or pull the packet
+ * need not be aligned. */
 static int
 parse_ipv4(struct itm_packet *pkt)
 {
-	const struct iphdr *iph = (const struct iphdr *)pkt->data;
+	const uint8_t *p = pkt->data;
 	uint32_t wire = packet_wire(pkt), hlen, tot;
 	uint16_t frag;
 	struct walk w;
 
 	if (pkt->len < sizeof(struct iphdr))
 		return wire > pkt->len ? 0 : -EBADMSG;
-	hlen = (uint32_t)iph->ihl * 4;
-	tot = ntohs(iph->tot_len);
+	hlen = (uint32_t)(p[0] & 0x0f) * 4;
+	tot = get16(p + 2);
 	if (tot == 0 && wire > 0xffff)
 		tot = wire;		/* BIG TCP: length only in the skb */
 	if (hlen < sizeof(struct iphdr) || tot < hlen || tot > wire)
@@ -247,10 +248,10 @@ parse_ipv4(struct itm_packet *pkt)
 	pkt->family = AF_INET;
 	pkt->iph = (struct iphdr *)pkt->data;
 	pkt->l3_hlen = (uint16_t)hlen;
-	pkt->l4proto = iph->protocol;
+	pkt->l4proto = p[9];
 	w.end = tot;
 	w.have = pkt->len;
-	frag = ntohs(iph->frag_off);
+	frag = get16(p + 6);
 	if (frag & (IP_MF | IP_OFFMASK))
 		pkt->flags |= ITM_PKT_FRAGMENT;
 	if (frag & IP_OFFMASK) {
@@ -323,16 +324,16 @@ walk_ip6_ext(struct itm_packet *pkt, const struct walk *w, uint32_t *off,
 static int
 parse_ipv6(struct itm_packet *pkt)
 {
-	const struct ip6_hdr *ip6 = (const struct ip6_hdr *)pkt->data;
-	uint32_t wire = packet_wire(pkt), off = sizeof(*ip6), frag = 0;
+	const uint8_t *p = pkt->data;
+	uint32_t wire = packet_wire(pkt), off = 40, frag = 0;
 	struct walk w;
 	uint8_t nh;
 	int r;
 
-	if (pkt->len < sizeof(*ip6))
+	if (pkt->len < off)
 		return wire > pkt->len ? 0 : -EBADMSG;
-	nh = ip6->ip6_nxt;
-	w.end = off + ntohs(ip6->ip6_plen);
+	nh = p[6];
+	w.end = off + get16(p + 4);
 	if (w.end == off && wire > 0xffff + off)
 		w.end = wire;		/* jumbogram / BIG TCP */
 	w.have = pkt->len;
@@ -344,7 +345,7 @@ parse_ipv6(struct itm_packet *pkt)
 	pkt->family = AF_INET6;
 	pkt->ip6h = (struct ip6_hdr *)pkt->data;
 	if (r == W_ABSENT) {		/* headers cut off by the copy */
-		pkt->l3_hlen = sizeof(*ip6);
+		pkt->l3_hlen = 40;
 		return 0;
 	}
 	pkt->l3_hlen = (uint16_t)off;

@@ -1,0 +1,33 @@
+# Fuzz targets.  The replay binary (any compiler) runs a target over its
+# committed corpus as a unit test; with ITM_FUZZ=ON (clang) the real
+# libFuzzer binary is built too, with the code under test compiled into
+# it so coverage instrumentation reaches the library:
+#   cmake -DITM_FUZZ=ON -DCMAKE_C_COMPILER=clang ...
+#   fuzz_packet -max_len=2048 tests/fuzz/corpus/packet
+
+set(ITM_FUZZ_DIR ${CMAKE_CURRENT_SOURCE_DIR}/fuzz)
+set(ITM_FUZZ_INC ${ITM_CORE_INTERNAL} ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+
+add_executable(fuzz_packet_replay fuzz/fuzz_packet.c fuzz/replay_main.c)
+target_link_libraries(fuzz_packet_replay PRIVATE itm_core)
+target_include_directories(fuzz_packet_replay PRIVATE ${ITM_FUZZ_INC})
+add_test(NAME fuzz.packet_replay
+         COMMAND fuzz_packet_replay ${ITM_FUZZ_DIR}/corpus/packet)
+set_tests_properties(fuzz.packet_replay PROPERTIES LABELS "unit;fuzz"
+                     TIMEOUT 120)
+
+if(ITM_FUZZ)
+  if(NOT CMAKE_C_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "ITM_FUZZ needs clang (-DCMAKE_C_COMPILER=clang)")
+  endif()
+  set(ITM_FUZZ_FLAGS -fsanitize=fuzzer,address,undefined
+      -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  set(lib ${PROJECT_SOURCE_DIR}/libitm/src)
+  add_executable(fuzz_packet fuzz/fuzz_packet.c
+    ${lib}/packet.c ${lib}/csum.c ${lib}/interest.c ${lib}/prefix.c
+    ${lib}/ifname.c ${lib}/error.c ${lib}/hookname.c ${lib}/flowset.c)
+  target_include_directories(fuzz_packet PRIVATE ${ITM_FUZZ_INC}
+                             ${PROJECT_SOURCE_DIR}/libitm/include)
+  target_compile_options(fuzz_packet PRIVATE ${ITM_FUZZ_FLAGS})
+  target_link_options(fuzz_packet PRIVATE ${ITM_FUZZ_FLAGS})
+endif()
