@@ -28,6 +28,7 @@
 
 struct store {
 	sqlite3 *db;
+	int last;			/* errno value of the last failure */
 	char err[512];
 };
 
@@ -131,7 +132,8 @@ fail(struct store *st, int rc, const char *what)
 {
 	snprintf(st->err, sizeof(st->err), "%s: %s", what,
 		 st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
-	return errno_of(rc) ? errno_of(rc) : -EIO;
+	st->last = errno_of(rc) ? errno_of(rc) : -EIO;
+	return st->last;
 }
 
 const char *
@@ -190,7 +192,7 @@ finish(struct store *st, sqlite3_stmt *s, const char *what)
 	int rc;
 
 	if (s == NULL)
-		return -EIO;
+		return st->last;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		;
 	sqlite3_finalize(s);
@@ -230,7 +232,7 @@ query_int(struct store *st, int64_t *out, const char *sql)
 	int rc;
 
 	if (s == NULL)
-		return -EIO;
+		return st->last;
 	rc = sqlite3_step(s);
 	*out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
 	sqlite3_finalize(s);
@@ -311,7 +313,7 @@ configure(struct store *st)
 	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	s = query(st, "PRAGMA journal_mode = WAL", "");
 	if (s == NULL)
-		return -EIO;
+		return st->last;
 	rc = sqlite3_step(s);
 	wal = rc == SQLITE_ROW &&
 	      !strcmp((const char *)sqlite3_column_text(s, 0), "wal");
@@ -490,7 +492,7 @@ insert_generation(struct apply_ctx *a, const char *yaml, size_t len,
 		  "'%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?, ?, ?, ?)", "tt",
 		  comment ? comment : "", source ? source : "");
 	if (s == NULL)
-		return -EIO;
+		return a->st->last;
 	rc = sqlite3_bind_text(s, 3, yaml, (int)len, SQLITE_TRANSIENT);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_text(s, 4, sha, -1, SQLITE_TRANSIENT);
@@ -526,7 +528,7 @@ apply_tx(struct store *st, const struct apply_in *in, uint64_t *gen)
 	rc = query_int(st, &a.prev, "SELECT max(id) FROM generations");
 	for (int i = 0; rc == 0 && i < INS_MAX; i++)
 		if ((a.ins[i] = query(st, insert_sql[i], "")) == NULL)
-			rc = -EIO;
+			rc = st->last;
 	if (rc == 0)
 		rc = insert_generation(&a, in->yaml, in->len, in->source,
 				       in->comment, in->rollback_of);
@@ -681,7 +683,7 @@ store_history(struct store *st, struct store_gen **out, size_t *n)
 	*out = NULL;
 	*n = 0;
 	if (s == NULL)
-		return -EIO;
+		return st->last;
 	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -718,7 +720,7 @@ store_yaml(struct store *st, uint64_t gen, char **yaml, size_t *len,
 		  " = (CASE WHEN ?1 = 0 THEN (SELECT max(id) FROM generations)"
 		  " ELSE ?1 END)", "i", (int64_t)gen);
 	if (s == NULL)
-		return -EIO;
+		return st->last;
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW) {
 		rc = rc == SQLITE_DONE ? -ENOENT : fail(st, rc, "yaml");
@@ -844,7 +846,7 @@ store_nodes(struct store *st, struct store_node **out, size_t *n)
 	*out = NULL;
 	*n = 0;
 	if (s == NULL)
-		return -EIO;
+		return st->last;
 	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 16;
