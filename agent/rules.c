@@ -8,7 +8,7 @@
  * them in one iptables-nft-restore --noflush transaction, so the kernel
  * never sees half a rule set.  A hook chain reads:
  *
- *   settle requests -> CONNMARK (only when any stage exists)
+ *   settle requests -> CONNMARK (when the hook has stages)
  *   for each stage, in order:
  *     its settled flows  -> ITM_S<id> (count, act, set stage bit)
  *     its interest       -> NFQUEUE --queue-num Q --queue-bypass
@@ -290,15 +290,6 @@ rules_cleanup(void)
 /* Installing the current layout                                        */
 /* ------------------------------------------------------------------ */
 
-static int
-any_stage(void)
-{
-	for (int h = 0; h < ITM_HOOK_MAX; h++)
-		if (agent->n_stages[h] > 0)
-			return 1;
-	return 0;
-}
-
 /* A verdict that asks to settle puts the settlement id in the mark; the
  * kernel stores it in the flow's conntrack mark for the packet's
  * direction, then the request bits are cleared. */
@@ -344,13 +335,13 @@ chain_stage(struct rules_buf *b, const char *chain, const struct stage *st,
 }
 
 static int
-chain_hook(struct rules_buf *b, itm_where h, int settling, char *err,
-	   size_t errlen)
+chain_hook(struct rules_buf *b, itm_where h, char *err, size_t errlen)
 {
 	const char *chain = hook_chain[h];
 	int rc;
 
-	if (settling)
+	/* Settle requests come back from this hook's own stages. */
+	if (agent->n_stages[h] > 0)
 		chain_settle_requests(b, chain);
 	for (unsigned int i = 0; i < agent->n_stages[h]; i++) {
 		rc = chain_stage(b, chain, agent->stages[h][i], err, errlen);
@@ -368,7 +359,6 @@ int
 rules_apply(char *err, size_t errlen)
 {
 	struct rules_buf b = { 0 };
-	int settling = any_stage();
 	int rc = 0;
 
 	rb_printf(&b, "*mangle\n");
@@ -376,7 +366,7 @@ rules_apply(char *err, size_t errlen)
 		rb_printf(&b, ":%s - [0:0]\n", hook_chain[h]);
 	settle_chains(&b);
 	for (int h = 0; h < ITM_HOOK_MAX && rc == 0; h++)
-		rc = chain_hook(&b, h, settling, err, errlen);
+		rc = chain_hook(&b, h, err, errlen);
 	if (!agent->rules_installed)
 		for (int h = 0; h < ITM_HOOK_MAX; h++)
 			rb_printf(&b, "-I %s 1 -j %s\n", hook_builtin[h],

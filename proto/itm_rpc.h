@@ -97,6 +97,9 @@ int itm_rpc_server_new(struct itm_rpc_server **out, uv_loop_t *loop,
 int itm_rpc_server_listen(struct itm_rpc_server *srv, const char *addr,
 			  const struct itm_rpc_tls *tls, unsigned int mode);
 
+/* The port of the last TCP address listened on (useful with port 0), or 0. */
+int itm_rpc_server_port(const struct itm_rpc_server *srv);
+
 int itm_rpc_server_start(struct itm_rpc_server *srv);
 
 /* Shut down: cancel calls in flight, join the thread, remove unix sockets

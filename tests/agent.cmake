@@ -9,3 +9,6 @@ target_include_directories(test_params PRIVATE ${ITM_AGENT_DIR}
 # The dispatch walk lives in libitm but is the agent's heart.
 itm_unit_test(test_dispatch unit/test_dispatch.c LIBS itm_core)
 target_include_directories(test_dispatch PRIVATE ${ITM_CORE_INTERNAL})
+
+# Namespace integration tests of the agent.
+itm_integ_test(agent_failopen agent_failopen.sh TIMEOUT 120)

@@ -218,12 +218,12 @@ lab_print() {
 	done
 }
 
+# Every process of a lab runs inside one of its namespaces: those are
+# stopped (SIGTERM, then SIGKILL), never pids from the record, which may
+# have been reused since.
 cmd_down() {
-	local ns pid rest
+	local ns
 	set +e
-	if [ -f "$ITM_TMP/pids" ]; then
-		while read -r pid rest; do kill -TERM "$pid" 2>/dev/null; done <"$ITM_TMP/pids"
-	fi
 	for ns in $(lab_all_ns); do
 		# shellcheck disable=SC2046
 		kill -TERM $(ip netns pids "$ns") 2>/dev/null
@@ -233,9 +233,6 @@ cmd_down() {
 		itm__ns_kill_all "$ns"
 		ip netns del "$ns" || echo "lab.sh: could not delete $ns" >&2
 	done
-	if [ -f "$ITM_TMP/pids" ]; then
-		while read -r pid rest; do kill -KILL "$pid" 2>/dev/null; done <"$ITM_TMP/pids"
-	fi
 	rm -rf -- "$ITM_TMP"
 	echo "lab '$LAB' is down"
 }

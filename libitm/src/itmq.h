@@ -37,7 +37,11 @@ struct itmq_config {
 /*
  * Called for each received packet.  pkt->data points into a buffer owned by
  * the queue and valid until the callback returns; the callback must call
- * itmq_verdict() for pkt before returning.
+ * itmq_verdict() for pkt before returning, unless it holds the packet (a
+ * delay line): then it keeps pkt->id and later calls itmq_verdict() with a
+ * struct itm_packet holding that id and no ITM_PKT_ALTERED (held packets
+ * cannot carry new bytes), followed by itmq_flush().  Verdicts may come in
+ * any order; batching stays correct.
  */
 typedef void (*itmq_packet_cb)(struct itmq *q, struct itm_packet *pkt,
 			       void *arg);
@@ -61,7 +65,9 @@ int itmq_read_burst(struct itmq *q, unsigned int max, itmq_packet_cb cb,
 /*
  * Give @pkt its verdict.  @mark is the full new nfmark (ignored when
  * @set_mark is 0).  With ITM_PKT_ALTERED set the bytes are returned with the
- * verdict (whole packets only: -EPERM when truncated).
+ * verdict (whole packets only: -EPERM when truncated), their checksums made
+ * whole first.  -EINVAL: unknown verdict; -ENOENT: no packet with this id
+ * is waiting for a verdict.  A failed call has no effect.
  */
 int itmq_verdict(struct itmq *q, struct itm_packet *pkt, int verdict,
 		 int set_mark, uint32_t mark);

@@ -18,6 +18,7 @@
  * up by classify is reused by log for the same packet.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -44,7 +45,7 @@ struct qos {
 	int settle;
 	uint64_t idle_ms;
 	const char *class_names[QOS_MAX_LEVELS + 1];
-	char name_buf[QOS_MAX_LEVELS][16];
+	char name_buf[QOS_MAX_LEVELS][24];
 	struct flow *cur;		/* flow of the packet being handled */
 	struct {
 		uint64_t flows, evicted, expired, settled, settle_failed;

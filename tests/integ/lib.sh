@@ -101,11 +101,22 @@ itm_assert_eq() {
 		itm_fail "${3:-value}: expected '$2', got '$1'"
 }
 
-# itm_assert_ge ACTUAL MIN [WHAT]: numeric, decimals allowed.
+# itm_assert_ge ACTUAL MIN [WHAT], itm_assert_le ACTUAL MAX [WHAT]:
+# numeric, decimals allowed.
 itm_assert_ge() {
-	itm__is_num "$1" || itm_fail "${3:-value}: '$1' is not a number"
-	awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }' ||
-		itm_fail "${3:-value}: expected >= $2, got $1"
+	itm__cmp "$1" ">=" "$2" "${3:-value}"
+}
+
+itm_assert_le() {
+	itm__cmp "$1" "<=" "$2" "${3:-value}"
+}
+
+itm__cmp() {
+	itm__is_num "$1" || itm_fail "$4: '$1' is not a number"
+	itm__is_num "$3" || itm_fail "$4: bound '$3' is not a number"
+	awk -v a="$1" -v b="$3" -v op="$2" \
+		'BEGIN { exit !(op == ">=" ? a + 0 >= b + 0 : a + 0 <= b + 0) }' ||
+		itm_fail "$4: expected $2 $3, got $1"
 }
 
 # itm_assert_match TEXT REGEX [WHAT]: extended regular expression.
@@ -123,11 +134,11 @@ itm__is_num() {
 itm_wait_for() {
 	local t=$1 now deadline
 	shift
-	deadline=$(( ${EPOCHREALTIME/./} + $(awk -v t="$t" \
+	deadline=$(( ${EPOCHREALTIME//[^0-9]/} + $(awk -v t="$t" \
 		'BEGIN { printf "%d", t * 1000000 }') ))
 	while :; do
 		"$@" >/dev/null 2>&1 && return 0
-		now=${EPOCHREALTIME/./}
+		now=${EPOCHREALTIME//[^0-9]/}
 		[ "$now" -ge "$deadline" ] && return 1
 		sleep 0.1
 	done
@@ -153,6 +164,7 @@ itm_init() {
 	[ -n "$1" ] || { echo "itm_init: need a test name" >&2; exit 2; }
 	ITM_NAME=$1
 	ITM_NSS=(); ITM_PIDS=(); ITM_ATEXIT=(); ITM_AGENT_PID=(); ITM_CLEANED=0
+	ITM_DUMPED=""
 	short=$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]' | tr -cd 'a-z0-9' | cut -c1-6)
 	ITM_MODE="test"
 	ITM_MAIN_PID=$BASHPID
@@ -201,7 +213,7 @@ itm__cleanup() {
 	[ "$ITM_CLEANED" = 1 ] && return
 	[ "$BASHPID" = "$ITM_MAIN_PID" ] || return
 	ITM_CLEANED=1
-	trap - INT TERM HUP
+	trap '' INT TERM HUP	# the cleanup itself is not interrupted
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] && [ -z "${ITM_DUMPED:-}" ]; then
 		itm_log "exit status $rc"
 		itm_dump_logs
@@ -231,24 +243,42 @@ itm__run_atexit() {
 	ITM_ATEXIT=()
 }
 
+# True when pid $1 is a child of this shell (running or a zombie): a
+# tracked pid that exited and was reaped may belong to someone else now.
+itm__is_child() {
+	local st
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	read -r _ st _ <<<"$st"
+	[ "$st" = "$BASHPID" ]
+}
+
 # SIGTERM to every tracked process, SIGKILL to those still there after 3 s.
 itm__stop_pids() {
-	local p alive i
-	[ "${#ITM_PIDS[@]}" -gt 0 ] || return 0
-	kill -TERM "${ITM_PIDS[@]}" 2>/dev/null
-	for i in $(seq 30); do
-		alive=""
-		for p in "${ITM_PIDS[@]}"; do
-			kill -0 "$p" 2>/dev/null && alive=1
-		done
-		[ -z "$alive" ] && break
-		sleep 0.1
-	done
-	kill -KILL "${ITM_PIDS[@]}" 2>/dev/null
+	local p i live=()
 	for p in "${ITM_PIDS[@]}"; do
-		{ wait "$p"; } 2>/dev/null
+		itm__is_child "$p" && live+=("$p")
 	done
 	ITM_PIDS=()
+	[ "${#live[@]}" -gt 0 ] || return 0
+	kill -TERM "${live[@]}" 2>/dev/null
+	for i in $(seq 30); do
+		itm__all_dead "${live[@]}" && break
+		sleep 0.1
+	done
+	for p in "${live[@]}"; do
+		itm__is_child "$p" && kill -KILL "$p" 2>/dev/null
+		{ wait "$p"; } 2>/dev/null
+	done
+}
+
+# True when none of the pids runs.
+itm__all_dead() {
+	local p
+	for p in "$@"; do
+		itm__dead "$p" || return 1
+	done
+	return 0
 }
 
 # Kill whatever still runs inside namespace $1, then wait until it is gone.
@@ -527,7 +557,10 @@ itm__spawn() {
 # the process's exit status (137 when it had to be killed).
 itm_stop() {
 	local pid=$1 t=${2:-5} rc
-	kill -TERM "$pid" 2>/dev/null || { { wait "$pid"; } 2>/dev/null; return $?; }
+	if ! itm__is_child "$pid" || ! kill -TERM "$pid" 2>/dev/null; then
+		{ wait "$pid"; } 2>/dev/null
+		return $?
+	fi
 	if ! itm_wait_for "$t" itm__dead "$pid"; then
 		itm_log "pid $pid ignored SIGTERM for ${t}s: SIGKILL"
 		kill -KILL "$pid" 2>/dev/null
@@ -537,8 +570,10 @@ itm_stop() {
 	return "$rc"
 }
 
+# True when pid $1 does not run (gone, or a zombie not yet reaped).
 itm__dead() {
-	! kill -0 "$1" 2>/dev/null
+	! kill -0 "$1" 2>/dev/null ||
+		grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
 }
 
 # ---------------------------------------------------------------------
@@ -553,8 +588,10 @@ itm_iperf() {
 	local srv=$1 addr=$2 cli=$3 secs=${4:-3} port json slog spid rc=0
 	shift $(( $# < 4 ? $# : 4 ))
 	itm__need iperf3 ss python3
-	port=$((5201 + ITM_SEQ % 500))
+	# Distinct per call, also for calls running side by side in subshells.
 	ITM_SEQ=$((ITM_SEQ + 1))
+	port=$((20000 + (BASHPID * 7 + ITM_SEQ) % 20000))
+	while itm__listening "$srv" "$port"; do port=$((port + 1)); done
 	json="$ITM_TMP/iperf-$(itm__short "$cli")-$BASHPID-$ITM_SEQ.json"
 	slog="$ITM_TMP/iperf-server-$(itm__short "$srv")-$BASHPID-$ITM_SEQ.log"
 	ip netns exec "$(itm_nsname "$srv")" \
@@ -719,18 +756,24 @@ itm_agent_start() {
 	bin=$(itm_agent_bin)
 	[ -x "$bin" ] || itm_fail "itm-agent is not built: $bin"
 	sock=$(itm_agent_sock "$name")
+	itm__moddir_args
 	itm_bg "$node" --name "agent-$name" "$bin" --node "$name" \
-		--socket "$sock" $(itm__moddir_args) "$@"
+		--socket "$sock" "${ITM__MODARGS[@]}" "$@"
 	ITM_AGENT_PID[$name]=$ITM_LAST_PID
 	itm__agent_wait "$node" "$name" "$ITM_LAST_PID" "$ITM_LAST_LOG"
 }
 
+# --module-dir for the build tree's modules (and ITM_AGENT_MODDIRS, space
+# separated) into ITM__MODARGS.
 itm__moddir_args() {
-	local d
+	local d extra=()
+	read -ra extra <<<"${ITM_AGENT_MODDIRS:-}"
+	ITM__MODARGS=()
 	for d in "$ITM_BUILD/modules" "$ITM_BUILD/modules/examples" \
-		 ${ITM_AGENT_MODDIRS:-}; do
-		[ -d "$d" ] && printf -- '--module-dir %s ' "$d"
+		 "${extra[@]}"; do
+		[ -d "$d" ] && ITM__MODARGS+=(--module-dir "$d")
 	done
+	return 0
 }
 
 # Ready = `itmctl status` answers; without itmctl (not built yet), the

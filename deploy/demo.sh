@@ -1,0 +1,123 @@
+#!/bin/bash
+# demo.sh - the main job on one machine, from a clean clone: install what
+# is missing, build (./build), bring up the lab h1 -- r -- h2 (network
+# namespaces) with a core-router queue on r that serves TOS 0x10 first,
+# and real traffic: one long TCP transfer h1 -> h2 with short downloads
+# beside it, first without ITM, then with itm-agent on r running qosmod
+# (which marks the short flows).  Shows the short flows' times, `itmctl
+# stats` (per class: packets, bytes, flows) and the core queue's counters,
+# then tears everything down.
+#
+#   deploy/demo.sh            (as root)
+#
+# DEMO_RATE (default 100mbit) is r's link to h2; DEMO_SECS (default 6)
+# the long transfer; DEMO_THRESHOLD (default 20) qosmod's threshold.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+SRC=$PWD
+export ITM_SRC=$SRC ITM_BUILD=${ITM_BUILD:-$SRC/build}
+LAB="deploy/lab/lab.sh"
+NAME=demo
+RATE=${DEMO_RATE:-100mbit}
+SECS=${DEMO_SECS:-6}
+THRESHOLD=${DEMO_THRESHOLD:-20}
+X=${ITM_NETX:-77}
+H2=10.$X.2.2
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+die() { echo "demo: $*" >&2; exit 1; }
+
+build() {
+	say "dependencies"
+	deploy/install-deps.sh || die "deploy/install-deps.sh failed"
+	say "build ($ITM_BUILD)"
+	cmake -S . -B "$ITM_BUILD" >/dev/null || die "cmake configure failed"
+	cmake --build "$ITM_BUILD" -j2 || die "build failed"
+}
+
+need_binaries() {
+	[ -x "$ITM_BUILD/agent/itm-agent" ] ||
+		die "itm-agent is not built ($ITM_BUILD/agent/itm-agent): the agent" \
+		    "(agent/, issue 2) is not in this tree yet"
+	[ -e "$ITM_BUILD/modules/qosmod/qosmod.so" ] ||
+		die "qosmod is not built ($ITM_BUILD/modules/qosmod/qosmod.so)"
+	[ -x "$ITM_BUILD/controller/itmctl" ] ||
+		die "itmctl is not built ($ITM_BUILD/controller/itmctl): the" \
+		    "operator CLI (controller/) is not in this tree yet"
+}
+
+lab_up() {
+	say "lab '$NAME': h1 -- r -- h2"
+	"$LAB" down -n "$NAME" >/dev/null 2>&1
+	trap '"$LAB" down -n "$NAME"' EXIT
+	"$LAB" up -n "$NAME" || die "lab up failed"
+	say "core queue on r towards h2: $RATE, TOS 0x10 first"
+	deploy/lab/qos-core.sh "itmlab-$NAME-r" to-h2 "$RATE" || die "qos-core failed"
+}
+
+agent_up() {
+	say "itm-agent on r with qosmod threshold=$THRESHOLD"
+	"$LAB" agent -n "$NAME" r --load "qosmod threshold=$THRESHOLD" ||
+		die "itm-agent did not start"
+	"$LAB" ctl -n "$NAME" r module list
+}
+
+# Servers in h2: iperf3 for the long flow, a web server for short ones.
+servers() {
+	mkdir -p "/run/itm-lab/$NAME/www"
+	head -c 20000 /dev/urandom >"/run/itm-lab/$NAME/www/small"
+	"$LAB" exec -n "$NAME" h2 iperf3 -s -B "$H2" >/dev/null 2>&1 &
+	"$LAB" exec -n "$NAME" h2 python3 -m http.server 8000 --bind "$H2" \
+		--directory "/run/itm-lab/$NAME/www" >/dev/null 2>&1 &
+	for _ in $(seq 50); do
+		"$LAB" exec -n "$NAME" h2 ss -Hltn | grep -q ':8000' &&
+		"$LAB" exec -n "$NAME" h2 ss -Hltn | grep -q ':5201' && return 0
+		sleep 0.1
+	done
+	die "servers in h2 did not start"
+}
+
+short_flows() {
+	local i t
+	for i in $(seq 5); do
+		t=$("$LAB" exec -n "$NAME" h1 curl -s -o /dev/null \
+			-w '%{time_total}' "http://$H2:8000/small") || t=failed
+		printf '  short flow %d (20 kB): %s s\n' "$i" "$t"
+		sleep 0.5
+	done
+}
+
+# traffic LABEL: the long transfer with short ones beside it.
+traffic() {
+	local long
+	say "traffic, $1: one long TCP transfer h1 -> h2 (${SECS}s), short downloads beside it"
+	"$LAB" exec -n "$NAME" h1 iperf3 -c "$H2" -t "$SECS" >"/run/itm-lab/$NAME/long.txt" 2>&1 &
+	long=$!
+	sleep 1
+	short_flows
+	wait "$long" || die "the long transfer failed: $(cat "/run/itm-lab/$NAME/long.txt")"
+	grep -E 'receiver' "/run/itm-lab/$NAME/long.txt" | sed 's/^/  long flow: /'
+}
+
+report() {
+	say "itmctl stats (r)"
+	"$LAB" ctl -n "$NAME" r stats || die "itmctl stats failed"
+	say "core queue on r (1:10 = short class, 1:20 = the rest)"
+	deploy/lab/qos-core.sh "itmlab-$NAME-r" to-h2 show |
+		awk '/^class htb 1:(10|20) / { c = $3 } c && /Sent/ { print "  " c ": " $0; c = "" }'
+}
+
+main() {
+	[ "$(id -u)" -eq 0 ] || die "run as root (network namespaces, netfilter)"
+	build
+	need_binaries
+	lab_up
+	servers
+	traffic "without ITM"
+	agent_up
+	traffic "qosmod on r"
+	report
+	say "tearing down"
+}
+
+main "$@"

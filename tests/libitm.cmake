@@ -1,0 +1,14 @@
+# libitm packet basics: parsing, checksums, interests, flow sets.
+# Unit tests link itm_core and see its internal headers.
+
+foreach(t packet csum interest flowset)
+  itm_unit_test(test_${t} unit/test_${t}.c LIBS itm_core)
+  target_include_directories(test_${t} PRIVATE ${ITM_CORE_INTERNAL}
+                             ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+endforeach()
+
+# Micro benchmark, not a test: tests/bench/bench_csum
+add_executable(bench_csum bench/bench_csum.c)
+target_link_libraries(bench_csum PRIVATE itm_core)
+target_include_directories(bench_csum PRIVATE ${ITM_CORE_INTERNAL}
+                           ${CMAKE_CURRENT_SOURCE_DIR}/unit)
