@@ -1,0 +1,892 @@
+/*
+ * store.c - the controller's SQLite database (see store.h).  The only
+ * file of the controller that talks to SQLite.
+ *
+ * The schema is versioned with PRAGMA user_version and built by an ordered
+ * list of migrations, each applied in its own transaction; the file is
+ * marked with PRAGMA application_id so a stray database is refused rather
+ * than "migrated".  Rows are per generation, so any past topology can be
+ * queried; the YAML text of each generation is kept too and is what
+ * rollback and restart read back.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+#define STORE_APP_ID		0x49544d31	/* "ITM1" */
+#define STORE_BUSY_MS		5000
+
+struct store {
+	sqlite3 *db;
+	int last;			/* errno value of the last failure */
+	char err[512];
+};
+
+/* ------------------------------------------------------------------ */
+/* Schema                                                               */
+/* ------------------------------------------------------------------ */
+
+/* migrations[i] takes the schema from version i to i + 1.  Append only. */
+static const char *const migrations[] = {
+	/* 1: generations with their YAML, per-generation topology rows,
+	 *    agent liveness. */
+	"CREATE TABLE generations ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  applied_at TEXT NOT NULL,"
+	"  comment TEXT NOT NULL DEFAULT '',"
+	"  source TEXT NOT NULL DEFAULT '',"
+	"  yaml TEXT NOT NULL,"
+	"  sha256 TEXT NOT NULL,"
+	"  rollback_of INTEGER REFERENCES generations(id));"
+	"CREATE TABLE nodes ("
+	"  gen INTEGER NOT NULL REFERENCES generations(id),"
+	"  name TEXT NOT NULL,"
+	"  mgmt_addr TEXT NOT NULL,"
+	"  overlay_addr TEXT NOT NULL,"
+	"  table_digest TEXT NOT NULL,"
+	"  table_gen INTEGER NOT NULL REFERENCES generations(id),"
+	"  PRIMARY KEY (gen, name)) WITHOUT ROWID;"
+	"CREATE TABLE node_labels ("
+	"  gen INTEGER NOT NULL, node TEXT NOT NULL,"
+	"  key TEXT NOT NULL, value TEXT NOT NULL,"
+	"  PRIMARY KEY (gen, node, key),"
+	"  FOREIGN KEY (gen, node) REFERENCES nodes(gen, name)) WITHOUT ROWID;"
+	"CREATE TABLE links ("
+	"  gen INTEGER NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL,"
+	"  cost INTEGER NOT NULL CHECK (cost BETWEEN 1 AND 65535),"
+	"  latency_ms INTEGER NOT NULL CHECK (latency_ms >= 0),"
+	"  bandwidth_kbps INTEGER NOT NULL CHECK (bandwidth_kbps >= 0),"
+	"  PRIMARY KEY (gen, a, b), CHECK (a < b),"
+	"  FOREIGN KEY (gen, a) REFERENCES nodes(gen, name),"
+	"  FOREIGN KEY (gen, b) REFERENCES nodes(gen, name)) WITHOUT ROWID;"
+	"CREATE TABLE modules ("
+	"  gen INTEGER NOT NULL, node TEXT NOT NULL, name TEXT NOT NULL,"
+	"  position INTEGER NOT NULL,"
+	"  PRIMARY KEY (gen, node, name),"
+	"  FOREIGN KEY (gen, node) REFERENCES nodes(gen, name)) WITHOUT ROWID;"
+	"CREATE TABLE module_params ("
+	"  gen INTEGER NOT NULL, node TEXT NOT NULL, module TEXT NOT NULL,"
+	"  key TEXT NOT NULL, value TEXT NOT NULL, position INTEGER NOT NULL,"
+	"  PRIMARY KEY (gen, node, module, key),"
+	"  FOREIGN KEY (gen, node, module)"
+	"    REFERENCES modules(gen, node, name)) WITHOUT ROWID;"
+	"CREATE TABLE agents ("
+	"  node TEXT PRIMARY KEY,"
+	"  agent_addr TEXT NOT NULL DEFAULT '',"
+	"  version TEXT NOT NULL DEFAULT '',"
+	"  last_seen_ms INTEGER NOT NULL DEFAULT 0,"
+	"  acked_gen INTEGER NOT NULL DEFAULT 0);",
+};
+
+#define N_MIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
+_Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION,
+	       "STORE_SCHEMA_VERSION must match the migrations");
+
+/* ------------------------------------------------------------------ */
+/* Errors and statement helpers                                         */
+/* ------------------------------------------------------------------ */
+
+static int
+errno_of(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EACCES;
+	case SQLITE_CANTOPEN:
+		return -ENOENT;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return -EBADMSG;
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
+	default:
+		return -EIO;
+	}
+}
+
+static int
+fail(struct store *st, int rc, const char *what)
+{
+	snprintf(st->err, sizeof(st->err), "%s: %s", what,
+		 st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+	st->last = errno_of(rc) ? errno_of(rc) : -EIO;
+	return st->last;
+}
+
+const char *
+store_errmsg(const struct store *st)
+{
+	return st->err;
+}
+
+/* Bind @types ('t' text or NULL, 'i' int64_t) to @s from @ap. */
+static int
+bind_va(sqlite3_stmt *s, const char *types, va_list ap)
+{
+	int rc = SQLITE_OK;
+
+	for (int i = 0; types[i] && rc == SQLITE_OK; i++) {
+		if (types[i] == 't') {
+			const char *v = va_arg(ap, const char *);
+
+			rc = v ? sqlite3_bind_text(s, i + 1, v, -1,
+						   SQLITE_TRANSIENT) :
+				 sqlite3_bind_null(s, i + 1);
+		} else {
+			rc = sqlite3_bind_int64(s, i + 1,
+						(sqlite3_int64)va_arg(ap, int64_t));
+		}
+	}
+	return rc;
+}
+
+/* A prepared and bound statement, or NULL with st->err set. */
+static sqlite3_stmt *
+query(struct store *st, const char *sql, const char *types, ...)
+{
+	sqlite3_stmt *s = NULL;
+	va_list ap;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (rc == SQLITE_OK) {
+		va_start(ap, types);
+		rc = bind_va(s, types, ap);
+		va_end(ap);
+	}
+	if (rc != SQLITE_OK) {
+		fail(st, rc, "prepare");
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Step @s to the end, then finalize it. */
+static int
+finish(struct store *st, sqlite3_stmt *s, const char *what)
+{
+	int rc;
+
+	if (s == NULL)
+		return st->last;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		;
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : fail(st, rc, what);
+}
+
+/* Re-run a statement prepared once (for the rows of an apply). */
+static int
+rerun(struct store *st, sqlite3_stmt *s, const char *types, ...)
+{
+	va_list ap;
+	int rc;
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	va_start(ap, types);
+	rc = bind_va(s, types, ap);
+	va_end(ap);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(s);
+	return rc == SQLITE_DONE ? 0 : fail(st, rc, "insert");
+}
+
+static int
+exec(struct store *st, const char *sql)
+{
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : fail(st, rc, sql);
+}
+
+/* One integer from a query (0 when no row), or an error. */
+static int
+query_int(struct store *st, int64_t *out, const char *sql)
+{
+	sqlite3_stmt *s = query(st, sql, "");
+	int rc;
+
+	if (s == NULL)
+		return st->last;
+	rc = sqlite3_step(s);
+	*out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(st, rc, sql);
+}
+
+static void
+rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Open and migrate                                                     */
+/* ------------------------------------------------------------------ */
+
+static int
+migrate_one(struct store *st, int version)
+{
+	char sql[96];
+	int64_t cur;
+	int rc;
+
+	rc = exec(st, "BEGIN IMMEDIATE");
+	if (rc < 0)
+		return rc;
+	rc = query_int(st, &cur, "PRAGMA user_version");
+	if (rc == 0 && cur == version) {	/* not done by another process */
+		rc = exec(st, migrations[version]);
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d; "
+			 "PRAGMA application_id = %d", version + 1, STORE_APP_ID);
+		if (rc == 0)
+			rc = exec(st, sql);
+	}
+	if (rc == 0)
+		rc = exec(st, "COMMIT");
+	if (rc < 0)
+		rollback(st);
+	return rc;
+}
+
+static int
+migrate(struct store *st)
+{
+	int64_t version, app, tables;
+	int rc;
+
+	if ((rc = query_int(st, &version, "PRAGMA user_version")) < 0 ||
+	    (rc = query_int(st, &app, "PRAGMA application_id")) < 0 ||
+	    (rc = query_int(st, &tables, "SELECT count(*) FROM sqlite_schema")))
+		return rc;
+	if ((app != 0 && app != STORE_APP_ID) || (app == 0 && tables > 0)) {
+		snprintf(st->err, sizeof(st->err), "not an itm-controller "
+			 "database (application_id %lld, %lld tables)",
+			 (long long)app, (long long)tables);
+		return -EBADMSG;
+	}
+	if (version > (int64_t)N_MIGRATIONS) {
+		snprintf(st->err, sizeof(st->err), "database schema version "
+			 "%lld is newer than this itm-controller's (%d)",
+			 (long long)version, STORE_SCHEMA_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+	for (int v = (int)version; v < (int)N_MIGRATIONS; v++)
+		if ((rc = migrate_one(st, v)) < 0)
+			return rc;
+	return 0;
+}
+
+static int
+configure(struct store *st)
+{
+	sqlite3_stmt *s;
+	int rc, wal;
+
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+	s = query(st, "PRAGMA journal_mode = WAL", "");
+	if (s == NULL)
+		return st->last;
+	rc = sqlite3_step(s);
+	wal = rc == SQLITE_ROW &&
+	      !strcmp((const char *)sqlite3_column_text(s, 0), "wal");
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW)
+		return fail(st, rc, "journal_mode");
+	if (!wal) {
+		snprintf(st->err, sizeof(st->err), "cannot use WAL journal");
+		return -EIO;
+	}
+	if ((rc = exec(st, "PRAGMA foreign_keys = ON")) < 0 ||
+	    (rc = exec(st, "PRAGMA synchronous = FULL")) < 0)
+		return rc;
+	return migrate(st);
+}
+
+int
+store_open(struct store **out, const char *path, char *err, size_t errlen)
+{
+	struct store *st = calloc(1, sizeof(*st));
+	int rc;
+
+	*out = NULL;
+	if (st == NULL)
+		return -ENOMEM;
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+			     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	rc = rc == SQLITE_OK ? configure(st) : fail(st, rc, "open");
+	if (rc < 0) {
+		if (err)
+			snprintf(err, errlen, "%s: %s", path, st->err);
+		store_close(st);
+		return rc;
+	}
+	*out = st;
+	return 0;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_close(st->db);	/* the last connection checkpoints the WAL */
+	free(st);
+}
+
+int
+store_schema_version(struct store *st)
+{
+	int64_t v = -1;
+
+	query_int(st, &v, "PRAGMA user_version");
+	return (int)v;
+}
+
+/* ------------------------------------------------------------------ */
+/* Apply: one transaction per generation                                */
+/* ------------------------------------------------------------------ */
+
+static void
+sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char h[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	out[0] = '\0';
+	if (!EVP_Digest(data, len, h, &n, EVP_sha256(), NULL))
+		return;
+	for (unsigned int i = 0; i < n && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+enum { INS_NODE, INS_LABEL, INS_MODULE, INS_PARAM, INS_LINK, INS_MAX };
+
+/* A node keeps the table generation of the previous generation when its
+ * table digest did not change. */
+static const char *const insert_sql[INS_MAX] = {
+	[INS_NODE] = "INSERT INTO nodes (gen, name, mgmt_addr, overlay_addr,"
+		" table_digest, table_gen) SELECT ?1, ?2, ?3, ?4, ?5,"
+		" COALESCE((SELECT table_gen FROM nodes WHERE gen = ?6 AND"
+		" name = ?2 AND table_digest = ?5), ?1)",
+	[INS_LABEL] = "INSERT INTO node_labels (gen, node, key, value)"
+		" VALUES (?, ?, ?, ?)",
+	[INS_MODULE] = "INSERT INTO modules (gen, node, name, position)"
+		" VALUES (?, ?, ?, ?)",
+	[INS_PARAM] = "INSERT INTO module_params (gen, node, module, key,"
+		" value, position) VALUES (?, ?, ?, ?, ?, ?)",
+	[INS_LINK] = "INSERT INTO links (gen, a, b, cost, latency_ms,"
+		" bandwidth_kbps) VALUES (?, ?, ?, ?, ?, ?)",
+};
+
+struct apply_ctx {
+	struct store *st;
+	sqlite3_stmt *ins[INS_MAX];
+	int64_t gen, prev;
+};
+
+static int
+insert_modules(struct apply_ctx *a, const struct topo_node *n)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < n->n_modules; i++) {
+		const struct topo_module *m = &n->modules[i];
+
+		rc = rerun(a->st, a->ins[INS_MODULE], "itti", a->gen, n->name,
+			   m->name, (int64_t)i);
+		for (size_t j = 0; rc == 0 && j < m->n_params; j++)
+			rc = rerun(a->st, a->ins[INS_PARAM], "itttti", a->gen,
+				   n->name, m->name, m->params[j].key,
+				   m->params[j].value, (int64_t)j);
+	}
+	return rc;
+}
+
+static int
+insert_node(struct apply_ctx *a, const struct topo_node *n,
+	    const struct neigh_table *t)
+{
+	int rc;
+
+	rc = rerun(a->st, a->ins[INS_NODE], "itttti", a->gen, n->name, n->mgmt,
+		   n->overlay, t->digest, a->prev);
+	for (size_t i = 0; rc == 0 && i < n->n_labels; i++)
+		rc = rerun(a->st, a->ins[INS_LABEL], "ittt", a->gen, n->name,
+			   n->labels[i].key, n->labels[i].value);
+	return rc ? rc : insert_modules(a, n);
+}
+
+static int
+insert_rows(struct apply_ctx *a, const struct topo_config *cfg,
+	    const struct neigh_set *tables)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < cfg->n_nodes; i++)
+		rc = insert_node(a, &cfg->nodes[i], &tables->tables[i]);
+	for (size_t i = 0; rc == 0 && i < cfg->n_links; i++) {
+		const struct topo_link *l = &cfg->links[i];
+
+		rc = rerun(a->st, a->ins[INS_LINK], "ittiii", a->gen, l->a,
+			   l->b, (int64_t)l->cost, (int64_t)l->latency_ms,
+			   (int64_t)l->bandwidth_kbps);
+	}
+	return rc;
+}
+
+/* Test hook: create the file named by STORE_PAUSE_ENV and wait (up to a
+ * minute, or until it is removed) with the transaction open. */
+static void
+pause_hook(void)
+{
+	const char *path = getenv(STORE_PAUSE_ENV);
+	FILE *f;
+
+	if (path == NULL || path[0] == '\0' || (f = fopen(path, "w")) == NULL)
+		return;
+	fprintf(f, "%d\n", (int)getpid());
+	fclose(f);
+	for (int i = 0; i < 6000 && access(path, F_OK) == 0; i++)
+		usleep(10000);
+}
+
+static int
+insert_generation(struct apply_ctx *a, const char *yaml, size_t len,
+		  const char *source, const char *comment, uint64_t rollback_of)
+{
+	char sha[65];
+	sqlite3_stmt *s;
+	int rc;
+
+	sha256_hex(yaml, len, sha);
+	s = query(a->st, "INSERT INTO generations (applied_at, comment, source,"
+		  " yaml, sha256, rollback_of) VALUES (strftime("
+		  "'%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?, ?, ?, ?)", "tt",
+		  comment ? comment : "", source ? source : "");
+	if (s == NULL)
+		return a->st->last;
+	rc = sqlite3_bind_text(s, 3, yaml, (int)len, SQLITE_TRANSIENT);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(s, 4, sha, -1, SQLITE_TRANSIENT);
+	if (rc == SQLITE_OK && rollback_of)
+		rc = sqlite3_bind_int64(s, 5, (sqlite3_int64)rollback_of);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(s);
+		return fail(a->st, rc, "bind");
+	}
+	rc = finish(a->st, s, "insert generation");
+	a->gen = sqlite3_last_insert_rowid(a->st->db);
+	return rc;
+}
+
+struct apply_in {
+	const char *yaml;
+	size_t len;
+	const char *source;
+	const char *comment;
+	uint64_t rollback_of;
+	const struct topo_config *cfg;
+	const struct neigh_set *tables;
+};
+
+static int
+apply_tx(struct store *st, const struct apply_in *in, uint64_t *gen)
+{
+	struct apply_ctx a = { .st = st };
+	int rc;
+
+	if ((rc = exec(st, "BEGIN IMMEDIATE")) < 0)
+		return rc;
+	rc = query_int(st, &a.prev, "SELECT max(id) FROM generations");
+	for (int i = 0; rc == 0 && i < INS_MAX; i++)
+		if ((a.ins[i] = query(st, insert_sql[i], "")) == NULL)
+			rc = st->last;
+	if (rc == 0)
+		rc = insert_generation(&a, in->yaml, in->len, in->source,
+				       in->comment, in->rollback_of);
+	if (rc == 0)
+		rc = insert_rows(&a, in->cfg, in->tables);
+	for (int i = 0; i < INS_MAX; i++)
+		sqlite3_finalize(a.ins[i]);
+	if (rc == 0) {
+		pause_hook();
+		rc = exec(st, "COMMIT");
+	}
+	if (rc < 0)
+		rollback(st);
+	else
+		*gen = (uint64_t)a.gen;
+	return rc;
+}
+
+int
+store_apply(struct store *st, const char *yaml, size_t len,
+	    const char *filename, const char *comment, uint64_t rollback_of,
+	    struct topo_errors *errs, uint64_t *gen)
+{
+	struct apply_in in = {
+		.yaml = yaml, .len = len, .source = filename,
+		.comment = comment, .rollback_of = rollback_of,
+	};
+	struct topo_config *cfg;
+	struct neigh_set *tables = NULL;
+	int rc;
+
+	rc = topo_parse(yaml, len, filename, &cfg, errs);
+	if (rc == -EINVAL)
+		snprintf(st->err, sizeof(st->err), "%s: topology has errors, "
+			 "not applied", filename ? filename : "topo.yaml");
+	if (rc < 0)
+		return rc;
+	rc = neigh_build(cfg, &tables);
+	if (rc == 0) {
+		in.cfg = cfg;
+		in.tables = tables;
+		if (in.comment == NULL)
+			in.comment = cfg->comment;
+		rc = apply_tx(st, &in, gen);
+	}
+	neigh_set_free(tables);
+	topo_config_free(cfg);
+	return rc;
+}
+
+int
+store_rollback(struct store *st, uint64_t to, struct topo_errors *errs,
+	       uint64_t *gen)
+{
+	struct store_gen info;
+	char comment[64], *yaml;
+	size_t len;
+	int rc;
+
+	if (to == 0) {
+		snprintf(st->err, sizeof(st->err), "no generation 0");
+		return -ENOENT;
+	}
+	rc = store_yaml(st, to, &yaml, &len, &info);
+	if (rc < 0)
+		return rc;
+	snprintf(comment, sizeof(comment), "rollback to generation %llu",
+		 (unsigned long long)to);
+	rc = store_apply(st, yaml, len, info.source, comment, to, errs, gen);
+	free(yaml);
+	free(info.comment);
+	free(info.source);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Queries                                                              */
+/* ------------------------------------------------------------------ */
+
+/* A copy of a text column ("" for NULL); NULL only when out of memory. */
+static char *
+col_dup(sqlite3_stmt *s, int i)
+{
+	const char *v = (const char *)sqlite3_column_text(s, i);
+
+	return strdup(v ? v : "");
+}
+
+static void
+col_copy(sqlite3_stmt *s, int i, char *buf, size_t len)
+{
+	const char *v = (const char *)sqlite3_column_text(s, i);
+
+	snprintf(buf, len, "%s", v ? v : "");
+}
+
+int
+store_current(struct store *st, uint64_t *gen)
+{
+	int64_t v;
+	int rc = query_int(st, &v, "SELECT max(id) FROM generations");
+
+	*gen = rc == 0 && v > 0 ? (uint64_t)v : 0;
+	return rc;
+}
+
+#define GEN_COLUMNS \
+	"id, applied_at, sha256, comment, source, rollback_of, " \
+	"(SELECT count(*) FROM nodes WHERE gen = id), " \
+	"(SELECT count(*) FROM links WHERE gen = id)"
+
+static int
+gen_row(sqlite3_stmt *s, struct store_gen *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->id = (uint64_t)sqlite3_column_int64(s, 0);
+	col_copy(s, 1, g->applied_at, sizeof(g->applied_at));
+	col_copy(s, 2, g->sha256, sizeof(g->sha256));
+	g->comment = col_dup(s, 3);
+	g->source = col_dup(s, 4);
+	g->rollback_of = (uint64_t)sqlite3_column_int64(s, 5);
+	g->n_nodes = (uint32_t)sqlite3_column_int64(s, 6);
+	g->n_links = (uint32_t)sqlite3_column_int64(s, 7);
+	return g->comment && g->source ? 0 : -ENOMEM;
+}
+
+static void
+store_history_free_one(struct store_gen *g)
+{
+	free(g->comment);
+	free(g->source);
+	g->comment = g->source = NULL;
+}
+
+void
+store_history_free(struct store_gen *v, size_t n)
+{
+	for (size_t i = 0; i < n && v; i++)
+		store_history_free_one(&v[i]);
+	free(v);
+}
+
+int
+store_history(struct store *st, struct store_gen **out, size_t *n)
+{
+	sqlite3_stmt *s = query(st, "SELECT " GEN_COLUMNS " FROM generations"
+				" ORDER BY id", "");
+	struct store_gen *v = NULL, *nv;
+	size_t cap = 0;
+	int rc = 0, step;
+
+	*out = NULL;
+	*n = 0;
+	if (s == NULL)
+		return st->last;
+	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		rc = gen_row(s, &v[(*n)++]);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = fail(st, step, "history");
+	sqlite3_finalize(s);
+	if (rc < 0) {
+		store_history_free(v, *n);
+		*n = 0;
+		return rc;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+store_yaml(struct store *st, uint64_t gen, char **yaml, size_t *len,
+	   struct store_gen *info)
+{
+	struct store_gen g;
+	sqlite3_stmt *s;
+	int rc;
+
+	*yaml = NULL;
+	s = query(st, "SELECT " GEN_COLUMNS ", yaml FROM generations WHERE id"
+		  " = (CASE WHEN ?1 = 0 THEN (SELECT max(id) FROM generations)"
+		  " ELSE ?1 END)", "i", (int64_t)gen);
+	if (s == NULL)
+		return st->last;
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		rc = rc == SQLITE_DONE ? -ENOENT : fail(st, rc, "yaml");
+		if (rc == -ENOENT)
+			snprintf(st->err, sizeof(st->err), "no generation %llu",
+				 (unsigned long long)gen);
+		sqlite3_finalize(s);
+		return rc;
+	}
+	rc = gen_row(s, &g);
+	*len = (size_t)sqlite3_column_bytes(s, 8);
+	if (rc == 0 && (*yaml = malloc(*len + 1)) == NULL)
+		rc = -ENOMEM;
+	if (rc == 0) {
+		memcpy(*yaml, sqlite3_column_text(s, 8), *len);
+		(*yaml)[*len] = '\0';
+	}
+	sqlite3_finalize(s);
+	if (rc == 0 && info)
+		*info = g;
+	else
+		store_history_free_one(&g);
+	return rc;
+}
+
+int
+store_topology(struct store *st, uint64_t gen, struct topo_config **cfg,
+	       struct neigh_set **tables)
+{
+	struct topo_config *c = NULL;
+	struct neigh_set *t = NULL;
+	struct topo_errors errs;
+	struct store_gen info;
+	char *yaml, name[64];
+	size_t len;
+	int rc;
+
+	if (tables && cfg == NULL)	/* the tables borrow the config */
+		return -EINVAL;
+	rc = store_yaml(st, gen, &yaml, &len, &info);
+	if (rc < 0)
+		return rc;
+	snprintf(name, sizeof(name), "generation %llu",
+		 (unsigned long long)info.id);
+	topo_errors_init(&errs);
+	rc = topo_parse(yaml, len, name, &c, &errs);
+	if (rc == -EINVAL)
+		snprintf(st->err, sizeof(st->err), "stored %s no longer "
+			 "validates: %s", name, errs.n ? errs.lines[0] : "?");
+	if (rc == 0 && tables)
+		rc = neigh_build(c, &t);
+	topo_errors_free(&errs);
+	store_history_free_one(&info);
+	free(yaml);
+	if (rc == 0 && cfg)
+		*cfg = c;
+	else
+		topo_config_free(c);
+	if (tables)
+		*tables = t;
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Nodes and agent liveness                                             */
+/* ------------------------------------------------------------------ */
+
+static int
+node_row(sqlite3_stmt *s, struct store_node *n)
+{
+	memset(n, 0, sizeof(*n));
+	n->name = col_dup(s, 0);
+	n->mgmt = col_dup(s, 1);
+	n->overlay = col_dup(s, 2);
+	n->labels = col_dup(s, 3);
+	col_copy(s, 4, n->digest, sizeof(n->digest));
+	n->want_gen = (uint64_t)sqlite3_column_int64(s, 5);
+	n->agent_addr = col_dup(s, 6);
+	n->version = col_dup(s, 7);
+	n->last_seen_ms = sqlite3_column_int64(s, 8);
+	n->acked_gen = (uint64_t)sqlite3_column_int64(s, 9);
+	return n->name && n->mgmt && n->overlay && n->labels &&
+	       n->agent_addr && n->version ? 0 : -ENOMEM;
+}
+
+static void
+node_free(struct store_node *n)
+{
+	free(n->name);
+	free(n->mgmt);
+	free(n->overlay);
+	free(n->labels);
+	free(n->agent_addr);
+	free(n->version);
+}
+
+void
+store_nodes_free(struct store_node *v, size_t n)
+{
+	for (size_t i = 0; i < n && v; i++)
+		node_free(&v[i]);
+	free(v);
+}
+
+/* Labels come out in key order: it is the primary key's order. */
+static const char nodes_sql[] =
+	"SELECT n.name, n.mgmt_addr, n.overlay_addr,"
+	" COALESCE((SELECT group_concat(key || '=' || value, ',')"
+	"  FROM node_labels l WHERE l.gen = n.gen AND l.node = n.name), ''),"
+	" n.table_digest, n.table_gen, a.agent_addr, a.version,"
+	" a.last_seen_ms, a.acked_gen"
+	" FROM nodes n LEFT JOIN agents a ON a.node = n.name"
+	" WHERE n.gen = (SELECT max(id) FROM generations) ORDER BY n.name";
+
+int
+store_nodes(struct store *st, struct store_node **out, size_t *n)
+{
+	sqlite3_stmt *s = query(st, nodes_sql, "");
+	struct store_node *v = NULL, *nv;
+	size_t cap = 0;
+	int rc = 0, step;
+
+	*out = NULL;
+	*n = 0;
+	if (s == NULL)
+		return st->last;
+	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		rc = node_row(s, &v[(*n)++]);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = fail(st, step, "nodes");
+	sqlite3_finalize(s);
+	if (rc < 0) {
+		store_nodes_free(v, *n);
+		*n = 0;
+		return rc;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+store_agent_seen(struct store *st, const char *node, const char *addr,
+		 const char *version, int64_t now_ms)
+{
+	return finish(st, query(st, "INSERT INTO agents (node, agent_addr,"
+		      " version, last_seen_ms) VALUES (?1, COALESCE(?2, ''),"
+		      " COALESCE(?3, ''), ?4) ON CONFLICT (node) DO UPDATE SET"
+		      " agent_addr = COALESCE(?2, agent_addr),"
+		      " version = COALESCE(?3, version), last_seen_ms = ?4",
+		      "ttti", node, addr, version, now_ms), "agent seen");
+}
+
+int
+store_agent_ack(struct store *st, const char *node, uint64_t gen)
+{
+	return finish(st, query(st, "INSERT INTO agents (node, acked_gen)"
+		      " VALUES (?1, ?2) ON CONFLICT (node) DO UPDATE SET"
+		      " acked_gen = ?2", "ti", node, (int64_t)gen),
+		      "agent ack");
+}

@@ -1,0 +1,429 @@
+/*
+ * test_topo.c - topo.yaml parsing and validation: the config a good file
+ * becomes (canonical forms, defaults, order), the value checkers, fault
+ * collection limits, and topology diffs.  Whole-file fault texts are in
+ * the corpus (test_topo_corpus.c).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "topo.h"
+#include "topo_int.h"
+
+static struct topo_config *
+parse_ok(const char *yaml)
+{
+	struct topo_errors errs;
+	struct topo_config *cfg = NULL;
+
+	topo_errors_init(&errs);
+	if (topo_parse(yaml, strlen(yaml), "t.yaml", &cfg, &errs) != 0) {
+		topo_errors_print(&errs, stderr);
+		fail_msg("valid topology refused");
+	}
+	topo_errors_free(&errs);
+	return cfg;
+}
+
+/* Parse a bad file; returns the fault lines joined by '\n'. */
+static char *
+parse_bad(const char *yaml, size_t len, size_t *nlines)
+{
+	struct topo_errors errs;
+	struct topo_config *cfg = (void *)1;
+	char *out = NULL;
+	size_t olen;
+	FILE *f = open_memstream(&out, &olen);
+
+	topo_errors_init(&errs);
+	assert_int_equal(topo_parse(yaml, len, "t.yaml", &cfg, &errs), -EINVAL);
+	assert_null(cfg);
+	topo_errors_print(&errs, f);
+	fclose(f);
+	if (nlines)
+		*nlines = errs.n;
+	topo_errors_free(&errs);
+	return out;
+}
+
+static const char good[] =
+	"comment: lab overlay\n"
+	"nodes:\n"
+	"  - name: zeta\n"
+	"    mgmt: \"[2001:DB8::0:1]:7701\"\n"
+	"    overlay: 2001:DB8:0:0::9\n"
+	"    labels: { site: west, role: edge, az: \"2\" }\n"
+	"    modules:\n"
+	"      - name: qosmod\n"
+	"        params: { threshold: 20, thresholds: [10, 100], on: yes }\n"
+	"      - name: itmroute\n"
+	"  - name: alpha\n"
+	"    mgmt: Agent-1.Example.NET:7701\n"
+	"    overlay: 10.200.0.1\n"
+	"links:\n"
+	"  - between: [zeta, alpha]\n"
+	"    cost: \"12\"\n"
+	"    bandwidth: 2.5gbit\n";
+
+static void
+good_config(void **state)
+{
+	struct topo_config *cfg = parse_ok(good);
+	const struct topo_node *z, *a;
+	const struct topo_link *l;
+
+	assert_string_equal(cfg->comment, "lab overlay");
+	assert_int_equal(cfg->n_nodes, 2);
+	/* Sorted by name whatever the file order. */
+	a = &cfg->nodes[0];
+	z = &cfg->nodes[1];
+	assert_string_equal(a->name, "alpha");
+	assert_string_equal(a->mgmt, "agent-1.example.net:7701");
+	assert_string_equal(z->mgmt, "[2001:db8::1]:7701");
+	assert_string_equal(z->overlay, "2001:db8::9");
+	/* Labels sorted by key, modules and params in file order. */
+	assert_int_equal(z->n_labels, 3);
+	assert_string_equal(z->labels[0].key, "az");
+	assert_string_equal(z->labels[0].value, "2");
+	assert_string_equal(z->labels[2].key, "site");
+	assert_int_equal(z->n_modules, 2);
+	assert_string_equal(z->modules[0].name, "qosmod");
+	assert_int_equal(z->modules[0].n_params, 3);
+	assert_string_equal(z->modules[0].params[1].key, "thresholds");
+	assert_string_equal(z->modules[0].params[1].value, "10,100");
+	assert_string_equal(z->modules[0].params[2].value, "yes");
+	assert_int_equal(z->modules[1].n_params, 0);
+	/* Link ends in name order, indices follow the sorted nodes. */
+	assert_int_equal(cfg->n_links, 1);
+	l = &cfg->links[0];
+	assert_string_equal(l->a, "alpha");
+	assert_string_equal(l->b, "zeta");
+	assert_ptr_equal(&cfg->nodes[l->ia], a);
+	assert_ptr_equal(&cfg->nodes[l->ib], z);
+	assert_int_equal(l->cost, 12);
+	assert_int_equal(l->latency_ms, 0);
+	assert_int_equal(l->bandwidth_kbps, 2500000);
+	assert_ptr_equal(topo_link_find(cfg, "zeta", "alpha"), l);
+	assert_ptr_equal(topo_node_find(cfg, "zeta"), z);
+	assert_null(topo_node_find(cfg, "beta"));
+	topo_config_free(cfg);
+}
+
+static void
+link_defaults(void **state)
+{
+	struct topo_config *cfg = parse_ok(
+		"nodes:\n"
+		"  - {name: a, mgmt: 127.0.0.1:1, overlay: 10.0.0.1}\n"
+		"  - {name: b, mgmt: 127.0.0.1:2, overlay: 10.0.0.2}\n"
+		"links:\n"
+		"  - between: [b, a]\n");
+
+	assert_int_equal(cfg->links[0].cost, 1);
+	assert_int_equal(cfg->links[0].latency_ms, 0);
+	assert_int_equal(cfg->links[0].bandwidth_kbps, 0);
+	assert_null(cfg->comment);
+	topo_config_free(cfg);
+}
+
+/* The length counts, not a NUL: a buffer cut short must not be read on. */
+static void
+length_not_nul(void **state)
+{
+	static const char text[] =
+		"nodes:\n"
+		"  - {name: a, mgmt: 127.0.0.1:1, overlay: 10.0.0.1}\n"
+		"GARBAGE: [";
+	struct topo_errors errs;
+	struct topo_config *cfg;
+
+	topo_errors_init(&errs);
+	assert_int_equal(topo_parse(text, strstr(text, "GARBAGE") - text,
+				    NULL, &cfg, &errs), 0);
+	assert_int_equal(cfg->n_nodes, 1);
+	topo_config_free(cfg);
+	assert_int_equal(topo_parse(text, sizeof(text) - 1, NULL, &cfg,
+				    &errs), -EINVAL);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.lines[0], "topo.yaml:4:1: yaml: did not "
+				"find expected node content"));
+	topo_errors_free(&errs);
+}
+
+static void
+null_value(void **state)
+{
+	static const char y[] =
+		"nodes:\n"
+		"  - {name: a, mgmt: 127.0.0.1:1, overlay: 10.0.0.1}\n"
+		"  - {name: b, mgmt: 127.0.0.1:2, overlay: 10.0.0.2}\n"
+		"links:\n"
+		"  - between: [a, b]\n"
+		"    cost:\n";
+	char *out = parse_bad(y, sizeof(y) - 1, NULL);
+
+	assert_string_equal(out, "t.yaml:6: links[0].cost: must be an "
+			    "integer 1..65535, got nothing\n");
+	free(out);
+}
+
+/* Faults are capped, the rest counted, and the count is printed. */
+static void
+fault_cap(void **state)
+{
+	char *y = NULL, *out;
+	size_t len, n;
+	FILE *f = open_memstream(&y, &len);
+
+	fprintf(f, "nodes:\n  - {name: a, mgmt: 127.0.0.1:1, overlay: "
+		"10.0.0.1}\nlinks:\n");
+	for (int i = 0; i < 150; i++)
+		fprintf(f, "  - {between: [a, x%d]}\n", i);
+	fclose(f);
+	out = parse_bad(y, len, &n);
+	assert_int_equal(n, TOPO_MAX_ERRORS);
+	assert_non_null(strstr(out, "t.yaml:4: links[0].between[1]: unknown "
+			       "node 'x0'\n"));
+	assert_non_null(strstr(out, "(50 more errors not shown)\n"));
+	free(out);
+	free(y);
+}
+
+static void
+too_many_nodes(void **state)
+{
+	char *y = NULL, *out;
+	size_t len;
+	FILE *f = open_memstream(&y, &len);
+
+	fprintf(f, "nodes:\n");
+	for (int i = 0; i <= TOPO_MAX_NODES; i++)
+		fprintf(f, "  - {name: n%d, mgmt: 127.0.%d.%d:7701, overlay: "
+			"10.%d.%d.1}\n", i, i / 250, i % 250 + 1, i / 250,
+			i % 250);
+	fclose(f);
+	out = parse_bad(y, len, NULL);
+	assert_string_equal(out, "t.yaml:2: nodes: more than 1024 nodes\n");
+	free(out);
+	free(y);
+}
+
+static void
+too_large(void **state)
+{
+	size_t len = TOPO_MAX_BYTES + 1;
+	char *y = malloc(len), *out;
+
+	memset(y, '#', len);
+	out = parse_bad(y, len, NULL);
+	assert_string_equal(out, "t.yaml:1: file is larger than 1048576 "
+			    "bytes\n");
+	free(out);
+	free(y);
+}
+
+static void
+check_bandwidth(void **state)
+{
+	static const struct { const char *in; uint64_t kbps; } ok[] = {
+		{ "100mbit", 100000 }, { "1.5gbit", 1500000 },
+		{ "512kbit", 512 }, { "1tbit", 1000000000 },
+		{ "100MBit", 100000 }, { "0.001mbit", 1 },
+	};
+	static const char *const bad[] = {
+		"100", "mbit", "100mbps", ".5mbit", "1.mbit", "0.5kbit",
+		"0kbit", "1.001tbit", "2tbit", "-1mbit", "1e3kbit",
+		"1.0001gbit", "99999999999999999999kbit", "",
+	};
+	char why[128], buf[32];
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(topo_parse_bandwidth(ok[i].in, &v, why,
+						      sizeof(why)), 0);
+		assert_int_equal(v, ok[i].kbps);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (topo_parse_bandwidth(bad[i], &v, why, sizeof(why)) == 0)
+			fail_msg("bandwidth '%s' accepted", bad[i]);
+	assert_string_equal(topo_bandwidth_str(100000, buf, sizeof(buf)),
+			    "100mbit");
+	assert_string_equal(topo_bandwidth_str(1500000, buf, sizeof(buf)),
+			    "1.5gbit");
+	assert_string_equal(topo_bandwidth_str(1001, buf, sizeof(buf)),
+			    "1.001mbit");
+	assert_string_equal(topo_bandwidth_str(999, buf, sizeof(buf)),
+			    "999kbit");
+	assert_string_equal(topo_bandwidth_str(1000000000, buf, sizeof(buf)),
+			    "1tbit");
+}
+
+static void
+check_hostport(void **state)
+{
+	static const struct { const char *in, *canon; } ok[] = {
+		{ "10.0.0.1:7701", "10.0.0.1:7701" },
+		{ "[::1]:1", "[::1]:1" },
+		{ "[2001:DB8:0::1]:65535", "[2001:db8::1]:65535" },
+		{ "Host-1.example.com:80", "host-1.example.com:80" },
+		{ "localhost:7701", "localhost:7701" },
+		{ "1e100.net:443", "1e100.net:443" },
+	};
+	static const char *const bad[] = {
+		"10.0.0.1", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536",
+		"10.0.0.1:+80", "10.0.0.1:080", "10.0.0.256:80", "1.2.3:80",
+		"::1:80", "[::1]", "[::1]80", "[10.0.0.1]:80", "[::g]:80",
+		"-host:80", "host-:80", "a..b:80", "under_score:80", ":80",
+		"host name:80", "[fe80::1%eth0]:80",
+	};
+	char canon[300], why[128];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (topo_check_hostport(ok[i].in, canon, sizeof(canon), why,
+					sizeof(why)) != 0)
+			fail_msg("'%s' refused: %s", ok[i].in, why);
+		assert_string_equal(canon, ok[i].canon);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (topo_check_hostport(bad[i], canon, sizeof(canon), why,
+					sizeof(why)) == 0)
+			fail_msg("'%s' accepted", bad[i]);
+}
+
+static void
+check_overlay(void **state)
+{
+	static const char *const bad[] = {
+		"0.0.0.0", "224.0.0.1", "255.255.255.255", "::", "ff02::1",
+		"10.0.0.1/32", "10.0.0.1:80", "010.0.0.1", "host", "",
+	};
+	char canon[64], why[128];
+
+	assert_int_equal(topo_check_overlay("fd00::0001", canon,
+					    sizeof(canon), why, sizeof(why)), 0);
+	assert_string_equal(canon, "fd00::1");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (topo_check_overlay(bad[i], canon, sizeof(canon), why,
+				       sizeof(why)) == 0)
+			fail_msg("overlay '%s' accepted", bad[i]);
+}
+
+static void
+check_uint(void **state)
+{
+	uint64_t v;
+
+	assert_int_equal(topo_parse_uint("0", 0, 10, &v), 0);
+	assert_int_equal(topo_parse_uint("18446744073709551615", 0,
+					 UINT64_MAX, &v), 0);
+	assert_int_equal(v, UINT64_MAX);
+	assert_int_equal(topo_parse_uint("18446744073709551616", 0,
+					 UINT64_MAX, &v), -1);
+	assert_int_equal(topo_parse_uint("00", 0, 10, &v), -1);
+	assert_int_equal(topo_parse_uint("+1", 0, 10, &v), -1);
+	assert_int_equal(topo_parse_uint(" 1", 0, 10, &v), -1);
+	assert_int_equal(topo_parse_uint("11", 0, 10, &v), -1);
+	assert_int_equal(topo_parse_uint("", 0, 10, &v), -1);
+}
+
+static void
+check_names(void **state)
+{
+	char why[128];
+
+	assert_int_equal(topo_check_node_name("n1", why, sizeof(why)), 0);
+	assert_int_equal(topo_check_node_name("a.b-c_d", why, sizeof(why)), 0);
+	assert_int_equal(topo_check_node_name("1n", why, sizeof(why)), -1);
+	assert_int_equal(topo_check_node_name("n 1", why, sizeof(why)), -1);
+	assert_int_equal(topo_check_node_name(
+		"n123456789012345678901234567890123", why, sizeof(why)), -1);
+	assert_int_equal(topo_check_module_name("qosmod", why, sizeof(why)), 0);
+	assert_int_equal(topo_check_module_name("QoS", why, sizeof(why)), -1);
+	assert_int_equal(topo_check_param_key("threshold", why, sizeof(why)),
+			 0);
+	assert_int_equal(topo_check_param_key("a=b", why, sizeof(why)), -1);
+	assert_int_equal(topo_check_param_value("a\nb", why, sizeof(why)), -1);
+	assert_int_equal(topo_check_label_key("k8s.io/zone", why, sizeof(why)),
+			 0);
+	assert_int_equal(topo_check_label_value("", why, sizeof(why)), -1);
+}
+
+static void
+collect_line(void *arg, const char *line)
+{
+	FILE *f = arg;
+
+	fprintf(f, "%s\n", line);
+}
+
+static void
+diff_lines(void **state)
+{
+	struct topo_config *old = parse_ok(
+		"nodes:\n"
+		"  - {name: n1, mgmt: 127.0.0.1:1, overlay: 10.0.0.1}\n"
+		"  - {name: n2, mgmt: 127.0.0.1:2, overlay: 10.0.0.2,"
+		" labels: {role: core}}\n"
+		"  - {name: n3, mgmt: 127.0.0.1:3, overlay: 10.0.0.3}\n"
+		"links:\n"
+		"  - {between: [n1, n2], cost: 10}\n"
+		"  - {between: [n2, n3], cost: 10}\n");
+	struct topo_config *cur = parse_ok(
+		"nodes:\n"
+		"  - {name: n1, mgmt: 127.0.0.1:1, overlay: 10.0.0.1}\n"
+		"  - {name: n2, mgmt: 127.0.0.1:9, overlay: 10.0.0.2}\n"
+		"  - {name: n4, mgmt: 127.0.0.1:4, overlay: 10.0.0.4,"
+		" modules: [{name: qosmod, params: {threshold: 5}}]}\n"
+		"links:\n"
+		"  - {between: [n2, n1], cost: 20, latency_ms: 3}\n"
+		"  - {between: [n2, n4], bandwidth: 10mbit}\n");
+	char *out = NULL;
+	size_t len, n;
+	FILE *f = open_memstream(&out, &len);
+
+	n = topo_diff(old, cur, collect_line, f);
+	fclose(f);
+	assert_string_equal(out,
+		"~ node n2 mgmt 127.0.0.1:2 -> 127.0.0.1:9\n"
+		"~ node n2 labels role=core -> -\n"
+		"- node n3\n"
+		"+ node n4 mgmt 127.0.0.1:4 overlay 10.0.0.4 labels - modules "
+		"qosmod(threshold=5)\n"
+		"~ link n1 -- n2 cost 10 -> cost 20 latency 3ms\n"
+		"- link n2 -- n3\n"
+		"+ link n2 -- n4 cost 1 bandwidth 10mbit\n");
+	assert_int_equal(n, 7);
+	assert_int_equal(topo_diff(cur, cur, collect_line, NULL), 0);
+	free(out);
+	topo_config_free(old);
+	topo_config_free(cur);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(good_config),
+		cmocka_unit_test(link_defaults),
+		cmocka_unit_test(length_not_nul),
+		cmocka_unit_test(null_value),
+		cmocka_unit_test(fault_cap),
+		cmocka_unit_test(too_many_nodes),
+		cmocka_unit_test(too_large),
+		cmocka_unit_test(check_bandwidth),
+		cmocka_unit_test(check_hostport),
+		cmocka_unit_test(check_overlay),
+		cmocka_unit_test(check_uint),
+		cmocka_unit_test(check_names),
+		cmocka_unit_test(diff_lines),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
