@@ -127,7 +127,8 @@ neigh_build(const struct topo_config *cfg, struct neigh_set **out)
 	for (size_t i = 0; rc == 0 && i < cfg->n_nodes; i++) {
 		struct neigh_table *t = &set->tables[i];
 
-		qsort(t->v, t->n, sizeof(*t->v), entry_cmp);
+		if (t->n > 1)
+			qsort(t->v, t->n, sizeof(*t->v), entry_cmp);
 		rc = table_digest(t);
 	}
 	if (rc < 0) {

@@ -181,7 +181,8 @@ faults_flush(struct topo_ctx *c, struct topo_errors *errs)
 {
 	int rc = 0;
 
-	qsort(c->faults, c->n_faults, sizeof(*c->faults), fault_cmp);
+	if (c->n_faults > 1)
+		qsort(c->faults, c->n_faults, sizeof(*c->faults), fault_cmp);
 	for (size_t i = 0; i < c->n_faults; i++) {
 		char *line = NULL;
 		const struct topo_fault *f = &c->faults[i];

@@ -49,7 +49,8 @@ typedef void (*dup_func)(struct topo_ctx *c, const struct ref *first,
 static void
 find_dups(struct topo_ctx *c, struct ref *r, size_t n, dup_func dup)
 {
-	qsort(r, n, sizeof(*r), ref_cmp);
+	if (n > 1)
+		qsort(r, n, sizeof(*r), ref_cmp);
 	for (size_t i = 1, first = 0; i < n; i++) {
 		if (ref_same(&r[first], &r[i]))
 			dup(c, &r[first], &r[i]);
@@ -183,7 +184,8 @@ link_checks(struct topo_ctx *c, struct ref *r)
 	for (size_t i = 0; i < c->cfg->n_nodes; i++)
 		if (c->nsrc[i].raw_name)
 			r[nn++] = (struct ref){ c->nsrc[i].raw_name, NULL, 0, i };
-	qsort(r, nn, sizeof(*r), ref_cmp);
+	if (nn > 1)
+		qsort(r, nn, sizeof(*r), ref_cmp);
 	for (size_t i = 0; i < c->cfg->n_links; i++)
 		if (link_ends(c, r, nn, i) < 0)
 			c->lsrc[i].ok = 0;
@@ -227,11 +229,16 @@ kv_cmp(const void *a, const void *b)
 static void
 canonical_order(struct topo_config *cfg)
 {
-	qsort(cfg->nodes, cfg->n_nodes, sizeof(*cfg->nodes), node_cmp);
+	if (cfg->n_nodes > 1)
+		qsort(cfg->nodes, cfg->n_nodes, sizeof(*cfg->nodes),
+		      node_cmp);
 	for (size_t i = 0; i < cfg->n_nodes; i++)
-		qsort(cfg->nodes[i].labels, cfg->nodes[i].n_labels,
-		      sizeof(struct topo_kv), kv_cmp);
-	qsort(cfg->links, cfg->n_links, sizeof(*cfg->links), link_cmp);
+		if (cfg->nodes[i].n_labels > 1)	/* labels may be NULL */
+			qsort(cfg->nodes[i].labels, cfg->nodes[i].n_labels,
+			      sizeof(struct topo_kv), kv_cmp);
+	if (cfg->n_links > 1)
+		qsort(cfg->links, cfg->n_links, sizeof(*cfg->links),
+		      link_cmp);
 	for (size_t i = 0; i < cfg->n_links; i++) {
 		struct topo_link *l = &cfg->links[i];
 
