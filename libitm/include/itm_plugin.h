@@ -8,7 +8,7 @@
  *	static const struct itm_param_spec params[] = {
  *		{ "threshold", ITM_PARAM_UINT, "20", 1, 1000000,
  *		  "packets after which a flow is LONG" },
- *		{ NULL }
+ *		{ .name = NULL }
  *	};
  *	ITM_PLUGIN(
  *		.name = "qosmod",

@@ -65,7 +65,7 @@ prio_name(int prio)
 	}
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 vlog(int prio, const char *fmt, va_list ap)
 {
 	char msg[1024];

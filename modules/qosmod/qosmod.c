@@ -233,7 +233,7 @@ static const struct itm_param_spec qos_params[] = {
 	  "finish flows at their last level in the kernel" },
 	{ "priority", ITM_PARAM_INT, "0", -1000, 1000,
 	  "order among modules at the hook (lower first)" },
-	{ NULL }
+	{ .name = NULL }
 };
 
 static const uint8_t default_dscp[QOS_MAX_LEVELS - 1] = {

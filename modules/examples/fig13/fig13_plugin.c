@@ -20,7 +20,7 @@ static const struct itm_param_spec params[] = {
 	  "only packets to this port (0: any)" },
 	{ "hook", ITM_PARAM_STRING, "forward", 0, 16, "hook" },
 	{ "priority", ITM_PARAM_INT, "0", -1000, 1000, "order at the hook" },
-	{ NULL }
+	{ .name = NULL }
 };
 
 static int
