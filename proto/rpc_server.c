@@ -267,6 +267,9 @@ static void queue_ev(struct itm_rpc_server *srv, struct ev *ev)
 
 /* Answer a call that never reaches a handler, then forget it. */
 static void reject(struct itm_rpc_call *call, grpc_status_code code,
+		   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void reject(struct itm_rpc_call *call, grpc_status_code code,
 		   const char *fmt, ...)
 {
 	grpc_op ops[3];
