@@ -8,4 +8,5 @@ itm_unit_test(test_itmctl unit/test_itmctl.c LIBS itmproto)
 add_dependencies(test_itmctl itmctl)
 target_compile_definitions(test_itmctl PRIVATE
   ITMCTL_BIN="$<TARGET_FILE:itmctl>"
-  ITMCTL_DATA="${CMAKE_CURRENT_SOURCE_DIR}/data/itmctl")
+  ITMCTL_DATA="${CMAKE_CURRENT_SOURCE_DIR}/data/itmctl"
+  ITM_MKCERTS="${CMAKE_SOURCE_DIR}/deploy/mkcerts.sh")

@@ -30,6 +30,8 @@ extern char **environ;
 static struct fake {
 	char dir[64];
 	char sock[128];
+	char tls_addr[64];		/* 127.0.0.1:port, mutual TLS */
+	char pki[128];
 	uv_thread_t thread;
 	uv_sem_t ready;
 	uv_loop_t loop;
@@ -229,6 +231,34 @@ static void stop_cb(uv_async_t *h)
 	uv_close((uv_handle_t *)h, NULL);
 }
 
+static char *pki_file(const char *name)
+{
+	static char bufs[4][200];
+	static int i;
+	char *b = bufs[i++ % 4];
+
+	snprintf(b, sizeof(bufs[0]), "%s/%s", fk.pki, name);
+	return b;
+}
+
+/* The agent's management port: mutual TLS with the lab CA. */
+static int fake_listen_tls(void)
+{
+	struct itm_rpc_tls tls = { pki_file("ca.pem"), pki_file("agent1.pem"),
+				   pki_file("agent1.key"), NULL };
+	char cmd[300];
+	int rc;
+
+	snprintf(cmd, sizeof(cmd), "%s %s agent1 ctl >/dev/null", ITM_MKCERTS,
+		 fk.pki);
+	if (system(cmd))
+		return -EIO;
+	rc = itm_rpc_server_listen(fk.srv, "127.0.0.1:0", &tls, 0);
+	snprintf(fk.tls_addr, sizeof(fk.tls_addr), "127.0.0.1:%d",
+		 itm_rpc_server_port(fk.srv));
+	return rc;
+}
+
 static void fake_thread(void *arg)
 {
 	(void)arg;
@@ -238,6 +268,8 @@ static void fake_thread(void *arg)
 				   sizeof(methods) / sizeof(methods[0]), NULL);
 	if (!fk.rc)
 		fk.rc = itm_rpc_server_listen(fk.srv, fk.sock, NULL, 0);
+	if (!fk.rc)
+		fk.rc = fake_listen_tls();
 	if (!fk.rc)
 		fk.rc = itm_rpc_server_start(fk.srv);
 	uv_sem_post(&fk.ready);
@@ -252,6 +284,7 @@ static int fake_start(void **state)
 	if (!mkdtemp(fk.dir))
 		return -1;
 	snprintf(fk.sock, sizeof(fk.sock), "unix:%s/agent.sock", fk.dir);
+	snprintf(fk.pki, sizeof(fk.pki), "%s/pki", fk.dir);
 	uv_mutex_init(&fk.lock);
 	uv_sem_init(&fk.ready, 0);
 	uv_thread_create(&fk.thread, fake_thread, NULL);
@@ -465,6 +498,34 @@ static void test_unreachable(void **state)
 	assert_string_equal(strchr(r.err, '\n'), "\n");
 }
 
+static void test_tls(void **state)
+{
+	char ca[200], cert[200], key[200], want[300];
+	struct run r;
+
+	(void)state;
+	snprintf(ca, sizeof(ca), "%s", pki_file("ca.pem"));
+	snprintf(cert, sizeof(cert), "%s", pki_file("ctl.pem"));
+	snprintf(key, sizeof(key), "%s", pki_file("ctl.key"));
+	OK_RUN("status.txt", "--agent", fk.tls_addr, "--tls-ca", ca,
+	       "--tls-cert", cert, "--tls-key", key, "--tls-name", "agent1",
+	       "status");
+	/* No client certificate: the agent refuses the connection. */
+	itmctl(&r, fk.sock, "--agent", fk.tls_addr, "--tls-ca", ca,
+	       "--tls-name", "agent1", "status", NULL);
+	assert_int_equal(r.status, 1);
+	snprintf(want, sizeof(want), "itmctl: status: agent at %s: UNAVAILABLE",
+		 fk.tls_addr);
+	assert_true(starts_with(r.err, want));
+	/* Plaintext to the TLS port: refused too. */
+	itmctl(&r, fk.sock, "--agent", fk.tls_addr, "status", NULL);
+	assert_int_equal(r.status, 1);
+	itmctl(&r, fk.sock, "--tls-ca", ca, "--tls-cert", cert, "status", NULL);
+	assert_int_equal(r.status, 2);
+	assert_string_equal(r.err, "itmctl: --tls-cert and --tls-key go "
+			    "together\n");
+}
+
 /* Usage errors: exit 2, one clear line, nothing sent to the agent. */
 static void test_usage_errors(void **state)
 {
@@ -556,6 +617,7 @@ int main(void)
 		cmocka_unit_test(test_module_unload),
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_unreachable),
+		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_help),
 	};
