@@ -267,6 +267,9 @@ static void queue_ev(struct itm_rpc_server *srv, struct ev *ev)
 
 /* Answer a call that never reaches a handler, then forget it. */
 static void reject(struct itm_rpc_call *call, grpc_status_code code,
+		   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void reject(struct itm_rpc_call *call, grpc_status_code code,
 		   const char *fmt, ...)
 {
 	grpc_op ops[3];
@@ -879,6 +882,19 @@ static int server_grpc_new(struct itm_rpc_server *srv)
 	return 0;
 }
 
+/* Undo a server_grpc_new() whose thread never started. */
+static void server_abort(struct itm_rpc_server *srv)
+{
+	grpc_server_destroy(srv->gs);
+	grpc_completion_queue_shutdown(srv->cq);
+	grpc_completion_queue_destroy(srv->cq);
+	uv_mutex_destroy(&srv->lock);
+	itm__rpc_lib_unref();
+	uv_close((uv_handle_t *)srv->async, async_close_cb);
+	free(srv->reg);
+	free(srv);
+}
+
 int itm_rpc_server_new(struct itm_rpc_server **out, uv_loop_t *loop,
 		       const struct itm_rpc_method *methods, size_t n_methods,
 		       void *arg)
@@ -892,12 +908,9 @@ int itm_rpc_server_new(struct itm_rpc_server **out, uv_loop_t *loop,
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return -ENOMEM;
-	srv->loop = loop;
-	srv->methods = methods;
-	srv->n_methods = n_methods;
-	srv->arg = arg;
-	srv->evq_tail = &srv->evq;
-	srv->t_shutdown = (struct tag){ TAG_SHUTDOWN, srv };
+	*srv = (struct itm_rpc_server){ .loop = loop, .methods = methods,
+		.n_methods = n_methods, .arg = arg, .evq_tail = &srv->evq,
+		.t_shutdown = { TAG_SHUTDOWN, srv } };
 	srv->reg = calloc(n_methods + 1, sizeof(*srv->reg));
 	srv->async = malloc(sizeof(*srv->async));
 	if (!srv->reg || !srv->async || uv_mutex_init(&srv->lock)) {
@@ -913,14 +926,7 @@ int itm_rpc_server_new(struct itm_rpc_server **out, uv_loop_t *loop,
 	if (!rc)
 		rc = uv_thread_create(&srv->thread, cq_thread, srv);
 	if (rc) {
-		grpc_server_destroy(srv->gs);
-		grpc_completion_queue_shutdown(srv->cq);
-		grpc_completion_queue_destroy(srv->cq);
-		uv_mutex_destroy(&srv->lock);
-		itm__rpc_lib_unref();
-		uv_close((uv_handle_t *)srv->async, async_close_cb);
-		free(srv->reg);
-		free(srv);
+		server_abort(srv);
 		return rc < 0 ? rc : -EINVAL;
 	}
 	*out = srv;

@@ -59,7 +59,8 @@ static void h_status(struct itm_rpc_call *call, void *arg)
 
 	(void)arg;
 	r.node = (char *)(id ? id : "n1");
-	r.version = (char *)itm_rpc_method_path(call);
+	assert_string_equal(itm_rpc_method_path(call), AGENT "GetStatus");
+	r.version = (char *)itm_rpc_peer(call);
 	r.uptime_ms = 42;
 	r.modules = 3;
 	itm_rpc_reply(call, &r.base);
@@ -299,6 +300,8 @@ static struct itm_rpc_client *dial(struct fx *fx, const struct itm_rpc_tls *tls)
 	return c;
 }
 
+static char last_peer[128];
+
 /* GetStatus; returns the rc and fills @node. */
 static int get_status(struct itm_rpc_client *c, char *node, size_t len,
 		      struct itm_rpc_status *st)
@@ -315,6 +318,7 @@ static int get_status(struct itm_rpc_client *c, char *node, size_t len,
 		assert_int_equal(r->uptime_ms, 42);
 		assert_int_equal(r->modules, 3);
 		snprintf(node, len, "%s", r->node);
+		snprintf(last_peer, sizeof(last_peer), "%s", r->version);
 		protobuf_c_message_free_unpacked(m, NULL);
 	}
 	return rc;
@@ -342,6 +346,10 @@ static void test_unary_ok(void **state)
 	assert_int_equal(get_status(c, node, sizeof(node), &st), 0);
 	assert_int_equal(st.code, ITM_RPC_OK);
 	assert_string_equal(node, "n1");
+	if (!strcmp(fx->listen, "tcp"))
+		assert_true(!strncmp(last_peer, "ipv4:127.0.0.1:", 15));
+	else
+		assert_true(!strncmp(last_peer, "unix:", 5));
 	itm_rpc_client_free(c);
 }
 

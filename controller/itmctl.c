@@ -1,0 +1,326 @@
+/*
+ * itmctl.c - the operator CLI: global options, the command table and the
+ * one RPC helper every command uses.  The grammar lives in parser.c, the
+ * commands in itmctl_agent.c (and the controller's commands, once they
+ * exist, in a file of their own), output in output.c / output_json.c.
+ *
+ * Exit status: 0 success, 1 RPC or server error, 2 usage error.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <grpc/support/log.h>
+
+#include "itmctl.h"
+
+#ifndef ITM_VERSION
+#define ITM_VERSION "unknown"
+#endif
+
+/*
+ * What runs each action.  Controller commands have no function yet: the
+ * controller's author adds them here (see parser.c for the grammar side).
+ */
+static const struct command {
+	enum action action;
+	int (*run)(struct ctl *ctl, const struct parse_result *res);
+} commands[] = {
+	{ ACT_STATUS, cmd_status },
+	{ ACT_MODULE_LOAD, cmd_module_load },
+	{ ACT_MODULE_UNLOAD, cmd_module_unload },
+	{ ACT_MODULE_LIST, cmd_module_list },
+	{ ACT_STATS, cmd_stats },
+	{ ACT_NODES, NULL },
+	{ ACT_TOPO_APPLY, NULL },
+	{ ACT_TOPO_SHOW, NULL },
+	{ ACT_TOPO_DIFF, NULL },
+	{ ACT_TOPO_HISTORY, NULL },
+	{ ACT_TOPO_ROLLBACK, NULL },
+	{ ACT_NODE_STATS, NULL },
+	{ ACT_NODE_MODULE_LOAD, NULL },
+	{ ACT_NODE_MODULE_UNLOAD, NULL },
+	{ ACT_NODE_MODULE_LIST, NULL },
+};
+
+/* ------------------------------------------------------------------ */
+/* Global options                                                       */
+/* ------------------------------------------------------------------ */
+
+static void set_addr(char *dst, size_t len, const char *addr)
+{
+	snprintf(dst, len, "%s%s", addr[0] == '/' ? "unix:" : "", addr);
+}
+
+static int opt_agent(struct ctl *ctl, const char *v, char *err, size_t len)
+{
+	(void)err;
+	(void)len;
+	set_addr(ctl->agent, sizeof(ctl->agent), v);
+	return 0;
+}
+
+static int opt_controller(struct ctl *ctl, const char *v, char *err,
+			  size_t len)
+{
+	(void)err;
+	(void)len;
+	set_addr(ctl->controller, sizeof(ctl->controller), v);
+	return 0;
+}
+
+static int opt_output(struct ctl *ctl, const char *v, char *err, size_t len)
+{
+	if (!strcmp(v, "table"))
+		ctl->out = &output_table;
+	else if (!strcmp(v, "json"))
+		ctl->out = &output_json;
+	else {
+		snprintf(err, len, "-o: unknown format '%s' (table or json)", v);
+		return -1;
+	}
+	return 0;
+}
+
+static int opt_timeout(struct ctl *ctl, const char *v, char *err, size_t len)
+{
+	char *end;
+	long ms;
+
+	errno = 0;
+	ms = strtol(v, &end, 10);
+	if (errno || *end || end == v || ms <= 0 || ms > 3600 * 1000) {
+		snprintf(err, len, "--timeout: not a number of milliseconds "
+			 "(1 to 3600000): '%s'", v);
+		return -1;
+	}
+	ctl->timeout_ms = ms;
+	return 0;
+}
+
+static int opt_tls(struct ctl *ctl, const char *name, const char *v,
+		   const char **slot, char *err, size_t len)
+{
+	if (access(v, R_OK) < 0) {
+		snprintf(err, len, "--%s: %s: %s", name, v, strerror(errno));
+		return -1;
+	}
+	*slot = v;
+	ctl->use_tls = 1;
+	return 0;
+}
+
+static int opt_tls_ca(struct ctl *ctl, const char *v, char *err, size_t len)
+{
+	return opt_tls(ctl, "tls-ca", v, &ctl->tls.ca_file, err, len);
+}
+
+static int opt_tls_cert(struct ctl *ctl, const char *v, char *err, size_t len)
+{
+	return opt_tls(ctl, "tls-cert", v, &ctl->tls.cert_file, err, len);
+}
+
+static int opt_tls_key(struct ctl *ctl, const char *v, char *err, size_t len)
+{
+	return opt_tls(ctl, "tls-key", v, &ctl->tls.key_file, err, len);
+}
+
+static int opt_tls_name(struct ctl *ctl, const char *v, char *err, size_t len)
+{
+	(void)err;
+	(void)len;
+	ctl->tls.server_name = v;
+	return 0;
+}
+
+static int opt_help(struct ctl *ctl, const char *v, char *err, size_t len)
+{
+	(void)v;
+	(void)err;
+	(void)len;
+	ctl->want_help = 1;
+	return 0;
+}
+
+static int opt_version(struct ctl *ctl, const char *v, char *err, size_t len)
+{
+	(void)v;
+	(void)err;
+	(void)len;
+	ctl->want_version = 1;
+	return 0;
+}
+
+static const struct option_def {
+	const char *name;
+	char letter;
+	int has_arg;
+	int (*set)(struct ctl *ctl, const char *v, char *err, size_t len);
+} options[] = {
+	{ "agent", 0, 1, opt_agent },
+	{ "controller", 0, 1, opt_controller },
+	{ "output", 'o', 1, opt_output },
+	{ "timeout", 0, 1, opt_timeout },
+	{ "tls-ca", 0, 1, opt_tls_ca },
+	{ "tls-cert", 0, 1, opt_tls_cert },
+	{ "tls-key", 0, 1, opt_tls_key },
+	{ "tls-name", 0, 1, opt_tls_name },
+	{ "help", 'h', 0, opt_help },
+	{ "version", 'V', 0, opt_version },
+};
+
+/* @w is "--name", "--name=value", "-x" or "-xvalue"; *@inline_v is set to
+ * the value given in the same word, if any. */
+static const struct option_def *find_option(const char *w,
+					    const char **inline_v)
+{
+	*inline_v = NULL;
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+		const struct option_def *o = &options[i];
+		size_t n = strlen(o->name);
+
+		if (w[1] == '-' && !strncmp(w + 2, o->name, n) &&
+		    (w[2 + n] == '\0' || (w[2 + n] == '=' && o->has_arg))) {
+			*inline_v = w[2 + n] ? w + 3 + n : NULL;
+			return o;
+		}
+		if (w[1] != '-' && o->letter && w[1] == o->letter &&
+		    (w[2] == '\0' || o->has_arg)) {
+			*inline_v = w[2] ? w + 2 : NULL;
+			return o;
+		}
+	}
+	return NULL;
+}
+
+/* parse_opt_cb: a global option, wherever it appears. */
+static int global_option(void *arg, int argc, char **argv, char *err,
+			 size_t len)
+{
+	const struct option_def *o;
+	const char *v;
+
+	o = find_option(argv[0], &v);
+	if (!o)
+		return 0;
+	if (o->has_arg && !v && argc < 2) {
+		snprintf(err, len, "option %s needs a value", argv[0]);
+		return -1;
+	}
+	if (o->has_arg && !v)
+		return o->set(arg, argv[1], err, len) ? -1 : 2;
+	return o->set(arg, v, err, len) ? -1 : 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* RPC                                                                  */
+/* ------------------------------------------------------------------ */
+
+int ctl_call(struct ctl *ctl, const char *who, const char *addr,
+	     const char *method, const ProtobufCMessage *req,
+	     const ProtobufCMessageDescriptor *reply_desc,
+	     ProtobufCMessage **reply)
+{
+	const char *cmd = ctl->res->cmd;
+	struct itm_rpc_client *c;
+	struct itm_rpc_status st;
+	int rc;
+
+	rc = itm_rpc_client_new(&c, addr, ctl->use_tls ? &ctl->tls : NULL);
+	if (rc) {
+		fprintf(stderr, "itmctl: %s: %s at %s: %s\n", cmd, who, addr,
+			strerror(-rc));
+		return CTL_ERR;
+	}
+	rc = itm_rpc_call(c, method, req, reply_desc, reply, ctl->timeout_ms,
+			  &st);
+	itm_rpc_client_free(c);
+	if (rc == 0)
+		return CTL_OK;
+	fprintf(stderr, "itmctl: %s: %s at %s: %s%s%s\n", cmd, who, addr,
+		itm_rpc_code_name(st.code), st.message[0] ? ": " : "",
+		st.message);
+	return CTL_ERR;
+}
+
+/* gRPC logs its own view of failures to stderr; ours is clearer. */
+static void quiet_log(gpr_log_func_args *args)
+{
+	(void)args;
+}
+
+static void ctl_init(struct ctl *ctl)
+{
+	const char *a = getenv("ITM_AGENT"), *c = getenv("ITM_CONTROLLER");
+
+	memset(ctl, 0, sizeof(*ctl));
+	set_addr(ctl->agent, sizeof(ctl->agent),
+		 a && *a ? a : CTL_DEFAULT_AGENT);
+	set_addr(ctl->controller, sizeof(ctl->controller),
+		 c && *c ? c : CTL_DEFAULT_CONTROLLER);
+	ctl->timeout_ms = CTL_DEFAULT_TIMEOUT;
+	ctl->out = &output_table;
+	if (!getenv("GRPC_VERBOSITY"))
+		gpr_set_log_function(quiet_log);
+}
+
+/* --help after (part of) a command: help for what was typed so far. */
+static int help_for(const struct parse_result *res)
+{
+	char buf[sizeof(res->cmd)], *save, *w;
+	const char *words[8];
+	size_t n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", res->cmd);
+	for (w = strtok_r(buf, " ", &save); w && n < 8;
+	     w = strtok_r(NULL, " ", &save))
+		words[n++] = w;
+	return help_topics(words, n);
+}
+
+static int run(struct ctl *ctl, const struct parse_result *res)
+{
+	if (res->action == ACT_HELP)
+		return help_topics(res->help, res->n_help);
+	if (ctl->use_tls && (!ctl->tls.cert_file != !ctl->tls.key_file)) {
+		fprintf(stderr, "itmctl: --tls-cert and --tls-key go together\n");
+		return CTL_USAGE;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (commands[i].action != res->action)
+			continue;
+		if (commands[i].run)
+			return commands[i].run(ctl, res);
+		fprintf(stderr, "itmctl: %s: not implemented yet (needs "
+			"itm-controller support in itmctl)\n", res->cmd);
+		return CTL_ERR;
+	}
+	help_usage(stderr);
+	return CTL_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	struct parse_result res;
+	struct ctl ctl;
+	char err[256];
+	int rc;
+
+	ctl_init(&ctl);
+	rc = parse(argc - 1, argv + 1, &res, global_option, &ctl, err,
+		   sizeof(err));
+	ctl.res = &res;
+	if (ctl.want_version) {
+		printf("itmctl %s\n", ITM_VERSION);
+		return CTL_OK;
+	}
+	if (ctl.want_help)
+		return help_for(&res) == CTL_OK ? CTL_OK : CTL_USAGE;
+	if (rc) {
+		fprintf(stderr, "itmctl: %s\n", err);
+		return CTL_USAGE;
+	}
+	return run(&ctl, &res);
+}

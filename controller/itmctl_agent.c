@@ -1,0 +1,123 @@
+/*
+ * itmctl_agent.c - itmctl commands that talk to one agent directly
+ * (--agent): status, module load / unload / list, stats.  Each builds its
+ * request from the parse result, makes one call and hands the reply to
+ * the chosen output.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "itmctl.h"
+
+#define AGENT_SVC "/itm.v1.Agent/"
+
+static int agent_call(struct ctl *ctl, const char *method,
+		      const ProtobufCMessage *req,
+		      const ProtobufCMessageDescriptor *reply_desc,
+		      ProtobufCMessage **reply)
+{
+	return ctl_call(ctl, "agent", ctl->agent, method, req, reply_desc,
+			reply);
+}
+
+int cmd_status(struct ctl *ctl, const struct parse_result *res)
+{
+	Itm__V1__StatusRequest q = ITM__V1__STATUS_REQUEST__INIT;
+	ProtobufCMessage *r;
+	int rc;
+
+	(void)res;
+	rc = agent_call(ctl, AGENT_SVC "GetStatus", &q.base,
+			&itm__v1__status_reply__descriptor, &r);
+	if (rc)
+		return rc;
+	ctl->out->status((Itm__V1__StatusReply *)r);
+	protobuf_c_message_free_unpacked(r, NULL);
+	return 0;
+}
+
+/* Parameters are "key=value" with a key of letters, digits, '_' or '-'. */
+static int check_params(const struct parse_result *res)
+{
+	for (size_t i = 0; i < res->n_params; i++) {
+		const char *p = res->params[i];
+		size_t k = strspn(p, "abcdefghijklmnopqrstuvwxyz"
+				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.");
+
+		if (k == 0 || p[k] != '=') {
+			fprintf(stderr, "itmctl: %s: bad parameter '%s' "
+				"(expected key=value)\n", res->cmd, p);
+			return CTL_USAGE;
+		}
+	}
+	return 0;
+}
+
+int cmd_module_load(struct ctl *ctl, const struct parse_result *res)
+{
+	Itm__V1__LoadModuleRequest q = ITM__V1__LOAD_MODULE_REQUEST__INIT;
+	ProtobufCMessage *r;
+	int rc;
+
+	rc = check_params(res);
+	if (rc)
+		return rc;
+	q.name = (char *)res->name;
+	q.n_params = res->n_params;
+	q.params = (char **)res->params;
+	rc = agent_call(ctl, AGENT_SVC "LoadModule", &q.base,
+			&itm__v1__load_module_reply__descriptor, &r);
+	if (rc)
+		return rc;
+	ctl->out->loaded((Itm__V1__LoadModuleReply *)r);
+	protobuf_c_message_free_unpacked(r, NULL);
+	return 0;
+}
+
+int cmd_module_unload(struct ctl *ctl, const struct parse_result *res)
+{
+	Itm__V1__UnloadModuleRequest q = ITM__V1__UNLOAD_MODULE_REQUEST__INIT;
+	ProtobufCMessage *r;
+	int rc;
+
+	q.name = (char *)res->name;
+	rc = agent_call(ctl, AGENT_SVC "UnloadModule", &q.base,
+			&itm__v1__unload_module_reply__descriptor, &r);
+	if (rc)
+		return rc;
+	ctl->out->unloaded(res->name, (Itm__V1__UnloadModuleReply *)r);
+	protobuf_c_message_free_unpacked(r, NULL);
+	return 0;
+}
+
+int cmd_module_list(struct ctl *ctl, const struct parse_result *res)
+{
+	Itm__V1__ListModulesRequest q = ITM__V1__LIST_MODULES_REQUEST__INIT;
+	ProtobufCMessage *r;
+	int rc;
+
+	(void)res;
+	rc = agent_call(ctl, AGENT_SVC "ListModules", &q.base,
+			&itm__v1__list_modules_reply__descriptor, &r);
+	if (rc)
+		return rc;
+	ctl->out->modules((Itm__V1__ListModulesReply *)r);
+	protobuf_c_message_free_unpacked(r, NULL);
+	return 0;
+}
+
+int cmd_stats(struct ctl *ctl, const struct parse_result *res)
+{
+	Itm__V1__StatsRequest q = ITM__V1__STATS_REQUEST__INIT;
+	ProtobufCMessage *r;
+	int rc;
+
+	q.module = (char *)(res->module ? res->module : "");
+	rc = agent_call(ctl, AGENT_SVC "GetStats", &q.base,
+			&itm__v1__stats_reply__descriptor, &r);
+	if (rc)
+		return rc;
+	ctl->out->stats((Itm__V1__StatsReply *)r);
+	protobuf_c_message_free_unpacked(r, NULL);
+	return 0;
+}

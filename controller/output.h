@@ -1,0 +1,37 @@
+/*
+ * output.h - how itmctl prints replies: an ops struct with a human table
+ * implementation (output.c) and a JSON one (output_json.c), in the style
+ * of bgpctl's struct output.  Every op prints one whole reply to stdout.
+ */
+#ifndef ITMCTL_OUTPUT_H
+#define ITMCTL_OUTPUT_H
+
+#include <jansson.h>
+
+#include "itm.pb-c.h"
+
+struct output {
+	const char *name;		/* "table", "json" */
+	void (*status)(const Itm__V1__StatusReply *r);
+	void (*loaded)(const Itm__V1__LoadModuleReply *r);
+	void (*unloaded)(const char *name, const Itm__V1__UnloadModuleReply *r);
+	void (*modules)(const Itm__V1__ListModulesReply *r);
+	void (*stats)(const Itm__V1__StatsReply *r);
+};
+
+extern const struct output output_table;
+extern const struct output output_json;
+
+/*
+ * Any protobuf-c message as JSON, faithfully: field names as in itm.proto,
+ * every field present (zero values included), enums by name, 64-bit
+ * integers as numbers, bytes in base64.  New reference, NULL on failure.
+ */
+json_t *pb_to_json(const ProtobufCMessage *msg);
+/* Print @j (stolen) to stdout, indented, with a final newline. */
+void json_print(json_t *j);
+
+/* "IP_FORWARD" for HOOK_IP_FORWARD, "?" when unknown. */
+const char *output_hook_name(int hook);
+
+#endif /* ITMCTL_OUTPUT_H */
