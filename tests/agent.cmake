@@ -12,3 +12,5 @@ target_include_directories(test_dispatch PRIVATE ${ITM_CORE_INTERNAL})
 
 # Namespace integration tests of the agent.
 itm_integ_test(agent_failopen agent_failopen.sh TIMEOUT 120)
+itm_integ_test(agent_qosmod agent_qosmod.sh TIMEOUT 120)
+itm_integ_test(agent_order agent_order.sh TIMEOUT 120)
