@@ -14,3 +14,9 @@ target_include_directories(test_dispatch PRIVATE ${ITM_CORE_INTERNAL})
 itm_integ_test(agent_failopen agent_failopen.sh TIMEOUT 120)
 itm_integ_test(agent_qosmod agent_qosmod.sh TIMEOUT 120)
 itm_integ_test(agent_order agent_order.sh TIMEOUT 120)
+
+add_executable(agent_probe ${CMAKE_CURRENT_SOURCE_DIR}/integ/tools/agent_probe.c)
+target_link_libraries(agent_probe PRIVATE itmproto)
+set_target_properties(agent_probe PROPERTIES
+  RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/tools)
+itm_integ_test(agent_badinput agent_badinput.sh TIMEOUT 120)

@@ -18,8 +18,8 @@ from_prefixes(char **v, size_t n, const char *field,
 		int rc = add(in, v[i]);
 
 		if (rc < 0) {
-			snprintf(err, errlen, "interest.%s[%zu]: '%.64s': %s",
-				 field, i, v[i], itm_last_error());
+			snprintf(err, errlen, "interest.%s[%zu]: %s", field, i,
+				 itm_last_error());
 			return rc;
 		}
 	}

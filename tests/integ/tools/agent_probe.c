@@ -1,0 +1,168 @@
+/*
+ * agent_probe.c - malformed and hostile requests to a running itm-agent.
+ *
+ *   agent_probe unix:/path/agent.sock
+ *
+ * Sends each request below and prints one line per case:
+ *   <case> <STATUS_CODE> <message>
+ * then asks GetStatus and prints "alive OK" when the agent still answers.
+ * The test script compares the lines with what each case must get.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "itm.pb-c.h"
+#include "itm_rpc.h"
+
+static struct itm_rpc_client *c;
+
+static void
+run(const char *name, const char *method, const ProtobufCMessage *req,
+    const ProtobufCMessageDescriptor *rd)
+{
+	struct itm_rpc_status st = { 0 };
+	ProtobufCMessage *rep = NULL;
+
+	itm_rpc_call(c, method, req, rd, &rep, 3000, &st);
+	printf("%s %s %s\n", name, itm_rpc_code_name(st.code), st.message);
+	if (rep)
+		protobuf_c_message_free_unpacked(rep, NULL);
+}
+
+#define A(m) "/itm.v1.Agent/" m
+
+static void
+load_cases(void)
+{
+	Itm__V1__LoadModuleRequest lm = ITM__V1__LOAD_MODULE_REQUEST__INIT;
+	Itm__V1__AttachReply wrong = ITM__V1__ATTACH_REPLY__INIT;
+	char *params[] = { "threshold=abc" };
+
+	/* Field 1 as a varint where a string is expected: undecodable. */
+	wrong.lease = 5;
+	run("wrong-wire-type", A("LoadModule"), &wrong.base,
+	    &itm__v1__load_module_reply__descriptor);
+	lm.name = "../../etc/passwd";
+	run("path-in-name", A("LoadModule"), &lm.base,
+	    &itm__v1__load_module_reply__descriptor);
+	lm.name = "nosuchmod";
+	run("unknown-module", A("LoadModule"), &lm.base,
+	    &itm__v1__load_module_reply__descriptor);
+	lm.name = "fig13";
+	lm.params = params;
+	lm.n_params = 1;
+	run("bad-param", A("LoadModule"), &lm.base,
+	    &itm__v1__load_module_reply__descriptor);
+}
+
+static void
+attach(const char *name, Itm__V1__AttachRequest *req)
+{
+	run(name, A("Attach"), &req->base, &itm__v1__attach_reply__descriptor);
+}
+
+static void
+attach_cases(void)
+{
+	Itm__V1__AttachRequest a = ITM__V1__ATTACH_REQUEST__INIT;
+	Itm__V1__Interest in = ITM__V1__INTEREST__INIT;
+	Itm__V1__PortRange pr = ITM__V1__PORT_RANGE__INIT, *prs[] = { &pr };
+	char *bad_prefix[] = { "10.0.0.0/33" };
+	uint32_t icmp[] = { 1 };
+
+	a.label = "probe";
+	a.pid = (uint32_t)getpid();
+	a.interest = &in;
+	a.hook = 9;
+	attach("bad-hook", &a);
+	a.hook = ITM__V1__HOOK__HOOK_IP_FORWARD;
+	a.label = "a-label-that-is-much-longer-than-thirty-one-characters";
+	attach("long-label", &a);
+	a.label = "probe";
+	in.saddr = bad_prefix;
+	in.n_saddr = 1;
+	attach("bad-prefix", &a);
+	in.n_saddr = 0;
+	in.protocols = icmp;
+	in.n_protocols = 1;
+	pr.lo = 80;
+	in.dst_ports = prs;
+	in.n_dst_ports = 1;
+	attach("icmp-ports", &a);
+	in.n_protocols = 0;
+	pr.lo = 90;
+	pr.hi = 80;
+	attach("reversed-ports", &a);
+	in.n_dst_ports = 0;
+	a.pid = 4000000;
+	attach("dead-pid", &a);
+	a.pid = (uint32_t)getpid();
+	a.label = "qos_ctrl";	/* taken by qosmod */
+	attach("taken-label", &a);
+}
+
+static int
+stop_at_first(void *arg, const ProtobufCMessage *msg)
+{
+	return 1;
+}
+
+static void
+other_cases(void)
+{
+	Itm__V1__WatchStatsRequest w = ITM__V1__WATCH_STATS_REQUEST__INIT;
+	Itm__V1__NeighbourTable t = ITM__V1__NEIGHBOUR_TABLE__INIT;
+	Itm__V1__SettleRequest s = ITM__V1__SETTLE_REQUEST__INIT;
+	Itm__V1__StatsRequest sr = ITM__V1__STATS_REQUEST__INIT;
+	Itm__V1__HeartbeatRequest hb = ITM__V1__HEARTBEAT_REQUEST__INIT;
+	uint64_t leases[100] = { 0 };
+	struct itm_rpc_status st;
+
+	t.node = "someone-else";
+	t.generation = 3;
+	run("table-other-node", A("InstallTable"), &t.base,
+	    &itm__v1__install_table_reply__descriptor);
+	s.lease = 424242;
+	s.class_id = 2;
+	run("settle-unknown-lease", A("Settle"), &s.base,
+	    &itm__v1__settle_reply__descriptor);
+	s.class_id = 0;
+	run("settle-class-0", A("Settle"), &s.base,
+	    &itm__v1__settle_reply__descriptor);
+	sr.module = "nosuchmod";
+	run("stats-unknown-module", A("GetStats"), &sr.base,
+	    &itm__v1__stats_reply__descriptor);
+	hb.pid = (uint32_t)getpid();
+	hb.leases = leases;
+	hb.n_leases = 100;
+	run("heartbeat-too-many", A("Heartbeat"), &hb.base,
+	    &itm__v1__heartbeat_reply__descriptor);
+	run("unknown-method", A("Reboot"), &sr.base,
+	    &itm__v1__stats_reply__descriptor);
+	w.interval_ms = 5;
+	memset(&st, 0, sizeof(st));
+	itm_rpc_stream(c, A("WatchStats"), &w.base,
+		       &itm__v1__stats_reply__descriptor, stop_at_first, NULL, 3000,
+		       &st);
+	printf("watch-interval %s %s\n", itm_rpc_code_name(st.code),
+	       st.message);
+}
+
+int
+main(int argc, char **argv)
+{
+	Itm__V1__StatusRequest sq = ITM__V1__STATUS_REQUEST__INIT;
+
+	if (argc != 2 || itm_rpc_client_new(&c, argv[1], NULL) < 0) {
+		fprintf(stderr, "usage: agent_probe unix:/path/agent.sock\n");
+		return 2;
+	}
+	load_cases();
+	attach_cases();
+	other_cases();
+	run("alive", A("GetStatus"), &sq.base,
+	    &itm__v1__status_reply__descriptor);
+	itm_rpc_client_free(c);
+	return 0;
+}
