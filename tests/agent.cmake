@@ -20,3 +20,4 @@ target_link_libraries(agent_probe PRIVATE itmproto)
 set_target_properties(agent_probe PROPERTIES
   RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/tools)
 itm_integ_test(agent_badinput agent_badinput.sh TIMEOUT 120)
+itm_integ_test(procmod procmod.sh TIMEOUT 120)

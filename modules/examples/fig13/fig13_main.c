@@ -1,7 +1,8 @@
 /*
  * fig13_main.c - Figure 13 as a process module linked with libitm:
  *   fig13 [--hook forward] [--proto tcp] [--dport 80] [--tos 0x55]
- *         [--new-dport 5555] [--priority N] [--label L]
+ *         [--new-dport 5555] [--indev IF] [--outdev IF] [--priority N]
+ *         [--label L]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +24,10 @@ usage(FILE *f)
 "  --dport N        only packets to port N (any)\n"
 "  --tos X          TOS byte to write (0x55)\n"
 "  --new-dport N    destination port to write, 0 keeps it (5555)\n"
+"  --indev IF       only packets that came in on IF (not at ip_out,\n"
+"                   post_route)\n"
+"  --outdev IF      only packets that go out on IF (not at pre_route,\n"
+"                   ip_in)\n"
 "  --priority N     order among modules at the hook (0)\n"
 "  --label L        registration label (fig13)\n"
 "The agent is found at $ITM_AGENT_SOCKET or /run/itm/agent.sock.\n");
@@ -48,10 +53,12 @@ main(int argc, char **argv)
 		{ "hook", 1, NULL, 'H' }, { "proto", 1, NULL, 'p' },
 		{ "dport", 1, NULL, 'd' }, { "tos", 1, NULL, 't' },
 		{ "new-dport", 1, NULL, 'n' }, { "priority", 1, NULL, 'P' },
+		{ "indev", 1, NULL, 'i' }, { "outdev", 1, NULL, 'o' },
 		{ "label", 1, NULL, 'l' }, { "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *label = "fig13", *proto = "tcp";
+	const char *indev = NULL, *outdev = NULL;
 	int hook = ITM_IP_FORWARD, prio = 0, ch, protos[1];
 	long dport = 0;
 	struct itm_info info;
@@ -72,6 +79,8 @@ main(int argc, char **argv)
 							65535);
 			break;
 		case 'P': prio = (int)strtol(optarg, NULL, 0); break;
+		case 'i': indev = optarg; break;
+		case 'o': outdev = optarg; break;
 		case 'l': label = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -95,6 +104,11 @@ main(int argc, char **argv)
 		int p = (int)dport;
 
 		libitm_set_dst_ports(&info, &p, 1);
+	}
+	if ((indev && libitm_set_indev(&info, &indev, 1) < 0) ||
+	    (outdev && libitm_set_outdev(&info, &outdev, 1) < 0)) {
+		fprintf(stderr, "fig13: %s\n", itm_last_error());
+		return 2;
 	}
 	itm_register_counter("rewritten", &fig13.rewritten);
 	if (libitm_register((itm_where)hook, &info) < 0) {
