@@ -17,3 +17,6 @@ add_executable(ctl_client ${CMAKE_CURRENT_SOURCE_DIR}/integ/tools/ctl_client.c)
 target_link_libraries(ctl_client PRIVATE itmproto)
 set_target_properties(ctl_client PROPERTIES
   RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/tools)
+
+# itm-controller with real agents in namespaces and a real SQLite file.
+itm_integ_test(ctl_daemon ctl_daemon.sh TIMEOUT 180)
