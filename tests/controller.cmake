@@ -20,3 +20,5 @@ set_target_properties(ctl_client PROPERTIES
 
 # itm-controller with real agents in namespaces and a real SQLite file.
 itm_integ_test(ctl_daemon ctl_daemon.sh TIMEOUT 180)
+# Mutual TLS: wrong CA or wrong node name refused.
+itm_integ_test(ctl_tls ctl_tls.sh TIMEOUT 120)

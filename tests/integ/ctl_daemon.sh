@@ -201,4 +201,6 @@ itm_assert_match "$out" "node n2: .*nosuchmod" "load error names node and module
 out=$(cli stats n9) && itm_fail "stats of an unknown node: $out"
 itm_assert_match "$out" "NOT_FOUND" "stats of an unknown node"
 
+grep -l "Sanitizer" "$ITM_TMP"/controller*.log &&
+	itm_fail "the controller reported a sanitizer error"
 itm_log "PASS"
