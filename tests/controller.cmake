@@ -11,3 +11,14 @@ itm_unit_test(test_topo_corpus unit/test_topo_corpus.c
               LIBS itmstore PkgConfig::CRYPTO)
 target_compile_definitions(test_topo_corpus PRIVATE
                            ITM_TOPO_CORPUS="${CMAKE_CURRENT_SOURCE_DIR}/unit")
+
+# A tiny Controller/Agent client for the integration tests and benchmarks.
+add_executable(ctl_client ${CMAKE_CURRENT_SOURCE_DIR}/integ/tools/ctl_client.c)
+target_link_libraries(ctl_client PRIVATE itmproto)
+set_target_properties(ctl_client PROPERTIES
+  RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/tools)
+
+# itm-controller with real agents in namespaces and a real SQLite file.
+itm_integ_test(ctl_daemon ctl_daemon.sh TIMEOUT 180)
+# Mutual TLS: wrong CA or wrong node name refused.
+itm_integ_test(ctl_tls ctl_tls.sh TIMEOUT 120)
