@@ -11,3 +11,8 @@ itm_unit_test(test_topo_corpus unit/test_topo_corpus.c
               LIBS itmstore PkgConfig::CRYPTO)
 target_compile_definitions(test_topo_corpus PRIVATE
                            ITM_TOPO_CORPUS="${CMAKE_CURRENT_SOURCE_DIR}/unit")
+
+# The control plane end to end: itm-controller and four real agents in
+# namespaces, driven by itmctl (apply, per-node generations, an agent and
+# the controller killed and restarted, stats, refused files).
+itm_integ_test(ctl_lab4 ctl_lab4.sh TIMEOUT 240)
