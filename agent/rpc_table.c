@@ -1,9 +1,15 @@
 /*
  * rpc_table.c - the neighbour table pushed by the controller.
  *
- * Pushes are idempotent and versioned by generation: an older or equal
- * generation with the same content is "unchanged"; the agent keeps its
- * last table whatever happens to the controller (fail-static).
+ * Pushes are idempotent and versioned by generation.  The controller sends
+ * each node the generation at which that node's table last changed, so a
+ * topology change re-versions only the nodes it affects.  A push older than
+ * the installed generation is refused.  Otherwise it is installed and its
+ * generation acknowledged; "changed" says whether the content (node,
+ * overlay address, neighbours and their attributes, generation left out)
+ * differs from what was installed, so pushing the same table again, under
+ * any generation, is "unchanged".  The agent keeps its last table whatever
+ * happens to the controller (fail-static).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -57,31 +63,51 @@ table_check(const Itm__V1__NeighbourTable *t, char *err, size_t errlen)
 
 /* A deep copy through the wire format. */
 static Itm__V1__NeighbourTable *
-table_copy(const Itm__V1__NeighbourTable *t, uint8_t **packed, size_t *len)
+table_copy(const Itm__V1__NeighbourTable *t)
 {
-	*len = itm__v1__neighbour_table__get_packed_size(t);
-	*packed = malloc(*len ? *len : 1);
-	if (*packed == NULL)
+	size_t len = itm__v1__neighbour_table__get_packed_size(t);
+	uint8_t *packed = malloc(len ? len : 1);
+	Itm__V1__NeighbourTable *copy;
+
+	if (packed == NULL)
 		return NULL;
-	itm__v1__neighbour_table__pack(t, *packed);
-	return itm__v1__neighbour_table__unpack(NULL, *len, *packed);
+	itm__v1__neighbour_table__pack(t, packed);
+	copy = itm__v1__neighbour_table__unpack(NULL, len, packed);
+	free(packed);
+	return copy;
 }
 
-static int
-table_same(const uint8_t *packed, size_t len)
+/* @t packed with its generation left out (a shallow copy is enough). */
+static uint8_t *
+pack_content(const Itm__V1__NeighbourTable *t, size_t *len)
 {
-	uint8_t *cur;
-	size_t clen;
+	Itm__V1__NeighbourTable c = *t;
+	uint8_t *buf;
+
+	c.generation = 0;
+	*len = itm__v1__neighbour_table__get_packed_size(&c);
+	buf = malloc(*len ? *len : 1);
+	if (buf)
+		itm__v1__neighbour_table__pack(&c, buf);
+	return buf;
+}
+
+/* Same neighbours, addresses and attributes as the installed table; the
+ * generation does not count. */
+static int
+table_same(const Itm__V1__NeighbourTable *t)
+{
+	uint8_t *a, *b;
+	size_t alen, blen;
 	int same;
 
 	if (table == NULL)
 		return 0;
-	clen = itm__v1__neighbour_table__get_packed_size(table);
-	if (clen != len || (cur = malloc(clen ? clen : 1)) == NULL)
-		return 0;
-	itm__v1__neighbour_table__pack(table, cur);
-	same = memcmp(cur, packed, len) == 0;
-	free(cur);
+	a = pack_content(table, &alen);
+	b = pack_content(t, &blen);
+	same = a && b && alen == blen && memcmp(a, b, alen) == 0;
+	free(a);
+	free(b);
 	return same;
 }
 
@@ -90,8 +116,6 @@ table_install(const Itm__V1__NeighbourTable *t, int *changed, char *err,
 	      size_t errlen)
 {
 	Itm__V1__NeighbourTable *copy;
-	uint8_t *packed;
-	size_t len;
 	int rc;
 
 	rc = table_check(t, err, errlen);
@@ -103,13 +127,10 @@ table_install(const Itm__V1__NeighbourTable *t, int *changed, char *err,
 			 (unsigned long long)agent->table_generation);
 		return -ENOTSUP;
 	}
-	copy = table_copy(t, &packed, &len);
-	if (copy == NULL) {
-		free(packed);
+	copy = table_copy(t);
+	if (copy == NULL)
 		return -ENOMEM;
-	}
-	*changed = !table_same(packed, len);
-	free(packed);
+	*changed = !table_same(t);
 	if (table)
 		itm__v1__neighbour_table__free_unpacked(table, NULL);
 	table = copy;
@@ -118,6 +139,9 @@ table_install(const Itm__V1__NeighbourTable *t, int *changed, char *err,
 		log_info("neighbour table generation %llu installed: %zu "
 			 "neighbours", (unsigned long long)t->generation,
 			 t->n_neighbours);
+	else
+		log_debug("neighbour table unchanged, now generation %llu",
+			  (unsigned long long)t->generation);
 	return 0;
 }
 

@@ -136,9 +136,13 @@ void itm_rpc_on_cancel(struct itm_rpc_call *call,
 
 struct itm_rpc_client;
 
+/* Status messages up to ITM_RPC_MSG_MAX bytes travel whole (a controller
+ * reports every fault of a topology file in one). */
+#define ITM_RPC_MSG_MAX		4096
+
 struct itm_rpc_status {
 	int code;			/* enum itm_rpc_code */
-	char message[256];
+	char message[ITM_RPC_MSG_MAX];
 };
 
 int itm_rpc_client_new(struct itm_rpc_client **out, const char *target,

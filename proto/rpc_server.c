@@ -616,7 +616,7 @@ int itm_rpc_reply(struct itm_rpc_call *call, const ProtobufCMessage *reply)
 int itm_rpc_fail(struct itm_rpc_call *call, enum itm_rpc_code code,
 		 const char *fmt, ...)
 {
-	char msg[512];
+	char msg[ITM_RPC_MSG_MAX];
 	va_list ap;
 	int rc;
 

@@ -12,6 +12,12 @@ itm_unit_test(test_topo_corpus unit/test_topo_corpus.c
 target_compile_definitions(test_topo_corpus PRIVATE
                            ITM_TOPO_CORPUS="${CMAKE_CURRENT_SOURCE_DIR}/unit")
 
+# A tiny Controller/Agent client for the integration tests and benchmarks.
+add_executable(ctl_client ${CMAKE_CURRENT_SOURCE_DIR}/integ/tools/ctl_client.c)
+target_link_libraries(ctl_client PRIVATE itmproto)
+set_target_properties(ctl_client PROPERTIES
+  RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/tools)
+
 # The control plane end to end: itm-controller and four real agents in
 # namespaces, driven by itmctl (apply, per-node generations, an agent and
 # the controller killed and restarted, stats, refused files).

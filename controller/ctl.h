@@ -1,0 +1,125 @@
+/*
+ * ctl.h - itm-controller's runtime state, shared by its ctl_*.c files.
+ *
+ *   ctl_main.c    options, start-up, signals, the loop
+ *   ctl_state.c   the current topology in memory, reloaded from the store
+ *   ctl_nodes.c   agents: join, heartbeats, liveness, one client each
+ *   ctl_push.c    neighbour-table pushes, many at once, with a deadline
+ *   ctl_rpc.c     the Controller service: method table, small handlers
+ *   ctl_apply.c   Apply and Rollback: validate, store, push, report
+ *   ctl_fanout.c  NodeStats and module placement forwarded to agents
+ *
+ * Everything runs on one libuv loop thread (the rpc glue hands every call
+ * to it), so nothing here takes a lock.  The database (store.c) is the
+ * only durable state: the controller rebuilds all of this from it at
+ * start-up.
+ */
+#ifndef ITM_CTL_H
+#define ITM_CTL_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "itm_rpc.h"
+#include "neigh.h"
+#include "store.h"
+#include "topo.h"
+
+#define CTL_DEFAULT_LISTEN	"127.0.0.1:7700"
+#define CTL_DEFAULT_HB_MS	1000
+#define CTL_DEFAULT_PUSH_MS	3000
+#define CTL_MISSED_BEATS	3	/* heartbeats missed before "down" */
+#define CTL_SEEN_FLUSH_MS	10000	/* last_seen written at most this often */
+
+struct ctl_config {
+	const char *db_path;
+	const char *listen;
+	struct itm_rpc_tls tls;
+	int use_tls;
+	int plaintext;			/* --plaintext: allowed off loopback */
+	int check_only;
+	int verbose;
+	uint32_t heartbeat_ms;
+	uint32_t push_timeout_ms;
+};
+
+/* One node of the current topology and its agent (runtime only). */
+struct ctl_node {
+	char *name;
+	char *mgmt;			/* where pushes go: topology's mgmt */
+	uint64_t want_gen;		/* table generation it should hold */
+	uint64_t acked_gen;		/* what its agent acknowledged */
+	char *agent_addr;		/* as the agent reported at join */
+	int64_t last_seen_ms;		/* unix ms, 0 = never */
+	int64_t seen_flushed_ms;	/* last_seen last written to the store */
+	int up;
+	int pushing;			/* a push is in flight */
+	struct itm_rpc_client *client;	/* to its Agent service, lazily made */
+};
+
+struct ctl {
+	struct ctl_config cfg;
+	uv_loop_t *loop;
+	struct store *store;
+	struct itm_rpc_server *srv;
+	uv_timer_t liveness;
+
+	/* The current generation, as loaded from the store. */
+	uint64_t gen;
+	struct topo_config *topo;	/* NULL before the first apply */
+	struct neigh_set *tables;
+	struct ctl_node *nodes;		/* sorted by name, as the topology */
+	size_t n_nodes;
+	int applying;			/* an Apply/Rollback is pushing */
+};
+
+/* ctl_state.c */
+int ctl_state_load(struct ctl *c);
+void ctl_state_free(struct ctl *c);
+struct ctl_node *ctl_node_find(struct ctl *c, const char *name);
+const struct neigh_table *ctl_node_table(struct ctl *c, const char *name);
+int64_t ctl_now_ms(void);		/* unix time in ms */
+
+/* ctl_nodes.c */
+void ctl_nodes_start(struct ctl *c);
+void ctl_nodes_stop(struct ctl *c);
+int ctl_node_client(struct ctl *c, struct ctl_node *n,
+		    struct itm_rpc_client **out);
+void ctl_node_seen(struct ctl *c, struct ctl_node *n, const char *peer);
+void ctl_h_join(struct itm_rpc_call *call, void *arg);
+void ctl_h_heartbeat(struct itm_rpc_call *call, void *arg);
+
+/* ctl_push.c: push the current table of each named node.  @done gets one
+ * result per node, in order ("updated", "unchanged", "unreachable" or
+ * "refused" with a detail), once every push finished or timed out. */
+struct ctl_push_result {
+	const char *node;		/* borrowed from the caller's list */
+	const char *result;
+	char detail[256];
+	uint64_t generation;		/* acknowledged (or wanted) */
+};
+typedef void (*ctl_push_done_cb)(void *arg, struct ctl_push_result *res,
+				 size_t n);
+int ctl_push(struct ctl *c, const char *const *nodes, size_t n,
+	     ctl_push_done_cb done, void *arg);
+/* Push to one node unless a push to it is in flight; logs the outcome. */
+void ctl_push_one(struct ctl *c, struct ctl_node *n, const char *why);
+
+/* ctl_rpc.c */
+int ctl_rpc_start(struct ctl *c);
+void ctl_rpc_stop(struct ctl *c);
+int ctl_operator_ok(struct ctl *c, struct itm_rpc_call *call);
+/* Fail @call with INVALID_ARGUMENT listing the faults, one a line. */
+void ctl_fail_faults(struct itm_rpc_call *call, const struct topo_errors *e);
+
+/* ctl_apply.c */
+void ctl_h_apply(struct itm_rpc_call *call, void *arg);
+void ctl_h_rollback(struct itm_rpc_call *call, void *arg);
+
+/* ctl_fanout.c */
+void ctl_h_node_stats(struct itm_rpc_call *call, void *arg);
+void ctl_h_node_load(struct itm_rpc_call *call, void *arg);
+void ctl_h_node_unload(struct itm_rpc_call *call, void *arg);
+void ctl_h_node_list(struct itm_rpc_call *call, void *arg);
+
+#endif /* ITM_CTL_H */

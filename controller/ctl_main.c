@@ -1,0 +1,298 @@
+/*
+ * ctl_main.c - itm-controller: options, start-up, signals, shutdown.
+ * Wiring only; see ctl.h for what each ctl_*.c file does.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "log.h"
+
+#ifndef ITM_VERSION
+#define ITM_VERSION "0"
+#endif
+
+static struct ctl the_ctl;
+static uv_signal_t sig_int, sig_term, sig_hup;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"Usage: itm-controller --db PATH [--listen ADDR] [TLS options] [options]\n"
+"\n"
+"Keep the ITM overlay topology in an SQLite database, compute every\n"
+"node's neighbour table and push it to the node's itm-agent; answer\n"
+"itmctl (topology apply/show/diff/history/rollback, nodes, stats,\n"
+"module load/unload/list on a node).\n"
+"\n"
+"Options:\n"
+"  -d, --db PATH            the database file (created if missing; SQLite,\n"
+"                           WAL).  All state is rebuilt from it at start.\n"
+"  -l, --listen ADDR        where agents and itmctl reach the controller\n"
+"                           (default " CTL_DEFAULT_LISTEN ")\n"
+"      --tls-ca FILE        CA that signs agents and operators: mutual TLS\n"
+"      --tls-cert FILE      the controller's certificate (its SAN must name\n"
+"                           the address agents dial)\n"
+"      --tls-key FILE       its key\n"
+"      --plaintext          allow listening without TLS on an address that\n"
+"                           is not loopback\n"
+"  -n, --check              open the database, validate the current\n"
+"                           generation and the TLS files, print\n"
+"                           \"configuration OK\" or the faults, and exit\n"
+"      --heartbeat-ms N     heartbeat interval asked of agents (default\n"
+"                           %d); a node is down after %d missed\n"
+"      --push-timeout-ms N  deadline of one push or forwarded call\n"
+"                           (default %d)\n"
+"  -v, --verbose            log debug messages\n"
+"  -h, --help               this text\n"
+"  -V, --version            print the version\n"
+"\n"
+"Security: without TLS the controller listens only on loopback (127.0.0.0/8,\n"
+"::1, localhost, unix sockets) unless --plaintext is given.  With TLS every\n"
+"client needs a certificate of --tls-ca: an agent's CN must be its node\n"
+"name (and a node name may only join and heartbeat), an operator's CN any\n"
+"other name.  Pushes go to each node's mgmt address in the topology; with\n"
+"TLS the agent must present a certificate for its node name.\n"
+"\n"
+"Agents keep their tables while the controller is down; a controller\n"
+"restarted on the same database pushes the current generation to every\n"
+"agent that joins again.\n"
+"\n"
+"Examples:\n"
+"  itm-controller --db /var/lib/itm/topology.db\n"
+"  itm-controller --db topo.db --listen 0.0.0.0:7700 --tls-ca ca.pem \\\n"
+"      --tls-cert controller.pem --tls-key controller.key\n"
+"  itm-controller --db topo.db --check\n",
+	CTL_DEFAULT_HB_MS, CTL_MISSED_BEATS, CTL_DEFAULT_PUSH_MS);
+}
+
+static uint32_t
+parse_ms(const char *opt, const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v < 100 || v > 60000)
+		fatalx("%s: '%s': need a number of milliseconds 100..60000",
+		       opt, s);
+	return (uint32_t)v;
+}
+
+/* Host part of "host:port", "[v6]:port"; unix sockets count as local. */
+static int
+addr_is_local(const char *addr)
+{
+	char host[256];
+	const char *end;
+	struct in6_addr a6;
+	struct in_addr a4;
+	size_t len;
+
+	if (strncmp(addr, "unix:", 5) == 0 || strncmp(addr, "unix-abstract:",
+						       14) == 0)
+		return 1;
+	if (addr[0] == '[') {
+		end = strchr(addr, ']');
+		addr++;
+	} else {
+		end = strrchr(addr, ':');
+	}
+	len = end ? (size_t)(end - addr) : strlen(addr);
+	if (len >= sizeof(host))
+		return 0;
+	memcpy(host, addr, len);
+	host[len] = '\0';
+	if (strcmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, host, &a6) == 1 &&
+	       IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+enum { OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_HB, OPT_PUSH };
+
+static void
+parse_args(struct ctl_config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "tls-ca", required_argument, NULL, OPT_CA },
+		{ "tls-cert", required_argument, NULL, OPT_CERT },
+		{ "tls-key", required_argument, NULL, OPT_KEY },
+		{ "plaintext", no_argument, NULL, OPT_PLAIN },
+		{ "check", no_argument, NULL, 'n' },
+		{ "heartbeat-ms", required_argument, NULL, OPT_HB },
+		{ "push-timeout-ms", required_argument, NULL, OPT_PUSH },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	cfg->listen = CTL_DEFAULT_LISTEN;
+	cfg->heartbeat_ms = CTL_DEFAULT_HB_MS;
+	cfg->push_timeout_ms = CTL_DEFAULT_PUSH_MS;
+	while ((ch = getopt_long(argc, argv, "d:l:nvhV", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': cfg->db_path = optarg; break;
+		case 'l': cfg->listen = optarg; break;
+		case OPT_CA: cfg->tls.ca_file = optarg; break;
+		case OPT_CERT: cfg->tls.cert_file = optarg; break;
+		case OPT_KEY: cfg->tls.key_file = optarg; break;
+		case OPT_PLAIN: cfg->plaintext = 1; break;
+		case 'n': cfg->check_only = 1; break;
+		case OPT_HB: cfg->heartbeat_ms = parse_ms("--heartbeat-ms",
+							  optarg); break;
+		case OPT_PUSH: cfg->push_timeout_ms =
+			parse_ms("--push-timeout-ms", optarg); break;
+		case 'v': cfg->verbose++; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("itm-controller %s\n", ITM_VERSION); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind < argc)
+		fatalx("unexpected argument '%s' (see --help)", argv[optind]);
+}
+
+static void
+check_args(struct ctl_config *cfg)
+{
+	const struct itm_rpc_tls *t = &cfg->tls;
+
+	if (cfg->db_path == NULL)
+		fatalx("--db PATH is required (see --help)");
+	if (t->ca_file || t->cert_file || t->key_file) {
+		if (!t->ca_file || !t->cert_file || !t->key_file)
+			fatalx("TLS needs all of --tls-ca, --tls-cert and "
+			       "--tls-key");
+		if (cfg->plaintext)
+			fatalx("--plaintext and --tls-* contradict each other");
+		cfg->use_tls = 1;
+	}
+	if (cfg->use_tls) {
+		const char *files[] = { t->ca_file, t->cert_file, t->key_file };
+
+		for (size_t i = 0; i < 3; i++)
+			if (access(files[i], R_OK) < 0)
+				fatal("TLS file %s", files[i]);
+	}
+	if (!cfg->use_tls && !cfg->plaintext && !addr_is_local(cfg->listen))
+		fatalx("refusing to listen on %s without TLS: give --tls-ca, "
+		       "--tls-cert and --tls-key, or --plaintext to accept "
+		       "unauthenticated agents and operators", cfg->listen);
+}
+
+static void
+open_store(struct ctl *c)
+{
+	char err[512];
+	int rc;
+
+	rc = store_open(&c->store, c->cfg.db_path, err, sizeof(err));
+	if (rc < 0)
+		fatalx("database %s: %s", c->cfg.db_path, err);
+	rc = ctl_state_load(c);
+	if (rc < 0)
+		fatalx("database %s: reading the current generation: %s",
+		       c->cfg.db_path, store_errmsg(c->store));
+}
+
+static int
+check_only(struct ctl *c)
+{
+	if (access(c->cfg.db_path, F_OK) < 0) {
+		printf("configuration OK: %s does not exist yet (it will be "
+		       "created)\n", c->cfg.db_path);
+		return 0;
+	}
+	open_store(c);
+	printf("configuration OK: %s, schema %d, generation %llu (%zu nodes, "
+	       "%zu links)\n", c->cfg.db_path, store_schema_version(c->store),
+	       (unsigned long long)c->gen, c->n_nodes,
+	       c->topo ? c->topo->n_links : 0);
+	ctl_state_free(c);
+	store_close(c->store);
+	return 0;
+}
+
+static void
+close_walk_cb(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+/* Clients first: their pending pushes answer calls the server still has. */
+static void
+shutdown_cb(uv_signal_t *s, int signum)
+{
+	struct ctl *c = s->data;
+
+	log_info("signal %d: shutting down (agents keep their tables)",
+		 signum);
+	ctl_nodes_stop(c);
+	ctl_state_free(c);
+	ctl_rpc_stop(c);
+	uv_walk(c->loop, close_walk_cb, NULL);
+}
+
+static void
+hup_cb(uv_signal_t *s, int signum)
+{
+	log_info("SIGHUP ignored: the topology changes only through apply");
+}
+
+static void
+signals_start(struct ctl *c)
+{
+	signal(SIGPIPE, SIG_IGN);
+	uv_signal_init(c->loop, &sig_int);
+	uv_signal_init(c->loop, &sig_term);
+	uv_signal_init(c->loop, &sig_hup);
+	sig_int.data = sig_term.data = sig_hup.data = c;
+	uv_signal_start(&sig_int, shutdown_cb, SIGINT);
+	uv_signal_start(&sig_term, shutdown_cb, SIGTERM);
+	uv_signal_start(&sig_hup, hup_cb, SIGHUP);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ctl *c = &the_ctl;
+	int rc;
+
+	log_init("itm-controller", 0, 0);
+	parse_args(&c->cfg, argc, argv);
+	log_set_verbose(c->cfg.verbose);
+	check_args(&c->cfg);
+	if (c->cfg.check_only)
+		return check_only(c);
+	c->loop = uv_default_loop();
+	open_store(c);
+	if ((rc = ctl_rpc_start(c)) < 0)
+		fatalx("listen on %s: %s", c->cfg.listen, strerror(-rc));
+	ctl_nodes_start(c);
+	signals_start(c);
+	log_info("itm-controller %s: database %s, generation %llu with %zu "
+		 "nodes; listening on %s port %d (%s); heartbeat %u ms",
+		 ITM_VERSION, c->cfg.db_path, (unsigned long long)c->gen,
+		 c->n_nodes, c->cfg.listen, itm_rpc_server_port(c->srv),
+		 c->cfg.use_tls ? "mutual TLS" : "plaintext",
+		 c->cfg.heartbeat_ms);
+	uv_run(c->loop, UV_RUN_DEFAULT);
+	uv_loop_close(c->loop);
+	store_close(c->store);
+	log_info("stopped");
+	return 0;
+}

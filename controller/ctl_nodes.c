@@ -1,0 +1,216 @@
+/*
+ * ctl_nodes.c - agents joining, heartbeating, and going down.
+ *
+ * An agent joins with its node name; the name must be a node of the
+ * current topology and, with TLS on, the CN of the agent's certificate.
+ * The controller then pushes the node's current table and expects a
+ * heartbeat every heartbeat_ms; after CTL_MISSED_BEATS missed ones the
+ * node is down.  A heartbeat reporting an older table generation than the
+ * node should hold triggers a push.
+ *
+ * Pushes go to the node's mgmt address from the topology (the operator's
+ * word), not to the address an agent reports, so an agent cannot redirect
+ * them; with TLS the agent's certificate must carry the node name.
+ * Liveness lives in memory; last_seen reaches the store on join, on a
+ * change of state and at most every CTL_SEEN_FLUSH_MS otherwise, so
+ * heartbeats do not turn into a write each.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "itm.pb-c.h"
+#include "log.h"
+
+int
+ctl_node_client(struct ctl *c, struct ctl_node *n,
+		struct itm_rpc_client **out)
+{
+	struct itm_rpc_tls tls = c->cfg.tls;
+	int rc;
+
+	if (n->client == NULL) {
+		/* The agent's certificate must be for this node's name. */
+		tls.server_name = n->name;
+		rc = itm_rpc_client_new(&n->client, n->mgmt,
+					c->cfg.use_tls ? &tls : NULL);
+		if (rc < 0)
+			return rc;
+	}
+	*out = n->client;
+	return 0;
+}
+
+static void
+seen_flush(struct ctl *c, struct ctl_node *n, const char *addr,
+	   const char *version)
+{
+	if (store_agent_seen(c->store, n->name, addr, version,
+			     n->last_seen_ms) < 0)
+		log_warnx("node %s: cannot record liveness: %s", n->name,
+			  store_errmsg(c->store));
+	else
+		n->seen_flushed_ms = n->last_seen_ms;
+}
+
+void
+ctl_node_seen(struct ctl *c, struct ctl_node *n, const char *peer)
+{
+	n->last_seen_ms = ctl_now_ms();
+	if (!n->up) {
+		n->up = 1;
+		log_info("node %s up (heartbeat from %s)", n->name, peer);
+		seen_flush(c, n, NULL, NULL);
+	} else if (n->last_seen_ms - n->seen_flushed_ms >= CTL_SEEN_FLUSH_MS) {
+		seen_flush(c, n, NULL, NULL);
+	}
+}
+
+static void
+liveness_cb(uv_timer_t *t)
+{
+	struct ctl *c = t->data;
+	int64_t now = ctl_now_ms();
+	int64_t dead_ms = (int64_t)c->cfg.heartbeat_ms * CTL_MISSED_BEATS;
+
+	for (size_t i = 0; i < c->n_nodes; i++) {
+		struct ctl_node *n = &c->nodes[i];
+
+		if (!n->up || now - n->last_seen_ms <= dead_ms)
+			continue;
+		n->up = 0;
+		log_warnx("node %s down: no heartbeat for %lld ms (agent %s); "
+			  "it keeps its table generation %llu", n->name,
+			  (long long)(now - n->last_seen_ms),
+			  n->agent_addr[0] ? n->agent_addr : n->mgmt,
+			  (unsigned long long)n->acked_gen);
+		seen_flush(c, n, NULL, NULL);
+	}
+}
+
+void
+ctl_nodes_start(struct ctl *c)
+{
+	uv_timer_init(c->loop, &c->liveness);
+	c->liveness.data = c;
+	uv_timer_start(&c->liveness, liveness_cb, c->cfg.heartbeat_ms,
+		       c->cfg.heartbeat_ms);
+}
+
+void
+ctl_nodes_stop(struct ctl *c)
+{
+	uv_timer_stop(&c->liveness);
+	uv_close((uv_handle_t *)&c->liveness, NULL);
+}
+
+/* Name valid, in the topology and, with TLS, the certificate's CN. */
+static struct ctl_node *
+node_check(struct ctl *c, struct itm_rpc_call *call, const char *name,
+	   const char *what)
+{
+	const char *id = itm_rpc_peer_identity(call);
+	struct ctl_node *n;
+
+	if (name[0] == '\0' || strlen(name) > TOPO_NAME_MAX) {
+		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
+			     "node: must be 1..%d characters", TOPO_NAME_MAX);
+		return NULL;
+	}
+	if (c->cfg.use_tls && (id == NULL || strcmp(id, name) != 0)) {
+		log_warnx("%s from %s refused: claims node '%s' with a "
+			  "certificate for '%s'", what, itm_rpc_peer(call),
+			  name, id ? id : "(none)");
+		itm_rpc_fail(call, ITM_RPC_PERMISSION_DENIED, "node '%s': "
+			     "client certificate is for '%s', not this node",
+			     name, id ? id : "(none)");
+		return NULL;
+	}
+	if ((n = ctl_node_find(c, name)) == NULL) {
+		log_warnx("%s from %s refused: node '%s' is not in the "
+			  "topology (generation %llu)", what,
+			  itm_rpc_peer(call), name,
+			  (unsigned long long)c->gen);
+		itm_rpc_fail(call, ITM_RPC_NOT_FOUND, "node '%s' is not in "
+			     "the topology (generation %llu)", name,
+			     (unsigned long long)c->gen);
+	}
+	return n;
+}
+
+/* An agent's reported address that cannot be its mgmt address. */
+static void
+addr_check(const struct ctl_node *n, const char *addr)
+{
+	const char *port = strrchr(n->mgmt, ':');
+	const char *aport = strrchr(addr, ':');
+
+	if (addr[0] == '\0' || strcmp(addr, n->mgmt) == 0)
+		return;
+	if (port && aport && strcmp(port, aport) == 0 &&
+	    (strncmp(addr, "0.0.0.0:", 8) == 0 || strncmp(addr, "[::]:", 5) == 0))
+		return;
+	log_warnx("node %s: agent listens on %s but the topology says mgmt "
+		  "%s; pushes go to %s", n->name, addr, n->mgmt, n->mgmt);
+}
+
+void
+ctl_h_join(struct itm_rpc_call *call, void *arg)
+{
+	struct ctl *c = arg;
+	const Itm__V1__JoinRequest *req = (const void *)itm_rpc_request(call);
+	Itm__V1__JoinReply rep = ITM__V1__JOIN_REPLY__INIT;
+	struct ctl_node *n;
+	char *addr;
+
+	if (strlen(req->agent_addr) > 255 || strlen(req->version) > 64) {
+		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
+			     "agent_addr or version: too long");
+		return;
+	}
+	if ((n = node_check(c, call, req->node, "join")) == NULL)
+		return;
+	if ((addr = strdup(req->agent_addr)) != NULL) {
+		free(n->agent_addr);
+		n->agent_addr = addr;
+	}
+	n->last_seen_ms = ctl_now_ms();
+	n->up = 1;
+	seen_flush(c, n, req->agent_addr, req->version);
+	log_info("node %s joined from %s (agent %s, version %s): holds table "
+		 "generation %llu, should hold %llu", n->name,
+		 itm_rpc_peer(call), req->agent_addr[0] ? req->agent_addr :
+		 "(no --listen)", req->version[0] ? req->version : "?",
+		 (unsigned long long)req->generation,
+		 (unsigned long long)n->want_gen);
+	addr_check(n, req->agent_addr);
+	rep.heartbeat_ms = c->cfg.heartbeat_ms;
+	itm_rpc_reply(call, &rep.base);
+	ctl_push_one(c, n, "join");
+}
+
+void
+ctl_h_heartbeat(struct itm_rpc_call *call, void *arg)
+{
+	struct ctl *c = arg;
+	const Itm__V1__NodeHeartbeatRequest *req =
+		(const void *)itm_rpc_request(call);
+	Itm__V1__NodeHeartbeatReply rep = ITM__V1__NODE_HEARTBEAT_REPLY__INIT;
+	struct ctl_node *n;
+
+	if ((n = node_check(c, call, req->node, "heartbeat")) == NULL)
+		return;
+	ctl_node_seen(c, n, itm_rpc_peer(call));
+	if (req->generation != n->acked_gen) {
+		n->acked_gen = req->generation;
+		if (store_agent_ack(c->store, n->name, req->generation) < 0)
+			log_warnx("node %s: cannot record generation: %s",
+				  n->name, store_errmsg(c->store));
+	}
+	rep.generation = n->want_gen;
+	itm_rpc_reply(call, &rep.base);
+	if (req->generation < n->want_gen)
+		ctl_push_one(c, n, "heartbeat reported an older generation");
+}

@@ -1,0 +1,332 @@
+/*
+ * ctl_rpc.c - the Controller service: its method table, who may call
+ * what, and the handlers that only read (ShowTopology, Diff, History,
+ * Nodes).  Apply and Rollback live in ctl_apply.c, the calls forwarded to
+ * agents in ctl_fanout.c, Join and NodeHeartbeat in ctl_nodes.c.
+ *
+ * With TLS, every client presents a certificate of the controller's CA.
+ * A certificate whose CN is a node of the topology is an agent's: it may
+ * Join and heartbeat as that node and nothing else; operator calls need a
+ * certificate for any other name (e.g. "admin").
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+#include "itm.pb-c.h"
+#include "log.h"
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+int
+ctl_operator_ok(struct ctl *c, struct itm_rpc_call *call)
+{
+	const char *id = itm_rpc_peer_identity(call);
+
+	if (!c->cfg.use_tls || id == NULL || ctl_node_find(c, id) == NULL)
+		return 1;
+	log_warnx("%s from %s refused: certificate of node '%s'",
+		  itm_rpc_method_path(call), itm_rpc_peer(call), id);
+	itm_rpc_fail(call, ITM_RPC_PERMISSION_DENIED, "the certificate of "
+		     "node '%s' may only join and send heartbeats", id);
+	return 0;
+}
+
+void
+ctl_fail_faults(struct itm_rpc_call *call, const struct topo_errors *e)
+{
+	char msg[ITM_RPC_MSG_MAX - 64];
+	size_t off = 0, i;
+
+	msg[0] = '\0';
+	for (i = 0; i < e->n; i++) {
+		size_t len = strlen(e->lines[i]);
+
+		if (off + len + 2 > sizeof(msg) - 48)
+			break;
+		off += (size_t)snprintf(msg + off, sizeof(msg) - off, "%s%s",
+					off ? "\n" : "", e->lines[i]);
+	}
+	if (i < e->n || e->dropped)
+		snprintf(msg + off, sizeof(msg) - off, "\n... and %zu more "
+			 "faults", e->n - i + e->dropped);
+	itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT, "%s", msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* ShowTopology, Diff, History                                          */
+/* ------------------------------------------------------------------ */
+
+static void
+h_show(struct itm_rpc_call *call, void *arg)
+{
+	struct ctl *c = arg;
+	const Itm__V1__TopologyRequest *req =
+		(const void *)itm_rpc_request(call);
+	Itm__V1__TopologyReply rep = ITM__V1__TOPOLOGY_REPLY__INIT;
+	struct store_gen info;
+	char *yaml;
+	size_t len;
+	int rc;
+
+	if (!ctl_operator_ok(c, call))
+		return;
+	rc = store_yaml(c->store, req->generation, &yaml, &len, &info);
+	if (rc == -ENOENT && req->generation == 0) {
+		itm_rpc_fail(call, ITM_RPC_NOT_FOUND, "no topology applied yet");
+		return;
+	}
+	if (rc == -ENOENT) {
+		itm_rpc_fail(call, ITM_RPC_NOT_FOUND, "no generation %llu",
+			     (unsigned long long)req->generation);
+		return;
+	}
+	if (rc < 0) {
+		itm_rpc_fail(call, ITM_RPC_INTERNAL, "database: %s",
+			     store_errmsg(c->store));
+		return;
+	}
+	rep.generation = info.id;
+	rep.yaml = yaml;
+	rep.applied_at = info.applied_at;
+	itm_rpc_reply(call, &rep.base);
+	free(yaml);
+	free(info.comment);
+	free(info.source);
+}
+
+struct lines {
+	char **v;
+	size_t n, cap;
+	int oom;
+};
+
+static void
+line_cb(void *arg, const char *line)
+{
+	struct lines *l = arg;
+	char **v;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 16;
+		if ((v = realloc(l->v, l->cap * sizeof(*v))) == NULL) {
+			l->oom = 1;
+			return;
+		}
+		l->v = v;
+	}
+	if ((l->v[l->n] = strdup(line)) == NULL)
+		l->oom = 1;
+	else
+		l->n++;
+}
+
+static void
+h_diff(struct itm_rpc_call *call, void *arg)
+{
+	struct ctl *c = arg;
+	const Itm__V1__DiffRequest *req = (const void *)itm_rpc_request(call);
+	Itm__V1__DiffReply rep = ITM__V1__DIFF_REPLY__INIT;
+	struct topo_config *cfg;
+	struct topo_errors errs;
+	struct lines l = { 0 };
+
+	if (!ctl_operator_ok(c, call))
+		return;
+	topo_errors_init(&errs);
+	if (topo_parse(req->yaml, strlen(req->yaml), req->filename[0] ?
+		       req->filename : NULL, &cfg, &errs) < 0) {
+		ctl_fail_faults(call, &errs);
+		topo_errors_free(&errs);
+		return;
+	}
+	topo_diff(c->topo, cfg, line_cb, &l);
+	rep.lines = l.v;
+	rep.n_lines = l.n;
+	if (l.oom)
+		itm_rpc_fail(call, ITM_RPC_RESOURCE_EXHAUSTED, "out of memory");
+	else
+		itm_rpc_reply(call, &rep.base);
+	for (size_t i = 0; i < l.n; i++)
+		free(l.v[i]);
+	free(l.v);
+	topo_config_free(cfg);
+	topo_errors_free(&errs);
+}
+
+static void
+h_history(struct itm_rpc_call *call, void *arg)
+{
+	struct ctl *c = arg;
+	Itm__V1__HistoryReply rep = ITM__V1__HISTORY_REPLY__INIT;
+	Itm__V1__Generation *g, **p;
+	struct store_gen *v;
+	size_t n;
+
+	if (!ctl_operator_ok(c, call))
+		return;
+	if (store_history(c->store, &v, &n) < 0) {
+		itm_rpc_fail(call, ITM_RPC_INTERNAL, "database: %s",
+			     store_errmsg(c->store));
+		return;
+	}
+	g = calloc(n ? n : 1, sizeof(*g));
+	p = calloc(n ? n : 1, sizeof(*p));
+	for (size_t i = 0; g && p && i < n; i++) {
+		itm__v1__generation__init(&g[i]);
+		g[i].generation = v[i].id;
+		g[i].applied_at = v[i].applied_at;
+		g[i].comment = v[i].comment;
+		g[i].nodes = v[i].n_nodes;
+		g[i].links = v[i].n_links;
+		p[i] = &g[i];
+	}
+	rep.generations = p;
+	rep.n_generations = g && p ? n : 0;
+	itm_rpc_reply(call, &rep.base);
+	free(g);
+	free(p);
+	store_history_free(v, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Nodes                                                                */
+/* ------------------------------------------------------------------ */
+
+static void
+iso_time(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	buf[0] = '\0';
+	if (ms <= 0 || gmtime_r(&t, &tm) == NULL)
+		return;
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+/* @ni from node @n; label strings go to @labels (freed by the caller). */
+static int
+node_info(struct ctl *c, const struct ctl_node *n, Itm__V1__NodeInfo *ni,
+	  char *seen, size_t seen_len)
+{
+	const struct topo_node *tn = topo_node_find(c->topo, n->name);
+
+	itm__v1__node_info__init(ni);
+	ni->name = n->name;
+	ni->mgmt_addr = n->mgmt;
+	ni->overlay_addr = tn ? (char *)tn->overlay : "";
+	ni->up = n->up;
+	iso_time(n->last_seen_ms, seen, seen_len);
+	ni->last_seen = seen;
+	ni->generation = n->acked_gen;
+	ni->want_generation = n->want_gen;
+	if (tn == NULL || tn->n_labels == 0)
+		return 0;
+	ni->labels = calloc(tn->n_labels, sizeof(*ni->labels));
+	if (ni->labels == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < tn->n_labels; i++) {
+		if (asprintf(&ni->labels[i], "%s=%s", tn->labels[i].key,
+			     tn->labels[i].value) < 0)
+			return -ENOMEM;
+		ni->n_labels++;
+	}
+	return 0;
+}
+
+static void
+h_nodes(struct itm_rpc_call *call, void *arg)
+{
+	struct ctl *c = arg;
+	Itm__V1__NodesReply rep = ITM__V1__NODES_REPLY__INIT;
+	size_t n = c->n_nodes ? c->n_nodes : 1;
+	Itm__V1__NodeInfo *v = calloc(n, sizeof(*v));
+	Itm__V1__NodeInfo **p = calloc(n, sizeof(*p));
+	char (*seen)[32] = calloc(n, sizeof(*seen));
+	int rc = v && p && seen ? 0 : -ENOMEM;
+
+	if (!ctl_operator_ok(c, call))
+		goto out;
+	for (size_t i = 0; rc == 0 && i < c->n_nodes; i++) {
+		rc = node_info(c, &c->nodes[i], &v[i], seen[i],
+			       sizeof(seen[i]));
+		p[i] = &v[i];
+	}
+	rep.generation = c->gen;
+	rep.nodes = p;
+	rep.n_nodes = c->n_nodes;
+	if (rc < 0)
+		itm_rpc_fail(call, ITM_RPC_RESOURCE_EXHAUSTED, "out of memory");
+	else
+		itm_rpc_reply(call, &rep.base);
+out:
+	for (size_t i = 0; v && i < c->n_nodes; i++) {
+		for (size_t j = 0; j < v[i].n_labels; j++)
+			free(v[i].labels[j]);
+		free(v[i].labels);
+	}
+	free(v);
+	free(p);
+	free(seen);
+}
+
+/* ------------------------------------------------------------------ */
+/* The server                                                           */
+/* ------------------------------------------------------------------ */
+
+#define C(m) "/itm.v1.Controller/" m
+
+static const struct itm_rpc_method methods[] = {
+	{ C("Join"), &itm__v1__join_request__descriptor, 0, ctl_h_join },
+	{ C("NodeHeartbeat"), &itm__v1__node_heartbeat_request__descriptor,
+	  0, ctl_h_heartbeat },
+	{ C("Apply"), &itm__v1__apply_request__descriptor, 0, ctl_h_apply },
+	{ C("ShowTopology"), &itm__v1__topology_request__descriptor, 0,
+	  h_show },
+	{ C("Diff"), &itm__v1__diff_request__descriptor, 0, h_diff },
+	{ C("History"), &itm__v1__history_request__descriptor, 0, h_history },
+	{ C("Rollback"), &itm__v1__rollback_request__descriptor, 0,
+	  ctl_h_rollback },
+	{ C("Nodes"), &itm__v1__nodes_request__descriptor, 0, h_nodes },
+	{ C("NodeStats"), &itm__v1__node_stats_request__descriptor, 0,
+	  ctl_h_node_stats },
+	{ C("NodeLoadModule"), &itm__v1__node_module_request__descriptor, 0,
+	  ctl_h_node_load },
+	{ C("NodeUnloadModule"), &itm__v1__node_module_request__descriptor, 0,
+	  ctl_h_node_unload },
+	{ C("NodeListModules"), &itm__v1__node_module_request__descriptor, 0,
+	  ctl_h_node_list },
+};
+
+int
+ctl_rpc_start(struct ctl *c)
+{
+	int rc;
+
+	rc = itm_rpc_server_new(&c->srv, c->loop, methods, NELEM(methods), c);
+	if (rc < 0)
+		return rc;
+	rc = itm_rpc_server_listen(c->srv, c->cfg.listen,
+				   c->cfg.use_tls ? &c->cfg.tls : NULL, 0);
+	if (rc == 0)
+		rc = itm_rpc_server_start(c->srv);
+	if (rc < 0) {
+		itm_rpc_server_free(c->srv);
+		c->srv = NULL;
+	}
+	return rc;
+}
+
+void
+ctl_rpc_stop(struct ctl *c)
+{
+	if (c->srv)
+		itm_rpc_server_free(c->srv);
+	c->srv = NULL;
+}

@@ -1,0 +1,176 @@
+/*
+ * ctl_state.c - the current generation in memory.
+ *
+ * At start-up and after every apply the controller reads the newest
+ * generation back from the store: its topology, every node's neighbour
+ * table and table generation, and what is known of each agent.  Runtime
+ * state (a node's client, a push in flight, liveness) carries over from
+ * the previous load by node name, so an apply never drops a connection to
+ * an agent whose address did not change.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+#include "log.h"
+
+int64_t
+ctl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+bsearch_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct ctl_node *)elem)->name);
+}
+
+struct ctl_node *
+ctl_node_find(struct ctl *c, const char *name)
+{
+	if (c->n_nodes == 0 || name == NULL)
+		return NULL;
+	return bsearch(name, c->nodes, c->n_nodes, sizeof(*c->nodes),
+		       bsearch_cmp);
+}
+
+const struct neigh_table *
+ctl_node_table(struct ctl *c, const char *name)
+{
+	return c->tables ? neigh_find(c->tables, name) : NULL;
+}
+
+static void
+node_free(struct ctl_node *n)
+{
+	if (n->client)
+		itm_rpc_client_free(n->client);
+	free(n->name);
+	free(n->mgmt);
+	free(n->agent_addr);
+	memset(n, 0, sizeof(*n));
+}
+
+/* @n from its stored row, with runtime state taken over from @old. */
+static int
+node_init(struct ctl *c, struct ctl_node *n, const struct store_node *sn,
+	  struct ctl_node *old)
+{
+	int64_t dead_ms = (int64_t)c->cfg.heartbeat_ms * CTL_MISSED_BEATS;
+
+	n->name = strdup(sn->name);
+	n->mgmt = strdup(sn->mgmt);
+	n->agent_addr = strdup(sn->agent_addr ? sn->agent_addr : "");
+	if (!n->name || !n->mgmt || !n->agent_addr)
+		return -ENOMEM;
+	n->want_gen = sn->want_gen;
+	n->acked_gen = sn->acked_gen;
+	n->last_seen_ms = n->seen_flushed_ms = sn->last_seen_ms;
+	n->up = sn->last_seen_ms && ctl_now_ms() - sn->last_seen_ms <= dead_ms;
+	if (old == NULL)
+		return 0;
+	n->up = old->up;
+	n->pushing = old->pushing;
+	if (old->last_seen_ms > n->last_seen_ms)
+		n->last_seen_ms = old->last_seen_ms;
+	n->seen_flushed_ms = old->seen_flushed_ms;
+	if (strcmp(old->mgmt, n->mgmt) == 0) {
+		n->client = old->client;
+		old->client = NULL;
+	}
+	return 0;
+}
+
+static void
+nodes_free(struct ctl_node *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		node_free(&v[i]);
+	free(v);
+}
+
+static int
+nodes_build(struct ctl *c, struct ctl_node **out, size_t *n_out)
+{
+	struct store_node *sn;
+	struct ctl_node *v;
+	size_t n;
+	int rc;
+
+	rc = store_nodes(c->store, &sn, &n);
+	if (rc < 0)
+		return rc;
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (v == NULL) {
+		store_nodes_free(sn, n);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = node_init(c, &v[i], &sn[i], ctl_node_find(c, sn[i].name));
+	store_nodes_free(sn, n);
+	if (rc < 0) {
+		nodes_free(v, n);
+		return rc;
+	}
+	*out = v;
+	*n_out = n;
+	return 0;
+}
+
+/*
+ * Read the current generation.  On failure the previous state stays.
+ * Old clients are freed only after the swap: freeing one runs the done
+ * callbacks of its calls in flight, which look nodes up by name.
+ */
+int
+ctl_state_load(struct ctl *c)
+{
+	struct topo_config *topo = NULL;
+	struct neigh_set *tables = NULL;
+	struct ctl_node *nodes, *old;
+	size_t n, n_old;
+	uint64_t gen;
+	int rc;
+
+	if ((rc = store_current(c->store, &gen)) < 0)
+		return rc;
+	if (gen && (rc = store_topology(c->store, 0, &topo, &tables)) < 0)
+		return rc;
+	if ((rc = nodes_build(c, &nodes, &n)) < 0) {
+		neigh_set_free(tables);
+		topo_config_free(topo);
+		return rc;
+	}
+	old = c->nodes;
+	n_old = c->n_nodes;
+	neigh_set_free(c->tables);
+	topo_config_free(c->topo);
+	c->gen = gen;
+	c->topo = topo;
+	c->tables = tables;
+	c->nodes = nodes;
+	c->n_nodes = n;
+	nodes_free(old, n_old);
+	return 0;
+}
+
+void
+ctl_state_free(struct ctl *c)
+{
+	struct ctl_node *v = c->nodes;
+	size_t n = c->n_nodes;
+
+	c->nodes = NULL;
+	c->n_nodes = 0;
+	nodes_free(v, n);
+	neigh_set_free(c->tables);
+	topo_config_free(c->topo);
+	c->tables = NULL;
+	c->topo = NULL;
+}
