@@ -156,6 +156,21 @@ addr_check(const struct ctl_node *n, const char *addr)
 		  "%s; pushes go to %s", n->name, addr, n->mgmt, n->mgmt);
 }
 
+/*
+ * A joining agent has usually just (re)started.  A channel that failed to
+ * reach it before sits in gRPC's reconnect backoff and fails every call at
+ * once for up to minutes; a fresh one connects now.
+ */
+static void
+client_reset(struct ctl_node *n)
+{
+	struct itm_rpc_client *old = n->client;
+
+	n->client = NULL;
+	if (old)
+		itm_rpc_client_free(old);
+}
+
 void
 ctl_h_join(struct itm_rpc_call *call, void *arg)
 {
@@ -186,6 +201,7 @@ ctl_h_join(struct itm_rpc_call *call, void *arg)
 		 (unsigned long long)req->generation,
 		 (unsigned long long)n->want_gen);
 	addr_check(n, req->agent_addr);
+	client_reset(n);
 	rep.heartbeat_ms = c->cfg.heartbeat_ms;
 	itm_rpc_reply(call, &rep.base);
 	ctl_push_one(c, n, "join");

@@ -18,6 +18,9 @@ target_link_libraries(ctl_client PRIVATE itmproto)
 set_target_properties(ctl_client PROPERTIES
   RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/tools)
 
+# itm-controller with real agents in namespaces and a real SQLite file.
+itm_integ_test(ctl_daemon ctl_daemon.sh TIMEOUT 180)
+
 # The control plane end to end: itm-controller and four real agents in
 # namespaces, driven by itmctl (apply, per-node generations, an agent and
 # the controller killed and restarted, stats, refused files).
