@@ -215,6 +215,7 @@ ctl_h_heartbeat(struct itm_rpc_call *call, void *arg)
 		(const void *)itm_rpc_request(call);
 	Itm__V1__NodeHeartbeatReply rep = ITM__V1__NODE_HEARTBEAT_REPLY__INIT;
 	struct ctl_node *n;
+	int behind;
 
 	if ((n = node_check(c, call, req->node, "heartbeat")) == NULL)
 		return;
@@ -226,7 +227,8 @@ ctl_h_heartbeat(struct itm_rpc_call *call, void *arg)
 				  n->name, store_errmsg(c->store));
 	}
 	rep.generation = n->want_gen;
-	itm_rpc_reply(call, &rep.base);
-	if (req->generation < n->want_gen)
+	behind = req->generation < n->want_gen;
+	itm_rpc_reply(call, &rep.base);		/* frees req */
+	if (behind)
 		ctl_push_one(c, n, "heartbeat reported an older generation");
 }
