@@ -254,6 +254,8 @@ itm_wait_for 20 node_converged c4n2 "$G3" ||
 	itm_fail "c4n2 did not converge to generation $G3: $(ctl nodes 2>&1)"
 for n in "${NODES[@]}"; do check_table "$n" "$T3"; done
 itm_log "apply 3: c4n2 was down, rejoined and holds generation $G3"
+itm_log "itmctl nodes:
+$(ctl nodes)"
 
 # ---------------------------------------------------------------------
 # 4. Module placement and stats through the controller.
@@ -281,7 +283,8 @@ for n in "${NODES[@]}"; do
 	itm_assert_match "$out" "(^|
 )$n " "overlay stats row of $n"
 done
-itm_log "stats c4n1 through the controller: per-class counters present"
+itm_log "stats c4n1 through the controller: per-class counters present:
+$(ctl stats c4n1 --module qosmod)"
 
 # ---------------------------------------------------------------------
 # 5. Controller down: agents keep their tables and the overlay works.
