@@ -1,10 +1,11 @@
 /*
  * itmctl.c - the operator CLI: global options, the command table and the
  * one RPC helper every command uses.  The grammar lives in parser.c, the
- * commands in itmctl_agent.c (and the controller's commands, once they
- * exist, in a file of their own), output in output.c / output_json.c.
+ * commands in itmctl_agent.c (one agent), itmctl_controller.c and
+ * itmctl_topology.c (through the controller), output in output*.c.
  *
- * Exit status: 0 success, 1 RPC or server error, 2 usage error.
+ * Exit status: 0 success, 1 RPC or server error, 2 usage error, 3 done
+ * but some nodes could not be reached.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,10 +21,7 @@
 #define ITM_VERSION "unknown"
 #endif
 
-/*
- * What runs each action.  Controller commands have no function yet: the
- * controller's author adds them here (see parser.c for the grammar side).
- */
+/* What runs each action (see parser.c for the grammar side). */
 static const struct command {
 	enum action action;
 	int (*run)(struct ctl *ctl, const struct parse_result *res);
@@ -33,16 +31,17 @@ static const struct command {
 	{ ACT_MODULE_UNLOAD, cmd_module_unload },
 	{ ACT_MODULE_LIST, cmd_module_list },
 	{ ACT_STATS, cmd_stats },
-	{ ACT_NODES, NULL },
-	{ ACT_TOPO_APPLY, NULL },
-	{ ACT_TOPO_SHOW, NULL },
-	{ ACT_TOPO_DIFF, NULL },
-	{ ACT_TOPO_HISTORY, NULL },
-	{ ACT_TOPO_ROLLBACK, NULL },
-	{ ACT_NODE_STATS, NULL },
-	{ ACT_NODE_MODULE_LOAD, NULL },
-	{ ACT_NODE_MODULE_UNLOAD, NULL },
-	{ ACT_NODE_MODULE_LIST, NULL },
+	{ ACT_TABLE, cmd_table },
+	{ ACT_NODES, cmd_nodes },
+	{ ACT_TOPO_APPLY, cmd_topo_apply },
+	{ ACT_TOPO_SHOW, cmd_topo_show },
+	{ ACT_TOPO_DIFF, cmd_topo_diff },
+	{ ACT_TOPO_HISTORY, cmd_topo_history },
+	{ ACT_TOPO_ROLLBACK, cmd_topo_rollback },
+	{ ACT_NODE_STATS, cmd_node_stats },
+	{ ACT_NODE_MODULE_LOAD, cmd_node_module_load },
+	{ ACT_NODE_MODULE_UNLOAD, cmd_node_module_unload },
+	{ ACT_NODE_MODULE_LIST, cmd_node_module_list },
 };
 
 /* ------------------------------------------------------------------ */
@@ -59,6 +58,7 @@ static int opt_agent(struct ctl *ctl, const char *v, char *err, size_t len)
 	(void)err;
 	(void)len;
 	set_addr(ctl->agent, sizeof(ctl->agent), v);
+	ctl->agent_given = 1;
 	return 0;
 }
 
@@ -68,6 +68,7 @@ static int opt_controller(struct ctl *ctl, const char *v, char *err,
 	(void)err;
 	(void)len;
 	set_addr(ctl->controller, sizeof(ctl->controller), v);
+	ctl->controller_from = "--controller";
 	return 0;
 }
 
@@ -97,6 +98,7 @@ static int opt_timeout(struct ctl *ctl, const char *v, char *err, size_t len)
 		return -1;
 	}
 	ctl->timeout_ms = ms;
+	ctl->timeout_given = 1;
 	return 0;
 }
 
@@ -218,31 +220,59 @@ static int global_option(void *arg, int argc, char **argv, char *err,
 /* RPC                                                                  */
 /* ------------------------------------------------------------------ */
 
+/* The server's message, one line per line it has (a controller's list of
+ * topology errors is one message). */
+void ctl_print_failure(struct ctl *ctl, const char *who,
+			  const char *addr, const struct itm_rpc_status *st)
+{
+	const char *m = st->message;
+
+	fprintf(stderr, "itmctl: %s: %s at %s: %s", ctl->res->cmd, who, addr,
+		itm_rpc_code_name(st->code));
+	if (!strchr(m, '\n'))
+		fprintf(stderr, "%s%s\n", *m ? ": " : "", m);
+	else
+		fprintf(stderr, ":\n%s%s", m, m[strlen(m) - 1] == '\n' ? "" : "\n");
+	if (st->code == ITM_RPC_UNAVAILABLE && !strcmp(who, "controller"))
+		fprintf(stderr, "itmctl: is itm-controller running at %s (the "
+			"address from %s)?  Give its address with "
+			"--controller ADDR or ITM_CONTROLLER.\n", addr,
+			ctl->controller_from);
+}
+
+int ctl_call_status(struct ctl *ctl, const char *who, const char *addr,
+		    const char *method, const ProtobufCMessage *req,
+		    const ProtobufCMessageDescriptor *reply_desc,
+		    ProtobufCMessage **reply, struct itm_rpc_status *st)
+{
+	struct itm_rpc_client *c;
+	int rc;
+
+	rc = itm_rpc_client_new(&c, addr, ctl->use_tls ? &ctl->tls : NULL);
+	if (rc) {
+		st->code = ITM_RPC_INTERNAL;
+		snprintf(st->message, sizeof(st->message), "%s", strerror(-rc));
+		return CTL_ERR;
+	}
+	rc = itm_rpc_call(c, method, req, reply_desc, reply, ctl->timeout_ms,
+			  st);
+	itm_rpc_client_free(c);
+	return rc ? CTL_ERR : CTL_OK;
+}
+
 int ctl_call(struct ctl *ctl, const char *who, const char *addr,
 	     const char *method, const ProtobufCMessage *req,
 	     const ProtobufCMessageDescriptor *reply_desc,
 	     ProtobufCMessage **reply)
 {
-	const char *cmd = ctl->res->cmd;
-	struct itm_rpc_client *c;
 	struct itm_rpc_status st;
 	int rc;
 
-	rc = itm_rpc_client_new(&c, addr, ctl->use_tls ? &ctl->tls : NULL);
-	if (rc) {
-		fprintf(stderr, "itmctl: %s: %s at %s: %s\n", cmd, who, addr,
-			strerror(-rc));
-		return CTL_ERR;
-	}
-	rc = itm_rpc_call(c, method, req, reply_desc, reply, ctl->timeout_ms,
-			  &st);
-	itm_rpc_client_free(c);
-	if (rc == 0)
-		return CTL_OK;
-	fprintf(stderr, "itmctl: %s: %s at %s: %s%s%s\n", cmd, who, addr,
-		itm_rpc_code_name(st.code), st.message[0] ? ": " : "",
-		st.message);
-	return CTL_ERR;
+	rc = ctl_call_status(ctl, who, addr, method, req, reply_desc, reply,
+			     &st);
+	if (rc)
+		ctl_print_failure(ctl, who, addr, &st);
+	return rc;
 }
 
 /* gRPC logs its own view of failures to stderr; ours is clearer. */
@@ -260,6 +290,8 @@ static void ctl_init(struct ctl *ctl)
 		 a && *a ? a : CTL_DEFAULT_AGENT);
 	set_addr(ctl->controller, sizeof(ctl->controller),
 		 c && *c ? c : CTL_DEFAULT_CONTROLLER);
+	ctl->agent_given = a && *a;
+	ctl->controller_from = c && *c ? "ITM_CONTROLLER" : "the default";
 	ctl->timeout_ms = CTL_DEFAULT_TIMEOUT;
 	ctl->out = &output_table;
 	if (!getenv("GRPC_VERBOSITY"))

@@ -1,6 +1,6 @@
 /*
  * itmctl_agent.c - itmctl commands that talk to one agent directly
- * (--agent): status, module load / unload / list, stats.  Each builds its
+ * (--agent): status, module load / unload / list, stats, table.  Each builds its
  * request from the parse result, makes one call and hands the reply to
  * the chosen output.
  */
@@ -37,7 +37,7 @@ int cmd_status(struct ctl *ctl, const struct parse_result *res)
 }
 
 /* Parameters are "key=value" with a key of letters, digits, '_' or '-'. */
-static int check_params(const struct parse_result *res)
+int check_params(const struct parse_result *res)
 {
 	for (size_t i = 0; i < res->n_params; i++) {
 		const char *p = res->params[i];
@@ -69,7 +69,7 @@ int cmd_module_load(struct ctl *ctl, const struct parse_result *res)
 			&itm__v1__load_module_reply__descriptor, &r);
 	if (rc)
 		return rc;
-	ctl->out->loaded((Itm__V1__LoadModuleReply *)r);
+	ctl->out->loaded(NULL, (Itm__V1__LoadModuleReply *)r);
 	protobuf_c_message_free_unpacked(r, NULL);
 	return 0;
 }
@@ -85,7 +85,7 @@ int cmd_module_unload(struct ctl *ctl, const struct parse_result *res)
 			&itm__v1__unload_module_reply__descriptor, &r);
 	if (rc)
 		return rc;
-	ctl->out->unloaded(res->name, (Itm__V1__UnloadModuleReply *)r);
+	ctl->out->unloaded(NULL, res->name);
 	protobuf_c_message_free_unpacked(r, NULL);
 	return 0;
 }
@@ -101,23 +101,42 @@ int cmd_module_list(struct ctl *ctl, const struct parse_result *res)
 			&itm__v1__list_modules_reply__descriptor, &r);
 	if (rc)
 		return rc;
-	ctl->out->modules((Itm__V1__ListModulesReply *)r);
+	ctl->out->modules(NULL, (Itm__V1__ListModulesReply *)r);
 	protobuf_c_message_free_unpacked(r, NULL);
 	return 0;
 }
 
+/* Without --agent or $ITM_AGENT, "stats" is the whole overlay's. */
 int cmd_stats(struct ctl *ctl, const struct parse_result *res)
 {
 	Itm__V1__StatsRequest q = ITM__V1__STATS_REQUEST__INIT;
 	ProtobufCMessage *r;
 	int rc;
 
+	if (!ctl->agent_given)
+		return cmd_node_stats(ctl, res);
 	q.module = (char *)(res->module ? res->module : "");
 	rc = agent_call(ctl, AGENT_SVC "GetStats", &q.base,
 			&itm__v1__stats_reply__descriptor, &r);
 	if (rc)
 		return rc;
 	ctl->out->stats((Itm__V1__StatsReply *)r);
+	protobuf_c_message_free_unpacked(r, NULL);
+	return 0;
+}
+
+int cmd_table(struct ctl *ctl, const struct parse_result *res)
+{
+	Itm__V1__GetTableRequest q = ITM__V1__GET_TABLE_REQUEST__INIT;
+	ProtobufCMessage *r;
+	int rc;
+
+	(void)res;
+	rc = agent_call(ctl, AGENT_SVC "GetTable", &q.base,
+			&itm__v1__neighbour_table__descriptor, &r);
+	if (rc)
+		return rc;
+	ctl->out->table((Itm__V1__NeighbourTable *)r);
 	protobuf_c_message_free_unpacked(r, NULL);
 	return 0;
 }

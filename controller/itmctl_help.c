@@ -44,29 +44,73 @@ static const struct topic topics[] = {
 	  "row per module, registration and class with packets, bytes, flows\n"
 	  "and the share of packets settled in the kernel (counted there,\n"
 	  "never queued to user space), then each module's own counters.\n"
-	  "With -o json the agent's StatsReply is printed as it is.\n" },
+	  "With --agent or $ITM_AGENT this is one agent's; without either,\n"
+	  "the controller asks every node and prints one table for the whole\n"
+	  "overlay with a NODE column, followed by the nodes it could not ask\n"
+	  "(exit status 3 when there are any).  With -o json the agent's\n"
+	  "StatsReply (one agent) or the controller's NodeStatsReply (the\n"
+	  "overlay, unreachable nodes under \"errors\") is printed as it is.\n" },
+	{ "table", "table",
+	  "Show the neighbour table the agent holds: its generation, this\n"
+	  "node's overlay address, and per neighbour its management and\n"
+	  "overlay addresses, cost, latency and bandwidth hints.  This is\n"
+	  "read from the agent itself (--agent), not from the controller, so\n"
+	  "it shows what the node really uses.\n"
+	  "  itmctl --agent 10.99.0.2:7701 table\n" },
 	{ "nodes", "nodes",
-	  "(controller) List the overlay's nodes: addresses, whether each is\n"
-	  "up, when it was last seen, the table generation it acknowledged.\n" },
-	{ "topology apply", "topology apply [--dry-run] FILE",
-	  "(controller) Validate the topology in FILE (YAML; '-' for stdin),\n"
-	  "store it as a new generation and push each node its neighbour\n"
-	  "table; report per node.  --dry-run validates only.\n" },
-	{ "topology show", "topology show [GENERATION]",
-	  "(controller) Print the YAML of the current or given generation.\n" },
+	  "(controller) List the overlay's nodes with their management and\n"
+	  "overlay addresses, whether the agent is up (joined and sending\n"
+	  "heartbeats), when it was last seen, the table generation it has\n"
+	  "acknowledged ('3 (want 5)' while it is behind), and its labels.\n" },
+	{ "topology apply", "topology apply FILE [--dry-run]",
+	  "(controller) Send the topology in FILE (YAML, see the README; '-'\n"
+	  "reads stdin) to the controller.  It validates the whole file, stores\n"
+	  "it as a new generation in one transaction, computes each node's\n"
+	  "neighbour table and pushes it to every agent at once.  One row per\n"
+	  "node says what happened there:\n"
+	  "  updated      the agent installed the new table\n"
+	  "  unchanged    the agent already had this table\n"
+	  "  unreachable  the push failed; the agent gets the table when it\n"
+	  "               joins again\n"
+	  "A file with faults is refused whole: nothing is stored or pushed,\n"
+	  "and every fault is printed on its own line as\n"
+	  "  FILE:LINE: field: what is wrong\n"
+	  "--dry-run validates and reports without storing or pushing.\n"
+	  "Exit status 0 when every node is updated or unchanged, 3 when the\n"
+	  "generation was stored but some node did not take it, 1 when it was\n"
+	  "refused or the controller could not be reached.  The deadline is\n"
+	  "30 s unless --timeout is given.\n"
+	  "  itmctl topology apply deploy/topo.yaml\n" },
+	{ "topology show", "topology show [--generation N]",
+	  "(controller) Print the YAML of the current generation, or of\n"
+	  "generation N, exactly as it was applied, after one comment line\n"
+	  "with the generation and when it was applied: the output can be\n"
+	  "applied again.\n"
+	  "  itmctl topology show --generation 3 > topo-3.yaml\n" },
 	{ "topology diff", "topology diff FILE",
-	  "(controller) What applying FILE would change.\n" },
+	  "(controller) What applying FILE would change in the current\n"
+	  "topology, one line per node or link: '+' added, '-' removed, '~'\n"
+	  "changed (with old and new values).  Nothing is stored.  A file with\n"
+	  "faults is reported as by 'topology apply'.\n" },
 	{ "topology history", "topology history",
-	  "(controller) List stored generations.\n" },
+	  "(controller) List the stored generations: number, when applied,\n"
+	  "how many nodes and links, and the topology's comment.\n" },
 	{ "topology rollback", "topology rollback GENERATION",
-	  "(controller) Apply an earlier generation again.\n" },
+	  "(controller) Apply the YAML of an earlier GENERATION again, as a new\n"
+	  "generation, and push it; reports per node like 'topology apply'.\n" },
 	{ "stats node", "stats NODE [--module MODULE]",
-	  "(controller) The stats command for NODE, fetched by the\n"
-	  "controller.\n" },
-	{ "module node", "module load|unload NODE MODULE [key=value ...]\n"
-	  "       itmctl [options] module list NODE",
-	  "(controller) The module commands for NODE, through the\n"
-	  "controller.\n" },
+	  "(controller) The stats of NODE, fetched from its agent by the\n"
+	  "controller and printed as 'stats' prints one agent's.  Exit status\n"
+	  "1 when the controller could not ask NODE.\n"
+	  "  itmctl stats n2 --module qosmod\n" },
+	{ "module load", "module load NODE MODULE [key=value ...]",
+	  "(controller) 'module load' on the agent of NODE, relayed by the\n"
+	  "controller; the reply and any refusal are the agent's.\n"
+	  "  itmctl module load n2 qosmod threshold=20\n" },
+	{ "module unload", "module unload NODE MODULE",
+	  "(controller) 'module unload' on the agent of NODE.\n" },
+	{ "module list", "module list NODE",
+	  "(controller) 'module list' of the agent of NODE.\n" },
 	{ "help", "help [COMMAND ...]",
 	  "Describe all commands, or the ones starting with COMMAND.\n" },
 };
@@ -79,8 +123,9 @@ static const char options_text[] =
 	"  --agent ADDR        agent to talk to: unix:/path, /path, host:port\n"
 	"                      or [v6addr]:port (default $ITM_AGENT, else\n"
 	"                      " CTL_DEFAULT_AGENT ")\n"
-	"  --controller ADDR   controller, for commands naming a NODE (default\n"
-	"                      $ITM_CONTROLLER, else " CTL_DEFAULT_CONTROLLER ")\n"
+	"  --controller ADDR   controller, for nodes, topology and commands\n"
+	"                      naming a NODE (default $ITM_CONTROLLER, else\n"
+	"                      " CTL_DEFAULT_CONTROLLER ")\n"
 	"  -o, --output FMT    table (default) or json\n"
 	"  --timeout MS        deadline of each call in milliseconds (default 5000)\n"
 	"  --tls-ca FILE       use TLS; verify the server with this CA (PEM)\n"
@@ -103,7 +148,12 @@ static const char tail_text[] =
 	"     request; stderr says who, the gRPC status and the reason:\n"
 	"       itmctl: module load: agent at unix:/run/itm/agent.sock:\n"
 	"       INVALID_ARGUMENT: threshold: not a number: 'abc'\n"
-	"  2  usage error\n\n"
+	"     or FILE could not be read, or a topology was refused (each\n"
+	"     fault on its own line)\n"
+	"  2  usage error\n"
+	"  3  done, but not everywhere: 'topology apply' or 'rollback' stored\n"
+	"     the generation and some node did not take it, or 'stats' of the\n"
+	"     overlay could not ask some nodes; the output lists them\n\n"
 	"ENVIRONMENT\n"
 	"  ITM_AGENT, ITM_CONTROLLER   default addresses\n"
 	"  GRPC_VERBOSITY              when set, gRPC's own log lines are shown\n\n"
@@ -111,6 +161,9 @@ static const char tail_text[] =
 	"  itmctl status\n"
 	"  itmctl module load qosmod threshold=20\n"
 	"  itmctl -o json stats --module qosmod\n"
+	"  itmctl --controller 10.99.0.254:7700 topology apply topo.yaml\n"
+	"  itmctl nodes\n"
+	"  itmctl stats n2 --module qosmod\n"
 	"  itmctl --agent 10.0.0.2:7701 --tls-ca ca.pem --tls-cert ops.pem \\\n"
 	"         --tls-key ops.key module list\n";
 
@@ -130,8 +183,11 @@ void help_full(FILE *f)
 		fprintf(f, "  itmctl [options] %s\n", topics[i].synopsis);
 	fprintf(f, "\nDESCRIPTION\n"
 		"  itmctl is the operator's tool for ITM (Internet Traffic Managers).\n"
-		"  Commands without a NODE talk to one agent directly (--agent);\n"
-		"  commands naming a NODE go through the controller (--controller).\n"
+		"  status, table and module commands without a NODE talk to one agent\n"
+		"  directly (--agent); nodes, topology and commands naming a NODE go\n"
+		"  through the controller (--controller).  stats without a NODE asks\n"
+		"  the agent when --agent or $ITM_AGENT names one, else the controller\n"
+		"  for the whole overlay.\n"
 		"  Keywords may be shortened to any unique prefix: 'itmctl mod li'.\n\n");
 	fputs(options_text, f);
 	fprintf(f, "\nCOMMANDS\n");

@@ -1,107 +1,14 @@
 /*
- * output.c - itmctl's default output: tables for people.  Columns are
- * sized to their content, numbers right-aligned; counters are printed
- * exactly (no "1.2M"): operators compare them with other tools.
+ * output.c - itmctl's default output: tables for people, for the agent's
+ * replies.  The controller's replies are printed by output_ctl.c, the
+ * table itself lives in output_tbl.c.
  */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "output.h"
-
-#define TBL_MAXCOLS	12
-
-struct table {
-	int ncols;
-	const char *align;		/* 'l' or 'r' per column */
-	char **cells;			/* row-major, header row first */
-	size_t nrows;
-};
-
-static void tbl_init(struct table *t, const char *align, ...)
-{
-	va_list ap;
-
-	memset(t, 0, sizeof(*t));
-	t->align = align;
-	t->ncols = strlen(align);
-	t->cells = calloc(t->ncols, sizeof(char *));
-	va_start(ap, align);
-	for (int c = 0; c < t->ncols; c++)
-		t->cells[c] = strdup(va_arg(ap, const char *));
-	va_end(ap);
-	t->nrows = 1;
-}
-
-/* Add a row; each cell is a printf format and its arguments, in turn. */
-static void tbl_row(struct table *t, ...)
-{
-	va_list ap;
-
-	t->cells = realloc(t->cells, (t->nrows + 1) * t->ncols * sizeof(char *));
-	va_start(ap, t);
-	for (int c = 0; c < t->ncols; c++)
-		t->cells[t->nrows * t->ncols + c] = strdup(va_arg(ap, const char *));
-	va_end(ap);
-	t->nrows++;
-}
-
-static void tbl_print(struct table *t)
-{
-	size_t w[TBL_MAXCOLS] = { 0 };
-
-	for (size_t r = 0; r < t->nrows; r++)
-		for (int c = 0; c < t->ncols; c++) {
-			size_t l = strlen(t->cells[r * t->ncols + c]);
-
-			w[c] = l > w[c] ? l : w[c];
-		}
-	for (size_t r = 0; r < t->nrows; r++) {
-		for (int c = 0; c < t->ncols; c++) {
-			const char *s = t->cells[r * t->ncols + c];
-			int last = c == t->ncols - 1;
-
-			if (t->align[c] == 'r')
-				printf("%*s%s", (int)w[c], s, last ? "" : "  ");
-			else if (last)
-				printf("%s", s);
-			else
-				printf("%-*s  ", (int)w[c], s);
-		}
-		putchar('\n');
-	}
-	for (size_t i = 0; i < t->nrows * t->ncols; i++)
-		free(t->cells[i]);
-	free(t->cells);
-}
-
-/* Small formatting helpers with rotating static buffers. */
-static const char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static const char *fmt(const char *f, ...)
-{
-	static char bufs[16][256];
-	static int i;
-	char *b = bufs[i++ % 16];
-	va_list ap;
-
-	va_start(ap, f);
-	vsnprintf(b, sizeof(bufs[0]), f, ap);
-	va_end(ap);
-	return b;
-}
-
-static const char *u64(uint64_t v)
-{
-	return fmt("%" PRIu64, v);
-}
-
-static const char *str_or_dash(const char *s)
-{
-	return s && *s ? s : "-";
-}
+#include "output_int.h"
 
 const char *output_hook_name(int hook)
 {
@@ -145,17 +52,18 @@ static void table_status(const Itm__V1__StatusReply *r)
 	printf("queue drops        %" PRIu64 "\n", r->queue_drops);
 }
 
-static void table_loaded(const Itm__V1__LoadModuleReply *r)
+static void table_loaded(const char *node, const Itm__V1__LoadModuleReply *r)
 {
-	printf("module %s loaded\n", r->name);
+	printf("module %s loaded%s%s\n", r->name, node ? " on " : "",
+	       node ? node : "");
 	for (size_t i = 0; i < r->n_params; i++)
 		printf("  %s\n", r->params[i]);
 }
 
-static void table_unloaded(const char *name, const Itm__V1__UnloadModuleReply *r)
+static void table_unloaded(const char *node, const char *name)
 {
-	(void)r;
-	printf("module %s unloaded\n", name);
+	printf("module %s unloaded%s%s\n", name, node ? " from " : "",
+	       node ? node : "");
 }
 
 static const char *proto_name(uint32_t p)
@@ -242,10 +150,12 @@ static void module_rows(struct table *t, const Itm__V1__ModuleInfo *m)
 	}
 }
 
-static void table_modules(const Itm__V1__ListModulesReply *r)
+static void table_modules(const char *node, const Itm__V1__ListModulesReply *r)
 {
 	struct table t;
 
+	if (node)
+		printf("node %s\n%s", node, r->n_modules ? "\n" : "");
 	if (!r->n_modules) {
 		printf("no modules loaded\n");
 		return;
@@ -259,37 +169,7 @@ static void table_modules(const Itm__V1__ListModulesReply *r)
 	tbl_print(&t);
 }
 
-static const char *settled_share(const Itm__V1__ClassStats *c)
-{
-	if (!c->packets)
-		return "-";
-	return fmt("%.1f%%", 100.0 * c->settled_packets / c->packets);
-}
-
-static void stats_rows(struct table *t, const Itm__V1__ModuleStats *m)
-{
-	if (!m->n_registrations)
-		tbl_row(t, m->module, m->kind, "-", "-", "-", "-", "-", "-", "-");
-	for (size_t i = 0; i < m->n_registrations; i++) {
-		const Itm__V1__RegistrationStats *g = m->registrations[i];
-		const char *hook = output_hook_name(g->hook);
-
-		if (!g->n_classes)
-			tbl_row(t, m->module, m->kind, str_or_dash(g->label),
-				hook, "-", "-", "-", "-", "-");
-		for (size_t j = 0; j < g->n_classes; j++) {
-			const Itm__V1__ClassStats *c = g->classes[j];
-
-			tbl_row(t, m->module, m->kind, str_or_dash(g->label),
-				hook, fmt("%" PRIu32 " %s", c->class_id,
-					  str_or_dash(c->name)),
-				u64(c->packets), u64(c->bytes), u64(c->flows),
-				settled_share(c));
-		}
-	}
-}
-
-static void counter_rows(const Itm__V1__StatsReply *r)
+static void counter_table(const Itm__V1__StatsReply *r)
 {
 	struct table t;
 	size_t n = 0;
@@ -300,13 +180,8 @@ static void counter_rows(const Itm__V1__StatsReply *r)
 		return;
 	putchar('\n');
 	tbl_init(&t, "llr", "MODULE", "COUNTER", "VALUE");
-	for (size_t i = 0; i < r->n_modules; i++) {
-		const Itm__V1__ModuleStats *m = r->modules[i];
-
-		for (size_t j = 0; j < m->n_counters; j++)
-			tbl_row(&t, m->module, m->counters[j]->name,
-				u64(m->counters[j]->value));
-	}
+	for (size_t i = 0; i < r->n_modules; i++)
+		counter_rows(&t, NULL, r->modules[i]);
 	tbl_print(&t);
 }
 
@@ -320,12 +195,11 @@ static void table_stats(const Itm__V1__StatsReply *r)
 		return;
 	}
 	putchar('\n');
-	tbl_init(&t, "lllllrrrr", "MODULE", "KIND", "REGISTRATION", "HOOK",
-		 "CLASS", "PACKETS", "BYTES", "FLOWS", "SETTLED");
+	tbl_init(&t, STATS_ALIGN, STATS_HEADERS);
 	for (size_t i = 0; i < r->n_modules; i++)
-		stats_rows(&t, r->modules[i]);
+		stats_rows(&t, NULL, r->modules[i]);
 	tbl_print(&t);
-	counter_rows(r);
+	counter_table(r);
 }
 
 const struct output output_table = {
@@ -335,4 +209,11 @@ const struct output output_table = {
 	.unloaded = table_unloaded,
 	.modules = table_modules,
 	.stats = table_stats,
+	.table = ctl_table_neighbours,
+	.nodes = ctl_table_nodes,
+	.applied = ctl_table_applied,
+	.topology = ctl_table_topology,
+	.diff = ctl_table_diff,
+	.history = ctl_table_history,
+	.overlay_stats = ctl_table_overlay_stats,
 };

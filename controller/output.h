@@ -10,13 +10,26 @@
 
 #include "itm.pb-c.h"
 
+/*
+ * @node is the node's name when the request went through the controller
+ * ("module load NODE ..."), NULL when itmctl talked to one agent.
+ */
 struct output {
 	const char *name;		/* "table", "json" */
+	/* Agent replies (output.c). */
 	void (*status)(const Itm__V1__StatusReply *r);
-	void (*loaded)(const Itm__V1__LoadModuleReply *r);
-	void (*unloaded)(const char *name, const Itm__V1__UnloadModuleReply *r);
-	void (*modules)(const Itm__V1__ListModulesReply *r);
+	void (*loaded)(const char *node, const Itm__V1__LoadModuleReply *r);
+	void (*unloaded)(const char *node, const char *name);
+	void (*modules)(const char *node, const Itm__V1__ListModulesReply *r);
 	void (*stats)(const Itm__V1__StatsReply *r);
+	void (*table)(const Itm__V1__NeighbourTable *r);
+	/* Controller replies (output_ctl.c). */
+	void (*nodes)(const Itm__V1__NodesReply *r);
+	void (*applied)(const Itm__V1__ApplyReply *r, int dry_run);
+	void (*topology)(const Itm__V1__TopologyReply *r);
+	void (*diff)(const Itm__V1__DiffReply *r);
+	void (*history)(const Itm__V1__HistoryReply *r);
+	void (*overlay_stats)(const Itm__V1__NodeStatsReply *r);
 };
 
 extern const struct output output_table;

@@ -189,33 +189,61 @@ void json_print(json_t *j)
 	json_decref(j);
 }
 
-static void json_status(const Itm__V1__StatusReply *r)
-{
-	json_print(pb_to_json(&r->base));
+/* Most replies print as they are: one function per op, for type safety. */
+#define JSON_AS_IS(fn, type)						\
+static void fn(const type *r)						\
+{									\
+	json_print(pb_to_json(&r->base));				\
 }
 
-static void json_loaded(const Itm__V1__LoadModuleReply *r)
+JSON_AS_IS(json_status, Itm__V1__StatusReply)
+JSON_AS_IS(json_stats, Itm__V1__StatsReply)
+JSON_AS_IS(json_table, Itm__V1__NeighbourTable)
+JSON_AS_IS(json_nodes, Itm__V1__NodesReply)
+JSON_AS_IS(json_topology, Itm__V1__TopologyReply)
+JSON_AS_IS(json_diff, Itm__V1__DiffReply)
+JSON_AS_IS(json_history, Itm__V1__HistoryReply)
+JSON_AS_IS(json_overlay_stats, Itm__V1__NodeStatsReply)
+
+/* Through the controller, say which node first. */
+static json_t *with_node(const char *node, json_t *o)
 {
-	json_print(pb_to_json(&r->base));
+	json_t *n;
+
+	if (!node)
+		return o;
+	n = json_object();
+	json_object_set_new(n, "node", json_string(node));
+	json_object_update(n, o);
+	json_decref(o);
+	return n;
+}
+
+static void json_loaded(const char *node, const Itm__V1__LoadModuleReply *r)
+{
+	json_print(with_node(node, pb_to_json(&r->base)));
 }
 
 /* UnloadModuleReply is empty: say what was unloaded. */
-static void json_unloaded(const char *name, const Itm__V1__UnloadModuleReply *r)
+static void json_unloaded(const char *node, const char *name)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "unloaded", json_string(name));
+	json_print(with_node(node, o));
+}
+
+static void json_modules(const char *node, const Itm__V1__ListModulesReply *r)
+{
+	json_print(with_node(node, pb_to_json(&r->base)));
+}
+
+static void json_applied(const Itm__V1__ApplyReply *r, int dry_run)
 {
 	json_t *o = pb_to_json(&r->base);
 
-	json_object_set_new(o, "unloaded", json_string(name));
+	json_object_set_new(o, "dry_run", json_boolean(dry_run));
 	json_print(o);
-}
-
-static void json_modules(const Itm__V1__ListModulesReply *r)
-{
-	json_print(pb_to_json(&r->base));
-}
-
-static void json_stats(const Itm__V1__StatsReply *r)
-{
-	json_print(pb_to_json(&r->base));
 }
 
 const struct output output_json = {
@@ -225,4 +253,11 @@ const struct output output_json = {
 	.unloaded = json_unloaded,
 	.modules = json_modules,
 	.stats = json_stats,
+	.table = json_table,
+	.nodes = json_nodes,
+	.applied = json_applied,
+	.topology = json_topology,
+	.diff = json_diff,
+	.history = json_history,
+	.overlay_stats = json_overlay_stats,
 };

@@ -124,8 +124,8 @@ static const struct token t_stats[] = {
 	{ ENDTOKEN, "", ACT_NONE, NULL }
 };
 
-/* topology apply [--dry-run] FILE | show [GEN] | diff FILE | history |
- * rollback GEN */
+/* topology apply [--dry-run] FILE | show [[--generation] GEN] |
+ * diff FILE | history | rollback GEN */
 static const struct token t_apply_opts[] = {
 	{ NOTOKEN, "", ACT_NONE, NULL },
 	{ FLAG, "--dry-run", ACT_NONE, t_end },
@@ -143,8 +143,14 @@ static const struct token t_apply[] = {
 	{ ENDTOKEN, "", ACT_NONE, NULL }
 };
 
+static const struct token t_show_gen[] = {
+	{ GENERATION, "GENERATION", ACT_NONE, t_end },
+	{ ENDTOKEN, "", ACT_NONE, NULL }
+};
+
 static const struct token t_show[] = {
 	{ NOTOKEN, "", ACT_NONE, NULL },
+	{ KEYWORD, "--generation", ACT_NONE, t_show_gen },
 	{ GENERATION, "GENERATION", ACT_NONE, t_end },
 	{ ENDTOKEN, "", ACT_NONE, NULL }
 };
@@ -170,6 +176,7 @@ static const struct token t_topology[] = {
 
 static const struct token t_main[] = {
 	{ KEYWORD, "status", ACT_STATUS, t_end },
+	{ KEYWORD, "table", ACT_TABLE, t_end },
 	{ KEYWORD, "module", ACT_NONE, t_module },
 	{ KEYWORD, "stats", ACT_STATS, t_stats },
 	{ KEYWORD, "nodes", ACT_NODES, t_end },

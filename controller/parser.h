@@ -18,6 +18,7 @@ enum action {
 	ACT_MODULE_UNLOAD,
 	ACT_MODULE_LIST,
 	ACT_STATS,
+	ACT_TABLE,
 	/* Through the controller. */
 	ACT_NODES,
 	ACT_TOPO_APPLY,

@@ -22,3 +22,8 @@ set_target_properties(ctl_client PROPERTIES
 itm_integ_test(ctl_daemon ctl_daemon.sh TIMEOUT 180)
 # Mutual TLS: wrong CA or wrong node name refused.
 itm_integ_test(ctl_tls ctl_tls.sh TIMEOUT 120)
+
+# The control plane end to end: itm-controller and four real agents in
+# namespaces, driven by itmctl (apply, per-node generations, an agent and
+# the controller killed and restarted, stats, refused files).
+itm_integ_test(ctl_lab4 ctl_lab4.sh TIMEOUT 240)

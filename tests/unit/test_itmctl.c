@@ -41,6 +41,9 @@ static struct fake {
 	uv_mutex_t lock;		/* what the agent was asked */
 	char last_params[256];
 	char last_module[64];
+	char last_node[64];
+	char last_file[128];
+	int last_num;
 	int n_calls;
 } fk;
 
@@ -164,61 +167,311 @@ static void h_list(struct itm_rpc_call *call, void *arg)
 	itm_rpc_reply(call, &r.base);
 }
 
+/* A StatsReply of two modules (or the one named by @module). */
+struct stats_buf {
+	Itm__V1__ClassStats c1, c2, c3, *qc[2], *rc[1];
+	Itm__V1__RegistrationStats g1, g2, *qg[1], *rg[1];
+	Itm__V1__Counter k1, k2, k3, *qk[2], *rk[1];
+	Itm__V1__ModuleStats m1, m2, *mods[2];
+	Itm__V1__StatsReply r;
+};
+
+static void fill_stats(struct stats_buf *b, const char *node,
+		       const char *module)
+{
+	static const Itm__V1__ClassStats c0 = ITM__V1__CLASS_STATS__INIT;
+	static const Itm__V1__RegistrationStats g0 =
+		ITM__V1__REGISTRATION_STATS__INIT;
+	static const Itm__V1__Counter k0 = ITM__V1__COUNTER__INIT;
+	static const Itm__V1__ModuleStats m0 = ITM__V1__MODULE_STATS__INIT;
+	static const Itm__V1__StatsReply r0 = ITM__V1__STATS_REPLY__INIT;
+
+	b->c1 = b->c2 = b->c3 = c0;
+	b->g1 = b->g2 = g0;
+	b->k1 = b->k2 = b->k3 = k0;
+	b->m1 = b->m2 = m0;
+	b->r = r0;
+	b->qc[0] = &b->c1, b->qc[1] = &b->c2, b->rc[0] = &b->c3;
+	b->qg[0] = &b->g1, b->rg[0] = &b->g2;
+	b->qk[0] = &b->k1, b->qk[1] = &b->k2, b->rk[0] = &b->k3;
+	b->c1.class_id = 1, b->c1.name = "short", b->c1.packets = 1200;
+	b->c1.bytes = 98000, b->c1.flows = 14;
+	b->c2.class_id = 2, b->c2.name = "long", b->c2.packets = 40000;
+	b->c2.bytes = 58000000, b->c2.flows = 2;
+	b->c2.settled_packets = 36000, b->c2.settled_bytes = 52000000;
+	b->c3.class_id = 1, b->c3.name = "tunnelled", b->c3.packets = 77;
+	b->c3.bytes = 6160, b->c3.flows = 3;
+	b->g1.label = "qos", b->g1.hook = ITM__V1__HOOK__HOOK_IP_FORWARD;
+	b->g1.n_classes = 2, b->g1.classes = b->qc;
+	b->g2.label = "route-out", b->g2.hook = ITM__V1__HOOK__HOOK_IP_OUT;
+	b->g2.n_classes = 1, b->g2.classes = b->rc;
+	b->k1.name = "flows_active", b->k1.value = 16;
+	b->k2.name = "table_full", b->k2.value = 0;
+	b->k3.name = "probes_sent", b->k3.value = 12;
+	b->m1.module = "qosmod", b->m1.kind = "agent";
+	b->m1.n_registrations = 1, b->m1.registrations = b->qg;
+	b->m1.n_counters = 2, b->m1.counters = b->qk;
+	b->m2.module = "itmroute", b->m2.kind = "process";
+	b->m2.n_registrations = 1, b->m2.registrations = b->rg;
+	b->m2.n_counters = 1, b->m2.counters = b->rk;
+	b->r.node = (char *)node;
+	if (!*module || !strcmp(module, "qosmod"))
+		b->mods[b->r.n_modules++] = &b->m1;
+	if (!*module || !strcmp(module, "itmroute"))
+		b->mods[b->r.n_modules++] = &b->m2;
+	b->r.modules = b->mods;
+}
+
 static void h_stats(struct itm_rpc_call *call, void *arg)
 {
 	const Itm__V1__StatsRequest *q = (const void *)itm_rpc_request(call);
-	Itm__V1__ClassStats c1 = ITM__V1__CLASS_STATS__INIT, c2 = c1, c3 = c1;
-	Itm__V1__ClassStats *qc[] = { &c1, &c2 }, *rc[] = { &c3 };
-	Itm__V1__RegistrationStats g1 = ITM__V1__REGISTRATION_STATS__INIT, g2 = g1;
-	Itm__V1__RegistrationStats *qg[] = { &g1 }, *rg[] = { &g2 };
-	Itm__V1__Counter k1 = ITM__V1__COUNTER__INIT, k2 = k1, k3 = k1;
-	Itm__V1__Counter *qk[] = { &k1, &k2 }, *rk[] = { &k3 };
-	Itm__V1__ModuleStats m1 = ITM__V1__MODULE_STATS__INIT, m2 = m1;
-	Itm__V1__ModuleStats *mods[2];
-	Itm__V1__StatsReply r = ITM__V1__STATS_REPLY__INIT;
+	struct stats_buf b;
 
 	(void)arg;
 	record(q->module, 0, NULL);
-	c1.class_id = 1, c1.name = "short", c1.packets = 1200;
-	c1.bytes = 98000, c1.flows = 14;
-	c2.class_id = 2, c2.name = "long", c2.packets = 40000;
-	c2.bytes = 58000000, c2.flows = 2;
-	c2.settled_packets = 36000, c2.settled_bytes = 52000000;
-	c3.class_id = 1, c3.name = "tunnelled", c3.packets = 77;
-	c3.bytes = 6160, c3.flows = 3;
-	g1.label = "qos", g1.hook = ITM__V1__HOOK__HOOK_IP_FORWARD;
-	g1.n_classes = 2, g1.classes = qc;
-	g2.label = "route-out", g2.hook = ITM__V1__HOOK__HOOK_IP_OUT;
-	g2.n_classes = 1, g2.classes = rc;
-	k1.name = "flows_active", k1.value = 16;
-	k2.name = "table_full", k2.value = 0;
-	k3.name = "probes_sent", k3.value = 12;
-	m1.module = "qosmod", m1.kind = "agent";
-	m1.n_registrations = 1, m1.registrations = qg;
-	m1.n_counters = 2, m1.counters = qk;
-	m2.module = "itmroute", m2.kind = "process";
-	m2.n_registrations = 1, m2.registrations = rg;
-	m2.n_counters = 1, m2.counters = rk;
-	r.node = "lab-n1";
-	if (!*q->module || !strcmp(q->module, "qosmod"))
-		mods[r.n_modules++] = &m1;
-	if (!*q->module || !strcmp(q->module, "itmroute"))
-		mods[r.n_modules++] = &m2;
-	if (!r.n_modules) {
+	fill_stats(&b, "lab-n1", q->module);
+	if (!b.r.n_modules) {
 		itm_rpc_fail(call, ITM_RPC_NOT_FOUND, "no module '%s'", q->module);
 		return;
 	}
-	r.modules = mods;
+	itm_rpc_reply(call, &b.r.base);
+}
+
+static void h_table(struct itm_rpc_call *call, void *arg)
+{
+	Itm__V1__NeighbourTable r = ITM__V1__NEIGHBOUR_TABLE__INIT;
+	Itm__V1__Neighbour n2 = ITM__V1__NEIGHBOUR__INIT, n3 = n2;
+	Itm__V1__Neighbour *ns[] = { &n2, &n3 };
+
+	(void)arg;
+	record("", 0, NULL);
+	n2.node = "n2", n2.mgmt_addr = "10.99.0.2:7701";
+	n2.overlay_addr = "10.200.0.2", n2.cost = 10, n2.latency_ms = 5;
+	n2.bandwidth_kbps = 100000;
+	n3.node = "n3", n3.mgmt_addr = "10.99.0.3:7701";
+	n3.overlay_addr = "10.200.0.3", n3.cost = 25;
+	n3.bandwidth_kbps = 1500;
+	r.node = "n1", r.generation = 5, r.overlay_addr = "10.200.0.1";
+	r.n_neighbours = 2, r.neighbours = ns;
+	itm_rpc_reply(call, &r.base);
+}
+
+/* ------------------------------------------------------------------ */
+/* Canned controller replies                                            */
+/* ------------------------------------------------------------------ */
+
+static void record_ctl(const char *node, const char *name, size_t n,
+		       char **params, const char *file, int num)
+{
+	record(name, n, params);
+	uv_mutex_lock(&fk.lock);
+	snprintf(fk.last_node, sizeof(fk.last_node), "%s", node);
+	snprintf(fk.last_file, sizeof(fk.last_file), "%s", file);
+	fk.last_num = num;
+	uv_mutex_unlock(&fk.lock);
+}
+
+static void h_nodes(struct itm_rpc_call *call, void *arg)
+{
+	char *l1[] = { "role=edge", "site=east" }, *l3[] = { "site=west" };
+	Itm__V1__NodeInfo a = ITM__V1__NODE_INFO__INIT, b = a, c = a;
+	Itm__V1__NodeInfo *ns[] = { &a, &b, &c };
+	Itm__V1__NodesReply r = ITM__V1__NODES_REPLY__INIT;
+
+	(void)arg;
+	record_ctl("", "", 0, NULL, "", 0);
+	a.name = "n1", a.mgmt_addr = "10.99.0.1:7701";
+	a.overlay_addr = "10.200.0.1", a.up = 1;
+	a.last_seen = "2024-05-01T12:00:03Z", a.generation = 5;
+	a.want_generation = 5, a.n_labels = 2, a.labels = l1;
+	b.name = "n2", b.mgmt_addr = "10.99.0.2:7701";
+	b.overlay_addr = "10.200.0.2", b.up = 1;
+	b.last_seen = "2024-05-01T12:00:02Z", b.generation = 5;
+	b.want_generation = 5;
+	c.name = "n3", c.mgmt_addr = "10.99.0.3:7701";
+	c.overlay_addr = "10.200.0.3", c.last_seen = "2024-05-01T11:58:40Z";
+	c.generation = 3, c.want_generation = 5, c.n_labels = 1, c.labels = l3;
+	r.generation = 5, r.n_nodes = 3, r.nodes = ns;
+	itm_rpc_reply(call, &r.base);
+}
+
+/* n1 updated, n2 unchanged, n3 unreachable (or all updated). */
+static void reply_applied(struct itm_rpc_call *call, uint64_t gen,
+			  int all_ok)
+{
+	Itm__V1__NodeResult a = ITM__V1__NODE_RESULT__INIT, b = a, c = a;
+	Itm__V1__NodeResult *ns[] = { &a, &b, &c };
+	Itm__V1__ApplyReply r = ITM__V1__APPLY_REPLY__INIT;
+
+	a.node = "n1", a.result = "updated", a.generation = gen;
+	b.node = "n2", b.result = all_ok ? "updated" : "unchanged";
+	b.generation = gen;
+	c.node = "n3", c.result = all_ok ? "updated" : "unreachable";
+	c.generation = all_ok ? gen : 3;
+	c.detail = all_ok ? "" : "10.99.0.3:7701: UNAVAILABLE: connection "
+		   "refused";
+	r.generation = gen, r.n_nodes = 3, r.nodes = ns;
+	itm_rpc_reply(call, &r.base);
+}
+
+static void h_apply(struct itm_rpc_call *call, void *arg)
+{
+	const Itm__V1__ApplyRequest *q = (const void *)itm_rpc_request(call);
+
+	(void)arg;
+	record_ctl("", "", 0, NULL, q->filename, q->dry_run);
+	if (strstr(q->yaml, "bogus")) {
+		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT, "%s:1: bogus: "
+			     "unknown key", q->filename);
+		return;
+	}
+	if (strstr(q->yaml, "nodes: []")) {
+		itm_rpc_fail(call, ITM_RPC_FAILED_PRECONDITION, "database is "
+			     "read-only");
+		return;
+	}
+	reply_applied(call, 5, strstr(q->yaml, "all-ok") != NULL);
+}
+
+static void h_rollback(struct itm_rpc_call *call, void *arg)
+{
+	const Itm__V1__RollbackRequest *q = (const void *)itm_rpc_request(call);
+
+	(void)arg;
+	record_ctl("", "", 0, NULL, "", (int)q->generation);
+	if (q->generation > 5) {
+		itm_rpc_fail(call, ITM_RPC_NOT_FOUND, "no generation %llu",
+			     (unsigned long long)q->generation);
+		return;
+	}
+	reply_applied(call, 6, 1);
+}
+
+static void h_show(struct itm_rpc_call *call, void *arg)
+{
+	const Itm__V1__TopologyRequest *q = (const void *)itm_rpc_request(call);
+	Itm__V1__TopologyReply r = ITM__V1__TOPOLOGY_REPLY__INIT;
+
+	(void)arg;
+	record_ctl("", "", 0, NULL, "", (int)q->generation);
+	r.generation = q->generation ? q->generation : 5;
+	r.applied_at = "2024-05-01T11:59:00Z";
+	r.yaml = "comment: lab\nnodes:\n  - name: n1\n    mgmt: "
+		 "10.99.0.1:7701\n    overlay: 10.200.0.1";
+	itm_rpc_reply(call, &r.base);
+}
+
+static void h_diff(struct itm_rpc_call *call, void *arg)
+{
+	const Itm__V1__DiffRequest *q = (const void *)itm_rpc_request(call);
+	char *lines[] = { "+ node n4 mgmt 10.99.0.4:7701 overlay 10.200.0.4",
+			  "~ link n1 -- n2 cost 10 -> 20" };
+	Itm__V1__DiffReply r = ITM__V1__DIFF_REPLY__INIT;
+
+	(void)arg;
+	record_ctl("", "", 0, NULL, q->filename, 0);
+	if (strstr(q->yaml, "bogus")) {
+		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT, "%s:1: bogus: "
+			     "unknown key", q->filename);
+		return;
+	}
+	if (!strstr(q->yaml, "all-ok"))
+		r.n_lines = 2, r.lines = lines;
+	itm_rpc_reply(call, &r.base);
+}
+
+static void h_history(struct itm_rpc_call *call, void *arg)
+{
+	Itm__V1__Generation a = ITM__V1__GENERATION__INIT, b = a;
+	Itm__V1__Generation *gs[] = { &a, &b };
+	Itm__V1__HistoryReply r = ITM__V1__HISTORY_REPLY__INIT;
+
+	(void)arg;
+	record_ctl("", "", 0, NULL, "", 0);
+	a.generation = 4, a.applied_at = "2024-05-01T11:00:00Z";
+	a.nodes = 3, a.links = 2;
+	b.generation = 5, b.applied_at = "2024-05-01T11:59:00Z";
+	b.comment = "square with a diagonal", b.nodes = 4, b.links = 5;
+	r.n_generations = 2, r.generations = gs;
+	itm_rpc_reply(call, &r.base);
+}
+
+/* n1 and n2 answer (n2 runs no module), n3 is down. */
+static void h_node_stats(struct itm_rpc_call *call, void *arg)
+{
+	const Itm__V1__NodeStatsRequest *q = (const void *)itm_rpc_request(call);
+	Itm__V1__StatsReply empty = ITM__V1__STATS_REPLY__INIT;
+	Itm__V1__StatsReply *ns[2];
+	Itm__V1__NodeResult e = ITM__V1__NODE_RESULT__INIT, *es[] = { &e };
+	Itm__V1__NodeStatsReply r = ITM__V1__NODE_STATS_REPLY__INIT;
+	struct stats_buf b;
+
+	(void)arg;
+	record_ctl(q->node, q->module, 0, NULL, "", 0);
+	fill_stats(&b, "n1", q->module);
+	empty.node = "n2";
+	e.node = "n3", e.result = "unreachable";
+	e.detail = "10.99.0.3:7701: UNAVAILABLE: connection refused";
+	if (!*q->node || !strcmp(q->node, "n1"))
+		ns[r.n_nodes++] = &b.r;
+	if (!*q->node)
+		ns[r.n_nodes++] = &empty;
+	if (!*q->node || !strcmp(q->node, "n3"))
+		r.n_errors = 1, r.errors = es;
+	r.nodes = ns;
+	itm_rpc_reply(call, &r.base);
+}
+
+static void h_node_module(struct itm_rpc_call *call, void *arg)
+{
+	const Itm__V1__NodeModuleRequest *q = (const void *)itm_rpc_request(call);
+	const char *path = itm_rpc_method_path(call);
+	char *params[] = { "threshold=20", "classes=2" };
+	Itm__V1__LoadModuleReply l = ITM__V1__LOAD_MODULE_REPLY__INIT;
+	Itm__V1__ModuleInfo m = ITM__V1__MODULE_INFO__INIT, *ms[] = { &m };
+	Itm__V1__ListModulesReply lm = ITM__V1__LIST_MODULES_REPLY__INIT;
+	Itm__V1__NodeModuleReply r = ITM__V1__NODE_MODULE_REPLY__INIT;
+
+	(void)arg;
+	record_ctl(q->node, q->name, q->n_params, q->params, "", 0);
+	if (strcmp(q->node, "n1")) {
+		itm_rpc_fail(call, ITM_RPC_NOT_FOUND, "node '%s' is not in the "
+			     "topology", q->node);
+		return;
+	}
+	l.name = q->name, l.n_params = 2, l.params = params;
+	m.name = "qosmod", m.kind = "agent", m.version = "1.0";
+	lm.n_modules = 1, lm.modules = ms;
+	if (strstr(path, "Load"))
+		r.loaded = &l;
+	if (strstr(path, "List"))
+		r.list = &lm;
 	itm_rpc_reply(call, &r.base);
 }
 
 #define AGENT "/itm.v1.Agent/"
+#define CTL "/itm.v1.Controller/"
 static const struct itm_rpc_method methods[] = {
 	{ AGENT "GetStatus", &itm__v1__status_request__descriptor, 0, h_status },
 	{ AGENT "LoadModule", &itm__v1__load_module_request__descriptor, 0, h_load },
 	{ AGENT "UnloadModule", &itm__v1__unload_module_request__descriptor, 0, h_unload },
 	{ AGENT "ListModules", &itm__v1__list_modules_request__descriptor, 0, h_list },
 	{ AGENT "GetStats", &itm__v1__stats_request__descriptor, 0, h_stats },
+	{ AGENT "GetTable", &itm__v1__get_table_request__descriptor, 0, h_table },
+	{ CTL "Nodes", &itm__v1__nodes_request__descriptor, 0, h_nodes },
+	{ CTL "Apply", &itm__v1__apply_request__descriptor, 0, h_apply },
+	{ CTL "Rollback", &itm__v1__rollback_request__descriptor, 0, h_rollback },
+	{ CTL "ShowTopology", &itm__v1__topology_request__descriptor, 0, h_show },
+	{ CTL "Diff", &itm__v1__diff_request__descriptor, 0, h_diff },
+	{ CTL "History", &itm__v1__history_request__descriptor, 0, h_history },
+	{ CTL "NodeStats", &itm__v1__node_stats_request__descriptor, 0,
+	  h_node_stats },
+	{ CTL "NodeLoadModule", &itm__v1__node_module_request__descriptor, 0,
+	  h_node_module },
+	{ CTL "NodeUnloadModule", &itm__v1__node_module_request__descriptor, 0,
+	  h_node_module },
+	{ CTL "NodeListModules", &itm__v1__node_module_request__descriptor, 0,
+	  h_node_module },
 };
 
 /* ------------------------------------------------------------------ */
@@ -325,11 +578,12 @@ static void slurp(const char *path, char *buf, size_t len)
 		fclose(f);
 }
 
-/* itmctl ARGS... (NULL-terminated), with ITM_AGENT set to @agent_env. */
+/* itmctl ARGS... (NULL-terminated), with ITM_AGENT set to @agent_env
+ * (unset when NULL) and ITM_CONTROLLER to the fake's socket. */
 static void itmctl(struct run *r, const char *agent_env, ...)
 {
-	char *argv[32], out[128], err[128], env_agent[200];
-	char *envp[] = { env_agent, "PATH=/usr/bin:/bin", NULL };
+	char *argv[32], out[128], err[128], env_agent[200], env_ctl[200];
+	char *envp[] = { "PATH=/usr/bin:/bin", env_ctl, env_agent, NULL };
 	posix_spawn_file_actions_t fa;
 	int n = 0, st;
 	va_list ap;
@@ -341,7 +595,10 @@ static void itmctl(struct run *r, const char *agent_env, ...)
 		n++;
 	va_end(ap);
 	argv[n] = NULL;
+	snprintf(env_ctl, sizeof(env_ctl), "ITM_CONTROLLER=%s", fk.sock);
 	snprintf(env_agent, sizeof(env_agent), "ITM_AGENT=%s", agent_env);
+	if (!agent_env)
+		envp[2] = NULL;
 	snprintf(out, sizeof(out), "%s/stdout", fk.dir);
 	snprintf(err, sizeof(err), "%s/stderr", fk.dir);
 	posix_spawn_file_actions_init(&fa);
@@ -601,10 +858,243 @@ static void test_help(void **state)
 				"MODULE\n\n"));
 	itmctl(&r, fk.sock, "help", "nosuch", NULL);
 	assert_int_equal(r.status, 2);
-	itmctl(&r, fk.sock, "nodes", NULL);	/* controller: not yet */
+	itmctl(&r, fk.sock, "topology", "apply", "--help", NULL);
+	assert_int_equal(r.status, 0);
+	assert_true(starts_with(r.out, "usage: itmctl [options] topology apply "
+				"FILE [--dry-run]\n\n"));
+	assert_non_null(strstr(r.out, "FILE:LINE: field: what is wrong"));
+	itmctl(&r, fk.sock, "--help", NULL);
+	assert_non_null(strstr(r.out, "  3  done, but not everywhere"));
+}
+
+/* ------------------------------------------------------------------ */
+/* Through the controller                                               */
+/* ------------------------------------------------------------------ */
+
+/* A run with exit status @st, stdout exactly the saved file @file. */
+#define RUN_AS(st, file, agent, ...) do {				\
+	struct run r_;							\
+	itmctl(&r_, agent, __VA_ARGS__, NULL);				\
+	if (r_.status != (st))						\
+		fprintf(stderr, "stderr: %s", r_.err);			\
+	assert_int_equal(r_.status, st);				\
+	expect_file(r_.out, file);					\
+} while (0)
+
+static void expect_ctl(const char *node, const char *file, int num)
+{
+	uv_mutex_lock(&fk.lock);
+	assert_string_equal(fk.last_node, node);
+	assert_string_equal(fk.last_file, file);
+	assert_int_equal(fk.last_num, num);
+	uv_mutex_unlock(&fk.lock);
+}
+
+static const char *write_file(const char *name, const char *text)
+{
+	static char path[4][200];
+	static int i;
+	char *p = path[i++ % 4];
+	FILE *f;
+
+	snprintf(p, sizeof(path[0]), "%s/%s", fk.dir, name);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return p;
+}
+
+/* @s with the temp dir replaced by "DIR", so saved outputs are stable. */
+static const char *undir(const char *s)
+{
+	static char buf[4096];
+	size_t dl = strlen(fk.dir), off = 0;
+
+	while (*s && off < sizeof(buf) - 4) {
+		if (!strncmp(s, fk.dir, dl)) {
+			off += snprintf(buf + off, sizeof(buf) - off, "DIR");
+			s += dl;
+		} else {
+			buf[off++] = *s++;
+		}
+	}
+	buf[off] = '\0';
+	return buf;
+}
+
+static void test_table(void **state)
+{
+	(void)state;
+	OK_RUN("table.txt", "table");
+	OK_RUN("table.json", "-o", "json", "table");
+}
+
+static void test_nodes(void **state)
+{
+	(void)state;
+	RUN_AS(0, "nodes.txt", NULL, "nodes");
+	RUN_AS(0, "nodes.json", NULL, "nodes", "-o", "json");
+}
+
+static void test_topology_apply(void **state)
+{
+	const char *f = write_file("topo.yaml", "nodes: ...\n");
+	const char *ok = write_file("ok.yaml", "comment: all-ok\n");
+
+	(void)state;
+	/* n3 unreachable: stored, but not everywhere (3). */
+	RUN_AS(3, "apply.txt", NULL, "topology", "apply", f);
+	expect_ctl("", f, 0);
+	RUN_AS(3, "apply.json", NULL, "-o", "json", "topology", "apply", f);
+	RUN_AS(0, "apply-dry.txt", NULL, "topo", "apply", f, "--dry-run");
+	expect_ctl("", f, 1);
+	RUN_AS(0, "apply-ok.txt", NULL, "topology", "apply", ok);
+	RUN_AS(0, "rollback.txt", NULL, "topology", "rollback", "4");
+	expect_ctl("", "", 4);
+}
+
+static void test_topology_refused(void **state)
+{
+	const char *bad = write_file("bad.yaml",
+		"nodes:\n"
+		"  - name: n1\n"
+		"    mgmt: 10.99.0.1:7701\n"
+		"    overlay: 10.200.0.1\n"
+		"    bogus: 1\n"
+		"  - name: n1\n"
+		"    mgmt: nowhere\n"
+		"    overlay: 10.200.0.300\n"
+		"links:\n"
+		"  - between: [n1, n9]\n"
+		"    cost: abc\n");
+	const char *odd = write_file("odd.yaml", "# bogus\nnodes:\n"
+		"  - name: n1\n    mgmt: 10.99.0.1:7701\n    overlay: 10.200.0.1\n");
+	const char *ro = write_file("ro.yaml", "nodes: []\n");
+	char want[512];
+	struct run r;
+
+	(void)state;
+	/* Every fault, one per line, from the same validator. */
+	itmctl(&r, NULL, "topology", "apply", bad, NULL);
 	assert_int_equal(r.status, 1);
-	assert_string_equal(r.err, "itmctl: nodes: not implemented yet (needs "
-			    "itm-controller support in itmctl)\n");
+	assert_string_equal(r.out, "");
+	expect_file(undir(r.err), "apply-refused.err");
+	itmctl(&r, NULL, "topology", "diff", bad, NULL);
+	assert_int_equal(r.status, 1);
+	assert_non_null(strstr(r.err, "bad.yaml:11: links[0].cost"));
+	/* What the controller said, when itmctl's check finds nothing. */
+	itmctl(&r, NULL, "topology", "apply", odd, NULL);
+	assert_int_equal(r.status, 1);
+	snprintf(want, sizeof(want), "itmctl: topology apply: controller at "
+		 "%s: INVALID_ARGUMENT: %s:1: bogus: unknown key\n", fk.sock,
+		 odd);
+	assert_string_equal(r.err, want);
+	itmctl(&r, NULL, "topology", "apply", ro, NULL);
+	assert_int_equal(r.status, 1);
+	snprintf(want, sizeof(want), "itmctl: topology apply: controller at "
+		 "%s: FAILED_PRECONDITION: database is read-only\n", fk.sock);
+	assert_string_equal(r.err, want);
+	itmctl(&r, NULL, "topology", "apply", "/nonexistent/t.yaml", NULL);
+	assert_int_equal(r.status, 1);
+	assert_string_equal(r.err, "itmctl: topology apply: /nonexistent/"
+			    "t.yaml: No such file or directory\n");
+	itmctl(&r, NULL, "topology", "rollback", "9", NULL);
+	assert_int_equal(r.status, 1);
+	snprintf(want, sizeof(want), "itmctl: topology rollback: controller at "
+		 "%s: NOT_FOUND: no generation 9\n", fk.sock);
+	assert_string_equal(r.err, want);
+}
+
+static void test_topology_show(void **state)
+{
+	const char *f = write_file("new.yaml", "nodes: ...\n");
+	const char *ok = write_file("same.yaml", "comment: all-ok\n");
+
+	(void)state;
+	RUN_AS(0, "topo-show.txt", NULL, "topology", "show");
+	expect_ctl("", "", 0);
+	RUN_AS(0, "topo-show.json", NULL, "-o", "json", "topology", "show");
+	RUN_AS(0, "topo-show-4.txt", NULL, "topology", "show",
+	       "--generation", "4");
+	expect_ctl("", "", 4);
+	RUN_AS(0, "diff.txt", NULL, "topology", "diff", f);
+	expect_ctl("", f, 0);
+	RUN_AS(0, "diff.json", NULL, "topology", "diff", f, "-o", "json");
+	RUN_AS(0, "diff-none.txt", NULL, "topology", "diff", ok);
+	RUN_AS(0, "history.txt", NULL, "topology", "history");
+	RUN_AS(0, "history.json", NULL, "topology", "history", "-ojson");
+}
+
+static void test_overlay_stats(void **state)
+{
+	struct run r;
+
+	(void)state;
+	/* No agent named: the whole overlay, n3 not asked (3). */
+	RUN_AS(3, "overlay-stats.txt", NULL, "stats");
+	expect_ctl("", "", 0);
+	RUN_AS(3, "overlay-stats.json", NULL, "-o", "json", "stats");
+	RUN_AS(3, "overlay-stats-qosmod.txt", NULL, "stats", "--module",
+	       "qosmod");
+	expect_last("qosmod", NULL);
+	RUN_AS(0, "node-stats.txt", NULL, "stats", "n1");
+	expect_ctl("n1", "", 0);
+	RUN_AS(0, "node-stats.json", NULL, "stats", "n1", "-o", "json");
+	itmctl(&r, NULL, "stats", "n3", NULL);
+	assert_int_equal(r.status, 1);
+	assert_string_equal(r.out, "");
+	assert_string_equal(r.err, "itmctl: stats: node n3: unreachable: "
+			    "10.99.0.3:7701: UNAVAILABLE: connection refused\n");
+	/* --agent names one agent: its stats, as before. */
+	RUN_AS(0, "stats.txt", NULL, "--agent", fk.sock, "stats");
+}
+
+static void test_node_modules(void **state)
+{
+	char want[512];
+	struct run r;
+
+	(void)state;
+	RUN_AS(0, "node-load.txt", NULL, "module", "load", "n1", "qosmod",
+	       "threshold=20");
+	expect_ctl("n1", "", 0);
+	expect_last("qosmod", "threshold=20");
+	RUN_AS(0, "node-load.json", NULL, "-o", "json", "module", "load",
+	       "n1", "qosmod", "threshold=20");
+	itmctl(&r, NULL, "module", "unload", "n1", "qosmod", NULL);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "module qosmod unloaded from n1\n");
+	itmctl(&r, NULL, "-o", "json", "module", "unload", "n1", "qosmod", NULL);
+	assert_string_equal(r.out, "{\n  \"node\": \"n1\",\n  \"unloaded\": "
+			    "\"qosmod\"\n}\n");
+	RUN_AS(0, "node-modules.txt", NULL, "module", "list", "n1");
+	RUN_AS(0, "node-modules.json", NULL, "module", "list", "n1", "-o",
+	       "json");
+	itmctl(&r, NULL, "module", "load", "n9", "qosmod", NULL);
+	assert_int_equal(r.status, 1);
+	snprintf(want, sizeof(want), "itmctl: module load: controller at %s: "
+		 "NOT_FOUND: node 'n9' is not in the topology\n", fk.sock);
+	assert_string_equal(r.err, want);
+}
+
+static void test_controller_unreachable(void **state)
+{
+	char addr[200], want[400];
+	struct run r;
+
+	(void)state;
+	snprintf(addr, sizeof(addr), "unix:%s/none.sock", fk.dir);
+	itmctl(&r, NULL, "--controller", addr, "nodes", NULL);
+	assert_int_equal(r.status, 1);
+	assert_string_equal(r.out, "");
+	snprintf(want, sizeof(want), "itmctl: nodes: controller at %s: "
+		 "UNAVAILABLE: ", addr);
+	assert_true(starts_with(r.err, want));
+	snprintf(want, sizeof(want), "\nitmctl: is itm-controller running at "
+		 "%s (the address from --controller)?  Give its address with "
+		 "--controller ADDR or ITM_CONTROLLER.\n", addr);
+	assert_non_null(strstr(r.err, want));
 }
 
 int main(void)
@@ -620,6 +1110,14 @@ int main(void)
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_help),
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_nodes),
+		cmocka_unit_test(test_topology_apply),
+		cmocka_unit_test(test_topology_refused),
+		cmocka_unit_test(test_topology_show),
+		cmocka_unit_test(test_overlay_stats),
+		cmocka_unit_test(test_node_modules),
+		cmocka_unit_test(test_controller_unreachable),
 	};
 
 	return cmocka_run_group_tests(tests, fake_start, fake_stop);

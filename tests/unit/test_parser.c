@@ -101,6 +101,9 @@ static void test_grammar(void **state)
 		{ "topology history", ACT_TOPO_HISTORY, "topology history",
 		  NULL, NULL, NULL, 0 },
 		{ "topo sh", ACT_TOPO_SHOW, "topology show", NULL, NULL, NULL, 0 },
+		{ "topology show --generation 3", ACT_TOPO_SHOW, "topology show",
+		  NULL, NULL, NULL, 0 },
+		{ "table", ACT_TABLE, "table", NULL, NULL, NULL, 0 },
 		{ "help", ACT_HELP, "help", NULL, NULL, NULL, 0 },
 	};
 	struct parse_result res;
@@ -147,6 +150,12 @@ static void test_arguments(void **state)
 			     sizeof(err)), 0);
 	assert_int_equal(res.action, ACT_TOPO_ROLLBACK);
 	assert_int_equal(res.generation, 12);
+	assert_int_equal(run("topology show --generation 4", &res, &o, err,
+			     sizeof(err)), 0);
+	assert_int_equal(res.action, ACT_TOPO_SHOW);
+	assert_int_equal(res.generation, 4);
+	assert_int_equal(run("topology show 5", &res, &o, err, sizeof(err)), 0);
+	assert_int_equal(res.generation, 5);
 	assert_int_equal(run("help module load", &res, &o, err, sizeof(err)), 0);
 	assert_int_equal(res.n_help, 2);
 	assert_string_equal(res.help[1], "load");

@@ -1,0 +1,147 @@
+/*
+ * itmctl_controller.c - itmctl commands about nodes, through the
+ * controller (--controller, $ITM_CONTROLLER): nodes, stats [NODE], and
+ * module load / unload / list NODE.  The controller asks the node's agent
+ * and relays its reply, so the agent commands' printers serve here too.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "itmctl.h"
+
+#define CTL_SVC "/itm.v1.Controller/"
+
+static int controller_call(struct ctl *ctl, const char *method,
+			   const ProtobufCMessage *req,
+			   const ProtobufCMessageDescriptor *reply_desc,
+			   ProtobufCMessage **reply)
+{
+	return ctl_call(ctl, "controller", ctl->controller, method, req,
+			reply_desc, reply);
+}
+
+int cmd_nodes(struct ctl *ctl, const struct parse_result *res)
+{
+	Itm__V1__NodesRequest q = ITM__V1__NODES_REQUEST__INIT;
+	ProtobufCMessage *r;
+	int rc;
+
+	(void)res;
+	rc = controller_call(ctl, CTL_SVC "Nodes", &q.base,
+			     &itm__v1__nodes_reply__descriptor, &r);
+	if (rc)
+		return rc;
+	ctl->out->nodes((Itm__V1__NodesReply *)r);
+	protobuf_c_message_free_unpacked(r, NULL);
+	return CTL_OK;
+}
+
+/* "itmctl: stats: node n3: unreachable: connection refused" */
+static void node_error(const struct parse_result *res,
+		       const Itm__V1__NodeResult *e)
+{
+	fprintf(stderr, "itmctl: %s: node %s: %s%s%s\n", res->cmd, e->node,
+		*e->result ? e->result : "error", *e->detail ? ": " : "",
+		e->detail);
+}
+
+/* stats NODE: the agent's own reply, printed as "stats --agent" does. */
+static int one_node_stats(struct ctl *ctl, const struct parse_result *res,
+			  const Itm__V1__NodeStatsReply *r)
+{
+	for (size_t i = 0; i < r->n_errors; i++)
+		node_error(res, r->errors[i]);
+	if (r->n_errors)
+		return CTL_ERR;
+	if (r->n_nodes != 1) {
+		fprintf(stderr, "itmctl: %s: the controller answered for %zu "
+			"nodes, not for %s alone\n", res->cmd, r->n_nodes,
+			res->node);
+		return CTL_ERR;
+	}
+	ctl->out->stats(r->nodes[0]);
+	return CTL_OK;
+}
+
+/* stats [NODE] [--module M]: one node, or every node in one table. */
+int cmd_node_stats(struct ctl *ctl, const struct parse_result *res)
+{
+	Itm__V1__NodeStatsRequest q = ITM__V1__NODE_STATS_REQUEST__INIT;
+	Itm__V1__NodeStatsReply *r;
+	int rc;
+
+	q.node = (char *)(res->node ? res->node : "");
+	q.module = (char *)(res->module ? res->module : "");
+	rc = controller_call(ctl, CTL_SVC "NodeStats", &q.base,
+			     &itm__v1__node_stats_reply__descriptor,
+			     (ProtobufCMessage **)&r);
+	if (rc)
+		return rc;
+	if (res->node) {
+		rc = one_node_stats(ctl, res, r);
+	} else {
+		ctl->out->overlay_stats(r);
+		rc = r->n_errors ? CTL_PARTIAL : CTL_OK;
+	}
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return rc;
+}
+
+/* One NodeModuleRequest for @method; *@r is the caller's to free. */
+static int node_module_call(struct ctl *ctl, const struct parse_result *res,
+			    const char *method, Itm__V1__NodeModuleReply **r)
+{
+	Itm__V1__NodeModuleRequest q = ITM__V1__NODE_MODULE_REQUEST__INIT;
+
+	q.node = (char *)res->node;
+	q.name = (char *)(res->name ? res->name : "");
+	q.n_params = res->n_params;
+	q.params = (char **)res->params;
+	return controller_call(ctl, method, &q.base,
+			       &itm__v1__node_module_reply__descriptor,
+			       (ProtobufCMessage **)r);
+}
+
+int cmd_node_module_load(struct ctl *ctl, const struct parse_result *res)
+{
+	Itm__V1__LoadModuleReply none = ITM__V1__LOAD_MODULE_REPLY__INIT;
+	Itm__V1__NodeModuleReply *r;
+	int rc;
+
+	rc = check_params(res);
+	if (!rc)
+		rc = node_module_call(ctl, res, CTL_SVC "NodeLoadModule", &r);
+	if (rc)
+		return rc;
+	none.name = (char *)res->name;
+	ctl->out->loaded(res->node, r->loaded ? r->loaded : &none);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return CTL_OK;
+}
+
+int cmd_node_module_unload(struct ctl *ctl, const struct parse_result *res)
+{
+	Itm__V1__NodeModuleReply *r;
+	int rc;
+
+	rc = node_module_call(ctl, res, CTL_SVC "NodeUnloadModule", &r);
+	if (rc)
+		return rc;
+	ctl->out->unloaded(res->node, res->name);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return CTL_OK;
+}
+
+int cmd_node_module_list(struct ctl *ctl, const struct parse_result *res)
+{
+	Itm__V1__ListModulesReply none = ITM__V1__LIST_MODULES_REPLY__INIT;
+	Itm__V1__NodeModuleReply *r;
+	int rc;
+
+	rc = node_module_call(ctl, res, CTL_SVC "NodeListModules", &r);
+	if (rc)
+		return rc;
+	ctl->out->modules(res->node, r->list ? r->list : &none);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return CTL_OK;
+}

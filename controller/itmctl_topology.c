@@ -1,0 +1,207 @@
+/*
+ * itmctl_topology.c - "itmctl topology ...": apply, show, diff, history
+ * and rollback, through the controller.
+ *
+ * The controller validates a topology and refuses it whole with
+ * INVALID_ARGUMENT.  A gRPC status carries only a few hundred bytes, so
+ * when it refuses one, itmctl runs the same validator (itmtopo, linked
+ * in) over the same text and lists every fault itself, one per line as
+ * "FILE:LINE: field: what is wrong".
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "itmctl.h"
+#include "topo.h"
+
+#define CTL_SVC "/itm.v1.Controller/"
+
+/* The file (or stdin for "-"), NUL-terminated; NULL after a message. */
+static char *read_topology(const struct parse_result *res, const char *name)
+{
+	FILE *f = strcmp(res->file, "-") ? fopen(res->file, "r") : stdin;
+	char *buf = malloc(TOPO_MAX_BYTES + 2);
+	size_t len = 0, n;
+	int err = f ? 0 : errno;
+
+	while (f && buf && len <= TOPO_MAX_BYTES &&
+	       (n = fread(buf + len, 1, TOPO_MAX_BYTES + 1 - len, f)) > 0)
+		len += n;
+	if (f && ferror(f))
+		err = errno ? errno : EIO;
+	if (!buf)
+		err = ENOMEM;
+	if (f && f != stdin)
+		fclose(f);
+	if (err)
+		fprintf(stderr, "itmctl: %s: %s: %s\n", res->cmd, name,
+			strerror(err));
+	else if (len > TOPO_MAX_BYTES)
+		fprintf(stderr, "itmctl: %s: %s: larger than %d bytes, the "
+			"most the controller accepts\n", res->cmd, name,
+			TOPO_MAX_BYTES);
+	if (err || len > TOPO_MAX_BYTES) {
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+static const char *display_name(const struct parse_result *res)
+{
+	return strcmp(res->file, "-") ? res->file : "<stdin>";
+}
+
+/*
+ * The controller refused @yaml: list the faults if itmctl's validator
+ * finds them, else print what the controller said.
+ */
+static void print_refusal(struct ctl *ctl, const struct parse_result *res,
+			  const char *yaml, const struct itm_rpc_status *st)
+{
+	struct topo_config *cfg = NULL;
+	struct topo_errors errs;
+	const char *name = display_name(res);
+
+	topo_errors_init(&errs);
+	if (st->code != ITM_RPC_INVALID_ARGUMENT ||
+	    topo_parse(yaml, strlen(yaml), name, &cfg, &errs) != -EINVAL) {
+		ctl_print_failure(ctl, "controller", ctl->controller, st);
+	} else {
+		fprintf(stderr, "itmctl: %s: controller at %s refused %s "
+			"(INVALID_ARGUMENT); nothing was stored or pushed:\n",
+			res->cmd, ctl->controller, name);
+		topo_errors_print(&errs, stderr);
+	}
+	topo_config_free(cfg);
+	topo_errors_free(&errs);
+}
+
+/* Pushing to many nodes takes longer than one question. */
+static void apply_timeout(struct ctl *ctl)
+{
+	if (!ctl->timeout_given && ctl->timeout_ms < CTL_APPLY_TIMEOUT)
+		ctl->timeout_ms = CTL_APPLY_TIMEOUT;
+}
+
+/* CTL_PARTIAL when a node neither took the table nor had it already. */
+static int applied_status(const Itm__V1__ApplyReply *r)
+{
+	for (size_t i = 0; i < r->n_nodes; i++)
+		if (strcmp(r->nodes[i]->result, "updated") &&
+		    strcmp(r->nodes[i]->result, "unchanged"))
+			return CTL_PARTIAL;
+	return CTL_OK;
+}
+
+int cmd_topo_apply(struct ctl *ctl, const struct parse_result *res)
+{
+	Itm__V1__ApplyRequest q = ITM__V1__APPLY_REQUEST__INIT;
+	struct itm_rpc_status st;
+	Itm__V1__ApplyReply *r;
+	char *yaml;
+	int rc;
+
+	yaml = read_topology(res, display_name(res));
+	if (!yaml)
+		return CTL_ERR;
+	q.yaml = yaml;
+	q.filename = (char *)display_name(res);
+	q.dry_run = res->dry_run;
+	apply_timeout(ctl);
+	rc = ctl_call_status(ctl, "controller", ctl->controller,
+			     CTL_SVC "Apply", &q.base,
+			     &itm__v1__apply_reply__descriptor,
+			     (ProtobufCMessage **)&r, &st);
+	if (rc) {
+		print_refusal(ctl, res, yaml, &st);
+	} else {
+		ctl->out->applied(r, res->dry_run);
+		rc = res->dry_run ? CTL_OK : applied_status(r);
+		protobuf_c_message_free_unpacked(&r->base, NULL);
+	}
+	free(yaml);
+	return rc;
+}
+
+int cmd_topo_diff(struct ctl *ctl, const struct parse_result *res)
+{
+	Itm__V1__DiffRequest q = ITM__V1__DIFF_REQUEST__INIT;
+	struct itm_rpc_status st;
+	Itm__V1__DiffReply *r;
+	char *yaml;
+	int rc;
+
+	yaml = read_topology(res, display_name(res));
+	if (!yaml)
+		return CTL_ERR;
+	q.yaml = yaml;
+	q.filename = (char *)display_name(res);
+	rc = ctl_call_status(ctl, "controller", ctl->controller,
+			     CTL_SVC "Diff", &q.base,
+			     &itm__v1__diff_reply__descriptor,
+			     (ProtobufCMessage **)&r, &st);
+	if (rc) {
+		print_refusal(ctl, res, yaml, &st);
+	} else {
+		ctl->out->diff(r);
+		protobuf_c_message_free_unpacked(&r->base, NULL);
+	}
+	free(yaml);
+	return rc;
+}
+
+int cmd_topo_show(struct ctl *ctl, const struct parse_result *res)
+{
+	Itm__V1__TopologyRequest q = ITM__V1__TOPOLOGY_REQUEST__INIT;
+	ProtobufCMessage *r;
+	int rc;
+
+	q.generation = res->generation;
+	rc = ctl_call(ctl, "controller", ctl->controller,
+		      CTL_SVC "ShowTopology", &q.base,
+		      &itm__v1__topology_reply__descriptor, &r);
+	if (rc)
+		return rc;
+	ctl->out->topology((Itm__V1__TopologyReply *)r);
+	protobuf_c_message_free_unpacked(r, NULL);
+	return CTL_OK;
+}
+
+int cmd_topo_history(struct ctl *ctl, const struct parse_result *res)
+{
+	Itm__V1__HistoryRequest q = ITM__V1__HISTORY_REQUEST__INIT;
+	ProtobufCMessage *r;
+	int rc;
+
+	(void)res;
+	rc = ctl_call(ctl, "controller", ctl->controller, CTL_SVC "History",
+		      &q.base, &itm__v1__history_reply__descriptor, &r);
+	if (rc)
+		return rc;
+	ctl->out->history((Itm__V1__HistoryReply *)r);
+	protobuf_c_message_free_unpacked(r, NULL);
+	return CTL_OK;
+}
+
+int cmd_topo_rollback(struct ctl *ctl, const struct parse_result *res)
+{
+	Itm__V1__RollbackRequest q = ITM__V1__ROLLBACK_REQUEST__INIT;
+	Itm__V1__ApplyReply *r;
+	int rc;
+
+	q.generation = res->generation;
+	apply_timeout(ctl);
+	rc = ctl_call(ctl, "controller", ctl->controller, CTL_SVC "Rollback",
+		      &q.base, &itm__v1__apply_reply__descriptor,
+		      (ProtobufCMessage **)&r);
+	if (rc)
+		return rc;
+	ctl->out->applied(r, 0);
+	rc = applied_status(r);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return rc;
+}
