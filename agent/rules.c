@@ -12,6 +12,7 @@
  *   for each stage, in order:
  *     its settled flows  -> ITM_S<id> (count, act, set stage bit)
  *     its interest       -> NFQUEUE --queue-num Q --queue-bypass
+ *     (not the last) set the stage bit: the packet had its turn
  *   clear ITM's mark bits
  *
  * Packets whose mark has a stage's bit skip that stage (marks.h).
@@ -344,9 +345,17 @@ chain_hook(struct rules_buf *b, itm_where h, char *err, size_t errlen)
 	if (agent->n_stages[h] > 0)
 		chain_settle_requests(b, chain);
 	for (unsigned int i = 0; i < agent->n_stages[h]; i++) {
-		rc = chain_stage(b, chain, agent->stages[h][i], err, errlen);
+		const struct stage *st = agent->stages[h][i];
+
+		rc = chain_stage(b, chain, st, err, errlen);
 		if (rc < 0)
 			return rc;
+		/* Past its turn: a later stage's change must not bring the
+		 * packet back to this earlier one. */
+		if (i + 1 < agent->n_stages[h])
+			rb_printf(b, "-A %s -m mark ! --mark 0x%08x/0x%08x "
+				  "-j MARK --or-mark 0x%08x\n", chain,
+				  st->bit, st->bit, st->bit);
 	}
 	if (agent->n_stages[h] > 0)
 		rb_printf(b, "-A %s -m mark ! --mark 0x0/0x%08x -j MARK "
