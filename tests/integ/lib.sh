@@ -679,6 +679,12 @@ itm_pcap_tos() {
 	itm__pcap tos "$1"
 }
 
+# itm_pcap_tos_dport FILE: "TOS DPORT" of every packet ("0x%02x" and the
+# TCP/UDP destination port; "-" for what a packet does not have).
+itm_pcap_tos_dport() {
+	itm__pcap tosport "$1"
+}
+
 # itm_pcap_count FILE: number of packets in FILE.
 itm_pcap_count() {
 	itm__pcap count "$1"
@@ -723,15 +729,25 @@ while off + 16 <= len(data):
     pkt = data[off + 16:off + 16 + caplen]
     off += 16 + caplen
     n += 1
-    if mode != "tos":
+    if mode == "count":
         continue
     et, o = l3(pkt) if len(pkt) >= 20 else (0, 0)
+    tos, proto, l4 = "-", None, None
     if et == 0x0800 and len(pkt) > o + 1 and pkt[o] >> 4 == 4:
-        print("0x%02x" % pkt[o + 1])
+        tos = "0x%02x" % pkt[o + 1]
+        if len(pkt) > o + 9:
+            proto, l4 = pkt[o + 9], o + (pkt[o] & 0x0F) * 4
     elif et == 0x86DD and len(pkt) > o + 1 and pkt[o] >> 4 == 6:
-        print("0x%02x" % (((pkt[o] & 0x0F) << 4) | (pkt[o + 1] >> 4)))
-    else:
-        print("-")
+        tos = "0x%02x" % (((pkt[o] & 0x0F) << 4) | (pkt[o + 1] >> 4))
+        if len(pkt) > o + 6:
+            proto, l4 = pkt[o + 6], o + 40
+    if mode == "tos":
+        print(tos)
+        continue
+    dport = "-"
+    if proto in (6, 17) and len(pkt) >= l4 + 4:
+        dport = str(struct.unpack(">H", pkt[l4 + 2:l4 + 4])[0])
+    print(tos, dport)
 if mode == "count":
     print(n)
 EOF
