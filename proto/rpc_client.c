@@ -23,6 +23,9 @@
 
 #include "rpc_int.h"
 
+/* Reconnect backoff towards a unix socket, first and longest (ms). */
+#define ITM_RPC_LOCAL_BACKOFF_MS	250
+
 /* Everything one unary call sends and receives. */
 struct unary {
 	grpc_metadata_array init_md, trail_md;
@@ -509,13 +512,24 @@ static grpc_channel *channel_create(const char *target,
 				    const struct itm_rpc_tls *tls,
 				    grpc_channel_credentials *creds)
 {
-	grpc_arg store[4], extra[2];
+	grpc_arg store[ITM__RPC_ARGS_MAX], extra[ITM__RPC_ARGS_MAX - 2];
 	grpc_channel_args args;
 	size_t n = 0;
 
 	extra[n].type = GRPC_ARG_INTEGER;
 	extra[n].key = (char *)GRPC_ARG_ENABLE_HTTP_PROXY;
 	extra[n++].value.integer = 0;
+	/* A local server (the agent on its unix socket) that restarts is
+	 * back within a second, however long it was away: gRPC's default
+	 * backoff would keep its clients off it for up to two minutes. */
+	if (strncmp(target, "unix:", 5) == 0) {
+		extra[n].type = GRPC_ARG_INTEGER;
+		extra[n].key = (char *)GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS;
+		extra[n++].value.integer = ITM_RPC_LOCAL_BACKOFF_MS;
+		extra[n].type = GRPC_ARG_INTEGER;
+		extra[n].key = (char *)GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
+		extra[n++].value.integer = ITM_RPC_LOCAL_BACKOFF_MS;
+	}
 	if (tls && tls->server_name) {
 		extra[n].type = GRPC_ARG_STRING;
 		extra[n].key = (char *)GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;

@@ -28,8 +28,11 @@ ProtobufCMessage *itm__rpc_unpack(grpc_byte_buffer *bb,
 
 /*
  * Channel arguments: message size limits, plus @extra (may be NULL).
- * @args->args points into @store, which must have room for 4 entries.
+ * @args->args points into @store, which must have room for
+ * ITM__RPC_ARGS_MAX entries.
  */
+#define ITM__RPC_ARGS_MAX	6
+
 void itm__rpc_args(grpc_channel_args *args, grpc_arg *store,
 		   const grpc_arg *extra, size_t n_extra);
 

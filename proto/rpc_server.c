@@ -862,7 +862,7 @@ static void async_close_cb(uv_handle_t *h)
 
 static int server_grpc_new(struct itm_rpc_server *srv)
 {
-	grpc_arg store[4], reuse;
+	grpc_arg store[ITM__RPC_ARGS_MAX], reuse;
 	grpc_channel_args args;
 
 	reuse.type = GRPC_ARG_INTEGER;

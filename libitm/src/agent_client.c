@@ -19,25 +19,32 @@ struct itm__agent {
 	char target[256];
 };
 
+/* A failed call's status as an errno, and as text in @err (may be NULL). */
+static int
+call_error(const struct itm__agent *a, const struct itm_rpc_status *st,
+	   char *err, size_t errlen)
+{
+	if (err)
+		snprintf(err, errlen, "itm-agent at %s: %s: %s", a->target,
+			 itm_rpc_code_name(st->code), st->message);
+	return st->code == ITM_RPC_UNAVAILABLE ||
+	       st->code == ITM_RPC_DEADLINE_EXCEEDED ? -ECONNREFUSED :
+	       st->code == ITM_RPC_ALREADY_EXISTS ? -EEXIST :
+	       st->code == ITM_RPC_INVALID_ARGUMENT ? -EINVAL :
+	       st->code == ITM_RPC_NOT_FOUND ? -ENOENT :
+	       st->code == ITM_RPC_RESOURCE_EXHAUSTED ? -ENOSPC : -EIO;
+}
+
 static int
 call(struct itm__agent *a, const char *method, const ProtobufCMessage *req,
      const ProtobufCMessageDescriptor *rd, ProtobufCMessage **rep,
      char *err, size_t errlen)
 {
 	struct itm_rpc_status st;
-	int rc;
 
-	rc = itm_rpc_call(a->rpc, method, req, rd, rep, AGENT_TIMEOUT_MS, &st);
-	if (rc < 0 && err)
-		snprintf(err, errlen, "itm-agent at %s: %s: %s", a->target,
-			 itm_rpc_code_name(st.code), st.message);
-	if (rc < 0)
-		return st.code == ITM_RPC_UNAVAILABLE ||
-		       st.code == ITM_RPC_DEADLINE_EXCEEDED ? -ECONNREFUSED :
-		       st.code == ITM_RPC_ALREADY_EXISTS ? -EEXIST :
-		       st.code == ITM_RPC_INVALID_ARGUMENT ? -EINVAL :
-		       st.code == ITM_RPC_NOT_FOUND ? -ENOENT :
-		       st.code == ITM_RPC_RESOURCE_EXHAUSTED ? -ENOSPC : -EIO;
+	if (itm_rpc_call(a->rpc, method, req, rd, rep, AGENT_TIMEOUT_MS,
+			 &st) < 0)
+		return call_error(a, &st, err, errlen);
 	return 0;
 }
 
@@ -173,20 +180,46 @@ hb_regs(struct hb_msg *m, const struct itm__hb_reg *regs, unsigned int n)
 	return 0;
 }
 
+struct hb_call {
+	struct itm__agent *a;
+	itm__hb_done done;
+	void *arg;
+};
+
+static void
+hb_reply(void *arg, const struct itm_rpc_status *st,
+	 const ProtobufCMessage *reply)
+{
+	const Itm__V1__HeartbeatReply *rep = (const void *)reply;
+	struct hb_call *hc = arg;
+	uint64_t unknown[ITM__HB_MAX_LEASES];
+	unsigned int n = 0;
+	char err[300] = "";
+	int rc = 0;
+
+	if (rep == NULL)
+		rc = call_error(hc->a, st, err, sizeof(err));
+	else
+		for (size_t i = 0; i < rep->n_unknown_leases &&
+		     n < ITM__HB_MAX_LEASES; i++)
+			unknown[n++] = rep->unknown_leases[i];
+	hc->done(hc->arg, rc, err, unknown, n);
+	free(hc);
+}
+
 int
-itm__agent_heartbeat(struct itm__agent *a, const char *module,
-		     const struct itm__hb_reg *regs, unsigned int n,
-		     const struct itm__hb_counter *ctr, unsigned int nc,
-		     uint64_t *unknown, unsigned int *n_unknown, char *err,
-		     size_t errlen)
+itm__agent_heartbeat(struct itm__agent *a, uv_loop_t *loop,
+		     const char *module, const struct itm__hb_reg *regs,
+		     unsigned int n, const struct itm__hb_counter *ctr,
+		     unsigned int nc, itm__hb_done done, void *arg)
 {
 	Itm__V1__HeartbeatRequest req = ITM__V1__HEARTBEAT_REQUEST__INIT;
-	Itm__V1__HeartbeatReply *rep = NULL;
 	struct hb_msg *m = calloc(1, sizeof(*m));
+	struct hb_call *hc = calloc(1, sizeof(*hc));
 	int rc;
 
-	*n_unknown = 0;
-	if (m == NULL || n > 64 || nc > 64 || hb_regs(m, regs, n) < 0) {
+	if (m == NULL || hc == NULL || n > ITM__HB_MAX_LEASES || nc > 64 ||
+	    hb_regs(m, regs, n) < 0) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -207,20 +240,22 @@ itm__agent_heartbeat(struct itm__agent *a, const char *module,
 	req.leases = m->leases;
 	req.n_leases = n;
 	req.stats = &m->ms;
-	rc = call(a, "/itm.v1.Agent/Heartbeat", &req.base,
-		  &itm__v1__heartbeat_reply__descriptor,
-		  (ProtobufCMessage **)&rep, err, errlen);
-	if (rc == 0) {
-		for (size_t i = 0; i < rep->n_unknown_leases && i < 64; i++)
-			unknown[(*n_unknown)++] = rep->unknown_leases[i];
-		protobuf_c_message_free_unpacked(&rep->base, NULL);
-	}
+	hc->a = a;
+	hc->done = done;
+	hc->arg = arg;
+	/* The request is serialised before this returns. */
+	rc = itm_rpc_call_async(a->rpc, loop, "/itm.v1.Agent/Heartbeat",
+				&req.base, &itm__v1__heartbeat_reply__descriptor,
+				AGENT_TIMEOUT_MS, hb_reply, hc);
+	if (rc == 0)
+		hc = NULL;
 out:
 	if (m) {
 		free(m->cls);
 		free(m->cls_p);
 	}
 	free(m);
+	free(hc);
 	return rc;
 }
 

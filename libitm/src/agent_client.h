@@ -7,6 +7,8 @@
 #define ITM_AGENT_CLIENT_H
 
 #include <stdint.h>
+#include <uv.h>
+
 #include "itm.h"
 #include "reg.h"
 
@@ -40,12 +42,21 @@ struct itm__hb_counter {
 	const uint64_t *value;
 };
 
-/* Sends stats; fills @unknown with leases the agent does not know. */
-int itm__agent_heartbeat(struct itm__agent *a, const char *module,
-			 const struct itm__hb_reg *regs, unsigned int n,
-			 const struct itm__hb_counter *ctr, unsigned int nc,
-			 uint64_t *unknown, unsigned int *n_unknown,
-			 char *err, size_t errlen);
+#define ITM__HB_MAX_LEASES	64
+
+/* A heartbeat's answer: @rc 0 with the leases the agent does not know,
+ * or a negative errno and @err. */
+typedef void (*itm__hb_done)(void *arg, int rc, const char *err,
+			     const uint64_t *unknown, unsigned int n_unknown);
+
+/* Sends stats without blocking; @done runs on @loop with the answer
+ * (also when the call fails, unless this returns an error).  The reply
+ * arrives on a thread of its own that also keeps the connection to the
+ * agent going (reconnecting, handshakes) between calls. */
+int itm__agent_heartbeat(struct itm__agent *a, uv_loop_t *loop,
+			 const char *module, const struct itm__hb_reg *regs,
+			 unsigned int n, const struct itm__hb_counter *ctr,
+			 unsigned int nc, itm__hb_done done, void *arg);
 int itm__agent_settle(struct itm__agent *a, uint64_t lease,
 		      const struct itm_settle *s, uint32_t *mark, char *err,
 		      size_t errlen);

@@ -51,6 +51,8 @@ static struct {
 	char ctr_names[PROC_MAX_COUNTERS][48];
 	unsigned int n_ctr;
 	uint32_t heartbeat_ms;
+	int agent_lost;		/* heartbeats fail: said once */
+	int hb_inflight;
 	uv_timer_t hb;
 	uv_signal_t sigint, sigterm;
 	struct itm__disp_host disp;
@@ -150,29 +152,25 @@ preg_reattach(struct preg *p)
 			 p->info->label, (unsigned long long)p->lease);
 }
 
+/* The agent's answer: registrations it does not know (it restarted, or
+ * expired the lease) attach again, and so do those whose attach failed. */
 static void
-heartbeat_cb(uv_timer_t *t)
+heartbeat_done(void *arg, int rc, const char *err, const uint64_t *unknown,
+	       unsigned int n_unknown)
 {
-	struct itm__hb_reg hb[PROC_MAX_REGS];
-	uint64_t unknown[64];
-	unsigned int n = 0, n_unknown = 0;
-	char err[300];
-
-	for (unsigned int i = 0; i < P.n_regs; i++)
-		if (P.regs[i].runner != NULL) {
-			hb[n].lease = P.regs[i].lease;
-			hb[n++].reg = P.regs[i].pr;
-		}
-	if (itm__agent_heartbeat(P.agent, P.module, hb, n, P.ctr, P.n_ctr,
-				 unknown, &n_unknown, err, sizeof(err)) < 0) {
-		log_rl(&P.rl, LOG_WARNING, "heartbeat: %s (traffic bypasses "
-		       "this module until the agent is back)", err);
-		n_unknown = 0;
-		for (unsigned int i = 0; i < P.n_regs; i++)
-			if (P.regs[i].runner == NULL)
-				preg_reattach(&P.regs[i]);
+	P.hb_inflight = 0;
+	if (P.stopping)
+		return;
+	if (rc < 0) {
+		if (!P.agent_lost)
+			log_warnx("heartbeat: %s (traffic bypasses this "
+				  "module until the agent is back)", err);
+		P.agent_lost = 1;
 		return;
 	}
+	if (P.agent_lost)
+		log_info("the agent answers again");
+	P.agent_lost = 0;
 	for (unsigned int i = 0; i < P.n_regs; i++) {
 		int lost = P.regs[i].runner == NULL;
 
@@ -181,6 +179,30 @@ heartbeat_cb(uv_timer_t *t)
 		if (lost)
 			preg_reattach(&P.regs[i]);
 	}
+}
+
+/* Heartbeats do not block the packet loop: the next is sent when the
+ * last one has been answered. */
+static void
+heartbeat_cb(uv_timer_t *t)
+{
+	struct itm__hb_reg hb[PROC_MAX_REGS];
+	unsigned int n = 0;
+	int rc;
+
+	if (P.hb_inflight)
+		return;
+	for (unsigned int i = 0; i < P.n_regs; i++)
+		if (P.regs[i].runner != NULL) {
+			hb[n].lease = P.regs[i].lease;
+			hb[n++].reg = P.regs[i].pr;
+		}
+	rc = itm__agent_heartbeat(P.agent, &P.loop, P.module, hb, n, P.ctr,
+				  P.n_ctr, heartbeat_done, NULL);
+	if (rc < 0)
+		log_rl(&P.rl, LOG_WARNING, "heartbeat: %s", strerror(-rc));
+	else
+		P.hb_inflight = 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -390,21 +412,21 @@ libitm_stop(void)
 	uv_stop(&P.loop);
 }
 
-static void
-close_cb(uv_handle_t *h, void *arg)
-{
-	if (!uv_is_closing(h))
-		uv_close(h, NULL);
-}
-
-/* Unregister everything and drain the loop's handles. */
+/* Let the last heartbeat finish, unregister everything, close our
+ * handles.  (The RPC client's own handle on the loop stays: it is idle
+ * and unreferenced now, and serves the next libitm_run.) */
 static void
 run_cleanup(void)
 {
+	uv_timer_stop(&P.hb);
+	while (P.hb_inflight)
+		uv_run(&P.loop, UV_RUN_ONCE);
 	while (P.n_regs > 0)
 		preg_drop(P.n_regs - 1);
 	itm__timer_del_owner(NULL);
-	uv_walk(&P.loop, close_cb, NULL);
+	uv_close((uv_handle_t *)&P.hb, NULL);
+	uv_close((uv_handle_t *)&P.sigint, NULL);
+	uv_close((uv_handle_t *)&P.sigterm, NULL);
 	uv_run(&P.loop, UV_RUN_DEFAULT);
 }
 

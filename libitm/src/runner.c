@@ -140,7 +140,6 @@ runner_closed_cb(uv_handle_t *handle)
 {
 	struct itm__runner *r = handle->data;
 
-	itmq_close(r->q);
 	free(r->regs);
 	free(r);
 }
@@ -150,9 +149,14 @@ itm__runner_close(struct itm__runner *r)
 {
 	if (r == NULL)
 		return;
-	/* Later packets must not reach registrations being freed. */
+	/* Later packets must not reach registrations being freed.  The
+	 * queue goes now, not when libuv is done with the handle: the next
+	 * one granted its number (a process re-attaching to a restarted
+	 * agent) binds it right after this call. */
 	r->n_regs = 0;
 	uv_poll_stop(&r->poll);
+	itmq_close(r->q);
+	r->q = NULL;
 	uv_close((uv_handle_t *)&r->poll, runner_closed_cb);
 }
 
