@@ -61,11 +61,34 @@ reg_count(void)
 	return n;
 }
 
+/* Mark in @bound the queue numbers of our range that some socket has
+ * bound: a process module still holding the queue a previous agent gave
+ * it (it lets go when it re-attaches), or another program's queue. */
+static void
+queues_bound(uint8_t bound[AGENT_QUEUES])
+{
+	FILE *f = fopen("/proc/net/netfilter/nfnetlink_queue", "r");
+	unsigned int q;
+	char line[256];
+
+	memset(bound, 0, AGENT_QUEUES);
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%u", &q) == 1 && q >= A->cfg.queue_base &&
+		    q - A->cfg.queue_base < AGENT_QUEUES)
+			bound[q - A->cfg.queue_base] = 1;
+	fclose(f);
+}
+
 int
 queue_alloc(uint16_t *num)
 {
+	uint8_t bound[AGENT_QUEUES];
+
+	queues_bound(bound);
 	for (unsigned int i = 0; i < AGENT_QUEUES; i++)
-		if (!A->queue_used[i]) {
+		if (!A->queue_used[i] && !bound[i]) {
 			A->queue_used[i] = 1;
 			*num = (uint16_t)(A->cfg.queue_base + i);
 			return 0;
