@@ -22,3 +22,4 @@ set_target_properties(agent_probe PROPERTIES
 itm_integ_test(agent_badinput agent_badinput.sh TIMEOUT 120)
 itm_integ_test(procmod procmod.sh TIMEOUT 120)
 itm_integ_test(procmod_order procmod_order.sh TIMEOUT 120)
+itm_integ_test(procmod_restart procmod_restart.sh TIMEOUT 120)
