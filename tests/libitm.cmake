@@ -12,3 +12,4 @@ add_executable(bench_csum bench/bench_csum.c)
 target_link_libraries(bench_csum PRIVATE itm_core)
 target_include_directories(bench_csum PRIVATE ${ITM_CORE_INTERNAL}
                            ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+itm_integ_test(libitm_install libitm_install.sh TIMEOUT 180)
