@@ -11,11 +11,14 @@
  *   settle requests -> CONNMARK (when the hook has stages)
  *   for each stage, in order:
  *     its settled flows  -> ITM_S<id> (count, act, set stage bit)
- *     its interest       -> NFQUEUE --queue-num Q --queue-bypass
- *     (not the last) set the stage bit: the packet had its turn
+ *     its interest, and neither its bit nor a later stage's bit set
+ *                        -> NFQUEUE --queue-num Q --queue-bypass
  *   clear ITM's mark bits
  *
- * Packets whose mark has a stage's bit skip that stage (marks.h).
+ * Packets whose mark has a stage's bit skip that stage (marks.h), and so do
+ * packets a later stage has seen: a later stage's change (a rewritten
+ * port) must not bring the packet back to an earlier stage that it did
+ * not interest at its turn.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -312,9 +315,10 @@ chain_settle_requests(struct rules_buf *b, const char *chain)
 		  ~ITM_MARK_SETTLE_MASK);
 }
 
+/* @done: the bits of this stage and of every later one at the hook. */
 static int
 chain_stage(struct rules_buf *b, const char *chain, const struct stage *st,
-	    char *err, size_t errlen)
+	    uint32_t done, char *err, size_t errlen)
 {
 	settle_rules(b, st, chain);
 	for (unsigned int i = 0; i < st->n_regs; i++) {
@@ -327,9 +331,9 @@ chain_stage(struct rules_buf *b, const char *chain, const struct stage *st,
 		if (rc < 0)
 			return rc;
 		for (unsigned int j = 0; j < n; j++)
-			rb_printf(b, "-A %s%s -m mark ! --mark 0x%08x/0x%08x "
+			rb_printf(b, "-A %s%s -m mark --mark 0x0/0x%08x "
 				  "-j NFQUEUE --queue-num %u --queue-bypass\n",
-				  chain, m[j], st->bit, st->bit, st->queue);
+				  chain, m[j], done, st->queue);
 		match_free(m, n);
 	}
 	return 0;
@@ -345,17 +349,14 @@ chain_hook(struct rules_buf *b, itm_where h, char *err, size_t errlen)
 	if (agent->n_stages[h] > 0)
 		chain_settle_requests(b, chain);
 	for (unsigned int i = 0; i < agent->n_stages[h]; i++) {
-		const struct stage *st = agent->stages[h][i];
+		uint32_t done = 0;
 
-		rc = chain_stage(b, chain, st, err, errlen);
+		for (unsigned int j = i; j < agent->n_stages[h]; j++)
+			done |= agent->stages[h][j]->bit;
+		rc = chain_stage(b, chain, agent->stages[h][i], done, err,
+				 errlen);
 		if (rc < 0)
 			return rc;
-		/* Past its turn: a later stage's change must not bring the
-		 * packet back to this earlier one. */
-		if (i + 1 < agent->n_stages[h])
-			rb_printf(b, "-A %s -m mark ! --mark 0x%08x/0x%08x "
-				  "-j MARK --or-mark 0x%08x\n", chain,
-				  st->bit, st->bit, st->bit);
 	}
 	if (agent->n_stages[h] > 0)
 		rb_printf(b, "-A %s -m mark ! --mark 0x0/0x%08x -j MARK "
