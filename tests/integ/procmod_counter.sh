@@ -6,8 +6,9 @@
 # (10 requests and 10 replies forwarded), one TCP SYN to a closed port (SYN
 # and RST) and 5 raw IP packets of protocol 253 ("other").  itm-counter
 # prints a line per second; the UDP rate of a second inside the flood is
-# about 200, and the rates of all lines add up to exactly the packets sent
-# of each class.  Its counters reach `itmctl stats` too.
+# about 200 (150..250: on a busy machine the timer fires late), and the
+# rates of all lines add up to exactly the packets sent of each class.
+# Its counters reach `itmctl stats` too.
 . "$ITM_SRC/tests/integ/lib.sh"
 itm_init pcount
 itm_topo_line
@@ -76,8 +77,8 @@ itm_assert_eq "$udp" 600 "UDP packets over all lines"
 itm_assert_eq "$icmp" 20 "ICMP packets over all lines"
 itm_assert_eq "$tcp" 2 "TCP packets over all lines (SYN, RST)"
 itm_assert_eq "$other" 5 "other packets over all lines"
-itm_assert_ge "$udpmax" 180 "UDP rate of the busiest second"
-itm_assert_le "$udpmax" 220 "UDP rate of the busiest second"
+itm_assert_ge "$udpmax" 150 "UDP rate of the busiest second"
+itm_assert_le "$udpmax" 250 "UDP rate of the busiest second"
 
 # The same counts reach the agent as the module's counters.
 got=$(python3 -c '
