@@ -246,11 +246,12 @@ crossing_verdict() {
 		{ echo "(f) vs (e): n/a (a measurement is missing)"; return 0; }
 	awk -v a="$a" -v b="$b" -v e="$e" -v f="$f" 'BEGIN {
 		de = e - a; df = f - a; db = b - a
-		printf "added RTT over (a): (e) %.3f ms, (f) %.3f ms, " \
-			"one crossing = (b)-(a) %.3f ms\n", de, df, db
-		printf "(f)-(e) = %.3f ms: %s\n", df - de, df <= de + db ?
-			"(f) costs no more than one extra user-space crossing over (e)" :
-			"(f) costs MORE than one extra user-space crossing over (e)"
+		ok = "no more than"
+		if (df > de + db) ok = "MORE than"
+		printf "added RTT over (a): (e) %.3f ms, (f) %.3f ms; ", de, df
+		printf "one crossing, (b)-(a): %.3f ms\n", db
+		printf "(f)-(e) = %.3f ms: (f) costs %s one extra", df - de, ok
+		printf " user-space crossing over (e)\n"
 	}'
 }
 
