@@ -24,6 +24,8 @@ Q=7100
 NQ_MB=${NQ_MB:-256}
 NQ_TOS=0x28
 NQ_MARK=0x100
+# A transfer whose packets the queue breaks fails in seconds, not minutes.
+NQ_IPERF=(--connect-timeout 3000 --snd-timeout 5000)
 itm_topo_line
 
 # ---------------------------------------------------------------------
@@ -102,7 +104,7 @@ nq_errors_none() {
 nq_queue_rule
 nq_probe_start accept
 itm_assert_eq "$(nq_ping_loss 5)" 0 "accept: ping loss (%)"
-gbps=$(itm_iperf h2 "$ITM_H2_IP" h1 2) ||
+gbps=$(itm_iperf h2 "$ITM_H2_IP" h1 2 "${NQ_IPERF[@]}") ||
 	itm_fail "accept: TCP transfer through the queue failed"
 itm_assert_ge "$gbps" 0.01 "accept: Gbit/s"
 nq_probe_stop
@@ -135,7 +137,7 @@ nq_tos_transfer() {
 	cap=$ITM_LAST_PID
 	itm_wait_for 10 grep -q "listening on" "$ITM_LAST_LOG" ||
 		itm_fail "tcpdump on h2 did not start"
-	gbps=$(itm_iperf h2 "$ITM_H2_IP" h1 2) ||
+	gbps=$(itm_iperf h2 "$ITM_H2_IP" h1 2 "${NQ_IPERF[@]}") ||
 		itm_fail "tos ($1): TCP transfer with rewritten TOS failed"
 	itm_capture_wait 10 "$cap" ||
 		itm_fail "tos ($1): capture did not see 200 packets"
@@ -194,7 +196,7 @@ itm_log "repeat: 10 packets queued once each, 10 re-traversed with $NQ_MARK"
 nq_queue_rule
 itm__queue_bound r "$Q" && itm_fail "bypass: queue $Q still has a listener"
 itm_assert_eq "$(nq_ping_loss 3)" 0 "bypass: ping loss without a reader (%)"
-gbps=$(itm_iperf h2 "$ITM_H2_IP" h1 1) ||
+gbps=$(itm_iperf h2 "$ITM_H2_IP" h1 1 "${NQ_IPERF[@]}") ||
 	itm_fail "bypass: TCP transfer without a reader failed"
 itm_assert_ge "$(nq_rule_pkts 1)" 10 "bypass: packets the NFQUEUE rule matched"
 # Control: the same rule without --queue-bypass holds the traffic.
