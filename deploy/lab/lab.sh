@@ -161,7 +161,11 @@ lab_build() {
 			itm_shape "$a" "$ITM_LINK_DEV_A" "$rate"
 			itm_shape "$b" "$ITM_LINK_DEV_B" "$rate"
 		fi
-		[ "$delay" != - ] && { itm_delay "$a" "$ITM_LINK_DEV_A" "$delay" "$q"; q=$((q + 1)); }
+		if [ "$delay" != - ]; then
+			itm_delay "$a" "$ITM_LINK_DEV_A" "$delay" "$q"
+			itm_delay "$b" "$ITM_LINK_DEV_B" "$delay" "$((q + 1))"
+			q=$((q + 2))
+		fi
 	done
 	for r in "${SPEC_ROUTES[@]}"; do
 		# shellcheck disable=SC2086

@@ -476,12 +476,13 @@ itm_shape() {
 		itm_fail "cannot shape $1:$2 to $3"
 }
 
-# itm_delay NODE DEV DELAY [QUEUE]: DELAY (e.g. 20ms) added to both
-# directions of the link at DEV, by the project's user-space delay line
-# itm-delay running in NODE on NFQUEUE QUEUE (default 60000; the agent
-# uses 1000 and up).  It is fed from the raw table (ingress) and the filter
-# table (egress), so it never meets the agent's mangle chains.  (This
-# kernel has no netem; itm-delay behaves the same on kernels that do.)
+# itm_delay NODE DEV DELAY [QUEUE]: DELAY (e.g. 20ms) added to what NODE
+# sends out of DEV, as netem would on egress, by the project's user-space
+# delay line itm-delay running in NODE on NFQUEUE QUEUE (default 60000; the
+# agent uses 1000 and up).  It is fed from the filter table, after the
+# agent's mangle chains.  Egress only, so that receive timestamps (ping's
+# RTT) see the whole delay; call it at both ends for a symmetric link.
+# (This kernel has no netem; itm-delay behaves the same on kernels that do.)
 itm_delay() {
 	local node=$1 dev=$2 d=$3 q=${4:-60000} ns bin
 	ns=$(itm_nsname "$node")
@@ -507,7 +508,6 @@ itm_delay_bin() {
 itm__delay_rules() {
 	local ns=$1 dev=$2 q=$3 j="NFQUEUE --queue-num $3 --queue-bypass"
 	# shellcheck disable=SC2086
-	ip netns exec "$ns" iptables -t raw -A PREROUTING -i "$dev" -j $j &&
 	ip netns exec "$ns" iptables -t filter -A FORWARD -o "$dev" -j $j &&
 	ip netns exec "$ns" iptables -t filter -A OUTPUT -o "$dev" -j $j ||
 		itm_fail "cannot install delay rules on $dev"
