@@ -110,7 +110,8 @@ topo_node() {
 }
 
 # topo_link A B RATE LATENCY: a veth pair; with --shape, RATE as HTB on
-# both ends and LATENCY (ms, each direction) by itm-delay in A.
+# both ends and LATENCY (ms, each direction) by itm-delay on egress at both
+# ends.
 topo_link() {
 	local a=$1 b=$2 rate=$3 lat=$4
 	itm_link "$a" "$b"
@@ -123,7 +124,8 @@ topo_link() {
 	fi
 	if [ "$lat" != - ] && [ "$lat" -gt 0 ]; then
 		itm_delay "$a" "$ITM_LINK_DEV_A" "${lat}ms" "$TOPO_QUEUE"
-		TOPO_QUEUE=$((TOPO_QUEUE + 1))
+		itm_delay "$b" "$ITM_LINK_DEV_B" "${lat}ms" "$((TOPO_QUEUE + 1))"
+		TOPO_QUEUE=$((TOPO_QUEUE + 2))
 	fi
 }
 
