@@ -4,7 +4,7 @@ topo.yaml, for deploy/lab/lab.sh (up --topo).
 
 The controller checks the file's schema (itmctl topology apply --dry-run);
 this script checks only what the lab itself needs to make the addresses
-real, and reports every such fault at once, as FILE: field: what:
+real, and reports every such fault at once, as FILE:LINE: field: what:
 
   - every mgmt is IPV4:PORT and every overlay an IPv4 address, all in
     10.0.0.0/8, so that they can only ever exist inside the lab;
@@ -38,6 +38,23 @@ LAB_NET = ipaddress.ip_network("10.0.0.0/8")
 UNITS = {"kbit": 1, "mbit": 1000, "gbit": 1000000, "tbit": 1000000000}
 
 
+class LineLoader(yaml.SafeLoader):
+    """Mappings remember the line of each value: m["__lines__"][key]."""
+
+    def construct_mapping(self, node, deep=False):
+        m = super().construct_mapping(node, deep=deep)
+        m["__lines__"] = {self.construct_object(k, deep=deep):
+                          v.start_mark.line + 1 for k, v in node.value}
+        m["__line__"] = node.start_mark.line + 1
+        return m
+
+
+def line_of(m, key=None):
+    if not isinstance(m, dict):
+        return 0
+    return m["__lines__"].get(key, m["__line__"]) if key else m["__line__"]
+
+
 class Plan:
     def __init__(self, path):
         self.path = path
@@ -46,21 +63,29 @@ class Plan:
         self.order = []
         self.links = []         # (a, b, cost, kbit|None, latency|None)
         self.modules = []       # (node, name, [k=v])
+        self.where = {}         # name -> (index, mapping)
 
-    def fault(self, field, what):
-        self.faults.append("%s: %s: %s" % (self.path, field, what))
+    def fault(self, line, field, what):
+        self.faults.append((line, "%s:%d: %s: %s" % (self.path, line, field,
+                                                     what)))
+
+    def node_fault(self, name, key, what):
+        i, n = self.where[name]
+        self.fault(line_of(n, key), "nodes[%d].%s" % (i, key), what)
 
 
-def lab_ip(plan, field, text):
+def lab_ip(plan, line, field, text):
     """An IPv4 address inside 10.0.0.0/8, or None (fault reported)."""
     try:
         ip = ipaddress.ip_address(str(text))
     except ValueError:
-        plan.fault(field, "the lab needs an IPv4 address, got %r" % text)
+        plan.fault(line, field, "the lab needs an IPv4 address, got %r"
+                   % text)
         return None
     if ip.version != 4 or ip not in LAB_NET:
-        plan.fault(field, "%s is not in 10.0.0.0/8: the lab only makes "
-                   "private 10.x addresses (inside its namespaces)" % ip)
+        plan.fault(line, field, "%s is not in 10.0.0.0/8: the lab only "
+                   "makes private 10.x addresses (inside its namespaces)"
+                   % ip)
         return None
     return ip
 
@@ -68,30 +93,36 @@ def lab_ip(plan, field, text):
 def read_node(plan, i, n):
     field = "nodes[%d]" % i
     if not isinstance(n, dict) or not isinstance(n.get("name"), str):
-        plan.fault(field, "a mapping with name, mgmt and overlay")
+        plan.fault(line_of(n), field, "a mapping with name, mgmt and "
+                   "overlay")
         return
     name = n["name"]
-    field = "nodes[%d] (%s)" % (i, name)
     mgmt = str(n.get("mgmt", ""))
     m = re.fullmatch(r"([0-9.]+):([0-9]{1,5})", mgmt)
     if not m:
-        plan.fault(field + ".mgmt", "the lab needs IPV4:PORT, got %r" % mgmt)
+        plan.fault(line_of(n, "mgmt"), field + ".mgmt", "the lab needs "
+                   "IPV4:PORT, got %r" % mgmt)
         ip = None
     else:
-        ip = lab_ip(plan, field + ".mgmt", m.group(1))
-    overlay = lab_ip(plan, field + ".overlay", n.get("overlay", ""))
+        ip = lab_ip(plan, line_of(n, "mgmt"), field + ".mgmt", m.group(1))
+    overlay = lab_ip(plan, line_of(n, "overlay"), field + ".overlay",
+                     n.get("overlay", ""))
     if ip is None or overlay is None:
         return
     if name in plan.nodes:
-        plan.fault(field + ".name", "duplicate node %r" % name)
+        plan.fault(line_of(n, "name"), field + ".name", "duplicate node %r"
+                   % name)
         return
     plan.nodes[name] = (ip, int(m.group(2)), overlay)
+    plan.where[name] = (i, n)
     plan.order.append(name)
     for j, mod in enumerate(n.get("modules") or []):
         if not isinstance(mod, dict) or "name" not in mod:
             continue
         params = []
         for k, v in (mod.get("params") or {}).items():
+            if k.startswith("__line"):
+                continue
             if isinstance(v, list):
                 v = ",".join(str(x) for x in v)
             params.append("%s=%s" % (k, v))
@@ -108,17 +139,18 @@ def kbit(text):
 def read_link(plan, i, l):
     field = "links[%d]" % i
     if not isinstance(l, dict):
-        plan.fault(field, "a mapping with between: [a, b]")
+        plan.fault(line_of(l), field, "a mapping with between: [a, b]")
         return
     ends = l.get("between")
     if not isinstance(ends, list) or len(ends) != 2:
-        plan.fault(field + ".between", "must name two nodes")
+        plan.fault(line_of(l, "between"), field + ".between",
+                   "must name two nodes")
         return
     a, b = (str(e) for e in ends)
     for e in (a, b):
         if e not in plan.nodes:
-            plan.fault(field + ".between", "node %r is unknown or has "
-                       "faults above" % e)
+            plan.fault(line_of(l, "between"), field + ".between",
+                       "node %r is unknown or has faults above" % e)
     if a not in plan.nodes or b not in plan.nodes or a == b:
         return
     cost, lat, bw = l.get("cost", 1), l.get("latency_ms"), l.get("bandwidth")
@@ -136,28 +168,26 @@ def check_addresses(plan):
         mgmt, _, overlay = plan.nodes[name]
         for what, ip in (("mgmt", mgmt), ("overlay", overlay)):
             if ip in seen:
-                plan.fault("nodes (%s).%s" % (name, what), "%s is also %s"
-                           % (ip, seen[ip]))
-            seen[ip] = "%s of %s" % (what, name)
-    nets = {ipaddress.ip_network("%s/24" % plan.nodes[n][0], strict=False)
-            for n in plan.order}
-    if len(nets) > 1:
-        plan.fault("nodes[*].mgmt", "the lab puts every mgmt address on one "
-                   "management bridge: they must share one /24, got %s"
-                   % ", ".join(sorted(str(n) for n in nets)))
+                plan.node_fault(name, what, "%s is also %s" % (ip, seen[ip]))
+            seen[ip] = "the %s of %s" % (what, name)
+    if not plan.order:
         return None
-    if not nets:
-        return None
-    net = nets.pop()
+    first = plan.order[0]
+    net = ipaddress.ip_network("%s/24" % plan.nodes[first][0], strict=False)
     for name in plan.order:
+        if plan.nodes[name][0] not in net:
+            plan.node_fault(name, "mgmt", "%s is not in %s (the mgmt of %s): "
+                            "the lab puts every mgmt address on one "
+                            "management bridge, one /24"
+                            % (plan.nodes[name][0], net, first))
         if plan.nodes[name][2] in net:
-            plan.fault("nodes (%s).overlay" % name, "%s lies in the "
-                       "management network %s" % (plan.nodes[name][2], net))
+            plan.node_fault(name, "overlay", "%s lies in the management "
+                            "network %s" % (plan.nodes[name][2], net))
     for ip in reversed(list(net.hosts())):
         if ip not in seen:
             return ip, net.prefixlen
-    plan.fault("nodes[*].mgmt", "no address left in %s for the controller"
-               % net)
+    plan.node_fault(first, "mgmt", "no address left in %s for the "
+                    "controller" % net)
     return None
 
 
@@ -191,13 +221,14 @@ def main():
     path = sys.argv[1]
     try:
         with open(path) as f:
-            topo = yaml.safe_load(f)
+            topo = yaml.load(f, Loader=LineLoader)
     except (OSError, yaml.YAMLError) as e:
         print("%s: %s" % (path, e), file=sys.stderr)
         sys.exit(1)
     plan = Plan(path)
     if not isinstance(topo, dict) or not isinstance(topo.get("nodes"), list):
-        plan.fault("nodes", "the file has no list of nodes")
+        plan.fault(line_of(topo) if isinstance(topo, dict) else 1, "nodes",
+                   "the file has no list of nodes")
         topo = {}
     for i, n in enumerate(topo.get("nodes") or []):
         read_node(plan, i, n)
@@ -205,7 +236,7 @@ def main():
         read_link(plan, i, l)
     ctl = check_addresses(plan)
     if plan.faults:
-        for f in plan.faults:
+        for _, f in sorted(plan.faults, key=lambda f: f[0]):
             print(f, file=sys.stderr)
         sys.exit(2)
     if topo.get("comment"):
