@@ -4,8 +4,9 @@
 itm_integ_test(lib_selftest lib_selftest.sh TIMEOUT 120)
 itm_integ_test(lab_updown lab_updown.sh TIMEOUT 120)
 itm_integ_test(qos_core qos_core.sh TIMEOUT 120)
+itm_integ_test(lab_topo lab_topo.sh TIMEOUT 180)
 set_tests_properties(integ.lib_selftest integ.lab_updown integ.qos_core
-                     PROPERTIES SKIP_RETURN_CODE 77)
+                     integ.lab_topo PROPERTIES SKIP_RETURN_CODE 77)
 
 # Benchmark programs are built with the tree but are not tests.
 add_subdirectory(${CMAKE_CURRENT_LIST_DIR}/bench ${CMAKE_BINARY_DIR}/tests/bench)
