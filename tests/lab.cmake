@@ -10,3 +10,9 @@ set_tests_properties(integ.lib_selftest integ.lab_updown integ.qos_core
 
 # Benchmark programs are built with the tree but are not tests.
 add_subdirectory(${CMAKE_CURRENT_LIST_DIR}/bench ${CMAKE_BINARY_DIR}/tests/bench)
+
+# `cmake --install --prefix P` of this build tree: everything under P, the
+# systemd units and example configs naming that install (no root needed).
+add_test(NAME install.tree COMMAND ${CMAKE_CURRENT_LIST_DIR}/integ/install_tree.sh)
+set_tests_properties(install.tree PROPERTIES LABELS install TIMEOUT 120
+                     ENVIRONMENT "ITM_BUILD=${CMAKE_BINARY_DIR}")
