@@ -110,14 +110,12 @@ out=$("$PREFIX/sbin/itm-controller" --db "$P/topology.db" "${args[@]}" --check 2
 log "controller.conf.example: itm-controller --check: $out"
 
 help=$("$PREFIX/sbin/itm-agent" --help 2>&1)
-for conf in "$PREFIX/etc/itm/agent.conf.example"; do
-	mapfile -t args < <(conf_args "$conf" ITM_AGENT_ARGS)
-	[ "${#args[@]}" -gt 0 ] || fail "agent.conf.example sets no ITM_AGENT_ARGS"
-	for a in "${args[@]}"; do
-		[[ $a == --* ]] || continue
-		[[ $help == *"${a%%=*}"* ]] ||
-			fail "agent.conf.example: itm-agent has no flag $a"
-	done
+mapfile -t args < <(conf_args "$PREFIX/etc/itm/agent.conf.example" ITM_AGENT_ARGS)
+[ "${#args[@]}" -gt 0 ] || fail "agent.conf.example sets no ITM_AGENT_ARGS"
+for a in "${args[@]}"; do
+	[[ $a == --* ]] || continue
+	[[ $help == *"${a%%=*}"* ]] ||
+		fail "agent.conf.example: itm-agent has no flag $a"
 done
 # Every flag the examples document (commented lines "#   --flag") exists.
 for pair in "agent.conf.example itm-agent" "controller.conf.example itm-controller"; do
