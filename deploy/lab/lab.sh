@@ -16,7 +16,7 @@
 # the namespace itmlab-NAME-NODE; the lab's state (namespaces, pids, logs,
 # agent sockets) lives in /run/itm-lab/NAME.  --rate shapes every link with
 # HTB on both ends; --delay adds a one-way delay per direction with
-# itm-delay.  --topo brings up an ITM overlay from a topo.yaml instead:
+# itm-delay (see itm_delay in tests/integ/lib.sh).  --topo brings up an ITM overlay from a topo.yaml instead:
 # itm-controller, one itm-agent per node, the topology applied (topo.sh);
 # --shape makes the links' bandwidth and latency_ms real.
 # The namespace helpers are those of tests/integ/lib.sh, in lab mode.
@@ -148,7 +148,7 @@ lab_exists() {
 }
 
 lab_build() {
-	local n name opt a b aa ab rate delay q=60000 r
+	local n name opt a b aa ab rate delay q=60000 r delays=()
 	for n in "${SPEC_NODES[@]}"; do
 		read -r name opt <<<"$n"
 		itm_ns "$name"
@@ -161,11 +161,14 @@ lab_build() {
 			itm_shape "$a" "$ITM_LINK_DEV_A" "$rate"
 			itm_shape "$b" "$ITM_LINK_DEV_B" "$rate"
 		fi
-		if [ "$delay" != - ]; then
-			itm_delay "$a" "$ITM_LINK_DEV_A" "$delay" "$q"
-			itm_delay "$b" "$ITM_LINK_DEV_B" "$delay" "$((q + 1))"
-			q=$((q + 2))
-		fi
+		[ "$delay" != - ] && delays+=("$a $ITM_LINK_DEV_A $b $ITM_LINK_DEV_B $delay")
+	done
+	# Delays once every address exists (itm_delay matches the peer's).
+	for n in "${delays[@]}"; do
+		read -r a aa b ab delay <<<"$n"
+		itm_delay "$a" "$aa" "$delay" "$q" "$b"
+		itm_delay "$b" "$ab" "$delay" "$((q + 1))" "$a"
+		q=$((q + 2))
 	done
 	for r in "${SPEC_ROUTES[@]}"; do
 		# shellcheck disable=SC2086

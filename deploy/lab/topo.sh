@@ -110,8 +110,8 @@ topo_node() {
 }
 
 # topo_link A B RATE LATENCY: a veth pair; with --shape, RATE as HTB on
-# both ends and LATENCY (ms, each direction) by itm-delay on egress at both
-# ends.
+# both ends and LATENCY (ms, each direction) by itm-delay at both ends
+# (itm_delay in tests/integ/lib.sh; every node's addresses exist by now).
 topo_link() {
 	local a=$1 b=$2 rate=$3 lat=$4
 	itm_link "$a" "$b"
@@ -123,8 +123,8 @@ topo_link() {
 		itm_shape "$b" "$ITM_LINK_DEV_B" "$rate"
 	fi
 	if [ "$lat" != - ] && [ "$lat" -gt 0 ]; then
-		itm_delay "$a" "$ITM_LINK_DEV_A" "${lat}ms" "$TOPO_QUEUE"
-		itm_delay "$b" "$ITM_LINK_DEV_B" "${lat}ms" "$((TOPO_QUEUE + 1))"
+		itm_delay "$a" "$ITM_LINK_DEV_A" "${lat}ms" "$TOPO_QUEUE" "$b"
+		itm_delay "$b" "$ITM_LINK_DEV_B" "${lat}ms" "$((TOPO_QUEUE + 1))" "$a"
 		TOPO_QUEUE=$((TOPO_QUEUE + 2))
 	fi
 }
