@@ -179,8 +179,10 @@ params_canon(const struct topo_module *m)
 	for (size_t i = 0; i < m->n_params; i++)
 		len += strlen(m->params[i].key) + strlen(m->params[i].value) + 2;
 	if ((s = malloc(len)) != NULL) {
-		memcpy(v, m->params, m->n_params * sizeof(*v));
-		qsort(v, m->n_params, sizeof(*v), kv_cmp);
+		if (m->n_params) {
+			memcpy(v, m->params, m->n_params * sizeof(*v));
+			qsort(v, m->n_params, sizeof(*v), kv_cmp);
+		}
 		s[0] = '\0';
 		for (size_t i = 0; i < m->n_params; i++) {
 			if (i)
