@@ -181,7 +181,7 @@ topo_modules() {
 		read -r node name _ <<<"$m"
 		itm_wait_for 20 topo_has_module "$node" "$name" ||
 			itm_fail "module $name is not running on $node: $(topo_itmctl module list "$node" 2>&1)"
-		echo "module on $node: $m"
+		echo "module on $node: ${m#* }"
 	done
 }
 
