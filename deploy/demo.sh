@@ -10,10 +10,10 @@
 #    bytes, flows) and the core queue's counters.
 # 2. The overlay: deploy/topo.yaml brought up by `lab.sh up --topo` (an
 #    itm-controller, one itm-agent per node, the topology applied), then
-#    `itmctl nodes`, qosmod placed on n2 through the controller, real
-#    traffic n1 -> n3 (routed through n2), `itmctl stats` for the whole
-#    overlay, the placement recorded as a new generation (`topology diff`,
-#    `apply`) and `itmctl topology history`.
+#    `itmctl nodes`, qosmod placed on n2 by applying a new generation
+#    that lists it there (`topology diff`, `apply`: the controller loads
+#    it), real traffic n1 -> n3 (routed through n2), `itmctl stats` for
+#    the whole overlay and `itmctl topology history`.
 #
 #   deploy/demo.sh            (as root; DEMO_PARTS="qos overlay" by default)
 #
@@ -138,9 +138,21 @@ overlay_up() {
 	ovl nodes || die "itmctl nodes failed"
 }
 
+# qosmod placed on n2 through the topology: a copy of topo.yaml with qosmod
+# under n2, diffed and applied as a new generation; the controller loads
+# it on n2's agent (the apply's DETAIL column says so).
 overlay_place() {
-	say "itmctl module load n2 qosmod threshold=$THRESHOLD (placement through the controller)"
-	ovl module load n2 qosmod "threshold=$THRESHOLD" || die "module load n2 failed"
+	local v2="/run/itm-lab/$OVL/topo-v2.yaml"
+	awk -v t="$THRESHOLD" '/^comment:/ { print $0 ", qosmod placed on n2"; next }
+		{ print }
+		/overlay: 10\.200\.0\.2$/ { n2 = 1 }
+		n2 && /labels:/ { print "    modules:\n      - name: qosmod\n        params: { threshold: " t " }"; n2 = 0 }' \
+		"$TOPO" >"$v2"
+	say "place qosmod threshold=$THRESHOLD on n2: itmctl topology diff / apply (topo.yaml with qosmod under n2)"
+	ovl topology diff "$v2"
+	ovl topology apply "$v2" || die "apply of $v2 failed"
+	say "itmctl module list n2 (read back from n2's agent)"
+	ovl module list n2 || die "module list n2 failed"
 }
 
 # A long transfer n1 -> n3 with short downloads beside it, between the
@@ -169,20 +181,9 @@ overlay_traffic() {
 	grep -E 'receiver' "$dir/long.txt" | sed 's/^/  long flow: /'
 }
 
-# The placement made by hand becomes part of the topology: a copy of
-# topo.yaml with qosmod under n2, diffed and applied as a new generation.
-overlay_record() {
-	local v2="/run/itm-lab/$OVL/topo-v2.yaml"
-	awk -v t="$THRESHOLD" '/^comment:/ { print $0 ", qosmod placed on n2"; next }
-		{ print }
-		/overlay: 10\.200\.0\.2$/ { n2 = 1 }
-		n2 && /labels:/ { print "    modules:\n      - name: qosmod\n        params: { threshold: " t " }"; n2 = 0 }' \
-		"$TOPO" >"$v2"
+overlay_report() {
 	say "itmctl stats (the whole overlay)"
 	ovl stats || die "itmctl stats failed"
-	say "record the placement: itmctl topology diff / apply (topo.yaml with qosmod on n2)"
-	ovl topology diff "$v2"
-	ovl topology apply "$v2" || die "apply of $v2 failed"
 	say "itmctl topology history"
 	ovl topology history || die "itmctl topology history failed"
 }
@@ -208,7 +209,7 @@ main() {
 		overlay_up
 		overlay_place
 		overlay_traffic
-		overlay_record
+		overlay_report
 		say "tearing down the overlay '$OVL'"
 		"$LAB" down -n "$OVL"
 	fi

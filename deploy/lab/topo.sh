@@ -11,8 +11,8 @@
 #                      path by link cost; forwarding on; itm-agent --node
 #                      NODE --listen MGMT --controller CTL:7700
 #
-# Then `itmctl topology apply FILE`, and the modules the file places are
-# loaded through the controller (`itmctl module load NODE ...`).  The plan
+# Then `itmctl topology apply FILE`: the controller pushes the tables and
+# loads the modules the file places; the lab waits until they run.  The plan
 # (addresses, routes) comes from topo_plan.py; the controller checks the
 # file's schema (apply --dry-run) before any node exists.
 # shellcheck shell=bash
@@ -167,15 +167,21 @@ topo_apply() {
 	echo "topology applied: generation $gen, every agent acknowledged it"
 }
 
-# The modules the file places, through the controller.
+# topo_has_module NODE MODULE: the node's agent runs it (asked through the
+# controller, which reads it back from the agent).
+topo_has_module() {
+	topo_itmctl module list "$1" 2>/dev/null | grep -Eq "^$2 +agent"
+}
+
+# The modules the file places: the controller loads them itself after the
+# apply (and again whenever an agent rejoins); wait until each runs.
 topo_modules() {
-	local m node rest
+	local m node name
 	for m in "${TOPO_MODULES[@]}"; do
-		read -r node rest <<<"$m"
-		# shellcheck disable=SC2086  # rest is "module k=v ..."
-		topo_itmctl module load "$node" $rest >/dev/null ||
-			itm_fail "itmctl module load $node $rest failed"
-		echo "module on $node: $rest"
+		read -r node name _ <<<"$m"
+		itm_wait_for 20 topo_has_module "$node" "$name" ||
+			itm_fail "module $name is not running on $node: $(topo_itmctl module list "$node" 2>&1)"
+		echo "module on $node: ${m#* }"
 	done
 }
 
