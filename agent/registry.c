@@ -320,6 +320,21 @@ bits_in_use(const struct layout *L, itm_where h)
 	return used;
 }
 
+/* Bits of the hook's current stages.  With workers, the runners of a
+ * retiring stage give verdicts until they are closed, after the new rules
+ * are in: a new stage should not take their bit while one is free. */
+static uint32_t
+bits_retiring(itm_where h)
+{
+	uint32_t used = 0;
+
+	if (!workers_threaded())
+		return 0;
+	for (unsigned int i = 0; i < A->n_stages[h]; i++)
+		used |= A->stages[h][i]->bit;
+	return used;
+}
+
 static uint32_t
 free_bit(uint32_t used)
 {
@@ -352,7 +367,9 @@ layout_runners(struct layout *L, itm_where h, uint8_t *claimed,
 
 		if (st->kind != REG_AGENT || st->runners[0] != NULL)
 			continue;
-		st->bit = free_bit(bits_in_use(L, h));
+		st->bit = free_bit(bits_in_use(L, h) | bits_retiring(h));
+		if (st->bit == 0)
+			st->bit = free_bit(bits_in_use(L, h));
 		if (stage_runners_open(st, stage_copy_bytes(st), err,
 				       errlen) < 0)
 			return -EIO;

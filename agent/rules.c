@@ -362,7 +362,11 @@ chain_hook(struct rules_buf *b, itm_where h, char *err, size_t errlen)
 		if (rc < 0)
 			return rc;
 	}
-	if (agent->n_stages[h] > 0)
+	/* Workers give verdicts while the main thread changes the rules: a
+	 * packet of a stage just removed can come back with its bit set
+	 * into a hook that has no stage left, and must not carry the bit on
+	 * to the next hook. */
+	if (agent->n_stages[h] > 0 || workers_threaded())
 		rb_printf(b, "-A %s -m mark ! --mark 0x0/0x%08x -j MARK "
 			  "--and-mark 0x%08x\n", chain, ITM_MARK_MASK,
 			  ~ITM_MARK_MASK);

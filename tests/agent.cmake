@@ -21,3 +21,4 @@ set_target_properties(agent_probe PROPERTIES
   RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/tools)
 itm_integ_test(agent_badinput agent_badinput.sh TIMEOUT 120)
 itm_integ_test(procmod procmod.sh TIMEOUT 120)
+itm_integ_test(agent_workers agent_workers.sh TIMEOUT 180)
