@@ -219,4 +219,6 @@ workers_stop(void)
 	}
 	free(workers);
 	workers = NULL;
+	n_workers = 1;		/* single-threaded again: locks are no-ops */
+	uv_mutex_destroy(&ctl_lock);
 }
