@@ -11,8 +11,12 @@
  *   telemetry.c per-module per-class counters
  *   lease.c     process modules: leases, heartbeats, expiry
  *   rpc.c       the Agent gRPC service (wire <-> internal)
+ *   workers.c   --workers N: threads that read the in-agent queues
+ *   stagerun.c  the runners of an in-agent stage, one per worker
  *
- * Everything runs on one libuv loop thread; no locks.
+ * Everything but the packet path of in-agent stages runs on one libuv loop
+ * thread.  With --workers 1 that path runs there too and no lock is
+ * taken; with more, see workers.h for the threads and their locks.
  */
 #ifndef ITM_AGENT_H
 #define ITM_AGENT_H
@@ -27,6 +31,7 @@
 #include "marks.h"
 #include "reg.h"
 #include "runner.h"
+#include "workers.h"
 
 #define AGENT_LABEL_MAX		32
 #define AGENT_NAME_MAX		32
@@ -44,6 +49,7 @@ struct agent_config {
 	const char *loads[AGENT_MAX_LOADS];	/* "name k=v ..." */
 	int n_loads;
 	uint16_t queue_base;
+	unsigned int workers;		/* --workers, 1..AGENT_MAX_WORKERS */
 	struct itm_rpc_tls tls;		/* for TCP and controller */
 	int use_tls;
 	int verbose;
@@ -88,8 +94,10 @@ struct stage {
 	enum reg_kind kind;
 	unsigned int index;		/* position at the hook */
 	uint32_t bit;
-	uint16_t queue;
-	struct itm__runner *runner;	/* REG_AGENT */
+	uint16_t queue;			/* the first of n_queues */
+	unsigned int n_queues;		/* 1, or the workers of REG_AGENT */
+	/* REG_AGENT: runner i reads queue + i (on worker i, if threaded). */
+	struct itm__runner *runners[AGENT_MAX_WORKERS];
 	struct agent_reg **regs;
 	unsigned int n_regs;
 };
@@ -129,7 +137,17 @@ void reg_shutdown(void);
 unsigned int reg_count(void);
 int reg_stage_of(const struct agent_reg *r, unsigned int *index);
 int queue_alloc(uint16_t *num);
+int queue_alloc_n(uint16_t *first, unsigned int n);	/* consecutive */
 void queue_free(uint16_t num);
+
+/* stagerun.c: the runners of an in-agent stage (st->bit, hook set). */
+int stage_runners_open(struct stage *st, uint32_t copy_bytes, char *err,
+		       size_t errlen);
+int stage_runners_set_regs(struct stage *st, struct itm__reg *const *regs,
+			   unsigned int n);
+void stage_runners_close(struct stage *st);	/* and free its queues */
+uint64_t stage_runners_malformed(const struct stage *st);
+uint64_t stage_runners_drops(const struct stage *st);
 
 /* rules.c */
 int rules_cleanup(void);			/* leftovers, at start */
@@ -162,5 +180,8 @@ const char *module_version(const struct module *m);
 unsigned int module_params(const struct module *m, const char ***kv);
 unsigned int module_counters(const struct module *m, const char ***names,
 			     const uint64_t *const **values);
+/* Hold @m's lock (no-op without workers) to read what its code writes. */
+void module_lock(struct module *m);
+void module_unlock(struct module *m);
 
 #endif /* ITM_AGENT_H */

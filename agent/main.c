@@ -47,6 +47,12 @@ usage(FILE *f)
 "  -m, --load 'NAME [K=V..]' load a module at start-up (repeatable)\n"
 "  -q, --queue-base N       first NFQUEUE number the agent uses\n"
 "                           (default: 1000; 256 numbers from there)\n"
+"  -w, --workers N          threads reading the queues of in-agent modules\n"
+"                           (1..16, default 1: all on the main loop).  Each\n"
+"                           in-agent stage gets N queues; the kernel spreads\n"
+"                           packets over them by their IP addresses (both\n"
+"                           directions alike), so a flow stays on one worker.\n"
+"                           Each module's code still runs one call at a time.\n"
 "      --tls-ca FILE        CA that signs peers (enables mutual TLS on the\n"
 "                           TCP listener and towards the controller)\n"
 "      --tls-cert FILE      this node's certificate (CN = node name)\n"
@@ -77,6 +83,17 @@ parse_queue_base(const char *s)
 	return (uint16_t)v;
 }
 
+static unsigned int
+parse_workers(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v < 1 || v > AGENT_MAX_WORKERS)
+		fatalx("--workers: '%s': need 1..%d", s, AGENT_MAX_WORKERS);
+	return (unsigned int)v;
+}
+
 static void
 parse_args(int argc, char **argv, struct agent_config *c)
 {
@@ -89,6 +106,7 @@ parse_args(int argc, char **argv, struct agent_config *c)
 		{ "module-dir", required_argument, NULL, 'M' },
 		{ "load", required_argument, NULL, 'm' },
 		{ "queue-base", required_argument, NULL, 'q' },
+		{ "workers", required_argument, NULL, 'w' },
 		{ "tls-ca", required_argument, NULL, OPT_CA },
 		{ "tls-cert", required_argument, NULL, OPT_CERT },
 		{ "tls-key", required_argument, NULL, OPT_KEY },
@@ -99,7 +117,7 @@ parse_args(int argc, char **argv, struct agent_config *c)
 	};
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "n:s:l:c:M:m:q:vhV", opts,
+	while ((ch = getopt_long(argc, argv, "n:s:l:c:M:m:q:w:vhV", opts,
 				 NULL)) != -1) {
 		switch (ch) {
 		case 'n': c->node = optarg; break;
@@ -118,6 +136,7 @@ parse_args(int argc, char **argv, struct agent_config *c)
 			c->loads[c->n_loads++] = optarg;
 			break;
 		case 'q': c->queue_base = parse_queue_base(optarg); break;
+		case 'w': c->workers = parse_workers(optarg); break;
 		case OPT_CA: c->tls.ca_file = optarg; break;
 		case OPT_CERT: c->tls.cert_file = optarg; break;
 		case OPT_KEY: c->tls.key_file = optarg; break;
@@ -151,6 +170,8 @@ config_defaults(struct agent_config *c)
 		c->moddirs[c->n_moddirs++] = ITM_PLUGIN_DIR;
 	if (c->queue_base == 0)
 		c->queue_base = 1000;
+	if (c->workers == 0)
+		c->workers = 1;
 	if (c->tls.ca_file || c->tls.cert_file || c->tls.key_file) {
 		if (!c->tls.ca_file || !c->tls.cert_file || !c->tls.key_file)
 			fatalx("TLS needs --tls-ca, --tls-cert and --tls-key");
@@ -211,6 +232,7 @@ shutdown_agent(void)
 	lease_drop_all();
 	modload_unload_all();
 	reg_shutdown();
+	workers_stop();
 	settle_cleanup();
 	rpc_stop();
 	uv_signal_stop(&sig_int);
@@ -264,6 +286,8 @@ main(int argc, char **argv)
 	agent->loop = uv_default_loop();
 	agent->start_ms = itm__now_ms();
 	signals_init(agent->loop);
+	if (workers_start(agent->cfg.workers) < 0)
+		fatalx("cannot start %u worker threads", agent->cfg.workers);
 	reg_init(agent);
 	modload_init(agent);
 	lease_init();

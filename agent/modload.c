@@ -11,6 +11,12 @@
  * This file is also the host of the module API for in-agent modules
  * (itm_register_hook() and friends land in agent_ops), and knows which
  * module's code is running, for log lines and ownership.
+ *
+ * Modules are written single-threaded (global state, as in the paper).
+ * With worker threads each module has a lock, held while any of its code
+ * runs: callbacks in the walk, timers, load and unload.  An unloading
+ * module is marked dead under its lock first, so a worker that still has
+ * its registrations skips them until the commit takes them away.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -49,15 +55,58 @@ struct module {
 	const uint64_t *counter_values[MOD_MAX_COUNTERS];
 	unsigned int n_counters;
 	int batch;			/* inside load/unload: commit later */
+	uv_mutex_t lock;		/* around its code, with workers */
+	int dead;			/* unloading: skip its callbacks */
 	char error[256];
 	LIST_ENTRY(module) entry;
 };
 
 static LIST_HEAD(, module) modules = LIST_HEAD_INITIALIZER(modules);
-static struct module *cur;		/* whose code runs now */
+static __thread struct module *cur;	/* whose code runs now */
 static struct agent *A;
 static uv_timer_t commit_timer;
 static int commit_pending;
+
+/* ------------------------------------------------------------------ */
+/* Whose code runs: the current module and its lock                     */
+/* ------------------------------------------------------------------ */
+
+void
+module_lock(struct module *m)
+{
+	if (m != NULL && workers_threaded())
+		uv_mutex_lock(&m->lock);
+}
+
+void
+module_unlock(struct module *m)
+{
+	if (m != NULL && workers_threaded())
+		uv_mutex_unlock(&m->lock);
+}
+
+/* Leave the current module's code (if any) and enter @m's (if any). */
+static void
+mod_switch(struct module *m)
+{
+	if (m == cur)
+		return;
+	module_unlock(cur);
+	cur = m;
+	module_lock(m);
+}
+
+/* Registering from a worker thread would change the registry under the
+ * main loop's feet. */
+static int
+api_on_main(const char *what)
+{
+	if (workers_on_main())
+		return 1;
+	itm__set_error("%s: not from a packet callback when the agent runs "
+		       "worker threads (--workers); use a timer", what);
+	return 0;
+}
 
 /* ------------------------------------------------------------------ */
 /* Registrations owned by modules                                       */
@@ -148,6 +197,8 @@ agent_register_hook(itm_where where, struct itm_info *info)
 	struct agent_reg *r;
 	int rc;
 
+	if (!api_on_main("itm_register_hook"))
+		return -EPERM;
 	if (cur == NULL) {
 		itm__set_error("itm_register_hook: only module code may "
 			       "register");
@@ -199,6 +250,8 @@ agent_unregister_hook(itm_where where, struct itm_info *info)
 {
 	struct agent_reg *r = info ? info->itm__reg : NULL;
 
+	if (!api_on_main("itm_unregister_hook"))
+		return -EPERM;
 	if (r == NULL || r->hook != where || r->removed) {
 		itm__set_error("itm_unregister_hook: not registered at %s",
 			       itm_hook_name(where));
@@ -217,6 +270,8 @@ static int
 agent_register_timer(void (*f)(unsigned long), unsigned long arg,
 		     unsigned int interval_ms)
 {
+	if (!api_on_main("itm_register_timer"))
+		return -EPERM;
 	if (cur == NULL) {
 		itm__set_error("itm_register_timer: only module code may "
 			       "register");
@@ -228,6 +283,8 @@ agent_register_timer(void (*f)(unsigned long), unsigned long arg,
 static int
 agent_unregister_timer(void (*f)(unsigned long), unsigned long arg)
 {
+	if (!api_on_main("itm_unregister_timer"))
+		return -EPERM;
 	return itm__timer_del(cur, f, arg);
 }
 
@@ -236,6 +293,8 @@ agent_register_counter(const char *name, const uint64_t *value)
 {
 	struct counter *c;
 
+	if (!api_on_main("itm_register_counter"))
+		return -EPERM;
 	if (cur == NULL || name == NULL || value == NULL) {
 		itm__set_error("itm_register_counter: only module code may "
 			       "register, with a name and a value");
@@ -270,18 +329,19 @@ static const struct itm__host_ops agent_ops = {
 };
 
 /* Dispatch and timers tell us whose code is about to run. */
-static void
+static int
 disp_enter(void *arg, struct itm__reg *reg)
 {
 	struct agent_reg *r = reg ? reg->owner : NULL;
 
-	cur = r ? r->mod : NULL;
+	mod_switch(r ? r->mod : NULL);
+	return cur != NULL && cur->dead;
 }
 
 static void
 timer_enter(void *owner)
 {
-	cur = owner;
+	mod_switch(owner);
 }
 
 static int
@@ -293,7 +353,9 @@ disp_settle(void *arg, struct itm__reg *reg, const struct itm_settle *s,
 	char err[256];
 	int rc;
 
+	agent_lock();
 	rc = settle_alloc(r, s, mark, err, sizeof(err));
+	agent_unlock();
 	if (rc < 0) {
 		log_rl(&rl, LOG_WARNING, "%s: settle: %s", r->label, err);
 		itm__set_error("%s", err);
@@ -430,6 +492,7 @@ module_free(struct module *m)
 	if (m->dl)
 		dlclose(m->dl);
 	params_free(m->params);
+	uv_mutex_destroy(&m->lock);
 	free(m);
 }
 
@@ -463,12 +526,13 @@ module_strip(struct module *m)
 static void
 call_unload(struct module *m)
 {
-	cur = m;
+	mod_switch(m);
+	m->dead = 1;
 	m->batch = 1;
 	if (m->m.plugin->unload)
 		m->m.plugin->unload(&m->m);
 	m->batch = 0;
-	cur = NULL;
+	mod_switch(NULL);
 }
 
 static int
@@ -476,12 +540,12 @@ run_load(struct module *m, char *err, size_t errlen)
 {
 	int rc;
 
-	cur = m;
+	mod_switch(m);
 	m->batch = 1;
 	itm__set_error("%s", "");
 	rc = m->m.plugin->load(&m->m, m->params);
 	m->batch = 0;
-	cur = NULL;
+	mod_switch(NULL);
 	if (rc < 0) {
 		snprintf(err, errlen, "module %s: load failed: %s", m->name,
 			 m->error[0] ? m->error : itm_last_error()[0] ?
@@ -510,6 +574,10 @@ modload_load(const char *name, char **params, unsigned int n_params,
 	}
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return -ENOMEM;
+	if (uv_mutex_init(&m->lock) < 0) {
+		free(m);
+		return -ENOMEM;
+	}
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	rc = open_plugin(m, name, err, errlen);
 	if (rc == 0)

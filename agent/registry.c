@@ -11,6 +11,8 @@
  * reg_commit() computes the new stage layout, binds the queues of new
  * in-agent stages, installs the rules atomically and only then retires the
  * old stages.  If binding or installing fails the old layout stays.
+ * Runners are opened, given their registrations and closed through
+ * stagerun.c, on the workers' loops when there are workers.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -84,15 +86,26 @@ queues_bound(uint8_t bound[AGENT_QUEUES])
 int
 queue_alloc(uint16_t *num)
 {
+	return queue_alloc_n(num, 1);
+}
+
+/* The lowest run of @n numbers neither we nor anyone else has bound. */
+int
+queue_alloc_n(uint16_t *first, unsigned int n)
+{
 	uint8_t bound[AGENT_QUEUES];
+	unsigned int run = 0;
 
 	queues_bound(bound);
-	for (unsigned int i = 0; i < AGENT_QUEUES; i++)
-		if (!A->queue_used[i] && !bound[i]) {
-			A->queue_used[i] = 1;
-			*num = (uint16_t)(A->cfg.queue_base + i);
-			return 0;
-		}
+	for (unsigned int i = 0; i < AGENT_QUEUES && n > 0; i++) {
+		run = A->queue_used[i] || bound[i] ? 0 : run + 1;
+		if (run < n)
+			continue;
+		for (unsigned int j = i + 1 - n; j <= i; j++)
+			A->queue_used[j] = 1;
+		*first = (uint16_t)(A->cfg.queue_base + i + 1 - n);
+		return 0;
+	}
 	return -ENOSPC;
 }
 
@@ -276,6 +289,7 @@ layout_hook(struct layout *L, itm_where hook)
 			return -ENOMEM;
 		if (r->kind == REG_PROCESS) {
 			cur->queue = r->queue;
+			cur->n_queues = 1;
 			cur->bit = r->stage_bit;
 		}
 	}
@@ -328,6 +342,21 @@ bits_in_use(const struct layout *L, itm_where h)
 	return used;
 }
 
+/* Bits of the hook's current stages.  With workers, the runners of a
+ * retiring stage give verdicts until they are closed, after the new rules
+ * are in: a new stage should not take their bit while one is free. */
+static uint32_t
+bits_retiring(itm_where h)
+{
+	uint32_t used = 0;
+
+	if (!workers_threaded())
+		return 0;
+	for (unsigned int i = 0; i < A->n_stages[h]; i++)
+		used |= A->stages[h][i]->bit;
+	return used;
+}
+
 static uint32_t
 free_bit(uint32_t used)
 {
@@ -335,32 +364,6 @@ free_bit(uint32_t used)
 		if (!(used & ITM_STAGE_BIT(i)))
 			return ITM_STAGE_BIT(i);
 	return 0;
-}
-
-static int
-stage_open_runner(struct stage *st, char *err, size_t errlen)
-{
-	struct itmq_config qc = {
-		.copy_bytes = stage_copy_bytes(st),
-	};
-	int rc;
-
-	rc = queue_alloc(&st->queue);
-	if (rc < 0) {
-		snprintf(err, errlen, "no free NFQUEUE number");
-		return rc;
-	}
-	qc.num = st->queue;
-	rc = itm__runner_open(&st->runner, A->loop, &qc, st->hook, st->bit,
-			      &A->disp_host);
-	if (rc < 0) {
-		snprintf(err, errlen, "bind queue %u: %s%s", st->queue,
-			 strerror(-rc), rc == -EPERM ?
-			 " (another program holds it; see --queue-base)" : "");
-		queue_free(st->queue);
-		st->runner = NULL;
-	}
-	return rc;
 }
 
 /* Give the in-agent stages of hook @h runners: kept or new. */
@@ -375,18 +378,22 @@ layout_runners(struct layout *L, itm_where h, uint8_t *claimed,
 			continue;
 		old = old_stage_for(st, claimed);
 		if (old != NULL) {
-			st->runner = old->runner;
+			memcpy(st->runners, old->runners, sizeof(st->runners));
 			st->queue = old->queue;
+			st->n_queues = old->n_queues;
 			st->bit = old->bit;
 		}
 	}
 	for (unsigned int i = 0; i < L->n[h]; i++) {
 		struct stage *st = L->stages[h][i];
 
-		if (st->kind != REG_AGENT || st->runner != NULL)
+		if (st->kind != REG_AGENT || st->runners[0] != NULL)
 			continue;
-		st->bit = free_bit(bits_in_use(L, h));
-		if (stage_open_runner(st, err, errlen) < 0)
+		st->bit = free_bit(bits_in_use(L, h) | bits_retiring(h));
+		if (st->bit == 0)
+			st->bit = free_bit(bits_in_use(L, h));
+		if (stage_runners_open(st, stage_copy_bytes(st), err,
+				       errlen) < 0)
 			return -EIO;
 	}
 	return 0;
@@ -402,17 +409,20 @@ stage_bind_regs(struct stage *st)
 		if (st->regs[j]->removed)
 			continue;
 		v[n] = st->regs[j]->pr;
+		/* Read by workers inside the module's callbacks. */
+		module_lock(st->regs[j]->mod);
 		v[n]->can_settle = st->n_regs == 1;
+		module_unlock(st->regs[j]->mod);
 		n++;
 	}
-	return itm__runner_set_regs(st->runner, v, n);
+	return stage_runners_set_regs(st, v, n);
 }
 
 static int
 runner_in(struct layout *L, itm_where h, const struct itm__runner *r)
 {
 	for (unsigned int i = 0; i < L->n[h]; i++)
-		if (L->stages[h][i]->runner == r)
+		if (L->stages[h][i]->runners[0] == r)
 			return 1;
 	return 0;
 }
@@ -425,13 +435,9 @@ layout_retire(struct layout *from, struct layout *keep)
 		for (unsigned int i = 0; i < from->n[h]; i++) {
 			struct stage *st = from->stages[h][i];
 
-			if (st->kind == REG_AGENT && st->runner &&
-			    !runner_in(keep, h, st->runner)) {
-				A->malformed_closed +=
-					itm__runner_malformed(st->runner);
-				itm__runner_close(st->runner);
-				queue_free(st->queue);
-			}
+			if (st->kind == REG_AGENT && st->runners[0] &&
+			    !runner_in(keep, h, st->runners[0]))
+				stage_runners_close(st);
 		}
 	layout_free(from);
 }
@@ -499,10 +505,14 @@ reg_commit(char *err, size_t errlen)
 	memset(&L, 0, sizeof(L));
 	rc = layout_build(&L, err, errlen);
 	if (rc == 0) {
+		/* Workers settling flows read the layout and rewrite the
+		 * rules too. */
+		agent_lock();
 		layout_swap(&L);	/* L now holds the old layout */
 		rc = rules_apply(err, errlen);
 		if (rc < 0)
 			layout_swap(&L);	/* back to the old one */
+		agent_unlock();
 	}
 	/* Retire whichever layout lost, keeping the runners in use.  Even
 	 * the old layout is re-bound: removed registrations must leave the
@@ -530,7 +540,9 @@ reg_shutdown(void)
 
 	memset(&L, 0, sizeof(L));
 	memset(&none, 0, sizeof(none));
+	agent_lock();
 	layout_swap(&L);
 	rules_remove();
+	agent_unlock();
 	layout_retire(&L, &none);
 }

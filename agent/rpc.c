@@ -63,13 +63,11 @@ queue_totals(uint64_t *malformed, uint64_t *drops)
 	for (int h = 0; h < ITM_HOOK_MAX; h++)
 		for (unsigned int i = 0; i < agent->n_stages[h]; i++) {
 			struct stage *st = agent->stages[h][i];
-			struct itmq_stats qs;
 
-			if (st->runner == NULL)
+			if (st->kind != REG_AGENT)
 				continue;
-			*malformed += itm__runner_malformed(st->runner);
-			if (itm__runner_queue_stats(st->runner, &qs) == 0)
-				*drops += qs.kernel_dropped + qs.user_dropped;
+			*malformed += stage_runners_malformed(st);
+			*drops += stage_runners_drops(st);
 		}
 }
 
@@ -214,8 +212,13 @@ list_reg(const struct agent_reg *r)
 	if (reg_stage_of(r, &stage) == 0)
 		w->stage = stage;
 	w->interest = in;
-	w->packets = r->kind == REG_AGENT ? r->pr->packets :
-		     r->remote_packets;
+	if (r->kind == REG_AGENT) {
+		module_lock(r->mod);	/* workers count under it */
+		w->packets = r->pr->packets;
+		module_unlock(r->mod);
+	} else {
+		w->packets = r->remote_packets;
+	}
 	for (unsigned int c = 0; c <= ITM_CLASS_MAX; c++) {
 		uint64_t sp, sb;
 

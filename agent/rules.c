@@ -13,6 +13,7 @@
  *     its settled flows  -> ITM_S<id> (count, act, set stage bit)
  *     its interest, and neither its bit nor a later stage's bit set
  *                        -> NFQUEUE --queue-num Q --queue-bypass
+ *                           (--queue-balance Q:Q+N-1 with N workers)
  *   clear ITM's mark bits
  *
  * Packets whose mark has a stage's bit skip that stage (marks.h), and so do
@@ -315,6 +316,18 @@ chain_settle_requests(struct rules_buf *b, const char *chain)
 		  ~ITM_MARK_SETTLE_MASK);
 }
 
+/* One queue, or the workers' queues: the kernel hashes a flow's
+ * addresses to one of them, so a flow's packets keep their order. */
+static void
+queue_target(struct rules_buf *b, const struct stage *st)
+{
+	if (st->n_queues > 1)
+		rb_printf(b, "--queue-balance %u:%u --queue-bypass\n",
+			  st->queue, st->queue + st->n_queues - 1);
+	else
+		rb_printf(b, "--queue-num %u --queue-bypass\n", st->queue);
+}
+
 /* @done: the bits of this stage and of every later one at the hook. */
 static int
 chain_stage(struct rules_buf *b, const char *chain, const struct stage *st,
@@ -330,10 +343,11 @@ chain_stage(struct rules_buf *b, const char *chain, const struct stage *st,
 				   err, errlen);
 		if (rc < 0)
 			return rc;
-		for (unsigned int j = 0; j < n; j++)
+		for (unsigned int j = 0; j < n; j++) {
 			rb_printf(b, "-A %s%s -m mark --mark 0x0/0x%08x "
-				  "-j NFQUEUE --queue-num %u --queue-bypass\n",
-				  chain, m[j], done, st->queue);
+				  "-j NFQUEUE ", chain, m[j], done);
+			queue_target(b, st);
+		}
 		match_free(m, n);
 	}
 	return 0;
@@ -358,7 +372,11 @@ chain_hook(struct rules_buf *b, itm_where h, char *err, size_t errlen)
 		if (rc < 0)
 			return rc;
 	}
-	if (agent->n_stages[h] > 0)
+	/* Workers give verdicts while the main thread changes the rules: a
+	 * packet of a stage just removed can come back with its bit set
+	 * into a hook that has no stage left, and must not carry the bit on
+	 * to the next hook. */
+	if (agent->n_stages[h] > 0 || workers_threaded())
 		rb_printf(b, "-A %s -m mark ! --mark 0x0/0x%08x -j MARK "
 			  "--and-mark 0x%08x\n", chain, ITM_MARK_MASK,
 			  ~ITM_MARK_MASK);

@@ -17,6 +17,10 @@
  * the nfacct counters are added to the class's user-space counters.
  * Ids are handed out round robin so a released id is reused as late as
  * possible (flows may still carry it in their conntrack mark).
+ *
+ * settle_alloc() runs on the thread of the packet (a worker, with
+ * --workers); its callers hold agent_lock().  The other entry points take
+ * it themselves.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -200,7 +204,11 @@ acct_delete_all(void)
 int
 settle_cleanup(void)
 {
-	int rc = acct_delete_all();
+	int rc;
+
+	agent_lock();
+	rc = acct_delete_all();
+	agent_unlock();
 
 	if (rc < 0)
 		log_warnx("nfacct: %s", strerror(-rc));
@@ -290,12 +298,14 @@ settle_alloc(struct agent_reg *r, const struct itm_settle *s,
 void
 settle_release(struct agent_reg *r)
 {
+	agent_lock();
 	for (unsigned int i = 1; i <= ITM_SETTLE_IDS; i++)
 		if (ids[i].reg == r && ids[i].state != SETTLE_FREE) {
 			ids[i].state = ids[i].state == SETTLE_NEW ?
 				       SETTLE_FREE : SETTLE_DEAD;
 			ids[i].reg = NULL;
 		}
+	agent_unlock();
 }
 
 int
@@ -303,6 +313,7 @@ settle_counts(const struct agent_reg *r, unsigned int cls,
 	      uint64_t *packets, uint64_t *bytes)
 {
 	*packets = *bytes = 0;
+	agent_lock();
 	for (unsigned int i = 1; i <= ITM_SETTLE_IDS; i++) {
 		uint64_t p = 0, b = 0;
 
@@ -314,6 +325,7 @@ settle_counts(const struct agent_reg *r, unsigned int cls,
 			*bytes += b;
 		}
 	}
+	agent_unlock();
 	return 0;
 }
 

@@ -31,16 +31,24 @@ class_name(const struct agent_reg *r, unsigned int c, char *buf, size_t len)
 		snprintf(buf, len, "%u", c);
 }
 
+/* A copy of @r's class counters, or NULL when it has none.  Workers
+ * count an in-agent registration under its module's lock. */
 static const struct itm__class_stats *
-reg_classes(const struct agent_reg *r)
+reg_classes(const struct agent_reg *r, struct itm__class_stats *copy)
 {
-	return r->kind == REG_AGENT ? r->pr->cls : r->remote;
+	if (r->kind != REG_AGENT)
+		return r->remote;
+	module_lock(r->mod);
+	memcpy(copy, r->pr->cls, (ITM_CLASS_MAX + 1) * sizeof(*copy));
+	module_unlock(r->mod);
+	return copy;
 }
 
 static int
 collect_reg(const struct agent_reg *r, struct tele_reg *out)
 {
-	const struct itm__class_stats *cs = reg_classes(r);
+	struct itm__class_stats copy[ITM_CLASS_MAX + 1];
+	const struct itm__class_stats *cs = reg_classes(r, copy);
 
 	memset(out, 0, sizeof(*out));
 	snprintf(out->label, sizeof(out->label), "%s", r->label);
@@ -130,12 +138,14 @@ add_counters(struct tele_module *tm)
 			tm->counters = calloc(n ? n : 1, sizeof(*tm->counters));
 			if (tm->counters == NULL)
 				return -ENOMEM;
+			module_lock(m);		/* its code writes them */
 			for (unsigned int i = 0; i < n; i++) {
 				snprintf(tm->counters[i].name,
 					 sizeof(tm->counters[i].name), "%s",
 					 names[i]);
 				tm->counters[i].value = *values[i];
 			}
+			module_unlock(m);
 			tm->n_counters = n;
 			return 0;
 		}

@@ -7,7 +7,9 @@
  *   ctl_push.c    neighbour-table pushes, many at once, with a deadline
  *   ctl_rpc.c     the Controller service: method table, small handlers
  *   ctl_apply.c   Apply and Rollback: validate, store, push, report
- *   ctl_fanout.c  NodeStats and module placement forwarded to agents
+ *   ctl_fanout.c  NodeStats and module calls forwarded to agents
+ *   ctl_place.c   module placement: agents run the modules the topology
+ *                 declares (after each apply's push, and on join)
  *
  * Everything runs on one libuv loop thread (the rpc glue hands every call
  * to it), so nothing here takes a lock.  The database (store.c) is the
@@ -30,6 +32,7 @@
 #define CTL_DEFAULT_PUSH_MS	3000
 #define CTL_MISSED_BEATS	3	/* heartbeats missed before "down" */
 #define CTL_SEEN_FLUSH_MS	10000	/* last_seen written at most this often */
+#define CTL_DETAIL_MAX		512	/* a node's result detail */
 
 struct ctl_config {
 	const char *db_path;
@@ -71,6 +74,7 @@ struct ctl {
 	struct ctl_node *nodes;		/* sorted by name, as the topology */
 	size_t n_nodes;
 	int applying;			/* an Apply/Rollback is pushing */
+	struct place_job *place_jobs;	/* module placement, oldest first */
 };
 
 /* ctl_state.c */
@@ -95,7 +99,7 @@ void ctl_h_heartbeat(struct itm_rpc_call *call, void *arg);
 struct ctl_push_result {
 	const char *node;		/* borrowed from the caller's list */
 	const char *result;
-	char detail[256];
+	char detail[CTL_DETAIL_MAX];
 	uint64_t generation;		/* acknowledged (or wanted) */
 };
 typedef void (*ctl_push_done_cb)(void *arg, struct ctl_push_result *res,
@@ -104,6 +108,30 @@ int ctl_push(struct ctl *c, const char *const *nodes, size_t n,
 	     ctl_push_done_cb done, void *arg);
 /* Push to one node unless a push to it is in flight; logs the outcome. */
 void ctl_push_one(struct ctl *c, struct ctl_node *n, const char *why);
+
+/* ctl_place.c: reconcile a node's modules with the current topology.
+ * The outcome: @failed is NULL, "unreachable" or "refused"; @detail lists
+ * what was done and refused ("loaded qosmod threshold=20; unloaded x"),
+ * "" when nothing; @actions counts loads, reloads and unloads. */
+struct place_job;
+struct ctl_place_outcome {
+	const char *node;
+	const char *failed;
+	const char *detail;
+	unsigned int actions;
+};
+typedef void (*ctl_place_done_cb)(void *arg,
+				  const struct ctl_place_outcome *o);
+int ctl_place_node(struct ctl *c, const char *node, const char *why,
+		   ctl_place_done_cb done, void *arg);
+/* Reconcile every node of @res that took its table, fold each outcome
+ * into a copy of @res (result and "table gen N; ..." detail), then call
+ * @done with it. */
+int ctl_place_pushed(struct ctl *c, const char *why,
+		     const struct ctl_push_result *res, size_t n,
+		     ctl_push_done_cb done, void *arg);
+/* Reconcile one node and log the outcome (an agent joined). */
+void ctl_place_one(struct ctl *c, const char *node, const char *why);
 
 /* ctl_rpc.c */
 int ctl_rpc_start(struct ctl *c);

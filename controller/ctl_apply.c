@@ -4,8 +4,10 @@
  * Apply validates the whole file (every fault with its line and field goes
  * back in the status message; nothing is stored), stores the new
  * generation in one transaction (store_apply), reloads the state from the
- * store, pushes every node's table at once and answers one result per
- * node once all pushes finished or hit the deadline.  A dry run stops
+ * store, pushes every node's table at once, then has every node that took
+ * its table run the modules the generation declares (ctl_place.c), and
+ * answers one result per node once all of that finished or hit the
+ * deadline.  A dry run stops
  * after validation and says which nodes' tables would change.  Rollback
  * stores an older generation's YAML as a new generation, then pushes the
  * same way.  One apply pushes at a time; a second one is told to retry.
@@ -57,8 +59,9 @@ reply_results(struct itm_rpc_call *call, uint64_t gen,
 	free(p);
 }
 
+/* Tables pushed and modules placed: log the counts and answer. */
 static void
-pushed_cb(void *arg, struct ctl_push_result *r, size_t n)
+placed_cb(void *arg, struct ctl_push_result *r, size_t n)
 {
 	struct apply_call *ac = arg;
 	size_t count[4] = { 0 };
@@ -74,12 +77,31 @@ pushed_cb(void *arg, struct ctl_push_result *r, size_t n)
 				  (unsigned long long)ac->gen, r[i].node,
 				  r[i].result, r[i].detail);
 	}
-	log_info("generation %llu pushed: %zu updated, %zu unchanged, "
-		 "%zu unreachable, %zu refused", (unsigned long long)ac->gen,
+	log_info("generation %llu pushed and placed: %zu updated, "
+		 "%zu unchanged, %zu unreachable, %zu refused",
+		 (unsigned long long)ac->gen,
 		 count[0], count[1], count[2], count[3]);
 	reply_results(ac->call, ac->gen, r, n);
 	ac->c->applying = 0;
 	free(ac);
+}
+
+/* Tables pushed: now the modules of the nodes that took theirs. */
+static void
+pushed_cb(void *arg, struct ctl_push_result *r, size_t n)
+{
+	struct apply_call *ac = arg;
+	char why[48];
+	int rc;
+
+	snprintf(why, sizeof(why), "generation %llu",
+		 (unsigned long long)ac->gen);
+	rc = ctl_place_pushed(ac->c, why, r, n, placed_cb, ac);
+	if (rc < 0) {
+		log_warnx("generation %llu: module placement: %s",
+			  (unsigned long long)ac->gen, strerror(-rc));
+		placed_cb(ac, r, n);
+	}
 }
 
 /* Generation @gen is stored: load it and push it everywhere. */

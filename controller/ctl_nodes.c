@@ -3,7 +3,8 @@
  *
  * An agent joins with its node name; the name must be a node of the
  * current topology and, with TLS on, the CN of the agent's certificate.
- * The controller then pushes the node's current table and expects a
+ * The controller then pushes the node's current table, has the agent run
+ * the modules the topology declares for it (ctl_place.c), and expects a
  * heartbeat every heartbeat_ms; after CTL_MISSED_BEATS missed ones the
  * node is down.  A heartbeat reporting an older table generation than the
  * node should hold triggers a push.
@@ -205,6 +206,7 @@ ctl_h_join(struct itm_rpc_call *call, void *arg)
 	rep.heartbeat_ms = c->cfg.heartbeat_ms;
 	itm_rpc_reply(call, &rep.base);
 	ctl_push_one(c, n, "join");
+	ctl_place_one(c, n->name, "join");
 }
 
 void

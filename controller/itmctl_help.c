@@ -105,7 +105,10 @@ static const struct topic topics[] = {
 	  "  itmctl stats n2 --module qosmod\n" },
 	{ "module load", "module load NODE MODULE [key=value ...]",
 	  "(controller) 'module load' on the agent of NODE, relayed by the\n"
-	  "controller; the reply and any refusal are the agent's.\n"
+	  "controller; the reply and any refusal are the agent's.  A load now,\n"
+	  "not a placement: modules placed for good go in topo.yaml (modules:),\n"
+	  "which apply loads; the controller never unloads a module the\n"
+	  "topology never declared.\n"
 	  "  itmctl module load n2 qosmod threshold=20\n" },
 	{ "module unload", "module unload NODE MODULE",
 	  "(controller) 'module unload' on the agent of NODE.\n" },

@@ -86,6 +86,13 @@ static const char *const migrations[] = {
 	"  version TEXT NOT NULL DEFAULT '',"
 	"  last_seen_ms INTEGER NOT NULL DEFAULT 0,"
 	"  acked_gen INTEGER NOT NULL DEFAULT 0);",
+	/* 2: the modules the controller placed on each node's agent. */
+	"CREATE TABLE placements ("
+	"  node TEXT NOT NULL, module TEXT NOT NULL,"
+	"  params TEXT NOT NULL,"
+	"  gen INTEGER NOT NULL,"
+	"  placed_at_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (node, module)) WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
@@ -889,4 +896,78 @@ store_agent_ack(struct store *st, const char *node, uint64_t gen)
 		      " VALUES (?1, ?2) ON CONFLICT (node) DO UPDATE SET"
 		      " acked_gen = ?2", "ti", node, (int64_t)gen),
 		      "agent ack");
+}
+
+/* ------------------------------------------------------------------ */
+/* Module placement: what the controller loaded on each agent           */
+/* ------------------------------------------------------------------ */
+
+void
+store_placements_free(struct store_placement *v, size_t n)
+{
+	for (size_t i = 0; i < n && v; i++) {
+		free(v[i].module);
+		free(v[i].params);
+	}
+	free(v);
+}
+
+int
+store_placements(struct store *st, const char *node,
+		 struct store_placement **out, size_t *n)
+{
+	sqlite3_stmt *s = query(st, "SELECT module, params, gen FROM"
+				" placements WHERE node = ? ORDER BY module",
+				"t", node);
+	struct store_placement *v = NULL, *nv;
+	size_t cap = 0;
+	int rc = 0, step;
+
+	*out = NULL;
+	*n = 0;
+	if (s == NULL)
+		return st->last;
+	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		v[*n].module = col_dup(s, 0);
+		v[*n].params = col_dup(s, 1);
+		v[*n].gen = (uint64_t)sqlite3_column_int64(s, 2);
+		rc = v[*n].module && v[*n].params ? 0 : -ENOMEM;
+		(*n)++;
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = fail(st, step, "placements");
+	sqlite3_finalize(s);
+	if (rc < 0) {
+		store_placements_free(v, *n);
+		*n = 0;
+		return rc;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+store_placement_set(struct store *st, const char *node, const char *module,
+		    const char *params, uint64_t gen, int64_t now_ms)
+{
+	return finish(st, query(st, "INSERT INTO placements (node, module,"
+		      " params, gen, placed_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)"
+		      " ON CONFLICT (node, module) DO UPDATE SET params = ?3,"
+		      " gen = ?4, placed_at_ms = ?5", "tttii", node, module,
+		      params, (int64_t)gen, now_ms), "placement");
+}
+
+int
+store_placement_del(struct store *st, const char *node, const char *module)
+{
+	return finish(st, query(st, "DELETE FROM placements WHERE node = ?"
+		      " AND module = ?", "tt", node, module), "placement");
 }

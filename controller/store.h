@@ -1,8 +1,8 @@
 /*
  * store.h - the controller's database: one SQLite file holding every
  * topology generation (with the YAML that made it), its nodes, links,
- * labels and module placement, each node's neighbour-table digest, and
- * agent liveness.  The controller rebuilds all its state from this file
+ * labels and module placement, each node's neighbour-table digest,
+ * agent liveness, and the modules the controller loaded on each agent.  The controller rebuilds all its state from this file
  * alone.  store.c is the only file of the controller that includes
  * sqlite3.h.
  *
@@ -26,7 +26,7 @@
 #include "neigh.h"
 #include "topo.h"
 
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION	2
 
 /* Environment variable naming a file: when set, an apply creates the file
  * inside its transaction and waits there (tests kill -9 it mid-apply). */
@@ -117,5 +117,29 @@ int store_agent_seen(struct store *st, const char *node, const char *addr,
 		     const char *version, int64_t now_ms);
 /* Record the table generation @node's agent holds. */
 int store_agent_ack(struct store *st, const char *node, uint64_t gen);
+
+/*
+ * Module placement: the modules the controller itself loaded (or found
+ * running as the topology declares them) on a node's agent, with the
+ * parameters it placed, "key=value" lines sorted by key.  Only these are
+ * ever unloaded when a topology stops listing them; a module an operator
+ * loaded by hand has no row.  Rows are by node name, across generations.
+ */
+struct store_placement {
+	char *module;
+	char *params;			/* "k=v\nk=v", sorted; "" if none */
+	uint64_t gen;			/* generation that placed it */
+};
+
+/* @node's placements, by module name.  Free: store_placements_free(). */
+int store_placements(struct store *st, const char *node,
+		     struct store_placement **out, size_t *n);
+void store_placements_free(struct store_placement *v, size_t n);
+/* Record (upsert) or forget the placement of @module on @node. */
+int store_placement_set(struct store *st, const char *node,
+			const char *module, const char *params, uint64_t gen,
+			int64_t now_ms);
+int store_placement_del(struct store *st, const char *node,
+			const char *module);
 
 #endif /* ITM_STORE_H */

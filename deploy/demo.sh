@@ -1,14 +1,21 @@
 #!/bin/bash
 # demo.sh - the main job on one machine, from a clean clone: install what
-# is missing, build (./build), bring up the lab h1 -- r -- h2 (network
-# namespaces) with a core-router queue on r that serves TOS 0x10 first,
-# and real traffic: one long TCP transfer h1 -> h2 with short downloads
-# beside it, first without ITM, then with itm-agent on r running qosmod
-# (which marks the short flows).  Shows the short flows' times, `itmctl
-# stats` (per class: packets, bytes, flows) and the core queue's counters,
-# then tears everything down.
+# is missing, build (./build), then two parts, each torn down after it:
 #
-#   deploy/demo.sh            (as root)
+# 1. qosmod: the lab h1 -- r -- h2 (network namespaces) with a core-router
+#    queue on r that serves TOS 0x10 first, and real traffic: one long TCP
+#    transfer h1 -> h2 with short downloads beside it, first without ITM,
+#    then with itm-agent on r running qosmod (which marks the short flows).
+#    Shows the short flows' times, `itmctl stats` (per class: packets,
+#    bytes, flows) and the core queue's counters.
+# 2. The overlay: deploy/topo.yaml brought up by `lab.sh up --topo` (an
+#    itm-controller, one itm-agent per node, the topology applied), then
+#    `itmctl nodes`, qosmod placed on n2 by applying a new generation
+#    that lists it there (`topology diff`, `apply`: the controller loads
+#    it), real traffic n1 -> n3 (routed through n2), `itmctl stats` for
+#    the whole overlay and `itmctl topology history`.
+#
+#   deploy/demo.sh            (as root; DEMO_PARTS="qos overlay" by default)
 #
 # DEMO_RATE (default 100mbit) is r's link to h2; DEMO_SECS (default 6)
 # the long transfer; DEMO_THRESHOLD (default 20) qosmod's threshold.
@@ -18,6 +25,9 @@ SRC=$PWD
 export ITM_SRC=$SRC ITM_BUILD=${ITM_BUILD:-$SRC/build}
 LAB="deploy/lab/lab.sh"
 NAME=demo
+OVL=demoovl
+TOPO=deploy/topo.yaml
+PARTS=${DEMO_PARTS:-qos overlay}
 RATE=${DEMO_RATE:-100mbit}
 SECS=${DEMO_SECS:-6}
 THRESHOLD=${DEMO_THRESHOLD:-20}
@@ -44,12 +54,19 @@ need_binaries() {
 	[ -x "$ITM_BUILD/controller/itmctl" ] ||
 		die "itmctl is not built ($ITM_BUILD/controller/itmctl): the" \
 		    "operator CLI (controller/) is not in this tree yet"
+	[ -x "$ITM_BUILD/controller/itm-controller" ] ||
+		die "itm-controller is not built ($ITM_BUILD/controller/itm-controller)"
+}
+
+# Both labs go on any exit, also on Ctrl-C or a failure.
+teardown() {
+	"$LAB" down -n "$NAME" >/dev/null 2>&1
+	"$LAB" down -n "$OVL" >/dev/null 2>&1
 }
 
 lab_up() {
 	say "lab '$NAME': h1 -- r -- h2"
 	"$LAB" down -n "$NAME" >/dev/null 2>&1
-	trap '"$LAB" down -n "$NAME"' EXIT
 	"$LAB" up -n "$NAME" || die "lab up failed"
 	say "core queue on r towards h2: $RATE, TOS 0x10 first"
 	deploy/lab/qos-core.sh "itmlab-$NAME-r" to-h2 "$RATE" || die "qos-core failed"
@@ -107,17 +124,95 @@ report() {
 		awk '/^class htb 1:(10|20) / { c = $3 } c && /Sent/ { print "  " c ": " $0; c = "" }'
 }
 
+# ---------------------------------------------------------------------
+# Part 2: the overlay of deploy/topo.yaml, run through the controller
+# ---------------------------------------------------------------------
+
+ovl() { "$LAB" itmctl -n "$OVL" "$@"; }
+
+overlay_up() {
+	say "overlay from $TOPO: lab.sh up --topo (itm-controller, an itm-agent per node, apply)"
+	"$LAB" down -n "$OVL" >/dev/null 2>&1
+	"$LAB" up -n "$OVL" --topo "$TOPO" || die "lab.sh up --topo $TOPO failed"
+	say "itmctl nodes"
+	ovl nodes || die "itmctl nodes failed"
+}
+
+# qosmod placed on n2 through the topology: a copy of topo.yaml with qosmod
+# under n2, diffed and applied as a new generation; the controller loads
+# it on n2's agent (the apply's DETAIL column says so).
+overlay_place() {
+	local v2="/run/itm-lab/$OVL/topo-v2.yaml"
+	awk -v t="$THRESHOLD" '/^comment:/ { print $0 ", qosmod placed on n2"; next }
+		{ print }
+		/overlay: 10\.200\.0\.2$/ { n2 = 1 }
+		n2 && /labels:/ { print "    modules:\n      - name: qosmod\n        params: { threshold: " t " }"; n2 = 0 }' \
+		"$TOPO" >"$v2"
+	say "place qosmod threshold=$THRESHOLD on n2: itmctl topology diff / apply (topo.yaml with qosmod under n2)"
+	ovl topology diff "$v2"
+	ovl topology apply "$v2" || die "apply of $v2 failed"
+	say "itmctl module list n2 (read back from n2's agent)"
+	ovl module list n2 || die "module list n2 failed"
+}
+
+# A long transfer n1 -> n3 with short downloads beside it, between the
+# overlay addresses; the lab routes n1 -> n3 through n2 (cost 20 < 30).
+overlay_traffic() {
+	local n3=10.200.0.3 dir="/run/itm-lab/$OVL/www" i t
+	say "traffic across the overlay: n1 -> n3 ($n3, via n2), 3 s of iperf3, short downloads beside it"
+	mkdir -p "$dir" && head -c 20000 /dev/urandom >"$dir/small"
+	"$LAB" exec -n "$OVL" n3 iperf3 -s -1 -B "$n3" >/dev/null 2>&1 &
+	"$LAB" exec -n "$OVL" n3 python3 -m http.server 8000 --bind "$n3" \
+		--directory "$dir" >/dev/null 2>&1 &
+	for _ in $(seq 50); do
+		"$LAB" exec -n "$OVL" n3 ss -Hltn | grep -q ':8000' &&
+		"$LAB" exec -n "$OVL" n3 ss -Hltn | grep -q ':5201' && break
+		sleep 0.1
+	done
+	"$LAB" exec -n "$OVL" n1 iperf3 -c "$n3" -t 3 >"$dir/long.txt" 2>&1 &
+	sleep 0.5
+	for i in 1 2 3; do
+		t=$("$LAB" exec -n "$OVL" n1 curl -s -o /dev/null -w '%{time_total}' \
+			"http://$n3:8000/small") || t=failed
+		printf '  short flow %d (20 kB): %s s\n' "$i" "$t"
+		sleep 0.5
+	done
+	wait $! || die "the transfer across the overlay failed: $(cat "$dir/long.txt")"
+	grep -E 'receiver' "$dir/long.txt" | sed 's/^/  long flow: /'
+}
+
+overlay_report() {
+	say "itmctl stats (the whole overlay)"
+	ovl stats || die "itmctl stats failed"
+	say "itmctl topology history"
+	ovl topology history || die "itmctl topology history failed"
+}
+
 main() {
 	[ "$(id -u)" -eq 0 ] || die "run as root (network namespaces, netfilter)"
 	build
 	need_binaries
-	lab_up
-	servers
-	traffic "without ITM"
-	agent_up
-	traffic "qosmod on r"
-	report
-	say "tearing down"
+	trap teardown EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	if [[ " $PARTS " == *" qos "* ]]; then
+		lab_up
+		servers
+		traffic "without ITM"
+		agent_up
+		traffic "qosmod on r"
+		report
+		say "tearing down the lab '$NAME'"
+		"$LAB" down -n "$NAME"
+	fi
+	if [[ " $PARTS " == *" overlay "* ]]; then
+		overlay_up
+		overlay_place
+		overlay_traffic
+		overlay_report
+		say "tearing down the overlay '$OVL'"
+		"$LAB" down -n "$OVL"
+	fi
 }
 
 main "$@"

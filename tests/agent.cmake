@@ -6,6 +6,12 @@ itm_unit_test(test_params unit/test_params.c ${ITM_AGENT_DIR}/params.c
 target_include_directories(test_params PRIVATE ${ITM_AGENT_DIR}
                            ${ITM_CORE_INTERNAL})
 
+# Worker threads and calls onto their loops (--workers).
+itm_unit_test(test_workers unit/test_workers.c ${ITM_AGENT_DIR}/workers.c
+              LIBS itm_core)
+target_include_directories(test_workers PRIVATE ${ITM_AGENT_DIR}
+                           ${ITM_CORE_INTERNAL})
+
 # The dispatch walk lives in libitm but is the agent's heart.
 itm_unit_test(test_dispatch unit/test_dispatch.c LIBS itm_core)
 target_include_directories(test_dispatch PRIVATE ${ITM_CORE_INTERNAL})
@@ -24,3 +30,4 @@ itm_integ_test(procmod procmod.sh TIMEOUT 120)
 itm_integ_test(procmod_order procmod_order.sh TIMEOUT 120)
 itm_integ_test(procmod_restart procmod_restart.sh TIMEOUT 120)
 itm_integ_test(procmod_counter procmod_counter.sh TIMEOUT 120)
+itm_integ_test(agent_workers agent_workers.sh TIMEOUT 180)

@@ -27,3 +27,6 @@ itm_integ_test(ctl_tls ctl_tls.sh TIMEOUT 120)
 # namespaces, driven by itmctl (apply, per-node generations, an agent and
 # the controller killed and restarted, stats, refused files).
 itm_integ_test(ctl_lab4 ctl_lab4.sh TIMEOUT 240)
+# Module placement by the controller: topo.yaml modules loaded, reloaded
+# and unloaded on apply, rollback and agent restart; hand-loaded ones kept.
+itm_integ_test(ctl_place ctl_place.sh TIMEOUT 150)

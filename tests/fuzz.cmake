@@ -31,3 +31,23 @@ if(ITM_FUZZ)
   target_compile_options(fuzz_packet PRIVATE ${ITM_FUZZ_FLAGS})
   target_link_options(fuzz_packet PRIVATE ${ITM_FUZZ_FLAGS})
 endif()
+
+# topo.yaml: parser, validator, diff and neighbour tables, replayed over the
+# good and bad topology files of the unit tests.
+add_executable(fuzz_topo_replay fuzz/fuzz_topo.c fuzz/replay_main.c)
+target_link_libraries(fuzz_topo_replay PRIVATE itmtopo)
+add_test(NAME fuzz.topo_replay
+         COMMAND fuzz_topo_replay ${CMAKE_CURRENT_SOURCE_DIR}/unit/topo_good
+                 ${CMAKE_CURRENT_SOURCE_DIR}/unit/topo_bad)
+set_tests_properties(fuzz.topo_replay PROPERTIES LABELS "unit;fuzz" TIMEOUT 120)
+
+if(ITM_FUZZ)
+  set(ctl ${PROJECT_SOURCE_DIR}/controller)
+  add_executable(fuzz_topo fuzz/fuzz_topo.c ${ctl}/topo.c ${ctl}/topo_yaml.c
+    ${ctl}/topo_schema.c ${ctl}/topo_check.c ${ctl}/topo_xref.c
+    ${ctl}/topo_diff.c ${ctl}/neigh.c)
+  target_include_directories(fuzz_topo PRIVATE ${ctl})
+  target_link_libraries(fuzz_topo PRIVATE PkgConfig::YAML PkgConfig::CRYPTO)
+  target_compile_options(fuzz_topo PRIVATE ${ITM_FUZZ_FLAGS})
+  target_link_options(fuzz_topo PRIVATE ${ITM_FUZZ_FLAGS})
+endif()

@@ -4,8 +4,15 @@
 itm_integ_test(lib_selftest lib_selftest.sh TIMEOUT 120)
 itm_integ_test(lab_updown lab_updown.sh TIMEOUT 120)
 itm_integ_test(qos_core qos_core.sh TIMEOUT 120)
+itm_integ_test(lab_topo lab_topo.sh TIMEOUT 180)
 set_tests_properties(integ.lib_selftest integ.lab_updown integ.qos_core
-                     PROPERTIES SKIP_RETURN_CODE 77)
+                     integ.lab_topo PROPERTIES SKIP_RETURN_CODE 77)
 
 # Benchmark programs are built with the tree but are not tests.
 add_subdirectory(${CMAKE_CURRENT_LIST_DIR}/bench ${CMAKE_BINARY_DIR}/tests/bench)
+
+# `cmake --install --prefix P` of this build tree: everything under P, the
+# systemd units and example configs naming that install (no root needed).
+add_test(NAME install.tree COMMAND ${CMAKE_CURRENT_LIST_DIR}/integ/install_tree.sh)
+set_tests_properties(install.tree PROPERTIES LABELS install TIMEOUT 120
+                     ENVIRONMENT "ITM_BUILD=${CMAKE_BINARY_DIR}")

@@ -1,27 +1,31 @@
 #!/bin/bash
 # lab.sh - a local lab of network namespaces as ITM nodes.
 #
-#   lab.sh up     [-n NAME] [--rate R] [--delay D] [line | --spec FILE | --topo FILE]
+#   lab.sh up     [-n NAME] [--rate R] [--delay D] [line | --spec FILE]
+#   lab.sh up     [-n NAME] --topo FILE [--shape]
 #   lab.sh down   [-n NAME]
 #   lab.sh status [-n NAME]
 #   lab.sh list
 #   lab.sh exec   [-n NAME] NODE CMD...        run CMD inside NODE
 #   lab.sh agent  [-n NAME] NODE [AGENT ARGS]   start itm-agent in NODE
 #   lab.sh ctl    [-n NAME] NODE ITMCTL ARGS    itmctl for NODE's agent
+#   lab.sh itmctl [-n NAME] ITMCTL ARGS         itmctl for the controller (--topo)
 #
 # A lab is built from a spec (deploy/lab/line.spec shows the format), read
 # and checked whole before anything is created.  Node NODE of lab NAME is
 # the namespace itmlab-NAME-NODE; the lab's state (namespaces, pids, logs,
 # agent sockets) lives in /run/itm-lab/NAME.  --rate shapes every link with
 # HTB on both ends; --delay adds a one-way delay per direction with
-# itm-delay.  --topo turns a topo.yaml into a spec first (spec_from_topo),
-# so an N-node overlay is the same bring-up with a generated spec.
+# itm-delay (see itm_delay in tests/integ/lib.sh).  --topo brings up an ITM overlay from a topo.yaml instead:
+# itm-controller, one itm-agent per node, the topology applied (topo.sh);
+# --shape makes the links' bandwidth and latency_ms real.
 # The namespace helpers are those of tests/integ/lib.sh, in lab mode.
 set -u
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${ITM_SRC:=$(cd "$LAB_DIR/../.." && pwd)}"
 . "$ITM_SRC/tests/integ/lib.sh"
+. "$LAB_DIR/topo.sh"
 
 LAB=${ITM_LAB:-itm}
 RATE=""
@@ -30,7 +34,7 @@ DELAY=""
 die() { echo "lab.sh: $*" >&2; exit 1; }
 
 usage() {
-	sed -n '4,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '4,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -134,13 +138,6 @@ spec_read() {
 	[ "$SPEC_ERRS" -eq 0 ] || { echo "lab.sh: $SPEC_ERRS error(s) in $f; nothing created" >&2; exit 2; }
 }
 
-# topo.yaml -> spec.  The controller's topology format (issue 4) is the
-# input; until it lands, only specs are accepted.
-spec_from_topo() {
-	die "--topo: topo.yaml overlays are not supported yet (they come with" \
-	    "itm-controller); use --spec FILE or 'line'"
-}
-
 # ---------------------------------------------------------------------
 # up / down / status
 # ---------------------------------------------------------------------
@@ -151,7 +148,7 @@ lab_exists() {
 }
 
 lab_build() {
-	local n name opt a b aa ab rate delay q=60000 r
+	local n name opt a b aa ab rate delay q=60000 r delays=()
 	for n in "${SPEC_NODES[@]}"; do
 		read -r name opt <<<"$n"
 		itm_ns "$name"
@@ -164,7 +161,14 @@ lab_build() {
 			itm_shape "$a" "$ITM_LINK_DEV_A" "$rate"
 			itm_shape "$b" "$ITM_LINK_DEV_B" "$rate"
 		fi
-		[ "$delay" != - ] && { itm_delay "$a" "$ITM_LINK_DEV_A" "$delay" "$q"; q=$((q + 1)); }
+		[ "$delay" != - ] && delays+=("$a $ITM_LINK_DEV_A $b $ITM_LINK_DEV_B $delay")
+	done
+	# Delays once every address exists (itm_delay matches the peer's).
+	for n in "${delays[@]}"; do
+		read -r a aa b ab delay <<<"$n"
+		itm_delay "$a" "$aa" "$delay" "$q" "$b"
+		itm_delay "$b" "$ab" "$delay" "$((q + 1))" "$a"
+		q=$((q + 2))
 	done
 	for r in "${SPEC_ROUTES[@]}"; do
 		# shellcheck disable=SC2086
@@ -174,13 +178,15 @@ lab_build() {
 }
 
 cmd_up() {
-	local spec="$LAB_DIR/line.spec" topo=""
+	local spec="$LAB_DIR/line.spec" topo="" plan
+	TOPO_SHAPE=""
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--rate) RATE=${2:?--rate needs a value}; shift 2 ;;
 		--delay) DELAY=${2:?--delay needs a value}; shift 2 ;;
 		--spec) spec=${2:?--spec needs a file}; shift 2 ;;
 		--topo) topo=${2:?--topo needs a file}; shift 2 ;;
+		--shape) TOPO_SHAPE=1; shift ;;
 		line) spec="$LAB_DIR/line.spec"; shift ;;
 		*) die "up: unknown argument '$1'" ;;
 		esac
@@ -188,17 +194,31 @@ cmd_up() {
 	[ -z "$RATE" ] || is_rate "$RATE" || die "--rate '$RATE': e.g. 100mbit"
 	[ -z "$DELAY" ] || is_delay "$DELAY" || die "--delay '$DELAY': e.g. 20ms"
 	if [ -n "$topo" ]; then
-		spec=$(mktemp /tmp/itmlab-spec.XXXXXX)
-		spec_from_topo "$topo" >"$spec" || { rm -f "$spec"; exit 2; }
+		[ -z "$RATE$DELAY" ] || die "--topo: the links' rates and delays" \
+			"come from the file (bandwidth, latency_ms) with --shape"
+		[ -r "$topo" ] || die "cannot read topology '$topo'"
+		plan=$(python3 "$LAB_DIR/topo_plan.py" "$topo") || {
+			echo "lab.sh: $topo cannot be a lab (above); nothing created" >&2
+			exit 2
+		}
+	else
+		[ -z "$TOPO_SHAPE" ] || die "--shape goes with --topo"
+		spec_read "$spec"
 	fi
-	spec_read "$spec"
 	[ "$(id -u)" -eq 0 ] || die "needs root"
 	lab_exists && die "lab '$LAB' is already up (lab.sh down -n $LAB first)"
 	mkdir -p "$ITM_TMP" || die "cannot create $ITM_TMP"
-	cp "$spec" "$ITM_TMP/spec"
 	trap 'echo "lab.sh: bring-up failed; removing lab $LAB" >&2; cmd_down' EXIT
-	lab_build
-	trap - EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	if [ -n "$topo" ]; then
+		printf '%s\n' "$plan" >"$ITM_TMP/plan"
+		topo_up "$topo"
+	else
+		cp "$spec" "$ITM_TMP/spec"
+		lab_build
+	fi
+	trap - EXIT INT TERM
 	echo "lab '$LAB' is up: $(lab_nodes | tr '\n' ' ')"
 	lab_print
 }
@@ -287,6 +307,12 @@ cmd_agent() {
 	echo "itm-agent on $node: pid $ITM_LAST_PID, socket $(itm_agent_sock "$node"), log $ITM_LAST_LOG"
 }
 
+cmd_itmctl() {
+	[ -s "$ITM_TMP/controller" ] ||
+		die "lab '$LAB' has no controller (it was not brought up with --topo)"
+	topo_itmctl "$@"
+}
+
 cmd_ctl() {
 	need_node "${1:-}" ctl
 	local node=$1
@@ -313,6 +339,7 @@ main() {
 	exec) cmd_exec "$@" ;;
 	agent) cmd_agent "$@" ;;
 	ctl) cmd_ctl "$@" ;;
+	itmctl) cmd_itmctl "$@" ;;
 	-h|--help|help) usage ;;
 	*) echo "lab.sh: unknown command '$cmd'" >&2; usage ;;
 	esac

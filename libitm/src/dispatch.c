@@ -129,8 +129,8 @@ itm__disp_run(struct itm__reg *const *regs, unsigned int n,
 			continue;
 		cur_reg = reg;
 		pkt->priv = reg->info->priv;
-		if (host && host->enter)
-			host->enter(host->host_arg, reg);
+		if (host && host->enter && host->enter(host->host_arg, reg))
+			continue;
 		if (disp_one(reg, pkt) == ITM_DROP) {
 			res->verdict = ITM_DROP;
 			break;
@@ -138,7 +138,7 @@ itm__disp_run(struct itm__reg *const *regs, unsigned int n,
 	}
 	res->settle_mark = cur_settle;
 	if (host && host->enter)
-		host->enter(host->host_arg, NULL);
+		(void)host->enter(host->host_arg, NULL);
 	cur_pkt = NULL;
 	cur_reg = NULL;
 	cur_host = NULL;

@@ -20,8 +20,11 @@ struct itm__disp_host {
 	 * put in the packet mark, or a negative errno. */
 	int (*settle)(void *host_arg, struct itm__reg *reg,
 		      const struct itm_settle *s, uint32_t *mark);
-	/* Enter/leave module code (sets the "current module" for API calls). */
-	void (*enter)(void *host_arg, struct itm__reg *reg);
+	/* Enter/leave module code (sets the "current module" for API calls,
+	 * and may take the module's lock).  Called with each registration
+	 * before its callbacks and with NULL after the walk; a non-zero
+	 * return skips the registration (its module is being unloaded). */
+	int (*enter)(void *host_arg, struct itm__reg *reg);
 	void *host_arg;
 };
 

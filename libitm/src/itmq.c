@@ -719,7 +719,7 @@ itmq_num(const struct itmq *q)
  * queue portid total copy_mode copy_range queue_dropped user_dropped
  * id_sequence 1. */
 static int
-q_read_proc(struct itmq *q, struct itmq_stats *st)
+q_read_proc(const struct itmq *q, struct itmq_stats *st)
 {
 	unsigned int num, portid, total, mode, range, qdrop, udrop, seq, one;
 	char line[256];
@@ -749,5 +749,12 @@ int
 itmq_get_stats(struct itmq *q, struct itmq_stats *st)
 {
 	*st = q->st;
+	return q_read_proc(q, st);
+}
+
+int
+itmq_get_kernel_stats(const struct itmq *q, struct itmq_stats *st)
+{
+	memset(st, 0, sizeof(*st));
 	return q_read_proc(q, st);
 }

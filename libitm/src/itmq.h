@@ -82,5 +82,8 @@ struct itmq_stats {
 	uint64_t user_dropped;		/* socket buffer full, from /proc */
 };
 int itmq_get_stats(struct itmq *q, struct itmq_stats *st);
+/* Only the kernel's counters (kernel_dropped, user_dropped; the others
+ * zero): reads no state the receiving thread writes. */
+int itmq_get_kernel_stats(const struct itmq *q, struct itmq_stats *st);
 
 #endif /* ITMQ_H */

@@ -2,6 +2,7 @@
  * runner.c - a stage: queue, poll, walk, verdict.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,15 +23,19 @@ struct itm__runner {
 	const struct itm__disp_host *host;
 	struct itm__reg **regs;
 	unsigned int n_regs;
-	uint64_t malformed;
+	/* Written by the loop's thread only; read by others (agent RPC). */
+	_Atomic uint64_t malformed;
 	struct log_rl malformed_rl;
+	void (*closed)(void *);		/* itm__runner_close_cb */
+	void *closed_arg;
 };
 
 static void
 runner_malformed(struct itm__runner *r, struct itmq *q,
 		 struct itm_packet *pkt, uint32_t mark)
 {
-	r->malformed++;
+	atomic_store_explicit(&r->malformed, atomic_load_explicit(
+		&r->malformed, memory_order_relaxed) + 1, memory_order_relaxed);
 	log_rl(&r->malformed_rl, LOG_WARNING, "queue %u: malformed packet "
 	       "(%u bytes, hook %s): passed on untouched", itmq_num(q),
 	       pkt->wire_len, itm_hook_name(r->hook));
@@ -139,25 +144,36 @@ static void
 runner_closed_cb(uv_handle_t *handle)
 {
 	struct itm__runner *r = handle->data;
+	void (*done)(void *) = r->closed;
+	void *arg = r->closed_arg;
 
 	free(r->regs);
 	free(r);
+	if (done)
+		done(arg);
 }
 
 void
-itm__runner_close(struct itm__runner *r)
+itm__runner_close_cb(struct itm__runner *r, void (*done)(void *), void *arg)
 {
-	if (r == NULL)
-		return;
 	/* Later packets must not reach registrations being freed.  The
 	 * queue goes now, not when libuv is done with the handle: the next
 	 * one granted its number (a process re-attaching to a restarted
 	 * agent) binds it right after this call. */
 	r->n_regs = 0;
+	r->closed = done;
+	r->closed_arg = arg;
 	uv_poll_stop(&r->poll);
 	itmq_close(r->q);
 	r->q = NULL;
 	uv_close((uv_handle_t *)&r->poll, runner_closed_cb);
+}
+
+void
+itm__runner_close(struct itm__runner *r)
+{
+	if (r != NULL)
+		itm__runner_close_cb(r, NULL, NULL);
 }
 
 uint16_t
@@ -175,11 +191,21 @@ itm__runner_stage_bit(const struct itm__runner *r)
 uint64_t
 itm__runner_malformed(const struct itm__runner *r)
 {
-	return r->malformed;
+	return atomic_load_explicit(&r->malformed, memory_order_relaxed);
 }
 
 int
 itm__runner_queue_stats(struct itm__runner *r, struct itmq_stats *st)
 {
 	return itmq_get_stats(r->q, st);
+}
+
+int
+itm__runner_drops(const struct itm__runner *r, uint64_t *drops)
+{
+	struct itmq_stats st;
+	int rc = itmq_get_kernel_stats(r->q, &st);
+
+	*drops = rc == 0 ? st.kernel_dropped + st.user_dropped : 0;
+	return rc;
 }

@@ -28,10 +28,17 @@ int itm__runner_set_regs(struct itm__runner *r, struct itm__reg *const *regs,
 
 /* Unbind and free (asynchronously, after the loop closes the poll). */
 void itm__runner_close(struct itm__runner *r);
+/* The same, calling @done(@arg) on the loop once the queue is unbound. */
+void itm__runner_close_cb(struct itm__runner *r, void (*done)(void *),
+			  void *arg);
 
 uint16_t itm__runner_queue(const struct itm__runner *r);
 uint32_t itm__runner_stage_bit(const struct itm__runner *r);
+/* Safe to call from any thread. */
 uint64_t itm__runner_malformed(const struct itm__runner *r);
+/* Only from the loop's thread (the counters of the queue). */
 int itm__runner_queue_stats(struct itm__runner *r, struct itmq_stats *st);
+/* Kernel-side drops of the queue (from /proc); safe from any thread. */
+int itm__runner_drops(const struct itm__runner *r, uint64_t *drops);
 
 #endif /* ITM_RUNNER_H */

@@ -6,30 +6,44 @@
 #       (classic libnetfilter_queue API, a verdict per packet, no GSO)
 #   (c) itm-agent with no module
 #   (d) itm-agent with qosmod
+#   (e) itm-agent with the Figure-13 module in the agent (fig13.so)
+#   (f) itm-agent with the same module as a process (the fig13 program,
+#       linked with libitm, registered over the agent's unix socket)
+#   (g) (e) with itm-agent --workers 2: the stage has two queues read by
+#       two threads (--queue-balance; the kernel picks the queue by the
+#       packet's IP addresses, so use -s to have several address pairs)
+# (e), (f) and (g) rewrite the TOS byte of every packet r forwards (proto
+# any, destination port kept), ping included.
 # Rounds interleave the configurations (a b c d a b c d ...) so drift of a
 # shared machine hits them alike; the table shows medians and the ratios
 # to (a) and (b).  A configuration whose binary is not built is "n/a".
 #
 #   tests/bench/agent_bench.sh [-r ROUNDS] [-t SECS] [-p PINGS]
-#                              [-c CONFIGS] [--csv FILE] [-- IPERF3 OPTS]
+#                              [-c|--configs CONFIGS] [-s SOURCES]
+#                              [--csv FILE] [-- IPERF3 OPTS]
 #
 # ROUNDS default 3, SECS (iperf3 time) 5, PINGS (50, 10 ms apart), CONFIGS
-# a subset like "ad".  ITM_BUILD is the build tree (default ./build; use a
-# build without ITM_SANITIZE).  Not a ctest: it measures, it does not judge.
+# a subset like "ad" or "a,b,e,f" (default all), SOURCES (1) iperf3
+# clients side by side, each from its own address of h1, throughput
+# summed.  ITM_BUILD is the build tree (default ./build; use a build
+# without ITM_SANITIZE).  Not a ctest: it measures, it does not judge.
 set -u
 . "$(dirname "$0")/../integ/lib.sh"
 
-ROUNDS=3 SECS=5 PINGS=50 CONFIGS=abcd CSV="" IPERF_OPTS=()
+ROUNDS=3 SECS=5 PINGS=50 CONFIGS=abcdefg CSV="" IPERF_OPTS=() SOURCES=1
 declare -A LABEL=(
 	[a]="(a) no rules"
 	[b]="(b) nfq_accept_min"
 	[c]="(c) itm-agent, no module"
 	[d]="(d) itm-agent + qosmod"
+	[e]="(e) fig13 in-agent module"
+	[f]="(f) fig13 process module"
+	[g]="(g) fig13 in-agent, 2 workers"
 )
 declare -A TP=() RTT=() NA=() NOTE=()
 
 usage() {
-	sed -n '12,18p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '21,30p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -39,7 +53,8 @@ parse_args() {
 		-r) ROUNDS=${2:?}; shift 2 ;;
 		-t) SECS=${2:?}; shift 2 ;;
 		-p) PINGS=${2:?}; shift 2 ;;
-		-c) CONFIGS=${2:?}; shift 2 ;;
+		-c|--configs) CONFIGS=${2:?}; CONFIGS=${CONFIGS//,/}; shift 2 ;;
+		-s|--sources) SOURCES=${2:?}; shift 2 ;;
 		--csv) CSV=${2:?}; shift 2 ;;
 		--) shift; IPERF_OPTS=("$@"); break ;;
 		-h|--help) usage ;;
@@ -47,7 +62,8 @@ parse_args() {
 		esac
 	done
 	[[ $ROUNDS =~ ^[1-9][0-9]*$ && $SECS =~ ^[1-9][0-9]*$ &&
-	   $PINGS =~ ^[1-9][0-9]*$ && $CONFIGS =~ ^[abcd]+$ ]] || usage
+	   $PINGS =~ ^[1-9][0-9]*$ && $CONFIGS =~ ^[abcdefg]+$ &&
+	   $SOURCES =~ ^[1-9][0-9]?$ ]] || usage
 }
 
 # ---------------------------------------------------------------------
@@ -98,6 +114,74 @@ setup_d() {
 
 teardown_c() { itm_agent_stop r || itm_log "warning: itm-agent exit status $?"; }
 
+# Figure 13 rewriting the TOS of every forwarded packet, destination port
+# kept so the transfer still reaches iperf3.
+FIG13_TOS=0x55
+
+setup_e() {
+	agent_na e && return 2
+	[ -e "$ITM_BUILD/modules/examples/fig13/fig13.so" ] ||
+		{ NA[e]="fig13.so not built"; return 2; }
+	itm_agent_start r r --load "fig13 proto=any new_dport=0 tos=$FIG13_TOS"
+}
+
+teardown_e() {
+	stats_save e
+	teardown_c
+}
+
+# (e) with two worker threads.
+setup_g() {
+	agent_na g && return 2
+	[ -e "$ITM_BUILD/modules/examples/fig13/fig13.so" ] ||
+		{ NA[g]="fig13.so not built"; return 2; }
+	itm_agent_start r r --workers 2 \
+		--load "fig13 proto=any new_dport=0 tos=$FIG13_TOS"
+}
+
+# Packets each worker's queue took this round (id_sequence in /proc).
+teardown_g() {
+	NOTE[g]="packets per queue, last round:$(itm_exec r cat \
+		/proc/net/netfilter/nfnetlink_queue | awk '{ printf " %s: %s", $1, $8 }')"
+	stats_save g
+	teardown_c
+}
+
+FIG13_PID=""
+
+setup_f() {
+	local bin="$ITM_BUILD/modules/examples/fig13/fig13"
+	agent_na f && return 2
+	[ -x "$bin" ] || { NA[f]="fig13 not built ($bin)"; return 2; }
+	itm_agent_start r r
+	itm_bg r --name "fig13-$ROUND" env \
+		ITM_AGENT_SOCKET="$(itm_agent_sock r)" "$bin" --proto any \
+		--new-dport 0 --tos "$FIG13_TOS"
+	FIG13_PID=$ITM_LAST_PID
+	itm_wait_for 10 grep -q "fig13: rewriting" "$ITM_LAST_LOG" ||
+		itm_fail "the fig13 process module did not register"
+	itm_wait_for 5 fig13_queued ||
+		itm_fail "no NFQUEUE rule for the fig13 process module in r"
+}
+
+# True when r's FORWARD hook has an NFQUEUE rule (the process's queue).
+fig13_queued() {
+	itm_exec r iptables-nft-save | grep -q -- '-j NFQUEUE'
+}
+
+teardown_f() {
+	stats_save f
+	itm_stop "$FIG13_PID" || itm_log "warning: fig13 exit status $?"
+	teardown_c
+}
+
+# itmctl stats of configuration $1 (modules' counters) for the report.
+stats_save() {
+	[ -x "$(itm_ctl_bin)" ] || return 0
+	itm_ctl r r stats >"$ITM_TMP/stats-$1-$ROUND.txt" 2>&1
+	cp "$ITM_TMP/stats-$1-$ROUND.txt" "$ITM_TMP/stats-$1.txt"
+}
+
 teardown_d() {
 	if [ -x "$(itm_ctl_bin)" ]; then
 		itm_ctl r r stats >"$ITM_TMP/qosmod-stats-$ROUND.txt" 2>&1
@@ -117,12 +201,36 @@ measure() {
 	rc=$?
 	[ "$rc" -eq 2 ] && { itm_log "${LABEL[$cfg]}: n/a: ${NA[$cfg]}"; return 0; }
 	[ "$cfg" = b ] && ITM_LAST_LOG_B=$ITM_LAST_LOG
-	g=$(itm_iperf h2 "$ITM_H2_IP" h1 "$SECS" "${IPERF_OPTS[@]}") || g=fail
+	g=$(throughput) || g=fail
 	r=$(itm_ping h1 "$ITM_H2_IP" "$PINGS" 0.01) || r=fail
 	teardown_"$cfg"
 	itm_log "round $ROUND ${LABEL[$cfg]}: $g Gbit/s, rtt $r ms"
 	TP[$cfg]="${TP[$cfg]:-} $g"
 	RTT[$cfg]="${RTT[$cfg]:-} $r"
+}
+
+# Gbit/s h1 -> h2: one iperf3, or SOURCES side by side (one per source
+# address of h1), summed.
+throughput() {
+	local i pids=() rc=0
+	if [ "$SOURCES" -eq 1 ]; then
+		itm_iperf h2 "$ITM_H2_IP" h1 "$SECS" "${IPERF_OPTS[@]}"
+		return
+	fi
+	for i in $(seq "$SOURCES"); do
+		( itm_iperf h2 "$ITM_H2_IP" h1 "$SECS" -B "$(source_addr "$i")" \
+			"${IPERF_OPTS[@]}" >"$ITM_TMP/tp-$i" ) &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" || rc=1; done
+	[ "$rc" -eq 0 ] || return 1
+	cat "$ITM_TMP"/tp-* | awk '{ s += $1 } END { printf "%.3f\n", s }'
+	rm -f "$ITM_TMP"/tp-*
+}
+
+# Source address I of h1: its own, then 10.X.1.10, 10.X.1.11, ...
+source_addr() {
+	if [ "$1" -eq 1 ]; then echo "$ITM_H1_IP"; else echo "10.$ITM_NETX.1.$((8 + $1))"; fi
 }
 
 # median of the numeric words of $1 ("fail" entries are dropped)
@@ -157,11 +265,55 @@ report() {
 			"$(ratio "$rt" "$rta")" "$(ratio "$rt" "$rtb")"
 		[ -n "$CSV" ] && echo "$c,\"${LABEL[$c]}\",$tp,$rt,\"${TP[$c]# }\",\"${RTT[$c]# }\"" >>"$CSV"
 	done
-	for c in b c d; do
+	for c in b c d e f g; do
 		[ -n "${NA[$c]:-}" ] && echo "${LABEL[$c]}: n/a: ${NA[$c]}"
 	done
+	crossing_verdict
+	workers_ratio
 	[ -n "${NOTE[b]:-}" ] && echo "(b) last round: ${NOTE[b]}"
 	[ -s "$ITM_TMP/qosmod-stats.txt" ] && { echo "(d) itmctl stats, last round:"; cat "$ITM_TMP/qosmod-stats.txt"; }
+	for c in e f; do
+		[ -s "$ITM_TMP/stats-$c.txt" ] || continue
+		echo "${LABEL[$c]}: itmctl stats, last round:"
+		cat "$ITM_TMP/stats-$c.txt"
+	done
+	return 0
+}
+
+# Does the process module (f) cost no more than one extra user-space
+# crossing over the in-agent module (e)?  Added RTT over (a): one crossing
+# is what (b), the smallest accept-all program, adds; (f) passes when
+# (f)-(a) <= (e)-(a) + (b)-(a).
+crossing_verdict() {
+	local a b e f
+	case $CONFIGS in *a*) ;; *) return 0 ;; esac
+	case $CONFIGS in *b*) ;; *) return 0 ;; esac
+	case $CONFIGS in *e*) ;; *) return 0 ;; esac
+	case $CONFIGS in *f*) ;; *) return 0 ;; esac
+	a=$(median "${RTT[a]:-}") && b=$(median "${RTT[b]:-}") &&
+	e=$(median "${RTT[e]:-}") && f=$(median "${RTT[f]:-}") ||
+		{ echo "(f) vs (e): n/a (a measurement is missing)"; return 0; }
+	awk -v a="$a" -v b="$b" -v e="$e" -v f="$f" 'BEGIN {
+		de = e - a; df = f - a; db = b - a
+		ok = "no more than"
+		if (df > de + db) ok = "MORE than"
+		printf "added RTT over (a): (e) %.3f ms, (f) %.3f ms; ", de, df
+		printf "one crossing, (b)-(a): %.3f ms\n", db
+		printf "(f)-(e) = %.3f ms: (f) costs %s one extra", df - de, ok
+		printf " user-space crossing over (e)\n"
+	}'
+}
+
+# (g) against (e): what the second worker buys, by the medians.
+workers_ratio() {
+	local e g
+	case $CONFIGS in *e*g*|*g*e*) ;; *) return 0 ;; esac
+	e=$(median "${TP[e]:-}") && g=$(median "${TP[g]:-}") ||
+		{ echo "(g) vs (e): n/a (a measurement is missing)"; return 0; }
+	echo "workers: (g)/(e) throughput $(ratio "$g" "$e") ($g vs $e Gbit/s," \
+		"$SOURCES source address(es)); RTT $(ratio \
+		"$(median "${RTT[g]:-}")" "$(median "${RTT[e]:-}")")"
+	[ -n "${NOTE[g]:-}" ] && echo "(g) ${NOTE[g]}"
 	return 0
 }
 
@@ -177,6 +329,9 @@ main() {
 		IPERF_OPTS=(-C bbr)
 	[ -n "$CSV" ] && echo "config,label,gbps_median,rtt_ms_median,gbps_rounds,rtt_rounds" >"$CSV"
 	itm_topo_line
+	for i in $(seq 2 "$SOURCES"); do
+		itm_exec h1 ip addr add "$(source_addr "$i")/24" dev "$ITM_H1_DEV"
+	done
 	for ROUND in $(seq "$ROUNDS"); do
 		for c in $(grep -o . <<<"$CONFIGS"); do
 			measure "$c"

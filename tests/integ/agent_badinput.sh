@@ -59,7 +59,7 @@ itm_assert_match "$err" "INVALID_ARGUMENT: tos: 341 is outside 0..255" \
 if err=$(itm_ctl r r module load fig13 proto=icmp 2>&1); then
 	itm_fail "load with proto=icmp succeeded"
 fi
-itm_assert_match "$err" "load failed: proto: 'icmp': use tcp or udp" \
+itm_assert_match "$err" "load failed: proto: 'icmp': use tcp, udp or any" \
 	"load function's own error"
 after=$(snapshot)
 [ "$before" = "$after" ] || {

@@ -252,6 +252,43 @@ flows_counted_once(void **state)
 	itm__reg_free(a);
 }
 
+/* The host's enter hook: called before each registration and with NULL
+ * after the walk; a non-zero return skips the registration (a module
+ * being unloaded while workers still hold it). */
+static struct itm__reg *skip_reg;
+static char enter_trace[128];
+
+static int
+host_enter(void *arg, struct itm__reg *reg)
+{
+	strcat(enter_trace, reg ? reg->info->label : "-");
+	strcat(enter_trace, " ");
+	return reg != NULL && reg == skip_reg;
+}
+
+static void
+enter_can_skip_a_registration(void **state)
+{
+	struct itm__reg *a = itm__reg_new(&iA, ITM_IP_FORWARD, 0);
+	struct itm__reg *b = itm__reg_new(&iB, ITM_IP_FORWARD, 1);
+	struct itm__reg *regs[] = { a, b };
+	const struct itm__disp_host host = { .enter = host_enter };
+	struct itm__disp_result res;
+
+	make_packet();
+	enter_trace[0] = '\0';
+	skip_reg = a;
+	itm__disp_run(regs, 2, 0, &host, &pkt, &res);
+	assert_string_equal(enter_trace, "A B - ");
+	/* A did not set the TOS: B classifies 0 and skips process. */
+	assert_string_equal(trace, "B.class B.log B.update B.control");
+	assert_int_equal(a->packets, 0);
+	assert_int_equal(b->packets, 1);
+	assert_false(pkt.flags & ITM_PKT_ALTERED);	/* A never ran */
+	itm__reg_free(a);
+	itm__reg_free(b);
+}
+
 int
 main(void)
 {
@@ -262,6 +299,7 @@ main(void)
 		cmocka_unit_test(shared_stage_checks_interest),
 		cmocka_unit_test(out_of_range_class_is_clamped),
 		cmocka_unit_test(flows_counted_once),
+		cmocka_unit_test(enter_can_skip_a_registration),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

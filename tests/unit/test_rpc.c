@@ -697,7 +697,7 @@ struct bg_stream {
 	struct fx *fx;
 	int rc;
 	int code;
-	char message[256];
+	char message[ITM_RPC_MSG_MAX];
 };
 
 static void bg_stream_thread(void *arg)
@@ -713,7 +713,7 @@ static void bg_stream_thread(void *arg)
 			       &itm__v1__stats_reply__descriptor, on_tick, &k,
 			       10000, &st);
 	b->code = st.code;
-	strcpy(b->message, st.message);
+	snprintf(b->message, sizeof(b->message), "%s", st.message);
 	itm_rpc_client_free(c);
 }
 
@@ -730,7 +730,11 @@ static void test_server_free_with_stream(void **state)
 	uv_thread_join(&t);
 	assert_int_equal(b.rc, -EIO);
 	assert_int_equal(b.code, ITM_RPC_UNAVAILABLE);
-	assert_string_equal(b.message, "server shutting down");
+	/* The server's own status, or, when the shutdown wins the race with
+	 * sending it, the transport's word for the closed connection. */
+	if (strcmp(b.message, "server shutting down") != 0 &&
+	    strcmp(b.message, "Broken pipe") != 0)
+		fail_msg("stream ended with \"%s\"", b.message);
 	assert_int_equal(atomic_load(&fx->streams), 0);
 	fx_start(fx);
 }

@@ -3,7 +3,8 @@
  * and by reading the database file with SQLite directly: schema and
  * pragmas, refusal of foreign or newer databases, generations and their
  * YAML, per-node table generations across applies and rollbacks, agent
- * liveness, and atomicity of an apply under kill -9.
+ * liveness, module placements and the migration that added them, and
+ * atomicity of an apply under kill -9.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -355,6 +356,58 @@ bad_apply_stores_nothing(void **state)
 	free(bad);
 }
 
+/* What the controller placed on each agent: upsert, list, forget. */
+static void
+placements(void **state)
+{
+	struct store *st = open_ok();
+	struct store_placement *p;
+	size_t n;
+
+	assert_int_equal(store_placements(st, "n1", &p, &n), 0);
+	assert_int_equal(n, 0);
+	store_placements_free(p, n);
+	assert_int_equal(store_placement_set(st, "n1", "qosmod",
+					     "threshold=20", 1, 1000), 0);
+	assert_int_equal(store_placement_set(st, "n1", "fig13", "", 1, 1000),
+			 0);
+	assert_int_equal(store_placement_set(st, "n2", "qosmod", "", 1, 1000),
+			 0);
+	assert_int_equal(store_placement_set(st, "n1", "qosmod",
+					     "threshold=30", 2, 2000), 0);
+	assert_int_equal(store_placements(st, "n1", &p, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(p[0].module, "fig13");
+	assert_string_equal(p[0].params, "");
+	assert_string_equal(p[1].module, "qosmod");
+	assert_string_equal(p[1].params, "threshold=30");
+	assert_int_equal(p[1].gen, 2);
+	store_placements_free(p, n);
+	assert_int_equal(store_placement_del(st, "n1", "qosmod"), 0);
+	assert_int_equal(store_placement_del(st, "n1", "nosuch"), 0);
+	store_close(st);
+	assert_int_equal(sql_int("SELECT count(*) FROM placements"), 2);
+}
+
+/* A schema 1 file (before placements) is migrated in place. */
+static void
+migrate_from_1(void **state)
+{
+	struct store *st = open_ok();
+	sqlite3 *h;
+
+	store_close(st);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "DROP TABLE placements; PRAGMA "
+				      "user_version = 1", 0, 0, 0), SQLITE_OK);
+	sqlite3_close(h);
+	st = open_ok();
+	assert_int_equal(store_schema_version(st), 2);
+	assert_int_equal(store_placement_set(st, "n1", "qosmod", "", 1, 1), 0);
+	store_close(st);
+	assert_int_equal(sql_int("SELECT count(*) FROM placements"), 1);
+}
+
 /* Fork a child that applies @yaml with the pause hook on; return its pid
  * once it is inside the transaction. */
 static pid_t
@@ -519,6 +572,8 @@ main(void)
 		cmocka_unit_test_setup(table_generations, fresh_db),
 		cmocka_unit_test_setup(liveness, fresh_db),
 		cmocka_unit_test_setup(bad_apply_stores_nothing, fresh_db),
+		cmocka_unit_test_setup(placements, fresh_db),
+		cmocka_unit_test_setup(migrate_from_1, fresh_db),
 		cmocka_unit_test_setup(kill_mid_apply, fresh_db),
 		cmocka_unit_test_setup(kill_random, fresh_db),
 	};

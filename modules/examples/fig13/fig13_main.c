@@ -20,7 +20,7 @@ usage(FILE *f)
 "Rewrite the TOS byte and destination port of matching packets (the\n"
 "itmBench paper's Figure 13) as a process module of the local itm-agent.\n"
 "  --hook H         pre_route, ip_in, forward, ip_out, post_route (forward)\n"
-"  --proto P        tcp or udp (tcp)\n"
+"  --proto P        tcp, udp or any (tcp); any: every IPv4 packet\n"
 "  --dport N        only packets to port N (any)\n"
 "  --tos X          TOS byte to write (0x55)\n"
 "  --new-dport N    destination port to write, 0 keeps it (5555)\n"
@@ -86,8 +86,13 @@ main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0) {
-		fprintf(stderr, "fig13: --proto: use tcp or udp\n");
+	if (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0 &&
+	    strcmp(proto, "any") != 0) {
+		fprintf(stderr, "fig13: --proto: use tcp, udp or any\n");
+		return 2;
+	}
+	if (strcmp(proto, "any") == 0 && dport) {
+		fprintf(stderr, "fig13: --dport needs --proto tcp or udp\n");
 		return 2;
 	}
 	if (libitm_init(65535, ITM_COPY_PACKET) < 0) {
@@ -99,7 +104,8 @@ main(int argc, char **argv)
 	info.priority = prio;
 	libitm_init_interest(&info);
 	protos[0] = proto[0] == 't' ? IPPROTO_TCP : IPPROTO_UDP;
-	libitm_set_protocols(&info, protos, 1);
+	if (strcmp(proto, "any") != 0)
+		libitm_set_protocols(&info, protos, 1);
 	if (dport) {
 		int p = (int)dport;
 

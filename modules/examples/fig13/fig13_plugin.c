@@ -1,6 +1,7 @@
 /*
  * fig13_plugin.c - Figure 13 as an in-agent module:
  *   itmctl module load fig13 tos=0x55 new_dport=5555 proto=tcp dport=80
+ * proto=any (with new_dport=0) rewrites the TOS of every IPv4 packet.
  */
 #include <errno.h>
 #include <string.h>
@@ -15,7 +16,7 @@ static const struct itm_param_spec params[] = {
 	{ "tos", ITM_PARAM_UINT, "0x55", 0, 255, "TOS byte to write" },
 	{ "new_dport", ITM_PARAM_UINT, "5555", 0, 65535,
 	  "destination port to write (0: keep)" },
-	{ "proto", ITM_PARAM_STRING, "tcp", 0, 8, "tcp or udp" },
+	{ "proto", ITM_PARAM_STRING, "tcp", 0, 8, "tcp, udp or any" },
 	{ "dport", ITM_PARAM_UINT, "0", 0, 65535,
 	  "only packets to this port (0: any)" },
 	{ "hook", ITM_PARAM_STRING, "forward", 0, 16, "hook" },
@@ -29,8 +30,13 @@ fig13_load(struct itm_module *m, const struct itm_params *p)
 	const char *proto = itm_param_str(p, "proto");
 	int hook = itm_hook_from_name(itm_param_str(p, "hook"));
 
-	if (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0) {
-		itm_module_error(m, "proto: '%s': use tcp or udp", proto);
+	if (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0 &&
+	    strcmp(proto, "any") != 0) {
+		itm_module_error(m, "proto: '%s': use tcp, udp or any", proto);
+		return -EINVAL;
+	}
+	if (strcmp(proto, "any") == 0 && itm_param_uint(p, "dport")) {
+		itm_module_error(m, "dport: needs proto=tcp or proto=udp");
 		return -EINVAL;
 	}
 	if (hook < 0) {
@@ -44,8 +50,9 @@ fig13_load(struct itm_module *m, const struct itm_params *p)
 	fig13_info(&info, "fig13");
 	info.priority = (int)itm_param_int(p, "priority");
 	itm_interest_init(&info.interest);
-	itm_interest_add_protocol(&info.interest, proto[0] == 't' ?
-				  IPPROTO_TCP : IPPROTO_UDP);
+	if (strcmp(proto, "any") != 0)
+		itm_interest_add_protocol(&info.interest, proto[0] == 't' ?
+					  IPPROTO_TCP : IPPROTO_UDP);
 	if (itm_param_uint(p, "dport"))
 		itm_interest_add_dst_port(&info.interest,
 			(uint16_t)itm_param_uint(p, "dport"),

@@ -5,7 +5,7 @@
  * chosen on the command line: accept, drop, rewrite the IPv4 TOS byte
  * (altered packet, checksums fixed by itmq), or NF_REPEAT with a mark bit
  * set.  On SIGTERM/SIGINT it prints its counters and exits.  Used by the
- * tests/integ/nfq_*.sh scripts.
+ * tests/integ/nfq_queue.sh.
  */
 #include <errno.h>
 #include <getopt.h>
