@@ -24,14 +24,8 @@
 #include "itm_rpc.h"
 
 static struct itm_rpc_client *cl;
-
-/* A one-shot tool: replies are left to the exit, not to LeakSanitizer. */
-const char *__asan_default_options(void);
-const char *
-__asan_default_options(void)
-{
-	return "detect_leaks=0";
-}
+static ProtobufCMessage *reply;		/* the one reply, freed by main */
+static char *input;			/* the one file read, freed by main */
 
 static ProtobufCMessage *
 call(const char *method, const ProtobufCMessage *req,
@@ -42,9 +36,10 @@ call(const char *method, const ProtobufCMessage *req,
 
 	if (itm_rpc_call(cl, method, req, rd, &rep, 30000, &st) < 0) {
 		printf("ERROR %s\n%s\n", itm_rpc_code_name(st.code), st.message);
+		itm_rpc_client_free(cl);
 		exit(1);
 	}
-	return rep;
+	return reply = rep;
 }
 
 #define C(m) "/itm.v1.Controller/" m
@@ -67,7 +62,7 @@ slurp(const char *path)
 		exit(2);
 	}
 	fclose(f);
-	return buf;
+	return input = buf;
 }
 
 static double
@@ -303,6 +298,9 @@ main(int argc, char **argv)
 	rc = run(argv[i + 1], argc - i - 2, argv + i + 2);
 	if (rc == 2)
 		fprintf(stderr, "ctl_client: bad command or arguments\n");
+	if (reply)
+		protobuf_c_message_free_unpacked(reply, NULL);
+	free(input);
 	itm_rpc_client_free(cl);
 	return rc;
 }
