@@ -8,6 +8,7 @@
  * them in one iptables-nft-restore --noflush transaction, so the kernel
  * never sees half a rule set.  A hook chain reads:
  *
+ *   another hook's tag -> clear the stage bits, set this hook's tag
  *   settle requests -> CONNMARK (when the hook has stages)
  *   for each stage, in order:
  *     its settled flows  -> ITM_S<id> (count, act, set stage bit)
@@ -359,6 +360,13 @@ chain_hook(struct rules_buf *b, itm_where h, char *err, size_t errlen)
 	const char *chain = hook_chain[h];
 	int rc;
 
+	/* Stage bits of another hook (a packet that left it by
+	 * --queue-bypass) are cleared; this hook's tag marks ours. */
+	if (agent->n_stages[h] > 0 || workers_threaded())
+		rb_printf(b, "-A %s -m mark ! --mark 0x%08x/0x%08x -j MARK "
+			  "--set-xmark 0x%08x/0x%08x\n", chain,
+			  ITM_MARK_HOOK_TAG(h), ITM_MARK_HOOK_MASK,
+			  ITM_MARK_HOOK_TAG(h), ITM_MARK_STAGE_MASK);
 	/* Settle requests come back from this hook's own stages. */
 	if (agent->n_stages[h] > 0)
 		chain_settle_requests(b, chain);

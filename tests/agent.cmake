@@ -29,5 +29,7 @@ itm_integ_test(agent_badinput agent_badinput.sh TIMEOUT 120)
 itm_integ_test(procmod procmod.sh TIMEOUT 120)
 itm_integ_test(procmod_order procmod_order.sh TIMEOUT 120)
 itm_integ_test(procmod_restart procmod_restart.sh TIMEOUT 120)
+# A hook left by --queue-bypass does not pass its stage bits on.
+itm_integ_test(procmod_bypass procmod_bypass.sh TIMEOUT 120)
 itm_integ_test(procmod_counter procmod_counter.sh TIMEOUT 120)
 itm_integ_test(agent_workers agent_workers.sh TIMEOUT 180)

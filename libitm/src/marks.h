@@ -6,7 +6,15 @@
  * re-enters the hook's chain and skips every stage whose bit is set.  The
  * last rule of each hook chain clears ITM's bits again.
  *
- *   nfmark  bits 24..31  stage bits (8 stages per hook)
+ * A packet can also leave a hook without reaching that last rule: a stage
+ * whose queue has no reader lets it through by --queue-bypass, with the
+ * bits of the stages before it still set.  So the stage bits carry the
+ * hook they belong to: the first rule of each hook chain, seeing another
+ * hook's tag, clears the stage bits and writes its own tag, while a packet
+ * repeated within the hook keeps both.
+ *
+ *   nfmark  bits 27..31  stage bits (5 stages per hook)
+ *           bits 24..26  hook tag: the hook (1..5) the stage bits are for
  *           bits 16..23  settle request: id of a settlement (1..255) the
  *                        verdict asks to store in the flow's conntrack mark
  *   ctmark  bits 16..23  settlement of the flow's original direction
@@ -18,9 +26,12 @@
 #define ITM_MARKS_H
 
 #define ITM_MARK_MASK		0xffff0000u
-#define ITM_MARK_STAGE_SHIFT	24
-#define ITM_MARK_STAGE_MASK	0xff000000u
-#define ITM_MARK_STAGES		8
+#define ITM_MARK_STAGE_SHIFT	27
+#define ITM_MARK_STAGE_MASK	0xff000000u	/* stage bits and hook tag */
+#define ITM_MARK_STAGES		5
+#define ITM_MARK_HOOK_SHIFT	24
+#define ITM_MARK_HOOK_MASK	0x07000000u
+#define ITM_MARK_HOOK_TAG(h)	(((uint32_t)(h) + 1) << ITM_MARK_HOOK_SHIFT)
 #define ITM_MARK_SETTLE_SHIFT	16
 #define ITM_MARK_SETTLE_MASK	0x00ff0000u
 #define ITM_SETTLE_IDS		255
