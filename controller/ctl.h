@@ -101,6 +101,7 @@ struct ctl_push_result {
 	const char *result;
 	char detail[CTL_DETAIL_MAX];
 	uint64_t generation;		/* acknowledged (or wanted) */
+	int acked;			/* the agent took it */
 };
 typedef void (*ctl_push_done_cb)(void *arg, struct ctl_push_result *res,
 				 size_t n);

@@ -49,9 +49,34 @@ batch_free(struct push_batch *b)
 	free(b);
 }
 
+/* The batch's acknowledgements, recorded in one transaction: with many
+ * agents, one synced transaction each was most of an apply's time. */
+static void
+record_acks(struct push_batch *b)
+{
+	const char **names = calloc(b->n ? b->n : 1, sizeof(*names));
+	uint64_t *gens = calloc(b->n ? b->n : 1, sizeof(*gens));
+	size_t k = 0;
+
+	for (size_t i = 0; names && gens && i < b->n; i++)
+		if (b->res[i].acked) {
+			names[k] = b->res[i].node;
+			gens[k++] = b->res[i].generation;
+		}
+	if (!names || !gens)
+		log_warnx("cannot record acknowledged generations: out of "
+			  "memory");
+	else if (k && store_agent_acks(b->c->store, names, gens, k) < 0)
+		log_warnx("cannot record %zu acknowledged generations: %s", k,
+			  store_errmsg(b->c->store));
+	free(names);
+	free(gens);
+}
+
 static void
 batch_finish(struct push_batch *b)
 {
+	record_acks(b);
 	b->done(b->arg, b->res, b->n);
 	batch_free(b);
 }
@@ -65,19 +90,6 @@ result_set(struct ctl_push_result *r, const char *result, uint64_t gen,
 	r->generation = gen;
 	snprintf(r->detail, sizeof(r->detail), "%.60s%s%.190s", a,
 		 b[0] ? ": " : "", b);
-}
-
-static void
-acked(struct ctl *c, struct ctl_node *n, uint64_t gen)
-{
-	int rc;
-
-	n->acked_gen = gen;
-	rc = store_agent_ack(c->store, n->name, gen);
-	if (rc < 0)
-		log_warnx("node %s: cannot record acknowledged generation "
-			  "%llu: %s", n->name, (unsigned long long)gen,
-			  store_errmsg(c->store));
 }
 
 static void
@@ -96,8 +108,9 @@ push_done_cb(void *arg, const struct itm_rpc_status *st,
 	if (st->code == ITM_RPC_OK) {
 		result_set(r, rep->changed ? "updated" : "unchanged",
 			   rep->generation, "", "");
+		r->acked = 1;			/* stored by batch_finish */
 		if (n)
-			acked(b->c, n, rep->generation);
+			n->acked_gen = rep->generation;
 	} else if (st->code == ITM_RPC_UNAVAILABLE ||
 		   st->code == ITM_RPC_DEADLINE_EXCEEDED ||
 		   st->code == ITM_RPC_CANCELLED) {

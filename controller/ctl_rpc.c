@@ -205,9 +205,10 @@ iso_time(int64_t ms, char *buf, size_t len)
 	buf[0] = '\0';
 	if (ms <= 0 || gmtime_r(&t, &tm) == NULL)
 		return;
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+
+	if (n > 0)
+		snprintf(buf + n, len - n, ".%03dZ", (int)(ms % 1000));
 }
 
 /* @ni from node @n; label strings go to @labels (freed by the caller). */

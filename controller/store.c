@@ -898,6 +898,25 @@ store_agent_ack(struct store *st, const char *node, uint64_t gen)
 		      "agent ack");
 }
 
+int
+store_agent_acks(struct store *st, const char *const *nodes,
+		 const uint64_t *gens, size_t n)
+{
+	int rc;
+
+	if (n == 1)
+		return store_agent_ack(st, nodes[0], gens[0]);
+	if ((rc = exec(st, "BEGIN IMMEDIATE")) < 0)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = store_agent_ack(st, nodes[i], gens[i]);
+	if (rc == 0)
+		rc = exec(st, "COMMIT");
+	if (rc < 0)
+		rollback(st);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Module placement: what the controller loaded on each agent           */
 /* ------------------------------------------------------------------ */

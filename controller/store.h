@@ -117,6 +117,9 @@ int store_agent_seen(struct store *st, const char *node, const char *addr,
 		     const char *version, int64_t now_ms);
 /* Record the table generation @node's agent holds. */
 int store_agent_ack(struct store *st, const char *node, uint64_t gen);
+/* The same for @n nodes in one transaction (one sync, not @n). */
+int store_agent_acks(struct store *st, const char *const *nodes,
+		     const uint64_t *gens, size_t n);
 
 /*
  * Module placement: the modules the controller itself loaded (or found

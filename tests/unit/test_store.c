@@ -327,6 +327,18 @@ liveness(void **state)
 	assert_int_equal(v[2].acked_gen, 1);
 	assert_int_equal(v[2].last_seen_ms, 0);
 	store_nodes_free(v, n);
+
+	/* A push round's acknowledgements, in one transaction. */
+	const char *names[] = { "n1", "n3", "n4" };
+	const uint64_t gens[] = { 7, 8, 9 };
+	assert_int_equal(store_agent_acks(st, names, gens, 3), 0);
+	assert_int_equal(store_nodes(st, &v, &n), 0);
+	assert_int_equal(v[0].acked_gen, 7);
+	assert_int_equal(v[1].acked_gen, 1);		/* not in the round */
+	assert_int_equal(v[2].acked_gen, 8);
+	assert_int_equal(v[3].acked_gen, 9);
+	assert_string_equal(v[1].agent_addr, "10.99.0.2:7701");
+	store_nodes_free(v, n);
 	store_close(st);
 	free(y);
 }
