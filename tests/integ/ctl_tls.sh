@@ -109,6 +109,30 @@ grep -q "claims node 'n1' with a certificate for 'n2'" "$ITM_TMP/controller.log"
 out=$(as c "$PKI" n1 apply "$ITM_TMP/topo.yaml") && itm_fail "node cert applied: $out"
 itm_assert_match "$out" "PERMISSION_DENIED.*node 'n1' may only join" "node cert"
 
+# itmctl, the operator's tool, over mutual TLS: to the controller with the
+# operator's certificate, to an agent checked for the node's name; without
+# a certificate, or with a node's, it is told why.
+ITMCTL=$ITM_BUILD/controller/itmctl
+op() {	# NAME ARGS...: itmctl from c with NAME's certificate from $PKI
+	local name=$1
+	shift
+	# shellcheck disable=SC2046
+	itm_exec c "$ITMCTL" --controller "$CIP:$PORT" $(tls "$PKI" "$name") "$@"
+}
+out=$(op admin nodes) || itm_fail "itmctl nodes over TLS: $out"
+itm_assert_match "$out" "n1 +up " "itmctl nodes over TLS"
+out=$(op admin topology history) || itm_fail "itmctl history over TLS: $out"
+grep -Eq '^ *2 ' <<<"$out" || itm_fail "itmctl history over TLS: no generation 2: $out"
+out=$(op admin --agent "10.$X.1.2:$APORT" --tls-name n1 table) ||
+	itm_fail "itmctl table from n1 over TLS: $out"
+itm_assert_match "$out" "n2" "n1's table through itmctl"
+out=$(itm_exec c "$ITMCTL" --controller "$CIP:$PORT" nodes 2>&1) &&
+	itm_fail "itmctl without a certificate was answered: $out"
+itm_assert_match "$out" "$CIP:$PORT" "itmctl without TLS names the controller"
+out=$(op n1 topology apply "$ITM_TMP/topo.yaml" 2>&1) &&
+	itm_fail "itmctl with a node's certificate applied: $out"
+itm_assert_match "$out" "PERMISSION_DENIED" "itmctl with a node's certificate"
+
 grep -l "Sanitizer" "$ITM_TMP"/controller*.log &&
 	itm_fail "the controller reported a sanitizer error"
 itm_log "PASS"
