@@ -24,9 +24,14 @@ static int
 call_error(const struct itm__agent *a, const struct itm_rpc_status *st,
 	   char *err, size_t errlen)
 {
-	if (err)
-		snprintf(err, errlen, "itm-agent at %s: %s: %s", a->target,
-			 itm_rpc_code_name(st->code), st->message);
+	if (err) {
+		int len = snprintf(err, errlen, "itm-agent at %s: %s: %s",
+				   a->target, itm_rpc_code_name(st->code),
+				   st->message);
+
+		if (len >= (int)errlen && errlen > 4)	/* say it was cut */
+			memcpy(err + errlen - 4, "...", 4);
+	}
 	return st->code == ITM_RPC_UNAVAILABLE ||
 	       st->code == ITM_RPC_DEADLINE_EXCEEDED ? -ECONNREFUSED :
 	       st->code == ITM_RPC_ALREADY_EXISTS ? -EEXIST :

@@ -596,8 +596,10 @@ static void itmctl(struct run *r, const char *agent_env, ...)
 	va_end(ap);
 	argv[n] = NULL;
 	snprintf(env_ctl, sizeof(env_ctl), "ITM_CONTROLLER=%s", fk.sock);
-	snprintf(env_agent, sizeof(env_agent), "ITM_AGENT=%s", agent_env);
-	if (!agent_env)
+	if (agent_env)
+		snprintf(env_agent, sizeof(env_agent), "ITM_AGENT=%s",
+			 agent_env);
+	else
 		envp[2] = NULL;
 	snprintf(out, sizeof(out), "%s/stdout", fk.dir);
 	snprintf(err, sizeof(err), "%s/stderr", fk.dir);
