@@ -321,13 +321,8 @@ static int run(struct ctl *ctl, const struct parse_result *res)
 		return CTL_USAGE;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		if (commands[i].action != res->action)
-			continue;
-		if (commands[i].run)
+		if (commands[i].action == res->action)
 			return commands[i].run(ctl, res);
-		fprintf(stderr, "itmctl: %s: not implemented yet (needs "
-			"itm-controller support in itmctl)\n", res->cmd);
-		return CTL_ERR;
 	}
 	help_usage(stderr);
 	return CTL_USAGE;
