@@ -642,14 +642,53 @@ store_current(struct store *st, uint64_t *gen)
 	return rc;
 }
 
+/*
+ * Step @s to its end into a growing array of @size-byte elements, each
+ * filled by @row (which must leave an element it fails on freeable).
+ * Returns 0 or a negative errno; either way *@v and *@n say what was made,
+ * for the caller's typed free.  @s NULL: the query failed to prepare.
+ */
+static int
+collect_rows(struct store *st, sqlite3_stmt *s, size_t size,
+	     int (*row)(sqlite3_stmt *, void *), const char *what,
+	     void **v, size_t *n)
+{
+	size_t cap = 0;
+	int rc = 0, step = SQLITE_DONE;
+
+	*v = NULL;
+	*n = 0;
+	if (s == NULL)
+		return st->last;
+	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*n == cap) {
+			void *nv;
+
+			cap = cap ? cap * 2 : 16;
+			if ((nv = realloc(*v, cap * size)) == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			*v = nv;
+		}
+		rc = row(s, (char *)*v + (*n)++ * size);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = fail(st, step, what);
+	sqlite3_finalize(s);
+	return rc;
+}
+
 #define GEN_COLUMNS \
 	"id, applied_at, sha256, comment, source, rollback_of, " \
 	"(SELECT count(*) FROM nodes WHERE gen = id), " \
 	"(SELECT count(*) FROM links WHERE gen = id)"
 
 static int
-gen_row(sqlite3_stmt *s, struct store_gen *g)
+gen_row(sqlite3_stmt *s, void *elem)
 {
+	struct store_gen *g = elem;
+
 	memset(g, 0, sizeof(*g));
 	g->id = (uint64_t)sqlite3_column_int64(s, 0);
 	col_copy(s, 1, g->applied_at, sizeof(g->applied_at));
@@ -681,37 +720,18 @@ store_history_free(struct store_gen *v, size_t n)
 int
 store_history(struct store *st, struct store_gen **out, size_t *n)
 {
-	sqlite3_stmt *s = query(st, "SELECT " GEN_COLUMNS " FROM generations"
-				" ORDER BY id", "");
-	struct store_gen *v = NULL, *nv;
-	size_t cap = 0;
-	int rc = 0, step;
+	void *v;
+	int rc = collect_rows(st, query(st, "SELECT " GEN_COLUMNS " FROM"
+				 " generations ORDER BY id", ""),
+			      sizeof(**out), gen_row, "history", &v, n);
 
-	*out = NULL;
-	*n = 0;
-	if (s == NULL)
-		return st->last;
-	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				rc = -ENOMEM;
-				break;
-			}
-			v = nv;
-		}
-		rc = gen_row(s, &v[(*n)++]);
-	}
-	if (rc == 0 && step != SQLITE_DONE)
-		rc = fail(st, step, "history");
-	sqlite3_finalize(s);
 	if (rc < 0) {
 		store_history_free(v, *n);
 		*n = 0;
-		return rc;
+		v = NULL;
 	}
 	*out = v;
-	return 0;
+	return rc;
 }
 
 int
@@ -796,8 +816,10 @@ store_topology(struct store *st, uint64_t gen, struct topo_config **cfg,
 /* ------------------------------------------------------------------ */
 
 static int
-node_row(sqlite3_stmt *s, struct store_node *n)
+node_row(sqlite3_stmt *s, void *elem)
 {
+	struct store_node *n = elem;
+
 	memset(n, 0, sizeof(*n));
 	n->name = col_dup(s, 0);
 	n->mgmt = col_dup(s, 1);
@@ -845,36 +867,17 @@ static const char nodes_sql[] =
 int
 store_nodes(struct store *st, struct store_node **out, size_t *n)
 {
-	sqlite3_stmt *s = query(st, nodes_sql, "");
-	struct store_node *v = NULL, *nv;
-	size_t cap = 0;
-	int rc = 0, step;
+	void *v;
+	int rc = collect_rows(st, query(st, nodes_sql, ""), sizeof(**out),
+			      node_row, "nodes", &v, n);
 
-	*out = NULL;
-	*n = 0;
-	if (s == NULL)
-		return st->last;
-	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				rc = -ENOMEM;
-				break;
-			}
-			v = nv;
-		}
-		rc = node_row(s, &v[(*n)++]);
-	}
-	if (rc == 0 && step != SQLITE_DONE)
-		rc = fail(st, step, "nodes");
-	sqlite3_finalize(s);
 	if (rc < 0) {
 		store_nodes_free(v, *n);
 		*n = 0;
-		return rc;
+		v = NULL;
 	}
 	*out = v;
-	return 0;
+	return rc;
 }
 
 int
@@ -931,46 +934,35 @@ store_placements_free(struct store_placement *v, size_t n)
 	free(v);
 }
 
+static int
+placement_row(sqlite3_stmt *s, void *elem)
+{
+	struct store_placement *p = elem;
+
+	p->module = col_dup(s, 0);
+	p->params = col_dup(s, 1);
+	p->gen = (uint64_t)sqlite3_column_int64(s, 2);
+	return p->module && p->params ? 0 : -ENOMEM;
+}
+
 int
 store_placements(struct store *st, const char *node,
 		 struct store_placement **out, size_t *n)
 {
-	sqlite3_stmt *s = query(st, "SELECT module, params, gen FROM"
-				" placements WHERE node = ? ORDER BY module",
-				"t", node);
-	struct store_placement *v = NULL, *nv;
-	size_t cap = 0;
-	int rc = 0, step;
+	void *v;
+	int rc = collect_rows(st, query(st, "SELECT module, params, gen FROM"
+				 " placements WHERE node = ? ORDER BY module",
+				 "t", node),
+			      sizeof(**out), placement_row, "placements",
+			      &v, n);
 
-	*out = NULL;
-	*n = 0;
-	if (s == NULL)
-		return st->last;
-	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 8;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				rc = -ENOMEM;
-				break;
-			}
-			v = nv;
-		}
-		v[*n].module = col_dup(s, 0);
-		v[*n].params = col_dup(s, 1);
-		v[*n].gen = (uint64_t)sqlite3_column_int64(s, 2);
-		rc = v[*n].module && v[*n].params ? 0 : -ENOMEM;
-		(*n)++;
-	}
-	if (rc == 0 && step != SQLITE_DONE)
-		rc = fail(st, step, "placements");
-	sqlite3_finalize(s);
 	if (rc < 0) {
 		store_placements_free(v, *n);
 		*n = 0;
-		return rc;
+		v = NULL;
 	}
 	*out = v;
-	return 0;
+	return rc;
 }
 
 int
