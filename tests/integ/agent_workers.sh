@@ -24,8 +24,7 @@ for i in $(seq 10 $((10 + N_SRC - 1))); do
 		itm_fail "cannot add 10.$X.1.$i to h1"
 done
 
-# What the stats must add up to: every TCP packet at POSTROUTING of r.
-itm_exec r iptables -t mangle -A POSTROUTING -p tcp
+itm_tcp_counter r
 itm_agent_start r r --workers 2 --load "qosmod threshold=20"
 
 # The queues of qosmod's stage, from its rule.
@@ -111,26 +110,7 @@ itm_assert_match "$(itm_exec r iptables-nft-save -t mangle | grep -c -- \
 	'-A ITM_FWD.*NFQUEUE')" '^0$' "no fig13 rule left at FORWARD"
 
 # --- Stats against the kernel's counter ----------------------------------
-sleep 0.5	# let the last ACKs pass r
-itm_ctl r r stats --module qosmod -o json >"$ITM_TMP/stats.json" ||
-	itm_fail "itmctl stats failed"
-read -r kpkts kbytes < <(itm_exec r iptables -t mangle -L POSTROUTING \
-	-v -x -n | awk '$3 == "6" { print $1, $2 }')
-python3 - "$ITM_TMP/stats.json" "$kpkts" "$kbytes" <<'PY' ||
-import json, sys
-s = json.load(open(sys.argv[1]))
-kp, kb = int(sys.argv[2]), int(sys.argv[3])
-cls = {c["name"]: c for m in s["modules"] for r in m["registrations"]
-       for c in r["classes"]}
-p = sum(c["packets"] for c in cls.values())
-b = sum(c["bytes"] for c in cls.values())
-if (p, b) != (kp, kb):
-    sys.exit("stats: %d packets / %d bytes, the kernel counted %d / %d"
-             % (p, b, kp, kb))
-print("stats ok: %d packets, %d bytes, %d LONG flows"
-      % (p, b, cls.get("LONG", {}).get("flows", 0)))
-PY
-	itm_fail "stats do not match the kernel's counter"
+itm_stats_match_counter r r qosmod "$ITM_TMP/stats.json"
 
 # --- SIGTERM ----------------------------------------------------------------
 itm_agent_stop r || itm_fail "itm-agent exited with status $?"

@@ -854,6 +854,40 @@ itm_ctl() {
 	itm_exec "$node" "$bin" --agent "unix:$(itm_agent_sock "$name")" "$@"
 }
 
+# itm_tcp_counter NODE: a plain iptables counter of every TCP packet at
+# POSTROUTING of NODE, what a module's stats there must add up to.  Install
+# it before the agent, so the agent's jump goes in front of it.
+itm_tcp_counter() {
+	itm_exec "$1" iptables -t mangle -A POSTROUTING -p tcp ||
+		itm_fail "cannot install the TCP counter in $1"
+}
+
+# itm_stats_match_counter NODE NAME MODULE FILE: `itmctl stats` of MODULE
+# (saved as JSON in FILE for further checks) counts exactly the packets
+# and bytes of itm_tcp_counter, settled packets included.
+itm_stats_match_counter() {
+	local node=$1 name=$2 module=$3 file=$4 kpkts kbytes
+	sleep 0.5	# let the last ACKs pass
+	itm_ctl "$node" "$name" stats --module "$module" -o json >"$file" ||
+		itm_fail "itmctl stats failed"
+	read -r kpkts kbytes < <(itm_exec "$node" iptables -t mangle \
+		-L POSTROUTING -v -x -n | awk '$3 == "6" { print $1, $2 }')
+	python3 - "$file" "$kpkts" "$kbytes" <<'PY' ||
+import json, sys
+s = json.load(open(sys.argv[1]))
+kp, kb = int(sys.argv[2]), int(sys.argv[3])
+cls = [c for m in s["modules"] for r in m["registrations"]
+       for c in r["classes"]]
+p = sum(c["packets"] for c in cls)
+b = sum(c["bytes"] for c in cls)
+if (p, b) != (kp, kb):
+    sys.exit("stats: %d packets / %d bytes, the kernel counted %d / %d"
+             % (p, b, kp, kb))
+print("stats ok: %d packets, %d bytes" % (p, b))
+PY
+		itm_fail "stats do not match the kernel's counter"
+}
+
 # ---------------------------------------------------------------------
 # Lab mode (deploy/lab/lab.sh): same functions, persistent state
 # ---------------------------------------------------------------------
