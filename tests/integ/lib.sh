@@ -700,6 +700,16 @@ itm_pcap_tos_dport() {
 	itm__pcap tosport "$1"
 }
 
+# itm_syn_tos PORT: the TOS byte, as seen on h2's side of the line, of the
+# SYN that h1 sends to h2:PORT (itm_topo_line; nobody need listen).
+itm_syn_tos() {
+	itm_capture h2 "$ITM_H2_DEV" \
+		"tcp and src host $ITM_H1_IP and dst port $1" 1
+	itm_exec h1 bash -c "exec 3<>/dev/tcp/$ITM_H2_IP/$1" 2>/dev/null || true
+	itm_capture_wait 10 || itm_fail "no packet to port $1 captured"
+	itm_pcap_tos "$ITM_PCAP"
+}
+
 # itm_pcap_count FILE: number of packets in FILE.
 itm_pcap_count() {
 	itm__pcap count "$1"

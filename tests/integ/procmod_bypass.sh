@@ -19,13 +19,6 @@ ITM_AGENT_SOCKET=$(itm_agent_sock r)
 FIG13=$ITM_BUILD/modules/examples/fig13/fig13
 PORT=5631
 
-# The TOS of a new TCP flow's SYN to $PORT at h2.
-probe() {
-	itm_capture h2 "$ITM_H2_DEV" "tcp and src host $ITM_H1_IP and dst port $PORT" 1
-	itm_exec h1 bash -c "exec 3<>/dev/tcp/$ITM_H2_IP/$PORT" 2>/dev/null || true
-	itm_capture_wait 10 || itm_fail "no packet captured"
-	itm_pcap_tos "$ITM_PCAP"
-}
 labels() {
 	itm_ctl r r module list -o json | python3 -c '
 import json, sys
@@ -44,12 +37,12 @@ itm_bg r --name fig13-c "$FIG13" --label pb-c --hook post_route --proto tcp \
 	--dport "$PORT" --new-dport 0 --tos 0x28
 C=$ITM_LAST_PID
 itm_wait_for 5 all_three || itm_fail "modules did not register: $(labels)"
-itm_assert_eq "$(probe)" 0x28 "TOS with every stage running"
+itm_assert_eq "$(itm_syn_tos "$PORT")" 0x28 "TOS with every stage running"
 
 kill -KILL "${ITM_AGENT_PID[r]}"
 { wait "${ITM_AGENT_PID[r]}"; } 2>/dev/null
 unset 'ITM_AGENT_PID[r]'
 itm__dead "$A" && itm_fail "process A exited with the agent"
 itm__dead "$C" && itm_fail "process C exited with the agent"
-itm_assert_eq "$(probe)" 0x28 "TOS after PRE_ROUTE's plugin stage was bypassed"
+itm_assert_eq "$(itm_syn_tos "$PORT")" 0x28 "TOS after PRE_ROUTE's plugin stage was bypassed"
 itm_log "ok"

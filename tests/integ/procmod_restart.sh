@@ -20,13 +20,6 @@ COUNTER=$ITM_BUILD/modules/examples/counter/itm-counter
 PORT=5621
 TOS=0x2c
 
-# The TOS of a new TCP flow's SYN to $PORT at h2.
-probe() {
-	itm_capture h2 "$ITM_H2_DEV" "tcp and src host $ITM_H1_IP and dst port $PORT" 1
-	itm_exec h1 bash -c "exec 3<>/dev/tcp/$ITM_H2_IP/$PORT" 2>/dev/null || true
-	itm_capture_wait 10 || itm_fail "no packet captured"
-	itm_pcap_tos "$ITM_PCAP"
-}
 # "LABEL PID" of every registration in `module list`, sorted.
 listed() {
 	itm_ctl r r module list -o json | python3 -c '
@@ -57,7 +50,7 @@ restart() {
 	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 	itm_log "$1: both modules attached again ${ms} ms after the agent answered"
 	itm_assert_le "$ms" 2000 "$1: re-attach time (ms)"
-	itm_assert_eq "$(probe)" "$TOS" "$1: TOS after the restart"
+	itm_assert_eq "$(itm_syn_tos "$PORT")" "$TOS" "$1: TOS after the restart"
 	check_rules "$1"
 }
 
@@ -68,13 +61,13 @@ itm_bg r --name counter "$COUNTER" --label lr-count --interval 1
 CPID=$ITM_LAST_PID
 WANT="lr-count $CPID lr-fig13 $FPID "
 itm_wait_for 5 both_listed || itm_fail "modules did not register: $(listed)"
-itm_assert_eq "$(probe)" "$TOS" "TOS before the restart"
+itm_assert_eq "$(itm_syn_tos "$PORT")" "$TOS" "TOS before the restart"
 check_rules "first agent"
 
 # SIGTERM: the agent takes its rules along; the modules wait for it.
 itm_agent_stop r || itm_fail "agent exited with $? on SIGTERM"
 itm_assert_eq "$(mangle | grep -c ITM_)" 0 "ITM rules with the agent stopped"
-itm_assert_eq "$(probe)" 0x00 "TOS with the agent stopped"
+itm_assert_eq "$(itm_syn_tos "$PORT")" 0x00 "TOS with the agent stopped"
 sleep 5		# long enough for gRPC's default reconnect backoff to grow
 itm__dead "$FPID" && itm_fail "fig13 exited when the agent stopped"
 itm__dead "$CPID" && itm_fail "itm-counter exited when the agent stopped"
@@ -88,7 +81,7 @@ itm_assert_eq "$(grep -c "heartbeat: .*UNAVAILABLE" "$ITM_TMP/fig13.log")" 1 \
 kill -KILL "${ITM_AGENT_PID[r]}"
 { wait "${ITM_AGENT_PID[r]}"; } 2>/dev/null
 unset 'ITM_AGENT_PID[r]'
-itm_assert_eq "$(probe)" "$TOS" "TOS with the agent killed"
+itm_assert_eq "$(itm_syn_tos "$PORT")" "$TOS" "TOS with the agent killed"
 restart "after kill -9"
 
 # The modules still end cleanly, and take their rules along.
