@@ -61,22 +61,6 @@ table_check(const Itm__V1__NeighbourTable *t, char *err, size_t errlen)
 	return 0;
 }
 
-/* A deep copy through the wire format. */
-static Itm__V1__NeighbourTable *
-table_copy(const Itm__V1__NeighbourTable *t)
-{
-	size_t len = itm__v1__neighbour_table__get_packed_size(t);
-	uint8_t *packed = malloc(len ? len : 1);
-	Itm__V1__NeighbourTable *copy;
-
-	if (packed == NULL)
-		return NULL;
-	itm__v1__neighbour_table__pack(t, packed);
-	copy = itm__v1__neighbour_table__unpack(NULL, len, packed);
-	free(packed);
-	return copy;
-}
-
 /* @t packed with its generation left out (a shallow copy is enough). */
 static uint8_t *
 pack_content(const Itm__V1__NeighbourTable *t, size_t *len)
@@ -127,7 +111,7 @@ table_install(const Itm__V1__NeighbourTable *t, int *changed, char *err,
 			 (unsigned long long)agent->table_generation);
 		return -ENOTSUP;
 	}
-	copy = table_copy(t);
+	copy = (Itm__V1__NeighbourTable *)itm_rpc_msg_copy(&t->base);
 	if (copy == NULL)
 		return -ENOMEM;
 	*changed = !table_same(t);

@@ -70,22 +70,6 @@ fan_new(struct ctl *c, struct itm_rpc_call *call, size_t n,
 	return f;
 }
 
-/* A deep copy: the glue frees replies when the done callback returns. */
-static ProtobufCMessage *
-msg_copy(const ProtobufCMessage *m)
-{
-	size_t len = protobuf_c_message_get_packed_size(m);
-	uint8_t *buf = malloc(len ? len : 1);
-	ProtobufCMessage *copy;
-
-	if (buf == NULL)
-		return NULL;
-	protobuf_c_message_pack(m, buf);
-	copy = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
-	free(buf);
-	return copy;
-}
-
 static void
 fan_done_cb(void *arg, const struct itm_rpc_status *st,
 	    const ProtobufCMessage *reply)
@@ -95,7 +79,7 @@ fan_done_cb(void *arg, const struct itm_rpc_status *st,
 
 	f->st[o->i] = *st;
 	if (st->code == ITM_RPC_OK &&
-	    (f->replies[o->i] = msg_copy(reply)) == NULL) {
+	    (f->replies[o->i] = itm_rpc_msg_copy(reply)) == NULL) {
 		f->st[o->i].code = ITM_RPC_RESOURCE_EXHAUSTED;
 		snprintf(f->st[o->i].message, sizeof(f->st[o->i].message),
 			 "out of memory");

@@ -47,6 +47,11 @@ enum itm_rpc_code {
 
 const char *itm_rpc_code_name(int code);	/* "INVALID_ARGUMENT" */
 
+/* A deep copy of @m through the wire format (free it with
+ * protobuf_c_message_free_unpacked); NULL when out of memory.  For
+ * keeping a reply or request past the call that owns it. */
+ProtobufCMessage *itm_rpc_msg_copy(const ProtobufCMessage *m);
+
 /*
  * TLS material (PEM file paths).  A NULL struct pointer means plaintext.
  * Server: cert/key is the server's identity; with ca_file set, clients must

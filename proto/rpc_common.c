@@ -44,6 +44,20 @@ const char *itm_rpc_code_name(int code)
 	return code_names[code];
 }
 
+ProtobufCMessage *itm_rpc_msg_copy(const ProtobufCMessage *m)
+{
+	size_t len = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf = malloc(len ? len : 1);
+	ProtobufCMessage *copy;
+
+	if (buf == NULL)
+		return NULL;
+	protobuf_c_message_pack(m, buf);
+	copy = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
+	free(buf);
+	return copy;
+}
+
 void itm__rpc_lib_ref(void)
 {
 	grpc_init();
