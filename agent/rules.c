@@ -6,10 +6,11 @@
  * ITM_OUT and ITM_POST, jumped to first from PREROUTING ... POSTROUTING,
  * plus one chain per settlement (settle.c).  Every change rewrites all of
  * them in one iptables-nft-restore --noflush transaction, so the kernel
- * never sees half a rule set.  A hook chain reads:
+ * never sees half a rule set.  A hook chain with stages reads (one
+ * without stages is empty):
  *
  *   another hook's tag -> clear the stage bits, set this hook's tag
- *   settle requests -> CONNMARK (when the hook has stages)
+ *   settle requests -> CONNMARK
  *   for each stage, in order:
  *     its settled flows  -> ITM_S<id> (count, act, set stage bit)
  *     its interest, and neither its bit nor a later stage's bit set
@@ -360,16 +361,16 @@ chain_hook(struct rules_buf *b, itm_where h, char *err, size_t errlen)
 	const char *chain = hook_chain[h];
 	int rc;
 
+	if (agent->n_stages[h] == 0)
+		return 0;
 	/* Stage bits of another hook (a packet that left it by
-	 * --queue-bypass) are cleared; this hook's tag marks ours. */
-	if (agent->n_stages[h] > 0 || workers_threaded())
-		rb_printf(b, "-A %s -m mark ! --mark 0x%08x/0x%08x -j MARK "
-			  "--set-xmark 0x%08x/0x%08x\n", chain,
-			  ITM_MARK_HOOK_TAG(h), ITM_MARK_HOOK_MASK,
-			  ITM_MARK_HOOK_TAG(h), ITM_MARK_STAGE_MASK);
+	 * --queue-bypass, or a late verdict of a stage that is gone) are
+	 * cleared; this hook's tag marks ours. */
+	rb_printf(b, "-A %s -m mark ! --mark 0x%08x/0x%08x -j MARK "
+		  "--set-xmark 0x%08x/0x%08x\n", chain, ITM_MARK_HOOK_TAG(h),
+		  ITM_MARK_HOOK_MASK, ITM_MARK_HOOK_TAG(h), ITM_MARK_STAGE_MASK);
 	/* Settle requests come back from this hook's own stages. */
-	if (agent->n_stages[h] > 0)
-		chain_settle_requests(b, chain);
+	chain_settle_requests(b, chain);
 	for (unsigned int i = 0; i < agent->n_stages[h]; i++) {
 		uint32_t done = 0;
 
@@ -380,14 +381,8 @@ chain_hook(struct rules_buf *b, itm_where h, char *err, size_t errlen)
 		if (rc < 0)
 			return rc;
 	}
-	/* Workers give verdicts while the main thread changes the rules: a
-	 * packet of a stage just removed can come back with its bit set
-	 * into a hook that has no stage left, and must not carry the bit on
-	 * to the next hook. */
-	if (agent->n_stages[h] > 0 || workers_threaded())
-		rb_printf(b, "-A %s -m mark ! --mark 0x0/0x%08x -j MARK "
-			  "--and-mark 0x%08x\n", chain, ITM_MARK_MASK,
-			  ~ITM_MARK_MASK);
+	rb_printf(b, "-A %s -m mark ! --mark 0x0/0x%08x -j MARK "
+		  "--and-mark 0x%08x\n", chain, ITM_MARK_MASK, ~ITM_MARK_MASK);
 	return 0;
 }
 
