@@ -7,7 +7,7 @@ PKGS="build-essential cmake pkg-config clang
 libmnl-dev libnetfilter-queue-dev libnetfilter-acct-dev libuv1-dev
 libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
 libsqlite3-dev sqlite3 libyaml-dev libjansson-dev libcmocka-dev
-iptables iproute2 conntrack iperf3 tcpdump iputils-ping curl
+iptables nftables iproute2 conntrack iperf3 tcpdump iputils-ping curl
 openssl procps psmisc python3 python3-yaml nfacct"
 
 missing=""
