@@ -33,24 +33,24 @@
 #include "runner.h"
 #include "workers.h"
 
-#define AGENT_LABEL_MAX		32
-#define AGENT_NAME_MAX		32
-#define AGENT_MAX_MODDIRS	8
-#define AGENT_MAX_LOADS		16
-#define AGENT_QUEUES		256	/* queue numbers from queue_base */
+#define AGENT_LABEL_MAX	  32
+#define AGENT_NAME_MAX	  32
+#define AGENT_MAX_MODDIRS 8
+#define AGENT_MAX_LOADS	  16
+#define AGENT_QUEUES	  256 /* queue numbers from queue_base */
 
 struct agent_config {
 	const char *node;
-	const char *socket_path;	/* unix socket for local clients */
-	const char *listen_addr;	/* optional TCP */
-	const char *controller;		/* optional */
+	const char *socket_path; /* unix socket for local clients */
+	const char *listen_addr; /* optional TCP */
+	const char *controller;	 /* optional */
 	const char *moddirs[AGENT_MAX_MODDIRS];
 	int n_moddirs;
-	const char *loads[AGENT_MAX_LOADS];	/* "name k=v ..." */
+	const char *loads[AGENT_MAX_LOADS]; /* "name k=v ..." */
 	int n_loads;
 	uint16_t queue_base;
-	unsigned int workers;		/* --workers, 1..AGENT_MAX_WORKERS */
-	struct itm_rpc_tls tls;		/* for TCP and controller */
+	unsigned int workers;	/* --workers, 1..AGENT_MAX_WORKERS */
+	struct itm_rpc_tls tls; /* for TCP and controller */
 	int use_tls;
 	int verbose;
 };
@@ -69,21 +69,21 @@ struct agent_reg {
 	uint64_t seq;
 	struct itm_interest interest;
 	uint32_t copy_bytes;
-	char **class_names;		/* process: copied from Attach */
+	char **class_names; /* process: copied from Attach */
 	unsigned int n_class_names;
 
 	struct module *mod;		/* REG_AGENT */
 	struct itm__reg *pr;		/* REG_AGENT: packet-path state */
 	struct lease *lease;		/* REG_PROCESS */
-	char proc_name[AGENT_NAME_MAX];	/* REG_PROCESS: program name */
+	char proc_name[AGENT_NAME_MAX]; /* REG_PROCESS: program name */
 	uint16_t queue;			/* REG_PROCESS: fixed for its life */
-	uint32_t stage_bit;		/* REG_PROCESS: fixed; else from stage */
+	uint32_t stage_bit; /* REG_PROCESS: fixed; else from stage */
 	struct itm__class_stats *remote; /* REG_PROCESS: from heartbeats */
 	uint64_t remote_packets;
 
-	struct stage *stage;		/* current stage */
-	int removed;			/* reg_remove()d, awaiting free */
-	TAILQ_ENTRY(agent_reg) entry;	/* per hook, in stage order */
+	struct stage *stage;	      /* current stage */
+	int removed;		      /* reg_remove()d, awaiting free */
+	TAILQ_ENTRY(agent_reg) entry; /* per hook, in stage order */
 };
 
 TAILQ_HEAD(agent_reg_list, agent_reg);
@@ -92,10 +92,10 @@ TAILQ_HEAD(agent_reg_list, agent_reg);
 struct stage {
 	itm_where hook;
 	enum reg_kind kind;
-	unsigned int index;		/* position at the hook */
+	unsigned int index; /* position at the hook */
 	uint32_t bit;
-	uint16_t queue;			/* the first of n_queues */
-	unsigned int n_queues;		/* 1, or the workers of REG_AGENT */
+	uint16_t queue;	       /* the first of n_queues */
+	unsigned int n_queues; /* 1, or the workers of REG_AGENT */
 	/* REG_AGENT: runner i reads queue + i (on worker i, if threaded). */
 	struct itm__runner *runners[AGENT_MAX_WORKERS];
 	struct agent_reg **regs;
@@ -115,7 +115,7 @@ struct agent {
 	int rules_installed;
 
 	struct itm__disp_host disp_host;
-	uint64_t malformed_closed;	/* from runners since closed */
+	uint64_t malformed_closed; /* from runners since closed */
 
 	struct itm_rpc_server *rpc_local;
 	struct itm_rpc_server *rpc_tcp;
@@ -132,12 +132,12 @@ void reg_init(struct agent *a);
 struct agent_reg *reg_find(const char *label);
 int reg_add(struct agent_reg *r, char *err, size_t errlen);
 void reg_remove(struct agent_reg *r);
-int reg_commit(char *err, size_t errlen);	/* relayout + rules */
+int reg_commit(char *err, size_t errlen); /* relayout + rules */
 void reg_shutdown(void);
 unsigned int reg_count(void);
 int reg_stage_of(const struct agent_reg *r, unsigned int *index);
 int queue_alloc(uint16_t *num);
-int queue_alloc_n(uint16_t *first, unsigned int n);	/* consecutive */
+int queue_alloc_n(uint16_t *first, unsigned int n); /* consecutive */
 void queue_free(uint16_t num);
 
 /* stagerun.c: the runners of an in-agent stage (st->bit, hook set). */
@@ -145,25 +145,25 @@ int stage_runners_open(struct stage *st, uint32_t copy_bytes, char *err,
 		       size_t errlen);
 int stage_runners_set_regs(struct stage *st, struct itm__reg *const *regs,
 			   unsigned int n);
-void stage_runners_close(struct stage *st);	/* and free its queues */
+void stage_runners_close(struct stage *st); /* and free its queues */
 uint64_t stage_runners_malformed(const struct stage *st);
 uint64_t stage_runners_drops(const struct stage *st);
 
 /* rules.c */
-int rules_cleanup(void);			/* leftovers, at start */
-int rules_apply(char *err, size_t errlen);	/* from the current layout */
-int rules_remove(void);				/* at exit */
+int rules_cleanup(void);		   /* leftovers, at start */
+int rules_apply(char *err, size_t errlen); /* from the current layout */
+int rules_remove(void);			   /* at exit */
 
 /* match.c: compile @in into iptables match strings, one per rule. */
-int match_compile(const struct itm_interest *in, itm_where hook,
-		  char ***out, unsigned int *n, char *err, size_t errlen);
+int match_compile(const struct itm_interest *in, itm_where hook, char ***out,
+		  unsigned int *n, char *err, size_t errlen);
 void match_free(char **v, unsigned int n);
 
 /* settle.c */
 int settle_alloc(struct agent_reg *r, const struct itm_settle *s,
 		 uint32_t *mark, char *err, size_t errlen);
-void settle_release(struct agent_reg *r);	/* all ids of @r */
-int settle_cleanup(void);			/* stale nfacct objects */
+void settle_release(struct agent_reg *r); /* all ids of @r */
+int settle_cleanup(void);		  /* stale nfacct objects */
 int settle_counts(const struct agent_reg *r, unsigned int cls,
 		  uint64_t *packets, uint64_t *bytes);
 

@@ -16,8 +16,8 @@
 #include "itm.pb-c.h"
 #include "log.h"
 
-#define CTLINK_RETRY_MS		2000
-#define CTLINK_TIMEOUT_MS	2000
+#define CTLINK_RETRY_MS	  2000
+#define CTLINK_TIMEOUT_MS 2000
 
 static struct itm_rpc_client *client;
 static uv_timer_t timer;
@@ -38,7 +38,8 @@ lost(const struct itm_rpc_status *st, const char *what)
 {
 	if (joined || agent->controller_connected)
 		log_warnx("controller %s: %s failed: %s: %s; keeping table "
-			  "generation %llu", agent->cfg.controller, what,
+			  "generation %llu",
+			  agent->cfg.controller, what,
 			  itm_rpc_code_name(st->code), st->message,
 			  (unsigned long long)agent->table_generation);
 	joined = 0;

@@ -19,7 +19,7 @@
 #include "lease.h"
 #include "log.h"
 
-#define LEASE_CHECK_MS	250
+#define LEASE_CHECK_MS 250
 
 struct proc {
 	pid_t pid;
@@ -252,8 +252,7 @@ lease_detach(uint64_t id, char *err, size_t errlen)
 	}
 	r = l->reg;
 	p = l->proc;
-	log_info("process %s[%d] detached %s", p->name, (int)p->pid,
-		 r->label);
+	log_info("process %s[%d] detached %s", p->name, (int)p->pid, r->label);
 	lease_free(l);
 	commit("detach");
 	reg_free_process(r);
@@ -270,8 +269,11 @@ proc_drop(struct proc *p, const char *why)
 	struct lease *l;
 
 	log_warnx("process %s[%d] %s: removing its %s", p->name, (int)p->pid,
-		  why, LIST_FIRST(&p->leases) && LIST_NEXT(LIST_FIRST(
-		  &p->leases), entry) ? "registrations" : "registration");
+		  why,
+		  LIST_FIRST(&p->leases) &&
+				  LIST_NEXT(LIST_FIRST(&p->leases), entry)
+			  ? "registrations"
+			  : "registration");
 	while ((l = LIST_FIRST(&p->leases)) != NULL) {
 		if (n < 64)
 			regs[n++] = l->reg;
@@ -367,8 +369,8 @@ lease_heartbeat(pid_t pid, const uint64_t *ids, unsigned int n,
 }
 
 int
-lease_settle(uint64_t id, const struct itm_settle *s, uint32_t *mark,
-	     char *err, size_t errlen)
+lease_settle(uint64_t id, const struct itm_settle *s, uint32_t *mark, char *err,
+	     size_t errlen)
 {
 	struct lease *l = lease_find(id);
 
@@ -386,8 +388,7 @@ lease_settle(uint64_t id, const struct itm_settle *s, uint32_t *mark,
 }
 
 int
-lease_counters(const char *module, struct tele_counter **out,
-	       unsigned int *n)
+lease_counters(const char *module, struct tele_counter **out, unsigned int *n)
 {
 	struct proc *p;
 

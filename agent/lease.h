@@ -12,8 +12,8 @@
 #include "itm.h"
 #include "telemetry.h"
 
-#define LEASE_HEARTBEAT_MS	300
-#define LEASE_EXPIRY_MS		1500
+#define LEASE_HEARTBEAT_MS 300
+#define LEASE_EXPIRY_MS	   1500
 
 struct lease_attach {
 	char label[32];
@@ -23,7 +23,7 @@ struct lease_attach {
 	uint32_t copy_bytes;
 	pid_t pid;
 	char module[32];
-	char **class_names;		/* borrowed */
+	char **class_names; /* borrowed */
 	unsigned int n_class_names;
 };
 
@@ -36,13 +36,13 @@ struct lease_grant {
 /* What a heartbeat reports for one registration. */
 struct lease_report_reg {
 	const char *label;
-	const struct tele_class *cls;	/* class id + counters */
+	const struct tele_class *cls; /* class id + counters */
 	unsigned int n_cls;
 };
 
 void lease_init(void);
-int lease_attach(const struct lease_attach *a, struct lease_grant *g,
-		 char *err, size_t errlen);
+int lease_attach(const struct lease_attach *a, struct lease_grant *g, char *err,
+		 size_t errlen);
 int lease_detach(uint64_t id, char *err, size_t errlen);
 /* Refresh the leases of @pid; @unknown gets the ids the agent does not
  * know (n_unknown set).  Stats replace the previous report. */

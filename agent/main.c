@@ -28,6 +28,7 @@ static uv_signal_t sig_int, sig_term, sig_hup;
 static void
 usage(FILE *f)
 {
+	/* clang-format off */
 	fprintf(f,
 "Usage: itm-agent [options]\n"
 "\n"
@@ -70,6 +71,7 @@ usage(FILE *f)
 "  itm-agent --node r1 --load 'qosmod threshold=20'\n"
 "  ip netns exec r itm-agent -n r -s /run/itm/r.sock -l 10.0.0.1:7701\n"
 "  itmctl --agent unix:/run/itm/agent.sock stats\n");
+	/* clang-format on */
 }
 
 static uint16_t
@@ -304,8 +306,7 @@ main(int argc, char **argv)
 		}
 	if (agent->cfg.controller)
 		ctlink_start();
-	log_info("node %s ready (itm %s)", agent->cfg.node,
-		 ITM_VERSION_STRING);
+	log_info("node %s ready (itm %s)", agent->cfg.node, ITM_VERSION_STRING);
 
 	uv_run(agent->loop, UV_RUN_DEFAULT);
 	uv_walk(agent->loop, close_walk_cb, NULL);

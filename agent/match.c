@@ -17,9 +17,9 @@
 #include "agent.h"
 #include "packet_int.h"
 
-#define MATCH_MAX_RULES		256
-#define MATCH_LEN		512
-#define MULTIPORT_MAX		15
+#define MATCH_MAX_RULES 256
+#define MATCH_LEN	512
+#define MULTIPORT_MAX	15
 
 struct mbuild {
 	char **v;
@@ -31,28 +31,20 @@ static const char *
 proto_name(uint8_t p, char *buf, size_t len)
 {
 	switch (p) {
-	case IPPROTO_TCP:
-		return "tcp";
-	case IPPROTO_UDP:
-		return "udp";
-	case IPPROTO_ICMP:
-		return "icmp";
-	case IPPROTO_SCTP:
-		return "sctp";
-	case IPPROTO_UDPLITE:
-		return "udplite";
-	case IPPROTO_DCCP:
-		return "dccp";
-	default:
-		snprintf(buf, len, "%u", p);
-		return buf;
+	case IPPROTO_TCP: return "tcp";
+	case IPPROTO_UDP: return "udp";
+	case IPPROTO_ICMP: return "icmp";
+	case IPPROTO_SCTP: return "sctp";
+	case IPPROTO_UDPLITE: return "udplite";
+	case IPPROTO_DCCP: return "dccp";
+	default: snprintf(buf, len, "%u", p); return buf;
 	}
 }
 
 /* "80", "1000:2000", comma-joined chunks of at most 15 port slots. */
 static unsigned int
-port_chunks(const struct itm_port_range *r, unsigned int n,
-	    char out[][160], unsigned int max_chunks)
+port_chunks(const struct itm_port_range *r, unsigned int n, char out[][160],
+	    unsigned int max_chunks)
 {
 	unsigned int chunks = 0, slots = 0;
 
@@ -115,8 +107,8 @@ mb_ports(struct mbuild *mb, const struct itm_interest *in, uint8_t p,
 	char sp[8][160], dp[8][160], rule[MATCH_LEN];
 	unsigned int ns = 1, nd = 1;
 
-	if (!proto_has_ports(p) || (in->n_src_ports == 0 &&
-				    in->n_dst_ports == 0)) {
+	if (!proto_has_ports(p) ||
+	    (in->n_src_ports == 0 && in->n_dst_ports == 0)) {
 		mb_add(mb, base);
 		return;
 	}
@@ -167,8 +159,7 @@ mb_rule(struct mbuild *mb, const struct itm_interest *in, int proto,
 		len += snprintf(base + len, sizeof(base) - len, " -d %s",
 				prefix_arg(d, a2, sizeof(a2)));
 	if (idev)
-		len += snprintf(base + len, sizeof(base) - len, " -i %s",
-				idev);
+		len += snprintf(base + len, sizeof(base) - len, " -i %s", idev);
 	if (odev)
 		snprintf(base + len, sizeof(base) - len, " -o %s", odev);
 	if (proto < 0)
@@ -251,11 +242,13 @@ match_compile(const struct itm_interest *in, itm_where hook, char ***out,
 						mb_rule(&mb, in, pr[a], sa[b],
 							da[c], id[d], od[e]);
 	if (mb.err == -E2BIG)
-		snprintf(err, errlen, "interest expands to more than %d "
+		snprintf(err, errlen,
+			 "interest expands to more than %d "
 			 "netfilter rules; use prefixes or port ranges",
 			 MATCH_MAX_RULES);
 	else if (mb.err == 0 && mb.n == 0) {
-		snprintf(err, errlen, "interest has only IPv6 addresses; "
+		snprintf(err, errlen,
+			 "interest has only IPv6 addresses; "
 			 "the agent's rules are IPv4 only");
 		mb.err = -EINVAL;
 	} else if (mb.err)

@@ -42,27 +42,27 @@ struct counter {
 };
 
 struct module {
-	struct itm_module m;		/* first: handed to the plugin */
+	struct itm_module m; /* first: handed to the plugin */
 	char name[AGENT_NAME_MAX];
 	char path[PATH_MAX];
 	void *dl;
 	struct itm_params *params;
-	const char *kv[64];		/* "k=v" of the effective params */
+	const char *kv[64]; /* "k=v" of the effective params */
 	char kvbuf[64][160];
 	unsigned int n_kv;
 	struct counter counters[MOD_MAX_COUNTERS];
 	const char *counter_names[MOD_MAX_COUNTERS];
 	const uint64_t *counter_values[MOD_MAX_COUNTERS];
 	unsigned int n_counters;
-	int batch;			/* inside load/unload: commit later */
-	uv_mutex_t lock;		/* around its code, with workers */
-	int dead;			/* unloading: skip its callbacks */
+	int batch;	 /* inside load/unload: commit later */
+	uv_mutex_t lock; /* around its code, with workers */
+	int dead;	 /* unloading: skip its callbacks */
 	char error[256];
 	LIST_ENTRY(module) entry;
 };
 
 static LIST_HEAD(, module) modules = LIST_HEAD_INITIALIZER(modules);
-static __thread struct module *cur;	/* whose code runs now */
+static __thread struct module *cur; /* whose code runs now */
 static struct agent *A;
 static uv_timer_t commit_timer;
 static int commit_pending;
@@ -104,7 +104,8 @@ api_on_main(const char *what)
 	if (workers_on_main())
 		return 1;
 	itm__set_error("%s: not from a packet callback when the agent runs "
-		       "worker threads (--workers); use a timer", what);
+		       "worker threads (--workers); use a timer",
+		       what);
 	return 0;
 }
 
@@ -151,7 +152,8 @@ bury(struct agent_reg *r)
 		graveyard[n_graveyard++] = r;
 	else
 		log_warnx("%s: too many registrations pending removal; "
-			  "leaking one", r->label);
+			  "leaking one",
+			  r->label);
 }
 
 static int
@@ -440,9 +442,11 @@ check_plugin(const struct itm_plugin *p, const char *name, char *err,
 {
 	if ((p->abi >> 16) != ITM_PLUGIN_ABI_MAJOR ||
 	    (p->abi & 0xffff) > ITM_PLUGIN_ABI_MINOR) {
-		snprintf(err, errlen, "module %s: built for module ABI %u.%u, "
+		snprintf(err, errlen,
+			 "module %s: built for module ABI %u.%u, "
 			 "this agent has %u.%u; rebuild it against this "
-			 "itm_plugin.h", name, p->abi >> 16, p->abi & 0xffff,
+			 "itm_plugin.h",
+			 name, p->abi >> 16, p->abi & 0xffff,
 			 ITM_PLUGIN_ABI_MAJOR, ITM_PLUGIN_ABI_MINOR);
 		return -ENOEXEC;
 	}
@@ -451,8 +455,10 @@ check_plugin(const struct itm_plugin *p, const char *name, char *err,
 		return -ENOEXEC;
 	}
 	if (strcmp(p->name, name) != 0) {
-		snprintf(err, errlen, "module file %s.so declares the name "
-			 "'%s'", name, p->name);
+		snprintf(err, errlen,
+			 "module file %s.so declares the name "
+			 "'%s'",
+			 name, p->name);
 		return -ENOEXEC;
 	}
 	return 0;
@@ -465,8 +471,10 @@ open_plugin(struct module *m, const char *name, char *err, size_t errlen)
 	int rc;
 
 	if (find_file(name, m->path, sizeof(m->path)) < 0) {
-		snprintf(err, errlen, "unknown module '%s' (no %s.so in the "
-			 "module directories)", name, name);
+		snprintf(err, errlen,
+			 "unknown module '%s' (no %s.so in the "
+			 "module directories)",
+			 name, name);
 		return -ENOENT;
 	}
 	m->dl = dlopen(m->path, RTLD_NOW | RTLD_LOCAL);
@@ -476,8 +484,10 @@ open_plugin(struct module *m, const char *name, char *err, size_t errlen)
 	}
 	p = dlsym(m->dl, ITM_PLUGIN_SYMBOL);
 	if (p == NULL) {
-		snprintf(err, errlen, "module %s: no '%s' descriptor: not an "
-			 "ITM module", name, ITM_PLUGIN_SYMBOL);
+		snprintf(err, errlen,
+			 "module %s: no '%s' descriptor: not an "
+			 "ITM module",
+			 name, ITM_PLUGIN_SYMBOL);
 		return -ENOEXEC;
 	}
 	rc = check_plugin(p, name, err, errlen);
@@ -548,24 +558,26 @@ run_load(struct module *m, char *err, size_t errlen)
 	mod_switch(NULL);
 	if (rc < 0) {
 		snprintf(err, errlen, "module %s: load failed: %s", m->name,
-			 m->error[0] ? m->error : itm_last_error()[0] ?
-			 itm_last_error() : strerror(-rc));
+			 m->error[0]	       ? m->error
+			 : itm_last_error()[0] ? itm_last_error()
+					       : strerror(-rc));
 		return rc;
 	}
 	return 0;
 }
 
 int
-modload_load(const char *name, char **params, unsigned int n_params,
-	     char *err, size_t errlen)
+modload_load(const char *name, char **params, unsigned int n_params, char *err,
+	     size_t errlen)
 {
 	struct module *m;
 	int rc;
 
 	if (!name_valid(name)) {
-		snprintf(err, errlen, "'%s' is not a module name "
-			 "(use [a-z0-9_-], at most %d)", name,
-			 AGENT_NAME_MAX - 1);
+		snprintf(err, errlen,
+			 "'%s' is not a module name "
+			 "(use [a-z0-9_-], at most %d)",
+			 name, AGENT_NAME_MAX - 1);
 		return -EINVAL;
 	}
 	if (find_module(name) != NULL) {

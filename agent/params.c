@@ -78,8 +78,9 @@ check_uint(const struct itm_param_spec *sp, const char *s, uint64_t *u,
 		return -EINVAL;
 	}
 	if (*u < (uint64_t)sp->min || *u > (uint64_t)sp->max) {
-		snprintf(err, errlen, "%s: %" PRIu64 " is outside %" PRId64
-			 "..%" PRId64, sp->name, *u, sp->min, sp->max);
+		snprintf(err, errlen,
+			 "%s: %" PRIu64 " is outside %" PRId64 "..%" PRId64,
+			 sp->name, *u, sp->min, sp->max);
 		return -ERANGE;
 	}
 	return 0;
@@ -91,8 +92,9 @@ parse_list(struct param_val *pv, const char *s, char *err, size_t errlen)
 	char buf[512], *save = NULL, *tok;
 	size_t len = strlen(s);
 
-	if (len >= sizeof(buf) || (len > 0 && (s[0] == ',' ||
-	    s[len - 1] == ',' || strstr(s, ",,") != NULL))) {
+	if (len >= sizeof(buf) ||
+	    (len > 0 &&
+	     (s[0] == ',' || s[len - 1] == ',' || strstr(s, ",,") != NULL))) {
 		snprintf(err, errlen, "%s: not a comma-separated list: '%.64s'",
 			 pv->spec->name, s);
 		return -EINVAL;
@@ -129,14 +131,14 @@ parse_value(struct param_val *pv, const char *s, char *err, size_t errlen)
 			return -EINVAL;
 		}
 		if (pv->i < sp->min || pv->i > sp->max) {
-			snprintf(err, errlen, "%s: %" PRId64 " is outside %"
-				 PRId64 "..%" PRId64, sp->name, pv->i, sp->min,
-				 sp->max);
+			snprintf(err, errlen,
+				 "%s: %" PRId64 " is outside %" PRId64
+				 "..%" PRId64,
+				 sp->name, pv->i, sp->min, sp->max);
 			return -ERANGE;
 		}
 		return 0;
-	case ITM_PARAM_UINT:
-		return check_uint(sp, s, &pv->u, err, errlen);
+	case ITM_PARAM_UINT: return check_uint(sp, s, &pv->u, err, errlen);
 	case ITM_PARAM_BOOL:
 		if (parse_bool(s, &pv->b) == 0)
 			return 0;
@@ -149,8 +151,7 @@ parse_value(struct param_val *pv, const char *s, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: longer than %zu characters",
 			 sp->name, maxlen);
 		return -EINVAL;
-	case ITM_PARAM_UINT_LIST:
-		return parse_list(pv, s, err, errlen);
+	case ITM_PARAM_UINT_LIST: return parse_list(pv, s, err, errlen);
 	}
 	snprintf(err, errlen, "%s: plugin declares an unknown type %d",
 		 sp->name, (int)sp->type);
@@ -241,9 +242,8 @@ params_defaults(struct itm_params *p, char *err, size_t errlen)
 }
 
 int
-params_parse(const struct itm_param_spec *spec, const char *plugin,
-	     char **kv, unsigned int n, struct itm_params **out, char *err,
-	     size_t errlen)
+params_parse(const struct itm_param_spec *spec, const char *plugin, char **kv,
+	     unsigned int n, struct itm_params **out, char *err, size_t errlen)
 {
 	struct itm_params *p;
 	unsigned int count = 0;
@@ -305,7 +305,8 @@ find(const struct itm_params *p, const char *name, enum itm_param_type t)
 			return &p->v[i];
 		}
 	log_warnx("module asked for parameter '%s' it does not declare "
-		  "with that type", name);
+		  "with that type",
+		  name);
 	return NULL;
 }
 
@@ -342,8 +343,8 @@ itm_param_str(const struct itm_params *p, const char *name)
 }
 
 unsigned int
-itm_param_uint_list(const struct itm_params *p, const char *name,
-		    uint64_t *out, unsigned int max)
+itm_param_uint_list(const struct itm_params *p, const char *name, uint64_t *out,
+		    unsigned int max)
 {
 	const struct param_val *pv = find(p, name, ITM_PARAM_UINT_LIST);
 	unsigned int n = 0;

@@ -368,8 +368,8 @@ free_bit(uint32_t used)
 
 /* Give the in-agent stages of hook @h runners: kept or new. */
 static int
-layout_runners(struct layout *L, itm_where h, uint8_t *claimed,
-	       char *err, size_t errlen)
+layout_runners(struct layout *L, itm_where h, uint8_t *claimed, char *err,
+	       size_t errlen)
 {
 	for (unsigned int i = 0; i < L->n[h]; i++) {
 		struct stage *st = L->stages[h][i], *old;
@@ -392,8 +392,8 @@ layout_runners(struct layout *L, itm_where h, uint8_t *claimed,
 		st->bit = free_bit(bits_in_use(L, h) | bits_retiring(h));
 		if (st->bit == 0)
 			st->bit = free_bit(bits_in_use(L, h));
-		if (stage_runners_open(st, stage_copy_bytes(st), err,
-				       errlen) < 0)
+		if (stage_runners_open(st, stage_copy_bytes(st), err, errlen) <
+		    0)
 			return -EIO;
 	}
 	return 0;
@@ -508,10 +508,10 @@ reg_commit(char *err, size_t errlen)
 		/* Workers settling flows read the layout and rewrite the
 		 * rules too. */
 		agent_lock();
-		layout_swap(&L);	/* L now holds the old layout */
+		layout_swap(&L); /* L now holds the old layout */
 		rc = rules_apply(err, errlen);
 		if (rc < 0)
-			layout_swap(&L);	/* back to the old one */
+			layout_swap(&L); /* back to the old one */
 		agent_unlock();
 	}
 	/* Retire whichever layout lost, keeping the runners in use.  Even

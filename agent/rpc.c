@@ -23,24 +23,17 @@ rpc_code_of(int err)
 {
 	switch (err) {
 	case -ENOENT:
-	case -ESRCH:
-		return ITM_RPC_NOT_FOUND;
-	case -EEXIST:
-		return ITM_RPC_ALREADY_EXISTS;
+	case -ESRCH: return ITM_RPC_NOT_FOUND;
+	case -EEXIST: return ITM_RPC_ALREADY_EXISTS;
 	case -EINVAL:
 	case -ERANGE:
-	case -E2BIG:
-		return ITM_RPC_INVALID_ARGUMENT;
+	case -E2BIG: return ITM_RPC_INVALID_ARGUMENT;
 	case -ENOEXEC:
-	case -ENOTSUP:
-		return ITM_RPC_FAILED_PRECONDITION;
-	case -ENOSPC:
-		return ITM_RPC_RESOURCE_EXHAUSTED;
+	case -ENOTSUP: return ITM_RPC_FAILED_PRECONDITION;
+	case -ENOSPC: return ITM_RPC_RESOURCE_EXHAUSTED;
 	case -EPERM:
-	case -EACCES:
-		return ITM_RPC_PERMISSION_DENIED;
-	default:
-		return ITM_RPC_INTERNAL;
+	case -EACCES: return ITM_RPC_PERMISSION_DENIED;
+	default: return ITM_RPC_INTERNAL;
 	}
 }
 
@@ -213,7 +206,7 @@ list_reg(const struct agent_reg *r)
 		w->stage = stage;
 	w->interest = in;
 	if (r->kind == REG_AGENT) {
-		module_lock(r->mod);	/* workers count under it */
+		module_lock(r->mod); /* workers count under it */
 		w->packets = r->pr->packets;
 		module_unlock(r->mod);
 	} else {
@@ -243,8 +236,7 @@ list_add_reg(struct list_build *lb, const struct agent_reg *r)
 	w = list_reg(r);
 	if (mi == NULL || w == NULL)
 		return -ENOMEM;
-	v = realloc(mi->registrations, (mi->n_registrations + 1) *
-		    sizeof(*v));
+	v = realloc(mi->registrations, (mi->n_registrations + 1) * sizeof(*v));
 	if (v == NULL)
 		return -ENOMEM;
 	mi->registrations = v;
@@ -334,8 +326,11 @@ rpc_keep_free(void)
 /* Servers                                                              */
 /* ------------------------------------------------------------------ */
 
-#define M(path, req, stream, fn) \
-	{ "/itm.v1.Agent/" path, &itm__v1__##req##__descriptor, stream, fn }
+#define M(path, req, stream, fn)                                              \
+	{                                                                     \
+		"/itm.v1.Agent/" path, &itm__v1__##req##__descriptor, stream, \
+			fn                                                    \
+	}
 
 static const struct itm_rpc_method local_methods[] = {
 	M("GetStatus", status_request, 0, h_status),
@@ -367,9 +362,8 @@ static const struct itm_rpc_method remote_methods[] = {
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static int
-start_one(struct itm_rpc_server **out, const struct itm_rpc_method *m,
-	  size_t n, const char *addr, const struct itm_rpc_tls *tls,
-	  unsigned int mode)
+start_one(struct itm_rpc_server **out, const struct itm_rpc_method *m, size_t n,
+	  const char *addr, const struct itm_rpc_tls *tls, unsigned int mode)
 {
 	int rc;
 

@@ -12,8 +12,8 @@
 #include "lease.h"
 #include "rpc.h"
 
-#define RPC_MAX_CLASS_NAMES	(ITM_CLASS_MAX + 1)
-#define RPC_MAX_LEASES		64
+#define RPC_MAX_CLASS_NAMES (ITM_CLASS_MAX + 1)
+#define RPC_MAX_LEASES	    64
 
 static int
 check_str(const char *s, size_t max, const char *field, char *err,
@@ -41,10 +41,10 @@ attach_from_wire(const Itm__V1__AttachRequest *req, struct lease_attach *a,
 		snprintf(err, errlen, "hook: %d is not a hook", (int)req->hook);
 		return -EINVAL;
 	}
-	if (req->copy_bytes > 65535 || req->pid == 0 ||
-	    req->pid > 4194304) {
-		snprintf(err, errlen, "%s", req->copy_bytes > 65535 ?
-			 "copy_bytes: more than 65535" : "pid: not a pid");
+	if (req->copy_bytes > 65535 || req->pid == 0 || req->pid > 4194304) {
+		snprintf(err, errlen, "%s",
+			 req->copy_bytes > 65535 ? "copy_bytes: more than 65535"
+						 : "pid: not a pid");
 		return -EINVAL;
 	}
 	if (req->n_class_names > RPC_MAX_CLASS_NAMES) {
@@ -53,8 +53,8 @@ attach_from_wire(const Itm__V1__AttachRequest *req, struct lease_attach *a,
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < req->n_class_names; i++)
-		if ((rc = check_str(req->class_names[i], 31, "class_names",
-				    err, errlen)) < 0)
+		if ((rc = check_str(req->class_names[i], 31, "class_names", err,
+				    errlen)) < 0)
 			return rc;
 	rc = itm__interest_from_wire(req->interest, &a->interest, err, errlen);
 	if (rc < 0)
@@ -209,8 +209,10 @@ rpc_h_settle(struct itm_rpc_call *call, void *arg)
 	if (req->class_id < 1 || req->class_id > ITM_CLASS_MAX ||
 	    req->action > ITM_SETTLE_DROP || req->tos_value > 255 ||
 	    req->tos_mask > 255 || req->except_tcp_flags > 255) {
-		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT, "settle: class "
-			     "1..%d, action 0..2, tos bytes", ITM_CLASS_MAX);
+		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
+			     "settle: class "
+			     "1..%d, action 0..2, tos bytes",
+			     ITM_CLASS_MAX);
 		return;
 	}
 	s.class = (int)req->class_id;

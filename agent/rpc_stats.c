@@ -80,8 +80,8 @@ fill_reg(Itm__V1__RegistrationStats *w, struct tele_reg *r,
 }
 
 static void
-fill_module(Itm__V1__ModuleStats *w, struct tele_module *t,
-	    struct stats_msg *m, size_t *ri, size_t *ci, size_t *ki)
+fill_module(Itm__V1__ModuleStats *w, struct tele_module *t, struct stats_msg *m,
+	    size_t *ri, size_t *ci, size_t *ki)
 {
 	itm__v1__module_stats__init(w);
 	w->module = t->name;
@@ -138,8 +138,8 @@ stats_send(struct itm_rpc_call *call, const char *filter, int stream)
 		return rc;
 	rc = stats_msg_build(&m, &t);
 	if (rc == 0) {
-		rc = stream ? itm_rpc_send(call, &m.rep.base) :
-			      itm_rpc_reply(call, &m.rep.base);
+		rc = stream ? itm_rpc_send(call, &m.rep.base)
+			    : itm_rpc_reply(call, &m.rep.base);
 		stats_msg_free(&m);
 	}
 	tele_free(&t);
@@ -222,7 +222,8 @@ rpc_h_watch_stats(struct itm_rpc_call *call, void *arg)
 		return;
 	}
 	if (strlen(req->module) >= sizeof(w->module)) {
-		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT, "module: too long");
+		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
+			     "module: too long");
 		return;
 	}
 	w = calloc(1, sizeof(*w));

@@ -21,18 +21,19 @@
 #include "log.h"
 #include "rpc.h"
 
-static Itm__V1__NeighbourTable *table;	/* owned, unpacked copy */
+static Itm__V1__NeighbourTable *table; /* owned, unpacked copy */
 
-#define TABLE_MAX_NEIGHBOURS	4096
+#define TABLE_MAX_NEIGHBOURS 4096
 
 static int
-check_neighbour(const Itm__V1__Neighbour *n, size_t i, char *err,
-		size_t errlen)
+check_neighbour(const Itm__V1__Neighbour *n, size_t i, char *err, size_t errlen)
 {
 	if (n->node[0] == '\0' || strlen(n->node) > 63 ||
 	    strlen(n->mgmt_addr) > 255 || strlen(n->overlay_addr) > 63) {
-		snprintf(err, errlen, "neighbours[%zu]: bad node name or "
-			 "address", i);
+		snprintf(err, errlen,
+			 "neighbours[%zu]: bad node name or "
+			 "address",
+			 i);
 		return -EINVAL;
 	}
 	return 0;
@@ -106,8 +107,10 @@ table_install(const Itm__V1__NeighbourTable *t, int *changed, char *err,
 	if (rc < 0)
 		return rc;
 	if (t->generation < agent->table_generation) {
-		snprintf(err, errlen, "generation %llu is older than the "
-			 "installed %llu", (unsigned long long)t->generation,
+		snprintf(err, errlen,
+			 "generation %llu is older than the "
+			 "installed %llu",
+			 (unsigned long long)t->generation,
 			 (unsigned long long)agent->table_generation);
 		return -ENOTSUP;
 	}
@@ -121,8 +124,8 @@ table_install(const Itm__V1__NeighbourTable *t, int *changed, char *err,
 	agent->table_generation = t->generation;
 	if (*changed)
 		log_info("neighbour table generation %llu installed: %zu "
-			 "neighbours", (unsigned long long)t->generation,
-			 t->n_neighbours);
+			 "neighbours",
+			 (unsigned long long)t->generation, t->n_neighbours);
 	else
 		log_debug("neighbour table unchanged, now generation %llu",
 			  (unsigned long long)t->generation);

@@ -40,12 +40,12 @@
 
 extern char **environ;
 
-static const char *const hook_chain[ITM_HOOK_MAX] = {
-	"ITM_PRE", "ITM_IN", "ITM_FWD", "ITM_OUT", "ITM_POST"
-};
-static const char *const hook_builtin[ITM_HOOK_MAX] = {
-	"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"
-};
+static const char *const hook_chain[ITM_HOOK_MAX] = { "ITM_PRE", "ITM_IN",
+						      "ITM_FWD", "ITM_OUT",
+						      "ITM_POST" };
+static const char *const hook_builtin[ITM_HOOK_MAX] = { "PREROUTING", "INPUT",
+							"FORWARD", "OUTPUT",
+							"POSTROUTING" };
 
 /* ------------------------------------------------------------------ */
 /* Text buffer                                                          */
@@ -147,8 +147,8 @@ run_cmd(char *const argv[], const char *input, size_t inlen,
 
 /* Feed stdin and drain stdout/stderr without deadlocking on full pipes. */
 int
-run_io(int wfd, const char *input, size_t inlen, int ofd,
-       struct rules_buf *out, int efd, char *err, size_t errlen)
+run_io(int wfd, const char *input, size_t inlen, int ofd, struct rules_buf *out,
+       int efd, char *err, size_t errlen)
 {
 	struct rules_buf eb = { 0 };
 	size_t off = 0;
@@ -303,19 +303,23 @@ rules_cleanup(void)
 static void
 chain_settle_requests(struct rules_buf *b, const char *chain)
 {
-	rb_printf(b, "-A %s -m mark ! --mark 0x0/0x%08x -m conntrack "
+	rb_printf(b,
+		  "-A %s -m mark ! --mark 0x0/0x%08x -m conntrack "
 		  "--ctdir ORIGINAL -j CONNMARK --save-mark --nfmask 0x%08x "
-		  "--ctmask 0x%08x\n", chain, ITM_MARK_SETTLE_MASK,
-		  ITM_MARK_SETTLE_MASK, ITM_CTMARK_ORIG_MASK);
-	rb_printf(b, "-A %s -m mark ! --mark 0x0/0x%08x -m conntrack "
+		  "--ctmask 0x%08x\n",
+		  chain, ITM_MARK_SETTLE_MASK, ITM_MARK_SETTLE_MASK,
+		  ITM_CTMARK_ORIG_MASK);
+	rb_printf(b,
+		  "-A %s -m mark ! --mark 0x0/0x%08x -m conntrack "
 		  "--ctdir REPLY -j CONNMARK --save-mark --nfmask 0x%08x "
-		  "--ctmask 0x%08x --left-shift-mark %d\n", chain,
-		  ITM_MARK_SETTLE_MASK, ITM_MARK_SETTLE_MASK,
+		  "--ctmask 0x%08x --left-shift-mark %d\n",
+		  chain, ITM_MARK_SETTLE_MASK, ITM_MARK_SETTLE_MASK,
 		  ITM_CTMARK_REPLY_MASK,
 		  ITM_CTMARK_REPLY_SHIFT - ITM_MARK_SETTLE_SHIFT);
-	rb_printf(b, "-A %s -m mark ! --mark 0x0/0x%08x -j MARK --and-mark "
-		  "0x%08x\n", chain, ITM_MARK_SETTLE_MASK,
-		  ~ITM_MARK_SETTLE_MASK);
+	rb_printf(b,
+		  "-A %s -m mark ! --mark 0x0/0x%08x -j MARK --and-mark "
+		  "0x%08x\n",
+		  chain, ITM_MARK_SETTLE_MASK, ~ITM_MARK_SETTLE_MASK);
 }
 
 /* One queue, or the workers' queues: the kernel hashes a flow's
@@ -346,8 +350,10 @@ chain_stage(struct rules_buf *b, const char *chain, const struct stage *st,
 		if (rc < 0)
 			return rc;
 		for (unsigned int j = 0; j < n; j++) {
-			rb_printf(b, "-A %s%s -m mark --mark 0x0/0x%08x "
-				  "-j NFQUEUE ", chain, m[j], done);
+			rb_printf(b,
+				  "-A %s%s -m mark --mark 0x0/0x%08x "
+				  "-j NFQUEUE ",
+				  chain, m[j], done);
 			queue_target(b, st);
 		}
 		match_free(m, n);
@@ -366,9 +372,11 @@ chain_hook(struct rules_buf *b, itm_where h, char *err, size_t errlen)
 	/* Stage bits of another hook (a packet that left it by
 	 * --queue-bypass, or a late verdict of a stage that is gone) are
 	 * cleared; this hook's tag marks ours. */
-	rb_printf(b, "-A %s -m mark ! --mark 0x%08x/0x%08x -j MARK "
-		  "--set-xmark 0x%08x/0x%08x\n", chain, ITM_MARK_HOOK_TAG(h),
-		  ITM_MARK_HOOK_MASK, ITM_MARK_HOOK_TAG(h), ITM_MARK_STAGE_MASK);
+	rb_printf(b,
+		  "-A %s -m mark ! --mark 0x%08x/0x%08x -j MARK "
+		  "--set-xmark 0x%08x/0x%08x\n",
+		  chain, ITM_MARK_HOOK_TAG(h), ITM_MARK_HOOK_MASK,
+		  ITM_MARK_HOOK_TAG(h), ITM_MARK_STAGE_MASK);
 	/* Settle requests come back from this hook's own stages. */
 	chain_settle_requests(b, chain);
 	for (unsigned int i = 0; i < agent->n_stages[h]; i++) {
@@ -381,8 +389,10 @@ chain_hook(struct rules_buf *b, itm_where h, char *err, size_t errlen)
 		if (rc < 0)
 			return rc;
 	}
-	rb_printf(b, "-A %s -m mark ! --mark 0x0/0x%08x -j MARK "
-		  "--and-mark 0x%08x\n", chain, ITM_MARK_MASK, ~ITM_MARK_MASK);
+	rb_printf(b,
+		  "-A %s -m mark ! --mark 0x0/0x%08x -j MARK "
+		  "--and-mark 0x%08x\n",
+		  chain, ITM_MARK_MASK, ~ITM_MARK_MASK);
 	return 0;
 }
 

@@ -10,7 +10,7 @@
 struct rules_buf {
 	char *buf;
 	size_t len, cap;
-	int failed;		/* out of memory: the script is unusable */
+	int failed; /* out of memory: the script is unusable */
 };
 
 void rb_printf(struct rules_buf *b, const char *fmt, ...)
@@ -23,10 +23,10 @@ int run_io(int wfd, const char *input, size_t inlen, int ofd,
 struct stage;
 
 /* settle.c: pieces of the script. */
-void settle_chains(struct rules_buf *b);	/* ":ITM_S<id>" + bodies */
+void settle_chains(struct rules_buf *b); /* ":ITM_S<id>" + bodies */
 void settle_rules(struct rules_buf *b, const struct stage *st,
-		  const char *chain);		/* jumps before a stage */
-void settle_dead_chains(struct rules_buf *b);	/* "-X" released ids */
-void settle_chains_done(void);			/* script went in */
+		  const char *chain);	      /* jumps before a stage */
+void settle_dead_chains(struct rules_buf *b); /* "-X" released ids */
+void settle_chains_done(void);		      /* script went in */
 
 #endif /* ITM_AGENT_RULES_H */

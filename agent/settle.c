@@ -228,17 +228,16 @@ spec_same(const struct itm_settle *a, const struct itm_settle *b)
 }
 
 /* iptables names of the TCP flags, lowest bit first. */
-static const char *const tcp_flag_names[8] = {
-	"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR"
-};
+static const char *const tcp_flag_names[8] = { "FIN", "SYN", "RST", "PSH",
+					       "ACK", "URG", "ECE", "CWR" };
 
 static unsigned int
 id_find(const struct agent_reg *r, const struct itm_settle *s)
 {
 	for (unsigned int i = 1; i <= ITM_SETTLE_IDS; i++)
 		if ((ids[i].state == SETTLE_NEW ||
-		     ids[i].state == SETTLE_LIVE) && ids[i].reg == r &&
-		    spec_same(&ids[i].spec, s))
+		     ids[i].state == SETTLE_LIVE) &&
+		    ids[i].reg == r && spec_same(&ids[i].spec, s))
 			return i;
 	return 0;
 }
@@ -258,8 +257,8 @@ id_take(void)
 }
 
 int
-settle_alloc(struct agent_reg *r, const struct itm_settle *s,
-	     uint32_t *mark, char *err, size_t errlen)
+settle_alloc(struct agent_reg *r, const struct itm_settle *s, uint32_t *mark,
+	     char *err, size_t errlen)
 {
 	struct itm_settle spec = *s;
 	unsigned int id;
@@ -287,9 +286,10 @@ settle_alloc(struct agent_reg *r, const struct itm_settle *s,
 			return rc;
 		}
 		log_info("%s: settlement %u: class %d, %s", r->label, id,
-			 spec.class, spec.action == ITM_SETTLE_DROP ? "drop" :
-			 spec.action == ITM_SETTLE_SET_TOS ? "set tos" :
-			 "accept");
+			 spec.class,
+			 spec.action == ITM_SETTLE_DROP	     ? "drop"
+			 : spec.action == ITM_SETTLE_SET_TOS ? "set tos"
+							     : "accept");
 	}
 	*mark = (uint32_t)id << ITM_MARK_SETTLE_SHIFT;
 	return 0;
@@ -301,16 +301,16 @@ settle_release(struct agent_reg *r)
 	agent_lock();
 	for (unsigned int i = 1; i <= ITM_SETTLE_IDS; i++)
 		if (ids[i].reg == r && ids[i].state != SETTLE_FREE) {
-			ids[i].state = ids[i].state == SETTLE_NEW ?
-				       SETTLE_FREE : SETTLE_DEAD;
+			ids[i].state = ids[i].state == SETTLE_NEW ? SETTLE_FREE
+								  : SETTLE_DEAD;
 			ids[i].reg = NULL;
 		}
 	agent_unlock();
 }
 
 int
-settle_counts(const struct agent_reg *r, unsigned int cls,
-	      uint64_t *packets, uint64_t *bytes)
+settle_counts(const struct agent_reg *r, unsigned int cls, uint64_t *packets,
+	      uint64_t *bytes)
 {
 	*packets = *bytes = 0;
 	agent_lock();
@@ -363,15 +363,18 @@ settle_chains(struct rules_buf *b)
 			continue;
 		for (int f = 0; f < 8; f++)
 			if (s->except_tcp_flags & (1u << f))
-				rb_printf(b, "-A ITM_S%u -p tcp --tcp-flags %s "
-					  "%s -j RETURN\n", i,
-					  tcp_flag_names[f], tcp_flag_names[f]);
-		rb_printf(b, "-A ITM_S%u -m nfacct --nfacct-name itm_s%u\n",
-			  i, i);
+				rb_printf(b,
+					  "-A ITM_S%u -p tcp --tcp-flags %s "
+					  "%s -j RETURN\n",
+					  i, tcp_flag_names[f],
+					  tcp_flag_names[f]);
+		rb_printf(b, "-A ITM_S%u -m nfacct --nfacct-name itm_s%u\n", i,
+			  i);
 		if (s->action == ITM_SETTLE_SET_TOS)
-			rb_printf(b, "-A ITM_S%u -j TOS --set-tos "
-				  "0x%02x/0x%02x\n", i, s->tos_value,
-				  s->tos_mask);
+			rb_printf(b,
+				  "-A ITM_S%u -j TOS --set-tos "
+				  "0x%02x/0x%02x\n",
+				  i, s->tos_value, s->tos_mask);
 		else if (s->action == ITM_SETTLE_DROP)
 			rb_printf(b, "-A ITM_S%u -j DROP\n", i);
 		rb_printf(b, "-A ITM_S%u -j MARK --or-mark 0x%08x\n", i,
@@ -386,16 +389,21 @@ settle_rules(struct rules_buf *b, const struct stage *st, const char *chain)
 		return;
 	for (unsigned int i = 1; i <= ITM_SETTLE_IDS; i++) {
 		if ((ids[i].state != SETTLE_NEW &&
-		     ids[i].state != SETTLE_LIVE) || ids[i].reg != st->regs[0])
+		     ids[i].state != SETTLE_LIVE) ||
+		    ids[i].reg != st->regs[0])
 			continue;
-		rb_printf(b, "-A %s -m mark ! --mark 0x%08x/0x%08x -m connmark "
+		rb_printf(b,
+			  "-A %s -m mark ! --mark 0x%08x/0x%08x -m connmark "
 			  "--mark 0x%08x/0x%08x -m conntrack --ctdir ORIGINAL "
-			  "-j ITM_S%u\n", chain, st->bit, st->bit,
-			  i << ITM_CTMARK_ORIG_SHIFT, ITM_CTMARK_ORIG_MASK, i);
-		rb_printf(b, "-A %s -m mark ! --mark 0x%08x/0x%08x -m connmark "
+			  "-j ITM_S%u\n",
+			  chain, st->bit, st->bit, i << ITM_CTMARK_ORIG_SHIFT,
+			  ITM_CTMARK_ORIG_MASK, i);
+		rb_printf(b,
+			  "-A %s -m mark ! --mark 0x%08x/0x%08x -m connmark "
 			  "--mark 0x%08x/0x%08x -m conntrack --ctdir REPLY "
-			  "-j ITM_S%u\n", chain, st->bit, st->bit,
-			  i << ITM_CTMARK_REPLY_SHIFT, ITM_CTMARK_REPLY_MASK, i);
+			  "-j ITM_S%u\n",
+			  chain, st->bit, st->bit, i << ITM_CTMARK_REPLY_SHIFT,
+			  ITM_CTMARK_REPLY_MASK, i);
 	}
 }
 

@@ -26,9 +26,8 @@ open_fn(struct wcall *c, uv_loop_t *loop, void *arg)
 {
 	struct open_args *a = arg;
 
-	workers_done(c, itm__runner_open(&a->runner, loop, &a->qc,
-					 a->st->hook, a->st->bit,
-					 &agent->disp_host));
+	workers_done(c, itm__runner_open(&a->runner, loop, &a->qc, a->st->hook,
+					 a->st->bit, &agent->disp_host));
 }
 
 static int
@@ -92,8 +91,11 @@ stage_runners_open(struct stage *st, uint32_t copy_bytes, char *err,
 
 	rc = queue_alloc_n(&st->queue, n);
 	if (rc < 0) {
-		snprintf(err, errlen, n > 1 ? "no %u consecutive free NFQUEUE "
-			 "numbers" : "no free NFQUEUE number", n);
+		snprintf(err, errlen,
+			 n > 1 ? "no %u consecutive free NFQUEUE "
+				 "numbers"
+			       : "no free NFQUEUE number",
+			 n);
 		return rc;
 	}
 	st->n_queues = n;
@@ -102,8 +104,10 @@ stage_runners_open(struct stage *st, uint32_t copy_bytes, char *err,
 		if (rc == 0)
 			continue;
 		snprintf(err, errlen, "bind queue %u: %s%s", st->queue + i,
-			 strerror(-rc), rc == -EPERM ?
-			 " (another program holds it; see --queue-base)" : "");
+			 strerror(-rc),
+			 rc == -EPERM
+				 ? " (another program holds it; see --queue-base)"
+				 : "");
 		stage_runners_close(st);
 		return rc;
 	}
@@ -171,8 +175,8 @@ stage_runners_drops(const struct stage *st)
 	uint64_t total = 0, d;
 
 	for (unsigned int i = 0; i < st->n_queues; i++)
-		if (st->runners[i] && itm__runner_drops(st->runners[i],
-							 &d) == 0)
+		if (st->runners[i] &&
+		    itm__runner_drops(st->runners[i], &d) == 0)
 			total += d;
 	return total;
 }

@@ -138,7 +138,7 @@ add_counters(struct tele_module *tm)
 			tm->counters = calloc(n ? n : 1, sizeof(*tm->counters));
 			if (tm->counters == NULL)
 				return -ENOMEM;
-			module_lock(m);		/* its code writes them */
+			module_lock(m); /* its code writes them */
 			for (unsigned int i = 0; i < n; i++) {
 				snprintf(tm->counters[i].name,
 					 sizeof(tm->counters[i].name), "%s",

@@ -30,7 +30,7 @@ struct tele_counter {
 
 struct tele_module {
 	char name[32];
-	const char *kind;		/* "agent" or "process" */
+	const char *kind; /* "agent" or "process" */
 	struct tele_reg *regs;
 	unsigned int n_regs;
 	struct tele_counter *counters;

@@ -28,7 +28,7 @@ struct worker {
 	uv_thread_t thread;
 	uv_loop_t loop;
 	uv_async_t wake;
-	uv_mutex_t lock;		/* calls, done flags */
+	uv_mutex_t lock; /* calls, done flags */
 	uv_cond_t cond;
 	struct wcall *head, **tail;
 	int started;
@@ -87,7 +87,7 @@ wake_cb(uv_async_t *h)
 	w->tail = &w->head;
 	uv_mutex_unlock(&w->lock);
 	for (; c != NULL; c = next) {
-		next = c->next;		/* @c may be gone once done */
+		next = c->next; /* @c may be gone once done */
 		c->fn(c, &w->loop, c->arg);
 	}
 }
@@ -219,6 +219,6 @@ workers_stop(void)
 	}
 	free(workers);
 	workers = NULL;
-	n_workers = 1;		/* single-threaded again: locks are no-ops */
+	n_workers = 1; /* single-threaded again: locks are no-ops */
 	uv_mutex_destroy(&ctl_lock);
 }

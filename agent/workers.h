@@ -26,7 +26,7 @@
 
 #include <uv.h>
 
-#define AGENT_MAX_WORKERS	16
+#define AGENT_MAX_WORKERS 16
 
 struct wcall;
 typedef void (*wcall_fn)(struct wcall *c, uv_loop_t *loop, void *arg);
@@ -35,9 +35,9 @@ typedef void (*wcall_fn)(struct wcall *c, uv_loop_t *loop, void *arg);
 int workers_start(unsigned int n);
 /* Stop and join them; their runners must be closed already. */
 void workers_stop(void);
-unsigned int workers_count(void);	/* N, 1 without threads */
-int workers_threaded(void);		/* N > 1 */
-int workers_on_main(void);		/* not on a worker thread */
+unsigned int workers_count(void); /* N, 1 without threads */
+int workers_threaded(void);	  /* N > 1 */
+int workers_on_main(void);	  /* not on a worker thread */
 
 /* Run @fn(@c, worker's loop, @arg) on worker @i and wait until it (or a
  * callback it started) calls workers_done(); returns that rc.  Main

@@ -27,19 +27,19 @@
 #include "store.h"
 #include "topo.h"
 
-#define CTL_DEFAULT_LISTEN	"127.0.0.1:7700"
-#define CTL_DEFAULT_HB_MS	1000
-#define CTL_DEFAULT_PUSH_MS	3000
-#define CTL_MISSED_BEATS	3	/* heartbeats missed before "down" */
-#define CTL_SEEN_FLUSH_MS	10000	/* last_seen written at most this often */
-#define CTL_DETAIL_MAX		512	/* a node's result detail */
+#define CTL_DEFAULT_LISTEN  "127.0.0.1:7700"
+#define CTL_DEFAULT_HB_MS   1000
+#define CTL_DEFAULT_PUSH_MS 3000
+#define CTL_MISSED_BEATS    3	  /* heartbeats missed before "down" */
+#define CTL_SEEN_FLUSH_MS   10000 /* last_seen written at most this often */
+#define CTL_DETAIL_MAX	    512	  /* a node's result detail */
 
 struct ctl_config {
 	const char *db_path;
 	const char *listen;
 	struct itm_rpc_tls tls;
 	int use_tls;
-	int plaintext;			/* --plaintext: allowed off loopback */
+	int plaintext; /* --plaintext: allowed off loopback */
 	int check_only;
 	int verbose;
 	uint32_t heartbeat_ms;
@@ -49,15 +49,15 @@ struct ctl_config {
 /* One node of the current topology and its agent (runtime only). */
 struct ctl_node {
 	char *name;
-	char *mgmt;			/* where pushes go: topology's mgmt */
-	uint64_t want_gen;		/* table generation it should hold */
-	uint64_t acked_gen;		/* what its agent acknowledged */
-	char *agent_addr;		/* as the agent reported at join */
-	int64_t last_seen_ms;		/* unix ms, 0 = never */
-	int64_t seen_flushed_ms;	/* last_seen last written to the store */
+	char *mgmt;		 /* where pushes go: topology's mgmt */
+	uint64_t want_gen;	 /* table generation it should hold */
+	uint64_t acked_gen;	 /* what its agent acknowledged */
+	char *agent_addr;	 /* as the agent reported at join */
+	int64_t last_seen_ms;	 /* unix ms, 0 = never */
+	int64_t seen_flushed_ms; /* last_seen last written to the store */
 	int up;
-	int pushing;			/* a push is in flight */
-	struct itm_rpc_client *client;	/* to its Agent service, lazily made */
+	int pushing;		       /* a push is in flight */
+	struct itm_rpc_client *client; /* to its Agent service, lazily made */
 };
 
 struct ctl {
@@ -69,12 +69,12 @@ struct ctl {
 
 	/* The current generation, as loaded from the store. */
 	uint64_t gen;
-	struct topo_config *topo;	/* NULL before the first apply */
+	struct topo_config *topo; /* NULL before the first apply */
 	struct neigh_set *tables;
-	struct ctl_node *nodes;		/* sorted by name, as the topology */
+	struct ctl_node *nodes; /* sorted by name, as the topology */
 	size_t n_nodes;
-	int applying;			/* an Apply/Rollback is pushing */
-	struct place_job *place_jobs;	/* module placement, oldest first */
+	int applying;		      /* an Apply/Rollback is pushing */
+	struct place_job *place_jobs; /* module placement, oldest first */
 };
 
 /* ctl_state.c */
@@ -82,7 +82,7 @@ int ctl_state_load(struct ctl *c);
 void ctl_state_free(struct ctl *c);
 struct ctl_node *ctl_node_find(struct ctl *c, const char *name);
 const struct neigh_table *ctl_node_table(struct ctl *c, const char *name);
-int64_t ctl_now_ms(void);		/* unix time in ms */
+int64_t ctl_now_ms(void); /* unix time in ms */
 
 /* ctl_nodes.c */
 void ctl_nodes_start(struct ctl *c);
@@ -97,11 +97,11 @@ void ctl_h_heartbeat(struct itm_rpc_call *call, void *arg);
  * result per node, in order ("updated", "unchanged", "unreachable" or
  * "refused" with a detail), once every push finished or timed out. */
 struct ctl_push_result {
-	const char *node;		/* borrowed from the caller's list */
+	const char *node; /* borrowed from the caller's list */
 	const char *result;
 	char detail[CTL_DETAIL_MAX];
-	uint64_t generation;		/* acknowledged (or wanted) */
-	int acked;			/* the agent took it */
+	uint64_t generation; /* acknowledged (or wanted) */
+	int acked;	     /* the agent took it */
 };
 typedef void (*ctl_push_done_cb)(void *arg, struct ctl_push_result *res,
 				 size_t n);
@@ -121,8 +121,7 @@ struct ctl_place_outcome {
 	const char *detail;
 	unsigned int actions;
 };
-typedef void (*ctl_place_done_cb)(void *arg,
-				  const struct ctl_place_outcome *o);
+typedef void (*ctl_place_done_cb)(void *arg, const struct ctl_place_outcome *o);
 int ctl_place_node(struct ctl *c, const char *node, const char *why,
 		   ctl_place_done_cb done, void *arg);
 /* Reconcile every node of @res that took its table, fold each outcome

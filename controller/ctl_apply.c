@@ -36,7 +36,8 @@ reply_results(struct itm_rpc_call *call, uint64_t gen,
 	Itm__V1__NodeResult **p = calloc(n ? n : 1, sizeof(*p));
 
 	if (v == NULL || p == NULL) {
-		itm_rpc_fail(call, ITM_RPC_RESOURCE_EXHAUSTED, "generation "
+		itm_rpc_fail(call, ITM_RPC_RESOURCE_EXHAUSTED,
+			     "generation "
 			     "%llu stored; out of memory for the reply",
 			     (unsigned long long)gen);
 		free(v);
@@ -67,9 +68,10 @@ placed_cb(void *arg, struct ctl_push_result *r, size_t n)
 	size_t count[4] = { 0 };
 
 	for (size_t i = 0; i < n; i++) {
-		int k = strcmp(r[i].result, "updated") == 0 ? 0 :
-			strcmp(r[i].result, "unchanged") == 0 ? 1 :
-			strcmp(r[i].result, "unreachable") == 0 ? 2 : 3;
+		int k = strcmp(r[i].result, "updated") == 0	  ? 0
+			: strcmp(r[i].result, "unchanged") == 0	  ? 1
+			: strcmp(r[i].result, "unreachable") == 0 ? 2
+								  : 3;
 
 		count[k]++;
 		if (k >= 2)
@@ -79,8 +81,8 @@ placed_cb(void *arg, struct ctl_push_result *r, size_t n)
 	}
 	log_info("generation %llu pushed and placed: %zu updated, "
 		 "%zu unchanged, %zu unreachable, %zu refused",
-		 (unsigned long long)ac->gen,
-		 count[0], count[1], count[2], count[3]);
+		 (unsigned long long)ac->gen, count[0], count[1], count[2],
+		 count[3]);
 	reply_results(ac->call, ac->gen, r, n);
 	ac->c->applying = 0;
 	free(ac);
@@ -115,7 +117,8 @@ push_generation(struct ctl *c, struct itm_rpc_call *call, uint64_t gen)
 	if ((rc = ctl_state_load(c)) < 0) {
 		log_warnx("generation %llu stored but not loaded: %s",
 			  (unsigned long long)gen, store_errmsg(c->store));
-		itm_rpc_fail(call, ITM_RPC_INTERNAL, "generation %llu stored, "
+		itm_rpc_fail(call, ITM_RPC_INTERNAL,
+			     "generation %llu stored, "
 			     "but reading it back failed: %s",
 			     (unsigned long long)gen, store_errmsg(c->store));
 		return;
@@ -134,7 +137,8 @@ push_generation(struct ctl *c, struct itm_rpc_call *call, uint64_t gen)
 	if (rc < 0) {
 		c->applying = 0;
 		free(ac);
-		itm_rpc_fail(call, ITM_RPC_INTERNAL, "generation %llu stored; "
+		itm_rpc_fail(call, ITM_RPC_INTERNAL,
+			     "generation %llu stored; "
 			     "push: %s (agents get it when they next join)",
 			     (unsigned long long)gen, strerror(-rc));
 	}
@@ -142,8 +146,7 @@ push_generation(struct ctl *c, struct itm_rpc_call *call, uint64_t gen)
 
 /* Which nodes' tables @cfg would change, without storing anything. */
 static void
-dry_run(struct ctl *c, struct itm_rpc_call *call,
-	const struct topo_config *cfg)
+dry_run(struct ctl *c, struct itm_rpc_call *call, const struct topo_config *cfg)
 {
 	struct ctl_push_result *r = NULL;
 	struct neigh_set *set;
@@ -176,7 +179,8 @@ apply_allowed(struct ctl *c, struct itm_rpc_call *call)
 	if (!ctl_operator_ok(c, call))
 		return 0;
 	if (c->applying) {
-		itm_rpc_fail(call, ITM_RPC_ABORTED, "generation %llu is still "
+		itm_rpc_fail(call, ITM_RPC_ABORTED,
+			     "generation %llu is still "
 			     "being pushed; try again in a moment",
 			     (unsigned long long)c->gen);
 		return 0;
@@ -213,8 +217,10 @@ ctl_h_apply(struct itm_rpc_call *call, void *arg)
 	if (!apply_allowed(c, call))
 		return;
 	if (strlen(req->yaml) > TOPO_MAX_BYTES) {
-		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT, "yaml: %s is "
-			     "larger than %d bytes", file, TOPO_MAX_BYTES);
+		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
+			     "yaml: %s is "
+			     "larger than %d bytes",
+			     file, TOPO_MAX_BYTES);
 		return;
 	}
 	if (req->dry_run) {
@@ -226,14 +232,16 @@ ctl_h_apply(struct itm_rpc_call *call, void *arg)
 			 &errs, &gen);
 	if (rc == -EINVAL) {
 		log_info("apply of %s from %s refused: %zu faults, nothing "
-			 "stored", file, itm_rpc_peer(call),
-			 errs.n + errs.dropped);
+			 "stored",
+			 file, itm_rpc_peer(call), errs.n + errs.dropped);
 		ctl_fail_faults(call, &errs);
 	} else if (rc < 0) {
 		log_warnx("apply of %s: database: %s", file,
 			  store_errmsg(c->store));
-		itm_rpc_fail(call, ITM_RPC_INTERNAL, "database: %s; nothing "
-			     "stored", store_errmsg(c->store));
+		itm_rpc_fail(call, ITM_RPC_INTERNAL,
+			     "database: %s; nothing "
+			     "stored",
+			     store_errmsg(c->store));
 	} else {
 		log_info("generation %llu applied from %s (%s)",
 			 (unsigned long long)gen, file, itm_rpc_peer(call));
@@ -262,8 +270,10 @@ ctl_h_rollback(struct itm_rpc_call *call, void *arg)
 	} else if (rc == -EINVAL) {
 		ctl_fail_faults(call, &errs);
 	} else if (rc < 0) {
-		itm_rpc_fail(call, ITM_RPC_INTERNAL, "database: %s; nothing "
-			     "stored", store_errmsg(c->store));
+		itm_rpc_fail(call, ITM_RPC_INTERNAL,
+			     "database: %s; nothing "
+			     "stored",
+			     store_errmsg(c->store));
 	} else {
 		log_info("generation %llu: rollback to generation %llu (%s)",
 			 (unsigned long long)gen,

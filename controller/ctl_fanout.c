@@ -26,7 +26,7 @@ struct fan {
 	fan_finish_cb finish;
 	size_t n, pending;
 	char **names;
-	ProtobufCMessage **replies;	/* copies, NULL where it failed */
+	ProtobufCMessage **replies; /* copies, NULL where it failed */
 	struct itm_rpc_status *st;
 };
 
@@ -64,8 +64,12 @@ fan_new(struct ctl *c, struct itm_rpc_call *call, size_t n,
 		fan_free(f);
 		return NULL;
 	}
-	*f = (struct fan){ .c = c, .call = call, .finish = finish, .n = n,
-			   .names = f->names, .replies = f->replies,
+	*f = (struct fan){ .c = c,
+			   .call = call,
+			   .finish = finish,
+			   .n = n,
+			   .names = f->names,
+			   .replies = f->replies,
 			   .st = f->st };
 	return f;
 }
@@ -106,7 +110,8 @@ fan_start_one(struct fan *f, size_t i, const char *method,
 		if (rc == 0) {
 			*o = (struct fan_one){ .f = f, .i = i };
 			rc = itm_rpc_call_async(client, f->c->loop, method, req,
-						rd, (int)f->c->cfg.push_timeout_ms,
+						rd,
+						(int)f->c->cfg.push_timeout_ms,
 						fan_done_cb, o);
 			if (rc < 0)
 				free(o);
@@ -146,10 +151,11 @@ stats_finish(struct fan *f)
 	Itm__V1__StatsReply **ok = calloc(f->n ? f->n : 1, sizeof(*ok));
 	Itm__V1__NodeResult *ev = calloc(f->n ? f->n : 1, sizeof(*ev));
 	Itm__V1__NodeResult **ep = calloc(f->n ? f->n : 1, sizeof(*ep));
-	char (*detail)[300] = calloc(f->n ? f->n : 1, sizeof(*detail));
+	char(*detail)[300] = calloc(f->n ? f->n : 1, sizeof(*detail));
 
 	if (!ok || !ev || !ep || !detail) {
-		itm_rpc_fail(f->call, ITM_RPC_RESOURCE_EXHAUSTED, "out of memory");
+		itm_rpc_fail(f->call, ITM_RPC_RESOURCE_EXHAUSTED,
+			     "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < f->n; i++) {
@@ -161,9 +167,12 @@ stats_finish(struct fan *f)
 			 itm_rpc_code_name(f->st[i].code), f->st[i].message);
 		itm__v1__node_result__init(&ev[rep.n_errors]);
 		ev[rep.n_errors].node = f->names[i];
-		ev[rep.n_errors].result = f->st[i].code == ITM_RPC_UNAVAILABLE ||
-			f->st[i].code == ITM_RPC_DEADLINE_EXCEEDED ?
-			"unreachable" : "refused";
+		ev[rep.n_errors].result =
+			f->st[i].code == ITM_RPC_UNAVAILABLE ||
+					f->st[i].code ==
+						ITM_RPC_DEADLINE_EXCEEDED
+				? "unreachable"
+				: "refused";
 		ev[rep.n_errors].detail = detail[i];
 		ep[rep.n_errors] = &ev[rep.n_errors];
 		rep.n_errors++;
@@ -191,8 +200,10 @@ ctl_h_node_stats(struct itm_rpc_call *call, void *arg)
 	if (!ctl_operator_ok(c, call))
 		return;
 	if (req->node[0] && ctl_node_find(c, req->node) == NULL) {
-		itm_rpc_fail(call, ITM_RPC_NOT_FOUND, "node '%s' is not in "
-			     "the topology", req->node);
+		itm_rpc_fail(call, ITM_RPC_NOT_FOUND,
+			     "node '%s' is not in "
+			     "the topology",
+			     req->node);
 		return;
 	}
 	if ((f = fan_new(c, call, n, stats_finish)) == NULL) {
@@ -200,7 +211,8 @@ ctl_h_node_stats(struct itm_rpc_call *call, void *arg)
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		f->names[i] = strdup(req->node[0] ? req->node : c->nodes[i].name);
+		f->names[i] =
+			strdup(req->node[0] ? req->node : c->nodes[i].name);
 	sr.module = req->module;
 	fan_run(f, "/itm.v1.Agent/GetStats", &sr.base,
 		&itm__v1__stats_reply__descriptor);
@@ -216,9 +228,11 @@ one_failed(struct fan *f)
 {
 	if (f->replies[0])
 		return 0;
-	itm_rpc_fail(f->call, f->st[0].code == ITM_RPC_DEADLINE_EXCEEDED ?
-		     ITM_RPC_UNAVAILABLE : f->st[0].code, "node %s: %s",
-		     f->names[0], f->st[0].message);
+	itm_rpc_fail(f->call,
+		     f->st[0].code == ITM_RPC_DEADLINE_EXCEEDED
+			     ? ITM_RPC_UNAVAILABLE
+			     : f->st[0].code,
+		     "node %s: %s", f->names[0], f->st[0].message);
 	return 1;
 }
 
@@ -270,13 +284,16 @@ module_fan(struct ctl *c, struct itm_rpc_call *call, int need_name,
 	if (!ctl_operator_ok(c, call))
 		return NULL;
 	if (ctl_node_find(c, req->node) == NULL) {
-		itm_rpc_fail(call, ITM_RPC_NOT_FOUND, "node '%s' is not in "
-			     "the topology", req->node);
+		itm_rpc_fail(call, ITM_RPC_NOT_FOUND,
+			     "node '%s' is not in "
+			     "the topology",
+			     req->node);
 		return NULL;
 	}
 	if (need_name && (req->name[0] == '\0' || strlen(req->name) > 64 ||
 			  req->n_params > 64)) {
-		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT, "name: 1..64 "
+		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
+			     "name: 1..64 "
 			     "characters, params: at most 64");
 		return NULL;
 	}

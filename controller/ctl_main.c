@@ -24,6 +24,7 @@ static uv_signal_t sig_int, sig_term, sig_hup;
 static void
 usage(FILE *f)
 {
+	/* clang-format off */
 	fprintf(f,
 "Usage: itm-controller --db PATH [--listen ADDR] [TLS options] [options]\n"
 "\n"
@@ -71,6 +72,7 @@ usage(FILE *f)
 "      --tls-cert controller.pem --tls-key controller.key\n"
 "  itm-controller --db topo.db --check\n",
 	CTL_DEFAULT_HB_MS, CTL_MISSED_BEATS, CTL_DEFAULT_PUSH_MS);
+	/* clang-format on */
 }
 
 static uint32_t
@@ -95,8 +97,8 @@ addr_is_local(const char *addr)
 	struct in_addr a4;
 	size_t len;
 
-	if (strncmp(addr, "unix:", 5) == 0 || strncmp(addr, "unix-abstract:",
-						       14) == 0)
+	if (strncmp(addr, "unix:", 5) == 0 ||
+	    strncmp(addr, "unix-abstract:", 14) == 0)
 		return 1;
 	if (addr[0] == '[') {
 		end = strchr(addr, ']');
@@ -113,8 +115,7 @@ addr_is_local(const char *addr)
 		return 1;
 	if (inet_pton(AF_INET, host, &a4) == 1)
 		return (ntohl(a4.s_addr) >> 24) == 127;
-	return inet_pton(AF_INET6, host, &a6) == 1 &&
-	       IN6_IS_ADDR_LOOPBACK(&a6);
+	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
 enum { OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_HB, OPT_PUSH };
@@ -151,10 +152,13 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 		case OPT_KEY: cfg->tls.key_file = optarg; break;
 		case OPT_PLAIN: cfg->plaintext = 1; break;
 		case 'n': cfg->check_only = 1; break;
-		case OPT_HB: cfg->heartbeat_ms = parse_ms("--heartbeat-ms",
-							  optarg); break;
-		case OPT_PUSH: cfg->push_timeout_ms =
-			parse_ms("--push-timeout-ms", optarg); break;
+		case OPT_HB:
+			cfg->heartbeat_ms = parse_ms("--heartbeat-ms", optarg);
+			break;
+		case OPT_PUSH:
+			cfg->push_timeout_ms =
+				parse_ms("--push-timeout-ms", optarg);
+			break;
 		case 'v': cfg->verbose++; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("itm-controller %s\n", ITM_VERSION); exit(0);
@@ -190,7 +194,8 @@ check_args(struct ctl_config *cfg)
 	if (!cfg->use_tls && !cfg->plaintext && !addr_is_local(cfg->listen))
 		fatalx("refusing to listen on %s without TLS: give --tls-ca, "
 		       "--tls-cert and --tls-key, or --plaintext to accept "
-		       "unauthenticated agents and operators", cfg->listen);
+		       "unauthenticated agents and operators",
+		       cfg->listen);
 }
 
 static void
@@ -213,12 +218,14 @@ check_only(struct ctl *c)
 {
 	if (access(c->cfg.db_path, F_OK) < 0) {
 		printf("configuration OK: %s does not exist yet (it will be "
-		       "created)\n", c->cfg.db_path);
+		       "created)\n",
+		       c->cfg.db_path);
 		return 0;
 	}
 	open_store(c);
 	printf("configuration OK: %s, schema %d, generation %llu (%zu nodes, "
-	       "%zu links)\n", c->cfg.db_path, store_schema_version(c->store),
+	       "%zu links)\n",
+	       c->cfg.db_path, store_schema_version(c->store),
 	       (unsigned long long)c->gen, c->n_nodes,
 	       c->topo ? c->topo->n_links : 0);
 	ctl_state_free(c);
@@ -239,8 +246,7 @@ shutdown_cb(uv_signal_t *s, int signum)
 {
 	struct ctl *c = s->data;
 
-	log_info("signal %d: shutting down (agents keep their tables)",
-		 signum);
+	log_info("signal %d: shutting down (agents keep their tables)", signum);
 	ctl_nodes_stop(c);
 	ctl_state_free(c);
 	ctl_rpc_stop(c);

@@ -26,8 +26,7 @@
 #include "log.h"
 
 int
-ctl_node_client(struct ctl *c, struct ctl_node *n,
-		struct itm_rpc_client **out)
+ctl_node_client(struct ctl *c, struct ctl_node *n, struct itm_rpc_client **out)
 {
 	struct itm_rpc_tls tls = c->cfg.tls;
 	int rc;
@@ -83,8 +82,8 @@ liveness_cb(uv_timer_t *t)
 			continue;
 		n->up = 0;
 		log_warnx("node %s down: no heartbeat for %lld ms (agent %s); "
-			  "it keeps its table generation %llu", n->name,
-			  (long long)(now - n->last_seen_ms),
+			  "it keeps its table generation %llu",
+			  n->name, (long long)(now - n->last_seen_ms),
 			  n->agent_addr[0] ? n->agent_addr : n->mgmt,
 			  (unsigned long long)n->acked_gen);
 		seen_flush(c, n, NULL, NULL);
@@ -122,21 +121,23 @@ node_check(struct ctl *c, struct itm_rpc_call *call, const char *name,
 	}
 	if (c->cfg.use_tls && (id == NULL || strcmp(id, name) != 0)) {
 		log_warnx("%s from %s refused: claims node '%s' with a "
-			  "certificate for '%s'", what, itm_rpc_peer(call),
-			  name, id ? id : "(none)");
-		itm_rpc_fail(call, ITM_RPC_PERMISSION_DENIED, "node '%s': "
+			  "certificate for '%s'",
+			  what, itm_rpc_peer(call), name, id ? id : "(none)");
+		itm_rpc_fail(call, ITM_RPC_PERMISSION_DENIED,
+			     "node '%s': "
 			     "client certificate is for '%s', not this node",
 			     name, id ? id : "(none)");
 		return NULL;
 	}
 	if ((n = ctl_node_find(c, name)) == NULL) {
 		log_warnx("%s from %s refused: node '%s' is not in the "
-			  "topology (generation %llu)", what,
-			  itm_rpc_peer(call), name,
+			  "topology (generation %llu)",
+			  what, itm_rpc_peer(call), name,
 			  (unsigned long long)c->gen);
-		itm_rpc_fail(call, ITM_RPC_NOT_FOUND, "node '%s' is not in "
-			     "the topology (generation %llu)", name,
-			     (unsigned long long)c->gen);
+		itm_rpc_fail(call, ITM_RPC_NOT_FOUND,
+			     "node '%s' is not in "
+			     "the topology (generation %llu)",
+			     name, (unsigned long long)c->gen);
 	}
 	return n;
 }
@@ -151,10 +152,12 @@ addr_check(const struct ctl_node *n, const char *addr)
 	if (addr[0] == '\0' || strcmp(addr, n->mgmt) == 0)
 		return;
 	if (port && aport && strcmp(port, aport) == 0 &&
-	    (strncmp(addr, "0.0.0.0:", 8) == 0 || strncmp(addr, "[::]:", 5) == 0))
+	    (strncmp(addr, "0.0.0.0:", 8) == 0 ||
+	     strncmp(addr, "[::]:", 5) == 0))
 		return;
 	log_warnx("node %s: agent listens on %s but the topology says mgmt "
-		  "%s; pushes go to %s", n->name, addr, n->mgmt, n->mgmt);
+		  "%s; pushes go to %s",
+		  n->name, addr, n->mgmt, n->mgmt);
 }
 
 /*
@@ -196,9 +199,10 @@ ctl_h_join(struct itm_rpc_call *call, void *arg)
 	n->up = 1;
 	seen_flush(c, n, req->agent_addr, req->version);
 	log_info("node %s joined from %s (agent %s, version %s): holds table "
-		 "generation %llu, should hold %llu", n->name,
-		 itm_rpc_peer(call), req->agent_addr[0] ? req->agent_addr :
-		 "(no --listen)", req->version[0] ? req->version : "?",
+		 "generation %llu, should hold %llu",
+		 n->name, itm_rpc_peer(call),
+		 req->agent_addr[0] ? req->agent_addr : "(no --listen)",
+		 req->version[0] ? req->version : "?",
 		 (unsigned long long)req->generation,
 		 (unsigned long long)n->want_gen);
 	addr_check(n, req->agent_addr);
@@ -230,7 +234,7 @@ ctl_h_heartbeat(struct itm_rpc_call *call, void *arg)
 	}
 	rep.generation = n->want_gen;
 	behind = req->generation < n->want_gen;
-	itm_rpc_reply(call, &rep.base);		/* frees req */
+	itm_rpc_reply(call, &rep.base); /* frees req */
 	if (behind)
 		ctl_push_one(c, n, "heartbeat reported an older generation");
 }

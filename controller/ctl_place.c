@@ -36,25 +36,25 @@
 #include "itm.pb-c.h"
 #include "log.h"
 
-#define PLACE_CALL_MIN_MS	5000	/* a load may take a while */
+#define PLACE_CALL_MIN_MS 5000 /* a load may take a while */
 
 enum step_op { STEP_UNLOAD, STEP_LOAD };
 
 struct step {
 	enum step_op op;
 	char *module;
-	char **params;			/* "k=v", file order (loads) */
+	char **params; /* "k=v", file order (loads) */
 	size_t n_params;
-	char *canon;			/* sorted "k=v" lines (loads) */
-	const char *verb;		/* "loaded", "reloaded", "unloaded" */
-	int skip;			/* its unload failed (reloads) */
+	char *canon;	  /* sorted "k=v" lines (loads) */
+	const char *verb; /* "loaded", "reloaded", "unloaded" */
+	int skip;	  /* its unload failed (reloads) */
 };
 
 struct place_job {
 	struct ctl *c;
-	struct place_job *next;		/* c->place_jobs, oldest first */
+	struct place_job *next; /* c->place_jobs, oldest first */
 	char *node;
-	char why[48];			/* for the log: "generation 4", "join" */
+	char why[48]; /* for the log: "generation 4", "join" */
 	int running;
 	struct step *steps;
 	size_t n_steps, cur;
@@ -177,7 +177,8 @@ params_canon(const struct topo_module *m)
 	if (v == NULL)
 		return NULL;
 	for (size_t i = 0; i < m->n_params; i++)
-		len += strlen(m->params[i].key) + strlen(m->params[i].value) + 2;
+		len += strlen(m->params[i].key) + strlen(m->params[i].value) +
+		       2;
 	if ((s = malloc(len)) != NULL) {
 		if (m->n_params) {
 			memcpy(v, m->params, m->n_params * sizeof(*v));
@@ -321,8 +322,9 @@ plan_unloads(struct place_job *j, const struct topo_node *tn,
 			rc = step_add(j, STEP_UNLOAD, p[i].module, NULL,
 				      "unloaded");
 		else
-			store_warn(j, store_placement_del(j->c->store, j->node,
-							  p[i].module),
+			store_warn(j,
+				   store_placement_del(j->c->store, j->node,
+						       p[i].module),
 				   p[i].module);
 	}
 	return rc;
@@ -331,8 +333,8 @@ plan_unloads(struct place_job *j, const struct topo_node *tn,
 /* Declared: load what is missing, reload what differs, adopt the rest. */
 static int
 plan_loads(struct place_job *j, const struct topo_node *tn,
-	   const Itm__V1__ListModulesReply *l,
-	   const struct store_placement *p, size_t np)
+	   const Itm__V1__ListModulesReply *l, const struct store_placement *p,
+	   size_t np)
 {
 	int rc = 0;
 
@@ -355,10 +357,12 @@ plan_loads(struct place_job *j, const struct topo_node *tn,
 					      "reloaded");
 		} else if (pl == NULL) {
 			log_info("node %s: module %s already runs as the "
-				 "topology declares it: adopted", j->node,
-				 m->name);
-			store_warn(j, store_placement_set(j->c->store, j->node,
-				   m->name, canon, j->c->gen, ctl_now_ms()),
+				 "topology declares it: adopted",
+				 j->node, m->name);
+			store_warn(j,
+				   store_placement_set(j->c->store, j->node,
+						       m->name, canon,
+						       j->c->gen, ctl_now_ms()),
 				   m->name);
 		}
 		free(canon);
@@ -412,9 +416,9 @@ static void step_next(struct place_job *j);
 
 /* Start @method on the job's node; 0 when @cb will run. */
 static int
-call_start(struct place_job *j, const char *method,
-	   const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd,
-	   int timeout_ms, itm_rpc_done_cb cb)
+call_start(struct place_job *j, const char *method, const ProtobufCMessage *req,
+	   const ProtobufCMessageDescriptor *rd, int timeout_ms,
+	   itm_rpc_done_cb cb)
 {
 	struct ctl_node *n = ctl_node_find(j->c, j->node);
 	struct itm_rpc_client *client;
@@ -438,8 +442,9 @@ call_start(struct place_job *j, const char *method,
 static int
 step_timeout(const struct ctl *c)
 {
-	return c->cfg.push_timeout_ms > PLACE_CALL_MIN_MS ?
-	       (int)c->cfg.push_timeout_ms : PLACE_CALL_MIN_MS;
+	return c->cfg.push_timeout_ms > PLACE_CALL_MIN_MS
+		       ? (int)c->cfg.push_timeout_ms
+		       : PLACE_CALL_MIN_MS;
 }
 
 static void
@@ -452,8 +457,9 @@ loaded(struct place_job *j, const struct step *s)
 	detail_add(j, "%s %s%s", s->verb, s->module, ptext);
 	log_info("node %s: module %s %s%s (%s)", j->node, s->module, s->verb,
 		 ptext, j->why);
-	store_warn(j, store_placement_set(j->c->store, j->node, s->module,
-					  s->canon, j->c->gen, ctl_now_ms()),
+	store_warn(j,
+		   store_placement_set(j->c->store, j->node, s->module,
+				       s->canon, j->c->gen, ctl_now_ms()),
 		   s->module);
 }
 
@@ -461,11 +467,12 @@ static void
 unloaded(struct place_job *j, struct step *s)
 {
 	if (strcmp(s->verb, "unloaded") != 0)
-		return;			/* a reload: its load follows */
+		return; /* a reload: its load follows */
 	j->out.actions++;
 	detail_add(j, "unloaded %s", s->module);
 	log_info("node %s: module %s unloaded: no longer in the topology "
-		 "(%s)", j->node, s->module, j->why);
+		 "(%s)",
+		 j->node, s->module, j->why);
 	store_warn(j, store_placement_del(j->c->store, j->node, s->module),
 		   s->module);
 }
@@ -487,11 +494,12 @@ step_refused(struct place_job *j, struct step *s,
 		   itm_rpc_code_name(st->code), st->message);
 	if (s->op == STEP_LOAD) {
 		/* Not running as placed (a reload's unload went through). */
-		store_warn(j, store_placement_del(j->c->store, j->node,
-						  s->module), s->module);
+		store_warn(j,
+			   store_placement_del(j->c->store, j->node, s->module),
+			   s->module);
 	} else if (j->cur + 1 < j->n_steps &&
 		   strcmp(j->steps[j->cur + 1].module, s->module) == 0) {
-		j->steps[j->cur + 1].skip = 1;	/* keep the old one */
+		j->steps[j->cur + 1].skip = 1; /* keep the old one */
 	}
 }
 
@@ -511,7 +519,7 @@ step_done_cb(void *arg, const struct itm_rpc_status *st,
 			unloaded(j, s);
 	} else if (unreachable_code(st->code)) {
 		job_fail(j, "unreachable", s->module, st);
-		job_finish(j);		/* the agent went away */
+		job_finish(j); /* the agent went away */
 		return;
 	} else {
 		step_refused(j, s, st);
@@ -525,8 +533,7 @@ static void
 step_next(struct place_job *j)
 {
 	Itm__V1__LoadModuleRequest lr = ITM__V1__LOAD_MODULE_REQUEST__INIT;
-	Itm__V1__UnloadModuleRequest ur =
-		ITM__V1__UNLOAD_MODULE_REQUEST__INIT;
+	Itm__V1__UnloadModuleRequest ur = ITM__V1__UNLOAD_MODULE_REQUEST__INIT;
 	struct step *s;
 	int rc;
 
@@ -561,14 +568,17 @@ list_done_cb(void *arg, const struct itm_rpc_status *st,
 	struct place_job *j = arg;
 
 	if (st->code != ITM_RPC_OK) {
-		job_fail(j, unreachable_code(st->code) ? "unreachable" :
-			 "refused", "module list", st);
+		job_fail(j,
+			 unreachable_code(st->code) ? "unreachable" : "refused",
+			 "module list", st);
 		job_finish(j);
 		return;
 	}
 	if (plan(j, (const void *)reply) < 0) {
-		job_fail(j, "refused", "module placement: out of memory or "
-			 "database error (see the controller's log)", NULL);
+		job_fail(j, "refused",
+			 "module placement: out of memory or "
+			 "database error (see the controller's log)",
+			 NULL);
 		job_finish(j);
 		return;
 	}
@@ -709,7 +719,7 @@ ctl_place_pushed(struct ctl *c, const char *why,
 		}
 		b->res[b->n].node = b->names[b->n];
 	}
-	b->pending = 1;		/* so that a job done at once cannot finish it */
+	b->pending = 1; /* so that a job done at once cannot finish it */
 	for (size_t i = 0; i < n; i++) {
 		struct batch_slot *s;
 
@@ -738,8 +748,8 @@ one_done_cb(void *arg, const struct ctl_place_outcome *o)
 	const char *why = arg;
 
 	if (o->failed)
-		log_warnx("node %s: module placement (%s) %s: %s", o->node,
-			  why, o->failed, o->detail);
+		log_warnx("node %s: module placement (%s) %s: %s", o->node, why,
+			  o->failed, o->detail);
 	else if (o->actions)
 		log_info("node %s: module placement (%s): %s", o->node, why,
 			 o->detail);

@@ -28,7 +28,7 @@
 struct push_batch {
 	struct ctl *c;
 	struct ctl_push_result *res;
-	char **names;			/* owned copies: nodes may be reloaded */
+	char **names; /* owned copies: nodes may be reloaded */
 	size_t n, pending;
 	ctl_push_done_cb done;
 	void *arg;
@@ -108,7 +108,7 @@ push_done_cb(void *arg, const struct itm_rpc_status *st,
 	if (st->code == ITM_RPC_OK) {
 		result_set(r, rep->changed ? "updated" : "unchanged",
 			   rep->generation, "", "");
-		r->acked = 1;			/* stored by batch_finish */
+		r->acked = 1; /* stored by batch_finish */
 		if (n)
 			n->acked_gen = rep->generation;
 	} else if (st->code == ITM_RPC_UNAVAILABLE ||
@@ -196,8 +196,8 @@ push_start(struct push_batch *b, size_t i)
 	if (rc == 0) {
 		pc->b = b;
 		pc->i = i;
-		rc = itm_rpc_call_async(client, c->loop,
-			"/itm.v1.Agent/InstallTable", &m->base,
+		rc = itm_rpc_call_async(
+			client, c->loop, "/itm.v1.Agent/InstallTable", &m->base,
 			&itm__v1__install_table_reply__descriptor,
 			(int)c->cfg.push_timeout_ms, push_done_cb, pc);
 	}
@@ -260,8 +260,9 @@ one_done_cb(void *arg, struct ctl_push_result *r, size_t n)
 			 r->result);
 	else
 		log_warnx("node %s: push of table generation %llu (%s): %s: "
-			  "%s", r->node, (unsigned long long)r->generation,
-			  why, r->result, r->detail);
+			  "%s",
+			  r->node, (unsigned long long)r->generation, why,
+			  r->result, r->detail);
 }
 
 void

@@ -19,7 +19,7 @@
 #include "itm.pb-c.h"
 #include "log.h"
 
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 int
 ctl_operator_ok(struct ctl *c, struct itm_rpc_call *call)
@@ -30,8 +30,10 @@ ctl_operator_ok(struct ctl *c, struct itm_rpc_call *call)
 		return 1;
 	log_warnx("%s from %s refused: certificate of node '%s'",
 		  itm_rpc_method_path(call), itm_rpc_peer(call), id);
-	itm_rpc_fail(call, ITM_RPC_PERMISSION_DENIED, "the certificate of "
-		     "node '%s' may only join and send heartbeats", id);
+	itm_rpc_fail(call, ITM_RPC_PERMISSION_DENIED,
+		     "the certificate of "
+		     "node '%s' may only join and send heartbeats",
+		     id);
 	return 0;
 }
 
@@ -51,8 +53,10 @@ ctl_fail_faults(struct itm_rpc_call *call, const struct topo_errors *e)
 					off ? "\n" : "", e->lines[i]);
 	}
 	if (i < e->n || e->dropped)
-		snprintf(msg + off, sizeof(msg) - off, "\n... and %zu more "
-			 "faults", e->n - i + e->dropped);
+		snprintf(msg + off, sizeof(msg) - off,
+			 "\n... and %zu more "
+			 "faults",
+			 e->n - i + e->dropped);
 	itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT, "%s", msg);
 }
 
@@ -76,7 +80,8 @@ h_show(struct itm_rpc_call *call, void *arg)
 		return;
 	rc = store_yaml(c->store, req->generation, &yaml, &len, &info);
 	if (rc == -ENOENT && req->generation == 0) {
-		itm_rpc_fail(call, ITM_RPC_NOT_FOUND, "no topology applied yet");
+		itm_rpc_fail(call, ITM_RPC_NOT_FOUND,
+			     "no topology applied yet");
 		return;
 	}
 	if (rc == -ENOENT) {
@@ -137,8 +142,9 @@ h_diff(struct itm_rpc_call *call, void *arg)
 	if (!ctl_operator_ok(c, call))
 		return;
 	topo_errors_init(&errs);
-	if (topo_parse(req->yaml, strlen(req->yaml), req->filename[0] ?
-		       req->filename : NULL, &cfg, &errs) < 0) {
+	if (topo_parse(req->yaml, strlen(req->yaml),
+		       req->filename[0] ? req->filename : NULL, &cfg,
+		       &errs) < 0) {
 		ctl_fail_faults(call, &errs);
 		topo_errors_free(&errs);
 		return;
@@ -249,7 +255,7 @@ h_nodes(struct itm_rpc_call *call, void *arg)
 	size_t n = c->n_nodes ? c->n_nodes : 1;
 	Itm__V1__NodeInfo *v = calloc(n, sizeof(*v));
 	Itm__V1__NodeInfo **p = calloc(n, sizeof(*p));
-	char (*seen)[32] = calloc(n, sizeof(*seen));
+	char(*seen)[32] = calloc(n, sizeof(*seen));
 	int rc = v && p && seen ? 0 : -ENOMEM;
 
 	if (!ctl_operator_ok(c, call))
@@ -285,8 +291,8 @@ out:
 
 static const struct itm_rpc_method methods[] = {
 	{ C("Join"), &itm__v1__join_request__descriptor, 0, ctl_h_join },
-	{ C("NodeHeartbeat"), &itm__v1__node_heartbeat_request__descriptor,
-	  0, ctl_h_heartbeat },
+	{ C("NodeHeartbeat"), &itm__v1__node_heartbeat_request__descriptor, 0,
+	  ctl_h_heartbeat },
 	{ C("Apply"), &itm__v1__apply_request__descriptor, 0, ctl_h_apply },
 	{ C("ShowTopology"), &itm__v1__topology_request__descriptor, 0,
 	  h_show },

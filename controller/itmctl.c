@@ -48,12 +48,14 @@ static const struct command {
 /* Global options                                                       */
 /* ------------------------------------------------------------------ */
 
-static void set_addr(char *dst, size_t len, const char *addr)
+static void
+set_addr(char *dst, size_t len, const char *addr)
 {
 	snprintf(dst, len, "%s%s", addr[0] == '/' ? "unix:" : "", addr);
 }
 
-static int opt_agent(struct ctl *ctl, const char *v, char *err, size_t len)
+static int
+opt_agent(struct ctl *ctl, const char *v, char *err, size_t len)
 {
 	(void)err;
 	(void)len;
@@ -62,8 +64,8 @@ static int opt_agent(struct ctl *ctl, const char *v, char *err, size_t len)
 	return 0;
 }
 
-static int opt_controller(struct ctl *ctl, const char *v, char *err,
-			  size_t len)
+static int
+opt_controller(struct ctl *ctl, const char *v, char *err, size_t len)
 {
 	(void)err;
 	(void)len;
@@ -72,20 +74,23 @@ static int opt_controller(struct ctl *ctl, const char *v, char *err,
 	return 0;
 }
 
-static int opt_output(struct ctl *ctl, const char *v, char *err, size_t len)
+static int
+opt_output(struct ctl *ctl, const char *v, char *err, size_t len)
 {
 	if (!strcmp(v, "table"))
 		ctl->out = &output_table;
 	else if (!strcmp(v, "json"))
 		ctl->out = &output_json;
 	else {
-		snprintf(err, len, "-o: unknown format '%s' (table or json)", v);
+		snprintf(err, len, "-o: unknown format '%s' (table or json)",
+			 v);
 		return -1;
 	}
 	return 0;
 }
 
-static int opt_timeout(struct ctl *ctl, const char *v, char *err, size_t len)
+static int
+opt_timeout(struct ctl *ctl, const char *v, char *err, size_t len)
 {
 	char *end;
 	long ms;
@@ -93,8 +98,10 @@ static int opt_timeout(struct ctl *ctl, const char *v, char *err, size_t len)
 	errno = 0;
 	ms = strtol(v, &end, 10);
 	if (errno || *end || end == v || ms <= 0 || ms > 3600 * 1000) {
-		snprintf(err, len, "--timeout: not a number of milliseconds "
-			 "(1 to 3600000): '%s'", v);
+		snprintf(err, len,
+			 "--timeout: not a number of milliseconds "
+			 "(1 to 3600000): '%s'",
+			 v);
 		return -1;
 	}
 	ctl->timeout_ms = ms;
@@ -102,8 +109,9 @@ static int opt_timeout(struct ctl *ctl, const char *v, char *err, size_t len)
 	return 0;
 }
 
-static int opt_tls(struct ctl *ctl, const char *name, const char *v,
-		   const char **slot, char *err, size_t len)
+static int
+opt_tls(struct ctl *ctl, const char *name, const char *v, const char **slot,
+	char *err, size_t len)
 {
 	if (access(v, R_OK) < 0) {
 		snprintf(err, len, "--%s: %s: %s", name, v, strerror(errno));
@@ -114,22 +122,26 @@ static int opt_tls(struct ctl *ctl, const char *name, const char *v,
 	return 0;
 }
 
-static int opt_tls_ca(struct ctl *ctl, const char *v, char *err, size_t len)
+static int
+opt_tls_ca(struct ctl *ctl, const char *v, char *err, size_t len)
 {
 	return opt_tls(ctl, "tls-ca", v, &ctl->tls.ca_file, err, len);
 }
 
-static int opt_tls_cert(struct ctl *ctl, const char *v, char *err, size_t len)
+static int
+opt_tls_cert(struct ctl *ctl, const char *v, char *err, size_t len)
 {
 	return opt_tls(ctl, "tls-cert", v, &ctl->tls.cert_file, err, len);
 }
 
-static int opt_tls_key(struct ctl *ctl, const char *v, char *err, size_t len)
+static int
+opt_tls_key(struct ctl *ctl, const char *v, char *err, size_t len)
 {
 	return opt_tls(ctl, "tls-key", v, &ctl->tls.key_file, err, len);
 }
 
-static int opt_tls_name(struct ctl *ctl, const char *v, char *err, size_t len)
+static int
+opt_tls_name(struct ctl *ctl, const char *v, char *err, size_t len)
 {
 	(void)err;
 	(void)len;
@@ -137,7 +149,8 @@ static int opt_tls_name(struct ctl *ctl, const char *v, char *err, size_t len)
 	return 0;
 }
 
-static int opt_help(struct ctl *ctl, const char *v, char *err, size_t len)
+static int
+opt_help(struct ctl *ctl, const char *v, char *err, size_t len)
 {
 	(void)v;
 	(void)err;
@@ -146,7 +159,8 @@ static int opt_help(struct ctl *ctl, const char *v, char *err, size_t len)
 	return 0;
 }
 
-static int opt_version(struct ctl *ctl, const char *v, char *err, size_t len)
+static int
+opt_version(struct ctl *ctl, const char *v, char *err, size_t len)
 {
 	(void)v;
 	(void)err;
@@ -175,8 +189,8 @@ static const struct option_def {
 
 /* @w is "--name", "--name=value", "-x" or "-xvalue"; *@inline_v is set to
  * the value given in the same word, if any. */
-static const struct option_def *find_option(const char *w,
-					    const char **inline_v)
+static const struct option_def *
+find_option(const char *w, const char **inline_v)
 {
 	*inline_v = NULL;
 	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
@@ -198,8 +212,8 @@ static const struct option_def *find_option(const char *w,
 }
 
 /* parse_opt_cb: a global option, wherever it appears. */
-static int global_option(void *arg, int argc, char **argv, char *err,
-			 size_t len)
+static int
+global_option(void *arg, int argc, char **argv, char *err, size_t len)
 {
 	const struct option_def *o;
 	const char *v;
@@ -222,8 +236,9 @@ static int global_option(void *arg, int argc, char **argv, char *err,
 
 /* The server's message, one line per line it has (a controller's list of
  * topology errors is one message). */
-void ctl_print_failure(struct ctl *ctl, const char *who,
-			  const char *addr, const struct itm_rpc_status *st)
+void
+ctl_print_failure(struct ctl *ctl, const char *who, const char *addr,
+		  const struct itm_rpc_status *st)
 {
 	const char *m = st->message;
 
@@ -232,18 +247,21 @@ void ctl_print_failure(struct ctl *ctl, const char *who,
 	if (!strchr(m, '\n'))
 		fprintf(stderr, "%s%s\n", *m ? ": " : "", m);
 	else
-		fprintf(stderr, ":\n%s%s", m, m[strlen(m) - 1] == '\n' ? "" : "\n");
+		fprintf(stderr, ":\n%s%s", m,
+			m[strlen(m) - 1] == '\n' ? "" : "\n");
 	if (st->code == ITM_RPC_UNAVAILABLE && !strcmp(who, "controller"))
-		fprintf(stderr, "itmctl: is itm-controller running at %s (the "
+		fprintf(stderr,
+			"itmctl: is itm-controller running at %s (the "
 			"address from %s)?  Give its address with "
-			"--controller ADDR or ITM_CONTROLLER.\n", addr,
-			ctl->controller_from);
+			"--controller ADDR or ITM_CONTROLLER.\n",
+			addr, ctl->controller_from);
 }
 
-int ctl_call_status(struct ctl *ctl, const char *who, const char *addr,
-		    const char *method, const ProtobufCMessage *req,
-		    const ProtobufCMessageDescriptor *reply_desc,
-		    ProtobufCMessage **reply, struct itm_rpc_status *st)
+int
+ctl_call_status(struct ctl *ctl, const char *who, const char *addr,
+		const char *method, const ProtobufCMessage *req,
+		const ProtobufCMessageDescriptor *reply_desc,
+		ProtobufCMessage **reply, struct itm_rpc_status *st)
 {
 	struct itm_rpc_client *c;
 	int rc;
@@ -260,10 +278,10 @@ int ctl_call_status(struct ctl *ctl, const char *who, const char *addr,
 	return rc ? CTL_ERR : CTL_OK;
 }
 
-int ctl_call(struct ctl *ctl, const char *who, const char *addr,
-	     const char *method, const ProtobufCMessage *req,
-	     const ProtobufCMessageDescriptor *reply_desc,
-	     ProtobufCMessage **reply)
+int
+ctl_call(struct ctl *ctl, const char *who, const char *addr, const char *method,
+	 const ProtobufCMessage *req,
+	 const ProtobufCMessageDescriptor *reply_desc, ProtobufCMessage **reply)
 {
 	struct itm_rpc_status st;
 	int rc;
@@ -276,12 +294,14 @@ int ctl_call(struct ctl *ctl, const char *who, const char *addr,
 }
 
 /* gRPC logs its own view of failures to stderr; ours is clearer. */
-static void quiet_log(gpr_log_func_args *args)
+static void
+quiet_log(gpr_log_func_args *args)
 {
 	(void)args;
 }
 
-static void ctl_init(struct ctl *ctl)
+static void
+ctl_init(struct ctl *ctl)
 {
 	const char *a = getenv("ITM_AGENT"), *c = getenv("ITM_CONTROLLER");
 
@@ -299,7 +319,8 @@ static void ctl_init(struct ctl *ctl)
 }
 
 /* --help after (part of) a command: help for what was typed so far. */
-static int help_for(const struct parse_result *res)
+static int
+help_for(const struct parse_result *res)
 {
 	char buf[sizeof(res->cmd)], *save, *w;
 	const char *words[8];
@@ -312,12 +333,14 @@ static int help_for(const struct parse_result *res)
 	return help_topics(words, n);
 }
 
-static int run(struct ctl *ctl, const struct parse_result *res)
+static int
+run(struct ctl *ctl, const struct parse_result *res)
 {
 	if (res->action == ACT_HELP)
 		return help_topics(res->help, res->n_help);
 	if (ctl->use_tls && (!ctl->tls.cert_file != !ctl->tls.key_file)) {
-		fprintf(stderr, "itmctl: --tls-cert and --tls-key go together\n");
+		fprintf(stderr,
+			"itmctl: --tls-cert and --tls-key go together\n");
 		return CTL_USAGE;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -328,7 +351,8 @@ static int run(struct ctl *ctl, const struct parse_result *res)
 	return CTL_USAGE;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	struct parse_result res;
 	struct ctl ctl;

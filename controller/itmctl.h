@@ -13,21 +13,21 @@
 #include "parser.h"
 
 /* Exit codes. */
-#define CTL_OK		0
-#define CTL_ERR		1	/* unreachable, or the server said no */
-#define CTL_USAGE	2
-#define CTL_PARTIAL	3	/* done, but some nodes were not reached */
+#define CTL_OK	    0
+#define CTL_ERR	    1 /* unreachable, or the server said no */
+#define CTL_USAGE   2
+#define CTL_PARTIAL 3 /* done, but some nodes were not reached */
 
-#define CTL_DEFAULT_AGENT	"unix:/run/itm/agent.sock"
-#define CTL_DEFAULT_CONTROLLER	"127.0.0.1:7700"
-#define CTL_DEFAULT_TIMEOUT	5000
-#define CTL_APPLY_TIMEOUT	30000	/* apply and rollback push to nodes */
+#define CTL_DEFAULT_AGENT      "unix:/run/itm/agent.sock"
+#define CTL_DEFAULT_CONTROLLER "127.0.0.1:7700"
+#define CTL_DEFAULT_TIMEOUT    5000
+#define CTL_APPLY_TIMEOUT      30000 /* apply and rollback push to nodes */
 
 struct ctl {
-	char agent[256];		/* normalised: "/x" becomes "unix:/x" */
-	int agent_given;		/* --agent or $ITM_AGENT */
+	char agent[256]; /* normalised: "/x" becomes "unix:/x" */
+	int agent_given; /* --agent or $ITM_AGENT */
 	char controller[256];
-	const char *controller_from;	/* "--controller", "ITM_CONTROLLER"... */
+	const char *controller_from; /* "--controller", "ITM_CONTROLLER"... */
 	int timeout_ms;
 	int timeout_given;
 	struct itm_rpc_tls tls;

@@ -11,16 +11,17 @@
 
 #define AGENT_SVC "/itm.v1.Agent/"
 
-static int agent_call(struct ctl *ctl, const char *method,
-		      const ProtobufCMessage *req,
-		      const ProtobufCMessageDescriptor *reply_desc,
-		      ProtobufCMessage **reply)
+static int
+agent_call(struct ctl *ctl, const char *method, const ProtobufCMessage *req,
+	   const ProtobufCMessageDescriptor *reply_desc,
+	   ProtobufCMessage **reply)
 {
 	return ctl_call(ctl, "agent", ctl->agent, method, req, reply_desc,
 			reply);
 }
 
-int cmd_status(struct ctl *ctl, const struct parse_result *res)
+int
+cmd_status(struct ctl *ctl, const struct parse_result *res)
 {
 	Itm__V1__StatusRequest q = ITM__V1__STATUS_REQUEST__INIT;
 	ProtobufCMessage *r;
@@ -37,23 +38,27 @@ int cmd_status(struct ctl *ctl, const struct parse_result *res)
 }
 
 /* Parameters are "key=value" with a key of letters, digits, '_' or '-'. */
-int check_params(const struct parse_result *res)
+int
+check_params(const struct parse_result *res)
 {
 	for (size_t i = 0; i < res->n_params; i++) {
 		const char *p = res->params[i];
 		size_t k = strspn(p, "abcdefghijklmnopqrstuvwxyz"
-				  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.");
+				     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.");
 
 		if (k == 0 || p[k] != '=') {
-			fprintf(stderr, "itmctl: %s: bad parameter '%s' "
-				"(expected key=value)\n", res->cmd, p);
+			fprintf(stderr,
+				"itmctl: %s: bad parameter '%s' "
+				"(expected key=value)\n",
+				res->cmd, p);
 			return CTL_USAGE;
 		}
 	}
 	return 0;
 }
 
-int cmd_module_load(struct ctl *ctl, const struct parse_result *res)
+int
+cmd_module_load(struct ctl *ctl, const struct parse_result *res)
 {
 	Itm__V1__LoadModuleRequest q = ITM__V1__LOAD_MODULE_REQUEST__INIT;
 	ProtobufCMessage *r;
@@ -74,7 +79,8 @@ int cmd_module_load(struct ctl *ctl, const struct parse_result *res)
 	return 0;
 }
 
-int cmd_module_unload(struct ctl *ctl, const struct parse_result *res)
+int
+cmd_module_unload(struct ctl *ctl, const struct parse_result *res)
 {
 	Itm__V1__UnloadModuleRequest q = ITM__V1__UNLOAD_MODULE_REQUEST__INIT;
 	ProtobufCMessage *r;
@@ -90,7 +96,8 @@ int cmd_module_unload(struct ctl *ctl, const struct parse_result *res)
 	return 0;
 }
 
-int cmd_module_list(struct ctl *ctl, const struct parse_result *res)
+int
+cmd_module_list(struct ctl *ctl, const struct parse_result *res)
 {
 	Itm__V1__ListModulesRequest q = ITM__V1__LIST_MODULES_REQUEST__INIT;
 	ProtobufCMessage *r;
@@ -107,7 +114,8 @@ int cmd_module_list(struct ctl *ctl, const struct parse_result *res)
 }
 
 /* Without --agent or $ITM_AGENT, "stats" is the whole overlay's. */
-int cmd_stats(struct ctl *ctl, const struct parse_result *res)
+int
+cmd_stats(struct ctl *ctl, const struct parse_result *res)
 {
 	Itm__V1__StatsRequest q = ITM__V1__STATS_REQUEST__INIT;
 	ProtobufCMessage *r;
@@ -125,7 +133,8 @@ int cmd_stats(struct ctl *ctl, const struct parse_result *res)
 	return 0;
 }
 
-int cmd_table(struct ctl *ctl, const struct parse_result *res)
+int
+cmd_table(struct ctl *ctl, const struct parse_result *res)
 {
 	Itm__V1__GetTableRequest q = ITM__V1__GET_TABLE_REQUEST__INIT;
 	ProtobufCMessage *r;

@@ -11,16 +11,18 @@
 
 #define CTL_SVC "/itm.v1.Controller/"
 
-static int controller_call(struct ctl *ctl, const char *method,
-			   const ProtobufCMessage *req,
-			   const ProtobufCMessageDescriptor *reply_desc,
-			   ProtobufCMessage **reply)
+static int
+controller_call(struct ctl *ctl, const char *method,
+		const ProtobufCMessage *req,
+		const ProtobufCMessageDescriptor *reply_desc,
+		ProtobufCMessage **reply)
 {
 	return ctl_call(ctl, "controller", ctl->controller, method, req,
 			reply_desc, reply);
 }
 
-int cmd_nodes(struct ctl *ctl, const struct parse_result *res)
+int
+cmd_nodes(struct ctl *ctl, const struct parse_result *res)
 {
 	Itm__V1__NodesRequest q = ITM__V1__NODES_REQUEST__INIT;
 	ProtobufCMessage *r;
@@ -37,8 +39,8 @@ int cmd_nodes(struct ctl *ctl, const struct parse_result *res)
 }
 
 /* "itmctl: stats: node n3: unreachable: connection refused" */
-static void node_error(const struct parse_result *res,
-		       const Itm__V1__NodeResult *e)
+static void
+node_error(const struct parse_result *res, const Itm__V1__NodeResult *e)
 {
 	fprintf(stderr, "itmctl: %s: node %s: %s%s%s\n", res->cmd, e->node,
 		*e->result ? e->result : "error", *e->detail ? ": " : "",
@@ -46,17 +48,19 @@ static void node_error(const struct parse_result *res,
 }
 
 /* stats NODE: the agent's own reply, printed as "stats --agent" does. */
-static int one_node_stats(struct ctl *ctl, const struct parse_result *res,
-			  const Itm__V1__NodeStatsReply *r)
+static int
+one_node_stats(struct ctl *ctl, const struct parse_result *res,
+	       const Itm__V1__NodeStatsReply *r)
 {
 	for (size_t i = 0; i < r->n_errors; i++)
 		node_error(res, r->errors[i]);
 	if (r->n_errors)
 		return CTL_ERR;
 	if (r->n_nodes != 1) {
-		fprintf(stderr, "itmctl: %s: the controller answered for %zu "
-			"nodes, not for %s alone\n", res->cmd, r->n_nodes,
-			res->node);
+		fprintf(stderr,
+			"itmctl: %s: the controller answered for %zu "
+			"nodes, not for %s alone\n",
+			res->cmd, r->n_nodes, res->node);
 		return CTL_ERR;
 	}
 	ctl->out->stats(r->nodes[0]);
@@ -64,7 +68,8 @@ static int one_node_stats(struct ctl *ctl, const struct parse_result *res,
 }
 
 /* stats [NODE] [--module M]: one node, or every node in one table. */
-int cmd_node_stats(struct ctl *ctl, const struct parse_result *res)
+int
+cmd_node_stats(struct ctl *ctl, const struct parse_result *res)
 {
 	Itm__V1__NodeStatsRequest q = ITM__V1__NODE_STATS_REQUEST__INIT;
 	Itm__V1__NodeStatsReply *r;
@@ -88,8 +93,9 @@ int cmd_node_stats(struct ctl *ctl, const struct parse_result *res)
 }
 
 /* One NodeModuleRequest for @method; *@r is the caller's to free. */
-static int node_module_call(struct ctl *ctl, const struct parse_result *res,
-			    const char *method, Itm__V1__NodeModuleReply **r)
+static int
+node_module_call(struct ctl *ctl, const struct parse_result *res,
+		 const char *method, Itm__V1__NodeModuleReply **r)
 {
 	Itm__V1__NodeModuleRequest q = ITM__V1__NODE_MODULE_REQUEST__INIT;
 
@@ -102,7 +108,8 @@ static int node_module_call(struct ctl *ctl, const struct parse_result *res,
 			       (ProtobufCMessage **)r);
 }
 
-int cmd_node_module_load(struct ctl *ctl, const struct parse_result *res)
+int
+cmd_node_module_load(struct ctl *ctl, const struct parse_result *res)
 {
 	Itm__V1__LoadModuleReply none = ITM__V1__LOAD_MODULE_REPLY__INIT;
 	Itm__V1__NodeModuleReply *r;
@@ -119,7 +126,8 @@ int cmd_node_module_load(struct ctl *ctl, const struct parse_result *res)
 	return CTL_OK;
 }
 
-int cmd_node_module_unload(struct ctl *ctl, const struct parse_result *res)
+int
+cmd_node_module_unload(struct ctl *ctl, const struct parse_result *res)
 {
 	Itm__V1__NodeModuleReply *r;
 	int rc;
@@ -132,7 +140,8 @@ int cmd_node_module_unload(struct ctl *ctl, const struct parse_result *res)
 	return CTL_OK;
 }
 
-int cmd_node_module_list(struct ctl *ctl, const struct parse_result *res)
+int
+cmd_node_module_list(struct ctl *ctl, const struct parse_result *res)
 {
 	Itm__V1__ListModulesReply none = ITM__V1__LIST_MODULES_REPLY__INIT;
 	Itm__V1__NodeModuleReply *r;

@@ -9,8 +9,8 @@
 #include "itmctl.h"
 
 struct topic {
-	const char *key;		/* command words */
-	const char *synopsis;		/* after "itmctl [options] " */
+	const char *key;      /* command words */
+	const char *synopsis; /* after "itmctl [options] " */
 	const char *text;
 };
 
@@ -170,7 +170,8 @@ static const char tail_text[] =
 	"  itmctl --agent 10.0.0.2:7701 --tls-ca ca.pem --tls-cert ops.pem \\\n"
 	"         --tls-key ops.key module list\n";
 
-void help_usage(FILE *f)
+void
+help_usage(FILE *f)
 {
 	fprintf(f, "usage: itmctl [options] COMMAND ...\n");
 	for (size_t i = 0; i < N_TOPICS; i++)
@@ -178,13 +179,16 @@ void help_usage(FILE *f)
 	fprintf(f, "'itmctl --help' for the manual.\n");
 }
 
-void help_full(FILE *f)
+void
+help_full(FILE *f)
 {
-	fprintf(f, "NAME\n  itmctl - control ITM agents and the ITM controller\n\n");
+	fprintf(f,
+		"NAME\n  itmctl - control ITM agents and the ITM controller\n\n");
 	fprintf(f, "SYNOPSIS\n");
 	for (size_t i = 0; i < N_TOPICS; i++)
 		fprintf(f, "  itmctl [options] %s\n", topics[i].synopsis);
-	fprintf(f, "\nDESCRIPTION\n"
+	fprintf(f,
+		"\nDESCRIPTION\n"
 		"  itmctl is the operator's tool for ITM (Internet Traffic Managers).\n"
 		"  status, table and module commands without a NODE talk to one agent\n"
 		"  directly (--agent); nodes, topology and commands naming a NODE go\n"
@@ -208,8 +212,8 @@ void help_full(FILE *f)
 }
 
 /* Every word of @words is a prefix of the topic's word in its place. */
-static int topic_matches(const struct topic *t, const char *const *words,
-			 size_t n)
+static int
+topic_matches(const struct topic *t, const char *const *words, size_t n)
 {
 	const char *k = t->key;
 
@@ -224,7 +228,8 @@ static int topic_matches(const struct topic *t, const char *const *words,
 	return 1;
 }
 
-int help_topics(const char *const *words, size_t n)
+int
+help_topics(const char *const *words, size_t n)
 {
 	int found = 0;
 

@@ -19,7 +19,8 @@
 #define CTL_SVC "/itm.v1.Controller/"
 
 /* The file (or stdin for "-"), NUL-terminated; NULL after a message. */
-static char *read_topology(const struct parse_result *res, const char *name)
+static char *
+read_topology(const struct parse_result *res, const char *name)
 {
 	FILE *f = strcmp(res->file, "-") ? fopen(res->file, "r") : stdin;
 	char *buf = malloc(TOPO_MAX_BYTES + 2);
@@ -39,9 +40,10 @@ static char *read_topology(const struct parse_result *res, const char *name)
 		fprintf(stderr, "itmctl: %s: %s: %s\n", res->cmd, name,
 			strerror(err));
 	else if (len > TOPO_MAX_BYTES)
-		fprintf(stderr, "itmctl: %s: %s: larger than %d bytes, the "
-			"most the controller accepts\n", res->cmd, name,
-			TOPO_MAX_BYTES);
+		fprintf(stderr,
+			"itmctl: %s: %s: larger than %d bytes, the "
+			"most the controller accepts\n",
+			res->cmd, name, TOPO_MAX_BYTES);
 	if (err || len > TOPO_MAX_BYTES) {
 		free(buf);
 		return NULL;
@@ -50,7 +52,8 @@ static char *read_topology(const struct parse_result *res, const char *name)
 	return buf;
 }
 
-static const char *display_name(const struct parse_result *res)
+static const char *
+display_name(const struct parse_result *res)
 {
 	return strcmp(res->file, "-") ? res->file : "<stdin>";
 }
@@ -59,8 +62,9 @@ static const char *display_name(const struct parse_result *res)
  * The controller refused @yaml: list the faults if itmctl's validator
  * finds them, else print what the controller said.
  */
-static void print_refusal(struct ctl *ctl, const struct parse_result *res,
-			  const char *yaml, const struct itm_rpc_status *st)
+static void
+print_refusal(struct ctl *ctl, const struct parse_result *res, const char *yaml,
+	      const struct itm_rpc_status *st)
 {
 	struct topo_config *cfg = NULL;
 	struct topo_errors errs;
@@ -71,7 +75,8 @@ static void print_refusal(struct ctl *ctl, const struct parse_result *res,
 	    topo_parse(yaml, strlen(yaml), name, &cfg, &errs) != -EINVAL) {
 		ctl_print_failure(ctl, "controller", ctl->controller, st);
 	} else {
-		fprintf(stderr, "itmctl: %s: controller at %s refused %s "
+		fprintf(stderr,
+			"itmctl: %s: controller at %s refused %s "
 			"(INVALID_ARGUMENT); nothing was stored or pushed:\n",
 			res->cmd, ctl->controller, name);
 		topo_errors_print(&errs, stderr);
@@ -81,14 +86,16 @@ static void print_refusal(struct ctl *ctl, const struct parse_result *res,
 }
 
 /* Pushing to many nodes takes longer than one question. */
-static void apply_timeout(struct ctl *ctl)
+static void
+apply_timeout(struct ctl *ctl)
 {
 	if (!ctl->timeout_given && ctl->timeout_ms < CTL_APPLY_TIMEOUT)
 		ctl->timeout_ms = CTL_APPLY_TIMEOUT;
 }
 
 /* CTL_PARTIAL when a node neither took the table nor had it already. */
-static int applied_status(const Itm__V1__ApplyReply *r)
+static int
+applied_status(const Itm__V1__ApplyReply *r)
 {
 	for (size_t i = 0; i < r->n_nodes; i++)
 		if (strcmp(r->nodes[i]->result, "updated") &&
@@ -97,7 +104,8 @@ static int applied_status(const Itm__V1__ApplyReply *r)
 	return CTL_OK;
 }
 
-int cmd_topo_apply(struct ctl *ctl, const struct parse_result *res)
+int
+cmd_topo_apply(struct ctl *ctl, const struct parse_result *res)
 {
 	Itm__V1__ApplyRequest q = ITM__V1__APPLY_REQUEST__INIT;
 	struct itm_rpc_status st;
@@ -127,7 +135,8 @@ int cmd_topo_apply(struct ctl *ctl, const struct parse_result *res)
 	return rc;
 }
 
-int cmd_topo_diff(struct ctl *ctl, const struct parse_result *res)
+int
+cmd_topo_diff(struct ctl *ctl, const struct parse_result *res)
 {
 	Itm__V1__DiffRequest q = ITM__V1__DIFF_REQUEST__INIT;
 	struct itm_rpc_status st;
@@ -140,9 +149,8 @@ int cmd_topo_diff(struct ctl *ctl, const struct parse_result *res)
 		return CTL_ERR;
 	q.yaml = yaml;
 	q.filename = (char *)display_name(res);
-	rc = ctl_call_status(ctl, "controller", ctl->controller,
-			     CTL_SVC "Diff", &q.base,
-			     &itm__v1__diff_reply__descriptor,
+	rc = ctl_call_status(ctl, "controller", ctl->controller, CTL_SVC "Diff",
+			     &q.base, &itm__v1__diff_reply__descriptor,
 			     (ProtobufCMessage **)&r, &st);
 	if (rc) {
 		print_refusal(ctl, res, yaml, &st);
@@ -154,7 +162,8 @@ int cmd_topo_diff(struct ctl *ctl, const struct parse_result *res)
 	return rc;
 }
 
-int cmd_topo_show(struct ctl *ctl, const struct parse_result *res)
+int
+cmd_topo_show(struct ctl *ctl, const struct parse_result *res)
 {
 	Itm__V1__TopologyRequest q = ITM__V1__TOPOLOGY_REQUEST__INIT;
 	ProtobufCMessage *r;
@@ -171,7 +180,8 @@ int cmd_topo_show(struct ctl *ctl, const struct parse_result *res)
 	return CTL_OK;
 }
 
-int cmd_topo_history(struct ctl *ctl, const struct parse_result *res)
+int
+cmd_topo_history(struct ctl *ctl, const struct parse_result *res)
 {
 	Itm__V1__HistoryRequest q = ITM__V1__HISTORY_REQUEST__INIT;
 	ProtobufCMessage *r;
@@ -187,7 +197,8 @@ int cmd_topo_history(struct ctl *ctl, const struct parse_result *res)
 	return CTL_OK;
 }
 
-int cmd_topo_rollback(struct ctl *ctl, const struct parse_result *res)
+int
+cmd_topo_rollback(struct ctl *ctl, const struct parse_result *res)
 {
 	Itm__V1__RollbackRequest q = ITM__V1__ROLLBACK_REQUEST__INIT;
 	Itm__V1__ApplyReply *r;

@@ -35,7 +35,7 @@ entry_set(struct neigh_entry *e, const struct topo_node *peer,
 static void
 put_str(EVP_MD_CTX *md, const char *s)
 {
-	EVP_DigestUpdate(md, s, strlen(s) + 1);		/* NUL included */
+	EVP_DigestUpdate(md, s, strlen(s) + 1); /* NUL included */
 }
 
 static void
@@ -84,8 +84,8 @@ tables_alloc(struct neigh_set *set, const struct topo_config *cfg)
 {
 	size_t *deg = calloc(cfg->n_nodes ? cfg->n_nodes : 1, sizeof(*deg));
 
-	set->tables = calloc(cfg->n_nodes ? cfg->n_nodes : 1,
-			     sizeof(*set->tables));
+	set->tables =
+		calloc(cfg->n_nodes ? cfg->n_nodes : 1, sizeof(*set->tables));
 	if (deg == NULL || set->tables == NULL) {
 		free(deg);
 		return -ENOMEM;
@@ -179,10 +179,13 @@ neigh_print(const struct neigh_table *t, FILE *f)
 	for (size_t i = 0; i < t->n; i++) {
 		const struct neigh_entry *e = &t->v[i];
 
-		fprintf(f, "  %s mgmt %s overlay %s cost %u latency_ms %u "
-			"bandwidth %s\n", e->node, e->mgmt, e->overlay,
-			e->cost, e->latency_ms, e->bandwidth_kbps ?
-			topo_bandwidth_str(e->bandwidth_kbps, bw, sizeof(bw)) :
-			"-");
+		fprintf(f,
+			"  %s mgmt %s overlay %s cost %u latency_ms %u "
+			"bandwidth %s\n",
+			e->node, e->mgmt, e->overlay, e->cost, e->latency_ms,
+			e->bandwidth_kbps
+				? topo_bandwidth_str(e->bandwidth_kbps, bw,
+						     sizeof(bw))
+				: "-");
 	}
 }

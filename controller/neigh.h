@@ -17,10 +17,10 @@
 
 #include "topo.h"
 
-#define NEIGH_DIGEST_HEX	65	/* 64 hex digits and a NUL */
+#define NEIGH_DIGEST_HEX 65 /* 64 hex digits and a NUL */
 
 struct neigh_entry {
-	const char *node;		/* strings borrowed from the config */
+	const char *node; /* strings borrowed from the config */
 	const char *mgmt;
 	const char *overlay;
 	uint32_t cost;
@@ -30,15 +30,15 @@ struct neigh_entry {
 
 struct neigh_table {
 	const char *node;
-	const char *mgmt;		/* where this node's agent listens */
+	const char *mgmt; /* where this node's agent listens */
 	const char *overlay;
-	struct neigh_entry *v;		/* sorted by node name */
+	struct neigh_entry *v; /* sorted by node name */
 	size_t n;
 	char digest[NEIGH_DIGEST_HEX];
 };
 
 struct neigh_set {
-	struct neigh_table *tables;	/* one per node, sorted by name */
+	struct neigh_table *tables; /* one per node, sorted by name */
 	size_t n;
 };
 

@@ -10,7 +10,8 @@
 
 #include "output_int.h"
 
-const char *output_hook_name(int hook)
+const char *
+output_hook_name(int hook)
 {
 	const ProtobufCEnumValue *ev =
 		protobuf_c_enum_descriptor_get_value(&itm__v1__hook__descriptor,
@@ -21,16 +22,18 @@ const char *output_hook_name(int hook)
 	return strncmp(ev->name, "HOOK_", 5) ? ev->name : ev->name + 5;
 }
 
-static const char *duration(uint64_t ms)
+static const char *
+duration(uint64_t ms)
 {
 	uint64_t s = ms / 1000;
 
 	if (s >= 86400)
-		return fmt("%" PRIu64 "d %" PRIu64 "h %" PRIu64 "m %" PRIu64 "s",
+		return fmt("%" PRIu64 "d %" PRIu64 "h %" PRIu64 "m %" PRIu64
+			   "s",
 			   s / 86400, s / 3600 % 24, s / 60 % 60, s % 60);
 	if (s >= 3600)
-		return fmt("%" PRIu64 "h %" PRIu64 "m %" PRIu64 "s",
-			   s / 3600, s / 60 % 60, s % 60);
+		return fmt("%" PRIu64 "h %" PRIu64 "m %" PRIu64 "s", s / 3600,
+			   s / 60 % 60, s % 60);
 	if (s >= 60)
 		return fmt("%" PRIu64 "m %" PRIu64 "s", s / 60, s % 60);
 	return fmt("%" PRIu64 ".%03" PRIu64 "s", s, ms % 1000);
@@ -38,7 +41,8 @@ static const char *duration(uint64_t ms)
 
 /* ------------------------------------------------------------------ */
 
-static void table_status(const Itm__V1__StatusReply *r)
+static void
+table_status(const Itm__V1__StatusReply *r)
 {
 	printf("node               %s\n", str_or_dash(r->node));
 	printf("version            %s\n", str_or_dash(r->version));
@@ -52,7 +56,8 @@ static void table_status(const Itm__V1__StatusReply *r)
 	printf("queue drops        %" PRIu64 "\n", r->queue_drops);
 }
 
-static void table_loaded(const char *node, const Itm__V1__LoadModuleReply *r)
+static void
+table_loaded(const char *node, const Itm__V1__LoadModuleReply *r)
 {
 	printf("module %s loaded%s%s\n", r->name, node ? " on " : "",
 	       node ? node : "");
@@ -60,13 +65,15 @@ static void table_loaded(const char *node, const Itm__V1__LoadModuleReply *r)
 		printf("  %s\n", r->params[i]);
 }
 
-static void table_unloaded(const char *node, const char *name)
+static void
+table_unloaded(const char *node, const char *name)
 {
 	printf("module %s unloaded%s%s\n", name, node ? " from " : "",
 	       node ? node : "");
 }
 
-static const char *proto_name(uint32_t p)
+static const char *
+proto_name(uint32_t p)
 {
 	switch (p) {
 	case 1: return "icmp";
@@ -79,9 +86,9 @@ static const char *proto_name(uint32_t p)
 }
 
 /* Append "word a,b,c" to @buf for a non-empty list. */
-static void add_list(char *buf, size_t len, const char *word, size_t n,
-		     const char *(*item)(const void *list, size_t i),
-		     const void *list)
+static void
+add_list(char *buf, size_t len, const char *word, size_t n,
+	 const char *(*item)(const void *list, size_t i), const void *list)
 {
 	size_t off = strlen(buf);
 
@@ -93,17 +100,20 @@ static void add_list(char *buf, size_t len, const char *word, size_t n,
 				item(list, i));
 }
 
-static const char *item_str(const void *list, size_t i)
+static const char *
+item_str(const void *list, size_t i)
 {
 	return ((char *const *)list)[i];
 }
 
-static const char *item_proto(const void *list, size_t i)
+static const char *
+item_proto(const void *list, size_t i)
 {
 	return proto_name(((const uint32_t *)list)[i]);
 }
 
-static const char *item_ports(const void *list, size_t i)
+static const char *
+item_ports(const void *list, size_t i)
 {
 	const Itm__V1__PortRange *p = ((Itm__V1__PortRange *const *)list)[i];
 
@@ -113,7 +123,8 @@ static const char *item_ports(const void *list, size_t i)
 }
 
 /* "proto tcp,udp dst 10.0.0.0/8 dport 80" or "any". */
-static const char *interest(const Itm__V1__Interest *in)
+static const char *
+interest(const Itm__V1__Interest *in)
 {
 	static char buf[512];
 
@@ -121,19 +132,24 @@ static const char *interest(const Itm__V1__Interest *in)
 	if (in) {
 		add_list(buf, sizeof(buf), "proto", in->n_protocols, item_proto,
 			 in->protocols);
-		add_list(buf, sizeof(buf), "src", in->n_saddr, item_str, in->saddr);
-		add_list(buf, sizeof(buf), "dst", in->n_daddr, item_str, in->daddr);
+		add_list(buf, sizeof(buf), "src", in->n_saddr, item_str,
+			 in->saddr);
+		add_list(buf, sizeof(buf), "dst", in->n_daddr, item_str,
+			 in->daddr);
 		add_list(buf, sizeof(buf), "sport", in->n_src_ports, item_ports,
 			 in->src_ports);
 		add_list(buf, sizeof(buf), "dport", in->n_dst_ports, item_ports,
 			 in->dst_ports);
-		add_list(buf, sizeof(buf), "in", in->n_indev, item_str, in->indev);
-		add_list(buf, sizeof(buf), "out", in->n_outdev, item_str, in->outdev);
+		add_list(buf, sizeof(buf), "in", in->n_indev, item_str,
+			 in->indev);
+		add_list(buf, sizeof(buf), "out", in->n_outdev, item_str,
+			 in->outdev);
 	}
 	return buf[0] ? buf : "any";
 }
 
-static void module_rows(struct table *t, const Itm__V1__ModuleInfo *m)
+static void
+module_rows(struct table *t, const Itm__V1__ModuleInfo *m)
 {
 	const char *pid = m->pid ? u64(m->pid) : "-";
 
@@ -150,7 +166,8 @@ static void module_rows(struct table *t, const Itm__V1__ModuleInfo *m)
 	}
 }
 
-static void table_modules(const char *node, const Itm__V1__ListModulesReply *r)
+static void
+table_modules(const char *node, const Itm__V1__ListModulesReply *r)
 {
 	struct table t;
 
@@ -169,7 +186,8 @@ static void table_modules(const char *node, const Itm__V1__ListModulesReply *r)
 	tbl_print(&t);
 }
 
-static void counter_table(const Itm__V1__StatsReply *r)
+static void
+counter_table(const Itm__V1__StatsReply *r)
 {
 	struct table t;
 	size_t n = 0;
@@ -185,7 +203,8 @@ static void counter_table(const Itm__V1__StatsReply *r)
 	tbl_print(&t);
 }
 
-static void table_stats(const Itm__V1__StatsReply *r)
+static void
+table_stats(const Itm__V1__StatsReply *r)
 {
 	struct table t;
 

@@ -15,7 +15,7 @@
  * ("module load NODE ..."), NULL when itmctl talked to one agent.
  */
 struct output {
-	const char *name;		/* "table", "json" */
+	const char *name; /* "table", "json" */
 	/* Agent replies (output.c). */
 	void (*status)(const Itm__V1__StatusReply *r);
 	void (*loaded)(const char *node, const Itm__V1__LoadModuleReply *r);

@@ -10,7 +10,8 @@
 #include "output_int.h"
 
 /* "100mbit", "1500kbit", "-" for 0 (not given). */
-static const char *bandwidth(uint64_t kbps)
+static const char *
+bandwidth(uint64_t kbps)
 {
 	if (!kbps)
 		return "-";
@@ -21,7 +22,8 @@ static const char *bandwidth(uint64_t kbps)
 	return fmt("%" PRIu64 "kbit", kbps);
 }
 
-void ctl_table_neighbours(const Itm__V1__NeighbourTable *r)
+void
+ctl_table_neighbours(const Itm__V1__NeighbourTable *r)
 {
 	struct table t;
 
@@ -44,14 +46,16 @@ void ctl_table_neighbours(const Itm__V1__NeighbourTable *r)
 
 		tbl_row(&t, n->node, str_or_dash(n->mgmt_addr),
 			str_or_dash(n->overlay_addr), u64(n->cost),
-			n->latency_ms ? fmt("%" PRIu32 " ms", n->latency_ms) : "-",
+			n->latency_ms ? fmt("%" PRIu32 " ms", n->latency_ms)
+				      : "-",
 			bandwidth(n->bandwidth_kbps));
 	}
 	tbl_print(&t);
 }
 
 /* "5", or "3 (want 5)" for an agent behind. */
-static const char *node_generation(const Itm__V1__NodeInfo *n)
+static const char *
+node_generation(const Itm__V1__NodeInfo *n)
 {
 	if (n->generation == n->want_generation)
 		return u64(n->generation);
@@ -59,7 +63,8 @@ static const char *node_generation(const Itm__V1__NodeInfo *n)
 		   n->want_generation);
 }
 
-static const char *labels(const Itm__V1__NodeInfo *n)
+static const char *
+labels(const Itm__V1__NodeInfo *n)
 {
 	static char buf[512];
 	size_t off = 0;
@@ -71,7 +76,8 @@ static const char *labels(const Itm__V1__NodeInfo *n)
 	return str_or_dash(buf);
 }
 
-void ctl_table_nodes(const Itm__V1__NodesReply *r)
+void
+ctl_table_nodes(const Itm__V1__NodesReply *r)
 {
 	struct table t;
 
@@ -96,7 +102,8 @@ void ctl_table_nodes(const Itm__V1__NodesReply *r)
 }
 
 /* "2 updated, 1 unchanged, 1 unreachable" in the order first seen. */
-static void result_summary(const Itm__V1__ApplyReply *r)
+static void
+result_summary(const Itm__V1__ApplyReply *r)
 {
 	const char *seen[8];
 	size_t count[8], n = 0;
@@ -119,13 +126,15 @@ static void result_summary(const Itm__V1__ApplyReply *r)
 	putchar('\n');
 }
 
-void ctl_table_applied(const Itm__V1__ApplyReply *r, int dry_run)
+void
+ctl_table_applied(const Itm__V1__ApplyReply *r, int dry_run)
 {
 	struct table t;
 
 	if (dry_run)
 		printf("dry run: valid; generation %" PRIu64 " would be "
-		       "applied; nothing stored or pushed\n", r->generation);
+		       "applied; nothing stored or pushed\n",
+		       r->generation);
 	else
 		printf("generation %" PRIu64 " applied\n", r->generation);
 	if (!r->n_nodes)
@@ -135,8 +144,8 @@ void ctl_table_applied(const Itm__V1__ApplyReply *r, int dry_run)
 	for (size_t i = 0; i < r->n_nodes; i++) {
 		const Itm__V1__NodeResult *n = r->nodes[i];
 
-		tbl_row(&t, n->node, str_or_dash(n->result),
-			u64(n->generation), str_or_dash(n->detail));
+		tbl_row(&t, n->node, str_or_dash(n->result), u64(n->generation),
+			str_or_dash(n->detail));
 	}
 	tbl_print(&t);
 	putchar('\n');
@@ -145,7 +154,8 @@ void ctl_table_applied(const Itm__V1__ApplyReply *r, int dry_run)
 
 /* The YAML as stored, so "topology show > f.yaml" gives a file to apply;
  * what generation it is goes in a leading YAML comment. */
-void ctl_table_topology(const Itm__V1__TopologyReply *r)
+void
+ctl_table_topology(const Itm__V1__TopologyReply *r)
 {
 	size_t len = r->yaml ? strlen(r->yaml) : 0;
 
@@ -160,7 +170,8 @@ void ctl_table_topology(const Itm__V1__TopologyReply *r)
 		putchar('\n');
 }
 
-void ctl_table_diff(const Itm__V1__DiffReply *r)
+void
+ctl_table_diff(const Itm__V1__DiffReply *r)
 {
 	if (!r->n_lines)
 		printf("no changes\n");
@@ -168,7 +179,8 @@ void ctl_table_diff(const Itm__V1__DiffReply *r)
 		printf("%s\n", r->lines[i]);
 }
 
-void ctl_table_history(const Itm__V1__HistoryReply *r)
+void
+ctl_table_history(const Itm__V1__HistoryReply *r)
 {
 	struct table t;
 
@@ -191,7 +203,8 @@ void ctl_table_history(const Itm__V1__HistoryReply *r)
 /* Stats of the whole overlay: the stats table with a NODE column       */
 /* ------------------------------------------------------------------ */
 
-static void overlay_class_table(const Itm__V1__NodeStatsReply *r)
+static void
+overlay_class_table(const Itm__V1__NodeStatsReply *r)
 {
 	struct table t;
 
@@ -200,15 +213,16 @@ static void overlay_class_table(const Itm__V1__NodeStatsReply *r)
 		const Itm__V1__StatsReply *s = r->nodes[i];
 
 		if (!s->n_modules)
-			tbl_row(&t, s->node, "-", "-", "-", "-", "-", "-",
-				"-", "-", "-");
+			tbl_row(&t, s->node, "-", "-", "-", "-", "-", "-", "-",
+				"-", "-");
 		for (size_t j = 0; j < s->n_modules; j++)
 			stats_rows(&t, s->node, s->modules[j]);
 	}
 	tbl_print(&t);
 }
 
-static void overlay_counter_table(const Itm__V1__NodeStatsReply *r)
+static void
+overlay_counter_table(const Itm__V1__NodeStatsReply *r)
 {
 	struct table t;
 	size_t n = 0;
@@ -227,22 +241,25 @@ static void overlay_counter_table(const Itm__V1__NodeStatsReply *r)
 	tbl_print(&t);
 }
 
-static void overlay_errors(const Itm__V1__NodeStatsReply *r)
+static void
+overlay_errors(const Itm__V1__NodeStatsReply *r)
 {
 	struct table t;
 
 	if (!r->n_errors)
 		return;
-	printf("%s%zu node%s not asked:\n", r->n_nodes ? "\n" : "",
-	       r->n_errors, r->n_errors == 1 ? "" : "s");
+	printf("%s%zu node%s not asked:\n", r->n_nodes ? "\n" : "", r->n_errors,
+	       r->n_errors == 1 ? "" : "s");
 	tbl_init(&t, "lll", "NODE", "RESULT", "DETAIL");
 	for (size_t i = 0; i < r->n_errors; i++)
-		tbl_row(&t, r->errors[i]->node, str_or_dash(r->errors[i]->result),
+		tbl_row(&t, r->errors[i]->node,
+			str_or_dash(r->errors[i]->result),
 			str_or_dash(r->errors[i]->detail));
 	tbl_print(&t);
 }
 
-void ctl_table_overlay_stats(const Itm__V1__NodeStatsReply *r)
+void
+ctl_table_overlay_stats(const Itm__V1__NodeStatsReply *r)
 {
 	if (!r->n_nodes && !r->n_errors) {
 		printf("no nodes: apply a topology first "

@@ -12,12 +12,12 @@
 
 #include "output.h"
 
-#define TBL_MAXCOLS	12
+#define TBL_MAXCOLS 12
 
 struct table {
 	int ncols;
-	const char *align;		/* 'l' or 'r' per column */
-	char **cells;			/* row-major, header row first; owned */
+	const char *align; /* 'l' or 'r' per column */
+	char **cells;	   /* row-major, header row first; owned */
 	size_t nrows;
 };
 
@@ -42,9 +42,10 @@ const char *str_or_dash(const char *s);
 void stats_rows(struct table *t, const char *node,
 		const Itm__V1__ModuleStats *m);
 /* The columns stats_rows() fills, after the optional NODE column. */
-#define STATS_ALIGN	"lllllrrrr"
-#define STATS_HEADERS	"MODULE", "KIND", "REGISTRATION", "HOOK", "CLASS", \
-			"PACKETS", "BYTES", "FLOWS", "SETTLED"
+#define STATS_ALIGN "lllllrrrr"
+#define STATS_HEADERS                                                          \
+	"MODULE", "KIND", "REGISTRATION", "HOOK", "CLASS", "PACKETS", "BYTES", \
+		"FLOWS", "SETTLED"
 /* Module counter rows ("MODULE COUNTER VALUE", node first if given). */
 void counter_rows(struct table *t, const char *node,
 		  const Itm__V1__ModuleStats *m);

@@ -14,7 +14,8 @@
 
 static json_t *msg_json(const ProtobufCMessage *msg);
 
-static json_t *u64_json(uint64_t v)
+static json_t *
+u64_json(uint64_t v)
 {
 	char buf[24];
 
@@ -25,7 +26,8 @@ static json_t *u64_json(uint64_t v)
 }
 
 /* Strings are not checked for UTF-8 on the wire: replace what is not. */
-static json_t *str_json(const char *s)
+static json_t *
+str_json(const char *s)
 {
 	json_t *j = json_string(s ? s : "");
 	char *copy;
@@ -41,7 +43,8 @@ static json_t *str_json(const char *s)
 	return j;
 }
 
-static json_t *bytes_json(const ProtobufCBinaryData *b)
+static json_t *
+bytes_json(const ProtobufCBinaryData *b)
 {
 	static const char tab[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -65,7 +68,8 @@ static json_t *bytes_json(const ProtobufCBinaryData *b)
 	return j;
 }
 
-static json_t *enum_json(const ProtobufCFieldDescriptor *f, int v)
+static json_t *
+enum_json(const ProtobufCFieldDescriptor *f, int v)
 {
 	const ProtobufCEnumValue *ev =
 		protobuf_c_enum_descriptor_get_value(f->descriptor, v);
@@ -74,43 +78,37 @@ static json_t *enum_json(const ProtobufCFieldDescriptor *f, int v)
 }
 
 /* One value of field @f stored at @p. */
-static json_t *value_json(const ProtobufCFieldDescriptor *f, const void *p)
+static json_t *
+value_json(const ProtobufCFieldDescriptor *f, const void *p)
 {
 	switch (f->type) {
 	case PROTOBUF_C_TYPE_INT32:
 	case PROTOBUF_C_TYPE_SINT32:
-	case PROTOBUF_C_TYPE_SFIXED32:
-		return json_integer(*(const int32_t *)p);
+	case PROTOBUF_C_TYPE_SFIXED32: return json_integer(*(const int32_t *)p);
 	case PROTOBUF_C_TYPE_UINT32:
-	case PROTOBUF_C_TYPE_FIXED32:
-		return json_integer(*(const uint32_t *)p);
+	case PROTOBUF_C_TYPE_FIXED32: return json_integer(*(const uint32_t *)p);
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
-	case PROTOBUF_C_TYPE_SFIXED64:
-		return json_integer(*(const int64_t *)p);
+	case PROTOBUF_C_TYPE_SFIXED64: return json_integer(*(const int64_t *)p);
 	case PROTOBUF_C_TYPE_UINT64:
-	case PROTOBUF_C_TYPE_FIXED64:
-		return u64_json(*(const uint64_t *)p);
-	case PROTOBUF_C_TYPE_FLOAT:
-		return json_real(*(const float *)p);
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return json_real(*(const double *)p);
+	case PROTOBUF_C_TYPE_FIXED64: return u64_json(*(const uint64_t *)p);
+	case PROTOBUF_C_TYPE_FLOAT: return json_real(*(const float *)p);
+	case PROTOBUF_C_TYPE_DOUBLE: return json_real(*(const double *)p);
 	case PROTOBUF_C_TYPE_BOOL:
 		return json_boolean(*(const protobuf_c_boolean *)p);
-	case PROTOBUF_C_TYPE_ENUM:
-		return enum_json(f, *(const int *)p);
-	case PROTOBUF_C_TYPE_STRING:
-		return str_json(*(char *const *)p);
-	case PROTOBUF_C_TYPE_BYTES:
-		return bytes_json(p);
+	case PROTOBUF_C_TYPE_ENUM: return enum_json(f, *(const int *)p);
+	case PROTOBUF_C_TYPE_STRING: return str_json(*(char *const *)p);
+	case PROTOBUF_C_TYPE_BYTES: return bytes_json(p);
 	case PROTOBUF_C_TYPE_MESSAGE:
-		return *(ProtobufCMessage *const *)p ?
-		       msg_json(*(ProtobufCMessage *const *)p) : json_null();
+		return *(ProtobufCMessage *const *)p
+			       ? msg_json(*(ProtobufCMessage *const *)p)
+			       : json_null();
 	}
 	return json_null();
 }
 
-static size_t elem_size(ProtobufCType type)
+static size_t
+elem_size(ProtobufCType type)
 {
 	switch (type) {
 	case PROTOBUF_C_TYPE_INT64:
@@ -118,43 +116,44 @@ static size_t elem_size(ProtobufCType type)
 	case PROTOBUF_C_TYPE_SFIXED64:
 	case PROTOBUF_C_TYPE_UINT64:
 	case PROTOBUF_C_TYPE_FIXED64:
-	case PROTOBUF_C_TYPE_DOUBLE:
-		return 8;
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
+	case PROTOBUF_C_TYPE_DOUBLE: return 8;
+	case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
 	case PROTOBUF_C_TYPE_STRING:
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(void *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
-	default:
-		return 4;
+	case PROTOBUF_C_TYPE_MESSAGE: return sizeof(void *);
+	case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
+	default: return 4;
 	}
 }
 
-static json_t *repeated_json(const ProtobufCFieldDescriptor *f,
-			     const char *base)
+static json_t *
+repeated_json(const ProtobufCFieldDescriptor *f, const char *base)
 {
 	size_t n = *(const size_t *)(base + f->quantifier_offset);
 	const char *arr = *(char *const *)(base + f->offset);
 	json_t *a = json_array();
 
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, value_json(f, arr + i * elem_size(f->type)));
+		json_array_append_new(a,
+				      value_json(f,
+						 arr + i * elem_size(f->type)));
 	return a;
 }
 
 /* Unset optional fields and oneof members not chosen are left out. */
-static int field_present(const ProtobufCFieldDescriptor *f, const char *base)
+static int
+field_present(const ProtobufCFieldDescriptor *f, const char *base)
 {
 	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
-		return *(const uint32_t *)(base + f->quantifier_offset) == f->id;
+		return *(const uint32_t *)(base + f->quantifier_offset) ==
+		       f->id;
 	if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset)
-		return *(const protobuf_c_boolean *)(base + f->quantifier_offset);
+		return *(const protobuf_c_boolean *)(base +
+						     f->quantifier_offset);
 	return 1;
 }
 
-static json_t *msg_json(const ProtobufCMessage *msg)
+static json_t *
+msg_json(const ProtobufCMessage *msg)
 {
 	const ProtobufCMessageDescriptor *d = msg->descriptor;
 	const char *base = (const char *)msg;
@@ -175,12 +174,14 @@ static json_t *msg_json(const ProtobufCMessage *msg)
 	return o;
 }
 
-json_t *pb_to_json(const ProtobufCMessage *msg)
+json_t *
+pb_to_json(const ProtobufCMessage *msg)
 {
 	return msg ? msg_json(msg) : NULL;
 }
 
-void json_print(json_t *j)
+void
+json_print(json_t *j)
 {
 	if (!j)
 		return;
@@ -190,11 +191,11 @@ void json_print(json_t *j)
 }
 
 /* Most replies print as they are: one function per op, for type safety. */
-#define JSON_AS_IS(fn, type)						\
-static void fn(const type *r)						\
-{									\
-	json_print(pb_to_json(&r->base));				\
-}
+#define JSON_AS_IS(fn, type)                      \
+	static void fn(const type *r)             \
+	{                                         \
+		json_print(pb_to_json(&r->base)); \
+	}
 
 JSON_AS_IS(json_status, Itm__V1__StatusReply)
 JSON_AS_IS(json_stats, Itm__V1__StatsReply)
@@ -206,7 +207,8 @@ JSON_AS_IS(json_history, Itm__V1__HistoryReply)
 JSON_AS_IS(json_overlay_stats, Itm__V1__NodeStatsReply)
 
 /* Through the controller, say which node first. */
-static json_t *with_node(const char *node, json_t *o)
+static json_t *
+with_node(const char *node, json_t *o)
 {
 	json_t *n;
 
@@ -219,13 +221,15 @@ static json_t *with_node(const char *node, json_t *o)
 	return n;
 }
 
-static void json_loaded(const char *node, const Itm__V1__LoadModuleReply *r)
+static void
+json_loaded(const char *node, const Itm__V1__LoadModuleReply *r)
 {
 	json_print(with_node(node, pb_to_json(&r->base)));
 }
 
 /* UnloadModuleReply is empty: say what was unloaded. */
-static void json_unloaded(const char *node, const char *name)
+static void
+json_unloaded(const char *node, const char *name)
 {
 	json_t *o = json_object();
 
@@ -233,12 +237,14 @@ static void json_unloaded(const char *node, const char *name)
 	json_print(with_node(node, o));
 }
 
-static void json_modules(const char *node, const Itm__V1__ListModulesReply *r)
+static void
+json_modules(const char *node, const Itm__V1__ListModulesReply *r)
 {
 	json_print(with_node(node, pb_to_json(&r->base)));
 }
 
-static void json_applied(const Itm__V1__ApplyReply *r, int dry_run)
+static void
+json_applied(const Itm__V1__ApplyReply *r, int dry_run)
 {
 	json_t *o = pb_to_json(&r->base);
 

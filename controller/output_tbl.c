@@ -13,7 +13,8 @@
 
 #include "output_int.h"
 
-void tbl_init(struct table *t, const char *align, ...)
+void
+tbl_init(struct table *t, const char *align, ...)
 {
 	va_list ap;
 
@@ -28,15 +29,18 @@ void tbl_init(struct table *t, const char *align, ...)
 	t->nrows = 1;
 }
 
-void tbl_rowv(struct table *t, const char *const *cells)
+void
+tbl_rowv(struct table *t, const char *const *cells)
 {
-	t->cells = realloc(t->cells, (t->nrows + 1) * t->ncols * sizeof(char *));
+	t->cells =
+		realloc(t->cells, (t->nrows + 1) * t->ncols * sizeof(char *));
 	for (int c = 0; c < t->ncols; c++)
 		t->cells[t->nrows * t->ncols + c] = strdup(cells[c]);
 	t->nrows++;
 }
 
-void tbl_row(struct table *t, ...)
+void
+tbl_row(struct table *t, ...)
 {
 	const char *cells[TBL_MAXCOLS];
 	va_list ap;
@@ -48,7 +52,8 @@ void tbl_row(struct table *t, ...)
 	tbl_rowv(t, cells);
 }
 
-void tbl_print(struct table *t)
+void
+tbl_print(struct table *t)
 {
 	size_t w[TBL_MAXCOLS] = { 0 };
 
@@ -77,7 +82,8 @@ void tbl_print(struct table *t)
 	free(t->cells);
 }
 
-const char *fmt(const char *f, ...)
+const char *
+fmt(const char *f, ...)
 {
 	static char bufs[16][256];
 	static int i;
@@ -90,12 +96,14 @@ const char *fmt(const char *f, ...)
 	return b;
 }
 
-const char *u64(uint64_t v)
+const char *
+u64(uint64_t v)
 {
 	return fmt("%" PRIu64, v);
 }
 
-const char *str_or_dash(const char *s)
+const char *
+str_or_dash(const char *s)
 {
 	return s && *s ? s : "-";
 }
@@ -104,7 +112,8 @@ const char *str_or_dash(const char *s)
 /* Stats rows                                                           */
 /* ------------------------------------------------------------------ */
 
-static const char *settled_share(const Itm__V1__ClassStats *c)
+static const char *
+settled_share(const Itm__V1__ClassStats *c)
 {
 	if (!c->packets)
 		return "-";
@@ -112,8 +121,9 @@ static const char *settled_share(const Itm__V1__ClassStats *c)
 }
 
 /* One row: the node column (if any) and then @n cells. */
-static void row_with_node(struct table *t, const char *node,
-			  const char *const *cells, int n)
+static void
+row_with_node(struct table *t, const char *node, const char *const *cells,
+	      int n)
 {
 	const char *row[TBL_MAXCOLS];
 	int k = 0;
@@ -125,14 +135,12 @@ static void row_with_node(struct table *t, const char *node,
 	tbl_rowv(t, row);
 }
 
-static void class_row(struct table *t, const char *node,
-		      const Itm__V1__ModuleStats *m,
-		      const Itm__V1__RegistrationStats *g,
-		      const Itm__V1__ClassStats *c)
+static void
+class_row(struct table *t, const char *node, const Itm__V1__ModuleStats *m,
+	  const Itm__V1__RegistrationStats *g, const Itm__V1__ClassStats *c)
 {
-	const char *cells[9] = {
-		m->module, m->kind, "-", "-", "-", "-", "-", "-", "-"
-	};
+	const char *cells[9] = { m->module, m->kind, "-", "-", "-",
+				 "-",	    "-",     "-", "-" };
 
 	if (g) {
 		cells[2] = str_or_dash(g->label);
@@ -149,8 +157,8 @@ static void class_row(struct table *t, const char *node,
 	row_with_node(t, node, cells, 9);
 }
 
-void stats_rows(struct table *t, const char *node,
-		const Itm__V1__ModuleStats *m)
+void
+stats_rows(struct table *t, const char *node, const Itm__V1__ModuleStats *m)
 {
 	if (!m->n_registrations)
 		class_row(t, node, m, NULL, NULL);
@@ -164,14 +172,12 @@ void stats_rows(struct table *t, const char *node,
 	}
 }
 
-void counter_rows(struct table *t, const char *node,
-		  const Itm__V1__ModuleStats *m)
+void
+counter_rows(struct table *t, const char *node, const Itm__V1__ModuleStats *m)
 {
 	for (size_t j = 0; j < m->n_counters; j++) {
-		const char *cells[3] = {
-			m->module, m->counters[j]->name,
-			u64(m->counters[j]->value)
-		};
+		const char *cells[3] = { m->module, m->counters[j]->name,
+					 u64(m->counters[j]->value) };
 
 		row_with_node(t, node, cells, 3);
 	}

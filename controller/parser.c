@@ -19,15 +19,15 @@
 #include "parser.h"
 
 enum token_type {
-	NOTOKEN,	/* the command may end here */
-	ENDTOKEN,	/* end of a table */
+	NOTOKEN,  /* the command may end here */
+	ENDTOKEN, /* end of a table */
 	KEYWORD,
-	FLAG,		/* keyword that sets dry_run */
-	NAME,		/* module name */
-	NAME2,		/* a second name: the first one was the NODE */
+	FLAG,  /* keyword that sets dry_run */
+	NAME,  /* module name */
+	NAME2, /* a second name: the first one was the NODE */
 	NODE,
-	MODULE,		/* argument of --module */
-	PARAM,		/* key=value */
+	MODULE, /* argument of --module */
+	PARAM,	/* key=value */
 	FILENAME,
 	GENERATION,
 	HELPTOPIC,
@@ -35,27 +35,23 @@ enum token_type {
 
 struct token {
 	enum token_type type;
-	const char *keyword;	/* the keyword, or what to call the argument */
-	enum action value;	/* set when this token matches */
+	const char *keyword; /* the keyword, or what to call the argument */
+	enum action value;   /* set when this token matches */
 	const struct token *next;
 };
 
-static const struct token t_end[] = {
-	{ NOTOKEN, "", ACT_NONE, NULL },
-	{ ENDTOKEN, "", ACT_NONE, NULL }
-};
+static const struct token t_end[] = { { NOTOKEN, "", ACT_NONE, NULL },
+				      { ENDTOKEN, "", ACT_NONE, NULL } };
 
-static const struct token t_help[] = {
-	{ NOTOKEN, "", ACT_NONE, NULL },
-	{ HELPTOPIC, "COMMAND", ACT_NONE, t_help },
-	{ ENDTOKEN, "", ACT_NONE, NULL }
-};
+static const struct token t_help[] = { { NOTOKEN, "", ACT_NONE, NULL },
+				       { HELPTOPIC, "COMMAND", ACT_NONE,
+					 t_help },
+				       { ENDTOKEN, "", ACT_NONE, NULL } };
 
-static const struct token t_params[] = {
-	{ NOTOKEN, "", ACT_NONE, NULL },
-	{ PARAM, "key=value", ACT_NONE, t_params },
-	{ ENDTOKEN, "", ACT_NONE, NULL }
-};
+static const struct token t_params[] = { { NOTOKEN, "", ACT_NONE, NULL },
+					 { PARAM, "key=value", ACT_NONE,
+					   t_params },
+					 { ENDTOKEN, "", ACT_NONE, NULL } };
 
 /* module load MODULE [k=v...]  |  module load NODE MODULE [k=v...] */
 static const struct token t_load2[] = {
@@ -65,27 +61,23 @@ static const struct token t_load2[] = {
 	{ ENDTOKEN, "", ACT_NONE, NULL }
 };
 
-static const struct token t_load[] = {
-	{ NAME, "MODULE", ACT_MODULE_LOAD, t_load2 },
-	{ ENDTOKEN, "", ACT_NONE, NULL }
-};
+static const struct token t_load[] = { { NAME, "MODULE", ACT_MODULE_LOAD,
+					 t_load2 },
+				       { ENDTOKEN, "", ACT_NONE, NULL } };
 
-static const struct token t_unload2[] = {
-	{ NOTOKEN, "", ACT_NONE, NULL },
-	{ NAME2, "MODULE", ACT_NODE_MODULE_UNLOAD, t_end },
-	{ ENDTOKEN, "", ACT_NONE, NULL }
-};
+static const struct token t_unload2[] = { { NOTOKEN, "", ACT_NONE, NULL },
+					  { NAME2, "MODULE",
+					    ACT_NODE_MODULE_UNLOAD, t_end },
+					  { ENDTOKEN, "", ACT_NONE, NULL } };
 
-static const struct token t_unload[] = {
-	{ NAME, "MODULE", ACT_MODULE_UNLOAD, t_unload2 },
-	{ ENDTOKEN, "", ACT_NONE, NULL }
-};
+static const struct token t_unload[] = { { NAME, "MODULE", ACT_MODULE_UNLOAD,
+					   t_unload2 },
+					 { ENDTOKEN, "", ACT_NONE, NULL } };
 
-static const struct token t_list[] = {
-	{ NOTOKEN, "", ACT_NONE, NULL },
-	{ NODE, "NODE", ACT_NODE_MODULE_LIST, t_end },
-	{ ENDTOKEN, "", ACT_NONE, NULL }
-};
+static const struct token t_list[] = { { NOTOKEN, "", ACT_NONE, NULL },
+				       { NODE, "NODE", ACT_NODE_MODULE_LIST,
+					 t_end },
+				       { ENDTOKEN, "", ACT_NONE, NULL } };
 
 static const struct token t_module[] = {
 	{ KEYWORD, "load", ACT_NONE, t_load },
@@ -101,21 +93,19 @@ static const struct token t_stats_mod_end[] = {
 	{ ENDTOKEN, "", ACT_NONE, NULL }
 };
 
-static const struct token t_stats_mod[] = {
-	{ MODULE, "MODULE", ACT_NONE, t_stats_mod_end },
-	{ ENDTOKEN, "", ACT_NONE, NULL }
-};
+static const struct token t_stats_mod[] = { { MODULE, "MODULE", ACT_NONE,
+					      t_stats_mod_end },
+					    { ENDTOKEN, "", ACT_NONE, NULL } };
 
 static const struct token t_stats_node_mod[] = {
 	{ MODULE, "MODULE", ACT_NONE, t_end },
 	{ ENDTOKEN, "", ACT_NONE, NULL }
 };
 
-static const struct token t_stats_node[] = {
-	{ NOTOKEN, "", ACT_NONE, NULL },
-	{ KEYWORD, "--module", ACT_NONE, t_stats_node_mod },
-	{ ENDTOKEN, "", ACT_NONE, NULL }
-};
+static const struct token t_stats_node[] = { { NOTOKEN, "", ACT_NONE, NULL },
+					     { KEYWORD, "--module", ACT_NONE,
+					       t_stats_node_mod },
+					     { ENDTOKEN, "", ACT_NONE, NULL } };
 
 static const struct token t_stats[] = {
 	{ NOTOKEN, "", ACT_NONE, NULL },
@@ -126,16 +116,14 @@ static const struct token t_stats[] = {
 
 /* topology apply [--dry-run] FILE | show [[--generation] GEN] |
  * diff FILE | history | rollback GEN */
-static const struct token t_apply_opts[] = {
-	{ NOTOKEN, "", ACT_NONE, NULL },
-	{ FLAG, "--dry-run", ACT_NONE, t_end },
-	{ ENDTOKEN, "", ACT_NONE, NULL }
-};
+static const struct token t_apply_opts[] = { { NOTOKEN, "", ACT_NONE, NULL },
+					     { FLAG, "--dry-run", ACT_NONE,
+					       t_end },
+					     { ENDTOKEN, "", ACT_NONE, NULL } };
 
-static const struct token t_apply_file[] = {
-	{ FILENAME, "FILE", ACT_TOPO_APPLY, t_end },
-	{ ENDTOKEN, "", ACT_NONE, NULL }
-};
+static const struct token t_apply_file[] = { { FILENAME, "FILE", ACT_TOPO_APPLY,
+					       t_end },
+					     { ENDTOKEN, "", ACT_NONE, NULL } };
 
 static const struct token t_apply[] = {
 	{ FLAG, "--dry-run", ACT_NONE, t_apply_file },
@@ -143,10 +131,9 @@ static const struct token t_apply[] = {
 	{ ENDTOKEN, "", ACT_NONE, NULL }
 };
 
-static const struct token t_show_gen[] = {
-	{ GENERATION, "GENERATION", ACT_NONE, t_end },
-	{ ENDTOKEN, "", ACT_NONE, NULL }
-};
+static const struct token t_show_gen[] = { { GENERATION, "GENERATION", ACT_NONE,
+					     t_end },
+					   { ENDTOKEN, "", ACT_NONE, NULL } };
 
 static const struct token t_show[] = {
 	{ NOTOKEN, "", ACT_NONE, NULL },
@@ -155,15 +142,13 @@ static const struct token t_show[] = {
 	{ ENDTOKEN, "", ACT_NONE, NULL }
 };
 
-static const struct token t_diff[] = {
-	{ FILENAME, "FILE", ACT_TOPO_DIFF, t_end },
-	{ ENDTOKEN, "", ACT_NONE, NULL }
-};
+static const struct token t_diff[] = { { FILENAME, "FILE", ACT_TOPO_DIFF,
+					 t_end },
+				       { ENDTOKEN, "", ACT_NONE, NULL } };
 
-static const struct token t_rollback[] = {
-	{ GENERATION, "GENERATION", ACT_TOPO_ROLLBACK, t_end },
-	{ ENDTOKEN, "", ACT_NONE, NULL }
-};
+static const struct token t_rollback[] = { { GENERATION, "GENERATION",
+					     ACT_TOPO_ROLLBACK, t_end },
+					   { ENDTOKEN, "", ACT_NONE, NULL } };
 
 static const struct token t_topology[] = {
 	{ KEYWORD, "apply", ACT_NONE, t_apply },
@@ -185,12 +170,14 @@ static const struct token t_main[] = {
 	{ ENDTOKEN, "", ACT_NONE, NULL }
 };
 
-static int is_keyword(const struct token *t)
+static int
+is_keyword(const struct token *t)
 {
 	return t->type == KEYWORD || t->type == FLAG;
 }
 
-static int is_number(const char *w)
+static int
+is_number(const char *w)
 {
 	if (!*w)
 		return 0;
@@ -201,7 +188,8 @@ static int is_number(const char *w)
 }
 
 /* Does @w fit @t?  Keywords match by prefix here. */
-static int word_fits(const struct token *t, const char *w)
+static int
+word_fits(const struct token *t, const char *w)
 {
 	const char *eq = strchr(w, '=');
 
@@ -215,23 +203,18 @@ static int word_fits(const struct token *t, const char *w)
 	case NAME:
 	case NAME2:
 	case NODE:
-	case MODULE:
-		return *w && *w != '-' && !eq;
-	case PARAM:
-		return eq && eq != w && *w != '-';
-	case FILENAME:
-		return *w && (*w != '-' || !strcmp(w, "-"));
-	case GENERATION:
-		return is_number(w);
-	case HELPTOPIC:
-		return *w && *w != '-';
-	default:
-		return 0;
+	case MODULE: return *w && *w != '-' && !eq;
+	case PARAM: return eq && eq != w && *w != '-';
+	case FILENAME: return *w && (*w != '-' || !strcmp(w, "-"));
+	case GENERATION: return is_number(w);
+	case HELPTOPIC: return *w && *w != '-';
+	default: return 0;
 	}
 }
 
 /* "load, unload or list" */
-static void expected(const struct token *table, char *buf, size_t len)
+static void
+expected(const struct token *table, char *buf, size_t len)
 {
 	const struct token *t;
 	size_t n = 0, i = 0, off = 0;
@@ -244,18 +227,22 @@ static void expected(const struct token *table, char *buf, size_t len)
 			continue;
 		i++;
 		off += snprintf(buf + off, len - off, "%s%s",
-				i == 1 ? "" : i == n ? " or " : ", ", t->keyword);
+				i == 1	 ? ""
+				: i == n ? " or "
+					 : ", ",
+				t->keyword);
 	}
 }
 
-static void where(const struct parse_result *res, char *buf, size_t len)
+static void
+where(const struct parse_result *res, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s%s", res->cmd, res->cmd[0] ? ": " : "");
 }
 
 /* "status or stats": the keywords starting with @w. */
-static void candidates(const struct token *table, const char *w, char *buf,
-		       size_t len)
+static void
+candidates(const struct token *table, const char *w, char *buf, size_t len)
 {
 	const struct token *t;
 	size_t n = 0, i = 0, off = 0;
@@ -268,14 +255,17 @@ static void candidates(const struct token *table, const char *w, char *buf,
 			continue;
 		i++;
 		off += snprintf(buf + off, len - off, "%s%s",
-				i == 1 ? "" : i == n ? " or " : ", ", t->keyword);
+				i == 1	 ? ""
+				: i == n ? " or "
+					 : ", ",
+				t->keyword);
 	}
 }
 
 /* Exact keyword, else unique keyword prefix, else the first argument. */
-static const struct token *match(const struct token *table, const char *w,
-				 const struct parse_result *res, char *err,
-				 size_t errlen)
+static const struct token *
+match(const struct token *table, const char *w, const struct parse_result *res,
+      char *err, size_t errlen)
 {
 	const struct token *t, *kw = NULL, *arg = NULL;
 	char exp[160], at[80];
@@ -305,46 +295,42 @@ static const struct token *match(const struct token *table, const char *w,
 	else if (w[0] == '-' && w[1])
 		snprintf(err, errlen, "%sunknown option '%s'", at, w);
 	else if (table == t_main)
-		snprintf(err, errlen, "unknown command '%s' (try 'itmctl help')", w);
+		snprintf(err, errlen,
+			 "unknown command '%s' (try 'itmctl help')", w);
 	else if (table == t_end)
 		snprintf(err, errlen, "%sunexpected '%s'", at, w);
 	else
-		snprintf(err, errlen, "%sunexpected '%s'; expected %s", at, w, exp);
+		snprintf(err, errlen, "%sunexpected '%s'; expected %s", at, w,
+			 exp);
 	return NULL;
 }
 
-static void cmd_append(struct parse_result *res, const char *kw)
+static void
+cmd_append(struct parse_result *res, const char *kw)
 {
 	size_t off = strlen(res->cmd);
 
-	snprintf(res->cmd + off, sizeof(res->cmd) - off, "%s%s",
-		 off ? " " : "", kw);
+	snprintf(res->cmd + off, sizeof(res->cmd) - off, "%s%s", off ? " " : "",
+		 kw);
 }
 
-static int apply(const struct token *t, const char *w,
-		 struct parse_result *res, char *err, size_t errlen)
+static int
+apply(const struct token *t, const char *w, struct parse_result *res, char *err,
+      size_t errlen)
 {
 	switch (t->type) {
 	case KEYWORD:
 		if (t->keyword[0] != '-')
 			cmd_append(res, t->keyword);
 		break;
-	case FLAG:
-		res->dry_run = 1;
-		break;
-	case NAME:
-		res->name = w;
-		break;
+	case FLAG: res->dry_run = 1; break;
+	case NAME: res->name = w; break;
 	case NAME2:
 		res->node = res->name;
 		res->name = w;
 		break;
-	case NODE:
-		res->node = w;
-		break;
-	case MODULE:
-		res->module = w;
-		break;
+	case NODE: res->node = w; break;
+	case MODULE: res->module = w; break;
 	case PARAM:
 		if (res->n_params == PARSE_MAX_PARAMS) {
 			snprintf(err, errlen, "%s: more than %d parameters",
@@ -353,9 +339,7 @@ static int apply(const struct token *t, const char *w,
 		}
 		res->params[res->n_params++] = w;
 		break;
-	case FILENAME:
-		res->file = w;
-		break;
+	case FILENAME: res->file = w; break;
 	case GENERATION:
 		errno = 0;
 		res->generation = strtoull(w, NULL, 10);
@@ -372,15 +356,15 @@ static int apply(const struct token *t, const char *w,
 		}
 		res->help[res->n_help++] = w;
 		break;
-	default:
-		break;
+	default: break;
 	}
 	if (t->value != ACT_NONE)
 		res->action = t->value;
 	return 0;
 }
 
-static int may_end(const struct token *table)
+static int
+may_end(const struct token *table)
 {
 	for (; table->type != ENDTOKEN; table++)
 		if (table->type == NOTOKEN)
@@ -389,8 +373,9 @@ static int may_end(const struct token *table)
 }
 
 /* The words ran out in @table: say what was missing. */
-static int incomplete(const struct token *table,
-		      const struct parse_result *res, char *err, size_t errlen)
+static int
+incomplete(const struct token *table, const struct parse_result *res, char *err,
+	   size_t errlen)
 {
 	char exp[160];
 
@@ -402,8 +387,9 @@ static int incomplete(const struct token *table,
 	return -1;
 }
 
-int parse(int argc, char **argv, struct parse_result *res, parse_opt_cb opt,
-	  void *opt_arg, char *err, size_t errlen)
+int
+parse(int argc, char **argv, struct parse_result *res, parse_opt_cb opt,
+      void *opt_arg, char *err, size_t errlen)
 {
 	const struct token *table = t_main, *t;
 	int i = 0, n;

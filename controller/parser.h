@@ -33,22 +33,22 @@ enum action {
 	ACT_MAX
 };
 
-#define PARSE_MAX_PARAMS	64
-#define PARSE_MAX_HELP		4
+#define PARSE_MAX_PARAMS 64
+#define PARSE_MAX_HELP	 4
 
 /* Every pointer points into the argv given to parse(). */
 struct parse_result {
 	enum action action;
-	char cmd[64];			/* matched keywords: "module load" */
+	char cmd[64]; /* matched keywords: "module load" */
 	const char *node;
-	const char *name;		/* module name */
-	const char *module;		/* --module filter */
-	const char *file;		/* topology apply / diff */
-	uint64_t generation;		/* topology show / rollback, 0 = none */
-	int dry_run;			/* topology apply --dry-run */
-	const char *params[PARSE_MAX_PARAMS];	/* "key=value" */
+	const char *name;    /* module name */
+	const char *module;  /* --module filter */
+	const char *file;    /* topology apply / diff */
+	uint64_t generation; /* topology show / rollback, 0 = none */
+	int dry_run;	     /* topology apply --dry-run */
+	const char *params[PARSE_MAX_PARAMS]; /* "key=value" */
 	size_t n_params;
-	const char *help[PARSE_MAX_HELP];	/* help TOPIC... */
+	const char *help[PARSE_MAX_HELP]; /* help TOPIC... */
 	size_t n_help;
 };
 

@@ -23,12 +23,12 @@
 
 #include "store.h"
 
-#define STORE_APP_ID		0x49544d31	/* "ITM1" */
-#define STORE_BUSY_MS		5000
+#define STORE_APP_ID  0x49544d31 /* "ITM1" */
+#define STORE_BUSY_MS 5000
 
 struct store {
 	sqlite3 *db;
-	int last;			/* errno value of the last failure */
+	int last; /* errno value of the last failure */
 	char err[512];
 };
 
@@ -95,7 +95,7 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (node, module)) WITHOUT ROWID;",
 };
 
-#define N_MIGRATIONS	(sizeof(migrations) / sizeof(migrations[0]))
+#define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 _Static_assert(N_MIGRATIONS == STORE_SCHEMA_VERSION,
 	       "STORE_SCHEMA_VERSION must match the migrations");
 
@@ -109,28 +109,19 @@ errno_of(int rc)
 	switch (rc & 0xff) {
 	case SQLITE_OK:
 	case SQLITE_DONE:
-	case SQLITE_ROW:
-		return 0;
+	case SQLITE_ROW: return 0;
 	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_FULL:
-		return -ENOSPC;
+	case SQLITE_LOCKED: return -EBUSY;
+	case SQLITE_NOMEM: return -ENOMEM;
+	case SQLITE_FULL: return -ENOSPC;
 	case SQLITE_READONLY:
 	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		return -EACCES;
-	case SQLITE_CANTOPEN:
-		return -ENOENT;
+	case SQLITE_AUTH: return -EACCES;
+	case SQLITE_CANTOPEN: return -ENOENT;
 	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		return -EBADMSG;
-	case SQLITE_CONSTRAINT:
-		return -EEXIST;
-	default:
-		return -EIO;
+	case SQLITE_NOTADB: return -EBADMSG;
+	case SQLITE_CONSTRAINT: return -EEXIST;
+	default: return -EIO;
 	}
 }
 
@@ -160,11 +151,12 @@ bind_va(sqlite3_stmt *s, const char *types, va_list ap)
 			const char *v = va_arg(ap, const char *);
 
 			rc = v ? sqlite3_bind_text(s, i + 1, v, -1,
-						   SQLITE_TRANSIENT) :
-				 sqlite3_bind_null(s, i + 1);
+						   SQLITE_TRANSIENT)
+			       : sqlite3_bind_null(s, i + 1);
 		} else {
 			rc = sqlite3_bind_int64(s, i + 1,
-						(sqlite3_int64)va_arg(ap, int64_t));
+						(sqlite3_int64)va_arg(ap,
+								      int64_t));
 		}
 	}
 	return rc;
@@ -268,10 +260,12 @@ migrate_one(struct store *st, int version)
 	if (rc < 0)
 		return rc;
 	rc = query_int(st, &cur, "PRAGMA user_version");
-	if (rc == 0 && cur == version) {	/* not done by another process */
+	if (rc == 0 && cur == version) { /* not done by another process */
 		rc = exec(st, migrations[version]);
-		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d; "
-			 "PRAGMA application_id = %d", version + 1, STORE_APP_ID);
+		snprintf(sql, sizeof(sql),
+			 "PRAGMA user_version = %d; "
+			 "PRAGMA application_id = %d",
+			 version + 1, STORE_APP_ID);
 		if (rc == 0)
 			rc = exec(st, sql);
 	}
@@ -293,13 +287,15 @@ migrate(struct store *st)
 	    (rc = query_int(st, &tables, "SELECT count(*) FROM sqlite_schema")))
 		return rc;
 	if ((app != 0 && app != STORE_APP_ID) || (app == 0 && tables > 0)) {
-		snprintf(st->err, sizeof(st->err), "not an itm-controller "
+		snprintf(st->err, sizeof(st->err),
+			 "not an itm-controller "
 			 "database (application_id %lld, %lld tables)",
 			 (long long)app, (long long)tables);
 		return -EBADMSG;
 	}
 	if (version > (int64_t)N_MIGRATIONS) {
-		snprintf(st->err, sizeof(st->err), "database schema version "
+		snprintf(st->err, sizeof(st->err),
+			 "database schema version "
 			 "%lld is newer than this itm-controller's (%d)",
 			 (long long)version, STORE_SCHEMA_VERSION);
 		return -EPROTONOSUPPORT;
@@ -346,8 +342,10 @@ store_open(struct store **out, const char *path, char *err, size_t errlen)
 	*out = NULL;
 	if (st == NULL)
 		return -ENOMEM;
-	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
-			     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(path, &st->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				     SQLITE_OPEN_NOMUTEX,
+			     NULL);
 	rc = rc == SQLITE_OK ? configure(st) : fail(st, rc, "open");
 	if (rc < 0) {
 		if (err)
@@ -364,7 +362,7 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
-	sqlite3_close(st->db);	/* the last connection checkpoints the WAL */
+	sqlite3_close(st->db); /* the last connection checkpoints the WAL */
 	free(st);
 }
 
@@ -400,17 +398,17 @@ enum { INS_NODE, INS_LABEL, INS_MODULE, INS_PARAM, INS_LINK, INS_MAX };
  * table digest did not change. */
 static const char *const insert_sql[INS_MAX] = {
 	[INS_NODE] = "INSERT INTO nodes (gen, name, mgmt_addr, overlay_addr,"
-		" table_digest, table_gen) SELECT ?1, ?2, ?3, ?4, ?5,"
-		" COALESCE((SELECT table_gen FROM nodes WHERE gen = ?6 AND"
-		" name = ?2 AND table_digest = ?5), ?1)",
+		     " table_digest, table_gen) SELECT ?1, ?2, ?3, ?4, ?5,"
+		     " COALESCE((SELECT table_gen FROM nodes WHERE gen = ?6 AND"
+		     " name = ?2 AND table_digest = ?5), ?1)",
 	[INS_LABEL] = "INSERT INTO node_labels (gen, node, key, value)"
-		" VALUES (?, ?, ?, ?)",
+		      " VALUES (?, ?, ?, ?)",
 	[INS_MODULE] = "INSERT INTO modules (gen, node, name, position)"
-		" VALUES (?, ?, ?, ?)",
+		       " VALUES (?, ?, ?, ?)",
 	[INS_PARAM] = "INSERT INTO module_params (gen, node, module, key,"
-		" value, position) VALUES (?, ?, ?, ?, ?, ?)",
+		      " value, position) VALUES (?, ?, ?, ?, ?, ?)",
 	[INS_LINK] = "INSERT INTO links (gen, a, b, cost, latency_ms,"
-		" bandwidth_kbps) VALUES (?, ?, ?, ?, ?, ?)",
+		     " bandwidth_kbps) VALUES (?, ?, ?, ?, ?, ?)",
 };
 
 struct apply_ctx {
@@ -494,10 +492,11 @@ insert_generation(struct apply_ctx *a, const char *yaml, size_t len,
 	int rc;
 
 	sha256_hex(yaml, len, sha);
-	s = query(a->st, "INSERT INTO generations (applied_at, comment, source,"
+	s = query(a->st,
+		  "INSERT INTO generations (applied_at, comment, source,"
 		  " yaml, sha256, rollback_of) VALUES (strftime("
-		  "'%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?, ?, ?, ?)", "tt",
-		  comment ? comment : "", source ? source : "");
+		  "'%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?, ?, ?, ?)",
+		  "tt", comment ? comment : "", source ? source : "");
 	if (s == NULL)
 		return a->st->last;
 	rc = sqlite3_bind_text(s, 3, yaml, (int)len, SQLITE_TRANSIENT);
@@ -560,8 +559,11 @@ store_apply(struct store *st, const char *yaml, size_t len,
 	    struct topo_errors *errs, uint64_t *gen)
 {
 	struct apply_in in = {
-		.yaml = yaml, .len = len, .source = filename,
-		.comment = comment, .rollback_of = rollback_of,
+		.yaml = yaml,
+		.len = len,
+		.source = filename,
+		.comment = comment,
+		.rollback_of = rollback_of,
 	};
 	struct topo_config *cfg;
 	struct neigh_set *tables = NULL;
@@ -569,8 +571,10 @@ store_apply(struct store *st, const char *yaml, size_t len,
 
 	rc = topo_parse(yaml, len, filename, &cfg, errs);
 	if (rc == -EINVAL)
-		snprintf(st->err, sizeof(st->err), "%s: topology has errors, "
-			 "not applied", filename ? filename : "topo.yaml");
+		snprintf(st->err, sizeof(st->err),
+			 "%s: topology has errors, "
+			 "not applied",
+			 filename ? filename : "topo.yaml");
 	if (rc < 0)
 		return rc;
 	rc = neigh_build(cfg, &tables);
@@ -650,8 +654,8 @@ store_current(struct store *st, uint64_t *gen)
  */
 static int
 collect_rows(struct store *st, sqlite3_stmt *s, size_t size,
-	     int (*row)(sqlite3_stmt *, void *), const char *what,
-	     void **v, size_t *n)
+	     int (*row)(sqlite3_stmt *, void *), const char *what, void **v,
+	     size_t *n)
 {
 	size_t cap = 0;
 	int rc = 0, step = SQLITE_DONE;
@@ -679,9 +683,9 @@ collect_rows(struct store *st, sqlite3_stmt *s, size_t size,
 	return rc;
 }
 
-#define GEN_COLUMNS \
+#define GEN_COLUMNS                                              \
 	"id, applied_at, sha256, comment, source, rollback_of, " \
-	"(SELECT count(*) FROM nodes WHERE gen = id), " \
+	"(SELECT count(*) FROM nodes WHERE gen = id), "          \
 	"(SELECT count(*) FROM links WHERE gen = id)"
 
 static int
@@ -721,8 +725,11 @@ int
 store_history(struct store *st, struct store_gen **out, size_t *n)
 {
 	void *v;
-	int rc = collect_rows(st, query(st, "SELECT " GEN_COLUMNS " FROM"
-				 " generations ORDER BY id", ""),
+	int rc = collect_rows(st,
+			      query(st,
+				    "SELECT " GEN_COLUMNS " FROM"
+				    " generations ORDER BY id",
+				    ""),
 			      sizeof(**out), gen_row, "history", &v, n);
 
 	if (rc < 0) {
@@ -743,9 +750,11 @@ store_yaml(struct store *st, uint64_t gen, char **yaml, size_t *len,
 	int rc;
 
 	*yaml = NULL;
-	s = query(st, "SELECT " GEN_COLUMNS ", yaml FROM generations WHERE id"
+	s = query(st,
+		  "SELECT " GEN_COLUMNS ", yaml FROM generations WHERE id"
 		  " = (CASE WHEN ?1 = 0 THEN (SELECT max(id) FROM generations)"
-		  " ELSE ?1 END)", "i", (int64_t)gen);
+		  " ELSE ?1 END)",
+		  "i", (int64_t)gen);
 	if (s == NULL)
 		return st->last;
 	rc = sqlite3_step(s);
@@ -785,7 +794,7 @@ store_topology(struct store *st, uint64_t gen, struct topo_config **cfg,
 	size_t len;
 	int rc;
 
-	if (tables && cfg == NULL)	/* the tables borrow the config */
+	if (tables && cfg == NULL) /* the tables borrow the config */
 		return -EINVAL;
 	rc = store_yaml(st, gen, &yaml, &len, &info);
 	if (rc < 0)
@@ -795,8 +804,10 @@ store_topology(struct store *st, uint64_t gen, struct topo_config **cfg,
 	topo_errors_init(&errs);
 	rc = topo_parse(yaml, len, name, &c, &errs);
 	if (rc == -EINVAL)
-		snprintf(st->err, sizeof(st->err), "stored %s no longer "
-			 "validates: %s", name, errs.n ? errs.lines[0] : "?");
+		snprintf(st->err, sizeof(st->err),
+			 "stored %s no longer "
+			 "validates: %s",
+			 name, errs.n ? errs.lines[0] : "?");
 	if (rc == 0 && tables)
 		rc = neigh_build(c, &t);
 	topo_errors_free(&errs);
@@ -831,8 +842,10 @@ node_row(sqlite3_stmt *s, void *elem)
 	n->version = col_dup(s, 7);
 	n->last_seen_ms = sqlite3_column_int64(s, 8);
 	n->acked_gen = (uint64_t)sqlite3_column_int64(s, 9);
-	return n->name && n->mgmt && n->overlay && n->labels &&
-	       n->agent_addr && n->version ? 0 : -ENOMEM;
+	return n->name && n->mgmt && n->overlay && n->labels && n->agent_addr &&
+			       n->version
+		       ? 0
+		       : -ENOMEM;
 }
 
 static void
@@ -884,20 +897,27 @@ int
 store_agent_seen(struct store *st, const char *node, const char *addr,
 		 const char *version, int64_t now_ms)
 {
-	return finish(st, query(st, "INSERT INTO agents (node, agent_addr,"
+	return finish(
+		st,
+		query(st,
+		      "INSERT INTO agents (node, agent_addr,"
 		      " version, last_seen_ms) VALUES (?1, COALESCE(?2, ''),"
 		      " COALESCE(?3, ''), ?4) ON CONFLICT (node) DO UPDATE SET"
 		      " agent_addr = COALESCE(?2, agent_addr),"
 		      " version = COALESCE(?3, version), last_seen_ms = ?4",
-		      "ttti", node, addr, version, now_ms), "agent seen");
+		      "ttti", node, addr, version, now_ms),
+		"agent seen");
 }
 
 int
 store_agent_ack(struct store *st, const char *node, uint64_t gen)
 {
-	return finish(st, query(st, "INSERT INTO agents (node, acked_gen)"
-		      " VALUES (?1, ?2) ON CONFLICT (node) DO UPDATE SET"
-		      " acked_gen = ?2", "ti", node, (int64_t)gen),
+	return finish(st,
+		      query(st,
+			    "INSERT INTO agents (node, acked_gen)"
+			    " VALUES (?1, ?2) ON CONFLICT (node) DO UPDATE SET"
+			    " acked_gen = ?2",
+			    "ti", node, (int64_t)gen),
 		      "agent ack");
 }
 
@@ -950,11 +970,13 @@ store_placements(struct store *st, const char *node,
 		 struct store_placement **out, size_t *n)
 {
 	void *v;
-	int rc = collect_rows(st, query(st, "SELECT module, params, gen FROM"
-				 " placements WHERE node = ? ORDER BY module",
-				 "t", node),
-			      sizeof(**out), placement_row, "placements",
-			      &v, n);
+	int rc =
+		collect_rows(st,
+			     query(st,
+				   "SELECT module, params, gen FROM"
+				   " placements WHERE node = ? ORDER BY module",
+				   "t", node),
+			     sizeof(**out), placement_row, "placements", &v, n);
 
 	if (rc < 0) {
 		store_placements_free(v, *n);
@@ -969,16 +991,24 @@ int
 store_placement_set(struct store *st, const char *node, const char *module,
 		    const char *params, uint64_t gen, int64_t now_ms)
 {
-	return finish(st, query(st, "INSERT INTO placements (node, module,"
+	return finish(
+		st,
+		query(st,
+		      "INSERT INTO placements (node, module,"
 		      " params, gen, placed_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)"
 		      " ON CONFLICT (node, module) DO UPDATE SET params = ?3,"
-		      " gen = ?4, placed_at_ms = ?5", "tttii", node, module,
-		      params, (int64_t)gen, now_ms), "placement");
+		      " gen = ?4, placed_at_ms = ?5",
+		      "tttii", node, module, params, (int64_t)gen, now_ms),
+		"placement");
 }
 
 int
 store_placement_del(struct store *st, const char *node, const char *module)
 {
-	return finish(st, query(st, "DELETE FROM placements WHERE node = ?"
-		      " AND module = ?", "tt", node, module), "placement");
+	return finish(st,
+		      query(st,
+			    "DELETE FROM placements WHERE node = ?"
+			    " AND module = ?",
+			    "tt", node, module),
+		      "placement");
 }

@@ -26,11 +26,11 @@
 #include "neigh.h"
 #include "topo.h"
 
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION 2
 
 /* Environment variable naming a file: when set, an apply creates the file
  * inside its transaction and waits there (tests kill -9 it mid-apply). */
-#define STORE_PAUSE_ENV		"ITM_STORE_PAUSE_IN_APPLY"
+#define STORE_PAUSE_ENV "ITM_STORE_PAUSE_IN_APPLY"
 
 struct store;
 
@@ -39,8 +39,7 @@ struct store;
  * foreign keys, a busy timeout.  A file that is not an ITM database or has
  * a newer schema is refused.  On failure @err (if not NULL) says why.
  */
-int store_open(struct store **out, const char *path, char *err,
-	       size_t errlen);
+int store_open(struct store **out, const char *path, char *err, size_t errlen);
 void store_close(struct store *st);
 const char *store_errmsg(const struct store *st);
 int store_schema_version(struct store *st);
@@ -54,8 +53,8 @@ int store_schema_version(struct store *st);
  * faults, or another error from the database (nothing stored).
  */
 int store_apply(struct store *st, const char *yaml, size_t len,
-		const char *filename, const char *comment,
-		uint64_t rollback_of, struct topo_errors *errs, uint64_t *gen);
+		const char *filename, const char *comment, uint64_t rollback_of,
+		struct topo_errors *errs, uint64_t *gen);
 
 /* Store generation @to's YAML again as a new generation. -ENOENT if no
  * such generation. */
@@ -67,11 +66,11 @@ int store_current(struct store *st, uint64_t *gen);
 
 struct store_gen {
 	uint64_t id;
-	char applied_at[32];		/* "2024-05-01T12:00:00.123Z" (UTC) */
-	char sha256[65];		/* of the YAML text */
-	char *comment;			/* "" if none */
-	char *source;			/* file name given at apply */
-	uint64_t rollback_of;		/* 0 unless made by a rollback */
+	char applied_at[32];  /* "2024-05-01T12:00:00.123Z" (UTC) */
+	char sha256[65];      /* of the YAML text */
+	char *comment;	      /* "" if none */
+	char *source;	      /* file name given at apply */
+	uint64_t rollback_of; /* 0 unless made by a rollback */
 	uint32_t n_nodes, n_links;
 };
 
@@ -97,14 +96,14 @@ struct store_node {
 	char *name;
 	char *mgmt;
 	char *overlay;
-	char *labels;			/* "key=value,key=value", "" if none */
-	char digest[NEIGH_DIGEST_HEX];	/* of its neighbour table */
-	uint64_t want_gen;		/* table generation it should hold */
+	char *labels;		       /* "key=value,key=value", "" if none */
+	char digest[NEIGH_DIGEST_HEX]; /* of its neighbour table */
+	uint64_t want_gen;	       /* table generation it should hold */
 	/* Liveness: zero/empty until its agent first joined. */
 	char *agent_addr;
 	char *version;
-	int64_t last_seen_ms;		/* unix time in ms, 0 = never */
-	uint64_t acked_gen;		/* table generation it acknowledged */
+	int64_t last_seen_ms; /* unix time in ms, 0 = never */
+	uint64_t acked_gen;   /* table generation it acknowledged */
 };
 
 /* Nodes of the current generation, by name.  Free: store_nodes_free(). */
@@ -130,8 +129,8 @@ int store_agent_acks(struct store *st, const char *const *nodes,
  */
 struct store_placement {
 	char *module;
-	char *params;			/* "k=v\nk=v", sorted; "" if none */
-	uint64_t gen;			/* generation that placed it */
+	char *params; /* "k=v\nk=v", sorted; "" if none */
+	uint64_t gen; /* generation that placed it */
 };
 
 /* @node's placements, by module name.  Free: store_placements_free(). */
@@ -139,10 +138,8 @@ int store_placements(struct store *st, const char *node,
 		     struct store_placement **out, size_t *n);
 void store_placements_free(struct store_placement *v, size_t n);
 /* Record (upsert) or forget the placement of @module on @node. */
-int store_placement_set(struct store *st, const char *node,
-			const char *module, const char *params, uint64_t gen,
-			int64_t now_ms);
-int store_placement_del(struct store *st, const char *node,
-			const char *module);
+int store_placement_set(struct store *st, const char *node, const char *module,
+			const char *params, uint64_t gen, int64_t now_ms);
+int store_placement_del(struct store *st, const char *node, const char *module);
 
 #endif /* ITM_STORE_H */

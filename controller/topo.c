@@ -91,8 +91,9 @@ topo_fault(struct topo_ctx *c, int line, const char *fmt, ...)
 		c->oom = 1;
 		return;
 	}
-	c->faults[c->n_faults] = (struct topo_fault){
-		.line = line, .seq = c->n_faults, .text = text };
+	c->faults[c->n_faults] = (struct topo_fault){ .line = line,
+						      .seq = c->n_faults,
+						      .text = text };
 	c->n_faults++;
 }
 
@@ -136,9 +137,10 @@ syntax_fault(struct topo_ctx *c, const yaml_parser_t *p, const char *text,
 		return;
 	}
 	if (p->context)
-		topo_fault(c, (int)p->problem_mark.line + 1, "yaml: %s (%s "
-			   "started at line %zu column %zu)", problem,
-			   p->context, p->context_mark.line + 1,
+		topo_fault(c, (int)p->problem_mark.line + 1,
+			   "yaml: %s (%s "
+			   "started at line %zu column %zu)",
+			   problem, p->context, p->context_mark.line + 1,
 			   p->context_mark.column + 1);
 	else
 		topo_fault(c, (int)p->problem_mark.line + 1, "yaml: %s",
@@ -233,7 +235,8 @@ load(struct topo_ctx *c, const char *text, size_t len)
 	root = yaml_document_get_root_node(&doc);
 	walked = root != NULL;
 	if (root == NULL)
-		topo_fault(c, 1, "empty file: expected a mapping with 'nodes' "
+		topo_fault(c, 1,
+			   "empty file: expected a mapping with 'nodes' "
 			   "and 'links'");
 	else
 		topo_walk_top(c, root);
@@ -241,7 +244,8 @@ load(struct topo_ctx *c, const char *text, size_t len)
 		syntax_fault(c, &p, text, len);
 	} else if (root) {
 		if (yaml_document_get_root_node(&extra))
-			topo_fault(c, (int)extra.start_mark.line + 1, "only one "
+			topo_fault(c, (int)extra.start_mark.line + 1,
+				   "only one "
 				   "YAML document is allowed");
 		yaml_document_delete(&extra);
 	}
@@ -273,7 +277,8 @@ topo_parse(const char *text, size_t len, const char *filename,
 	if ((c.cfg = config_new()) == NULL)
 		return -ENOMEM;
 	if (len > TOPO_MAX_BYTES)
-		topo_fault(&c, 1, "file is larger than %d bytes", TOPO_MAX_BYTES);
+		topo_fault(&c, 1, "file is larger than %d bytes",
+			   TOPO_MAX_BYTES);
 	else if (load(&c, text, len) && !c.oom)
 		topo_xref(&c);
 	rc = c.oom ? -ENOMEM : c.n_faults || c.dropped ? -EINVAL : 0;

@@ -18,17 +18,17 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define TOPO_MAX_BYTES		(1024 * 1024)	/* largest file accepted */
-#define TOPO_MAX_NODES		1024
-#define TOPO_MAX_LINKS		16384
-#define TOPO_MAX_LABELS		32		/* per node */
-#define TOPO_MAX_MODULES	16		/* per node */
-#define TOPO_MAX_PARAMS		32		/* per module */
-#define TOPO_MAX_ERRORS		100		/* reported; the rest counted */
-#define TOPO_NAME_MAX		32		/* node names */
-#define TOPO_COST_MAX		65535
-#define TOPO_LATENCY_MAX	60000		/* ms */
-#define TOPO_BANDWIDTH_MAX	1000000000ULL	/* kbit/s (1 tbit) */
+#define TOPO_MAX_BYTES	   (1024 * 1024) /* largest file accepted */
+#define TOPO_MAX_NODES	   1024
+#define TOPO_MAX_LINKS	   16384
+#define TOPO_MAX_LABELS	   32  /* per node */
+#define TOPO_MAX_MODULES   16  /* per node */
+#define TOPO_MAX_PARAMS	   32  /* per module */
+#define TOPO_MAX_ERRORS	   100 /* reported; the rest counted */
+#define TOPO_NAME_MAX	   32  /* node names */
+#define TOPO_COST_MAX	   65535
+#define TOPO_LATENCY_MAX   60000	 /* ms */
+#define TOPO_BANDWIDTH_MAX 1000000000ULL /* kbit/s (1 tbit) */
 
 struct topo_kv {
 	const char *key;
@@ -37,28 +37,28 @@ struct topo_kv {
 
 struct topo_module {
 	const char *name;
-	struct topo_kv *params;		/* file order; lists joined by ',' */
+	struct topo_kv *params; /* file order; lists joined by ',' */
 	size_t n_params;
 	int line;
 };
 
 struct topo_node {
 	const char *name;
-	const char *mgmt;		/* "host:port" of the Agent service */
-	const char *overlay;		/* canonical text (inet_ntop) */
-	struct topo_kv *labels;		/* sorted by key */
+	const char *mgmt;	/* "host:port" of the Agent service */
+	const char *overlay;	/* canonical text (inet_ntop) */
+	struct topo_kv *labels; /* sorted by key */
 	size_t n_labels;
-	struct topo_module *modules;	/* file order */
+	struct topo_module *modules; /* file order */
 	size_t n_modules;
 	int line;
 };
 
 struct topo_link {
-	const char *a, *b;		/* node names, strcmp(a, b) < 0 */
-	size_t ia, ib;			/* their indices in nodes[] */
-	uint32_t cost;			/* 1..65535, default 1 */
-	uint32_t latency_ms;		/* 0 = not given */
-	uint64_t bandwidth_kbps;	/* 0 = not given */
+	const char *a, *b;	 /* node names, strcmp(a, b) < 0 */
+	size_t ia, ib;		 /* their indices in nodes[] */
+	uint32_t cost;		 /* 1..65535, default 1 */
+	uint32_t latency_ms;	 /* 0 = not given */
+	uint64_t bandwidth_kbps; /* 0 = not given */
 	int line;
 };
 
@@ -71,7 +71,7 @@ struct topo_pool;
  * are freed by topo_config_free().
  */
 struct topo_config {
-	const char *comment;		/* NULL if none */
+	const char *comment; /* NULL if none */
 	struct topo_node *nodes;
 	size_t n_nodes;
 	struct topo_link *links;
@@ -84,7 +84,7 @@ struct topo_errors {
 	char **lines;
 	size_t n;
 	size_t cap;
-	size_t dropped;			/* faults past TOPO_MAX_ERRORS */
+	size_t dropped; /* faults past TOPO_MAX_ERRORS */
 };
 
 void topo_errors_init(struct topo_errors *e);

@@ -26,8 +26,8 @@ word_ok(const char *s, size_t max, const char *extra, int letter_first)
 
 	if (n == 0 || n > max)
 		return 0;
-	if (letter_first ? !isalpha((unsigned char)s[0]) :
-	    !isalnum((unsigned char)s[0]))
+	if (letter_first ? !isalpha((unsigned char)s[0])
+			 : !isalnum((unsigned char)s[0]))
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (!isalnum((unsigned char)s[i]) && !strchr(extra, s[i]))
@@ -40,7 +40,8 @@ topo_check_node_name(const char *s, char *why, size_t len)
 {
 	if (word_ok(s, TOPO_NAME_MAX, "-_.", 1))
 		return 0;
-	return why_set(why, len, "must be 1..32 letters, digits, '-', '_' "
+	return why_set(why, len,
+		       "must be 1..32 letters, digits, '-', '_' "
 		       "or '.', starting with a letter");
 }
 
@@ -49,7 +50,8 @@ topo_check_label_key(const char *s, char *why, size_t len)
 {
 	if (word_ok(s, 63, "-_./", 0))
 		return 0;
-	return why_set(why, len, "label names are 1..63 letters, digits, "
+	return why_set(why, len,
+		       "label names are 1..63 letters, digits, "
 		       "'-', '_', '.' or '/'");
 }
 
@@ -58,7 +60,8 @@ topo_check_label_value(const char *s, char *why, size_t len)
 {
 	if (word_ok(s, 63, "-_.:/", 0))
 		return 0;
-	return why_set(why, len, "label values are 1..63 letters, digits, "
+	return why_set(why, len,
+		       "label values are 1..63 letters, digits, "
 		       "'-', '_', '.', ':' or '/'");
 }
 
@@ -71,7 +74,8 @@ topo_check_module_name(const char *s, char *why, size_t len)
 	if (word_ok(s, 32, "_-", 1))
 		return 0;
 bad:
-	return why_set(why, len, "module names are 1..32 lower-case "
+	return why_set(why, len,
+		       "module names are 1..32 lower-case "
 		       "letters, digits, '_' or '-', starting with a letter");
 }
 
@@ -84,7 +88,8 @@ topo_check_param_key(const char *s, char *why, size_t len)
 	if (word_ok(s, 32, "_", 1))
 		return 0;
 bad:
-	return why_set(why, len, "parameter names are 1..32 lower-case "
+	return why_set(why, len,
+		       "parameter names are 1..32 lower-case "
 		       "letters, digits or '_', starting with a letter");
 }
 
@@ -107,7 +112,8 @@ topo_check_param_value(const char *s, char *why, size_t len)
 {
 	if (text_ok(s, 255))
 		return 0;
-	return why_set(why, len, "parameter values are at most 255 bytes "
+	return why_set(why, len,
+		       "parameter values are at most 255 bytes "
 		       "on one line");
 }
 
@@ -209,10 +215,12 @@ split_hostport(const char *s, char *host, size_t hlen, const char **port,
 	}
 	colon = strrchr(s, ':');
 	if (colon == NULL)
-		return why_set(why, len, "must be host:port (the port is "
+		return why_set(why, len,
+			       "must be host:port (the port is "
 			       "missing)");
 	if (memchr(s, ':', (size_t)(colon - s)) != NULL)
-		return why_set(why, len, "IPv6 addresses need brackets, as "
+		return why_set(why, len,
+			       "IPv6 addresses need brackets, as "
 			       "in [2001:db8::1]:7701");
 	if ((size_t)(colon - s) >= hlen)
 		return why_set(why, len, "host name too long");
@@ -238,8 +246,8 @@ topo_check_hostport(const char *s, char *canon, size_t clen, char *why,
 	unsigned int pn;
 	int bracket;
 
-	if (split_hostport(s, host, sizeof(host), &port, &bracket, why,
-			   len) < 0)
+	if (split_hostport(s, host, sizeof(host), &port, &bracket, why, len) <
+	    0)
 		return -1;
 	if (!port_ok(port, &pn))
 		return why_set(why, len, "port must be 1..65535");
@@ -297,7 +305,8 @@ topo_check_overlay(const char *s, char *canon, size_t clen, char *why,
 		inet_ntop(AF_INET6, bin, canon, (socklen_t)clen);
 		return 0;
 	}
-	return why_set(why, len, "must be an IPv4 or IPv6 address (no "
+	return why_set(why, len,
+		       "must be an IPv4 or IPv6 address (no "
 		       "port, no prefix length)");
 }
 
@@ -305,7 +314,9 @@ static const struct {
 	const char *name;
 	uint64_t kbit;
 } units[] = {
-	{ "kbit", 1 }, { "mbit", 1000 }, { "gbit", 1000000 },
+	{ "kbit", 1 },
+	{ "mbit", 1000 },
+	{ "gbit", 1000000 },
 	{ "tbit", 1000000000 },
 };
 
@@ -326,7 +337,8 @@ parse_milli(const char *s, size_t n, uint64_t *milli)
 	if (i < n && s[i] == '.') {
 		if (++i == n)
 			return -1;
-		for (; i < n && isdigit((unsigned char)s[i]) && scale > 1; i++) {
+		for (; i < n && isdigit((unsigned char)s[i]) && scale > 1;
+		     i++) {
 			scale /= 10;
 			frac += (uint64_t)(s[i] - '0') * scale;
 		}
@@ -351,13 +363,15 @@ topo_parse_bandwidth(const char *s, uint64_t *kbps, char *why, size_t len)
 		if (milli > TOPO_BANDWIDTH_MAX * 1000 / units[u].kbit)
 			return why_set(why, len, "must be at most 1tbit");
 		if (milli * units[u].kbit % 1000 != 0)
-			return why_set(why, len, "must be a whole number of "
+			return why_set(why, len,
+				       "must be a whole number of "
 				       "kbit/s");
 		*kbps = milli * units[u].kbit / 1000;
 		if (*kbps == 0)
 			return why_set(why, len, "must be at least 1kbit");
 		return 0;
 	}
-	return why_set(why, len, "must be a rate such as 100mbit (units "
+	return why_set(why, len,
+		       "must be a rate such as 100mbit (units "
 		       "kbit, mbit, gbit, tbit)");
 }

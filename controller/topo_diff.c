@@ -157,8 +157,8 @@ diff_node(struct diff *d, const struct topo_node *o, const struct topo_node *n)
 	diff_field(d, "node", n->name, "overlay", o->overlay, n->overlay);
 	diff_field(d, "node", n->name, "labels", labels_str(o, a, sizeof(a)),
 		   labels_str(n, b, sizeof(b)));
-	diff_field(d, "node", n->name, "modules",
-		   modules_str(o, a, sizeof(a)), modules_str(n, b, sizeof(b)));
+	diff_field(d, "node", n->name, "modules", modules_str(o, a, sizeof(a)),
+		   modules_str(n, b, sizeof(b)));
 }
 
 static void
@@ -178,8 +178,10 @@ diff_nodes(struct diff *d, const struct topo_config *o,
 	size_t i = 0, j = 0;
 
 	while (i < o->n_nodes || j < n->n_nodes) {
-		int c = i == o->n_nodes ? 1 : j == n->n_nodes ? -1 :
-			strcmp(o->nodes[i].name, n->nodes[j].name);
+		int c = i == o->n_nodes ? 1
+			: j == n->n_nodes
+				? -1
+				: strcmp(o->nodes[i].name, n->nodes[j].name);
 
 		if (c < 0)
 			emit(d, "- node %s", o->nodes[i++].name);
@@ -223,8 +225,10 @@ diff_links(struct diff *d, const struct topo_config *o,
 	char a[128], b[128];
 
 	while (i < o->n_links || j < n->n_links) {
-		const struct topo_link *x = i < o->n_links ? &o->links[i] : NULL;
-		const struct topo_link *y = j < n->n_links ? &n->links[j] : NULL;
+		const struct topo_link *x =
+			i < o->n_links ? &o->links[i] : NULL;
+		const struct topo_link *y =
+			j < n->n_links ? &n->links[j] : NULL;
 		int c = x == NULL ? 1 : y == NULL ? -1 : link_order(x, y);
 
 		if (c < 0)

@@ -14,23 +14,23 @@
 /* One fault before formatting; sorted by line then by discovery. */
 struct topo_fault {
 	int line;
-	int col;			/* 0 unless a YAML syntax error */
+	int col; /* 0 unless a YAML syntax error */
 	size_t seq;
 	char *text;
 };
 
 /* Per-link facts that only validation needs. */
 struct topo_link_src {
-	const char *end[2];		/* endpoints as written, NULL if bad */
+	const char *end[2]; /* endpoints as written, NULL if bad */
 	int end_line[2];
-	int ok;				/* every attribute valid */
+	int ok; /* every attribute valid */
 };
 
 /* Per-node facts that only validation needs. */
 struct topo_node_src {
-	const char *raw_name;		/* as written, even if invalid */
+	const char *raw_name; /* as written, even if invalid */
 	int name_line, mgmt_line, overlay_line;
-	int ok;				/* name valid */
+	int ok; /* name valid */
 };
 
 struct topo_ctx {
@@ -40,9 +40,9 @@ struct topo_ctx {
 	struct topo_fault *faults;
 	size_t n_faults, cap_faults, dropped;
 	int oom;
-	int have_nodes;			/* "nodes" was a list */
-	struct topo_node_src *nsrc;	/* parallel to cfg->nodes */
-	struct topo_link_src *lsrc;	/* parallel to cfg->links */
+	int have_nodes;		    /* "nodes" was a list */
+	struct topo_node_src *nsrc; /* parallel to cfg->nodes */
+	struct topo_link_src *lsrc; /* parallel to cfg->links */
 };
 
 /* Pool allocation: freed all at once with the config.  NULL sets c->oom. */
@@ -72,16 +72,14 @@ int topo_check_hostport(const char *s, char *canon, size_t clen, char *why,
 int topo_check_overlay(const char *s, char *canon, size_t clen, char *why,
 		       size_t len);
 /* Plain decimal without sign or leading zeros, within [min, max]. */
-int topo_parse_uint(const char *s, uint64_t min, uint64_t max,
-		    uint64_t *out);
+int topo_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* "100mbit" -> 100000 (kbit/s); units kbit, mbit, gbit, tbit. */
-int topo_parse_bandwidth(const char *s, uint64_t *kbps, char *why,
-			 size_t len);
+int topo_parse_bandwidth(const char *s, uint64_t *kbps, char *why, size_t len);
 
 /* YAML helpers (topo_yaml.c).  @path names the field in messages. */
-int topo_line(const yaml_node_t *n);		/* 1-based */
+int topo_line(const yaml_node_t *n); /* 1-based */
 yaml_node_t *topo_node_at(struct topo_ctx *c, int idx);
-const char *topo_kind(const yaml_node_t *n);	/* "a list", "nothing"... */
+const char *topo_kind(const yaml_node_t *n); /* "a list", "nothing"... */
 /* The text of a scalar, or NULL after a fault "@path: must be @what". */
 const char *topo_scalar(struct topo_ctx *c, const yaml_node_t *n,
 			const char *path, const char *what);
@@ -96,10 +94,9 @@ const char *topo_word_text(struct topo_ctx *c, const yaml_node_t *v,
 int topo_uint(struct topo_ctx *c, const yaml_node_t *v, const char *path,
 	      uint64_t min, uint64_t max, uint64_t *out);
 /* Items to walk in a list (at most @max); 0 with a fault if not a list. */
-size_t topo_seq_len(struct topo_ctx *c, const yaml_node_t *v,
-		    const char *path, const char *what, size_t max);
-yaml_node_t *topo_seq_item(struct topo_ctx *c, const yaml_node_t *v,
-			   size_t i);
+size_t topo_seq_len(struct topo_ctx *c, const yaml_node_t *v, const char *path,
+		    const char *what, size_t max);
+yaml_node_t *topo_seq_item(struct topo_ctx *c, const yaml_node_t *v, size_t i);
 size_t topo_map_len(const yaml_node_t *v);
 
 typedef void (*topo_field_func)(struct topo_ctx *c, yaml_node_t *v,

@@ -32,13 +32,14 @@ param_value(struct topo_ctx *c, yaml_node_t *v, const char *path)
 
 	if (v->type != YAML_SEQUENCE_NODE)
 		return topo_word(c, v, path, "a value or a list of values",
-			    topo_check_param_value);
+				 topo_check_param_value);
 	n = topo_seq_len(c, v, path, "values", 16);
 	for (size_t i = 0; i < n; i++) {
 		const char *s;
 
 		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-		s = topo_scalar(c, topo_seq_item(c, v, i), sub, "a single value");
+		s = topo_scalar(c, topo_seq_item(c, v, i), sub,
+				"a single value");
 		if (s == NULL)
 			return NULL;
 		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s",
@@ -60,7 +61,7 @@ kv_repeat(const struct topo_kv *kv, size_t n, const char *key)
 }
 
 struct kv_spec {
-	const char *what;		/* "labels" */
+	const char *what; /* "labels" */
 	size_t max;
 	topo_check_func key_check;
 	value_func value;
@@ -82,8 +83,10 @@ kv_pair(struct topo_ctx *c, const struct kv_spec *spec, yaml_node_pair_t *p,
 	snprintf(sub, sizeof(sub), "%s.%s", path, key);
 	first = kv_repeat(kv, i, key);
 	if (first >= 0) {
-		topo_fault(c, topo_line(k), "%s: duplicate key (first at line "
-			   "%d)", sub, lines[first]);
+		topo_fault(c, topo_line(k),
+			   "%s: duplicate key (first at line "
+			   "%d)",
+			   sub, lines[first]);
 		return;
 	}
 	kv[i].key = key;
@@ -99,8 +102,9 @@ walk_kv(struct topo_ctx *c, yaml_node_t *v, const char *path,
 	size_t n;
 
 	if (v->type != YAML_MAPPING_NODE) {
-		topo_fault(c, topo_line(v), "%s: must be a mapping of %s, got %s",
-			   path, spec->what, topo_kind(v));
+		topo_fault(c, topo_line(v),
+			   "%s: must be a mapping of %s, got %s", path,
+			   spec->what, topo_kind(v));
 		return;
 	}
 	n = topo_map_len(v);
@@ -123,7 +127,10 @@ walk_kv(struct topo_ctx *c, yaml_node_t *v, const char *path,
 /* ------------------------------------------------------------------ */
 
 static const struct kv_spec param_spec = {
-	"parameters", TOPO_MAX_PARAMS, topo_check_param_key, param_value,
+	"parameters",
+	TOPO_MAX_PARAMS,
+	topo_check_param_key,
+	param_value,
 };
 
 static void
@@ -131,12 +138,12 @@ module_name(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 {
 	struct topo_module *m = obj;
 
-	m->name = topo_word(c, v, path, "a module name", topo_check_module_name);
+	m->name =
+		topo_word(c, v, path, "a module name", topo_check_module_name);
 }
 
 static void
-module_params(struct topo_ctx *c, yaml_node_t *v, const char *path,
-	      void *obj)
+module_params(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 {
 	struct topo_module *m = obj;
 
@@ -157,9 +164,10 @@ module_repeat(struct topo_ctx *c, struct topo_module *mods, size_t i,
 	for (size_t j = 0; j < i; j++) {
 		if (mods[j].name == NULL || strcmp(mods[j].name, mods[i].name))
 			continue;
-		topo_fault(c, mods[i].line, "%s.name: module '%s' is listed "
-			   "twice (first at line %d)", path, mods[i].name,
-			   mods[j].line);
+		topo_fault(c, mods[i].line,
+			   "%s.name: module '%s' is listed "
+			   "twice (first at line %d)",
+			   path, mods[i].name, mods[j].line);
 		mods[i].name = NULL;
 		return;
 	}
@@ -181,9 +189,10 @@ node_modules(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
 		mods[i].line = topo_line(item);
 		if (item->type != YAML_MAPPING_NODE) {
-			topo_fault(c, topo_line(item), "%s: must be a mapping "
-				   "with name and params, got %s", sub,
-				   topo_kind(item));
+			topo_fault(c, topo_line(item),
+				   "%s: must be a mapping "
+				   "with name and params, got %s",
+				   sub, topo_kind(item));
 			continue;
 		}
 		topo_walk_map(c, item, sub, module_fields, 2, &mods[i]);
@@ -199,7 +208,10 @@ node_modules(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 /* ------------------------------------------------------------------ */
 
 static const struct kv_spec label_spec = {
-	"labels", TOPO_MAX_LABELS, topo_check_label_key, label_value,
+	"labels",
+	TOPO_MAX_LABELS,
+	topo_check_label_key,
+	label_value,
 };
 
 static struct topo_node_src *
@@ -218,16 +230,16 @@ node_name(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 	if (raw == NULL)
 		return;
 	src->raw_name = topo_strndup(c, raw, strlen(raw));
-	((struct topo_node *)obj)->name = topo_word(c, v, path, "a node name",
-					       topo_check_node_name);
+	((struct topo_node *)obj)->name =
+		topo_word(c, v, path, "a node name", topo_check_node_name);
 }
 
 typedef int (*addr_func)(const char *s, char *canon, size_t clen, char *why,
 			 size_t len);
 
 static const char *
-address(struct topo_ctx *c, yaml_node_t *v, const char *path,
-	const char *what, addr_func check)
+address(struct topo_ctx *c, yaml_node_t *v, const char *path, const char *what,
+	addr_func check)
 {
 	const char *s = topo_scalar(c, v, path, what);
 	char canon[300], why[128], q[96];
@@ -246,16 +258,17 @@ static void
 node_mgmt(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 {
 	node_src(c, obj)->mgmt_line = topo_line(v);
-	((struct topo_node *)obj)->mgmt = address(c, v, path, "host:port",
-						  topo_check_hostport);
+	((struct topo_node *)obj)->mgmt =
+		address(c, v, path, "host:port", topo_check_hostport);
 }
 
 static void
 node_overlay(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 {
 	node_src(c, obj)->overlay_line = topo_line(v);
-	((struct topo_node *)obj)->overlay = address(c, v, path,
-		"an IPv4 or IPv6 address", topo_check_overlay);
+	((struct topo_node *)obj)->overlay =
+		address(c, v, path, "an IPv4 or IPv6 address",
+			topo_check_overlay);
 }
 
 static void
@@ -269,10 +282,8 @@ node_labels(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 }
 
 static const struct topo_field node_fields[] = {
-	{ "name", 1, node_name },
-	{ "mgmt", 1, node_mgmt },
-	{ "overlay", 1, node_overlay },
-	{ "labels", 0, node_labels },
+	{ "name", 1, node_name },	{ "mgmt", 1, node_mgmt },
+	{ "overlay", 1, node_overlay }, { "labels", 0, node_labels },
 	{ "modules", 0, node_modules },
 };
 
@@ -288,7 +299,7 @@ top_nodes(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 			   path);
 	if (n == 0 || (c->nsrc = calloc(n, sizeof(*c->nsrc))) == NULL ||
 	    (c->cfg->nodes = topo_alloc(c, n * sizeof(struct topo_node))) ==
-	    NULL) {
+		    NULL) {
 		c->oom |= n != 0;
 		return;
 	}
@@ -299,12 +310,13 @@ top_nodes(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
 		c->cfg->nodes[i].line = topo_line(item);
 		if (item->type != YAML_MAPPING_NODE)
-			topo_fault(c, topo_line(item), "%s: must be a mapping "
-				   "with name, mgmt and overlay, got %s", sub,
-				   topo_kind(item));
+			topo_fault(c, topo_line(item),
+				   "%s: must be a mapping "
+				   "with name, mgmt and overlay, got %s",
+				   sub, topo_kind(item));
 		else
 			topo_walk_map(c, item, sub, node_fields, 5,
-				 &c->cfg->nodes[i]);
+				      &c->cfg->nodes[i]);
 	}
 }
 
@@ -326,14 +338,18 @@ link_between(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 	char sub[224];
 
 	if (v->type != YAML_SEQUENCE_NODE) {
-		topo_fault(c, topo_line(v), "%s: must be a list of two node "
-			   "names, as in [n1, n2], got %s", path, topo_kind(v));
+		topo_fault(c, topo_line(v),
+			   "%s: must be a list of two node "
+			   "names, as in [n1, n2], got %s",
+			   path, topo_kind(v));
 		return;
 	}
 	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
 	if (n != 2) {
-		topo_fault(c, topo_line(v), "%s: must name exactly two nodes, "
-			   "got %zu", path, n);
+		topo_fault(c, topo_line(v),
+			   "%s: must name exactly two nodes, "
+			   "got %zu",
+			   path, n);
 		return;
 	}
 	for (size_t i = 0; i < 2; i++) {
@@ -371,14 +387,14 @@ link_latency(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 }
 
 static void
-link_bandwidth(struct topo_ctx *c, yaml_node_t *v, const char *path,
-	       void *obj)
+link_bandwidth(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 {
 	const char *s = topo_scalar(c, v, path, "a rate such as 100mbit");
 	char why[128], q[96];
 
-	if (s && topo_parse_bandwidth(s, &((struct topo_link *)obj)->
-				      bandwidth_kbps, why, sizeof(why)) == 0)
+	if (s &&
+	    topo_parse_bandwidth(s, &((struct topo_link *)obj)->bandwidth_kbps,
+				 why, sizeof(why)) == 0)
 		return;
 	if (s)
 		topo_fault(c, topo_line(v), "%s: %s, got %s", path, why,
@@ -401,7 +417,7 @@ top_links(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 
 	if (n == 0 || (c->lsrc = calloc(n, sizeof(*c->lsrc))) == NULL ||
 	    (c->cfg->links = topo_alloc(c, n * sizeof(struct topo_link))) ==
-	    NULL) {
+		    NULL) {
 		c->oom |= n != 0;
 		return;
 	}
@@ -415,9 +431,10 @@ top_links(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 		l->cost = 1;
 		c->lsrc[i].ok = 1;
 		if (item->type != YAML_MAPPING_NODE)
-			topo_fault(c, topo_line(item), "%s: must be a mapping "
-				   "with between: [a, b], got %s", sub,
-				   topo_kind(item));
+			topo_fault(c, topo_line(item),
+				   "%s: must be a mapping "
+				   "with between: [a, b], got %s",
+				   sub, topo_kind(item));
 		else
 			topo_walk_map(c, item, sub, link_fields, 4, l);
 	}
@@ -430,8 +447,8 @@ top_links(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 static void
 top_comment(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 {
-	c->cfg->comment = topo_word(c, v, path, "one line of text",
-			       topo_check_comment);
+	c->cfg->comment =
+		topo_word(c, v, path, "one line of text", topo_check_comment);
 }
 
 static const struct topo_field top_fields[] = {
@@ -444,10 +461,11 @@ void
 topo_walk_top(struct topo_ctx *c, yaml_node_t *root)
 {
 	if (root->type != YAML_MAPPING_NODE) {
-		topo_fault(c, topo_line(root), "top level: must be a mapping "
-			   "with 'nodes' and 'links', got %s", topo_kind(root));
+		topo_fault(c, topo_line(root),
+			   "top level: must be a mapping "
+			   "with 'nodes' and 'links', got %s",
+			   topo_kind(root));
 		return;
 	}
 	topo_walk_map(c, root, "", top_fields, 3, NULL);
 }
-

@@ -62,33 +62,38 @@ find_dups(struct topo_ctx *c, struct ref *r, size_t n, dup_func dup)
 static void
 dup_name(struct topo_ctx *c, const struct ref *first, const struct ref *again)
 {
-	topo_fault(c, again->line, "nodes[%zu].name: duplicate node '%s' "
-		   "(first at line %d)", again->idx, again->key, first->line);
+	topo_fault(c, again->line,
+		   "nodes[%zu].name: duplicate node '%s' "
+		   "(first at line %d)",
+		   again->idx, again->key, first->line);
 }
 
 static void
 dup_mgmt(struct topo_ctx *c, const struct ref *first, const struct ref *again)
 {
-	topo_fault(c, again->line, "nodes[%zu].mgmt: %s is already the "
-		   "address of nodes[%zu] (line %d)", again->idx, again->key,
-		   first->idx, first->line);
+	topo_fault(c, again->line,
+		   "nodes[%zu].mgmt: %s is already the "
+		   "address of nodes[%zu] (line %d)",
+		   again->idx, again->key, first->idx, first->line);
 }
 
 static void
 dup_overlay(struct topo_ctx *c, const struct ref *first,
 	    const struct ref *again)
 {
-	topo_fault(c, again->line, "nodes[%zu].overlay: %s is already the "
-		   "overlay address of nodes[%zu] (line %d)", again->idx,
-		   again->key, first->idx, first->line);
+	topo_fault(c, again->line,
+		   "nodes[%zu].overlay: %s is already the "
+		   "overlay address of nodes[%zu] (line %d)",
+		   again->idx, again->key, first->idx, first->line);
 }
 
 static void
 dup_link(struct topo_ctx *c, const struct ref *first, const struct ref *again)
 {
-	topo_fault(c, again->line, "links[%zu].between: duplicate link "
-		   "%s -- %s (first at line %d)", again->idx, again->key,
-		   again->key2, first->line);
+	topo_fault(c, again->line,
+		   "links[%zu].between: duplicate link "
+		   "%s -- %s (first at line %d)",
+		   again->idx, again->key, again->key2, first->line);
 }
 
 /* Which node field a node check reads. */
@@ -108,7 +113,8 @@ node_dups(struct topo_ctx *c, struct ref *r, enum node_key which)
 			       src->overlay_line };
 
 		if (key[which])
-			r[n++] = (struct ref){ key[which], NULL, line[which], i };
+			r[n++] = (struct ref){ key[which], NULL, line[which],
+					       i };
 	}
 	find_dups(c, r, n, dup[which]);
 }
@@ -146,17 +152,21 @@ link_ends(struct topo_ctx *c, const struct ref *names, size_t nn, size_t i)
 			return -1;
 		end[e] = lookup(names, nn, src->end[e]);
 		if (end[e] < 0) {
-			topo_fault(c, src->end_line[e], "links[%zu].between[%d]: "
-				   "unknown node '%s'", i, e, src->end[e]);
+			topo_fault(c, src->end_line[e],
+				   "links[%zu].between[%d]: "
+				   "unknown node '%s'",
+				   i, e, src->end[e]);
 			return -1;
 		}
 	}
 	if (c->cfg->nodes[end[0]].name == NULL ||
 	    c->cfg->nodes[end[1]].name == NULL)
-		return -1;	/* the bad node name is reported already */
+		return -1; /* the bad node name is reported already */
 	if (end[0] == end[1]) {
-		topo_fault(c, src->end_line[0], "links[%zu].between: a link "
-			   "from node '%s' to itself", i, src->end[0]);
+		topo_fault(c, src->end_line[0],
+			   "links[%zu].between: a link "
+			   "from node '%s' to itself",
+			   i, src->end[0]);
 		return -1;
 	}
 	l->ia = (size_t)(end[0] < end[1] ? end[0] : end[1]);
@@ -177,13 +187,14 @@ link_checks(struct topo_ctx *c, struct ref *r)
 {
 	size_t nn = 0, nl = 0;
 
-	if (!c->have_nodes)	/* nothing to check the ends against */
+	if (!c->have_nodes) /* nothing to check the ends against */
 		return;
 	/* Raw names, valid or not, so a link to a badly named node does
 	 * not add "unknown node" to the fault about the name itself. */
 	for (size_t i = 0; i < c->cfg->n_nodes; i++)
 		if (c->nsrc[i].raw_name)
-			r[nn++] = (struct ref){ c->nsrc[i].raw_name, NULL, 0, i };
+			r[nn++] =
+				(struct ref){ c->nsrc[i].raw_name, NULL, 0, i };
 	if (nn > 1)
 		qsort(r, nn, sizeof(*r), ref_cmp);
 	for (size_t i = 0; i < c->cfg->n_links; i++)
@@ -230,15 +241,13 @@ static void
 canonical_order(struct topo_config *cfg)
 {
 	if (cfg->n_nodes > 1)
-		qsort(cfg->nodes, cfg->n_nodes, sizeof(*cfg->nodes),
-		      node_cmp);
+		qsort(cfg->nodes, cfg->n_nodes, sizeof(*cfg->nodes), node_cmp);
 	for (size_t i = 0; i < cfg->n_nodes; i++)
-		if (cfg->nodes[i].n_labels > 1)	/* labels may be NULL */
+		if (cfg->nodes[i].n_labels > 1) /* labels may be NULL */
 			qsort(cfg->nodes[i].labels, cfg->nodes[i].n_labels,
 			      sizeof(struct topo_kv), kv_cmp);
 	if (cfg->n_links > 1)
-		qsort(cfg->links, cfg->n_links, sizeof(*cfg->links),
-		      link_cmp);
+		qsort(cfg->links, cfg->n_links, sizeof(*cfg->links), link_cmp);
 	for (size_t i = 0; i < cfg->n_links; i++) {
 		struct topo_link *l = &cfg->links[i];
 
@@ -250,8 +259,8 @@ canonical_order(struct topo_config *cfg)
 void
 topo_xref(struct topo_ctx *c)
 {
-	size_t n = c->cfg->n_nodes > c->cfg->n_links ? c->cfg->n_nodes :
-		   c->cfg->n_links;
+	size_t n = c->cfg->n_nodes > c->cfg->n_links ? c->cfg->n_nodes
+						     : c->cfg->n_links;
 	struct ref *r = calloc(n ? n : 1, sizeof(*r));
 
 	if (r == NULL) {

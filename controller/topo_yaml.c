@@ -52,7 +52,7 @@ topo_kind(const yaml_node_t *n)
  */
 const char *
 topo_scalar(struct topo_ctx *c, const yaml_node_t *n, const char *path,
-       const char *what)
+	    const char *what)
 {
 	if (n->type != YAML_SCALAR_NODE || is_null(n)) {
 		topo_fault(c, topo_line(n), "%s: must be %s, got %s", path,
@@ -86,12 +86,14 @@ unknown_key(struct topo_ctx *c, const yaml_node_t *k, const char *path,
 
 	for (size_t i = 0; i < nf && o < sizeof(list); i++)
 		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
-				      i == 0 ? "" : i + 1 == nf ? " or " : ", ",
+				      i == 0	    ? ""
+				      : i + 1 == nf ? " or "
+						    : ", ",
 				      fields[i].key);
 	topo_fault(c, topo_line(k), "%s: unknown key %s (expected %s)",
 		   path[0] ? path : "top level",
-		   topo_quote((const char *)k->data.scalar.value, q,
-			      sizeof(q)), list);
+		   topo_quote((const char *)k->data.scalar.value, q, sizeof(q)),
+		   list);
 }
 
 /* Which field @k names; -1 (with a fault) when none or a repeat. */
@@ -102,8 +104,10 @@ field_of(struct topo_ctx *c, const yaml_node_t *k, const char *path,
 	char sub[192];
 
 	if (k->type != YAML_SCALAR_NODE) {
-		topo_fault(c, topo_line(k), "%s: keys must be plain words, got "
-			   "%s", path[0] ? path : "top level", topo_kind(k));
+		topo_fault(c, topo_line(k),
+			   "%s: keys must be plain words, got "
+			   "%s",
+			   path[0] ? path : "top level", topo_kind(k));
 		return -1;
 	}
 	for (size_t i = 0; i < nf; i++) {
@@ -111,8 +115,10 @@ field_of(struct topo_ctx *c, const yaml_node_t *k, const char *path,
 			continue;
 		if (seen_line[i]) {
 			join(sub, sizeof(sub), path, fields[i].key);
-			topo_fault(c, topo_line(k), "%s: duplicate key (first "
-				   "at line %d)", sub, seen_line[i]);
+			topo_fault(c, topo_line(k),
+				   "%s: duplicate key (first "
+				   "at line %d)",
+				   sub, seen_line[i]);
 			return -1;
 		}
 		seen_line[i] = topo_line(k);
@@ -124,14 +130,14 @@ field_of(struct topo_ctx *c, const yaml_node_t *k, const char *path,
 
 void
 topo_walk_map(struct topo_ctx *c, yaml_node_t *map, const char *path,
-	 const struct topo_field *fields, size_t nf, void *obj)
+	      const struct topo_field *fields, size_t nf, void *obj)
 {
 	int seen_line[16] = { 0 };
 	yaml_node_pair_t *p;
 	char sub[192];
 
-	for (p = map->data.mapping.pairs.start;
-	     p < map->data.mapping.pairs.top; p++) {
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
 		int i = field_of(c, topo_node_at(c, p->key), path, fields, nf,
 				 seen_line);
 
@@ -142,9 +148,10 @@ topo_walk_map(struct topo_ctx *c, yaml_node_t *map, const char *path,
 	}
 	for (size_t i = 0; i < nf; i++)
 		if (fields[i].required && !seen_line[i])
-			topo_fault(c, topo_line(map), "%s: missing required key "
-				   "'%s'", path[0] ? path : "top level",
-				   fields[i].key);
+			topo_fault(c, topo_line(map),
+				   "%s: missing required key "
+				   "'%s'",
+				   path[0] ? path : "top level", fields[i].key);
 }
 
 /* ------------------------------------------------------------------ */
@@ -187,8 +194,8 @@ topo_uint(struct topo_ctx *c, const yaml_node_t *v, const char *path,
 	if (s == NULL)
 		return -1;
 	if (topo_parse_uint(s, min, max, out) < 0) {
-		topo_fault(c, topo_line(v), "%s: must be %s, got %s", path, what,
-			   topo_quote(s, q, sizeof(q)));
+		topo_fault(c, topo_line(v), "%s: must be %s, got %s", path,
+			   what, topo_quote(s, q, sizeof(q)));
 		return -1;
 	}
 	return 0;
@@ -197,7 +204,7 @@ topo_uint(struct topo_ctx *c, const yaml_node_t *v, const char *path,
 /* Check the length of a sequence; returns how many items to walk. */
 size_t
 topo_seq_len(struct topo_ctx *c, const yaml_node_t *v, const char *path,
-	const char *what, size_t max)
+	     const char *what, size_t max)
 {
 	size_t n;
 
@@ -227,4 +234,3 @@ topo_map_len(const yaml_node_t *v)
 	return (size_t)(v->data.mapping.pairs.top -
 			v->data.mapping.pairs.start);
 }
-

@@ -3,7 +3,7 @@
 # Idempotent: installs only what is missing.  Run as root on Debian 12.
 set -eu
 
-PKGS="build-essential cmake pkg-config clang
+PKGS="build-essential cmake pkg-config clang clang-format
 libmnl-dev libnetfilter-queue-dev libnetfilter-acct-dev libuv1-dev
 libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
 libsqlite3-dev sqlite3 libyaml-dev libjansson-dev libcmocka-dev

@@ -45,7 +45,7 @@ enum itm_rpc_code {
 	ITM_RPC_UNAUTHENTICATED = 16
 };
 
-const char *itm_rpc_code_name(int code);	/* "INVALID_ARGUMENT" */
+const char *itm_rpc_code_name(int code); /* "INVALID_ARGUMENT" */
 
 /* A deep copy of @m through the wire format (free it with
  * protobuf_c_message_free_unpacked); NULL when out of memory.  For
@@ -76,9 +76,9 @@ struct itm_rpc_call;
 typedef void (*itm_rpc_handler_cb)(struct itm_rpc_call *call, void *arg);
 
 struct itm_rpc_method {
-	const char *path;			/* "/itm.v1.Agent/GetStatus" */
+	const char *path; /* "/itm.v1.Agent/GetStatus" */
 	const ProtobufCMessageDescriptor *request;
-	int server_streaming;			/* 1 for "returns (stream ...)" */
+	int server_streaming; /* 1 for "returns (stream ...)" */
 	itm_rpc_handler_cb handler;
 };
 
@@ -143,10 +143,10 @@ struct itm_rpc_client;
 
 /* Status messages up to ITM_RPC_MSG_MAX bytes travel whole (a controller
  * reports every fault of a topology file in one). */
-#define ITM_RPC_MSG_MAX		4096
+#define ITM_RPC_MSG_MAX 4096
 
 struct itm_rpc_status {
-	int code;			/* enum itm_rpc_code */
+	int code; /* enum itm_rpc_code */
 	char message[ITM_RPC_MSG_MAX];
 };
 

@@ -24,7 +24,7 @@
 #include "rpc_int.h"
 
 /* Reconnect backoff towards a unix socket, first and longest (ms). */
-#define ITM_RPC_LOCAL_BACKOFF_MS	250
+#define ITM_RPC_LOCAL_BACKOFF_MS 250
 
 /* Everything one unary call sends and receives. */
 struct unary {
@@ -41,13 +41,13 @@ struct loop_hook {
 	struct loop_hook *next;
 	uv_loop_t *loop;
 	struct itm_rpc_client *c;
-	struct acall *head, **tail;	/* completed, under c->lock */
-	int pending;			/* loop thread: calls not delivered */
+	struct acall *head, **tail; /* completed, under c->lock */
+	int pending;		    /* loop thread: calls not delivered */
 };
 
 struct acall {
-	struct acall *next;		/* hook queue */
-	struct acall *f_prev, *f_next;	/* in flight */
+	struct acall *next;	       /* hook queue */
+	struct acall *f_prev, *f_next; /* in flight */
 	struct loop_hook *hook;
 	grpc_call *gc;
 	struct unary u;
@@ -61,7 +61,7 @@ struct acall {
 struct itm_rpc_client {
 	grpc_channel *ch;
 	grpc_completion_queue *pluck;
-	uv_mutex_t lock;		/* everything below */
+	uv_mutex_t lock; /* everything below */
 	grpc_completion_queue *cq;
 	uv_thread_t thread;
 	int thread_started;
@@ -74,22 +74,22 @@ struct itm_rpc_client {
 /* Unary call plumbing shared by the blocking and the async flavour    */
 /* ------------------------------------------------------------------ */
 
-static grpc_call *call_create(struct itm_rpc_client *c,
-			      grpc_completion_queue *cq, const char *method,
-			      int timeout_ms)
+static grpc_call *
+call_create(struct itm_rpc_client *c, grpc_completion_queue *cq,
+	    const char *method, int timeout_ms)
 {
 	grpc_slice m = grpc_slice_from_copied_string(method);
 	grpc_call *gc;
 
-	gc = grpc_channel_create_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS,
-				      cq, m, NULL,
-				      itm__rpc_deadline(timeout_ms), NULL);
+	gc = grpc_channel_create_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+				      m, NULL, itm__rpc_deadline(timeout_ms),
+				      NULL);
 	grpc_slice_unref(m);
 	return gc;
 }
 
-static size_t unary_ops(struct unary *u, const ProtobufCMessage *req,
-			grpc_op *ops)
+static size_t
+unary_ops(struct unary *u, const ProtobufCMessage *req, grpc_op *ops)
 {
 	memset(u, 0, sizeof(*u));
 	grpc_metadata_array_init(&u->init_md);
@@ -112,7 +112,8 @@ static size_t unary_ops(struct unary *u, const ProtobufCMessage *req,
 	return 6;
 }
 
-static void unary_destroy(struct unary *u)
+static void
+unary_destroy(struct unary *u)
 {
 	grpc_metadata_array_destroy(&u->init_md);
 	grpc_metadata_array_destroy(&u->trail_md);
@@ -123,16 +124,19 @@ static void unary_destroy(struct unary *u)
 	grpc_slice_unref(u->details);
 }
 
-static void status_from(struct itm_rpc_status *st, grpc_status_code code,
-			grpc_slice details)
+static void
+status_from(struct itm_rpc_status *st, grpc_status_code code,
+	    grpc_slice details)
 {
-	itm__rpc_status_set(st, code, (const char *)GRPC_SLICE_START_PTR(details),
+	itm__rpc_status_set(st, code,
+			    (const char *)GRPC_SLICE_START_PTR(details),
 			    GRPC_SLICE_LENGTH(details));
 }
 
 /* Status and decoded reply of a finished unary call; frees @u. */
-static int unary_finish(struct unary *u, const ProtobufCMessageDescriptor *desc,
-			ProtobufCMessage **reply, struct itm_rpc_status *st)
+static int
+unary_finish(struct unary *u, const ProtobufCMessageDescriptor *desc,
+	     ProtobufCMessage **reply, struct itm_rpc_status *st)
 {
 	int rc = -EIO;
 
@@ -150,16 +154,18 @@ static int unary_finish(struct unary *u, const ProtobufCMessageDescriptor *desc,
 	return rc;
 }
 
-static void status_local(struct itm_rpc_status *st, int code, const char *msg)
+static void
+status_local(struct itm_rpc_status *st, int code, const char *msg)
 {
 	itm__rpc_status_set(st, code, msg, strlen(msg));
 }
 
-int itm_rpc_call(struct itm_rpc_client *c, const char *method,
-		 const ProtobufCMessage *req,
-		 const ProtobufCMessageDescriptor *reply_desc,
-		 ProtobufCMessage **reply, int timeout_ms,
-		 struct itm_rpc_status *st)
+int
+itm_rpc_call(struct itm_rpc_client *c, const char *method,
+	     const ProtobufCMessage *req,
+	     const ProtobufCMessageDescriptor *reply_desc,
+	     ProtobufCMessage **reply, int timeout_ms,
+	     struct itm_rpc_status *st)
 {
 	struct unary u;
 	grpc_op ops[6];
@@ -187,7 +193,8 @@ int itm_rpc_call(struct itm_rpc_client *c, const char *method,
 /* Asynchronous unary calls                                             */
 /* ------------------------------------------------------------------ */
 
-static void acall_deliver(struct acall *a)
+static void
+acall_deliver(struct acall *a)
 {
 	a->done(a->arg, &a->st, a->reply);
 	if (a->reply)
@@ -195,7 +202,8 @@ static void acall_deliver(struct acall *a)
 	free(a);
 }
 
-static struct acall *hook_take(struct loop_hook *h)
+static struct acall *
+hook_take(struct loop_hook *h)
 {
 	struct acall *a;
 
@@ -208,7 +216,8 @@ static struct acall *hook_take(struct loop_hook *h)
 }
 
 /* The hook keeps its loop alive only while it has calls pending. */
-static void hook_deliver_all(struct loop_hook *h)
+static void
+hook_deliver_all(struct loop_hook *h)
 {
 	struct acall *a, *next;
 
@@ -220,18 +229,21 @@ static void hook_deliver_all(struct loop_hook *h)
 	}
 }
 
-static void hook_async_cb(uv_async_t *handle)
+static void
+hook_async_cb(uv_async_t *handle)
 {
 	hook_deliver_all(handle->data);
 }
 
-static void hook_close_cb(uv_handle_t *handle)
+static void
+hook_close_cb(uv_handle_t *handle)
 {
 	free(handle->data);
 }
 
 /* The hook for @loop, made on first use (c->lock held, loop thread). */
-static struct loop_hook *hook_get(struct itm_rpc_client *c, uv_loop_t *loop)
+static struct loop_hook *
+hook_get(struct itm_rpc_client *c, uv_loop_t *loop)
 {
 	struct loop_hook *h;
 
@@ -255,7 +267,8 @@ static struct loop_hook *hook_get(struct itm_rpc_client *c, uv_loop_t *loop)
 	return h;
 }
 
-static void inflight_del(struct itm_rpc_client *c, struct acall *a)
+static void
+inflight_del(struct itm_rpc_client *c, struct acall *a)
 {
 	if (a->f_prev)
 		a->f_prev->f_next = a->f_next;
@@ -265,7 +278,8 @@ static void inflight_del(struct itm_rpc_client *c, struct acall *a)
 		a->f_next->f_prev = a->f_prev;
 }
 
-static void acall_complete(struct itm_rpc_client *c, struct acall *a)
+static void
+acall_complete(struct itm_rpc_client *c, struct acall *a)
 {
 	struct loop_hook *h = a->hook;
 
@@ -281,14 +295,17 @@ static void acall_complete(struct itm_rpc_client *c, struct acall *a)
 	uv_async_send(&h->async);
 }
 
-static void client_cq_thread(void *arg)
+static void
+client_cq_thread(void *arg)
 {
 	struct itm_rpc_client *c = arg;
 	grpc_event ev;
 
 	for (;;) {
 		ev = grpc_completion_queue_next(c->cq,
-				gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+						gpr_inf_future(
+							GPR_CLOCK_REALTIME),
+						NULL);
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
 			break;
 		if (ev.type == GRPC_OP_COMPLETE)
@@ -297,7 +314,8 @@ static void client_cq_thread(void *arg)
 }
 
 /* c->lock held. */
-static int async_start_thread(struct itm_rpc_client *c)
+static int
+async_start_thread(struct itm_rpc_client *c)
 {
 	if (c->thread_started)
 		return 0;
@@ -313,9 +331,9 @@ static int async_start_thread(struct itm_rpc_client *c)
 }
 
 /* Create the call and start its one batch (c->lock held). */
-static int acall_start(struct itm_rpc_client *c, struct acall *a,
-		       const char *method, const ProtobufCMessage *req,
-		       int timeout_ms)
+static int
+acall_start(struct itm_rpc_client *c, struct acall *a, const char *method,
+	    const ProtobufCMessage *req, int timeout_ms)
 {
 	grpc_op ops[6];
 	size_t n;
@@ -335,10 +353,11 @@ static int acall_start(struct itm_rpc_client *c, struct acall *a,
 	return 0;
 }
 
-int itm_rpc_call_async(struct itm_rpc_client *c, uv_loop_t *loop,
-		       const char *method, const ProtobufCMessage *req,
-		       const ProtobufCMessageDescriptor *reply_desc,
-		       int timeout_ms, itm_rpc_done_cb done, void *arg)
+int
+itm_rpc_call_async(struct itm_rpc_client *c, uv_loop_t *loop,
+		   const char *method, const ProtobufCMessage *req,
+		   const ProtobufCMessageDescriptor *reply_desc, int timeout_ms,
+		   itm_rpc_done_cb done, void *arg)
 {
 	struct acall *a;
 	int rc;
@@ -377,16 +396,18 @@ struct stream {
 	grpc_byte_buffer *send, *recv;
 	grpc_status_code status;
 	grpc_slice details;
-	int t_start, t_status, t_msg;	/* addresses used as tags */
+	int t_start, t_status, t_msg; /* addresses used as tags */
 };
 
-static void stream_wait(struct itm_rpc_client *c, void *tag)
+static void
+stream_wait(struct itm_rpc_client *c, void *tag)
 {
 	grpc_completion_queue_pluck(c->pluck, tag,
 				    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 }
 
-static void stream_destroy(struct stream *s)
+static void
+stream_destroy(struct stream *s)
 {
 	grpc_call_unref(s->gc);
 	grpc_metadata_array_destroy(&s->init_md);
@@ -399,8 +420,9 @@ static void stream_destroy(struct stream *s)
 }
 
 /* Send the request and ask for the final status up front. */
-static int stream_start(struct itm_rpc_client *c, struct stream *s,
-			const ProtobufCMessage *req)
+static int
+stream_start(struct itm_rpc_client *c, struct stream *s,
+	     const ProtobufCMessage *req)
 {
 	grpc_op ops[4];
 
@@ -429,7 +451,8 @@ static int stream_start(struct itm_rpc_client *c, struct stream *s,
 }
 
 /* Next message into s->recv, NULL at the end of the stream. */
-static void stream_next(struct itm_rpc_client *c, struct stream *s)
+static void
+stream_next(struct itm_rpc_client *c, struct stream *s)
 {
 	grpc_op op;
 
@@ -445,10 +468,10 @@ static void stream_next(struct itm_rpc_client *c, struct stream *s)
 }
 
 /* Read until the end, a stop from @on_msg (1) or a bad message (-1). */
-static int stream_read(struct itm_rpc_client *c, struct stream *s,
-		       const ProtobufCMessageDescriptor *desc,
-		       int (*on_msg)(void *arg, const ProtobufCMessage *msg),
-		       void *arg)
+static int
+stream_read(struct itm_rpc_client *c, struct stream *s,
+	    const ProtobufCMessageDescriptor *desc,
+	    int (*on_msg)(void *arg, const ProtobufCMessage *msg), void *arg)
 {
 	ProtobufCMessage *msg;
 	int stop = 0;
@@ -472,11 +495,12 @@ static int stream_read(struct itm_rpc_client *c, struct stream *s,
 	return stop;
 }
 
-int itm_rpc_stream(struct itm_rpc_client *c, const char *method,
-		   const ProtobufCMessage *req,
-		   const ProtobufCMessageDescriptor *msg_desc,
-		   int (*on_msg)(void *arg, const ProtobufCMessage *msg),
-		   void *arg, int timeout_ms, struct itm_rpc_status *st)
+int
+itm_rpc_stream(struct itm_rpc_client *c, const char *method,
+	       const ProtobufCMessage *req,
+	       const ProtobufCMessageDescriptor *msg_desc,
+	       int (*on_msg)(void *arg, const ProtobufCMessage *msg), void *arg,
+	       int timeout_ms, struct itm_rpc_status *st)
 {
 	struct stream s;
 	int stop;
@@ -497,7 +521,8 @@ int itm_rpc_stream(struct itm_rpc_client *c, const char *method,
 	stream_wait(c, &s.t_status);
 	status_from(st, s.status, s.details);
 	if (stop < 0)
-		status_local(st, ITM_RPC_INTERNAL, "stream message does not decode");
+		status_local(st, ITM_RPC_INTERNAL,
+			     "stream message does not decode");
 	else if (stop > 0)
 		status_local(st, ITM_RPC_OK, "");
 	stream_destroy(&s);
@@ -508,9 +533,9 @@ int itm_rpc_stream(struct itm_rpc_client *c, const char *method,
 /* Client life cycle                                                    */
 /* ------------------------------------------------------------------ */
 
-static grpc_channel *channel_create(const char *target,
-				    const struct itm_rpc_tls *tls,
-				    grpc_channel_credentials *creds)
+static grpc_channel *
+channel_create(const char *target, const struct itm_rpc_tls *tls,
+	       grpc_channel_credentials *creds)
 {
 	grpc_arg store[ITM__RPC_ARGS_MAX], extra[ITM__RPC_ARGS_MAX - 2];
 	grpc_channel_args args;
@@ -539,8 +564,9 @@ static grpc_channel *channel_create(const char *target,
 	return grpc_channel_create(target, creds, &args);
 }
 
-int itm_rpc_client_new(struct itm_rpc_client **out, const char *target,
-		       const struct itm_rpc_tls *tls)
+int
+itm_rpc_client_new(struct itm_rpc_client **out, const char *target,
+		   const struct itm_rpc_tls *tls)
 {
 	grpc_channel_credentials *creds;
 	struct itm_rpc_client *c;
@@ -575,7 +601,8 @@ int itm_rpc_client_new(struct itm_rpc_client **out, const char *target,
 }
 
 /* Cancel async calls in flight, wait for them, run their callbacks. */
-static void client_async_stop(struct itm_rpc_client *c)
+static void
+client_async_stop(struct itm_rpc_client *c)
 {
 	struct loop_hook *h;
 	struct acall *a;
@@ -597,7 +624,8 @@ static void client_async_stop(struct itm_rpc_client *c)
 	}
 }
 
-void itm_rpc_client_free(struct itm_rpc_client *c)
+void
+itm_rpc_client_free(struct itm_rpc_client *c)
 {
 	if (!c)
 		return;

@@ -37,14 +37,16 @@ static const char *const code_names[] = {
 	[ITM_RPC_UNAUTHENTICATED] = "UNAUTHENTICATED",
 };
 
-const char *itm_rpc_code_name(int code)
+const char *
+itm_rpc_code_name(int code)
 {
 	if (code < 0 || code > ITM_RPC_UNAUTHENTICATED)
 		return "UNKNOWN_CODE";
 	return code_names[code];
 }
 
-ProtobufCMessage *itm_rpc_msg_copy(const ProtobufCMessage *m)
+ProtobufCMessage *
+itm_rpc_msg_copy(const ProtobufCMessage *m)
 {
 	size_t len = protobuf_c_message_get_packed_size(m);
 	uint8_t *buf = malloc(len ? len : 1);
@@ -58,17 +60,20 @@ ProtobufCMessage *itm_rpc_msg_copy(const ProtobufCMessage *m)
 	return copy;
 }
 
-void itm__rpc_lib_ref(void)
+void
+itm__rpc_lib_ref(void)
 {
 	grpc_init();
 }
 
-void itm__rpc_lib_unref(void)
+void
+itm__rpc_lib_unref(void)
 {
 	grpc_shutdown();
 }
 
-grpc_byte_buffer *itm__rpc_pack(const ProtobufCMessage *msg)
+grpc_byte_buffer *
+itm__rpc_pack(const ProtobufCMessage *msg)
 {
 	size_t len = protobuf_c_message_get_packed_size(msg);
 	grpc_slice s = grpc_slice_malloc(len);
@@ -80,8 +85,8 @@ grpc_byte_buffer *itm__rpc_pack(const ProtobufCMessage *msg)
 	return bb;
 }
 
-ProtobufCMessage *itm__rpc_unpack(grpc_byte_buffer *bb,
-				  const ProtobufCMessageDescriptor *desc)
+ProtobufCMessage *
+itm__rpc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc)
 {
 	grpc_byte_buffer_reader r;
 	ProtobufCMessage *msg;
@@ -97,8 +102,9 @@ ProtobufCMessage *itm__rpc_unpack(grpc_byte_buffer *bb,
 	return msg;
 }
 
-void itm__rpc_args(grpc_channel_args *args, grpc_arg *store,
-		   const grpc_arg *extra, size_t n_extra)
+void
+itm__rpc_args(grpc_channel_args *args, grpc_arg *store, const grpc_arg *extra,
+	      size_t n_extra)
 {
 	size_t n = 0;
 
@@ -114,7 +120,8 @@ void itm__rpc_args(grpc_channel_args *args, grpc_arg *store,
 	args->args = store;
 }
 
-gpr_timespec itm__rpc_deadline(int timeout_ms)
+gpr_timespec
+itm__rpc_deadline(int timeout_ms)
 {
 	if (timeout_ms <= 0)
 		return gpr_inf_future(GPR_CLOCK_MONOTONIC);
@@ -122,7 +129,8 @@ gpr_timespec itm__rpc_deadline(int timeout_ms)
 			    gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
 }
 
-int itm__rpc_read_file(const char *path, char **out)
+int
+itm__rpc_read_file(const char *path, char **out)
 {
 	struct stat sb;
 	char *buf;
@@ -153,8 +161,8 @@ int itm__rpc_read_file(const char *path, char **out)
 }
 
 /* Read the optional CA and the cert/key pair named in @tls. */
-static int read_pems(const struct itm_rpc_tls *tls, char **ca, char **cert,
-		     char **key)
+static int
+read_pems(const struct itm_rpc_tls *tls, char **ca, char **cert, char **key)
 {
 	int rc = 0;
 
@@ -175,8 +183,9 @@ static int read_pems(const struct itm_rpc_tls *tls, char **ca, char **cert,
 	return rc;
 }
 
-int itm__rpc_server_creds(const struct itm_rpc_tls *tls,
-			  grpc_server_credentials **out)
+int
+itm__rpc_server_creds(const struct itm_rpc_tls *tls,
+		      grpc_server_credentials **out)
 {
 	grpc_ssl_pem_key_cert_pair pair;
 	char *ca, *cert, *key;
@@ -193,17 +202,20 @@ int itm__rpc_server_creds(const struct itm_rpc_tls *tls,
 		return rc;
 	pair.private_key = key;
 	pair.cert_chain = cert;
-	*out = grpc_ssl_server_credentials_create_ex(ca, &pair, 1,
+	*out = grpc_ssl_server_credentials_create_ex(
+		ca, &pair, 1,
 		ca ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
-		   : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE, NULL);
+		   : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
+		NULL);
 	free(ca);
 	free(cert);
 	free(key);
 	return *out ? 0 : -EINVAL;
 }
 
-int itm__rpc_channel_creds(const struct itm_rpc_tls *tls,
-			   grpc_channel_credentials **out)
+int
+itm__rpc_channel_creds(const struct itm_rpc_tls *tls,
+		       grpc_channel_credentials **out)
 {
 	grpc_ssl_pem_key_cert_pair pair;
 	char *ca, *cert, *key;
@@ -225,8 +237,9 @@ int itm__rpc_channel_creds(const struct itm_rpc_tls *tls,
 	return *out ? 0 : -EINVAL;
 }
 
-void itm__rpc_status_set(struct itm_rpc_status *st, int code,
-			 const char *msg, size_t len)
+void
+itm__rpc_status_set(struct itm_rpc_status *st, int code, const char *msg,
+		    size_t len)
 {
 	if (!st)
 		return;

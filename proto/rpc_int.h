@@ -14,7 +14,7 @@
 #include "itm_rpc.h"
 
 /* Largest message either side sends or accepts. */
-#define ITM__RPC_MAX_MSG	(16 * 1024 * 1024)
+#define ITM__RPC_MAX_MSG (16 * 1024 * 1024)
 
 /* Reference-counted grpc_init()/grpc_shutdown() for servers and clients. */
 void itm__rpc_lib_ref(void);
@@ -31,7 +31,7 @@ ProtobufCMessage *itm__rpc_unpack(grpc_byte_buffer *bb,
  * @args->args points into @store, which must have room for
  * ITM__RPC_ARGS_MAX entries.
  */
-#define ITM__RPC_ARGS_MAX	6
+#define ITM__RPC_ARGS_MAX 6
 
 void itm__rpc_args(grpc_channel_args *args, grpc_arg *store,
 		   const grpc_arg *extra, size_t n_extra);
@@ -48,7 +48,7 @@ int itm__rpc_channel_creds(const struct itm_rpc_tls *tls,
 			   grpc_channel_credentials **out);
 
 /* Fill @st from a gRPC status and its details slice. */
-void itm__rpc_status_set(struct itm_rpc_status *st, int code,
-			 const char *msg, size_t len);
+void itm__rpc_status_set(struct itm_rpc_status *st, int code, const char *msg,
+			 size_t len);
 
 #endif /* ITM_RPC_INT_H */

@@ -42,10 +42,16 @@
 
 #include "rpc_int.h"
 
-#define ITM__RPC_MAX_QUEUED	256
+#define ITM__RPC_MAX_QUEUED 256
 
-enum tag_kind { TAG_NEW, TAG_NEW_GENERIC, TAG_CLOSE, TAG_SEND, TAG_REJECT,
-		TAG_SHUTDOWN };
+enum tag_kind {
+	TAG_NEW,
+	TAG_NEW_GENERIC,
+	TAG_CLOSE,
+	TAG_SEND,
+	TAG_REJECT,
+	TAG_SHUTDOWN
+};
 
 struct tag {
 	enum tag_kind kind;
@@ -72,7 +78,7 @@ struct out_item {
 struct itm_rpc_call {
 	struct itm_rpc_server *srv;
 	size_t midx;			/* index in srv->methods */
-	const struct itm_rpc_method *m;	/* NULL for generic requests */
+	const struct itm_rpc_method *m; /* NULL for generic requests */
 	grpc_call *gc;
 	gpr_timespec deadline;
 	grpc_metadata_array md;
@@ -82,12 +88,12 @@ struct itm_rpc_call {
 	char *peer;
 	char *identity;
 	struct tag t_new, t_close, t_send;
-	int close_cancelled;		/* RECV_CLOSE_ON_SERVER output */
+	int close_cancelled; /* RECV_CLOSE_ON_SERVER output */
 	grpc_slice reject_details;
 	atomic_int refs;
 	atomic_int cancelled;
 
-	uv_mutex_t lock;		/* send queue */
+	uv_mutex_t lock; /* send queue */
 	struct out_item *outq, **outq_tail;
 	struct out_item *sending;
 	int n_queued;
@@ -106,7 +112,7 @@ struct itm_rpc_call {
 
 struct listener {
 	struct listener *next;
-	char *path;			/* unix socket, NULL for TCP */
+	char *path; /* unix socket, NULL for TCP */
 	char *lock_path;
 	int lock_fd;
 };
@@ -121,14 +127,14 @@ struct itm_rpc_server {
 	void **reg;
 	uv_thread_t thread;
 	uv_async_t *async;
-	uv_mutex_t lock;		/* evq, closing */
+	uv_mutex_t lock; /* evq, closing */
 	struct ev *evq, **evq_tail;
-	atomic_int closing;		/* no new events for the loop */
-	atomic_int stopping;		/* no new batches: CQ shuts down */
+	atomic_int closing;  /* no new events for the loop */
+	atomic_int stopping; /* no new batches: CQ shuts down */
 	int started;
 	int port;
 	struct listener *listeners;
-	struct itm_rpc_call *live;	/* calls held by handlers */
+	struct itm_rpc_call *live; /* calls held by handlers */
 	struct tag t_shutdown;
 };
 
@@ -136,7 +142,8 @@ struct itm_rpc_server {
 /* Call objects                                                         */
 /* ------------------------------------------------------------------ */
 
-static void out_item_free(struct out_item *it)
+static void
+out_item_free(struct out_item *it)
 {
 	if (it->bb)
 		grpc_byte_buffer_destroy(it->bb);
@@ -145,7 +152,8 @@ static void out_item_free(struct out_item *it)
 	free(it);
 }
 
-static void call_free(struct itm_rpc_call *call)
+static void
+call_free(struct itm_rpc_call *call)
 {
 	struct out_item *it;
 
@@ -170,18 +178,21 @@ static void call_free(struct itm_rpc_call *call)
 	free(call);
 }
 
-static void call_ref(struct itm_rpc_call *call)
+static void
+call_ref(struct itm_rpc_call *call)
 {
 	atomic_fetch_add(&call->refs, 1);
 }
 
-static void call_unref(struct itm_rpc_call *call)
+static void
+call_unref(struct itm_rpc_call *call)
 {
 	if (atomic_fetch_sub(&call->refs, 1) == 1)
 		call_free(call);
 }
 
-static struct itm_rpc_call *call_alloc(struct itm_rpc_server *srv)
+static struct itm_rpc_call *
+call_alloc(struct itm_rpc_server *srv)
 {
 	struct itm_rpc_call *call = calloc(1, sizeof(*call));
 
@@ -206,7 +217,8 @@ static struct itm_rpc_call *call_alloc(struct itm_rpc_server *srv)
 }
 
 /* Keep one request outstanding per registered method... */
-static int request_method(struct itm_rpc_server *srv, size_t midx)
+static int
+request_method(struct itm_rpc_server *srv, size_t midx)
 {
 	struct itm_rpc_call *call = call_alloc(srv);
 	grpc_call_error err;
@@ -217,8 +229,10 @@ static int request_method(struct itm_rpc_server *srv, size_t midx)
 	call->m = &srv->methods[midx];
 	call->t_new = (struct tag){ TAG_NEW, call };
 	err = grpc_server_request_registered_call(srv->gs, srv->reg[midx],
-			&call->gc, &call->deadline, &call->md, &call->payload,
-			srv->cq, srv->cq, &call->t_new);
+						  &call->gc, &call->deadline,
+						  &call->md, &call->payload,
+						  srv->cq, srv->cq,
+						  &call->t_new);
 	if (err != GRPC_CALL_OK) {
 		call_free(call);
 		return -EIO;
@@ -227,7 +241,8 @@ static int request_method(struct itm_rpc_server *srv, size_t midx)
 }
 
 /* ...and one for everything else. */
-static int request_generic(struct itm_rpc_server *srv)
+static int
+request_generic(struct itm_rpc_server *srv)
 {
 	struct itm_rpc_call *call = call_alloc(srv);
 	grpc_call_error err;
@@ -250,7 +265,8 @@ static int request_generic(struct itm_rpc_server *srv)
 /* ------------------------------------------------------------------ */
 
 /* Hand an event to the loop; once the server is closing, drop it. */
-static void queue_ev(struct itm_rpc_server *srv, struct ev *ev)
+static void
+queue_ev(struct itm_rpc_server *srv, struct ev *ev)
 {
 	uv_mutex_lock(&srv->lock);
 	if (atomic_load(&srv->closing)) {
@@ -269,8 +285,8 @@ static void queue_ev(struct itm_rpc_server *srv, struct ev *ev)
 static void reject(struct itm_rpc_call *call, grpc_status_code code,
 		   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static void reject(struct itm_rpc_call *call, grpc_status_code code,
-		   const char *fmt, ...)
+static void
+reject(struct itm_rpc_call *call, grpc_status_code code, const char *fmt, ...)
 {
 	grpc_op ops[3];
 	char msg[256];
@@ -294,7 +310,8 @@ static void reject(struct itm_rpc_call *call, grpc_status_code code,
 		call_unref(call);
 }
 
-static char *auth_identity(grpc_call *gc)
+static char *
+auth_identity(grpc_call *gc)
 {
 	grpc_auth_context *ctx = grpc_call_auth_context(gc);
 	grpc_auth_property_iterator it;
@@ -304,8 +321,8 @@ static char *auth_identity(grpc_call *gc)
 	if (!ctx)
 		return NULL;
 	if (grpc_auth_context_peer_is_authenticated(ctx)) {
-		it = grpc_auth_context_find_properties_by_name(ctx,
-				GRPC_X509_CN_PROPERTY_NAME);
+		it = grpc_auth_context_find_properties_by_name(
+			ctx, GRPC_X509_CN_PROPERTY_NAME);
 		p = grpc_auth_property_iterator_next(&it);
 		if (p && p->value)
 			id = strndup(p->value, p->value_length);
@@ -314,7 +331,8 @@ static char *auth_identity(grpc_call *gc)
 	return id;
 }
 
-static void call_accept(struct itm_rpc_call *call)
+static void
+call_accept(struct itm_rpc_call *call)
 {
 	char *peer = grpc_call_get_peer(call->gc);
 
@@ -324,7 +342,8 @@ static void call_accept(struct itm_rpc_call *call)
 }
 
 /* Watch for the client going away; holds a reference until the end. */
-static int start_close_watch(struct itm_rpc_call *call)
+static int
+start_close_watch(struct itm_rpc_call *call)
 {
 	grpc_op op;
 
@@ -340,12 +359,13 @@ static int start_close_watch(struct itm_rpc_call *call)
 	return 0;
 }
 
-static void on_new_call(struct itm_rpc_call *call, int success)
+static void
+on_new_call(struct itm_rpc_call *call, int success)
 {
 	struct itm_rpc_server *srv = call->srv;
 	const ProtobufCMessageDescriptor *desc = call->m->request;
 
-	if (!success) {			/* server shutting down */
+	if (!success) { /* server shutting down */
 		call_unref(call);
 		return;
 	}
@@ -366,10 +386,11 @@ static void on_new_call(struct itm_rpc_call *call, int success)
 		call_unref(call);
 		return;
 	}
-	queue_ev(srv, &call->ev_call);	/* the user's reference */
+	queue_ev(srv, &call->ev_call); /* the user's reference */
 }
 
-static void on_new_generic(struct itm_rpc_call *call, int success)
+static void
+on_new_generic(struct itm_rpc_call *call, int success)
 {
 	struct itm_rpc_server *srv = call->srv;
 	char *method;
@@ -385,7 +406,8 @@ static void on_new_generic(struct itm_rpc_call *call, int success)
 	gpr_free(method);
 }
 
-static void on_close(struct itm_rpc_call *call)
+static void
+on_close(struct itm_rpc_call *call)
 {
 	if (call->close_cancelled) {
 		atomic_store(&call->cancelled, 1);
@@ -397,7 +419,8 @@ static void on_close(struct itm_rpc_call *call)
 
 static void pump_locked(struct itm_rpc_call *call);
 
-static void on_sent(struct itm_rpc_call *call, int success)
+static void
+on_sent(struct itm_rpc_call *call, int success)
 {
 	uv_mutex_lock(&call->lock);
 	out_item_free(call->sending);
@@ -411,38 +434,30 @@ static void on_sent(struct itm_rpc_call *call, int success)
 	call_unref(call);
 }
 
-static void on_tag(struct itm_rpc_server *srv, struct tag *t, int success)
+static void
+on_tag(struct itm_rpc_server *srv, struct tag *t, int success)
 {
 	switch (t->kind) {
-	case TAG_NEW:
-		on_new_call(t->obj, success);
-		break;
-	case TAG_NEW_GENERIC:
-		on_new_generic(t->obj, success);
-		break;
-	case TAG_CLOSE:
-		on_close(t->obj);
-		break;
-	case TAG_SEND:
-		on_sent(t->obj, success);
-		break;
-	case TAG_REJECT:
-		call_unref(t->obj);
-		break;
-	case TAG_SHUTDOWN:
-		grpc_completion_queue_shutdown(srv->cq);
-		break;
+	case TAG_NEW: on_new_call(t->obj, success); break;
+	case TAG_NEW_GENERIC: on_new_generic(t->obj, success); break;
+	case TAG_CLOSE: on_close(t->obj); break;
+	case TAG_SEND: on_sent(t->obj, success); break;
+	case TAG_REJECT: call_unref(t->obj); break;
+	case TAG_SHUTDOWN: grpc_completion_queue_shutdown(srv->cq); break;
 	}
 }
 
-static void cq_thread(void *arg)
+static void
+cq_thread(void *arg)
 {
 	struct itm_rpc_server *srv = arg;
 	grpc_event ev;
 
 	for (;;) {
 		ev = grpc_completion_queue_next(srv->cq,
-				gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+						gpr_inf_future(
+							GPR_CLOCK_REALTIME),
+						NULL);
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
 			break;
 		if (ev.type == GRPC_OP_COMPLETE)
@@ -454,7 +469,8 @@ static void cq_thread(void *arg)
 /* Loop thread: dispatch and answers                                    */
 /* ------------------------------------------------------------------ */
 
-static void live_add(struct itm_rpc_server *srv, struct itm_rpc_call *call)
+static void
+live_add(struct itm_rpc_server *srv, struct itm_rpc_call *call)
 {
 	call->live_prev = NULL;
 	call->live_next = srv->live;
@@ -463,7 +479,8 @@ static void live_add(struct itm_rpc_server *srv, struct itm_rpc_call *call)
 	srv->live = call;
 }
 
-static void live_del(struct itm_rpc_server *srv, struct itm_rpc_call *call)
+static void
+live_del(struct itm_rpc_server *srv, struct itm_rpc_call *call)
 {
 	if (call->live_prev)
 		call->live_prev->live_next = call->live_next;
@@ -473,7 +490,8 @@ static void live_del(struct itm_rpc_server *srv, struct itm_rpc_call *call)
 		call->live_next->live_prev = call->live_prev;
 }
 
-static void run_ev(struct itm_rpc_server *srv, struct ev *ev)
+static void
+run_ev(struct itm_rpc_server *srv, struct ev *ev)
 {
 	struct itm_rpc_call *call = ev->call;
 
@@ -490,7 +508,8 @@ static void run_ev(struct itm_rpc_server *srv, struct ev *ev)
 	call_unref(call);
 }
 
-static void async_cb(uv_async_t *h)
+static void
+async_cb(uv_async_t *h)
 {
 	struct itm_rpc_server *srv = h->data;
 	struct ev *ev, *next;
@@ -507,7 +526,8 @@ static void async_cb(uv_async_t *h)
 }
 
 /* Start the next queued send unless one is in flight (call->lock held). */
-static void pump_locked(struct itm_rpc_call *call)
+static void
+pump_locked(struct itm_rpc_call *call)
 {
 	struct out_item *it = call->outq;
 	grpc_op ops[3];
@@ -546,12 +566,13 @@ static void pump_locked(struct itm_rpc_call *call)
 		call->sending = NULL;
 		call->dead = 1;
 		out_item_free(it);
-		call_unref(call);	/* the caller still holds one */
+		call_unref(call); /* the caller still holds one */
 	}
 }
 
-static int enqueue(struct itm_rpc_call *call, grpc_byte_buffer *bb,
-		   int has_status, grpc_status_code code, const char *msg)
+static int
+enqueue(struct itm_rpc_call *call, grpc_byte_buffer *bb, int has_status,
+	grpc_status_code code, const char *msg)
 {
 	struct out_item *it = calloc(1, sizeof(*it));
 
@@ -575,34 +596,40 @@ static int enqueue(struct itm_rpc_call *call, grpc_byte_buffer *bb,
 }
 
 /* The handler is done with the call: drop the user's reference. */
-static void user_release(struct itm_rpc_call *call)
+static void
+user_release(struct itm_rpc_call *call)
 {
 	call->user_done = 1;
 	live_del(call->srv, call);
 	call_unref(call);
 }
 
-const ProtobufCMessage *itm_rpc_request(const struct itm_rpc_call *call)
+const ProtobufCMessage *
+itm_rpc_request(const struct itm_rpc_call *call)
 {
 	return call->req;
 }
 
-const char *itm_rpc_method_path(const struct itm_rpc_call *call)
+const char *
+itm_rpc_method_path(const struct itm_rpc_call *call)
 {
 	return call->m ? call->m->path : "";
 }
 
-const char *itm_rpc_peer(const struct itm_rpc_call *call)
+const char *
+itm_rpc_peer(const struct itm_rpc_call *call)
 {
 	return call->peer;
 }
 
-const char *itm_rpc_peer_identity(const struct itm_rpc_call *call)
+const char *
+itm_rpc_peer_identity(const struct itm_rpc_call *call)
 {
 	return call->identity;
 }
 
-int itm_rpc_reply(struct itm_rpc_call *call, const ProtobufCMessage *reply)
+int
+itm_rpc_reply(struct itm_rpc_call *call, const ProtobufCMessage *reply)
 {
 	int rc;
 
@@ -613,8 +640,9 @@ int itm_rpc_reply(struct itm_rpc_call *call, const ProtobufCMessage *reply)
 	return rc;
 }
 
-int itm_rpc_fail(struct itm_rpc_call *call, enum itm_rpc_code code,
-		 const char *fmt, ...)
+int
+itm_rpc_fail(struct itm_rpc_call *call, enum itm_rpc_code code, const char *fmt,
+	     ...)
 {
 	char msg[ITM_RPC_MSG_MAX];
 	va_list ap;
@@ -630,7 +658,8 @@ int itm_rpc_fail(struct itm_rpc_call *call, enum itm_rpc_code code,
 	return rc;
 }
 
-int itm_rpc_send(struct itm_rpc_call *call, const ProtobufCMessage *msg)
+int
+itm_rpc_send(struct itm_rpc_call *call, const ProtobufCMessage *msg)
 {
 	int full;
 
@@ -646,7 +675,8 @@ int itm_rpc_send(struct itm_rpc_call *call, const ProtobufCMessage *msg)
 	return enqueue(call, itm__rpc_pack(msg), 0, GRPC_STATUS_OK, NULL);
 }
 
-int itm_rpc_finish(struct itm_rpc_call *call)
+int
+itm_rpc_finish(struct itm_rpc_call *call)
 {
 	int rc;
 
@@ -662,9 +692,9 @@ int itm_rpc_finish(struct itm_rpc_call *call)
 	return rc;
 }
 
-void itm_rpc_on_cancel(struct itm_rpc_call *call,
-		       void (*cb)(struct itm_rpc_call *call, void *arg),
-		       void *arg)
+void
+itm_rpc_on_cancel(struct itm_rpc_call *call,
+		  void (*cb)(struct itm_rpc_call *call, void *arg), void *arg)
 {
 	call->cancel_cb = cb;
 	call->cancel_arg = arg;
@@ -680,7 +710,8 @@ void itm_rpc_on_cancel(struct itm_rpc_call *call,
 /* Listening                                                            */
 /* ------------------------------------------------------------------ */
 
-static int mkdir_parents(const char *path)
+static int
+mkdir_parents(const char *path)
 {
 	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char *p;
@@ -703,7 +734,8 @@ static int mkdir_parents(const char *path)
 	return 0;
 }
 
-static void listener_free(struct listener *l, int remove)
+static void
+listener_free(struct listener *l, int remove)
 {
 	if (remove) {
 		unlink(l->path);
@@ -717,12 +749,14 @@ static void listener_free(struct listener *l, int remove)
 }
 
 /* Create the directory, take the lock, remove a stale socket. */
-static int unix_prepare(const char *path, struct listener **out)
+static int
+unix_prepare(const char *path, struct listener **out)
 {
 	struct listener *l;
 	int rc;
 
-	if (!*path || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+	if (!*path ||
+	    strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
 		return -ENAMETOOLONG;
 	rc = mkdir_parents(path);
 	if (rc)
@@ -751,7 +785,8 @@ static int unix_prepare(const char *path, struct listener **out)
 }
 
 /* "host:port" or "[v6]:port" with a numeric port. */
-static int tcp_check(const char *addr)
+static int
+tcp_check(const char *addr)
 {
 	const char *colon = strrchr(addr, ':');
 	char *end;
@@ -765,7 +800,8 @@ static int tcp_check(const char *addr)
 	return 0;
 }
 
-static const char *unix_path(const char *addr)
+static const char *
+unix_path(const char *addr)
 {
 	if (addr[0] == '/')
 		return addr;
@@ -777,8 +813,9 @@ static const char *unix_path(const char *addr)
 	return addr;
 }
 
-static int add_port(struct itm_rpc_server *srv, const char *addr,
-		    const struct itm_rpc_tls *tls)
+static int
+add_port(struct itm_rpc_server *srv, const char *addr,
+	 const struct itm_rpc_tls *tls)
 {
 	grpc_server_credentials *creds;
 	char *full = NULL;
@@ -797,8 +834,9 @@ static int add_port(struct itm_rpc_server *srv, const char *addr,
 	return port;
 }
 
-int itm_rpc_server_listen(struct itm_rpc_server *srv, const char *addr,
-			  const struct itm_rpc_tls *tls, unsigned int mode)
+int
+itm_rpc_server_listen(struct itm_rpc_server *srv, const char *addr,
+		      const struct itm_rpc_tls *tls, unsigned int mode)
 {
 	const char *path = addr ? unix_path(addr) : NULL;
 	struct listener *l = NULL;
@@ -831,7 +869,8 @@ int itm_rpc_server_listen(struct itm_rpc_server *srv, const char *addr,
 	return rc;
 }
 
-int itm_rpc_server_port(const struct itm_rpc_server *srv)
+int
+itm_rpc_server_port(const struct itm_rpc_server *srv)
 {
 	return srv->port;
 }
@@ -840,13 +879,13 @@ int itm_rpc_server_port(const struct itm_rpc_server *srv)
 /* Life cycle                                                           */
 /* ------------------------------------------------------------------ */
 
-static int check_methods(const struct itm_rpc_method *methods, size_t n)
+static int
+check_methods(const struct itm_rpc_method *methods, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct itm_rpc_method *m = &methods[i];
 
-		if (!m->path || m->path[0] != '/' || !m->request ||
-		    !m->handler)
+		if (!m->path || m->path[0] != '/' || !m->request || !m->handler)
 			return -EINVAL;
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(methods[j].path, m->path))
@@ -855,12 +894,14 @@ static int check_methods(const struct itm_rpc_method *methods, size_t n)
 	return 0;
 }
 
-static void async_close_cb(uv_handle_t *h)
+static void
+async_close_cb(uv_handle_t *h)
 {
 	free(h);
 }
 
-static int server_grpc_new(struct itm_rpc_server *srv)
+static int
+server_grpc_new(struct itm_rpc_server *srv)
 {
 	grpc_arg store[ITM__RPC_ARGS_MAX], reuse;
 	grpc_channel_args args;
@@ -873,9 +914,9 @@ static int server_grpc_new(struct itm_rpc_server *srv)
 	srv->cq = grpc_completion_queue_create_for_next(NULL);
 	grpc_server_register_completion_queue(srv->gs, srv->cq, NULL);
 	for (size_t i = 0; i < srv->n_methods; i++) {
-		srv->reg[i] = grpc_server_register_method(srv->gs,
-				srv->methods[i].path, NULL,
-				GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+		srv->reg[i] = grpc_server_register_method(
+			srv->gs, srv->methods[i].path, NULL,
+			GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
 		if (!srv->reg[i])
 			return -EINVAL;
 	}
@@ -883,7 +924,8 @@ static int server_grpc_new(struct itm_rpc_server *srv)
 }
 
 /* Undo a server_grpc_new() whose thread never started. */
-static void server_abort(struct itm_rpc_server *srv)
+static void
+server_abort(struct itm_rpc_server *srv)
 {
 	grpc_server_destroy(srv->gs);
 	grpc_completion_queue_shutdown(srv->cq);
@@ -895,9 +937,10 @@ static void server_abort(struct itm_rpc_server *srv)
 	free(srv);
 }
 
-int itm_rpc_server_new(struct itm_rpc_server **out, uv_loop_t *loop,
-		       const struct itm_rpc_method *methods, size_t n_methods,
-		       void *arg)
+int
+itm_rpc_server_new(struct itm_rpc_server **out, uv_loop_t *loop,
+		   const struct itm_rpc_method *methods, size_t n_methods,
+		   void *arg)
 {
 	struct itm_rpc_server *srv;
 	int rc;
@@ -908,9 +951,12 @@ int itm_rpc_server_new(struct itm_rpc_server **out, uv_loop_t *loop,
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return -ENOMEM;
-	*srv = (struct itm_rpc_server){ .loop = loop, .methods = methods,
-		.n_methods = n_methods, .arg = arg, .evq_tail = &srv->evq,
-		.t_shutdown = { TAG_SHUTDOWN, srv } };
+	*srv = (struct itm_rpc_server){ .loop = loop,
+					.methods = methods,
+					.n_methods = n_methods,
+					.arg = arg,
+					.evq_tail = &srv->evq,
+					.t_shutdown = { TAG_SHUTDOWN, srv } };
 	srv->reg = calloc(n_methods + 1, sizeof(*srv->reg));
 	srv->async = malloc(sizeof(*srv->async));
 	if (!srv->reg || !srv->async || uv_mutex_init(&srv->lock)) {
@@ -933,7 +979,8 @@ int itm_rpc_server_new(struct itm_rpc_server **out, uv_loop_t *loop,
 	return 0;
 }
 
-int itm_rpc_server_start(struct itm_rpc_server *srv)
+int
+itm_rpc_server_start(struct itm_rpc_server *srv)
 {
 	int rc = 0;
 
@@ -953,7 +1000,8 @@ int itm_rpc_server_start(struct itm_rpc_server *srv)
  * callback now (it should finish the call), and whatever is still held
  * afterwards is released here.  No call may be used once free returns.
  */
-static void release_live(struct itm_rpc_server *srv)
+static void
+release_live(struct itm_rpc_server *srv)
 {
 	struct itm_rpc_call *call;
 
@@ -969,7 +1017,8 @@ static void release_live(struct itm_rpc_server *srv)
 	}
 }
 
-void itm_rpc_server_free(struct itm_rpc_server *srv)
+void
+itm_rpc_server_free(struct itm_rpc_server *srv)
 {
 	struct listener *l;
 	struct ev *ev;

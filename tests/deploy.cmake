@@ -6,3 +6,13 @@ add_test(NAME deps.commands
 set_tests_properties(deps.commands PROPERTIES LABELS deps TIMEOUT 120
                      SKIP_RETURN_CODE 77
                      ENVIRONMENT "ITM_SRC=${CMAKE_SOURCE_DIR}")
+
+# style.format: every C file of the tree is laid out as .clang-format says
+# (clang-format -i on a file fixes it).
+find_program(ITM_CLANG_FORMAT clang-format)
+if(ITM_CLANG_FORMAT)
+  add_test(NAME style.format
+           COMMAND sh -c "{ git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' ! -path './build*'; } | xargs ${ITM_CLANG_FORMAT} --dry-run -Werror"
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(style.format PROPERTIES LABELS style TIMEOUT 120)
+endif()

@@ -37,13 +37,14 @@ struct delayline {
 	uv_signal_t sigint, sigterm;
 	uint64_t delay_ms;
 	struct held *ring;
-	uint32_t cap, head, n;		/* oldest at head */
-	uint64_t delayed, passed;	/* passed: ring full, not delayed */
+	uint32_t cap, head, n;	  /* oldest at head */
+	uint64_t delayed, passed; /* passed: ring full, not delayed */
 };
 
 static void
 usage(FILE *f)
 {
+	/* clang-format off */
 	fprintf(f,
 "Usage: itm-delay --queue N --delay D [--limit PKTS]\n"
 "\n"
@@ -59,6 +60,7 @@ usage(FILE *f)
 "\n"
 "SIGINT/SIGTERM: print the counters, release the queue (held packets are\n"
 "accepted by the kernel, fail-open) and exit.\n");
+	/* clang-format on */
 }
 
 static int
@@ -81,7 +83,7 @@ parse_delay(const char *s, uint64_t *ms)
 	v *= scale;
 	if (v > 60000)
 		return -1;
-	*ms = (uint64_t)v + (v > (uint64_t)v);	/* round up */
+	*ms = (uint64_t)v + (v > (uint64_t)v); /* round up */
 	return 0;
 }
 
@@ -162,11 +164,11 @@ on_signal(uv_signal_t *s, int sig)
 static void
 options(int argc, char **argv, struct itmq_config *cfg, struct delayline *d)
 {
-	static const struct option opts[] = {
-		{ "queue", 1, NULL, 'q' }, { "delay", 1, NULL, 'd' },
-		{ "limit", 1, NULL, 'l' }, { "help", 0, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
+	static const struct option opts[] = { { "queue", 1, NULL, 'q' },
+					      { "delay", 1, NULL, 'd' },
+					      { "limit", 1, NULL, 'l' },
+					      { "help", 0, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
 	int ch, have_q = 0, have_d = 0;
 	char *end;
 	long v;
@@ -191,12 +193,8 @@ options(int argc, char **argv, struct itmq_config *cfg, struct delayline *d)
 				goto bad;
 			d->cap = (uint32_t)v;
 			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			exit(2);
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); exit(2);
 		}
 	}
 	if (have_q && have_d && optind == argc)
@@ -205,7 +203,10 @@ options(int argc, char **argv, struct itmq_config *cfg, struct delayline *d)
 	exit(2);
 bad:
 	fprintf(stderr, "itm-delay: --%s: '%s' is not valid (see --help)\n",
-		ch == 'q' ? "queue" : ch == 'd' ? "delay" : "limit", optarg);
+		ch == 'q'   ? "queue"
+		: ch == 'd' ? "delay"
+			    : "limit",
+		optarg);
 	exit(2);
 }
 
@@ -232,8 +233,9 @@ main(int argc, char **argv)
 	}
 	if ((rc = itmq_open(&d.q, &cfg)) < 0) {
 		fprintf(stderr, "itm-delay: cannot bind queue %u: %s\n",
-			cfg.num, rc == -EPERM ? "another program holds it" :
-			strerror(-rc));
+			cfg.num,
+			rc == -EPERM ? "another program holds it"
+				     : strerror(-rc));
 		return 1;
 	}
 	d.loop = uv_default_loop();
@@ -249,9 +251,11 @@ main(int argc, char **argv)
 
 	uv_run(d.loop, UV_RUN_DEFAULT);
 
-	fprintf(stderr, "itm-delay: %llu packets delayed, %llu passed at "
-		"once, %u held at exit\n", (unsigned long long)d.delayed,
-		(unsigned long long)d.passed, d.n);
+	fprintf(stderr,
+		"itm-delay: %llu packets delayed, %llu passed at "
+		"once, %u held at exit\n",
+		(unsigned long long)d.delayed, (unsigned long long)d.passed,
+		d.n);
 	itmq_close(d.q);
 	free(d.ring);
 	return 0;

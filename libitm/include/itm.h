@@ -42,18 +42,18 @@ extern "C" {
 
 /* The five netfilter hook points (paper Figure 5). */
 typedef enum itm_where {
-	ITM_PRE_ROUTE = 0,	/* PREROUTING */
-	ITM_IP_IN,		/* INPUT */
-	ITM_IP_FORWARD,		/* FORWARD */
-	ITM_IP_OUT,		/* OUTPUT */
-	ITM_POST_ROUTE,		/* POSTROUTING */
+	ITM_PRE_ROUTE = 0, /* PREROUTING */
+	ITM_IP_IN,	   /* INPUT */
+	ITM_IP_FORWARD,	   /* FORWARD */
+	ITM_IP_OUT,	   /* OUTPUT */
+	ITM_POST_ROUTE,	   /* POSTROUTING */
 	ITM_HOOK_MAX
 } itm_where;
 
 /* Kind of a registration (paper: ITM_KERNEL / ITM_USER). */
 typedef enum itm_type {
-	ITM_KERNEL = 0,		/* in-agent module */
-	ITM_USER = 1		/* process module linked with libitm */
+	ITM_KERNEL = 0, /* in-agent module */
+	ITM_USER = 1	/* process module linked with libitm */
 } itm_type;
 
 /*
@@ -61,13 +61,13 @@ typedef enum itm_type {
  * are those of NF_DROP and NF_ACCEPT so code from the paper ports as is.
  * ITM_ALTERED is ITM_ACCEPT plus itm_packet_altered().
  */
-#define ITM_DROP	0
-#define ITM_ACCEPT	1
-#define ITM_ALTERED	0x101
+#define ITM_DROP    0
+#define ITM_ACCEPT  1
+#define ITM_ALTERED 0x101
 
 /* Classes: 0 means "unknown", process_func is not called for it. */
-#define ITM_CLASS_NONE	0
-#define ITM_CLASS_MAX	255
+#define ITM_CLASS_NONE 0
+#define ITM_CLASS_MAX  255
 
 /* ---------------------------------------------------------------------
  * Interest: which packets a registration wants.  Each list is a set of
@@ -76,11 +76,11 @@ typedef enum itm_type {
  * outside it never leave the kernel.
  * ------------------------------------------------------------------- */
 
-#define ITM_INTEREST_MAX	16	/* entries per list */
+#define ITM_INTEREST_MAX 16 /* entries per list */
 
 struct itm_prefix {
-	uint8_t family;			/* AF_INET or AF_INET6 */
-	uint8_t len;			/* prefix length in bits */
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t len;	/* prefix length in bits */
 	union {
 		struct in_addr v4;
 		struct in6_addr v6;
@@ -88,11 +88,11 @@ struct itm_prefix {
 };
 
 struct itm_port_range {
-	uint16_t lo, hi;		/* inclusive, host order */
+	uint16_t lo, hi; /* inclusive, host order */
 };
 
 struct itm_interest {
-	uint8_t protocols[ITM_INTEREST_MAX];	/* IPPROTO_* */
+	uint8_t protocols[ITM_INTEREST_MAX]; /* IPPROTO_* */
 	unsigned int n_protocols;
 	struct itm_prefix saddr[ITM_INTEREST_MAX];
 	unsigned int n_saddr;
@@ -113,43 +113,43 @@ struct itm_interest {
  * ------------------------------------------------------------------- */
 
 /* itm_packet.flags */
-#define ITM_PKT_ALTERED		(1u << 0)  /* bytes changed: host fixes checksums */
-#define ITM_PKT_TRUNCATED	(1u << 1)  /* len < wire_len: only a prefix copied */
-#define ITM_PKT_CSUM_NOTREADY	(1u << 2)  /* L4 checksum left to the NIC (GSO) */
-#define ITM_PKT_GSO		(1u << 3)  /* one buffer for several segments */
-#define ITM_PKT_FRAGMENT	(1u << 4)  /* IP fragment: no L4 header parsed */
-#define ITM_PKT_MALFORMED	(1u << 5)  /* L3/L4 headers did not parse */
-#define ITM_PKT_HAS_CT		(1u << 6)  /* ct_* fields are valid */
+#define ITM_PKT_ALTERED	      (1u << 0) /* bytes changed: host fixes checksums */
+#define ITM_PKT_TRUNCATED     (1u << 1) /* len < wire_len: only a prefix copied */
+#define ITM_PKT_CSUM_NOTREADY (1u << 2) /* L4 checksum left to the NIC (GSO) */
+#define ITM_PKT_GSO	      (1u << 3) /* one buffer for several segments */
+#define ITM_PKT_FRAGMENT      (1u << 4) /* IP fragment: no L4 header parsed */
+#define ITM_PKT_MALFORMED     (1u << 5) /* L3/L4 headers did not parse */
+#define ITM_PKT_HAS_CT	      (1u << 6) /* ct_* fields are valid */
 
 /* itm_packet.ct_dir */
-#define ITM_CT_ORIGINAL	0
+#define ITM_CT_ORIGINAL 0
 #define ITM_CT_REPLY	1
 
 struct itm_packet {
 	/* Metadata from the kernel (read-only for modules). */
-	uint32_t id;			/* queue packet id */
+	uint32_t id; /* queue packet id */
 	itm_where hook;
-	uint16_t hw_protocol;		/* ETH_P_IP, ETH_P_IPV6 (host order) */
-	uint32_t mark;			/* nfmark, ITM's own bits cleared */
-	uint32_t indev, outdev;		/* ifindex, 0 when none */
-	uint32_t wire_len;		/* length in the kernel (GSO: whole) */
-	uint32_t flags;			/* ITM_PKT_* */
-	uint8_t ct_dir;			/* ITM_CT_*, when ITM_PKT_HAS_CT */
-	uint32_t ct_id;			/* conntrack id, when ITM_PKT_HAS_CT */
+	uint16_t hw_protocol;	/* ETH_P_IP, ETH_P_IPV6 (host order) */
+	uint32_t mark;		/* nfmark, ITM's own bits cleared */
+	uint32_t indev, outdev; /* ifindex, 0 when none */
+	uint32_t wire_len;	/* length in the kernel (GSO: whole) */
+	uint32_t flags;		/* ITM_PKT_* */
+	uint8_t ct_dir;		/* ITM_CT_*, when ITM_PKT_HAS_CT */
+	uint32_t ct_id;		/* conntrack id, when ITM_PKT_HAS_CT */
 
 	/* The bytes, starting at the IP header.  Modules may change them in
 	 * place (then call itm_packet_altered()) or change their length with
 	 * itm_packet_push()/itm_packet_pull()/itm_packet_set_len(). */
 	uint8_t *data;
-	uint32_t len;			/* bytes at data */
+	uint32_t len; /* bytes at data */
 
 	/* Parsed view, kept valid by the host; NULL where absent.  After a
 	 * structural change call itm_packet_parse() again. */
-	uint8_t family;			/* AF_INET, AF_INET6 or 0 */
+	uint8_t family; /* AF_INET, AF_INET6 or 0 */
 	struct iphdr *iph;
 	struct ip6_hdr *ip6h;
-	uint16_t l3_hlen;		/* IP header length, options included */
-	uint8_t l4proto;		/* IPPROTO_*, 0 when unknown */
+	uint16_t l3_hlen; /* IP header length, options included */
+	uint8_t l4proto;  /* IPPROTO_*, 0 when unknown */
 	union {
 		void *l4h;
 		struct tcphdr *tcph;
@@ -157,9 +157,9 @@ struct itm_packet {
 		struct icmphdr *icmph;
 	};
 	uint16_t l4_hlen;
-	uint16_t sport, dport;		/* host order; 0 without ports */
-	uint8_t *payload;		/* after the L4 header */
-	uint32_t payload_len;		/* bytes present at payload */
+	uint16_t sport, dport; /* host order; 0 without ports */
+	uint8_t *payload;      /* after the L4 header */
+	uint32_t payload_len;  /* bytes present at payload */
 
 	/* The registration being called: its itm_info.priv. */
 	void *priv;
@@ -174,13 +174,13 @@ struct itm_packet {
  * ------------------------------------------------------------------- */
 
 struct itm_info {
-	const char *label;		/* unique per host, [A-Za-z0-9_.-]{1,31} */
-	itm_type type;			/* set by the host */
+	const char *label; /* unique per host, [A-Za-z0-9_.-]{1,31} */
+	itm_type type;	   /* set by the host */
 	struct itm_interest interest;
-	pid_t pid;			/* ITM_USER: set by libitm */
-	itm_where hook;			/* set by register */
-	int priority;			/* lower runs first; ties: registration order */
-	uint32_t copy_bytes;		/* bytes per packet needed; 0 = whole packet
+	pid_t pid;	     /* ITM_USER: set by libitm */
+	itm_where hook;	     /* set by register */
+	int priority;	     /* lower runs first; ties: registration order */
+	uint32_t copy_bytes; /* bytes per packet needed; 0 = whole packet
 					 * (required by modules that alter packets) */
 
 	int (*class_func)(itm_where, struct itm_packet *);
@@ -194,8 +194,8 @@ struct itm_info {
 	const char *const *class_names;
 	unsigned int n_class_names;
 
-	void *priv;			/* the module's own pointer, see pkt->priv */
-	void *itm__reg;			/* host-private */
+	void *priv;	/* the module's own pointer, see pkt->priv */
+	void *itm__reg; /* host-private */
 };
 
 /* ---------------------------------------------------------------------
@@ -265,8 +265,8 @@ int itm_packet_set_len(struct itm_packet *pkt, uint32_t len);
  * verdict as usual.
  */
 enum itm_settle_action {
-	ITM_SETTLE_ACCEPT = 0,		/* pass unchanged */
-	ITM_SETTLE_SET_TOS,		/* tos = (tos & ~mask) | value */
+	ITM_SETTLE_ACCEPT = 0, /* pass unchanged */
+	ITM_SETTLE_SET_TOS,    /* tos = (tos & ~mask) | value */
 	ITM_SETTLE_DROP
 };
 
@@ -298,8 +298,10 @@ void itm_interest_init(struct itm_interest *in);
 int itm_interest_add_protocol(struct itm_interest *in, int proto);
 int itm_interest_add_saddr(struct itm_interest *in, const char *prefix);
 int itm_interest_add_daddr(struct itm_interest *in, const char *prefix);
-int itm_interest_add_src_port(struct itm_interest *in, uint16_t lo, uint16_t hi);
-int itm_interest_add_dst_port(struct itm_interest *in, uint16_t lo, uint16_t hi);
+int itm_interest_add_src_port(struct itm_interest *in, uint16_t lo,
+			      uint16_t hi);
+int itm_interest_add_dst_port(struct itm_interest *in, uint16_t lo,
+			      uint16_t hi);
 int itm_interest_add_indev(struct itm_interest *in, const char *dev);
 int itm_interest_add_outdev(struct itm_interest *in, const char *dev);
 /* Does @pkt (parsed) fall in @in?  Devices compare by ifindex via @ifname
@@ -316,8 +318,8 @@ int itm_hook_from_name(const char *name);
  * ------------------------------------------------------------------- */
 
 /* libitm_init copy modes */
-#define ITM_COPY_META		0	/* metadata and headers only */
-#define ITM_COPY_PACKET		1	/* the whole packet, up to bufsize */
+#define ITM_COPY_META	0 /* metadata and headers only */
+#define ITM_COPY_PACKET 1 /* the whole packet, up to bufsize */
 
 /*
  * Initialise libitm: @bufsize is the largest number of bytes of a packet the

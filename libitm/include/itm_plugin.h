@@ -37,23 +37,23 @@ extern "C" {
 #endif
 
 /* Major in the high 16 bits must match exactly; minor may be lower. */
-#define ITM_PLUGIN_ABI_MAJOR	1
-#define ITM_PLUGIN_ABI_MINOR	0
-#define ITM_PLUGIN_ABI	((ITM_PLUGIN_ABI_MAJOR << 16) | ITM_PLUGIN_ABI_MINOR)
+#define ITM_PLUGIN_ABI_MAJOR 1
+#define ITM_PLUGIN_ABI_MINOR 0
+#define ITM_PLUGIN_ABI	     ((ITM_PLUGIN_ABI_MAJOR << 16) | ITM_PLUGIN_ABI_MINOR)
 
 enum itm_param_type {
-	ITM_PARAM_INT = 1,	/* signed 64-bit, within [min, max] */
-	ITM_PARAM_UINT,		/* unsigned, within [min, max] */
-	ITM_PARAM_BOOL,		/* true/false/yes/no/1/0/on/off */
-	ITM_PARAM_STRING,	/* any text; max = longest length (0: 255) */
-	ITM_PARAM_UINT_LIST	/* comma-separated, each in [min, max], at
+	ITM_PARAM_INT = 1,  /* signed 64-bit, within [min, max] */
+	ITM_PARAM_UINT,	    /* unsigned, within [min, max] */
+	ITM_PARAM_BOOL,	    /* true/false/yes/no/1/0/on/off */
+	ITM_PARAM_STRING,   /* any text; max = longest length (0: 255) */
+	ITM_PARAM_UINT_LIST /* comma-separated, each in [min, max], at
 				 * most 16 items; "" is the empty list */
 };
 
 struct itm_param_spec {
 	const char *name;
 	enum itm_param_type type;
-	const char *def;	/* default as text, NULL = required */
+	const char *def; /* default as text, NULL = required */
 	int64_t min, max;
 	const char *help;
 };
@@ -78,12 +78,12 @@ struct itm_module {
 };
 
 struct itm_plugin {
-	uint32_t abi;			/* ITM_PLUGIN_ABI */
-	uint32_t size;			/* sizeof(struct itm_plugin) */
-	const char *name;		/* as given to `itmctl module load` */
+	uint32_t abi;	  /* ITM_PLUGIN_ABI */
+	uint32_t size;	  /* sizeof(struct itm_plugin) */
+	const char *name; /* as given to `itmctl module load` */
 	const char *version;
 	const char *description;
-	const struct itm_param_spec *params;	/* ends with { NULL } */
+	const struct itm_param_spec *params; /* ends with { NULL } */
 	/* Returns 0 or a negative errno; set a message with
 	 * itm_module_error() to tell the operator why. */
 	int (*load)(struct itm_module *m, const struct itm_params *p);
@@ -96,13 +96,12 @@ void itm_module_error(struct itm_module *m, const char *fmt, ...)
 
 #define ITM_PLUGIN_SYMBOL "itm_plugin"
 
-#define ITM_PLUGIN(...)							\
-	__attribute__((visibility("default")))				\
-	const struct itm_plugin itm_plugin = {				\
-		.abi = ITM_PLUGIN_ABI,					\
-		.size = sizeof(struct itm_plugin),			\
-		__VA_ARGS__						\
-	}
+#define ITM_PLUGIN(...)                                                    \
+	__attribute__((visibility("default")))                             \
+	const struct itm_plugin itm_plugin = { .abi = ITM_PLUGIN_ABI,      \
+					       .size = sizeof(             \
+						       struct itm_plugin), \
+					       __VA_ARGS__ }
 
 #ifdef __cplusplus
 }

@@ -29,26 +29,28 @@ call_error(const struct itm__agent *a, const struct itm_rpc_status *st,
 				   a->target, itm_rpc_code_name(st->code),
 				   st->message);
 
-		if (len >= (int)errlen && errlen > 4)	/* say it was cut */
+		if (len >= (int)errlen && errlen > 4) /* say it was cut */
 			memcpy(err + errlen - 4, "...", 4);
 	}
 	return st->code == ITM_RPC_UNAVAILABLE ||
-	       st->code == ITM_RPC_DEADLINE_EXCEEDED ? -ECONNREFUSED :
-	       st->code == ITM_RPC_ALREADY_EXISTS ? -EEXIST :
-	       st->code == ITM_RPC_INVALID_ARGUMENT ? -EINVAL :
-	       st->code == ITM_RPC_NOT_FOUND ? -ENOENT :
-	       st->code == ITM_RPC_RESOURCE_EXHAUSTED ? -ENOSPC : -EIO;
+			       st->code == ITM_RPC_DEADLINE_EXCEEDED
+		       ? -ECONNREFUSED
+	       : st->code == ITM_RPC_ALREADY_EXISTS	? -EEXIST
+	       : st->code == ITM_RPC_INVALID_ARGUMENT	? -EINVAL
+	       : st->code == ITM_RPC_NOT_FOUND		? -ENOENT
+	       : st->code == ITM_RPC_RESOURCE_EXHAUSTED ? -ENOSPC
+							: -EIO;
 }
 
 static int
 call(struct itm__agent *a, const char *method, const ProtobufCMessage *req,
-     const ProtobufCMessageDescriptor *rd, ProtobufCMessage **rep,
-     char *err, size_t errlen)
+     const ProtobufCMessageDescriptor *rd, ProtobufCMessage **rep, char *err,
+     size_t errlen)
 {
 	struct itm_rpc_status st;
 
-	if (itm_rpc_call(a->rpc, method, req, rd, rep, AGENT_TIMEOUT_MS,
-			 &st) < 0)
+	if (itm_rpc_call(a->rpc, method, req, rd, rep, AGENT_TIMEOUT_MS, &st) <
+	    0)
 		return call_error(a, &st, err, errlen);
 	return 0;
 }
@@ -115,8 +117,8 @@ itm__agent_attach(struct itm__agent *a, const struct itm_info *info,
 	req.n_class_names = info->class_names ? info->n_class_names : 0;
 	req.class_names = (char **)info->class_names;
 	rc = call(a, "/itm.v1.Agent/Attach", &req.base,
-		  &itm__v1__attach_reply__descriptor,
-		  (ProtobufCMessage **)&rep, err, errlen);
+		  &itm__v1__attach_reply__descriptor, (ProtobufCMessage **)&rep,
+		  err, errlen);
 	if (rc < 0)
 		return rc;
 	g->lease = rep->lease;
@@ -205,18 +207,18 @@ hb_reply(void *arg, const struct itm_rpc_status *st,
 	if (rep == NULL)
 		rc = call_error(hc->a, st, err, sizeof(err));
 	else
-		for (size_t i = 0; i < rep->n_unknown_leases &&
-		     n < ITM__HB_MAX_LEASES; i++)
+		for (size_t i = 0;
+		     i < rep->n_unknown_leases && n < ITM__HB_MAX_LEASES; i++)
 			unknown[n++] = rep->unknown_leases[i];
 	hc->done(hc->arg, rc, err, unknown, n);
 	free(hc);
 }
 
 int
-itm__agent_heartbeat(struct itm__agent *a, uv_loop_t *loop,
-		     const char *module, const struct itm__hb_reg *regs,
-		     unsigned int n, const struct itm__hb_counter *ctr,
-		     unsigned int nc, itm__hb_done done, void *arg)
+itm__agent_heartbeat(struct itm__agent *a, uv_loop_t *loop, const char *module,
+		     const struct itm__hb_reg *regs, unsigned int n,
+		     const struct itm__hb_counter *ctr, unsigned int nc,
+		     itm__hb_done done, void *arg)
 {
 	Itm__V1__HeartbeatRequest req = ITM__V1__HEARTBEAT_REQUEST__INIT;
 	struct hb_msg *m = calloc(1, sizeof(*m));
@@ -250,7 +252,8 @@ itm__agent_heartbeat(struct itm__agent *a, uv_loop_t *loop,
 	hc->arg = arg;
 	/* The request is serialised before this returns. */
 	rc = itm_rpc_call_async(a->rpc, loop, "/itm.v1.Agent/Heartbeat",
-				&req.base, &itm__v1__heartbeat_reply__descriptor,
+				&req.base,
+				&itm__v1__heartbeat_reply__descriptor,
 				AGENT_TIMEOUT_MS, hb_reply, hc);
 	if (rc == 0)
 		hc = NULL;
@@ -280,8 +283,8 @@ itm__agent_settle(struct itm__agent *a, uint64_t lease,
 	req.tos_mask = s->tos_mask;
 	req.except_tcp_flags = s->except_tcp_flags;
 	rc = call(a, "/itm.v1.Agent/Settle", &req.base,
-		  &itm__v1__settle_reply__descriptor,
-		  (ProtobufCMessage **)&rep, err, errlen);
+		  &itm__v1__settle_reply__descriptor, (ProtobufCMessage **)&rep,
+		  err, errlen);
 	if (rc == 0) {
 		*mark = rep->settle_mark;
 		protobuf_c_message_free_unpacked(&rep->base, NULL);

@@ -42,7 +42,7 @@ struct itm__hb_counter {
 	const uint64_t *value;
 };
 
-#define ITM__HB_MAX_LEASES	64
+#define ITM__HB_MAX_LEASES 64
 
 /* A heartbeat's answer: @rc 0 with the leases the agent does not know,
  * or a negative errno and @err. */

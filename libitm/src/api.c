@@ -15,28 +15,27 @@ libitm_init_interest(struct itm_info *info)
 }
 
 /* Apply @add to a copy, then swap it in: all or nothing. */
-#define SET_LIST(field, nfield, body)					\
-	do {								\
-		struct itm_interest tmp = info->interest;		\
-		int rc_;						\
-									\
-		if (n < 0 || (n > 0 && v == NULL)) {			\
-			itm__set_error("bad list");			\
-			return -EINVAL;					\
-		}							\
-		tmp.nfield = 0;						\
-		for (int i = 0; i < n; i++)				\
-			if ((rc_ = (body)) < 0)				\
-				return rc_;				\
-		info->interest = tmp;					\
-		return 0;						\
+#define SET_LIST(field, nfield, body)                     \
+	do {                                              \
+		struct itm_interest tmp = info->interest; \
+		int rc_;                                  \
+                                                          \
+		if (n < 0 || (n > 0 && v == NULL)) {      \
+			itm__set_error("bad list");       \
+			return -EINVAL;                   \
+		}                                         \
+		tmp.nfield = 0;                           \
+		for (int i = 0; i < n; i++)               \
+			if ((rc_ = (body)) < 0)           \
+				return rc_;               \
+		info->interest = tmp;                     \
+		return 0;                                 \
 	} while (0)
 
 int
 libitm_set_protocols(struct itm_info *info, const int *v, int n)
 {
-	SET_LIST(protocols, n_protocols,
-		 itm_interest_add_protocol(&tmp, v[i]));
+	SET_LIST(protocols, n_protocols, itm_interest_add_protocol(&tmp, v[i]));
 }
 
 int
@@ -59,8 +58,8 @@ add_port(struct itm_interest *in, int port, int src)
 		return -EINVAL;
 	}
 	return src ? itm_interest_add_src_port(in, (uint16_t)port,
-					       (uint16_t)port) :
-		     itm_interest_add_dst_port(in, (uint16_t)port,
+					       (uint16_t)port)
+		   : itm_interest_add_dst_port(in, (uint16_t)port,
 					       (uint16_t)port);
 }
 

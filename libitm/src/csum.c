@@ -115,8 +115,8 @@ itm_ip_fast_csum(const void *iph, unsigned int ihl)
 
 /* Pseudo header: @len and @proto in host order, as Linux takes them. */
 static uint32_t
-csum_tcpudp_nofold(uint32_t saddr, uint32_t daddr, uint32_t len,
-		   uint8_t proto, uint32_t sum)
+csum_tcpudp_nofold(uint32_t saddr, uint32_t daddr, uint32_t len, uint8_t proto,
+		   uint32_t sum)
 {
 	uint64_t s = sum;
 
@@ -134,8 +134,7 @@ uint16_t
 itm_csum_tcpudp_magic(uint32_t saddr, uint32_t daddr, uint32_t len,
 		      uint8_t proto, uint32_t sum)
 {
-	return itm_csum_fold(csum_tcpudp_nofold(saddr, daddr, len, proto,
-						sum));
+	return itm_csum_fold(csum_tcpudp_nofold(saddr, daddr, len, proto, sum));
 }
 
 /* @saddr and @daddr: the 16 bytes of each address. */
@@ -179,16 +178,12 @@ static int
 l4_check_offset(uint8_t proto)
 {
 	switch (proto) {
-	case IPPROTO_TCP:
-		return 16;
+	case IPPROTO_TCP: return 16;
 	case IPPROTO_UDP:
-	case IPPROTO_UDPLITE:
-		return 6;
+	case IPPROTO_UDPLITE: return 6;
 	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6:
-		return 2;
-	default:
-		return -1;
+	case IPPROTO_ICMPV6: return 2;
+	default: return -1;
 	}
 }
 
@@ -222,8 +217,8 @@ l4_checksum(const struct itm_packet *pkt, uint32_t l4len, uint32_t cov)
 	if (pkt->family == AF_INET) {
 		memcpy(&saddr, pkt->data + 12, 4);
 		memcpy(&daddr, pkt->data + 16, 4);
-		return itm_csum_tcpudp_magic(saddr, daddr, l4len,
-					     pkt->l4proto, sum);
+		return itm_csum_tcpudp_magic(saddr, daddr, l4len, pkt->l4proto,
+					     sum);
 	}
 	return csum_ipv6_magic(pkt->data + 8, pkt->data + 24, l4len,
 			       pkt->l4proto, sum);
@@ -244,20 +239,20 @@ itm_csum_fix_l4(struct itm_packet *pkt)
 	if (pkt->flags & ITM_PKT_MALFORMED)
 		return -EBADMSG;
 	if ((pkt->flags & ITM_PKT_FRAGMENT) || pkt->l4h == NULL)
-		return 0;		/* the checksum spans other fragments */
+		return 0; /* the checksum spans other fragments */
 	if ((off = l4_check_offset(pkt->l4proto)) < 0)
 		return -EOPNOTSUPP;
 	if (l4_coverage(pkt, l4len, &cov) < 0)
 		return -EBADMSG;
 	field = (uint8_t *)pkt->l4h + off;
 	if (pkt->l4proto == IPPROTO_UDP && pkt->family == AF_INET &&
-	    !(pkt->flags & ITM_PKT_CSUM_NOTREADY) &&
-	    field[0] == 0 && field[1] == 0)
-		return 0;		/* sender sent no checksum */
+	    !(pkt->flags & ITM_PKT_CSUM_NOTREADY) && field[0] == 0 &&
+	    field[1] == 0)
+		return 0; /* sender sent no checksum */
 	memset(field, 0, 2);
 	check = l4_checksum(pkt, l4len, cov);
-	if (check == 0 && (pkt->l4proto == IPPROTO_UDP ||
-			   pkt->l4proto == IPPROTO_UDPLITE))
+	if (check == 0 &&
+	    (pkt->l4proto == IPPROTO_UDP || pkt->l4proto == IPPROTO_UDPLITE))
 		check = 0xffff;
 	memcpy(field, &check, 2);
 	pkt->flags &= ~ITM_PKT_CSUM_NOTREADY;

@@ -42,9 +42,10 @@ disp_classify(struct itm__reg *reg, struct itm_packet *pkt)
 		return 1;
 	cls = info->class_func(pkt->hook, pkt);
 	if (cls < 0 || cls > ITM_CLASS_MAX) {
-		log_rl(&rl, LOG_WARNING, "%s: class_func returned %d, "
-		       "outside 0..%d; counted as class 0", info->label, cls,
-		       ITM_CLASS_MAX);
+		log_rl(&rl, LOG_WARNING,
+		       "%s: class_func returned %d, "
+		       "outside 0..%d; counted as class 0",
+		       info->label, cls, ITM_CLASS_MAX);
 		cls = ITM_CLASS_NONE;
 	}
 	return cls;
@@ -62,17 +63,20 @@ disp_process(struct itm__reg *reg, int cls, struct itm_packet *pkt)
 	v = info->process_func(pkt->hook, cls, pkt);
 	switch (v) {
 	case ITM_ACCEPT:
-	case ITM_DROP:
-		return v;
+	case ITM_DROP: return v;
 	case ITM_ALTERED:
 		if (itm_packet_altered(pkt) < 0)
-			log_rl(&rl, LOG_WARNING, "%s: altered a truncated "
+			log_rl(&rl, LOG_WARNING,
+			       "%s: altered a truncated "
 			       "packet; sent on unchanged (set copy_bytes "
-			       "to 0 to alter packets)", info->label);
+			       "to 0 to alter packets)",
+			       info->label);
 		return ITM_ACCEPT;
 	default:
-		log_rl(&rl, LOG_WARNING, "%s: process_func returned unknown "
-		       "verdict %d; accepting", info->label, v);
+		log_rl(&rl, LOG_WARNING,
+		       "%s: process_func returned unknown "
+		       "verdict %d; accepting",
+		       info->label, v);
 		return ITM_ACCEPT;
 	}
 }
@@ -112,9 +116,9 @@ disp_one(struct itm__reg *reg, struct itm_packet *pkt)
 }
 
 void
-itm__disp_run(struct itm__reg *const *regs, unsigned int n,
-	      int check_interest, const struct itm__disp_host *host,
-	      struct itm_packet *pkt, struct itm__disp_result *res)
+itm__disp_run(struct itm__reg *const *regs, unsigned int n, int check_interest,
+	      const struct itm__disp_host *host, struct itm_packet *pkt,
+	      struct itm__disp_result *res)
 {
 	res->verdict = ITM_ACCEPT;
 	res->settle_mark = 0;
@@ -155,8 +159,7 @@ settle_check(const struct itm_settle *s)
 	switch (s->action) {
 	case ITM_SETTLE_ACCEPT:
 	case ITM_SETTLE_SET_TOS:
-	case ITM_SETTLE_DROP:
-		return 0;
+	case ITM_SETTLE_DROP: return 0;
 	}
 	itm__set_error("settle: unknown action %d", (int)s->action);
 	return -EINVAL;
@@ -173,8 +176,7 @@ settle_same(const struct itm_settle *a, const struct itm_settle *b)
 
 /* Find or make the settle-request bits for @s in @reg's cache. */
 static int
-settle_lookup(struct itm__reg *reg, const struct itm_settle *s,
-	      uint32_t *mark)
+settle_lookup(struct itm__reg *reg, const struct itm_settle *s, uint32_t *mark)
 {
 	struct itm__settle_slot *free_slot = NULL;
 	int err;
@@ -217,7 +219,8 @@ itm_packet_settle(struct itm_packet *pkt, const struct itm_settle *s)
 	}
 	if (!cur_reg->can_settle) {
 		itm__set_error("settle: %s shares its stage with other "
-			       "registrations", cur_reg->info->label);
+			       "registrations",
+			       cur_reg->info->label);
 		return -ENOTSUP;
 	}
 	err = settle_check(s);

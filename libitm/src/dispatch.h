@@ -29,8 +29,8 @@ struct itm__disp_host {
 };
 
 struct itm__disp_result {
-	int verdict;			/* ITM_ACCEPT or ITM_DROP */
-	uint32_t settle_mark;		/* settle request bits or 0 */
+	int verdict;	      /* ITM_ACCEPT or ITM_DROP */
+	uint32_t settle_mark; /* settle request bits or 0 */
 };
 
 /*

@@ -8,7 +8,6 @@
 #define ITM_ERROR_H
 
 /* Format the current thread's last error message (truncated to fit). */
-void itm__set_error(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+void itm__set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif /* ITM_ERROR_H */

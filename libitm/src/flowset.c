@@ -20,20 +20,20 @@
 
 #include "flowset.h"
 
-#define WINDOW		8		/* slots, two cache lines */
-#define CAP_MIN		WINDOW
-#define CAP_MAX		(1u << 26)
+#define WINDOW	8 /* slots, two cache lines */
+#define CAP_MIN WINDOW
+#define CAP_MAX (1u << 26)
 
 struct flow_slot {
 	uint64_t key;
-	uint64_t seen;			/* now_ms + 1 at last add; 0: empty */
+	uint64_t seen; /* now_ms + 1 at last add; 0: empty */
 };
 
 struct itm_flowset {
 	uint32_t mask;
 	uint32_t expiry_ms;
 	uint64_t seed;
-	uint64_t now;			/* latest now_ms given to add */
+	uint64_t now; /* latest now_ms given to add */
 	struct flow_slot slot[];
 };
 
@@ -87,27 +87,26 @@ itm_flowset_free(struct itm_flowset *fs)
 }
 
 static int
-slot_live(const struct itm_flowset *fs, const struct flow_slot *s,
-	  uint64_t now)
+slot_live(const struct itm_flowset *fs, const struct flow_slot *s, uint64_t now)
 {
 	if (s->seen == 0)
 		return 0;
 	if (fs->expiry_ms == 0 || now + 1 < s->seen)
-		return 1;		/* no expiry, or the clock went back */
+		return 1; /* no expiry, or the clock went back */
 	return now + 1 - s->seen <= fs->expiry_ms;
 }
 
 /* What a scan of one window found. */
 struct flow_scan {
-	struct flow_slot *hit;		/* the key's slot */
-	struct flow_slot *free_s;	/* first empty or expired slot */
+	struct flow_slot *hit;	  /* the key's slot */
+	struct flow_slot *free_s; /* first empty or expired slot */
 	unsigned int n_free;
-	struct flow_slot *oldest;	/* least recently seen live slot */
+	struct flow_slot *oldest; /* least recently seen live slot */
 };
 
 static void
-scan_window(struct itm_flowset *fs, uint32_t start, uint64_t key,
-	    uint64_t now, struct flow_scan *sc)
+scan_window(struct itm_flowset *fs, uint32_t start, uint64_t key, uint64_t now,
+	    struct flow_scan *sc)
 {
 	struct flow_slot *s;
 	uint32_t i;

@@ -13,14 +13,14 @@
 
 #include "ifname.h"
 
-#define IFC_SLOTS	256
-#define IFC_MAX_USED	192
-#define IFC_RETRY_MS	1000
+#define IFC_SLOTS    256
+#define IFC_MAX_USED 192
+#define IFC_RETRY_MS 1000
 
 struct ifc_entry {
-	uint32_t ifindex;		/* 0: empty slot */
-	uint64_t asked_ms;		/* last if_indextoname() */
-	char name[IF_NAMESIZE];		/* "" when the kernel said no */
+	uint32_t ifindex;	/* 0: empty slot */
+	uint64_t asked_ms;	/* last if_indextoname() */
+	char name[IF_NAMESIZE]; /* "" when the kernel said no */
 };
 
 static __thread struct ifc_entry ifc[IFC_SLOTS];

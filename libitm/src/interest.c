@@ -45,9 +45,7 @@ proto_name(uint8_t p, char *buf, size_t len)
 	case IPPROTO_ESP: return "esp";
 	case IPPROTO_AH: return "ah";
 	case IPPROTO_IPIP: return "ipip";
-	default:
-		snprintf(buf, len, "%u", p);
-		return buf;
+	default: snprintf(buf, len, "%u", p); return buf;
 	}
 }
 
@@ -295,8 +293,7 @@ match_dev(const char (*list)[IF_NAMESIZE], unsigned int n, uint32_t ifindex)
 }
 
 int
-itm_interest_match(const struct itm_interest *in,
-		   const struct itm_packet *pkt)
+itm_interest_match(const struct itm_interest *in, const struct itm_packet *pkt)
 {
 	if (in->n_protocols && !match_proto(in, pkt->l4proto))
 		return 0;
@@ -315,18 +312,25 @@ itm_interest_match(const struct itm_interest *in,
 
 /* --- checking ------------------------------------------------------ */
 
-#define CHECK_FAIL(...) do {						\
-	snprintf(err, errlen, __VA_ARGS__);				\
-	return -EINVAL;							\
-} while (0)
+#define CHECK_FAIL(...)                             \
+	do {                                        \
+		snprintf(err, errlen, __VA_ARGS__); \
+		return -EINVAL;                     \
+	} while (0)
 
 static int
 check_counts(const struct itm_interest *in, char *err, size_t errlen)
 {
-	const struct { const char *name; unsigned int n; } c[] = {
-		{ "protocols", in->n_protocols }, { "saddr", in->n_saddr },
-		{ "daddr", in->n_daddr }, { "src_ports", in->n_src_ports },
-		{ "dst_ports", in->n_dst_ports }, { "indev", in->n_indev },
+	const struct {
+		const char *name;
+		unsigned int n;
+	} c[] = {
+		{ "protocols", in->n_protocols },
+		{ "saddr", in->n_saddr },
+		{ "daddr", in->n_daddr },
+		{ "src_ports", in->n_src_ports },
+		{ "dst_ports", in->n_dst_ports },
+		{ "indev", in->n_indev },
 		{ "outdev", in->n_outdev },
 	};
 	size_t i;
@@ -340,8 +344,8 @@ check_counts(const struct itm_interest *in, char *err, size_t errlen)
 
 /* Every prefix valid and of one family; *@family gets it (0: none). */
 static int
-check_prefixes(const struct itm_prefix *list, unsigned int n,
-	       const char *what, int *family, char *err, size_t errlen)
+check_prefixes(const struct itm_prefix *list, unsigned int n, const char *what,
+	       int *family, char *err, size_t errlen)
 {
 	char buf[64];
 	unsigned int i;
@@ -358,8 +362,8 @@ check_prefixes(const struct itm_prefix *list, unsigned int n,
 				   p->family == AF_INET ? "IPv4" : "IPv6");
 		if (*family != 0 && *family != p->family)
 			CHECK_FAIL("%s: %s mixes IPv4 and IPv6 in one rule",
-				   what, itm__prefix_format(p, buf,
-							    sizeof(buf)));
+				   what,
+				   itm__prefix_format(p, buf, sizeof(buf)));
 		*family = p->family;
 	}
 	return 0;
@@ -422,8 +426,8 @@ check_devs(const char (*list)[IF_NAMESIZE], unsigned int n, const char *what,
 }
 
 int
-itm__interest_check(const struct itm_interest *in, itm_where hook,
-		    char *err, size_t errlen)
+itm__interest_check(const struct itm_interest *in, itm_where hook, char *err,
+		    size_t errlen)
 {
 	int family = 0, in_ok, out_ok;
 

@@ -44,15 +44,15 @@
 #include "itmq_batch.h"
 #include "packet_int.h"
 
-#define ITMQ_HEADROOM		128	/* spare bytes before each datagram */
-#define ITMQ_RX_OVERHEAD	4096	/* netlink headers and attributes */
-#define ITMQ_RX_BYTES		(2u << 20) /* receive slots, all together */
-#define ITMQ_RX_SLOTS_MAX	64
-#define ITMQ_COPY_MAX		0xffff
-#define ITMQ_TX_BYTES		(2 * (ITMQ_COPY_MAX + 256))
-#define ITMQ_VD_MSG_MAX		128	/* a verdict message without bytes */
-#define ITMQ_ACK_TIMEOUT_MS	2000
-#define ITMQ_MSG_PACKET		((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET)
+#define ITMQ_HEADROOM	    128	       /* spare bytes before each datagram */
+#define ITMQ_RX_OVERHEAD    4096       /* netlink headers and attributes */
+#define ITMQ_RX_BYTES	    (2u << 20) /* receive slots, all together */
+#define ITMQ_RX_SLOTS_MAX   64
+#define ITMQ_COPY_MAX	    0xffff
+#define ITMQ_TX_BYTES	    (2 * (ITMQ_COPY_MAX + 256))
+#define ITMQ_VD_MSG_MAX	    128 /* a verdict message without bytes */
+#define ITMQ_ACK_TIMEOUT_MS 2000
+#define ITMQ_MSG_PACKET	    ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET)
 #define ITMQ_CFG_FLAGS_ALL \
 	(NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO | NFQA_CFG_F_CONNTRACK)
 
@@ -63,17 +63,17 @@ struct itmq {
 	unsigned int seq;
 	uint16_t num;
 	uint32_t copy_range, maxlen, mark_mask;
-	int conntrack;			/* asked for and granted */
+	int conntrack; /* asked for and granted */
 
-	uint8_t *rx;			/* nslots slots of slot_size */
+	uint8_t *rx; /* nslots slots of slot_size */
 	size_t slot_size;
 	unsigned int nslots;
 	struct mmsghdr *msgs;
 	struct iovec *iov;
 
-	struct itm_packet pkt;		/* the packet being handed out */
-	int in_cb;			/* pkt's bytes are valid */
-	uint32_t last_id;		/* newest id received */
+	struct itm_packet pkt; /* the packet being handed out */
+	int in_cb;	       /* pkt's bytes are valid */
+	uint32_t last_id;      /* newest id received */
 	int have_id;
 
 	struct itmq_batch batch;
@@ -81,7 +81,7 @@ struct itmq {
 	size_t tx_len;
 
 	struct itmq_stats st;
-	time_t log_sec;			/* rate limit: one line a second */
+	time_t log_sec; /* rate limit: one line a second */
 	unsigned int log_suppressed;
 };
 
@@ -152,8 +152,8 @@ q_tx_commit(struct itmq *q, struct nlmsghdr *nlh)
 /* Verdict message for @id (with @batch: for every queued id <= @id),
  * optionally carrying @len new bytes at @data. */
 static int
-q_put_verdict(struct itmq *q, int batch, uint32_t id,
-	      const struct itmq_vd *vd, const void *data, uint32_t len)
+q_put_verdict(struct itmq *q, int batch, uint32_t id, const struct itmq_vd *vd,
+	      const void *data, uint32_t len)
 {
 	struct nlmsghdr *nlh;
 
@@ -218,8 +218,8 @@ q_fix_csum(struct itm_packet *pkt)
 }
 
 int
-itmq_verdict(struct itmq *q, struct itm_packet *pkt, int verdict,
-	     int set_mark, uint32_t mark)
+itmq_verdict(struct itmq *q, struct itm_packet *pkt, int verdict, int set_mark,
+	     uint32_t mark)
 {
 	struct itmq_vd vd = { verdict, set_mark != 0, mark };
 	int err;
@@ -337,7 +337,7 @@ q_rx_packet(struct itmq *q, const struct nlmsghdr *nlh, uint8_t *buf,
 
 	if (nfq_nlmsg_parse(nlh, tb) < 0 || !tb[NFQA_PACKET_HDR] ||
 	    mnl_attr_get_payload_len(tb[NFQA_PACKET_HDR]) <
-	    sizeof(struct nfqnl_msg_packet_hdr))
+		    sizeof(struct nfqnl_msg_packet_hdr))
 		goto bad;
 	q_fill_meta(q, tb);
 	if (tb[NFQA_PAYLOAD]) {
@@ -354,7 +354,8 @@ q_rx_packet(struct itmq *q, const struct nlmsghdr *nlh, uint8_t *buf,
 	if (itmq_batch_received(&q->batch, pkt->id) < 0) {
 		q_warn_rl(q, "more undecided packets than the queue length");
 		q_put_verdict(q, 0, pkt->id,
-			      &(struct itmq_vd){ .verdict = NF_ACCEPT }, NULL, 0);
+			      &(struct itmq_vd){ .verdict = NF_ACCEPT }, NULL,
+			      0);
 		return 0;
 	}
 	q->st.received++;
@@ -381,7 +382,8 @@ q_rx_error(struct itmq *q, const struct nlmsghdr *nlh)
 		return;
 	}
 	if (e->error != 0)
-		q_warn_rl(q, "kernel refused a verdict: %s", strerror(-e->error));
+		q_warn_rl(q, "kernel refused a verdict: %s",
+			  strerror(-e->error));
 }
 
 /* One datagram of @len bytes in @slot.  Returns packets handed to @cb. */
@@ -400,8 +402,8 @@ q_rx_datagram(struct itmq *q, uint8_t *slot, int len, itmq_packet_cb cb,
 		end = mnl_nlmsg_ok(next, len) ? (uint8_t *)next
 					      : slot + q->slot_size;
 		if (nlh->nlmsg_type == ITMQ_MSG_PACKET)
-			handled += q_rx_packet(q, nlh, slot, end - slot, cb,
-					       arg);
+			handled +=
+				q_rx_packet(q, nlh, slot, end - slot, cb, arg);
 		else if (nlh->nlmsg_type == NLMSG_ERROR)
 			q_rx_error(q, nlh);
 		else if (nlh->nlmsg_type != NLMSG_NOOP &&
@@ -409,7 +411,7 @@ q_rx_datagram(struct itmq *q, uint8_t *slot, int len, itmq_packet_cb cb,
 			q->st.malformed++;
 		nlh = next;
 	}
-	if (len > 0) {			/* truncated or trailing garbage */
+	if (len > 0) { /* truncated or trailing garbage */
 		q->st.malformed++;
 		q_warn_rl(q, "skipping %d bytes of a truncated datagram", len);
 		if (q_rescue_id((uint8_t *)nlh, len, &id) == 0)
@@ -448,7 +450,7 @@ q_rx_recv(struct itmq *q, unsigned int want)
 		return n;
 	if (errno == EAGAIN || errno == EWOULDBLOCK)
 		return 0;
-	if (errno == ENOBUFS) {		/* only without NETLINK_NO_ENOBUFS */
+	if (errno == ENOBUFS) { /* only without NETLINK_NO_ENOBUFS */
 		q_warn_rl(q, "socket buffer overrun: packets lost");
 		return 0;
 	}
@@ -456,8 +458,7 @@ q_rx_recv(struct itmq *q, unsigned int want)
 }
 
 int
-itmq_read_burst(struct itmq *q, unsigned int max, itmq_packet_cb cb,
-		void *arg)
+itmq_read_burst(struct itmq *q, unsigned int max, itmq_packet_cb cb, void *arg)
 {
 	unsigned int handled = 0, want;
 	int n, i, err = 0;
@@ -475,7 +476,7 @@ itmq_read_burst(struct itmq *q, unsigned int max, itmq_packet_cb cb,
 			handled += q_rx_datagram(q, slot, len, cb, arg);
 		}
 		if ((unsigned int)n < want && (unsigned int)n < q->nslots)
-			break;		/* the socket is drained */
+			break; /* the socket is drained */
 	}
 	n = itmq_flush(q);
 	if (err < 0)
@@ -517,11 +518,12 @@ q_wait_ack(struct itmq *q, unsigned int seq)
 		     nlh = mnl_nlmsg_next(nlh, &len)) {
 			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 
-			if (nlh->nlmsg_type == NLMSG_ERROR && nlh->nlmsg_seq == seq)
+			if (nlh->nlmsg_type == NLMSG_ERROR &&
+			    nlh->nlmsg_seq == seq)
 				return e->error;
 			if (nlh->nlmsg_type == ITMQ_MSG_PACKET)
-				q_rx_packet(q, nlh, q->rx,
-					    q->slot_size, q_ack_noop_cb, NULL);
+				q_rx_packet(q, nlh, q->rx, q->slot_size,
+					    q_ack_noop_cb, NULL);
 		}
 	}
 }
@@ -558,12 +560,14 @@ q_bind(struct itmq *q, int want_ct)
 
 	if (want_ct) {
 		err = q_config(q, flags | NFQA_CFG_F_CONNTRACK);
-		if (err == -EAGAIN)	/* ctnetlink was just loaded */
+		if (err == -EAGAIN) /* ctnetlink was just loaded */
 			err = q_config(q, flags | NFQA_CFG_F_CONNTRACK);
 		q->conntrack = err == 0;
 		if (err == -EOPNOTSUPP)
-			q_warn_rl(q, "no conntrack info from this kernel "
-				  "(NETFILTER_NETLINK_GLUE_CT): ct_* stay unset");
+			q_warn_rl(
+				q,
+				"no conntrack info from this kernel "
+				"(NETFILTER_NETLINK_GLUE_CT): ct_* stay unset");
 	}
 	if (err == -EOPNOTSUPP)
 		err = q_config(q, flags);
@@ -575,8 +579,8 @@ q_setsockopts(struct itmq *q, uint32_t rcvbuf)
 {
 	int one = 1, sndbuf = 4 * ITMQ_TX_BYTES, size = (int)rcvbuf;
 
-	if (setsockopt(q->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size,
-		       sizeof(size)) < 0 &&
+	if (setsockopt(q->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) <
+		    0 &&
 	    setsockopt(q->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0)
 		return -errno;
 	if (setsockopt(q->fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf,
@@ -651,8 +655,9 @@ itmq_open(struct itmq **out, const struct itmq_config *cfg)
 	q->fd = -1;
 	q->num = cfg->num;
 	q->mark_mask = cfg->mark_mask;
-	q->copy_range = cfg->copy_bytes && cfg->copy_bytes < ITMQ_COPY_MAX ?
-			cfg->copy_bytes : ITMQ_COPY_MAX;
+	q->copy_range = cfg->copy_bytes && cfg->copy_bytes < ITMQ_COPY_MAX
+				? cfg->copy_bytes
+				: ITMQ_COPY_MAX;
 	q->maxlen = cfg->maxlen ? cfg->maxlen : 4096;
 	err = q_alloc(q);
 	if (err == 0)
@@ -680,8 +685,8 @@ q_release_all(struct itmq *q)
 	unsigned int rounds = q->maxlen / q->nslots + 1;
 
 	itmq_batch_close(&q->batch);
-	while (rounds-- > 0 && itmq_read_burst(q, q->nslots,
-					       q_ack_noop_cb, NULL) > 0)
+	while (rounds-- > 0 &&
+	       itmq_read_burst(q, q->nslots, q_ack_noop_cb, NULL) > 0)
 		;
 	if (q->have_id && itmq_batch_pending(&q->batch) > 0)
 		q_put_verdict(q, 1, q->last_id, &accept, NULL, 0);

@@ -21,18 +21,18 @@
 struct itmq;
 
 struct itmq_config {
-	uint16_t num;			/* queue number */
-	uint32_t copy_bytes;		/* 0 = whole packet (64 KiB with GSO) */
-	uint32_t maxlen;		/* kernel queue length, 0 = 4096 */
-	uint32_t rcvbuf;		/* socket buffer bytes, 0 = 8 MiB */
-	int conntrack;			/* ask for conntrack id and direction */
-	uint32_t mark_mask;		/* ITM's bits, cleared in pkt->mark */
+	uint16_t num;	     /* queue number */
+	uint32_t copy_bytes; /* 0 = whole packet (64 KiB with GSO) */
+	uint32_t maxlen;     /* kernel queue length, 0 = 4096 */
+	uint32_t rcvbuf;     /* socket buffer bytes, 0 = 8 MiB */
+	int conntrack;	     /* ask for conntrack id and direction */
+	uint32_t mark_mask;  /* ITM's bits, cleared in pkt->mark */
 };
 
 /* Verdict codes for itmq_verdict (values of NF_DROP/NF_ACCEPT/NF_REPEAT). */
-#define ITMQ_DROP	0
-#define ITMQ_ACCEPT	1
-#define ITMQ_REPEAT	4
+#define ITMQ_DROP   0
+#define ITMQ_ACCEPT 1
+#define ITMQ_REPEAT 4
 
 /*
  * Called for each received packet.  pkt->data points into a buffer owned by
@@ -48,7 +48,7 @@ typedef void (*itmq_packet_cb)(struct itmq *q, struct itm_packet *pkt,
 
 /* Bind the queue.  -EPERM: another program holds it; -ENOMEM; -errno. */
 int itmq_open(struct itmq **out, const struct itmq_config *cfg);
-void itmq_close(struct itmq *q);	/* unbinds; queued packets: fail-open */
+void itmq_close(struct itmq *q); /* unbinds; queued packets: fail-open */
 
 int itmq_fd(const struct itmq *q);
 uint16_t itmq_num(const struct itmq *q);
@@ -74,12 +74,12 @@ int itmq_verdict(struct itmq *q, struct itm_packet *pkt, int verdict,
 int itmq_flush(struct itmq *q);
 
 struct itmq_stats {
-	uint64_t received;		/* packets handed to cb */
-	uint64_t bytes;			/* sum of wire_len */
-	uint64_t malformed;		/* netlink messages skipped */
-	uint64_t verdict_msgs;		/* netlink verdict messages sent */
-	uint64_t kernel_dropped;	/* queue full, from /proc */
-	uint64_t user_dropped;		/* socket buffer full, from /proc */
+	uint64_t received;	 /* packets handed to cb */
+	uint64_t bytes;		 /* sum of wire_len */
+	uint64_t malformed;	 /* netlink messages skipped */
+	uint64_t verdict_msgs;	 /* netlink verdict messages sent */
+	uint64_t kernel_dropped; /* queue full, from /proc */
+	uint64_t user_dropped;	 /* socket buffer full, from /proc */
 };
 int itmq_get_stats(struct itmq *q, struct itmq_stats *st);
 /* Only the kernel's counters (kernel_dropped, user_dropped; the others

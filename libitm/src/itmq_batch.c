@@ -102,8 +102,8 @@ vd_equal(const struct itmq_vd *a, const struct itmq_vd *b)
 }
 
 int
-itmq_batch_verdict(struct itmq_batch *b, uint32_t id,
-		   const struct itmq_vd *vd, int alone)
+itmq_batch_verdict(struct itmq_batch *b, uint32_t id, const struct itmq_vd *vd,
+		   int alone)
 {
 	int oldest, err;
 

@@ -20,8 +20,8 @@
 
 /* One verdict as the kernel sees it. */
 struct itmq_vd {
-	int verdict;			/* NF_DROP, NF_ACCEPT, NF_REPEAT */
-	int set_mark;			/* 0: leave the mark alone */
+	int verdict;  /* NF_DROP, NF_ACCEPT, NF_REPEAT */
+	int set_mark; /* 0: leave the mark alone */
 	uint32_t mark;
 };
 
@@ -31,15 +31,15 @@ typedef int (*itmq_emit_cb)(void *arg, int batch, uint32_t id,
 
 struct itmq_pend {
 	uint32_t id;
-	uint8_t done;			/* decided out of order, sent alone */
+	uint8_t done; /* decided out of order, sent alone */
 };
 
 struct itmq_batch {
-	struct itmq_pend *ring;		/* undecided ids, arrival order */
+	struct itmq_pend *ring; /* undecided ids, arrival order */
 	uint32_t mask, head, tail;
 
-	unsigned int run_len;		/* open run: packets merged so far */
-	uint32_t run_last;		/* its highest id */
+	unsigned int run_len; /* open run: packets merged so far */
+	uint32_t run_last;    /* its highest id */
 	struct itmq_vd run_vd;
 
 	itmq_emit_cb emit;

@@ -52,16 +52,11 @@ prio_name(int prio)
 	switch (prio) {
 	case LOG_CRIT:
 	case LOG_ALERT:
-	case LOG_EMERG:
-		return "fatal";
-	case LOG_ERR:
-		return "error";
-	case LOG_WARNING:
-		return "warning";
-	case LOG_DEBUG:
-		return "debug";
-	default:
-		return "info";
+	case LOG_EMERG: return "fatal";
+	case LOG_ERR: return "error";
+	case LOG_WARNING: return "warning";
+	case LOG_DEBUG: return "debug";
+	default: return "info";
 	}
 }
 
@@ -165,8 +160,8 @@ fatalx(const char *fmt, ...)
 	exit(1);
 }
 
-#define LOG_RL_BURST	5
-#define LOG_RL_WINDOW	1000
+#define LOG_RL_BURST  5
+#define LOG_RL_WINDOW 1000
 
 void
 log_rl(struct log_rl *rl, int prio, const char *fmt, ...)

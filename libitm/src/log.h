@@ -38,6 +38,6 @@ struct log_rl {
 void log_rl(struct log_rl *rl, int prio, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-uint64_t itm__now_ms(void);	/* CLOCK_MONOTONIC */
+uint64_t itm__now_ms(void); /* CLOCK_MONOTONIC */
 
 #endif /* ITM_LOG_H */

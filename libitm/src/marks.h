@@ -25,22 +25,22 @@
 #ifndef ITM_MARKS_H
 #define ITM_MARKS_H
 
-#define ITM_MARK_MASK		0xffff0000u
-#define ITM_MARK_STAGE_SHIFT	27
-#define ITM_MARK_STAGE_MASK	0xff000000u	/* stage bits and hook tag */
-#define ITM_MARK_STAGES		5
-#define ITM_MARK_HOOK_SHIFT	24
-#define ITM_MARK_HOOK_MASK	0x07000000u
-#define ITM_MARK_HOOK_TAG(h)	(((uint32_t)(h) + 1) << ITM_MARK_HOOK_SHIFT)
-#define ITM_MARK_SETTLE_SHIFT	16
-#define ITM_MARK_SETTLE_MASK	0x00ff0000u
-#define ITM_SETTLE_IDS		255
+#define ITM_MARK_MASK	      0xffff0000u
+#define ITM_MARK_STAGE_SHIFT  27
+#define ITM_MARK_STAGE_MASK   0xff000000u /* stage bits and hook tag */
+#define ITM_MARK_STAGES	      5
+#define ITM_MARK_HOOK_SHIFT   24
+#define ITM_MARK_HOOK_MASK    0x07000000u
+#define ITM_MARK_HOOK_TAG(h)  (((uint32_t)(h) + 1) << ITM_MARK_HOOK_SHIFT)
+#define ITM_MARK_SETTLE_SHIFT 16
+#define ITM_MARK_SETTLE_MASK  0x00ff0000u
+#define ITM_SETTLE_IDS	      255
 
-#define ITM_CTMARK_ORIG_SHIFT	16
-#define ITM_CTMARK_ORIG_MASK	0x00ff0000u
-#define ITM_CTMARK_REPLY_SHIFT	24
-#define ITM_CTMARK_REPLY_MASK	0xff000000u
+#define ITM_CTMARK_ORIG_SHIFT  16
+#define ITM_CTMARK_ORIG_MASK   0x00ff0000u
+#define ITM_CTMARK_REPLY_SHIFT 24
+#define ITM_CTMARK_REPLY_MASK  0xff000000u
 
-#define ITM_STAGE_BIT(i)	(1u << (ITM_MARK_STAGE_SHIFT + (i)))
+#define ITM_STAGE_BIT(i) (1u << (ITM_MARK_STAGE_SHIFT + (i)))
 
 #endif /* ITM_MARKS_H */

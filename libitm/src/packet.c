@@ -27,12 +27,12 @@
 #define IPPROTO_MH 135
 #endif
 
-#define IP6_EXT_MAX	8	/* extension headers walked before giving up */
+#define IP6_EXT_MAX 8 /* extension headers walked before giving up */
 
 /* Where the walk stands: offsets from pkt->data. */
 struct walk {
-	uint32_t end;		/* logical end of the IP packet */
-	uint32_t have;		/* bytes held: pkt->len */
+	uint32_t end;  /* logical end of the IP packet */
+	uint32_t have; /* bytes held: pkt->len */
 };
 
 enum { W_OK = 0, W_ABSENT = 1, W_BAD = -1 };
@@ -121,7 +121,7 @@ parse_udp(struct itm_packet *pkt, const struct walk *w, uint32_t off)
 		return r;
 	ulen = get16(p + 4);
 	if (pkt->l4proto == IPPROTO_UDPLITE || (ulen == 0 && seg > 0xffff))
-		ulen = seg;	/* UDP-Lite, or a GSO/jumbo datagram */
+		ulen = seg; /* UDP-Lite, or a GSO/jumbo datagram */
 	if (ulen < sizeof(struct udphdr) || ulen > seg)
 		return W_BAD;
 	pkt->l4h = pkt->data + off;
@@ -186,24 +186,14 @@ parse_l4(struct itm_packet *pkt, const struct walk *w, uint32_t off)
 	int r;
 
 	switch (pkt->l4proto) {
-	case IPPROTO_TCP:
-		r = parse_tcp(pkt, w, off);
-		break;
+	case IPPROTO_TCP: r = parse_tcp(pkt, w, off); break;
 	case IPPROTO_UDP:
-	case IPPROTO_UDPLITE:
-		r = parse_udp(pkt, w, off);
-		break;
+	case IPPROTO_UDPLITE: r = parse_udp(pkt, w, off); break;
 	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6:
-		r = parse_icmp(pkt, w, off);
-		break;
+	case IPPROTO_ICMPV6: r = parse_icmp(pkt, w, off); break;
 	case IPPROTO_SCTP:
-	case IPPROTO_DCCP:
-		r = parse_sctp_dccp(pkt, w, off);
-		break;
-	default:
-		set_payload(pkt, w, off, w->end);
-		return 0;
+	case IPPROTO_DCCP: r = parse_sctp_dccp(pkt, w, off); break;
+	default: set_payload(pkt, w, off, w->end); return 0;
 	}
 	if (r == W_BAD) {
 		pkt->l4h = NULL;
@@ -239,11 +229,11 @@ parse_ipv4(struct itm_packet *pkt)
 	hlen = (uint32_t)(p[0] & 0x0f) * 4;
 	tot = get16(p + 2);
 	if (tot == 0 && wire > 0xffff)
-		tot = wire;		/* BIG TCP: length only in the skb */
+		tot = wire; /* BIG TCP: length only in the skb */
 	if (hlen < sizeof(struct iphdr) || tot < hlen || tot > wire)
 		return -EBADMSG;
 	if (hlen > pkt->len)
-		return 0;		/* options cut off by the copy */
+		return 0; /* options cut off by the copy */
 
 	pkt->family = AF_INET;
 	pkt->iph = (struct iphdr *)pkt->data;
@@ -316,7 +306,7 @@ walk_ip6_ext(struct itm_packet *pkt, const struct walk *w, uint32_t *off,
 		*nh = p[0];
 		*off += elen;
 		if (*frag)
-			break;		/* later bytes are not headers */
+			break; /* later bytes are not headers */
 	}
 	return W_OK;
 }
@@ -335,7 +325,7 @@ parse_ipv6(struct itm_packet *pkt)
 	nh = p[6];
 	w.end = off + get16(p + 4);
 	if (w.end == off && wire > 0xffff + off)
-		w.end = wire;		/* jumbogram / BIG TCP */
+		w.end = wire; /* jumbogram / BIG TCP */
 	w.have = pkt->len;
 	if (w.end > wire)
 		return -EBADMSG;
@@ -344,7 +334,7 @@ parse_ipv6(struct itm_packet *pkt)
 		return -EBADMSG;
 	pkt->family = AF_INET6;
 	pkt->ip6h = (struct ip6_hdr *)pkt->data;
-	if (r == W_ABSENT) {		/* headers cut off by the copy */
+	if (r == W_ABSENT) { /* headers cut off by the copy */
 		pkt->l3_hlen = 40;
 		return 0;
 	}
@@ -373,17 +363,12 @@ itm_packet_parse(struct itm_packet *pkt)
 	if (pkt->data == NULL || pkt->len == 0)
 		goto bad;
 	switch (pkt->data[0] >> 4) {
-	case 4:
-		r = parse_ipv4(pkt);
-		break;
-	case 6:
-		r = parse_ipv6(pkt);
-		break;
-	default:
-		goto bad;
+	case 4: r = parse_ipv4(pkt); break;
+	case 6: r = parse_ipv6(pkt); break;
+	default: goto bad;
 	}
 	if (r == 0 || (pkt->flags & ITM_PKT_MALFORMED))
-		return r;		/* fine, or L4 bad with L3 kept */
+		return r; /* fine, or L4 bad with L3 kept */
 bad:
 	packet_clear_view(pkt);
 	pkt->flags |= ITM_PKT_MALFORMED;
@@ -426,9 +411,10 @@ static int
 packet_changeable(const struct itm_packet *pkt, const char *what)
 {
 	if (pkt->flags & ITM_PKT_TRUNCATED) {
-		itm__set_error("%s: packet is a truncated copy (%u of %u bytes); "
-			       "register with copy_bytes = 0", what, pkt->len,
-			       pkt->wire_len);
+		itm__set_error(
+			"%s: packet is a truncated copy (%u of %u bytes); "
+			"register with copy_bytes = 0",
+			what, pkt->len, pkt->wire_len);
 		return -EPERM;
 	}
 	return 0;

@@ -36,8 +36,8 @@ parse_len(const char *s, unsigned int max, uint8_t *out)
 static void
 prefix_mask(struct itm_prefix *p)
 {
-	uint8_t *b = p->family == AF_INET ? (uint8_t *)&p->addr.v4 :
-					    p->addr.v6.s6_addr;
+	uint8_t *b = p->family == AF_INET ? (uint8_t *)&p->addr.v4
+					  : p->addr.v6.s6_addr;
 	unsigned int bytes = p->family == AF_INET ? 4 : 16, i;
 
 	for (i = 0; i < bytes; i++) {
@@ -103,16 +103,15 @@ itm__prefix_format(const struct itm_prefix *p, char *buf, size_t len)
 
 /* Does @p contain @addr (struct in_addr or in6_addr by @family)? */
 int
-itm__prefix_contains(const struct itm_prefix *p, int family,
-		     const void *addr)
+itm__prefix_contains(const struct itm_prefix *p, int family, const void *addr)
 {
 	const uint8_t *a = addr, *b;
 	unsigned int full, rem;
 
 	if (p->family != family || addr == NULL)
 		return 0;
-	b = family == AF_INET ? (const uint8_t *)&p->addr.v4 :
-				p->addr.v6.s6_addr;
+	b = family == AF_INET ? (const uint8_t *)&p->addr.v4
+			      : p->addr.v6.s6_addr;
 	full = p->len / 8;
 	rem = p->len % 8;
 	if (memcmp(a, b, full) != 0)

@@ -26,9 +26,9 @@
 #include "runner.h"
 #include "timer.h"
 
-#define PROC_MAX_REGS		16
-#define PROC_MAX_COUNTERS	64
-#define PROC_META_BYTES		128	/* ITM_COPY_META: headers only */
+#define PROC_MAX_REGS	  16
+#define PROC_MAX_COUNTERS 64
+#define PROC_META_BYTES	  128 /* ITM_COPY_META: headers only */
 
 struct preg {
 	struct itm_info *info;
@@ -51,7 +51,7 @@ static struct {
 	char ctr_names[PROC_MAX_COUNTERS][48];
 	unsigned int n_ctr;
 	uint32_t heartbeat_ms;
-	int agent_lost;		/* heartbeats fail: said once */
+	int agent_lost; /* heartbeats fail: said once */
 	int hb_inflight;
 	uv_timer_t hb;
 	uv_signal_t sigint, sigterm;
@@ -94,13 +94,13 @@ preg_bind(struct preg *p, const struct itm__attach_grant *g, char *err,
 {
 	struct itmq_config qc = {
 		.num = g->queue,
-		.copy_bytes = p->info->copy_bytes ? p->info->copy_bytes :
-			      P.copy_bytes,
+		.copy_bytes = p->info->copy_bytes ? p->info->copy_bytes
+						  : P.copy_bytes,
 	};
 	int rc;
 
-	rc = itm__runner_open(&p->runner, &P.loop, &qc, p->hook,
-			      g->stage_bit, &P.disp);
+	rc = itm__runner_open(&p->runner, &P.loop, &qc, p->hook, g->stage_bit,
+			      &P.disp);
 	if (rc < 0) {
 		snprintf(err, errlen, "bind queue %u: %s", g->queue,
 			 strerror(-rc));
@@ -115,8 +115,8 @@ static int
 preg_attach(struct preg *p, char *err, size_t errlen)
 {
 	struct itm__attach_grant g;
-	uint32_t copy = p->info->copy_bytes ? p->info->copy_bytes :
-			P.copy_bytes;
+	uint32_t copy =
+		p->info->copy_bytes ? p->info->copy_bytes : P.copy_bytes;
 	int rc;
 
 	rc = itm__agent_attach(P.agent, p->info, p->hook, copy, P.module, &g,
@@ -145,8 +145,8 @@ preg_reattach(struct preg *p)
 	memset(p->pr->settle, 0, sizeof(p->pr->settle));
 	rc = preg_attach(p, err, sizeof(err));
 	if (rc < 0)
-		log_rl(&P.rl, LOG_WARNING, "%s: re-attach: %s",
-		       p->info->label, err);
+		log_rl(&P.rl, LOG_WARNING, "%s: re-attach: %s", p->info->label,
+		       err);
 	else
 		log_info("%s: re-attached to the agent (lease %llu)",
 			 p->info->label, (unsigned long long)p->lease);
@@ -164,7 +164,8 @@ heartbeat_done(void *arg, int rc, const char *err, const uint64_t *unknown,
 	if (rc < 0) {
 		if (!P.agent_lost)
 			log_warnx("heartbeat: %s (traffic bypasses this "
-				  "module until the agent is back)", err);
+				  "module until the agent is back)",
+				  err);
 		P.agent_lost = 1;
 		return;
 	}
@@ -289,8 +290,9 @@ libitm_init(int bufsize, uint8_t copy_mode)
 	log_init(program_invocation_short_name, 0, getenv("ITM_DEBUG") != NULL);
 	snprintf(P.module, sizeof(P.module), "%s",
 		 program_invocation_short_name);
-	P.copy_bytes = copy_mode == ITM_COPY_META ? PROC_META_BYTES :
-		       bufsize >= 65535 ? 0 : (uint32_t)bufsize;
+	P.copy_bytes = copy_mode == ITM_COPY_META ? PROC_META_BYTES
+		       : bufsize >= 65535	  ? 0
+						  : (uint32_t)bufsize;
 	rc = itm__agent_open(&P.agent, agent_target(), err, sizeof(err));
 	if (rc < 0) {
 		itm__set_error("cannot reach itm-agent: %s", err);
@@ -313,13 +315,15 @@ libitm_register(itm_where where, struct itm_info *info)
 
 	if (!P.inited)
 		return itm__set_error("libitm_register: call libitm_init "
-				      "first"), -ENOTSUP;
+				      "first"),
+		       -ENOTSUP;
 	if (info == NULL || info->label == NULL || where >= ITM_HOOK_MAX)
 		return itm__set_error("libitm_register: bad hook or info"),
 		       -EINVAL;
 	if (P.n_regs == PROC_MAX_REGS)
 		return itm__set_error("more than %d registrations",
-				      PROC_MAX_REGS), -ENOSPC;
+				      PROC_MAX_REGS),
+		       -ENOSPC;
 	p = &P.regs[P.n_regs];
 	memset(p, 0, sizeof(*p));
 	p->info = info;

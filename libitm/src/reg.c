@@ -8,8 +8,8 @@
 #include "reg.h"
 
 /* Distinct (flow, class) pairs remembered for the "flows" counter. */
-#define REG_FLOWSET_SIZE	16384
-#define REG_FLOW_EXPIRY_MS	120000
+#define REG_FLOWSET_SIZE   16384
+#define REG_FLOW_EXPIRY_MS 120000
 
 struct itm__reg *
 itm__reg_new(struct itm_info *info, itm_where hook, uint64_t seq)

@@ -25,21 +25,21 @@ struct itm__class_stats {
 
 struct itm__settle_slot {
 	struct itm_settle spec;
-	uint32_t mark;			/* settle request bits, 0 = unused */
+	uint32_t mark; /* settle request bits, 0 = unused */
 };
 
 struct itm__reg {
 	struct itm_info *info;
 	itm_where hook;
 	int priority;
-	uint64_t seq;			/* registration order */
-	void *owner;			/* host's: module or lease */
+	uint64_t seq; /* registration order */
+	void *owner;  /* host's: module or lease */
 
-	uint64_t packets;		/* seen in user space */
-	struct itm__class_stats *cls;	/* [ITM_CLASS_MAX + 1] */
+	uint64_t packets;	      /* seen in user space */
+	struct itm__class_stats *cls; /* [ITM_CLASS_MAX + 1] */
 	struct itm_flowset *flows;
 
-	int can_settle;			/* set by the host: alone in stage */
+	int can_settle; /* set by the host: alone in stage */
 	struct itm__settle_slot settle[ITM_REG_SETTLE_CACHE];
 };
 

@@ -12,8 +12,8 @@
 
 /* Packets per read burst, and bursts per wake-up before yielding to the
  * other handles of the loop. */
-#define RUNNER_BURST		64
-#define RUNNER_BURSTS_PER_WAKE	8
+#define RUNNER_BURST	       64
+#define RUNNER_BURSTS_PER_WAKE 8
 
 struct itm__runner {
 	uv_poll_t poll;
@@ -26,19 +26,23 @@ struct itm__runner {
 	/* Written by the loop's thread only; read by others (agent RPC). */
 	_Atomic uint64_t malformed;
 	struct log_rl malformed_rl;
-	void (*closed)(void *);		/* itm__runner_close_cb */
+	void (*closed)(void *); /* itm__runner_close_cb */
 	void *closed_arg;
 };
 
 static void
-runner_malformed(struct itm__runner *r, struct itmq *q,
-		 struct itm_packet *pkt, uint32_t mark)
+runner_malformed(struct itm__runner *r, struct itmq *q, struct itm_packet *pkt,
+		 uint32_t mark)
 {
-	atomic_store_explicit(&r->malformed, atomic_load_explicit(
-		&r->malformed, memory_order_relaxed) + 1, memory_order_relaxed);
-	log_rl(&r->malformed_rl, LOG_WARNING, "queue %u: malformed packet "
-	       "(%u bytes, hook %s): passed on untouched", itmq_num(q),
-	       pkt->wire_len, itm_hook_name(r->hook));
+	atomic_store_explicit(&r->malformed,
+			      atomic_load_explicit(&r->malformed,
+						   memory_order_relaxed) +
+				      1,
+			      memory_order_relaxed);
+	log_rl(&r->malformed_rl, LOG_WARNING,
+	       "queue %u: malformed packet "
+	       "(%u bytes, hook %s): passed on untouched",
+	       itmq_num(q), pkt->wire_len, itm_hook_name(r->hook));
 	itmq_verdict(q, pkt, ITMQ_REPEAT, 1, mark);
 }
 
@@ -100,7 +104,7 @@ itm__runner_open(struct itm__runner **out, uv_loop_t *loop,
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return -ENOMEM;
-	qc.mark_mask = 0;	/* the runner needs the raw mark */
+	qc.mark_mask = 0; /* the runner needs the raw mark */
 	err = itmq_open(&r->q, &qc);
 	if (err < 0) {
 		free(r);

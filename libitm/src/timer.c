@@ -46,7 +46,8 @@ itm__timer_add(void *owner, void (*f)(unsigned long), unsigned long arg,
 	struct itm__timer *t;
 
 	if (timer_loop == NULL) {
-		itm__set_error("timers: no event loop (call libitm_init first)");
+		itm__set_error(
+			"timers: no event loop (call libitm_init first)");
 		return -ENOTSUP;
 	}
 	if (f == NULL || interval_ms == 0) {

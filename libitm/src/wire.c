@@ -35,8 +35,10 @@ from_ports(Itm__V1__PortRange **v, size_t n, const char *field,
 		uint32_t lo = v[i]->lo, hi = v[i]->hi ? v[i]->hi : v[i]->lo;
 
 		if (lo > 65535 || hi > 65535 || lo > hi) {
-			snprintf(err, errlen, "interest.%s[%zu]: %u-%u: not a "
-				 "port range", field, i, lo, hi);
+			snprintf(err, errlen,
+				 "interest.%s[%zu]: %u-%u: not a "
+				 "port range",
+				 field, i, lo, hi);
 			return -EINVAL;
 		}
 		if (add(in, (uint16_t)lo, (uint16_t)hi) < 0) {
@@ -61,8 +63,9 @@ itm__interest_from_wire(const Itm__V1__Interest *w, struct itm_interest *in,
 		if (w->protocols[i] > 255 ||
 		    itm_interest_add_protocol(in, (int)w->protocols[i]) < 0) {
 			snprintf(err, errlen, "interest.protocols[%zu]: %u: %s",
-				 i, w->protocols[i], w->protocols[i] > 255 ?
-				 "not a protocol number" : itm_last_error());
+				 i, w->protocols[i],
+				 w->protocols[i] > 255 ? "not a protocol number"
+						       : itm_last_error());
 			rc = -EINVAL;
 		}
 	}
@@ -88,8 +91,8 @@ itm__interest_from_wire(const Itm__V1__Interest *w, struct itm_interest *in,
 }
 
 static void
-to_ports(const struct itm_port_range *r, unsigned int n,
-	 Itm__V1__PortRange *pr, Itm__V1__PortRange **pp)
+to_ports(const struct itm_port_range *r, unsigned int n, Itm__V1__PortRange *pr,
+	 Itm__V1__PortRange **pp)
 {
 	for (unsigned int i = 0; i < n; i++) {
 		itm__v1__port_range__init(&pr[i]);

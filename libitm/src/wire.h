@@ -10,8 +10,8 @@
 
 /* Validates every field; on error returns -EINVAL with a message naming
  * the field in @err ("interest.saddr[1]: '10.0.0.0/33': bad prefix"). */
-int itm__interest_from_wire(const Itm__V1__Interest *w,
-			    struct itm_interest *in, char *err, size_t errlen);
+int itm__interest_from_wire(const Itm__V1__Interest *w, struct itm_interest *in,
+			    char *err, size_t errlen);
 
 /* Fills @w (initialised here) pointing into @buf, which must outlive it. */
 struct itm__wire_interest_buf {
@@ -23,8 +23,7 @@ struct itm__wire_interest_buf {
 	char *indev_p[ITM_INTEREST_MAX], *outdev_p[ITM_INTEREST_MAX];
 };
 
-void itm__interest_to_wire(const struct itm_interest *in,
-			   Itm__V1__Interest *w,
+void itm__interest_to_wire(const struct itm_interest *in, Itm__V1__Interest *w,
 			   struct itm__wire_interest_buf *buf);
 
 #endif /* ITM_WIRE_H */

@@ -11,8 +11,8 @@
 
 struct slot {
 	struct flow f;
-	uint32_t hnext;			/* hash chain */
-	uint32_t prev, next;		/* LRU: head = newest */
+	uint32_t hnext;	     /* hash chain */
+	uint32_t prev, next; /* LRU: head = newest */
 	uint8_t used;
 };
 
@@ -20,7 +20,7 @@ struct flowtab {
 	struct slot *slots;
 	uint32_t *buckets;
 	uint32_t cap, nbuckets, count;
-	uint32_t head, tail, free;	/* free list through hnext */
+	uint32_t head, tail, free; /* free list through hnext */
 };
 
 static uint32_t
@@ -120,8 +120,8 @@ flowtab_find(struct flowtab *t, const struct flow_key *k, uint64_t now_ms)
 static void
 slot_remove(struct flowtab *t, uint32_t i)
 {
-	uint32_t *pp = &t->buckets[hash_key(&t->slots[i].f.key) &
-				   (t->nbuckets - 1)];
+	uint32_t *pp =
+		&t->buckets[hash_key(&t->slots[i].f.key) & (t->nbuckets - 1)];
 
 	while (*pp != i)
 		pp = &t->slots[*pp].hnext;

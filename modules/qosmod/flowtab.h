@@ -10,16 +10,16 @@
 #include <stdint.h>
 
 struct flow_key {
-	uint32_t saddr[4], daddr[4];	/* IPv4 in [0], IPv6 in full */
+	uint32_t saddr[4], daddr[4]; /* IPv4 in [0], IPv6 in full */
 	uint16_t sport, dport;
 	uint8_t proto, family;
 };
 
 struct flow {
 	struct flow_key key;
-	uint64_t packets;		/* counted by log_func */
+	uint64_t packets; /* counted by log_func */
 	uint64_t last_ms;
-	uint8_t level;			/* current class - 1 */
+	uint8_t level; /* current class - 1 */
 	uint8_t settled;
 };
 

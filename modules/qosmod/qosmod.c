@@ -29,11 +29,11 @@
 
 #include "flowtab.h"
 
-#define QOS_TOS_LOWDELAY	0x10	/* Minimize-Delay */
-#define QOS_TOS_DTRC_MASK	0x1c	/* D, T, R: cleared, prec/ECN kept */
-#define QOS_DSCP_MASK		0xfc
-#define QOS_MAX_LEVELS		8
-#define QOS_EXPIRE_MS		1000
+#define QOS_TOS_LOWDELAY  0x10 /* Minimize-Delay */
+#define QOS_TOS_DTRC_MASK 0x1c /* D, T, R: cleared, prec/ECN kept */
+#define QOS_DSCP_MASK	  0xfc
+#define QOS_MAX_LEVELS	  8
+#define QOS_EXPIRE_MS	  1000
 
 struct qos {
 	struct itm_info info;
@@ -46,7 +46,7 @@ struct qos {
 	uint64_t idle_ms;
 	const char *class_names[QOS_MAX_LEVELS + 1];
 	char name_buf[QOS_MAX_LEVELS][24];
-	struct flow *cur;		/* flow of the packet being handled */
+	struct flow *cur; /* flow of the packet being handled */
 	struct {
 		uint64_t flows, evicted, expired, settled, settle_failed;
 		uint64_t marked, fin;
@@ -161,7 +161,7 @@ settle_flow(struct itm_packet *pkt, int cls, uint8_t value, uint8_t mask)
 		.action = ITM_SETTLE_SET_TOS,
 		.tos_value = value,
 		.tos_mask = mask,
-		.except_tcp_flags = 0x01,	/* FIN stays SHORT */
+		.except_tcp_flags = 0x01, /* FIN stays SHORT */
 	};
 
 	if (itm_packet_settle(pkt, &s) == 0) {
@@ -236,9 +236,8 @@ static const struct itm_param_spec qos_params[] = {
 	{ .name = NULL }
 };
 
-static const uint8_t default_dscp[QOS_MAX_LEVELS - 1] = {
-	46, 34, 26, 18, 10, 12, 14
-};
+static const uint8_t default_dscp[QOS_MAX_LEVELS - 1] = { 46, 34, 26, 18,
+							  10, 12, 14 };
 
 static int
 load_levels(struct itm_module *m, const struct itm_params *p)
@@ -265,8 +264,10 @@ load_levels(struct itm_module *m, const struct itm_params *p)
 		return -EINVAL;
 	}
 	if (!Q->dscp_mode && Q->n_levels > 2) {
-		itm_module_error(m, "%u levels need mode=dscp (the TOS bit "
-				 "has two values)", Q->n_levels);
+		itm_module_error(m,
+				 "%u levels need mode=dscp (the TOS bit "
+				 "has two values)",
+				 Q->n_levels);
 		return -EINVAL;
 	}
 	nd = itm_param_uint_list(p, "dscp", dscp, QOS_MAX_LEVELS);
@@ -276,8 +277,9 @@ load_levels(struct itm_module *m, const struct itm_params *p)
 		return -EINVAL;
 	}
 	for (unsigned int i = 0; i < Q->n_levels; i++)
-		Q->dscp[i] = nd ? (uint8_t)dscp[i] :
-			     i + 1 == Q->n_levels ? 0 : default_dscp[i];
+		Q->dscp[i] = nd			    ? (uint8_t)dscp[i]
+			     : i + 1 == Q->n_levels ? 0
+						    : default_dscp[i];
 	return 0;
 }
 
@@ -303,8 +305,10 @@ load_hook(struct itm_module *m, const struct itm_params *p, itm_where *hook)
 	int h = itm_hook_from_name(itm_param_str(p, "hook"));
 
 	if (h != ITM_POST_ROUTE && h != ITM_IP_FORWARD && h != ITM_IP_OUT) {
-		itm_module_error(m, "hook: '%s': use post_route, forward or "
-				 "ip_out", itm_param_str(p, "hook"));
+		itm_module_error(m,
+				 "hook: '%s': use post_route, forward or "
+				 "ip_out",
+				 itm_param_str(p, "hook"));
 		return -EINVAL;
 	}
 	*hook = (itm_where)h;
@@ -378,12 +382,7 @@ qos_unload(struct itm_module *m)
 	Q = NULL;
 }
 
-ITM_PLUGIN(
-	.name = "qosmod",
-	.version = "1.0",
-	.description = "size-aware differentiation: SHORT flows get the "
-		       "Minimize-Delay TOS bit, LONG flows lose it",
-	.params = qos_params,
-	.load = qos_load,
-	.unload = qos_unload,
-);
+ITM_PLUGIN(.name = "qosmod", .version = "1.0",
+	   .description = "size-aware differentiation: SHORT flows get the "
+			  "Minimize-Delay TOS bit, LONG flows lose it",
+	   .params = qos_params, .load = qos_load, .unload = qos_unload, );

@@ -20,13 +20,13 @@
 #include "itm.pb-c.h"
 #include "itm_rpc.h"
 
-#define MAX_FAKES	1024
+#define MAX_FAKES 1024
 
 struct fake {
 	char name[32];
 	char addr[32];
 	uint64_t generation;
-	uint8_t *content;		/* packed table without generation */
+	uint8_t *content; /* packed table without generation */
 	size_t len;
 	int joined, in_flight;
 };
@@ -99,8 +99,8 @@ h_get_table(struct itm_rpc_call *call, void *arg)
 static const struct itm_rpc_method methods[] = {
 	{ "/itm.v1.Agent/InstallTable", &itm__v1__neighbour_table__descriptor,
 	  0, h_install },
-	{ "/itm.v1.Agent/GetTable", &itm__v1__get_table_request__descriptor,
-	  0, h_get_table },
+	{ "/itm.v1.Agent/GetTable", &itm__v1__get_table_request__descriptor, 0,
+	  h_get_table },
 };
 
 static void
@@ -141,8 +141,9 @@ send_one(struct fake *f)
 		j.generation = f->generation;
 		j.version = "fake";
 		if (itm_rpc_call_async(ctl, loop, "/itm.v1.Controller/Join",
-				       &j.base, &itm__v1__join_reply__descriptor,
-				       2000, join_done, f) < 0)
+				       &j.base,
+				       &itm__v1__join_reply__descriptor, 2000,
+				       join_done, f) < 0)
 			f->in_flight = 0;
 		return;
 	}
@@ -150,8 +151,8 @@ send_one(struct fake *f)
 	h.generation = f->generation;
 	if (itm_rpc_call_async(ctl, loop, "/itm.v1.Controller/NodeHeartbeat",
 			       &h.base,
-			       &itm__v1__node_heartbeat_reply__descriptor,
-			       2000, beat_done, f) < 0)
+			       &itm__v1__node_heartbeat_reply__descriptor, 2000,
+			       beat_done, f) < 0)
 		f->in_flight = 0;
 }
 
@@ -178,7 +179,7 @@ main(int argc, char **argv)
 
 	if (argc < 4 || (n_fakes = atoi(argv[2])) < 1 || n_fakes > MAX_FAKES) {
 		fprintf(stderr, "usage: fake_agents CONTROLLER N PORT_BASE "
-			"[PREFIX]\n");
+				"[PREFIX]\n");
 		return 2;
 	}
 	base = atoi(argv[3]);
@@ -188,8 +189,8 @@ main(int argc, char **argv)
 	for (int i = 0; i < n_fakes; i++) {
 		snprintf(fakes[i].name, sizeof(fakes[i].name), "%s%d",
 			 argc > 4 ? argv[4] : "f", i + 1);
-		snprintf(fakes[i].addr, sizeof(fakes[i].addr),
-			 "127.0.0.1:%d", base + i);
+		snprintf(fakes[i].addr, sizeof(fakes[i].addr), "127.0.0.1:%d",
+			 base + i);
 		if (itm_rpc_server_listen(srv, fakes[i].addr, NULL, 0) < 0) {
 			fprintf(stderr, "fake_agents: cannot listen on %s\n",
 				fakes[i].addr);

@@ -28,8 +28,8 @@ on_signal(int sig)
 }
 
 static int
-packet_cb(struct nfq_q_handle *qh, struct nfgenmsg *nfmsg,
-	  struct nfq_data *nfa, void *data)
+packet_cb(struct nfq_q_handle *qh, struct nfgenmsg *nfmsg, struct nfq_data *nfa,
+	  void *data)
 {
 	struct nfqnl_msg_packet_hdr *ph = nfq_get_msg_packet_hdr(nfa);
 	uint32_t id = ph ? ntohl(ph->packet_id) : 0;
@@ -53,7 +53,7 @@ run(struct nfq_handle *h)
 		}
 		if (errno == EINTR)
 			continue;
-		if (errno == ENOBUFS) {	/* losing packets: counted */
+		if (errno == ENOBUFS) { /* losing packets: counted */
 			enobufs++;
 			continue;
 		}
@@ -99,6 +99,7 @@ main(int argc, char **argv)
 	nfq_destroy_queue(qh);
 	nfq_close(h);
 	printf("nfq_accept_min: %lu packets accepted, %lu ENOBUFS "
-	       "(socket buffer overruns)\n", packets, enobufs);
+	       "(socket buffer overruns)\n",
+	       packets, enobufs);
 	return rc;
 }

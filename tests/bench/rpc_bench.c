@@ -22,7 +22,8 @@ struct bench {
 	int rc;
 };
 
-static void h_status(struct itm_rpc_call *call, void *arg)
+static void
+h_status(struct itm_rpc_call *call, void *arg)
 {
 	Itm__V1__StatusReply r = ITM__V1__STATUS_REPLY__INIT;
 
@@ -37,7 +38,8 @@ static const struct itm_rpc_method methods[] = {
 	  h_status },
 };
 
-static void stop_cb(uv_async_t *h)
+static void
+stop_cb(uv_async_t *h)
 {
 	struct bench *b = h->data;
 
@@ -45,7 +47,8 @@ static void stop_cb(uv_async_t *h)
 	uv_close((uv_handle_t *)h, NULL);
 }
 
-static void server_thread(void *arg)
+static void
+server_thread(void *arg)
 {
 	struct bench *b = arg;
 
@@ -67,14 +70,16 @@ static void server_thread(void *arg)
 	uv_loop_close(&b->loop);
 }
 
-static int cmp_double(const void *a, const void *b)
+static int
+cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 
 	return (x > y) - (x < y);
 }
 
-static double now_us(void)
+static double
+now_us(void)
 {
 	struct timespec ts;
 
@@ -82,7 +87,8 @@ static double now_us(void)
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
-static int run(const char *name, const char *listen, int n)
+static int
+run(const char *name, const char *listen, int n)
 {
 	Itm__V1__StatusRequest q = ITM__V1__STATUS_REQUEST__INIT;
 	struct bench b = { .listen = listen };
@@ -96,10 +102,11 @@ static int run(const char *name, const char *listen, int n)
 	uv_thread_create(&t, server_thread, &b);
 	uv_sem_wait(&b.ready);
 	if (b.rc || itm_rpc_client_new(&c, b.addr, NULL)) {
-		fprintf(stderr, "rpc_bench: %s: cannot start (%d)\n", name, b.rc);
+		fprintf(stderr, "rpc_bench: %s: cannot start (%d)\n", name,
+			b.rc);
 		return 1;
 	}
-	for (int i = -50; i < n; i++) {		/* 50 warm-up calls */
+	for (int i = -50; i < n; i++) { /* 50 warm-up calls */
 		double t0 = now_us();
 
 		if (itm_rpc_call(c, methods[0].path, &q.base,
@@ -115,8 +122,8 @@ static int run(const char *name, const char *listen, int n)
 	}
 	qsort(lat, n, sizeof(*lat), cmp_double);
 	printf("%-5s unary GetStatus: median %.1f us, p90 %.1f us, p99 %.1f us "
-	       "(%d calls)\n", name, lat[n / 2], lat[n * 9 / 10],
-	       lat[n * 99 / 100], n);
+	       "(%d calls)\n",
+	       name, lat[n / 2], lat[n * 9 / 10], lat[n * 99 / 100], n);
 	itm_rpc_client_free(c);
 	uv_async_send(&b.stop);
 	uv_thread_join(&t);
@@ -124,7 +131,8 @@ static int run(const char *name, const char *listen, int n)
 	return 0;
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 2000;
 	char dir[] = "/tmp/rpc_bench.XXXXXX", sock[128];

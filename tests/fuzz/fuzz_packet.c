@@ -21,9 +21,9 @@
 #include "flowset.h"
 #include "pkt_build.h"
 
-#define HEAD	64
-#define TAIL	64
-#define MAXPKT	70000
+#define HEAD   64
+#define TAIL   64
+#define MAXPKT 70000
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -64,8 +64,8 @@ l4_verifies(const struct itm_packet *pkt)
 	if (pkt->family == AF_INET)
 		s = naive_sum(ip + 12, 8, pkt->l4proto + l4len);
 	else
-		s = naive_sum(ip + 8, 32, pkt->l4proto + (l4len & 0xffff) +
-			      (l4len >> 16));
+		s = naive_sum(ip + 8, 32,
+			      pkt->l4proto + (l4len & 0xffff) + (l4len >> 16));
 	return naive_sum(pkt->l4h, l4len, s) == 0xffff;
 }
 
@@ -85,7 +85,8 @@ fuzz_csum(struct itm_packet *pkt)
 	switch (pkt->l4proto) {
 	case IPPROTO_UDP:
 		if (pkt->family == AF_INET &&
-		    (pkt->data[pkt->l3_hlen + 6] | pkt->data[pkt->l3_hlen + 7]) == 0)
+		    (pkt->data[pkt->l3_hlen + 6] |
+		     pkt->data[pkt->l3_hlen + 7]) == 0)
 			return;
 		/* fall through */
 	case IPPROTO_TCP:
@@ -100,7 +101,7 @@ static void
 fuzz_interest(struct itm_interest *in, const struct itm_packet *pkt,
 	      uint8_t sel, int dev)
 {
-	static const char *pfx[] = { "10.0.0.0/8", "0.0.0.0/0", "::/0",
+	static const char *pfx[] = { "10.0.0.0/8",    "0.0.0.0/0", "::/0",
 				     "2001:db8::/33", "192.0.2.1", "fe80::1" };
 
 	itm_interest_init(in);
@@ -123,7 +124,7 @@ fuzz_resize(struct itm_packet *pkt, const uint8_t *ctl)
 
 	if (itm_packet_push(pkt, ctl[1]) == NULL &&
 	    !(pkt->flags & ITM_PKT_TRUNCATED) && ctl[1] <= HEAD)
-		__builtin_trap();	/* the headroom was there */
+		__builtin_trap(); /* the headroom was there */
 	check_view(pkt);
 	(void)itm_packet_pull(pkt, ctl[2]);
 	check_view(pkt);

@@ -22,8 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 extern const struct itm_plugin itm_plugin;
 
-#define HEAD	64
-#define MAXPKT	4096
+#define HEAD   64
+#define MAXPKT 4096
 
 static uint8_t buf[HEAD + MAXPKT + 64];
 static struct itm_packet pkt;
@@ -76,7 +76,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	reps = 1 + data[0] % 48;
 	len = size - 2;
 	if (load(data[1]) != 0)
-		__builtin_trap();	/* every control byte is a valid config */
+		__builtin_trap(); /* every control byte is a valid config */
 	for (unsigned int i = 0; i < reps; i++) {
 		int verdict;
 
@@ -85,13 +85,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(buf + HEAD, data + 2, len);
 		pkt.wire_len = (uint32_t)len;
 		if (itm__packet_wrap(&pkt, buf, sizeof(buf), buf + HEAD,
-				     (uint32_t)len) < 0 || pkt.family == 0)
-			break;		/* the runner never dispatches these */
+				     (uint32_t)len) < 0 ||
+		    pkt.family == 0)
+			break; /* the runner never dispatches these */
 		if ((data[1] & 0x20) && pkt.tcph)
 			pkt.tcph->source = htons((uint16_t)i);
 		modhost_run(&pkt, &verdict, NULL);
 		if (verdict != ITM_ACCEPT)
-			__builtin_trap();	/* qosmod never drops */
+			__builtin_trap(); /* qosmod never drops */
 		check_ip_csum(&pkt);
 	}
 	modhost_unload(&itm_plugin);

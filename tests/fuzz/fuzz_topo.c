@@ -54,12 +54,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	topo_errors_init(&errs);
 	rc = topo_parse((const char *)data, size, "fuzz.yaml", &cfg, &errs);
 	if (rc == -EINVAL && errs.n == 0)
-		abort();		/* refused without saying why */
+		abort(); /* refused without saying why */
 	if (rc == 0) {
 		if (errs.n != 0 || cfg == NULL)
 			abort();
 		if (topo_diff(cfg, cfg, count_line, &lines) != 0 || lines)
-			abort();	/* a topology differs from itself */
+			abort(); /* a topology differs from itself */
 		check_tables(cfg);
 	}
 	topo_config_free(cfg);

@@ -150,10 +150,9 @@ modhost_counter(const char *name)
 }
 
 void
-modhost_packet(struct itm_packet *pkt, uint8_t *buf, size_t cap,
-	       uint8_t proto, uint32_t saddr, uint16_t sport, uint32_t daddr,
-	       uint16_t dport, uint8_t tos, uint8_t tcp_flags,
-	       uint16_t payload)
+modhost_packet(struct itm_packet *pkt, uint8_t *buf, size_t cap, uint8_t proto,
+	       uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport,
+	       uint8_t tos, uint8_t tcp_flags, uint16_t payload)
 {
 	uint8_t *p = buf + 64;
 	uint16_t l4 = proto == IPPROTO_TCP ? 20 : 8;

@@ -10,12 +10,12 @@
 #include "itm_plugin.h"
 
 struct modhost {
-	struct itm_info *info;		/* the module's registration */
+	struct itm_info *info; /* the module's registration */
 	itm_where hook;
 	struct itm__reg *reg;
 	struct itm_module mod;
 	struct itm_params *params;
-	unsigned int settles;		/* settle requests seen */
+	unsigned int settles; /* settle requests seen */
 	struct itm_settle last_settle;
 	char error[256];
 	const char *counter_names[32];

@@ -21,8 +21,8 @@ pb_put16(uint8_t *p, uint16_t v)
 
 /* IPv4 header of @ihl words (options are NOPs) with total length @tot. */
 static inline uint32_t
-pb_ipv4(uint8_t *p, uint8_t ihl, uint16_t tot, uint8_t proto,
-	const char *src, const char *dst)
+pb_ipv4(uint8_t *p, uint8_t ihl, uint16_t tot, uint8_t proto, const char *src,
+	const char *dst)
 {
 	memset(p, 0, (size_t)ihl * 4);
 	p[0] = (uint8_t)(0x40 | (ihl & 0x0f));
@@ -68,7 +68,7 @@ pb_ip6_ext(uint8_t *p, uint8_t nxt, uint8_t len8)
 	p[0] = nxt;
 	p[1] = len8;
 	if (n > 2)
-		p[2] = 1;	/* PadN */
+		p[2] = 1; /* PadN */
 	if (n > 3)
 		p[3] = (uint8_t)(n - 4);
 	return n;
@@ -94,7 +94,7 @@ pb_tcp(uint8_t *p, uint16_t sport, uint16_t dport, uint8_t doff)
 	pb_put16(p, sport);
 	pb_put16(p + 2, dport);
 	p[12] = (uint8_t)(doff << 4);
-	p[13] = 0x18;		/* PSH ACK */
+	p[13] = 0x18; /* PSH ACK */
 	pb_put16(p + 14, 65535);
 	if (n > 20)
 		memset(p + 20, 1, n - 20);
@@ -166,8 +166,7 @@ pb_tcp6(uint8_t *p, uint16_t sport, uint16_t dport, uint32_t plen)
 
 /* Point @pkt (zeroed first) at @len bytes of @buf and parse. */
 static inline int
-pb_parse(struct itm_packet *pkt, uint8_t *buf, uint32_t len,
-	 uint32_t wire_len)
+pb_parse(struct itm_packet *pkt, uint8_t *buf, uint32_t len, uint32_t wire_len)
 {
 	memset(pkt, 0, sizeof(*pkt));
 	pkt->data = buf;
@@ -185,13 +184,13 @@ pb_view_ok(const struct itm_packet *p)
 	const uint8_t *l4 = p->l4h, *pl = p->payload;
 
 #define PB_IN(ptr, n) ((ptr) >= lo && (n) <= (size_t)(hi - (ptr)))
-	if (p->iph != NULL && ((const uint8_t *)p->iph != lo ||
-			       p->family != AF_INET || p->l3_hlen < 20 ||
-			       !PB_IN(lo, p->l3_hlen)))
+	if (p->iph != NULL &&
+	    ((const uint8_t *)p->iph != lo || p->family != AF_INET ||
+	     p->l3_hlen < 20 || !PB_IN(lo, p->l3_hlen)))
 		return 0;
-	if (p->ip6h != NULL && ((const uint8_t *)p->ip6h != lo ||
-				p->family != AF_INET6 || p->l3_hlen < 40 ||
-				!PB_IN(lo, p->l3_hlen)))
+	if (p->ip6h != NULL &&
+	    ((const uint8_t *)p->ip6h != lo || p->family != AF_INET6 ||
+	     p->l3_hlen < 40 || !PB_IN(lo, p->l3_hlen)))
 		return 0;
 	if (p->family != 0 && p->iph == NULL && p->ip6h == NULL)
 		return 0;

@@ -22,24 +22,35 @@
 static const struct {
 	const char *name;
 	const char *hex;
-	unsigned int l4_check;	/* offset of the L4 check field */
+	unsigned int l4_check; /* offset of the L4 check field */
 } captured[] = {
-	{ "tcp4_syn", "4500003ca2de4000400683c90a0900010a090002c3e81f909e4f613f"
+	{ "tcp4_syn",
+	  "4500003ca2de4000400683c90a0900010a090002c3e81f909e4f613f"
 	  "00000000a002faf06b590000020405b40402080ad09d19f9000000000103030a",
 	  20 + 16 },
-	{ "udp4", "4500002b9f5b4000401187520a0900010a090002826414e9001793f7"
-	  "68656c6c6f2069746d2c206f646421", 20 + 6 },
-	{ "icmp4_echo", "45000031b4ba4000400171fd0a0900010a090002080086c64eab"
-	  "00013ba1086b00000000a05c0800000000001011121314", 20 + 2 },
-	{ "tcp6_syn", "600499e500280640fd000009000000000000000000000001fd0000"
+	{ "udp4",
+	  "4500002b9f5b4000401187520a0900010a090002826414e9001793f7"
+	  "68656c6c6f2069746d2c206f646421",
+	  20 + 6 },
+	{ "icmp4_echo",
+	  "45000031b4ba4000400171fd0a0900010a090002080086c64eab"
+	  "00013ba1086b00000000a05c0800000000001011121314",
+	  20 + 2 },
+	{ "tcp6_syn",
+	  "600499e500280640fd000009000000000000000000000001fd0000"
 	  "09000000000000000000000002978a01bb61a7f4fb00000000a002fd201ef8"
-	  "0000020405a00402080a21e42015000000000103030a", 40 + 16 },
-	{ "udp6", "60073a3600191140fd000009000000000000000000000001fd00000900"
+	  "0000020405a00402080a21e42015000000000103030a",
+	  40 + 16 },
+	{ "udp6",
+	  "60073a3600191140fd000009000000000000000000000001fd00000900"
 	  "0000000000000000000002bb2e270f0019cb8569746d20756470206f766572"
-	  "2069707636", 40 + 6 },
-	{ "icmp6_echo", "6005417a00153a40fd000009000000000000000000000001fd00"
+	  "2069707636",
+	  40 + 6 },
+	{ "icmp6_echo",
+	  "6005417a00153a40fd000009000000000000000000000001fd00"
 	  "000900000000000000000000000280000cc74ead0001000102030405060708"
-	  "090a0b0c", 40 + 2 },
+	  "090a0b0c",
+	  40 + 2 },
 };
 
 static uint32_t
@@ -107,21 +118,22 @@ partial_matches_naive(void **state)
 		len = (size_t)random() % (i < 10000 ? 300 : 3000);
 		off = (size_t)random() % 8;
 		seed = (uint32_t)random() & 0xffff;
-		assert_int_equal(
-			stored(itm_csum_fold(itm_csum_partial(big + off, len,
-							      htons(seed)))),
-			(uint16_t)~naive_sum(big + off, len, seed));
+		assert_int_equal(stored(itm_csum_fold(
+					 itm_csum_partial(big + off, len,
+							  htons(seed)))),
+				 (uint16_t)~naive_sum(big + off, len, seed));
 	}
 	for (off = 0; off < 8; off++)
 		for (len = 65536 - 3; len <= 65536; len++)
-			assert_int_equal(
-				stored(itm_csum_fold(itm_csum_partial(
-					big + off, len, 0))),
-				(uint16_t)~naive_sum(big + off, len, 0));
+			assert_int_equal(stored(itm_csum_fold(
+						 itm_csum_partial(big + off,
+								  len, 0))),
+					 (uint16_t)~naive_sum(big + off, len,
+							      0));
 	/* All ones: the carries pile up. */
 	memset(big, 0xff, sizeof(big));
-	assert_int_equal(stored(itm_csum_fold(itm_csum_partial(big, 65536,
-							       0xffffffff))),
+	assert_int_equal(stored(itm_csum_fold(
+				 itm_csum_partial(big, 65536, 0xffffffff))),
 			 (uint16_t)~naive_sum(big, 65536, 0xffff));
 }
 
@@ -152,7 +164,7 @@ ip_header_vectors(void **state)
 	unsigned int i;
 	uint16_t check;
 
-	for (i = 0; i < 3; i++) {	/* the IPv4 ones */
+	for (i = 0; i < 3; i++) { /* the IPv4 ones */
 		unhex(captured[i].hex, p);
 		assert_int_equal(itm_ip_fast_csum(p, 5), 0);
 		memcpy(&check, p + 10, 2);
@@ -298,14 +310,14 @@ fix_refuses_or_skips(void **state)
 	assert_string_equal(itm_last_error(),
 			    "csum: packet is a truncated copy");
 
-	pb_ipv4_frag(p, 0, 1);		/* first fragment: checksum spans all */
+	pb_ipv4_frag(p, 0, 1); /* first fragment: checksum spans all */
 	memcpy(before, p, n);
 	assert_int_equal(pb_parse(&pkt, p, n, n), 0);
 	assert_int_equal(itm_csum_fix_l4(&pkt), 0);
 	assert_memory_equal(p, before, n);
 
 	pb_ipv4_frag(p, 0, 0);
-	p[32] = 0x30;			/* doff 3 */
+	p[32] = 0x30; /* doff 3 */
 	assert_int_equal(pb_parse(&pkt, p, n, n), -EBADMSG);
 	assert_int_equal(itm_csum_fix_l4(&pkt), -EBADMSG);
 }
@@ -340,7 +352,7 @@ fix_udplite_coverage(void **state)
 	uint32_t n = pb_udp4(p, 1, 2, 40), s;
 
 	p[9] = IPPROTO_UDPLITE;
-	pb_put16(p + 24, 8 + 4);	/* header and 4 bytes covered */
+	pb_put16(p + 24, 8 + 4); /* header and 4 bytes covered */
 	assert_int_equal(pb_parse(&pkt, p, n, n), 0);
 	assert_int_equal(pkt.payload_len, 40);
 	assert_int_equal(itm_csum_fix_l4(&pkt), 0);

@@ -29,13 +29,21 @@ note(const char *who, const char *what)
 
 /* Module "A": class 1, writes TOS 0x10; "B": echoes the TOS it sees as
  * its class; "Z": class 0; "D": drops. */
-#define CB(name)							\
-	static void name##_log(itm_where h, struct itm_packet *p)	\
-	{ note(#name, "log"); }						\
-	static int name##_update(itm_where h, struct itm_packet *p)	\
-	{ note(#name, "update"); return 0; }				\
-	static int name##_control(itm_where h, struct itm_packet *p)	\
-	{ note(#name, "control"); return 0; }
+#define CB(name)                                                     \
+	static void name##_log(itm_where h, struct itm_packet *p)    \
+	{                                                            \
+		note(#name, "log");                                  \
+	}                                                            \
+	static int name##_update(itm_where h, struct itm_packet *p)  \
+	{                                                            \
+		note(#name, "update");                               \
+		return 0;                                            \
+	}                                                            \
+	static int name##_control(itm_where h, struct itm_packet *p) \
+	{                                                            \
+		note(#name, "control");                              \
+		return 0;                                            \
+	}
 
 CB(A)
 CB(B)
@@ -61,7 +69,7 @@ static int
 B_class(itm_where h, struct itm_packet *p)
 {
 	note("B", "class");
-	return p->iph->tos;	/* sees A's change */
+	return p->iph->tos; /* sees A's change */
 }
 
 static int
@@ -81,7 +89,7 @@ Z_class(itm_where h, struct itm_packet *p)
 static int
 Z_process(itm_where h, int c, struct itm_packet *p)
 {
-	note("Z", "process");	/* must never run */
+	note("Z", "process"); /* must never run */
 	return ITM_ACCEPT;
 }
 
@@ -99,9 +107,12 @@ D_process(itm_where h, int c, struct itm_packet *p)
 	return ITM_DROP;
 }
 
-#define INFO(n) { .label = #n, .class_func = n##_class, .log_func = n##_log, \
-	.process_func = n##_process, .update_func = n##_update,		\
-	.control_func = n##_control }
+#define INFO(n)                                                            \
+	{                                                                  \
+		.label = #n, .class_func = n##_class, .log_func = n##_log, \
+		.process_func = n##_process, .update_func = n##_update,    \
+		.control_func = n##_control                                \
+	}
 
 static struct itm_info iA = INFO(A), iB = INFO(B), iZ = INFO(Z), iD = INFO(D);
 
@@ -125,7 +136,8 @@ make_packet(void)
 	pkt.hook = ITM_IP_FORWARD;
 	pkt.wire_len = sizeof(syn);
 	assert_int_equal(itm__packet_wrap(&pkt, buf, sizeof(buf), buf + 128,
-					  sizeof(syn)), 0);
+					  sizeof(syn)),
+			 0);
 	trace[0] = '\0';
 }
 
@@ -140,8 +152,8 @@ callbacks_in_paper_order(void **state)
 	make_packet();
 	itm__disp_run(regs, 2, 0, NULL, &pkt, &res);
 	assert_string_equal(trace,
-		"A.class A.log A.process A.update A.control "
-		"B.class B.log B.process B.update B.control");
+			    "A.class A.log A.process A.update A.control "
+			    "B.class B.log B.process B.update B.control");
 	assert_int_equal(res.verdict, ITM_ACCEPT);
 	assert_true(pkt.flags & ITM_PKT_ALTERED);
 	/* B classified by the TOS A wrote. */
@@ -179,7 +191,7 @@ drop_ends_the_walk(void **state)
 	itm__disp_run(regs, 2, 0, NULL, &pkt, &res);
 	assert_int_equal(res.verdict, ITM_DROP);
 	assert_string_equal(trace,
-		"D.class D.log D.process D.update D.control");
+			    "D.class D.log D.process D.update D.control");
 	assert_int_equal(d->cls[7].packets, 1);
 	assert_int_equal(a->packets, 0);
 	itm__reg_free(d);
@@ -195,17 +207,16 @@ shared_stage_checks_interest(void **state)
 	struct itm__disp_result res;
 
 	itm_interest_init(&iA2.interest);
-	assert_int_equal(itm_interest_add_dst_port(&iA2.interest, 443, 443),
-			 0);
+	assert_int_equal(itm_interest_add_dst_port(&iA2.interest, 443, 443), 0);
 	a = itm__reg_new(&iA2, ITM_IP_FORWARD, 0);
 	b = itm__reg_new(&iB, ITM_IP_FORWARD, 1);
 	regs[0] = a;
 	regs[1] = b;
-	make_packet();		/* to port 80: A is not interested */
+	make_packet(); /* to port 80: A is not interested */
 	itm__disp_run(regs, 2, 1, NULL, &pkt, &res);
 	/* B saw TOS 0, untouched by A: class 0, no process_func. */
 	assert_string_equal(trace, "B.class B.log B.update B.control");
-	assert_int_equal(b->cls[0].packets, 1);	/* TOS still 0 */
+	assert_int_equal(b->cls[0].packets, 1); /* TOS still 0 */
 	itm__reg_free(a);
 	itm__reg_free(b);
 }
@@ -245,7 +256,7 @@ flows_counted_once(void **state)
 	assert_int_equal(a->cls[1].packets, 5);
 	assert_int_equal(a->cls[1].flows, 1);
 	make_packet();
-	pkt.tcph->source = htons(40001);	/* another flow */
+	pkt.tcph->source = htons(40001); /* another flow */
 	assert_int_equal(itm_packet_parse(&pkt), 0);
 	itm__disp_run(&a, 1, 0, NULL, &pkt, &res);
 	assert_int_equal(a->cls[1].flows, 2);
@@ -284,7 +295,7 @@ enter_can_skip_a_registration(void **state)
 	assert_string_equal(trace, "B.class B.log B.update B.control");
 	assert_int_equal(a->packets, 0);
 	assert_int_equal(b->packets, 1);
-	assert_false(pkt.flags & ITM_PKT_ALTERED);	/* A never ran */
+	assert_false(pkt.flags & ITM_PKT_ALTERED); /* A never ran */
 	itm__reg_free(a);
 	itm__reg_free(b);
 }

@@ -22,7 +22,7 @@ new_then_seen(void **state)
 	assert_int_equal(itm_flowset_count(fs), 0);
 	assert_int_equal(itm_flowset_add(fs, 42, 0), 1);
 	assert_int_equal(itm_flowset_add(fs, 42, 1), 0);
-	assert_int_equal(itm_flowset_add(fs, 0, 1), 1);	/* 0 is a key too */
+	assert_int_equal(itm_flowset_add(fs, 0, 1), 1); /* 0 is a key too */
 	assert_int_equal(itm_flowset_add(fs, 0, 2), 0);
 	assert_int_equal(itm_flowset_count(fs), 2);
 	itm_flowset_free(fs);
@@ -55,7 +55,8 @@ flood_stays_bounded(void **state)
 	assert_int_equal(news, 1000000);
 	assert_int_equal(itm_flowset_count(fs), 4096);
 	assert_int_equal(itm_flowset_add(fs, 1000000 * 0x9e3779b97f4a7c15ull,
-					 1000), 0);
+					 1000),
+			 0);
 	/* Still counting new ones after the flood. */
 	assert_int_equal(itm_flowset_add(fs, 7, 1000), 1);
 	itm_flowset_free(fs);
@@ -84,9 +85,9 @@ idle_expiry(void **state)
 	uint64_t k;
 
 	assert_int_equal(itm_flowset_add(fs, 1, 0), 1);
-	assert_int_equal(itm_flowset_add(fs, 1, 1000), 0);	/* refreshed */
+	assert_int_equal(itm_flowset_add(fs, 1, 1000), 0); /* refreshed */
 	assert_int_equal(itm_flowset_add(fs, 1, 2000), 0);
-	assert_int_equal(itm_flowset_add(fs, 1, 3001), 1);	/* idle 1001 */
+	assert_int_equal(itm_flowset_add(fs, 1, 3001), 1); /* idle 1001 */
 
 	for (k = 10; k < 20; k++)
 		itm_flowset_add(fs, k, 5000);
@@ -118,12 +119,12 @@ evicts_oldest(void **state)
 
 	for (k = 1; k <= 8; k++)
 		assert_int_equal(itm_flowset_add(fs, k, k), 1);
-	assert_int_equal(itm_flowset_add(fs, 1, 20), 0);	/* 1 is fresh */
-	assert_int_equal(itm_flowset_add(fs, 9, 21), 1);	/* evicts 2 */
+	assert_int_equal(itm_flowset_add(fs, 1, 20), 0); /* 1 is fresh */
+	assert_int_equal(itm_flowset_add(fs, 9, 21), 1); /* evicts 2 */
 	assert_int_equal(itm_flowset_count(fs), 8);
 	assert_int_equal(itm_flowset_add(fs, 1, 22), 0);
 	assert_int_equal(itm_flowset_add(fs, 3, 23), 0);
-	assert_int_equal(itm_flowset_add(fs, 2, 24), 1);	/* came back */
+	assert_int_equal(itm_flowset_add(fs, 2, 24), 1); /* came back */
 	itm_flowset_free(fs);
 }
 
@@ -140,23 +141,23 @@ flow_keys(void **state)
 	pb_parse(&pb, b, n, n);
 	k = itm_flow_key(&pa, 0);
 	assert_true(k == itm_flow_key(&pb, 0));
-	assert_true(k != itm_flow_key(&pa, 1));		/* salt */
-	memcpy(b + 12, a + 16, 4);			/* swap addresses */
+	assert_true(k != itm_flow_key(&pa, 1)); /* salt */
+	memcpy(b + 12, a + 16, 4);		/* swap addresses */
 	memcpy(b + 16, a + 12, 4);
 	pb_parse(&pb, b, n, n);
-	assert_true(k != itm_flow_key(&pb, 0));		/* direction */
+	assert_true(k != itm_flow_key(&pb, 0)); /* direction */
 	memcpy(b, a, n);
-	b[21] ^= 1;					/* source port */
+	b[21] ^= 1; /* source port */
 	pb_parse(&pb, b, n, n);
 	assert_true(k != itm_flow_key(&pb, 0));
 	memcpy(b, a, n);
-	b[40] ^= 1;					/* payload: same flow */
+	b[40] ^= 1; /* payload: same flow */
 	pb_parse(&pb, b, n, n);
 	assert_true(k == itm_flow_key(&pb, 0));
 
 	n = pb_tcp6(a, 1000, 80, 0);
 	memcpy(b, a, n);
-	b[39] ^= 1;					/* last daddr byte */
+	b[39] ^= 1; /* last daddr byte */
 	pb_parse(&pa, a, n, n);
 	pb_parse(&pb, b, n, n);
 	assert_true(itm_flow_key(&pa, 0) != itm_flow_key(&pb, 0));

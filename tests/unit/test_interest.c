@@ -104,8 +104,9 @@ add_errors(void **state)
 	int i;
 
 	assert_int_equal(itm_interest_add_saddr(&in, "10.0.0.0/33"), -EINVAL);
-	assert_string_equal(itm_last_error(),
-			    "saddr: \"10.0.0.0/33\" is not an address or prefix");
+	assert_string_equal(
+		itm_last_error(),
+		"saddr: \"10.0.0.0/33\" is not an address or prefix");
 	assert_int_equal(itm_interest_add_daddr(&in, "1.2.3"), -EINVAL);
 	assert_string_equal(itm_last_error(),
 			    "daddr: \"1.2.3\" is not an address or prefix");
@@ -120,11 +121,13 @@ add_errors(void **state)
 	assert_string_equal(itm_last_error(),
 			    "indev: \"eth0:1\" is not an interface name");
 	assert_int_equal(in.n_saddr + in.n_daddr + in.n_src_ports +
-			 in.n_protocols + in.n_indev, 0);
+				 in.n_protocols + in.n_indev,
+			 0);
 
 	for (i = 0; i < ITM_INTEREST_MAX; i++)
 		assert_int_equal(itm_interest_add_dst_port(&in, (uint16_t)i,
-							   (uint16_t)i), 0);
+							   (uint16_t)i),
+				 0);
 	assert_int_equal(itm_interest_add_dst_port(&in, 99, 99), -ENOSPC);
 	assert_string_equal(itm_last_error(),
 			    "dst_ports: list full (16 entries)");
@@ -136,17 +139,17 @@ add_errors(void **state)
 static void
 device_names(void **state)
 {
-	const char *good[] = { "eth0", "veth-h1.r", "a", "123456789012345",
+	const char *good[] = { "eth0",	"veth-h1.r", "a", "123456789012345",
 			       "veth+", "+" };
-	const char *bad[] = { "", ".", "..", "a/b", "a:b", "a b", "tab\t",
-			      "1234567890123456", "\x01x" };
+	const char *bad[] = { "",     ".",   "..",    "a/b",
+			      "a:b",  "a b", "tab\t", "1234567890123456",
+			      "\x01x" };
 	size_t i;
 
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		assert_int_equal(itm_interest_add_outdev(&in, good[i]), 0);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(itm_interest_add_outdev(&in, bad[i]),
-				 -EINVAL);
+		assert_int_equal(itm_interest_add_outdev(&in, bad[i]), -EINVAL);
 	assert_int_equal(itm_interest_add_outdev(&in, NULL), -EINVAL);
 	assert_int_equal(in.n_outdev, 6);
 	assert_string_equal(in.outdev[3], "123456789012345");
@@ -172,11 +175,11 @@ check(itm_where hook, const char *want)
 static void
 check_rules(void **state)
 {
-	check(ITM_PRE_ROUTE, NULL);		/* empty: everything */
+	check(ITM_PRE_ROUTE, NULL); /* empty: everything */
 	check((itm_where)5, "hook: 5 is not a hook");
 
 	itm_interest_add_dst_port(&in, 80, 80);
-	check(ITM_IP_IN, NULL);			/* ports alone: tcp and udp */
+	check(ITM_IP_IN, NULL); /* ports alone: tcp and udp */
 	itm_interest_add_protocol(&in, IPPROTO_TCP);
 	itm_interest_add_protocol(&in, IPPROTO_ICMP);
 	check(ITM_IP_IN, "dst_ports: protocol icmp has no ports");
@@ -210,7 +213,7 @@ check_devices_per_hook(void **state)
 	check(ITM_PRE_ROUTE, NULL);
 	memcpy(in.indev[0], "bad/name", 9);
 	check(ITM_PRE_ROUTE, "indev: \"bad/name\" is not an interface name");
-	memset(in.indev[0], 'x', IF_NAMESIZE);	/* not terminated */
+	memset(in.indev[0], 'x', IF_NAMESIZE); /* not terminated */
 	check(ITM_PRE_ROUTE,
 	      "indev: \"xxxxxxxxxxxxxxxx\" is not an interface name");
 }
@@ -287,10 +290,10 @@ match_ports_imply_tcp_udp(void **state)
 {
 	uint32_t n = pb_ipv4(buf, 5, 40, IPPROTO_SCTP, "10.0.0.1", "10.0.0.2");
 
-	pb_tcp(buf + n, 5, 80, 5);	/* same port layout */
+	pb_tcp(buf + n, 5, 80, 5); /* same port layout */
 	pb_parse(&pkt, buf, 40, 40);
 	itm_interest_add_dst_port(&in, 80, 80);
-	assert_false(itm_interest_match(&in, &pkt));	/* not tcp/udp */
+	assert_false(itm_interest_match(&in, &pkt)); /* not tcp/udp */
 	itm_interest_add_protocol(&in, IPPROTO_SCTP);
 	assert_true(itm_interest_match(&in, &pkt));
 
@@ -330,11 +333,11 @@ match_loopback_device(void **state)
 	assert_true(itm_interest_match(&in, &pkt));
 	pkt.indev = 0;
 	assert_false(itm_interest_match(&in, &pkt));
-	pkt.indev = 0x7fffff00;		/* no such device */
+	pkt.indev = 0x7fffff00; /* no such device */
 	assert_false(itm_interest_match(&in, &pkt));
 	itm_interest_init(&in);
 	itm_interest_add_outdev(&in, "lo");
-	assert_false(itm_interest_match(&in, &pkt));	/* outdev 0 */
+	assert_false(itm_interest_match(&in, &pkt)); /* outdev 0 */
 }
 
 static double
@@ -376,7 +379,7 @@ match_renamed_device(void **state)
 	run("ip link set itmti0 name itmti9");
 	itm_interest_init(&in);
 	itm_interest_add_indev(&in, "itmti9");
-	if (now_s() - t0 < 0.5)		/* rate-limited: still the old name */
+	if (now_s() - t0 < 0.5) /* rate-limited: still the old name */
 		assert_false(itm_interest_match(&in, &pkt));
 	usleep(1100 * 1000);
 	assert_true(itm_interest_match(&in, &pkt));
@@ -388,7 +391,7 @@ match_renamed_device(void **state)
 static void
 hook_names(void **state)
 {
-	const char *ok[] = { "PRE_ROUTE", "pre_route", "PREROUTING",
+	const char *ok[] = { "PRE_ROUTE",  "pre_route",	    "PREROUTING",
 			     "prerouting", "ITM_PRE_ROUTE", "itm_pre_route" };
 	size_t i;
 
@@ -439,7 +442,7 @@ main(void)
 		T(match_loopback_device),
 		T(hook_names),
 		T(strerror_text),
-		T(match_renamed_device),	/* last: leaves the netns */
+		T(match_renamed_device), /* last: leaves the netns */
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

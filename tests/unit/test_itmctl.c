@@ -30,7 +30,7 @@ extern char **environ;
 static struct fake {
 	char dir[64];
 	char sock[128];
-	char tls_addr[64];		/* 127.0.0.1:port, mutual TLS */
+	char tls_addr[64]; /* 127.0.0.1:port, mutual TLS */
 	char pki[128];
 	uv_thread_t thread;
 	uv_sem_t ready;
@@ -38,7 +38,7 @@ static struct fake {
 	uv_async_t stop;
 	struct itm_rpc_server *srv;
 	int rc;
-	uv_mutex_t lock;		/* what the agent was asked */
+	uv_mutex_t lock; /* what the agent was asked */
 	char last_params[256];
 	char last_module[64];
 	char last_node[64];
@@ -47,7 +47,8 @@ static struct fake {
 	int n_calls;
 } fk;
 
-static void record(const char *module, size_t n, char **params)
+static void
+record(const char *module, size_t n, char **params)
 {
 	uv_mutex_lock(&fk.lock);
 	fk.n_calls++;
@@ -66,7 +67,8 @@ static void record(const char *module, size_t n, char **params)
 /* Canned replies                                                       */
 /* ------------------------------------------------------------------ */
 
-static void h_status(struct itm_rpc_call *call, void *arg)
+static void
+h_status(struct itm_rpc_call *call, void *arg)
 {
 	Itm__V1__StatusReply r = ITM__V1__STATUS_REPLY__INIT;
 
@@ -74,7 +76,7 @@ static void h_status(struct itm_rpc_call *call, void *arg)
 	record("", 0, NULL);
 	r.node = "lab-n1";
 	r.version = "0.1.0";
-	r.uptime_ms = 93784005;		/* 1d 2h 3m 4.005s */
+	r.uptime_ms = 93784005; /* 1d 2h 3m 4.005s */
 	r.modules = 2;
 	r.registrations = 3;
 	r.table_generation = 7;
@@ -84,9 +86,11 @@ static void h_status(struct itm_rpc_call *call, void *arg)
 	itm_rpc_reply(call, &r.base);
 }
 
-static void h_load(struct itm_rpc_call *call, void *arg)
+static void
+h_load(struct itm_rpc_call *call, void *arg)
 {
-	const Itm__V1__LoadModuleRequest *q = (const void *)itm_rpc_request(call);
+	const Itm__V1__LoadModuleRequest *q =
+		(const void *)itm_rpc_request(call);
 	Itm__V1__LoadModuleReply r = ITM__V1__LOAD_MODULE_REPLY__INIT;
 	char *params[16];
 	size_t n = 0;
@@ -113,32 +117,37 @@ static void h_load(struct itm_rpc_call *call, void *arg)
 	itm_rpc_reply(call, &r.base);
 }
 
-static void h_unload(struct itm_rpc_call *call, void *arg)
+static void
+h_unload(struct itm_rpc_call *call, void *arg)
 {
-	const Itm__V1__UnloadModuleRequest *q = (const void *)itm_rpc_request(call);
+	const Itm__V1__UnloadModuleRequest *q =
+		(const void *)itm_rpc_request(call);
 	Itm__V1__UnloadModuleReply r = ITM__V1__UNLOAD_MODULE_REPLY__INIT;
 
 	(void)arg;
 	record(q->name, 0, NULL);
 	if (!strcmp(q->name, "slow"))
-		return;		/* never answered; released at shutdown */
+		return; /* never answered; released at shutdown */
 	if (strcmp(q->name, "qosmod")) {
-		itm_rpc_fail(call, ITM_RPC_NOT_FOUND, "module '%s' is not loaded",
-			     q->name);
+		itm_rpc_fail(call, ITM_RPC_NOT_FOUND,
+			     "module '%s' is not loaded", q->name);
 		return;
 	}
 	itm_rpc_reply(call, &r.base);
 }
 
-static void h_list(struct itm_rpc_call *call, void *arg)
+static void
+h_list(struct itm_rpc_call *call, void *arg)
 {
 	uint32_t protos[] = { 6, 17 };
-	char *daddr[] = { "10.9.0.0/16", "10.8.0.0/16" }, *outdev[] = { "veth0" };
+	char *daddr[] = { "10.9.0.0/16", "10.8.0.0/16" },
+	     *outdev[] = { "veth0" };
 	char *qparams[] = { "threshold=20", "classes=2" };
 	Itm__V1__PortRange p80 = ITM__V1__PORT_RANGE__INIT, p8k = p80;
 	Itm__V1__PortRange *ports[] = { &p80, &p8k };
 	Itm__V1__Interest i1 = ITM__V1__INTEREST__INIT, i2 = i1;
-	Itm__V1__Registration g1 = ITM__V1__REGISTRATION__INIT, g2 = g1, g3 = g1;
+	Itm__V1__Registration g1 = ITM__V1__REGISTRATION__INIT, g2 = g1,
+			      g3 = g1;
 	Itm__V1__Registration *qr[] = { &g1 }, *rr[] = { &g2, &g3 };
 	Itm__V1__ModuleInfo m1 = ITM__V1__MODULE_INFO__INIT, m2 = m1, m3 = m1;
 	Itm__V1__ModuleInfo *mods[] = { &m1, &m2, &m3 };
@@ -147,7 +156,8 @@ static void h_list(struct itm_rpc_call *call, void *arg)
 	(void)arg;
 	i1.n_protocols = 2, i1.protocols = protos;
 	p80.lo = p80.hi = 80, p8k.lo = 8000, p8k.hi = 8080;
-	i2.n_daddr = 2, i2.daddr = daddr, i2.n_dst_ports = 2, i2.dst_ports = ports;
+	i2.n_daddr = 2, i2.daddr = daddr, i2.n_dst_ports = 2,
+	i2.dst_ports = ports;
 	i2.n_outdev = 1, i2.outdev = outdev;
 	g1.label = "qos", g1.hook = ITM__V1__HOOK__HOOK_IP_FORWARD;
 	g1.priority = 10, g1.queue = 3, g1.stage = 1, g1.interest = &i1;
@@ -176,8 +186,8 @@ struct stats_buf {
 	Itm__V1__StatsReply r;
 };
 
-static void fill_stats(struct stats_buf *b, const char *node,
-		       const char *module)
+static void
+fill_stats(struct stats_buf *b, const char *node, const char *module)
 {
 	static const Itm__V1__ClassStats c0 = ITM__V1__CLASS_STATS__INIT;
 	static const Itm__V1__RegistrationStats g0 =
@@ -222,7 +232,8 @@ static void fill_stats(struct stats_buf *b, const char *node,
 	b->r.modules = b->mods;
 }
 
-static void h_stats(struct itm_rpc_call *call, void *arg)
+static void
+h_stats(struct itm_rpc_call *call, void *arg)
 {
 	const Itm__V1__StatsRequest *q = (const void *)itm_rpc_request(call);
 	struct stats_buf b;
@@ -231,13 +242,15 @@ static void h_stats(struct itm_rpc_call *call, void *arg)
 	record(q->module, 0, NULL);
 	fill_stats(&b, "lab-n1", q->module);
 	if (!b.r.n_modules) {
-		itm_rpc_fail(call, ITM_RPC_NOT_FOUND, "no module '%s'", q->module);
+		itm_rpc_fail(call, ITM_RPC_NOT_FOUND, "no module '%s'",
+			     q->module);
 		return;
 	}
 	itm_rpc_reply(call, &b.r.base);
 }
 
-static void h_table(struct itm_rpc_call *call, void *arg)
+static void
+h_table(struct itm_rpc_call *call, void *arg)
 {
 	Itm__V1__NeighbourTable r = ITM__V1__NEIGHBOUR_TABLE__INIT;
 	Itm__V1__Neighbour n2 = ITM__V1__NEIGHBOUR__INIT, n3 = n2;
@@ -260,8 +273,9 @@ static void h_table(struct itm_rpc_call *call, void *arg)
 /* Canned controller replies                                            */
 /* ------------------------------------------------------------------ */
 
-static void record_ctl(const char *node, const char *name, size_t n,
-		       char **params, const char *file, int num)
+static void
+record_ctl(const char *node, const char *name, size_t n, char **params,
+	   const char *file, int num)
 {
 	record(name, n, params);
 	uv_mutex_lock(&fk.lock);
@@ -271,7 +285,8 @@ static void record_ctl(const char *node, const char *name, size_t n,
 	uv_mutex_unlock(&fk.lock);
 }
 
-static void h_nodes(struct itm_rpc_call *call, void *arg)
+static void
+h_nodes(struct itm_rpc_call *call, void *arg)
 {
 	char *l1[] = { "role=edge", "site=east" }, *l3[] = { "site=west" };
 	Itm__V1__NodeInfo a = ITM__V1__NODE_INFO__INIT, b = a, c = a;
@@ -296,8 +311,8 @@ static void h_nodes(struct itm_rpc_call *call, void *arg)
 }
 
 /* n1 updated, n2 unchanged, n3 unreachable (or all updated). */
-static void reply_applied(struct itm_rpc_call *call, uint64_t gen,
-			  int all_ok)
+static void
+reply_applied(struct itm_rpc_call *call, uint64_t gen, int all_ok)
 {
 	Itm__V1__NodeResult a = ITM__V1__NODE_RESULT__INIT, b = a, c = a;
 	Itm__V1__NodeResult *ns[] = { &a, &b, &c };
@@ -308,32 +323,38 @@ static void reply_applied(struct itm_rpc_call *call, uint64_t gen,
 	b.generation = gen;
 	c.node = "n3", c.result = all_ok ? "updated" : "unreachable";
 	c.generation = all_ok ? gen : 3;
-	c.detail = all_ok ? "" : "10.99.0.3:7701: UNAVAILABLE: connection "
-		   "refused";
+	c.detail = all_ok ? ""
+			  : "10.99.0.3:7701: UNAVAILABLE: connection "
+			    "refused";
 	r.generation = gen, r.n_nodes = 3, r.nodes = ns;
 	itm_rpc_reply(call, &r.base);
 }
 
-static void h_apply(struct itm_rpc_call *call, void *arg)
+static void
+h_apply(struct itm_rpc_call *call, void *arg)
 {
 	const Itm__V1__ApplyRequest *q = (const void *)itm_rpc_request(call);
 
 	(void)arg;
 	record_ctl("", "", 0, NULL, q->filename, q->dry_run);
 	if (strstr(q->yaml, "bogus")) {
-		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT, "%s:1: bogus: "
-			     "unknown key", q->filename);
+		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
+			     "%s:1: bogus: "
+			     "unknown key",
+			     q->filename);
 		return;
 	}
 	if (strstr(q->yaml, "nodes: []")) {
-		itm_rpc_fail(call, ITM_RPC_FAILED_PRECONDITION, "database is "
+		itm_rpc_fail(call, ITM_RPC_FAILED_PRECONDITION,
+			     "database is "
 			     "read-only");
 		return;
 	}
 	reply_applied(call, 5, strstr(q->yaml, "all-ok") != NULL);
 }
 
-static void h_rollback(struct itm_rpc_call *call, void *arg)
+static void
+h_rollback(struct itm_rpc_call *call, void *arg)
 {
 	const Itm__V1__RollbackRequest *q = (const void *)itm_rpc_request(call);
 
@@ -347,7 +368,8 @@ static void h_rollback(struct itm_rpc_call *call, void *arg)
 	reply_applied(call, 6, 1);
 }
 
-static void h_show(struct itm_rpc_call *call, void *arg)
+static void
+h_show(struct itm_rpc_call *call, void *arg)
 {
 	const Itm__V1__TopologyRequest *q = (const void *)itm_rpc_request(call);
 	Itm__V1__TopologyReply r = ITM__V1__TOPOLOGY_REPLY__INIT;
@@ -361,7 +383,8 @@ static void h_show(struct itm_rpc_call *call, void *arg)
 	itm_rpc_reply(call, &r.base);
 }
 
-static void h_diff(struct itm_rpc_call *call, void *arg)
+static void
+h_diff(struct itm_rpc_call *call, void *arg)
 {
 	const Itm__V1__DiffRequest *q = (const void *)itm_rpc_request(call);
 	char *lines[] = { "+ node n4 mgmt 10.99.0.4:7701 overlay 10.200.0.4",
@@ -371,8 +394,10 @@ static void h_diff(struct itm_rpc_call *call, void *arg)
 	(void)arg;
 	record_ctl("", "", 0, NULL, q->filename, 0);
 	if (strstr(q->yaml, "bogus")) {
-		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT, "%s:1: bogus: "
-			     "unknown key", q->filename);
+		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
+			     "%s:1: bogus: "
+			     "unknown key",
+			     q->filename);
 		return;
 	}
 	if (!strstr(q->yaml, "all-ok"))
@@ -380,7 +405,8 @@ static void h_diff(struct itm_rpc_call *call, void *arg)
 	itm_rpc_reply(call, &r.base);
 }
 
-static void h_history(struct itm_rpc_call *call, void *arg)
+static void
+h_history(struct itm_rpc_call *call, void *arg)
 {
 	Itm__V1__Generation a = ITM__V1__GENERATION__INIT, b = a;
 	Itm__V1__Generation *gs[] = { &a, &b };
@@ -397,9 +423,11 @@ static void h_history(struct itm_rpc_call *call, void *arg)
 }
 
 /* n1 and n2 answer (n2 runs no module), n3 is down. */
-static void h_node_stats(struct itm_rpc_call *call, void *arg)
+static void
+h_node_stats(struct itm_rpc_call *call, void *arg)
 {
-	const Itm__V1__NodeStatsRequest *q = (const void *)itm_rpc_request(call);
+	const Itm__V1__NodeStatsRequest *q =
+		(const void *)itm_rpc_request(call);
 	Itm__V1__StatsReply empty = ITM__V1__STATS_REPLY__INIT;
 	Itm__V1__StatsReply *ns[2];
 	Itm__V1__NodeResult e = ITM__V1__NODE_RESULT__INIT, *es[] = { &e };
@@ -422,9 +450,11 @@ static void h_node_stats(struct itm_rpc_call *call, void *arg)
 	itm_rpc_reply(call, &r.base);
 }
 
-static void h_node_module(struct itm_rpc_call *call, void *arg)
+static void
+h_node_module(struct itm_rpc_call *call, void *arg)
 {
-	const Itm__V1__NodeModuleRequest *q = (const void *)itm_rpc_request(call);
+	const Itm__V1__NodeModuleRequest *q =
+		(const void *)itm_rpc_request(call);
 	const char *path = itm_rpc_method_path(call);
 	char *params[] = { "threshold=20", "classes=2" };
 	Itm__V1__LoadModuleReply l = ITM__V1__LOAD_MODULE_REPLY__INIT;
@@ -435,8 +465,10 @@ static void h_node_module(struct itm_rpc_call *call, void *arg)
 	(void)arg;
 	record_ctl(q->node, q->name, q->n_params, q->params, "", 0);
 	if (strcmp(q->node, "n1")) {
-		itm_rpc_fail(call, ITM_RPC_NOT_FOUND, "node '%s' is not in the "
-			     "topology", q->node);
+		itm_rpc_fail(call, ITM_RPC_NOT_FOUND,
+			     "node '%s' is not in the "
+			     "topology",
+			     q->node);
 		return;
 	}
 	l.name = q->name, l.n_params = 2, l.params = params;
@@ -450,18 +482,25 @@ static void h_node_module(struct itm_rpc_call *call, void *arg)
 }
 
 #define AGENT "/itm.v1.Agent/"
-#define CTL "/itm.v1.Controller/"
+#define CTL   "/itm.v1.Controller/"
 static const struct itm_rpc_method methods[] = {
-	{ AGENT "GetStatus", &itm__v1__status_request__descriptor, 0, h_status },
-	{ AGENT "LoadModule", &itm__v1__load_module_request__descriptor, 0, h_load },
-	{ AGENT "UnloadModule", &itm__v1__unload_module_request__descriptor, 0, h_unload },
-	{ AGENT "ListModules", &itm__v1__list_modules_request__descriptor, 0, h_list },
+	{ AGENT "GetStatus", &itm__v1__status_request__descriptor, 0,
+	  h_status },
+	{ AGENT "LoadModule", &itm__v1__load_module_request__descriptor, 0,
+	  h_load },
+	{ AGENT "UnloadModule", &itm__v1__unload_module_request__descriptor, 0,
+	  h_unload },
+	{ AGENT "ListModules", &itm__v1__list_modules_request__descriptor, 0,
+	  h_list },
 	{ AGENT "GetStats", &itm__v1__stats_request__descriptor, 0, h_stats },
-	{ AGENT "GetTable", &itm__v1__get_table_request__descriptor, 0, h_table },
+	{ AGENT "GetTable", &itm__v1__get_table_request__descriptor, 0,
+	  h_table },
 	{ CTL "Nodes", &itm__v1__nodes_request__descriptor, 0, h_nodes },
 	{ CTL "Apply", &itm__v1__apply_request__descriptor, 0, h_apply },
-	{ CTL "Rollback", &itm__v1__rollback_request__descriptor, 0, h_rollback },
-	{ CTL "ShowTopology", &itm__v1__topology_request__descriptor, 0, h_show },
+	{ CTL "Rollback", &itm__v1__rollback_request__descriptor, 0,
+	  h_rollback },
+	{ CTL "ShowTopology", &itm__v1__topology_request__descriptor, 0,
+	  h_show },
 	{ CTL "Diff", &itm__v1__diff_request__descriptor, 0, h_diff },
 	{ CTL "History", &itm__v1__history_request__descriptor, 0, h_history },
 	{ CTL "NodeStats", &itm__v1__node_stats_request__descriptor, 0,
@@ -478,13 +517,15 @@ static const struct itm_rpc_method methods[] = {
 /* The fake agent's thread                                              */
 /* ------------------------------------------------------------------ */
 
-static void stop_cb(uv_async_t *h)
+static void
+stop_cb(uv_async_t *h)
 {
 	itm_rpc_server_free(fk.srv);
 	uv_close((uv_handle_t *)h, NULL);
 }
 
-static char *pki_file(const char *name)
+static char *
+pki_file(const char *name)
 {
 	static char bufs[4][200];
 	static int i;
@@ -495,7 +536,8 @@ static char *pki_file(const char *name)
 }
 
 /* The agent's management port: mutual TLS with the lab CA. */
-static int fake_listen_tls(void)
+static int
+fake_listen_tls(void)
 {
 	struct itm_rpc_tls tls = { pki_file("ca.pem"), pki_file("agent1.pem"),
 				   pki_file("agent1.key"), NULL };
@@ -512,7 +554,8 @@ static int fake_listen_tls(void)
 	return rc;
 }
 
-static void fake_thread(void *arg)
+static void
+fake_thread(void *arg)
 {
 	(void)arg;
 	uv_loop_init(&fk.loop);
@@ -530,7 +573,8 @@ static void fake_thread(void *arg)
 	uv_loop_close(&fk.loop);
 }
 
-static int fake_start(void **state)
+static int
+fake_start(void **state)
 {
 	(void)state;
 	snprintf(fk.dir, sizeof(fk.dir), "/tmp/test_itmctl.XXXXXX");
@@ -546,7 +590,8 @@ static int fake_start(void **state)
 	return fk.rc;
 }
 
-static int fake_stop(void **state)
+static int
+fake_stop(void **state)
 {
 	char cmd[128];
 
@@ -563,12 +608,13 @@ static int fake_stop(void **state)
 /* ------------------------------------------------------------------ */
 
 struct run {
-	int status;			/* exit status */
+	int status; /* exit status */
 	char out[16384];
 	char err[4096];
 };
 
-static void slurp(const char *path, char *buf, size_t len)
+static void
+slurp(const char *path, char *buf, size_t len)
 {
 	FILE *f = fopen(path, "r");
 	size_t n = f ? fread(buf, 1, len - 1, f) : 0;
@@ -580,7 +626,8 @@ static void slurp(const char *path, char *buf, size_t len)
 
 /* itmctl ARGS... (NULL-terminated), with ITM_AGENT set to @agent_env
  * (unset when NULL) and ITM_CONTROLLER to the fake's socket. */
-static void itmctl(struct run *r, const char *agent_env, ...)
+static void
+itmctl(struct run *r, const char *agent_env, ...)
 {
 	char *argv[32], out[128], err[128], env_agent[200], env_ctl[200];
 	char *envp[] = { "PATH=/usr/bin:/bin", env_ctl, env_agent, NULL };
@@ -604,9 +651,12 @@ static void itmctl(struct run *r, const char *agent_env, ...)
 	snprintf(out, sizeof(out), "%s/stdout", fk.dir);
 	snprintf(err, sizeof(err), "%s/stderr", fk.dir);
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	posix_spawn_file_actions_addopen(&fa, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_int_equal(posix_spawn(&pid, ITMCTL_BIN, &fa, NULL, argv, envp), 0);
+	posix_spawn_file_actions_addopen(&fa, 1, out,
+					 O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_addopen(&fa, 2, err,
+					 O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_int_equal(posix_spawn(&pid, ITMCTL_BIN, &fa, NULL, argv, envp),
+			 0);
 	posix_spawn_file_actions_destroy(&fa);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st));
@@ -615,7 +665,8 @@ static void itmctl(struct run *r, const char *agent_env, ...)
 	slurp(err, r->err, sizeof(r->err));
 }
 
-static void expect_last(const char *module, const char *params)
+static void
+expect_last(const char *module, const char *params)
 {
 	uv_mutex_lock(&fk.lock);
 	assert_string_equal(fk.last_module, module);
@@ -624,12 +675,13 @@ static void expect_last(const char *module, const char *params)
 	uv_mutex_unlock(&fk.lock);
 }
 
-static void expect_file(const char *got, const char *name)
+static void
+expect_file(const char *got, const char *name)
 {
 	char path[512], want[16384];
 
 	snprintf(path, sizeof(path), "%s/%s", ITMCTL_DATA, name);
-	if (getenv("ITMCTL_REGEN")) {	/* rewrite the saved outputs */
+	if (getenv("ITMCTL_REGEN")) { /* rewrite the saved outputs */
 		FILE *f = fopen(path, "w");
 
 		assert_non_null(f);
@@ -639,38 +691,43 @@ static void expect_file(const char *got, const char *name)
 	slurp(path, want, sizeof(want));
 	assert_true(want[0] != '\0');
 	if (strcmp(got, want))
-		fprintf(stderr, "--- %s: got:\n%s--- want:\n%s", name, got, want);
+		fprintf(stderr, "--- %s: got:\n%s--- want:\n%s", name, got,
+			want);
 	assert_string_equal(got, want);
 }
 
-static int starts_with(const char *s, const char *prefix)
+static int
+starts_with(const char *s, const char *prefix)
 {
 	return !strncmp(s, prefix, strlen(prefix));
 }
 
 /* A successful run printing exactly the saved output @file. */
-#define OK_RUN(file, ...) do {						\
-	struct run r_;							\
-	itmctl(&r_, fk.sock, __VA_ARGS__, NULL);			\
-	assert_string_equal(r_.err, "");				\
-	assert_int_equal(r_.status, 0);					\
-	expect_file(r_.out, file);					\
-} while (0)
+#define OK_RUN(file, ...)                                \
+	do {                                             \
+		struct run r_;                           \
+		itmctl(&r_, fk.sock, __VA_ARGS__, NULL); \
+		assert_string_equal(r_.err, "");         \
+		assert_int_equal(r_.status, 0);          \
+		expect_file(r_.out, file);               \
+	} while (0)
 
 /* ------------------------------------------------------------------ */
 /* Tests                                                                */
 /* ------------------------------------------------------------------ */
 
-static void test_status(void **state)
+static void
+test_status(void **state)
 {
 	(void)state;
 	OK_RUN("status.txt", "status");
 	OK_RUN("status.json", "-o", "json", "status");
-	OK_RUN("status.json", "status", "--output=json");	/* anywhere */
-	OK_RUN("status.txt", "statu", "--agent", fk.sock + 5);	/* a path */
+	OK_RUN("status.json", "status", "--output=json");      /* anywhere */
+	OK_RUN("status.txt", "statu", "--agent", fk.sock + 5); /* a path */
 }
 
-static void test_module_list(void **state)
+static void
+test_module_list(void **state)
 {
 	(void)state;
 	OK_RUN("modules.txt", "module", "list");
@@ -678,7 +735,8 @@ static void test_module_list(void **state)
 	OK_RUN("modules.json", "-ojson", "module", "list");
 }
 
-static void test_stats(void **state)
+static void
+test_stats(void **state)
 {
 	(void)state;
 	OK_RUN("stats.txt", "stats");
@@ -688,7 +746,8 @@ static void test_stats(void **state)
 	expect_last("qosmod", NULL);
 }
 
-static void test_module_load(void **state)
+static void
+test_module_load(void **state)
 {
 	struct run r;
 	char want[512];
@@ -702,13 +761,16 @@ static void test_module_load(void **state)
 	       "mark=4", NULL);
 	assert_int_equal(r.status, 1);
 	assert_string_equal(r.out, "");
-	snprintf(want, sizeof(want), "itmctl: module load: agent at %s: "
-		 "INVALID_ARGUMENT: threshold: not a number: 'abc'\n", fk.sock);
+	snprintf(want, sizeof(want),
+		 "itmctl: module load: agent at %s: "
+		 "INVALID_ARGUMENT: threshold: not a number: 'abc'\n",
+		 fk.sock);
 	assert_string_equal(r.err, want);
 	expect_last("qosmod", "threshold=abc|mark=4");
 }
 
-static void test_module_unload(void **state)
+static void
+test_module_unload(void **state)
 {
 	struct run r;
 	char want[512];
@@ -721,25 +783,32 @@ static void test_module_unload(void **state)
 	assert_string_equal(r.out, "{\n  \"unloaded\": \"qosmod\"\n}\n");
 	itmctl(&r, fk.sock, "module", "unload", "nope", NULL);
 	assert_int_equal(r.status, 1);
-	snprintf(want, sizeof(want), "itmctl: module unload: agent at %s: "
-		 "NOT_FOUND: module 'nope' is not loaded\n", fk.sock);
+	snprintf(want, sizeof(want),
+		 "itmctl: module unload: agent at %s: "
+		 "NOT_FOUND: module 'nope' is not loaded\n",
+		 fk.sock);
 	assert_string_equal(r.err, want);
 }
 
-static void test_timeout(void **state)
+static void
+test_timeout(void **state)
 {
 	struct run r;
 	char want[512];
 
 	(void)state;
-	itmctl(&r, fk.sock, "--timeout", "300", "module", "unload", "slow", NULL);
+	itmctl(&r, fk.sock, "--timeout", "300", "module", "unload", "slow",
+	       NULL);
 	assert_int_equal(r.status, 1);
-	snprintf(want, sizeof(want), "itmctl: module unload: agent at %s: "
-		 "DEADLINE_EXCEEDED: Deadline Exceeded\n", fk.sock);
+	snprintf(want, sizeof(want),
+		 "itmctl: module unload: agent at %s: "
+		 "DEADLINE_EXCEEDED: Deadline Exceeded\n",
+		 fk.sock);
 	assert_string_equal(r.err, want);
 }
 
-static void test_unreachable(void **state)
+static void
+test_unreachable(void **state)
 {
 	char addr[200], want[300];
 	struct run r;
@@ -749,15 +818,16 @@ static void test_unreachable(void **state)
 	itmctl(&r, addr, "status", NULL);
 	assert_int_equal(r.status, 1);
 	assert_string_equal(r.out, "");
-	snprintf(want, sizeof(want), "itmctl: status: agent at %s: UNAVAILABLE: ",
-		 addr);
+	snprintf(want, sizeof(want),
+		 "itmctl: status: agent at %s: UNAVAILABLE: ", addr);
 	assert_true(starts_with(r.err, want));
 	/* No gRPC log lines, one line of ours. */
 	assert_non_null(strchr(r.err, '\n'));
 	assert_string_equal(strchr(r.err, '\n'), "\n");
 }
 
-static void test_tls(void **state)
+static void
+test_tls(void **state)
 {
 	char ca[200], cert[200], key[200], want[300];
 	struct run r;
@@ -782,21 +852,24 @@ static void test_tls(void **state)
 	itmctl(&r, fk.sock, "--tls-ca", ca, "--tls-cert", cert, "status", NULL);
 	assert_int_equal(r.status, 2);
 	assert_string_equal(r.err, "itmctl: --tls-cert and --tls-key go "
-			    "together\n");
+				   "together\n");
 }
 
 /* Usage errors: exit 2, one clear line, nothing sent to the agent. */
-static void test_usage_errors(void **state)
+static void
+test_usage_errors(void **state)
 {
 	static const struct {
 		const char *args[6];
 		const char *err;
 	} cases[] = {
-		{ { "module" }, "itmctl: module: expected load, unload or list\n" },
+		{ { "module" },
+		  "itmctl: module: expected load, unload or list\n" },
 		{ { "frobnicate" },
 		  "itmctl: unknown command 'frobnicate' (try 'itmctl help')\n" },
 		{ { "s" }, "itmctl: ambiguous 's': status or stats\n" },
-		{ { "module", "load" }, "itmctl: module load: missing MODULE\n" },
+		{ { "module", "load" },
+		  "itmctl: module load: missing MODULE\n" },
 		{ { "module", "load", "qosmod", "=1" },
 		  "itmctl: module load: unexpected '=1'; expected key=value or "
 		  "MODULE\n" },
@@ -808,7 +881,8 @@ static void test_usage_errors(void **state)
 		{ { "--timeout", "0", "status" },
 		  "itmctl: --timeout: not a number of milliseconds (1 to "
 		  "3600000): '0'\n" },
-		{ { "status", "--agent" }, "itmctl: option --agent needs a value\n" },
+		{ { "status", "--agent" },
+		  "itmctl: option --agent needs a value\n" },
 		{ { "--frob", "status" }, "itmctl: unknown option '--frob'\n" },
 		{ { "--tls-ca", "/nonexistent/ca.pem", "status" },
 		  "itmctl: --tls-ca: /nonexistent/ca.pem: No such file or "
@@ -838,7 +912,8 @@ static void test_usage_errors(void **state)
 	assert_int_equal(after, before);
 }
 
-static void test_help(void **state)
+static void
+test_help(void **state)
 {
 	struct run r;
 
@@ -852,18 +927,19 @@ static void test_help(void **state)
 	assert_non_null(strstr(r.out, "--tls-cert FILE"));
 	itmctl(&r, fk.sock, "help", "stats", NULL);
 	assert_int_equal(r.status, 0);
-	assert_true(starts_with(r.out, "usage: itmctl [options] stats "
+	assert_true(starts_with(r.out,
+				"usage: itmctl [options] stats "
 				"[--module MODULE]\n\nPer-class traffic"));
 	itmctl(&r, fk.sock, "module", "unload", "--help", NULL);
 	assert_int_equal(r.status, 0);
 	assert_true(starts_with(r.out, "usage: itmctl [options] module unload "
-				"MODULE\n\n"));
+				       "MODULE\n\n"));
 	itmctl(&r, fk.sock, "help", "nosuch", NULL);
 	assert_int_equal(r.status, 2);
 	itmctl(&r, fk.sock, "topology", "apply", "--help", NULL);
 	assert_int_equal(r.status, 0);
 	assert_true(starts_with(r.out, "usage: itmctl [options] topology apply "
-				"FILE [--dry-run]\n\n"));
+				       "FILE [--dry-run]\n\n"));
 	assert_non_null(strstr(r.out, "FILE:LINE: field: what is wrong"));
 	itmctl(&r, fk.sock, "--help", NULL);
 	assert_non_null(strstr(r.out, "  3  done, but not everywhere"));
@@ -874,16 +950,18 @@ static void test_help(void **state)
 /* ------------------------------------------------------------------ */
 
 /* A run with exit status @st, stdout exactly the saved file @file. */
-#define RUN_AS(st, file, agent, ...) do {				\
-	struct run r_;							\
-	itmctl(&r_, agent, __VA_ARGS__, NULL);				\
-	if (r_.status != (st))						\
-		fprintf(stderr, "stderr: %s", r_.err);			\
-	assert_int_equal(r_.status, st);				\
-	expect_file(r_.out, file);					\
-} while (0)
+#define RUN_AS(st, file, agent, ...)                           \
+	do {                                                   \
+		struct run r_;                                 \
+		itmctl(&r_, agent, __VA_ARGS__, NULL);         \
+		if (r_.status != (st))                         \
+			fprintf(stderr, "stderr: %s", r_.err); \
+		assert_int_equal(r_.status, st);               \
+		expect_file(r_.out, file);                     \
+	} while (0)
 
-static void expect_ctl(const char *node, const char *file, int num)
+static void
+expect_ctl(const char *node, const char *file, int num)
 {
 	uv_mutex_lock(&fk.lock);
 	assert_string_equal(fk.last_node, node);
@@ -892,7 +970,8 @@ static void expect_ctl(const char *node, const char *file, int num)
 	uv_mutex_unlock(&fk.lock);
 }
 
-static const char *write_file(const char *name, const char *text)
+static const char *
+write_file(const char *name, const char *text)
 {
 	static char path[4][200];
 	static int i;
@@ -908,7 +987,8 @@ static const char *write_file(const char *name, const char *text)
 }
 
 /* @s with the temp dir replaced by "DIR", so saved outputs are stable. */
-static const char *undir(const char *s)
+static const char *
+undir(const char *s)
 {
 	static char buf[4096];
 	size_t dl = strlen(fk.dir), off = 0;
@@ -925,21 +1005,24 @@ static const char *undir(const char *s)
 	return buf;
 }
 
-static void test_table(void **state)
+static void
+test_table(void **state)
 {
 	(void)state;
 	OK_RUN("table.txt", "table");
 	OK_RUN("table.json", "-o", "json", "table");
 }
 
-static void test_nodes(void **state)
+static void
+test_nodes(void **state)
 {
 	(void)state;
 	RUN_AS(0, "nodes.txt", NULL, "nodes");
 	RUN_AS(0, "nodes.json", NULL, "nodes", "-o", "json");
 }
 
-static void test_topology_apply(void **state)
+static void
+test_topology_apply(void **state)
 {
 	const char *f = write_file("topo.yaml", "nodes: ...\n");
 	const char *ok = write_file("ok.yaml", "comment: all-ok\n");
@@ -956,21 +1039,23 @@ static void test_topology_apply(void **state)
 	expect_ctl("", "", 4);
 }
 
-static void test_topology_refused(void **state)
+static void
+test_topology_refused(void **state)
 {
-	const char *bad = write_file("bad.yaml",
-		"nodes:\n"
-		"  - name: n1\n"
-		"    mgmt: 10.99.0.1:7701\n"
-		"    overlay: 10.200.0.1\n"
-		"    bogus: 1\n"
-		"  - name: n1\n"
-		"    mgmt: nowhere\n"
-		"    overlay: 10.200.0.300\n"
-		"links:\n"
-		"  - between: [n1, n9]\n"
-		"    cost: abc\n");
-	const char *odd = write_file("odd.yaml", "# bogus\nnodes:\n"
+	const char *bad = write_file("bad.yaml", "nodes:\n"
+						 "  - name: n1\n"
+						 "    mgmt: 10.99.0.1:7701\n"
+						 "    overlay: 10.200.0.1\n"
+						 "    bogus: 1\n"
+						 "  - name: n1\n"
+						 "    mgmt: nowhere\n"
+						 "    overlay: 10.200.0.300\n"
+						 "links:\n"
+						 "  - between: [n1, n9]\n"
+						 "    cost: abc\n");
+	const char *odd = write_file(
+		"odd.yaml",
+		"# bogus\nnodes:\n"
 		"  - name: n1\n    mgmt: 10.99.0.1:7701\n    overlay: 10.200.0.1\n");
 	const char *ro = write_file("ro.yaml", "nodes: []\n");
 	char want[512];
@@ -988,27 +1073,33 @@ static void test_topology_refused(void **state)
 	/* What the controller said, when itmctl's check finds nothing. */
 	itmctl(&r, NULL, "topology", "apply", odd, NULL);
 	assert_int_equal(r.status, 1);
-	snprintf(want, sizeof(want), "itmctl: topology apply: controller at "
-		 "%s: INVALID_ARGUMENT: %s:1: bogus: unknown key\n", fk.sock,
-		 odd);
+	snprintf(want, sizeof(want),
+		 "itmctl: topology apply: controller at "
+		 "%s: INVALID_ARGUMENT: %s:1: bogus: unknown key\n",
+		 fk.sock, odd);
 	assert_string_equal(r.err, want);
 	itmctl(&r, NULL, "topology", "apply", ro, NULL);
 	assert_int_equal(r.status, 1);
-	snprintf(want, sizeof(want), "itmctl: topology apply: controller at "
-		 "%s: FAILED_PRECONDITION: database is read-only\n", fk.sock);
+	snprintf(want, sizeof(want),
+		 "itmctl: topology apply: controller at "
+		 "%s: FAILED_PRECONDITION: database is read-only\n",
+		 fk.sock);
 	assert_string_equal(r.err, want);
 	itmctl(&r, NULL, "topology", "apply", "/nonexistent/t.yaml", NULL);
 	assert_int_equal(r.status, 1);
 	assert_string_equal(r.err, "itmctl: topology apply: /nonexistent/"
-			    "t.yaml: No such file or directory\n");
+				   "t.yaml: No such file or directory\n");
 	itmctl(&r, NULL, "topology", "rollback", "9", NULL);
 	assert_int_equal(r.status, 1);
-	snprintf(want, sizeof(want), "itmctl: topology rollback: controller at "
-		 "%s: NOT_FOUND: no generation 9\n", fk.sock);
+	snprintf(want, sizeof(want),
+		 "itmctl: topology rollback: controller at "
+		 "%s: NOT_FOUND: no generation 9\n",
+		 fk.sock);
 	assert_string_equal(r.err, want);
 }
 
-static void test_topology_show(void **state)
+static void
+test_topology_show(void **state)
 {
 	const char *f = write_file("new.yaml", "nodes: ...\n");
 	const char *ok = write_file("same.yaml", "comment: all-ok\n");
@@ -1017,8 +1108,8 @@ static void test_topology_show(void **state)
 	RUN_AS(0, "topo-show.txt", NULL, "topology", "show");
 	expect_ctl("", "", 0);
 	RUN_AS(0, "topo-show.json", NULL, "-o", "json", "topology", "show");
-	RUN_AS(0, "topo-show-4.txt", NULL, "topology", "show",
-	       "--generation", "4");
+	RUN_AS(0, "topo-show-4.txt", NULL, "topology", "show", "--generation",
+	       "4");
 	expect_ctl("", "", 4);
 	RUN_AS(0, "diff.txt", NULL, "topology", "diff", f);
 	expect_ctl("", f, 0);
@@ -1028,7 +1119,8 @@ static void test_topology_show(void **state)
 	RUN_AS(0, "history.json", NULL, "topology", "history", "-ojson");
 }
 
-static void test_overlay_stats(void **state)
+static void
+test_overlay_stats(void **state)
 {
 	struct run r;
 
@@ -1046,13 +1138,15 @@ static void test_overlay_stats(void **state)
 	itmctl(&r, NULL, "stats", "n3", NULL);
 	assert_int_equal(r.status, 1);
 	assert_string_equal(r.out, "");
-	assert_string_equal(r.err, "itmctl: stats: node n3: unreachable: "
+	assert_string_equal(r.err,
+			    "itmctl: stats: node n3: unreachable: "
 			    "10.99.0.3:7701: UNAVAILABLE: connection refused\n");
 	/* --agent names one agent: its stats, as before. */
 	RUN_AS(0, "stats.txt", NULL, "--agent", fk.sock, "stats");
 }
 
-static void test_node_modules(void **state)
+static void
+test_node_modules(void **state)
 {
 	char want[512];
 	struct run r;
@@ -1062,25 +1156,29 @@ static void test_node_modules(void **state)
 	       "threshold=20");
 	expect_ctl("n1", "", 0);
 	expect_last("qosmod", "threshold=20");
-	RUN_AS(0, "node-load.json", NULL, "-o", "json", "module", "load",
-	       "n1", "qosmod", "threshold=20");
+	RUN_AS(0, "node-load.json", NULL, "-o", "json", "module", "load", "n1",
+	       "qosmod", "threshold=20");
 	itmctl(&r, NULL, "module", "unload", "n1", "qosmod", NULL);
 	assert_int_equal(r.status, 0);
 	assert_string_equal(r.out, "module qosmod unloaded from n1\n");
-	itmctl(&r, NULL, "-o", "json", "module", "unload", "n1", "qosmod", NULL);
+	itmctl(&r, NULL, "-o", "json", "module", "unload", "n1", "qosmod",
+	       NULL);
 	assert_string_equal(r.out, "{\n  \"node\": \"n1\",\n  \"unloaded\": "
-			    "\"qosmod\"\n}\n");
+				   "\"qosmod\"\n}\n");
 	RUN_AS(0, "node-modules.txt", NULL, "module", "list", "n1");
 	RUN_AS(0, "node-modules.json", NULL, "module", "list", "n1", "-o",
 	       "json");
 	itmctl(&r, NULL, "module", "load", "n9", "qosmod", NULL);
 	assert_int_equal(r.status, 1);
-	snprintf(want, sizeof(want), "itmctl: module load: controller at %s: "
-		 "NOT_FOUND: node 'n9' is not in the topology\n", fk.sock);
+	snprintf(want, sizeof(want),
+		 "itmctl: module load: controller at %s: "
+		 "NOT_FOUND: node 'n9' is not in the topology\n",
+		 fk.sock);
 	assert_string_equal(r.err, want);
 }
 
-static void test_controller_unreachable(void **state)
+static void
+test_controller_unreachable(void **state)
 {
 	char addr[200], want[400];
 	struct run r;
@@ -1090,16 +1188,21 @@ static void test_controller_unreachable(void **state)
 	itmctl(&r, NULL, "--controller", addr, "nodes", NULL);
 	assert_int_equal(r.status, 1);
 	assert_string_equal(r.out, "");
-	snprintf(want, sizeof(want), "itmctl: nodes: controller at %s: "
-		 "UNAVAILABLE: ", addr);
+	snprintf(want, sizeof(want),
+		 "itmctl: nodes: controller at %s: "
+		 "UNAVAILABLE: ",
+		 addr);
 	assert_true(starts_with(r.err, want));
-	snprintf(want, sizeof(want), "\nitmctl: is itm-controller running at "
+	snprintf(want, sizeof(want),
+		 "\nitmctl: is itm-controller running at "
 		 "%s (the address from --controller)?  Give its address with "
-		 "--controller ADDR or ITM_CONTROLLER.\n", addr);
+		 "--controller ADDR or ITM_CONTROLLER.\n",
+		 addr);
 	assert_non_null(strstr(r.err, want));
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status),

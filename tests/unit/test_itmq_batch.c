@@ -21,9 +21,9 @@
 
 /* The kernel model. */
 struct kq {
-	uint32_t ids[NPKT];		/* queued, in arrival order */
+	uint32_t ids[NPKT]; /* queued, in arrival order */
 	int n;
-	struct itmq_vd got[NPKT];	/* verdict applied, by index */
+	struct itmq_vd got[NPKT]; /* verdict applied, by index */
 	int applied[NPKT];
 	uint32_t id_of[NPKT];
 	int msgs, batch_msgs, errors;
@@ -157,10 +157,10 @@ test_run_breaks(void **state)
 	itmq_batch_verdict(&b, 7, &m1, 0);
 	itmq_batch_verdict(&b, 8, &m1, 0);
 	itmq_batch_verdict(&b, 9, &m2, 0);
-	assert_int_equal(k.msgs, 1);	/* 7..8 went out */
+	assert_int_equal(k.msgs, 1); /* 7..8 went out */
 	assert_int_equal(itmq_batch_verdict(&b, 10, &m2, 1), 0);
-	assert_int_equal(k.msgs, 2);	/* 9 went out before 10's bytes */
-	kq_emit(&k, 0, 10, &m2);	/* the caller's own message */
+	assert_int_equal(k.msgs, 2); /* 9 went out before 10's bytes */
+	kq_emit(&k, 0, 10, &m2);     /* the caller's own message */
 	itmq_batch_verdict(&b, 11, &m1, 0);
 	itmq_batch_close(&b);
 	assert_int_equal(k.n, 0);
@@ -191,7 +191,10 @@ static void
 test_random_orders(void **state)
 {
 	static const struct itmq_vd choices[] = {
-		{ 1, 0, 0 }, { 0, 0, 0 }, { 4, 1, 0x100 }, { 4, 1, 0x300 },
+		{ 1, 0, 0 },
+		{ 0, 0, 0 },
+		{ 4, 1, 0x100 },
+		{ 4, 1, 0x300 },
 	};
 	(void)state;
 	srand(12345);
@@ -201,11 +204,11 @@ test_random_orders(void **state)
 		struct itmq_vd want[NPKT];
 		int order[NPKT], n = 1 + rand() % NPKT, next = 0;
 		uint32_t id = 0xfffffff0u + (uint32_t)(rand() % 32);
-		int shuffle = rand() % 4;	/* 0: in order */
+		int shuffle = rand() % 4; /* 0: in order */
 
 		assert_int_equal(itmq_batch_init(&b, NPKT, kq_emit, &k), 0);
 		for (int i = 0; i < n; i++) {
-			id += 1 + (rand() % 5 == 0);	/* fail-open gaps */
+			id += 1 + (rand() % 5 == 0); /* fail-open gaps */
 			receive(&b, &k, i, id);
 			want[i] = choices[rand() % (round % 2 ? 2 : 4)];
 			order[i] = i;
@@ -221,7 +224,8 @@ test_random_orders(void **state)
 			int idx = order[next++];
 
 			assert_int_equal(itmq_batch_verdict(&b, k.id_of[idx],
-							    &want[idx], 0), 0);
+							    &want[idx], 0),
+					 0);
 			if (rand() % 16 == 0)
 				itmq_batch_close(&b);
 		}
@@ -230,7 +234,8 @@ test_random_orders(void **state)
 		assert_int_equal(k.n, 0);
 		for (int i = 0; i < n; i++) {
 			assert_int_equal(k.applied[i], 1);
-			assert_memory_equal(&k.got[i], &want[i], sizeof(want[i]));
+			assert_memory_equal(&k.got[i], &want[i],
+					    sizeof(want[i]));
 		}
 		if (!shuffle && round % 2)
 			assert_true(k.msgs < n);

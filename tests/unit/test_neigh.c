@@ -109,7 +109,9 @@ changed(const struct built *x, const struct built *y, char out[6])
 {
 	for (size_t i = 0; i < 5; i++)
 		out[i] = strcmp(x->set->tables[i].digest,
-				y->set->tables[i].digest) ? (char)('1' + i) : '.';
+				y->set->tables[i].digest)
+				 ? (char)('1' + i)
+				 : '.';
 	out[5] = '\0';
 }
 
@@ -120,20 +122,22 @@ what_changes(void **state)
 	struct built cost = build("10.200.0.1", "", "10.99.0.2:7701", "11");
 	struct built mgmt = build("10.200.0.1", "", "10.99.0.9:7701", "10");
 	struct built ovl = build("10.200.0.9", "", "10.99.0.2:7701", "10");
-	struct built lab = build("10.200.0.1", ", labels: {a: b}, modules: "
-				 "[{name: qosmod}]", "10.99.0.2:7701", "10");
+	struct built lab = build("10.200.0.1",
+				 ", labels: {a: b}, modules: "
+				 "[{name: qosmod}]",
+				 "10.99.0.2:7701", "10");
 	char c[6];
 
 	changed(&b, &same, c);
-	assert_string_equal(c, ".....");	/* digests are stable */
+	assert_string_equal(c, "....."); /* digests are stable */
 	changed(&b, &cost, c);
-	assert_string_equal(c, "..34.");	/* both ends of the link */
+	assert_string_equal(c, "..34."); /* both ends of the link */
 	changed(&b, &mgmt, c);
-	assert_string_equal(c, "1.3..");	/* n2's neighbours only */
+	assert_string_equal(c, "1.3.."); /* n2's neighbours only */
 	changed(&b, &ovl, c);
-	assert_string_equal(c, "1234.");	/* n1 itself and its neighbours */
+	assert_string_equal(c, "1234."); /* n1 itself and its neighbours */
 	changed(&b, &lab, c);
-	assert_string_equal(c, ".....");	/* not part of any table */
+	assert_string_equal(c, "....."); /* not part of any table */
 	built_free(&b);
 	built_free(&same);
 	built_free(&cost);
@@ -153,10 +157,11 @@ print_format(void **state)
 	neigh_print(neigh_find(b.set, "n2"), f);
 	fclose(f);
 	assert_non_null(strstr(out, "node n2 overlay 10.200.0.2 digest "));
-	assert_non_null(strstr(out, "\n  n1 mgmt 10.99.0.1:7701 overlay "
-			       "10.200.0.1 cost 10 latency_ms 5 bandwidth "
-			       "100mbit\n  n3 mgmt 10.99.0.3:7701 overlay "
-			       "10.200.0.3 cost 10 latency_ms 0 bandwidth -\n"));
+	assert_non_null(
+		strstr(out, "\n  n1 mgmt 10.99.0.1:7701 overlay "
+			    "10.200.0.1 cost 10 latency_ms 5 bandwidth "
+			    "100mbit\n  n3 mgmt 10.99.0.3:7701 overlay "
+			    "10.200.0.3 cost 10 latency_ms 0 bandwidth -\n"));
 	free(out);
 	built_free(&b);
 }

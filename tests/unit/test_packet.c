@@ -67,8 +67,8 @@ ipv4_tcp(void **state)
 static void
 ipv4_options(void **state)
 {
-	uint32_t n = pb_ipv4(buf, 7, 28 + 32 + 5, IPPROTO_TCP, "1.2.3.4",
-			     "5.6.7.8");
+	uint32_t n =
+		pb_ipv4(buf, 7, 28 + 32 + 5, IPPROTO_TCP, "1.2.3.4", "5.6.7.8");
 
 	n += pb_tcp(buf + n, 1, 2, 8);
 	n += pb_fill(buf + n, 5, 0);
@@ -96,14 +96,14 @@ ipv4_bad_ihl(void **state)
 {
 	uint32_t n = pb_tcp4(buf, 1, 2, 10);
 
-	buf[0] = 0x44;			/* IHL < 5 */
+	buf[0] = 0x44; /* IHL < 5 */
 	assert_malformed_l3(pb_parse(&pkt, buf, n, n));
-	buf[0] = 0x4f;			/* 60 bytes: past total length 50 */
+	buf[0] = 0x4f; /* 60 bytes: past total length 50 */
 	assert_malformed_l3(pb_parse(&pkt, buf, n, n));
 	buf[0] = 0x45;
-	pb_put16(buf + 2, 16);		/* total length < header */
+	pb_put16(buf + 2, 16); /* total length < header */
 	assert_malformed_l3(pb_parse(&pkt, buf, n, n));
-	pb_put16(buf + 2, 0);		/* zero, not a big GSO packet */
+	pb_put16(buf + 2, 0); /* zero, not a big GSO packet */
 	assert_malformed_l3(pb_parse(&pkt, buf, n, n));
 }
 
@@ -112,7 +112,7 @@ ipv4_total_length(void **state)
 {
 	uint32_t n = pb_tcp4(buf, 1, 2, 10);
 
-	pb_put16(buf + 2, (uint16_t)(n + 1));	/* larger than the buffer */
+	pb_put16(buf + 2, (uint16_t)(n + 1)); /* larger than the buffer */
 	assert_malformed_l3(pb_parse(&pkt, buf, n, n));
 	assert_malformed_l3(pb_parse(&pkt, buf, n, 0));
 
@@ -212,10 +212,10 @@ tcp_bad_doff(void **state)
 {
 	uint32_t n = pb_tcp4(buf, 1, 2, 10);
 
-	buf[32] = 4 << 4;		/* doff < 5 */
+	buf[32] = 4 << 4; /* doff < 5 */
 	assert_malformed_l4(pb_parse(&pkt, buf, n, n), IPPROTO_TCP);
 	assert_ptr_equal(pkt.iph, buf);
-	buf[32] = 10 << 4;		/* 40 bytes, 30 there */
+	buf[32] = 10 << 4; /* 40 bytes, 30 there */
 	assert_malformed_l4(pb_parse(&pkt, buf, n, n), IPPROTO_TCP);
 	/* Same header in a truncated copy that ends before it: absent. */
 	pb_put16(buf + 2, (uint16_t)(n + 100));
@@ -239,12 +239,12 @@ udp_lengths(void **state)
 	assert_int_equal(pkt.dport, 5353);
 	assert_int_equal(pkt.payload_len, 20);
 
-	pb_put16(buf + 24, 18);		/* datagram shorter than IP says */
+	pb_put16(buf + 24, 18); /* datagram shorter than IP says */
 	assert_int_equal(pb_parse(&pkt, buf, n, n), 0);
 	assert_int_equal(pkt.payload_len, 10);
-	pb_put16(buf + 24, 29);		/* longer */
+	pb_put16(buf + 24, 29); /* longer */
 	assert_malformed_l4(pb_parse(&pkt, buf, n, n), IPPROTO_UDP);
-	pb_put16(buf + 24, 7);		/* shorter than its header */
+	pb_put16(buf + 24, 7); /* shorter than its header */
 	assert_malformed_l4(pb_parse(&pkt, buf, n, n), IPPROTO_UDP);
 	/* UDP header cut short by the packet itself. */
 	n = pb_ipv4(buf, 5, 24, IPPROTO_UDP, "10.0.0.1", "10.0.0.2");
@@ -263,7 +263,7 @@ icmp_ports(void **state)
 	assert_int_equal(pkt.dport, 0);
 	assert_int_equal(pkt.l4_hlen, 8);
 
-	pb_icmp(buf + n, 3, 1, 0x4242, 7);	/* unreachable: no id */
+	pb_icmp(buf + n, 3, 1, 0x4242, 7); /* unreachable: no id */
 	assert_int_equal(pb_parse(&pkt, buf, 36, 36), 0);
 	assert_int_equal(pkt.sport, 0);
 
@@ -272,7 +272,7 @@ icmp_ports(void **state)
 	assert_int_equal(pb_parse(&pkt, buf, 48, 48), 0);
 	assert_int_equal(pkt.l4proto, IPPROTO_ICMPV6);
 	assert_int_equal(pkt.sport, 99);
-	pb_icmp(buf + n, 135, 0, 99, 1);	/* neighbour solicitation */
+	pb_icmp(buf + n, 135, 0, 99, 1); /* neighbour solicitation */
 	assert_int_equal(pb_parse(&pkt, buf, 48, 48), 0);
 	assert_int_equal(pkt.sport, 0);
 }
@@ -280,8 +280,8 @@ icmp_ports(void **state)
 static void
 other_protocols(void **state)
 {
-	uint32_t n = pb_ipv4(buf, 5, 20 + 28, IPPROTO_IPIP, "10.0.0.1",
-			     "10.0.0.2");
+	uint32_t n =
+		pb_ipv4(buf, 5, 20 + 28, IPPROTO_IPIP, "10.0.0.1", "10.0.0.2");
 
 	/* IP-in-IP: no L4 header, the inner packet is the payload. */
 	pb_udp4(buf + n, 1, 2, 0);
@@ -297,7 +297,7 @@ other_protocols(void **state)
 	assert_int_equal(pkt.l4_hlen, 12);
 	assert_int_equal(pkt.sport, 0x4500);
 	buf[9] = IPPROTO_DCCP;
-	buf[24] = 2;			/* data offset 8 bytes: too short */
+	buf[24] = 2; /* data offset 8 bytes: too short */
 	assert_malformed_l4(pb_parse(&pkt, buf, 48, 48), IPPROTO_DCCP);
 	buf[24] = 4;
 	assert_int_equal(pb_parse(&pkt, buf, 48, 48), 0);
@@ -320,7 +320,7 @@ ipv6_tcp(void **state)
 	assert_int_equal(pkt.dport, 443);
 	assert_int_equal(pkt.payload_len, 7);
 
-	pb_put16(buf + 4, (uint16_t)(n - 39));	/* payload length too big */
+	pb_put16(buf + 4, (uint16_t)(n - 39)); /* payload length too big */
 	assert_malformed_l3(pb_parse(&pkt, buf, n, n));
 }
 
@@ -399,14 +399,14 @@ ipv6_fragments(void **state)
 	assert_ptr_equal(pkt.tcph, buf + 48);
 	assert_int_equal(pkt.sport, 7);
 
-	pb_ip6_frag(buf + 40, IPPROTO_TCP, 100, 1);	/* not the first */
+	pb_ip6_frag(buf + 40, IPPROTO_TCP, 100, 1); /* not the first */
 	assert_int_equal(pb_parse(&pkt, buf, n, n), 0);
 	assert_true(pkt.flags & ITM_PKT_FRAGMENT);
 	assert_int_equal(pkt.l4proto, IPPROTO_TCP);
 	assert_null(pkt.l4h);
 	assert_ptr_equal(pkt.payload, buf + 48);
 
-	pb_ip6_frag(buf + 40, IPPROTO_TCP, 0, 0);	/* atomic fragment */
+	pb_ip6_frag(buf + 40, IPPROTO_TCP, 0, 0); /* atomic fragment */
 	assert_int_equal(pb_parse(&pkt, buf, n, n), 0);
 	assert_false(pkt.flags & ITM_PKT_FRAGMENT);
 	assert_non_null(pkt.tcph);
@@ -449,7 +449,8 @@ random_damage_stays_in_bounds(void **state)
 			copy[random() % n] = (uint8_t)random();
 		len = (uint32_t)random() % (n + 1);
 		(void)pb_parse(&pkt, copy, len,
-			       random() % 2 ? len : len + (uint32_t)random() % 100);
+			       random() % 2 ? len
+					    : len + (uint32_t)random() % 100);
 		assert_true(pb_view_ok(&pkt));
 	}
 }
@@ -520,11 +521,11 @@ set_len_grows_and_shrinks(void **state)
 	assert_int_equal(itm__packet_wrap(&pkt, buf, 160, buf + 100, n), 0);
 	assert_int_equal(itm_packet_set_len(&pkt, 30), 0);
 	assert_int_equal(pkt.len, 30);
-	assert_true(pkt.flags & ITM_PKT_MALFORMED);	/* IP says 40 */
-	assert_int_equal(itm_packet_set_len(&pkt, 100), 0);	/* moves */
+	assert_true(pkt.flags & ITM_PKT_MALFORMED);	    /* IP says 40 */
+	assert_int_equal(itm_packet_set_len(&pkt, 100), 0); /* moves */
 	assert_ptr_equal(pkt.data, buf);
 	assert_int_equal(pkt.data[0], 0x45);
-	assert_int_equal(pkt.data[35], 0);		/* new bytes zeroed */
+	assert_int_equal(pkt.data[35], 0); /* new bytes zeroed */
 	assert_int_equal(itm_packet_set_len(&pkt, 161), -ENOSPC);
 	assert_int_equal(pkt.len, 100);
 }

@@ -84,12 +84,13 @@ errors_name_the_parameter(void **state)
 		  "threshold: not a non-negative integer: "
 		  "'99999999999999999999'" },
 		{ "offset=11", "offset: 11 is outside -10..10" },
-		{ "settle=maybe", "settle: not a boolean: 'maybe' (use yes/no)" },
+		{ "settle=maybe",
+		  "settle: not a boolean: 'maybe' (use yes/no)" },
 		{ "mode=verylongvalue", "mode: longer than 8 characters" },
 		{ "levels=1,,2", "levels: not a comma-separated list: '1,,2'" },
 		{ "levels=5,200", "levels: 200 is outside 1..100" },
 		{ "thresh=3", "unknown parameter 'thresh' (testmod takes: "
-		  "threshold, offset, mode, settle, levels)" },
+			      "threshold, offset, mode, settle, levels)" },
 		{ "threshold", "'threshold': expected name=value" },
 		{ "=3", "'=3': expected name=value" },
 	};
@@ -101,7 +102,7 @@ errors_name_the_parameter(void **state)
 
 		err[0] = '\0';
 		assert_true(parse(kv, 1, &p, err) < 0);
-		assert_ptr_equal(p, (void *)0x1);	/* untouched */
+		assert_ptr_equal(p, (void *)0x1); /* untouched */
 		assert_string_equal(err, cases[i].msg);
 	}
 }
@@ -109,10 +110,9 @@ errors_name_the_parameter(void **state)
 static void
 duplicate_and_required(void **state)
 {
-	static const struct itm_param_spec req[] = {
-		{ "peer", ITM_PARAM_STRING, NULL, 0, 0, "required" },
-		{ NULL }
-	};
+	static const struct itm_param_spec req[] = { { "peer", ITM_PARAM_STRING,
+						       NULL, 0, 0, "required" },
+						     { NULL } };
 	const char *dup[] = { "threshold=3", "threshold=4" };
 	struct itm_params *p;
 	char err[256];

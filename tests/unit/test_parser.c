@@ -19,7 +19,8 @@ struct opts {
 };
 
 /* A stand-in global option handler: "-o X" and "--agent X". */
-static int opt_cb(void *arg, int argc, char **argv, char *err, size_t len)
+static int
+opt_cb(void *arg, int argc, char **argv, char *err, size_t len)
 {
 	struct opts *o = arg;
 
@@ -36,7 +37,8 @@ static int opt_cb(void *arg, int argc, char **argv, char *err, size_t len)
 }
 
 /* Split @line on spaces into @argv (kept in @buf). */
-static int split(const char *line, char *buf, size_t len, char **argv)
+static int
+split(const char *line, char *buf, size_t len, char **argv)
 {
 	int n = 0;
 
@@ -47,8 +49,9 @@ static int split(const char *line, char *buf, size_t len, char **argv)
 	return n;
 }
 
-static int run(const char *line, struct parse_result *res, struct opts *o,
-	       char *err, size_t errlen)
+static int
+run(const char *line, struct parse_result *res, struct opts *o, char *err,
+    size_t errlen)
 {
 	static char buf[512];
 	static char *argv[64];
@@ -59,12 +62,14 @@ static int run(const char *line, struct parse_result *res, struct opts *o,
 	return parse(argc, argv, res, opt_cb, o, err, errlen);
 }
 
-static const char *str(const char *s)
+static const char *
+str(const char *s)
 {
 	return s ? s : "(null)";
 }
 
-static void test_grammar(void **state)
+static void
+test_grammar(void **state)
 {
 	static const struct {
 		const char *line;
@@ -100,9 +105,10 @@ static void test_grammar(void **state)
 		{ "nodes", ACT_NODES, "nodes", NULL, NULL, NULL, 0 },
 		{ "topology history", ACT_TOPO_HISTORY, "topology history",
 		  NULL, NULL, NULL, 0 },
-		{ "topo sh", ACT_TOPO_SHOW, "topology show", NULL, NULL, NULL, 0 },
-		{ "topology show --generation 3", ACT_TOPO_SHOW, "topology show",
-		  NULL, NULL, NULL, 0 },
+		{ "topo sh", ACT_TOPO_SHOW, "topology show", NULL, NULL, NULL,
+		  0 },
+		{ "topology show --generation 3", ACT_TOPO_SHOW,
+		  "topology show", NULL, NULL, NULL, 0 },
 		{ "table", ACT_TABLE, "table", NULL, NULL, NULL, 0 },
 		{ "help", ACT_HELP, "help", NULL, NULL, NULL, 0 },
 	};
@@ -126,7 +132,8 @@ static void test_grammar(void **state)
 	}
 }
 
-static void test_arguments(void **state)
+static void
+test_arguments(void **state)
 {
 	struct parse_result res;
 	struct opts o;
@@ -134,43 +141,52 @@ static void test_arguments(void **state)
 
 	(void)state;
 	assert_int_equal(run("module load qosmod a=1 b=x=y", &res, &o, err,
-			     sizeof(err)), 0);
+			     sizeof(err)),
+			 0);
 	assert_string_equal(res.params[0], "a=1");
 	assert_string_equal(res.params[1], "b=x=y");
 	assert_int_equal(run("topology apply --dry-run topo.yaml", &res, &o,
-			     err, sizeof(err)), 0);
+			     err, sizeof(err)),
+			 0);
 	assert_int_equal(res.action, ACT_TOPO_APPLY);
 	assert_string_equal(res.file, "topo.yaml");
 	assert_int_equal(res.dry_run, 1);
 	assert_int_equal(run("topology apply - --dry-run", &res, &o, err,
-			     sizeof(err)), 0);
+			     sizeof(err)),
+			 0);
 	assert_string_equal(res.file, "-");
 	assert_int_equal(res.dry_run, 1);
 	assert_int_equal(run("topology rollback 12", &res, &o, err,
-			     sizeof(err)), 0);
+			     sizeof(err)),
+			 0);
 	assert_int_equal(res.action, ACT_TOPO_ROLLBACK);
 	assert_int_equal(res.generation, 12);
 	assert_int_equal(run("topology show --generation 4", &res, &o, err,
-			     sizeof(err)), 0);
+			     sizeof(err)),
+			 0);
 	assert_int_equal(res.action, ACT_TOPO_SHOW);
 	assert_int_equal(res.generation, 4);
 	assert_int_equal(run("topology show 5", &res, &o, err, sizeof(err)), 0);
 	assert_int_equal(res.generation, 5);
-	assert_int_equal(run("help module load", &res, &o, err, sizeof(err)), 0);
+	assert_int_equal(run("help module load", &res, &o, err, sizeof(err)),
+			 0);
 	assert_int_equal(res.n_help, 2);
 	assert_string_equal(res.help[1], "load");
 }
 
 /* Global options are taken wherever they are. */
-static void test_options_anywhere(void **state)
+static void
+test_options_anywhere(void **state)
 {
 	struct parse_result res;
 	struct opts o;
 	char err[256];
 
 	(void)state;
-	assert_int_equal(run("-o json module --agent /x load qosmod k=v -o table",
-			     &res, &o, err, sizeof(err)), 0);
+	assert_int_equal(
+		run("-o json module --agent /x load qosmod k=v -o table", &res,
+		    &o, err, sizeof(err)),
+		0);
 	assert_int_equal(res.action, ACT_MODULE_LOAD);
 	assert_string_equal(o.output, "table");
 	assert_int_equal(o.n_seen, 3);
@@ -179,7 +195,8 @@ static void test_options_anywhere(void **state)
 	assert_int_equal(res.action, ACT_NONE);
 }
 
-static void test_errors(void **state)
+static void
+test_errors(void **state)
 {
 	static const struct {
 		const char *line, *err;
@@ -189,21 +206,26 @@ static void test_errors(void **state)
 		{ "stat", "ambiguous 'stat': status or stats" },
 		{ "stats --", "stats: unknown option '--'" },
 		{ "module", "module: expected load, unload or list" },
-		{ "module x", "module: unexpected 'x'; expected load, unload or list" },
+		{ "module x",
+		  "module: unexpected 'x'; expected load, unload or list" },
 		{ "module load", "module load: missing MODULE" },
 		{ "module load q =v", "module load: unexpected '=v'; expected "
 				      "key=value or MODULE" },
-		{ "module load n1 q k=v extra", "module load: unexpected 'extra'; "
-					      "expected key=value" },
+		{ "module load n1 q k=v extra",
+		  "module load: unexpected 'extra'; "
+		  "expected key=value" },
 		{ "module unload a b c", "module unload: unexpected 'c'" },
 		{ "status now", "status: unexpected 'now'" },
 		{ "stats --module", "stats: missing MODULE" },
 		{ "stats --bogus", "stats: unknown option '--bogus'" },
-		{ "topology rollback", "topology rollback: missing GENERATION" },
-		{ "topology rollback 0", "topology rollback: bad generation '0'" },
+		{ "topology rollback",
+		  "topology rollback: missing GENERATION" },
+		{ "topology rollback 0",
+		  "topology rollback: bad generation '0'" },
 		{ "topology rollback x", "topology rollback: unexpected 'x'; "
-					"expected GENERATION" },
-		{ "topology apply", "topology apply: missing --dry-run or FILE" },
+					 "expected GENERATION" },
+		{ "topology apply",
+		  "topology apply: missing --dry-run or FILE" },
 		{ "status -o", "option -o needs a value" },
 	};
 	struct parse_result res;
@@ -212,12 +234,14 @@ static void test_errors(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(run(cases[i].line, &res, &o, err, sizeof(err)), -1);
+		assert_int_equal(run(cases[i].line, &res, &o, err, sizeof(err)),
+				 -1);
 		assert_string_equal(err, cases[i].err);
 	}
 }
 
-static void test_too_many_params(void **state)
+static void
+test_too_many_params(void **state)
 {
 	char line[2048] = "module load q";
 	struct parse_result res;
@@ -231,11 +255,13 @@ static void test_too_many_params(void **state)
 	for (int i = 0; i <= PARSE_MAX_PARAMS; i++)
 		strcat(line, " k=v");
 	argc = split(line, buf, sizeof(buf), argv);
-	assert_int_equal(parse(argc, argv, &res, opt_cb, &o, err, sizeof(err)), -1);
+	assert_int_equal(parse(argc, argv, &res, opt_cb, &o, err, sizeof(err)),
+			 -1);
 	assert_string_equal(err, "module load: more than 64 parameters");
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_grammar),

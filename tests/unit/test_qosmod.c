@@ -12,7 +12,7 @@
 
 #include "modhost.h"
 
-extern const struct itm_plugin itm_plugin;	/* qosmod's descriptor */
+extern const struct itm_plugin itm_plugin; /* qosmod's descriptor */
 
 #define H1 0x0a4d0102u
 #define H2 0x0a4d0202u
@@ -122,7 +122,7 @@ dscp_levels(void **state)
 		int cls = send_one(9, 0x01, 0x10, &tos, &settle);
 
 		assert_int_equal(cls, i / 2 + 1);
-		assert_int_equal(tos, want[i] | 0x01);	/* ECN kept */
+		assert_int_equal(tos, want[i] | 0x01); /* ECN kept */
 	}
 	assert_int_equal(modhost.last_settle.tos_mask, 0xfc);
 	assert_string_equal(modhost.info->class_names[2], "MEDIUM1");
@@ -139,7 +139,8 @@ flow_table_is_bounded(void **state)
 	assert_int_equal(load(kv, 1), 0);
 	for (int i = 0; i < 1000; i++)
 		assert_int_equal(send_one((uint16_t)(1000 + i), 0, 0x02, &tos,
-					  &settle), 1);
+					  &settle),
+				 1);
 	assert_int_equal(modhost_counter("flows_created"), 1000);
 	assert_int_equal(modhost_counter("flows_evicted"), 984);
 	/* The most recent flow is still known: its 2nd packet counts on. */
@@ -157,7 +158,7 @@ unparsed_packets_are_not_classified(void **state)
 	assert_int_equal(load(kv, 1), 0);
 	modhost_packet(&pkt, buf, sizeof(buf), IPPROTO_TCP, H1, 5, H2, 80, 0,
 		       0x10, 0);
-	pkt.l4h = NULL;			/* e.g. a non-first fragment */
+	pkt.l4h = NULL; /* e.g. a non-first fragment */
 	pkt.flags |= ITM_PKT_FRAGMENT;
 	assert_int_equal(modhost_run(&pkt, &verdict, NULL), 0);
 	assert_int_equal(pkt.iph->tos, 0);
@@ -175,10 +176,12 @@ bad_parameters_refused(void **state)
 		{ { "mode=fast", NULL }, "mode: 'fast': use tos or dscp" },
 		{ { "thresholds=1,2", NULL },
 		  "3 levels need mode=dscp (the TOS bit has two values)" },
-		{ { "mode=dscp", "dscp=1,2,3" }, "dscp: 3 values for 2 levels" },
+		{ { "mode=dscp", "dscp=1,2,3" },
+		  "dscp: 3 values for 2 levels" },
 		{ { "hook=pre_route", NULL },
 		  "hook: 'pre_route': use post_route, forward or ip_out" },
-		{ { "threshold=0", NULL }, "threshold: 0 is outside 1..1000000000" },
+		{ { "threshold=0", NULL },
+		  "threshold: 0 is outside 1..1000000000" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -186,7 +189,7 @@ bad_parameters_refused(void **state)
 
 		assert_true(load(cases[i].kv, n) < 0);
 		assert_string_equal(modhost.error, cases[i].msg);
-		assert_null(modhost.info);	/* nothing registered */
+		assert_null(modhost.info); /* nothing registered */
 	}
 }
 

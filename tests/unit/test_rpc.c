@@ -32,8 +32,8 @@
 struct fx {
 	char dir[64];
 	char sock[128];
-	char addr[160];			/* what clients dial */
-	const char *listen;		/* "unix" or "tcp" */
+	char addr[160];	    /* what clients dial */
+	const char *listen; /* "unix" or "tcp" */
 	struct itm_rpc_tls tls;
 	int use_tls;
 	uv_thread_t thread;
@@ -42,9 +42,9 @@ struct fx {
 	uv_async_t stop;
 	struct itm_rpc_server *srv;
 	int rc;
-	atomic_int cancels;		/* streams the server saw cancelled */
-	atomic_int streams;		/* streams the server has open */
-	struct itm_rpc_call *stashed;	/* a call left unanswered */
+	atomic_int cancels;	      /* streams the server saw cancelled */
+	atomic_int streams;	      /* streams the server has open */
+	struct itm_rpc_call *stashed; /* a call left unanswered */
 	int running;
 };
 
@@ -52,7 +52,8 @@ struct fx {
 /* The server side: handlers on the server's loop                      */
 /* ------------------------------------------------------------------ */
 
-static void h_status(struct itm_rpc_call *call, void *arg)
+static void
+h_status(struct itm_rpc_call *call, void *arg)
 {
 	Itm__V1__StatusReply r = ITM__V1__STATUS_REPLY__INIT;
 	const char *id = itm_rpc_peer_identity(call);
@@ -66,9 +67,11 @@ static void h_status(struct itm_rpc_call *call, void *arg)
 	itm_rpc_reply(call, &r.base);
 }
 
-static void h_load(struct itm_rpc_call *call, void *arg)
+static void
+h_load(struct itm_rpc_call *call, void *arg)
 {
-	const Itm__V1__LoadModuleRequest *q = (const void *)itm_rpc_request(call);
+	const Itm__V1__LoadModuleRequest *q =
+		(const void *)itm_rpc_request(call);
 	Itm__V1__LoadModuleReply r = ITM__V1__LOAD_MODULE_REPLY__INIT;
 
 	(void)arg;
@@ -84,7 +87,8 @@ static void h_load(struct itm_rpc_call *call, void *arg)
 }
 
 /* Never answers: the client's deadline must fire. */
-static void h_unload(struct itm_rpc_call *call, void *arg)
+static void
+h_unload(struct itm_rpc_call *call, void *arg)
 {
 	struct fx *fx = arg;
 
@@ -92,7 +96,8 @@ static void h_unload(struct itm_rpc_call *call, void *arg)
 }
 
 /* Answers the stashed (by now cancelled) call first: must be harmless. */
-static void h_list(struct itm_rpc_call *call, void *arg)
+static void
+h_list(struct itm_rpc_call *call, void *arg)
 {
 	Itm__V1__UnloadModuleReply u = ITM__V1__UNLOAD_MODULE_REPLY__INIT;
 	Itm__V1__ListModulesReply r = ITM__V1__LIST_MODULES_REPLY__INIT;
@@ -105,13 +110,14 @@ static void h_list(struct itm_rpc_call *call, void *arg)
 	itm_rpc_reply(call, &r.base);
 }
 
-static void h_stats(struct itm_rpc_call *call, void *arg)
+static void
+h_stats(struct itm_rpc_call *call, void *arg)
 {
 	const Itm__V1__StatsRequest *q = (const void *)itm_rpc_request(call);
 	Itm__V1__StatsReply r = ITM__V1__STATS_REPLY__INIT;
 
 	(void)arg;
-	r.node = q->module;		/* echo, to match replies to calls */
+	r.node = q->module; /* echo, to match replies to calls */
 	itm_rpc_reply(call, &r.base);
 }
 
@@ -120,22 +126,25 @@ struct watch {
 	struct itm_rpc_call *call;
 	struct fx *fx;
 	int sent;
-	int limit;			/* 0 = until cancelled */
+	int limit; /* 0 = until cancelled */
 };
 
-static void watch_close_cb(uv_handle_t *h)
+static void
+watch_close_cb(uv_handle_t *h)
 {
 	free(h->data);
 }
 
-static void watch_end(struct watch *w)
+static void
+watch_end(struct watch *w)
 {
 	atomic_fetch_sub(&w->fx->streams, 1);
 	itm_rpc_finish(w->call);
 	uv_close((uv_handle_t *)&w->timer, watch_close_cb);
 }
 
-static void watch_cancel_cb(struct itm_rpc_call *call, void *arg)
+static void
+watch_cancel_cb(struct itm_rpc_call *call, void *arg)
 {
 	struct watch *w = arg;
 
@@ -144,7 +153,8 @@ static void watch_cancel_cb(struct itm_rpc_call *call, void *arg)
 	watch_end(w);
 }
 
-static void watch_tick(uv_timer_t *t)
+static void
+watch_tick(uv_timer_t *t)
 {
 	Itm__V1__StatsReply r = ITM__V1__STATS_REPLY__INIT;
 	struct watch *w = t->data;
@@ -160,9 +170,11 @@ static void watch_tick(uv_timer_t *t)
 	}
 }
 
-static void h_watch(struct itm_rpc_call *call, void *arg)
+static void
+h_watch(struct itm_rpc_call *call, void *arg)
 {
-	const Itm__V1__WatchStatsRequest *q = (const void *)itm_rpc_request(call);
+	const Itm__V1__WatchStatsRequest *q =
+		(const void *)itm_rpc_request(call);
 	struct watch *w = calloc(1, sizeof(*w));
 	struct fx *fx = arg;
 
@@ -177,15 +189,21 @@ static void h_watch(struct itm_rpc_call *call, void *arg)
 }
 
 static const struct itm_rpc_method methods[] = {
-	{ AGENT "GetStatus", &itm__v1__status_request__descriptor, 0, h_status },
-	{ AGENT "LoadModule", &itm__v1__load_module_request__descriptor, 0, h_load },
-	{ AGENT "UnloadModule", &itm__v1__unload_module_request__descriptor, 0, h_unload },
-	{ AGENT "ListModules", &itm__v1__list_modules_request__descriptor, 0, h_list },
+	{ AGENT "GetStatus", &itm__v1__status_request__descriptor, 0,
+	  h_status },
+	{ AGENT "LoadModule", &itm__v1__load_module_request__descriptor, 0,
+	  h_load },
+	{ AGENT "UnloadModule", &itm__v1__unload_module_request__descriptor, 0,
+	  h_unload },
+	{ AGENT "ListModules", &itm__v1__list_modules_request__descriptor, 0,
+	  h_list },
 	{ AGENT "GetStats", &itm__v1__stats_request__descriptor, 0, h_stats },
-	{ AGENT "WatchStats", &itm__v1__watch_stats_request__descriptor, 1, h_watch },
+	{ AGENT "WatchStats", &itm__v1__watch_stats_request__descriptor, 1,
+	  h_watch },
 };
 
-static void stop_cb(uv_async_t *h)
+static void
+stop_cb(uv_async_t *h)
 {
 	struct fx *fx = h->data;
 
@@ -194,9 +212,11 @@ static void stop_cb(uv_async_t *h)
 	uv_close((uv_handle_t *)h, NULL);
 }
 
-static int server_open(struct fx *fx)
+static int
+server_open(struct fx *fx)
 {
-	const char *where = !strcmp(fx->listen, "tcp") ? "127.0.0.1:0" : fx->sock;
+	const char *where =
+		!strcmp(fx->listen, "tcp") ? "127.0.0.1:0" : fx->sock;
 	int rc;
 
 	rc = itm_rpc_server_new(&fx->srv, &fx->loop, methods,
@@ -215,7 +235,8 @@ static int server_open(struct fx *fx)
 	return rc;
 }
 
-static void server_thread(void *arg)
+static void
+server_thread(void *arg)
 {
 	struct fx *fx = arg;
 
@@ -228,7 +249,8 @@ static void server_thread(void *arg)
 	assert_int_equal(uv_loop_close(&fx->loop), 0);
 }
 
-static void server_stop(struct fx *fx)
+static void
+server_stop(struct fx *fx)
 {
 	if (!fx->running)
 		return;
@@ -237,7 +259,8 @@ static void server_stop(struct fx *fx)
 	fx->running = 0;
 }
 
-static struct fx *fx_new(const char *listen)
+static struct fx *
+fx_new(const char *listen)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 
@@ -248,7 +271,8 @@ static struct fx *fx_new(const char *listen)
 	return fx;
 }
 
-static void fx_start(struct fx *fx)
+static void
+fx_start(struct fx *fx)
 {
 	uv_sem_init(&fx->ready, 0);
 	assert_int_equal(uv_thread_create(&fx->thread, server_thread, fx), 0);
@@ -258,7 +282,8 @@ static void fx_start(struct fx *fx)
 	assert_int_equal(fx->rc, 0);
 }
 
-static int setup_unix(void **state)
+static int
+setup_unix(void **state)
 {
 	struct fx *fx = fx_new("unix");
 
@@ -267,7 +292,8 @@ static int setup_unix(void **state)
 	return 0;
 }
 
-static int setup_tcp(void **state)
+static int
+setup_tcp(void **state)
 {
 	struct fx *fx = fx_new("tcp");
 
@@ -276,7 +302,8 @@ static int setup_tcp(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
+static int
+teardown(void **state)
 {
 	struct fx *fx = *state;
 	char cmd[128];
@@ -292,7 +319,8 @@ static int teardown(void **state)
 /* Client helpers                                                       */
 /* ------------------------------------------------------------------ */
 
-static struct itm_rpc_client *dial(struct fx *fx, const struct itm_rpc_tls *tls)
+static struct itm_rpc_client *
+dial(struct fx *fx, const struct itm_rpc_tls *tls)
 {
 	struct itm_rpc_client *c = NULL;
 
@@ -303,8 +331,9 @@ static struct itm_rpc_client *dial(struct fx *fx, const struct itm_rpc_tls *tls)
 static char last_peer[128];
 
 /* GetStatus; returns the rc and fills @node. */
-static int get_status(struct itm_rpc_client *c, char *node, size_t len,
-		      struct itm_rpc_status *st)
+static int
+get_status(struct itm_rpc_client *c, char *node, size_t len,
+	   struct itm_rpc_status *st)
 {
 	Itm__V1__StatusRequest q = ITM__V1__STATUS_REQUEST__INIT;
 	ProtobufCMessage *m = NULL;
@@ -324,7 +353,8 @@ static int get_status(struct itm_rpc_client *c, char *node, size_t len,
 	return rc;
 }
 
-static double now_ms(void)
+static double
+now_ms(void)
 {
 	struct timespec ts;
 
@@ -336,7 +366,8 @@ static double now_ms(void)
 /* Tests                                                                */
 /* ------------------------------------------------------------------ */
 
-static void test_unary_ok(void **state)
+static void
+test_unary_ok(void **state)
 {
 	struct fx *fx = *state;
 	struct itm_rpc_client *c = dial(fx, NULL);
@@ -353,7 +384,8 @@ static void test_unary_ok(void **state)
 	itm_rpc_client_free(c);
 }
 
-static void test_unix_socket_files(void **state)
+static void
+test_unix_socket_files(void **state)
 {
 	struct fx *fx = *state;
 	const char *path = fx->sock + 5;
@@ -368,11 +400,12 @@ static void test_unix_socket_files(void **state)
 	server_stop(fx);
 	assert_int_equal(stat(path, &sb), -1);
 	assert_int_equal(stat(lock, &sb), -1);
-	fx_start(fx);		/* for teardown, and: restart on the same path */
+	fx_start(fx); /* for teardown, and: restart on the same path */
 	test_unary_ok(state);
 }
 
-static void test_error_status(void **state)
+static void
+test_error_status(void **state)
 {
 	Itm__V1__LoadModuleRequest q = ITM__V1__LOAD_MODULE_REQUEST__INIT;
 	struct fx *fx = *state;
@@ -383,7 +416,8 @@ static void test_error_status(void **state)
 	q.name = "bad";
 	assert_int_equal(itm_rpc_call(c, AGENT "LoadModule", &q.base,
 				      &itm__v1__load_module_reply__descriptor,
-				      &m, 2000, &st), -EIO);
+				      &m, 2000, &st),
+			 -EIO);
 	assert_null(m);
 	assert_int_equal(st.code, ITM_RPC_INVALID_ARGUMENT);
 	assert_string_equal(st.message, "threshold: not a number: 'abc'");
@@ -391,7 +425,8 @@ static void test_error_status(void **state)
 	itm_rpc_client_free(c);
 }
 
-static void test_unknown_method(void **state)
+static void
+test_unknown_method(void **state)
 {
 	Itm__V1__StatusRequest q = ITM__V1__STATUS_REQUEST__INIT;
 	struct fx *fx = *state;
@@ -400,23 +435,27 @@ static void test_unknown_method(void **state)
 	ProtobufCMessage *m;
 
 	assert_int_equal(itm_rpc_call(c, AGENT "NoSuchThing", &q.base,
-				      &itm__v1__status_reply__descriptor,
-				      &m, 2000, &st), -EIO);
+				      &itm__v1__status_reply__descriptor, &m,
+				      2000, &st),
+			 -EIO);
 	assert_int_equal(st.code, ITM_RPC_UNIMPLEMENTED);
 	assert_non_null(strstr(st.message, "/itm.v1.Agent/NoSuchThing"));
 	itm_rpc_client_free(c);
 }
 
 /* Raw bytes through plain gRPC: the glue must answer INVALID_ARGUMENT. */
-static int raw_call(const char *target, const char *method,
-		    const char *bytes, size_t len, char *details, size_t dlen)
+static int
+raw_call(const char *target, const char *method, const char *bytes, size_t len,
+	 char *details, size_t dlen)
 {
 	grpc_channel_credentials *cr = grpc_insecure_credentials_create();
 	grpc_channel *ch = grpc_channel_create(target, cr, NULL);
-	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+	grpc_completion_queue *cq =
+		grpc_completion_queue_create_for_pluck(NULL);
 	grpc_slice m = grpc_slice_from_static_string(method);
 	grpc_slice body = grpc_slice_from_copied_buffer(bytes, len);
-	grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&body, 1), *recv = NULL;
+	grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&body, 1),
+			 *recv = NULL;
 	grpc_metadata_array imd, tmd;
 	grpc_status_code code;
 	grpc_slice det;
@@ -425,9 +464,11 @@ static int raw_call(const char *target, const char *method,
 
 	grpc_metadata_array_init(&imd);
 	grpc_metadata_array_init(&tmd);
-	gc = grpc_channel_create_call(ch, NULL, 0, cq, m, NULL,
-			gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
-				     gpr_time_from_seconds(2, GPR_TIMESPAN)), NULL);
+	gc = grpc_channel_create_call(
+		ch, NULL, 0, cq, m, NULL,
+		gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+			     gpr_time_from_seconds(2, GPR_TIMESPAN)),
+		NULL);
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
@@ -441,8 +482,10 @@ static int raw_call(const char *target, const char *method,
 	ops[5].data.recv_status_on_client.trailing_metadata = &tmd;
 	ops[5].data.recv_status_on_client.status = &code;
 	ops[5].data.recv_status_on_client.status_details = &det;
-	assert_int_equal(grpc_call_start_batch(gc, ops, 6, ops, NULL), GRPC_CALL_OK);
-	grpc_completion_queue_pluck(cq, ops, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	assert_int_equal(grpc_call_start_batch(gc, ops, 6, ops, NULL),
+			 GRPC_CALL_OK);
+	grpc_completion_queue_pluck(cq, ops, gpr_inf_future(GPR_CLOCK_REALTIME),
+				    NULL);
 	snprintf(details, dlen, "%.*s", (int)GRPC_SLICE_LENGTH(det),
 		 (const char *)GRPC_SLICE_START_PTR(det));
 	if (code != GRPC_STATUS_OK)
@@ -462,7 +505,8 @@ static int raw_call(const char *target, const char *method,
 	return code;
 }
 
-static void test_garbage_request(void **state)
+static void
+test_garbage_request(void **state)
 {
 	struct fx *fx = *state;
 	char det[256];
@@ -474,16 +518,18 @@ static void test_garbage_request(void **state)
 			 GRPC_STATUS_INVALID_ARGUMENT);
 	assert_non_null(strstr(det, "does not decode as itm.v1.StatusRequest"));
 	/* A length running past the end of the message. */
-	assert_int_equal(raw_call(fx->addr, AGENT "LoadModule", "\x0a\x40xy",
-				  4, det, sizeof(det)),
+	assert_int_equal(raw_call(fx->addr, AGENT "LoadModule", "\x0a\x40xy", 4,
+				  det, sizeof(det)),
 			 GRPC_STATUS_INVALID_ARGUMENT);
 	/* The server is fine afterwards. */
 	assert_int_equal(raw_call(fx->addr, AGENT "GetStatus", "", 0, det,
-				  sizeof(det)), GRPC_STATUS_OK);
+				  sizeof(det)),
+			 GRPC_STATUS_OK);
 	grpc_shutdown();
 }
 
-static void test_deadline(void **state)
+static void
+test_deadline(void **state)
 {
 	Itm__V1__UnloadModuleRequest q = ITM__V1__UNLOAD_MODULE_REQUEST__INIT;
 	Itm__V1__ListModulesRequest lq = ITM__V1__LIST_MODULES_REQUEST__INIT;
@@ -496,20 +542,23 @@ static void test_deadline(void **state)
 	q.name = "qosmod";
 	assert_int_equal(itm_rpc_call(c, AGENT "UnloadModule", &q.base,
 				      &itm__v1__unload_module_reply__descriptor,
-				      &m, 200, &st), -EIO);
+				      &m, 200, &st),
+			 -EIO);
 	dt = now_ms() - t0;
 	assert_int_equal(st.code, ITM_RPC_DEADLINE_EXCEEDED);
 	assert_true(dt >= 190 && dt < 1500);
 	/* The handler answers the expired call now; then serves as usual. */
 	assert_int_equal(itm_rpc_call(c, AGENT "ListModules", &lq.base,
 				      &itm__v1__list_modules_reply__descriptor,
-				      &m, 2000, &st), 0);
+				      &m, 2000, &st),
+			 0);
 	protobuf_c_message_free_unpacked(m, NULL);
 	itm_rpc_client_free(c);
 }
 
 /* 16 MiB are allowed: 8 MiB of parameters go there and back. */
-static void test_large_message(void **state)
+static void
+test_large_message(void **state)
 {
 	Itm__V1__LoadModuleRequest q = ITM__V1__LOAD_MODULE_REQUEST__INIT;
 	struct fx *fx = *state;
@@ -528,7 +577,8 @@ static void test_large_message(void **state)
 	q.params = params;
 	assert_int_equal(itm_rpc_call(c, AGENT "LoadModule", &q.base,
 				      &itm__v1__load_module_reply__descriptor,
-				      &m, 10000, &st), 0);
+				      &m, 10000, &st),
+			 0);
 	r = (void *)m;
 	assert_int_equal(r->n_params, 8);
 	assert_int_equal(strlen(r->params[7]), (1 << 20) - 1);
@@ -548,8 +598,9 @@ struct fan_call {
 	char module[16];
 };
 
-static void fan_done(void *arg, const struct itm_rpc_status *st,
-		     const ProtobufCMessage *reply)
+static void
+fan_done(void *arg, const struct itm_rpc_status *st,
+	 const ProtobufCMessage *reply)
 {
 	struct fan_call *fc = arg;
 	const Itm__V1__StatsReply *r = (const void *)reply;
@@ -562,7 +613,8 @@ static void fan_done(void *arg, const struct itm_rpc_status *st,
 	free(fc);
 }
 
-static void test_async_fanout(void **state)
+static void
+test_async_fanout(void **state)
 {
 	Itm__V1__StatsRequest q = ITM__V1__STATS_REQUEST__INIT;
 	struct fx *fx = *state;
@@ -577,12 +629,14 @@ static void test_async_fanout(void **state)
 		fc->fan = &fan;
 		snprintf(fc->module, sizeof(fc->module), "m%d", i);
 		q.module = fc->module;
-		assert_int_equal(itm_rpc_call_async(c[i % 2], &loop,
-				AGENT "GetStats", &q.base,
-				&itm__v1__stats_reply__descriptor, 5000,
-				fan_done, fc), 0);
+		assert_int_equal(
+			itm_rpc_call_async(c[i % 2], &loop, AGENT "GetStats",
+					   &q.base,
+					   &itm__v1__stats_reply__descriptor,
+					   5000, fan_done, fc),
+			0);
 	}
-	assert_int_equal(fan.done, 0);	/* never called synchronously */
+	assert_int_equal(fan.done, 0); /* never called synchronously */
 	/* Only pending calls keep the loop alive: it ends when all are in. */
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(fan.done, 50);
@@ -593,8 +647,9 @@ static void test_async_fanout(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
-static void cancel_done(void *arg, const struct itm_rpc_status *st,
-			const ProtobufCMessage *reply)
+static void
+cancel_done(void *arg, const struct itm_rpc_status *st,
+	    const ProtobufCMessage *reply)
 {
 	int *code = arg;
 
@@ -603,7 +658,8 @@ static void cancel_done(void *arg, const struct itm_rpc_status *st,
 }
 
 /* Freeing a client with a call in flight runs the callback, cancelled. */
-static void test_async_free_inflight(void **state)
+static void
+test_async_free_inflight(void **state)
 {
 	Itm__V1__UnloadModuleRequest q = ITM__V1__UNLOAD_MODULE_REQUEST__INIT;
 	struct fx *fx = *state;
@@ -613,9 +669,11 @@ static void test_async_free_inflight(void **state)
 
 	uv_loop_init(&loop);
 	q.name = "x";
-	assert_int_equal(itm_rpc_call_async(c, &loop, AGENT "UnloadModule",
-			&q.base, &itm__v1__unload_module_reply__descriptor,
-			0, cancel_done, &code), 0);
+	assert_int_equal(
+		itm_rpc_call_async(c, &loop, AGENT "UnloadModule", &q.base,
+				   &itm__v1__unload_module_reply__descriptor, 0,
+				   cancel_done, &code),
+		0);
 	uv_run(&loop, UV_RUN_NOWAIT);
 	itm_rpc_client_free(c);
 	assert_int_equal(code, ITM_RPC_CANCELLED);
@@ -629,7 +687,8 @@ struct counter {
 	char last[32];
 };
 
-static int on_tick(void *arg, const ProtobufCMessage *msg)
+static int
+on_tick(void *arg, const ProtobufCMessage *msg)
 {
 	const Itm__V1__StatsReply *r = (const void *)msg;
 	struct counter *k = arg;
@@ -638,14 +697,16 @@ static int on_tick(void *arg, const ProtobufCMessage *msg)
 	return ++k->n == k->stop_at;
 }
 
-static void wait_for(atomic_int *v, int want)
+static void
+wait_for(atomic_int *v, int want)
 {
 	for (int i = 0; i < 200 && atomic_load(v) != want; i++)
 		usleep(10000);
 	assert_int_equal(atomic_load(v), want);
 }
 
-static void test_stream_cancel(void **state)
+static void
+test_stream_cancel(void **state)
 {
 	Itm__V1__WatchStatsRequest q = ITM__V1__WATCH_STATS_REQUEST__INIT;
 	struct fx *fx = *state;
@@ -655,8 +716,9 @@ static void test_stream_cancel(void **state)
 
 	q.interval_ms = 20;
 	assert_int_equal(itm_rpc_stream(c, AGENT "WatchStats", &q.base,
-			&itm__v1__stats_reply__descriptor, on_tick, &k, 5000,
-			&st), 0);
+					&itm__v1__stats_reply__descriptor,
+					on_tick, &k, 5000, &st),
+			 0);
 	assert_int_equal(k.n, 3);
 	assert_string_equal(k.last, "tick-2");
 	/* The server noticed and its on_cancel callback ended the stream. */
@@ -665,7 +727,8 @@ static void test_stream_cancel(void **state)
 	itm_rpc_client_free(c);
 }
 
-static void test_stream_end_and_deadline(void **state)
+static void
+test_stream_end_and_deadline(void **state)
 {
 	Itm__V1__WatchStatsRequest q = ITM__V1__WATCH_STATS_REQUEST__INIT;
 	struct fx *fx = *state;
@@ -673,11 +736,12 @@ static void test_stream_end_and_deadline(void **state)
 	struct counter k = { 0, 0, "" };
 	struct itm_rpc_status st;
 
-	q.module = "three";		/* the server ends after 3 */
+	q.module = "three"; /* the server ends after 3 */
 	q.interval_ms = 10;
 	assert_int_equal(itm_rpc_stream(c, AGENT "WatchStats", &q.base,
-			&itm__v1__stats_reply__descriptor, on_tick, &k, 5000,
-			&st), 0);
+					&itm__v1__stats_reply__descriptor,
+					on_tick, &k, 5000, &st),
+			 0);
 	assert_int_equal(k.n, 3);
 	assert_int_equal(st.code, ITM_RPC_OK);
 	/* An endless stream ends at the deadline; the server is told. */
@@ -685,8 +749,9 @@ static void test_stream_end_and_deadline(void **state)
 	q.interval_ms = 50;
 	k.n = 0;
 	assert_int_equal(itm_rpc_stream(c, AGENT "WatchStats", &q.base,
-			&itm__v1__stats_reply__descriptor, on_tick, &k, 300,
-			&st), -EIO);
+					&itm__v1__stats_reply__descriptor,
+					on_tick, &k, 300, &st),
+			 -EIO);
 	assert_int_equal(st.code, ITM_RPC_DEADLINE_EXCEEDED);
 	assert_true(k.n >= 2);
 	wait_for(&fx->cancels, 1);
@@ -700,7 +765,8 @@ struct bg_stream {
 	char message[ITM_RPC_MSG_MAX];
 };
 
-static void bg_stream_thread(void *arg)
+static void
+bg_stream_thread(void *arg)
 {
 	Itm__V1__WatchStatsRequest q = ITM__V1__WATCH_STATS_REQUEST__INIT;
 	struct bg_stream *b = arg;
@@ -718,7 +784,8 @@ static void bg_stream_thread(void *arg)
 }
 
 /* Freeing the server with a stream open ends it cleanly on both sides. */
-static void test_server_free_with_stream(void **state)
+static void
+test_server_free_with_stream(void **state)
 {
 	struct fx *fx = *state;
 	struct bg_stream b = { fx, 0, 0, "" };
@@ -739,7 +806,8 @@ static void test_server_free_with_stream(void **state)
 	fx_start(fx);
 }
 
-static void test_second_server(void **state)
+static void
+test_second_server(void **state)
 {
 	struct fx *fx = *state;
 	struct itm_rpc_server *s2;
@@ -760,7 +828,8 @@ static void test_second_server(void **state)
 	itm_rpc_client_free(c);
 }
 
-static void test_second_server_tcp(void **state)
+static void
+test_second_server_tcp(void **state)
 {
 	struct fx *fx = *state;
 	struct itm_rpc_server *s2;
@@ -782,7 +851,8 @@ static void test_second_server_tcp(void **state)
 	itm_rpc_client_free(c);
 }
 
-static void test_unreachable(void **state)
+static void
+test_unreachable(void **state)
 {
 	struct fx *fx = *state;
 	struct itm_rpc_client *c;
@@ -800,7 +870,8 @@ static void test_unreachable(void **state)
 /* Mutual TLS                                                           */
 /* ------------------------------------------------------------------ */
 
-static char *path_in(const char *dir, const char *sub, const char *name)
+static char *
+path_in(const char *dir, const char *sub, const char *name)
 {
 	char *p;
 
@@ -808,14 +879,16 @@ static char *path_in(const char *dir, const char *sub, const char *name)
 	return p;
 }
 
-static int setup_tls(void **state)
+static int
+setup_tls(void **state)
 {
 	struct fx *fx = fx_new("tcp");
 	char cmd[512];
 
-	snprintf(cmd, sizeof(cmd), "%s %s/pki agent1 ctl >/dev/null && "
-		 "%s %s/other rogue >/dev/null", ITM_MKCERTS, fx->dir,
-		 ITM_MKCERTS, fx->dir);
+	snprintf(cmd, sizeof(cmd),
+		 "%s %s/pki agent1 ctl >/dev/null && "
+		 "%s %s/other rogue >/dev/null",
+		 ITM_MKCERTS, fx->dir, ITM_MKCERTS, fx->dir);
 	assert_int_equal(system(cmd), 0);
 	fx->use_tls = 1;
 	fx->tls.ca_file = path_in(fx->dir, "pki", "ca.pem");
@@ -826,7 +899,8 @@ static int setup_tls(void **state)
 	return 0;
 }
 
-static int teardown_tls(void **state)
+static int
+teardown_tls(void **state)
 {
 	struct fx *fx = *state;
 
@@ -836,8 +910,9 @@ static int teardown_tls(void **state)
 	return teardown(state);
 }
 
-static int tls_status(struct fx *fx, const char *sub, const char *who,
-		      char *node, struct itm_rpc_status *st)
+static int
+tls_status(struct fx *fx, const char *sub, const char *who, char *node,
+	   struct itm_rpc_status *st)
 {
 	struct itm_rpc_tls t = { 0 };
 	struct itm_rpc_client *c;
@@ -861,7 +936,8 @@ static int tls_status(struct fx *fx, const char *sub, const char *who,
 	return rc;
 }
 
-static void test_mtls(void **state)
+static void
+test_mtls(void **state)
 {
 	struct fx *fx = *state;
 	struct itm_rpc_status st;
@@ -884,7 +960,8 @@ static void test_mtls(void **state)
 	}
 }
 
-static void test_tls_bad_files(void **state)
+static void
+test_tls_bad_files(void **state)
 {
 	struct itm_rpc_tls t = { "/nonexistent/ca.pem", NULL, NULL, NULL };
 	struct itm_rpc_client *c;
@@ -892,32 +969,52 @@ static void test_tls_bad_files(void **state)
 	(void)state;
 	assert_int_equal(itm_rpc_client_new(&c, "127.0.0.1:1", &t), -ENOENT);
 	t.ca_file = NULL;
-	t.cert_file = "/etc/hostname";		/* cert without key */
+	t.cert_file = "/etc/hostname"; /* cert without key */
 	assert_int_equal(itm_rpc_client_new(&c, "127.0.0.1:1", &t), -EINVAL);
 }
 
-int main(void)
+int
+main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_unary_ok, setup_unix, teardown),
-		cmocka_unit_test_setup_teardown(test_unary_ok, setup_tcp, teardown),
-		cmocka_unit_test_setup_teardown(test_unix_socket_files, setup_unix, teardown),
-		cmocka_unit_test_setup_teardown(test_error_status, setup_unix, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_method, setup_unix, teardown),
-		cmocka_unit_test_setup_teardown(test_garbage_request, setup_unix, teardown),
-		cmocka_unit_test_setup_teardown(test_garbage_request, setup_tcp, teardown),
-		cmocka_unit_test_setup_teardown(test_deadline, setup_unix, teardown),
-		cmocka_unit_test_setup_teardown(test_large_message, setup_tcp, teardown),
-		cmocka_unit_test_setup_teardown(test_async_fanout, setup_unix, teardown),
-		cmocka_unit_test_setup_teardown(test_async_fanout, setup_tcp, teardown),
-		cmocka_unit_test_setup_teardown(test_async_free_inflight, setup_unix, teardown),
-		cmocka_unit_test_setup_teardown(test_stream_cancel, setup_unix, teardown),
-		cmocka_unit_test_setup_teardown(test_stream_end_and_deadline, setup_tcp, teardown),
-		cmocka_unit_test_setup_teardown(test_server_free_with_stream, setup_unix, teardown),
-		cmocka_unit_test_setup_teardown(test_second_server, setup_unix, teardown),
-		cmocka_unit_test_setup_teardown(test_second_server_tcp, setup_tcp, teardown),
-		cmocka_unit_test_setup_teardown(test_unreachable, setup_unix, teardown),
-		cmocka_unit_test_setup_teardown(test_mtls, setup_tls, teardown_tls),
+		cmocka_unit_test_setup_teardown(test_unary_ok, setup_unix,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_unary_ok, setup_tcp,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_unix_socket_files,
+						setup_unix, teardown),
+		cmocka_unit_test_setup_teardown(test_error_status, setup_unix,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_method, setup_unix,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_garbage_request,
+						setup_unix, teardown),
+		cmocka_unit_test_setup_teardown(test_garbage_request, setup_tcp,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_deadline, setup_unix,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_large_message, setup_tcp,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_async_fanout, setup_unix,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_async_fanout, setup_tcp,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_async_free_inflight,
+						setup_unix, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_cancel, setup_unix,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stream_end_and_deadline,
+						setup_tcp, teardown),
+		cmocka_unit_test_setup_teardown(test_server_free_with_stream,
+						setup_unix, teardown),
+		cmocka_unit_test_setup_teardown(test_second_server, setup_unix,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_second_server_tcp,
+						setup_tcp, teardown),
+		cmocka_unit_test_setup_teardown(test_unreachable, setup_unix,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_mtls, setup_tls,
+						teardown_tls),
 		cmocka_unit_test(test_tls_bad_files),
 	};
 

@@ -86,21 +86,24 @@ square(const char *cost34)
 {
 	char *y;
 
-	assert_true(asprintf(&y,
-		"comment: square\n"
-		"nodes:\n"
-		"  - {name: n1, mgmt: 10.99.0.1:7701, overlay: 10.200.0.1,"
-		" labels: {site: east, role: edge},"
-		" modules: [{name: qosmod, params: {threshold: 20}}]}\n"
-		"  - {name: n2, mgmt: 10.99.0.2:7701, overlay: 10.200.0.2}\n"
-		"  - {name: n3, mgmt: 10.99.0.3:7701, overlay: 10.200.0.3}\n"
-		"  - {name: n4, mgmt: 10.99.0.4:7701, overlay: 10.200.0.4}\n"
-		"  - {name: n5, mgmt: 10.99.0.5:7701, overlay: 10.200.0.5}\n"
-		"links:\n"
-		"  - {between: [n1, n2], cost: 10, bandwidth: 100mbit}\n"
-		"  - {between: [n2, n3], cost: 10}\n"
-		"  - {between: [n3, n4], cost: %s}\n"
-		"  - {between: [n4, n1], cost: 10}\n", cost34) > 0);
+	assert_true(
+		asprintf(
+			&y,
+			"comment: square\n"
+			"nodes:\n"
+			"  - {name: n1, mgmt: 10.99.0.1:7701, overlay: 10.200.0.1,"
+			" labels: {site: east, role: edge},"
+			" modules: [{name: qosmod, params: {threshold: 20}}]}\n"
+			"  - {name: n2, mgmt: 10.99.0.2:7701, overlay: 10.200.0.2}\n"
+			"  - {name: n3, mgmt: 10.99.0.3:7701, overlay: 10.200.0.3}\n"
+			"  - {name: n4, mgmt: 10.99.0.4:7701, overlay: 10.200.0.4}\n"
+			"  - {name: n5, mgmt: 10.99.0.5:7701, overlay: 10.200.0.5}\n"
+			"links:\n"
+			"  - {between: [n1, n2], cost: 10, bandwidth: 100mbit}\n"
+			"  - {between: [n2, n3], cost: 10}\n"
+			"  - {between: [n3, n4], cost: %s}\n"
+			"  - {between: [n4, n1], cost: 10}\n",
+			cost34) > 0);
 	return y;
 }
 
@@ -135,7 +138,8 @@ schema_and_pragmas(void **state)
 	assert_int_equal(sql_int("SELECT count(*) FROM sqlite_schema WHERE "
 				 "type = 'table' AND name IN ('generations', "
 				 "'nodes', 'links', 'node_labels', 'modules', "
-				 "'module_params', 'agents')"), 7);
+				 "'module_params', 'agents')"),
+			 7);
 	/* Opening again migrates nothing and keeps the version. */
 	st = open_ok();
 	assert_int_equal(store_schema_version(st), STORE_SCHEMA_VERSION);
@@ -161,14 +165,16 @@ refuse_foreign(void **state)
 	f = fopen(db, "w");
 	fputs("this is not SQLite, just text that is long enough to have a "
 	      "header of one hundred bytes or so, which SQLite reads first "
-	      "and then refuses.\n", f);
+	      "and then refuses.\n",
+	      f);
 	fclose(f);
 	unlink(strcat(strcpy(err, db), "-wal"));
 	assert_int_equal(store_open(&st, db, err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "not a database"));
 	/* A directory that does not exist. */
 	assert_int_not_equal(store_open(&st, "/nonexistent/dir/x.db", err,
-					sizeof(err)), 0);
+					sizeof(err)),
+			     0);
 	assert_non_null(strstr(err, "/nonexistent/dir/x.db: "));
 }
 
@@ -233,12 +239,15 @@ apply_and_read_back(void **state)
 	store_close(st);
 	/* The rows, read with SQLite itself. */
 	assert_int_equal(sql_int("SELECT bandwidth_kbps FROM links WHERE gen = 1"
-				 " AND a = 'n1' AND b = 'n2'"), 100000);
+				 " AND a = 'n1' AND b = 'n2'"),
+			 100000);
 	assert_int_equal(sql_int("SELECT count(*) FROM node_labels WHERE gen = 1"
-				 " AND node = 'n1'"), 2);
+				 " AND node = 'n1'"),
+			 2);
 	assert_int_equal(sql_int("SELECT count(*) FROM module_params WHERE "
 				 "module = 'qosmod' AND key = 'threshold' AND "
-				 "value = '20'"), 1);
+				 "value = '20'"),
+			 1);
 	free(y);
 }
 
@@ -271,10 +280,10 @@ table_generations(void **state)
 	apply_ok(st, a);
 	wants(st, w, sizeof(w));
 	assert_string_equal(w, "1 1 1 1 1");
-	assert_int_equal(apply_ok(st, b), 2);	/* n3-n4 cost changed */
+	assert_int_equal(apply_ok(st, b), 2); /* n3-n4 cost changed */
 	wants(st, w, sizeof(w));
 	assert_string_equal(w, "1 1 2 2 1");
-	assert_int_equal(apply_ok(st, b), 3);	/* same again: no change */
+	assert_int_equal(apply_ok(st, b), 3); /* same again: no change */
 	wants(st, w, sizeof(w));
 	assert_string_equal(w, "1 1 2 2 1");
 	assert_int_equal(store_rollback(st, 1, &errs, &gen), 0);
@@ -315,10 +324,11 @@ liveness(void **state)
 	store_nodes_free(v, n);
 
 	assert_int_equal(store_agent_seen(st, "n2", "10.99.0.2:7701", "0.1.0",
-					  1000), 0);
+					  1000),
+			 0);
 	assert_int_equal(store_agent_seen(st, "n2", NULL, NULL, 2000), 0);
 	assert_int_equal(store_agent_ack(st, "n2", 1), 0);
-	assert_int_equal(store_agent_ack(st, "n3", 1), 0);	/* no join yet */
+	assert_int_equal(store_agent_ack(st, "n3", 1), 0); /* no join yet */
 	assert_int_equal(store_nodes(st, &v, &n), 0);
 	assert_string_equal(v[1].agent_addr, "10.99.0.2:7701");
 	assert_string_equal(v[1].version, "0.1.0");
@@ -334,7 +344,7 @@ liveness(void **state)
 	assert_int_equal(store_agent_acks(st, names, gens, 3), 0);
 	assert_int_equal(store_nodes(st, &v, &n), 0);
 	assert_int_equal(v[0].acked_gen, 7);
-	assert_int_equal(v[1].acked_gen, 1);		/* not in the round */
+	assert_int_equal(v[1].acked_gen, 1); /* not in the round */
 	assert_int_equal(v[2].acked_gen, 8);
 	assert_int_equal(v[3].acked_gen, 9);
 	assert_string_equal(v[1].agent_addr, "10.99.0.2:7701");
@@ -354,11 +364,12 @@ bad_apply_stores_nothing(void **state)
 	apply_ok(st, y);
 	topo_errors_init(&errs);
 	assert_int_equal(store_apply(st, bad, strlen(bad), "bad.yaml", NULL, 0,
-				     &errs, &gen), -EINVAL);
+				     &errs, &gen),
+			 -EINVAL);
 	assert_int_equal(gen, 77);
 	assert_int_equal(errs.n, 1);
 	assert_string_equal(errs.lines[0], "bad.yaml:11: links[2].cost: must "
-			    "be an integer 1..65535, got '0'");
+					   "be an integer 1..65535, got '0'");
 	assert_non_null(strstr(store_errmsg(st), "not applied"));
 	assert_int_equal(store_current(st, &cur), 0);
 	assert_int_equal(cur, 1);
@@ -379,14 +390,16 @@ placements(void **state)
 	assert_int_equal(store_placements(st, "n1", &p, &n), 0);
 	assert_int_equal(n, 0);
 	store_placements_free(p, n);
-	assert_int_equal(store_placement_set(st, "n1", "qosmod",
-					     "threshold=20", 1, 1000), 0);
+	assert_int_equal(store_placement_set(st, "n1", "qosmod", "threshold=20",
+					     1, 1000),
+			 0);
 	assert_int_equal(store_placement_set(st, "n1", "fig13", "", 1, 1000),
 			 0);
 	assert_int_equal(store_placement_set(st, "n2", "qosmod", "", 1, 1000),
 			 0);
-	assert_int_equal(store_placement_set(st, "n1", "qosmod",
-					     "threshold=30", 2, 2000), 0);
+	assert_int_equal(store_placement_set(st, "n1", "qosmod", "threshold=30",
+					     2, 2000),
+			 0);
 	assert_int_equal(store_placements(st, "n1", &p, &n), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(p[0].module, "fig13");
@@ -410,8 +423,11 @@ migrate_from_1(void **state)
 
 	store_close(st);
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(h, "DROP TABLE placements; PRAGMA "
-				      "user_version = 1", 0, 0, 0), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h,
+				      "DROP TABLE placements; PRAGMA "
+				      "user_version = 1",
+				      0, 0, 0),
+			 SQLITE_OK);
 	sqlite3_close(h);
 	st = open_ok();
 	assert_int_equal(store_schema_version(st), 2);
@@ -456,8 +472,8 @@ integrity(void)
 
 	assert_string_equal(ok, "ok");
 	free(ok);
-	assert_int_equal(sql_int("SELECT count(*) FROM pragma_foreign_key_check"),
-			 0);
+	assert_int_equal(
+		sql_int("SELECT count(*) FROM pragma_foreign_key_check"), 0);
 }
 
 static void
@@ -485,8 +501,10 @@ kill_mid_apply(void **state)
 	assert_int_equal(cur, 1);
 	store_close(st);
 	integrity();
-	assert_int_equal(sql_int("SELECT count(*) FROM nodes WHERE gen <> 1"), 0);
-	assert_int_equal(sql_int("SELECT count(*) FROM links WHERE gen <> 1"), 0);
+	assert_int_equal(sql_int("SELECT count(*) FROM nodes WHERE gen <> 1"),
+			 0);
+	assert_int_equal(sql_int("SELECT count(*) FROM links WHERE gen <> 1"),
+			 0);
 
 	/* The same apply without a kill stores generation 2 whole. */
 	st = open_ok();

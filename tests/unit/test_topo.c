@@ -119,12 +119,12 @@ good_config(void **state)
 static void
 link_defaults(void **state)
 {
-	struct topo_config *cfg = parse_ok(
-		"nodes:\n"
-		"  - {name: a, mgmt: 127.0.0.1:1, overlay: 10.0.0.1}\n"
-		"  - {name: b, mgmt: 127.0.0.1:2, overlay: 10.0.0.2}\n"
-		"links:\n"
-		"  - between: [b, a]\n");
+	struct topo_config *cfg =
+		parse_ok("nodes:\n"
+			 "  - {name: a, mgmt: 127.0.0.1:1, overlay: 10.0.0.1}\n"
+			 "  - {name: b, mgmt: 127.0.0.1:2, overlay: 10.0.0.2}\n"
+			 "links:\n"
+			 "  - between: [b, a]\n");
 
 	assert_int_equal(cfg->links[0].cost, 1);
 	assert_int_equal(cfg->links[0].latency_ms, 0);
@@ -145,15 +145,16 @@ length_not_nul(void **state)
 	struct topo_config *cfg;
 
 	topo_errors_init(&errs);
-	assert_int_equal(topo_parse(text, strstr(text, "GARBAGE") - text,
-				    NULL, &cfg, &errs), 0);
+	assert_int_equal(topo_parse(text, strstr(text, "GARBAGE") - text, NULL,
+				    &cfg, &errs),
+			 0);
 	assert_int_equal(cfg->n_nodes, 1);
 	topo_config_free(cfg);
-	assert_int_equal(topo_parse(text, sizeof(text) - 1, NULL, &cfg,
-				    &errs), -EINVAL);
+	assert_int_equal(topo_parse(text, sizeof(text) - 1, NULL, &cfg, &errs),
+			 -EINVAL);
 	assert_int_equal(errs.n, 1);
 	assert_non_null(strstr(errs.lines[0], "topo.yaml:4:1: yaml: did not "
-				"find expected node content"));
+					      "find expected node content"));
 	topo_errors_free(&errs);
 }
 
@@ -170,7 +171,7 @@ null_value(void **state)
 	char *out = parse_bad(y, sizeof(y) - 1, NULL);
 
 	assert_string_equal(out, "t.yaml:6: links[0].cost: must be an "
-			    "integer 1..65535, got nothing\n");
+				 "integer 1..65535, got nothing\n");
 	free(out);
 }
 
@@ -183,14 +184,14 @@ fault_cap(void **state)
 	FILE *f = open_memstream(&y, &len);
 
 	fprintf(f, "nodes:\n  - {name: a, mgmt: 127.0.0.1:1, overlay: "
-		"10.0.0.1}\nlinks:\n");
+		   "10.0.0.1}\nlinks:\n");
 	for (int i = 0; i < 150; i++)
 		fprintf(f, "  - {between: [a, x%d]}\n", i);
 	fclose(f);
 	out = parse_bad(y, len, &n);
 	assert_int_equal(n, TOPO_MAX_ERRORS);
 	assert_non_null(strstr(out, "t.yaml:4: links[0].between[1]: unknown "
-			       "node 'x0'\n"));
+				    "node 'x0'\n"));
 	assert_non_null(strstr(out, "(50 more errors not shown)\n"));
 	free(out);
 	free(y);
@@ -205,9 +206,10 @@ too_many_nodes(void **state)
 
 	fprintf(f, "nodes:\n");
 	for (int i = 0; i <= TOPO_MAX_NODES; i++)
-		fprintf(f, "  - {name: n%d, mgmt: 127.0.%d.%d:7701, overlay: "
-			"10.%d.%d.1}\n", i, i / 250, i % 250 + 1, i / 250,
-			i % 250);
+		fprintf(f,
+			"  - {name: n%d, mgmt: 127.0.%d.%d:7701, overlay: "
+			"10.%d.%d.1}\n",
+			i, i / 250, i % 250 + 1, i / 250, i % 250);
 	fclose(f);
 	out = parse_bad(y, len, NULL);
 	assert_string_equal(out, "t.yaml:2: nodes: more than 1024 nodes\n");
@@ -224,7 +226,7 @@ too_large(void **state)
 	memset(y, '#', len);
 	out = parse_bad(y, len, NULL);
 	assert_string_equal(out, "t.yaml:1: file is larger than 1048576 "
-			    "bytes\n");
+				 "bytes\n");
 	free(out);
 	free(y);
 }
@@ -232,22 +234,37 @@ too_large(void **state)
 static void
 check_bandwidth(void **state)
 {
-	static const struct { const char *in; uint64_t kbps; } ok[] = {
+	static const struct {
+		const char *in;
+		uint64_t kbps;
+	} ok[] = {
 		{ "100mbit", 100000 }, { "1.5gbit", 1500000 },
-		{ "512kbit", 512 }, { "1tbit", 1000000000 },
+		{ "512kbit", 512 },    { "1tbit", 1000000000 },
 		{ "100MBit", 100000 }, { "0.001mbit", 1 },
 	};
 	static const char *const bad[] = {
-		"100", "mbit", "100mbps", ".5mbit", "1.mbit", "0.5kbit",
-		"0kbit", "1.001tbit", "2tbit", "-1mbit", "1e3kbit",
-		"1.0001gbit", "99999999999999999999kbit", "",
+		"100",
+		"mbit",
+		"100mbps",
+		".5mbit",
+		"1.mbit",
+		"0.5kbit",
+		"0kbit",
+		"1.001tbit",
+		"2tbit",
+		"-1mbit",
+		"1e3kbit",
+		"1.0001gbit",
+		"99999999999999999999kbit",
+		"",
 	};
 	char why[128], buf[32];
 	uint64_t v;
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		assert_int_equal(topo_parse_bandwidth(ok[i].in, &v, why,
-						      sizeof(why)), 0);
+						      sizeof(why)),
+				 0);
 		assert_int_equal(v, ok[i].kbps);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -268,7 +285,9 @@ check_bandwidth(void **state)
 static void
 check_hostport(void **state)
 {
-	static const struct { const char *in, *canon; } ok[] = {
+	static const struct {
+		const char *in, *canon;
+	} ok[] = {
 		{ "10.0.0.1:7701", "10.0.0.1:7701" },
 		{ "[::1]:1", "[::1]:1" },
 		{ "[2001:DB8:0::1]:65535", "[2001:db8::1]:65535" },
@@ -277,11 +296,13 @@ check_hostport(void **state)
 		{ "1e100.net:443", "1e100.net:443" },
 	};
 	static const char *const bad[] = {
-		"10.0.0.1", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536",
-		"10.0.0.1:+80", "10.0.0.1:080", "10.0.0.256:80", "1.2.3:80",
-		"::1:80", "[::1]", "[::1]80", "[10.0.0.1]:80", "[::g]:80",
-		"-host:80", "host-:80", "a..b:80", "under_score:80", ":80",
-		"host name:80", "[fe80::1%eth0]:80",
+		"10.0.0.1",	  "10.0.0.1:",	       "10.0.0.1:0",
+		"10.0.0.1:65536", "10.0.0.1:+80",      "10.0.0.1:080",
+		"10.0.0.256:80",  "1.2.3:80",	       "::1:80",
+		"[::1]",	  "[::1]80",	       "[10.0.0.1]:80",
+		"[::g]:80",	  "-host:80",	       "host-:80",
+		"a..b:80",	  "under_score:80",    ":80",
+		"host name:80",	  "[fe80::1%eth0]:80",
 	};
 	char canon[300], why[128];
 
@@ -301,13 +322,22 @@ static void
 check_overlay(void **state)
 {
 	static const char *const bad[] = {
-		"0.0.0.0", "224.0.0.1", "255.255.255.255", "::", "ff02::1",
-		"10.0.0.1/32", "10.0.0.1:80", "010.0.0.1", "host", "",
+		"0.0.0.0",
+		"224.0.0.1",
+		"255.255.255.255",
+		"::",
+		"ff02::1",
+		"10.0.0.1/32",
+		"10.0.0.1:80",
+		"010.0.0.1",
+		"host",
+		"",
 	};
 	char canon[64], why[128];
 
-	assert_int_equal(topo_check_overlay("fd00::0001", canon,
-					    sizeof(canon), why, sizeof(why)), 0);
+	assert_int_equal(topo_check_overlay("fd00::0001", canon, sizeof(canon),
+					    why, sizeof(why)),
+			 0);
 	assert_string_equal(canon, "fd00::1");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (topo_check_overlay(bad[i], canon, sizeof(canon), why,
@@ -321,11 +351,13 @@ check_uint(void **state)
 	uint64_t v;
 
 	assert_int_equal(topo_parse_uint("0", 0, 10, &v), 0);
-	assert_int_equal(topo_parse_uint("18446744073709551615", 0,
-					 UINT64_MAX, &v), 0);
+	assert_int_equal(topo_parse_uint("18446744073709551615", 0, UINT64_MAX,
+					 &v),
+			 0);
 	assert_int_equal(v, UINT64_MAX);
-	assert_int_equal(topo_parse_uint("18446744073709551616", 0,
-					 UINT64_MAX, &v), -1);
+	assert_int_equal(topo_parse_uint("18446744073709551616", 0, UINT64_MAX,
+					 &v),
+			 -1);
 	assert_int_equal(topo_parse_uint("00", 0, 10, &v), -1);
 	assert_int_equal(topo_parse_uint("+1", 0, 10, &v), -1);
 	assert_int_equal(topo_parse_uint(" 1", 0, 10, &v), -1);
@@ -342,8 +374,10 @@ check_names(void **state)
 	assert_int_equal(topo_check_node_name("a.b-c_d", why, sizeof(why)), 0);
 	assert_int_equal(topo_check_node_name("1n", why, sizeof(why)), -1);
 	assert_int_equal(topo_check_node_name("n 1", why, sizeof(why)), -1);
-	assert_int_equal(topo_check_node_name(
-		"n123456789012345678901234567890123", why, sizeof(why)), -1);
+	assert_int_equal(
+		topo_check_node_name("n123456789012345678901234567890123", why,
+				     sizeof(why)),
+		-1);
 	assert_int_equal(topo_check_module_name("qosmod", why, sizeof(why)), 0);
 	assert_int_equal(topo_check_module_name("QoS", why, sizeof(why)), -1);
 	assert_int_equal(topo_check_param_key("threshold", why, sizeof(why)),
@@ -390,7 +424,8 @@ diff_lines(void **state)
 
 	n = topo_diff(old, cur, collect_line, f);
 	fclose(f);
-	assert_string_equal(out,
+	assert_string_equal(
+		out,
 		"~ node n2 mgmt 127.0.0.1:2 -> 127.0.0.1:9\n"
 		"~ node n2 labels role=core -> -\n"
 		"- node n3\n"

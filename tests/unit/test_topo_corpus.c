@@ -95,8 +95,8 @@ expect_text(const char *dir, const char *name, const char *got)
 	char path[512], *want;
 	size_t len;
 
-	snprintf(path, sizeof(path), "%s/%s/%s.expected", ITM_TOPO_CORPUS,
-		 dir, name);
+	snprintf(path, sizeof(path), "%s/%s/%s.expected", ITM_TOPO_CORPUS, dir,
+		 name);
 	if (getenv("ITM_TOPO_REGEN")) {
 		FILE *f = fopen(path, "w");
 
@@ -145,8 +145,8 @@ bad_case(void **state)
 	assert_int_equal(store_open(&st, dbpath, NULL, 0), 0);
 	assert_int_equal(store_current(st, &before), 0);
 	db_hash(h1);
-	assert_int_equal(store_apply(st, yaml, len, file, NULL, 0, &errs,
-				     &gen), -EINVAL);
+	assert_int_equal(store_apply(st, yaml, len, file, NULL, 0, &errs, &gen),
+			 -EINVAL);
 	assert_true(errs.n > 0);
 	db_hash(h2);
 	assert_int_equal(store_current(st, &after), 0);
@@ -196,8 +196,8 @@ good_case(void **state)
 
 	/* Through the store: the tables read back are the same. */
 	assert_int_equal(store_open(&st, dbpath, NULL, 0), 0);
-	assert_int_equal(store_apply(st, yaml, len, name, NULL, 0, &errs,
-				     &gen), 0);
+	assert_int_equal(store_apply(st, yaml, len, name, NULL, 0, &errs, &gen),
+			 0);
 	assert_int_equal(store_topology(st, gen, &back, &back_set), 0);
 	mem = open_memstream(&out2, &olen2);
 	print_tables(back_set, mem);
@@ -265,8 +265,8 @@ setup_db(void **state)
 	snprintf(dbpath, sizeof(dbpath), "%s/topology.db", dbdir);
 	topo_errors_init(&errs);
 	if (store_open(&st, dbpath, NULL, 0) != 0 ||
-	    store_apply(st, base, sizeof(base) - 1, "base.yaml", NULL, 0,
-			&errs, &gen) != 0)
+	    store_apply(st, base, sizeof(base) - 1, "base.yaml", NULL, 0, &errs,
+			&gen) != 0)
 		return -1;
 	store_close(st);
 	return 0;
@@ -291,15 +291,18 @@ main(void)
 	int rc;
 
 	if (nb < 15 || ng == 0) {
-		fprintf(stderr, "corpus too small: %zu bad, %zu good\n", nb, ng);
+		fprintf(stderr, "corpus too small: %zu bad, %zu good\n", nb,
+			ng);
 		return 1;
 	}
 	for (size_t i = 0; i < nb; i++)
 		t[i] = (struct CMUnitTest){ .name = bad[i],
-			.test_func = bad_case, .initial_state = bad[i] };
+					    .test_func = bad_case,
+					    .initial_state = bad[i] };
 	for (size_t i = 0; i < ng; i++)
 		t[nb + i] = (struct CMUnitTest){ .name = good[i],
-			.test_func = good_case, .initial_state = good[i] };
+						 .test_func = good_case,
+						 .initial_state = good[i] };
 	rc = _cmocka_run_group_tests("topo_corpus", t, nb + ng, setup_db,
 				     teardown_db);
 	for (size_t i = 0; i < nb; i++)

@@ -70,7 +70,7 @@ no_threads_with_one(void **state)
 	assert_int_equal(workers_count(), 1);
 	assert_false(workers_threaded());
 	assert_true(workers_on_main());
-	agent_lock();		/* no-ops: must not block or crash */
+	agent_lock(); /* no-ops: must not block or crash */
 	agent_lock();
 	agent_unlock();
 	agent_unlock();

@@ -16,9 +16,8 @@
 
 enum { C_TCP = 1, C_UDP, C_ICMP, C_OTHER, C_MAX };
 
-static const char *const names[C_MAX] = {
-	"unclassified", "tcp", "udp", "icmp", "other"
-};
+static const char *const names[C_MAX] = { "unclassified", "tcp", "udp", "icmp",
+					  "other" };
 static uint64_t packets[C_MAX], bytes[C_MAX], last[C_MAX];
 static unsigned int interval_s = 1;
 
@@ -26,15 +25,11 @@ static int
 classify(itm_where hook, struct itm_packet *pkt)
 {
 	switch (pkt->l4proto) {
-	case IPPROTO_TCP:
-		return C_TCP;
-	case IPPROTO_UDP:
-		return C_UDP;
+	case IPPROTO_TCP: return C_TCP;
+	case IPPROTO_UDP: return C_UDP;
 	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6:
-		return C_ICMP;
-	default:
-		return C_OTHER;
+	case IPPROTO_ICMPV6: return C_ICMP;
+	default: return C_OTHER;
 	}
 }
 
@@ -64,11 +59,11 @@ report(unsigned long arg)
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "hook", 1, NULL, 'H' }, { "interval", 1, NULL, 'i' },
-		{ "label", 1, NULL, 'l' }, { "help", 0, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
+	static const struct option opts[] = { { "hook", 1, NULL, 'H' },
+					      { "interval", 1, NULL, 'i' },
+					      { "label", 1, NULL, 'l' },
+					      { "help", 0, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
 	const char *label = "counter";
 	int hook = ITM_IP_FORWARD, ch;
 	struct itm_info info;
@@ -82,7 +77,8 @@ main(int argc, char **argv)
 			label = optarg;
 			continue;
 		}
-		fprintf(ch == 'h' ? stdout : stderr, "Usage: counter [--hook H]"
+		fprintf(ch == 'h' ? stdout : stderr,
+			"Usage: counter [--hook H]"
 			" [--interval SECONDS] [--label L]\nCount packets per "
 			"protocol at a hook and print rates.\n");
 		return ch == 'h' ? 0 : 2;

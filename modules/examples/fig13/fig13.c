@@ -22,9 +22,9 @@ process(itm_where hook, int cls, struct itm_packet *m)
 	struct iphdr *iph = m->iph;
 	unsigned short space;
 
-	iph->tos = fig13.tos;			/* modify a field in IP header */
+	iph->tos = fig13.tos; /* modify a field in IP header */
 	if (fig13.new_dport && m->l4proto == IPPROTO_TCP && m->tcph)
-		m->tcph->dest = htons(fig13.new_dport);	/* ... in TCP */
+		m->tcph->dest = htons(fig13.new_dport); /* ... in TCP */
 	else if (fig13.new_dport && m->l4proto == IPPROTO_UDP && m->udph)
 		m->udph->dest = htons(fig13.new_dport);
 	/* recalculate checksums */
@@ -33,12 +33,15 @@ process(itm_where hook, int cls, struct itm_packet *m)
 	iph->check = itm_ip_fast_csum((unsigned char *)iph, iph->ihl);
 	if (m->l4proto == IPPROTO_TCP && m->tcph) {
 		m->tcph->check = 0;
-		m->tcph->check = itm_csum_tcpudp_magic(iph->saddr, iph->daddr,
-			space, iph->protocol,
-			itm_csum_partial((unsigned char *)m->tcph, space, 0));
+		m->tcph->check =
+			itm_csum_tcpudp_magic(iph->saddr, iph->daddr, space,
+					      iph->protocol,
+					      itm_csum_partial((unsigned char *)
+								       m->tcph,
+							       space, 0));
 	}
 	fig13.rewritten++;
-	libitm_packet_altered();	/* tell libitm the packet changed */
+	libitm_packet_altered(); /* tell libitm the packet changed */
 	return ITM_ACCEPT;
 }
 

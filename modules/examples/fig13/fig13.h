@@ -10,9 +10,9 @@
 #include <itm.h>
 
 struct fig13_conf {
-	uint8_t tos;		/* new TOS byte (paper: 0x55) */
-	uint16_t new_dport;	/* new destination port, 0 = keep (paper: 5555) */
-	uint64_t rewritten;	/* packets changed */
+	uint8_t tos;	    /* new TOS byte (paper: 0x55) */
+	uint16_t new_dport; /* new destination port, 0 = keep (paper: 5555) */
+	uint64_t rewritten; /* packets changed */
 };
 
 extern struct fig13_conf fig13;

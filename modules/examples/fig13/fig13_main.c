@@ -15,6 +15,7 @@
 static void
 usage(FILE *f)
 {
+	/* clang-format off */
 	fprintf(f,
 "Usage: fig13 [options]\n"
 "Rewrite the TOS byte and destination port of matching packets (the\n"
@@ -31,6 +32,7 @@ usage(FILE *f)
 "  --priority N     order among modules at the hook (0)\n"
 "  --label L        registration label (fig13)\n"
 "The agent is found at $ITM_AGENT_SOCKET or /run/itm/agent.sock.\n");
+	/* clang-format on */
 }
 
 static long
@@ -50,11 +52,11 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "hook", 1, NULL, 'H' }, { "proto", 1, NULL, 'p' },
-		{ "dport", 1, NULL, 'd' }, { "tos", 1, NULL, 't' },
+		{ "hook", 1, NULL, 'H' },      { "proto", 1, NULL, 'p' },
+		{ "dport", 1, NULL, 'd' },     { "tos", 1, NULL, 't' },
 		{ "new-dport", 1, NULL, 'n' }, { "priority", 1, NULL, 'P' },
-		{ "indev", 1, NULL, 'i' }, { "outdev", 1, NULL, 'o' },
-		{ "label", 1, NULL, 'l' }, { "help", 0, NULL, 'h' },
+		{ "indev", 1, NULL, 'i' },     { "outdev", 1, NULL, 'o' },
+		{ "label", 1, NULL, 'l' },     { "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *label = "fig13", *proto = "tcp";
@@ -67,7 +69,8 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'H':
 			if ((hook = itm_hook_from_name(optarg)) < 0) {
-				fprintf(stderr, "fig13: no hook '%s'\n", optarg);
+				fprintf(stderr, "fig13: no hook '%s'\n",
+					optarg);
 				return 2;
 			}
 			break;
@@ -75,8 +78,8 @@ main(int argc, char **argv)
 		case 'd': dport = num("--dport", optarg, 65535); break;
 		case 't': fig13.tos = (uint8_t)num("--tos", optarg, 255); break;
 		case 'n':
-			fig13.new_dport = (uint16_t)num("--new-dport", optarg,
-							65535);
+			fig13.new_dport =
+				(uint16_t)num("--new-dport", optarg, 65535);
 			break;
 		case 'P': prio = (int)strtol(optarg, NULL, 0); break;
 		case 'i': indev = optarg; break;

@@ -51,12 +51,13 @@ fig13_load(struct itm_module *m, const struct itm_params *p)
 	info.priority = (int)itm_param_int(p, "priority");
 	itm_interest_init(&info.interest);
 	if (strcmp(proto, "any") != 0)
-		itm_interest_add_protocol(&info.interest, proto[0] == 't' ?
-					  IPPROTO_TCP : IPPROTO_UDP);
+		itm_interest_add_protocol(&info.interest,
+					  proto[0] == 't' ? IPPROTO_TCP
+							  : IPPROTO_UDP);
 	if (itm_param_uint(p, "dport"))
 		itm_interest_add_dst_port(&info.interest,
-			(uint16_t)itm_param_uint(p, "dport"),
-			(uint16_t)itm_param_uint(p, "dport"));
+					  (uint16_t)itm_param_uint(p, "dport"),
+					  (uint16_t)itm_param_uint(p, "dport"));
 	itm_register_counter("rewritten", &fig13.rewritten);
 	return itm_register_hook((itm_where)hook, &info);
 }
@@ -67,11 +68,7 @@ fig13_unload(struct itm_module *m)
 	itm_unregister_hook(info.hook, &info);
 }
 
-ITM_PLUGIN(
-	.name = "fig13",
-	.version = "1.0",
-	.description = "the paper's Figure 13: rewrite TOS and destination port",
-	.params = params,
-	.load = fig13_load,
-	.unload = fig13_unload,
-);
+ITM_PLUGIN(.name = "fig13", .version = "1.0",
+	   .description =
+		   "the paper's Figure 13: rewrite TOS and destination port",
+	   .params = params, .load = fig13_load, .unload = fig13_unload, );

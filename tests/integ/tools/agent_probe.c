@@ -98,7 +98,7 @@ attach_cases(void)
 	a.pid = 4000000;
 	attach("dead-pid", &a);
 	a.pid = (uint32_t)getpid();
-	a.label = "qos_ctrl";	/* taken by qosmod */
+	a.label = "qos_ctrl"; /* taken by qosmod */
 	attach("taken-label", &a);
 }
 
@@ -143,8 +143,8 @@ other_cases(void)
 	w.interval_ms = 5;
 	memset(&st, 0, sizeof(st));
 	itm_rpc_stream(c, A("WatchStats"), &w.base,
-		       &itm__v1__stats_reply__descriptor, stop_at_first, NULL, 3000,
-		       &st);
+		       &itm__v1__stats_reply__descriptor, stop_at_first, NULL,
+		       3000, &st);
 	printf("watch-interval %s %s\n", itm_rpc_code_name(st.code),
 	       st.message);
 }

@@ -24,8 +24,8 @@
 #include "itm_rpc.h"
 
 static struct itm_rpc_client *cl;
-static ProtobufCMessage *reply;		/* the one reply, freed by main */
-static char *input;			/* the one file read, freed by main */
+static ProtobufCMessage *reply; /* the one reply, freed by main */
+static char *input;		/* the one file read, freed by main */
 
 static ProtobufCMessage *
 call(const char *method, const ProtobufCMessage *req,
@@ -35,7 +35,8 @@ call(const char *method, const ProtobufCMessage *req,
 	ProtobufCMessage *rep = NULL;
 
 	if (itm_rpc_call(cl, method, req, rd, &rep, 30000, &st) < 0) {
-		printf("ERROR %s\n%s\n", itm_rpc_code_name(st.code), st.message);
+		printf("ERROR %s\n%s\n", itm_rpc_code_name(st.code),
+		       st.message);
 		itm_rpc_client_free(cl);
 		exit(1);
 	}
@@ -115,8 +116,9 @@ static void
 cmd_nodes(void)
 {
 	Itm__V1__NodesRequest req = ITM__V1__NODES_REQUEST__INIT;
-	Itm__V1__NodesReply *r = (void *)call(C("Nodes"), &req.base,
-					      &itm__v1__nodes_reply__descriptor);
+	Itm__V1__NodesReply *r =
+		(void *)call(C("Nodes"), &req.base,
+			     &itm__v1__nodes_reply__descriptor);
 
 	printf("generation %llu\n", (unsigned long long)r->generation);
 	for (size_t i = 0; i < r->n_nodes; i++)
@@ -125,15 +127,17 @@ cmd_nodes(void)
 		       (unsigned long long)r->nodes[i]->generation,
 		       (unsigned long long)r->nodes[i]->want_generation,
 		       r->nodes[i]->mgmt_addr,
-		       r->nodes[i]->last_seen[0] ? r->nodes[i]->last_seen : "-");
+		       r->nodes[i]->last_seen[0] ? r->nodes[i]->last_seen
+						 : "-");
 }
 
 static void
 cmd_history(void)
 {
 	Itm__V1__HistoryRequest req = ITM__V1__HISTORY_REQUEST__INIT;
-	Itm__V1__HistoryReply *r = (void *)call(C("History"), &req.base,
-					&itm__v1__history_reply__descriptor);
+	Itm__V1__HistoryReply *r =
+		(void *)call(C("History"), &req.base,
+			     &itm__v1__history_reply__descriptor);
 
 	for (size_t i = 0; i < r->n_generations; i++)
 		printf("generation %llu nodes %u links %u at %s comment %s\n",
@@ -164,7 +168,8 @@ cmd_diff(const char *file)
 
 	req.yaml = slurp(file);
 	req.filename = (char *)file;
-	r = (void *)call(C("Diff"), &req.base, &itm__v1__diff_reply__descriptor);
+	r = (void *)call(C("Diff"), &req.base,
+			 &itm__v1__diff_reply__descriptor);
 	for (size_t i = 0; i < r->n_lines; i++)
 		printf("%s\n", r->lines[i]);
 }
@@ -216,7 +221,8 @@ cmd_join(const char *node)
 
 	req.node = (char *)node;
 	req.version = "ctl_client";
-	r = (void *)call(C("Join"), &req.base, &itm__v1__join_reply__descriptor);
+	r = (void *)call(C("Join"), &req.base,
+			 &itm__v1__join_reply__descriptor);
 	printf("joined heartbeat_ms %u\n", r->heartbeat_ms);
 }
 
@@ -288,7 +294,7 @@ main(int argc, char **argv)
 	}
 	if (argc - i < 2) {
 		fprintf(stderr, "usage: ctl_client [TLS] ADDR COMMAND ARGS "
-			"(see the source)\n");
+				"(see the source)\n");
 		return 2;
 	}
 	if (itm_rpc_client_new(&cl, argv[i], tls.ca_file ? &tls : NULL) < 0) {

@@ -23,9 +23,9 @@ enum probe_mode { MODE_ACCEPT, MODE_DROP, MODE_TOS, MODE_REPEAT };
 
 struct probe {
 	enum probe_mode mode;
-	uint32_t arg;			/* TOS value or mark bits */
-	int per_packet;			/* flush after every verdict */
-	unsigned int verbose;		/* packets to describe */
+	uint32_t arg;	      /* TOS value or mark bits */
+	int per_packet;	      /* flush after every verdict */
+	unsigned int verbose; /* packets to describe */
 	uint64_t altered, gso, notready, has_ct, truncated, errors;
 };
 
@@ -43,11 +43,12 @@ describe(const struct itm_packet *pkt)
 {
 	printf("pkt id=%u hook=%d hw=0x%04x mark=0x%x in=%u out=%u "
 	       "wire_len=%u len=%u flags=0x%x proto=%u sport=%u dport=%u "
-	       "ct=%s ct_id=%u ct_dir=%u\n", pkt->id, pkt->hook,
-	       pkt->hw_protocol, pkt->mark, pkt->indev, pkt->outdev,
-	       pkt->wire_len, pkt->len, pkt->flags, pkt->l4proto, pkt->sport,
-	       pkt->dport, pkt->flags & ITM_PKT_HAS_CT ? "yes" : "no",
-	       pkt->ct_id, pkt->ct_dir);
+	       "ct=%s ct_id=%u ct_dir=%u\n",
+	       pkt->id, pkt->hook, pkt->hw_protocol, pkt->mark, pkt->indev,
+	       pkt->outdev, pkt->wire_len, pkt->len, pkt->flags, pkt->l4proto,
+	       pkt->sport, pkt->dport,
+	       pkt->flags & ITM_PKT_HAS_CT ? "yes" : "no", pkt->ct_id,
+	       pkt->ct_dir);
 	fflush(stdout);
 }
 
@@ -79,12 +80,8 @@ packet_cb(struct itmq *q, struct itm_packet *pkt, void *arg)
 	p->has_ct += !!(pkt->flags & ITM_PKT_HAS_CT);
 	p->truncated += !!(pkt->flags & ITM_PKT_TRUNCATED);
 	switch (p->mode) {
-	case MODE_ACCEPT:
-		err = itmq_verdict(q, pkt, ITMQ_ACCEPT, 0, 0);
-		break;
-	case MODE_DROP:
-		err = itmq_verdict(q, pkt, ITMQ_DROP, 0, 0);
-		break;
+	case MODE_ACCEPT: err = itmq_verdict(q, pkt, ITMQ_ACCEPT, 0, 0); break;
+	case MODE_DROP: err = itmq_verdict(q, pkt, ITMQ_DROP, 0, 0); break;
 	case MODE_TOS:
 		if (set_tos(p, pkt) < 0)
 			p->errors++;
@@ -117,8 +114,7 @@ print_stats(struct itmq *q, const struct probe *p)
 	       (unsigned long long)st.user_dropped, err ? "(no /proc)" : "",
 	       (unsigned long long)p->altered, (unsigned long long)p->gso,
 	       (unsigned long long)p->notready, (unsigned long long)p->has_ct,
-	       (unsigned long long)p->truncated,
-	       (unsigned long long)p->errors);
+	       (unsigned long long)p->truncated, (unsigned long long)p->errors);
 	fflush(stdout);
 }
 
@@ -191,10 +187,19 @@ main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'q': cfg.num = (uint16_t)num_arg(optarg); have_queue = 1; break;
+		case 'q':
+			cfg.num = (uint16_t)num_arg(optarg);
+			have_queue = 1;
+			break;
 		case 'd': p.mode = MODE_DROP; break;
-		case 't': p.mode = MODE_TOS; p.arg = num_arg(optarg) & 0xff; break;
-		case 'r': p.mode = MODE_REPEAT; p.arg = num_arg(optarg); break;
+		case 't':
+			p.mode = MODE_TOS;
+			p.arg = num_arg(optarg) & 0xff;
+			break;
+		case 'r':
+			p.mode = MODE_REPEAT;
+			p.arg = num_arg(optarg);
+			break;
 		case 'c': cfg.copy_bytes = num_arg(optarg); break;
 		case 'm': cfg.maxlen = num_arg(optarg); break;
 		case 'C': cfg.conntrack = 1; break;
@@ -209,8 +214,8 @@ main(int argc, char **argv)
 
 	err = itmq_open(&q, &cfg);
 	if (err < 0) {
-		fprintf(stderr, "itmq_probe: itmq_open queue %u: %s\n",
-			cfg.num, strerror(-err));
+		fprintf(stderr, "itmq_probe: itmq_open queue %u: %s\n", cfg.num,
+			strerror(-err));
 		return 1;
 	}
 	printf("itmq_probe: bound queue %u\n", itmq_num(q));
