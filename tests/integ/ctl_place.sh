@@ -118,6 +118,15 @@ itm_assert_eq "$(params cpn2 qosmod)" absent "nothing on cpn2"
 itm_assert_eq "$(sql 'SELECT node, module, params, gen FROM placements')" \
 	"cpn1|qosmod|threshold=20|1" "placement row"
 
+# The agents were refused before generation 1 existed and retry their
+# join every 2 s; a join places modules too, so wait for both joins here
+# or one would race a later apply (and that apply would find its work
+# already done by the join).
+for n in cpn1 cpn2; do
+	itm_wait_for 10 grep -q "node $n joined" "$CTL_LOG" ||
+		itm_fail "$n did not join the controller"
+done
+
 # --- a module loaded by hand, through the controller -------------------
 out=$(ctl module load cpn1 fig13 dport=9 2>&1) ||
 	itm_fail "module load cpn1 fig13: $out"
