@@ -8,6 +8,12 @@ itm_integ_test(lab_topo lab_topo.sh TIMEOUT 180)
 set_tests_properties(integ.lib_selftest integ.lab_updown integ.qos_core
                      integ.lab_topo PROPERTIES SKIP_RETURN_CODE 77)
 
+# The delay line's queue of held packets (deploy/tools/delayq.c).
+itm_unit_test(test_delayq unit/test_delayq.c
+              ${PROJECT_SOURCE_DIR}/deploy/tools/delayq.c)
+target_include_directories(test_delayq PRIVATE
+                           ${PROJECT_SOURCE_DIR}/deploy/tools)
+
 # Benchmark programs are built with the tree but are not tests.
 add_subdirectory(${CMAKE_CURRENT_LIST_DIR}/bench ${CMAKE_BINARY_DIR}/tests/bench)
 
