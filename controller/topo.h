@@ -46,6 +46,10 @@ struct topo_node {
 	const char *name;
 	const char *mgmt;	/* "host:port" of the Agent service */
 	const char *overlay;	/* canonical text (inet_ntop) */
+	const char *underlay;	/* where the overlay reaches the node (its
+				 * Internet address): canonical text; when
+				 * not given, the address of mgmt, or ""
+				 * when mgmt names a host */
 	struct topo_kv *labels; /* sorted by key */
 	size_t n_labels;
 	struct topo_module *modules; /* file order */

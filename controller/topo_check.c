@@ -310,6 +310,30 @@ topo_check_overlay(const char *s, char *canon, size_t clen, char *why,
 		       "port, no prefix length)");
 }
 
+int
+topo_mgmt_address(const char *mgmt, char *addr, size_t len)
+{
+	const char *colon = strrchr(mgmt, ':');
+	unsigned char bin[16];
+	size_t n;
+
+	if (colon == NULL)
+		return -1;
+	if (mgmt[0] == '[') {
+		mgmt++;
+		colon--; /* the ']' */
+	}
+	n = (size_t)(colon - mgmt);
+	if (n >= len)
+		return -1;
+	memcpy(addr, mgmt, n);
+	addr[n] = '\0';
+	if (inet_pton(AF_INET, addr, bin) == 1 ||
+	    inet_pton(AF_INET6, addr, bin) == 1)
+		return 0;
+	return -1;
+}
+
 static const struct {
 	const char *name;
 	uint64_t kbit;

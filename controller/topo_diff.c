@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "topo.h"
+#include "topo_int.h"
 
 const struct topo_node *
 topo_node_find(const struct topo_config *cfg, const char *name)
@@ -155,20 +155,36 @@ diff_node(struct diff *d, const struct topo_node *o, const struct topo_node *n)
 
 	diff_field(d, "node", n->name, "mgmt", o->mgmt, n->mgmt);
 	diff_field(d, "node", n->name, "overlay", o->overlay, n->overlay);
+	diff_field(d, "node", n->name, "underlay",
+		   o->underlay[0] ? o->underlay : "-",
+		   n->underlay[0] ? n->underlay : "-");
 	diff_field(d, "node", n->name, "labels", labels_str(o, a, sizeof(a)),
 		   labels_str(n, b, sizeof(b)));
 	diff_field(d, "node", n->name, "modules", modules_str(o, a, sizeof(a)),
 		   modules_str(n, b, sizeof(b)));
 }
 
+/* " underlay X" unless it is the address of mgmt (the default). */
+static const char *
+underlay_str(const struct topo_node *n, char *buf, size_t len)
+{
+	char host[300];
+
+	if (topo_mgmt_address(n->mgmt, host, sizeof(host)) == 0 &&
+	    strcmp(host, n->underlay) == 0)
+		return "";
+	snprintf(buf, len, " underlay %s", n->underlay[0] ? n->underlay : "-");
+	return buf;
+}
+
 static void
 node_added(struct diff *d, const struct topo_node *n)
 {
-	char a[512], b[512];
+	char a[512], b[512], u[320];
 
-	emit(d, "+ node %s mgmt %s overlay %s labels %s modules %s", n->name,
-	     n->mgmt, n->overlay, labels_str(n, a, sizeof(a)),
-	     modules_str(n, b, sizeof(b)));
+	emit(d, "+ node %s mgmt %s overlay %s%s labels %s modules %s", n->name,
+	     n->mgmt, n->overlay, underlay_str(n, u, sizeof(u)),
+	     labels_str(n, a, sizeof(a)), modules_str(n, b, sizeof(b)));
 }
 
 static void

@@ -30,7 +30,8 @@ struct topo_link_src {
 struct topo_node_src {
 	const char *raw_name; /* as written, even if invalid */
 	int name_line, mgmt_line, overlay_line;
-	int ok; /* name valid */
+	int underlay_line; /* 0 when not given (then: mgmt's address) */
+	int ok;		   /* name valid */
 };
 
 struct topo_ctx {
@@ -71,6 +72,9 @@ int topo_check_hostport(const char *s, char *canon, size_t clen, char *why,
 			size_t len);
 int topo_check_overlay(const char *s, char *canon, size_t clen, char *why,
 		       size_t len);
+/* The address of a canonical mgmt ("10.0.0.1:7701" -> "10.0.0.1",
+ * "[::1]:7701" -> "::1"); -1 when it names a host. */
+int topo_mgmt_address(const char *mgmt, char *addr, size_t len);
 /* Plain decimal without sign or leading zeros, within [min, max]. */
 int topo_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* "100mbit" -> 100000 (kbit/s); units kbit, mbit, gbit, tbit. */

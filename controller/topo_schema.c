@@ -272,6 +272,33 @@ node_overlay(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 }
 
 static void
+node_underlay(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
+{
+	node_src(c, obj)->underlay_line = topo_line(v);
+	((struct topo_node *)obj)->underlay =
+		address(c, v, path, "an IPv4 or IPv6 address",
+			topo_check_overlay);
+}
+
+/*
+ * Without an underlay key, the node's underlay address is the address of
+ * its mgmt (an agent listens on its Internet address).  A mgmt that names
+ * a host gives none: the underlay is then "" (not known), which only
+ * matters to modules that reach nodes by it (itmroute).
+ */
+static void
+node_default_underlay(struct topo_ctx *c, struct topo_node *node)
+{
+	char host[300];
+
+	if (node_src(c, node)->underlay_line || node->mgmt == NULL)
+		return;
+	if (topo_mgmt_address(node->mgmt, host, sizeof(host)) < 0)
+		host[0] = '\0';
+	node->underlay = topo_strndup(c, host, strlen(host));
+}
+
+static void
 node_labels(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 {
 	struct topo_node *node = obj;
@@ -283,8 +310,8 @@ node_labels(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 
 static const struct topo_field node_fields[] = {
 	{ "name", 1, node_name },	{ "mgmt", 1, node_mgmt },
-	{ "overlay", 1, node_overlay }, { "labels", 0, node_labels },
-	{ "modules", 0, node_modules },
+	{ "overlay", 1, node_overlay }, { "underlay", 0, node_underlay },
+	{ "labels", 0, node_labels },	{ "modules", 0, node_modules },
 };
 
 static void
@@ -309,14 +336,17 @@ top_nodes(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 
 		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
 		c->cfg->nodes[i].line = topo_line(item);
-		if (item->type != YAML_MAPPING_NODE)
+		if (item->type != YAML_MAPPING_NODE) {
 			topo_fault(c, topo_line(item),
 				   "%s: must be a mapping "
 				   "with name, mgmt and overlay, got %s",
 				   sub, topo_kind(item));
-		else
-			topo_walk_map(c, item, sub, node_fields, 5,
-				      &c->cfg->nodes[i]);
+			continue;
+		}
+		topo_walk_map(c, item, sub, node_fields,
+			      sizeof(node_fields) / sizeof(node_fields[0]),
+			      &c->cfg->nodes[i]);
+		node_default_underlay(c, &c->cfg->nodes[i]);
 	}
 }
 

@@ -1,8 +1,10 @@
 /*
  * topo_xref.c - checks across the whole topology once every node and link
  * has been read: unique node names, unique management and overlay
- * addresses, link ends that name known nodes, no self-links and no link
- * listed twice (in either order).  Then, if all is well, puts nodes and
+ * addresses, underlay addresses that are unique (unless two nodes share
+ * the host of their mgmt and give none) and no overlay address, link ends
+ * that name known nodes, no self-links and no link listed twice (in
+ * either order).  Then, if all is well, puts nodes and
  * links in canonical order (by name) for the rest of the controller.
  *
  * Duplicates are found by sorting, so a topology of thousands of links
@@ -33,6 +35,13 @@ ref_cmp(const void *a, const void *b)
 	if (d == 0)
 		d = x->line < y->line ? -1 : x->line > y->line;
 	return d;
+}
+
+static int
+ref_key_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ref *)a)->key,
+		      ((const struct ref *)b)->key);
 }
 
 static int
@@ -96,23 +105,75 @@ dup_link(struct topo_ctx *c, const struct ref *first, const struct ref *again)
 		   again->idx, again->key, again->key2, first->line);
 }
 
+/* The line of a node's underlay: its own, or mgmt's when defaulted. */
+static int
+underlay_line(const struct topo_ctx *c, size_t i)
+{
+	return c->nsrc[i].underlay_line ? c->nsrc[i].underlay_line
+					: c->nsrc[i].mgmt_line;
+}
+
+/* Nodes on one host may share its address when neither says otherwise. */
+static void
+dup_underlay(struct topo_ctx *c, const struct ref *first,
+	     const struct ref *again)
+{
+	if (!c->nsrc[first->idx].underlay_line &&
+	    !c->nsrc[again->idx].underlay_line)
+		return;
+	topo_fault(c, again->line,
+		   "nodes[%zu].underlay: %s is already the "
+		   "underlay address of nodes[%zu] (line %d)",
+		   again->idx, again->key, first->idx, first->line);
+}
+
+/* An overlay address must not be where the underlay reaches a node. */
+static void
+underlay_not_overlay(struct topo_ctx *c, struct ref *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->cfg->n_nodes; i++)
+		if (c->cfg->nodes[i].overlay)
+			r[n++] = (struct ref){ c->cfg->nodes[i].overlay, NULL,
+					       c->nsrc[i].overlay_line, i };
+	if (n > 1)
+		qsort(r, n, sizeof(*r), ref_cmp);
+	for (size_t i = 0; i < c->cfg->n_nodes; i++) {
+		const char *u = c->cfg->nodes[i].underlay;
+		struct ref key = { u, NULL, 0, 0 }, *hit;
+
+		if (u == NULL || u[0] == '\0' ||
+		    (hit = bsearch(&key, r, n, sizeof(*r), ref_key_cmp)) ==
+			    NULL)
+			continue;
+		topo_fault(c, underlay_line(c, i),
+			   "nodes[%zu].underlay: %s is the overlay address "
+			   "of nodes[%zu] (line %d): the underlay must not "
+			   "reach overlay addresses",
+			   i, u, hit->idx, hit->line);
+	}
+}
+
 /* Which node field a node check reads. */
-enum node_key { KEY_NAME, KEY_MGMT, KEY_OVERLAY };
+enum node_key { KEY_NAME, KEY_MGMT, KEY_OVERLAY, KEY_UNDERLAY };
 
 static void
 node_dups(struct topo_ctx *c, struct ref *r, enum node_key which)
 {
-	static const dup_func dup[] = { dup_name, dup_mgmt, dup_overlay };
+	static const dup_func dup[] = { dup_name, dup_mgmt, dup_overlay,
+					dup_underlay };
 	size_t n = 0;
 
 	for (size_t i = 0; i < c->cfg->n_nodes; i++) {
 		const struct topo_node *node = &c->cfg->nodes[i];
 		const struct topo_node_src *src = &c->nsrc[i];
-		const char *key[] = { node->name, node->mgmt, node->overlay };
+		const char *key[] = { node->name, node->mgmt, node->overlay,
+				      node->underlay };
 		int line[] = { src->name_line, src->mgmt_line,
-			       src->overlay_line };
+			       src->overlay_line, underlay_line(c, i) };
 
-		if (key[which])
+		if (key[which] && key[which][0])
 			r[n++] = (struct ref){ key[which], NULL, line[which],
 					       i };
 	}
@@ -270,6 +331,8 @@ topo_xref(struct topo_ctx *c)
 	node_dups(c, r, KEY_NAME);
 	node_dups(c, r, KEY_MGMT);
 	node_dups(c, r, KEY_OVERLAY);
+	node_dups(c, r, KEY_UNDERLAY);
+	underlay_not_overlay(c, r);
 	link_checks(c, r);
 	free(r);
 	if (c->n_faults == 0 && c->dropped == 0)

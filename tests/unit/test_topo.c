@@ -133,6 +133,77 @@ link_defaults(void **state)
 	topo_config_free(cfg);
 }
 
+/*
+ * underlay: given, or the address of mgmt (IPv4 or IPv6), or "" when mgmt
+ * names a host; nodes sharing a host may share its address by default.
+ */
+static void
+underlay_defaults(void **state)
+{
+	struct topo_config *cfg = parse_ok(
+		"nodes:\n"
+		"  - {name: a, mgmt: 10.99.0.1:7701, overlay: 10.0.0.1}\n"
+		"  - {name: b, mgmt: 10.99.0.1:7702, overlay: 10.0.0.2}\n"
+		"  - {name: c, mgmt: \"[2001:db8::7]:1\", overlay: 10.0.0.3}\n"
+		"  - {name: d, mgmt: host.example:1, overlay: 10.0.0.4}\n"
+		"  - {name: e, mgmt: host.example:2, overlay: 10.0.0.5,\n"
+		"     underlay: 192.0.2.5}\n"
+		"  - {name: f, mgmt: 10.99.0.6:1, overlay: 10.0.0.6,\n"
+		"     underlay: \"2001:DB8:0::6\"}\n");
+
+	(void)state;
+	assert_string_equal(topo_node_find(cfg, "a")->underlay, "10.99.0.1");
+	assert_string_equal(topo_node_find(cfg, "b")->underlay, "10.99.0.1");
+	assert_string_equal(topo_node_find(cfg, "c")->underlay, "2001:db8::7");
+	assert_string_equal(topo_node_find(cfg, "d")->underlay, "");
+	assert_string_equal(topo_node_find(cfg, "e")->underlay, "192.0.2.5");
+	assert_string_equal(topo_node_find(cfg, "f")->underlay, "2001:db8::6");
+	topo_config_free(cfg);
+}
+
+/* Faults of underlay, each with its line and field. */
+static void
+underlay_faults(void **state)
+{
+	static const char yaml[] = "nodes:\n"
+				   "  - name: a\n"
+				   "    mgmt: 10.99.0.1:7701\n"
+				   "    overlay: 10.200.0.1\n"
+				   "    underlay: 10.98.0.300\n"
+				   "  - name: b\n"
+				   "    mgmt: 10.99.0.2:7701\n"
+				   "    overlay: 10.200.0.2\n"
+				   "    underlay: 10.98.0.2\n"
+				   "  - name: c\n"
+				   "    mgmt: 10.99.0.3:7701\n"
+				   "    overlay: 10.200.0.3\n"
+				   "    underlay: 10.98.0.2\n"
+				   "  - name: d\n"
+				   "    mgmt: 10.200.0.1:7701\n"
+				   "    overlay: 10.200.0.4\n"
+				   "  - name: e\n"
+				   "    mgmt: 10.99.0.5:7701\n"
+				   "    overlay: 10.200.0.5\n"
+				   "    underlay: 10.99.0.1/24\n";
+	size_t n;
+	char *out = parse_bad(yaml, sizeof(yaml) - 1, &n);
+
+	(void)state;
+	assert_string_equal(
+		out,
+		"t.yaml:5: nodes[0].underlay: must be an IPv4 or IPv6 address "
+		"(no port, no prefix length), got '10.98.0.300'\n"
+		"t.yaml:13: nodes[2].underlay: 10.98.0.2 is already the "
+		"underlay address of nodes[1] (line 9)\n"
+		"t.yaml:15: nodes[3].underlay: 10.200.0.1 is the overlay "
+		"address of nodes[0] (line 4): the underlay must not reach "
+		"overlay addresses\n"
+		"t.yaml:20: nodes[4].underlay: must be an IPv4 or IPv6 address "
+		"(no port, no prefix length), got '10.99.0.1/24'\n");
+	assert_int_equal(n, 4);
+	free(out);
+}
+
 /* The length counts, not a NUL: a buffer cut short must not be read on. */
 static void
 length_not_nul(void **state)
@@ -411,10 +482,13 @@ diff_lines(void **state)
 		"  - {between: [n2, n3], cost: 10}\n");
 	struct topo_config *cur = parse_ok(
 		"nodes:\n"
-		"  - {name: n1, mgmt: 127.0.0.1:1, overlay: 10.0.0.1}\n"
+		"  - {name: n1, mgmt: 127.0.0.1:1, overlay: 10.0.0.1,"
+		" underlay: 192.0.2.1}\n"
 		"  - {name: n2, mgmt: 127.0.0.1:9, overlay: 10.0.0.2}\n"
 		"  - {name: n4, mgmt: 127.0.0.1:4, overlay: 10.0.0.4,"
 		" modules: [{name: qosmod, params: {threshold: 5}}]}\n"
+		"  - {name: n5, mgmt: 127.0.0.1:5, overlay: 10.0.0.5,"
+		" underlay: 192.0.2.5}\n"
 		"links:\n"
 		"  - {between: [n2, n1], cost: 20, latency_ms: 3}\n"
 		"  - {between: [n2, n4], bandwidth: 10mbit}\n");
@@ -426,15 +500,18 @@ diff_lines(void **state)
 	fclose(f);
 	assert_string_equal(
 		out,
+		"~ node n1 underlay 127.0.0.1 -> 192.0.2.1\n"
 		"~ node n2 mgmt 127.0.0.1:2 -> 127.0.0.1:9\n"
 		"~ node n2 labels role=core -> -\n"
 		"- node n3\n"
 		"+ node n4 mgmt 127.0.0.1:4 overlay 10.0.0.4 labels - modules "
 		"qosmod(threshold=5)\n"
+		"+ node n5 mgmt 127.0.0.1:5 overlay 10.0.0.5 underlay "
+		"192.0.2.5 labels - modules -\n"
 		"~ link n1 -- n2 cost 10 -> cost 20 latency 3ms\n"
 		"- link n2 -- n3\n"
 		"+ link n2 -- n4 cost 1 bandwidth 10mbit\n");
-	assert_int_equal(n, 7);
+	assert_int_equal(n, 9);
 	assert_int_equal(topo_diff(cur, cur, collect_line, NULL), 0);
 	free(out);
 	topo_config_free(old);
@@ -447,6 +524,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(good_config),
 		cmocka_unit_test(link_defaults),
+		cmocka_unit_test(underlay_defaults),
+		cmocka_unit_test(underlay_faults),
 		cmocka_unit_test(length_not_nul),
 		cmocka_unit_test(null_value),
 		cmocka_unit_test(fault_cap),
