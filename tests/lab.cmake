@@ -5,8 +5,10 @@ itm_integ_test(lib_selftest lib_selftest.sh TIMEOUT 120)
 itm_integ_test(lab_updown lab_updown.sh TIMEOUT 120)
 itm_integ_test(qos_core qos_core.sh TIMEOUT 120)
 itm_integ_test(lab_topo lab_topo.sh TIMEOUT 180)
+itm_integ_test(lab_underlay lab_underlay.sh TIMEOUT 180)
 set_tests_properties(integ.lib_selftest integ.lab_updown integ.qos_core
-                     integ.lab_topo PROPERTIES SKIP_RETURN_CODE 77)
+                     integ.lab_topo integ.lab_underlay
+                     PROPERTIES SKIP_RETURN_CODE 77)
 
 # The delay line's queue of held packets (deploy/tools/delayq.c).
 itm_unit_test(test_delayq unit/test_delayq.c

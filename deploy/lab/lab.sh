@@ -2,10 +2,11 @@
 # lab.sh - a local lab of network namespaces as ITM nodes.
 #
 #   lab.sh up     [-n NAME] [--rate R] [--delay D] [line | --spec FILE]
-#   lab.sh up     [-n NAME] --topo FILE [--shape]
+#   lab.sh up     [-n NAME] --topo FILE [--underlay] [--shape]
 #   lab.sh down   [-n NAME]
 #   lab.sh status [-n NAME]
 #   lab.sh list
+#   lab.sh impair [-n NAME] A B [--oneway] delay=D|loss=P%|down|up|clear...
 #   lab.sh exec   [-n NAME] NODE CMD...        run CMD inside NODE
 #   lab.sh agent  [-n NAME] NODE [AGENT ARGS]   start itm-agent in NODE
 #   lab.sh ctl    [-n NAME] NODE ITMCTL ARGS    itmctl for NODE's agent
@@ -14,17 +15,21 @@
 # A lab is built from a spec (deploy/lab/line.spec shows the format), read
 # and checked whole before anything is created.  Node NODE of lab NAME is
 # the namespace itmlab-NAME-NODE; the lab's state (namespaces, pids, logs,
-# agent sockets) lives in /run/itm-lab/NAME.  --rate shapes every link with
-# HTB on both ends; --delay adds a one-way delay per direction with
-# itm-delay (see itm_delay in tests/integ/lib.sh).  --topo brings up an ITM overlay from a topo.yaml instead:
-# itm-controller, one itm-agent per node, the topology applied (topo.sh);
-# --shape makes the links' bandwidth and latency_ms real.
+# agent sockets) lives in /run/itm-lab/NAME.  Every link passes through
+# the namespace itmlab-NAME-_net (net.sh), where delays, loss and cuts
+# happen.  --rate shapes every link with HTB on both ends; --delay adds a
+# one-way delay per direction with itm-delay.  --topo brings up an ITM
+# overlay from a topo.yaml instead: itm-controller, one itm-agent per node,
+# the topology applied (topo.sh); --shape makes the links' bandwidth and
+# latency_ms real; --underlay joins the nodes by "the Internet" instead of
+# one link per topo.yaml link.  impair changes a path at run time.
 # The namespace helpers are those of tests/integ/lib.sh, in lab mode.
 set -u
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${ITM_SRC:=$(cd "$LAB_DIR/../.." && pwd)}"
 . "$ITM_SRC/tests/integ/lib.sh"
+. "$LAB_DIR/net.sh"
 . "$LAB_DIR/topo.sh"
 
 LAB=${ITM_LAB:-itm}
@@ -34,7 +39,7 @@ DELAY=""
 die() { echo "lab.sh: $*" >&2; exit 1; }
 
 usage() {
-	sed -n '4,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '4,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -148,7 +153,8 @@ lab_exists() {
 }
 
 lab_build() {
-	local n name opt a b aa ab rate delay q=60000 r delays=()
+	local n name opt a b aa ab rate delay us r addrs
+	net_create links
 	for n in "${SPEC_NODES[@]}"; do
 		read -r name opt <<<"$n"
 		itm_ns "$name"
@@ -156,20 +162,17 @@ lab_build() {
 	done
 	for n in "${SPEC_LINKS[@]}"; do
 		read -r a b aa ab rate delay <<<"$n"
-		if [ "$aa" = - ]; then itm_link "$a" "$b"; else itm_link "$a" "$b" "$aa" "$ab"; fi
+		us=0
+		[ "$delay" = - ] || us=$(net__us "$delay")
+		addrs=()
+		[ "$aa" = - ] || addrs=("$aa" "$ab")
+		net_link "$a" "$b" "$us" "${addrs[@]}"
 		if [ "$rate" != - ]; then
 			itm_shape "$a" "$ITM_LINK_DEV_A" "$rate"
 			itm_shape "$b" "$ITM_LINK_DEV_B" "$rate"
 		fi
-		[ "$delay" != - ] && delays+=("$a $ITM_LINK_DEV_A $b $ITM_LINK_DEV_B $delay")
 	done
-	# Delays once every address exists (itm_delay matches the peer's).
-	for n in "${delays[@]}"; do
-		read -r a aa b ab delay <<<"$n"
-		itm_delay "$a" "$aa" "$delay" "$q" "$b"
-		itm_delay "$b" "$ab" "$delay" "$((q + 1))" "$a"
-		q=$((q + 2))
-	done
+	net_commit
 	for r in "${SPEC_ROUTES[@]}"; do
 		# shellcheck disable=SC2086
 		itm_route $r
@@ -180,6 +183,7 @@ lab_build() {
 cmd_up() {
 	local spec="$LAB_DIR/line.spec" topo="" plan
 	TOPO_SHAPE=""
+	TOPO_UNDERLAY=""
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--rate) RATE=${2:?--rate needs a value}; shift 2 ;;
@@ -187,6 +191,7 @@ cmd_up() {
 		--spec) spec=${2:?--spec needs a file}; shift 2 ;;
 		--topo) topo=${2:?--topo needs a file}; shift 2 ;;
 		--shape) TOPO_SHAPE=1; shift ;;
+		--underlay) TOPO_UNDERLAY=1; shift ;;
 		line) spec="$LAB_DIR/line.spec"; shift ;;
 		*) die "up: unknown argument '$1'" ;;
 		esac
@@ -203,6 +208,7 @@ cmd_up() {
 		}
 	else
 		[ -z "$TOPO_SHAPE" ] || die "--shape goes with --topo"
+		[ -z "$TOPO_UNDERLAY" ] || die "--underlay goes with --topo"
 		spec_read "$spec"
 	fi
 	[ "$(id -u)" -eq 0 ] || die "needs root"
@@ -232,6 +238,11 @@ lab_nodes() {
 lab_print() {
 	local ns addrs
 	for ns in "${ITM_NSS[@]}"; do
+		if [ "$ns" = "$(net_ns)" ]; then
+			printf '  %-8s %-22s %s\n' "${ns#"$ITM_PFX"-}" "$ns" \
+				"the network between the nodes (below)"
+			continue
+		fi
 		addrs=$(ip -n "$ns" -4 -o addr show scope global 2>/dev/null |
 			awk '{ printf "%s:%s ", $2, $4 }')
 		printf '  %-8s %-22s %s\n' "${ns#"$ITM_PFX"-}" "$ns" "${addrs:-(no address)}"
@@ -272,6 +283,7 @@ cmd_status() {
 	mapfile -t ITM_NSS < <(lab_all_ns)
 	echo "lab '$LAB' (state in $ITM_TMP)"
 	lab_print
+	net_status
 	for ns in "${ITM_NSS[@]}"; do
 		pids=$(ip netns pids "$ns" | tr '\n' ',')
 		[ -n "$pids" ] && printf '  %-8s processes: %s\n' "${ns#"$ITM_PFX"-}" \
@@ -307,6 +319,14 @@ cmd_agent() {
 	echo "itm-agent on $node: pid $ITM_LAST_PID, socket $(itm_agent_sock "$node"), log $ITM_LAST_LOG"
 }
 
+# impair A B [--oneway] SETTING...: change the path(s) between A and B.
+cmd_impair() {
+	[ $# -ge 2 ] || die "impair: want A B [--oneway] delay=D|loss=P%|down|up|clear..."
+	lab_exists && [ -r "$(net_dir)/paths" ] ||
+		die "lab '$LAB' is not up (or has no paths: brought up before lab.sh knew them)"
+	net_impair "$@"
+}
+
 cmd_itmctl() {
 	[ -s "$ITM_TMP/controller" ] ||
 		die "lab '$LAB' has no controller (it was not brought up with --topo)"
@@ -336,6 +356,7 @@ main() {
 	down) cmd_down ;;
 	status) cmd_status ;;
 	list) cmd_list ;;
+	impair) cmd_impair "$@" ;;
 	exec) cmd_exec "$@" ;;
 	agent) cmd_agent "$@" ;;
 	ctl) cmd_ctl "$@" ;;

@@ -2,19 +2,40 @@
 # from a topo.yaml, with the real control plane.  Sourced by lab.sh.
 #
 #   itmlab-NAME-_ctl   itm-controller (SQLite file in the lab's state dir)
-#                      on the management bridge "mgmt", at the last free
-#                      address of the nodes' mgmt /24, port 7700
-#   itmlab-NAME-NODE   one per node: mgmt0 (veth into the bridge) holds the
-#                      node's mgmt address; lo holds its overlay address;
-#                      one veth per link (to-PEER), without addresses:
-#                      routes to every overlay address along the cheapest
-#                      path by link cost; forwarding on; itm-agent --node
-#                      NODE --listen MGMT --controller CTL:7700
+#                      at the last free address of the nodes' mgmt /24,
+#                      port 7700
+#   itmlab-NAME-_net   the network between the nodes (net.sh)
+#   itmlab-NAME-NODE   one per node: lo holds its overlay address;
+#                      forwarding on; itm-agent --node NODE --listen MGMT
+#                      --controller CTL:7700
+#
+# and, by mode:
+#
+#   links (default)    the controller on a management bridge "mgmt" in
+#                      _ctl; each node's mgmt0 (veth into it) holds its
+#                      mgmt address (and its underlay address, when the
+#                      file gives another: the bridge plays the underlay,
+#                      without delay); one link per topo.yaml link
+#                      (to-PEER at each end, through a bridge of _net),
+#                      without addresses: routes to every overlay address
+#                      along the cheapest path by link cost; with --shape
+#                      each link has its bandwidth (HTB at both ends) and
+#                      latency_ms (each direction, in _net)
+#   --underlay         "the Internet": _net is a router, each node's ul0
+#                      (and the controller's ctl0) one of its ports,
+#                      holding the node's underlay and mgmt addresses, its
+#                      default route through the router; every pair of
+#                      nodes has its own path, delayed by the underlay's
+#                      delay between them (topo_plan.py: a declared link's
+#                      latency_ms, else the least total along links) and
+#                      impairable (lab.sh impair); no overlay route
+#                      anywhere: overlay addresses do not cross the
+#                      Internet unless encapsulated
 #
 # Then `itmctl topology apply FILE`: the controller pushes the tables and
 # loads the modules the file places; the lab waits until they run.  The plan
-# (addresses, routes) comes from topo_plan.py; the controller checks the
-# file's schema (apply --dry-run) before any node exists.
+# (addresses, routes, delays) comes from topo_plan.py; the controller checks
+# the file's schema (apply --dry-run) before any node exists.
 # shellcheck shell=bash
 
 TOPO_CTL_NODE=_ctl		# node names start with a letter: no clash
@@ -23,12 +44,14 @@ TOPO_CTL_PORT=7700
 # The plan, read from topo_plan.py's output.
 TOPO_CTL_IP=""
 TOPO_CTL_LEN=""
-TOPO_NODES=()		# "name mgmt_ip port overlay"
+TOPO_NODES=()		# "name mgmt_ip port overlay underlay"
 TOPO_LINKS=()		# "a b rate|- latency|-"
 TOPO_ROUTES=()		# "node dest hop hop_ip"
+TOPO_PAIRS=()		# "a b delay_ms" (the underlay's)
 TOPO_MODULES=()		# "node module k=v..."
 declare -A TOPO_DEV=()	# "a b" -> device in a towards b (first link)
 declare -A TOPO_OVL=()	# node -> overlay address
+declare -A TOPO_IDX=()	# node -> its number, 1.. in file order
 
 topo_plan_read() {
 	local kind rest
@@ -38,6 +61,7 @@ topo_plan_read() {
 		node) TOPO_NODES+=("$rest") ;;
 		link) TOPO_LINKS+=("$rest") ;;
 		route) TOPO_ROUTES+=("$rest") ;;
+		pair) TOPO_PAIRS+=("$rest") ;;
 		module) TOPO_MODULES+=("$rest") ;;
 		esac
 	done <"$1"
@@ -64,15 +88,20 @@ topo_need_binaries() {
 	done
 }
 
-# The controller's namespace: the management bridge and itm-controller.
+# The controller's namespace: on the management bridge, or on the
+# Internet (--underlay); then itm-controller.
 topo_controller() {
 	local ns
 	itm_ns "$TOPO_CTL_NODE"
 	ns=$(itm_nsname "$TOPO_CTL_NODE")
-	ip -n "$ns" link add mgmt type bridge &&
-	ip -n "$ns" link set mgmt up &&
-	ip -n "$ns" addr add "$TOPO_CTL_IP/$TOPO_CTL_LEN" dev mgmt ||
-		itm_fail "cannot make the management bridge in $ns"
+	if [ -n "$TOPO_UNDERLAY" ]; then
+		net_router_port "$TOPO_CTL_NODE" c ctl0 "$TOPO_CTL_IP"
+	else
+		ip -n "$ns" link add mgmt type bridge &&
+		ip -n "$ns" link set mgmt up &&
+		ip -n "$ns" addr add "$TOPO_CTL_IP/$TOPO_CTL_LEN" dev mgmt ||
+			itm_fail "cannot make the management bridge in $ns"
+	fi
 	topo_ctl_addr >"$ITM_TMP/controller"
 	itm_bg "$TOPO_CTL_NODE" --name controller \
 		"$ITM_BUILD/controller/itm-controller" --db "$ITM_TMP/topology.db" \
@@ -92,41 +121,79 @@ topo_validate() {
 	}
 }
 
-# topo_node NAME MGMT PORT OVERLAY I: namespace, mgmt0 on the bridge,
-# overlay address on lo.
+# topo_node NAME MGMT PORT OVERLAY UNDERLAY I: namespace, overlay address
+# on lo; mgmt0 on the bridge, or ul0 on the Internet (--underlay).
 topo_node() {
-	local name=$1 mgmt=$2 overlay=$4 i=$5 ns cns
+	local name=$1 mgmt=$2 overlay=$4 ul=$5 i=$6 ns cns
 	itm_ns "$name"
 	itm_forwarding "$name"
 	ns=$(itm_nsname "$name")
+	TOPO_OVL[$name]=$overlay
+	TOPO_IDX[$name]=$i
+	ip -n "$ns" addr add "$overlay/32" dev lo ||
+		itm_fail "cannot give $name its overlay address $overlay"
+	if [ -n "$TOPO_UNDERLAY" ]; then
+		if [ "$ul" = "$mgmt" ]; then
+			net_router_port "$name" "$i" ul0 "$ul"
+		else
+			net_router_port "$name" "$i" ul0 "$ul" "$mgmt"
+		fi
+		return 0
+	fi
 	cns=$(itm_nsname "$TOPO_CTL_NODE")
 	ip -n "$cns" link add "m$i" type veth peer name mgmt0 netns "$ns" &&
 	ip -n "$cns" link set "m$i" master mgmt up &&
 	ip -n "$ns" link set mgmt0 up &&
-	ip -n "$ns" addr add "$mgmt/$TOPO_CTL_LEN" dev mgmt0 &&
-	ip -n "$ns" addr add "$overlay/32" dev lo ||
-		itm_fail "cannot give $name its addresses ($mgmt, $overlay)"
-	TOPO_OVL[$name]=$overlay
+	ip -n "$ns" addr add "$mgmt/$TOPO_CTL_LEN" dev mgmt0 ||
+		itm_fail "cannot give $name its mgmt address $mgmt"
 }
 
-# topo_link A B RATE LATENCY: a veth pair; with --shape, RATE as HTB on
-# both ends and LATENCY (ms, each direction) by itm-delay at both ends
-# (itm_delay in tests/integ/lib.sh; every node's addresses exist by now).
+# Without --underlay, underlay addresses other than the mgmt one go on
+# mgmt0 too, with a route to each on the bridge: reachable, undelayed.
+topo_bridge_underlay() {
+	local n m name mgmt ul peer pmgmt pul
+	for n in "${TOPO_NODES[@]}"; do
+		read -r name mgmt _ _ ul <<<"$n"
+		[ "$ul" = "$mgmt" ] && continue
+		ip -n "$(itm_nsname "$name")" addr add "$ul/32" dev mgmt0 ||
+			itm_fail "cannot give $name its underlay address $ul"
+		for m in "${TOPO_NODES[@]}"; do
+			read -r peer pmgmt _ _ pul <<<"$m"
+			[ "$peer" = "$name" ] || [ "$pul" = "$pmgmt" ] && continue
+			ip -n "$(itm_nsname "$name")" route add "$pul/32" dev mgmt0 ||
+				itm_fail "cannot route $name to $peer's underlay $pul"
+		done
+	done
+}
+
+# topo_link A B RATE LATENCY: a link through _net; with --shape, RATE as
+# HTB on both ends and LATENCY (ms) on each direction.
 topo_link() {
-	local a=$1 b=$2 rate=$3 lat=$4
-	itm_link "$a" "$b"
+	local a=$1 b=$2 rate=$3 lat=$4 us=0
+	[ -n "$TOPO_SHAPE" ] && [ "$lat" != - ] && us=$((lat * 1000))
+	net_link "$a" "$b" "$us"
 	[ -n "${TOPO_DEV["$a $b"]:-}" ] || TOPO_DEV["$a $b"]=$ITM_LINK_DEV_A
 	[ -n "${TOPO_DEV["$b $a"]:-}" ] || TOPO_DEV["$b $a"]=$ITM_LINK_DEV_B
-	[ -n "$TOPO_SHAPE" ] || return 0
-	if [ "$rate" != - ]; then
+	if [ -n "$TOPO_SHAPE" ] && [ "$rate" != - ]; then
 		itm_shape "$a" "$ITM_LINK_DEV_A" "$rate"
 		itm_shape "$b" "$ITM_LINK_DEV_B" "$rate"
 	fi
-	if [ "$lat" != - ] && [ "$lat" -gt 0 ]; then
-		itm_delay "$a" "$ITM_LINK_DEV_A" "${lat}ms" "$TOPO_QUEUE" "$b"
-		itm_delay "$b" "$ITM_LINK_DEV_B" "${lat}ms" "$((TOPO_QUEUE + 1))" "$a"
-		TOPO_QUEUE=$((TOPO_QUEUE + 2))
-	fi
+}
+
+# The underlay's paths between every pair of nodes (--underlay); with
+# --shape, the bandwidth of a link declared between them.
+topo_underlay_paths() {
+	local p a b ms rate arg=()
+	declare -A bw=()
+	for p in "${TOPO_LINKS[@]}"; do
+		read -r a b rate _ <<<"$p"
+		[ -n "$TOPO_SHAPE" ] && bw["$a $b"]=$rate bw["$b $a"]=$rate
+	done
+	for p in "${TOPO_PAIRS[@]}"; do
+		read -r a b ms <<<"$p"
+		arg+=("$a ${TOPO_IDX[$a]} $b ${TOPO_IDX[$b]} $ms ${bw["$a $b"]:--}")
+	done
+	net_router_paths "${arg[@]}"
 }
 
 # topo_route NODE DEST HOP HOP_IP: DEST/32 out of the link to HOP, from
@@ -187,26 +254,32 @@ topo_modules() {
 
 # topo_up FILE: the whole overlay, or nothing (the caller's trap).
 topo_up() {
-	local file=$1 n name mgmt port overlay i=0 l r
+	local file=$1 n name mgmt port overlay ul i=0 l r
 	topo_need_binaries
-	TOPO_QUEUE=60000
 	cp "$file" "$ITM_TMP/topo.yaml"
 	topo_plan_read "$ITM_TMP/plan"
+	if [ -n "$TOPO_UNDERLAY" ]; then net_create router; else net_create links; fi
 	topo_controller
 	topo_validate "$file"
 	for n in "${TOPO_NODES[@]}"; do
-		read -r name mgmt port overlay <<<"$n"
+		read -r name mgmt port overlay ul <<<"$n"
 		i=$((i + 1))
-		topo_node "$name" "$mgmt" "$port" "$overlay" "$i"
+		topo_node "$name" "$mgmt" "$port" "$overlay" "$ul" "$i"
 	done
-	for l in "${TOPO_LINKS[@]}"; do
-		# shellcheck disable=SC2086
-		topo_link $l
-	done
-	for r in "${TOPO_ROUTES[@]}"; do
-		# shellcheck disable=SC2086
-		topo_route $r
-	done
+	if [ -n "$TOPO_UNDERLAY" ]; then
+		topo_underlay_paths
+	else
+		topo_bridge_underlay
+		for l in "${TOPO_LINKS[@]}"; do
+			# shellcheck disable=SC2086
+			topo_link $l
+		done
+		for r in "${TOPO_ROUTES[@]}"; do
+			# shellcheck disable=SC2086
+			topo_route $r
+		done
+	fi
+	net_commit
 	for n in "${TOPO_NODES[@]}"; do
 		# shellcheck disable=SC2086
 		topo_agent $n

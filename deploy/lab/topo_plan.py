@@ -6,20 +6,29 @@ The controller checks the file's schema (itmctl topology apply --dry-run);
 this script checks only what the lab itself needs to make the addresses
 real, and reports every such fault at once, as FILE:LINE: field: what:
 
-  - every mgmt is IPV4:PORT and every overlay an IPv4 address, all in
-    10.0.0.0/8, so that they can only ever exist inside the lab;
+  - every mgmt is IPV4:PORT and every overlay and underlay an IPv4
+    address, all in 10.0.0.0/8, so that they can only ever exist inside
+    the lab (underlay defaults to the mgmt address's IP, as for the
+    controller);
   - the mgmt addresses share one /24 (the management bridge) with a free
     address left for the controller, and no overlay address lies in it;
-  - no address is used twice.
+  - no address is used twice (a node's underlay may be its own mgmt IP).
 
 On success it prints one line per item, for the shell:
 
   ctl     CTL_IP PREFIXLEN                    the controller on the bridge
-  node    NAME MGMT_IP PORT OVERLAY
+  node    NAME MGMT_IP PORT OVERLAY UNDERLAY
   link    A B RATE|- LATENCY_MS|-             RATE in tc units (kbit)
   route   NODE DEST NEXTHOP_NODE NEXTHOP_IP   shortest path by link cost
+  pair    A B DELAY_MS                        the underlay's one-way delay
   module  NODE NAME [KEY=VALUE...]            modules the file places
   comment TEXT
+
+The underlay's delay between two nodes (every pair, A before B in file
+order) is the latency_ms of a link between them when the file declares
+one, else the sum of latency_ms along the path of least total latency
+(0 when no path): so the direct path is never slower than a detour unless
+a declared link says so.
 
 Exit status: 0 plan printed, 2 faults (printed on stderr), 1 unreadable.
 """
@@ -59,7 +68,7 @@ class Plan:
     def __init__(self, path):
         self.path = path
         self.faults = []
-        self.nodes = {}         # name -> (mgmt_ip, port, overlay_ip)
+        self.nodes = {}         # name -> (mgmt_ip, port, overlay_ip, underlay)
         self.order = []
         self.links = []         # (a, b, cost, kbit|None, latency|None)
         self.modules = []       # (node, name, [k=v])
@@ -107,13 +116,17 @@ def read_node(plan, i, n):
         ip = lab_ip(plan, line_of(n, "mgmt"), field + ".mgmt", m.group(1))
     overlay = lab_ip(plan, line_of(n, "overlay"), field + ".overlay",
                      n.get("overlay", ""))
-    if ip is None or overlay is None:
+    underlay = ip
+    if "underlay" in n:
+        underlay = lab_ip(plan, line_of(n, "underlay"), field + ".underlay",
+                          n["underlay"])
+    if ip is None or overlay is None or underlay is None:
         return
     if name in plan.nodes:
         plan.fault(line_of(n, "name"), field + ".name", "duplicate node %r"
                    % name)
         return
-    plan.nodes[name] = (ip, int(m.group(2)), overlay)
+    plan.nodes[name] = (ip, int(m.group(2)), overlay, underlay)
     plan.where[name] = (i, n)
     plan.order.append(name)
     for j, mod in enumerate(n.get("modules") or []):
@@ -165,8 +178,11 @@ def check_addresses(plan):
     """One /24 for mgmt, every address used once; the controller's address."""
     seen = {}
     for name in plan.order:
-        mgmt, _, overlay = plan.nodes[name]
-        for what, ip in (("mgmt", mgmt), ("overlay", overlay)):
+        mgmt, _, overlay, underlay = plan.nodes[name]
+        addrs = [("mgmt", mgmt), ("overlay", overlay)]
+        if underlay != mgmt:
+            addrs.append(("underlay", underlay))
+        for what, ip in addrs:
             if ip in seen:
                 plan.node_fault(name, what, "%s is also %s" % (ip, seen[ip]))
             seen[ip] = "the %s of %s" % (what, name)
@@ -215,6 +231,32 @@ def next_hops(plan, src):
     return {n: best[n][1] for n in best if n != src}
 
 
+def pair_delays(plan):
+    """{(a, b): one-way ms} for every pair, a before b in file order."""
+    adj = {n: [] for n in plan.order}
+    declared = {}
+    for a, b, _, _, lat in plan.links:
+        adj[a].append((lat or 0, b))
+        adj[b].append((lat or 0, a))
+        declared[frozenset((a, b))] = lat or 0
+    out = {}
+    for i, src in enumerate(plan.order):
+        dist = {src: 0}
+        heap = [(0, src)]
+        while heap:
+            d, node = heapq.heappop(heap)
+            if d > dist[node]:
+                continue
+            for lat, peer in adj[node]:
+                if peer not in dist or d + lat < dist[peer]:
+                    dist[peer] = d + lat
+                    heapq.heappush(heap, (d + lat, peer))
+        for dst in plan.order[i + 1:]:
+            key = frozenset((src, dst))
+            out[(src, dst)] = declared.get(key, dist.get(dst, 0))
+    return out
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: topo_plan.py TOPO.yaml")
@@ -243,14 +285,16 @@ def main():
         print("comment", " ".join(str(topo["comment"]).split()))
     print("ctl", ctl[0], ctl[1])
     for name in plan.order:
-        mgmt, port, overlay = plan.nodes[name]
-        print("node", name, mgmt, port, overlay)
+        mgmt, port, overlay, underlay = plan.nodes[name]
+        print("node", name, mgmt, port, overlay, underlay)
     for a, b, _, kb, lat in plan.links:
         print("link", a, b, "%dkbit" % kb if kb else "-",
               lat if lat else "-")
     for name in plan.order:
         for dest, hop in sorted(next_hops(plan, name).items()):
             print("route", name, plan.nodes[dest][2], hop, plan.nodes[hop][2])
+    for (a, b), ms in pair_delays(plan).items():
+        print("pair", a, b, ms)
     for node, name, params in plan.modules:
         print("module", node, name, *params)
 

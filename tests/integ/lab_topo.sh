@@ -73,7 +73,7 @@ itm_log "bad files refused with line and field, nothing left"
 lab up --topo "$TOPO" >"$ITM_TMP/up.out" 2>&1 ||
 	fail "lab up --topo failed: $(cat "$ITM_TMP/up.out")"
 itm_assert_eq "$(lab_ns | sort | tr '\n' ' ')" \
-	"itmlab-$LAB-_ctl itmlab-$LAB-lt1 itmlab-$LAB-lt2 itmlab-$LAB-lt3 " \
+	"itmlab-$LAB-_ctl itmlab-$LAB-_net itmlab-$LAB-lt1 itmlab-$LAB-lt2 itmlab-$LAB-lt3 " \
 	"namespaces of the lab"
 ctl -o json topology history >"$ITM_TMP/history.json" || fail "history failed"
 GEN=$(python3 -c 'import json, sys
@@ -142,11 +142,11 @@ itm_assert_eq "$(grep -c 'itm-agent --node' <<<"$out")" 3 "status: agents"
 # 5. Down: no namespace, no process, no file
 # ---------------------------------------------------------------------
 mapfile -t PIDS < <(for ns in $(lab_ns); do ip netns pids "$ns"; done)
-itm_assert_ge "${#PIDS[@]}" 4 "processes in the lab (controller, 3 agents)"
+itm_assert_ge "${#PIDS[@]}" 5 "processes in the lab (controller, 3 agents, delay line)"
 lab down >/dev/null || fail "lab down failed"
 itm_assert_eq "$(lab_ns)" "" "namespaces after down"
 for p in "${PIDS[@]}"; do
 	itm_wait_for 3 itm__dead "$p" || itm_fail "pid $p of the lab survived down"
 done
 [ ! -e "$STATE" ] || itm_fail "state dir left after down: $(ls -R "$STATE")"
-itm_log "down: ${#PIDS[@]} processes, 4 namespaces and $STATE gone"
+itm_log "down: ${#PIDS[@]} processes, 5 namespaces and $STATE gone"

@@ -37,7 +37,9 @@ itm_assert_eq "$(lab_ns)" "" "namespaces after a bad spec"
 
 "$LAB_SH" up -n "$LAB" --rate 50mbit >"$ITM_TMP/up.out" 2>&1 ||
 	itm_fail "lab up failed: $(cat "$ITM_TMP/up.out")"
-itm_assert_eq "$(lab_ns | wc -l)" 3 "lab namespaces"
+itm_assert_eq "$(lab_ns | sort | tr '\n' ' ')" \
+	"itmlab-$LAB-_net itmlab-$LAB-h1 itmlab-$LAB-h2 itmlab-$LAB-r " \
+	"lab namespaces (the nodes and the network between them)"
 out=$("$LAB_SH" up -n "$LAB" 2>&1) && itm_fail "second up accepted"
 itm_assert_match "$out" "already up" "second up"
 
@@ -71,18 +73,25 @@ itm_wait_for 3 itm__dead "$sleeper" || itm_fail "process in r survived down"
 out=$("$LAB_SH" status -n "$LAB")
 itm_assert_match "$out" "is not up" "status after down"
 
-# --delay 20ms: 20 ms each way on each of the two links, by itm-delay;
-# ping sees all four, and TCP is not throttled by its small-queue limit
-# (packets a host sends itself wait at the receiver, not on its own egress:
-# held there, a transfer crawled at 9 Mbit/s).
+# --delay 20ms: 20 ms each way on each of the two links, by the one
+# itm-delay of the lab's _net, between the nodes: ping sees all four, also
+# between neighbours (a node's own packets to its neighbour are delayed
+# both ways, and before the receiver timestamps them), and TCP is not
+# throttled by its small-queue limit (no packet waits on its sender's
+# egress: held there, a transfer crawled at 9 Mbit/s).
 [ -n "$(itm_delay_bin)" ] || itm_fail "itm-delay is not built"
 "$LAB_SH" up -n "$LAB" --delay 20ms >"$ITM_TMP/up2.out" 2>&1 ||
 	itm_fail "lab up --delay failed: $(cat "$ITM_TMP/up2.out")"
 rtt=$("$LAB_SH" exec -n "$LAB" h1 ping -n -q -c 5 -i 0.2 -W 2 \
-	10.$ITM_NETX.2.2 | awk -F/ '/^rtt/ { print $5 }')
-itm_log "lab with --delay 20ms: h1 -> h2 rtt ${rtt:-lost} ms"
-itm_assert_ge "${rtt:-0}" 80 "RTT over two links with 20 ms each way"
+	10.$ITM_NETX.2.2 | awk -F' = ' '/^rtt/ { split($2, v, "/"); print v[1] }')
+itm_log "lab with --delay 20ms: h1 -> h2 rtt ${rtt:-lost} ms (min)"
+itm_assert_ge "${rtt:-0}" 79.5 "RTT over two links with 20 ms each way"
 itm_assert_le "$rtt" 100 "RTT over two links with 20 ms each way"
+rtt=$("$LAB_SH" exec -n "$LAB" h1 ping -n -q -c 5 -i 0.2 -W 2 \
+	10.$ITM_NETX.1.1 | awk -F' = ' '/^rtt/ { split($2, v, "/"); print v[1] }')
+itm_log "lab with --delay 20ms: h1 -> r (its neighbour) rtt ${rtt:-lost} ms (min)"
+itm_assert_ge "${rtt:-0}" 39.5 "RTT to the neighbour over one link with 20 ms each way"
+itm_assert_le "$rtt" 60 "RTT to the neighbour over one link with 20 ms each way"
 "$LAB_SH" exec -n "$LAB" h2 timeout 20 iperf3 -s -1 -p 5293 \
 	>/dev/null 2>&1 &
 srv=$!

@@ -461,7 +461,7 @@ itm_chain_ip() {
 }
 
 # ---------------------------------------------------------------------
-# Link shaping: bandwidth (HTB) and delay (itm-delay)
+# Link shaping: bandwidth (HTB); delay: deploy/lab/net.sh
 # ---------------------------------------------------------------------
 
 # itm_shape NODE DEV RATE: egress of DEV limited to RATE (tc units, e.g.
@@ -476,31 +476,8 @@ itm_shape() {
 		itm_fail "cannot shape $1:$2 to $3"
 }
 
-# itm_delay NODE DEV DELAY QUEUE PEER: DELAY (e.g. 20ms) added to what
-# comes to NODE over the link at DEV from PEER, and to what NODE forwards
-# to PEER, by the project's user-space delay line itm-delay running in NODE
-# on NFQUEUE QUEUE (60000 and up; the agent uses 1000 and up).  Called at
-# both ends, each direction of the link is delayed once:
-#   forwarded by the sender:  the sender's filter FORWARD -o DEV
-#   sent by the sender:       the receiver's raw PREROUTING -i DEV -s SENDER
-# A packet held on its own sender's egress would still be charged to its
-# socket, and TCP small queues would throttle the sender to a few Mbit/s;
-# holding it at the receiver's ingress, before the receiving host
-# timestamps it, keeps both throughput and ping's RTT right.  Call it once
-# PEER's addresses exist.  (This kernel has no netem.)
-itm_delay() {
-	local node=$1 dev=$2 d=$3 q=$4 peer=$5 ns bin
-	ns=$(itm_nsname "$node")
-	bin=$(itm_delay_bin)
-	[ -n "$bin" ] || itm_fail "itm-delay is not built" \
-		"($ITM_BUILD/deploy/tools/itm-delay)"
-	itm_bg "$node" --name "delay-$(itm__short "$node")-$dev" \
-		"$bin" --queue "$q" --delay "$d"
-	itm_wait_for 5 itm__queue_bound "$node" "$q" ||
-		itm_fail "itm-delay did not bind queue $q in $node"
-	itm__delay_rules "$ns" "$dev" "$q" "$(itm_nsname "$peer")"
-}
-
+# Delays: the lab's links and paths are delayed in its _net namespace by
+# one itm-delay (deploy/lab/net.sh); itm_delay_bin finds the program.
 itm_delay_bin() {
 	local b
 	for b in "$ITM_BUILD/deploy/tools/itm-delay" \
@@ -508,24 +485,6 @@ itm_delay_bin() {
 		[ -x "$b" ] && { echo "$b"; return 0; }
 	done
 	return 0
-}
-
-# itm__delay_rules NS DEV Q PEER_NS: see itm_delay.
-itm__delay_rules() {
-	local ns=$1 dev=$2 j="NFQUEUE --queue-bypass --queue-num $3" addr
-	local addrs
-	addrs=$(ip -n "$4" -4 -o addr show scope global |
-		awk '{ sub("/.*", "", $4); print $4 }')
-	[ -n "$addrs" ] || itm_fail "itm_delay: the peer of $dev has no address"
-	# shellcheck disable=SC2086
-	ip netns exec "$ns" iptables -t filter -A FORWARD -o "$dev" -j $j ||
-		itm_fail "cannot install delay rules on $dev"
-	for addr in $addrs; do
-		# shellcheck disable=SC2086
-		ip netns exec "$ns" iptables -t raw -A PREROUTING -i "$dev" \
-			-s "$addr" -j $j ||
-			itm_fail "cannot install delay rules on $dev"
-	done
 }
 
 # True when NFQUEUE number $2 in node $1 has a listener.
