@@ -124,47 +124,87 @@ push_done_cb(void *arg, const struct itm_rpc_status *st,
 		batch_finish(b);
 }
 
-/* The wire form of @t at generation @gen; free with msg_free(). */
-static Itm__V1__NeighbourTable *
-msg_build(const struct neigh_table *t, uint64_t gen)
-{
-	Itm__V1__NeighbourTable *m = calloc(1, sizeof(*m));
-	Itm__V1__Neighbour *v = calloc(t->n ? t->n : 1, sizeof(*v));
-	Itm__V1__Neighbour **p = calloc(t->n ? t->n : 1, sizeof(*p));
+/* The wire form of @t at generation @gen: one block, msg_free() frees it;
+ * the strings are @t's. */
+struct table_msg {
+	Itm__V1__NeighbourTable m; /* first: what msg_build returns */
+	Itm__V1__Neighbour *v, **pv;
+	Itm__V1__OverlayNode *o, **po;
+};
 
-	if (!m || !v || !p) {
-		free(m);
-		free(v);
-		free(p);
-		return NULL;
-	}
-	itm__v1__neighbour_table__init(m);
-	m->node = (char *)t->node;
-	m->generation = gen;
-	m->overlay_addr = (char *)t->overlay;
+static void
+msg_neighbours(struct table_msg *b, const struct neigh_table *t)
+{
 	for (size_t i = 0; i < t->n; i++) {
-		itm__v1__neighbour__init(&v[i]);
-		v[i].node = (char *)t->v[i].node;
-		v[i].mgmt_addr = (char *)t->v[i].mgmt;
-		v[i].overlay_addr = (char *)t->v[i].overlay;
-		v[i].cost = t->v[i].cost;
-		v[i].latency_ms = t->v[i].latency_ms;
-		v[i].bandwidth_kbps = t->v[i].bandwidth_kbps;
-		p[i] = &v[i];
+		Itm__V1__Neighbour *v = &b->v[i];
+
+		itm__v1__neighbour__init(v);
+		v->node = (char *)t->v[i].node;
+		v->mgmt_addr = (char *)t->v[i].mgmt;
+		v->overlay_addr = (char *)t->v[i].overlay;
+		v->underlay_addr = (char *)t->v[i].underlay;
+		v->cost = t->v[i].cost;
+		v->latency_ms = t->v[i].latency_ms;
+		v->bandwidth_kbps = t->v[i].bandwidth_kbps;
+		b->pv[i] = v;
 	}
-	m->neighbours = p;
-	m->n_neighbours = t->n;
-	return m;
+	b->m.neighbours = b->pv;
+	b->m.n_neighbours = t->n;
+}
+
+static void
+msg_nodes(struct table_msg *b, const struct neigh_table *t)
+{
+	for (size_t i = 0; i < t->n_nodes; i++) {
+		Itm__V1__OverlayNode *o = &b->o[i];
+
+		itm__v1__overlay_node__init(o);
+		o->node = (char *)t->nodes[i].name;
+		o->overlay_addr = (char *)t->nodes[i].overlay;
+		o->underlay_addr = (char *)t->nodes[i].underlay;
+		b->po[i] = o;
+	}
+	b->m.nodes = b->po;
+	b->m.n_nodes = t->n_nodes;
 }
 
 static void
 msg_free(Itm__V1__NeighbourTable *m)
 {
-	if (m == NULL)
+	struct table_msg *b = (struct table_msg *)m;
+
+	if (b == NULL)
 		return;
-	free(m->n_neighbours ? m->neighbours[0] : NULL);
-	free(m->neighbours);
-	free(m);
+	free(b->v);
+	free(b->pv);
+	free(b->o);
+	free(b->po);
+	free(b);
+}
+
+static Itm__V1__NeighbourTable *
+msg_build(const struct neigh_table *t, uint64_t gen)
+{
+	struct table_msg *b = calloc(1, sizeof(*b));
+
+	if (b == NULL)
+		return NULL;
+	b->v = calloc(t->n ? t->n : 1, sizeof(*b->v));
+	b->pv = calloc(t->n ? t->n : 1, sizeof(*b->pv));
+	b->o = calloc(t->n_nodes ? t->n_nodes : 1, sizeof(*b->o));
+	b->po = calloc(t->n_nodes ? t->n_nodes : 1, sizeof(*b->po));
+	if (!b->v || !b->pv || !b->o || !b->po) {
+		msg_free(&b->m);
+		return NULL;
+	}
+	itm__v1__neighbour_table__init(&b->m);
+	b->m.node = (char *)t->node;
+	b->m.generation = gen;
+	b->m.overlay_addr = (char *)t->overlay;
+	b->m.underlay_addr = (char *)t->underlay;
+	msg_neighbours(b, t);
+	msg_nodes(b, t);
+	return &b->m;
 }
 
 /* Start the push of node i; 0 when its callback will report. */

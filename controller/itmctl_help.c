@@ -52,10 +52,12 @@ static const struct topic topics[] = {
 	  "overlay, unreachable nodes under \"errors\") is printed as it is.\n" },
 	{ "table", "table",
 	  "Show the neighbour table the agent holds: its generation, this\n"
-	  "node's overlay address, and per neighbour its management and\n"
-	  "overlay addresses, cost, latency and bandwidth hints.  This is\n"
-	  "read from the agent itself (--agent), not from the controller, so\n"
-	  "it shows what the node really uses.\n"
+	  "node's overlay and underlay addresses, every node of the overlay\n"
+	  "(name, overlay and underlay address), and per neighbour its\n"
+	  "management, overlay and underlay addresses, cost, latency and\n"
+	  "bandwidth hints.  This is read from the agent itself (--agent),\n"
+	  "not from the controller, so it shows what the node really uses\n"
+	  "(and what its modules see: itm_get_table()).\n"
 	  "  itmctl --agent 10.99.0.2:7701 table\n" },
 	{ "nodes", "nodes",
 	  "(controller) List the overlay's nodes with their management and\n"

@@ -27,6 +27,7 @@ entry_set(struct neigh_entry *e, const struct topo_node *peer,
 	e->node = peer->name;
 	e->mgmt = peer->mgmt;
 	e->overlay = peer->overlay;
+	e->underlay = peer->underlay;
 	e->cost = l->cost;
 	e->latency_ms = l->latency_ms;
 	e->bandwidth_kbps = l->bandwidth_kbps;
@@ -60,14 +61,22 @@ table_digest(struct neigh_table *t)
 		EVP_MD_CTX_free(md);
 		return -ENOMEM;
 	}
-	put_str(md, "itm-neigh-v1");
+	put_str(md, "itm-neigh-v2");
 	put_str(md, t->node);
 	put_str(md, t->overlay);
+	put_str(md, t->underlay);
+	put_u64(md, t->n_nodes);
+	for (size_t i = 0; i < t->n_nodes; i++) {
+		put_str(md, t->nodes[i].name);
+		put_str(md, t->nodes[i].overlay);
+		put_str(md, t->nodes[i].underlay);
+	}
 	put_u64(md, t->n);
 	for (size_t i = 0; i < t->n; i++) {
 		put_str(md, t->v[i].node);
 		put_str(md, t->v[i].mgmt);
 		put_str(md, t->v[i].overlay);
+		put_str(md, t->v[i].underlay);
 		put_u64(md, t->v[i].cost);
 		put_u64(md, t->v[i].latency_ms);
 		put_u64(md, t->v[i].bandwidth_kbps);
@@ -86,10 +95,16 @@ tables_alloc(struct neigh_set *set, const struct topo_config *cfg)
 
 	set->tables =
 		calloc(cfg->n_nodes ? cfg->n_nodes : 1, sizeof(*set->tables));
-	if (deg == NULL || set->tables == NULL) {
+	set->nodes =
+		calloc(cfg->n_nodes ? cfg->n_nodes : 1, sizeof(*set->nodes));
+	if (deg == NULL || set->tables == NULL || set->nodes == NULL) {
 		free(deg);
 		return -ENOMEM;
 	}
+	for (size_t i = 0; i < cfg->n_nodes; i++) /* config: sorted by name */
+		set->nodes[i] = (struct neigh_node){ cfg->nodes[i].name,
+						     cfg->nodes[i].overlay,
+						     cfg->nodes[i].underlay };
 	set->n = cfg->n_nodes;
 	for (size_t i = 0; i < cfg->n_links; i++) {
 		deg[cfg->links[i].ia]++;
@@ -101,6 +116,9 @@ tables_alloc(struct neigh_set *set, const struct topo_config *cfg)
 		t->node = cfg->nodes[i].name;
 		t->mgmt = cfg->nodes[i].mgmt;
 		t->overlay = cfg->nodes[i].overlay;
+		t->underlay = cfg->nodes[i].underlay;
+		t->nodes = set->nodes;
+		t->n_nodes = cfg->n_nodes;
 		if (deg[i] && (t->v = calloc(deg[i], sizeof(*t->v))) == NULL) {
 			free(deg);
 			return -ENOMEM;
@@ -147,6 +165,7 @@ neigh_set_free(struct neigh_set *set)
 	for (size_t i = 0; i < set->n; i++)
 		free(set->tables[i].v);
 	free(set->tables);
+	free(set->nodes);
 	free(set);
 }
 
@@ -169,20 +188,32 @@ neigh_find(const struct neigh_set *set, const char *node)
 	return NULL;
 }
 
+static const char *
+dash(const char *s)
+{
+	return s[0] ? s : "-";
+}
+
 void
 neigh_print(const struct neigh_table *t, FILE *f)
 {
 	char bw[32];
 
-	fprintf(f, "node %s overlay %s digest %s\n", t->node, t->overlay,
-		t->digest);
+	fprintf(f, "node %s overlay %s underlay %s digest %s\n", t->node,
+		t->overlay, dash(t->underlay), t->digest);
+	fprintf(f, "  nodes:");
+	for (size_t i = 0; i < t->n_nodes; i++)
+		fprintf(f, " %s(%s %s)", t->nodes[i].name, t->nodes[i].overlay,
+			dash(t->nodes[i].underlay));
+	fputc('\n', f);
 	for (size_t i = 0; i < t->n; i++) {
 		const struct neigh_entry *e = &t->v[i];
 
 		fprintf(f,
-			"  %s mgmt %s overlay %s cost %u latency_ms %u "
-			"bandwidth %s\n",
-			e->node, e->mgmt, e->overlay, e->cost, e->latency_ms,
+			"  %s mgmt %s overlay %s underlay %s cost %u "
+			"latency_ms %u bandwidth %s\n",
+			e->node, e->mgmt, e->overlay, dash(e->underlay),
+			e->cost, e->latency_ms,
 			e->bandwidth_kbps
 				? topo_bandwidth_str(e->bandwidth_kbps, bw,
 						     sizeof(bw))

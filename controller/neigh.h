@@ -1,8 +1,12 @@
 /*
  * neigh.h - each node's neighbour table, computed from a topology.
  *
- * A node's neighbours are the nodes it shares a link with, with that
- * link's attributes, sorted by name.  Each table has a digest (SHA-256 over
+ * A node's table is the node itself (overlay and underlay address), every
+ * node of the overlay (the same list in every table: where modules such
+ * as itmroute find their destinations and the nodes they accept
+ * encapsulated traffic from), and the node's neighbours: the nodes it
+ * shares a link with, with that link's attributes, sorted by name.  Each
+ * table has a digest (SHA-256 over
  * a canonical encoding of exactly what is pushed, generation excluded), so
  * an apply can tell which nodes' tables changed ("updated") and which did
  * not ("unchanged") without comparing field by field.  A push carries
@@ -23,15 +27,26 @@ struct neigh_entry {
 	const char *node; /* strings borrowed from the config */
 	const char *mgmt;
 	const char *overlay;
+	const char *underlay; /* "" when not known */
 	uint32_t cost;
 	uint32_t latency_ms;
 	uint64_t bandwidth_kbps;
+};
+
+/* A member of the overlay. */
+struct neigh_node {
+	const char *name; /* strings borrowed from the config */
+	const char *overlay;
+	const char *underlay; /* "" when not known */
 };
 
 struct neigh_table {
 	const char *node;
 	const char *mgmt; /* where this node's agent listens */
 	const char *overlay;
+	const char *underlay;
+	const struct neigh_node *nodes; /* the set's: every node, by name */
+	size_t n_nodes;
 	struct neigh_entry *v; /* sorted by node name */
 	size_t n;
 	char digest[NEIGH_DIGEST_HEX];
@@ -40,6 +55,7 @@ struct neigh_table {
 struct neigh_set {
 	struct neigh_table *tables; /* one per node, sorted by name */
 	size_t n;
+	struct neigh_node *nodes; /* every node, by name (shared by tables) */
 };
 
 /*
@@ -53,7 +69,8 @@ void neigh_set_free(struct neigh_set *set);
 const struct neigh_table *neigh_find(const struct neigh_set *set,
 				     const char *node);
 
-/* The table as text, one neighbour a line (tests and logs). */
+/* The table as text: the node, every node, one neighbour a line (tests
+ * and logs). */
 void neigh_print(const struct neigh_table *t, FILE *f);
 
 #endif /* ITM_NEIGH_H */

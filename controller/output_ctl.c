@@ -22,30 +22,50 @@ bandwidth(uint64_t kbps)
 	return fmt("%" PRIu64 "kbit", kbps);
 }
 
+/* Every node of the overlay, as the table lists them. */
+static void
+table_nodes(const Itm__V1__NeighbourTable *r)
+{
+	struct table t;
+
+	putchar('\n');
+	tbl_init(&t, "lll", "NODE", "OVERLAY", "UNDERLAY");
+	for (size_t i = 0; i < r->n_nodes; i++) {
+		const Itm__V1__OverlayNode *n = r->nodes[i];
+
+		tbl_row(&t, n->node, str_or_dash(n->overlay_addr),
+			str_or_dash(n->underlay_addr));
+	}
+	tbl_print(&t);
+}
+
 void
 ctl_table_neighbours(const Itm__V1__NeighbourTable *r)
 {
 	struct table t;
 
-	printf("node %s  generation %" PRIu64 "  overlay %s\n",
+	printf("node %s  generation %" PRIu64 "  overlay %s  underlay %s\n",
 	       str_or_dash(r->node), r->generation,
-	       str_or_dash(r->overlay_addr));
+	       str_or_dash(r->overlay_addr), str_or_dash(r->underlay_addr));
 	if (!r->generation) {
 		printf("no neighbour table installed yet\n");
 		return;
 	}
+	if (r->n_nodes)
+		table_nodes(r);
 	if (!r->n_neighbours) {
-		printf("no neighbours\n");
+		printf("\nno neighbours\n");
 		return;
 	}
 	putchar('\n');
-	tbl_init(&t, "lllrrr", "NEIGHBOUR", "MGMT", "OVERLAY", "COST",
-		 "LATENCY", "BANDWIDTH");
+	tbl_init(&t, "llllrrr", "NEIGHBOUR", "MGMT", "OVERLAY", "UNDERLAY",
+		 "COST", "LATENCY", "BANDWIDTH");
 	for (size_t i = 0; i < r->n_neighbours; i++) {
 		const Itm__V1__Neighbour *n = r->neighbours[i];
 
 		tbl_row(&t, n->node, str_or_dash(n->mgmt_addr),
-			str_or_dash(n->overlay_addr), u64(n->cost),
+			str_or_dash(n->overlay_addr),
+			str_or_dash(n->underlay_addr), u64(n->cost),
 			n->latency_ms ? fmt("%" PRIu32 " ms", n->latency_ms)
 				      : "-",
 			bandwidth(n->bandwidth_kbps));

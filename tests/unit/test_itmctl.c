@@ -255,17 +255,33 @@ h_table(struct itm_rpc_call *call, void *arg)
 	Itm__V1__NeighbourTable r = ITM__V1__NEIGHBOUR_TABLE__INIT;
 	Itm__V1__Neighbour n2 = ITM__V1__NEIGHBOUR__INIT, n3 = n2;
 	Itm__V1__Neighbour *ns[] = { &n2, &n3 };
+	Itm__V1__OverlayNode o[4], *os[4];
 
 	(void)arg;
 	record("", 0, NULL);
 	n2.node = "n2", n2.mgmt_addr = "10.99.0.2:7701";
 	n2.overlay_addr = "10.200.0.2", n2.cost = 10, n2.latency_ms = 5;
-	n2.bandwidth_kbps = 100000;
+	n2.underlay_addr = "10.99.0.2", n2.bandwidth_kbps = 100000;
 	n3.node = "n3", n3.mgmt_addr = "10.99.0.3:7701";
 	n3.overlay_addr = "10.200.0.3", n3.cost = 25;
-	n3.bandwidth_kbps = 1500;
+	n3.underlay_addr = "198.51.100.3", n3.bandwidth_kbps = 1500;
+	for (int i = 0; i < 4; i++) {
+		static const char *const name[] = { "n1", "n2", "n3", "n4" };
+		static const char *const ovl[] = { "10.200.0.1", "10.200.0.2",
+						   "10.200.0.3", "10.200.0.4" };
+		static const char *const ul[] = { "10.99.0.1", "10.99.0.2",
+						  "198.51.100.3", "" };
+
+		itm__v1__overlay_node__init(&o[i]);
+		o[i].node = (char *)name[i];
+		o[i].overlay_addr = (char *)ovl[i];
+		o[i].underlay_addr = (char *)ul[i];
+		os[i] = &o[i];
+	}
 	r.node = "n1", r.generation = 5, r.overlay_addr = "10.200.0.1";
+	r.underlay_addr = "10.99.0.1";
 	r.n_neighbours = 2, r.neighbours = ns;
+	r.n_nodes = 4, r.nodes = os;
 	itm_rpc_reply(call, &r.base);
 }
 

@@ -1,7 +1,8 @@
 /*
- * test_neigh.c - neighbour tables: who is in a node's table, with which
- * attributes and in which order, and which changes to a topology change
- * which tables' digests (the "updated" / "unchanged" of an apply).
+ * test_neigh.c - neighbour tables: who is in a node's table (itself, every
+ * node of the overlay, its neighbours), with which attributes and in which
+ * order, and which changes to a topology change which tables' digests
+ * (the "updated" / "unchanged" of an apply).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -78,11 +79,20 @@ table_contents(void **state)
 	assert_int_equal(b.set->n, 5);
 	assert_non_null(t);
 	assert_string_equal(t->overlay, "10.200.0.1");
+	assert_string_equal(t->underlay, "10.99.0.1"); /* mgmt's address */
 	assert_string_equal(t->mgmt, "10.99.0.1:7701");
+	/* Every node of the overlay, by name, the same in every table. */
+	assert_int_equal(t->n_nodes, 5);
+	assert_string_equal(t->nodes[0].name, "n1");
+	assert_string_equal(t->nodes[4].name, "n5");
+	assert_string_equal(t->nodes[4].overlay, "10.200.0.5");
+	assert_string_equal(t->nodes[4].underlay, "10.99.0.5");
+	assert_ptr_equal(neigh_find(b.set, "n5")->nodes, t->nodes);
 	assert_int_equal(t->n, 3);
 	assert_string_equal(t->v[0].node, "n2");
 	assert_string_equal(t->v[0].mgmt, "10.99.0.2:7701");
 	assert_string_equal(t->v[0].overlay, "10.200.0.2");
+	assert_string_equal(t->v[0].underlay, "10.99.0.2");
 	assert_int_equal(t->v[0].cost, 10);
 	assert_int_equal(t->v[0].latency_ms, 5);
 	assert_int_equal(t->v[0].bandwidth_kbps, 100000);
@@ -95,9 +105,11 @@ table_contents(void **state)
 	assert_int_equal(t->n, 2);
 	assert_string_equal(t->v[0].node, "n1");
 	assert_int_equal(t->v[0].latency_ms, 5);
-	/* A node without links has an empty table and a digest. */
+	/* A node without links has no neighbours, a digest, and knows
+	 * every node. */
 	t = neigh_find(b.set, "n5");
 	assert_int_equal(t->n, 0);
+	assert_int_equal(t->n_nodes, 5);
 	assert_int_equal(strlen(t->digest), 64);
 	assert_null(neigh_find(b.set, "n6"));
 	built_free(&b);
@@ -120,7 +132,10 @@ what_changes(void **state)
 {
 	struct built b = base(), same = base();
 	struct built cost = build("10.200.0.1", "", "10.99.0.2:7701", "11");
+	struct built port = build("10.200.0.1", "", "10.99.0.2:7702", "10");
 	struct built mgmt = build("10.200.0.1", "", "10.99.0.9:7701", "10");
+	struct built ul = build("10.200.0.1", ", underlay: 192.0.2.1",
+				"10.99.0.2:7701", "10");
 	struct built ovl = build("10.200.0.9", "", "10.99.0.2:7701", "10");
 	struct built lab = build("10.200.0.1",
 				 ", labels: {a: b}, modules: "
@@ -132,16 +147,24 @@ what_changes(void **state)
 	assert_string_equal(c, "....."); /* digests are stable */
 	changed(&b, &cost, c);
 	assert_string_equal(c, "..34."); /* both ends of the link */
-	changed(&b, &mgmt, c);
+	changed(&b, &port, c);
 	assert_string_equal(c, "1.3.."); /* n2's neighbours only */
+	/* n2's underlay (mgmt's address), n1's underlay or overlay: in the
+	 * list of nodes every table has. */
+	changed(&b, &mgmt, c);
+	assert_string_equal(c, "12345");
+	changed(&b, &ul, c);
+	assert_string_equal(c, "12345");
 	changed(&b, &ovl, c);
-	assert_string_equal(c, "1234."); /* n1 itself and its neighbours */
+	assert_string_equal(c, "12345");
 	changed(&b, &lab, c);
 	assert_string_equal(c, "....."); /* not part of any table */
 	built_free(&b);
 	built_free(&same);
 	built_free(&cost);
+	built_free(&port);
 	built_free(&mgmt);
+	built_free(&ul);
 	built_free(&ovl);
 	built_free(&lab);
 }
@@ -156,12 +179,16 @@ print_format(void **state)
 
 	neigh_print(neigh_find(b.set, "n2"), f);
 	fclose(f);
-	assert_non_null(strstr(out, "node n2 overlay 10.200.0.2 digest "));
+	assert_non_null(strstr(out, "node n2 overlay 10.200.0.2 underlay "
+				    "10.99.0.2 digest "));
+	assert_non_null(strstr(out, "\n  nodes: n1(10.200.0.1 10.99.0.1) "
+				    "n2(10.200.0.2 10.99.0.2) "));
 	assert_non_null(
-		strstr(out, "\n  n1 mgmt 10.99.0.1:7701 overlay "
-			    "10.200.0.1 cost 10 latency_ms 5 bandwidth "
-			    "100mbit\n  n3 mgmt 10.99.0.3:7701 overlay "
-			    "10.200.0.3 cost 10 latency_ms 0 bandwidth -\n"));
+		strstr(out,
+		       "\n  n1 mgmt 10.99.0.1:7701 overlay 10.200.0.1 underlay "
+		       "10.99.0.1 cost 10 latency_ms 5 bandwidth 100mbit\n"
+		       "  n3 mgmt 10.99.0.3:7701 overlay 10.200.0.3 underlay "
+		       "10.99.0.3 cost 10 latency_ms 0 bandwidth -\n"));
 	free(out);
 	built_free(&b);
 }
