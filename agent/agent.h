@@ -7,6 +7,7 @@
  *   match.c     an interest compiled into iptables matches
  *   settle.c    settlement ids, their chains and nfacct counters
  *   modload.c   dlopen of in-agent modules, the module API host ops
+ *   modview.c   the overlay table as in-agent modules see it
  *   params.c    module parameters checked against the plugin's schema
  *   telemetry.c per-module per-class counters
  *   lease.c     process modules: leases, heartbeats, expiry
@@ -183,5 +184,24 @@ unsigned int module_counters(const struct module *m, const char ***names,
 /* Hold @m's lock (no-op without workers) to read what its code writes. */
 void module_lock(struct module *m);
 void module_unlock(struct module *m);
+/* Run as @m (its lock, its name in logs) until module_enter(NULL); main
+ * loop.  1 when @m is unloading: its code must not run. */
+int module_enter(struct module *m);
+
+/* modview.c: the overlay table as in-agent modules see it.  A view per
+ * module, made at load before its code runs, freed with it. */
+struct modview;
+struct itm__table;
+struct modview *modview_new(struct module *m);
+void modview_free(struct modview *v);
+/* The table @v's module sees; its code calls this, under its lock. */
+const struct itm_table *modview_table(const struct modview *v);
+int modview_add_func(struct modview *v, itm_table_func f, void *arg);
+int modview_del_func(struct modview *v, itm_table_func f, void *arg);
+/* A new table (its reference is taken): every module moves to it and its
+ * table functions run. */
+void modview_install(struct itm__table *t);
+const struct itm_table *modview_installed(void);
+void modview_shutdown(void); /* after every module is gone */
 
 #endif /* ITM_AGENT_H */

@@ -233,6 +233,7 @@ shutdown_agent(void)
 	ctlink_stop();
 	lease_drop_all();
 	modload_unload_all();
+	modview_shutdown();
 	reg_shutdown();
 	workers_stop();
 	settle_cleanup();

@@ -54,9 +54,10 @@ struct module {
 	const char *counter_names[MOD_MAX_COUNTERS];
 	const uint64_t *counter_values[MOD_MAX_COUNTERS];
 	unsigned int n_counters;
-	int batch;	 /* inside load/unload: commit later */
-	uv_mutex_t lock; /* around its code, with workers */
-	int dead;	 /* unloading: skip its callbacks */
+	int batch;	      /* inside load/unload: commit later */
+	uv_mutex_t lock;      /* around its code, with workers */
+	int dead;	      /* unloading: skip its callbacks */
+	struct modview *view; /* the overlay table it sees (modview.c) */
 	char error[256];
 	LIST_ENTRY(module) entry;
 };
@@ -94,6 +95,13 @@ mod_switch(struct module *m)
 	module_unlock(cur);
 	cur = m;
 	module_lock(m);
+}
+
+int
+module_enter(struct module *m)
+{
+	mod_switch(m);
+	return m != NULL && m->dead;
 }
 
 /* Registering from a worker thread would change the registry under the
@@ -321,6 +329,37 @@ agent_current_label(void)
 	return cur ? cur->name : NULL;
 }
 
+static const struct itm_table *
+agent_get_table(void)
+{
+	return cur ? modview_table(cur->view) : modview_installed();
+}
+
+static int
+agent_register_table_func(itm_table_func f, void *arg)
+{
+	if (!api_on_main("itm_register_table_func"))
+		return -EPERM;
+	if (cur == NULL) {
+		itm__set_error("itm_register_table_func: only module code may "
+			       "register");
+		return -EPERM;
+	}
+	return modview_add_func(cur->view, f, arg);
+}
+
+static int
+agent_unregister_table_func(itm_table_func f, void *arg)
+{
+	if (!api_on_main("itm_unregister_table_func"))
+		return -EPERM;
+	if (cur == NULL) {
+		itm__set_error("itm_unregister_table_func: only module code");
+		return -EPERM;
+	}
+	return modview_del_func(cur->view, f, arg);
+}
+
 static const struct itm__host_ops agent_ops = {
 	.register_hook = agent_register_hook,
 	.unregister_hook = agent_unregister_hook,
@@ -328,6 +367,9 @@ static const struct itm__host_ops agent_ops = {
 	.unregister_timer = agent_unregister_timer,
 	.register_counter = agent_register_counter,
 	.current_label = agent_current_label,
+	.get_table = agent_get_table,
+	.register_table_func = agent_register_table_func,
+	.unregister_table_func = agent_unregister_table_func,
 };
 
 /* Dispatch and timers tell us whose code is about to run. */
@@ -502,6 +544,7 @@ module_free(struct module *m)
 	if (m->dl)
 		dlclose(m->dl);
 	params_free(m->params);
+	modview_free(m->view);
 	uv_mutex_destroy(&m->lock);
 	free(m);
 }
@@ -588,6 +631,10 @@ modload_load(const char *name, char **params, unsigned int n_params, char *err,
 		return -ENOMEM;
 	if (uv_mutex_init(&m->lock) < 0) {
 		free(m);
+		return -ENOMEM;
+	}
+	if ((m->view = modview_new(m)) == NULL) {
+		module_free(m);
 		return -ENOMEM;
 	}
 	snprintf(m->name, sizeof(m->name), "%s", name);

@@ -193,6 +193,7 @@ rpc_h_heartbeat(struct itm_rpc_call *call, void *arg)
 	}
 	rep.unknown_leases = unknown;
 	rep.n_unknown_leases = n_unknown;
+	rep.table_generation = agent->table_generation;
 	itm_rpc_reply(call, &rep.base);
 }
 

@@ -10,6 +10,12 @@
  * differs from what was installed, so pushing the same table again, under
  * any generation, is "unchanged".  The agent keeps its last table whatever
  * happens to the controller (fail-static).
+ *
+ * The table is also what modules see (itm_get_table): a push is turned
+ * into the module API's table, every field checked, before anything is
+ * installed, and a new generation or new content goes to the modules
+ * (modview.c).  Process modules fetch it with GetTable when a heartbeat
+ * answer (its table_generation) tells them of a new one.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +26,8 @@
 #include "itm.pb-c.h"
 #include "log.h"
 #include "rpc.h"
+#include "table.h"
+#include "wire.h"
 
 static Itm__V1__NeighbourTable *table; /* owned, unpacked copy */
 
@@ -96,11 +104,12 @@ table_same(const Itm__V1__NeighbourTable *t)
 	return same;
 }
 
+/* Every field checked, not older than what is installed, and made into
+ * the modules' table (*@view, one reference). */
 static int
-table_install(const Itm__V1__NeighbourTable *t, int *changed, char *err,
-	      size_t errlen)
+table_accept(const Itm__V1__NeighbourTable *t, struct itm__table **view,
+	     char *err, size_t errlen)
 {
-	Itm__V1__NeighbourTable *copy;
 	int rc;
 
 	rc = table_check(t, err, errlen);
@@ -114,9 +123,25 @@ table_install(const Itm__V1__NeighbourTable *t, int *changed, char *err,
 			 (unsigned long long)agent->table_generation);
 		return -ENOTSUP;
 	}
+	return itm__table_from_wire(t, view, err, errlen);
+}
+
+static int
+table_install(const Itm__V1__NeighbourTable *t, int *changed, char *err,
+	      size_t errlen)
+{
+	Itm__V1__NeighbourTable *copy;
+	struct itm__table *view;
+	uint64_t was = agent->table_generation;
+	int rc;
+
+	if ((rc = table_accept(t, &view, err, errlen)) < 0)
+		return rc;
 	copy = (Itm__V1__NeighbourTable *)itm_rpc_msg_copy(&t->base);
-	if (copy == NULL)
+	if (copy == NULL) {
+		itm__table_unref(view);
 		return -ENOMEM;
+	}
 	*changed = !table_same(t);
 	if (table)
 		itm__v1__neighbour_table__free_unpacked(table, NULL);
@@ -124,11 +149,16 @@ table_install(const Itm__V1__NeighbourTable *t, int *changed, char *err,
 	agent->table_generation = t->generation;
 	if (*changed)
 		log_info("neighbour table generation %llu installed: %zu "
-			 "neighbours",
-			 (unsigned long long)t->generation, t->n_neighbours);
+			 "nodes, %zu neighbours",
+			 (unsigned long long)t->generation,
+			 itm__table_pub(view)->n_nodes, t->n_neighbours);
 	else
 		log_debug("neighbour table unchanged, now generation %llu",
 			  (unsigned long long)t->generation);
+	if (*changed || t->generation != was)
+		modview_install(view); /* the modules see it now */
+	else
+		itm__table_unref(view);
 	return 0;
 }
 

@@ -314,6 +314,89 @@ const char *itm_hook_name(itm_where where);
 int itm_hook_from_name(const char *name);
 
 /* ---------------------------------------------------------------------
+ * The overlay: the table the controller pushes to this node's agent.
+ *
+ * Both kinds of module read the same table through the same calls: an
+ * in-agent module from the agent's memory, a process module from libitm,
+ * which fetches it from the agent (GetTable) at libitm_init() and again
+ * whenever a heartbeat says the agent holds another generation.  The
+ * agent keeps its last table when the controller is gone (fail-static).
+ * ------------------------------------------------------------------- */
+
+/* An address of a node, parsed and as text. */
+struct itm_addr {
+	uint8_t family; /* AF_INET, AF_INET6; 0 when not known */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	};
+	char text[INET6_ADDRSTRLEN]; /* "10.0.0.1"; "" when not known */
+};
+
+/* A member of the overlay. */
+struct itm_node {
+	const char *name;
+	struct itm_addr overlay;  /* its address on the overlay */
+	struct itm_addr underlay; /* where the overlay reaches it (the outer
+				   * address of tunnels to it) */
+};
+
+/* A node this one shares a link with, and the link's attributes. */
+struct itm_neighbour {
+	const struct itm_node *node; /* in the table's nodes[] */
+	const char *mgmt;	     /* host:port of its agent */
+	uint32_t cost;
+	uint32_t latency_ms;	 /* 0: not given */
+	uint64_t bandwidth_kbps; /* 0: not given */
+};
+
+/*
+ * The table.  It belongs to the host and never changes: a new one
+ * replaces it.  Fields may be added at the end in later versions (a
+ * module never allocates one).
+ */
+struct itm_table {
+	uint64_t generation;	      /* the controller's, > 0 */
+	const struct itm_node *self;  /* this node, in nodes[] */
+	const struct itm_node *nodes; /* every node, self included, by name */
+	size_t n_nodes;
+	const struct itm_neighbour *neighbours; /* by node name */
+	size_t n_neighbours;
+};
+
+/*
+ * The table installed now, or NULL when there is none yet (the agent has
+ * not heard from the controller).  The table, and everything it points
+ * to, stays valid while the module's code runs: until the callback,
+ * timer, table function or load function in which it was obtained
+ * returns (in a process module, until control goes back to libitm_run's
+ * loop; before libitm_run, until it is called).  Copy what must live
+ * longer.  With itm-agent --workers, a packet callback sees the table its
+ * module last saw on the main loop.
+ */
+const struct itm_table *itm_get_table(void);
+
+/* The node named @name / whose underlay address is @addr (@family
+ * AF_INET: a struct in_addr, AF_INET6: a struct in6_addr), or NULL. */
+const struct itm_node *itm_table_node(const struct itm_table *t,
+				      const char *name);
+const struct itm_node *itm_table_node_by_underlay(const struct itm_table *t,
+						  int family, const void *addr);
+
+/*
+ * Call @f(table, @arg) whenever a new table is installed (a new
+ * generation, or new content), with that table, valid as for
+ * itm_get_table() until @f returns; not for the table installed when @f
+ * is registered (read that with itm_get_table()).  @f runs where timers
+ * do: on the agent's main loop, under the module's lock with --workers, or
+ * on libitm_run's loop in a process.  At most 8 per module; -EEXIST for a
+ * pair registered already.  Unloading the module unregisters them.
+ */
+typedef void (*itm_table_func)(const struct itm_table *table, void *arg);
+int itm_register_table_func(itm_table_func f, void *arg);
+int itm_unregister_table_func(itm_table_func f, void *arg);
+
+/* ---------------------------------------------------------------------
  * Process modules (paper section 6.2).
  * ------------------------------------------------------------------- */
 

@@ -10,6 +10,7 @@
 #include "agent_client.h"
 #include "itm.pb-c.h"
 #include "itm_rpc.h"
+#include "table.h"
 #include "wire.h"
 
 #define AGENT_TIMEOUT_MS 2000
@@ -210,7 +211,7 @@ hb_reply(void *arg, const struct itm_rpc_status *st,
 		for (size_t i = 0;
 		     i < rep->n_unknown_leases && n < ITM__HB_MAX_LEASES; i++)
 			unknown[n++] = rep->unknown_leases[i];
-	hc->done(hc->arg, rc, err, unknown, n);
+	hc->done(hc->arg, rc, err, unknown, n, rep ? rep->table_generation : 0);
 	free(hc);
 }
 
@@ -289,5 +290,87 @@ itm__agent_settle(struct itm__agent *a, uint64_t lease,
 		*mark = rep->settle_mark;
 		protobuf_c_message_free_unpacked(&rep->base, NULL);
 	}
+	return rc;
+}
+
+/* GetTable's answer as a table; *@out NULL for "none yet". */
+static int
+table_of(const struct itm__agent *a, const Itm__V1__NeighbourTable *rep,
+	 struct itm__table **out, char *err, size_t errlen)
+{
+	char why[256];
+	int rc;
+
+	*out = NULL;
+	if (rep->generation == 0)
+		return 0;
+	rc = itm__table_from_wire(rep, out, why, sizeof(why));
+	if (rc == -EINVAL)
+		snprintf(err, errlen, "itm-agent at %.100s: bad table: %.150s",
+			 a->target, why);
+	return rc;
+}
+
+int
+itm__agent_get_table(struct itm__agent *a, struct itm__table **out, char *err,
+		     size_t errlen)
+{
+	Itm__V1__GetTableRequest req = ITM__V1__GET_TABLE_REQUEST__INIT;
+	Itm__V1__NeighbourTable *rep = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = call(a, "/itm.v1.Agent/GetTable", &req.base,
+		  &itm__v1__neighbour_table__descriptor,
+		  (ProtobufCMessage **)&rep, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = table_of(a, rep, out, err, errlen);
+	protobuf_c_message_free_unpacked(&rep->base, NULL);
+	return rc;
+}
+
+struct table_call {
+	struct itm__agent *a;
+	itm__table_done done;
+	void *arg;
+};
+
+static void
+table_reply(void *arg, const struct itm_rpc_status *st,
+	    const ProtobufCMessage *reply)
+{
+	struct table_call *tc = arg;
+	struct itm__table *t = NULL;
+	char err[300] = "";
+	int rc;
+
+	if (reply == NULL)
+		rc = call_error(tc->a, st, err, sizeof(err));
+	else
+		rc = table_of(tc->a, (const void *)reply, &t, err, sizeof(err));
+	tc->done(tc->arg, rc, err, t);
+	free(tc);
+}
+
+int
+itm__agent_get_table_async(struct itm__agent *a, uv_loop_t *loop,
+			   itm__table_done done, void *arg)
+{
+	Itm__V1__GetTableRequest req = ITM__V1__GET_TABLE_REQUEST__INIT;
+	struct table_call *tc = calloc(1, sizeof(*tc));
+	int rc;
+
+	if (tc == NULL)
+		return -ENOMEM;
+	tc->a = a;
+	tc->done = done;
+	tc->arg = arg;
+	rc = itm_rpc_call_async(a->rpc, loop, "/itm.v1.Agent/GetTable",
+				&req.base,
+				&itm__v1__neighbour_table__descriptor,
+				AGENT_TIMEOUT_MS, table_reply, tc);
+	if (rc < 0)
+		free(tc);
 	return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * agent_client.h - libitm's calls to the local itm-agent (Attach, Detach,
- * Heartbeat, Settle, GetStatus).  The only libitm file that speaks
- * protobuf besides wire.c.
+ * Heartbeat, Settle, GetStatus, GetTable).  The only libitm file that
+ * speaks protobuf besides wire.c and wire_table.c.
  */
 #ifndef ITM_AGENT_CLIENT_H
 #define ITM_AGENT_CLIENT_H
@@ -44,10 +44,12 @@ struct itm__hb_counter {
 
 #define ITM__HB_MAX_LEASES 64
 
-/* A heartbeat's answer: @rc 0 with the leases the agent does not know,
- * or a negative errno and @err. */
+/* A heartbeat's answer: @rc 0 with the leases the agent does not know
+ * and the generation of the table it holds (0: none), or a negative
+ * errno and @err. */
 typedef void (*itm__hb_done)(void *arg, int rc, const char *err,
-			     const uint64_t *unknown, unsigned int n_unknown);
+			     const uint64_t *unknown, unsigned int n_unknown,
+			     uint64_t table_gen);
 
 /* Sends stats without blocking; @done runs on @loop with the answer
  * (also when the call fails, unless this returns an error).  The reply
@@ -60,5 +62,19 @@ int itm__agent_heartbeat(struct itm__agent *a, uv_loop_t *loop,
 int itm__agent_settle(struct itm__agent *a, uint64_t lease,
 		      const struct itm_settle *s, uint32_t *mark, char *err,
 		      size_t errlen);
+
+struct itm__table;
+
+/* The table the agent holds (table.h): 0 with *@out NULL when it holds
+ * none yet, or with a table (one reference); a negative errno and @err. */
+int itm__agent_get_table(struct itm__agent *a, struct itm__table **out,
+			 char *err, size_t errlen);
+
+/* The same without blocking: @done runs on @loop with the outcome (also
+ * when the call fails, unless this returns an error). */
+typedef void (*itm__table_done)(void *arg, int rc, const char *err,
+				struct itm__table *t);
+int itm__agent_get_table_async(struct itm__agent *a, uv_loop_t *loop,
+			       itm__table_done done, void *arg);
 
 #endif /* ITM_AGENT_CLIENT_H */

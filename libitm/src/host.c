@@ -61,6 +61,28 @@ itm_register_counter(const char *name, const uint64_t *value)
 	return host ? host->register_counter(name, value) : no_host();
 }
 
+const struct itm_table *
+itm_get_table(void)
+{
+	return host && host->get_table ? host->get_table() : NULL;
+}
+
+int
+itm_register_table_func(itm_table_func f, void *arg)
+{
+	if (host == NULL || host->register_table_func == NULL)
+		return no_host();
+	return host->register_table_func(f, arg);
+}
+
+int
+itm_unregister_table_func(itm_table_func f, void *arg)
+{
+	if (host == NULL || host->unregister_table_func == NULL)
+		return no_host();
+	return host->unregister_table_func(f, arg);
+}
+
 void
 itm_log(int priority, const char *fmt, ...)
 {

@@ -19,6 +19,10 @@ struct itm__host_ops {
 	int (*register_counter)(const char *name, const uint64_t *value);
 	/* Label of the module whose code runs now, for log lines. */
 	const char *(*current_label)(void);
+	/* The overlay table as the running module sees it (table.h). */
+	const struct itm_table *(*get_table)(void);
+	int (*register_table_func)(itm_table_func f, void *arg);
+	int (*unregister_table_func)(itm_table_func f, void *arg);
 };
 
 void itm__host_set(const struct itm__host_ops *ops);

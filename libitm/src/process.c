@@ -7,9 +7,11 @@
  * same stage runner and dispatch walk as the agent does for in-agent
  * modules.  Heartbeats keep the leases alive and carry the counters; when
  * the agent restarts and forgets a lease, the registration attaches again
- * with whatever queue it is given.  Everything runs on one libuv loop:
- * packets, timers, heartbeats, and the SIGINT/SIGTERM that ends
- * libitm_run().
+ * with whatever queue it is given.  The overlay table (itm_get_table) is
+ * fetched from the agent at libitm_init(), and again whenever a heartbeat
+ * answer names another generation; the table functions then run.
+ * Everything runs on one libuv loop: packets, timers, heartbeats, table
+ * functions, and the SIGINT/SIGTERM that ends libitm_run().
  */
 #include <errno.h>
 #include <signal.h>
@@ -24,6 +26,7 @@
 #include "log.h"
 #include "reg.h"
 #include "runner.h"
+#include "table.h"
 #include "timer.h"
 
 #define PROC_MAX_REGS	  16
@@ -57,6 +60,9 @@ static struct {
 	uv_signal_t sigint, sigterm;
 	struct itm__disp_host disp;
 	struct log_rl rl;
+	struct itm__table *table; /* the agent's, as last fetched */
+	struct itm__table_funcs table_funcs;
+	int table_fetching;
 } P;
 
 static struct preg *
@@ -152,11 +158,87 @@ preg_reattach(struct preg *p)
 			 p->info->label, (unsigned long long)p->lease);
 }
 
+/* ------------------------------------------------------------------ */
+/* The overlay table                                                    */
+/* ------------------------------------------------------------------ */
+
+static uint64_t
+table_gen(void)
+{
+	return P.table ? itm__table_pub(P.table)->generation : 0;
+}
+
+/* Install @t (its reference is ours now) and tell the module. */
+static void
+table_install(struct itm__table *t)
+{
+	struct itm__table *old = P.table;
+
+	P.table = t;
+	log_info("overlay table generation %llu: %zu nodes, %zu neighbours",
+		 (unsigned long long)itm__table_pub(t)->generation,
+		 itm__table_pub(t)->n_nodes, itm__table_pub(t)->n_neighbours);
+	itm__table_funcs_call(&P.table_funcs, itm__table_pub(t));
+	itm__table_unref(old);
+}
+
+static void
+table_fetched(void *arg, int rc, const char *err, struct itm__table *t)
+{
+	P.table_fetching = 0;
+	if (rc < 0)
+		log_rl(&P.rl, LOG_WARNING, "overlay table: %s", err);
+	else if (t && itm__table_pub(t)->generation != table_gen())
+		table_install(t);
+	else
+		itm__table_unref(t);
+}
+
+/* The agent holds generation @gen: fetch it unless we have it.  An agent
+ * without a table (restarted, controller not heard yet) changes nothing:
+ * the module keeps the last one (fail-static). */
+static void
+table_check(uint64_t gen)
+{
+	int rc;
+
+	if (gen == 0 || gen == table_gen() || P.table_fetching || P.stopping)
+		return;
+	rc = itm__agent_get_table_async(P.agent, &P.loop, table_fetched, NULL);
+	if (rc < 0)
+		log_rl(&P.rl, LOG_WARNING, "overlay table: %s", strerror(-rc));
+	else
+		P.table_fetching = 1;
+}
+
+static const struct itm_table *
+proc_get_table(void)
+{
+	return itm__table_pub(P.table);
+}
+
+static int
+proc_register_table_func(itm_table_func f, void *arg)
+{
+	return itm__table_funcs_add(&P.table_funcs, f, arg);
+}
+
+static int
+proc_unregister_table_func(itm_table_func f, void *arg)
+{
+	return itm__table_funcs_del(&P.table_funcs, f, arg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Heartbeats                                                           */
+/* ------------------------------------------------------------------ */
+
 /* The agent's answer: registrations it does not know (it restarted, or
- * expired the lease) attach again, and so do those whose attach failed. */
+ * expired the lease) attach again, and so do those whose attach failed;
+ * a table of another generation is fetched. */
 static void
 heartbeat_done(void *arg, int rc, const char *err, const uint64_t *unknown,
-	       unsigned int n_unknown)
+	       unsigned int n_unknown, uint64_t table_generation)
 {
 	P.hb_inflight = 0;
 	if (P.stopping)
@@ -180,6 +262,7 @@ heartbeat_done(void *arg, int rc, const char *err, const uint64_t *unknown,
 		if (lost)
 			preg_reattach(&P.regs[i]);
 	}
+	table_check(table_generation);
 }
 
 /* Heartbeats do not block the packet loop: the next is sent when the
@@ -256,6 +339,9 @@ static const struct itm__host_ops process_ops = {
 	.unregister_timer = proc_unregister_timer,
 	.register_counter = proc_register_counter,
 	.current_label = proc_label,
+	.get_table = proc_get_table,
+	.register_table_func = proc_register_table_func,
+	.unregister_table_func = proc_unregister_table_func,
 };
 
 static const char *
@@ -298,6 +384,9 @@ libitm_init(int bufsize, uint8_t copy_mode)
 		itm__set_error("cannot reach itm-agent: %s", err);
 		return rc;
 	}
+	/* The table as the agent holds it now; none is not an error. */
+	if (itm__agent_get_table(P.agent, &P.table, err, sizeof(err)) < 0)
+		log_warnx("overlay table: %s", err);
 	uv_loop_init(&P.loop);
 	itm__timers_init(&P.loop, NULL);
 	P.disp.settle = proc_settle;

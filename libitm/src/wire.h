@@ -1,6 +1,7 @@
 /*
  * wire.h - struct itm_interest to and from its protobuf form, shared by
- * the agent (which receives interests) and libitm (which sends them).
+ * the agent (which receives interests) and libitm (which sends them); and
+ * the overlay table from its protobuf form (both receive it).
  */
 #ifndef ITM_WIRE_H
 #define ITM_WIRE_H
@@ -25,5 +26,16 @@ struct itm__wire_interest_buf {
 
 void itm__interest_to_wire(const struct itm_interest *in, Itm__V1__Interest *w,
 			   struct itm__wire_interest_buf *buf);
+
+struct itm__table;
+
+/*
+ * The table the controller pushed (InstallTable, or GetTable's answer) as
+ * modules see it (table.h), every field checked; a message without the
+ * list of nodes (an older controller) gets one made of this node and its
+ * neighbours.  0, -EINVAL with @err naming the field, or -ENOMEM.
+ */
+int itm__table_from_wire(const Itm__V1__NeighbourTable *w,
+			 struct itm__table **out, char *err, size_t errlen);
 
 #endif /* ITM_WIRE_H */

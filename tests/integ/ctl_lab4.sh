@@ -4,7 +4,10 @@
 # namespaces (a square c4n1-c4n2-c4n3-c4n4), driven by itmctl.
 #
 #  - apply: every node "updated"; each agent's neighbour table, read back
-#    from the agent itself (itmctl --agent MGMT table), matches topo.yaml
+#    from the agent itself (itmctl --agent MGMT table), matches topo.yaml:
+#    the node's own overlay and underlay address (c4n3 gives one, the
+#    others default to their mgmt address), every node of the overlay, the
+#    neighbours with their addresses and links
 #  - change one link: only its two ends get a new generation
 #  - kill an agent, apply a change, restart it: it converges
 #  - kill the controller: the agents keep their tables, ping across the
@@ -107,6 +110,9 @@ me = sys.argv[2]
 got = json.load(sys.stdin)
 nodes = {n["name"]: n for n in topo["nodes"]}
 
+def underlay(n):
+    return n.get("underlay", n["mgmt"].rsplit(":", 1)[0])
+
 def kbps(s):
     if not s:
         return 0
@@ -121,6 +127,7 @@ for l in topo.get("links", []):
     o = b if a == me else a
     want.append({"node": o, "mgmt_addr": nodes[o]["mgmt"],
                  "overlay_addr": nodes[o]["overlay"],
+                 "underlay_addr": underlay(nodes[o]),
                  "cost": l.get("cost", 1), "latency_ms": l.get("latency_ms", 0),
                  "bandwidth_kbps": kbps(l.get("bandwidth"))})
 want.sort(key=lambda n: n["node"])
@@ -130,6 +137,13 @@ if got["node"] != me:
     errs.append("node %r" % got["node"])
 if got["overlay_addr"] != nodes[me]["overlay"]:
     errs.append("overlay_addr %r" % got["overlay_addr"])
+if got["underlay_addr"] != underlay(nodes[me]):
+    errs.append("underlay_addr %r" % got["underlay_addr"])
+every = sorted(({"node": n["name"], "overlay_addr": n["overlay"],
+                 "underlay_addr": underlay(n)} for n in topo["nodes"]),
+               key=lambda n: n["node"])
+if got.get("nodes") != every:
+    errs.append("nodes %s, want %s" % (got.get("nodes"), every))
 if have != want:
     errs.append("neighbours %s, want %s" % (have, want))
 if errs:
@@ -147,6 +161,7 @@ topo() {
 			echo "  - name: c4n$i"
 			echo "    mgmt: 10.$X.10$i.2:7701"
 			echo "    overlay: 10.$X.200.$i"
+			[ "$i" = 3 ] && echo "    underlay: 10.$X.250.3"
 			echo "    labels: { lab: ctl_lab4 }"
 		done
 		echo "links:"
