@@ -2,7 +2,7 @@
 # neighbour tables, the SQLite store, and the topo.yaml corpus.
 
 itm_unit_test(test_topo unit/test_topo.c LIBS itmtopo)
-target_include_directories(test_topo PRIVATE ${PROJECT_SOURCE_DIR}/controller)
+target_include_directories(test_topo PRIVATE ${PROJECT_SOURCE_DIR}/controller/topo)
 itm_unit_test(test_neigh unit/test_neigh.c LIBS itmtopo)
 itm_unit_test(test_store unit/test_store.c LIBS itmstore PkgConfig::SQLITE)
 
