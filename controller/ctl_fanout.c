@@ -96,8 +96,8 @@ fan_done_cb(void *arg, const struct itm_rpc_status *st,
 }
 
 static void
-fan_start_one(struct fan *f, size_t i, const char *method,
-	      const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd)
+fan_start_one(struct fan *f, size_t i, enum itm_method method,
+	      const ProtobufCMessage *req)
 {
 	struct ctl_node *n = ctl_node_find(f->c, f->names[i]);
 	struct itm_rpc_client *client;
@@ -110,7 +110,6 @@ fan_start_one(struct fan *f, size_t i, const char *method,
 		if (rc == 0) {
 			*o = (struct fan_one){ .f = f, .i = i };
 			rc = itm_rpc_call_async(client, f->c->loop, method, req,
-						rd,
 						(int)f->c->cfg.push_timeout_ms,
 						fan_done_cb, o);
 			if (rc < 0)
@@ -128,12 +127,11 @@ fan_start_one(struct fan *f, size_t i, const char *method,
 
 /* Ask every node of @f; @f is finished and freed when all answered. */
 static void
-fan_run(struct fan *f, const char *method, const ProtobufCMessage *req,
-	const ProtobufCMessageDescriptor *rd)
+fan_run(struct fan *f, enum itm_method method, const ProtobufCMessage *req)
 {
 	f->pending = 1;
 	for (size_t i = 0; i < f->n; i++)
-		fan_start_one(f, i, method, req, rd);
+		fan_start_one(f, i, method, req);
 	if (--f->pending == 0) {
 		f->finish(f);
 		fan_free(f);
@@ -214,8 +212,7 @@ ctl_h_node_stats(struct itm_rpc_call *call, void *arg)
 		f->names[i] =
 			strdup(req->node[0] ? req->node : c->nodes[i].name);
 	sr.module = req->module;
-	fan_run(f, "/itm.v1.Agent/GetStats", &sr.base,
-		&itm__v1__stats_reply__descriptor);
+	fan_run(f, ITM_AGENT_GET_STATS, &sr.base);
 }
 
 /* ------------------------------------------------------------------ */
@@ -320,8 +317,7 @@ ctl_h_node_load(struct itm_rpc_call *call, void *arg)
 	lr.name = req->name;
 	lr.params = req->params;
 	lr.n_params = req->n_params;
-	fan_run(f, "/itm.v1.Agent/LoadModule", &lr.base,
-		&itm__v1__load_module_reply__descriptor);
+	fan_run(f, ITM_AGENT_LOAD_MODULE, &lr.base);
 }
 
 void
@@ -335,8 +331,7 @@ ctl_h_node_unload(struct itm_rpc_call *call, void *arg)
 	if (f == NULL)
 		return;
 	ur.name = req->name;
-	fan_run(f, "/itm.v1.Agent/UnloadModule", &ur.base,
-		&itm__v1__unload_module_reply__descriptor);
+	fan_run(f, ITM_AGENT_UNLOAD_MODULE, &ur.base);
 }
 
 void
@@ -347,6 +342,5 @@ ctl_h_node_list(struct itm_rpc_call *call, void *arg)
 
 	if (f == NULL)
 		return;
-	fan_run(f, "/itm.v1.Agent/ListModules", &lr.base,
-		&itm__v1__list_modules_reply__descriptor);
+	fan_run(f, ITM_AGENT_LIST_MODULES, &lr.base);
 }

@@ -416,9 +416,8 @@ static void step_next(struct place_job *j);
 
 /* Start @method on the job's node; 0 when @cb will run. */
 static int
-call_start(struct place_job *j, const char *method, const ProtobufCMessage *req,
-	   const ProtobufCMessageDescriptor *rd, int timeout_ms,
-	   itm_rpc_done_cb cb)
+call_start(struct place_job *j, enum itm_method method,
+	   const ProtobufCMessage *req, int timeout_ms, itm_rpc_done_cb cb)
 {
 	struct ctl_node *n = ctl_node_find(j->c, j->node);
 	struct itm_rpc_client *client;
@@ -430,7 +429,7 @@ call_start(struct place_job *j, const char *method, const ProtobufCMessage *req,
 	}
 	rc = ctl_node_client(j->c, n, &client);
 	if (rc == 0)
-		rc = itm_rpc_call_async(client, j->c->loop, method, req, rd,
+		rc = itm_rpc_call_async(client, j->c->loop, method, req,
 					timeout_ms, cb, j);
 	if (rc < 0) {
 		j->out.failed = "unreachable";
@@ -548,13 +547,11 @@ step_next(struct place_job *j)
 		lr.name = s->module;
 		lr.params = s->params;
 		lr.n_params = s->n_params;
-		rc = call_start(j, "/itm.v1.Agent/LoadModule", &lr.base,
-				&itm__v1__load_module_reply__descriptor,
+		rc = call_start(j, ITM_AGENT_LOAD_MODULE, &lr.base,
 				step_timeout(j->c), step_done_cb);
 	} else {
 		ur.name = s->module;
-		rc = call_start(j, "/itm.v1.Agent/UnloadModule", &ur.base,
-				&itm__v1__unload_module_reply__descriptor,
+		rc = call_start(j, ITM_AGENT_UNLOAD_MODULE, &ur.base,
 				step_timeout(j->c), step_done_cb);
 	}
 	if (rc < 0)
@@ -595,8 +592,7 @@ job_start(struct place_job *j)
 		job_finish(j);
 		return;
 	}
-	if (call_start(j, "/itm.v1.Agent/ListModules", &lr.base,
-		       &itm__v1__list_modules_reply__descriptor,
+	if (call_start(j, ITM_AGENT_LIST_MODULES, &lr.base,
 		       (int)j->c->cfg.push_timeout_ms, list_done_cb) < 0)
 		job_finish(j);
 }

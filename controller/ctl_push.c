@@ -196,10 +196,10 @@ push_start(struct push_batch *b, size_t i)
 	if (rc == 0) {
 		pc->b = b;
 		pc->i = i;
-		rc = itm_rpc_call_async(
-			client, c->loop, "/itm.v1.Agent/InstallTable", &m->base,
-			&itm__v1__install_table_reply__descriptor,
-			(int)c->cfg.push_timeout_ms, push_done_cb, pc);
+		rc = itm_rpc_call_async(client, c->loop,
+					ITM_AGENT_INSTALL_TABLE, &m->base,
+					(int)c->cfg.push_timeout_ms,
+					push_done_cb, pc);
 	}
 	msg_free(m);
 	if (rc < 0) {

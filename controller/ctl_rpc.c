@@ -287,28 +287,19 @@ out:
 /* The server                                                           */
 /* ------------------------------------------------------------------ */
 
-#define C(m) "/itm.v1.Controller/" m
-
 static const struct itm_rpc_method methods[] = {
-	{ C("Join"), &itm__v1__join_request__descriptor, 0, ctl_h_join },
-	{ C("NodeHeartbeat"), &itm__v1__node_heartbeat_request__descriptor, 0,
-	  ctl_h_heartbeat },
-	{ C("Apply"), &itm__v1__apply_request__descriptor, 0, ctl_h_apply },
-	{ C("ShowTopology"), &itm__v1__topology_request__descriptor, 0,
-	  h_show },
-	{ C("Diff"), &itm__v1__diff_request__descriptor, 0, h_diff },
-	{ C("History"), &itm__v1__history_request__descriptor, 0, h_history },
-	{ C("Rollback"), &itm__v1__rollback_request__descriptor, 0,
-	  ctl_h_rollback },
-	{ C("Nodes"), &itm__v1__nodes_request__descriptor, 0, h_nodes },
-	{ C("NodeStats"), &itm__v1__node_stats_request__descriptor, 0,
-	  ctl_h_node_stats },
-	{ C("NodeLoadModule"), &itm__v1__node_module_request__descriptor, 0,
-	  ctl_h_node_load },
-	{ C("NodeUnloadModule"), &itm__v1__node_module_request__descriptor, 0,
-	  ctl_h_node_unload },
-	{ C("NodeListModules"), &itm__v1__node_module_request__descriptor, 0,
-	  ctl_h_node_list },
+	{ ITM_CONTROLLER_JOIN, ctl_h_join },
+	{ ITM_CONTROLLER_NODE_HEARTBEAT, ctl_h_heartbeat },
+	{ ITM_CONTROLLER_APPLY, ctl_h_apply },
+	{ ITM_CONTROLLER_SHOW_TOPOLOGY, h_show },
+	{ ITM_CONTROLLER_DIFF, h_diff },
+	{ ITM_CONTROLLER_HISTORY, h_history },
+	{ ITM_CONTROLLER_ROLLBACK, ctl_h_rollback },
+	{ ITM_CONTROLLER_NODES, h_nodes },
+	{ ITM_CONTROLLER_NODE_STATS, ctl_h_node_stats },
+	{ ITM_CONTROLLER_NODE_LOAD_MODULE, ctl_h_node_load },
+	{ ITM_CONTROLLER_NODE_UNLOAD_MODULE, ctl_h_node_unload },
+	{ ITM_CONTROLLER_NODE_LIST_MODULES, ctl_h_node_list },
 };
 
 int

@@ -77,8 +77,9 @@ struct out_item {
 
 struct itm_rpc_call {
 	struct itm_rpc_server *srv;
-	size_t midx;			/* index in srv->methods */
-	const struct itm_rpc_method *m; /* NULL for generic requests */
+	size_t midx;			  /* index in srv->methods */
+	const struct itm_rpc_method *m;	  /* NULL for generic requests */
+	const struct itm_method_def *def; /* m's path and types */
 	grpc_call *gc;
 	gpr_timespec deadline;
 	grpc_metadata_array md;
@@ -227,6 +228,7 @@ request_method(struct itm_rpc_server *srv, size_t midx)
 		return -ENOMEM;
 	call->midx = midx;
 	call->m = &srv->methods[midx];
+	call->def = itm_method_def(call->m->id);
 	call->t_new = (struct tag){ TAG_NEW, call };
 	err = grpc_server_request_registered_call(srv->gs, srv->reg[midx],
 						  &call->gc, &call->deadline,
@@ -363,7 +365,7 @@ static void
 on_new_call(struct itm_rpc_call *call, int success)
 {
 	struct itm_rpc_server *srv = call->srv;
-	const ProtobufCMessageDescriptor *desc = call->m->request;
+	const ProtobufCMessageDescriptor *desc = call->def->request;
 
 	if (!success) { /* server shutting down */
 		call_unref(call);
@@ -378,7 +380,7 @@ on_new_call(struct itm_rpc_call *call, int success)
 	call->payload = NULL;
 	if (!call->req) {
 		reject(call, GRPC_STATUS_INVALID_ARGUMENT,
-		       "%s: request does not decode as %s", call->m->path,
+		       "%s: request does not decode as %s", call->def->path,
 		       desc->name);
 		return;
 	}
@@ -613,7 +615,7 @@ itm_rpc_request(const struct itm_rpc_call *call)
 const char *
 itm_rpc_method_path(const struct itm_rpc_call *call)
 {
-	return call->m ? call->m->path : "";
+	return call->def ? call->def->path : "";
 }
 
 const char *
@@ -663,7 +665,8 @@ itm_rpc_send(struct itm_rpc_call *call, const ProtobufCMessage *msg)
 {
 	int full;
 
-	if (!call || !msg || call->user_done || !call->m->server_streaming)
+	if (!call || !msg || call->user_done ||
+	    call->def->kind != ITM_METHOD_STREAM)
 		return -EINVAL;
 	if (atomic_load(&call->cancelled))
 		return -ECANCELED;
@@ -885,10 +888,10 @@ check_methods(const struct itm_rpc_method *methods, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct itm_rpc_method *m = &methods[i];
 
-		if (!m->path || m->path[0] != '/' || !m->request || !m->handler)
+		if (!itm_method_def(m->id) || !m->handler)
 			return -EINVAL;
 		for (size_t j = 0; j < i; j++)
-			if (!strcmp(methods[j].path, m->path))
+			if (methods[j].id == m->id)
 				return -EINVAL;
 	}
 	return 0;
@@ -915,7 +918,7 @@ server_grpc_new(struct itm_rpc_server *srv)
 	grpc_server_register_completion_queue(srv->gs, srv->cq, NULL);
 	for (size_t i = 0; i < srv->n_methods; i++) {
 		srv->reg[i] = grpc_server_register_method(
-			srv->gs, srv->methods[i].path, NULL,
+			srv->gs, itm_method_def(srv->methods[i].id)->path, NULL,
 			GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
 		if (!srv->reg[i])
 			return -EINVAL;

@@ -259,8 +259,7 @@ ctl_print_failure(struct ctl *ctl, const char *who, const char *addr,
 
 int
 ctl_call_status(struct ctl *ctl, const char *who, const char *addr,
-		const char *method, const ProtobufCMessage *req,
-		const ProtobufCMessageDescriptor *reply_desc,
+		enum itm_method method, const ProtobufCMessage *req,
 		ProtobufCMessage **reply, struct itm_rpc_status *st)
 {
 	struct itm_rpc_client *c;
@@ -272,22 +271,20 @@ ctl_call_status(struct ctl *ctl, const char *who, const char *addr,
 		snprintf(st->message, sizeof(st->message), "%s", strerror(-rc));
 		return CTL_ERR;
 	}
-	rc = itm_rpc_call(c, method, req, reply_desc, reply, ctl->timeout_ms,
-			  st);
+	rc = itm_rpc_call(c, method, req, reply, ctl->timeout_ms, st);
 	itm_rpc_client_free(c);
 	return rc ? CTL_ERR : CTL_OK;
 }
 
 int
-ctl_call(struct ctl *ctl, const char *who, const char *addr, const char *method,
-	 const ProtobufCMessage *req,
-	 const ProtobufCMessageDescriptor *reply_desc, ProtobufCMessage **reply)
+ctl_call(struct ctl *ctl, const char *who, const char *addr,
+	 enum itm_method method, const ProtobufCMessage *req,
+	 ProtobufCMessage **reply)
 {
 	struct itm_rpc_status st;
 	int rc;
 
-	rc = ctl_call_status(ctl, who, addr, method, req, reply_desc, reply,
-			     &st);
+	rc = ctl_call_status(ctl, who, addr, method, req, reply, &st);
 	if (rc)
 		ctl_print_failure(ctl, who, addr, &st);
 	return rc;

@@ -44,14 +44,12 @@ struct ctl {
  * on failure; on CTL_OK *@reply is the caller's to free.
  */
 int ctl_call(struct ctl *ctl, const char *who, const char *addr,
-	     const char *method, const ProtobufCMessage *req,
-	     const ProtobufCMessageDescriptor *reply_desc,
+	     enum itm_method method, const ProtobufCMessage *req,
 	     ProtobufCMessage **reply);
 
 /* ctl_call() without the printing: the status is left in @st. */
 int ctl_call_status(struct ctl *ctl, const char *who, const char *addr,
-		    const char *method, const ProtobufCMessage *req,
-		    const ProtobufCMessageDescriptor *reply_desc,
+		    enum itm_method method, const ProtobufCMessage *req,
 		    ProtobufCMessage **reply, struct itm_rpc_status *st);
 /* How ctl_call() reports a failed call, with a hint when the controller
  * cannot be reached. */

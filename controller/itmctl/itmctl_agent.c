@@ -9,15 +9,11 @@
 
 #include "itmctl.h"
 
-#define AGENT_SVC "/itm.v1.Agent/"
-
 static int
-agent_call(struct ctl *ctl, const char *method, const ProtobufCMessage *req,
-	   const ProtobufCMessageDescriptor *reply_desc,
+agent_call(struct ctl *ctl, enum itm_method method, const ProtobufCMessage *req,
 	   ProtobufCMessage **reply)
 {
-	return ctl_call(ctl, "agent", ctl->agent, method, req, reply_desc,
-			reply);
+	return ctl_call(ctl, "agent", ctl->agent, method, req, reply);
 }
 
 int
@@ -28,8 +24,7 @@ cmd_status(struct ctl *ctl, const struct parse_result *res)
 	int rc;
 
 	(void)res;
-	rc = agent_call(ctl, AGENT_SVC "GetStatus", &q.base,
-			&itm__v1__status_reply__descriptor, &r);
+	rc = agent_call(ctl, ITM_AGENT_GET_STATUS, &q.base, &r);
 	if (rc)
 		return rc;
 	ctl->out->status((Itm__V1__StatusReply *)r);
@@ -70,8 +65,7 @@ cmd_module_load(struct ctl *ctl, const struct parse_result *res)
 	q.name = (char *)res->name;
 	q.n_params = res->n_params;
 	q.params = (char **)res->params;
-	rc = agent_call(ctl, AGENT_SVC "LoadModule", &q.base,
-			&itm__v1__load_module_reply__descriptor, &r);
+	rc = agent_call(ctl, ITM_AGENT_LOAD_MODULE, &q.base, &r);
 	if (rc)
 		return rc;
 	ctl->out->loaded(NULL, (Itm__V1__LoadModuleReply *)r);
@@ -87,8 +81,7 @@ cmd_module_unload(struct ctl *ctl, const struct parse_result *res)
 	int rc;
 
 	q.name = (char *)res->name;
-	rc = agent_call(ctl, AGENT_SVC "UnloadModule", &q.base,
-			&itm__v1__unload_module_reply__descriptor, &r);
+	rc = agent_call(ctl, ITM_AGENT_UNLOAD_MODULE, &q.base, &r);
 	if (rc)
 		return rc;
 	ctl->out->unloaded(NULL, res->name);
@@ -104,8 +97,7 @@ cmd_module_list(struct ctl *ctl, const struct parse_result *res)
 	int rc;
 
 	(void)res;
-	rc = agent_call(ctl, AGENT_SVC "ListModules", &q.base,
-			&itm__v1__list_modules_reply__descriptor, &r);
+	rc = agent_call(ctl, ITM_AGENT_LIST_MODULES, &q.base, &r);
 	if (rc)
 		return rc;
 	ctl->out->modules(NULL, (Itm__V1__ListModulesReply *)r);
@@ -124,8 +116,7 @@ cmd_stats(struct ctl *ctl, const struct parse_result *res)
 	if (!ctl->agent_given)
 		return cmd_node_stats(ctl, res);
 	q.module = (char *)(res->module ? res->module : "");
-	rc = agent_call(ctl, AGENT_SVC "GetStats", &q.base,
-			&itm__v1__stats_reply__descriptor, &r);
+	rc = agent_call(ctl, ITM_AGENT_GET_STATS, &q.base, &r);
 	if (rc)
 		return rc;
 	ctl->out->stats((Itm__V1__StatsReply *)r);
@@ -141,8 +132,7 @@ cmd_table(struct ctl *ctl, const struct parse_result *res)
 	int rc;
 
 	(void)res;
-	rc = agent_call(ctl, AGENT_SVC "GetTable", &q.base,
-			&itm__v1__neighbour_table__descriptor, &r);
+	rc = agent_call(ctl, ITM_AGENT_GET_TABLE, &q.base, &r);
 	if (rc)
 		return rc;
 	ctl->out->table((Itm__V1__NeighbourTable *)r);

@@ -9,16 +9,11 @@
 
 #include "itmctl.h"
 
-#define CTL_SVC "/itm.v1.Controller/"
-
 static int
-controller_call(struct ctl *ctl, const char *method,
-		const ProtobufCMessage *req,
-		const ProtobufCMessageDescriptor *reply_desc,
-		ProtobufCMessage **reply)
+controller_call(struct ctl *ctl, enum itm_method method,
+		const ProtobufCMessage *req, ProtobufCMessage **reply)
 {
-	return ctl_call(ctl, "controller", ctl->controller, method, req,
-			reply_desc, reply);
+	return ctl_call(ctl, "controller", ctl->controller, method, req, reply);
 }
 
 int
@@ -29,8 +24,7 @@ cmd_nodes(struct ctl *ctl, const struct parse_result *res)
 	int rc;
 
 	(void)res;
-	rc = controller_call(ctl, CTL_SVC "Nodes", &q.base,
-			     &itm__v1__nodes_reply__descriptor, &r);
+	rc = controller_call(ctl, ITM_CONTROLLER_NODES, &q.base, &r);
 	if (rc)
 		return rc;
 	ctl->out->nodes((Itm__V1__NodesReply *)r);
@@ -77,8 +71,7 @@ cmd_node_stats(struct ctl *ctl, const struct parse_result *res)
 
 	q.node = (char *)(res->node ? res->node : "");
 	q.module = (char *)(res->module ? res->module : "");
-	rc = controller_call(ctl, CTL_SVC "NodeStats", &q.base,
-			     &itm__v1__node_stats_reply__descriptor,
+	rc = controller_call(ctl, ITM_CONTROLLER_NODE_STATS, &q.base,
 			     (ProtobufCMessage **)&r);
 	if (rc)
 		return rc;
@@ -95,7 +88,7 @@ cmd_node_stats(struct ctl *ctl, const struct parse_result *res)
 /* One NodeModuleRequest for @method; *@r is the caller's to free. */
 static int
 node_module_call(struct ctl *ctl, const struct parse_result *res,
-		 const char *method, Itm__V1__NodeModuleReply **r)
+		 enum itm_method method, Itm__V1__NodeModuleReply **r)
 {
 	Itm__V1__NodeModuleRequest q = ITM__V1__NODE_MODULE_REQUEST__INIT;
 
@@ -103,9 +96,7 @@ node_module_call(struct ctl *ctl, const struct parse_result *res,
 	q.name = (char *)(res->name ? res->name : "");
 	q.n_params = res->n_params;
 	q.params = (char **)res->params;
-	return controller_call(ctl, method, &q.base,
-			       &itm__v1__node_module_reply__descriptor,
-			       (ProtobufCMessage **)r);
+	return controller_call(ctl, method, &q.base, (ProtobufCMessage **)r);
 }
 
 int
@@ -117,7 +108,8 @@ cmd_node_module_load(struct ctl *ctl, const struct parse_result *res)
 
 	rc = check_params(res);
 	if (!rc)
-		rc = node_module_call(ctl, res, CTL_SVC "NodeLoadModule", &r);
+		rc = node_module_call(ctl, res, ITM_CONTROLLER_NODE_LOAD_MODULE,
+				      &r);
 	if (rc)
 		return rc;
 	none.name = (char *)res->name;
@@ -132,7 +124,7 @@ cmd_node_module_unload(struct ctl *ctl, const struct parse_result *res)
 	Itm__V1__NodeModuleReply *r;
 	int rc;
 
-	rc = node_module_call(ctl, res, CTL_SVC "NodeUnloadModule", &r);
+	rc = node_module_call(ctl, res, ITM_CONTROLLER_NODE_UNLOAD_MODULE, &r);
 	if (rc)
 		return rc;
 	ctl->out->unloaded(res->node, res->name);
@@ -147,7 +139,7 @@ cmd_node_module_list(struct ctl *ctl, const struct parse_result *res)
 	Itm__V1__NodeModuleReply *r;
 	int rc;
 
-	rc = node_module_call(ctl, res, CTL_SVC "NodeListModules", &r);
+	rc = node_module_call(ctl, res, ITM_CONTROLLER_NODE_LIST_MODULES, &r);
 	if (rc)
 		return rc;
 	ctl->out->modules(res->node, r->list ? r->list : &none);

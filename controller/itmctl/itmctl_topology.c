@@ -16,8 +16,6 @@
 #include "itmctl.h"
 #include "topo.h"
 
-#define CTL_SVC "/itm.v1.Controller/"
-
 /* The file (or stdin for "-"), NUL-terminated; NULL after a message. */
 static char *
 read_topology(const struct parse_result *res, const char *name)
@@ -121,8 +119,7 @@ cmd_topo_apply(struct ctl *ctl, const struct parse_result *res)
 	q.dry_run = res->dry_run;
 	apply_timeout(ctl);
 	rc = ctl_call_status(ctl, "controller", ctl->controller,
-			     CTL_SVC "Apply", &q.base,
-			     &itm__v1__apply_reply__descriptor,
+			     ITM_CONTROLLER_APPLY, &q.base,
 			     (ProtobufCMessage **)&r, &st);
 	if (rc) {
 		print_refusal(ctl, res, yaml, &st);
@@ -149,8 +146,8 @@ cmd_topo_diff(struct ctl *ctl, const struct parse_result *res)
 		return CTL_ERR;
 	q.yaml = yaml;
 	q.filename = (char *)display_name(res);
-	rc = ctl_call_status(ctl, "controller", ctl->controller, CTL_SVC "Diff",
-			     &q.base, &itm__v1__diff_reply__descriptor,
+	rc = ctl_call_status(ctl, "controller", ctl->controller,
+			     ITM_CONTROLLER_DIFF, &q.base,
 			     (ProtobufCMessage **)&r, &st);
 	if (rc) {
 		print_refusal(ctl, res, yaml, &st);
@@ -171,8 +168,7 @@ cmd_topo_show(struct ctl *ctl, const struct parse_result *res)
 
 	q.generation = res->generation;
 	rc = ctl_call(ctl, "controller", ctl->controller,
-		      CTL_SVC "ShowTopology", &q.base,
-		      &itm__v1__topology_reply__descriptor, &r);
+		      ITM_CONTROLLER_SHOW_TOPOLOGY, &q.base, &r);
 	if (rc)
 		return rc;
 	ctl->out->topology((Itm__V1__TopologyReply *)r);
@@ -188,8 +184,8 @@ cmd_topo_history(struct ctl *ctl, const struct parse_result *res)
 	int rc;
 
 	(void)res;
-	rc = ctl_call(ctl, "controller", ctl->controller, CTL_SVC "History",
-		      &q.base, &itm__v1__history_reply__descriptor, &r);
+	rc = ctl_call(ctl, "controller", ctl->controller,
+		      ITM_CONTROLLER_HISTORY, &q.base, &r);
 	if (rc)
 		return rc;
 	ctl->out->history((Itm__V1__HistoryReply *)r);
@@ -206,8 +202,8 @@ cmd_topo_rollback(struct ctl *ctl, const struct parse_result *res)
 
 	q.generation = res->generation;
 	apply_timeout(ctl);
-	rc = ctl_call(ctl, "controller", ctl->controller, CTL_SVC "Rollback",
-		      &q.base, &itm__v1__apply_reply__descriptor,
+	rc = ctl_call(ctl, "controller", ctl->controller,
+		      ITM_CONTROLLER_ROLLBACK, &q.base,
 		      (ProtobufCMessage **)&r);
 	if (rc)
 		return rc;

@@ -481,36 +481,23 @@ h_node_module(struct itm_rpc_call *call, void *arg)
 	itm_rpc_reply(call, &r.base);
 }
 
-#define AGENT "/itm.v1.Agent/"
-#define CTL   "/itm.v1.Controller/"
 static const struct itm_rpc_method methods[] = {
-	{ AGENT "GetStatus", &itm__v1__status_request__descriptor, 0,
-	  h_status },
-	{ AGENT "LoadModule", &itm__v1__load_module_request__descriptor, 0,
-	  h_load },
-	{ AGENT "UnloadModule", &itm__v1__unload_module_request__descriptor, 0,
-	  h_unload },
-	{ AGENT "ListModules", &itm__v1__list_modules_request__descriptor, 0,
-	  h_list },
-	{ AGENT "GetStats", &itm__v1__stats_request__descriptor, 0, h_stats },
-	{ AGENT "GetTable", &itm__v1__get_table_request__descriptor, 0,
-	  h_table },
-	{ CTL "Nodes", &itm__v1__nodes_request__descriptor, 0, h_nodes },
-	{ CTL "Apply", &itm__v1__apply_request__descriptor, 0, h_apply },
-	{ CTL "Rollback", &itm__v1__rollback_request__descriptor, 0,
-	  h_rollback },
-	{ CTL "ShowTopology", &itm__v1__topology_request__descriptor, 0,
-	  h_show },
-	{ CTL "Diff", &itm__v1__diff_request__descriptor, 0, h_diff },
-	{ CTL "History", &itm__v1__history_request__descriptor, 0, h_history },
-	{ CTL "NodeStats", &itm__v1__node_stats_request__descriptor, 0,
-	  h_node_stats },
-	{ CTL "NodeLoadModule", &itm__v1__node_module_request__descriptor, 0,
-	  h_node_module },
-	{ CTL "NodeUnloadModule", &itm__v1__node_module_request__descriptor, 0,
-	  h_node_module },
-	{ CTL "NodeListModules", &itm__v1__node_module_request__descriptor, 0,
-	  h_node_module },
+	{ ITM_AGENT_GET_STATUS, h_status },
+	{ ITM_AGENT_LOAD_MODULE, h_load },
+	{ ITM_AGENT_UNLOAD_MODULE, h_unload },
+	{ ITM_AGENT_LIST_MODULES, h_list },
+	{ ITM_AGENT_GET_STATS, h_stats },
+	{ ITM_AGENT_GET_TABLE, h_table },
+	{ ITM_CONTROLLER_NODES, h_nodes },
+	{ ITM_CONTROLLER_APPLY, h_apply },
+	{ ITM_CONTROLLER_ROLLBACK, h_rollback },
+	{ ITM_CONTROLLER_SHOW_TOPOLOGY, h_show },
+	{ ITM_CONTROLLER_DIFF, h_diff },
+	{ ITM_CONTROLLER_HISTORY, h_history },
+	{ ITM_CONTROLLER_NODE_STATS, h_node_stats },
+	{ ITM_CONTROLLER_NODE_LOAD_MODULE, h_node_module },
+	{ ITM_CONTROLLER_NODE_UNLOAD_MODULE, h_node_module },
+	{ ITM_CONTROLLER_NODE_LIST_MODULES, h_node_module },
 };
 
 /* ------------------------------------------------------------------ */
