@@ -27,7 +27,6 @@
 #include "store.h"
 #include "topo.h"
 
-#define CTL_DEFAULT_LISTEN  "127.0.0.1:7700"
 #define CTL_DEFAULT_HB_MS   1000
 #define CTL_DEFAULT_PUSH_MS 3000
 #define CTL_MISSED_BEATS    3	  /* heartbeats missed before "down" */

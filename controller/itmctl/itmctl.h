@@ -1,7 +1,9 @@
 /*
  * itmctl.h - what itmctl's files share: the run context built from the
- * options, the RPC helper that prints errors, and the command functions
- * the dispatch table in itmctl.c points to.
+ * options (struct itmctl), the RPC helper that prints errors, and the
+ * command functions the dispatch table in itmctl.c points to.  itmctl
+ * shares only proto/ (itm.proto's messages, itm_methods.h) with the
+ * daemons.
  */
 #ifndef ITMCTL_H
 #define ITMCTL_H
@@ -12,18 +14,19 @@
 #include "output.h"
 #include "parser.h"
 
-/* Exit codes. */
-#define CTL_OK	    0
-#define CTL_ERR	    1 /* unreachable, or the server said no */
-#define CTL_USAGE   2
-#define CTL_PARTIAL 3 /* done, but some nodes were not reached */
+/* Exit status. */
+#define ITMCTL_EXIT_OK	    0
+#define ITMCTL_EXIT_ERR	    1 /* unreachable, or the server said no */
+#define ITMCTL_EXIT_USAGE   2
+#define ITMCTL_EXIT_PARTIAL 3 /* done, but some nodes were not reached */
 
-#define CTL_DEFAULT_AGENT      "unix:/run/itm/agent.sock"
-#define CTL_DEFAULT_CONTROLLER "127.0.0.1:7700"
-#define CTL_DEFAULT_TIMEOUT    5000
-#define CTL_APPLY_TIMEOUT      30000 /* apply and rollback push to nodes */
+/* The controller's default address is ITM_CONTROLLER_ADDR_DEFAULT. */
+#define ITMCTL_AGENT_DEFAULT	"unix:/run/itm/agent.sock"
+#define ITMCTL_TIMEOUT_MS	5000
+#define ITMCTL_APPLY_TIMEOUT_MS 30000 /* apply and rollback push to nodes */
 
-struct ctl {
+/* One run of itmctl: what the options say. */
+struct itmctl {
 	char agent[256]; /* normalised: "/x" becomes "unix:/x" */
 	int agent_given; /* --agent or $ITM_AGENT */
 	char controller[256];
@@ -40,45 +43,45 @@ struct ctl {
 
 /*
  * One unary call to @addr (@who is "agent" or "controller", for errors).
- * Prints "itmctl: CMD: agent at ADDR: CODE: message" and returns CTL_ERR
- * on failure; on CTL_OK *@reply is the caller's to free.
+ * Prints "itmctl: CMD: agent at ADDR: CODE: message" and returns ITMCTL_EXIT_ERR
+ * on failure; on ITMCTL_EXIT_OK *@reply is the caller's to free.
  */
-int ctl_call(struct ctl *ctl, const char *who, const char *addr,
-	     enum itm_method method, const ProtobufCMessage *req,
-	     ProtobufCMessage **reply);
+int itmctl_call(struct itmctl *ic, const char *who, const char *addr,
+		enum itm_method method, const ProtobufCMessage *req,
+		ProtobufCMessage **reply);
 
-/* ctl_call() without the printing: the status is left in @st. */
-int ctl_call_status(struct ctl *ctl, const char *who, const char *addr,
-		    enum itm_method method, const ProtobufCMessage *req,
-		    ProtobufCMessage **reply, struct itm_rpc_status *st);
-/* How ctl_call() reports a failed call, with a hint when the controller
+/* itmctl_call() without the printing: the status is left in @st. */
+int itmctl_call_status(struct itmctl *ic, const char *who, const char *addr,
+		       enum itm_method method, const ProtobufCMessage *req,
+		       ProtobufCMessage **reply, struct itm_rpc_status *st);
+/* How itmctl_call() reports a failed call, with a hint when the controller
  * cannot be reached. */
-void ctl_print_failure(struct ctl *ctl, const char *who, const char *addr,
-		       const struct itm_rpc_status *st);
+void itmctl_print_failure(struct itmctl *ic, const char *who, const char *addr,
+			  const struct itm_rpc_status *st);
 
 /* itmctl_agent.c: commands that talk to one agent. */
-int cmd_status(struct ctl *ctl, const struct parse_result *res);
-int cmd_module_load(struct ctl *ctl, const struct parse_result *res);
-int cmd_module_unload(struct ctl *ctl, const struct parse_result *res);
-int cmd_module_list(struct ctl *ctl, const struct parse_result *res);
-int cmd_stats(struct ctl *ctl, const struct parse_result *res);
-int cmd_table(struct ctl *ctl, const struct parse_result *res);
-/* Parameters are "key=value": CTL_USAGE with a message if one is not. */
+int cmd_status(struct itmctl *ic, const struct parse_result *res);
+int cmd_module_load(struct itmctl *ic, const struct parse_result *res);
+int cmd_module_unload(struct itmctl *ic, const struct parse_result *res);
+int cmd_module_list(struct itmctl *ic, const struct parse_result *res);
+int cmd_stats(struct itmctl *ic, const struct parse_result *res);
+int cmd_table(struct itmctl *ic, const struct parse_result *res);
+/* Parameters are "key=value": ITMCTL_EXIT_USAGE with a message if one is not. */
 int check_params(const struct parse_result *res);
 
 /* itmctl_controller.c: commands that go through the controller. */
-int cmd_nodes(struct ctl *ctl, const struct parse_result *res);
-int cmd_node_stats(struct ctl *ctl, const struct parse_result *res);
-int cmd_node_module_load(struct ctl *ctl, const struct parse_result *res);
-int cmd_node_module_unload(struct ctl *ctl, const struct parse_result *res);
-int cmd_node_module_list(struct ctl *ctl, const struct parse_result *res);
+int cmd_nodes(struct itmctl *ic, const struct parse_result *res);
+int cmd_node_stats(struct itmctl *ic, const struct parse_result *res);
+int cmd_node_module_load(struct itmctl *ic, const struct parse_result *res);
+int cmd_node_module_unload(struct itmctl *ic, const struct parse_result *res);
+int cmd_node_module_list(struct itmctl *ic, const struct parse_result *res);
 
 /* itmctl_topology.c: topology apply / show / diff / history / rollback. */
-int cmd_topo_apply(struct ctl *ctl, const struct parse_result *res);
-int cmd_topo_show(struct ctl *ctl, const struct parse_result *res);
-int cmd_topo_diff(struct ctl *ctl, const struct parse_result *res);
-int cmd_topo_history(struct ctl *ctl, const struct parse_result *res);
-int cmd_topo_rollback(struct ctl *ctl, const struct parse_result *res);
+int cmd_topo_apply(struct itmctl *ic, const struct parse_result *res);
+int cmd_topo_show(struct itmctl *ic, const struct parse_result *res);
+int cmd_topo_diff(struct itmctl *ic, const struct parse_result *res);
+int cmd_topo_history(struct itmctl *ic, const struct parse_result *res);
+int cmd_topo_rollback(struct itmctl *ic, const struct parse_result *res);
 
 /* itmctl_help.c */
 void help_usage(FILE *f);

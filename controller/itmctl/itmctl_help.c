@@ -125,10 +125,10 @@ static const char options_text[] =
 	"  Options may appear anywhere on the line.\n\n"
 	"  --agent ADDR        agent to talk to: unix:/path, /path, host:port\n"
 	"                      or [v6addr]:port (default $ITM_AGENT, else\n"
-	"                      " CTL_DEFAULT_AGENT ")\n"
+	"                      " ITMCTL_AGENT_DEFAULT ")\n"
 	"  --controller ADDR   controller, for nodes, topology and commands\n"
 	"                      naming a NODE (default $ITM_CONTROLLER, else\n"
-	"                      " CTL_DEFAULT_CONTROLLER ")\n"
+	"                      " ITM_CONTROLLER_ADDR_DEFAULT ")\n"
 	"  -o, --output FMT    table (default) or json\n"
 	"  --timeout MS        deadline of each call in milliseconds (default 5000)\n"
 	"  --tls-ca FILE       use TLS; verify the server with this CA (PEM)\n"
@@ -235,7 +235,7 @@ help_topics(const char *const *words, size_t n)
 
 	if (!n) {
 		help_full(stdout);
-		return CTL_OK;
+		return ITMCTL_EXIT_OK;
 	}
 	for (size_t i = 0; i < N_TOPICS; i++) {
 		if (!topic_matches(&topics[i], words, n))
@@ -245,8 +245,8 @@ help_topics(const char *const *words, size_t n)
 		found = 1;
 	}
 	if (found)
-		return CTL_OK;
+		return ITMCTL_EXIT_OK;
 	fprintf(stderr, "itmctl: help: no command '%s%s' (try 'itmctl help')\n",
 		words[0], n > 1 ? " ..." : "");
-	return CTL_USAGE;
+	return ITMCTL_EXIT_USAGE;
 }

@@ -61,8 +61,8 @@ display_name(const struct parse_result *res)
  * finds them, else print what the controller said.
  */
 static void
-print_refusal(struct ctl *ctl, const struct parse_result *res, const char *yaml,
-	      const struct itm_rpc_status *st)
+print_refusal(struct itmctl *ic, const struct parse_result *res,
+	      const char *yaml, const struct itm_rpc_status *st)
 {
 	struct topo_config *cfg = NULL;
 	struct topo_errors errs;
@@ -71,12 +71,12 @@ print_refusal(struct ctl *ctl, const struct parse_result *res, const char *yaml,
 	topo_errors_init(&errs);
 	if (st->code != ITM_RPC_INVALID_ARGUMENT ||
 	    topo_parse(yaml, strlen(yaml), name, &cfg, &errs) != -EINVAL) {
-		ctl_print_failure(ctl, "controller", ctl->controller, st);
+		itmctl_print_failure(ic, "controller", ic->controller, st);
 	} else {
 		fprintf(stderr,
 			"itmctl: %s: controller at %s refused %s "
 			"(INVALID_ARGUMENT); nothing was stored or pushed:\n",
-			res->cmd, ctl->controller, name);
+			res->cmd, ic->controller, name);
 		topo_errors_print(&errs, stderr);
 	}
 	topo_config_free(cfg);
@@ -85,25 +85,25 @@ print_refusal(struct ctl *ctl, const struct parse_result *res, const char *yaml,
 
 /* Pushing to many nodes takes longer than one question. */
 static void
-apply_timeout(struct ctl *ctl)
+apply_timeout(struct itmctl *ic)
 {
-	if (!ctl->timeout_given && ctl->timeout_ms < CTL_APPLY_TIMEOUT)
-		ctl->timeout_ms = CTL_APPLY_TIMEOUT;
+	if (!ic->timeout_given && ic->timeout_ms < ITMCTL_APPLY_TIMEOUT_MS)
+		ic->timeout_ms = ITMCTL_APPLY_TIMEOUT_MS;
 }
 
-/* CTL_PARTIAL when a node neither took the table nor had it already. */
+/* ITMCTL_EXIT_PARTIAL when a node neither took the table nor had it already. */
 static int
 applied_status(const Itm__V1__ApplyReply *r)
 {
 	for (size_t i = 0; i < r->n_nodes; i++)
 		if (strcmp(r->nodes[i]->result, "updated") &&
 		    strcmp(r->nodes[i]->result, "unchanged"))
-			return CTL_PARTIAL;
-	return CTL_OK;
+			return ITMCTL_EXIT_PARTIAL;
+	return ITMCTL_EXIT_OK;
 }
 
 int
-cmd_topo_apply(struct ctl *ctl, const struct parse_result *res)
+cmd_topo_apply(struct itmctl *ic, const struct parse_result *res)
 {
 	Itm__V1__ApplyRequest q = ITM__V1__APPLY_REQUEST__INIT;
 	struct itm_rpc_status st;
@@ -113,19 +113,19 @@ cmd_topo_apply(struct ctl *ctl, const struct parse_result *res)
 
 	yaml = read_topology(res, display_name(res));
 	if (!yaml)
-		return CTL_ERR;
+		return ITMCTL_EXIT_ERR;
 	q.yaml = yaml;
 	q.filename = (char *)display_name(res);
 	q.dry_run = res->dry_run;
-	apply_timeout(ctl);
-	rc = ctl_call_status(ctl, "controller", ctl->controller,
-			     ITM_CONTROLLER_APPLY, &q.base,
-			     (ProtobufCMessage **)&r, &st);
+	apply_timeout(ic);
+	rc = itmctl_call_status(ic, "controller", ic->controller,
+				ITM_CONTROLLER_APPLY, &q.base,
+				(ProtobufCMessage **)&r, &st);
 	if (rc) {
-		print_refusal(ctl, res, yaml, &st);
+		print_refusal(ic, res, yaml, &st);
 	} else {
-		ctl->out->applied(r, res->dry_run);
-		rc = res->dry_run ? CTL_OK : applied_status(r);
+		ic->out->applied(r, res->dry_run);
+		rc = res->dry_run ? ITMCTL_EXIT_OK : applied_status(r);
 		protobuf_c_message_free_unpacked(&r->base, NULL);
 	}
 	free(yaml);
@@ -133,7 +133,7 @@ cmd_topo_apply(struct ctl *ctl, const struct parse_result *res)
 }
 
 int
-cmd_topo_diff(struct ctl *ctl, const struct parse_result *res)
+cmd_topo_diff(struct itmctl *ic, const struct parse_result *res)
 {
 	Itm__V1__DiffRequest q = ITM__V1__DIFF_REQUEST__INIT;
 	struct itm_rpc_status st;
@@ -143,16 +143,16 @@ cmd_topo_diff(struct ctl *ctl, const struct parse_result *res)
 
 	yaml = read_topology(res, display_name(res));
 	if (!yaml)
-		return CTL_ERR;
+		return ITMCTL_EXIT_ERR;
 	q.yaml = yaml;
 	q.filename = (char *)display_name(res);
-	rc = ctl_call_status(ctl, "controller", ctl->controller,
-			     ITM_CONTROLLER_DIFF, &q.base,
-			     (ProtobufCMessage **)&r, &st);
+	rc = itmctl_call_status(ic, "controller", ic->controller,
+				ITM_CONTROLLER_DIFF, &q.base,
+				(ProtobufCMessage **)&r, &st);
 	if (rc) {
-		print_refusal(ctl, res, yaml, &st);
+		print_refusal(ic, res, yaml, &st);
 	} else {
-		ctl->out->diff(r);
+		ic->out->diff(r);
 		protobuf_c_message_free_unpacked(&r->base, NULL);
 	}
 	free(yaml);
@@ -160,54 +160,54 @@ cmd_topo_diff(struct ctl *ctl, const struct parse_result *res)
 }
 
 int
-cmd_topo_show(struct ctl *ctl, const struct parse_result *res)
+cmd_topo_show(struct itmctl *ic, const struct parse_result *res)
 {
 	Itm__V1__TopologyRequest q = ITM__V1__TOPOLOGY_REQUEST__INIT;
 	ProtobufCMessage *r;
 	int rc;
 
 	q.generation = res->generation;
-	rc = ctl_call(ctl, "controller", ctl->controller,
-		      ITM_CONTROLLER_SHOW_TOPOLOGY, &q.base, &r);
+	rc = itmctl_call(ic, "controller", ic->controller,
+			 ITM_CONTROLLER_SHOW_TOPOLOGY, &q.base, &r);
 	if (rc)
 		return rc;
-	ctl->out->topology((Itm__V1__TopologyReply *)r);
+	ic->out->topology((Itm__V1__TopologyReply *)r);
 	protobuf_c_message_free_unpacked(r, NULL);
-	return CTL_OK;
+	return ITMCTL_EXIT_OK;
 }
 
 int
-cmd_topo_history(struct ctl *ctl, const struct parse_result *res)
+cmd_topo_history(struct itmctl *ic, const struct parse_result *res)
 {
 	Itm__V1__HistoryRequest q = ITM__V1__HISTORY_REQUEST__INIT;
 	ProtobufCMessage *r;
 	int rc;
 
 	(void)res;
-	rc = ctl_call(ctl, "controller", ctl->controller,
-		      ITM_CONTROLLER_HISTORY, &q.base, &r);
+	rc = itmctl_call(ic, "controller", ic->controller,
+			 ITM_CONTROLLER_HISTORY, &q.base, &r);
 	if (rc)
 		return rc;
-	ctl->out->history((Itm__V1__HistoryReply *)r);
+	ic->out->history((Itm__V1__HistoryReply *)r);
 	protobuf_c_message_free_unpacked(r, NULL);
-	return CTL_OK;
+	return ITMCTL_EXIT_OK;
 }
 
 int
-cmd_topo_rollback(struct ctl *ctl, const struct parse_result *res)
+cmd_topo_rollback(struct itmctl *ic, const struct parse_result *res)
 {
 	Itm__V1__RollbackRequest q = ITM__V1__ROLLBACK_REQUEST__INIT;
 	Itm__V1__ApplyReply *r;
 	int rc;
 
 	q.generation = res->generation;
-	apply_timeout(ctl);
-	rc = ctl_call(ctl, "controller", ctl->controller,
-		      ITM_CONTROLLER_ROLLBACK, &q.base,
-		      (ProtobufCMessage **)&r);
+	apply_timeout(ic);
+	rc = itmctl_call(ic, "controller", ic->controller,
+			 ITM_CONTROLLER_ROLLBACK, &q.base,
+			 (ProtobufCMessage **)&r);
 	if (rc)
 		return rc;
-	ctl->out->applied(r, 0);
+	ic->out->applied(r, 0);
 	rc = applied_status(r);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	return rc;

@@ -23,7 +23,7 @@ bandwidth(uint64_t kbps)
 }
 
 void
-ctl_table_neighbours(const Itm__V1__NeighbourTable *r)
+table_neighbours(const Itm__V1__NeighbourTable *r)
 {
 	struct table t;
 
@@ -77,7 +77,7 @@ labels(const Itm__V1__NodeInfo *n)
 }
 
 void
-ctl_table_nodes(const Itm__V1__NodesReply *r)
+table_nodes(const Itm__V1__NodesReply *r)
 {
 	struct table t;
 
@@ -127,7 +127,7 @@ result_summary(const Itm__V1__ApplyReply *r)
 }
 
 void
-ctl_table_applied(const Itm__V1__ApplyReply *r, int dry_run)
+table_applied(const Itm__V1__ApplyReply *r, int dry_run)
 {
 	struct table t;
 
@@ -155,7 +155,7 @@ ctl_table_applied(const Itm__V1__ApplyReply *r, int dry_run)
 /* The YAML as stored, so "topology show > f.yaml" gives a file to apply;
  * what generation it is goes in a leading YAML comment. */
 void
-ctl_table_topology(const Itm__V1__TopologyReply *r)
+table_topology(const Itm__V1__TopologyReply *r)
 {
 	size_t len = r->yaml ? strlen(r->yaml) : 0;
 
@@ -171,7 +171,7 @@ ctl_table_topology(const Itm__V1__TopologyReply *r)
 }
 
 void
-ctl_table_diff(const Itm__V1__DiffReply *r)
+table_diff(const Itm__V1__DiffReply *r)
 {
 	if (!r->n_lines)
 		printf("no changes\n");
@@ -180,7 +180,7 @@ ctl_table_diff(const Itm__V1__DiffReply *r)
 }
 
 void
-ctl_table_history(const Itm__V1__HistoryReply *r)
+table_history(const Itm__V1__HistoryReply *r)
 {
 	struct table t;
 
@@ -259,7 +259,7 @@ overlay_errors(const Itm__V1__NodeStatsReply *r)
 }
 
 void
-ctl_table_overlay_stats(const Itm__V1__NodeStatsReply *r)
+table_overlay_stats(const Itm__V1__NodeStatsReply *r)
 {
 	if (!r->n_nodes && !r->n_errors) {
 		printf("no nodes: apply a topology first "
