@@ -92,12 +92,27 @@ void ctl_node_seen(struct ctl *c, struct ctl_node *n, const char *peer);
 void ctl_h_join(struct itm_rpc_call *call, void *arg);
 void ctl_h_heartbeat(struct itm_rpc_call *call, void *arg);
 
+/* What happened on a node; the same numbers as itm.proto's Outcome. */
+enum ctl_outcome {
+	CTL_OUTCOME_NONE = 0,
+	CTL_OUTCOME_UPDATED,	 /* took a new table or module change */
+	CTL_OUTCOME_UNCHANGED,	 /* already held all of it */
+	CTL_OUTCOME_UNREACHABLE, /* no answer, connection refused... */
+	CTL_OUTCOME_REFUSED,	 /* its agent answered with an error */
+};
+
+/* ctl_fan.c: "updated"... for the log; and how a failed call to an
+ * agent counts (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED: unreachable;
+ * any other error: refused; OK: CTL_OUTCOME_NONE). */
+const char *ctl_outcome_name(enum ctl_outcome o);
+enum ctl_outcome ctl_outcome_of(int rpc_code);
+
 /* ctl_push.c: push the current table of each named node.  @done gets one
- * result per node, in order ("updated", "unchanged", "unreachable" or
- * "refused" with a detail), once every push finished or timed out. */
+ * result per node, in order (an outcome with a detail), once every push
+ * finished or timed out. */
 struct ctl_push_result {
 	const char *node; /* borrowed from the caller's list */
-	const char *result;
+	enum ctl_outcome result;
 	char detail[CTL_DETAIL_MAX];
 	uint64_t generation; /* acknowledged (or wanted) */
 	int acked;	     /* the agent took it */
@@ -110,13 +125,14 @@ int ctl_push(struct ctl *c, const char *const *nodes, size_t n,
 void ctl_push_one(struct ctl *c, struct ctl_node *n, const char *why);
 
 /* ctl_place.c: reconcile a node's modules with the current topology.
- * The outcome: @failed is NULL, "unreachable" or "refused"; @detail lists
+ * The outcome: @failed is CTL_OUTCOME_NONE (it worked),
+ * CTL_OUTCOME_UNREACHABLE or CTL_OUTCOME_REFUSED; @detail lists
  * what was done and refused ("loaded qosmod threshold=20; unloaded x"),
  * "" when nothing; @actions counts loads, reloads and unloads. */
 struct place_job;
 struct ctl_place_outcome {
 	const char *node;
-	const char *failed;
+	enum ctl_outcome failed;
 	const char *detail;
 	unsigned int actions;
 };

@@ -21,6 +21,14 @@
 #include "itm.pb-c.h"
 #include "log.h"
 
+#define SAME(wire, c) ((int)ITM__V1__OUTCOME__OUTCOME_##wire == (int)(c))
+_Static_assert(SAME(UPDATED, CTL_OUTCOME_UPDATED) &&
+		       SAME(UNCHANGED, CTL_OUTCOME_UNCHANGED) &&
+		       SAME(UNREACHABLE, CTL_OUTCOME_UNREACHABLE) &&
+		       SAME(REFUSED, CTL_OUTCOME_REFUSED),
+	       "enum ctl_outcome must match itm.proto's Outcome");
+#undef SAME
+
 struct apply_call {
 	struct ctl *c;
 	struct itm_rpc_call *call;
@@ -47,7 +55,7 @@ reply_results(struct itm_rpc_call *call, uint64_t gen,
 	for (size_t i = 0; i < n; i++) {
 		itm__v1__node_result__init(&v[i]);
 		v[i].node = (char *)r[i].node;
-		v[i].result = (char *)r[i].result;
+		v[i].result = (Itm__V1__Outcome)r[i].result;
 		v[i].detail = (char *)r[i].detail;
 		v[i].generation = r[i].generation;
 		p[i] = &v[i];
@@ -65,24 +73,20 @@ static void
 placed_cb(void *arg, struct ctl_push_result *r, size_t n)
 {
 	struct apply_call *ac = arg;
-	size_t count[4] = { 0 };
+	size_t count[CTL_OUTCOME_REFUSED + 1] = { 0 };
 
 	for (size_t i = 0; i < n; i++) {
-		int k = strcmp(r[i].result, "updated") == 0	  ? 0
-			: strcmp(r[i].result, "unchanged") == 0	  ? 1
-			: strcmp(r[i].result, "unreachable") == 0 ? 2
-								  : 3;
-
-		count[k]++;
-		if (k >= 2)
+		count[r[i].result]++;
+		if (r[i].result >= CTL_OUTCOME_UNREACHABLE)
 			log_warnx("generation %llu: node %s %s: %s",
 				  (unsigned long long)ac->gen, r[i].node,
-				  r[i].result, r[i].detail);
+				  ctl_outcome_name(r[i].result), r[i].detail);
 	}
 	log_info("generation %llu pushed and placed: %zu updated, "
 		 "%zu unchanged, %zu unreachable, %zu refused",
-		 (unsigned long long)ac->gen, count[0], count[1], count[2],
-		 count[3]);
+		 (unsigned long long)ac->gen, count[CTL_OUTCOME_UPDATED],
+		 count[CTL_OUTCOME_UNCHANGED], count[CTL_OUTCOME_UNREACHABLE],
+		 count[CTL_OUTCOME_REFUSED]);
 	reply_results(ac->call, ac->gen, r, n);
 	ac->c->applying = 0;
 	free(ac);
@@ -163,7 +167,8 @@ dry_run(struct ctl *c, struct itm_rpc_call *call, const struct topo_config *cfg)
 		int same = cur && strcmp(cur->digest, t->digest) == 0;
 
 		r[i].node = t->node;
-		r[i].result = same ? "unchanged" : "updated";
+		r[i].result =
+			same ? CTL_OUTCOME_UNCHANGED : CTL_OUTCOME_UPDATED;
 		r[i].generation = same && n ? n->want_gen : c->gen + 1;
 		snprintf(r[i].detail, sizeof(r[i].detail),
 			 "dry run: nothing stored or pushed");

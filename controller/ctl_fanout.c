@@ -166,11 +166,7 @@ stats_finish(struct fan *f)
 		itm__v1__node_result__init(&ev[rep.n_errors]);
 		ev[rep.n_errors].node = f->names[i];
 		ev[rep.n_errors].result =
-			f->st[i].code == ITM_RPC_UNAVAILABLE ||
-					f->st[i].code ==
-						ITM_RPC_DEADLINE_EXCEEDED
-				? "unreachable"
-				: "refused";
+			(Itm__V1__Outcome)ctl_outcome_of(f->st[i].code);
 		ev[rep.n_errors].detail = detail[i];
 		ep[rep.n_errors] = &ev[rep.n_errors];
 		rep.n_errors++;

@@ -137,7 +137,7 @@ job_finish(struct place_job *j)
 }
 
 static void
-job_fail(struct place_job *j, const char *result, const char *what,
+job_fail(struct place_job *j, enum ctl_outcome result, const char *what,
 	 const struct itm_rpc_status *st)
 {
 	j->out.failed = result;
@@ -146,13 +146,6 @@ job_fail(struct place_job *j, const char *result, const char *what,
 			   itm_rpc_code_name(st->code), st->message);
 	else
 		detail_add(j, "%s", what);
-}
-
-static int
-unreachable_code(int code)
-{
-	return code == ITM_RPC_UNAVAILABLE ||
-	       code == ITM_RPC_DEADLINE_EXCEEDED || code == ITM_RPC_CANCELLED;
 }
 
 /* ------------------------------------------------------------------ */
@@ -424,7 +417,8 @@ call_start(struct place_job *j, enum itm_method method,
 	int rc;
 
 	if (n == NULL) {
-		job_fail(j, "unreachable", "no longer in the topology", NULL);
+		job_fail(j, CTL_OUTCOME_UNREACHABLE,
+			 "no longer in the topology", NULL);
 		return -ENOENT;
 	}
 	rc = ctl_node_client(j->c, n, &client);
@@ -432,7 +426,7 @@ call_start(struct place_job *j, enum itm_method method,
 		rc = itm_rpc_call_async(client, j->c->loop, method, req,
 					timeout_ms, cb, j);
 	if (rc < 0) {
-		j->out.failed = "unreachable";
+		j->out.failed = CTL_OUTCOME_UNREACHABLE;
 		detail_add(j, "%s: %s", n->mgmt, strerror(-rc));
 	}
 	return rc;
@@ -487,7 +481,7 @@ step_refused(struct place_job *j, struct step *s,
 	log_warnx("node %s: %s of module %s%s refused: %s: %s (%s)", j->node,
 		  s->op == STEP_LOAD ? "load" : "unload", s->module, ptext,
 		  itm_rpc_code_name(st->code), st->message, j->why);
-	j->out.failed = "refused";
+	j->out.failed = CTL_OUTCOME_REFUSED;
 	detail_add(j, "%s %s%s refused: %s: %.300s",
 		   s->op == STEP_LOAD ? "load" : "unload", s->module, ptext,
 		   itm_rpc_code_name(st->code), st->message);
@@ -516,8 +510,8 @@ step_done_cb(void *arg, const struct itm_rpc_status *st,
 			loaded(j, s);
 		else
 			unloaded(j, s);
-	} else if (unreachable_code(st->code)) {
-		job_fail(j, "unreachable", s->module, st);
+	} else if (ctl_outcome_of(st->code) == CTL_OUTCOME_UNREACHABLE) {
+		job_fail(j, CTL_OUTCOME_UNREACHABLE, s->module, st);
 		job_finish(j); /* the agent went away */
 		return;
 	} else {
@@ -565,14 +559,12 @@ list_done_cb(void *arg, const struct itm_rpc_status *st,
 	struct place_job *j = arg;
 
 	if (st->code != ITM_RPC_OK) {
-		job_fail(j,
-			 unreachable_code(st->code) ? "unreachable" : "refused",
-			 "module list", st);
+		job_fail(j, ctl_outcome_of(st->code), "module list", st);
 		job_finish(j);
 		return;
 	}
 	if (plan(j, (const void *)reply) < 0) {
-		job_fail(j, "refused",
+		job_fail(j, CTL_OUTCOME_REFUSED,
 			 "module placement: out of memory or "
 			 "database error (see the controller's log)",
 			 NULL);
@@ -660,8 +652,8 @@ merge(struct ctl_push_result *r, const struct ctl_place_outcome *o)
 		return;
 	if (o->failed)
 		r->result = o->failed;
-	else if (o->actions && strcmp(r->result, "unchanged") == 0)
-		r->result = "updated";
+	else if (o->actions && r->result == CTL_OUTCOME_UNCHANGED)
+		r->result = CTL_OUTCOME_UPDATED;
 	snprintf(table, sizeof(table), "table gen %llu",
 		 (unsigned long long)r->generation);
 	snprintf(r->detail, sizeof(r->detail), "%s; %s", table, o->detail);
@@ -682,8 +674,8 @@ slot_done_cb(void *arg, const struct ctl_place_outcome *o)
 static int
 took_table(const struct ctl_push_result *r)
 {
-	return strcmp(r->result, "updated") == 0 ||
-	       strcmp(r->result, "unchanged") == 0;
+	return r->result == CTL_OUTCOME_UPDATED ||
+	       r->result == CTL_OUTCOME_UNCHANGED;
 }
 
 int
@@ -745,7 +737,7 @@ one_done_cb(void *arg, const struct ctl_place_outcome *o)
 
 	if (o->failed)
 		log_warnx("node %s: module placement (%s) %s: %s", o->node, why,
-			  o->failed, o->detail);
+			  ctl_outcome_name(o->failed), o->detail);
 	else if (o->actions)
 		log_info("node %s: module placement (%s): %s", o->node, why,
 			 o->detail);

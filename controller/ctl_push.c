@@ -83,7 +83,7 @@ batch_finish(struct push_batch *b)
 
 /* The detail is "@a: @b", or @a alone when @b is empty. */
 static void
-result_set(struct ctl_push_result *r, const char *result, uint64_t gen,
+result_set(struct ctl_push_result *r, enum ctl_outcome result, uint64_t gen,
 	   const char *a, const char *b)
 {
 	r->result = result;
@@ -106,18 +106,15 @@ push_done_cb(void *arg, const struct itm_rpc_status *st,
 	if (n && n->pushing > 0)
 		n->pushing--;
 	if (st->code == ITM_RPC_OK) {
-		result_set(r, rep->changed ? "updated" : "unchanged",
+		result_set(r,
+			   rep->changed ? CTL_OUTCOME_UPDATED
+					: CTL_OUTCOME_UNCHANGED,
 			   rep->generation, "", "");
 		r->acked = 1; /* stored by batch_finish */
 		if (n)
 			n->acked_gen = rep->generation;
-	} else if (st->code == ITM_RPC_UNAVAILABLE ||
-		   st->code == ITM_RPC_DEADLINE_EXCEEDED ||
-		   st->code == ITM_RPC_CANCELLED) {
-		result_set(r, "unreachable", r->generation,
-			   itm_rpc_code_name(st->code), st->message);
 	} else {
-		result_set(r, "refused", r->generation,
+		result_set(r, ctl_outcome_of(st->code), r->generation,
 			   itm_rpc_code_name(st->code), st->message);
 	}
 	if (--b->pending == 0)
@@ -181,12 +178,13 @@ push_start(struct push_batch *b, size_t i)
 	int rc;
 
 	if (n == NULL || t == NULL) {
-		result_set(r, "refused", 0, "not in the topology", "");
+		result_set(r, CTL_OUTCOME_REFUSED, 0, "not in the topology",
+			   "");
 		return -ENOENT;
 	}
 	r->generation = n->want_gen;
 	if ((rc = ctl_node_client(c, n, &client)) < 0) {
-		result_set(r, "unreachable", n->want_gen, n->mgmt,
+		result_set(r, CTL_OUTCOME_UNREACHABLE, n->want_gen, n->mgmt,
 			   strerror(-rc));
 		return rc;
 	}
@@ -204,7 +202,7 @@ push_start(struct push_batch *b, size_t i)
 	msg_free(m);
 	if (rc < 0) {
 		free(pc);
-		result_set(r, "unreachable", n->want_gen, n->mgmt,
+		result_set(r, CTL_OUTCOME_UNREACHABLE, n->want_gen, n->mgmt,
 			   strerror(-rc));
 		return rc;
 	}
@@ -253,16 +251,16 @@ one_done_cb(void *arg, struct ctl_push_result *r, size_t n)
 
 	if (n != 1)
 		return;
-	if (strcmp(r->result, "updated") == 0 ||
-	    strcmp(r->result, "unchanged") == 0)
+	if (r->result == CTL_OUTCOME_UPDATED ||
+	    r->result == CTL_OUTCOME_UNCHANGED)
 		log_info("node %s: pushed table generation %llu (%s): %s",
 			 r->node, (unsigned long long)r->generation, why,
-			 r->result);
+			 ctl_outcome_name(r->result));
 	else
 		log_warnx("node %s: push of table generation %llu (%s): %s: "
 			  "%s",
 			  r->node, (unsigned long long)r->generation, why,
-			  r->result, r->detail);
+			  ctl_outcome_name(r->result), r->detail);
 }
 
 void

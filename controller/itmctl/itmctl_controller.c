@@ -38,8 +38,8 @@ static void
 node_error(const struct parse_result *res, const Itm__V1__NodeResult *e)
 {
 	fprintf(stderr, "itmctl: %s: node %s: %s%s%s\n", res->cmd, e->node,
-		*e->result ? e->result : "error", *e->detail ? ": " : "",
-		e->detail);
+		e->result ? output_outcome_name(e->result) : "error",
+		*e->detail ? ": " : "", e->detail);
 }
 
 /* stats NODE: the agent's own reply, printed as "stats --agent" does. */

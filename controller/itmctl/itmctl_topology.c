@@ -96,8 +96,8 @@ static int
 applied_status(const Itm__V1__ApplyReply *r)
 {
 	for (size_t i = 0; i < r->n_nodes; i++)
-		if (strcmp(r->nodes[i]->result, "updated") &&
-		    strcmp(r->nodes[i]->result, "unchanged"))
+		if (r->nodes[i]->result != ITM__V1__OUTCOME__OUTCOME_UPDATED &&
+		    r->nodes[i]->result != ITM__V1__OUTCOME__OUTCOME_UNCHANGED)
 			return ITMCTL_EXIT_PARTIAL;
 	return ITMCTL_EXIT_OK;
 }

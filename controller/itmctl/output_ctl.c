@@ -109,7 +109,7 @@ result_summary(const Itm__V1__ApplyReply *r)
 	size_t count[8], n = 0;
 
 	for (size_t i = 0; i < r->n_nodes; i++) {
-		const char *res = str_or_dash(r->nodes[i]->result);
+		const char *res = output_outcome_name(r->nodes[i]->result);
 		size_t k = 0;
 
 		while (k < n && strcmp(seen[k], res))
@@ -144,8 +144,8 @@ table_applied(const Itm__V1__ApplyReply *r, int dry_run)
 	for (size_t i = 0; i < r->n_nodes; i++) {
 		const Itm__V1__NodeResult *n = r->nodes[i];
 
-		tbl_row(&t, n->node, str_or_dash(n->result), u64(n->generation),
-			str_or_dash(n->detail));
+		tbl_row(&t, n->node, output_outcome_name(n->result),
+			u64(n->generation), str_or_dash(n->detail));
 	}
 	tbl_print(&t);
 	putchar('\n');
@@ -253,7 +253,7 @@ overlay_errors(const Itm__V1__NodeStatsReply *r)
 	tbl_init(&t, "lll", "NODE", "RESULT", "DETAIL");
 	for (size_t i = 0; i < r->n_errors; i++)
 		tbl_row(&t, r->errors[i]->node,
-			str_or_dash(r->errors[i]->result),
+			output_outcome_name(r->errors[i]->result),
 			str_or_dash(r->errors[i]->detail));
 	tbl_print(&t);
 }

@@ -57,7 +57,8 @@ check_table() {
 		itm_fail "table of $1 does not match $2: $out"
 }
 
-# result_of NODE: NODE's row in the last apply's JSON ($ITM_TMP/apply.json).
+# result_of NODE: NODE's result in the last apply's JSON ($ITM_TMP/apply.json):
+# the name of itm.proto's Outcome value, OUTCOME_UPDATED...
 result_of() {
 	python3 -c 'import json,sys
 r = json.load(open(sys.argv[1]))
@@ -210,7 +211,7 @@ topo "$T3" 30 7			# c4n1 -- c4n2 latency 5 -> 7
 apply "$T1" || itm_fail "apply $T1: $(cat "$ITM_TMP/apply.err")"
 G1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["generation"])' "$ITM_TMP/apply.json")
 for n in "${NODES[@]}"; do
-	itm_assert_eq "$(result_of "$n")" updated "apply 1: $n"
+	itm_assert_eq "$(result_of "$n")" OUTCOME_UPDATED "apply 1: $n"
 	check_table "$n" "$T1"
 	itm_assert_eq "$(agent_gen "$n")" "$G1" "generation of $n after apply 1"
 done
@@ -227,11 +228,11 @@ apply "$T2" || itm_fail "apply $T2: $(cat "$ITM_TMP/apply.err")"
 G2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["generation"])' "$ITM_TMP/apply.json")
 [ "$G2" -gt "$G1" ] || itm_fail "generation $G2 after $G1"
 for n in c4n3 c4n4; do
-	itm_assert_eq "$(result_of "$n")" updated "apply 2: $n"
+	itm_assert_eq "$(result_of "$n")" OUTCOME_UPDATED "apply 2: $n"
 	itm_assert_eq "$(agent_gen "$n")" "$G2" "generation of $n after apply 2"
 done
 for n in c4n1 c4n2; do
-	itm_assert_eq "$(result_of "$n")" unchanged "apply 2: $n"
+	itm_assert_eq "$(result_of "$n")" OUTCOME_UNCHANGED "apply 2: $n"
 	itm_assert_eq "$(agent_gen "$n")" "$G1" "generation of $n after apply 2"
 done
 for n in "${NODES[@]}"; do check_table "$n" "$T2"; done
@@ -247,8 +248,8 @@ apply "$T3"
 rc=$?
 itm_assert_eq "$rc" 3 "exit status of an apply with a node down"
 G3=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["generation"])' "$ITM_TMP/apply.json")
-itm_assert_eq "$(result_of c4n2)" unreachable "apply 3: c4n2 (killed)"
-itm_assert_eq "$(result_of c4n1)" updated "apply 3: c4n1"
+itm_assert_eq "$(result_of c4n2)" OUTCOME_UNREACHABLE "apply 3: c4n2 (killed)"
+itm_assert_eq "$(result_of c4n1)" OUTCOME_UPDATED "apply 3: c4n1"
 agent_start c4n2
 itm_wait_for 20 node_converged c4n2 "$G3" ||
 	itm_fail "c4n2 did not converge to generation $G3: $(ctl nodes 2>&1)"

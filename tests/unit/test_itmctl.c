@@ -318,10 +318,14 @@ reply_applied(struct itm_rpc_call *call, uint64_t gen, int all_ok)
 	Itm__V1__NodeResult *ns[] = { &a, &b, &c };
 	Itm__V1__ApplyReply r = ITM__V1__APPLY_REPLY__INIT;
 
-	a.node = "n1", a.result = "updated", a.generation = gen;
-	b.node = "n2", b.result = all_ok ? "updated" : "unchanged";
+	a.node = "n1", a.result = ITM__V1__OUTCOME__OUTCOME_UPDATED,
+	a.generation = gen;
+	b.node = "n2", b.result = all_ok ? ITM__V1__OUTCOME__OUTCOME_UPDATED
+					 : ITM__V1__OUTCOME__OUTCOME_UNCHANGED;
 	b.generation = gen;
-	c.node = "n3", c.result = all_ok ? "updated" : "unreachable";
+	c.node = "n3",
+	c.result = all_ok ? ITM__V1__OUTCOME__OUTCOME_UPDATED
+			  : ITM__V1__OUTCOME__OUTCOME_UNREACHABLE;
 	c.generation = all_ok ? gen : 3;
 	c.detail = all_ok ? ""
 			  : "10.99.0.3:7701: UNAVAILABLE: connection "
@@ -438,7 +442,7 @@ h_node_stats(struct itm_rpc_call *call, void *arg)
 	record_ctl(q->node, q->module, 0, NULL, "", 0);
 	fill_stats(&b, "n1", q->module);
 	empty.node = "n2";
-	e.node = "n3", e.result = "unreachable";
+	e.node = "n3", e.result = ITM__V1__OUTCOME__OUTCOME_UNREACHABLE;
 	e.detail = "10.99.0.3:7701: UNAVAILABLE: connection refused";
 	if (!*q->node || !strcmp(q->node, "n1"))
 		ns[r.n_nodes++] = &b.r;

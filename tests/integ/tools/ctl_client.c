@@ -17,6 +17,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <time.h>
 
@@ -72,13 +73,30 @@ now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* "updated" for OUTCOME_UPDATED, as itmctl prints it. */
+static const char *
+outcome(int v)
+{
+	const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
+		&itm__v1__outcome__descriptor, v);
+	static char w[32];
+	size_t i;
+
+	if (!ev)
+		return "?";
+	for (i = 0; ev->name[8 + i] && i + 1 < sizeof(w); i++)
+		w[i] = (char)tolower((unsigned char)ev->name[8 + i]);
+	w[i] = '\0';
+	return w;
+}
+
 static void
 print_apply(const Itm__V1__ApplyReply *r)
 {
 	printf("generation %llu\n", (unsigned long long)r->generation);
 	for (size_t i = 0; i < r->n_nodes; i++)
 		printf("node %s %s %llu %s\n", r->nodes[i]->node,
-		       r->nodes[i]->result,
+		       outcome(r->nodes[i]->result),
 		       (unsigned long long)r->nodes[i]->generation,
 		       r->nodes[i]->detail);
 }
@@ -178,7 +196,7 @@ cmd_stats(int argc, char **argv)
 		       r->nodes[i]->n_modules);
 	for (size_t i = 0; i < r->n_errors; i++)
 		printf("error %s %s %s\n", r->errors[i]->node,
-		       r->errors[i]->result, r->errors[i]->detail);
+		       outcome(r->errors[i]->result), r->errors[i]->detail);
 }
 
 static void
