@@ -4,6 +4,7 @@
  *   ctl_main.c    options, start-up, signals, the loop
  *   ctl_state.c   the current topology in memory, reloaded from the store
  *   ctl_nodes.c   agents: join, heartbeats, liveness, one client each
+ *   ctl_fan.c     calls to many agents at once (one barrier), outcomes
  *   ctl_push.c    neighbour-table pushes, many at once, with a deadline
  *   ctl_rpc.c     the Controller service: method table, small handlers
  *   ctl_apply.c   Apply and Rollback: validate, store, push, report
@@ -19,6 +20,7 @@
 #ifndef ITM_CTL_H
 #define ITM_CTL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -86,8 +88,10 @@ int64_t ctl_now_ms(void); /* unix time in ms */
 /* ctl_nodes.c */
 void ctl_nodes_start(struct ctl *c);
 void ctl_nodes_stop(struct ctl *c);
-int ctl_node_client(struct ctl *c, struct ctl_node *n,
-		    struct itm_rpc_client **out);
+/* Call @m on @n's agent (its mgmt address); 0 when @cb will report. */
+int ctl_node_call(struct ctl *c, struct ctl_node *n, enum itm_method m,
+		  const ProtobufCMessage *req, int timeout_ms,
+		  itm_rpc_done_cb cb, void *arg);
 void ctl_node_seen(struct ctl *c, struct ctl_node *n, const char *peer);
 void ctl_h_join(struct itm_rpc_call *call, void *arg);
 void ctl_h_heartbeat(struct itm_rpc_call *call, void *arg);
@@ -106,6 +110,37 @@ enum ctl_outcome {
  * any other error: refused; OK: CTL_OUTCOME_NONE). */
 const char *ctl_outcome_name(enum ctl_outcome o);
 enum ctl_outcome ctl_outcome_of(int rpc_code);
+
+/*
+ * ctl_fan.c: one round of operations on @n nodes at once.  Embed a fan in
+ * the round's struct; ctl_fan_run() starts operation i with @start on
+ * slot i (0: it will report with ctl_fan_done(slot), maybe at once; < 0:
+ * it did not start and never reports); @finish runs once, when every
+ * operation started has reported, and frees the round (ctl_fan_fini).
+ */
+struct ctl_fan;
+struct ctl_fan_slot {
+	struct ctl_fan *fan;
+	size_t i;
+};
+typedef void (*ctl_fan_finish_cb)(struct ctl_fan *f);
+typedef int (*ctl_fan_start_cb)(struct ctl_fan_slot *s);
+struct ctl_fan {
+	struct ctl *c;
+	char **nodes; /* owned copies: the topology may be reloaded */
+	size_t n;
+	struct ctl_fan_slot *slots; /* slots[i]: operation i's argument */
+	size_t pending;
+	ctl_fan_finish_cb finish;
+};
+#define CTL_FAN_OWNER(f, type) \
+	((type *)(void *)((char *)(f)-offsetof(type, fan)))
+/* Copies @nodes; 0 or -ENOMEM (then nothing to free). */
+int ctl_fan_init(struct ctl_fan *f, struct ctl *c, const char *const *nodes,
+		 size_t n, ctl_fan_finish_cb finish);
+void ctl_fan_run(struct ctl_fan *f, ctl_fan_start_cb start);
+void ctl_fan_done(struct ctl_fan_slot *s);
+void ctl_fan_fini(struct ctl_fan *f);
 
 /* ctl_push.c: push the current table of each named node.  @done gets one
  * result per node, in order (an outcome with a detail), once every push

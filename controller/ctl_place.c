@@ -413,7 +413,6 @@ call_start(struct place_job *j, enum itm_method method,
 	   const ProtobufCMessage *req, int timeout_ms, itm_rpc_done_cb cb)
 {
 	struct ctl_node *n = ctl_node_find(j->c, j->node);
-	struct itm_rpc_client *client;
 	int rc;
 
 	if (n == NULL) {
@@ -421,10 +420,7 @@ call_start(struct place_job *j, enum itm_method method,
 			 "no longer in the topology", NULL);
 		return -ENOENT;
 	}
-	rc = ctl_node_client(j->c, n, &client);
-	if (rc == 0)
-		rc = itm_rpc_call_async(client, j->c->loop, method, req,
-					timeout_ms, cb, j);
+	rc = ctl_node_call(j->c, n, method, req, timeout_ms, cb, j);
 	if (rc < 0) {
 		j->out.failed = CTL_OUTCOME_UNREACHABLE;
 		detail_add(j, "%s: %s", n->mgmt, strerror(-rc));
@@ -618,28 +614,30 @@ ctl_place_node(struct ctl *c, const char *node, const char *why,
 /* After a push: every node that took its table                        */
 /* ------------------------------------------------------------------ */
 
-struct place_batch {
-	struct ctl_push_result *res;
-	char **names;
-	size_t n, pending;
+/* One placement round after a push: a fan over the pushed nodes. */
+struct place_round {
+	struct ctl_fan fan;
+	struct ctl_push_result *res; /* a copy; res[i].node is fan.nodes[i] */
+	char why[48];
 	ctl_push_done_cb done;
 	void *arg;
 };
 
-struct batch_slot {
-	struct place_batch *b;
-	size_t i;
-};
+static void
+round_free(struct place_round *p)
+{
+	ctl_fan_fini(&p->fan);
+	free(p->res);
+	free(p);
+}
 
 static void
-batch_finish(struct place_batch *b)
+round_finish_cb(struct ctl_fan *f)
 {
-	b->done(b->arg, b->res, b->n);
-	for (size_t i = 0; i < b->n; i++)
-		free(b->names[i]);
-	free(b->names);
-	free(b->res);
-	free(b);
+	struct place_round *p = CTL_FAN_OWNER(f, struct place_round);
+
+	p->done(p->arg, p->res, f->n);
+	round_free(p);
 }
 
 /* Fold a node's placement into its push result. */
@@ -662,20 +660,25 @@ merge(struct ctl_push_result *r, const struct ctl_place_outcome *o)
 static void
 slot_done_cb(void *arg, const struct ctl_place_outcome *o)
 {
-	struct batch_slot *s = arg;
-	struct place_batch *b = s->b;
+	struct ctl_fan_slot *s = arg;
+	struct place_round *p = CTL_FAN_OWNER(s->fan, struct place_round);
 
-	merge(&b->res[s->i], o);
-	free(s);
-	if (--b->pending == 0)
-		batch_finish(b);
+	merge(&p->res[s->i], o);
+	ctl_fan_done(s);
 }
 
+/* Place the modules of a node that took its table. */
 static int
-took_table(const struct ctl_push_result *r)
+slot_start(struct ctl_fan_slot *s)
 {
-	return r->result == CTL_OUTCOME_UPDATED ||
-	       r->result == CTL_OUTCOME_UNCHANGED;
+	struct place_round *p = CTL_FAN_OWNER(s->fan, struct place_round);
+	const struct ctl_push_result *r = &p->res[s->i];
+
+	if (r->result != CTL_OUTCOME_UPDATED &&
+	    r->result != CTL_OUTCOME_UNCHANGED)
+		return -EAGAIN;
+	return ctl_place_node(s->fan->c, s->fan->nodes[s->i], p->why,
+			      slot_done_cb, s);
 }
 
 int
@@ -683,46 +686,30 @@ ctl_place_pushed(struct ctl *c, const char *why,
 		 const struct ctl_push_result *res, size_t n,
 		 ctl_push_done_cb done, void *arg)
 {
-	struct place_batch *b = calloc(1, sizeof(*b));
+	struct place_round *p = calloc(1, sizeof(*p));
+	const char **names = calloc(n ? n : 1, sizeof(*names));
+	int rc = p && names ? 0 : -ENOMEM;
 
-	if (b == NULL ||
-	    (b->res = calloc(n ? n : 1, sizeof(*b->res))) == NULL ||
-	    (b->names = calloc(n ? n : 1, sizeof(*b->names))) == NULL) {
-		if (b)
-			free(b->res);
-		free(b);
-		return -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		names[i] = res[i].node;
+	if (rc == 0)
+		rc = ctl_fan_init(&p->fan, c, names, n, round_finish_cb);
+	free(names);
+	if (rc == 0 && (p->res = calloc(n ? n : 1, sizeof(*p->res))) == NULL)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		if (p)
+			round_free(p);
+		return rc;
 	}
-	b->done = done;
-	b->arg = arg;
-	for (; b->n < n; b->n++) {
-		b->res[b->n] = res[b->n];
-		if ((b->names[b->n] = strdup(res[b->n].node)) == NULL) {
-			for (size_t i = 0; i < b->n; i++)
-				free(b->names[i]);
-			free(b->names);
-			free(b->res);
-			free(b);
-			return -ENOMEM;
-		}
-		b->res[b->n].node = b->names[b->n];
-	}
-	b->pending = 1; /* so that a job done at once cannot finish it */
+	snprintf(p->why, sizeof(p->why), "%s", why);
+	p->done = done;
+	p->arg = arg;
 	for (size_t i = 0; i < n; i++) {
-		struct batch_slot *s;
-
-		if (!took_table(&b->res[i]) ||
-		    (s = calloc(1, sizeof(*s))) == NULL)
-			continue;
-		*s = (struct batch_slot){ .b = b, .i = i };
-		b->pending++;
-		if (ctl_place_node(c, b->names[i], why, slot_done_cb, s) < 0) {
-			b->pending--;
-			free(s);
-		}
+		p->res[i] = res[i];
+		p->res[i].node = p->fan.nodes[i];
 	}
-	if (--b->pending == 0)
-		batch_finish(b);
+	ctl_fan_run(&p->fan, slot_start);
 	return 0;
 }
 
