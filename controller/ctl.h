@@ -2,20 +2,24 @@
  * ctl.h - itm-controller's runtime state, shared by its ctl_*.c files.
  *
  *   ctl_main.c    options, start-up, signals, the loop
- *   ctl_state.c   the current topology in memory, reloaded from the store
+ *   ctl_state.c   the current topology in memory: parsed from the store
+ *                 at start-up, taken from each apply
  *   ctl_nodes.c   agents: join, heartbeats, liveness, one client each
  *   ctl_fan.c     calls to many agents at once (one barrier), outcomes
  *   ctl_push.c    neighbour-table pushes, many at once, with a deadline
- *   ctl_rpc.c     the Controller service: method table, small handlers
- *   ctl_apply.c   Apply and Rollback: validate, store, push, report
+ *   ctl_rpc.c     the Controller service: its handlers' list, who may
+ *                 call what, the handlers that only read
+ *   ctl_apply.c   Apply and Rollback: parse, store, push, report
  *   ctl_fanout.c  NodeStats and module calls forwarded to agents
  *   ctl_place.c   module placement: agents run the modules the topology
  *                 declares (after each apply's push, and on join)
  *
+ * The topology model is topo/ (libitmtopo), the store store.h (SQLite in
+ * store.c), the wire proto/ (itm_methods.h: the RPCs).
+ *
  * Everything runs on one libuv loop thread (the rpc glue hands every call
- * to it), so nothing here takes a lock.  The database (store.c) is the
- * only durable state: the controller rebuilds all of this from it at
- * start-up.
+ * to it), so nothing here takes a lock.  The store is the only durable
+ * state: the controller rebuilds all of this from it at start-up.
  */
 #ifndef ITM_CTL_H
 #define ITM_CTL_H
@@ -78,9 +82,18 @@ struct ctl {
 	struct place_job *place_jobs; /* module placement, oldest first */
 };
 
-/* ctl_state.c */
-int ctl_state_load(struct ctl *c);
+/* ctl_state.c: at start-up, the store's newest generation (@err says
+ * what failed); after an apply, the topology and tables the handler
+ * parsed and stored (taken, also on failure). */
+int ctl_state_load(struct ctl *c, char *err, size_t errlen);
+int ctl_state_set(struct ctl *c, uint64_t gen, struct topo_config *topo,
+		  struct neigh_set *tables);
 void ctl_state_free(struct ctl *c);
+/* The table generation of each of @tables (in order) if they replaced
+ * the current ones: kept where a table does not change, else 0 (the new
+ * generation).  *@out is the caller's to free. */
+int ctl_table_gens(struct ctl *c, const struct neigh_set *tables,
+		   uint64_t **out);
 struct ctl_node *ctl_node_find(struct ctl *c, const char *name);
 const struct neigh_table *ctl_node_table(struct ctl *c, const char *name);
 int64_t ctl_now_ms(void); /* unix time in ms */

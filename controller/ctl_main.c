@@ -207,10 +207,10 @@ open_store(struct ctl *c)
 	rc = store_open(&c->store, c->cfg.db_path, err, sizeof(err));
 	if (rc < 0)
 		fatalx("database %s: %s", c->cfg.db_path, err);
-	rc = ctl_state_load(c);
+	rc = ctl_state_load(c, err, sizeof(err));
 	if (rc < 0)
 		fatalx("database %s: reading the current generation: %s",
-		       c->cfg.db_path, store_errmsg(c->store));
+		       c->cfg.db_path, err);
 }
 
 static int
