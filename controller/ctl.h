@@ -38,6 +38,7 @@
 #define CTL_MISSED_BEATS    3	  /* heartbeats missed before "down" */
 #define CTL_SEEN_FLUSH_MS   10000 /* last_seen written at most this often */
 #define CTL_DETAIL_MAX	    512	  /* a node's result detail */
+#define CTL_FAULTS_MAX	    (64 * 1024) /* a refusal's faults, in bytes */
 
 struct ctl_config {
 	const char *db_path;
@@ -200,7 +201,8 @@ void ctl_place_one(struct ctl *c, const char *node, const char *why);
 int ctl_rpc_start(struct ctl *c);
 void ctl_rpc_stop(struct ctl *c);
 int ctl_operator_ok(struct ctl *c, struct itm_rpc_call *call);
-/* Fail @call with INVALID_ARGUMENT listing the faults, one a line. */
+/* Fail @call with INVALID_ARGUMENT: the first faults in the message, one
+ * a line, and every one in the detail (itm.proto's TopologyFaults). */
 void ctl_fail_faults(struct itm_rpc_call *call, const struct topo_errors *e);
 
 /* ctl_apply.c */

@@ -23,6 +23,9 @@
 #include "itm.pb-c.h"
 #include "log.h"
 
+_Static_assert(ITM_TOPOLOGY_MAX_BYTES <= TOPO_MAX_BYTES,
+	       "the parser must take what Apply may carry");
+
 #define SAME(wire, c) ((int)ITM__V1__OUTCOME__OUTCOME_##wire == (int)(c))
 _Static_assert(SAME(UPDATED, CTL_OUTCOME_UPDATED) &&
 		       SAME(UNCHANGED, CTL_OUTCOME_UNCHANGED) &&
@@ -293,10 +296,10 @@ ctl_h_apply(struct itm_rpc_call *call, void *arg)
 
 	if (!apply_allowed(c, call))
 		return;
-	if (len > TOPO_MAX_BYTES) {
+	if (len > ITM_TOPOLOGY_MAX_BYTES) {
 		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
 			     "yaml: %s is larger than %d bytes", file,
-			     TOPO_MAX_BYTES);
+			     ITM_TOPOLOGY_MAX_BYTES);
 		return;
 	}
 	if (parse_request(c, call, "apply", req->yaml, len, file, &s) < 0)

@@ -28,6 +28,9 @@ extern "C" {
  * looks for it without --controller or $ITM_CONTROLLER. */
 #define ITM_CONTROLLER_ADDR_DEFAULT "127.0.0.1:7700"
 
+/* The largest topology text an Apply or Diff carries (its yaml field). */
+#define ITM_TOPOLOGY_MAX_BYTES (1024 * 1024)
+
 /*
  * X(ID, Service, Method, request, reply, KIND): ID names the method in C
  * (ITM_<ID>); Service and Method as in itm.proto; request and reply are

@@ -130,6 +130,18 @@ int itm_rpc_reply(struct itm_rpc_call *call, const ProtobufCMessage *reply);
 int itm_rpc_fail(struct itm_rpc_call *call, enum itm_rpc_code code,
 		 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/*
+ * itm_rpc_fail() with @detail, a message with what the status message has
+ * no room for (every fault of a topology): it travels in the trailing
+ * metadata ITM_RPC_DETAIL_KEY (gRPC's richer error model), and
+ * itm_rpc_call_detail() reads it back.  Clients that do not look for it
+ * still get the status message.
+ */
+#define ITM_RPC_DETAIL_KEY "itm-detail-bin"
+int itm_rpc_fail_detail(struct itm_rpc_call *call, enum itm_rpc_code code,
+			const ProtobufCMessage *detail, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Server streaming: send one message (queued, in order); -ECANCELED once the
  * client went away.  End with itm_rpc_finish() (or itm_rpc_fail()). */
 int itm_rpc_send(struct itm_rpc_call *call, const ProtobufCMessage *msg);
@@ -170,6 +182,16 @@ void itm_rpc_client_free(struct itm_rpc_client *c);
 int itm_rpc_call(struct itm_rpc_client *c, enum itm_method m,
 		 const ProtobufCMessage *req, ProtobufCMessage **reply,
 		 int timeout_ms, struct itm_rpc_status *st);
+/*
+ * itm_rpc_call() that also reads the detail a failing server attached
+ * (itm_rpc_fail_detail()): on -EIO, *@detail is a message of @detail_desc
+ * owned by the caller when the server sent one that decodes, else NULL.
+ */
+int itm_rpc_call_detail(struct itm_rpc_client *c, enum itm_method m,
+			const ProtobufCMessage *req, ProtobufCMessage **reply,
+			int timeout_ms, struct itm_rpc_status *st,
+			const ProtobufCMessageDescriptor *detail_desc,
+			ProtobufCMessage **detail);
 /*
  * itm_rpc_call() by path, untyped: for tests that send what ITM's clients
  * never do (a method no server has, a request of another type).  @path is

@@ -146,6 +146,24 @@ status_from(struct itm_rpc_status *st, grpc_status_code code,
 			    GRPC_SLICE_LENGTH(details));
 }
 
+/* The detail a failing server attached (ITM_RPC_DETAIL_KEY), or NULL. */
+static ProtobufCMessage *
+detail_unpack(const grpc_metadata_array *md,
+	      const ProtobufCMessageDescriptor *desc)
+{
+	for (size_t i = 0; desc && i < md->count; i++) {
+		const grpc_metadata *m = &md->metadata[i];
+
+		if (grpc_slice_str_cmp(m->key, ITM_RPC_DETAIL_KEY) == 0)
+			return protobuf_c_message_unpack(desc, NULL,
+							 GRPC_SLICE_LENGTH(
+								 m->value),
+							 GRPC_SLICE_START_PTR(
+								 m->value));
+	}
+	return NULL;
+}
+
 /* Status and decoded reply of a finished unary call; frees @u. */
 static int
 unary_finish(struct unary *u, const ProtobufCMessageDescriptor *desc,
@@ -173,12 +191,16 @@ status_local(struct itm_rpc_status *st, int code, const char *msg)
 	itm__rpc_status_set(st, code, msg, strlen(msg));
 }
 
-int
-itm_rpc_call_path(struct itm_rpc_client *c, const char *path,
-		  const ProtobufCMessage *req,
-		  const ProtobufCMessageDescriptor *reply_desc,
-		  ProtobufCMessage **reply, int timeout_ms,
-		  struct itm_rpc_status *st)
+/* A blocking unary call; with @detail_desc, *@detail as the server's
+ * detail of a failure. */
+static int
+call_blocking(struct itm_rpc_client *c, const char *path,
+	      const ProtobufCMessage *req,
+	      const ProtobufCMessageDescriptor *reply_desc,
+	      ProtobufCMessage **reply, int timeout_ms,
+	      struct itm_rpc_status *st,
+	      const ProtobufCMessageDescriptor *detail_desc,
+	      ProtobufCMessage **detail)
 {
 	struct unary u;
 	grpc_op ops[6];
@@ -198,8 +220,24 @@ itm_rpc_call_path(struct itm_rpc_client *c, const char *path,
 	}
 	grpc_completion_queue_pluck(c->pluck, &u,
 				    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	/* The metadata lives as long as the call. */
+	if (detail)
+		*detail = u.status == GRPC_STATUS_OK
+				  ? NULL
+				  : detail_unpack(&u.trail_md, detail_desc);
 	grpc_call_unref(gc);
 	return unary_finish(&u, reply_desc, reply, st);
+}
+
+int
+itm_rpc_call_path(struct itm_rpc_client *c, const char *path,
+		  const ProtobufCMessage *req,
+		  const ProtobufCMessageDescriptor *reply_desc,
+		  ProtobufCMessage **reply, int timeout_ms,
+		  struct itm_rpc_status *st)
+{
+	return call_blocking(c, path, req, reply_desc, reply, timeout_ms, st,
+			     NULL, NULL);
 }
 
 int
@@ -207,13 +245,26 @@ itm_rpc_call(struct itm_rpc_client *c, enum itm_method m,
 	     const ProtobufCMessage *req, ProtobufCMessage **reply,
 	     int timeout_ms, struct itm_rpc_status *st)
 {
+	return itm_rpc_call_detail(c, m, req, reply, timeout_ms, st, NULL,
+				   NULL);
+}
+
+int
+itm_rpc_call_detail(struct itm_rpc_client *c, enum itm_method m,
+		    const ProtobufCMessage *req, ProtobufCMessage **reply,
+		    int timeout_ms, struct itm_rpc_status *st,
+		    const ProtobufCMessageDescriptor *detail_desc,
+		    ProtobufCMessage **detail)
+{
 	const struct itm_method_def *def =
 		method_check(m, ITM_METHOD_UNARY, req);
 
+	if (detail)
+		*detail = NULL;
 	if (!def)
 		return -EINVAL;
-	return itm_rpc_call_path(c, def->path, req, def->reply, reply,
-				 timeout_ms, st);
+	return call_blocking(c, def->path, req, def->reply, reply, timeout_ms,
+			     st, detail_desc, detail);
 }
 
 /* ------------------------------------------------------------------ */

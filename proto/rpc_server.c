@@ -73,6 +73,8 @@ struct out_item {
 	int has_status;
 	grpc_status_code code;
 	grpc_slice details;
+	size_t n_trailing; /* 1 with a status detail */
+	grpc_metadata trailing;
 };
 
 struct itm_rpc_call {
@@ -150,6 +152,8 @@ out_item_free(struct out_item *it)
 		grpc_byte_buffer_destroy(it->bb);
 	if (it->has_status)
 		grpc_slice_unref(it->details);
+	if (it->n_trailing)
+		grpc_slice_unref(it->trailing.value);
 	free(it);
 }
 
@@ -558,8 +562,12 @@ pump_locked(struct itm_rpc_call *call)
 	if (it->has_status) {
 		ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
 		ops[n].data.send_status_from_server.status = it->code;
-		ops[n++].data.send_status_from_server.status_details =
+		ops[n].data.send_status_from_server.status_details =
 			&it->details;
+		ops[n].data.send_status_from_server.trailing_metadata_count =
+			it->n_trailing;
+		ops[n++].data.send_status_from_server.trailing_metadata =
+			it->n_trailing ? &it->trailing : NULL;
 	}
 	call->sending = it;
 	call_ref(call);
@@ -572,22 +580,31 @@ pump_locked(struct itm_rpc_call *call)
 	}
 }
 
-static int
-enqueue(struct itm_rpc_call *call, grpc_byte_buffer *bb, int has_status,
-	grpc_status_code code, const char *msg)
+static struct out_item *
+out_item_new(grpc_byte_buffer *bb, int has_status, grpc_status_code code,
+	     const char *msg)
 {
 	struct out_item *it = calloc(1, sizeof(*it));
 
 	if (!it) {
 		if (bb)
 			grpc_byte_buffer_destroy(bb);
-		return -ENOMEM;
+		return NULL;
 	}
 	it->bb = bb;
 	it->has_status = has_status;
 	it->code = code;
 	if (has_status)
 		it->details = grpc_slice_from_copied_string(msg);
+	return it;
+}
+
+/* Queue @it (NULL: out of memory) and send what can be sent. */
+static int
+enqueue_item(struct itm_rpc_call *call, struct out_item *it)
+{
+	if (!it)
+		return -ENOMEM;
 	uv_mutex_lock(&call->lock);
 	*call->outq_tail = it;
 	call->outq_tail = &it->next;
@@ -595,6 +612,13 @@ enqueue(struct itm_rpc_call *call, grpc_byte_buffer *bb, int has_status,
 	pump_locked(call);
 	uv_mutex_unlock(&call->lock);
 	return 0;
+}
+
+static int
+enqueue(struct itm_rpc_call *call, grpc_byte_buffer *bb, int has_status,
+	grpc_status_code code, const char *msg)
+{
+	return enqueue_item(call, out_item_new(bb, has_status, code, msg));
 }
 
 /* The handler is done with the call: drop the user's reference. */
@@ -642,21 +666,67 @@ itm_rpc_reply(struct itm_rpc_call *call, const ProtobufCMessage *reply)
 	return rc;
 }
 
-int
-itm_rpc_fail(struct itm_rpc_call *call, enum itm_rpc_code code, const char *fmt,
-	     ...)
+/* @detail packed into the trailing metadata of @it. */
+static int
+detail_attach(struct out_item *it, const ProtobufCMessage *detail)
+{
+	size_t len = protobuf_c_message_get_packed_size(detail);
+	uint8_t *buf = malloc(len ? len : 1);
+
+	if (!buf)
+		return -ENOMEM;
+	protobuf_c_message_pack(detail, buf);
+	it->trailing.key = grpc_slice_from_static_string(ITM_RPC_DETAIL_KEY);
+	it->trailing.value = grpc_slice_from_copied_buffer((char *)buf, len);
+	it->n_trailing = 1;
+	free(buf);
+	return 0;
+}
+
+static int
+fail_v(struct itm_rpc_call *call, enum itm_rpc_code code,
+       const ProtobufCMessage *detail, const char *fmt, va_list ap)
 {
 	char msg[ITM_RPC_MSG_MAX];
-	va_list ap;
+	struct out_item *it;
 	int rc;
 
 	if (!call || call->user_done)
 		return -EINVAL;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	rc = enqueue(call, NULL, 1, (grpc_status_code)code, msg);
+	it = out_item_new(NULL, 1, (grpc_status_code)code, msg);
+	if (it && detail && code != ITM_RPC_OK && detail_attach(it, detail)) {
+		out_item_free(it);
+		it = NULL;
+	}
+	rc = enqueue_item(call, it);
 	user_release(call);
+	return rc;
+}
+
+int
+itm_rpc_fail(struct itm_rpc_call *call, enum itm_rpc_code code, const char *fmt,
+	     ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = fail_v(call, code, NULL, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+itm_rpc_fail_detail(struct itm_rpc_call *call, enum itm_rpc_code code,
+		    const ProtobufCMessage *detail, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = fail_v(call, code, detail, fmt, ap);
+	va_end(ap);
 	return rc;
 }
 

@@ -260,7 +260,8 @@ itmctl_print_failure(struct itmctl *ic, const char *who, const char *addr,
 int
 itmctl_call_status(struct itmctl *ic, const char *who, const char *addr,
 		   enum itm_method method, const ProtobufCMessage *req,
-		   ProtobufCMessage **reply, struct itm_rpc_status *st)
+		   ProtobufCMessage **reply, struct itm_rpc_status *st,
+		   Itm__V1__TopologyFaults **faults)
 {
 	struct itm_rpc_client *c;
 	int rc;
@@ -271,7 +272,9 @@ itmctl_call_status(struct itmctl *ic, const char *who, const char *addr,
 		snprintf(st->message, sizeof(st->message), "%s", strerror(-rc));
 		return ITMCTL_EXIT_ERR;
 	}
-	rc = itm_rpc_call(c, method, req, reply, ic->timeout_ms, st);
+	rc = itm_rpc_call_detail(c, method, req, reply, ic->timeout_ms, st,
+				 &itm__v1__topology_faults__descriptor,
+				 (ProtobufCMessage **)faults);
 	itm_rpc_client_free(c);
 	return rc ? ITMCTL_EXIT_ERR : ITMCTL_EXIT_OK;
 }
@@ -284,7 +287,7 @@ itmctl_call(struct itmctl *ic, const char *who, const char *addr,
 	struct itm_rpc_status st;
 	int rc;
 
-	rc = itmctl_call_status(ic, who, addr, method, req, reply, &st);
+	rc = itmctl_call_status(ic, who, addr, method, req, reply, &st, NULL);
 	if (rc)
 		itmctl_print_failure(ic, who, addr, &st);
 	return rc;

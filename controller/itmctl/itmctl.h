@@ -50,10 +50,13 @@ int itmctl_call(struct itmctl *ic, const char *who, const char *addr,
 		enum itm_method method, const ProtobufCMessage *req,
 		ProtobufCMessage **reply);
 
-/* itmctl_call() without the printing: the status is left in @st. */
+/* itmctl_call() without the printing: the status is left in @st, and
+ * with @faults (may be NULL) the faults of a refused topology, if the
+ * controller sent them (the caller frees them). */
 int itmctl_call_status(struct itmctl *ic, const char *who, const char *addr,
 		       enum itm_method method, const ProtobufCMessage *req,
-		       ProtobufCMessage **reply, struct itm_rpc_status *st);
+		       ProtobufCMessage **reply, struct itm_rpc_status *st,
+		       Itm__V1__TopologyFaults **faults);
 /* How itmctl_call() reports a failed call, with a hint when the controller
  * cannot be reached. */
 void itmctl_print_failure(struct itmctl *ic, const char *who, const char *addr,

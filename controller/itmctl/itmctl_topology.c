@@ -3,10 +3,10 @@
  * and rollback, through the controller.
  *
  * The controller validates a topology and refuses it whole with
- * INVALID_ARGUMENT.  A gRPC status carries only a few hundred bytes, so
- * when it refuses one, itmctl runs the same validator (itmtopo, linked
- * in) over the same text and lists every fault itself, one per line as
- * "FILE:LINE: field: what is wrong".
+ * INVALID_ARGUMENT; a status message has room for the first faults only,
+ * so every fault comes in the status detail (itm.proto's TopologyFaults)
+ * and itmctl prints them, one per line as "FILE:LINE: field: what is
+ * wrong".  itmctl never parses a topology itself.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,19 +14,19 @@
 #include <string.h>
 
 #include "itmctl.h"
-#include "topo.h"
 
 /* The file (or stdin for "-"), NUL-terminated; NULL after a message. */
 static char *
 read_topology(const struct parse_result *res, const char *name)
 {
 	FILE *f = strcmp(res->file, "-") ? fopen(res->file, "r") : stdin;
-	char *buf = malloc(TOPO_MAX_BYTES + 2);
+	char *buf = malloc(ITM_TOPOLOGY_MAX_BYTES + 2);
 	size_t len = 0, n;
 	int err = f ? 0 : errno;
 
-	while (f && buf && len <= TOPO_MAX_BYTES &&
-	       (n = fread(buf + len, 1, TOPO_MAX_BYTES + 1 - len, f)) > 0)
+	while (f && buf && len <= ITM_TOPOLOGY_MAX_BYTES &&
+	       (n = fread(buf + len, 1, ITM_TOPOLOGY_MAX_BYTES + 1 - len, f)) >
+		       0)
 		len += n;
 	if (f && ferror(f))
 		err = errno ? errno : EIO;
@@ -37,12 +37,12 @@ read_topology(const struct parse_result *res, const char *name)
 	if (err)
 		fprintf(stderr, "itmctl: %s: %s: %s\n", res->cmd, name,
 			strerror(err));
-	else if (len > TOPO_MAX_BYTES)
+	else if (len > ITM_TOPOLOGY_MAX_BYTES)
 		fprintf(stderr,
 			"itmctl: %s: %s: larger than %d bytes, the "
 			"most the controller accepts\n",
-			res->cmd, name, TOPO_MAX_BYTES);
-	if (err || len > TOPO_MAX_BYTES) {
+			res->cmd, name, ITM_TOPOLOGY_MAX_BYTES);
+	if (err || len > ITM_TOPOLOGY_MAX_BYTES) {
 		free(buf);
 		return NULL;
 	}
@@ -57,30 +57,46 @@ display_name(const struct parse_result *res)
 }
 
 /*
- * The controller refused @yaml: list the faults if itmctl's validator
- * finds them, else print what the controller said.
+ * The controller refused the file: every fault it sent in the detail, one
+ * a line as "FILE:LINE: field: what is wrong", else what it said.
  */
 static void
 print_refusal(struct itmctl *ic, const struct parse_result *res,
-	      const char *yaml, const struct itm_rpc_status *st)
+	      const struct itm_rpc_status *st,
+	      const Itm__V1__TopologyFaults *tf)
 {
-	struct topo_config *cfg = NULL;
-	struct topo_errors errs;
-	const char *name = display_name(res);
-
-	topo_errors_init(&errs);
-	if (st->code != ITM_RPC_INVALID_ARGUMENT ||
-	    topo_parse(yaml, strlen(yaml), name, &cfg, &errs) != -EINVAL) {
+	if (st->code != ITM_RPC_INVALID_ARGUMENT || tf == NULL ||
+	    tf->n_faults == 0) {
 		itmctl_print_failure(ic, "controller", ic->controller, st);
-	} else {
-		fprintf(stderr,
-			"itmctl: %s: controller at %s refused %s "
-			"(INVALID_ARGUMENT); nothing was stored or pushed:\n",
-			res->cmd, ic->controller, name);
-		topo_errors_print(&errs, stderr);
+		return;
 	}
-	topo_config_free(cfg);
-	topo_errors_free(&errs);
+	fprintf(stderr,
+		"itmctl: %s: controller at %s refused %s (INVALID_ARGUMENT); "
+		"nothing was stored or pushed:\n",
+		res->cmd, ic->controller, display_name(res));
+	for (size_t i = 0; i < tf->n_faults; i++)
+		fprintf(stderr, "%s\n", tf->faults[i]);
+	if (tf->more)
+		fprintf(stderr, "(%u more errors not shown)\n", tf->more);
+}
+
+/* One topology call, its refusal printed; *@r is the caller's to free. */
+static int
+topology_call(struct itmctl *ic, const struct parse_result *res,
+	      enum itm_method method, const ProtobufCMessage *req,
+	      ProtobufCMessage **r)
+{
+	Itm__V1__TopologyFaults *tf = NULL;
+	struct itm_rpc_status st;
+	int rc;
+
+	rc = itmctl_call_status(ic, "controller", ic->controller, method, req,
+				r, &st, &tf);
+	if (rc)
+		print_refusal(ic, res, &st, tf);
+	if (tf)
+		protobuf_c_message_free_unpacked(&tf->base, NULL);
+	return rc;
 }
 
 /* Pushing to many nodes takes longer than one question. */
@@ -106,7 +122,6 @@ int
 cmd_topo_apply(struct itmctl *ic, const struct parse_result *res)
 {
 	Itm__V1__ApplyRequest q = ITM__V1__APPLY_REQUEST__INIT;
-	struct itm_rpc_status st;
 	Itm__V1__ApplyReply *r;
 	char *yaml;
 	int rc;
@@ -118,12 +133,9 @@ cmd_topo_apply(struct itmctl *ic, const struct parse_result *res)
 	q.filename = (char *)display_name(res);
 	q.dry_run = res->dry_run;
 	apply_timeout(ic);
-	rc = itmctl_call_status(ic, "controller", ic->controller,
-				ITM_CONTROLLER_APPLY, &q.base,
-				(ProtobufCMessage **)&r, &st);
-	if (rc) {
-		print_refusal(ic, res, yaml, &st);
-	} else {
+	rc = topology_call(ic, res, ITM_CONTROLLER_APPLY, &q.base,
+			   (ProtobufCMessage **)&r);
+	if (rc == 0) {
 		ic->out->applied(r, res->dry_run);
 		rc = res->dry_run ? ITMCTL_EXIT_OK : applied_status(r);
 		protobuf_c_message_free_unpacked(&r->base, NULL);
@@ -136,7 +148,6 @@ int
 cmd_topo_diff(struct itmctl *ic, const struct parse_result *res)
 {
 	Itm__V1__DiffRequest q = ITM__V1__DIFF_REQUEST__INIT;
-	struct itm_rpc_status st;
 	Itm__V1__DiffReply *r;
 	char *yaml;
 	int rc;
@@ -146,12 +157,9 @@ cmd_topo_diff(struct itmctl *ic, const struct parse_result *res)
 		return ITMCTL_EXIT_ERR;
 	q.yaml = yaml;
 	q.filename = (char *)display_name(res);
-	rc = itmctl_call_status(ic, "controller", ic->controller,
-				ITM_CONTROLLER_DIFF, &q.base,
-				(ProtobufCMessage **)&r, &st);
-	if (rc) {
-		print_refusal(ic, res, yaml, &st);
-	} else {
+	rc = topology_call(ic, res, ITM_CONTROLLER_DIFF, &q.base,
+			   (ProtobufCMessage **)&r);
+	if (rc == 0) {
 		ic->out->diff(r);
 		protobuf_c_message_free_unpacked(&r->base, NULL);
 	}

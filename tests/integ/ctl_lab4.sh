@@ -365,6 +365,20 @@ for want in "bad.yaml:5: nodes\[0\]\.overlay" "bad.yaml:6: nodes\[0\]: unknown k
 done
 out=$(ctl topology apply --dry-run "$ITM_TMP/bad.yaml" 2>&1) &&
 	itm_fail "dry run of a bad file succeeded"
+# More faults than a gRPC status message holds: every one still printed
+# (the controller sends them all in the status detail).
+{
+	echo "nodes:"
+	for i in $(seq 1 80); do
+		echo "  - {name: m$i, mgmt: 10.$X.250.$i:7701, overlay: 10.$X.251.$((300 + i))}"
+	done
+} >"$ITM_TMP/many.yaml"
+out=$(ctl topology apply "$ITM_TMP/many.yaml" 2>&1)
+itm_assert_eq "$?" 1 "exit status of an apply with 80 faults"
+itm_assert_eq "$(grep -c '^.*many\.yaml:[0-9]*: nodes\[[0-9]*\]\.overlay: ' <<<"$out")" 80 \
+	"faults printed of 80"
+itm_assert_match "$out" "many\.yaml:81: nodes\[79\]\.overlay: .*'10\.$X\.251\.380'" \
+	"the last fault"
 cmp "$DB" "$ITM_TMP/db.before" || itm_fail "the database file changed after a refused apply"
 if [ -e "$ITM_TMP/wal.before" ]; then
 	cmp "$DB-wal" "$ITM_TMP/wal.before" || itm_fail "the WAL changed after a refused apply"

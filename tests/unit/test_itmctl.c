@@ -334,6 +334,47 @@ reply_applied(struct itm_rpc_call *call, uint64_t gen, int all_ok)
 	itm_rpc_reply(call, &r.base);
 }
 
+/*
+ * A refused topology as the controller refuses it: the first fault in the
+ * message, all of them in the detail (the faults of bad.yaml in
+ * test_topology_refused), with @more counted past them.  A file with
+ * "# bogus" gets the message alone, as from a controller that sends no
+ * detail.
+ */
+static void
+refuse(struct itm_rpc_call *call, const char *file, const char *yaml,
+       uint32_t more)
+{
+	static const char *const faults[] = {
+		"5: nodes[0]: unknown key 'bogus' (expected name, mgmt, "
+		"overlay, labels or modules)",
+		"6: nodes[1].name: duplicate node 'n1' (first at line 2)",
+		"7: nodes[1].mgmt: must be host:port (the port is missing), "
+		"got 'nowhere'",
+		"8: nodes[1].overlay: must be an IPv4 or IPv6 address (no "
+		"port, no prefix length), got '10.200.0.300'",
+		"10: links[0].between[1]: unknown node 'n9'",
+		"11: links[0].cost: must be an integer 1..65535, got 'abc'",
+	};
+	Itm__V1__TopologyFaults tf = ITM__V1__TOPOLOGY_FAULTS__INIT;
+	char *lines[6];
+
+	if (strstr(yaml, "# bogus")) {
+		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
+			     "%s:1: bogus: unknown key", file);
+		return;
+	}
+	for (size_t i = 0; i < 6; i++)
+		assert_true(asprintf(&lines[i], "%s:%s", file, faults[i]) > 0);
+	tf.faults = lines;
+	tf.n_faults = 6;
+	tf.more = more;
+	itm_rpc_fail_detail(call, ITM_RPC_INVALID_ARGUMENT, &tf.base,
+			    "%s\n... and 5 more faults", lines[0]);
+	for (size_t i = 0; i < 6; i++)
+		free(lines[i]);
+}
+
 static void
 h_apply(struct itm_rpc_call *call, void *arg)
 {
@@ -342,10 +383,7 @@ h_apply(struct itm_rpc_call *call, void *arg)
 	(void)arg;
 	record_ctl("", "", 0, NULL, q->filename, q->dry_run);
 	if (strstr(q->yaml, "bogus")) {
-		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
-			     "%s:1: bogus: "
-			     "unknown key",
-			     q->filename);
+		refuse(call, q->filename, q->yaml, 0);
 		return;
 	}
 	if (strstr(q->yaml, "nodes: []")) {
@@ -398,10 +436,7 @@ h_diff(struct itm_rpc_call *call, void *arg)
 	(void)arg;
 	record_ctl("", "", 0, NULL, q->filename, 0);
 	if (strstr(q->yaml, "bogus")) {
-		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
-			     "%s:1: bogus: "
-			     "unknown key",
-			     q->filename);
+		refuse(call, q->filename, q->yaml, 94);
 		return;
 	}
 	if (!strstr(q->yaml, "all-ok"))
@@ -1053,7 +1088,7 @@ test_topology_refused(void **state)
 	struct run r;
 
 	(void)state;
-	/* Every fault, one per line, from the same validator. */
+	/* Every fault the controller sent, one per line. */
 	itmctl(&r, NULL, "topology", "apply", bad, NULL);
 	assert_int_equal(r.status, 1);
 	assert_string_equal(r.out, "");
@@ -1061,7 +1096,8 @@ test_topology_refused(void **state)
 	itmctl(&r, NULL, "topology", "diff", bad, NULL);
 	assert_int_equal(r.status, 1);
 	assert_non_null(strstr(r.err, "bad.yaml:11: links[0].cost"));
-	/* What the controller said, when itmctl's check finds nothing. */
+	assert_non_null(strstr(r.err, "\n(94 more errors not shown)\n"));
+	/* What the controller said, when it sent no faults. */
 	itmctl(&r, NULL, "topology", "apply", odd, NULL);
 	assert_int_equal(r.status, 1);
 	snprintf(want, sizeof(want),

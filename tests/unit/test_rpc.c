@@ -67,6 +67,34 @@ h_status(struct itm_rpc_call *call, void *arg)
 	itm_rpc_reply(call, &r.base);
 }
 
+/* 100 faults of 300 bytes: far more than a status message holds. */
+#define N_FAULTS 100
+
+static void
+fail_with_faults(struct itm_rpc_call *call)
+{
+	Itm__V1__TopologyFaults tf = ITM__V1__TOPOLOGY_FAULTS__INIT;
+	char *lines[N_FAULTS];
+
+	for (int i = 0; i < N_FAULTS; i++) {
+		char head[32];
+		int n = snprintf(head, sizeof(head), "t.yaml:%d: ", i + 1);
+
+		lines[i] = malloc(301);
+		memset(lines[i], '0', 300);
+		memcpy(lines[i], head, (size_t)n);
+		lines[i][300] = '\0';
+	}
+	tf.faults = lines;
+	tf.n_faults = N_FAULTS;
+	tf.more = 7;
+	itm_rpc_fail_detail(call, ITM_RPC_INVALID_ARGUMENT, &tf.base,
+			    "%s\n... and %d more faults", lines[0],
+			    N_FAULTS + 6);
+	for (int i = 0; i < N_FAULTS; i++)
+		free(lines[i]);
+}
+
 static void
 h_load(struct itm_rpc_call *call, void *arg)
 {
@@ -78,6 +106,10 @@ h_load(struct itm_rpc_call *call, void *arg)
 	if (!strcmp(q->name, "bad")) {
 		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
 			     "threshold: not a number: '%s'", "abc");
+		return;
+	}
+	if (!strcmp(q->name, "faults")) {
+		fail_with_faults(call);
 		return;
 	}
 	r.name = q->name;
@@ -415,6 +447,59 @@ test_error_status(void **state)
 	assert_int_equal(st.code, ITM_RPC_INVALID_ARGUMENT);
 	assert_string_equal(st.message, "threshold: not a number: 'abc'");
 	assert_string_equal(itm_rpc_code_name(st.code), "INVALID_ARGUMENT");
+	itm_rpc_client_free(c);
+}
+
+/* A status detail: every fault, beside the message; absent on others. */
+static void
+test_error_detail(void **state)
+{
+	Itm__V1__LoadModuleRequest q = ITM__V1__LOAD_MODULE_REQUEST__INIT;
+	struct fx *fx = *state;
+	struct itm_rpc_client *c = dial(fx, NULL);
+	Itm__V1__TopologyFaults *tf;
+	struct itm_rpc_status st;
+	ProtobufCMessage *m, *d;
+
+	q.name = "faults";
+	assert_int_equal(
+		itm_rpc_call_detail(c, ITM_AGENT_LOAD_MODULE, &q.base, &m, 5000,
+				    &st, &itm__v1__topology_faults__descriptor,
+				    &d),
+		-EIO);
+	assert_null(m);
+	assert_int_equal(st.code, ITM_RPC_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "... and 106 more faults"));
+	assert_non_null(d);
+	tf = (void *)d;
+	assert_int_equal(tf->n_faults, N_FAULTS);
+	assert_int_equal(tf->more, 7);
+	assert_int_equal(strlen(tf->faults[99]), 300);
+	assert_int_equal(strncmp(tf->faults[99], "t.yaml:100: 000", 15), 0);
+	protobuf_c_message_free_unpacked(d, NULL);
+	/* Without asking, the same failure and no detail. */
+	assert_int_equal(itm_rpc_call(c, ITM_AGENT_LOAD_MODULE, &q.base, &m,
+				      5000, &st),
+			 -EIO);
+	assert_int_equal(st.code, ITM_RPC_INVALID_ARGUMENT);
+	/* A failure without one, and a success: NULL. */
+	q.name = "bad";
+	d = (void *)1;
+	assert_int_equal(
+		itm_rpc_call_detail(c, ITM_AGENT_LOAD_MODULE, &q.base, &m, 5000,
+				    &st, &itm__v1__topology_faults__descriptor,
+				    &d),
+		-EIO);
+	assert_null(d);
+	q.name = "fig13";
+	d = (void *)1;
+	assert_int_equal(
+		itm_rpc_call_detail(c, ITM_AGENT_LOAD_MODULE, &q.base, &m, 5000,
+				    &st, &itm__v1__topology_faults__descriptor,
+				    &d),
+		0);
+	assert_null(d);
+	protobuf_c_message_free_unpacked(m, NULL);
 	itm_rpc_client_free(c);
 }
 
@@ -986,6 +1071,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unix_socket_files,
 						setup_unix, teardown),
 		cmocka_unit_test_setup_teardown(test_error_status, setup_unix,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_error_detail, setup_unix,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_error_detail, setup_tcp,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_method, setup_unix,
 						teardown),
