@@ -241,6 +241,18 @@ rollback(struct sq *st)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* End the transaction begun with BEGIN IMMEDIATE: commit when @rc is 0,
+ * else roll back; the result. */
+static int
+end_tx(struct sq *st, int rc)
+{
+	if (rc == 0)
+		rc = exec(st, "COMMIT");
+	if (rc < 0)
+		rollback(st);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Open and migrate                                                     */
 /* ------------------------------------------------------------------ */
@@ -265,11 +277,7 @@ migrate_one(struct sq *st, int version)
 		if (rc == 0)
 			rc = exec(st, sql);
 	}
-	if (rc == 0)
-		rc = exec(st, "COMMIT");
-	if (rc < 0)
-		rollback(st);
-	return rc;
+	return end_tx(st, rc);
 }
 
 static int
@@ -502,13 +510,9 @@ sq_apply(struct store *base, const struct store_apply *in, const char *sha256,
 		rc = insert_rows(&a);
 	for (int i = 0; i < INS_MAX; i++)
 		sqlite3_finalize(a.ins[i]);
-	if (rc == 0) {
+	if (rc == 0)
 		store_pause_hook();
-		rc = exec(st, "COMMIT");
-	}
-	if (rc < 0)
-		rollback(st);
-	else
+	if ((rc = end_tx(st, rc)) == 0)
 		*gen = (uint64_t)a.gen;
 	return rc;
 }
@@ -773,11 +777,7 @@ sq_agent_acks(struct store *base, const char *const *nodes,
 		return rc;
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = agent_ack(st, nodes[i], gens[i]);
-	if (rc == 0)
-		rc = exec(st, "COMMIT");
-	if (rc < 0)
-		rollback(st);
-	return rc;
+	return end_tx(st, rc);
 }
 
 /* ------------------------------------------------------------------ */

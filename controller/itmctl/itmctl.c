@@ -293,6 +293,21 @@ itmctl_call(struct itmctl *ic, const char *who, const char *addr,
 	return rc;
 }
 
+int
+itmctl_agent_call(struct itmctl *ic, enum itm_method method,
+		  const ProtobufCMessage *req, ProtobufCMessage **reply)
+{
+	return itmctl_call(ic, "agent", ic->agent, method, req, reply);
+}
+
+int
+itmctl_controller_call(struct itmctl *ic, enum itm_method method,
+		       const ProtobufCMessage *req, ProtobufCMessage **reply)
+{
+	return itmctl_call(ic, "controller", ic->controller, method, req,
+			   reply);
+}
+
 /* gRPC logs its own view of failures to stderr; ours is clearer. */
 static void
 quiet_log(gpr_log_func_args *args)

@@ -50,6 +50,13 @@ int itmctl_call(struct itmctl *ic, const char *who, const char *addr,
 		enum itm_method method, const ProtobufCMessage *req,
 		ProtobufCMessage **reply);
 
+/* itmctl_call() to the agent (--agent) or to the controller. */
+int itmctl_agent_call(struct itmctl *ic, enum itm_method method,
+		      const ProtobufCMessage *req, ProtobufCMessage **reply);
+int itmctl_controller_call(struct itmctl *ic, enum itm_method method,
+			   const ProtobufCMessage *req,
+			   ProtobufCMessage **reply);
+
 /* itmctl_call() without the printing: the status is left in @st, and
  * with @faults (may be NULL) the faults of a refused topology, if the
  * controller sent them (the caller frees them). */

@@ -9,13 +9,6 @@
 
 #include "itmctl.h"
 
-static int
-agent_call(struct itmctl *ic, enum itm_method method,
-	   const ProtobufCMessage *req, ProtobufCMessage **reply)
-{
-	return itmctl_call(ic, "agent", ic->agent, method, req, reply);
-}
-
 int
 cmd_status(struct itmctl *ic, const struct parse_result *res)
 {
@@ -24,7 +17,7 @@ cmd_status(struct itmctl *ic, const struct parse_result *res)
 	int rc;
 
 	(void)res;
-	rc = agent_call(ic, ITM_AGENT_GET_STATUS, &q.base, &r);
+	rc = itmctl_agent_call(ic, ITM_AGENT_GET_STATUS, &q.base, &r);
 	if (rc)
 		return rc;
 	ic->out->status((Itm__V1__StatusReply *)r);
@@ -65,7 +58,7 @@ cmd_module_load(struct itmctl *ic, const struct parse_result *res)
 	q.name = (char *)res->name;
 	q.n_params = res->n_params;
 	q.params = (char **)res->params;
-	rc = agent_call(ic, ITM_AGENT_LOAD_MODULE, &q.base, &r);
+	rc = itmctl_agent_call(ic, ITM_AGENT_LOAD_MODULE, &q.base, &r);
 	if (rc)
 		return rc;
 	ic->out->loaded(NULL, (Itm__V1__LoadModuleReply *)r);
@@ -81,7 +74,7 @@ cmd_module_unload(struct itmctl *ic, const struct parse_result *res)
 	int rc;
 
 	q.name = (char *)res->name;
-	rc = agent_call(ic, ITM_AGENT_UNLOAD_MODULE, &q.base, &r);
+	rc = itmctl_agent_call(ic, ITM_AGENT_UNLOAD_MODULE, &q.base, &r);
 	if (rc)
 		return rc;
 	ic->out->unloaded(NULL, res->name);
@@ -97,7 +90,7 @@ cmd_module_list(struct itmctl *ic, const struct parse_result *res)
 	int rc;
 
 	(void)res;
-	rc = agent_call(ic, ITM_AGENT_LIST_MODULES, &q.base, &r);
+	rc = itmctl_agent_call(ic, ITM_AGENT_LIST_MODULES, &q.base, &r);
 	if (rc)
 		return rc;
 	ic->out->modules(NULL, (Itm__V1__ListModulesReply *)r);
@@ -116,7 +109,7 @@ cmd_stats(struct itmctl *ic, const struct parse_result *res)
 	if (!ic->agent_given)
 		return cmd_node_stats(ic, res);
 	q.module = (char *)(res->module ? res->module : "");
-	rc = agent_call(ic, ITM_AGENT_GET_STATS, &q.base, &r);
+	rc = itmctl_agent_call(ic, ITM_AGENT_GET_STATS, &q.base, &r);
 	if (rc)
 		return rc;
 	ic->out->stats((Itm__V1__StatsReply *)r);
@@ -132,7 +125,7 @@ cmd_table(struct itmctl *ic, const struct parse_result *res)
 	int rc;
 
 	(void)res;
-	rc = agent_call(ic, ITM_AGENT_GET_TABLE, &q.base, &r);
+	rc = itmctl_agent_call(ic, ITM_AGENT_GET_TABLE, &q.base, &r);
 	if (rc)
 		return rc;
 	ic->out->table((Itm__V1__NeighbourTable *)r);

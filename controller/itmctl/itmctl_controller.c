@@ -9,14 +9,6 @@
 
 #include "itmctl.h"
 
-static int
-controller_call(struct itmctl *ic, enum itm_method method,
-		const ProtobufCMessage *req, ProtobufCMessage **reply)
-{
-	return itmctl_call(ic, "controller", ic->controller, method, req,
-			   reply);
-}
-
 int
 cmd_nodes(struct itmctl *ic, const struct parse_result *res)
 {
@@ -25,7 +17,7 @@ cmd_nodes(struct itmctl *ic, const struct parse_result *res)
 	int rc;
 
 	(void)res;
-	rc = controller_call(ic, ITM_CONTROLLER_NODES, &q.base, &r);
+	rc = itmctl_controller_call(ic, ITM_CONTROLLER_NODES, &q.base, &r);
 	if (rc)
 		return rc;
 	ic->out->nodes((Itm__V1__NodesReply *)r);
@@ -72,8 +64,8 @@ cmd_node_stats(struct itmctl *ic, const struct parse_result *res)
 
 	q.node = (char *)(res->node ? res->node : "");
 	q.module = (char *)(res->module ? res->module : "");
-	rc = controller_call(ic, ITM_CONTROLLER_NODE_STATS, &q.base,
-			     (ProtobufCMessage **)&r);
+	rc = itmctl_controller_call(ic, ITM_CONTROLLER_NODE_STATS, &q.base,
+				    (ProtobufCMessage **)&r);
 	if (rc)
 		return rc;
 	if (res->node) {
@@ -97,7 +89,8 @@ node_module_call(struct itmctl *ic, const struct parse_result *res,
 	q.name = (char *)(res->name ? res->name : "");
 	q.n_params = res->n_params;
 	q.params = (char **)res->params;
-	return controller_call(ic, method, &q.base, (ProtobufCMessage **)r);
+	return itmctl_controller_call(ic, method, &q.base,
+				      (ProtobufCMessage **)r);
 }
 
 int

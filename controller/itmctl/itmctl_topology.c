@@ -99,6 +99,26 @@ topology_call(struct itmctl *ic, const struct parse_result *res,
 	return rc;
 }
 
+/* Apply and Diff: send the file's text as @yaml and its name as
+ * @filename of @req; *@r is the caller's to free on ITMCTL_EXIT_OK. */
+static int
+send_file(struct itmctl *ic, const struct parse_result *res,
+	  enum itm_method method, ProtobufCMessage *req, char **yaml,
+	  char **filename, ProtobufCMessage **r)
+{
+	char *text = read_topology(res, display_name(res));
+	int rc;
+
+	if (!text)
+		return ITMCTL_EXIT_ERR;
+	*yaml = text;
+	*filename = (char *)display_name(res);
+	rc = topology_call(ic, res, method, req, r);
+	*yaml = NULL;
+	free(text);
+	return rc;
+}
+
 /* Pushing to many nodes takes longer than one question. */
 static void
 apply_timeout(struct itmctl *ic)
@@ -123,24 +143,17 @@ cmd_topo_apply(struct itmctl *ic, const struct parse_result *res)
 {
 	Itm__V1__ApplyRequest q = ITM__V1__APPLY_REQUEST__INIT;
 	Itm__V1__ApplyReply *r;
-	char *yaml;
 	int rc;
 
-	yaml = read_topology(res, display_name(res));
-	if (!yaml)
-		return ITMCTL_EXIT_ERR;
-	q.yaml = yaml;
-	q.filename = (char *)display_name(res);
 	q.dry_run = res->dry_run;
 	apply_timeout(ic);
-	rc = topology_call(ic, res, ITM_CONTROLLER_APPLY, &q.base,
-			   (ProtobufCMessage **)&r);
-	if (rc == 0) {
-		ic->out->applied(r, res->dry_run);
-		rc = res->dry_run ? ITMCTL_EXIT_OK : applied_status(r);
-		protobuf_c_message_free_unpacked(&r->base, NULL);
-	}
-	free(yaml);
+	rc = send_file(ic, res, ITM_CONTROLLER_APPLY, &q.base, &q.yaml,
+		       &q.filename, (ProtobufCMessage **)&r);
+	if (rc)
+		return rc;
+	ic->out->applied(r, res->dry_run);
+	rc = res->dry_run ? ITMCTL_EXIT_OK : applied_status(r);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
 	return rc;
 }
 
@@ -149,22 +162,15 @@ cmd_topo_diff(struct itmctl *ic, const struct parse_result *res)
 {
 	Itm__V1__DiffRequest q = ITM__V1__DIFF_REQUEST__INIT;
 	Itm__V1__DiffReply *r;
-	char *yaml;
 	int rc;
 
-	yaml = read_topology(res, display_name(res));
-	if (!yaml)
-		return ITMCTL_EXIT_ERR;
-	q.yaml = yaml;
-	q.filename = (char *)display_name(res);
-	rc = topology_call(ic, res, ITM_CONTROLLER_DIFF, &q.base,
-			   (ProtobufCMessage **)&r);
-	if (rc == 0) {
-		ic->out->diff(r);
-		protobuf_c_message_free_unpacked(&r->base, NULL);
-	}
-	free(yaml);
-	return rc;
+	rc = send_file(ic, res, ITM_CONTROLLER_DIFF, &q.base, &q.yaml,
+		       &q.filename, (ProtobufCMessage **)&r);
+	if (rc)
+		return rc;
+	ic->out->diff(r);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return ITMCTL_EXIT_OK;
 }
 
 int
@@ -175,8 +181,8 @@ cmd_topo_show(struct itmctl *ic, const struct parse_result *res)
 	int rc;
 
 	q.generation = res->generation;
-	rc = itmctl_call(ic, "controller", ic->controller,
-			 ITM_CONTROLLER_SHOW_TOPOLOGY, &q.base, &r);
+	rc = itmctl_controller_call(ic, ITM_CONTROLLER_SHOW_TOPOLOGY, &q.base,
+				    &r);
 	if (rc)
 		return rc;
 	ic->out->topology((Itm__V1__TopologyReply *)r);
@@ -192,8 +198,7 @@ cmd_topo_history(struct itmctl *ic, const struct parse_result *res)
 	int rc;
 
 	(void)res;
-	rc = itmctl_call(ic, "controller", ic->controller,
-			 ITM_CONTROLLER_HISTORY, &q.base, &r);
+	rc = itmctl_controller_call(ic, ITM_CONTROLLER_HISTORY, &q.base, &r);
 	if (rc)
 		return rc;
 	ic->out->history((Itm__V1__HistoryReply *)r);
@@ -210,9 +215,8 @@ cmd_topo_rollback(struct itmctl *ic, const struct parse_result *res)
 
 	q.generation = res->generation;
 	apply_timeout(ic);
-	rc = itmctl_call(ic, "controller", ic->controller,
-			 ITM_CONTROLLER_ROLLBACK, &q.base,
-			 (ProtobufCMessage **)&r);
+	rc = itmctl_controller_call(ic, ITM_CONTROLLER_ROLLBACK, &q.base,
+				    (ProtobufCMessage **)&r);
 	if (rc)
 		return rc;
 	ic->out->applied(r, 0);
