@@ -1,7 +1,7 @@
 # libitm packet basics: parsing, checksums, interests, flow sets.
 # Unit tests link itm_core and see its internal headers.
 
-foreach(t packet csum interest flowset)
+foreach(t packet csum interest flowset fdwatch)
   itm_unit_test(test_${t} unit/test_${t}.c LIBS itm_core)
   target_include_directories(test_${t} PRIVATE ${ITM_CORE_INTERNAL}
                              ${CMAKE_CURRENT_SOURCE_DIR}/unit)

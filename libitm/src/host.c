@@ -61,6 +61,28 @@ itm_register_counter(const char *name, const uint64_t *value)
 	return host ? host->register_counter(name, value) : no_host();
 }
 
+int
+itm_register_fd(int fd, unsigned int events, itm_fd_cb cb, void *arg)
+{
+	return host && host->register_fd
+		       ? host->register_fd(fd, events, cb, arg)
+		       : no_host();
+}
+
+int
+itm_modify_fd(int fd, unsigned int events)
+{
+	return host && host->modify_fd ? host->modify_fd(fd, events)
+				       : no_host();
+}
+
+int
+itm_unregister_fd(int fd)
+{
+	return host && host->unregister_fd ? host->unregister_fd(fd)
+					   : no_host();
+}
+
 void
 itm_log(int priority, const char *fmt, ...)
 {
