@@ -29,6 +29,7 @@
 
 #include "agent.h"
 #include "error.h"
+#include "fdwatch.h"
 #include "host.h"
 #include "log.h"
 #include "params.h"
@@ -323,6 +324,35 @@ agent_register_counter(const char *name, const uint64_t *value)
 	return 0;
 }
 
+static int
+agent_register_fd(int fd, unsigned int events, itm_fd_cb cb, void *arg)
+{
+	if (!api_on_main("itm_register_fd"))
+		return -EPERM;
+	if (cur == NULL) {
+		itm__set_error("itm_register_fd: only module code may "
+			       "register");
+		return -EPERM;
+	}
+	return itm__fdw_add(cur, fd, events, cb, arg);
+}
+
+static int
+agent_modify_fd(int fd, unsigned int events)
+{
+	if (!api_on_main("itm_modify_fd"))
+		return -EPERM;
+	return itm__fdw_mod(cur, fd, events);
+}
+
+static int
+agent_unregister_fd(int fd)
+{
+	if (!api_on_main("itm_unregister_fd"))
+		return -EPERM;
+	return itm__fdw_del(cur, fd);
+}
+
 static const char *
 agent_current_label(void)
 {
@@ -366,6 +396,9 @@ static const struct itm__host_ops agent_ops = {
 	.register_timer = agent_register_timer,
 	.unregister_timer = agent_unregister_timer,
 	.register_counter = agent_register_counter,
+	.register_fd = agent_register_fd,
+	.modify_fd = agent_modify_fd,
+	.unregister_fd = agent_unregister_fd,
 	.current_label = agent_current_label,
 	.get_table = agent_get_table,
 	.register_table_func = agent_register_table_func,
@@ -427,6 +460,7 @@ modload_init(struct agent *a)
 	a->disp_host.host_arg = a;
 	uv_timer_init(a->loop, &commit_timer);
 	itm__timers_init(a->loop, timer_enter);
+	itm__fdw_init(a->loop, timer_enter);
 	itm__host_set(&agent_ops);
 }
 
@@ -573,6 +607,7 @@ module_strip(struct module *m)
 	for (unsigned int i = 0; i < n; i++)
 		bury(freed[i]);
 	itm__timer_del_owner(m);
+	itm__fdw_del_owner(m);
 	m->n_counters = 0;
 }
 

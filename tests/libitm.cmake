@@ -2,7 +2,7 @@
 # overlay table of the module API.
 # Unit tests link itm_core and see its internal headers.
 
-foreach(t packet csum interest flowset table)
+foreach(t packet csum interest flowset table fdwatch)
   itm_unit_test(test_${t} unit/test_${t}.c LIBS itm_core)
   target_include_directories(test_${t} PRIVATE ${ITM_CORE_INTERNAL}
                              ${CMAKE_CURRENT_SOURCE_DIR}/unit)

@@ -221,6 +221,32 @@ int itm_register_timer(void (*f)(unsigned long), unsigned long arg,
 int itm_unregister_timer(void (*f)(unsigned long), unsigned long arg);
 
 /*
+ * Watch file descriptor @fd (a socket, eventfd, timerfd, ...): call
+ * @cb(@fd, revents, @arg) on the packet thread, like a timer, whenever one
+ * of @events is ready.  @events is ITM_FD_READ and/or ITM_FD_WRITE (0:
+ * registered but paused); revents may add ITM_FD_ERROR (error or hang-up:
+ * read or write the fd to learn which).  Readiness is level-triggered.
+ * The host sets @fd non-blocking; it never closes it: call
+ * itm_unregister_fd() before close().  An in-agent module's fds are
+ * unwatched when it unloads.  One registration per fd.
+ *
+ * Like timers, these calls are made from load, a timer or an fd callback
+ * (not from a packet callback when the agent runs worker threads: -EPERM).
+ * Errors: -EINVAL (bad fd, events or callback), -EEXIST (@fd already
+ * watched), -ENOENT (not watched), -ENOTSUP (no host).
+ */
+#define ITM_FD_READ  0x1u
+#define ITM_FD_WRITE 0x2u
+#define ITM_FD_ERROR 0x4u /* in revents only */
+
+typedef void (*itm_fd_cb)(int fd, unsigned int revents, void *arg);
+
+int itm_register_fd(int fd, unsigned int events, itm_fd_cb cb, void *arg);
+/* Change the events of a watched fd (0 pauses it). */
+int itm_modify_fd(int fd, unsigned int events);
+int itm_unregister_fd(int fd);
+
+/*
  * Export a counter of the module: the host reads *@value whenever stats are
  * asked for and shows it as @name (copied).  @value must stay valid until the
  * module unloads or exits.

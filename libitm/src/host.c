@@ -83,6 +83,28 @@ itm_unregister_table_func(itm_table_func f, void *arg)
 	return host->unregister_table_func(f, arg);
 }
 
+int
+itm_register_fd(int fd, unsigned int events, itm_fd_cb cb, void *arg)
+{
+	return host && host->register_fd
+		       ? host->register_fd(fd, events, cb, arg)
+		       : no_host();
+}
+
+int
+itm_modify_fd(int fd, unsigned int events)
+{
+	return host && host->modify_fd ? host->modify_fd(fd, events)
+				       : no_host();
+}
+
+int
+itm_unregister_fd(int fd)
+{
+	return host && host->unregister_fd ? host->unregister_fd(fd)
+					   : no_host();
+}
+
 void
 itm_log(int priority, const char *fmt, ...)
 {

@@ -17,6 +17,10 @@ struct itm__host_ops {
 			      unsigned int interval_ms);
 	int (*unregister_timer)(void (*f)(unsigned long), unsigned long arg);
 	int (*register_counter)(const char *name, const uint64_t *value);
+	int (*register_fd)(int fd, unsigned int events, itm_fd_cb cb,
+			   void *arg);
+	int (*modify_fd)(int fd, unsigned int events);
+	int (*unregister_fd)(int fd);
 	/* Label of the module whose code runs now, for log lines. */
 	const char *(*current_label)(void);
 	/* The overlay table as the running module sees it (table.h). */

@@ -22,6 +22,7 @@
 
 #include "agent_client.h"
 #include "error.h"
+#include "fdwatch.h"
 #include "host.h"
 #include "log.h"
 #include "reg.h"
@@ -324,6 +325,24 @@ proc_register_counter(const char *name, const uint64_t *value)
 	return 0;
 }
 
+static int
+proc_register_fd(int fd, unsigned int events, itm_fd_cb cb, void *arg)
+{
+	return itm__fdw_add(NULL, fd, events, cb, arg);
+}
+
+static int
+proc_modify_fd(int fd, unsigned int events)
+{
+	return itm__fdw_mod(NULL, fd, events);
+}
+
+static int
+proc_unregister_fd(int fd)
+{
+	return itm__fdw_del(NULL, fd);
+}
+
 static const char *
 proc_label(void)
 {
@@ -338,6 +357,9 @@ static const struct itm__host_ops process_ops = {
 	.register_timer = proc_register_timer,
 	.unregister_timer = proc_unregister_timer,
 	.register_counter = proc_register_counter,
+	.register_fd = proc_register_fd,
+	.modify_fd = proc_modify_fd,
+	.unregister_fd = proc_unregister_fd,
 	.current_label = proc_label,
 	.get_table = proc_get_table,
 	.register_table_func = proc_register_table_func,
@@ -389,6 +411,7 @@ libitm_init(int bufsize, uint8_t copy_mode)
 		log_warnx("overlay table: %s", err);
 	uv_loop_init(&P.loop);
 	itm__timers_init(&P.loop, NULL);
+	itm__fdw_init(&P.loop, NULL);
 	P.disp.settle = proc_settle;
 	itm__host_set(&process_ops);
 	P.inited = 1;
@@ -517,6 +540,7 @@ run_cleanup(void)
 	while (P.n_regs > 0)
 		preg_drop(P.n_regs - 1);
 	itm__timer_del_owner(NULL);
+	itm__fdw_del_owner(NULL);
 	uv_close((uv_handle_t *)&P.hb, NULL);
 	uv_close((uv_handle_t *)&P.sigint, NULL);
 	uv_close((uv_handle_t *)&P.sigterm, NULL);
