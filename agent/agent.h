@@ -128,7 +128,7 @@ struct agent {
 extern struct agent *agent;
 
 /* registry.c */
-void reg_init(struct agent *a);
+void reg_init(void);
 struct agent_reg *reg_find(const char *label);
 int reg_add(struct agent_reg *r, char *err, size_t errlen);
 void reg_remove(struct agent_reg *r);
@@ -168,7 +168,7 @@ int settle_counts(const struct agent_reg *r, unsigned int cls,
 		  uint64_t *packets, uint64_t *bytes);
 
 /* modload.c */
-void modload_init(struct agent *a);
+void modload_init(void);
 int modload_load(const char *name, char **params, unsigned int n_params,
 		 char *err, size_t errlen);
 int modload_unload(const char *name, char *err, size_t errlen);

@@ -290,8 +290,8 @@ main(int argc, char **argv)
 	signals_init(agent->loop);
 	if (workers_start(agent->cfg.workers) < 0)
 		fatalx("cannot start %u worker threads", agent->cfg.workers);
-	reg_init(agent);
-	modload_init(agent);
+	reg_init();
+	modload_init();
 	lease_init();
 	if (rules_cleanup() < 0)
 		fatalx("cannot manage netfilter rules (is iptables-nft "

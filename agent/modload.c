@@ -63,7 +63,6 @@ struct module {
 
 static LIST_HEAD(, module) modules = LIST_HEAD_INITIALIZER(modules);
 static __thread struct module *cur; /* whose code runs now */
-static struct agent *A;
 static uv_timer_t commit_timer;
 static int commit_pending;
 
@@ -129,7 +128,7 @@ drop_regs(struct module *m, struct agent_reg **freed, unsigned int *n)
 	for (int h = 0; h < ITM_HOOK_MAX; h++) {
 		struct agent_reg *r, *next;
 
-		for (r = TAILQ_FIRST(&A->hooks[h]); r; r = next) {
+		for (r = TAILQ_FIRST(&agent->hooks[h]); r; r = next) {
 			next = TAILQ_NEXT(r, entry);
 			if (r->kind != REG_AGENT || r->mod != m)
 				continue;
@@ -377,14 +376,13 @@ itm_module_error(struct itm_module *m, const char *fmt, ...)
 }
 
 void
-modload_init(struct agent *a)
+modload_init(void)
 {
-	A = a;
-	a->disp_host.settle = disp_settle;
-	a->disp_host.enter = disp_enter;
-	a->disp_host.host_arg = a;
-	uv_timer_init(a->loop, &commit_timer);
-	itm__timers_init(a->loop, timer_enter);
+	agent->disp_host.settle = disp_settle;
+	agent->disp_host.enter = disp_enter;
+	agent->disp_host.host_arg = agent;
+	uv_timer_init(agent->loop, &commit_timer);
+	itm__timers_init(agent->loop, timer_enter);
 	itm__host_set(&agent_ops);
 }
 
@@ -424,11 +422,11 @@ find_file(const char *name, char *path, size_t len)
 {
 	struct stat sb;
 
-	for (int i = 0; i < A->cfg.n_moddirs; i++) {
-		snprintf(path, len, "%s/%s.so", A->cfg.moddirs[i], name);
+	for (int i = 0; i < agent->cfg.n_moddirs; i++) {
+		snprintf(path, len, "%s/%s.so", agent->cfg.moddirs[i], name);
 		if (stat(path, &sb) == 0)
 			return 0;
-		snprintf(path, len, "%s/%s/%s.so", A->cfg.moddirs[i], name,
+		snprintf(path, len, "%s/%s/%s.so", agent->cfg.moddirs[i], name,
 			 name);
 		if (stat(path, &sb) == 0)
 			return 0;

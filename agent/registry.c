@@ -23,8 +23,6 @@
 #include "log.h"
 #include "packet_int.h"
 
-static struct agent *A;
-
 /* Layout being built by reg_commit(). */
 struct layout {
 	struct stage *stages[ITM_HOOK_MAX][ITM_MARK_STAGES];
@@ -32,11 +30,10 @@ struct layout {
 };
 
 void
-reg_init(struct agent *a)
+reg_init(void)
 {
-	A = a;
 	for (int h = 0; h < ITM_HOOK_MAX; h++)
-		TAILQ_INIT(&a->hooks[h]);
+		TAILQ_INIT(&agent->hooks[h]);
 }
 
 struct agent_reg *
@@ -45,7 +42,7 @@ reg_find(const char *label)
 	struct agent_reg *r;
 
 	for (int h = 0; h < ITM_HOOK_MAX; h++)
-		TAILQ_FOREACH(r, &A->hooks[h], entry)
+		TAILQ_FOREACH(r, &agent->hooks[h], entry)
 			if (strcmp(r->label, label) == 0)
 				return r;
 	return NULL;
@@ -58,7 +55,7 @@ reg_count(void)
 	unsigned int n = 0;
 
 	for (int h = 0; h < ITM_HOOK_MAX; h++)
-		TAILQ_FOREACH(r, &A->hooks[h], entry)
+		TAILQ_FOREACH(r, &agent->hooks[h], entry)
 			n++;
 	return n;
 }
@@ -77,9 +74,9 @@ queues_bound(uint8_t bound[AGENT_QUEUES])
 	if (f == NULL)
 		return;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%u", &q) == 1 && q >= A->cfg.queue_base &&
-		    q - A->cfg.queue_base < AGENT_QUEUES)
-			bound[q - A->cfg.queue_base] = 1;
+		if (sscanf(line, "%u", &q) == 1 && q >= agent->cfg.queue_base &&
+		    q - agent->cfg.queue_base < AGENT_QUEUES)
+			bound[q - agent->cfg.queue_base] = 1;
 	fclose(f);
 }
 
@@ -98,12 +95,12 @@ queue_alloc_n(uint16_t *first, unsigned int n)
 
 	queues_bound(bound);
 	for (unsigned int i = 0; i < AGENT_QUEUES && n > 0; i++) {
-		run = A->queue_used[i] || bound[i] ? 0 : run + 1;
+		run = agent->queue_used[i] || bound[i] ? 0 : run + 1;
 		if (run < n)
 			continue;
 		for (unsigned int j = i + 1 - n; j <= i; j++)
-			A->queue_used[j] = 1;
-		*first = (uint16_t)(A->cfg.queue_base + i + 1 - n);
+			agent->queue_used[j] = 1;
+		*first = (uint16_t)(agent->cfg.queue_base + i + 1 - n);
 		return 0;
 	}
 	return -ENOSPC;
@@ -112,10 +109,10 @@ queue_alloc_n(uint16_t *first, unsigned int n)
 void
 queue_free(uint16_t num)
 {
-	unsigned int i = (unsigned int)(num - A->cfg.queue_base);
+	unsigned int i = (unsigned int)(num - agent->cfg.queue_base);
 
 	if (i < AGENT_QUEUES)
-		A->queue_used[i] = 0;
+		agent->queue_used[i] = 0;
 }
 
 static int
@@ -144,7 +141,7 @@ count_stages(itm_where hook)
 	enum reg_kind prev = REG_PROCESS;
 	unsigned int n = 0;
 
-	TAILQ_FOREACH(r, &A->hooks[hook], entry) {
+	TAILQ_FOREACH(r, &agent->hooks[hook], entry) {
 		if (r->kind == REG_PROCESS || prev != REG_AGENT)
 			n++;
 		prev = r->kind;
@@ -157,12 +154,12 @@ insert_sorted(struct agent_reg *r)
 {
 	struct agent_reg *it;
 
-	TAILQ_FOREACH(it, &A->hooks[r->hook], entry)
+	TAILQ_FOREACH(it, &agent->hooks[r->hook], entry)
 		if (r->priority < it->priority) {
 			TAILQ_INSERT_BEFORE(it, r, entry);
 			return;
 		}
-	TAILQ_INSERT_TAIL(&A->hooks[r->hook], r, entry);
+	TAILQ_INSERT_TAIL(&agent->hooks[r->hook], r, entry);
 }
 
 static int
@@ -204,10 +201,10 @@ reg_add(struct agent_reg *r, char *err, size_t errlen)
 	rc = reg_check(r, err, errlen);
 	if (rc < 0)
 		return rc;
-	r->seq = A->next_seq++;
+	r->seq = agent->next_seq++;
 	insert_sorted(r);
 	if (count_stages(r->hook) > ITM_MARK_STAGES) {
-		TAILQ_REMOVE(&A->hooks[r->hook], r, entry);
+		TAILQ_REMOVE(&agent->hooks[r->hook], r, entry);
 		snprintf(err, errlen, "hook %s already has %d stages",
 			 itm_hook_name(r->hook), ITM_MARK_STAGES);
 		return -ENOSPC;
@@ -218,7 +215,7 @@ reg_add(struct agent_reg *r, char *err, size_t errlen)
 void
 reg_remove(struct agent_reg *r)
 {
-	TAILQ_REMOVE(&A->hooks[r->hook], r, entry);
+	TAILQ_REMOVE(&agent->hooks[r->hook], r, entry);
 	r->stage = NULL;
 	r->removed = 1;
 }
@@ -277,7 +274,7 @@ layout_hook(struct layout *L, itm_where hook)
 	struct stage *cur = NULL;
 	struct agent_reg *r;
 
-	TAILQ_FOREACH(r, &A->hooks[hook], entry) {
+	TAILQ_FOREACH(r, &agent->hooks[hook], entry) {
 		if (cur == NULL || r->kind == REG_PROCESS ||
 		    cur->kind == REG_PROCESS) {
 			cur = stage_new(hook, r->kind, L->n[hook]);
@@ -317,8 +314,8 @@ old_stage_for(const struct stage *st, uint8_t *claimed)
 {
 	itm_where h = st->hook;
 
-	for (unsigned int i = 0; i < A->n_stages[h]; i++) {
-		struct stage *old = A->stages[h][i];
+	for (unsigned int i = 0; i < agent->n_stages[h]; i++) {
+		struct stage *old = agent->stages[h][i];
 
 		if (claimed[i] || old->kind != REG_AGENT)
 			continue;
@@ -352,8 +349,8 @@ bits_retiring(itm_where h)
 
 	if (!workers_threaded())
 		return 0;
-	for (unsigned int i = 0; i < A->n_stages[h]; i++)
-		used |= A->stages[h][i]->bit;
+	for (unsigned int i = 0; i < agent->n_stages[h]; i++)
+		used |= agent->stages[h][i]->bit;
 	return used;
 }
 
@@ -447,10 +444,10 @@ layout_swap(struct layout *L)
 {
 	struct layout tmp;
 
-	memcpy(tmp.stages, A->stages, sizeof(tmp.stages));
-	memcpy(tmp.n, A->n_stages, sizeof(tmp.n));
-	memcpy(A->stages, L->stages, sizeof(tmp.stages));
-	memcpy(A->n_stages, L->n, sizeof(tmp.n));
+	memcpy(tmp.stages, agent->stages, sizeof(tmp.stages));
+	memcpy(tmp.n, agent->n_stages, sizeof(tmp.n));
+	memcpy(agent->stages, L->stages, sizeof(tmp.stages));
+	memcpy(agent->n_stages, L->n, sizeof(tmp.n));
 	*L = tmp;
 }
 
@@ -473,8 +470,8 @@ layout_build(struct layout *L, char *err, size_t errlen)
 static void
 layout_current(struct layout *out)
 {
-	memcpy(out->stages, A->stages, sizeof(out->stages));
-	memcpy(out->n, A->n_stages, sizeof(out->n));
+	memcpy(out->stages, agent->stages, sizeof(out->stages));
+	memcpy(out->n, agent->n_stages, sizeof(out->n));
 }
 
 static void
