@@ -6,6 +6,9 @@
 #define ITM_AGENT_RULES_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "itm.h"
 
 struct rules_buf {
 	char *buf;
@@ -21,6 +24,24 @@ int run_io(int wfd, const char *input, size_t inlen, int ofd,
 	   struct rules_buf *out, int efd, char *err, size_t errlen);
 
 struct stage;
+
+enum settle_state { SETTLE_FREE = 0, SETTLE_NEW, SETTLE_LIVE, SETTLE_DEAD };
+
+struct settle_id {
+	enum settle_state state;
+	struct agent_reg *reg;
+	struct itm_settle spec;
+};
+
+extern struct settle_id ids[];
+
+/* kernel.c */
+int restore(const struct rules_buf *script, char *err, size_t errlen);
+int acct_create(unsigned int id);
+int acct_read(unsigned int id, uint64_t *pkts, uint64_t *bytes);
+
+/* ruleset.c */
+void removal_script(const char *saved, struct rules_buf *b);
 
 /* settle.c: pieces of the script. */
 void settle_chains(struct rules_buf *b); /* ":ITM_S<id>" + bodies */

@@ -104,137 +104,12 @@ rb_free(struct rules_buf *b)
 }
 
 /* ------------------------------------------------------------------ */
-/* Running iptables-nft-restore / -save                                 */
-/* ------------------------------------------------------------------ */
-
-/* Run @argv with @input on stdin; collect stdout into @out (may be NULL)
- * and stderr into @err.  Returns the exit status or a negative errno. */
-static int
-run_cmd(char *const argv[], const char *input, size_t inlen,
-	struct rules_buf *out, char *err, size_t errlen)
-{
-	int in[2], ob[2], eb[2], status, rc;
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-
-	if (pipe2(in, O_CLOEXEC) < 0)
-		return -errno;
-	if (pipe2(ob, O_CLOEXEC) < 0 || pipe2(eb, O_CLOEXEC) < 0)
-		return -errno;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, ob[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, eb[1], 2);
-	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(in[0]);
-	close(ob[1]);
-	close(eb[1]);
-	if (rc != 0) {
-		close(in[1]);
-		close(ob[0]);
-		close(eb[0]);
-		snprintf(err, errlen, "%s: %s", argv[0], strerror(rc));
-		return -rc;
-	}
-	rc = run_io(in[1], input, inlen, ob[0], out, eb[0], err, errlen);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (rc < 0)
-		return rc;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
-/* Feed stdin and drain stdout/stderr without deadlocking on full pipes. */
-int
-run_io(int wfd, const char *input, size_t inlen, int ofd, struct rules_buf *out,
-       int efd, char *err, size_t errlen)
-{
-	struct rules_buf eb = { 0 };
-	size_t off = 0;
-	char tmp[4096];
-	ssize_t n;
-
-	/* restore input is small (a pipe holds 64 KiB); write it first, but
-	 * keep draining when it is larger. */
-	signal(SIGPIPE, SIG_IGN);
-	while (off < inlen) {
-		n = write(wfd, input + off, inlen - off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		off += (size_t)n;
-	}
-	close(wfd);
-	while ((n = read(ofd, tmp, sizeof(tmp))) > 0)
-		if (out) {
-			if (rb_grow(out, (size_t)n + 1) == 0) {
-				memcpy(out->buf + out->len, tmp, (size_t)n);
-				out->len += (size_t)n;
-				out->buf[out->len] = '\0';
-			}
-		}
-	close(ofd);
-	while ((n = read(efd, tmp, sizeof(tmp) - 1)) > 0) {
-		tmp[n] = '\0';
-		rb_printf(&eb, "%s", tmp);
-	}
-	close(efd);
-	if (eb.len > 0) {
-		while (eb.len > 0 && eb.buf[eb.len - 1] == '\n')
-			eb.buf[--eb.len] = '\0';
-		snprintf(err, errlen, "%s", eb.buf);
-	}
-	rb_free(&eb);
-	return 0;
-}
-
-static int
-restore(const struct rules_buf *script, char *err, size_t errlen)
-{
-	char *argv[] = { "iptables-nft-restore", "--noflush", NULL };
-	char msg[512] = "";
-	int rc;
-
-	if (script->failed) {
-		snprintf(err, errlen, "out of memory building rules");
-		return -ENOMEM;
-	}
-	log_debug("rules:\n%.*s", (int)script->len, script->buf);
-	rc = run_cmd(argv, script->buf, script->len, NULL, msg, sizeof(msg));
-	if (rc != 0) {
-		snprintf(err, errlen, "iptables-nft-restore failed (%d): %s",
-			 rc, msg[0] ? msg : "no message");
-		return rc < 0 ? rc : -EIO;
-	}
-	return 0;
-}
-
-static int
-save_mangle(struct rules_buf *out, char *err, size_t errlen)
-{
-	char *argv[] = { "iptables-nft-save", "-t", "mangle", NULL };
-	char msg[512] = "";
-	int rc;
-
-	rc = run_cmd(argv, "", 0, out, msg, sizeof(msg));
-	if (rc != 0) {
-		snprintf(err, errlen, "iptables-nft-save failed (%d): %s", rc,
-			 msg);
-		return rc < 0 ? rc : -EIO;
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
 /* Removing ITM's rules (start-up leftovers, exit)                      */
 /* ------------------------------------------------------------------ */
 
 /* From `iptables-nft-save -t mangle`, a script that removes every jump
  * to an ITM_ chain and every ITM_ chain. */
-static void
+void
 removal_script(const char *saved, struct rules_buf *b)
 {
 	const char *line = saved;
@@ -261,36 +136,6 @@ removal_script(const char *saved, struct rules_buf *b)
 		rb_printf(b, "%s", chains.buf);
 	rb_printf(b, "COMMIT\n");
 	rb_free(&chains);
-}
-
-int
-rules_remove(void)
-{
-	struct rules_buf saved = { 0 }, script = { 0 };
-	char err[512];
-	int rc;
-
-	rc = save_mangle(&saved, err, sizeof(err));
-	if (rc == 0 && saved.buf && strstr(saved.buf, "ITM_") != NULL) {
-		removal_script(saved.buf, &script);
-		rc = restore(&script, err, sizeof(err));
-	}
-	if (rc < 0)
-		log_warnx("removing rules: %s", err);
-	rb_free(&saved);
-	rb_free(&script);
-	agent->rules_installed = 0;
-	return rc;
-}
-
-int
-rules_cleanup(void)
-{
-	int rc = rules_remove();
-
-	if (rc == 0)
-		rc = settle_cleanup();
-	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -422,4 +267,94 @@ rules_apply(char *err, size_t errlen)
 	}
 	rb_free(&b);
 	return rc;
+}
+
+/* iptables names of the TCP flags, lowest bit first. */
+static const char *const tcp_flag_names[8] = { "FIN", "SYN", "RST", "PSH",
+					       "ACK", "URG", "ECE", "CWR" };
+
+/* ------------------------------------------------------------------ */
+/* Rules                                                                */
+/* ------------------------------------------------------------------ */
+
+/* The stage of @r in the layout being installed, if it is alone there. */
+static const struct stage *
+sole_stage(const struct agent_reg *r)
+{
+	itm_where h = r->hook;
+
+	for (unsigned int i = 0; i < agent->n_stages[h]; i++) {
+		const struct stage *st = agent->stages[h][i];
+
+		if (st->n_regs == 1 && st->regs[0] == r)
+			return st;
+	}
+	return NULL;
+}
+
+void
+settle_chains(struct rules_buf *b)
+{
+	for (unsigned int i = 1; i <= ITM_SETTLE_IDS; i++) {
+		const struct stage *st;
+		const struct itm_settle *s = &ids[i].spec;
+
+		if (ids[i].state != SETTLE_NEW && ids[i].state != SETTLE_LIVE)
+			continue;
+		rb_printf(b, ":ITM_S%u - [0:0]\n", i);
+		st = sole_stage(ids[i].reg);
+		if (st == NULL)
+			continue;
+		for (int f = 0; f < 8; f++)
+			if (s->except_tcp_flags & (1u << f))
+				rb_printf(b,
+					  "-A ITM_S%u -p tcp --tcp-flags %s "
+					  "%s -j RETURN\n",
+					  i, tcp_flag_names[f],
+					  tcp_flag_names[f]);
+		rb_printf(b, "-A ITM_S%u -m nfacct --nfacct-name itm_s%u\n", i,
+			  i);
+		if (s->action == ITM_SETTLE_SET_TOS)
+			rb_printf(b,
+				  "-A ITM_S%u -j TOS --set-tos "
+				  "0x%02x/0x%02x\n",
+				  i, s->tos_value, s->tos_mask);
+		else if (s->action == ITM_SETTLE_DROP)
+			rb_printf(b, "-A ITM_S%u -j DROP\n", i);
+		rb_printf(b, "-A ITM_S%u -j MARK --or-mark 0x%08x\n", i,
+			  st->bit);
+	}
+}
+
+void
+settle_rules(struct rules_buf *b, const struct stage *st, const char *chain)
+{
+	if (st->n_regs != 1)
+		return;
+	for (unsigned int i = 1; i <= ITM_SETTLE_IDS; i++) {
+		if ((ids[i].state != SETTLE_NEW &&
+		     ids[i].state != SETTLE_LIVE) ||
+		    ids[i].reg != st->regs[0])
+			continue;
+		rb_printf(b,
+			  "-A %s -m mark ! --mark 0x%08x/0x%08x -m connmark "
+			  "--mark 0x%08x/0x%08x -m conntrack --ctdir ORIGINAL "
+			  "-j ITM_S%u\n",
+			  chain, st->bit, st->bit, i << ITM_CTMARK_ORIG_SHIFT,
+			  ITM_CTMARK_ORIG_MASK, i);
+		rb_printf(b,
+			  "-A %s -m mark ! --mark 0x%08x/0x%08x -m connmark "
+			  "--mark 0x%08x/0x%08x -m conntrack --ctdir REPLY "
+			  "-j ITM_S%u\n",
+			  chain, st->bit, st->bit, i << ITM_CTMARK_REPLY_SHIFT,
+			  ITM_CTMARK_REPLY_MASK, i);
+	}
+}
+
+void
+settle_dead_chains(struct rules_buf *b)
+{
+	for (unsigned int i = 1; i <= ITM_SETTLE_IDS; i++)
+		if (ids[i].state == SETTLE_DEAD)
+			rb_printf(b, ":ITM_S%u - [0:0]\n-X ITM_S%u\n", i, i);
 }
