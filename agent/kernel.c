@@ -1,6 +1,8 @@
 /*
  * kernel.c - the one file that talks to netfilter (bgpd's kroute.c):
- * iptables-nft-restore / -save and the nfacct counters of settlements.
+ * iptables-nft-restore / -save for the rule sets ruleset.c writes, the
+ * nfacct counters of settlements (libnetfilter_acct over a netlink
+ * socket), and the list of bound NFQUEUE queues.  See kernel.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,9 +17,10 @@
 #include <libmnl/libmnl.h>
 #include <libnetfilter_acct/libnetfilter_acct.h>
 
-#include "agent.h"
+#include "kernel.h"
 #include "log.h"
-#include "rules.h"
+#include "marks.h"
+#include "ruleset.h"
 
 extern char **environ;
 
@@ -28,46 +31,8 @@ static uint32_t acct_seq;
 /* Running iptables-nft-restore / -save                                 */
 /* ------------------------------------------------------------------ */
 
-/* Run @argv with @input on stdin; collect stdout into @out (may be NULL)
- * and stderr into @err.  Returns the exit status or a negative errno. */
-static int
-run_cmd(char *const argv[], const char *input, size_t inlen,
-	struct rules_buf *out, char *err, size_t errlen)
-{
-	int in[2], ob[2], eb[2], status, rc;
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-
-	if (pipe2(in, O_CLOEXEC) < 0)
-		return -errno;
-	if (pipe2(ob, O_CLOEXEC) < 0 || pipe2(eb, O_CLOEXEC) < 0)
-		return -errno;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, ob[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, eb[1], 2);
-	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(in[0]);
-	close(ob[1]);
-	close(eb[1]);
-	if (rc != 0) {
-		close(in[1]);
-		close(ob[0]);
-		close(eb[0]);
-		snprintf(err, errlen, "%s: %s", argv[0], strerror(rc));
-		return -rc;
-	}
-	rc = run_io(in[1], input, inlen, ob[0], out, eb[0], err, errlen);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (rc < 0)
-		return rc;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
 /* Feed stdin and drain stdout/stderr without deadlocking on full pipes. */
-int
+static int
 run_io(int wfd, const char *input, size_t inlen, int ofd, struct rules_buf *out,
        int efd, char *err, size_t errlen)
 {
@@ -112,8 +77,46 @@ run_io(int wfd, const char *input, size_t inlen, int ofd, struct rules_buf *out,
 	return 0;
 }
 
+/* Run @argv with @input on stdin; collect stdout into @out (may be NULL)
+ * and stderr into @err.  Returns the exit status or a negative errno. */
+static int
+run_cmd(char *const argv[], const char *input, size_t inlen,
+	struct rules_buf *out, char *err, size_t errlen)
+{
+	int in[2], ob[2], eb[2], status, rc;
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(ob, O_CLOEXEC) < 0 || pipe2(eb, O_CLOEXEC) < 0)
+		return -errno;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, ob[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, eb[1], 2);
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(in[0]);
+	close(ob[1]);
+	close(eb[1]);
+	if (rc != 0) {
+		close(in[1]);
+		close(ob[0]);
+		close(eb[0]);
+		snprintf(err, errlen, "%s: %s", argv[0], strerror(rc));
+		return -rc;
+	}
+	rc = run_io(in[1], input, inlen, ob[0], out, eb[0], err, errlen);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (rc < 0)
+		return rc;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
 int
-restore(const struct rules_buf *script, char *err, size_t errlen)
+kern_rules_install(const struct rules_buf *script, char *err, size_t errlen)
 {
 	char *argv[] = { "iptables-nft-restore", "--noflush", NULL };
 	char msg[512] = "";
@@ -154,7 +157,7 @@ save_mangle(struct rules_buf *out, char *err, size_t errlen)
 /* ------------------------------------------------------------------ */
 
 int
-rules_remove(void)
+kern_rules_remove(void)
 {
 	struct rules_buf saved = { 0 }, script = { 0 };
 	char err[512];
@@ -162,24 +165,13 @@ rules_remove(void)
 
 	rc = save_mangle(&saved, err, sizeof(err));
 	if (rc == 0 && saved.buf && strstr(saved.buf, "ITM_") != NULL) {
-		removal_script(saved.buf, &script);
-		rc = restore(&script, err, sizeof(err));
+		ruleset_removal(saved.buf, &script);
+		rc = kern_rules_install(&script, err, sizeof(err));
 	}
 	if (rc < 0)
 		log_warnx("removing rules: %s", err);
 	rb_free(&saved);
 	rb_free(&script);
-	agent->rules_installed = 0;
-	return rc;
-}
-
-int
-rules_cleanup(void)
-{
-	int rc = rules_remove();
-
-	if (rc == 0)
-		rc = settle_cleanup();
 	return rc;
 }
 
@@ -273,7 +265,7 @@ acct_request(uint8_t cmd, uint16_t flags, const char *name,
 }
 
 int
-acct_create(unsigned int id)
+kern_acct_create(unsigned int id)
 {
 	char name[32];
 	struct acct_reply r = { 0 };
@@ -286,7 +278,7 @@ acct_create(unsigned int id)
 }
 
 int
-acct_read(unsigned int id, uint64_t *pkts, uint64_t *bytes)
+kern_acct_read(unsigned int id, uint64_t *pkts, uint64_t *bytes)
 {
 	char name[32];
 	struct acct_reply r = { 0 };
@@ -313,16 +305,18 @@ note_stale(const char *name)
 
 /* Delete every itm_s* object, retrying while the kernel still holds a
  * reference from rules being freed. */
-static int
-acct_delete_all(void)
+int
+kern_acct_remove_all(void)
 {
 	struct acct_reply r = { .each = note_stale };
 	int rc;
 
 	n_stale = 0;
 	rc = acct_request(NFNL_MSG_ACCT_GET, NLM_F_DUMP, NULL, &r);
-	if (rc < 0)
+	if (rc < 0) {
+		log_warnx("nfacct: %s", strerror(-rc));
 		return rc;
+	}
 	for (unsigned int i = 0; i < n_stale; i++) {
 		for (int tries = 0; tries < 20; tries++) {
 			rc = acct_request(NFNL_MSG_ACCT_DEL, 0, stale[i], &r);
@@ -338,15 +332,31 @@ acct_delete_all(void)
 }
 
 int
-settle_cleanup(void)
+kern_cleanup(void)
 {
-	int rc;
+	int rc = kern_rules_remove();
 
-	agent_lock();
-	rc = acct_delete_all();
-	agent_unlock();
-
-	if (rc < 0)
-		log_warnx("nfacct: %s", strerror(-rc));
+	if (rc == 0)
+		rc = kern_acct_remove_all();
 	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* NFQUEUE numbers                                                      */
+/* ------------------------------------------------------------------ */
+
+void
+kern_queues_bound(uint16_t base, unsigned int n, uint8_t *bound)
+{
+	FILE *f = fopen("/proc/net/netfilter/nfnetlink_queue", "r");
+	unsigned int q;
+	char line[256];
+
+	memset(bound, 0, n);
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%u", &q) == 1 && q >= base && q - base < n)
+			bound[q - base] = 1;
+	fclose(f);
 }

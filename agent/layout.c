@@ -1,6 +1,21 @@
 /*
  * layout.c - the stages the registrations form at each hook, and the
  * commit that makes the runners and the kernel match them.
+ *
+ * Consecutive in-agent registrations at a hook share one stage, so a
+ * packet crosses to user space once for all of them; a process
+ * registration is a stage of its own, read by the process itself.  Each
+ * stage has a queue (or one per worker) and a mark bit (marks.h).
+ *
+ * layout_commit() computes the new layout from the registration lists,
+ * binds the queues of new in-agent stages (stagerun.c), installs the rule
+ * set (written by ruleset.c, applied by kernel.c) and only then retires
+ * the old stages.  If binding or installing fails the old layout stays.
+ * The rule set also holds the settlements (settle.c), so a module asking
+ * to settle a flow comes through here too: layout_settle().
+ *
+ * agent->layout and agent->settle are read and written under agent_lock():
+ * a worker's packet callback may settle a flow, which rewrites the rules.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -8,13 +23,9 @@
 #include <string.h>
 
 #include "agent.h"
+#include "kernel.h"
 #include "log.h"
-
-/* Layout being built by reg_commit(). */
-struct layout {
-	struct stage *stages[ITM_HOOK_MAX][ITM_MARK_STAGES];
-	unsigned int n[ITM_HOOK_MAX];
-};
+#include "ruleset.h"
 
 /* ------------------------------------------------------------------ */
 /* Layout                                                              */
@@ -110,8 +121,8 @@ old_stage_for(const struct stage *st, uint8_t *claimed)
 {
 	itm_where h = st->hook;
 
-	for (unsigned int i = 0; i < agent->n_stages[h]; i++) {
-		struct stage *old = agent->stages[h][i];
+	for (unsigned int i = 0; i < agent->layout.n[h]; i++) {
+		struct stage *old = agent->layout.stages[h][i];
 
 		if (claimed[i] || old->kind != REG_AGENT)
 			continue;
@@ -145,8 +156,8 @@ bits_retiring(itm_where h)
 
 	if (!workers_threaded())
 		return 0;
-	for (unsigned int i = 0; i < agent->n_stages[h]; i++)
-		used |= agent->stages[h][i]->bit;
+	for (unsigned int i = 0; i < agent->layout.n[h]; i++)
+		used |= agent->layout.stages[h][i]->bit;
 	return used;
 }
 
@@ -203,9 +214,8 @@ stage_bind_regs(struct stage *st)
 			continue;
 		v[n] = st->regs[j]->pr;
 		/* Read by workers inside the module's callbacks. */
-		module_lock(st->regs[j]->mod);
-		v[n]->can_settle = st->n_regs == 1;
-		module_unlock(st->regs[j]->mod);
+		__atomic_store_n(&v[n]->can_settle, st->n_regs == 1,
+				 __ATOMIC_RELAXED);
 		n++;
 	}
 	return stage_runners_set_regs(st, v, n);
@@ -238,12 +248,9 @@ layout_retire(struct layout *from, struct layout *keep)
 static void
 layout_swap(struct layout *L)
 {
-	struct layout tmp;
+	struct layout tmp = agent->layout;
 
-	memcpy(tmp.stages, agent->stages, sizeof(tmp.stages));
-	memcpy(tmp.n, agent->n_stages, sizeof(tmp.n));
-	memcpy(agent->stages, L->stages, sizeof(tmp.stages));
-	memcpy(agent->n_stages, L->n, sizeof(tmp.n));
+	agent->layout = *L;
 	*L = tmp;
 }
 
@@ -264,13 +271,6 @@ layout_build(struct layout *L, char *err, size_t errlen)
 }
 
 static void
-layout_current(struct layout *out)
-{
-	memcpy(out->stages, agent->stages, sizeof(out->stages));
-	memcpy(out->n, agent->n_stages, sizeof(out->n));
-}
-
-static void
 layout_bind(struct layout *L)
 {
 	for (int h = 0; h < ITM_HOOK_MAX; h++)
@@ -285,12 +285,28 @@ layout_bind(struct layout *L)
 		}
 }
 
-/*
- * Make the kernel and the runners match the registration lists.  On error
- * the previous layout and rules stay in force and @err says why.
- */
+/* Install the rules of agent->layout and agent->settle, under
+ * agent_lock(). */
+static int
+rules_install(char *err, size_t errlen)
+{
+	struct rules_buf b = { 0 };
+	int rc;
+
+	rc = ruleset_write(&agent->layout, &agent->settle,
+			   !agent->rules_installed, &b, err, errlen);
+	if (rc == 0)
+		rc = kern_rules_install(&b, err, errlen);
+	if (rc == 0) {
+		agent->rules_installed = 1;
+		settle_installed(&agent->settle);
+	}
+	rb_free(&b);
+	return rc;
+}
+
 int
-reg_commit(char *err, size_t errlen)
+layout_commit(char *err, size_t errlen)
 {
 	struct layout L, cur;
 	int rc;
@@ -298,11 +314,9 @@ reg_commit(char *err, size_t errlen)
 	memset(&L, 0, sizeof(L));
 	rc = layout_build(&L, err, errlen);
 	if (rc == 0) {
-		/* Workers settling flows read the layout and rewrite the
-		 * rules too. */
 		agent_lock();
 		layout_swap(&L); /* L now holds the old layout */
-		rc = rules_apply(err, errlen);
+		rc = rules_install(err, errlen);
 		if (rc < 0)
 			layout_swap(&L); /* back to the old one */
 		agent_unlock();
@@ -310,7 +324,7 @@ reg_commit(char *err, size_t errlen)
 	/* Retire whichever layout lost, keeping the runners in use.  Even
 	 * the old layout is re-bound: removed registrations must leave the
 	 * packet path whatever happened to the rules. */
-	layout_current(&cur);
+	cur = agent->layout;
 	layout_bind(&cur);
 	layout_retire(&L, &cur);
 	return rc;
@@ -318,7 +332,7 @@ reg_commit(char *err, size_t errlen)
 
 /* Remove every rule and stage; registrations stay listed. */
 void
-reg_shutdown(void)
+layout_shutdown(void)
 {
 	struct layout L, none;
 
@@ -326,7 +340,121 @@ reg_shutdown(void)
 	memset(&none, 0, sizeof(none));
 	agent_lock();
 	layout_swap(&L);
-	rules_remove();
+	kern_rules_remove();
+	agent->rules_installed = 0;
 	agent_unlock();
 	layout_retire(&L, &none);
+}
+
+void
+layout_init(void)
+{
+	settle_init(&agent->settle);
+}
+
+/* ------------------------------------------------------------------ */
+/* Settlements                                                          */
+/* ------------------------------------------------------------------ */
+
+static const char *
+action_name(enum itm_settle_action a)
+{
+	return a == ITM_SETTLE_DROP	 ? "drop"
+	       : a == ITM_SETTLE_SET_TOS ? "set tos"
+					 : "accept";
+}
+
+/* A new settlement: its counter, then a rule set with its chain. */
+static int
+settle_install(const struct agent_reg *r, unsigned int id, char *err,
+	       size_t errlen)
+{
+	int rc = kern_acct_create(id);
+
+	if (rc < 0) {
+		snprintf(err, errlen, "nfacct: %s", strerror(-rc));
+		return rc;
+	}
+	return rules_install(err, errlen);
+}
+
+int
+layout_settle(const struct agent_reg *r, const struct itm_settle *s,
+	      uint32_t *mark, char *err, size_t errlen)
+{
+	unsigned int id;
+	int rc, is_new;
+
+	agent_lock();
+	rc = settle_get(&agent->settle, r, s, &id, &is_new);
+	if (rc < 0)
+		snprintf(err, errlen, "all %d settlement ids in use",
+			 ITM_SETTLE_IDS);
+	else if (is_new && (rc = settle_install(r, id, err, errlen)) < 0)
+		settle_put(&agent->settle, id);
+	agent_unlock();
+	if (rc < 0)
+		return rc;
+	if (is_new)
+		log_info("%s: settlement %u: class %d, %s", r->label, id,
+			 s->class, action_name(s->action));
+	*mark = settle_mark(id);
+	return 0;
+}
+
+void
+layout_settled(const struct agent_reg *r, unsigned int cls, uint64_t *packets,
+	       uint64_t *bytes)
+{
+	unsigned int ids[ITM_SETTLE_IDS], n;
+
+	*packets = *bytes = 0;
+	agent_lock();
+	n = settle_ids(&agent->settle, r, cls, ids);
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t p = 0, b = 0;
+
+		if (kern_acct_read(ids[i], &p, &b) == 0) {
+			*packets += p;
+			*bytes += b;
+		}
+	}
+	agent_unlock();
+}
+
+/* ------------------------------------------------------------------ */
+/* What others ask of the layout                                        */
+/* ------------------------------------------------------------------ */
+
+uint32_t
+layout_process_bit(itm_where hook)
+{
+	struct agent_reg *r;
+	uint32_t used = 0;
+
+	for (unsigned int i = 0; i < agent->layout.n[hook]; i++)
+		used |= agent->layout.stages[hook][i]->bit;
+	TAILQ_FOREACH(r, &agent->hooks[hook], entry)
+		if (r->kind == REG_PROCESS)
+			used |= r->stage_bit;
+	for (int i = ITM_MARK_STAGES - 1; i >= 0; i--)
+		if (!(used & ITM_STAGE_BIT(i)))
+			return ITM_STAGE_BIT(i);
+	return 0;
+}
+
+void
+layout_queue_totals(uint64_t *malformed, uint64_t *drops)
+{
+	*malformed = agent->malformed_closed;
+	*drops = 0;
+	for (int h = 0; h < ITM_HOOK_MAX; h++)
+		for (unsigned int i = 0; i < agent->layout.n[h]; i++) {
+			struct stage *st = agent->layout.stages[h][i];
+
+			if (st->kind != REG_AGENT)
+				continue;
+			*malformed += stage_runners_malformed(st);
+			*drops += stage_runners_drops(st);
+		}
 }

@@ -132,7 +132,6 @@ drop_regs(struct module *m, struct agent_reg **freed, unsigned int *n)
 			next = TAILQ_NEXT(r, entry);
 			if (r->kind != REG_AGENT || r->mod != m)
 				continue;
-			settle_release(r);
 			reg_remove(r);
 			freed[(*n)++] = r;
 		}
@@ -158,7 +157,7 @@ bury(struct agent_reg *r)
 static int
 commit_now(char *err, size_t errlen)
 {
-	int rc = reg_commit(err, errlen);
+	int rc = layout_commit(err, errlen);
 
 	for (unsigned int i = 0; i < n_graveyard; i++)
 		agent_reg_free(graveyard[i]);
@@ -259,7 +258,6 @@ agent_unregister_hook(itm_where where, struct itm_info *info)
 		return -ENOENT;
 	}
 	info->itm__reg = NULL;
-	settle_release(r);
 	reg_remove(r);
 	bury(r);
 	if (cur == NULL || !cur->batch)
@@ -354,9 +352,7 @@ disp_settle(void *arg, struct itm__reg *reg, const struct itm_settle *s,
 	char err[256];
 	int rc;
 
-	agent_lock();
-	rc = settle_alloc(r, s, mark, err, sizeof(err));
-	agent_unlock();
+	rc = layout_settle(r, s, mark, err, sizeof(err));
 	if (rc < 0) {
 		log_rl(&rl, LOG_WARNING, "%s: settle: %s", r->label, err);
 		itm__set_error("%s", err);

@@ -1,18 +1,11 @@
 /*
- * registry.c - every registration of the agent and the stages they form.
+ * registry.c - every registration of the agent, in-agent and process, in
+ * the order they run at each hook.
  *
  * Per hook, registrations run in priority order, then registration order
- * (paper 6.1.2, with the priorities its conclusion asks for).  Consecutive
- * in-agent registrations share one stage, so a packet crosses to user space
- * once for all of them; a process registration is a stage of its own, read
- * by the process itself.  Each stage has a queue and a mark bit (marks.h).
- *
- * Changes are made in two steps: reg_add()/reg_remove() edit the lists,
- * reg_commit() computes the new stage layout, binds the queues of new
- * in-agent stages, installs the rules atomically and only then retires the
- * old stages.  If binding or installing fails the old layout stays.
- * Runners are opened, given their registrations and closed through
- * stagerun.c, on the workers' loops when there are workers.
+ * (paper 6.1.2, with the priorities its conclusion asks for).  Changes are
+ * made in two steps: reg_add()/reg_remove() edit the lists here,
+ * layout_commit() (layout.c) makes the stages, runners and rules follow.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -154,6 +147,9 @@ reg_add(struct agent_reg *r, char *err, size_t errlen)
 void
 reg_remove(struct agent_reg *r)
 {
+	agent_lock();
+	settle_release(&agent->settle, r);
+	agent_unlock();
 	TAILQ_REMOVE(&agent->hooks[r->hook], r, entry);
 	r->stage = NULL;
 	r->removed = 1;

@@ -49,22 +49,6 @@ rpc_fail_err(struct itm_rpc_call *call, int err, const char *msg)
 /* ------------------------------------------------------------------ */
 
 static void
-queue_totals(uint64_t *malformed, uint64_t *drops)
-{
-	*malformed = agent->malformed_closed;
-	*drops = 0;
-	for (int h = 0; h < ITM_HOOK_MAX; h++)
-		for (unsigned int i = 0; i < agent->n_stages[h]; i++) {
-			struct stage *st = agent->stages[h][i];
-
-			if (st->kind != REG_AGENT)
-				continue;
-			*malformed += stage_runners_malformed(st);
-			*drops += stage_runners_drops(st);
-		}
-}
-
-static void
 h_status(struct itm_rpc_call *call, void *arg)
 {
 	Itm__V1__StatusReply rep = ITM__V1__STATUS_REPLY__INIT;
@@ -79,7 +63,7 @@ h_status(struct itm_rpc_call *call, void *arg)
 	rep.registrations = reg_count();
 	rep.table_generation = agent->table_generation;
 	rep.controller_connected = agent->controller_connected;
-	queue_totals(&rep.malformed_packets, &rep.queue_drops);
+	layout_queue_totals(&rep.malformed_packets, &rep.queue_drops);
 	itm_rpc_reply(call, &rep.base);
 }
 
@@ -215,7 +199,7 @@ list_reg(const struct agent_reg *r)
 	for (unsigned int c = 0; c <= ITM_CLASS_MAX; c++) {
 		uint64_t sp, sb;
 
-		settle_counts(r, c, &sp, &sb);
+		layout_settled(r, c, &sp, &sb);
 		w->packets += sp;
 	}
 	rpc_keep(in, ib);

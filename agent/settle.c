@@ -1,10 +1,10 @@
 /*
- * settle.c - flows settled in the kernel.
+ * settle.c - flows settled in the kernel: the settlement table.
  *
  * A module may decide the rest of a flow once ("LONG: clear the
  * Minimize-Delay bit from now on"); the packets that follow should then
  * never cross to user space, as Suricata's bypass does.  Each distinct
- * (registration, class, action) gets a settlement id 1..255 with
+ * (registration, class, action) gets a settlement id 1..255, and with it
  *
  *   - a chain ITM_S<id>: count in nfacct object "itm_s<id>", apply the
  *     action (TOS rewrite or drop), set the stage's mark bit so the stage's
@@ -13,33 +13,24 @@
  *     conntrack mark holds the id for the packet's direction.
  *
  * The verdict of the settling packet carries the id in its mark and the
- * hook chain's CONNMARK rules store it (rules.c).  Telemetry stays exact:
- * the nfacct counters are added to the class's user-space counters.
- * Ids are handed out round robin so a released id is reused as late as
- * possible (flows may still carry it in their conntrack mark).
+ * hook chain's CONNMARK rules store it.  Telemetry stays exact: the nfacct
+ * counters are added to the class's user-space counters.
  *
- * settle_alloc() runs on the thread of the packet (a worker, with
- * --workers); its callers hold agent_lock().  The other entry points take
- * it themselves.
+ * This file only keeps the table (settle.h); ruleset.c writes the chains
+ * from it, kernel.c creates and reads the counters, and layout.c puts the
+ * two together under agent_lock().
  */
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <libmnl/libmnl.h>
-#include <libnetfilter_acct/libnetfilter_acct.h>
 
-#include "agent.h"
-#include "log.h"
-#include "rules.h"
+#include "settle.h"
 
-struct settle_id ids[ITM_SETTLE_IDS + 1];
-static unsigned int next_id = 1;
-
-/* ------------------------------------------------------------------ */
-/* Ids                                                                  */
-/* ------------------------------------------------------------------ */
+void
+settle_init(struct settle_table *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->next = 1;
+}
 
 static int
 spec_same(const struct itm_settle *a, const struct itm_settle *b)
@@ -49,25 +40,31 @@ spec_same(const struct itm_settle *a, const struct itm_settle *b)
 	       a->except_tcp_flags == b->except_tcp_flags;
 }
 
+static int
+in_use(const struct settle_id *s)
+{
+	return s->state == SETTLE_NEW || s->state == SETTLE_LIVE;
+}
+
 static unsigned int
-id_find(const struct agent_reg *r, const struct itm_settle *s)
+id_find(const struct settle_table *t, const struct agent_reg *r,
+	const struct itm_settle *s)
 {
 	for (unsigned int i = 1; i <= ITM_SETTLE_IDS; i++)
-		if ((ids[i].state == SETTLE_NEW ||
-		     ids[i].state == SETTLE_LIVE) &&
-		    ids[i].reg == r && spec_same(&ids[i].spec, s))
+		if (in_use(&t->ids[i]) && t->ids[i].reg == r &&
+		    spec_same(&t->ids[i].spec, s))
 			return i;
 	return 0;
 }
 
 static unsigned int
-id_take(void)
+id_take(struct settle_table *t)
 {
 	for (unsigned int k = 0; k < ITM_SETTLE_IDS; k++) {
-		unsigned int i = (next_id - 1 + k) % ITM_SETTLE_IDS + 1;
+		unsigned int i = (t->next - 1 + k) % ITM_SETTLE_IDS + 1;
 
-		if (ids[i].state == SETTLE_FREE) {
-			next_id = i % ITM_SETTLE_IDS + 1;
+		if (t->ids[i].state == SETTLE_FREE) {
+			t->next = i % ITM_SETTLE_IDS + 1;
 			return i;
 		}
 	}
@@ -75,85 +72,65 @@ id_take(void)
 }
 
 int
-settle_alloc(struct agent_reg *r, const struct itm_settle *s, uint32_t *mark,
-	     char *err, size_t errlen)
+settle_get(struct settle_table *t, const struct agent_reg *r,
+	   const struct itm_settle *s, unsigned int *id, int *is_new)
 {
 	struct itm_settle spec = *s;
-	unsigned int id;
-	int rc;
 
 	if (spec.action != ITM_SETTLE_SET_TOS)
 		spec.tos_value = spec.tos_mask = 0;
-	id = id_find(r, &spec);
-	if (id == 0) {
-		id = id_take();
-		if (id == 0) {
-			snprintf(err, errlen, "all %d settlement ids in use",
-				 ITM_SETTLE_IDS);
-			return -ENOSPC;
-		}
-		rc = acct_create(id);
-		if (rc < 0) {
-			snprintf(err, errlen, "nfacct: %s", strerror(-rc));
-			return rc;
-		}
-		ids[id] = (struct settle_id){ SETTLE_NEW, r, spec };
-		rc = rules_apply(err, errlen);
-		if (rc < 0) {
-			ids[id].state = SETTLE_FREE;
-			return rc;
-		}
-		log_info("%s: settlement %u: class %d, %s", r->label, id,
-			 spec.class,
-			 spec.action == ITM_SETTLE_DROP	     ? "drop"
-			 : spec.action == ITM_SETTLE_SET_TOS ? "set tos"
-							     : "accept");
-	}
-	*mark = (uint32_t)id << ITM_MARK_SETTLE_SHIFT;
+	*is_new = 0;
+	*id = id_find(t, r, &spec);
+	if (*id != 0)
+		return 0;
+	*id = id_take(t);
+	if (*id == 0)
+		return -ENOSPC;
+	t->ids[*id] = (struct settle_id){ SETTLE_NEW, r, spec };
+	*is_new = 1;
 	return 0;
 }
 
 void
-settle_release(struct agent_reg *r)
+settle_put(struct settle_table *t, unsigned int id)
 {
-	agent_lock();
-	for (unsigned int i = 1; i <= ITM_SETTLE_IDS; i++)
-		if (ids[i].reg == r && ids[i].state != SETTLE_FREE) {
-			ids[i].state = ids[i].state == SETTLE_NEW ? SETTLE_FREE
-								  : SETTLE_DEAD;
-			ids[i].reg = NULL;
-		}
-	agent_unlock();
+	if (id >= 1 && id <= ITM_SETTLE_IDS && t->ids[id].state == SETTLE_NEW)
+		memset(&t->ids[id], 0, sizeof(t->ids[id]));
 }
 
-int
-settle_counts(const struct agent_reg *r, unsigned int cls, uint64_t *packets,
-	      uint64_t *bytes)
+void
+settle_release(struct settle_table *t, const struct agent_reg *r)
 {
-	*packets = *bytes = 0;
-	agent_lock();
 	for (unsigned int i = 1; i <= ITM_SETTLE_IDS; i++) {
-		uint64_t p = 0, b = 0;
+		struct settle_id *s = &t->ids[i];
 
-		if (ids[i].reg != r || ids[i].state != SETTLE_LIVE ||
-		    ids[i].spec.class != (int)cls)
+		if (s->reg != r || s->state == SETTLE_FREE)
 			continue;
-		if (acct_read(i, &p, &b) == 0) {
-			*packets += p;
-			*bytes += b;
-		}
+		s->state = s->state == SETTLE_NEW ? SETTLE_FREE : SETTLE_DEAD;
+		s->reg = NULL;
 	}
-	agent_unlock();
-	return 0;
 }
 
 void
-settle_chains_done(void)
+settle_installed(struct settle_table *t)
 {
 	for (unsigned int i = 1; i <= ITM_SETTLE_IDS; i++) {
-		if (ids[i].state == SETTLE_NEW)
-			ids[i].state = SETTLE_LIVE;
-		else if (ids[i].state == SETTLE_DEAD)
-			ids[i].state = SETTLE_FREE;
+		if (t->ids[i].state == SETTLE_NEW)
+			t->ids[i].state = SETTLE_LIVE;
+		else if (t->ids[i].state == SETTLE_DEAD)
+			t->ids[i].state = SETTLE_FREE;
 	}
+}
+
+unsigned int
+settle_ids(const struct settle_table *t, const struct agent_reg *r,
+	   unsigned int cls, unsigned int *ids)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 1; i <= ITM_SETTLE_IDS; i++)
+		if (t->ids[i].reg == r && t->ids[i].state == SETTLE_LIVE &&
+		    t->ids[i].spec.class == (int)cls)
+			ids[n++] = i;
+	return n;
 }

@@ -217,7 +217,7 @@ itm_packet_settle(struct itm_packet *pkt, const struct itm_settle *s)
 		itm__set_error("settle: called outside a packet callback");
 		return -EINVAL;
 	}
-	if (!cur_reg->can_settle) {
+	if (!__atomic_load_n(&cur_reg->can_settle, __ATOMIC_RELAXED)) {
 		itm__set_error("settle: %s shares its stage with other "
 			       "registrations",
 			       cur_reg->info->label);
