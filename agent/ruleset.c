@@ -107,7 +107,8 @@ rb_free(struct rules_buf *b)
 /* ------------------------------------------------------------------ */
 
 /* From `iptables-nft-save -t mangle`, a script that removes every jump
- * to an ITM_ chain and every ITM_ chain. */
+ * to an ITM_ chain and every ITM_ chain.  Only the line itself is looked
+ * at: the operator's own rules around ours stay. */
 void
 ruleset_removal(const char *saved, struct rules_buf *b)
 {
@@ -125,7 +126,7 @@ ruleset_removal(const char *saved, struct rules_buf *b)
 			rb_printf(b, ":%.*s - [0:0]\n", nl, line + 1);
 			rb_printf(&chains, "-X %.*s\n", nl, line + 1);
 		} else if (strncmp(line, "-A ", 3) == 0 &&
-			   strstr(line, " -j ITM_") != NULL &&
+			   memmem(line, (size_t)len, " -j ITM_", 8) != NULL &&
 			   strncmp(line, "-A ITM_", 7) != 0) {
 			rb_printf(b, "-D %.*s\n", len - 3, line + 3);
 		}
