@@ -206,10 +206,13 @@ layout_runners(struct layout *L, itm_where h, uint8_t *claimed, char *err,
 static int
 stage_bind_regs(struct stage *st)
 {
-	struct itm__reg *v[64];
+	struct itm__reg **v = calloc(st->n_regs + 1, sizeof(*v));
 	unsigned int n = 0;
+	int rc;
 
-	for (unsigned int j = 0; j < st->n_regs && n < 64; j++) {
+	if (v == NULL)
+		return -ENOMEM;
+	for (unsigned int j = 0; j < st->n_regs; j++) {
 		if (st->regs[j]->removed)
 			continue;
 		v[n] = st->regs[j]->pr;
@@ -218,7 +221,9 @@ stage_bind_regs(struct stage *st)
 				 __ATOMIC_RELAXED);
 		n++;
 	}
-	return stage_runners_set_regs(st, v, n);
+	rc = stage_runners_set_regs(st, v, n);
+	free(v);
+	return rc;
 }
 
 static int
@@ -280,8 +285,11 @@ layout_bind(struct layout *L)
 			for (unsigned int j = 0; j < st->n_regs; j++)
 				if (!st->regs[j]->removed)
 					st->regs[j]->stage = st;
-			if (st->kind == REG_AGENT)
-				stage_bind_regs(st);
+			if (st->kind == REG_AGENT && stage_bind_regs(st) < 0)
+				log_warnx("stage %u at %s: out of memory "
+					  "giving its runners their "
+					  "registrations",
+					  st->index, itm_hook_name(h));
 		}
 }
 

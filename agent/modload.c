@@ -121,9 +121,19 @@ agent_reg_free(struct agent_reg *r)
 	free(r);
 }
 
-/* Take every registration of @m (or those marked removed) out. */
+/* Registrations removed from the lists wait here, linked by their entry,
+ * until a commit has taken them off the packet path. */
+static struct agent_reg_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
+
 static void
-drop_regs(struct module *m, struct agent_reg **freed, unsigned int *n)
+bury(struct agent_reg *r)
+{
+	TAILQ_INSERT_TAIL(&graveyard, r, entry);
+}
+
+/* Take every registration of @m out, to be freed after the commit. */
+static void
+drop_regs(struct module *m)
 {
 	for (int h = 0; h < ITM_HOOK_MAX; h++) {
 		struct agent_reg *r, *next;
@@ -133,35 +143,21 @@ drop_regs(struct module *m, struct agent_reg **freed, unsigned int *n)
 			if (r->kind != REG_AGENT || r->mod != m)
 				continue;
 			reg_remove(r);
-			freed[(*n)++] = r;
+			bury(r);
 		}
 	}
-}
-
-/* Registrations removed from the lists wait here until a commit has
- * taken them off the packet path. */
-static struct agent_reg *graveyard[1024];
-static unsigned int n_graveyard;
-
-static void
-bury(struct agent_reg *r)
-{
-	if (n_graveyard < sizeof(graveyard) / sizeof(graveyard[0]))
-		graveyard[n_graveyard++] = r;
-	else
-		log_warnx("%s: too many registrations pending removal; "
-			  "leaking one",
-			  r->label);
 }
 
 static int
 commit_now(char *err, size_t errlen)
 {
 	int rc = layout_commit(err, errlen);
+	struct agent_reg *r;
 
-	for (unsigned int i = 0; i < n_graveyard; i++)
-		agent_reg_free(graveyard[i]);
-	n_graveyard = 0;
+	while ((r = TAILQ_FIRST(&graveyard)) != NULL) {
+		TAILQ_REMOVE(&graveyard, r, entry);
+		agent_reg_free(r);
+	}
 	return rc;
 }
 
@@ -517,12 +513,7 @@ module_keep_params(struct module *m)
 static void
 module_strip(struct module *m)
 {
-	struct agent_reg *freed[256];
-	unsigned int n = 0;
-
-	drop_regs(m, freed, &n);
-	for (unsigned int i = 0; i < n; i++)
-		bury(freed[i]);
+	drop_regs(m);
 	itm__timer_del_owner(m);
 	m->n_counters = 0;
 }

@@ -48,3 +48,12 @@ itm_unit_test(test_settle unit/test_settle.c ${ITM_AGENT_DIR}/settle.c
               LIBS itm_core)
 target_include_directories(test_settle PRIVATE ${ITM_AGENT_DIR}
                            ${ITM_CORE_INTERNAL})
+
+# A test-only in-agent module with many registrations (not installed),
+# and the test that drives the agent's tables past their old sizes with it.
+add_library(manyregs MODULE plugins/manyregs.c)
+set_target_properties(manyregs PROPERTIES PREFIX "" C_VISIBILITY_PRESET hidden
+  LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/modules)
+target_include_directories(manyregs PRIVATE ${PROJECT_SOURCE_DIR}/libitm/include)
+target_link_options(manyregs PRIVATE -Wl,--unresolved-symbols=ignore-all)
+itm_integ_test(agent_manyregs agent_manyregs.sh TIMEOUT 120)
