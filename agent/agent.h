@@ -13,7 +13,8 @@
  *   match.c     an interest compiled into iptables matches (pure)
  *   settle.c    the settlement table (pure, settle.h)
  *   kernel.c    the one file that talks to netfilter (kernel.h)
- *   modload.c   dlopen of in-agent modules, the module API host ops
+ *   modload.c   in-agent modules: dlopen, load, unload (module.h)
+ *   modapi.c    the module API in-agent modules call (host ops)
  *   params.c    module parameters checked against the plugin's schema
  *   lease.c     process modules: leases, heartbeats, expiry
  *   telemetry.c per-module per-class counters
@@ -25,7 +26,8 @@
  *
  *   rpc*.c, ctlink.c        the control plane, wire <-> internal
  *   telemetry.c             reads modules, leases, settled counts
- *   modload.c, lease.c      the two kinds of module
+ *   modload.c -> modapi.c   in-agent modules
+ *   lease.c                 process modules
  *   registry.c, layout.c    the registrations; stages and the commit
  *   stagerun.c -> queue.c   the runners of in-agent stages
  *   kernel.c                every side effect on netfilter
@@ -212,7 +214,8 @@ const char *module_version(const struct module *m);
 unsigned int module_params(const struct module *m, const char ***kv);
 unsigned int module_counters(const struct module *m, const char ***names,
 			     const uint64_t *const **values);
-/* Hold @m's lock (no-op without workers) to read what its code writes. */
+/* modapi.c: hold @m's lock (no-op without workers) to read what its code
+ * writes. */
 void module_lock(struct module *m);
 void module_unlock(struct module *m);
 

@@ -1,5 +1,17 @@
 /*
- * modapi.c - the module API as in-agent modules see it.
+ * modapi.c - the module API as in-agent modules see it: the host ops
+ * behind itm_register_hook() and friends (<itm.h>), the hooks the dispatch
+ * walk and the timers call to say whose code runs, and the commits that
+ * registrations made from module code lead to.
+ *
+ * Module code runs one call at a time, as the paper's did: with worker
+ * threads each module has a lock, held while any of its code runs
+ * (callbacks in the walk, timers, load and unload).  An unloading module is
+ * marked dead under its lock first, so a worker that still has its
+ * registrations skips them until the commit takes them away.
+ *
+ * A new part of the API for in-agent modules (say, reading the neighbour
+ * table) is one more op here, declared in <itm.h>.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -38,7 +50,7 @@ module_unlock(struct module *m)
 
 /* Leave the current module's code (if any) and enter @m's (if any). */
 void
-mod_switch(struct module *m)
+modapi_switch(struct module *m)
 {
 	if (m == cur)
 		return;
@@ -101,7 +113,7 @@ drop_regs(struct module *m)
 }
 
 int
-commit_now(char *err, size_t errlen)
+modapi_commit(char *err, size_t errlen)
 {
 	int rc = layout_commit(err, errlen);
 	struct agent_reg *r;
@@ -119,7 +131,7 @@ commit_timer_cb(uv_timer_t *t)
 	char err[512];
 
 	commit_pending = 0;
-	if (commit_now(err, sizeof(err)) < 0)
+	if (modapi_commit(err, sizeof(err)) < 0)
 		log_warnx("applying registrations: %s", err);
 }
 
@@ -281,14 +293,14 @@ disp_enter(void *arg, struct itm__reg *reg)
 {
 	struct agent_reg *r = reg ? reg->owner : NULL;
 
-	mod_switch(r ? r->mod : NULL);
+	modapi_switch(r ? r->mod : NULL);
 	return cur != NULL && cur->dead;
 }
 
 static void
 timer_enter(void *owner)
 {
-	mod_switch(owner);
+	modapi_switch(owner);
 }
 
 static int
@@ -320,7 +332,7 @@ itm_module_error(struct itm_module *m, const char *fmt, ...)
 }
 
 void
-modload_init(void)
+modapi_init(void)
 {
 	agent->disp_host.settle = disp_settle;
 	agent->disp_host.enter = disp_enter;
@@ -332,7 +344,7 @@ modload_init(void)
 
 /* Undo a load that failed after .load ran (or .unload for a module). */
 void
-module_strip(struct module *m)
+modapi_strip(struct module *m)
 {
 	drop_regs(m);
 	itm__timer_del_owner(m);

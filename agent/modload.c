@@ -8,15 +8,8 @@
  * <itm.h>) and installs the resulting stages in one commit.  Any failure
  * on the way undoes everything: the running set is left as it was.
  *
- * This file is also the host of the module API for in-agent modules
- * (itm_register_hook() and friends land in agent_ops), and knows which
- * module's code is running, for log lines and ownership.
- *
- * Modules are written single-threaded (global state, as in the paper).
- * With worker threads each module has a lock, held while any of its code
- * runs: callbacks in the walk, timers, load and unload.  An unloading
- * module is marked dead under its lock first, so a worker that still has
- * its registrations skips them until the commit takes them away.
+ * What a module's code calls while it runs (itm_register_hook() and
+ * friends) lands in modapi.c.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -28,18 +21,22 @@
 #include <sys/stat.h>
 
 #include "agent.h"
-#include "module.h"
 #include "error.h"
-#include "host.h"
 #include "log.h"
+#include "module.h"
 #include "params.h"
-#include "timer.h"
 
 static LIST_HEAD(, module) modules = LIST_HEAD_INITIALIZER(modules);
 
 /* ------------------------------------------------------------------ */
 /* Load / unload                                                        */
 /* ------------------------------------------------------------------ */
+
+void
+modload_init(void)
+{
+	modapi_init();
+}
 
 static struct module *
 find_module(const char *name)
@@ -171,13 +168,13 @@ module_keep_params(struct module *m)
 static void
 call_unload(struct module *m)
 {
-	mod_switch(m);
+	modapi_switch(m);
 	m->dead = 1;
 	m->batch = 1;
 	if (m->m.plugin->unload)
 		m->m.plugin->unload(&m->m);
 	m->batch = 0;
-	mod_switch(NULL);
+	modapi_switch(NULL);
 }
 
 static int
@@ -185,12 +182,12 @@ run_load(struct module *m, char *err, size_t errlen)
 {
 	int rc;
 
-	mod_switch(m);
+	modapi_switch(m);
 	m->batch = 1;
 	itm__set_error("%s", "");
 	rc = m->m.plugin->load(&m->m, m->params);
 	m->batch = 0;
-	mod_switch(NULL);
+	modapi_switch(NULL);
 	if (rc < 0) {
 		snprintf(err, errlen, "module %s: load failed: %s", m->name,
 			 m->error[0]	       ? m->error
@@ -233,15 +230,15 @@ modload_load(const char *name, char **params, unsigned int n_params, char *err,
 	if (rc == 0)
 		rc = run_load(m, err, errlen);
 	if (rc == 0) {
-		rc = commit_now(err, errlen);
+		rc = modapi_commit(err, errlen);
 		if (rc < 0)
 			call_unload(m);
 	}
 	if (rc < 0) {
 		char scratch[512];
 
-		module_strip(m);
-		if (commit_now(scratch, sizeof(scratch)) < 0)
+		modapi_strip(m);
+		if (modapi_commit(scratch, sizeof(scratch)) < 0)
 			log_warnx("undoing load of %s: %s", name, scratch);
 		module_free(m);
 		return rc;
@@ -258,8 +255,8 @@ module_unload(struct module *m)
 	char err[512];
 
 	call_unload(m);
-	module_strip(m);
-	if (commit_now(err, sizeof(err)) < 0)
+	modapi_strip(m);
+	if (modapi_commit(err, sizeof(err)) < 0)
 		log_warnx("unloading %s: %s", m->name, err);
 	LIST_REMOVE(m, entry);
 	log_info("unloaded module %s", m->name);

@@ -36,9 +36,13 @@ struct module {
 	LIST_ENTRY(module) entry;
 };
 
-/* modapi.c */
-void mod_switch(struct module *m);
-int commit_now(char *err, size_t errlen);
-void module_strip(struct module *m);
+/* modapi.c, for modload.c */
+void modapi_init(void);
+/* Leave the current module's code (if any) and enter @m's (if any). */
+void modapi_switch(struct module *m);
+/* layout_commit(), then free the registrations it took off the runners. */
+int modapi_commit(char *err, size_t errlen);
+/* Take out what @m registered (hooks, timers, counters); commit after. */
+void modapi_strip(struct module *m);
 
 #endif /* ITM_AGENT_MODULE_H */
