@@ -374,8 +374,7 @@ action_name(enum itm_settle_action a)
 
 /* A new settlement: its counter, then a rule set with its chain. */
 static int
-settle_install(const struct agent_reg *r, unsigned int id, char *err,
-	       size_t errlen)
+install_settlement(unsigned int id, char *err, size_t errlen)
 {
 	int rc = kern_acct_create(id);
 
@@ -398,7 +397,7 @@ layout_settle(const struct agent_reg *r, const struct itm_settle *s,
 	if (rc < 0)
 		snprintf(err, errlen, "all %d settlement ids in use",
 			 ITM_SETTLE_IDS);
-	else if (is_new && (rc = settle_install(r, id, err, errlen)) < 0)
+	else if (is_new && (rc = install_settlement(id, err, errlen)) < 0)
 		settle_put(&agent->settle, id);
 	agent_unlock();
 	if (rc < 0)
