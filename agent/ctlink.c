@@ -98,9 +98,9 @@ send_join(void)
 	req.agent_addr = (char *)agent->cfg.listen_addr;
 	req.generation = agent->table_generation;
 	req.version = ITM_VERSION_STRING;
-	if (itm_rpc_call_async(client, agent->loop, "/itm.v1.Controller/Join",
-			       &req.base, &itm__v1__join_reply__descriptor,
-			       CTLINK_TIMEOUT_MS, join_done, NULL) == 0)
+	if (itm_rpc_call_async(client, agent->loop, ITM_CONTROLLER_JOIN,
+			       &req.base, CTLINK_TIMEOUT_MS, join_done,
+			       NULL) == 0)
 		in_flight = 1;
 	else
 		schedule(CTLINK_RETRY_MS);
@@ -115,8 +115,7 @@ send_heartbeat(void)
 	req.node = (char *)agent->cfg.node;
 	req.generation = agent->table_generation;
 	if (itm_rpc_call_async(client, agent->loop,
-			       "/itm.v1.Controller/NodeHeartbeat", &req.base,
-			       &itm__v1__node_heartbeat_reply__descriptor,
+			       ITM_CONTROLLER_NODE_HEARTBEAT, &req.base,
 			       CTLINK_TIMEOUT_MS, heartbeat_done, NULL) == 0)
 		in_flight = 1;
 	else

@@ -293,37 +293,31 @@ h_list(struct itm_rpc_call *call, void *arg)
 /* Servers                                                              */
 /* ------------------------------------------------------------------ */
 
-#define M(path, req, stream, fn)                                              \
-	{                                                                     \
-		"/itm.v1.Agent/" path, &itm__v1__##req##__descriptor, stream, \
-			fn                                                    \
-	}
-
 static const struct itm_rpc_method local_methods[] = {
-	M("GetStatus", status_request, 0, h_status),
-	M("LoadModule", load_module_request, 0, h_load),
-	M("UnloadModule", unload_module_request, 0, h_unload),
-	M("ListModules", list_modules_request, 0, h_list),
-	M("GetStats", stats_request, 0, rpc_h_stats),
-	M("WatchStats", watch_stats_request, 1, rpc_h_watch_stats),
-	M("Attach", attach_request, 0, rpc_h_attach),
-	M("Detach", detach_request, 0, rpc_h_detach),
-	M("Heartbeat", heartbeat_request, 0, rpc_h_heartbeat),
-	M("Settle", settle_request, 0, rpc_h_settle),
-	M("InstallTable", neighbour_table, 0, rpc_h_install_table),
-	M("GetTable", get_table_request, 0, rpc_h_get_table),
+	{ ITM_AGENT_GET_STATUS, h_status },
+	{ ITM_AGENT_LOAD_MODULE, h_load },
+	{ ITM_AGENT_UNLOAD_MODULE, h_unload },
+	{ ITM_AGENT_LIST_MODULES, h_list },
+	{ ITM_AGENT_GET_STATS, rpc_h_stats },
+	{ ITM_AGENT_WATCH_STATS, rpc_h_watch_stats },
+	{ ITM_AGENT_ATTACH, rpc_h_attach },
+	{ ITM_AGENT_DETACH, rpc_h_detach },
+	{ ITM_AGENT_HEARTBEAT, rpc_h_heartbeat },
+	{ ITM_AGENT_SETTLE, rpc_h_settle },
+	{ ITM_AGENT_INSTALL_TABLE, rpc_h_install_table },
+	{ ITM_AGENT_GET_TABLE, rpc_h_get_table },
 };
 
 /* TCP: management and telemetry, no process registration. */
 static const struct itm_rpc_method remote_methods[] = {
-	M("GetStatus", status_request, 0, h_status),
-	M("LoadModule", load_module_request, 0, h_load),
-	M("UnloadModule", unload_module_request, 0, h_unload),
-	M("ListModules", list_modules_request, 0, h_list),
-	M("GetStats", stats_request, 0, rpc_h_stats),
-	M("WatchStats", watch_stats_request, 1, rpc_h_watch_stats),
-	M("InstallTable", neighbour_table, 0, rpc_h_install_table),
-	M("GetTable", get_table_request, 0, rpc_h_get_table),
+	{ ITM_AGENT_GET_STATUS, h_status },
+	{ ITM_AGENT_LOAD_MODULE, h_load },
+	{ ITM_AGENT_UNLOAD_MODULE, h_unload },
+	{ ITM_AGENT_LIST_MODULES, h_list },
+	{ ITM_AGENT_GET_STATS, rpc_h_stats },
+	{ ITM_AGENT_WATCH_STATS, rpc_h_watch_stats },
+	{ ITM_AGENT_INSTALL_TABLE, rpc_h_install_table },
+	{ ITM_AGENT_GET_TABLE, rpc_h_get_table },
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

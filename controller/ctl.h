@@ -2,23 +2,29 @@
  * ctl.h - itm-controller's runtime state, shared by its ctl_*.c files.
  *
  *   ctl_main.c    options, start-up, signals, the loop
- *   ctl_state.c   the current topology in memory, reloaded from the store
+ *   ctl_state.c   the current topology in memory: parsed from the store
+ *                 at start-up, taken from each apply
  *   ctl_nodes.c   agents: join, heartbeats, liveness, one client each
+ *   ctl_fan.c     calls to many agents at once (one barrier), outcomes
  *   ctl_push.c    neighbour-table pushes, many at once, with a deadline
- *   ctl_rpc.c     the Controller service: method table, small handlers
- *   ctl_apply.c   Apply and Rollback: validate, store, push, report
+ *   ctl_rpc.c     the Controller service: its handlers' list, who may
+ *                 call what, the handlers that only read
+ *   ctl_apply.c   Apply and Rollback: parse, store, push, report
  *   ctl_fanout.c  NodeStats and module calls forwarded to agents
  *   ctl_place.c   module placement: agents run the modules the topology
  *                 declares (after each apply's push, and on join)
  *
+ * The topology model is topo/ (libitmtopo), the store store.h (SQLite in
+ * store.c), the wire proto/ (itm_methods.h: the RPCs).
+ *
  * Everything runs on one libuv loop thread (the rpc glue hands every call
- * to it), so nothing here takes a lock.  The database (store.c) is the
- * only durable state: the controller rebuilds all of this from it at
- * start-up.
+ * to it), so nothing here takes a lock.  The store is the only durable
+ * state: the controller rebuilds all of this from it at start-up.
  */
 #ifndef ITM_CTL_H
 #define ITM_CTL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -27,12 +33,12 @@
 #include "store.h"
 #include "topo.h"
 
-#define CTL_DEFAULT_LISTEN  "127.0.0.1:7700"
 #define CTL_DEFAULT_HB_MS   1000
 #define CTL_DEFAULT_PUSH_MS 3000
 #define CTL_MISSED_BEATS    3	  /* heartbeats missed before "down" */
 #define CTL_SEEN_FLUSH_MS   10000 /* last_seen written at most this often */
 #define CTL_DETAIL_MAX	    512	  /* a node's result detail */
+#define CTL_FAULTS_MAX	    (64 * 1024) /* a refusal's faults, in bytes */
 
 struct ctl_config {
 	const char *db_path;
@@ -77,9 +83,18 @@ struct ctl {
 	struct place_job *place_jobs; /* module placement, oldest first */
 };
 
-/* ctl_state.c */
-int ctl_state_load(struct ctl *c);
+/* ctl_state.c: at start-up, the store's newest generation (@err says
+ * what failed); after an apply, the topology and tables the handler
+ * parsed and stored (taken, also on failure). */
+int ctl_state_load(struct ctl *c, char *err, size_t errlen);
+int ctl_state_set(struct ctl *c, uint64_t gen, struct topo_config *topo,
+		  struct neigh_set *tables);
 void ctl_state_free(struct ctl *c);
+/* The table generation of each of @tables (in order) if they replaced
+ * the current ones: kept where a table does not change, else 0 (the new
+ * generation).  *@out is the caller's to free. */
+int ctl_table_gens(struct ctl *c, const struct neigh_set *tables,
+		   uint64_t **out);
 struct ctl_node *ctl_node_find(struct ctl *c, const char *name);
 const struct neigh_table *ctl_node_table(struct ctl *c, const char *name);
 int64_t ctl_now_ms(void); /* unix time in ms */
@@ -87,18 +102,66 @@ int64_t ctl_now_ms(void); /* unix time in ms */
 /* ctl_nodes.c */
 void ctl_nodes_start(struct ctl *c);
 void ctl_nodes_stop(struct ctl *c);
-int ctl_node_client(struct ctl *c, struct ctl_node *n,
-		    struct itm_rpc_client **out);
+/* Call @m on @n's agent (its mgmt address); 0 when @cb will report. */
+int ctl_node_call(struct ctl *c, struct ctl_node *n, enum itm_method m,
+		  const ProtobufCMessage *req, int timeout_ms,
+		  itm_rpc_done_cb cb, void *arg);
 void ctl_node_seen(struct ctl *c, struct ctl_node *n, const char *peer);
 void ctl_h_join(struct itm_rpc_call *call, void *arg);
 void ctl_h_heartbeat(struct itm_rpc_call *call, void *arg);
 
+/* What happened on a node; the same numbers as itm.proto's Outcome. */
+enum ctl_outcome {
+	CTL_OUTCOME_NONE = 0,
+	CTL_OUTCOME_UPDATED,	 /* took a new table or module change */
+	CTL_OUTCOME_UNCHANGED,	 /* already held all of it */
+	CTL_OUTCOME_UNREACHABLE, /* no answer, connection refused... */
+	CTL_OUTCOME_REFUSED,	 /* its agent answered with an error */
+};
+
+/* ctl_fan.c: "updated"... for the log; and how a failed call to an
+ * agent counts (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED: unreachable;
+ * any other error: refused; OK: CTL_OUTCOME_NONE). */
+const char *ctl_outcome_name(enum ctl_outcome o);
+enum ctl_outcome ctl_outcome_of(int rpc_code);
+
+/*
+ * ctl_fan.c: one round of operations on @n nodes at once.  Embed a fan in
+ * the round's struct; ctl_fan_run() starts operation i with @start on
+ * slot i (0: it will report with ctl_fan_done(slot), maybe at once; < 0:
+ * it did not start and never reports); @finish runs once, when every
+ * operation started has reported, and frees the round (ctl_fan_fini).
+ */
+struct ctl_fan;
+struct ctl_fan_slot {
+	struct ctl_fan *fan;
+	size_t i;
+};
+typedef void (*ctl_fan_finish_cb)(struct ctl_fan *f);
+typedef int (*ctl_fan_start_cb)(struct ctl_fan_slot *s);
+struct ctl_fan {
+	struct ctl *c;
+	char **nodes; /* owned copies: the topology may be reloaded */
+	size_t n;
+	struct ctl_fan_slot *slots; /* slots[i]: operation i's argument */
+	size_t pending;
+	ctl_fan_finish_cb finish;
+};
+#define CTL_FAN_OWNER(f, type) \
+	((type *)(void *)((char *)(f)-offsetof(type, fan)))
+/* Copies @nodes; 0 or -ENOMEM (then nothing to free). */
+int ctl_fan_init(struct ctl_fan *f, struct ctl *c, const char *const *nodes,
+		 size_t n, ctl_fan_finish_cb finish);
+void ctl_fan_run(struct ctl_fan *f, ctl_fan_start_cb start);
+void ctl_fan_done(struct ctl_fan_slot *s);
+void ctl_fan_fini(struct ctl_fan *f);
+
 /* ctl_push.c: push the current table of each named node.  @done gets one
- * result per node, in order ("updated", "unchanged", "unreachable" or
- * "refused" with a detail), once every push finished or timed out. */
+ * result per node, in order (an outcome with a detail), once every push
+ * finished or timed out. */
 struct ctl_push_result {
 	const char *node; /* borrowed from the caller's list */
-	const char *result;
+	enum ctl_outcome result;
 	char detail[CTL_DETAIL_MAX];
 	uint64_t generation; /* acknowledged (or wanted) */
 	int acked;	     /* the agent took it */
@@ -111,13 +174,14 @@ int ctl_push(struct ctl *c, const char *const *nodes, size_t n,
 void ctl_push_one(struct ctl *c, struct ctl_node *n, const char *why);
 
 /* ctl_place.c: reconcile a node's modules with the current topology.
- * The outcome: @failed is NULL, "unreachable" or "refused"; @detail lists
+ * The outcome: @failed is CTL_OUTCOME_NONE (it worked),
+ * CTL_OUTCOME_UNREACHABLE or CTL_OUTCOME_REFUSED; @detail lists
  * what was done and refused ("loaded qosmod threshold=20; unloaded x"),
  * "" when nothing; @actions counts loads, reloads and unloads. */
 struct place_job;
 struct ctl_place_outcome {
 	const char *node;
-	const char *failed;
+	enum ctl_outcome failed;
 	const char *detail;
 	unsigned int actions;
 };
@@ -137,7 +201,8 @@ void ctl_place_one(struct ctl *c, const char *node, const char *why);
 int ctl_rpc_start(struct ctl *c);
 void ctl_rpc_stop(struct ctl *c);
 int ctl_operator_ok(struct ctl *c, struct itm_rpc_call *call);
-/* Fail @call with INVALID_ARGUMENT listing the faults, one a line. */
+/* Fail @call with INVALID_ARGUMENT: the first faults in the message, one
+ * a line, and every one in the detail (itm.proto's TopologyFaults). */
 void ctl_fail_faults(struct itm_rpc_call *call, const struct topo_errors *e);
 
 /* ctl_apply.c */

@@ -1,16 +1,18 @@
 /*
  * ctl_apply.c - Apply and Rollback.
  *
- * Apply validates the whole file (every fault with its line and field goes
- * back in the status message; nothing is stored), stores the new
- * generation in one transaction (store_apply), reloads the state from the
- * store, pushes every node's table at once, then has every node that took
- * its table run the modules the generation declares (ctl_place.c), and
- * answers one result per node once all of that finished or hit the
- * deadline.  A dry run stops
- * after validation and says which nodes' tables would change.  Rollback
- * stores an older generation's YAML as a new generation, then pushes the
- * same way.  One apply pushes at a time; a second one is told to retry.
+ * Apply parses and validates the whole file, here and only here (every
+ * fault with its line and field goes back to the client; nothing is
+ * stored), computes every node's table and its table generation, stores
+ * the result as a new generation (store_apply, whole or not at all),
+ * makes it the current state, pushes every node's table at once, then
+ * has every node that took its table run the modules the generation
+ * declares (ctl_place.c), and answers one result per node once all of
+ * that finished or hit the deadline.  A dry run stops after validation
+ * and says which nodes' tables would change.  Rollback parses an older
+ * generation's stored YAML the same way and stores it as a new
+ * generation, then pushes the same way.  One apply pushes at a time; a
+ * second one is told to retry.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +22,17 @@
 #include "ctl.h"
 #include "itm.pb-c.h"
 #include "log.h"
+
+_Static_assert(ITM_TOPOLOGY_MAX_BYTES <= TOPO_MAX_BYTES,
+	       "the parser must take what Apply may carry");
+
+#define SAME(wire, c) ((int)ITM__V1__OUTCOME__OUTCOME_##wire == (int)(c))
+_Static_assert(SAME(UPDATED, CTL_OUTCOME_UPDATED) &&
+		       SAME(UNCHANGED, CTL_OUTCOME_UNCHANGED) &&
+		       SAME(UNREACHABLE, CTL_OUTCOME_UNREACHABLE) &&
+		       SAME(REFUSED, CTL_OUTCOME_REFUSED),
+	       "enum ctl_outcome must match itm.proto's Outcome");
+#undef SAME
 
 struct apply_call {
 	struct ctl *c;
@@ -47,7 +60,7 @@ reply_results(struct itm_rpc_call *call, uint64_t gen,
 	for (size_t i = 0; i < n; i++) {
 		itm__v1__node_result__init(&v[i]);
 		v[i].node = (char *)r[i].node;
-		v[i].result = (char *)r[i].result;
+		v[i].result = (Itm__V1__Outcome)r[i].result;
 		v[i].detail = (char *)r[i].detail;
 		v[i].generation = r[i].generation;
 		p[i] = &v[i];
@@ -65,24 +78,20 @@ static void
 placed_cb(void *arg, struct ctl_push_result *r, size_t n)
 {
 	struct apply_call *ac = arg;
-	size_t count[4] = { 0 };
+	size_t count[CTL_OUTCOME_REFUSED + 1] = { 0 };
 
 	for (size_t i = 0; i < n; i++) {
-		int k = strcmp(r[i].result, "updated") == 0	  ? 0
-			: strcmp(r[i].result, "unchanged") == 0	  ? 1
-			: strcmp(r[i].result, "unreachable") == 0 ? 2
-								  : 3;
-
-		count[k]++;
-		if (k >= 2)
+		count[r[i].result]++;
+		if (r[i].result >= CTL_OUTCOME_UNREACHABLE)
 			log_warnx("generation %llu: node %s %s: %s",
 				  (unsigned long long)ac->gen, r[i].node,
-				  r[i].result, r[i].detail);
+				  ctl_outcome_name(r[i].result), r[i].detail);
 	}
 	log_info("generation %llu pushed and placed: %zu updated, "
 		 "%zu unchanged, %zu unreachable, %zu refused",
-		 (unsigned long long)ac->gen, count[0], count[1], count[2],
-		 count[3]);
+		 (unsigned long long)ac->gen, count[CTL_OUTCOME_UPDATED],
+		 count[CTL_OUTCOME_UNCHANGED], count[CTL_OUTCOME_UNREACHABLE],
+		 count[CTL_OUTCOME_REFUSED]);
 	reply_results(ac->call, ac->gen, r, n);
 	ac->c->applying = 0;
 	free(ac);
@@ -106,7 +115,7 @@ pushed_cb(void *arg, struct ctl_push_result *r, size_t n)
 	}
 }
 
-/* Generation @gen is stored: load it and push it everywhere. */
+/* Generation @gen is stored and current: push it everywhere. */
 static void
 push_generation(struct ctl *c, struct itm_rpc_call *call, uint64_t gen)
 {
@@ -114,15 +123,6 @@ push_generation(struct ctl *c, struct itm_rpc_call *call, uint64_t gen)
 	const char **names;
 	int rc;
 
-	if ((rc = ctl_state_load(c)) < 0) {
-		log_warnx("generation %llu stored but not loaded: %s",
-			  (unsigned long long)gen, store_errmsg(c->store));
-		itm_rpc_fail(call, ITM_RPC_INTERNAL,
-			     "generation %llu stored, "
-			     "but reading it back failed: %s",
-			     (unsigned long long)gen, store_errmsg(c->store));
-		return;
-	}
 	names = calloc(c->n_nodes ? c->n_nodes : 1, sizeof(*names));
 	ac = calloc(1, sizeof(*ac));
 	rc = names && ac ? 0 : -ENOMEM;
@@ -144,33 +144,103 @@ push_generation(struct ctl *c, struct itm_rpc_call *call, uint64_t gen)
 	}
 }
 
-/* Which nodes' tables @cfg would change, without storing anything. */
-static void
-dry_run(struct ctl *c, struct itm_rpc_call *call, const struct topo_config *cfg)
-{
-	struct ctl_push_result *r = NULL;
-	struct neigh_set *set;
+/* A parsed topology made ready to store: its tables and their table
+ * generations against the current ones. */
+struct staged {
+	struct topo_config *topo;
+	struct neigh_set *tables;
+	uint64_t *gens;
+};
 
-	if (neigh_build(cfg, &set) < 0 ||
-	    (r = calloc(set->n ? set->n : 1, sizeof(*r))) == NULL) {
+static int
+stage(struct ctl *c, struct topo_config *topo, struct staged *s)
+{
+	int rc;
+
+	*s = (struct staged){ .topo = topo };
+	rc = neigh_build(topo, &s->tables);
+	if (rc == 0)
+		rc = ctl_table_gens(c, s->tables, &s->gens);
+	return rc;
+}
+
+static void
+staged_free(struct staged *s)
+{
+	free(s->gens);
+	neigh_set_free(s->tables);
+	topo_config_free(s->topo);
+	*s = (struct staged){ 0 };
+}
+
+/*
+ * Store @s as a new generation described by @in, make it the current
+ * state and push it; answers @call either way.  Takes @s.
+ */
+static void
+store_and_push(struct ctl *c, struct itm_rpc_call *call, struct staged *s,
+	       struct store_apply *in)
+{
+	uint64_t gen;
+	int rc;
+
+	in->topo = s->topo;
+	in->tables = s->tables;
+	in->table_gens = s->gens;
+	if ((rc = store_apply(c->store, in, &gen)) < 0) {
+		log_warnx("apply of %s: database: %s", in->source,
+			  store_errmsg(c->store));
+		itm_rpc_fail(call, ITM_RPC_INTERNAL,
+			     "database: %s; nothing stored",
+			     store_errmsg(c->store));
+		staged_free(s);
+		return;
+	}
+	free(s->gens);
+	rc = ctl_state_set(c, gen, s->topo, s->tables);
+	*s = (struct staged){ 0 };
+	if (rc < 0) {
+		log_warnx("generation %llu stored but not loaded: %s",
+			  (unsigned long long)gen, strerror(-rc));
+		itm_rpc_fail(call, ITM_RPC_INTERNAL,
+			     "generation %llu stored, but loading it failed: "
+			     "%s",
+			     (unsigned long long)gen, strerror(-rc));
+		return;
+	}
+	if (in->rollback_of)
+		log_info("generation %llu: rollback to generation %llu (%s)",
+			 (unsigned long long)gen,
+			 (unsigned long long)in->rollback_of,
+			 itm_rpc_peer(call));
+	else
+		log_info("generation %llu applied from %s (%s)",
+			 (unsigned long long)gen, in->source,
+			 itm_rpc_peer(call));
+	push_generation(c, call, gen);
+}
+
+/* Which nodes' tables @s would change, without storing anything. */
+static void
+dry_run(struct ctl *c, struct itm_rpc_call *call, const struct staged *s)
+{
+	const struct neigh_set *set = s->tables;
+	struct ctl_push_result *r = calloc(set->n ? set->n : 1, sizeof(*r));
+
+	if (r == NULL) {
 		itm_rpc_fail(call, ITM_RPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
 	for (size_t i = 0; i < set->n; i++) {
-		const struct neigh_table *t = &set->tables[i];
-		const struct neigh_table *cur = ctl_node_table(c, t->node);
-		const struct ctl_node *n = ctl_node_find(c, t->node);
-		int same = cur && strcmp(cur->digest, t->digest) == 0;
-
-		r[i].node = t->node;
-		r[i].result = same ? "unchanged" : "updated";
-		r[i].generation = same && n ? n->want_gen : c->gen + 1;
+		r[i].node = set->tables[i].node;
+		r[i].result = s->gens[i] ? CTL_OUTCOME_UNCHANGED
+					 : CTL_OUTCOME_UPDATED;
+		r[i].generation = s->gens[i] ? s->gens[i] : c->gen + 1;
 		snprintf(r[i].detail, sizeof(r[i].detail),
 			 "dry run: nothing stored or pushed");
 	}
 	reply_results(call, 0, r, set->n);
 	free(r);
-	neigh_set_free(set);
 }
 
 static int
@@ -188,20 +258,30 @@ apply_allowed(struct ctl *c, struct itm_rpc_call *call)
 	return 1;
 }
 
-static void
-apply_dry(struct ctl *c, struct itm_rpc_call *call, const char *yaml,
-	  const char *file)
+/* Parse @yaml (named @name in faults) into @s: where a request's
+ * topology is parsed, once.  < 0 after answering @call (its faults). */
+static int
+parse_request(struct ctl *c, struct itm_rpc_call *call, const char *what,
+	      const char *yaml, size_t len, const char *name, struct staged *s)
 {
-	struct topo_config *cfg = NULL;
+	struct topo_config *topo = NULL;
 	struct topo_errors errs;
+	int rc;
 
 	topo_errors_init(&errs);
-	if (topo_parse(yaml, strlen(yaml), file, &cfg, &errs) < 0)
+	rc = topo_parse(yaml, len, name, &topo, &errs);
+	if (rc == -EINVAL) {
+		log_info("%s of %s from %s refused: %zu faults, nothing stored",
+			 what, name, itm_rpc_peer(call), errs.n + errs.dropped);
 		ctl_fail_faults(call, &errs);
-	else
-		dry_run(c, call, cfg);
-	topo_config_free(cfg);
+	} else if (rc == 0 && (rc = stage(c, topo, s)) < 0) {
+		staged_free(s);
+	}
+	if (rc < 0 && rc != -EINVAL)
+		itm_rpc_fail(call, ITM_RPC_RESOURCE_EXHAUSTED, "%s: %s", name,
+			     strerror(-rc));
 	topo_errors_free(&errs);
+	return rc;
 }
 
 void
@@ -210,44 +290,28 @@ ctl_h_apply(struct itm_rpc_call *call, void *arg)
 	struct ctl *c = arg;
 	const Itm__V1__ApplyRequest *req = (const void *)itm_rpc_request(call);
 	const char *file = req->filename[0] ? req->filename : "topo.yaml";
-	struct topo_errors errs;
-	uint64_t gen;
-	int rc;
+	size_t len = strlen(req->yaml);
+	struct store_apply in = { .yaml = req->yaml, .len = len };
+	struct staged s;
 
 	if (!apply_allowed(c, call))
 		return;
-	if (strlen(req->yaml) > TOPO_MAX_BYTES) {
+	if (len > ITM_TOPOLOGY_MAX_BYTES) {
 		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
-			     "yaml: %s is "
-			     "larger than %d bytes",
-			     file, TOPO_MAX_BYTES);
+			     "yaml: %s is larger than %d bytes", file,
+			     ITM_TOPOLOGY_MAX_BYTES);
 		return;
 	}
+	if (parse_request(c, call, "apply", req->yaml, len, file, &s) < 0)
+		return;
 	if (req->dry_run) {
-		apply_dry(c, call, req->yaml, file);
+		dry_run(c, call, &s);
+		staged_free(&s);
 		return;
 	}
-	topo_errors_init(&errs);
-	rc = store_apply(c->store, req->yaml, strlen(req->yaml), file, NULL, 0,
-			 &errs, &gen);
-	if (rc == -EINVAL) {
-		log_info("apply of %s from %s refused: %zu faults, nothing "
-			 "stored",
-			 file, itm_rpc_peer(call), errs.n + errs.dropped);
-		ctl_fail_faults(call, &errs);
-	} else if (rc < 0) {
-		log_warnx("apply of %s: database: %s", file,
-			  store_errmsg(c->store));
-		itm_rpc_fail(call, ITM_RPC_INTERNAL,
-			     "database: %s; nothing "
-			     "stored",
-			     store_errmsg(c->store));
-	} else {
-		log_info("generation %llu applied from %s (%s)",
-			 (unsigned long long)gen, file, itm_rpc_peer(call));
-		push_generation(c, call, gen);
-	}
-	topo_errors_free(&errs);
+	in.source = file;
+	in.comment = s.topo->comment;
+	store_and_push(c, call, &s, &in);
 }
 
 void
@@ -256,30 +320,33 @@ ctl_h_rollback(struct itm_rpc_call *call, void *arg)
 	struct ctl *c = arg;
 	const Itm__V1__RollbackRequest *req =
 		(const void *)itm_rpc_request(call);
-	struct topo_errors errs;
-	uint64_t gen;
+	struct store_apply in = { .rollback_of = req->generation };
+	struct store_gen info = { 0 };
+	char comment[64], *yaml = NULL;
+	struct staged s;
 	int rc;
 
 	if (!apply_allowed(c, call))
 		return;
-	topo_errors_init(&errs);
-	rc = store_rollback(c->store, req->generation, &errs, &gen);
+	rc = req->generation ? store_yaml(c->store, req->generation, &yaml,
+					  &in.len, &info)
+			     : -ENOENT;
 	if (rc == -ENOENT) {
 		itm_rpc_fail(call, ITM_RPC_NOT_FOUND, "no generation %llu",
 			     (unsigned long long)req->generation);
-	} else if (rc == -EINVAL) {
-		ctl_fail_faults(call, &errs);
 	} else if (rc < 0) {
-		itm_rpc_fail(call, ITM_RPC_INTERNAL,
-			     "database: %s; nothing "
-			     "stored",
+		itm_rpc_fail(call, ITM_RPC_INTERNAL, "database: %s",
 			     store_errmsg(c->store));
-	} else {
-		log_info("generation %llu: rollback to generation %llu (%s)",
-			 (unsigned long long)gen,
-			 (unsigned long long)req->generation,
-			 itm_rpc_peer(call));
-		push_generation(c, call, gen);
+	} else if (parse_request(c, call, "rollback", yaml, in.len, info.source,
+				 &s) == 0) {
+		snprintf(comment, sizeof(comment),
+			 "rollback to generation %llu",
+			 (unsigned long long)req->generation);
+		in.yaml = yaml;
+		in.source = info.source;
+		in.comment = comment;
+		store_and_push(c, call, &s, &in);
 	}
-	topo_errors_free(&errs);
+	free(yaml);
+	store_gen_clear(&info);
 }

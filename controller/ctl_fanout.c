@@ -17,127 +17,108 @@
 #include "itm.pb-c.h"
 #include "log.h"
 
-struct fan;
-typedef void (*fan_finish_cb)(struct fan *f);
+/* Operator call @call forwarded to the nodes of a fan; @finish answers
+ * it when they all replied. */
+struct forward;
+typedef void (*forward_finish_cb)(struct forward *fw);
 
-struct fan {
-	struct ctl *c;
+struct forward {
+	struct ctl_fan fan;
 	struct itm_rpc_call *call;
-	fan_finish_cb finish;
-	size_t n, pending;
-	char **names;
-	ProtobufCMessage **replies; /* copies, NULL where it failed */
+	forward_finish_cb finish;
+	enum itm_method method;
+	const ProtobufCMessage *req; /* while starting only */
+	ProtobufCMessage **replies;  /* copies, NULL where it failed */
 	struct itm_rpc_status *st;
 };
 
-struct fan_one {
-	struct fan *f;
-	size_t i;
-};
-
 static void
-fan_free(struct fan *f)
+forward_free(struct forward *fw)
 {
-	for (size_t i = 0; i < f->n; i++) {
-		free(f->names[i]);
-		if (f->replies[i])
-			protobuf_c_message_free_unpacked(f->replies[i], NULL);
-	}
-	free(f->names);
-	free(f->replies);
-	free(f->st);
-	free(f);
-}
-
-static struct fan *
-fan_new(struct ctl *c, struct itm_rpc_call *call, size_t n,
-	fan_finish_cb finish)
-{
-	struct fan *f = calloc(1, sizeof(*f));
-
-	if (f == NULL)
-		return NULL;
-	f->names = calloc(n ? n : 1, sizeof(*f->names));
-	f->replies = calloc(n ? n : 1, sizeof(*f->replies));
-	f->st = calloc(n ? n : 1, sizeof(*f->st));
-	if (!f->names || !f->replies || !f->st) {
-		fan_free(f);
-		return NULL;
-	}
-	*f = (struct fan){ .c = c,
-			   .call = call,
-			   .finish = finish,
-			   .n = n,
-			   .names = f->names,
-			   .replies = f->replies,
-			   .st = f->st };
-	return f;
+	for (size_t i = 0; i < fw->fan.n && fw->replies; i++)
+		if (fw->replies[i])
+			protobuf_c_message_free_unpacked(fw->replies[i], NULL);
+	ctl_fan_fini(&fw->fan);
+	free(fw->replies);
+	free(fw->st);
+	free(fw);
 }
 
 static void
-fan_done_cb(void *arg, const struct itm_rpc_status *st,
-	    const ProtobufCMessage *reply)
+fan_finish_cb(struct ctl_fan *f)
 {
-	struct fan_one *o = arg;
-	struct fan *f = o->f;
+	struct forward *fw = CTL_FAN_OWNER(f, struct forward);
 
-	f->st[o->i] = *st;
+	fw->finish(fw);
+	forward_free(fw);
+}
+
+/* A forward of @call to @nodes, or NULL (the call answered). */
+static struct forward *
+forward_new(struct ctl *c, struct itm_rpc_call *call, const char *const *nodes,
+	    size_t n, forward_finish_cb finish)
+{
+	struct forward *fw = calloc(1, sizeof(*fw));
+
+	if (fw == NULL ||
+	    ctl_fan_init(&fw->fan, c, nodes, n, fan_finish_cb) < 0 ||
+	    (fw->replies = calloc(n ? n : 1, sizeof(*fw->replies))) == NULL ||
+	    (fw->st = calloc(n ? n : 1, sizeof(*fw->st))) == NULL) {
+		if (fw)
+			forward_free(fw);
+		itm_rpc_fail(call, ITM_RPC_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
+	}
+	fw->call = call;
+	fw->finish = finish;
+	return fw;
+}
+
+static void
+forward_done_cb(void *arg, const struct itm_rpc_status *st,
+		const ProtobufCMessage *reply)
+{
+	struct ctl_fan_slot *s = arg;
+	struct forward *fw = CTL_FAN_OWNER(s->fan, struct forward);
+	struct itm_rpc_status *mine = &fw->st[s->i];
+
+	*mine = *st;
 	if (st->code == ITM_RPC_OK &&
-	    (f->replies[o->i] = itm_rpc_msg_copy(reply)) == NULL) {
-		f->st[o->i].code = ITM_RPC_RESOURCE_EXHAUSTED;
-		snprintf(f->st[o->i].message, sizeof(f->st[o->i].message),
-			 "out of memory");
+	    (fw->replies[s->i] = itm_rpc_msg_copy(reply)) == NULL) {
+		mine->code = ITM_RPC_RESOURCE_EXHAUSTED;
+		snprintf(mine->message, sizeof(mine->message), "out of memory");
 	}
-	free(o);
-	if (--f->pending == 0) {
-		f->finish(f);
-		fan_free(f);
-	}
+	ctl_fan_done(s);
 }
 
-static void
-fan_start_one(struct fan *f, size_t i, const char *method,
-	      const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd)
+static int
+forward_start(struct ctl_fan_slot *s)
 {
-	struct ctl_node *n = ctl_node_find(f->c, f->names[i]);
-	struct itm_rpc_client *client;
-	struct fan_one *o;
+	struct ctl *c = s->fan->c;
+	struct forward *fw = CTL_FAN_OWNER(s->fan, struct forward);
+	struct ctl_node *n = ctl_node_find(c, s->fan->nodes[s->i]);
+	struct itm_rpc_status *st = &fw->st[s->i];
 	int rc;
 
-	rc = n ? ctl_node_client(f->c, n, &client) : -ENOENT;
-	if (rc == 0) {
-		rc = (o = calloc(1, sizeof(*o))) ? 0 : -ENOMEM;
-		if (rc == 0) {
-			*o = (struct fan_one){ .f = f, .i = i };
-			rc = itm_rpc_call_async(client, f->c->loop, method, req,
-						rd,
-						(int)f->c->cfg.push_timeout_ms,
-						fan_done_cb, o);
-			if (rc < 0)
-				free(o);
-		}
+	rc = n ? ctl_node_call(c, n, fw->method, fw->req,
+			       (int)c->cfg.push_timeout_ms, forward_done_cb, s)
+	       : -ENOENT;
+	if (rc < 0) {
+		st->code = ITM_RPC_UNAVAILABLE;
+		snprintf(st->message, sizeof(st->message), "%s: %s",
+			 n ? n->mgmt : "not in the topology", strerror(-rc));
 	}
-	if (rc == 0) {
-		f->pending++;
-		return;
-	}
-	f->st[i].code = ITM_RPC_UNAVAILABLE;
-	snprintf(f->st[i].message, sizeof(f->st[i].message), "%s: %s",
-		 n ? n->mgmt : "not in the topology", strerror(-rc));
+	return rc;
 }
 
-/* Ask every node of @f; @f is finished and freed when all answered. */
+/* Ask every node of @fw; @fw is finished and freed when all answered. */
 static void
-fan_run(struct fan *f, const char *method, const ProtobufCMessage *req,
-	const ProtobufCMessageDescriptor *rd)
+forward_run(struct forward *fw, enum itm_method method,
+	    const ProtobufCMessage *req)
 {
-	f->pending = 1;
-	for (size_t i = 0; i < f->n; i++)
-		fan_start_one(f, i, method, req, rd);
-	if (--f->pending == 0) {
-		f->finish(f);
-		fan_free(f);
-	}
+	fw->method = method;
+	fw->req = req;
+	ctl_fan_run(&fw->fan, forward_start);
 }
 
 /* ------------------------------------------------------------------ */
@@ -145,41 +126,39 @@ fan_run(struct fan *f, const char *method, const ProtobufCMessage *req,
 /* ------------------------------------------------------------------ */
 
 static void
-stats_finish(struct fan *f)
+stats_finish(struct forward *fw)
 {
+	size_t n = fw->fan.n ? fw->fan.n : 1;
 	Itm__V1__NodeStatsReply rep = ITM__V1__NODE_STATS_REPLY__INIT;
-	Itm__V1__StatsReply **ok = calloc(f->n ? f->n : 1, sizeof(*ok));
-	Itm__V1__NodeResult *ev = calloc(f->n ? f->n : 1, sizeof(*ev));
-	Itm__V1__NodeResult **ep = calloc(f->n ? f->n : 1, sizeof(*ep));
-	char(*detail)[300] = calloc(f->n ? f->n : 1, sizeof(*detail));
+	Itm__V1__StatsReply **ok = calloc(n, sizeof(*ok));
+	Itm__V1__NodeResult *ev = calloc(n, sizeof(*ev));
+	Itm__V1__NodeResult **ep = calloc(n, sizeof(*ep));
+	char(*detail)[300] = calloc(n, sizeof(*detail));
 
 	if (!ok || !ev || !ep || !detail) {
-		itm_rpc_fail(f->call, ITM_RPC_RESOURCE_EXHAUSTED,
+		itm_rpc_fail(fw->call, ITM_RPC_RESOURCE_EXHAUSTED,
 			     "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < f->n; i++) {
-		if (f->replies[i]) {
-			ok[rep.n_nodes++] = (void *)f->replies[i];
+	for (size_t i = 0; i < fw->fan.n; i++) {
+		const struct itm_rpc_status *st = &fw->st[i];
+		Itm__V1__NodeResult *e = &ev[rep.n_errors];
+
+		if (fw->replies[i]) {
+			ok[rep.n_nodes++] = (void *)fw->replies[i];
 			continue;
 		}
 		snprintf(detail[i], sizeof(detail[i]), "%.30s: %.260s",
-			 itm_rpc_code_name(f->st[i].code), f->st[i].message);
-		itm__v1__node_result__init(&ev[rep.n_errors]);
-		ev[rep.n_errors].node = f->names[i];
-		ev[rep.n_errors].result =
-			f->st[i].code == ITM_RPC_UNAVAILABLE ||
-					f->st[i].code ==
-						ITM_RPC_DEADLINE_EXCEEDED
-				? "unreachable"
-				: "refused";
-		ev[rep.n_errors].detail = detail[i];
-		ep[rep.n_errors] = &ev[rep.n_errors];
-		rep.n_errors++;
+			 itm_rpc_code_name(st->code), st->message);
+		itm__v1__node_result__init(e);
+		e->node = fw->fan.nodes[i];
+		e->result = (Itm__V1__Outcome)ctl_outcome_of(st->code);
+		e->detail = detail[i];
+		ep[rep.n_errors++] = e;
 	}
 	rep.nodes = ok;
 	rep.errors = ep;
-	itm_rpc_reply(f->call, &rep.base);
+	itm_rpc_reply(fw->call, &rep.base);
 out:
 	free(ok);
 	free(ev);
@@ -195,27 +174,28 @@ ctl_h_node_stats(struct itm_rpc_call *call, void *arg)
 		(const void *)itm_rpc_request(call);
 	Itm__V1__StatsRequest sr = ITM__V1__STATS_REQUEST__INIT;
 	size_t n = req->node[0] ? 1 : c->n_nodes;
-	struct fan *f;
+	const char **names;
+	struct forward *fw;
 
 	if (!ctl_operator_ok(c, call))
 		return;
 	if (req->node[0] && ctl_node_find(c, req->node) == NULL) {
 		itm_rpc_fail(call, ITM_RPC_NOT_FOUND,
-			     "node '%s' is not in "
-			     "the topology",
-			     req->node);
+			     "node '%s' is not in the topology", req->node);
 		return;
 	}
-	if ((f = fan_new(c, call, n, stats_finish)) == NULL) {
+	if ((names = calloc(n ? n : 1, sizeof(*names))) == NULL) {
 		itm_rpc_fail(call, ITM_RPC_RESOURCE_EXHAUSTED, "out of memory");
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		f->names[i] =
-			strdup(req->node[0] ? req->node : c->nodes[i].name);
+		names[i] = req->node[0] ? req->node : c->nodes[i].name;
+	fw = forward_new(c, call, names, n, stats_finish);
+	free(names);
+	if (fw == NULL)
+		return;
 	sr.module = req->module;
-	fan_run(f, "/itm.v1.Agent/GetStats", &sr.base,
-		&itm__v1__stats_reply__descriptor);
+	forward_run(fw, ITM_AGENT_GET_STATS, &sr.base);
 }
 
 /* ------------------------------------------------------------------ */
@@ -224,87 +204,79 @@ ctl_h_node_stats(struct itm_rpc_call *call, void *arg)
 
 /* The one node's status, with its name, or 0 when it answered. */
 static int
-one_failed(struct fan *f)
+one_failed(struct forward *fw)
 {
-	if (f->replies[0])
+	const struct itm_rpc_status *st = &fw->st[0];
+
+	if (fw->replies[0])
 		return 0;
-	itm_rpc_fail(f->call,
-		     f->st[0].code == ITM_RPC_DEADLINE_EXCEEDED
-			     ? ITM_RPC_UNAVAILABLE
-			     : f->st[0].code,
-		     "node %s: %s", f->names[0], f->st[0].message);
+	itm_rpc_fail(fw->call,
+		     st->code == ITM_RPC_DEADLINE_EXCEEDED ? ITM_RPC_UNAVAILABLE
+							   : st->code,
+		     "node %s: %s", fw->fan.nodes[0], st->message);
 	return 1;
 }
 
 static void
-load_finish(struct fan *f)
+load_finish(struct forward *fw)
 {
 	Itm__V1__NodeModuleReply rep = ITM__V1__NODE_MODULE_REPLY__INIT;
 
-	if (one_failed(f))
+	if (one_failed(fw))
 		return;
-	rep.loaded = (void *)f->replies[0];
-	log_info("node %s: module %s loaded (%s)", f->names[0],
-		 rep.loaded->name, itm_rpc_peer(f->call));
-	itm_rpc_reply(f->call, &rep.base);
+	rep.loaded = (void *)fw->replies[0];
+	log_info("node %s: module %s loaded (%s)", fw->fan.nodes[0],
+		 rep.loaded->name, itm_rpc_peer(fw->call));
+	itm_rpc_reply(fw->call, &rep.base);
 }
 
 static void
-unload_finish(struct fan *f)
+unload_finish(struct forward *fw)
 {
 	Itm__V1__NodeModuleReply rep = ITM__V1__NODE_MODULE_REPLY__INIT;
 
-	if (one_failed(f))
+	if (one_failed(fw))
 		return;
-	log_info("node %s: module unloaded (%s)", f->names[0],
-		 itm_rpc_peer(f->call));
-	itm_rpc_reply(f->call, &rep.base);
+	log_info("node %s: module unloaded (%s)", fw->fan.nodes[0],
+		 itm_rpc_peer(fw->call));
+	itm_rpc_reply(fw->call, &rep.base);
 }
 
 static void
-list_finish(struct fan *f)
+list_finish(struct forward *fw)
 {
 	Itm__V1__NodeModuleReply rep = ITM__V1__NODE_MODULE_REPLY__INIT;
 
-	if (one_failed(f))
+	if (one_failed(fw))
 		return;
-	rep.list = (void *)f->replies[0];
-	itm_rpc_reply(f->call, &rep.base);
+	rep.list = (void *)fw->replies[0];
+	itm_rpc_reply(fw->call, &rep.base);
 }
 
-/* Checks common to the three; the fan for the node or NULL (answered). */
-static struct fan *
-module_fan(struct ctl *c, struct itm_rpc_call *call, int need_name,
-	   fan_finish_cb finish)
+/* Checks common to the three; the forward to the node, or NULL when the
+ * call was answered. */
+static struct forward *
+module_forward(struct ctl *c, struct itm_rpc_call *call, int need_name,
+	       forward_finish_cb finish)
 {
 	const Itm__V1__NodeModuleRequest *req =
 		(const void *)itm_rpc_request(call);
-	struct fan *f;
+	const char *node = req->node;
 
 	if (!ctl_operator_ok(c, call))
 		return NULL;
-	if (ctl_node_find(c, req->node) == NULL) {
+	if (ctl_node_find(c, node) == NULL) {
 		itm_rpc_fail(call, ITM_RPC_NOT_FOUND,
-			     "node '%s' is not in "
-			     "the topology",
-			     req->node);
+			     "node '%s' is not in the topology", node);
 		return NULL;
 	}
 	if (need_name && (req->name[0] == '\0' || strlen(req->name) > 64 ||
 			  req->n_params > 64)) {
 		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
-			     "name: 1..64 "
-			     "characters, params: at most 64");
+			     "name: 1..64 characters, params: at most 64");
 		return NULL;
 	}
-	if ((f = fan_new(c, call, 1, finish)) == NULL ||
-	    (f->names[0] = strdup(req->node)) == NULL) {
-		if (f)
-			fan_free(f);
-		itm_rpc_fail(call, ITM_RPC_RESOURCE_EXHAUSTED, "out of memory");
-		return NULL;
-	}
-	return f;
+	return forward_new(c, call, &node, 1, finish);
 }
 
 void
@@ -313,15 +285,14 @@ ctl_h_node_load(struct itm_rpc_call *call, void *arg)
 	const Itm__V1__NodeModuleRequest *req =
 		(const void *)itm_rpc_request(call);
 	Itm__V1__LoadModuleRequest lr = ITM__V1__LOAD_MODULE_REQUEST__INIT;
-	struct fan *f = module_fan(arg, call, 1, load_finish);
+	struct forward *fw = module_forward(arg, call, 1, load_finish);
 
-	if (f == NULL)
+	if (fw == NULL)
 		return;
 	lr.name = req->name;
 	lr.params = req->params;
 	lr.n_params = req->n_params;
-	fan_run(f, "/itm.v1.Agent/LoadModule", &lr.base,
-		&itm__v1__load_module_reply__descriptor);
+	forward_run(fw, ITM_AGENT_LOAD_MODULE, &lr.base);
 }
 
 void
@@ -330,23 +301,21 @@ ctl_h_node_unload(struct itm_rpc_call *call, void *arg)
 	const Itm__V1__NodeModuleRequest *req =
 		(const void *)itm_rpc_request(call);
 	Itm__V1__UnloadModuleRequest ur = ITM__V1__UNLOAD_MODULE_REQUEST__INIT;
-	struct fan *f = module_fan(arg, call, 1, unload_finish);
+	struct forward *fw = module_forward(arg, call, 1, unload_finish);
 
-	if (f == NULL)
+	if (fw == NULL)
 		return;
 	ur.name = req->name;
-	fan_run(f, "/itm.v1.Agent/UnloadModule", &ur.base,
-		&itm__v1__unload_module_reply__descriptor);
+	forward_run(fw, ITM_AGENT_UNLOAD_MODULE, &ur.base);
 }
 
 void
 ctl_h_node_list(struct itm_rpc_call *call, void *arg)
 {
 	Itm__V1__ListModulesRequest lr = ITM__V1__LIST_MODULES_REQUEST__INIT;
-	struct fan *f = module_fan(arg, call, 0, list_finish);
+	struct forward *fw = module_forward(arg, call, 0, list_finish);
 
-	if (f == NULL)
+	if (fw == NULL)
 		return;
-	fan_run(f, "/itm.v1.Agent/ListModules", &lr.base,
-		&itm__v1__list_modules_reply__descriptor);
+	forward_run(fw, ITM_AGENT_LIST_MODULES, &lr.base);
 }

@@ -37,7 +37,7 @@ usage(FILE *f)
 "  -d, --db PATH            the database file (created if missing; SQLite,\n"
 "                           WAL).  All state is rebuilt from it at start.\n"
 "  -l, --listen ADDR        where agents and itmctl reach the controller\n"
-"                           (default " CTL_DEFAULT_LISTEN ")\n"
+"                           (default " ITM_CONTROLLER_ADDR_DEFAULT ")\n"
 "      --tls-ca FILE        CA that signs agents and operators: mutual TLS\n"
 "      --tls-cert FILE      the controller's certificate (its SAN must name\n"
 "                           the address agents dial)\n"
@@ -140,7 +140,7 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 	};
 	int ch;
 
-	cfg->listen = CTL_DEFAULT_LISTEN;
+	cfg->listen = ITM_CONTROLLER_ADDR_DEFAULT;
 	cfg->heartbeat_ms = CTL_DEFAULT_HB_MS;
 	cfg->push_timeout_ms = CTL_DEFAULT_PUSH_MS;
 	while ((ch = getopt_long(argc, argv, "d:l:nvhV", opts, NULL)) != -1) {
@@ -207,10 +207,10 @@ open_store(struct ctl *c)
 	rc = store_open(&c->store, c->cfg.db_path, err, sizeof(err));
 	if (rc < 0)
 		fatalx("database %s: %s", c->cfg.db_path, err);
-	rc = ctl_state_load(c);
+	rc = ctl_state_load(c, err, sizeof(err));
 	if (rc < 0)
 		fatalx("database %s: reading the current generation: %s",
-		       c->cfg.db_path, store_errmsg(c->store));
+		       c->cfg.db_path, err);
 }
 
 static int

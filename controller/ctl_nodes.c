@@ -25,8 +25,8 @@
 #include "itm.pb-c.h"
 #include "log.h"
 
-int
-ctl_node_client(struct ctl *c, struct ctl_node *n, struct itm_rpc_client **out)
+static int
+node_client(struct ctl *c, struct ctl_node *n, struct itm_rpc_client **out)
 {
 	struct itm_rpc_tls tls = c->cfg.tls;
 	int rc;
@@ -41,6 +41,21 @@ ctl_node_client(struct ctl *c, struct ctl_node *n, struct itm_rpc_client **out)
 	}
 	*out = n->client;
 	return 0;
+}
+
+int
+ctl_node_call(struct ctl *c, struct ctl_node *n, enum itm_method m,
+	      const ProtobufCMessage *req, int timeout_ms, itm_rpc_done_cb cb,
+	      void *arg)
+{
+	struct itm_rpc_client *client;
+	int rc;
+
+	rc = node_client(c, n, &client);
+	if (rc == 0)
+		rc = itm_rpc_call_async(client, c->loop, m, req, timeout_ms, cb,
+					arg);
+	return rc;
 }
 
 static void

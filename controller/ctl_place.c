@@ -137,7 +137,7 @@ job_finish(struct place_job *j)
 }
 
 static void
-job_fail(struct place_job *j, const char *result, const char *what,
+job_fail(struct place_job *j, enum ctl_outcome result, const char *what,
 	 const struct itm_rpc_status *st)
 {
 	j->out.failed = result;
@@ -146,13 +146,6 @@ job_fail(struct place_job *j, const char *result, const char *what,
 			   itm_rpc_code_name(st->code), st->message);
 	else
 		detail_add(j, "%s", what);
-}
-
-static int
-unreachable_code(int code)
-{
-	return code == ITM_RPC_UNAVAILABLE ||
-	       code == ITM_RPC_DEADLINE_EXCEEDED || code == ITM_RPC_CANCELLED;
 }
 
 /* ------------------------------------------------------------------ */
@@ -416,24 +409,20 @@ static void step_next(struct place_job *j);
 
 /* Start @method on the job's node; 0 when @cb will run. */
 static int
-call_start(struct place_job *j, const char *method, const ProtobufCMessage *req,
-	   const ProtobufCMessageDescriptor *rd, int timeout_ms,
-	   itm_rpc_done_cb cb)
+call_start(struct place_job *j, enum itm_method method,
+	   const ProtobufCMessage *req, int timeout_ms, itm_rpc_done_cb cb)
 {
 	struct ctl_node *n = ctl_node_find(j->c, j->node);
-	struct itm_rpc_client *client;
 	int rc;
 
 	if (n == NULL) {
-		job_fail(j, "unreachable", "no longer in the topology", NULL);
+		job_fail(j, CTL_OUTCOME_UNREACHABLE,
+			 "no longer in the topology", NULL);
 		return -ENOENT;
 	}
-	rc = ctl_node_client(j->c, n, &client);
-	if (rc == 0)
-		rc = itm_rpc_call_async(client, j->c->loop, method, req, rd,
-					timeout_ms, cb, j);
+	rc = ctl_node_call(j->c, n, method, req, timeout_ms, cb, j);
 	if (rc < 0) {
-		j->out.failed = "unreachable";
+		j->out.failed = CTL_OUTCOME_UNREACHABLE;
 		detail_add(j, "%s: %s", n->mgmt, strerror(-rc));
 	}
 	return rc;
@@ -488,7 +477,7 @@ step_refused(struct place_job *j, struct step *s,
 	log_warnx("node %s: %s of module %s%s refused: %s: %s (%s)", j->node,
 		  s->op == STEP_LOAD ? "load" : "unload", s->module, ptext,
 		  itm_rpc_code_name(st->code), st->message, j->why);
-	j->out.failed = "refused";
+	j->out.failed = CTL_OUTCOME_REFUSED;
 	detail_add(j, "%s %s%s refused: %s: %.300s",
 		   s->op == STEP_LOAD ? "load" : "unload", s->module, ptext,
 		   itm_rpc_code_name(st->code), st->message);
@@ -517,8 +506,8 @@ step_done_cb(void *arg, const struct itm_rpc_status *st,
 			loaded(j, s);
 		else
 			unloaded(j, s);
-	} else if (unreachable_code(st->code)) {
-		job_fail(j, "unreachable", s->module, st);
+	} else if (ctl_outcome_of(st->code) == CTL_OUTCOME_UNREACHABLE) {
+		job_fail(j, CTL_OUTCOME_UNREACHABLE, s->module, st);
 		job_finish(j); /* the agent went away */
 		return;
 	} else {
@@ -548,13 +537,11 @@ step_next(struct place_job *j)
 		lr.name = s->module;
 		lr.params = s->params;
 		lr.n_params = s->n_params;
-		rc = call_start(j, "/itm.v1.Agent/LoadModule", &lr.base,
-				&itm__v1__load_module_reply__descriptor,
+		rc = call_start(j, ITM_AGENT_LOAD_MODULE, &lr.base,
 				step_timeout(j->c), step_done_cb);
 	} else {
 		ur.name = s->module;
-		rc = call_start(j, "/itm.v1.Agent/UnloadModule", &ur.base,
-				&itm__v1__unload_module_reply__descriptor,
+		rc = call_start(j, ITM_AGENT_UNLOAD_MODULE, &ur.base,
 				step_timeout(j->c), step_done_cb);
 	}
 	if (rc < 0)
@@ -568,14 +555,12 @@ list_done_cb(void *arg, const struct itm_rpc_status *st,
 	struct place_job *j = arg;
 
 	if (st->code != ITM_RPC_OK) {
-		job_fail(j,
-			 unreachable_code(st->code) ? "unreachable" : "refused",
-			 "module list", st);
+		job_fail(j, ctl_outcome_of(st->code), "module list", st);
 		job_finish(j);
 		return;
 	}
 	if (plan(j, (const void *)reply) < 0) {
-		job_fail(j, "refused",
+		job_fail(j, CTL_OUTCOME_REFUSED,
 			 "module placement: out of memory or "
 			 "database error (see the controller's log)",
 			 NULL);
@@ -595,8 +580,7 @@ job_start(struct place_job *j)
 		job_finish(j);
 		return;
 	}
-	if (call_start(j, "/itm.v1.Agent/ListModules", &lr.base,
-		       &itm__v1__list_modules_reply__descriptor,
+	if (call_start(j, ITM_AGENT_LIST_MODULES, &lr.base,
 		       (int)j->c->cfg.push_timeout_ms, list_done_cb) < 0)
 		job_finish(j);
 }
@@ -630,28 +614,30 @@ ctl_place_node(struct ctl *c, const char *node, const char *why,
 /* After a push: every node that took its table                        */
 /* ------------------------------------------------------------------ */
 
-struct place_batch {
-	struct ctl_push_result *res;
-	char **names;
-	size_t n, pending;
+/* One placement round after a push: a fan over the pushed nodes. */
+struct place_round {
+	struct ctl_fan fan;
+	struct ctl_push_result *res; /* a copy; res[i].node is fan.nodes[i] */
+	char why[48];
 	ctl_push_done_cb done;
 	void *arg;
 };
 
-struct batch_slot {
-	struct place_batch *b;
-	size_t i;
-};
+static void
+round_free(struct place_round *p)
+{
+	ctl_fan_fini(&p->fan);
+	free(p->res);
+	free(p);
+}
 
 static void
-batch_finish(struct place_batch *b)
+round_finish_cb(struct ctl_fan *f)
 {
-	b->done(b->arg, b->res, b->n);
-	for (size_t i = 0; i < b->n; i++)
-		free(b->names[i]);
-	free(b->names);
-	free(b->res);
-	free(b);
+	struct place_round *p = CTL_FAN_OWNER(f, struct place_round);
+
+	p->done(p->arg, p->res, f->n);
+	round_free(p);
 }
 
 /* Fold a node's placement into its push result. */
@@ -664,8 +650,8 @@ merge(struct ctl_push_result *r, const struct ctl_place_outcome *o)
 		return;
 	if (o->failed)
 		r->result = o->failed;
-	else if (o->actions && strcmp(r->result, "unchanged") == 0)
-		r->result = "updated";
+	else if (o->actions && r->result == CTL_OUTCOME_UNCHANGED)
+		r->result = CTL_OUTCOME_UPDATED;
 	snprintf(table, sizeof(table), "table gen %llu",
 		 (unsigned long long)r->generation);
 	snprintf(r->detail, sizeof(r->detail), "%s; %s", table, o->detail);
@@ -674,20 +660,25 @@ merge(struct ctl_push_result *r, const struct ctl_place_outcome *o)
 static void
 slot_done_cb(void *arg, const struct ctl_place_outcome *o)
 {
-	struct batch_slot *s = arg;
-	struct place_batch *b = s->b;
+	struct ctl_fan_slot *s = arg;
+	struct place_round *p = CTL_FAN_OWNER(s->fan, struct place_round);
 
-	merge(&b->res[s->i], o);
-	free(s);
-	if (--b->pending == 0)
-		batch_finish(b);
+	merge(&p->res[s->i], o);
+	ctl_fan_done(s);
 }
 
+/* Place the modules of a node that took its table. */
 static int
-took_table(const struct ctl_push_result *r)
+slot_start(struct ctl_fan_slot *s)
 {
-	return strcmp(r->result, "updated") == 0 ||
-	       strcmp(r->result, "unchanged") == 0;
+	struct place_round *p = CTL_FAN_OWNER(s->fan, struct place_round);
+	const struct ctl_push_result *r = &p->res[s->i];
+
+	if (r->result != CTL_OUTCOME_UPDATED &&
+	    r->result != CTL_OUTCOME_UNCHANGED)
+		return -EAGAIN;
+	return ctl_place_node(s->fan->c, s->fan->nodes[s->i], p->why,
+			      slot_done_cb, s);
 }
 
 int
@@ -695,46 +686,30 @@ ctl_place_pushed(struct ctl *c, const char *why,
 		 const struct ctl_push_result *res, size_t n,
 		 ctl_push_done_cb done, void *arg)
 {
-	struct place_batch *b = calloc(1, sizeof(*b));
+	struct place_round *p = calloc(1, sizeof(*p));
+	const char **names = calloc(n ? n : 1, sizeof(*names));
+	int rc = p && names ? 0 : -ENOMEM;
 
-	if (b == NULL ||
-	    (b->res = calloc(n ? n : 1, sizeof(*b->res))) == NULL ||
-	    (b->names = calloc(n ? n : 1, sizeof(*b->names))) == NULL) {
-		if (b)
-			free(b->res);
-		free(b);
-		return -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		names[i] = res[i].node;
+	if (rc == 0)
+		rc = ctl_fan_init(&p->fan, c, names, n, round_finish_cb);
+	free(names);
+	if (rc == 0 && (p->res = calloc(n ? n : 1, sizeof(*p->res))) == NULL)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		if (p)
+			round_free(p);
+		return rc;
 	}
-	b->done = done;
-	b->arg = arg;
-	for (; b->n < n; b->n++) {
-		b->res[b->n] = res[b->n];
-		if ((b->names[b->n] = strdup(res[b->n].node)) == NULL) {
-			for (size_t i = 0; i < b->n; i++)
-				free(b->names[i]);
-			free(b->names);
-			free(b->res);
-			free(b);
-			return -ENOMEM;
-		}
-		b->res[b->n].node = b->names[b->n];
-	}
-	b->pending = 1; /* so that a job done at once cannot finish it */
+	snprintf(p->why, sizeof(p->why), "%s", why);
+	p->done = done;
+	p->arg = arg;
 	for (size_t i = 0; i < n; i++) {
-		struct batch_slot *s;
-
-		if (!took_table(&b->res[i]) ||
-		    (s = calloc(1, sizeof(*s))) == NULL)
-			continue;
-		*s = (struct batch_slot){ .b = b, .i = i };
-		b->pending++;
-		if (ctl_place_node(c, b->names[i], why, slot_done_cb, s) < 0) {
-			b->pending--;
-			free(s);
-		}
+		p->res[i] = res[i];
+		p->res[i].node = p->fan.nodes[i];
 	}
-	if (--b->pending == 0)
-		batch_finish(b);
+	ctl_fan_run(&p->fan, slot_start);
 	return 0;
 }
 
@@ -749,7 +724,7 @@ one_done_cb(void *arg, const struct ctl_place_outcome *o)
 
 	if (o->failed)
 		log_warnx("node %s: module placement (%s) %s: %s", o->node, why,
-			  o->failed, o->detail);
+			  ctl_outcome_name(o->failed), o->detail);
 	else if (o->actions)
 		log_info("node %s: module placement (%s): %s", o->node, why,
 			 o->detail);

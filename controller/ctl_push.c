@@ -5,8 +5,8 @@
  * node's table generation (the generation at which its table last
  * changed).  Many pushes run at once as asynchronous calls on the loop,
  * each with the push deadline, so one slow or dead agent costs one
- * deadline, not one per node.  Results are collected into a batch that
- * reports when its last push finished:
+ * deadline, not one per node.  A round of pushes (ctl_fan.c) reports
+ * when its last push finished, one result per node:
  *
  *   updated      the agent installed a table that differs from its own
  *   unchanged    the agent already held this content (it still
@@ -25,65 +25,60 @@
 #include "itm.pb-c.h"
 #include "log.h"
 
-struct push_batch {
-	struct ctl *c;
-	struct ctl_push_result *res;
-	char **names; /* owned copies: nodes may be reloaded */
-	size_t n, pending;
+/* One push round: a fan with one result per node. */
+struct push_round {
+	struct ctl_fan fan;
+	struct ctl_push_result *res; /* res[i].node is fan.nodes[i] */
 	ctl_push_done_cb done;
 	void *arg;
 };
 
-struct push_call {
-	struct push_batch *b;
-	size_t i;
-};
-
 static void
-batch_free(struct push_batch *b)
+round_free(struct push_round *p)
 {
-	for (size_t i = 0; i < b->n; i++)
-		free(b->names[i]);
-	free(b->names);
-	free(b->res);
-	free(b);
+	ctl_fan_fini(&p->fan);
+	free(p->res);
+	free(p);
 }
 
-/* The batch's acknowledgements, recorded in one transaction: with many
+/* The round's acknowledgements, recorded in one transaction: with many
  * agents, one synced transaction each was most of an apply's time. */
 static void
-record_acks(struct push_batch *b)
+record_acks(struct push_round *p)
 {
-	const char **names = calloc(b->n ? b->n : 1, sizeof(*names));
-	uint64_t *gens = calloc(b->n ? b->n : 1, sizeof(*gens));
-	size_t k = 0;
+	size_t n = p->fan.n, k = 0;
+	const char **names = calloc(n ? n : 1, sizeof(*names));
+	uint64_t *gens = calloc(n ? n : 1, sizeof(*gens));
+	struct store *st = p->fan.c->store;
 
-	for (size_t i = 0; names && gens && i < b->n; i++)
-		if (b->res[i].acked) {
-			names[k] = b->res[i].node;
-			gens[k++] = b->res[i].generation;
+	for (size_t i = 0; names && gens && i < n; i++)
+		if (p->res[i].acked) {
+			names[k] = p->res[i].node;
+			gens[k++] = p->res[i].generation;
 		}
 	if (!names || !gens)
 		log_warnx("cannot record acknowledged generations: out of "
 			  "memory");
-	else if (k && store_agent_acks(b->c->store, names, gens, k) < 0)
+	else if (k && store_agent_acks(st, names, gens, k) < 0)
 		log_warnx("cannot record %zu acknowledged generations: %s", k,
-			  store_errmsg(b->c->store));
+			  store_errmsg(st));
 	free(names);
 	free(gens);
 }
 
 static void
-batch_finish(struct push_batch *b)
+round_finish_cb(struct ctl_fan *f)
 {
-	record_acks(b);
-	b->done(b->arg, b->res, b->n);
-	batch_free(b);
+	struct push_round *p = CTL_FAN_OWNER(f, struct push_round);
+
+	record_acks(p);
+	p->done(p->arg, p->res, f->n);
+	round_free(p);
 }
 
 /* The detail is "@a: @b", or @a alone when @b is empty. */
 static void
-result_set(struct ctl_push_result *r, const char *result, uint64_t gen,
+result_set(struct ctl_push_result *r, enum ctl_outcome result, uint64_t gen,
 	   const char *a, const char *b)
 {
 	r->result = result;
@@ -96,32 +91,27 @@ static void
 push_done_cb(void *arg, const struct itm_rpc_status *st,
 	     const ProtobufCMessage *msg)
 {
-	struct push_call *pc = arg;
-	struct push_batch *b = pc->b;
-	struct ctl_push_result *r = &b->res[pc->i];
-	struct ctl_node *n = ctl_node_find(b->c, r->node);
+	struct ctl_fan_slot *s = arg;
+	struct push_round *p = CTL_FAN_OWNER(s->fan, struct push_round);
+	struct ctl_push_result *r = &p->res[s->i];
+	struct ctl_node *n = ctl_node_find(s->fan->c, r->node);
 	const Itm__V1__InstallTableReply *rep = (const void *)msg;
 
-	free(pc);
 	if (n && n->pushing > 0)
 		n->pushing--;
 	if (st->code == ITM_RPC_OK) {
-		result_set(r, rep->changed ? "updated" : "unchanged",
+		result_set(r,
+			   rep->changed ? CTL_OUTCOME_UPDATED
+					: CTL_OUTCOME_UNCHANGED,
 			   rep->generation, "", "");
-		r->acked = 1; /* stored by batch_finish */
+		r->acked = 1; /* stored by round_finish_cb */
 		if (n)
 			n->acked_gen = rep->generation;
-	} else if (st->code == ITM_RPC_UNAVAILABLE ||
-		   st->code == ITM_RPC_DEADLINE_EXCEEDED ||
-		   st->code == ITM_RPC_CANCELLED) {
-		result_set(r, "unreachable", r->generation,
-			   itm_rpc_code_name(st->code), st->message);
 	} else {
-		result_set(r, "refused", r->generation,
+		result_set(r, ctl_outcome_of(st->code), r->generation,
 			   itm_rpc_code_name(st->code), st->message);
 	}
-	if (--b->pending == 0)
-		batch_finish(b);
+	ctl_fan_done(s);
 }
 
 /* The wire form of @t at generation @gen; free with msg_free(). */
@@ -167,44 +157,31 @@ msg_free(Itm__V1__NeighbourTable *m)
 	free(m);
 }
 
-/* Start the push of node i; 0 when its callback will report. */
+/* Start the push to slot @s's node; 0 when push_done_cb will report. */
 static int
-push_start(struct push_batch *b, size_t i)
+push_start(struct ctl_fan_slot *s)
 {
-	struct ctl *c = b->c;
-	struct ctl_push_result *r = &b->res[i];
+	struct ctl *c = s->fan->c;
+	struct push_round *p = CTL_FAN_OWNER(s->fan, struct push_round);
+	struct ctl_push_result *r = &p->res[s->i];
 	struct ctl_node *n = ctl_node_find(c, r->node);
 	const struct neigh_table *t = ctl_node_table(c, r->node);
-	struct itm_rpc_client *client;
 	Itm__V1__NeighbourTable *m;
-	struct push_call *pc;
 	int rc;
 
 	if (n == NULL || t == NULL) {
-		result_set(r, "refused", 0, "not in the topology", "");
+		result_set(r, CTL_OUTCOME_REFUSED, 0, "not in the topology",
+			   "");
 		return -ENOENT;
 	}
 	r->generation = n->want_gen;
-	if ((rc = ctl_node_client(c, n, &client)) < 0) {
-		result_set(r, "unreachable", n->want_gen, n->mgmt,
-			   strerror(-rc));
-		return rc;
-	}
 	m = msg_build(t, n->want_gen);
-	pc = calloc(1, sizeof(*pc));
-	rc = m && pc ? 0 : -ENOMEM;
-	if (rc == 0) {
-		pc->b = b;
-		pc->i = i;
-		rc = itm_rpc_call_async(
-			client, c->loop, "/itm.v1.Agent/InstallTable", &m->base,
-			&itm__v1__install_table_reply__descriptor,
-			(int)c->cfg.push_timeout_ms, push_done_cb, pc);
-	}
+	rc = m ? ctl_node_call(c, n, ITM_AGENT_INSTALL_TABLE, &m->base,
+			       (int)c->cfg.push_timeout_ms, push_done_cb, s)
+	       : -ENOMEM;
 	msg_free(m);
 	if (rc < 0) {
-		free(pc);
-		result_set(r, "unreachable", n->want_gen, n->mgmt,
+		result_set(r, CTL_OUTCOME_UNREACHABLE, n->want_gen, n->mgmt,
 			   strerror(-rc));
 		return rc;
 	}
@@ -216,33 +193,20 @@ int
 ctl_push(struct ctl *c, const char *const *nodes, size_t n,
 	 ctl_push_done_cb done, void *arg)
 {
-	struct push_batch *b = calloc(1, sizeof(*b));
+	struct push_round *p = calloc(1, sizeof(*p));
 
-	if (b == NULL)
+	if (p == NULL)
 		return -ENOMEM;
-	b->res = calloc(n ? n : 1, sizeof(*b->res));
-	b->names = calloc(n ? n : 1, sizeof(*b->names));
-	if (!b->res || !b->names) {
-		batch_free(b);
+	if (ctl_fan_init(&p->fan, c, nodes, n, round_finish_cb) < 0 ||
+	    (p->res = calloc(n ? n : 1, sizeof(*p->res))) == NULL) {
+		round_free(p);
 		return -ENOMEM;
 	}
-	b->c = c;
-	b->done = done;
-	b->arg = arg;
-	for (; b->n < n; b->n++) {
-		if ((b->names[b->n] = strdup(nodes[b->n])) == NULL) {
-			batch_free(b);
-			return -ENOMEM;
-		}
-		b->res[b->n].node = b->names[b->n];
-	}
-	/* Counted from 1 so that a callback run early cannot finish it. */
-	b->pending = 1;
+	p->done = done;
+	p->arg = arg;
 	for (size_t i = 0; i < n; i++)
-		if (push_start(b, i) == 0)
-			b->pending++;
-	if (--b->pending == 0)
-		batch_finish(b);
+		p->res[i].node = p->fan.nodes[i];
+	ctl_fan_run(&p->fan, push_start);
 	return 0;
 }
 
@@ -253,16 +217,16 @@ one_done_cb(void *arg, struct ctl_push_result *r, size_t n)
 
 	if (n != 1)
 		return;
-	if (strcmp(r->result, "updated") == 0 ||
-	    strcmp(r->result, "unchanged") == 0)
+	if (r->result == CTL_OUTCOME_UPDATED ||
+	    r->result == CTL_OUTCOME_UNCHANGED)
 		log_info("node %s: pushed table generation %llu (%s): %s",
 			 r->node, (unsigned long long)r->generation, why,
-			 r->result);
+			 ctl_outcome_name(r->result));
 	else
 		log_warnx("node %s: push of table generation %llu (%s): %s: "
 			  "%s",
 			  r->node, (unsigned long long)r->generation, why,
-			  r->result, r->detail);
+			  ctl_outcome_name(r->result), r->detail);
 }
 
 void

@@ -37,27 +37,42 @@ ctl_operator_ok(struct ctl *c, struct itm_rpc_call *call)
 	return 0;
 }
 
-void
-ctl_fail_faults(struct itm_rpc_call *call, const struct topo_errors *e)
+/* The faults for the status message, one a line, as many as fit. */
+static void
+faults_text(const struct topo_errors *e, char *msg, size_t size)
 {
-	char msg[ITM_RPC_MSG_MAX - 64];
 	size_t off = 0, i;
 
 	msg[0] = '\0';
 	for (i = 0; i < e->n; i++) {
 		size_t len = strlen(e->lines[i]);
 
-		if (off + len + 2 > sizeof(msg) - 48)
+		if (off + len + 2 > size - 48)
 			break;
-		off += (size_t)snprintf(msg + off, sizeof(msg) - off, "%s%s",
+		off += (size_t)snprintf(msg + off, size - off, "%s%s",
 					off ? "\n" : "", e->lines[i]);
 	}
 	if (i < e->n || e->dropped)
-		snprintf(msg + off, sizeof(msg) - off,
-			 "\n... and %zu more "
-			 "faults",
+		snprintf(msg + off, size - off, "\n... and %zu more faults",
 			 e->n - i + e->dropped);
-	itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT, "%s", msg);
+}
+
+void
+ctl_fail_faults(struct itm_rpc_call *call, const struct topo_errors *e)
+{
+	Itm__V1__TopologyFaults tf = ITM__V1__TOPOLOGY_FAULTS__INIT;
+	char msg[ITM_RPC_MSG_MAX - 64];
+	size_t bytes = 0;
+
+	faults_text(e, msg, sizeof(msg));
+	/* Every fault in the detail, within what metadata may carry. */
+	tf.faults = e->lines;
+	while (tf.n_faults < e->n &&
+	       (bytes += strlen(e->lines[tf.n_faults]) + 4) <= CTL_FAULTS_MAX)
+		tf.n_faults++;
+	tf.more = (uint32_t)(e->n - tf.n_faults + e->dropped);
+	itm_rpc_fail_detail(call, ITM_RPC_INVALID_ARGUMENT, &tf.base, "%s",
+			    msg);
 }
 
 /* ------------------------------------------------------------------ */
@@ -287,28 +302,19 @@ out:
 /* The server                                                           */
 /* ------------------------------------------------------------------ */
 
-#define C(m) "/itm.v1.Controller/" m
-
 static const struct itm_rpc_method methods[] = {
-	{ C("Join"), &itm__v1__join_request__descriptor, 0, ctl_h_join },
-	{ C("NodeHeartbeat"), &itm__v1__node_heartbeat_request__descriptor, 0,
-	  ctl_h_heartbeat },
-	{ C("Apply"), &itm__v1__apply_request__descriptor, 0, ctl_h_apply },
-	{ C("ShowTopology"), &itm__v1__topology_request__descriptor, 0,
-	  h_show },
-	{ C("Diff"), &itm__v1__diff_request__descriptor, 0, h_diff },
-	{ C("History"), &itm__v1__history_request__descriptor, 0, h_history },
-	{ C("Rollback"), &itm__v1__rollback_request__descriptor, 0,
-	  ctl_h_rollback },
-	{ C("Nodes"), &itm__v1__nodes_request__descriptor, 0, h_nodes },
-	{ C("NodeStats"), &itm__v1__node_stats_request__descriptor, 0,
-	  ctl_h_node_stats },
-	{ C("NodeLoadModule"), &itm__v1__node_module_request__descriptor, 0,
-	  ctl_h_node_load },
-	{ C("NodeUnloadModule"), &itm__v1__node_module_request__descriptor, 0,
-	  ctl_h_node_unload },
-	{ C("NodeListModules"), &itm__v1__node_module_request__descriptor, 0,
-	  ctl_h_node_list },
+	{ ITM_CONTROLLER_JOIN, ctl_h_join },
+	{ ITM_CONTROLLER_NODE_HEARTBEAT, ctl_h_heartbeat },
+	{ ITM_CONTROLLER_APPLY, ctl_h_apply },
+	{ ITM_CONTROLLER_SHOW_TOPOLOGY, h_show },
+	{ ITM_CONTROLLER_DIFF, h_diff },
+	{ ITM_CONTROLLER_HISTORY, h_history },
+	{ ITM_CONTROLLER_ROLLBACK, ctl_h_rollback },
+	{ ITM_CONTROLLER_NODES, h_nodes },
+	{ ITM_CONTROLLER_NODE_STATS, ctl_h_node_stats },
+	{ ITM_CONTROLLER_NODE_LOAD_MODULE, ctl_h_node_load },
+	{ ITM_CONTROLLER_NODE_UNLOAD_MODULE, ctl_h_node_unload },
+	{ ITM_CONTROLLER_NODE_LIST_MODULES, ctl_h_node_list },
 };
 
 int

@@ -1,14 +1,17 @@
 /*
  * ctl_state.c - the current generation in memory.
  *
- * At start-up and after every apply the controller reads the newest
- * generation back from the store: its topology, every node's neighbour
- * table and table generation, and what is known of each agent.  Runtime
- * state (a node's client, a push in flight, liveness) carries over from
- * the previous load by node name, so an apply never drops a connection to
- * an agent whose address did not change.
+ * At start-up the controller reads the newest generation back from the
+ * store and parses its YAML (the one place the stored text is parsed);
+ * after an apply it takes the topology the Apply handler parsed.  Either
+ * way it computes every node's neighbour table and reads each node's
+ * table generation and what is known of its agent from the store.
+ * Runtime state (a node's client, a push in flight, liveness) carries
+ * over by node name, so an apply never drops a connection to an agent
+ * whose address did not change.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -124,24 +127,19 @@ nodes_build(struct ctl *c, struct ctl_node **out, size_t *n_out)
 }
 
 /*
- * Read the current generation.  On failure the previous state stays.
- * Old clients are freed only after the swap: freeing one runs the done
- * callbacks of its calls in flight, which look nodes up by name.
+ * Make generation @gen, @topo and @tables the current state (taken, also
+ * on failure).  On failure the previous state stays.  Old clients are
+ * freed only after the swap: freeing one runs the done callbacks of its
+ * calls in flight, which look nodes up by name.
  */
 int
-ctl_state_load(struct ctl *c)
+ctl_state_set(struct ctl *c, uint64_t gen, struct topo_config *topo,
+	      struct neigh_set *tables)
 {
-	struct topo_config *topo = NULL;
-	struct neigh_set *tables = NULL;
 	struct ctl_node *nodes, *old;
 	size_t n, n_old;
-	uint64_t gen;
 	int rc;
 
-	if ((rc = store_current(c->store, &gen)) < 0)
-		return rc;
-	if (gen && (rc = store_topology(c->store, 0, &topo, &tables)) < 0)
-		return rc;
 	if ((rc = nodes_build(c, &nodes, &n)) < 0) {
 		neigh_set_free(tables);
 		topo_config_free(topo);
@@ -157,6 +155,83 @@ ctl_state_load(struct ctl *c)
 	c->nodes = nodes;
 	c->n_nodes = n;
 	nodes_free(old, n_old);
+	return 0;
+}
+
+/* Generation @gen's topology, parsed from its stored YAML. */
+static int
+parse_stored(struct ctl *c, uint64_t gen, struct topo_config **topo, char *err,
+	     size_t errlen)
+{
+	struct topo_errors errs;
+	char *yaml, name[48];
+	size_t len;
+	int rc;
+
+	if ((rc = store_yaml(c->store, gen, &yaml, &len, NULL)) < 0) {
+		snprintf(err, errlen, "%s", store_errmsg(c->store));
+		return rc;
+	}
+	snprintf(name, sizeof(name), "generation %llu",
+		 (unsigned long long)gen);
+	topo_errors_init(&errs);
+	rc = topo_parse(yaml, len, name, topo, &errs);
+	if (rc == -EINVAL)
+		snprintf(err, errlen, "stored %s no longer validates: %s", name,
+			 errs.n ? errs.lines[0] : "?");
+	else if (rc < 0)
+		snprintf(err, errlen, "%s: %s", name, strerror(-rc));
+	topo_errors_free(&errs);
+	free(yaml);
+	return rc;
+}
+
+int
+ctl_state_load(struct ctl *c, char *err, size_t errlen)
+{
+	struct topo_config *topo = NULL;
+	struct neigh_set *tables = NULL;
+	uint64_t gen;
+	int rc;
+
+	if ((rc = store_current(c->store, &gen)) < 0) {
+		snprintf(err, errlen, "%s", store_errmsg(c->store));
+		return rc;
+	}
+	if (gen && (rc = parse_stored(c, gen, &topo, err, errlen)) < 0)
+		return rc;
+	if (topo && (rc = neigh_build(topo, &tables)) < 0) {
+		topo_config_free(topo);
+		snprintf(err, errlen, "neighbour tables: %s", strerror(-rc));
+		return rc;
+	}
+	if ((rc = ctl_state_set(c, gen, topo, tables)) < 0)
+		snprintf(err, errlen, "nodes: %s", store_errmsg(c->store));
+	return rc;
+}
+
+int
+ctl_table_gens(struct ctl *c, const struct neigh_set *tables, uint64_t **out)
+{
+	size_t n_prev = c->tables ? c->tables->n : 0;
+	uint64_t *prev = calloc(n_prev ? n_prev : 1, sizeof(*prev));
+	uint64_t *gens = calloc(tables->n ? tables->n : 1, sizeof(*gens));
+
+	*out = NULL;
+	if (prev == NULL || gens == NULL) {
+		free(prev);
+		free(gens);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n_prev; i++) {
+		const struct ctl_node *n =
+			ctl_node_find(c, c->tables->tables[i].node);
+
+		prev[i] = n ? n->want_gen : 0;
+	}
+	neigh_table_gens(c->tables, prev, tables, gens);
+	free(prev);
+	*out = gens;
 	return 0;
 }
 

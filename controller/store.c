@@ -1,24 +1,20 @@
 /*
- * store.c - the controller's SQLite database (see store.h).  The only
- * file of the controller that talks to SQLite.
+ * store.c - the store's SQLite backend (store.h, store_sqlite_ops): one
+ * database file.  The only file of the controller that talks to SQLite.
  *
  * The schema is versioned with PRAGMA user_version and built by an ordered
  * list of migrations, each applied in its own transaction; the file is
  * marked with PRAGMA application_id so a stray database is refused rather
  * than "migrated".  Rows are per generation, so any past topology can be
  * queried; the YAML text of each generation is kept too and is what
- * rollback and restart read back.
+ * rollback and restart read back.  An apply is one transaction.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <openssl/evp.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -26,11 +22,17 @@
 #define STORE_APP_ID  0x49544d31 /* "ITM1" */
 #define STORE_BUSY_MS 5000
 
-struct store {
+/* The handle: struct store first (store.h). */
+struct sq {
+	struct store base;
 	sqlite3 *db;
-	int last; /* errno value of the last failure */
-	char err[512];
 };
+
+static struct sq *
+sq_of(struct store *st)
+{
+	return (struct sq *)st;
+}
 
 /* ------------------------------------------------------------------ */
 /* Schema                                                               */
@@ -126,18 +128,12 @@ errno_of(int rc)
 }
 
 static int
-fail(struct store *st, int rc, const char *what)
+fail(struct sq *st, int rc, const char *what)
 {
-	snprintf(st->err, sizeof(st->err), "%s: %s", what,
+	snprintf(st->base.err, sizeof(st->base.err), "%s: %s", what,
 		 st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
-	st->last = errno_of(rc) ? errno_of(rc) : -EIO;
-	return st->last;
-}
-
-const char *
-store_errmsg(const struct store *st)
-{
-	return st->err;
+	st->base.last = errno_of(rc) ? errno_of(rc) : -EIO;
+	return st->base.last;
 }
 
 /* Bind @types ('t' text or NULL, 'i' int64_t) to @s from @ap. */
@@ -162,9 +158,9 @@ bind_va(sqlite3_stmt *s, const char *types, va_list ap)
 	return rc;
 }
 
-/* A prepared and bound statement, or NULL with st->err set. */
+/* A prepared and bound statement, or NULL with st->base.err set. */
 static sqlite3_stmt *
-query(struct store *st, const char *sql, const char *types, ...)
+query(struct sq *st, const char *sql, const char *types, ...)
 {
 	sqlite3_stmt *s = NULL;
 	va_list ap;
@@ -186,12 +182,12 @@ query(struct store *st, const char *sql, const char *types, ...)
 
 /* Step @s to the end, then finalize it. */
 static int
-finish(struct store *st, sqlite3_stmt *s, const char *what)
+finish(struct sq *st, sqlite3_stmt *s, const char *what)
 {
 	int rc;
 
 	if (s == NULL)
-		return st->last;
+		return st->base.last;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		;
 	sqlite3_finalize(s);
@@ -200,7 +196,7 @@ finish(struct store *st, sqlite3_stmt *s, const char *what)
 
 /* Re-run a statement prepared once (for the rows of an apply). */
 static int
-rerun(struct store *st, sqlite3_stmt *s, const char *types, ...)
+rerun(struct sq *st, sqlite3_stmt *s, const char *types, ...)
 {
 	va_list ap;
 	int rc;
@@ -216,7 +212,7 @@ rerun(struct store *st, sqlite3_stmt *s, const char *types, ...)
 }
 
 static int
-exec(struct store *st, const char *sql)
+exec(struct sq *st, const char *sql)
 {
 	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 
@@ -225,13 +221,13 @@ exec(struct store *st, const char *sql)
 
 /* One integer from a query (0 when no row), or an error. */
 static int
-query_int(struct store *st, int64_t *out, const char *sql)
+query_int(struct sq *st, int64_t *out, const char *sql)
 {
 	sqlite3_stmt *s = query(st, sql, "");
 	int rc;
 
 	if (s == NULL)
-		return st->last;
+		return st->base.last;
 	rc = sqlite3_step(s);
 	*out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
 	sqlite3_finalize(s);
@@ -239,10 +235,22 @@ query_int(struct store *st, int64_t *out, const char *sql)
 }
 
 static void
-rollback(struct store *st)
+rollback(struct sq *st)
 {
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* End the transaction begun with BEGIN IMMEDIATE: commit when @rc is 0,
+ * else roll back; the result. */
+static int
+end_tx(struct sq *st, int rc)
+{
+	if (rc == 0)
+		rc = exec(st, "COMMIT");
+	if (rc < 0)
+		rollback(st);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -250,7 +258,7 @@ rollback(struct store *st)
 /* ------------------------------------------------------------------ */
 
 static int
-migrate_one(struct store *st, int version)
+migrate_one(struct sq *st, int version)
 {
 	char sql[96];
 	int64_t cur;
@@ -269,15 +277,11 @@ migrate_one(struct store *st, int version)
 		if (rc == 0)
 			rc = exec(st, sql);
 	}
-	if (rc == 0)
-		rc = exec(st, "COMMIT");
-	if (rc < 0)
-		rollback(st);
-	return rc;
+	return end_tx(st, rc);
 }
 
 static int
-migrate(struct store *st)
+migrate(struct sq *st)
 {
 	int64_t version, app, tables;
 	int rc;
@@ -287,14 +291,14 @@ migrate(struct store *st)
 	    (rc = query_int(st, &tables, "SELECT count(*) FROM sqlite_schema")))
 		return rc;
 	if ((app != 0 && app != STORE_APP_ID) || (app == 0 && tables > 0)) {
-		snprintf(st->err, sizeof(st->err),
+		snprintf(st->base.err, sizeof(st->base.err),
 			 "not an itm-controller "
 			 "database (application_id %lld, %lld tables)",
 			 (long long)app, (long long)tables);
 		return -EBADMSG;
 	}
 	if (version > (int64_t)N_MIGRATIONS) {
-		snprintf(st->err, sizeof(st->err),
+		snprintf(st->base.err, sizeof(st->base.err),
 			 "database schema version "
 			 "%lld is newer than this itm-controller's (%d)",
 			 (long long)version, STORE_SCHEMA_VERSION);
@@ -307,7 +311,7 @@ migrate(struct store *st)
 }
 
 static int
-configure(struct store *st)
+configure(struct sq *st)
 {
 	sqlite3_stmt *s;
 	int rc, wal;
@@ -316,7 +320,7 @@ configure(struct store *st)
 	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	s = query(st, "PRAGMA journal_mode = WAL", "");
 	if (s == NULL)
-		return st->last;
+		return st->base.last;
 	rc = sqlite3_step(s);
 	wal = rc == SQLITE_ROW &&
 	      !strcmp((const char *)sqlite3_column_text(s, 0), "wal");
@@ -324,7 +328,8 @@ configure(struct store *st)
 	if (rc != SQLITE_ROW)
 		return fail(st, rc, "journal_mode");
 	if (!wal) {
-		snprintf(st->err, sizeof(st->err), "cannot use WAL journal");
+		snprintf(st->base.err, sizeof(st->base.err),
+			 "cannot use WAL journal");
 		return -EIO;
 	}
 	if ((rc = exec(st, "PRAGMA foreign_keys = ON")) < 0 ||
@@ -333,15 +338,18 @@ configure(struct store *st)
 	return migrate(st);
 }
 
-int
-store_open(struct store **out, const char *path, char *err, size_t errlen)
+static void sq_close(struct store *base);
+
+static int
+sq_open(struct store **out, const char *path, char *err, size_t errlen)
 {
-	struct store *st = calloc(1, sizeof(*st));
+	struct sq *st = calloc(1, sizeof(*st));
 	int rc;
 
 	*out = NULL;
 	if (st == NULL)
 		return -ENOMEM;
+	st->base.ops = &store_sqlite_ops;
 	rc = sqlite3_open_v2(path, &st->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				     SQLITE_OPEN_NOMUTEX,
@@ -349,29 +357,29 @@ store_open(struct store **out, const char *path, char *err, size_t errlen)
 	rc = rc == SQLITE_OK ? configure(st) : fail(st, rc, "open");
 	if (rc < 0) {
 		if (err)
-			snprintf(err, errlen, "%s: %s", path, st->err);
-		store_close(st);
+			snprintf(err, errlen, "%s: %s", path, st->base.err);
+		sq_close(&st->base);
 		return rc;
 	}
-	*out = st;
+	*out = &st->base;
 	return 0;
 }
 
-void
-store_close(struct store *st)
+static void
+sq_close(struct store *base)
 {
-	if (st == NULL)
-		return;
+	struct sq *st = sq_of(base);
+
 	sqlite3_close(st->db); /* the last connection checkpoints the WAL */
 	free(st);
 }
 
-int
-store_schema_version(struct store *st)
+static int
+sq_schema_version(struct store *base)
 {
 	int64_t v = -1;
 
-	query_int(st, &v, "PRAGMA user_version");
+	query_int(sq_of(base), &v, "PRAGMA user_version");
 	return (int)v;
 }
 
@@ -379,28 +387,11 @@ store_schema_version(struct store *st)
 /* Apply: one transaction per generation                                */
 /* ------------------------------------------------------------------ */
 
-static void
-sha256_hex(const void *data, size_t len, char out[65])
-{
-	unsigned char h[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-
-	out[0] = '\0';
-	if (!EVP_Digest(data, len, h, &n, EVP_sha256(), NULL))
-		return;
-	for (unsigned int i = 0; i < n && i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", h[i]);
-}
-
 enum { INS_NODE, INS_LABEL, INS_MODULE, INS_PARAM, INS_LINK, INS_MAX };
 
-/* A node keeps the table generation of the previous generation when its
- * table digest did not change. */
 static const char *const insert_sql[INS_MAX] = {
 	[INS_NODE] = "INSERT INTO nodes (gen, name, mgmt_addr, overlay_addr,"
-		     " table_digest, table_gen) SELECT ?1, ?2, ?3, ?4, ?5,"
-		     " COALESCE((SELECT table_gen FROM nodes WHERE gen = ?6 AND"
-		     " name = ?2 AND table_digest = ?5), ?1)",
+		     " table_digest, table_gen) VALUES (?, ?, ?, ?, ?, ?)",
 	[INS_LABEL] = "INSERT INTO node_labels (gen, node, key, value)"
 		      " VALUES (?, ?, ?, ?)",
 	[INS_MODULE] = "INSERT INTO modules (gen, node, name, position)"
@@ -412,9 +403,10 @@ static const char *const insert_sql[INS_MAX] = {
 };
 
 struct apply_ctx {
-	struct store *st;
+	struct sq *st;
+	const struct store_apply *in;
 	sqlite3_stmt *ins[INS_MAX];
-	int64_t gen, prev;
+	int64_t gen;
 };
 
 static int
@@ -435,28 +427,31 @@ insert_modules(struct apply_ctx *a, const struct topo_node *n)
 	return rc;
 }
 
+/* Node @i of the new generation, its labels and modules. */
 static int
-insert_node(struct apply_ctx *a, const struct topo_node *n,
-	    const struct neigh_table *t)
+insert_node(struct apply_ctx *a, size_t i)
 {
+	const struct topo_node *n = &a->in->topo->nodes[i];
+	const struct neigh_table *t = &a->in->tables->tables[i];
+	uint64_t tgen = a->in->table_gens[i];
 	int rc;
 
 	rc = rerun(a->st, a->ins[INS_NODE], "itttti", a->gen, n->name, n->mgmt,
-		   n->overlay, t->digest, a->prev);
-	for (size_t i = 0; rc == 0 && i < n->n_labels; i++)
+		   n->overlay, t->digest, tgen ? (int64_t)tgen : a->gen);
+	for (size_t k = 0; rc == 0 && k < n->n_labels; k++)
 		rc = rerun(a->st, a->ins[INS_LABEL], "ittt", a->gen, n->name,
-			   n->labels[i].key, n->labels[i].value);
+			   n->labels[k].key, n->labels[k].value);
 	return rc ? rc : insert_modules(a, n);
 }
 
 static int
-insert_rows(struct apply_ctx *a, const struct topo_config *cfg,
-	    const struct neigh_set *tables)
+insert_rows(struct apply_ctx *a)
 {
+	const struct topo_config *cfg = a->in->topo;
 	int rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < cfg->n_nodes; i++)
-		rc = insert_node(a, &cfg->nodes[i], &tables->tables[i]);
+		rc = insert_node(a, i);
 	for (size_t i = 0; rc == 0 && i < cfg->n_links; i++) {
 		const struct topo_link *l = &cfg->links[i];
 
@@ -467,43 +462,26 @@ insert_rows(struct apply_ctx *a, const struct topo_config *cfg,
 	return rc;
 }
 
-/* Test hook: create the file named by STORE_PAUSE_ENV and wait (up to a
- * minute, or until it is removed) with the transaction open. */
-static void
-pause_hook(void)
-{
-	const char *path = getenv(STORE_PAUSE_ENV);
-	FILE *f;
-
-	if (path == NULL || path[0] == '\0' || (f = fopen(path, "w")) == NULL)
-		return;
-	fprintf(f, "%d\n", (int)getpid());
-	fclose(f);
-	for (int i = 0; i < 6000 && access(path, F_OK) == 0; i++)
-		usleep(10000);
-}
-
 static int
-insert_generation(struct apply_ctx *a, const char *yaml, size_t len,
-		  const char *source, const char *comment, uint64_t rollback_of)
+insert_generation(struct apply_ctx *a, const char *sha256)
 {
-	char sha[65];
+	const struct store_apply *in = a->in;
 	sqlite3_stmt *s;
 	int rc;
 
-	sha256_hex(yaml, len, sha);
 	s = query(a->st,
 		  "INSERT INTO generations (applied_at, comment, source,"
 		  " yaml, sha256, rollback_of) VALUES (strftime("
 		  "'%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?, ?, ?, ?)",
-		  "tt", comment ? comment : "", source ? source : "");
+		  "tt", in->comment ? in->comment : "",
+		  in->source ? in->source : "");
 	if (s == NULL)
-		return a->st->last;
-	rc = sqlite3_bind_text(s, 3, yaml, (int)len, SQLITE_TRANSIENT);
+		return a->st->base.last;
+	rc = sqlite3_bind_text(s, 3, in->yaml, (int)in->len, SQLITE_TRANSIENT);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(s, 4, sha, -1, SQLITE_TRANSIENT);
-	if (rc == SQLITE_OK && rollback_of)
-		rc = sqlite3_bind_int64(s, 5, (sqlite3_int64)rollback_of);
+		rc = sqlite3_bind_text(s, 4, sha256, -1, SQLITE_TRANSIENT);
+	if (rc == SQLITE_OK && in->rollback_of)
+		rc = sqlite3_bind_int64(s, 5, (sqlite3_int64)in->rollback_of);
 	if (rc != SQLITE_OK) {
 		sqlite3_finalize(s);
 		return fail(a->st, rc, "bind");
@@ -513,105 +491,29 @@ insert_generation(struct apply_ctx *a, const char *yaml, size_t len,
 	return rc;
 }
 
-struct apply_in {
-	const char *yaml;
-	size_t len;
-	const char *source;
-	const char *comment;
-	uint64_t rollback_of;
-	const struct topo_config *cfg;
-	const struct neigh_set *tables;
-};
-
 static int
-apply_tx(struct store *st, const struct apply_in *in, uint64_t *gen)
+sq_apply(struct store *base, const struct store_apply *in, const char *sha256,
+	 uint64_t *gen)
 {
-	struct apply_ctx a = { .st = st };
+	struct sq *st = sq_of(base);
+	struct apply_ctx a = { .st = st, .in = in };
 	int rc;
 
 	if ((rc = exec(st, "BEGIN IMMEDIATE")) < 0)
 		return rc;
-	rc = query_int(st, &a.prev, "SELECT max(id) FROM generations");
 	for (int i = 0; rc == 0 && i < INS_MAX; i++)
 		if ((a.ins[i] = query(st, insert_sql[i], "")) == NULL)
-			rc = st->last;
+			rc = st->base.last;
 	if (rc == 0)
-		rc = insert_generation(&a, in->yaml, in->len, in->source,
-				       in->comment, in->rollback_of);
+		rc = insert_generation(&a, sha256);
 	if (rc == 0)
-		rc = insert_rows(&a, in->cfg, in->tables);
+		rc = insert_rows(&a);
 	for (int i = 0; i < INS_MAX; i++)
 		sqlite3_finalize(a.ins[i]);
-	if (rc == 0) {
-		pause_hook();
-		rc = exec(st, "COMMIT");
-	}
-	if (rc < 0)
-		rollback(st);
-	else
+	if (rc == 0)
+		store_pause_hook();
+	if ((rc = end_tx(st, rc)) == 0)
 		*gen = (uint64_t)a.gen;
-	return rc;
-}
-
-int
-store_apply(struct store *st, const char *yaml, size_t len,
-	    const char *filename, const char *comment, uint64_t rollback_of,
-	    struct topo_errors *errs, uint64_t *gen)
-{
-	struct apply_in in = {
-		.yaml = yaml,
-		.len = len,
-		.source = filename,
-		.comment = comment,
-		.rollback_of = rollback_of,
-	};
-	struct topo_config *cfg;
-	struct neigh_set *tables = NULL;
-	int rc;
-
-	rc = topo_parse(yaml, len, filename, &cfg, errs);
-	if (rc == -EINVAL)
-		snprintf(st->err, sizeof(st->err),
-			 "%s: topology has errors, "
-			 "not applied",
-			 filename ? filename : "topo.yaml");
-	if (rc < 0)
-		return rc;
-	rc = neigh_build(cfg, &tables);
-	if (rc == 0) {
-		in.cfg = cfg;
-		in.tables = tables;
-		if (in.comment == NULL)
-			in.comment = cfg->comment;
-		rc = apply_tx(st, &in, gen);
-	}
-	neigh_set_free(tables);
-	topo_config_free(cfg);
-	return rc;
-}
-
-int
-store_rollback(struct store *st, uint64_t to, struct topo_errors *errs,
-	       uint64_t *gen)
-{
-	struct store_gen info;
-	char comment[64], *yaml;
-	size_t len;
-	int rc;
-
-	if (to == 0) {
-		snprintf(st->err, sizeof(st->err), "no generation 0");
-		return -ENOENT;
-	}
-	rc = store_yaml(st, to, &yaml, &len, &info);
-	if (rc < 0)
-		return rc;
-	snprintf(comment, sizeof(comment), "rollback to generation %llu",
-		 (unsigned long long)to);
-	rc = store_apply(st, yaml, len, info.source, comment, to, errs, gen);
-	free(yaml);
-	free(info.comment);
-	free(info.source);
 	return rc;
 }
 
@@ -636,11 +538,11 @@ col_copy(sqlite3_stmt *s, int i, char *buf, size_t len)
 	snprintf(buf, len, "%s", v ? v : "");
 }
 
-int
-store_current(struct store *st, uint64_t *gen)
+static int
+sq_current(struct store *base, uint64_t *gen)
 {
 	int64_t v;
-	int rc = query_int(st, &v, "SELECT max(id) FROM generations");
+	int rc = query_int(sq_of(base), &v, "SELECT max(id) FROM generations");
 
 	*gen = rc == 0 && v > 0 ? (uint64_t)v : 0;
 	return rc;
@@ -648,39 +550,65 @@ store_current(struct store *st, uint64_t *gen)
 
 /*
  * Step @s to its end into a growing array of @size-byte elements, each
- * filled by @row (which must leave an element it fails on freeable).
- * Returns 0 or a negative errno; either way *@v and *@n say what was made,
- * for the caller's typed free.  @s NULL: the query failed to prepare.
+ * filled by @row (which must leave an element it fails on freeable), for
+ * *@v and *@n.  On failure what was made is freed with @free_rows and
+ * *@v, *@n are NULL and 0.  @s NULL: the query failed to prepare.
  */
 static int
-collect_rows(struct store *st, sqlite3_stmt *s, size_t size,
-	     int (*row)(sqlite3_stmt *, void *), const char *what, void **v,
+collect_rows(struct sq *st, sqlite3_stmt *s, size_t size,
+	     int (*row)(sqlite3_stmt *, void *),
+	     void (*free_rows)(void *v, size_t n), const char *what, void *v,
 	     size_t *n)
 {
+	void **out = v;
 	size_t cap = 0;
 	int rc = 0, step = SQLITE_DONE;
 
-	*v = NULL;
+	*out = NULL;
 	*n = 0;
 	if (s == NULL)
-		return st->last;
+		return st->base.last;
 	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
 		if (*n == cap) {
 			void *nv;
 
 			cap = cap ? cap * 2 : 16;
-			if ((nv = realloc(*v, cap * size)) == NULL) {
+			if ((nv = realloc(*out, cap * size)) == NULL) {
 				rc = -ENOMEM;
 				break;
 			}
-			*v = nv;
+			*out = nv;
 		}
-		rc = row(s, (char *)*v + (*n)++ * size);
+		rc = row(s, (char *)*out + (*n)++ * size);
 	}
 	if (rc == 0 && step != SQLITE_DONE)
 		rc = fail(st, step, what);
 	sqlite3_finalize(s);
+	if (rc < 0) {
+		free_rows(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
 	return rc;
+}
+
+/* The typed frees of store.h, for collect_rows(). */
+static void
+gens_free(void *v, size_t n)
+{
+	store_history_free(v, n);
+}
+
+static void
+nodes_free(void *v, size_t n)
+{
+	store_nodes_free(v, n);
+}
+
+static void
+placements_free(void *v, size_t n)
+{
+	store_placements_free(v, n);
 }
 
 #define GEN_COLUMNS                                              \
@@ -705,46 +633,25 @@ gen_row(sqlite3_stmt *s, void *elem)
 	return g->comment && g->source ? 0 : -ENOMEM;
 }
 
-static void
-store_history_free_one(struct store_gen *g)
+static int
+sq_history(struct store *base, struct store_gen **out, size_t *n)
 {
-	free(g->comment);
-	free(g->source);
-	g->comment = g->source = NULL;
+	struct sq *st = sq_of(base);
+
+	return collect_rows(st,
+			    query(st,
+				  "SELECT " GEN_COLUMNS
+				  " FROM generations ORDER BY id",
+				  ""),
+			    sizeof(**out), gen_row, gens_free, "history", out,
+			    n);
 }
 
-void
-store_history_free(struct store_gen *v, size_t n)
+static int
+sq_yaml(struct store *base, uint64_t gen, char **yaml, size_t *len,
+	struct store_gen *info)
 {
-	for (size_t i = 0; i < n && v; i++)
-		store_history_free_one(&v[i]);
-	free(v);
-}
-
-int
-store_history(struct store *st, struct store_gen **out, size_t *n)
-{
-	void *v;
-	int rc = collect_rows(st,
-			      query(st,
-				    "SELECT " GEN_COLUMNS " FROM"
-				    " generations ORDER BY id",
-				    ""),
-			      sizeof(**out), gen_row, "history", &v, n);
-
-	if (rc < 0) {
-		store_history_free(v, *n);
-		*n = 0;
-		v = NULL;
-	}
-	*out = v;
-	return rc;
-}
-
-int
-store_yaml(struct store *st, uint64_t gen, char **yaml, size_t *len,
-	   struct store_gen *info)
-{
+	struct sq *st = sq_of(base);
 	struct store_gen g;
 	sqlite3_stmt *s;
 	int rc;
@@ -756,13 +663,13 @@ store_yaml(struct store *st, uint64_t gen, char **yaml, size_t *len,
 		  " ELSE ?1 END)",
 		  "i", (int64_t)gen);
 	if (s == NULL)
-		return st->last;
+		return st->base.last;
 	rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW) {
 		rc = rc == SQLITE_DONE ? -ENOENT : fail(st, rc, "yaml");
 		if (rc == -ENOENT)
-			snprintf(st->err, sizeof(st->err), "no generation %llu",
-				 (unsigned long long)gen);
+			snprintf(st->base.err, sizeof(st->base.err),
+				 "no generation %llu", (unsigned long long)gen);
 		sqlite3_finalize(s);
 		return rc;
 	}
@@ -778,47 +685,7 @@ store_yaml(struct store *st, uint64_t gen, char **yaml, size_t *len,
 	if (rc == 0 && info)
 		*info = g;
 	else
-		store_history_free_one(&g);
-	return rc;
-}
-
-int
-store_topology(struct store *st, uint64_t gen, struct topo_config **cfg,
-	       struct neigh_set **tables)
-{
-	struct topo_config *c = NULL;
-	struct neigh_set *t = NULL;
-	struct topo_errors errs;
-	struct store_gen info;
-	char *yaml, name[64];
-	size_t len;
-	int rc;
-
-	if (tables && cfg == NULL) /* the tables borrow the config */
-		return -EINVAL;
-	rc = store_yaml(st, gen, &yaml, &len, &info);
-	if (rc < 0)
-		return rc;
-	snprintf(name, sizeof(name), "generation %llu",
-		 (unsigned long long)info.id);
-	topo_errors_init(&errs);
-	rc = topo_parse(yaml, len, name, &c, &errs);
-	if (rc == -EINVAL)
-		snprintf(st->err, sizeof(st->err),
-			 "stored %s no longer "
-			 "validates: %s",
-			 name, errs.n ? errs.lines[0] : "?");
-	if (rc == 0 && tables)
-		rc = neigh_build(c, &t);
-	topo_errors_free(&errs);
-	store_history_free_one(&info);
-	free(yaml);
-	if (rc == 0 && cfg)
-		*cfg = c;
-	else
-		topo_config_free(c);
-	if (tables)
-		*tables = t;
+		store_gen_clear(&g);
 	return rc;
 }
 
@@ -848,25 +715,6 @@ node_row(sqlite3_stmt *s, void *elem)
 		       : -ENOMEM;
 }
 
-static void
-node_free(struct store_node *n)
-{
-	free(n->name);
-	free(n->mgmt);
-	free(n->overlay);
-	free(n->labels);
-	free(n->agent_addr);
-	free(n->version);
-}
-
-void
-store_nodes_free(struct store_node *v, size_t n)
-{
-	for (size_t i = 0; i < n && v; i++)
-		node_free(&v[i]);
-	free(v);
-}
-
 /* Labels come out in key order: it is the primary key's order. */
 static const char nodes_sql[] =
 	"SELECT n.name, n.mgmt_addr, n.overlay_addr,"
@@ -877,26 +725,21 @@ static const char nodes_sql[] =
 	" FROM nodes n LEFT JOIN agents a ON a.node = n.name"
 	" WHERE n.gen = (SELECT max(id) FROM generations) ORDER BY n.name";
 
-int
-store_nodes(struct store *st, struct store_node **out, size_t *n)
+static int
+sq_nodes(struct store *base, struct store_node **out, size_t *n)
 {
-	void *v;
-	int rc = collect_rows(st, query(st, nodes_sql, ""), sizeof(**out),
-			      node_row, "nodes", &v, n);
+	struct sq *st = sq_of(base);
 
-	if (rc < 0) {
-		store_nodes_free(v, *n);
-		*n = 0;
-		v = NULL;
-	}
-	*out = v;
-	return rc;
+	return collect_rows(st, query(st, nodes_sql, ""), sizeof(**out),
+			    node_row, nodes_free, "nodes", out, n);
 }
 
-int
-store_agent_seen(struct store *st, const char *node, const char *addr,
-		 const char *version, int64_t now_ms)
+static int
+sq_agent_seen(struct store *base, const char *node, const char *addr,
+	      const char *version, int64_t now_ms)
 {
+	struct sq *st = sq_of(base);
+
 	return finish(
 		st,
 		query(st,
@@ -909,8 +752,8 @@ store_agent_seen(struct store *st, const char *node, const char *addr,
 		"agent seen");
 }
 
-int
-store_agent_ack(struct store *st, const char *node, uint64_t gen)
+static int
+agent_ack(struct sq *st, const char *node, uint64_t gen)
 {
 	return finish(st,
 		      query(st,
@@ -921,38 +764,25 @@ store_agent_ack(struct store *st, const char *node, uint64_t gen)
 		      "agent ack");
 }
 
-int
-store_agent_acks(struct store *st, const char *const *nodes,
-		 const uint64_t *gens, size_t n)
+static int
+sq_agent_acks(struct store *base, const char *const *nodes,
+	      const uint64_t *gens, size_t n)
 {
+	struct sq *st = sq_of(base);
 	int rc;
 
 	if (n == 1)
-		return store_agent_ack(st, nodes[0], gens[0]);
+		return agent_ack(st, nodes[0], gens[0]);
 	if ((rc = exec(st, "BEGIN IMMEDIATE")) < 0)
 		return rc;
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = store_agent_ack(st, nodes[i], gens[i]);
-	if (rc == 0)
-		rc = exec(st, "COMMIT");
-	if (rc < 0)
-		rollback(st);
-	return rc;
+		rc = agent_ack(st, nodes[i], gens[i]);
+	return end_tx(st, rc);
 }
 
 /* ------------------------------------------------------------------ */
 /* Module placement: what the controller loaded on each agent           */
 /* ------------------------------------------------------------------ */
-
-void
-store_placements_free(struct store_placement *v, size_t n)
-{
-	for (size_t i = 0; i < n && v; i++) {
-		free(v[i].module);
-		free(v[i].params);
-	}
-	free(v);
-}
 
 static int
 placement_row(sqlite3_stmt *s, void *elem)
@@ -965,32 +795,27 @@ placement_row(sqlite3_stmt *s, void *elem)
 	return p->module && p->params ? 0 : -ENOMEM;
 }
 
-int
-store_placements(struct store *st, const char *node,
-		 struct store_placement **out, size_t *n)
+static int
+sq_placements(struct store *base, const char *node,
+	      struct store_placement **out, size_t *n)
 {
-	void *v;
-	int rc =
-		collect_rows(st,
-			     query(st,
-				   "SELECT module, params, gen FROM"
-				   " placements WHERE node = ? ORDER BY module",
-				   "t", node),
-			     sizeof(**out), placement_row, "placements", &v, n);
+	struct sq *st = sq_of(base);
 
-	if (rc < 0) {
-		store_placements_free(v, *n);
-		*n = 0;
-		v = NULL;
-	}
-	*out = v;
-	return rc;
+	return collect_rows(st,
+			    query(st,
+				  "SELECT module, params, gen FROM placements"
+				  " WHERE node = ? ORDER BY module",
+				  "t", node),
+			    sizeof(**out), placement_row, placements_free,
+			    "placements", out, n);
 }
 
-int
-store_placement_set(struct store *st, const char *node, const char *module,
-		    const char *params, uint64_t gen, int64_t now_ms)
+static int
+sq_placement_set(struct store *base, const char *node, const char *module,
+		 const char *params, uint64_t gen, int64_t now_ms)
 {
+	struct sq *st = sq_of(base);
+
 	return finish(
 		st,
 		query(st,
@@ -1002,9 +827,11 @@ store_placement_set(struct store *st, const char *node, const char *module,
 		"placement");
 }
 
-int
-store_placement_del(struct store *st, const char *node, const char *module)
+static int
+sq_placement_del(struct store *base, const char *node, const char *module)
 {
+	struct sq *st = sq_of(base);
+
 	return finish(st,
 		      query(st,
 			    "DELETE FROM placements WHERE node = ?"
@@ -1012,3 +839,20 @@ store_placement_del(struct store *st, const char *node, const char *module)
 			    "tt", node, module),
 		      "placement");
 }
+
+const struct store_ops store_sqlite_ops = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.schema_version = sq_schema_version,
+	.apply = sq_apply,
+	.current = sq_current,
+	.history = sq_history,
+	.yaml = sq_yaml,
+	.nodes = sq_nodes,
+	.agent_seen = sq_agent_seen,
+	.agent_acks = sq_agent_acks,
+	.placements = sq_placements,
+	.placement_set = sq_placement_set,
+	.placement_del = sq_placement_del,
+};

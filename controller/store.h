@@ -1,21 +1,26 @@
 /*
- * store.h - the controller's database: one SQLite file holding every
- * topology generation (with the YAML that made it), its nodes, links,
- * labels and module placement, each node's neighbour-table digest,
- * agent liveness, and the modules the controller loaded on each agent.  The controller rebuilds all its state from this file
- * alone.  store.c is the only file of the controller that includes
- * sqlite3.h.
+ * store.h - the controller's store: every topology generation (with the
+ * YAML that made it), its nodes, links, labels and modules, each node's
+ * neighbour-table digest and table generation, agent liveness, and the
+ * modules the controller placed on each agent.  The controller rebuilds
+ * all its state from the store alone.
+ *
+ * The store is an interface with backends.  store.c keeps it in one
+ * SQLite file (and is the only file of the controller that includes
+ * sqlite3.h); a backend is a struct store_ops, and store_open() picks one
+ * by the address it is given (store_api.c: one line a backend).  Every
+ * backend passes the same tests (tests/unit/test_store.c).
+ *
+ * The store stores what it is given and never parses: the caller parses
+ * a topology where the request comes in (an Apply, a Rollback's stored
+ * YAML, the generation read back at start-up), computes its neighbour
+ * tables and their table generations, and hands the result down.
  *
  * Generations only grow: an apply adds one, a rollback adds one holding an
- * older generation's YAML.  An apply is one transaction, and a topology
- * with any fault never starts one, so the file is untouched.
- *
- * Each node of a generation has a table generation (want_gen): the
- * generation in which its neighbour table last changed.  Pushes carry it,
- * so applying a change re-versions only the nodes the change affects.
+ * older generation's YAML.  An apply is stored whole or not at all.
  *
  * Functions return 0 or a negative errno value; store_errmsg() then says
- * what SQLite reported.
+ * what the backend reported.
  */
 #ifndef ITM_STORE_H
 #define ITM_STORE_H
@@ -26,40 +31,52 @@
 #include "neigh.h"
 #include "topo.h"
 
-#define STORE_SCHEMA_VERSION 2
-
 /* Environment variable naming a file: when set, an apply creates the file
- * inside its transaction and waits there (tests kill -9 it mid-apply). */
+ * with the write open and waits there (tests kill -9 it mid-apply). */
 #define STORE_PAUSE_ENV "ITM_STORE_PAUSE_IN_APPLY"
 
-struct store;
+/* The schema this controller writes (store_schema_version()). */
+#define STORE_SCHEMA_VERSION 2
+
+/* A backend's handle starts with this (struct sq { struct store base;
+ * ... } in store.c). */
+struct store {
+	const struct store_ops *ops;
+	int last;      /* errno value of the last failure */
+	char err[512]; /* what store_errmsg() says about it */
+};
 
 /*
- * Open (creating and migrating as needed) the database at @path: WAL,
- * foreign keys, a busy timeout.  A file that is not an ITM database or has
- * a newer schema is refused.  On failure @err (if not NULL) says why.
+ * Open (creating and migrating as needed) the store at @where: for now a
+ * file path, an SQLite database.  A store that is not an ITM one or has a
+ * newer schema is refused.  On failure @err (if not NULL) says why.
  */
-int store_open(struct store **out, const char *path, char *err, size_t errlen);
+int store_open(struct store **out, const char *where, char *err, size_t errlen);
 void store_close(struct store *st);
 const char *store_errmsg(const struct store *st);
 int store_schema_version(struct store *st);
 
 /*
- * Validate @yaml (topo_parse; faults go to @errs and nothing is written),
- * compute every node's table, and store it all as a new generation in one
- * transaction.  @filename names the input in faults and history; @comment
- * (may be NULL) overrides the file's own comment; @rollback_of is 0 or the
- * generation this one restores.  Returns 0 with *@gen set, -EINVAL on
- * faults, or another error from the database (nothing stored).
+ * A new generation, parsed and computed by the caller; the store keeps
+ * all of it and checks none of it.  Nothing is borrowed past the call.
  */
-int store_apply(struct store *st, const char *yaml, size_t len,
-		const char *filename, const char *comment, uint64_t rollback_of,
-		struct topo_errors *errs, uint64_t *gen);
+struct store_apply {
+	const char *yaml; /* the text as applied (show, rollback, start-up) */
+	size_t len;
+	const char *source;   /* file name given at apply; NULL: "" */
+	const char *comment;  /* NULL: none */
+	uint64_t rollback_of; /* 0, or the generation this one restores */
+	const struct topo_config *topo;
+	const struct neigh_set *tables; /* one per node, in topo's order */
+	/* Per node, in topo's order: the generation in which its table last
+	 * changed (pushes carry it), 0 for "this new generation". */
+	const uint64_t *table_gens;
+};
 
-/* Store generation @to's YAML again as a new generation. -ENOENT if no
- * such generation. */
-int store_rollback(struct store *st, uint64_t to, struct topo_errors *errs,
-		   uint64_t *gen);
+/* Store @in as the next generation, whole or not at all; *@gen is its
+ * number.  -EINVAL when @in does not hold together (no topology, or not
+ * one table and table generation per node). */
+int store_apply(struct store *st, const struct store_apply *in, uint64_t *gen);
 
 /* The newest generation, 0 when nothing was ever applied. */
 int store_current(struct store *st, uint64_t *gen);
@@ -77,19 +94,14 @@ struct store_gen {
 /* Every generation, oldest first.  Free with store_history_free(). */
 int store_history(struct store *st, struct store_gen **out, size_t *n);
 void store_history_free(struct store_gen *v, size_t n);
+/* Free the strings of one (store_yaml()'s @info). */
+void store_gen_clear(struct store_gen *g);
 
 /* The YAML of generation @gen (0 = current), NUL-terminated, owned by the
- * caller (free()); @info may be NULL.  -ENOENT if none. */
+ * caller (free()); @info may be NULL (else clear it, store_gen_clear()).
+ * -ENOENT if none. */
 int store_yaml(struct store *st, uint64_t gen, char **yaml, size_t *len,
 	       struct store_gen *info);
-
-/*
- * Generation @gen (0 = current) as a config and its neighbour tables
- * (either pointer may be NULL).  The caller frees them:
- * neigh_set_free(*tables) before topo_config_free(*cfg).
- */
-int store_topology(struct store *st, uint64_t gen, struct topo_config **cfg,
-		   struct neigh_set **tables);
 
 /* A node of the current generation with its agent's liveness. */
 struct store_node {
@@ -116,7 +128,7 @@ int store_agent_seen(struct store *st, const char *node, const char *addr,
 		     const char *version, int64_t now_ms);
 /* Record the table generation @node's agent holds. */
 int store_agent_ack(struct store *st, const char *node, uint64_t gen);
-/* The same for @n nodes in one transaction (one sync, not @n). */
+/* The same for @n nodes at once (one sync, not @n). */
 int store_agent_acks(struct store *st, const char *const *nodes,
 		     const uint64_t *gens, size_t n);
 
@@ -141,5 +153,46 @@ void store_placements_free(struct store_placement *v, size_t n);
 int store_placement_set(struct store *st, const char *node, const char *module,
 			const char *params, uint64_t gen, int64_t now_ms);
 int store_placement_del(struct store *st, const char *node, const char *module);
+
+/* ------------------------------------------------------------------ */
+/* Backends                                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * What a backend implements: the calls above with the same contracts
+ * (store_api.c checks the arguments and frees the results).  @open gets
+ * @where as given to store_open(); @apply gets the YAML's SHA-256 (hex)
+ * to keep with it.  A failure leaves its message in st->err.
+ */
+struct store_ops {
+	const char *name; /* "sqlite" */
+	int (*open)(struct store **out, const char *where, char *err,
+		    size_t errlen);
+	void (*close)(struct store *st);
+	int (*schema_version)(struct store *st);
+	int (*apply)(struct store *st, const struct store_apply *in,
+		     const char *sha256, uint64_t *gen);
+	int (*current)(struct store *st, uint64_t *gen);
+	int (*history)(struct store *st, struct store_gen **out, size_t *n);
+	int (*yaml)(struct store *st, uint64_t gen, char **yaml, size_t *len,
+		    struct store_gen *info);
+	int (*nodes)(struct store *st, struct store_node **out, size_t *n);
+	int (*agent_seen)(struct store *st, const char *node, const char *addr,
+			  const char *version, int64_t now_ms);
+	int (*agent_acks)(struct store *st, const char *const *nodes,
+			  const uint64_t *gens, size_t n);
+	int (*placements)(struct store *st, const char *node,
+			  struct store_placement **out, size_t *n);
+	int (*placement_set)(struct store *st, const char *node,
+			     const char *module, const char *params,
+			     uint64_t gen, int64_t now_ms);
+	int (*placement_del)(struct store *st, const char *node,
+			     const char *module);
+};
+
+extern const struct store_ops store_sqlite_ops; /* store.c */
+
+/* For backends: the pause of STORE_PAUSE_ENV, with the write open. */
+void store_pause_hook(void);
 
 #endif /* ITM_STORE_H */

@@ -51,8 +51,8 @@ need_binaries() {
 		    "(agent/, issue 2) is not in this tree yet"
 	[ -e "$ITM_BUILD/modules/qosmod/qosmod.so" ] ||
 		die "qosmod is not built ($ITM_BUILD/modules/qosmod/qosmod.so)"
-	[ -x "$ITM_BUILD/controller/itmctl" ] ||
-		die "itmctl is not built ($ITM_BUILD/controller/itmctl): the" \
+	[ -x "$ITM_BUILD/controller/itmctl/itmctl" ] ||
+		die "itmctl is not built ($ITM_BUILD/controller/itmctl/itmctl): the" \
 		    "operator CLI (controller/) is not in this tree yet"
 	[ -x "$ITM_BUILD/controller/itm-controller" ] ||
 		die "itm-controller is not built ($ITM_BUILD/controller/itm-controller)"

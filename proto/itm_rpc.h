@@ -8,6 +8,9 @@
  * (after other async work) with itm_rpc_reply()/itm_rpc_fail(); exactly one
  * of them must be called for every unary call.
  *
+ * Methods are named by their ID in the table of itm_methods.h
+ * (ITM_AGENT_GET_STATUS...), which gives their paths and message types.
+ *
  * Addresses: "unix:/run/itm/agent.sock", "unix-abstract:name",
  * "127.0.0.1:7700", "[::1]:7700", "host:port".
  *
@@ -19,6 +22,8 @@
 #include <stdint.h>
 #include <uv.h>
 #include <protobuf-c/protobuf-c.h>
+
+#include "itm_methods.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -75,18 +80,18 @@ struct itm_rpc_call;
 
 typedef void (*itm_rpc_handler_cb)(struct itm_rpc_call *call, void *arg);
 
+/* A method a server serves, and its handler. */
 struct itm_rpc_method {
-	const char *path; /* "/itm.v1.Agent/GetStatus" */
-	const ProtobufCMessageDescriptor *request;
-	int server_streaming; /* 1 for "returns (stream ...)" */
+	enum itm_method id;
 	itm_rpc_handler_cb handler;
 };
 
 /*
- * Create a server whose handlers run on @loop with @arg.  The method table
- * is not copied and must outlive the server.  Unknown methods get
- * UNIMPLEMENTED; requests that do not decode get INVALID_ARGUMENT; neither
- * reaches a handler.
+ * Create a server whose handlers run on @loop with @arg.  The list of
+ * methods is not copied and must outlive the server; a method listed
+ * twice or not in the table is -EINVAL.  Methods not listed get
+ * UNIMPLEMENTED; requests that do not decode get INVALID_ARGUMENT;
+ * neither reaches a handler.
  */
 int itm_rpc_server_new(struct itm_rpc_server **out, uv_loop_t *loop,
 		       const struct itm_rpc_method *methods, size_t n_methods,
@@ -125,6 +130,18 @@ int itm_rpc_reply(struct itm_rpc_call *call, const ProtobufCMessage *reply);
 int itm_rpc_fail(struct itm_rpc_call *call, enum itm_rpc_code code,
 		 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/*
+ * itm_rpc_fail() with @detail, a message with what the status message has
+ * no room for (every fault of a topology): it travels in the trailing
+ * metadata ITM_RPC_DETAIL_KEY (gRPC's richer error model), and
+ * itm_rpc_call_detail() reads it back.  Clients that do not look for it
+ * still get the status message.
+ */
+#define ITM_RPC_DETAIL_KEY "itm-detail-bin"
+int itm_rpc_fail_detail(struct itm_rpc_call *call, enum itm_rpc_code code,
+			const ProtobufCMessage *detail, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Server streaming: send one message (queued, in order); -ECANCELED once the
  * client went away.  End with itm_rpc_finish() (or itm_rpc_fail()). */
 int itm_rpc_send(struct itm_rpc_call *call, const ProtobufCMessage *msg);
@@ -155,16 +172,36 @@ int itm_rpc_client_new(struct itm_rpc_client **out, const char *target,
 void itm_rpc_client_free(struct itm_rpc_client *c);
 
 /*
- * Blocking unary call.  On ITM_RPC_OK, *@reply is a message of @reply_desc
- * owned by the caller (protobuf_c_message_free_unpacked(*reply, NULL)).
- * Returns 0 on OK, else -EIO with @st filled (may be NULL).  Safe to call
- * from any thread, one call per client at a time.
+ * Blocking unary call of @m with @req, a message of @m's request type.
+ * On ITM_RPC_OK, *@reply is a message of @m's reply type owned by the
+ * caller (protobuf_c_message_free_unpacked(*reply, NULL)).  Returns 0 on
+ * OK, -EINVAL for a method that is not unary or a request of another
+ * type, else -EIO with @st filled.  Safe to call from any thread, one
+ * call per client at a time.
  */
-int itm_rpc_call(struct itm_rpc_client *c, const char *method,
-		 const ProtobufCMessage *req,
-		 const ProtobufCMessageDescriptor *reply_desc,
-		 ProtobufCMessage **reply, int timeout_ms,
-		 struct itm_rpc_status *st);
+int itm_rpc_call(struct itm_rpc_client *c, enum itm_method m,
+		 const ProtobufCMessage *req, ProtobufCMessage **reply,
+		 int timeout_ms, struct itm_rpc_status *st);
+/*
+ * itm_rpc_call() that also reads the detail a failing server attached
+ * (itm_rpc_fail_detail()): on -EIO, *@detail is a message of @detail_desc
+ * owned by the caller when the server sent one that decodes, else NULL.
+ */
+int itm_rpc_call_detail(struct itm_rpc_client *c, enum itm_method m,
+			const ProtobufCMessage *req, ProtobufCMessage **reply,
+			int timeout_ms, struct itm_rpc_status *st,
+			const ProtobufCMessageDescriptor *detail_desc,
+			ProtobufCMessage **detail);
+/*
+ * itm_rpc_call() by path, untyped: for tests that send what ITM's clients
+ * never do (a method no server has, a request of another type).  @path is
+ * "/itm.v1.Service/Method"; the reply decodes as @reply_desc.
+ */
+int itm_rpc_call_path(struct itm_rpc_client *c, const char *path,
+		      const ProtobufCMessage *req,
+		      const ProtobufCMessageDescriptor *reply_desc,
+		      ProtobufCMessage **reply, int timeout_ms,
+		      struct itm_rpc_status *st);
 
 /*
  * Asynchronous unary call; @done runs on @loop with the reply (owned by
@@ -174,18 +211,16 @@ int itm_rpc_call(struct itm_rpc_client *c, const char *method,
 typedef void (*itm_rpc_done_cb)(void *arg, const struct itm_rpc_status *st,
 				const ProtobufCMessage *reply);
 int itm_rpc_call_async(struct itm_rpc_client *c, uv_loop_t *loop,
-		       const char *method, const ProtobufCMessage *req,
-		       const ProtobufCMessageDescriptor *reply_desc,
+		       enum itm_method m, const ProtobufCMessage *req,
 		       int timeout_ms, itm_rpc_done_cb done, void *arg);
 
 /*
- * Blocking server-streaming call: @on_msg is called for each message (on
- * the calling thread) until the stream ends, @on_msg returns non-zero
- * (cancels), or @timeout_ms passes (0 = none).
+ * Blocking server-streaming call of @m (a STREAM method): @on_msg is
+ * called for each message (on the calling thread) until the stream ends,
+ * @on_msg returns non-zero (cancels), or @timeout_ms passes (0 = none).
  */
-int itm_rpc_stream(struct itm_rpc_client *c, const char *method,
+int itm_rpc_stream(struct itm_rpc_client *c, enum itm_method m,
 		   const ProtobufCMessage *req,
-		   const ProtobufCMessageDescriptor *msg_desc,
 		   int (*on_msg)(void *arg, const ProtobufCMessage *msg),
 		   void *arg, int timeout_ms, struct itm_rpc_status *st);
 

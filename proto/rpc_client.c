@@ -88,6 +88,19 @@ call_create(struct itm_rpc_client *c, grpc_completion_queue *cq,
 	return gc;
 }
 
+/* @m's definition when it is of @kind and @req is its request type. */
+static const struct itm_method_def *
+method_check(enum itm_method m, enum itm_method_kind kind,
+	     const ProtobufCMessage *req)
+{
+	const struct itm_method_def *def = itm_method_def(m);
+
+	if (!def || def->kind != kind || !req ||
+	    req->descriptor != def->request)
+		return NULL;
+	return def;
+}
+
 static size_t
 unary_ops(struct unary *u, const ProtobufCMessage *req, grpc_op *ops)
 {
@@ -133,6 +146,24 @@ status_from(struct itm_rpc_status *st, grpc_status_code code,
 			    GRPC_SLICE_LENGTH(details));
 }
 
+/* The detail a failing server attached (ITM_RPC_DETAIL_KEY), or NULL. */
+static ProtobufCMessage *
+detail_unpack(const grpc_metadata_array *md,
+	      const ProtobufCMessageDescriptor *desc)
+{
+	for (size_t i = 0; desc && i < md->count; i++) {
+		const grpc_metadata *m = &md->metadata[i];
+
+		if (grpc_slice_str_cmp(m->key, ITM_RPC_DETAIL_KEY) == 0)
+			return protobuf_c_message_unpack(desc, NULL,
+							 GRPC_SLICE_LENGTH(
+								 m->value),
+							 GRPC_SLICE_START_PTR(
+								 m->value));
+	}
+	return NULL;
+}
+
 /* Status and decoded reply of a finished unary call; frees @u. */
 static int
 unary_finish(struct unary *u, const ProtobufCMessageDescriptor *desc,
@@ -160,22 +191,26 @@ status_local(struct itm_rpc_status *st, int code, const char *msg)
 	itm__rpc_status_set(st, code, msg, strlen(msg));
 }
 
-int
-itm_rpc_call(struct itm_rpc_client *c, const char *method,
-	     const ProtobufCMessage *req,
-	     const ProtobufCMessageDescriptor *reply_desc,
-	     ProtobufCMessage **reply, int timeout_ms,
-	     struct itm_rpc_status *st)
+/* A blocking unary call; with @detail_desc, *@detail as the server's
+ * detail of a failure. */
+static int
+call_blocking(struct itm_rpc_client *c, const char *path,
+	      const ProtobufCMessage *req,
+	      const ProtobufCMessageDescriptor *reply_desc,
+	      ProtobufCMessage **reply, int timeout_ms,
+	      struct itm_rpc_status *st,
+	      const ProtobufCMessageDescriptor *detail_desc,
+	      ProtobufCMessage **detail)
 {
 	struct unary u;
 	grpc_op ops[6];
 	grpc_call *gc;
 	size_t n;
 
-	if (!c || !method || !req || !reply_desc || !reply)
+	if (!c || !path || !req || !reply_desc || !reply)
 		return -EINVAL;
 	*reply = NULL;
-	gc = call_create(c, c->pluck, method, timeout_ms);
+	gc = call_create(c, c->pluck, path, timeout_ms);
 	n = unary_ops(&u, req, ops);
 	if (grpc_call_start_batch(gc, ops, n, &u, NULL) != GRPC_CALL_OK) {
 		grpc_call_unref(gc);
@@ -185,8 +220,51 @@ itm_rpc_call(struct itm_rpc_client *c, const char *method,
 	}
 	grpc_completion_queue_pluck(c->pluck, &u,
 				    gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	/* The metadata lives as long as the call. */
+	if (detail)
+		*detail = u.status == GRPC_STATUS_OK
+				  ? NULL
+				  : detail_unpack(&u.trail_md, detail_desc);
 	grpc_call_unref(gc);
 	return unary_finish(&u, reply_desc, reply, st);
+}
+
+int
+itm_rpc_call_path(struct itm_rpc_client *c, const char *path,
+		  const ProtobufCMessage *req,
+		  const ProtobufCMessageDescriptor *reply_desc,
+		  ProtobufCMessage **reply, int timeout_ms,
+		  struct itm_rpc_status *st)
+{
+	return call_blocking(c, path, req, reply_desc, reply, timeout_ms, st,
+			     NULL, NULL);
+}
+
+int
+itm_rpc_call(struct itm_rpc_client *c, enum itm_method m,
+	     const ProtobufCMessage *req, ProtobufCMessage **reply,
+	     int timeout_ms, struct itm_rpc_status *st)
+{
+	return itm_rpc_call_detail(c, m, req, reply, timeout_ms, st, NULL,
+				   NULL);
+}
+
+int
+itm_rpc_call_detail(struct itm_rpc_client *c, enum itm_method m,
+		    const ProtobufCMessage *req, ProtobufCMessage **reply,
+		    int timeout_ms, struct itm_rpc_status *st,
+		    const ProtobufCMessageDescriptor *detail_desc,
+		    ProtobufCMessage **detail)
+{
+	const struct itm_method_def *def =
+		method_check(m, ITM_METHOD_UNARY, req);
+
+	if (detail)
+		*detail = NULL;
+	if (!def)
+		return -EINVAL;
+	return call_blocking(c, def->path, req, def->reply, reply, timeout_ms,
+			     st, detail_desc, detail);
 }
 
 /* ------------------------------------------------------------------ */
@@ -354,20 +432,21 @@ acall_start(struct itm_rpc_client *c, struct acall *a, const char *method,
 }
 
 int
-itm_rpc_call_async(struct itm_rpc_client *c, uv_loop_t *loop,
-		   const char *method, const ProtobufCMessage *req,
-		   const ProtobufCMessageDescriptor *reply_desc, int timeout_ms,
+itm_rpc_call_async(struct itm_rpc_client *c, uv_loop_t *loop, enum itm_method m,
+		   const ProtobufCMessage *req, int timeout_ms,
 		   itm_rpc_done_cb done, void *arg)
 {
+	const struct itm_method_def *def;
 	struct acall *a;
 	int rc;
 
-	if (!c || !loop || !method || !req || !reply_desc || !done)
+	if (!c || !loop || !done ||
+	    !(def = method_check(m, ITM_METHOD_UNARY, req)))
 		return -EINVAL;
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	a->reply_desc = reply_desc;
+	a->reply_desc = def->reply;
 	a->done = done;
 	a->arg = arg;
 	uv_mutex_lock(&c->lock);
@@ -375,7 +454,7 @@ itm_rpc_call_async(struct itm_rpc_client *c, uv_loop_t *loop,
 	if (!rc && !(a->hook = hook_get(c, loop)))
 		rc = -ENOMEM;
 	if (!rc)
-		rc = acall_start(c, a, method, req, timeout_ms);
+		rc = acall_start(c, a, def->path, req, timeout_ms);
 	uv_mutex_unlock(&c->lock);
 	if (rc) {
 		free(a);
@@ -496,28 +575,28 @@ stream_read(struct itm_rpc_client *c, struct stream *s,
 }
 
 int
-itm_rpc_stream(struct itm_rpc_client *c, const char *method,
+itm_rpc_stream(struct itm_rpc_client *c, enum itm_method m,
 	       const ProtobufCMessage *req,
-	       const ProtobufCMessageDescriptor *msg_desc,
 	       int (*on_msg)(void *arg, const ProtobufCMessage *msg), void *arg,
 	       int timeout_ms, struct itm_rpc_status *st)
 {
+	const struct itm_method_def *def;
 	struct stream s;
 	int stop;
 
-	if (!c || !method || !req || !msg_desc || !on_msg)
+	if (!c || !on_msg || !(def = method_check(m, ITM_METHOD_STREAM, req)))
 		return -EINVAL;
 	memset(&s, 0, sizeof(s));
 	grpc_metadata_array_init(&s.init_md);
 	grpc_metadata_array_init(&s.trail_md);
 	s.details = grpc_empty_slice();
-	s.gc = call_create(c, c->pluck, method, timeout_ms);
+	s.gc = call_create(c, c->pluck, def->path, timeout_ms);
 	if (stream_start(c, &s, req)) {
 		stream_destroy(&s);
 		status_local(st, ITM_RPC_INTERNAL, "cannot start call");
 		return -EIO;
 	}
-	stop = stream_read(c, &s, msg_desc, on_msg, arg);
+	stop = stream_read(c, &s, def->reply, on_msg, arg);
 	stream_wait(c, &s.t_status);
 	status_from(st, s.status, s.details);
 	if (stop < 0)

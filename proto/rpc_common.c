@@ -114,6 +114,9 @@ itm__rpc_args(grpc_channel_args *args, grpc_arg *store, const grpc_arg *extra,
 	store[n].type = GRPC_ARG_INTEGER;
 	store[n].key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
 	store[n++].value.integer = ITM__RPC_MAX_MSG;
+	store[n].type = GRPC_ARG_INTEGER;
+	store[n].key = (char *)GRPC_ARG_MAX_METADATA_SIZE;
+	store[n++].value.integer = ITM__RPC_MAX_METADATA;
 	for (size_t i = 0; i < n_extra && n < ITM__RPC_ARGS_MAX; i++)
 		store[n++] = extra[i];
 	args->num_args = n;

@@ -15,6 +15,9 @@
 
 /* Largest message either side sends or accepts. */
 #define ITM__RPC_MAX_MSG (16 * 1024 * 1024)
+/* Largest metadata either side accepts: a status detail
+ * (itm_rpc_fail_detail) travels there. */
+#define ITM__RPC_MAX_METADATA (128 * 1024)
 
 /* Reference-counted grpc_init()/grpc_shutdown() for servers and clients. */
 void itm__rpc_lib_ref(void);
@@ -31,7 +34,7 @@ ProtobufCMessage *itm__rpc_unpack(grpc_byte_buffer *bb,
  * @args->args points into @store, which must have room for
  * ITM__RPC_ARGS_MAX entries.
  */
-#define ITM__RPC_ARGS_MAX 6
+#define ITM__RPC_ARGS_MAX 8
 
 void itm__rpc_args(grpc_channel_args *args, grpc_arg *store,
 		   const grpc_arg *extra, size_t n_extra);

@@ -73,12 +73,15 @@ struct out_item {
 	int has_status;
 	grpc_status_code code;
 	grpc_slice details;
+	size_t n_trailing; /* 1 with a status detail */
+	grpc_metadata trailing;
 };
 
 struct itm_rpc_call {
 	struct itm_rpc_server *srv;
-	size_t midx;			/* index in srv->methods */
-	const struct itm_rpc_method *m; /* NULL for generic requests */
+	size_t midx;			  /* index in srv->methods */
+	const struct itm_rpc_method *m;	  /* NULL for generic requests */
+	const struct itm_method_def *def; /* m's path and types */
 	grpc_call *gc;
 	gpr_timespec deadline;
 	grpc_metadata_array md;
@@ -149,6 +152,8 @@ out_item_free(struct out_item *it)
 		grpc_byte_buffer_destroy(it->bb);
 	if (it->has_status)
 		grpc_slice_unref(it->details);
+	if (it->n_trailing)
+		grpc_slice_unref(it->trailing.value);
 	free(it);
 }
 
@@ -227,6 +232,7 @@ request_method(struct itm_rpc_server *srv, size_t midx)
 		return -ENOMEM;
 	call->midx = midx;
 	call->m = &srv->methods[midx];
+	call->def = itm_method_def(call->m->id);
 	call->t_new = (struct tag){ TAG_NEW, call };
 	err = grpc_server_request_registered_call(srv->gs, srv->reg[midx],
 						  &call->gc, &call->deadline,
@@ -363,7 +369,7 @@ static void
 on_new_call(struct itm_rpc_call *call, int success)
 {
 	struct itm_rpc_server *srv = call->srv;
-	const ProtobufCMessageDescriptor *desc = call->m->request;
+	const ProtobufCMessageDescriptor *desc = call->def->request;
 
 	if (!success) { /* server shutting down */
 		call_unref(call);
@@ -378,7 +384,7 @@ on_new_call(struct itm_rpc_call *call, int success)
 	call->payload = NULL;
 	if (!call->req) {
 		reject(call, GRPC_STATUS_INVALID_ARGUMENT,
-		       "%s: request does not decode as %s", call->m->path,
+		       "%s: request does not decode as %s", call->def->path,
 		       desc->name);
 		return;
 	}
@@ -556,8 +562,12 @@ pump_locked(struct itm_rpc_call *call)
 	if (it->has_status) {
 		ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
 		ops[n].data.send_status_from_server.status = it->code;
-		ops[n++].data.send_status_from_server.status_details =
+		ops[n].data.send_status_from_server.status_details =
 			&it->details;
+		ops[n].data.send_status_from_server.trailing_metadata_count =
+			it->n_trailing;
+		ops[n++].data.send_status_from_server.trailing_metadata =
+			it->n_trailing ? &it->trailing : NULL;
 	}
 	call->sending = it;
 	call_ref(call);
@@ -570,22 +580,31 @@ pump_locked(struct itm_rpc_call *call)
 	}
 }
 
-static int
-enqueue(struct itm_rpc_call *call, grpc_byte_buffer *bb, int has_status,
-	grpc_status_code code, const char *msg)
+static struct out_item *
+out_item_new(grpc_byte_buffer *bb, int has_status, grpc_status_code code,
+	     const char *msg)
 {
 	struct out_item *it = calloc(1, sizeof(*it));
 
 	if (!it) {
 		if (bb)
 			grpc_byte_buffer_destroy(bb);
-		return -ENOMEM;
+		return NULL;
 	}
 	it->bb = bb;
 	it->has_status = has_status;
 	it->code = code;
 	if (has_status)
 		it->details = grpc_slice_from_copied_string(msg);
+	return it;
+}
+
+/* Queue @it (NULL: out of memory) and send what can be sent. */
+static int
+enqueue_item(struct itm_rpc_call *call, struct out_item *it)
+{
+	if (!it)
+		return -ENOMEM;
 	uv_mutex_lock(&call->lock);
 	*call->outq_tail = it;
 	call->outq_tail = &it->next;
@@ -593,6 +612,13 @@ enqueue(struct itm_rpc_call *call, grpc_byte_buffer *bb, int has_status,
 	pump_locked(call);
 	uv_mutex_unlock(&call->lock);
 	return 0;
+}
+
+static int
+enqueue(struct itm_rpc_call *call, grpc_byte_buffer *bb, int has_status,
+	grpc_status_code code, const char *msg)
+{
+	return enqueue_item(call, out_item_new(bb, has_status, code, msg));
 }
 
 /* The handler is done with the call: drop the user's reference. */
@@ -613,7 +639,7 @@ itm_rpc_request(const struct itm_rpc_call *call)
 const char *
 itm_rpc_method_path(const struct itm_rpc_call *call)
 {
-	return call->m ? call->m->path : "";
+	return call->def ? call->def->path : "";
 }
 
 const char *
@@ -640,21 +666,67 @@ itm_rpc_reply(struct itm_rpc_call *call, const ProtobufCMessage *reply)
 	return rc;
 }
 
-int
-itm_rpc_fail(struct itm_rpc_call *call, enum itm_rpc_code code, const char *fmt,
-	     ...)
+/* @detail packed into the trailing metadata of @it. */
+static int
+detail_attach(struct out_item *it, const ProtobufCMessage *detail)
+{
+	size_t len = protobuf_c_message_get_packed_size(detail);
+	uint8_t *buf = malloc(len ? len : 1);
+
+	if (!buf)
+		return -ENOMEM;
+	protobuf_c_message_pack(detail, buf);
+	it->trailing.key = grpc_slice_from_static_string(ITM_RPC_DETAIL_KEY);
+	it->trailing.value = grpc_slice_from_copied_buffer((char *)buf, len);
+	it->n_trailing = 1;
+	free(buf);
+	return 0;
+}
+
+static int
+fail_v(struct itm_rpc_call *call, enum itm_rpc_code code,
+       const ProtobufCMessage *detail, const char *fmt, va_list ap)
 {
 	char msg[ITM_RPC_MSG_MAX];
-	va_list ap;
+	struct out_item *it;
 	int rc;
 
 	if (!call || call->user_done)
 		return -EINVAL;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	rc = enqueue(call, NULL, 1, (grpc_status_code)code, msg);
+	it = out_item_new(NULL, 1, (grpc_status_code)code, msg);
+	if (it && detail && code != ITM_RPC_OK && detail_attach(it, detail)) {
+		out_item_free(it);
+		it = NULL;
+	}
+	rc = enqueue_item(call, it);
 	user_release(call);
+	return rc;
+}
+
+int
+itm_rpc_fail(struct itm_rpc_call *call, enum itm_rpc_code code, const char *fmt,
+	     ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = fail_v(call, code, NULL, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+itm_rpc_fail_detail(struct itm_rpc_call *call, enum itm_rpc_code code,
+		    const ProtobufCMessage *detail, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = fail_v(call, code, detail, fmt, ap);
+	va_end(ap);
 	return rc;
 }
 
@@ -663,7 +735,8 @@ itm_rpc_send(struct itm_rpc_call *call, const ProtobufCMessage *msg)
 {
 	int full;
 
-	if (!call || !msg || call->user_done || !call->m->server_streaming)
+	if (!call || !msg || call->user_done ||
+	    call->def->kind != ITM_METHOD_STREAM)
 		return -EINVAL;
 	if (atomic_load(&call->cancelled))
 		return -ECANCELED;
@@ -885,10 +958,10 @@ check_methods(const struct itm_rpc_method *methods, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct itm_rpc_method *m = &methods[i];
 
-		if (!m->path || m->path[0] != '/' || !m->request || !m->handler)
+		if (!itm_method_def(m->id) || !m->handler)
 			return -EINVAL;
 		for (size_t j = 0; j < i; j++)
-			if (!strcmp(methods[j].path, m->path))
+			if (methods[j].id == m->id)
 				return -EINVAL;
 	}
 	return 0;
@@ -915,7 +988,7 @@ server_grpc_new(struct itm_rpc_server *srv)
 	grpc_server_register_completion_queue(srv->gs, srv->cq, NULL);
 	for (size_t i = 0; i < srv->n_methods; i++) {
 		srv->reg[i] = grpc_server_register_method(
-			srv->gs, srv->methods[i].path, NULL,
+			srv->gs, itm_method_def(srv->methods[i].id)->path, NULL,
 			GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
 		if (!srv->reg[i])
 			return -EINVAL;

@@ -1,14 +1,14 @@
 # Unit tests of itm-controller's parts: topo.yaml parsing and validation,
-# neighbour tables, the SQLite store, and the topo.yaml corpus.
+# neighbour tables, the store (on each backend, with topologies parsed as
+# the controller parses them), and the topo.yaml corpus.
 
 itm_unit_test(test_topo unit/test_topo.c LIBS itmtopo)
-target_include_directories(test_topo PRIVATE ${PROJECT_SOURCE_DIR}/controller)
+target_include_directories(test_topo PRIVATE ${PROJECT_SOURCE_DIR}/controller/topo)
 itm_unit_test(test_neigh unit/test_neigh.c LIBS itmtopo)
 itm_unit_test(test_store unit/test_store.c LIBS itmstore PkgConfig::SQLITE)
 
 # Saved inputs and expected outputs in unit/topo_bad and unit/topo_good.
-itm_unit_test(test_topo_corpus unit/test_topo_corpus.c
-              LIBS itmstore PkgConfig::CRYPTO)
+itm_unit_test(test_topo_corpus unit/test_topo_corpus.c LIBS itmtopo)
 target_compile_definitions(test_topo_corpus PRIVATE
                            ITM_TOPO_CORPUS="${CMAKE_CURRENT_SOURCE_DIR}/unit")
 

@@ -42,7 +42,7 @@ add_test(NAME fuzz.topo_replay
 set_tests_properties(fuzz.topo_replay PROPERTIES LABELS "unit;fuzz" TIMEOUT 120)
 
 if(ITM_FUZZ)
-  set(ctl ${PROJECT_SOURCE_DIR}/controller)
+  set(ctl ${PROJECT_SOURCE_DIR}/controller/topo)
   add_executable(fuzz_topo fuzz/fuzz_topo.c ${ctl}/topo.c ${ctl}/topo_yaml.c
     ${ctl}/topo_schema.c ${ctl}/topo_check.c ${ctl}/topo_xref.c
     ${ctl}/topo_diff.c ${ctl}/neigh.c)

@@ -1,8 +1,8 @@
 # itmctl tests: the parser on its own, and the binary against a fake agent
 # (a real gRPC server with canned replies) with saved expected outputs.
 itm_unit_test(test_parser unit/test_parser.c
-              ${CMAKE_SOURCE_DIR}/controller/parser.c)
-target_include_directories(test_parser PRIVATE ${CMAKE_SOURCE_DIR}/controller)
+              ${CMAKE_SOURCE_DIR}/controller/itmctl/parser.c)
+target_include_directories(test_parser PRIVATE ${CMAKE_SOURCE_DIR}/controller/itmctl)
 
 itm_unit_test(test_itmctl unit/test_itmctl.c LIBS itmproto)
 add_dependencies(test_itmctl itmctl)

@@ -7,3 +7,9 @@ target_compile_definitions(test_rpc PRIVATE
 # Benchmark, built only: median unary latency over unix socket and TCP.
 add_executable(rpc_bench bench/rpc_bench.c)
 target_link_libraries(rpc_bench PRIVATE itmproto)
+
+# The method table (proto/itm_methods.h) against the services protoc-c
+# generated from itm.proto, and the streaming rpcs itm.proto declares.
+itm_unit_test(test_methods unit/test_methods.c LIBS itmproto)
+target_compile_definitions(test_methods PRIVATE
+  ITM_PROTO_FILE="${CMAKE_SOURCE_DIR}/proto/itm.proto")

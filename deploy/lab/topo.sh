@@ -58,7 +58,7 @@ topo_itmctl() {
 
 topo_need_binaries() {
 	local b
-	for b in controller/itm-controller controller/itmctl agent/itm-agent; do
+	for b in controller/itm-controller controller/itmctl/itmctl agent/itm-agent; do
 		[ -x "$ITM_BUILD/$b" ] ||
 			die "$ITM_BUILD/$b is not built (cmake --build $ITM_BUILD)"
 	done

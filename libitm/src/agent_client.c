@@ -43,14 +43,12 @@ call_error(const struct itm__agent *a, const struct itm_rpc_status *st,
 }
 
 static int
-call(struct itm__agent *a, const char *method, const ProtobufCMessage *req,
-     const ProtobufCMessageDescriptor *rd, ProtobufCMessage **rep, char *err,
-     size_t errlen)
+call(struct itm__agent *a, enum itm_method m, const ProtobufCMessage *req,
+     ProtobufCMessage **rep, char *err, size_t errlen)
 {
 	struct itm_rpc_status st;
 
-	if (itm_rpc_call(a->rpc, method, req, rd, rep, AGENT_TIMEOUT_MS, &st) <
-	    0)
+	if (itm_rpc_call(a->rpc, m, req, rep, AGENT_TIMEOUT_MS, &st) < 0)
 		return call_error(a, &st, err, errlen);
 	return 0;
 }
@@ -70,8 +68,7 @@ itm__agent_open(struct itm__agent **out, const char *target, char *err,
 	snprintf(a->target, sizeof(a->target), "%s", target);
 	rc = itm_rpc_client_new(&a->rpc, target, NULL);
 	if (rc == 0)
-		rc = call(a, "/itm.v1.Agent/GetStatus", &req.base,
-			  &itm__v1__status_reply__descriptor, &rep, err,
+		rc = call(a, ITM_AGENT_GET_STATUS, &req.base, &rep, err,
 			  errlen);
 	else
 		snprintf(err, errlen, "%s: %s", target, strerror(-rc));
@@ -116,8 +113,7 @@ itm__agent_attach(struct itm__agent *a, const struct itm_info *info,
 	req.module = (char *)module;
 	req.n_class_names = info->class_names ? info->n_class_names : 0;
 	req.class_names = (char **)info->class_names;
-	rc = call(a, "/itm.v1.Agent/Attach", &req.base,
-		  &itm__v1__attach_reply__descriptor, (ProtobufCMessage **)&rep,
+	rc = call(a, ITM_AGENT_ATTACH, &req.base, (ProtobufCMessage **)&rep,
 		  err, errlen);
 	if (rc < 0)
 		return rc;
@@ -137,8 +133,7 @@ itm__agent_detach(struct itm__agent *a, uint64_t lease)
 	int rc;
 
 	req.lease = lease;
-	rc = call(a, "/itm.v1.Agent/Detach", &req.base,
-		  &itm__v1__detach_reply__descriptor, &rep, NULL, 0);
+	rc = call(a, ITM_AGENT_DETACH, &req.base, &rep, NULL, 0);
 	if (rep)
 		protobuf_c_message_free_unpacked(rep, NULL);
 	return rc;
@@ -251,9 +246,7 @@ itm__agent_heartbeat(struct itm__agent *a, uv_loop_t *loop, const char *module,
 	hc->done = done;
 	hc->arg = arg;
 	/* The request is serialised before this returns. */
-	rc = itm_rpc_call_async(a->rpc, loop, "/itm.v1.Agent/Heartbeat",
-				&req.base,
-				&itm__v1__heartbeat_reply__descriptor,
+	rc = itm_rpc_call_async(a->rpc, loop, ITM_AGENT_HEARTBEAT, &req.base,
 				AGENT_TIMEOUT_MS, hb_reply, hc);
 	if (rc == 0)
 		hc = NULL;
@@ -282,8 +275,7 @@ itm__agent_settle(struct itm__agent *a, uint64_t lease,
 	req.tos_value = s->tos_value;
 	req.tos_mask = s->tos_mask;
 	req.except_tcp_flags = s->except_tcp_flags;
-	rc = call(a, "/itm.v1.Agent/Settle", &req.base,
-		  &itm__v1__settle_reply__descriptor, (ProtobufCMessage **)&rep,
+	rc = call(a, ITM_AGENT_SETTLE, &req.base, (ProtobufCMessage **)&rep,
 		  err, errlen);
 	if (rc == 0) {
 		*mark = rep->settle_mark;

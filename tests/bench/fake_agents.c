@@ -97,10 +97,8 @@ h_get_table(struct itm_rpc_call *call, void *arg)
 }
 
 static const struct itm_rpc_method methods[] = {
-	{ "/itm.v1.Agent/InstallTable", &itm__v1__neighbour_table__descriptor,
-	  0, h_install },
-	{ "/itm.v1.Agent/GetTable", &itm__v1__get_table_request__descriptor, 0,
-	  h_get_table },
+	{ ITM_AGENT_INSTALL_TABLE, h_install },
+	{ ITM_AGENT_GET_TABLE, h_get_table },
 };
 
 static void
@@ -140,19 +138,15 @@ send_one(struct fake *f)
 		j.agent_addr = f->addr;
 		j.generation = f->generation;
 		j.version = "fake";
-		if (itm_rpc_call_async(ctl, loop, "/itm.v1.Controller/Join",
-				       &j.base,
-				       &itm__v1__join_reply__descriptor, 2000,
-				       join_done, f) < 0)
+		if (itm_rpc_call_async(ctl, loop, ITM_CONTROLLER_JOIN, &j.base,
+				       2000, join_done, f) < 0)
 			f->in_flight = 0;
 		return;
 	}
 	h.node = f->name;
 	h.generation = f->generation;
-	if (itm_rpc_call_async(ctl, loop, "/itm.v1.Controller/NodeHeartbeat",
-			       &h.base,
-			       &itm__v1__node_heartbeat_reply__descriptor, 2000,
-			       beat_done, f) < 0)
+	if (itm_rpc_call_async(ctl, loop, ITM_CONTROLLER_NODE_HEARTBEAT,
+			       &h.base, 2000, beat_done, f) < 0)
 		f->in_flight = 0;
 }
 

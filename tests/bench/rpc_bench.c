@@ -34,8 +34,7 @@ h_status(struct itm_rpc_call *call, void *arg)
 }
 
 static const struct itm_rpc_method methods[] = {
-	{ "/itm.v1.Agent/GetStatus", &itm__v1__status_request__descriptor, 0,
-	  h_status },
+	{ ITM_AGENT_GET_STATUS, h_status },
 };
 
 static void
@@ -109,8 +108,7 @@ run(const char *name, const char *listen, int n)
 	for (int i = -50; i < n; i++) { /* 50 warm-up calls */
 		double t0 = now_us();
 
-		if (itm_rpc_call(c, methods[0].path, &q.base,
-				 &itm__v1__status_reply__descriptor, &m, 2000,
+		if (itm_rpc_call(c, ITM_AGENT_GET_STATUS, &q.base, &m, 2000,
 				 &st)) {
 			fprintf(stderr, "rpc_bench: %s: %s: %s\n", name,
 				itm_rpc_code_name(st.code), st.message);

@@ -57,7 +57,8 @@ check_table() {
 		itm_fail "table of $1 does not match $2: $out"
 }
 
-# result_of NODE: NODE's row in the last apply's JSON ($ITM_TMP/apply.json).
+# result_of NODE: NODE's result in the last apply's JSON ($ITM_TMP/apply.json):
+# the name of itm.proto's Outcome value, OUTCOME_UPDATED...
 result_of() {
 	python3 -c 'import json,sys
 r = json.load(open(sys.argv[1]))
@@ -210,7 +211,7 @@ topo "$T3" 30 7			# c4n1 -- c4n2 latency 5 -> 7
 apply "$T1" || itm_fail "apply $T1: $(cat "$ITM_TMP/apply.err")"
 G1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["generation"])' "$ITM_TMP/apply.json")
 for n in "${NODES[@]}"; do
-	itm_assert_eq "$(result_of "$n")" updated "apply 1: $n"
+	itm_assert_eq "$(result_of "$n")" OUTCOME_UPDATED "apply 1: $n"
 	check_table "$n" "$T1"
 	itm_assert_eq "$(agent_gen "$n")" "$G1" "generation of $n after apply 1"
 done
@@ -227,11 +228,11 @@ apply "$T2" || itm_fail "apply $T2: $(cat "$ITM_TMP/apply.err")"
 G2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["generation"])' "$ITM_TMP/apply.json")
 [ "$G2" -gt "$G1" ] || itm_fail "generation $G2 after $G1"
 for n in c4n3 c4n4; do
-	itm_assert_eq "$(result_of "$n")" updated "apply 2: $n"
+	itm_assert_eq "$(result_of "$n")" OUTCOME_UPDATED "apply 2: $n"
 	itm_assert_eq "$(agent_gen "$n")" "$G2" "generation of $n after apply 2"
 done
 for n in c4n1 c4n2; do
-	itm_assert_eq "$(result_of "$n")" unchanged "apply 2: $n"
+	itm_assert_eq "$(result_of "$n")" OUTCOME_UNCHANGED "apply 2: $n"
 	itm_assert_eq "$(agent_gen "$n")" "$G1" "generation of $n after apply 2"
 done
 for n in "${NODES[@]}"; do check_table "$n" "$T2"; done
@@ -247,8 +248,8 @@ apply "$T3"
 rc=$?
 itm_assert_eq "$rc" 3 "exit status of an apply with a node down"
 G3=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["generation"])' "$ITM_TMP/apply.json")
-itm_assert_eq "$(result_of c4n2)" unreachable "apply 3: c4n2 (killed)"
-itm_assert_eq "$(result_of c4n1)" updated "apply 3: c4n1"
+itm_assert_eq "$(result_of c4n2)" OUTCOME_UNREACHABLE "apply 3: c4n2 (killed)"
+itm_assert_eq "$(result_of c4n1)" OUTCOME_UPDATED "apply 3: c4n1"
 agent_start c4n2
 itm_wait_for 20 node_converged c4n2 "$G3" ||
 	itm_fail "c4n2 did not converge to generation $G3: $(ctl nodes 2>&1)"
@@ -364,6 +365,20 @@ for want in "bad.yaml:5: nodes\[0\]\.overlay" "bad.yaml:6: nodes\[0\]: unknown k
 done
 out=$(ctl topology apply --dry-run "$ITM_TMP/bad.yaml" 2>&1) &&
 	itm_fail "dry run of a bad file succeeded"
+# More faults than a gRPC status message holds: every one still printed
+# (the controller sends them all in the status detail).
+{
+	echo "nodes:"
+	for i in $(seq 1 80); do
+		echo "  - {name: m$i, mgmt: 10.$X.250.$i:7701, overlay: 10.$X.251.$((300 + i))}"
+	done
+} >"$ITM_TMP/many.yaml"
+out=$(ctl topology apply "$ITM_TMP/many.yaml" 2>&1)
+itm_assert_eq "$?" 1 "exit status of an apply with 80 faults"
+itm_assert_eq "$(grep -c '^.*many\.yaml:[0-9]*: nodes\[[0-9]*\]\.overlay: ' <<<"$out")" 80 \
+	"faults printed of 80"
+itm_assert_match "$out" "many\.yaml:81: nodes\[79\]\.overlay: .*'10\.$X\.251\.380'" \
+	"the last fault"
 cmp "$DB" "$ITM_TMP/db.before" || itm_fail "the database file changed after a refused apply"
 if [ -e "$ITM_TMP/wal.before" ]; then
 	cmp "$DB-wal" "$ITM_TMP/wal.before" || itm_fail "the WAL changed after a refused apply"

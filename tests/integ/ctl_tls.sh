@@ -112,7 +112,7 @@ itm_assert_match "$out" "PERMISSION_DENIED.*node 'n1' may only join" "node cert"
 # itmctl, the operator's tool, over mutual TLS: to the controller with the
 # operator's certificate, to an agent checked for the node's name; without
 # a certificate, or with a node's, it is told why.
-ITMCTL=$ITM_BUILD/controller/itmctl
+ITMCTL=$ITM_BUILD/controller/itmctl/itmctl
 op() {	# NAME ARGS...: itmctl from c with NAME's certificate from $PKI
 	local name=$1
 	shift

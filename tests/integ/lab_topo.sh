@@ -24,7 +24,7 @@ LAB="lt$$"
 export ITM_LAB_DIR="$ITM_TMP/labs"
 STATE=$ITM_LAB_DIR/$LAB
 itm_on_exit '"$LAB_SH" down -n "$LAB" >/dev/null 2>&1'
-for b in controller/itm-controller controller/itmctl agent/itm-agent; do
+for b in controller/itm-controller controller/itmctl/itmctl agent/itm-agent; do
 	[ -x "$ITM_BUILD/$b" ] || itm_fail "$ITM_BUILD/$b is not built"
 done
 

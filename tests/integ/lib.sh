@@ -783,7 +783,7 @@ EOF
 # ---------------------------------------------------------------------
 
 itm_agent_bin() { echo "$ITM_BUILD/agent/itm-agent"; }
-itm_ctl_bin() { echo "$ITM_BUILD/controller/itmctl"; }
+itm_ctl_bin() { echo "$ITM_BUILD/controller/itmctl/itmctl"; }
 
 # Unix socket of agent NAME.
 itm_agent_sock() { echo "$ITM_TMP/agent-$1.sock"; }

@@ -318,16 +318,61 @@ reply_applied(struct itm_rpc_call *call, uint64_t gen, int all_ok)
 	Itm__V1__NodeResult *ns[] = { &a, &b, &c };
 	Itm__V1__ApplyReply r = ITM__V1__APPLY_REPLY__INIT;
 
-	a.node = "n1", a.result = "updated", a.generation = gen;
-	b.node = "n2", b.result = all_ok ? "updated" : "unchanged";
+	a.node = "n1", a.result = ITM__V1__OUTCOME__OUTCOME_UPDATED,
+	a.generation = gen;
+	b.node = "n2", b.result = all_ok ? ITM__V1__OUTCOME__OUTCOME_UPDATED
+					 : ITM__V1__OUTCOME__OUTCOME_UNCHANGED;
 	b.generation = gen;
-	c.node = "n3", c.result = all_ok ? "updated" : "unreachable";
+	c.node = "n3",
+	c.result = all_ok ? ITM__V1__OUTCOME__OUTCOME_UPDATED
+			  : ITM__V1__OUTCOME__OUTCOME_UNREACHABLE;
 	c.generation = all_ok ? gen : 3;
 	c.detail = all_ok ? ""
 			  : "10.99.0.3:7701: UNAVAILABLE: connection "
 			    "refused";
 	r.generation = gen, r.n_nodes = 3, r.nodes = ns;
 	itm_rpc_reply(call, &r.base);
+}
+
+/*
+ * A refused topology as the controller refuses it: the first fault in the
+ * message, all of them in the detail (the faults of bad.yaml in
+ * test_topology_refused), with @more counted past them.  A file with
+ * "# bogus" gets the message alone, as from a controller that sends no
+ * detail.
+ */
+static void
+refuse(struct itm_rpc_call *call, const char *file, const char *yaml,
+       uint32_t more)
+{
+	static const char *const faults[] = {
+		"5: nodes[0]: unknown key 'bogus' (expected name, mgmt, "
+		"overlay, labels or modules)",
+		"6: nodes[1].name: duplicate node 'n1' (first at line 2)",
+		"7: nodes[1].mgmt: must be host:port (the port is missing), "
+		"got 'nowhere'",
+		"8: nodes[1].overlay: must be an IPv4 or IPv6 address (no "
+		"port, no prefix length), got '10.200.0.300'",
+		"10: links[0].between[1]: unknown node 'n9'",
+		"11: links[0].cost: must be an integer 1..65535, got 'abc'",
+	};
+	Itm__V1__TopologyFaults tf = ITM__V1__TOPOLOGY_FAULTS__INIT;
+	char *lines[6];
+
+	if (strstr(yaml, "# bogus")) {
+		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
+			     "%s:1: bogus: unknown key", file);
+		return;
+	}
+	for (size_t i = 0; i < 6; i++)
+		assert_true(asprintf(&lines[i], "%s:%s", file, faults[i]) > 0);
+	tf.faults = lines;
+	tf.n_faults = 6;
+	tf.more = more;
+	itm_rpc_fail_detail(call, ITM_RPC_INVALID_ARGUMENT, &tf.base,
+			    "%s\n... and 5 more faults", lines[0]);
+	for (size_t i = 0; i < 6; i++)
+		free(lines[i]);
 }
 
 static void
@@ -338,10 +383,7 @@ h_apply(struct itm_rpc_call *call, void *arg)
 	(void)arg;
 	record_ctl("", "", 0, NULL, q->filename, q->dry_run);
 	if (strstr(q->yaml, "bogus")) {
-		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
-			     "%s:1: bogus: "
-			     "unknown key",
-			     q->filename);
+		refuse(call, q->filename, q->yaml, 0);
 		return;
 	}
 	if (strstr(q->yaml, "nodes: []")) {
@@ -394,10 +436,7 @@ h_diff(struct itm_rpc_call *call, void *arg)
 	(void)arg;
 	record_ctl("", "", 0, NULL, q->filename, 0);
 	if (strstr(q->yaml, "bogus")) {
-		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
-			     "%s:1: bogus: "
-			     "unknown key",
-			     q->filename);
+		refuse(call, q->filename, q->yaml, 94);
 		return;
 	}
 	if (!strstr(q->yaml, "all-ok"))
@@ -438,7 +477,7 @@ h_node_stats(struct itm_rpc_call *call, void *arg)
 	record_ctl(q->node, q->module, 0, NULL, "", 0);
 	fill_stats(&b, "n1", q->module);
 	empty.node = "n2";
-	e.node = "n3", e.result = "unreachable";
+	e.node = "n3", e.result = ITM__V1__OUTCOME__OUTCOME_UNREACHABLE;
 	e.detail = "10.99.0.3:7701: UNAVAILABLE: connection refused";
 	if (!*q->node || !strcmp(q->node, "n1"))
 		ns[r.n_nodes++] = &b.r;
@@ -481,36 +520,23 @@ h_node_module(struct itm_rpc_call *call, void *arg)
 	itm_rpc_reply(call, &r.base);
 }
 
-#define AGENT "/itm.v1.Agent/"
-#define CTL   "/itm.v1.Controller/"
 static const struct itm_rpc_method methods[] = {
-	{ AGENT "GetStatus", &itm__v1__status_request__descriptor, 0,
-	  h_status },
-	{ AGENT "LoadModule", &itm__v1__load_module_request__descriptor, 0,
-	  h_load },
-	{ AGENT "UnloadModule", &itm__v1__unload_module_request__descriptor, 0,
-	  h_unload },
-	{ AGENT "ListModules", &itm__v1__list_modules_request__descriptor, 0,
-	  h_list },
-	{ AGENT "GetStats", &itm__v1__stats_request__descriptor, 0, h_stats },
-	{ AGENT "GetTable", &itm__v1__get_table_request__descriptor, 0,
-	  h_table },
-	{ CTL "Nodes", &itm__v1__nodes_request__descriptor, 0, h_nodes },
-	{ CTL "Apply", &itm__v1__apply_request__descriptor, 0, h_apply },
-	{ CTL "Rollback", &itm__v1__rollback_request__descriptor, 0,
-	  h_rollback },
-	{ CTL "ShowTopology", &itm__v1__topology_request__descriptor, 0,
-	  h_show },
-	{ CTL "Diff", &itm__v1__diff_request__descriptor, 0, h_diff },
-	{ CTL "History", &itm__v1__history_request__descriptor, 0, h_history },
-	{ CTL "NodeStats", &itm__v1__node_stats_request__descriptor, 0,
-	  h_node_stats },
-	{ CTL "NodeLoadModule", &itm__v1__node_module_request__descriptor, 0,
-	  h_node_module },
-	{ CTL "NodeUnloadModule", &itm__v1__node_module_request__descriptor, 0,
-	  h_node_module },
-	{ CTL "NodeListModules", &itm__v1__node_module_request__descriptor, 0,
-	  h_node_module },
+	{ ITM_AGENT_GET_STATUS, h_status },
+	{ ITM_AGENT_LOAD_MODULE, h_load },
+	{ ITM_AGENT_UNLOAD_MODULE, h_unload },
+	{ ITM_AGENT_LIST_MODULES, h_list },
+	{ ITM_AGENT_GET_STATS, h_stats },
+	{ ITM_AGENT_GET_TABLE, h_table },
+	{ ITM_CONTROLLER_NODES, h_nodes },
+	{ ITM_CONTROLLER_APPLY, h_apply },
+	{ ITM_CONTROLLER_ROLLBACK, h_rollback },
+	{ ITM_CONTROLLER_SHOW_TOPOLOGY, h_show },
+	{ ITM_CONTROLLER_DIFF, h_diff },
+	{ ITM_CONTROLLER_HISTORY, h_history },
+	{ ITM_CONTROLLER_NODE_STATS, h_node_stats },
+	{ ITM_CONTROLLER_NODE_LOAD_MODULE, h_node_module },
+	{ ITM_CONTROLLER_NODE_UNLOAD_MODULE, h_node_module },
+	{ ITM_CONTROLLER_NODE_LIST_MODULES, h_node_module },
 };
 
 /* ------------------------------------------------------------------ */
@@ -1062,7 +1088,7 @@ test_topology_refused(void **state)
 	struct run r;
 
 	(void)state;
-	/* Every fault, one per line, from the same validator. */
+	/* Every fault the controller sent, one per line. */
 	itmctl(&r, NULL, "topology", "apply", bad, NULL);
 	assert_int_equal(r.status, 1);
 	assert_string_equal(r.out, "");
@@ -1070,7 +1096,8 @@ test_topology_refused(void **state)
 	itmctl(&r, NULL, "topology", "diff", bad, NULL);
 	assert_int_equal(r.status, 1);
 	assert_non_null(strstr(r.err, "bad.yaml:11: links[0].cost"));
-	/* What the controller said, when itmctl's check finds nothing. */
+	assert_non_null(strstr(r.err, "\n(94 more errors not shown)\n"));
+	/* What the controller said, when it sent no faults. */
 	itmctl(&r, NULL, "topology", "apply", odd, NULL);
 	assert_int_equal(r.status, 1);
 	snprintf(want, sizeof(want),

@@ -1,7 +1,8 @@
 /*
  * test_neigh.c - neighbour tables: who is in a node's table, with which
  * attributes and in which order, and which changes to a topology change
- * which tables' digests (the "updated" / "unchanged" of an apply).
+ * which tables' digests (the "updated" / "unchanged" of an apply), and
+ * the table generations an apply gives them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -146,6 +147,48 @@ what_changes(void **state)
 	built_free(&lab);
 }
 
+/* Table generations: kept where the digest is the same, 0 (new) where it
+ * changed or the node is new; nodes gone from @prev do not matter. */
+static void
+table_generations(void **state)
+{
+	struct built b = base();
+	struct built cost = build("10.200.0.1", "", "10.99.0.2:7701", "11");
+	const uint64_t prev[5] = { 1, 2, 3, 4, 5 };
+	uint64_t gens[5];
+	const char four[] =
+		"nodes:\n"
+		"  - {name: n3, mgmt: 10.99.0.3:7701, overlay: 10.200.0.3}\n"
+		"  - {name: n4, mgmt: 10.99.0.4:7701, overlay: 10.200.0.4}\n"
+		"  - {name: n5, mgmt: 10.99.0.5:7701, overlay: 10.200.0.5}\n"
+		"  - {name: n6, mgmt: 10.99.0.6:7701, overlay: 10.200.0.6}\n";
+	struct topo_errors errs;
+	struct topo_config *cfg;
+	struct neigh_set *set;
+
+	neigh_table_gens(b.set, prev, cost.set, gens);
+	assert_int_equal(gens[0], 1);
+	assert_int_equal(gens[1], 2);
+	assert_int_equal(gens[2], 0); /* n3 and n4: their link's cost */
+	assert_int_equal(gens[3], 0);
+	assert_int_equal(gens[4], 5);
+	neigh_table_gens(NULL, NULL, b.set, gens); /* nothing before */
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(gens[i], 0);
+	topo_errors_init(&errs);
+	assert_int_equal(topo_parse(four, strlen(four), NULL, &cfg, &errs), 0);
+	assert_int_equal(neigh_build(cfg, &set), 0);
+	neigh_table_gens(b.set, prev, set, gens);
+	assert_int_equal(gens[0], 0); /* n3 lost its links */
+	assert_int_equal(gens[1], 0);
+	assert_int_equal(gens[2], 5); /* n5 alone before and after */
+	assert_int_equal(gens[3], 0); /* n6 is new */
+	neigh_set_free(set);
+	topo_config_free(cfg);
+	built_free(&b);
+	built_free(&cost);
+}
+
 static void
 print_format(void **state)
 {
@@ -172,6 +215,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(table_contents),
 		cmocka_unit_test(what_changes),
+		cmocka_unit_test(table_generations),
 		cmocka_unit_test(print_format),
 	};
 

@@ -67,6 +67,34 @@ h_status(struct itm_rpc_call *call, void *arg)
 	itm_rpc_reply(call, &r.base);
 }
 
+/* 100 faults of 300 bytes: far more than a status message holds. */
+#define N_FAULTS 100
+
+static void
+fail_with_faults(struct itm_rpc_call *call)
+{
+	Itm__V1__TopologyFaults tf = ITM__V1__TOPOLOGY_FAULTS__INIT;
+	char *lines[N_FAULTS];
+
+	for (int i = 0; i < N_FAULTS; i++) {
+		char head[32];
+		int n = snprintf(head, sizeof(head), "t.yaml:%d: ", i + 1);
+
+		lines[i] = malloc(301);
+		memset(lines[i], '0', 300);
+		memcpy(lines[i], head, (size_t)n);
+		lines[i][300] = '\0';
+	}
+	tf.faults = lines;
+	tf.n_faults = N_FAULTS;
+	tf.more = 7;
+	itm_rpc_fail_detail(call, ITM_RPC_INVALID_ARGUMENT, &tf.base,
+			    "%s\n... and %d more faults", lines[0],
+			    N_FAULTS + 6);
+	for (int i = 0; i < N_FAULTS; i++)
+		free(lines[i]);
+}
+
 static void
 h_load(struct itm_rpc_call *call, void *arg)
 {
@@ -78,6 +106,10 @@ h_load(struct itm_rpc_call *call, void *arg)
 	if (!strcmp(q->name, "bad")) {
 		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
 			     "threshold: not a number: '%s'", "abc");
+		return;
+	}
+	if (!strcmp(q->name, "faults")) {
+		fail_with_faults(call);
 		return;
 	}
 	r.name = q->name;
@@ -189,17 +221,12 @@ h_watch(struct itm_rpc_call *call, void *arg)
 }
 
 static const struct itm_rpc_method methods[] = {
-	{ AGENT "GetStatus", &itm__v1__status_request__descriptor, 0,
-	  h_status },
-	{ AGENT "LoadModule", &itm__v1__load_module_request__descriptor, 0,
-	  h_load },
-	{ AGENT "UnloadModule", &itm__v1__unload_module_request__descriptor, 0,
-	  h_unload },
-	{ AGENT "ListModules", &itm__v1__list_modules_request__descriptor, 0,
-	  h_list },
-	{ AGENT "GetStats", &itm__v1__stats_request__descriptor, 0, h_stats },
-	{ AGENT "WatchStats", &itm__v1__watch_stats_request__descriptor, 1,
-	  h_watch },
+	{ ITM_AGENT_GET_STATUS, h_status },
+	{ ITM_AGENT_LOAD_MODULE, h_load },
+	{ ITM_AGENT_UNLOAD_MODULE, h_unload },
+	{ ITM_AGENT_LIST_MODULES, h_list },
+	{ ITM_AGENT_GET_STATS, h_stats },
+	{ ITM_AGENT_WATCH_STATS, h_watch },
 };
 
 static void
@@ -339,8 +366,7 @@ get_status(struct itm_rpc_client *c, char *node, size_t len,
 	ProtobufCMessage *m = NULL;
 	int rc;
 
-	rc = itm_rpc_call(c, AGENT "GetStatus", &q.base,
-			  &itm__v1__status_reply__descriptor, &m, 2000, st);
+	rc = itm_rpc_call(c, ITM_AGENT_GET_STATUS, &q.base, &m, 2000, st);
 	if (rc == 0) {
 		Itm__V1__StatusReply *r = (void *)m;
 
@@ -414,14 +440,66 @@ test_error_status(void **state)
 	ProtobufCMessage *m = (void *)1;
 
 	q.name = "bad";
-	assert_int_equal(itm_rpc_call(c, AGENT "LoadModule", &q.base,
-				      &itm__v1__load_module_reply__descriptor,
-				      &m, 2000, &st),
+	assert_int_equal(itm_rpc_call(c, ITM_AGENT_LOAD_MODULE, &q.base, &m,
+				      2000, &st),
 			 -EIO);
 	assert_null(m);
 	assert_int_equal(st.code, ITM_RPC_INVALID_ARGUMENT);
 	assert_string_equal(st.message, "threshold: not a number: 'abc'");
 	assert_string_equal(itm_rpc_code_name(st.code), "INVALID_ARGUMENT");
+	itm_rpc_client_free(c);
+}
+
+/* A status detail: every fault, beside the message; absent on others. */
+static void
+test_error_detail(void **state)
+{
+	Itm__V1__LoadModuleRequest q = ITM__V1__LOAD_MODULE_REQUEST__INIT;
+	struct fx *fx = *state;
+	struct itm_rpc_client *c = dial(fx, NULL);
+	Itm__V1__TopologyFaults *tf;
+	struct itm_rpc_status st;
+	ProtobufCMessage *m, *d;
+
+	q.name = "faults";
+	assert_int_equal(
+		itm_rpc_call_detail(c, ITM_AGENT_LOAD_MODULE, &q.base, &m, 5000,
+				    &st, &itm__v1__topology_faults__descriptor,
+				    &d),
+		-EIO);
+	assert_null(m);
+	assert_int_equal(st.code, ITM_RPC_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "... and 106 more faults"));
+	assert_non_null(d);
+	tf = (void *)d;
+	assert_int_equal(tf->n_faults, N_FAULTS);
+	assert_int_equal(tf->more, 7);
+	assert_int_equal(strlen(tf->faults[99]), 300);
+	assert_int_equal(strncmp(tf->faults[99], "t.yaml:100: 000", 15), 0);
+	protobuf_c_message_free_unpacked(d, NULL);
+	/* Without asking, the same failure and no detail. */
+	assert_int_equal(itm_rpc_call(c, ITM_AGENT_LOAD_MODULE, &q.base, &m,
+				      5000, &st),
+			 -EIO);
+	assert_int_equal(st.code, ITM_RPC_INVALID_ARGUMENT);
+	/* A failure without one, and a success: NULL. */
+	q.name = "bad";
+	d = (void *)1;
+	assert_int_equal(
+		itm_rpc_call_detail(c, ITM_AGENT_LOAD_MODULE, &q.base, &m, 5000,
+				    &st, &itm__v1__topology_faults__descriptor,
+				    &d),
+		-EIO);
+	assert_null(d);
+	q.name = "fig13";
+	d = (void *)1;
+	assert_int_equal(
+		itm_rpc_call_detail(c, ITM_AGENT_LOAD_MODULE, &q.base, &m, 5000,
+				    &st, &itm__v1__topology_faults__descriptor,
+				    &d),
+		0);
+	assert_null(d);
+	protobuf_c_message_free_unpacked(m, NULL);
 	itm_rpc_client_free(c);
 }
 
@@ -434,12 +512,31 @@ test_unknown_method(void **state)
 	struct itm_rpc_status st;
 	ProtobufCMessage *m;
 
-	assert_int_equal(itm_rpc_call(c, AGENT "NoSuchThing", &q.base,
-				      &itm__v1__status_reply__descriptor, &m,
+	Itm__V1__NodesRequest nq = ITM__V1__NODES_REQUEST__INIT;
+
+	/* A method of the table this server does not serve. */
+	assert_int_equal(itm_rpc_call(c, ITM_CONTROLLER_NODES, &nq.base, &m,
 				      2000, &st),
 			 -EIO);
 	assert_int_equal(st.code, ITM_RPC_UNIMPLEMENTED);
+	assert_non_null(strstr(st.message, "/itm.v1.Controller/Nodes"));
+	/* One no server has. */
+	assert_int_equal(itm_rpc_call_path(c, AGENT "NoSuchThing", &q.base,
+					   &itm__v1__status_reply__descriptor,
+					   &m, 2000, &st),
+			 -EIO);
+	assert_int_equal(st.code, ITM_RPC_UNIMPLEMENTED);
 	assert_non_null(strstr(st.message, "/itm.v1.Agent/NoSuchThing"));
+	/* The typed calls refuse what the table does not allow, locally. */
+	assert_int_equal(itm_rpc_call(c, ITM_AGENT_GET_STATUS, &nq.base, &m,
+				      2000, &st),
+			 -EINVAL);
+	assert_int_equal(itm_rpc_call(c, ITM_AGENT_WATCH_STATS, &q.base, &m,
+				      2000, &st),
+			 -EINVAL);
+	assert_int_equal(itm_rpc_call(c, ITM_METHOD_MAX, &q.base, &m, 2000,
+				      &st),
+			 -EINVAL);
 	itm_rpc_client_free(c);
 }
 
@@ -540,17 +637,15 @@ test_deadline(void **state)
 	double t0 = now_ms(), dt;
 
 	q.name = "qosmod";
-	assert_int_equal(itm_rpc_call(c, AGENT "UnloadModule", &q.base,
-				      &itm__v1__unload_module_reply__descriptor,
-				      &m, 200, &st),
+	assert_int_equal(itm_rpc_call(c, ITM_AGENT_UNLOAD_MODULE, &q.base, &m,
+				      200, &st),
 			 -EIO);
 	dt = now_ms() - t0;
 	assert_int_equal(st.code, ITM_RPC_DEADLINE_EXCEEDED);
 	assert_true(dt >= 190 && dt < 1500);
 	/* The handler answers the expired call now; then serves as usual. */
-	assert_int_equal(itm_rpc_call(c, AGENT "ListModules", &lq.base,
-				      &itm__v1__list_modules_reply__descriptor,
-				      &m, 2000, &st),
+	assert_int_equal(itm_rpc_call(c, ITM_AGENT_LIST_MODULES, &lq.base, &m,
+				      2000, &st),
 			 0);
 	protobuf_c_message_free_unpacked(m, NULL);
 	itm_rpc_client_free(c);
@@ -575,9 +670,8 @@ test_large_message(void **state)
 	q.name = "qosmod";
 	q.n_params = 8;
 	q.params = params;
-	assert_int_equal(itm_rpc_call(c, AGENT "LoadModule", &q.base,
-				      &itm__v1__load_module_reply__descriptor,
-				      &m, 10000, &st),
+	assert_int_equal(itm_rpc_call(c, ITM_AGENT_LOAD_MODULE, &q.base, &m,
+				      10000, &st),
 			 0);
 	r = (void *)m;
 	assert_int_equal(r->n_params, 8);
@@ -629,12 +723,11 @@ test_async_fanout(void **state)
 		fc->fan = &fan;
 		snprintf(fc->module, sizeof(fc->module), "m%d", i);
 		q.module = fc->module;
-		assert_int_equal(
-			itm_rpc_call_async(c[i % 2], &loop, AGENT "GetStats",
-					   &q.base,
-					   &itm__v1__stats_reply__descriptor,
-					   5000, fan_done, fc),
-			0);
+		assert_int_equal(itm_rpc_call_async(c[i % 2], &loop,
+						    ITM_AGENT_GET_STATS,
+						    &q.base, 5000, fan_done,
+						    fc),
+				 0);
 	}
 	assert_int_equal(fan.done, 0); /* never called synchronously */
 	/* Only pending calls keep the loop alive: it ends when all are in. */
@@ -669,11 +762,9 @@ test_async_free_inflight(void **state)
 
 	uv_loop_init(&loop);
 	q.name = "x";
-	assert_int_equal(
-		itm_rpc_call_async(c, &loop, AGENT "UnloadModule", &q.base,
-				   &itm__v1__unload_module_reply__descriptor, 0,
-				   cancel_done, &code),
-		0);
+	assert_int_equal(itm_rpc_call_async(c, &loop, ITM_AGENT_UNLOAD_MODULE,
+					    &q.base, 0, cancel_done, &code),
+			 0);
 	uv_run(&loop, UV_RUN_NOWAIT);
 	itm_rpc_client_free(c);
 	assert_int_equal(code, ITM_RPC_CANCELLED);
@@ -715,8 +806,7 @@ test_stream_cancel(void **state)
 	struct itm_rpc_status st;
 
 	q.interval_ms = 20;
-	assert_int_equal(itm_rpc_stream(c, AGENT "WatchStats", &q.base,
-					&itm__v1__stats_reply__descriptor,
+	assert_int_equal(itm_rpc_stream(c, ITM_AGENT_WATCH_STATS, &q.base,
 					on_tick, &k, 5000, &st),
 			 0);
 	assert_int_equal(k.n, 3);
@@ -738,8 +828,7 @@ test_stream_end_and_deadline(void **state)
 
 	q.module = "three"; /* the server ends after 3 */
 	q.interval_ms = 10;
-	assert_int_equal(itm_rpc_stream(c, AGENT "WatchStats", &q.base,
-					&itm__v1__stats_reply__descriptor,
+	assert_int_equal(itm_rpc_stream(c, ITM_AGENT_WATCH_STATS, &q.base,
 					on_tick, &k, 5000, &st),
 			 0);
 	assert_int_equal(k.n, 3);
@@ -748,8 +837,7 @@ test_stream_end_and_deadline(void **state)
 	q.module = "";
 	q.interval_ms = 50;
 	k.n = 0;
-	assert_int_equal(itm_rpc_stream(c, AGENT "WatchStats", &q.base,
-					&itm__v1__stats_reply__descriptor,
+	assert_int_equal(itm_rpc_stream(c, ITM_AGENT_WATCH_STATS, &q.base,
 					on_tick, &k, 300, &st),
 			 -EIO);
 	assert_int_equal(st.code, ITM_RPC_DEADLINE_EXCEEDED);
@@ -775,8 +863,7 @@ bg_stream_thread(void *arg)
 	struct itm_rpc_status st;
 
 	q.interval_ms = 10;
-	b->rc = itm_rpc_stream(c, AGENT "WatchStats", &q.base,
-			       &itm__v1__stats_reply__descriptor, on_tick, &k,
+	b->rc = itm_rpc_stream(c, ITM_AGENT_WATCH_STATS, &q.base, on_tick, &k,
 			       10000, &st);
 	b->code = st.code;
 	snprintf(b->message, sizeof(b->message), "%s", st.message);
@@ -984,6 +1071,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unix_socket_files,
 						setup_unix, teardown),
 		cmocka_unit_test_setup_teardown(test_error_status, setup_unix,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_error_detail, setup_unix,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_error_detail, setup_tcp,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_method, setup_unix,
 						teardown),

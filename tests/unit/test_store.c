@@ -1,10 +1,14 @@
 /*
- * test_store.c - the controller's SQLite store, checked through its API
- * and by reading the database file with SQLite directly: schema and
- * pragmas, refusal of foreign or newer databases, generations and their
- * YAML, per-node table generations across applies and rollbacks, agent
- * liveness, module placements and the migration that added them, and
- * atomicity of an apply under kill -9.
+ * test_store.c - the controller's store (controller/store.h), given
+ * topologies parsed here as the controller parses them.
+ *
+ * The API tests run once per backend in backends[] (SQLite today; issue
+ * 12's etcd store adds a line): generations stored whole with their YAML,
+ * the table generations stored as given, what a store refuses, agent
+ * liveness, module placements.  The SQLite tests then read the database
+ * file with SQLite itself: schema and pragmas, refusal of foreign or
+ * newer databases, the rows of an apply, the migration that added
+ * placements, and atomicity of an apply under kill -9.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -19,21 +23,453 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 #include <sqlite3.h>
 
 #include "store.h"
 
 static char dir[] = "/tmp/itm-test-store-XXXXXX";
-static char db[160];
+static char db[200]; /* the SQLite tests' file */
 static int seq;
 
-/* A fresh database path for each test. */
-static int
-fresh_db(void **state)
+/* ------------------------------------------------------------------ */
+/* Backends                                                             */
+/* ------------------------------------------------------------------ */
+
+/* A backend: how to name a fresh, empty store of it. */
+struct backend {
+	const char *name;
+	void (*fresh)(char *where, size_t len);
+};
+
+static void
+sqlite_fresh(char *where, size_t len)
 {
-	snprintf(db, sizeof(db), "%s/t%d.db", dir, ++seq);
+	snprintf(where, len, "%s/t%d.db", dir, ++seq);
+}
+
+static const struct backend backends[] = {
+	{ "sqlite", sqlite_fresh },
+};
+
+static const struct backend *backend = &backends[0];
+static char where[200]; /* the current test's store */
+
+static int
+fresh(void **state)
+{
+	backend->fresh(where, sizeof(where));
+	snprintf(db, sizeof(db), "%s", where);
 	return 0;
 }
+
+static struct store *
+open_ok(void)
+{
+	struct store *st;
+	char err[256];
+
+	if (store_open(&st, where, err, sizeof(err)) != 0)
+		fail_msg("store_open %s: %s", where, err);
+	return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Topologies, parsed as the controller does before it stores one       */
+/* ------------------------------------------------------------------ */
+
+struct parsed {
+	char *yaml;
+	struct topo_config *topo;
+	struct neigh_set *tables;
+	uint64_t *gens; /* as given to the store */
+};
+
+/* Square n1..n4 (plus n5 alone); @cost34 varies one link. */
+static void
+square(struct parsed *p, const char *cost34)
+{
+	struct topo_errors errs;
+
+	memset(p, 0, sizeof(*p));
+	assert_true(
+		asprintf(
+			&p->yaml,
+			"comment: square\n"
+			"nodes:\n"
+			"  - {name: n1, mgmt: 10.99.0.1:7701, overlay: 10.200.0.1,"
+			" labels: {site: east, role: edge},"
+			" modules: [{name: qosmod, params: {threshold: 20}}]}\n"
+			"  - {name: n2, mgmt: 10.99.0.2:7701, overlay: 10.200.0.2}\n"
+			"  - {name: n3, mgmt: 10.99.0.3:7701, overlay: 10.200.0.3}\n"
+			"  - {name: n4, mgmt: 10.99.0.4:7701, overlay: 10.200.0.4}\n"
+			"  - {name: n5, mgmt: 10.99.0.5:7701, overlay: 10.200.0.5}\n"
+			"links:\n"
+			"  - {between: [n1, n2], cost: 10, bandwidth: 100mbit}\n"
+			"  - {between: [n2, n3], cost: 10}\n"
+			"  - {between: [n3, n4], cost: %s}\n"
+			"  - {between: [n4, n1], cost: 10}\n",
+			cost34) > 0);
+	topo_errors_init(&errs);
+	if (topo_parse(p->yaml, strlen(p->yaml), "sq.yaml", &p->topo, &errs)) {
+		topo_errors_print(&errs, stderr);
+		fail_msg("square does not parse");
+	}
+	assert_int_equal(neigh_build(p->topo, &p->tables), 0);
+	p->gens = calloc(p->tables->n, sizeof(*p->gens)); /* all new */
+	assert_non_null(p->gens);
+}
+
+static void
+parsed_free(struct parsed *p)
+{
+	free(p->gens);
+	neigh_set_free(p->tables);
+	topo_config_free(p->topo);
+	free(p->yaml);
+}
+
+static int
+apply_as(struct store *st, const struct parsed *p, const char *comment,
+	 uint64_t rollback_of, uint64_t *gen)
+{
+	struct store_apply in = {
+		.yaml = p->yaml,
+		.len = strlen(p->yaml),
+		.source = "sq.yaml",
+		.comment = comment,
+		.rollback_of = rollback_of,
+		.topo = p->topo,
+		.tables = p->tables,
+		.table_gens = p->gens,
+	};
+
+	return store_apply(st, &in, gen);
+}
+
+static uint64_t
+apply_ok(struct store *st, const struct parsed *p)
+{
+	uint64_t gen = 0;
+
+	if (apply_as(st, p, p->topo->comment, 0, &gen) != 0)
+		fail_msg("apply: %s", store_errmsg(st));
+	return gen;
+}
+
+/* want_gen of each node n1..n5 as "1 1 2 2 1". */
+static void
+wants(struct store *st, char *out, size_t len)
+{
+	struct store_node *v;
+	size_t n, o = 0;
+
+	assert_int_equal(store_nodes(st, &v, &n), 0);
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		o += (size_t)snprintf(out + o, len - o, "%s%llu", i ? " " : "",
+				      (unsigned long long)v[i].want_gen);
+	store_nodes_free(v, n);
+}
+
+/* @p's table generations against what @st holds now, as the controller
+ * computes them (neigh_table_gens over the current generation). */
+static void
+gens_against(struct store *st, struct parsed *p, const struct parsed *cur)
+{
+	struct store_node *v;
+	uint64_t *prev;
+	size_t n;
+
+	assert_int_equal(store_nodes(st, &v, &n), 0);
+	assert_int_equal(n, cur->tables->n);
+	prev = calloc(n, sizeof(*prev));
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(v[i].name, cur->tables->tables[i].node);
+		assert_string_equal(v[i].digest, cur->tables->tables[i].digest);
+		prev[i] = v[i].want_gen;
+	}
+	neigh_table_gens(cur->tables, prev, p->tables, p->gens);
+	free(prev);
+	store_nodes_free(v, n);
+}
+
+static void
+sha256_hex(const char *s, char out[65])
+{
+	unsigned char h[32];
+	unsigned int n = 0;
+
+	assert_true(EVP_Digest(s, strlen(s), h, &n, EVP_sha256(), NULL));
+	for (unsigned int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+/* ------------------------------------------------------------------ */
+/* The API, on every backend                                            */
+/* ------------------------------------------------------------------ */
+
+static void
+apply_and_read_back(void **state)
+{
+	struct store *st = open_ok();
+	struct store_gen *h, info;
+	struct store_node *v;
+	struct parsed p;
+	char *text, sha[65];
+	size_t n, len;
+	uint64_t cur;
+
+	square(&p, "10");
+	assert_int_equal(store_schema_version(st), STORE_SCHEMA_VERSION);
+	assert_int_equal(store_current(st, &cur), 0);
+	assert_int_equal(cur, 0);
+	assert_int_equal(store_yaml(st, 0, &text, &len, NULL), -ENOENT);
+	assert_int_equal(apply_ok(st, &p), 1);
+	assert_int_equal(store_current(st, &cur), 0);
+	assert_int_equal(cur, 1);
+	/* History: what was given, counted. */
+	assert_int_equal(store_history(st, &h, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(h[0].id, 1);
+	assert_int_equal(h[0].n_nodes, 5);
+	assert_int_equal(h[0].n_links, 4);
+	assert_string_equal(h[0].comment, "square");
+	assert_string_equal(h[0].source, "sq.yaml");
+	assert_int_equal(h[0].rollback_of, 0);
+	assert_int_equal(strlen(h[0].applied_at), 24);
+	sha256_hex(p.yaml, sha);
+	assert_string_equal(h[0].sha256, sha);
+	store_history_free(h, n);
+	/* The exact YAML, current and by number. */
+	assert_int_equal(store_yaml(st, 0, &text, &len, &info), 0);
+	assert_string_equal(text, p.yaml);
+	assert_int_equal(len, strlen(p.yaml));
+	assert_int_equal(info.id, 1);
+	free(text);
+	store_gen_clear(&info);
+	assert_int_equal(store_yaml(st, 1, &text, &len, NULL), 0);
+	free(text);
+	assert_int_equal(store_yaml(st, 7, &text, &len, NULL), -ENOENT);
+	assert_null(text);
+	/* The nodes with their digests, labels and table generations. */
+	assert_int_equal(store_nodes(st, &v, &n), 0);
+	assert_int_equal(n, 5);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(v[i].name, p.tables->tables[i].node);
+		assert_string_equal(v[i].digest, p.tables->tables[i].digest);
+		assert_int_equal(v[i].want_gen, 1);
+	}
+	assert_string_equal(v[0].mgmt, "10.99.0.1:7701");
+	assert_string_equal(v[0].overlay, "10.200.0.1");
+	assert_string_equal(v[0].labels, "role=edge,site=east");
+	assert_string_equal(v[1].labels, "");
+	store_nodes_free(v, n);
+	store_close(st);
+	parsed_free(&p);
+}
+
+/* Table generations are stored as given (0: this generation); the
+ * controller's rule (neigh_table_gens) re-versions only changed tables. */
+static void
+table_generations(void **state)
+{
+	struct store *st = open_ok();
+	struct parsed a, b, c;
+	struct store_gen *h;
+	char w[64];
+	uint64_t gen;
+	size_t n;
+
+	square(&a, "10");
+	square(&b, "20");
+	square(&c, "10");
+	apply_ok(st, &a);
+	wants(st, w, sizeof(w));
+	assert_string_equal(w, "1 1 1 1 1");
+	gens_against(st, &b, &a);
+	assert_int_equal(apply_ok(st, &b), 2); /* n3-n4 cost changed */
+	wants(st, w, sizeof(w));
+	assert_string_equal(w, "1 1 2 2 1");
+	gens_against(st, &b, &b);
+	assert_int_equal(apply_ok(st, &b), 3); /* same again: no change */
+	wants(st, w, sizeof(w));
+	assert_string_equal(w, "1 1 2 2 1");
+	/* A rollback to 1: generation 1's YAML again, as a new one. */
+	gens_against(st, &c, &b);
+	assert_int_equal(apply_as(st, &c, "rollback to generation 1", 1, &gen),
+			 0);
+	assert_int_equal(gen, 4);
+	wants(st, w, sizeof(w));
+	assert_string_equal(w, "1 1 4 4 1");
+	assert_int_equal(store_history(st, &h, &n), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(h[3].rollback_of, 1);
+	assert_string_equal(h[3].comment, "rollback to generation 1");
+	assert_string_equal(h[3].sha256, h[0].sha256);
+	store_history_free(h, n);
+	/* Whatever the caller says, even for a table that did not change. */
+	for (size_t i = 0; i < c.tables->n; i++)
+		c.gens[i] = i + 1;
+	assert_int_equal(apply_ok(st, &c), 5);
+	wants(st, w, sizeof(w));
+	assert_string_equal(w, "1 2 3 4 5");
+	store_close(st);
+	parsed_free(&a);
+	parsed_free(&b);
+	parsed_free(&c);
+}
+
+/* What does not hold together is refused and stores nothing. */
+static void
+refuses_incoherent(void **state)
+{
+	struct store *st = open_ok();
+	struct parsed a, b;
+	struct store_apply in = { 0 };
+	uint64_t gen = 77, cur;
+
+	square(&a, "10");
+	square(&b, "20");
+	apply_ok(st, &a);
+	assert_int_equal(store_apply(st, &in, &gen), -EINVAL);
+	assert_non_null(strstr(store_errmsg(st), "nothing to store"));
+	/* One table fewer than nodes. */
+	b.tables->n--;
+	assert_int_equal(apply_as(st, &b, NULL, 0, &gen), -EINVAL);
+	assert_non_null(strstr(store_errmsg(st), "one table per node"));
+	b.tables->n++;
+	/* Tables in another order than the nodes. */
+	struct neigh_table t = b.tables->tables[0];
+	b.tables->tables[0] = b.tables->tables[1];
+	b.tables->tables[1] = t;
+	assert_int_equal(apply_as(st, &b, NULL, 0, &gen), -EINVAL);
+	assert_non_null(strstr(store_errmsg(st), "node order"));
+	b.tables->tables[1] = b.tables->tables[0];
+	b.tables->tables[0] = t;
+	assert_int_equal(gen, 77);
+	assert_int_equal(store_current(st, &cur), 0);
+	assert_int_equal(cur, 1);
+	store_close(st);
+	parsed_free(&a);
+	parsed_free(&b);
+}
+
+static void
+liveness(void **state)
+{
+	struct store *st = open_ok();
+	struct store_node *v;
+	struct parsed p;
+	size_t n;
+
+	square(&p, "10");
+	apply_ok(st, &p);
+	assert_int_equal(store_nodes(st, &v, &n), 0);
+	assert_int_equal(n, 5);
+	assert_string_equal(v[0].name, "n1");
+	assert_string_equal(v[0].agent_addr, "");
+	assert_int_equal(v[0].last_seen_ms, 0);
+	assert_int_equal(v[0].acked_gen, 0);
+	store_nodes_free(v, n);
+
+	assert_int_equal(store_agent_seen(st, "n2", "10.99.0.2:7701", "0.1.0",
+					  1000),
+			 0);
+	assert_int_equal(store_agent_seen(st, "n2", NULL, NULL, 2000), 0);
+	assert_int_equal(store_agent_ack(st, "n2", 1), 0);
+	assert_int_equal(store_agent_ack(st, "n3", 1), 0); /* no join yet */
+	assert_int_equal(store_nodes(st, &v, &n), 0);
+	assert_string_equal(v[1].agent_addr, "10.99.0.2:7701");
+	assert_string_equal(v[1].version, "0.1.0");
+	assert_int_equal(v[1].last_seen_ms, 2000);
+	assert_int_equal(v[1].acked_gen, 1);
+	assert_int_equal(v[2].acked_gen, 1);
+	assert_int_equal(v[2].last_seen_ms, 0);
+	store_nodes_free(v, n);
+
+	/* A push round's acknowledgements, at once. */
+	const char *names[] = { "n1", "n3", "n4" };
+	const uint64_t gens[] = { 7, 8, 9 };
+	assert_int_equal(store_agent_acks(st, names, gens, 3), 0);
+	assert_int_equal(store_agent_acks(st, names, gens, 0), 0);
+	assert_int_equal(store_nodes(st, &v, &n), 0);
+	assert_int_equal(v[0].acked_gen, 7);
+	assert_int_equal(v[1].acked_gen, 1); /* not in the round */
+	assert_int_equal(v[2].acked_gen, 8);
+	assert_int_equal(v[3].acked_gen, 9);
+	assert_string_equal(v[1].agent_addr, "10.99.0.2:7701");
+	store_nodes_free(v, n);
+	store_close(st);
+	parsed_free(&p);
+}
+
+/* What the controller placed on each agent: upsert, list, forget. */
+static void
+placements(void **state)
+{
+	struct store *st = open_ok();
+	struct store_placement *p;
+	size_t n;
+
+	assert_int_equal(store_placements(st, "n1", &p, &n), 0);
+	assert_int_equal(n, 0);
+	store_placements_free(p, n);
+	assert_int_equal(store_placement_set(st, "n1", "qosmod", "threshold=20",
+					     1, 1000),
+			 0);
+	assert_int_equal(store_placement_set(st, "n1", "fig13", "", 1, 1000),
+			 0);
+	assert_int_equal(store_placement_set(st, "n2", "qosmod", "", 1, 1000),
+			 0);
+	assert_int_equal(store_placement_set(st, "n1", "qosmod", "threshold=30",
+					     2, 2000),
+			 0);
+	assert_int_equal(store_placements(st, "n1", &p, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(p[0].module, "fig13");
+	assert_string_equal(p[0].params, "");
+	assert_string_equal(p[1].module, "qosmod");
+	assert_string_equal(p[1].params, "threshold=30");
+	assert_int_equal(p[1].gen, 2);
+	store_placements_free(p, n);
+	assert_int_equal(store_placement_del(st, "n1", "qosmod"), 0);
+	assert_int_equal(store_placement_del(st, "n1", "nosuch"), 0);
+	assert_int_equal(store_placements(st, "n1", &p, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(p[0].module, "fig13");
+	store_placements_free(p, n);
+	assert_int_equal(store_placements(st, "n2", &p, &n), 0);
+	assert_int_equal(n, 1);
+	store_placements_free(p, n);
+	store_close(st);
+}
+
+/* Whatever is open, reopened, holds the same. */
+static void
+reopen_keeps_all(void **state)
+{
+	struct store *st = open_ok();
+	struct parsed p;
+	char w[64];
+	uint64_t cur;
+
+	square(&p, "10");
+	apply_ok(st, &p);
+	assert_int_equal(store_agent_ack(st, "n2", 1), 0);
+	store_close(st);
+	st = open_ok();
+	assert_int_equal(store_current(st, &cur), 0);
+	assert_int_equal(cur, 1);
+	wants(st, w, sizeof(w));
+	assert_string_equal(w, "1 1 1 1 1");
+	store_close(st);
+	parsed_free(&p);
+}
+
+/* ------------------------------------------------------------------ */
+/* SQLite: the file itself                                              */
+/* ------------------------------------------------------------------ */
 
 /* One integer from @sql on its own connection to the file. */
 static long long
@@ -69,59 +505,6 @@ sql_text(const char *sql)
 	return v;
 }
 
-static struct store *
-open_ok(void)
-{
-	struct store *st;
-	char err[256];
-
-	if (store_open(&st, db, err, sizeof(err)) != 0)
-		fail_msg("store_open: %s", err);
-	return st;
-}
-
-/* Square n1..n4 (plus n5 alone); @cost34 varies one link. */
-static char *
-square(const char *cost34)
-{
-	char *y;
-
-	assert_true(
-		asprintf(
-			&y,
-			"comment: square\n"
-			"nodes:\n"
-			"  - {name: n1, mgmt: 10.99.0.1:7701, overlay: 10.200.0.1,"
-			" labels: {site: east, role: edge},"
-			" modules: [{name: qosmod, params: {threshold: 20}}]}\n"
-			"  - {name: n2, mgmt: 10.99.0.2:7701, overlay: 10.200.0.2}\n"
-			"  - {name: n3, mgmt: 10.99.0.3:7701, overlay: 10.200.0.3}\n"
-			"  - {name: n4, mgmt: 10.99.0.4:7701, overlay: 10.200.0.4}\n"
-			"  - {name: n5, mgmt: 10.99.0.5:7701, overlay: 10.200.0.5}\n"
-			"links:\n"
-			"  - {between: [n1, n2], cost: 10, bandwidth: 100mbit}\n"
-			"  - {between: [n2, n3], cost: 10}\n"
-			"  - {between: [n3, n4], cost: %s}\n"
-			"  - {between: [n4, n1], cost: 10}\n",
-			cost34) > 0);
-	return y;
-}
-
-static uint64_t
-apply_ok(struct store *st, const char *yaml)
-{
-	struct topo_errors errs;
-	uint64_t gen = 0;
-
-	topo_errors_init(&errs);
-	if (store_apply(st, yaml, strlen(yaml), "sq.yaml", NULL, 0, &errs,
-			&gen) != 0) {
-		topo_errors_print(&errs, stderr);
-		fail_msg("apply: %s", store_errmsg(st));
-	}
-	return gen;
-}
-
 static void
 schema_and_pragmas(void **state)
 {
@@ -138,8 +521,8 @@ schema_and_pragmas(void **state)
 	assert_int_equal(sql_int("SELECT count(*) FROM sqlite_schema WHERE "
 				 "type = 'table' AND name IN ('generations', "
 				 "'nodes', 'links', 'node_labels', 'modules', "
-				 "'module_params', 'agents')"),
-			 7);
+				 "'module_params', 'agents', 'placements')"),
+			 8);
 	/* Opening again migrates nothing and keeps the version. */
 	st = open_ok();
 	assert_int_equal(store_schema_version(st), STORE_SCHEMA_VERSION);
@@ -176,6 +559,7 @@ refuse_foreign(void **state)
 					sizeof(err)),
 			     0);
 	assert_non_null(strstr(err, "/nonexistent/dir/x.db: "));
+	assert_int_equal(store_open(&st, "", err, sizeof(err)), -EINVAL);
 }
 
 static void
@@ -195,49 +579,16 @@ refuse_newer(void **state)
 	assert_non_null(strstr(err, "schema version 99 is newer"));
 }
 
+/* The rows of an apply, read with SQLite itself. */
 static void
-apply_and_read_back(void **state)
+apply_rows(void **state)
 {
 	struct store *st = open_ok();
-	char *y = square("10"), *text;
-	struct store_gen *h, info;
-	struct topo_config *cfg;
-	struct neigh_set *set;
-	size_t n, len;
-	uint64_t cur;
+	struct parsed p;
 
-	assert_int_equal(store_current(st, &cur), 0);
-	assert_int_equal(cur, 0);
-	assert_int_equal(apply_ok(st, y), 1);
-	assert_int_equal(store_current(st, &cur), 0);
-	assert_int_equal(cur, 1);
-	/* History and the exact YAML. */
-	assert_int_equal(store_history(st, &h, &n), 0);
-	assert_int_equal(n, 1);
-	assert_int_equal(h[0].id, 1);
-	assert_int_equal(h[0].n_nodes, 5);
-	assert_int_equal(h[0].n_links, 4);
-	assert_string_equal(h[0].comment, "square");
-	assert_string_equal(h[0].source, "sq.yaml");
-	assert_int_equal(h[0].rollback_of, 0);
-	assert_int_equal(strlen(h[0].applied_at), 24);
-	store_history_free(h, n);
-	assert_int_equal(store_yaml(st, 0, &text, &len, &info), 0);
-	assert_string_equal(text, y);
-	assert_int_equal(len, strlen(y));
-	assert_int_equal(strlen(info.sha256), 64);
-	free(text);
-	free(info.comment);
-	free(info.source);
-	/* The topology and tables come back from the database. */
-	assert_int_equal(store_topology(st, 1, &cfg, &set), 0);
-	assert_int_equal(cfg->n_nodes, 5);
-	assert_int_equal(set->n, 5);
-	neigh_set_free(set);
-	topo_config_free(cfg);
-	assert_int_equal(store_yaml(st, 7, &text, &len, NULL), -ENOENT);
+	square(&p, "10");
+	apply_ok(st, &p);
 	store_close(st);
-	/* The rows, read with SQLite itself. */
 	assert_int_equal(sql_int("SELECT bandwidth_kbps FROM links WHERE gen = 1"
 				 " AND a = 'n1' AND b = 'n2'"),
 			 100000);
@@ -248,170 +599,11 @@ apply_and_read_back(void **state)
 				 "module = 'qosmod' AND key = 'threshold' AND "
 				 "value = '20'"),
 			 1);
-	free(y);
-}
-
-/* want_gen of each node n1..n5 as "1 1 2 2 1". */
-static void
-wants(struct store *st, char *out, size_t len)
-{
-	struct store_node *v;
-	size_t n, o = 0;
-
-	assert_int_equal(store_nodes(st, &v, &n), 0);
-	out[0] = '\0';
-	for (size_t i = 0; i < n; i++)
-		o += (size_t)snprintf(out + o, len - o, "%s%llu", i ? " " : "",
-				      (unsigned long long)v[i].want_gen);
-	store_nodes_free(v, n);
-}
-
-static void
-table_generations(void **state)
-{
-	struct store *st = open_ok();
-	char *a = square("10"), *b = square("20"), w[64];
-	struct topo_errors errs;
-	struct store_gen *h;
-	uint64_t gen;
-	size_t n;
-
-	topo_errors_init(&errs);
-	apply_ok(st, a);
-	wants(st, w, sizeof(w));
-	assert_string_equal(w, "1 1 1 1 1");
-	assert_int_equal(apply_ok(st, b), 2); /* n3-n4 cost changed */
-	wants(st, w, sizeof(w));
-	assert_string_equal(w, "1 1 2 2 1");
-	assert_int_equal(apply_ok(st, b), 3); /* same again: no change */
-	wants(st, w, sizeof(w));
-	assert_string_equal(w, "1 1 2 2 1");
-	assert_int_equal(store_rollback(st, 1, &errs, &gen), 0);
-	assert_int_equal(gen, 4);
-	wants(st, w, sizeof(w));
-	assert_string_equal(w, "1 1 4 4 1");
-	assert_int_equal(store_history(st, &h, &n), 0);
-	assert_int_equal(n, 4);
-	assert_int_equal(h[3].rollback_of, 1);
-	assert_string_equal(h[3].comment, "rollback to generation 1");
-	assert_string_equal(h[3].sha256, h[0].sha256);
-	store_history_free(h, n);
-	assert_int_equal(store_rollback(st, 9, &errs, &gen), -ENOENT);
-	assert_int_equal(store_rollback(st, 0, &errs, &gen), -ENOENT);
-	assert_int_equal(errs.n, 0);
-	store_close(st);
-	free(a);
-	free(b);
-}
-
-static void
-liveness(void **state)
-{
-	struct store *st = open_ok();
-	char *y = square("10");
-	struct store_node *v;
-	size_t n;
-
-	apply_ok(st, y);
-	assert_int_equal(store_nodes(st, &v, &n), 0);
-	assert_int_equal(n, 5);
-	assert_string_equal(v[0].name, "n1");
-	assert_string_equal(v[0].labels, "role=edge,site=east");
-	assert_string_equal(v[0].agent_addr, "");
-	assert_int_equal(v[0].last_seen_ms, 0);
-	assert_int_equal(v[0].acked_gen, 0);
-	assert_int_equal(strlen(v[0].digest), 64);
-	store_nodes_free(v, n);
-
-	assert_int_equal(store_agent_seen(st, "n2", "10.99.0.2:7701", "0.1.0",
-					  1000),
-			 0);
-	assert_int_equal(store_agent_seen(st, "n2", NULL, NULL, 2000), 0);
-	assert_int_equal(store_agent_ack(st, "n2", 1), 0);
-	assert_int_equal(store_agent_ack(st, "n3", 1), 0); /* no join yet */
-	assert_int_equal(store_nodes(st, &v, &n), 0);
-	assert_string_equal(v[1].agent_addr, "10.99.0.2:7701");
-	assert_string_equal(v[1].version, "0.1.0");
-	assert_int_equal(v[1].last_seen_ms, 2000);
-	assert_int_equal(v[1].acked_gen, 1);
-	assert_int_equal(v[2].acked_gen, 1);
-	assert_int_equal(v[2].last_seen_ms, 0);
-	store_nodes_free(v, n);
-
-	/* A push round's acknowledgements, in one transaction. */
-	const char *names[] = { "n1", "n3", "n4" };
-	const uint64_t gens[] = { 7, 8, 9 };
-	assert_int_equal(store_agent_acks(st, names, gens, 3), 0);
-	assert_int_equal(store_nodes(st, &v, &n), 0);
-	assert_int_equal(v[0].acked_gen, 7);
-	assert_int_equal(v[1].acked_gen, 1); /* not in the round */
-	assert_int_equal(v[2].acked_gen, 8);
-	assert_int_equal(v[3].acked_gen, 9);
-	assert_string_equal(v[1].agent_addr, "10.99.0.2:7701");
-	store_nodes_free(v, n);
-	store_close(st);
-	free(y);
-}
-
-static void
-bad_apply_stores_nothing(void **state)
-{
-	struct store *st = open_ok();
-	char *y = square("10"), *bad = square("0");
-	struct topo_errors errs;
-	uint64_t gen = 77, cur;
-
-	apply_ok(st, y);
-	topo_errors_init(&errs);
-	assert_int_equal(store_apply(st, bad, strlen(bad), "bad.yaml", NULL, 0,
-				     &errs, &gen),
-			 -EINVAL);
-	assert_int_equal(gen, 77);
-	assert_int_equal(errs.n, 1);
-	assert_string_equal(errs.lines[0], "bad.yaml:11: links[2].cost: must "
-					   "be an integer 1..65535, got '0'");
-	assert_non_null(strstr(store_errmsg(st), "not applied"));
-	assert_int_equal(store_current(st, &cur), 0);
-	assert_int_equal(cur, 1);
-	topo_errors_free(&errs);
-	store_close(st);
-	free(y);
-	free(bad);
-}
-
-/* What the controller placed on each agent: upsert, list, forget. */
-static void
-placements(void **state)
-{
-	struct store *st = open_ok();
-	struct store_placement *p;
-	size_t n;
-
-	assert_int_equal(store_placements(st, "n1", &p, &n), 0);
-	assert_int_equal(n, 0);
-	store_placements_free(p, n);
-	assert_int_equal(store_placement_set(st, "n1", "qosmod", "threshold=20",
-					     1, 1000),
-			 0);
-	assert_int_equal(store_placement_set(st, "n1", "fig13", "", 1, 1000),
-			 0);
-	assert_int_equal(store_placement_set(st, "n2", "qosmod", "", 1, 1000),
-			 0);
-	assert_int_equal(store_placement_set(st, "n1", "qosmod", "threshold=30",
-					     2, 2000),
-			 0);
-	assert_int_equal(store_placements(st, "n1", &p, &n), 0);
-	assert_int_equal(n, 2);
-	assert_string_equal(p[0].module, "fig13");
-	assert_string_equal(p[0].params, "");
-	assert_string_equal(p[1].module, "qosmod");
-	assert_string_equal(p[1].params, "threshold=30");
-	assert_int_equal(p[1].gen, 2);
-	store_placements_free(p, n);
-	assert_int_equal(store_placement_del(st, "n1", "qosmod"), 0);
-	assert_int_equal(store_placement_del(st, "n1", "nosuch"), 0);
-	store_close(st);
-	assert_int_equal(sql_int("SELECT count(*) FROM placements"), 2);
+	assert_int_equal(sql_int("SELECT count(*) FROM nodes WHERE gen = 1 AND"
+				 " table_gen = 1"),
+			 5);
+	assert_int_equal(sql_int("SELECT count(*) FROM placements"), 0);
+	parsed_free(&p);
 }
 
 /* A schema 1 file (before placements) is migrated in place. */
@@ -436,10 +628,10 @@ migrate_from_1(void **state)
 	assert_int_equal(sql_int("SELECT count(*) FROM placements"), 1);
 }
 
-/* Fork a child that applies @yaml with the pause hook on; return its pid
+/* Fork a child that applies @p with the pause hook on; return its pid
  * once it is inside the transaction. */
 static pid_t
-paused_apply(const char *yaml, const char *flag)
+paused_apply(const struct parsed *p, const char *flag)
 {
 	pid_t pid;
 
@@ -447,15 +639,12 @@ paused_apply(const char *yaml, const char *flag)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct topo_errors errs;
 		struct store *st;
 		uint64_t gen;
 
 		setenv(STORE_PAUSE_ENV, flag, 1);
-		topo_errors_init(&errs);
 		if (store_open(&st, db, NULL, 0) != 0 ||
-		    store_apply(st, yaml, strlen(yaml), "c.yaml", NULL, 0,
-				&errs, &gen) != 0)
+		    apply_as(st, p, NULL, 0, &gen) != 0)
 			_exit(1);
 		_exit(0);
 	}
@@ -480,15 +669,19 @@ static void
 kill_mid_apply(void **state)
 {
 	struct store *st = open_ok();
-	char *a = square("10"), *b = square("20"), flag[200], w[64];
+	struct parsed a, b;
+	char flag[200], w[64];
 	int status;
 	uint64_t cur;
 	pid_t pid;
 
-	apply_ok(st, a);
+	square(&a, "10");
+	square(&b, "20");
+	apply_ok(st, &a);
+	gens_against(st, &b, &a);
 	store_close(st);
 	snprintf(flag, sizeof(flag), "%s/paused", dir);
-	pid = paused_apply(b, flag);
+	pid = paused_apply(&b, flag);
 	/* Inside the transaction: the new rows exist for the child only. */
 	assert_int_equal(sql_int("SELECT max(id) FROM generations"), 1);
 	kill(pid, SIGKILL);
@@ -508,30 +701,35 @@ kill_mid_apply(void **state)
 
 	/* The same apply without a kill stores generation 2 whole. */
 	st = open_ok();
-	assert_int_equal(apply_ok(st, b), 2);
+	assert_int_equal(apply_ok(st, &b), 2);
 	wants(st, w, sizeof(w));
 	assert_string_equal(w, "1 1 2 2 1");
 	store_close(st);
-	free(a);
-	free(b);
+	parsed_free(&a);
+	parsed_free(&b);
 }
 
 /* Every stored generation must be whole: as many node and link rows as
- * its YAML says. */
+ * its YAML, parsed again, says. */
 static void
 generations_whole(void)
 {
 	struct store *st = open_ok();
 	struct topo_config *cfg;
+	struct topo_errors errs;
 	struct store_gen *h;
-	size_t n;
+	size_t n, len;
+	char *yaml;
 
 	assert_int_equal(store_history(st, &h, &n), 0);
+	topo_errors_init(&errs);
 	for (size_t i = 0; i < n; i++) {
-		assert_int_equal(store_topology(st, h[i].id, &cfg, NULL), 0);
+		assert_int_equal(store_yaml(st, h[i].id, &yaml, &len, NULL), 0);
+		assert_int_equal(topo_parse(yaml, len, NULL, &cfg, &errs), 0);
 		assert_int_equal(h[i].n_nodes, cfg->n_nodes);
 		assert_int_equal(h[i].n_links, cfg->n_links);
 		topo_config_free(cfg);
+		free(yaml);
 	}
 	store_history_free(h, n);
 	store_close(st);
@@ -541,10 +739,12 @@ generations_whole(void)
 static void
 kill_random(void **state)
 {
-	char *a = square("10"), *b = square("20");
 	struct store *st = open_ok();
+	struct parsed a, b;
 
-	apply_ok(st, a);
+	square(&a, "10");
+	square(&b, "20");
+	apply_ok(st, &a);
 	store_close(st);
 	srand((unsigned)time(NULL));
 	for (int round = 0; round < 12; round++) {
@@ -552,18 +752,12 @@ kill_random(void **state)
 
 		assert_true(pid >= 0);
 		if (pid == 0) {
-			struct topo_errors errs;
 			uint64_t gen;
 
-			topo_errors_init(&errs);
 			if (store_open(&st, db, NULL, 0) != 0)
 				_exit(1);
-			for (int i = 0;; i++) {
-				const char *y = i % 2 ? a : b;
-
-				store_apply(st, y, strlen(y), "r.yaml", NULL, 0,
-					    &errs, &gen);
-			}
+			for (int i = 0;; i++)
+				apply_as(st, i % 2 ? &a : &b, NULL, 0, &gen);
 		}
 		usleep((useconds_t)(rand() % 40000 + 1000));
 		kill(pid, SIGKILL);
@@ -572,9 +766,11 @@ kill_random(void **state)
 		generations_whole();
 	}
 	assert_true(sql_int("SELECT max(id) FROM generations") > 1);
-	free(a);
-	free(b);
+	parsed_free(&a);
+	parsed_free(&b);
 }
+
+/* ------------------------------------------------------------------ */
 
 static int
 setup(void **state)
@@ -594,19 +790,36 @@ teardown(void **state)
 int
 main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(schema_and_pragmas, fresh_db),
-		cmocka_unit_test_setup(refuse_foreign, fresh_db),
-		cmocka_unit_test_setup(refuse_newer, fresh_db),
-		cmocka_unit_test_setup(apply_and_read_back, fresh_db),
-		cmocka_unit_test_setup(table_generations, fresh_db),
-		cmocka_unit_test_setup(liveness, fresh_db),
-		cmocka_unit_test_setup(bad_apply_stores_nothing, fresh_db),
-		cmocka_unit_test_setup(placements, fresh_db),
-		cmocka_unit_test_setup(migrate_from_1, fresh_db),
-		cmocka_unit_test_setup(kill_mid_apply, fresh_db),
-		cmocka_unit_test_setup(kill_random, fresh_db),
+	const struct CMUnitTest api[] = {
+		cmocka_unit_test_setup(apply_and_read_back, fresh),
+		cmocka_unit_test_setup(table_generations, fresh),
+		cmocka_unit_test_setup(refuses_incoherent, fresh),
+		cmocka_unit_test_setup(liveness, fresh),
+		cmocka_unit_test_setup(placements, fresh),
+		cmocka_unit_test_setup(reopen_keeps_all, fresh),
 	};
+	const struct CMUnitTest sqlite[] = {
+		cmocka_unit_test_setup(schema_and_pragmas, fresh),
+		cmocka_unit_test_setup(refuse_foreign, fresh),
+		cmocka_unit_test_setup(refuse_newer, fresh),
+		cmocka_unit_test_setup(apply_rows, fresh),
+		cmocka_unit_test_setup(migrate_from_1, fresh),
+		cmocka_unit_test_setup(kill_mid_apply, fresh),
+		cmocka_unit_test_setup(kill_random, fresh),
+	};
+	int failed = 0;
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	if (setup(NULL) < 0)
+		return 1;
+	for (size_t i = 0; i < sizeof(backends) / sizeof(*backends); i++) {
+		backend = &backends[i];
+		failed += _cmocka_run_group_tests(backend->name, api,
+						  sizeof(api) / sizeof(*api),
+						  NULL, NULL);
+	}
+	backend = &backends[0]; /* sqlite */
+	failed +=
+		cmocka_run_group_tests_name("sqlite file", sqlite, NULL, NULL);
+	teardown(NULL);
+	return failed ? 1 : 0;
 }

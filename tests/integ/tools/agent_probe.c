@@ -17,20 +17,27 @@
 
 static struct itm_rpc_client *c;
 
+/* @req to @path, whatever its type: the probe sends what clients don't. */
 static void
-run(const char *name, const char *method, const ProtobufCMessage *req,
-    const ProtobufCMessageDescriptor *rd)
+run_path(const char *name, const char *path, const ProtobufCMessage *req,
+	 const ProtobufCMessageDescriptor *rd)
 {
 	struct itm_rpc_status st = { 0 };
 	ProtobufCMessage *rep = NULL;
 
-	itm_rpc_call(c, method, req, rd, &rep, 3000, &st);
+	itm_rpc_call_path(c, path, req, rd, &rep, 3000, &st);
 	printf("%s %s %s\n", name, itm_rpc_code_name(st.code), st.message);
 	if (rep)
 		protobuf_c_message_free_unpacked(rep, NULL);
 }
 
-#define A(m) "/itm.v1.Agent/" m
+static void
+run(const char *name, enum itm_method m, const ProtobufCMessage *req)
+{
+	const struct itm_method_def *def = itm_method_def(m);
+
+	run_path(name, def->path, req, def->reply);
+}
 
 static void
 load_cases(void)
@@ -41,25 +48,22 @@ load_cases(void)
 
 	/* Field 1 as a varint where a string is expected: undecodable. */
 	wrong.lease = 5;
-	run("wrong-wire-type", A("LoadModule"), &wrong.base,
-	    &itm__v1__load_module_reply__descriptor);
+	run_path("wrong-wire-type", itm_method_def(ITM_AGENT_LOAD_MODULE)->path,
+		 &wrong.base, &itm__v1__load_module_reply__descriptor);
 	lm.name = "../../etc/passwd";
-	run("path-in-name", A("LoadModule"), &lm.base,
-	    &itm__v1__load_module_reply__descriptor);
+	run("path-in-name", ITM_AGENT_LOAD_MODULE, &lm.base);
 	lm.name = "nosuchmod";
-	run("unknown-module", A("LoadModule"), &lm.base,
-	    &itm__v1__load_module_reply__descriptor);
+	run("unknown-module", ITM_AGENT_LOAD_MODULE, &lm.base);
 	lm.name = "fig13";
 	lm.params = params;
 	lm.n_params = 1;
-	run("bad-param", A("LoadModule"), &lm.base,
-	    &itm__v1__load_module_reply__descriptor);
+	run("bad-param", ITM_AGENT_LOAD_MODULE, &lm.base);
 }
 
 static void
 attach(const char *name, Itm__V1__AttachRequest *req)
 {
-	run(name, A("Attach"), &req->base, &itm__v1__attach_reply__descriptor);
+	run(name, ITM_AGENT_ATTACH, &req->base);
 }
 
 static void
@@ -121,29 +125,23 @@ other_cases(void)
 
 	t.node = "someone-else";
 	t.generation = 3;
-	run("table-other-node", A("InstallTable"), &t.base,
-	    &itm__v1__install_table_reply__descriptor);
+	run("table-other-node", ITM_AGENT_INSTALL_TABLE, &t.base);
 	s.lease = 424242;
 	s.class_id = 2;
-	run("settle-unknown-lease", A("Settle"), &s.base,
-	    &itm__v1__settle_reply__descriptor);
+	run("settle-unknown-lease", ITM_AGENT_SETTLE, &s.base);
 	s.class_id = 0;
-	run("settle-class-0", A("Settle"), &s.base,
-	    &itm__v1__settle_reply__descriptor);
+	run("settle-class-0", ITM_AGENT_SETTLE, &s.base);
 	sr.module = "nosuchmod";
-	run("stats-unknown-module", A("GetStats"), &sr.base,
-	    &itm__v1__stats_reply__descriptor);
+	run("stats-unknown-module", ITM_AGENT_GET_STATS, &sr.base);
 	hb.pid = (uint32_t)getpid();
 	hb.leases = leases;
 	hb.n_leases = 100;
-	run("heartbeat-too-many", A("Heartbeat"), &hb.base,
-	    &itm__v1__heartbeat_reply__descriptor);
-	run("unknown-method", A("Reboot"), &sr.base,
-	    &itm__v1__stats_reply__descriptor);
+	run("heartbeat-too-many", ITM_AGENT_HEARTBEAT, &hb.base);
+	run_path("unknown-method", "/" ITM_PROTO_PACKAGE ".Agent/Reboot",
+		 &sr.base, &itm__v1__stats_reply__descriptor);
 	w.interval_ms = 5;
 	memset(&st, 0, sizeof(st));
-	itm_rpc_stream(c, A("WatchStats"), &w.base,
-		       &itm__v1__stats_reply__descriptor, stop_at_first, NULL,
+	itm_rpc_stream(c, ITM_AGENT_WATCH_STATS, &w.base, stop_at_first, NULL,
 		       3000, &st);
 	printf("watch-interval %s %s\n", itm_rpc_code_name(st.code),
 	       st.message);
@@ -161,8 +159,7 @@ main(int argc, char **argv)
 	load_cases();
 	attach_cases();
 	other_cases();
-	run("alive", A("GetStatus"), &sq.base,
-	    &itm__v1__status_reply__descriptor);
+	run("alive", ITM_AGENT_GET_STATUS, &sq.base);
 	itm_rpc_client_free(c);
 	return 0;
 }

@@ -17,6 +17,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <time.h>
 
@@ -28,13 +29,12 @@ static ProtobufCMessage *reply; /* the one reply, freed by main */
 static char *input;		/* the one file read, freed by main */
 
 static ProtobufCMessage *
-call(const char *method, const ProtobufCMessage *req,
-     const ProtobufCMessageDescriptor *rd)
+call(enum itm_method method, const ProtobufCMessage *req)
 {
 	struct itm_rpc_status st = { 0 };
 	ProtobufCMessage *rep = NULL;
 
-	if (itm_rpc_call(cl, method, req, rd, &rep, 30000, &st) < 0) {
+	if (itm_rpc_call(cl, method, req, &rep, 30000, &st) < 0) {
 		printf("ERROR %s\n%s\n", itm_rpc_code_name(st.code),
 		       st.message);
 		itm_rpc_client_free(cl);
@@ -42,8 +42,6 @@ call(const char *method, const ProtobufCMessage *req,
 	}
 	return reply = rep;
 }
-
-#define C(m) "/itm.v1.Controller/" m
 
 static char *
 slurp(const char *path)
@@ -75,13 +73,30 @@ now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* "updated" for OUTCOME_UPDATED, as itmctl prints it. */
+static const char *
+outcome(int v)
+{
+	const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
+		&itm__v1__outcome__descriptor, v);
+	static char w[32];
+	size_t i;
+
+	if (!ev)
+		return "?";
+	for (i = 0; ev->name[8 + i] && i + 1 < sizeof(w); i++)
+		w[i] = (char)tolower((unsigned char)ev->name[8 + i]);
+	w[i] = '\0';
+	return w;
+}
+
 static void
 print_apply(const Itm__V1__ApplyReply *r)
 {
 	printf("generation %llu\n", (unsigned long long)r->generation);
 	for (size_t i = 0; i < r->n_nodes; i++)
 		printf("node %s %s %llu %s\n", r->nodes[i]->node,
-		       r->nodes[i]->result,
+		       outcome(r->nodes[i]->result),
 		       (unsigned long long)r->nodes[i]->generation,
 		       r->nodes[i]->detail);
 }
@@ -97,7 +112,7 @@ cmd_apply(int argc, char **argv)
 	req.filename = argv[0];
 	req.dry_run = argc > 1 && strcmp(argv[1], "--dry-run") == 0;
 	t0 = now_ms();
-	rep = call(C("Apply"), &req.base, &itm__v1__apply_reply__descriptor);
+	rep = call(ITM_CONTROLLER_APPLY, &req.base);
 	printf("elapsed_ms %.3f\n", now_ms() - t0);
 	print_apply((void *)rep);
 }
@@ -108,17 +123,14 @@ cmd_rollback(const char *gen)
 	Itm__V1__RollbackRequest req = ITM__V1__ROLLBACK_REQUEST__INIT;
 
 	req.generation = strtoull(gen, NULL, 10);
-	print_apply((void *)call(C("Rollback"), &req.base,
-				 &itm__v1__apply_reply__descriptor));
+	print_apply((void *)call(ITM_CONTROLLER_ROLLBACK, &req.base));
 }
 
 static void
 cmd_nodes(void)
 {
 	Itm__V1__NodesRequest req = ITM__V1__NODES_REQUEST__INIT;
-	Itm__V1__NodesReply *r =
-		(void *)call(C("Nodes"), &req.base,
-			     &itm__v1__nodes_reply__descriptor);
+	Itm__V1__NodesReply *r = (void *)call(ITM_CONTROLLER_NODES, &req.base);
 
 	printf("generation %llu\n", (unsigned long long)r->generation);
 	for (size_t i = 0; i < r->n_nodes; i++)
@@ -136,8 +148,7 @@ cmd_history(void)
 {
 	Itm__V1__HistoryRequest req = ITM__V1__HISTORY_REQUEST__INIT;
 	Itm__V1__HistoryReply *r =
-		(void *)call(C("History"), &req.base,
-			     &itm__v1__history_reply__descriptor);
+		(void *)call(ITM_CONTROLLER_HISTORY, &req.base);
 
 	for (size_t i = 0; i < r->n_generations; i++)
 		printf("generation %llu nodes %u links %u at %s comment %s\n",
@@ -154,8 +165,7 @@ cmd_show(int argc, char **argv)
 	Itm__V1__TopologyReply *r;
 
 	req.generation = argc > 0 ? strtoull(argv[0], NULL, 10) : 0;
-	r = (void *)call(C("ShowTopology"), &req.base,
-			 &itm__v1__topology_reply__descriptor);
+	r = (void *)call(ITM_CONTROLLER_SHOW_TOPOLOGY, &req.base);
 	printf("# generation %llu applied %s\n%s",
 	       (unsigned long long)r->generation, r->applied_at, r->yaml);
 }
@@ -168,8 +178,7 @@ cmd_diff(const char *file)
 
 	req.yaml = slurp(file);
 	req.filename = (char *)file;
-	r = (void *)call(C("Diff"), &req.base,
-			 &itm__v1__diff_reply__descriptor);
+	r = (void *)call(ITM_CONTROLLER_DIFF, &req.base);
 	for (size_t i = 0; i < r->n_lines; i++)
 		printf("%s\n", r->lines[i]);
 }
@@ -181,14 +190,13 @@ cmd_stats(int argc, char **argv)
 	Itm__V1__NodeStatsReply *r;
 
 	req.node = argc > 0 ? argv[0] : "";
-	r = (void *)call(C("NodeStats"), &req.base,
-			 &itm__v1__node_stats_reply__descriptor);
+	r = (void *)call(ITM_CONTROLLER_NODE_STATS, &req.base);
 	for (size_t i = 0; i < r->n_nodes; i++)
 		printf("stats %s modules %zu\n", r->nodes[i]->node,
 		       r->nodes[i]->n_modules);
 	for (size_t i = 0; i < r->n_errors; i++)
 		printf("error %s %s %s\n", r->errors[i]->node,
-		       r->errors[i]->result, r->errors[i]->detail);
+		       outcome(r->errors[i]->result), r->errors[i]->detail);
 }
 
 static void
@@ -196,16 +204,17 @@ cmd_module(const char *what, int argc, char **argv)
 {
 	Itm__V1__NodeModuleRequest req = ITM__V1__NODE_MODULE_REQUEST__INIT;
 	Itm__V1__NodeModuleReply *r;
-	char method[64];
+	enum itm_method m = strcmp(what, "Load") == 0
+				    ? ITM_CONTROLLER_NODE_LOAD_MODULE
+			    : strcmp(what, "Unload") == 0
+				    ? ITM_CONTROLLER_NODE_UNLOAD_MODULE
+				    : ITM_CONTROLLER_NODE_LIST_MODULES;
 
 	req.node = argv[0];
 	req.name = argc > 1 ? argv[1] : "";
 	req.params = argv + 2;
 	req.n_params = argc > 2 ? (size_t)argc - 2 : 0;
-	snprintf(method, sizeof(method), C("Node%sModule%s"), what,
-		 strcmp(what, "List") == 0 ? "s" : "");
-	r = (void *)call(method, &req.base,
-			 &itm__v1__node_module_reply__descriptor);
+	r = (void *)call(m, &req.base);
 	if (r->loaded)
 		printf("loaded %s\n", r->loaded->name);
 	for (size_t i = 0; r->list && i < r->list->n_modules; i++)
@@ -221,8 +230,7 @@ cmd_join(const char *node)
 
 	req.node = (char *)node;
 	req.version = "ctl_client";
-	r = (void *)call(C("Join"), &req.base,
-			 &itm__v1__join_reply__descriptor);
+	r = (void *)call(ITM_CONTROLLER_JOIN, &req.base);
 	printf("joined heartbeat_ms %u\n", r->heartbeat_ms);
 }
 
@@ -232,8 +240,7 @@ cmd_table(void)
 	Itm__V1__GetTableRequest req = ITM__V1__GET_TABLE_REQUEST__INIT;
 	Itm__V1__NeighbourTable *t;
 
-	t = (void *)call("/itm.v1.Agent/GetTable", &req.base,
-			 &itm__v1__neighbour_table__descriptor);
+	t = (void *)call(ITM_AGENT_GET_TABLE, &req.base);
 	printf("table %s generation %llu overlay %s\n", t->node,
 	       (unsigned long long)t->generation, t->overlay_addr);
 	for (size_t i = 0; i < t->n_neighbours; i++)

@@ -53,6 +53,16 @@ void neigh_set_free(struct neigh_set *set);
 const struct neigh_table *neigh_find(const struct neigh_set *set,
 				     const char *node);
 
+/*
+ * Versions of @next's tables, in its order, into @gens: a node whose
+ * table has the same digest in @prev keeps its version there
+ * (@prev_gens, in @prev's order); any other gets 0, "the new
+ * generation".  @prev may be NULL (nothing applied before).  So an apply
+ * re-versions, and pushes, only the tables it changes.
+ */
+void neigh_table_gens(const struct neigh_set *prev, const uint64_t *prev_gens,
+		      const struct neigh_set *next, uint64_t *gens);
+
 /* The table as text, one neighbour a line (tests and logs). */
 void neigh_print(const struct neigh_table *t, FILE *f);
 

@@ -51,12 +51,12 @@ void counter_rows(struct table *t, const char *node,
 		  const Itm__V1__ModuleStats *m);
 
 /* output_ctl.c: the table output of the controller's replies. */
-void ctl_table_neighbours(const Itm__V1__NeighbourTable *r);
-void ctl_table_nodes(const Itm__V1__NodesReply *r);
-void ctl_table_applied(const Itm__V1__ApplyReply *r, int dry_run);
-void ctl_table_topology(const Itm__V1__TopologyReply *r);
-void ctl_table_diff(const Itm__V1__DiffReply *r);
-void ctl_table_history(const Itm__V1__HistoryReply *r);
-void ctl_table_overlay_stats(const Itm__V1__NodeStatsReply *r);
+void table_neighbours(const Itm__V1__NeighbourTable *r);
+void table_nodes(const Itm__V1__NodesReply *r);
+void table_applied(const Itm__V1__ApplyReply *r, int dry_run);
+void table_topology(const Itm__V1__TopologyReply *r);
+void table_diff(const Itm__V1__DiffReply *r);
+void table_history(const Itm__V1__HistoryReply *r);
+void table_overlay_stats(const Itm__V1__NodeStatsReply *r);
 
 #endif /* ITMCTL_OUTPUT_INT_H */

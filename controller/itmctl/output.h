@@ -46,5 +46,8 @@ void json_print(json_t *j);
 
 /* "IP_FORWARD" for HOOK_IP_FORWARD, "?" when unknown. */
 const char *output_hook_name(int hook);
+/* "updated" for OUTCOME_UPDATED, "-" when unspecified, "?" when unknown:
+ * the words the table output prints. */
+const char *output_outcome_name(int outcome);
 
 #endif /* ITMCTL_OUTPUT_H */

@@ -8,7 +8,7 @@
  * that keeps its old config on error never sees half a new one (ospfd,
  * BIRD cf_error, bgpd "config file has errors, not reloading").
  *
- * The schema is documented in controller/README.md.  This is a config
+ * The schema is documented in README.md ("topo.yaml").  This is a config
  * type (BIRD's rip_config): the daemon's runtime state lives elsewhere.
  */
 #ifndef ITM_TOPO_H

@@ -3,6 +3,7 @@
  * replies.  The controller's replies are printed by output_ctl.c, the
  * table itself lives in output_tbl.c.
  */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,27 @@ output_hook_name(int hook)
 	if (!ev)
 		return "?";
 	return strncmp(ev->name, "HOOK_", 5) ? ev->name : ev->name + 5;
+}
+
+/* The value's name in itm.proto in lower case, without its prefix. */
+const char *
+output_outcome_name(int outcome)
+{
+	static char words[8][24];
+	const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
+		&itm__v1__outcome__descriptor, outcome);
+	const char *name;
+	char *w;
+
+	if (!ev || outcome < 0 || outcome >= 8)
+		return "?";
+	if (outcome == ITM__V1__OUTCOME__OUTCOME_UNSPECIFIED)
+		return "-";
+	name = strncmp(ev->name, "OUTCOME_", 8) ? ev->name : ev->name + 8;
+	w = words[outcome];
+	for (size_t i = 0; name[i] && i + 1 < sizeof(words[0]); i++)
+		w[i] = (char)tolower((unsigned char)name[i]);
+	return w;
 }
 
 static const char *
@@ -228,11 +250,11 @@ const struct output output_table = {
 	.unloaded = table_unloaded,
 	.modules = table_modules,
 	.stats = table_stats,
-	.table = ctl_table_neighbours,
-	.nodes = ctl_table_nodes,
-	.applied = ctl_table_applied,
-	.topology = ctl_table_topology,
-	.diff = ctl_table_diff,
-	.history = ctl_table_history,
-	.overlay_stats = ctl_table_overlay_stats,
+	.table = table_neighbours,
+	.nodes = table_nodes,
+	.applied = table_applied,
+	.topology = table_topology,
+	.diff = table_diff,
+	.history = table_history,
+	.overlay_stats = table_overlay_stats,
 };

@@ -23,7 +23,7 @@ bandwidth(uint64_t kbps)
 }
 
 void
-ctl_table_neighbours(const Itm__V1__NeighbourTable *r)
+table_neighbours(const Itm__V1__NeighbourTable *r)
 {
 	struct table t;
 
@@ -77,7 +77,7 @@ labels(const Itm__V1__NodeInfo *n)
 }
 
 void
-ctl_table_nodes(const Itm__V1__NodesReply *r)
+table_nodes(const Itm__V1__NodesReply *r)
 {
 	struct table t;
 
@@ -109,7 +109,7 @@ result_summary(const Itm__V1__ApplyReply *r)
 	size_t count[8], n = 0;
 
 	for (size_t i = 0; i < r->n_nodes; i++) {
-		const char *res = str_or_dash(r->nodes[i]->result);
+		const char *res = output_outcome_name(r->nodes[i]->result);
 		size_t k = 0;
 
 		while (k < n && strcmp(seen[k], res))
@@ -127,7 +127,7 @@ result_summary(const Itm__V1__ApplyReply *r)
 }
 
 void
-ctl_table_applied(const Itm__V1__ApplyReply *r, int dry_run)
+table_applied(const Itm__V1__ApplyReply *r, int dry_run)
 {
 	struct table t;
 
@@ -144,8 +144,8 @@ ctl_table_applied(const Itm__V1__ApplyReply *r, int dry_run)
 	for (size_t i = 0; i < r->n_nodes; i++) {
 		const Itm__V1__NodeResult *n = r->nodes[i];
 
-		tbl_row(&t, n->node, str_or_dash(n->result), u64(n->generation),
-			str_or_dash(n->detail));
+		tbl_row(&t, n->node, output_outcome_name(n->result),
+			u64(n->generation), str_or_dash(n->detail));
 	}
 	tbl_print(&t);
 	putchar('\n');
@@ -155,7 +155,7 @@ ctl_table_applied(const Itm__V1__ApplyReply *r, int dry_run)
 /* The YAML as stored, so "topology show > f.yaml" gives a file to apply;
  * what generation it is goes in a leading YAML comment. */
 void
-ctl_table_topology(const Itm__V1__TopologyReply *r)
+table_topology(const Itm__V1__TopologyReply *r)
 {
 	size_t len = r->yaml ? strlen(r->yaml) : 0;
 
@@ -171,7 +171,7 @@ ctl_table_topology(const Itm__V1__TopologyReply *r)
 }
 
 void
-ctl_table_diff(const Itm__V1__DiffReply *r)
+table_diff(const Itm__V1__DiffReply *r)
 {
 	if (!r->n_lines)
 		printf("no changes\n");
@@ -180,7 +180,7 @@ ctl_table_diff(const Itm__V1__DiffReply *r)
 }
 
 void
-ctl_table_history(const Itm__V1__HistoryReply *r)
+table_history(const Itm__V1__HistoryReply *r)
 {
 	struct table t;
 
@@ -253,13 +253,13 @@ overlay_errors(const Itm__V1__NodeStatsReply *r)
 	tbl_init(&t, "lll", "NODE", "RESULT", "DETAIL");
 	for (size_t i = 0; i < r->n_errors; i++)
 		tbl_row(&t, r->errors[i]->node,
-			str_or_dash(r->errors[i]->result),
+			output_outcome_name(r->errors[i]->result),
 			str_or_dash(r->errors[i]->detail));
 	tbl_print(&t);
 }
 
 void
-ctl_table_overlay_stats(const Itm__V1__NodeStatsReply *r)
+table_overlay_stats(const Itm__V1__NodeStatsReply *r)
 {
 	if (!r->n_nodes && !r->n_errors) {
 		printf("no nodes: apply a topology first "

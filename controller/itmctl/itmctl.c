@@ -24,7 +24,7 @@
 /* What runs each action (see parser.c for the grammar side). */
 static const struct command {
 	enum action action;
-	int (*run)(struct ctl *ctl, const struct parse_result *res);
+	int (*run)(struct itmctl *ic, const struct parse_result *res);
 } commands[] = {
 	{ ACT_STATUS, cmd_status },
 	{ ACT_MODULE_LOAD, cmd_module_load },
@@ -55,32 +55,32 @@ set_addr(char *dst, size_t len, const char *addr)
 }
 
 static int
-opt_agent(struct ctl *ctl, const char *v, char *err, size_t len)
+opt_agent(struct itmctl *ic, const char *v, char *err, size_t len)
 {
 	(void)err;
 	(void)len;
-	set_addr(ctl->agent, sizeof(ctl->agent), v);
-	ctl->agent_given = 1;
+	set_addr(ic->agent, sizeof(ic->agent), v);
+	ic->agent_given = 1;
 	return 0;
 }
 
 static int
-opt_controller(struct ctl *ctl, const char *v, char *err, size_t len)
+opt_controller(struct itmctl *ic, const char *v, char *err, size_t len)
 {
 	(void)err;
 	(void)len;
-	set_addr(ctl->controller, sizeof(ctl->controller), v);
-	ctl->controller_from = "--controller";
+	set_addr(ic->controller, sizeof(ic->controller), v);
+	ic->controller_from = "--controller";
 	return 0;
 }
 
 static int
-opt_output(struct ctl *ctl, const char *v, char *err, size_t len)
+opt_output(struct itmctl *ic, const char *v, char *err, size_t len)
 {
 	if (!strcmp(v, "table"))
-		ctl->out = &output_table;
+		ic->out = &output_table;
 	else if (!strcmp(v, "json"))
-		ctl->out = &output_json;
+		ic->out = &output_json;
 	else {
 		snprintf(err, len, "-o: unknown format '%s' (table or json)",
 			 v);
@@ -90,7 +90,7 @@ opt_output(struct ctl *ctl, const char *v, char *err, size_t len)
 }
 
 static int
-opt_timeout(struct ctl *ctl, const char *v, char *err, size_t len)
+opt_timeout(struct itmctl *ic, const char *v, char *err, size_t len)
 {
 	char *end;
 	long ms;
@@ -104,13 +104,13 @@ opt_timeout(struct ctl *ctl, const char *v, char *err, size_t len)
 			 v);
 		return -1;
 	}
-	ctl->timeout_ms = ms;
-	ctl->timeout_given = 1;
+	ic->timeout_ms = ms;
+	ic->timeout_given = 1;
 	return 0;
 }
 
 static int
-opt_tls(struct ctl *ctl, const char *name, const char *v, const char **slot,
+opt_tls(struct itmctl *ic, const char *name, const char *v, const char **slot,
 	char *err, size_t len)
 {
 	if (access(v, R_OK) < 0) {
@@ -118,54 +118,54 @@ opt_tls(struct ctl *ctl, const char *name, const char *v, const char **slot,
 		return -1;
 	}
 	*slot = v;
-	ctl->use_tls = 1;
+	ic->use_tls = 1;
 	return 0;
 }
 
 static int
-opt_tls_ca(struct ctl *ctl, const char *v, char *err, size_t len)
+opt_tls_ca(struct itmctl *ic, const char *v, char *err, size_t len)
 {
-	return opt_tls(ctl, "tls-ca", v, &ctl->tls.ca_file, err, len);
+	return opt_tls(ic, "tls-ca", v, &ic->tls.ca_file, err, len);
 }
 
 static int
-opt_tls_cert(struct ctl *ctl, const char *v, char *err, size_t len)
+opt_tls_cert(struct itmctl *ic, const char *v, char *err, size_t len)
 {
-	return opt_tls(ctl, "tls-cert", v, &ctl->tls.cert_file, err, len);
+	return opt_tls(ic, "tls-cert", v, &ic->tls.cert_file, err, len);
 }
 
 static int
-opt_tls_key(struct ctl *ctl, const char *v, char *err, size_t len)
+opt_tls_key(struct itmctl *ic, const char *v, char *err, size_t len)
 {
-	return opt_tls(ctl, "tls-key", v, &ctl->tls.key_file, err, len);
+	return opt_tls(ic, "tls-key", v, &ic->tls.key_file, err, len);
 }
 
 static int
-opt_tls_name(struct ctl *ctl, const char *v, char *err, size_t len)
+opt_tls_name(struct itmctl *ic, const char *v, char *err, size_t len)
 {
 	(void)err;
 	(void)len;
-	ctl->tls.server_name = v;
+	ic->tls.server_name = v;
 	return 0;
 }
 
 static int
-opt_help(struct ctl *ctl, const char *v, char *err, size_t len)
+opt_help(struct itmctl *ic, const char *v, char *err, size_t len)
 {
 	(void)v;
 	(void)err;
 	(void)len;
-	ctl->want_help = 1;
+	ic->want_help = 1;
 	return 0;
 }
 
 static int
-opt_version(struct ctl *ctl, const char *v, char *err, size_t len)
+opt_version(struct itmctl *ic, const char *v, char *err, size_t len)
 {
 	(void)v;
 	(void)err;
 	(void)len;
-	ctl->want_version = 1;
+	ic->want_version = 1;
 	return 0;
 }
 
@@ -173,7 +173,7 @@ static const struct option_def {
 	const char *name;
 	char letter;
 	int has_arg;
-	int (*set)(struct ctl *ctl, const char *v, char *err, size_t len);
+	int (*set)(struct itmctl *ic, const char *v, char *err, size_t len);
 } options[] = {
 	{ "agent", 0, 1, opt_agent },
 	{ "controller", 0, 1, opt_controller },
@@ -237,12 +237,12 @@ global_option(void *arg, int argc, char **argv, char *err, size_t len)
 /* The server's message, one line per line it has (a controller's list of
  * topology errors is one message). */
 void
-ctl_print_failure(struct ctl *ctl, const char *who, const char *addr,
-		  const struct itm_rpc_status *st)
+itmctl_print_failure(struct itmctl *ic, const char *who, const char *addr,
+		     const struct itm_rpc_status *st)
 {
 	const char *m = st->message;
 
-	fprintf(stderr, "itmctl: %s: %s at %s: %s", ctl->res->cmd, who, addr,
+	fprintf(stderr, "itmctl: %s: %s at %s: %s", ic->res->cmd, who, addr,
 		itm_rpc_code_name(st->code));
 	if (!strchr(m, '\n'))
 		fprintf(stderr, "%s%s\n", *m ? ": " : "", m);
@@ -254,43 +254,58 @@ ctl_print_failure(struct ctl *ctl, const char *who, const char *addr,
 			"itmctl: is itm-controller running at %s (the "
 			"address from %s)?  Give its address with "
 			"--controller ADDR or ITM_CONTROLLER.\n",
-			addr, ctl->controller_from);
+			addr, ic->controller_from);
 }
 
 int
-ctl_call_status(struct ctl *ctl, const char *who, const char *addr,
-		const char *method, const ProtobufCMessage *req,
-		const ProtobufCMessageDescriptor *reply_desc,
-		ProtobufCMessage **reply, struct itm_rpc_status *st)
+itmctl_call_status(struct itmctl *ic, const char *who, const char *addr,
+		   enum itm_method method, const ProtobufCMessage *req,
+		   ProtobufCMessage **reply, struct itm_rpc_status *st,
+		   Itm__V1__TopologyFaults **faults)
 {
 	struct itm_rpc_client *c;
 	int rc;
 
-	rc = itm_rpc_client_new(&c, addr, ctl->use_tls ? &ctl->tls : NULL);
+	rc = itm_rpc_client_new(&c, addr, ic->use_tls ? &ic->tls : NULL);
 	if (rc) {
 		st->code = ITM_RPC_INTERNAL;
 		snprintf(st->message, sizeof(st->message), "%s", strerror(-rc));
-		return CTL_ERR;
+		return ITMCTL_EXIT_ERR;
 	}
-	rc = itm_rpc_call(c, method, req, reply_desc, reply, ctl->timeout_ms,
-			  st);
+	rc = itm_rpc_call_detail(c, method, req, reply, ic->timeout_ms, st,
+				 &itm__v1__topology_faults__descriptor,
+				 (ProtobufCMessage **)faults);
 	itm_rpc_client_free(c);
-	return rc ? CTL_ERR : CTL_OK;
+	return rc ? ITMCTL_EXIT_ERR : ITMCTL_EXIT_OK;
 }
 
 int
-ctl_call(struct ctl *ctl, const char *who, const char *addr, const char *method,
-	 const ProtobufCMessage *req,
-	 const ProtobufCMessageDescriptor *reply_desc, ProtobufCMessage **reply)
+itmctl_call(struct itmctl *ic, const char *who, const char *addr,
+	    enum itm_method method, const ProtobufCMessage *req,
+	    ProtobufCMessage **reply)
 {
 	struct itm_rpc_status st;
 	int rc;
 
-	rc = ctl_call_status(ctl, who, addr, method, req, reply_desc, reply,
-			     &st);
+	rc = itmctl_call_status(ic, who, addr, method, req, reply, &st, NULL);
 	if (rc)
-		ctl_print_failure(ctl, who, addr, &st);
+		itmctl_print_failure(ic, who, addr, &st);
 	return rc;
+}
+
+int
+itmctl_agent_call(struct itmctl *ic, enum itm_method method,
+		  const ProtobufCMessage *req, ProtobufCMessage **reply)
+{
+	return itmctl_call(ic, "agent", ic->agent, method, req, reply);
+}
+
+int
+itmctl_controller_call(struct itmctl *ic, enum itm_method method,
+		       const ProtobufCMessage *req, ProtobufCMessage **reply)
+{
+	return itmctl_call(ic, "controller", ic->controller, method, req,
+			   reply);
 }
 
 /* gRPC logs its own view of failures to stderr; ours is clearer. */
@@ -301,19 +316,19 @@ quiet_log(gpr_log_func_args *args)
 }
 
 static void
-ctl_init(struct ctl *ctl)
+itmctl_init(struct itmctl *ic)
 {
 	const char *a = getenv("ITM_AGENT"), *c = getenv("ITM_CONTROLLER");
 
-	memset(ctl, 0, sizeof(*ctl));
-	set_addr(ctl->agent, sizeof(ctl->agent),
-		 a && *a ? a : CTL_DEFAULT_AGENT);
-	set_addr(ctl->controller, sizeof(ctl->controller),
-		 c && *c ? c : CTL_DEFAULT_CONTROLLER);
-	ctl->agent_given = a && *a;
-	ctl->controller_from = c && *c ? "ITM_CONTROLLER" : "the default";
-	ctl->timeout_ms = CTL_DEFAULT_TIMEOUT;
-	ctl->out = &output_table;
+	memset(ic, 0, sizeof(*ic));
+	set_addr(ic->agent, sizeof(ic->agent),
+		 a && *a ? a : ITMCTL_AGENT_DEFAULT);
+	set_addr(ic->controller, sizeof(ic->controller),
+		 c && *c ? c : ITM_CONTROLLER_ADDR_DEFAULT);
+	ic->agent_given = a && *a;
+	ic->controller_from = c && *c ? "ITM_CONTROLLER" : "the default";
+	ic->timeout_ms = ITMCTL_TIMEOUT_MS;
+	ic->out = &output_table;
 	if (!getenv("GRPC_VERBOSITY"))
 		gpr_set_log_function(quiet_log);
 }
@@ -334,44 +349,45 @@ help_for(const struct parse_result *res)
 }
 
 static int
-run(struct ctl *ctl, const struct parse_result *res)
+run(struct itmctl *ic, const struct parse_result *res)
 {
 	if (res->action == ACT_HELP)
 		return help_topics(res->help, res->n_help);
-	if (ctl->use_tls && (!ctl->tls.cert_file != !ctl->tls.key_file)) {
+	if (ic->use_tls && (!ic->tls.cert_file != !ic->tls.key_file)) {
 		fprintf(stderr,
 			"itmctl: --tls-cert and --tls-key go together\n");
-		return CTL_USAGE;
+		return ITMCTL_EXIT_USAGE;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (commands[i].action == res->action)
-			return commands[i].run(ctl, res);
+			return commands[i].run(ic, res);
 	}
 	help_usage(stderr);
-	return CTL_USAGE;
+	return ITMCTL_EXIT_USAGE;
 }
 
 int
 main(int argc, char **argv)
 {
 	struct parse_result res;
-	struct ctl ctl;
+	struct itmctl ic;
 	char err[256];
 	int rc;
 
-	ctl_init(&ctl);
-	rc = parse(argc - 1, argv + 1, &res, global_option, &ctl, err,
+	itmctl_init(&ic);
+	rc = parse(argc - 1, argv + 1, &res, global_option, &ic, err,
 		   sizeof(err));
-	ctl.res = &res;
-	if (ctl.want_version) {
+	ic.res = &res;
+	if (ic.want_version) {
 		printf("itmctl %s\n", ITM_VERSION);
-		return CTL_OK;
+		return ITMCTL_EXIT_OK;
 	}
-	if (ctl.want_help)
-		return help_for(&res) == CTL_OK ? CTL_OK : CTL_USAGE;
+	if (ic.want_help)
+		return help_for(&res) == ITMCTL_EXIT_OK ? ITMCTL_EXIT_OK
+							: ITMCTL_EXIT_USAGE;
 	if (rc) {
 		fprintf(stderr, "itmctl: %s\n", err);
-		return CTL_USAGE;
+		return ITMCTL_EXIT_USAGE;
 	}
-	return run(&ctl, &res);
+	return run(&ic, &res);
 }

@@ -9,30 +9,18 @@
 
 #include "itmctl.h"
 
-#define AGENT_SVC "/itm.v1.Agent/"
-
-static int
-agent_call(struct ctl *ctl, const char *method, const ProtobufCMessage *req,
-	   const ProtobufCMessageDescriptor *reply_desc,
-	   ProtobufCMessage **reply)
-{
-	return ctl_call(ctl, "agent", ctl->agent, method, req, reply_desc,
-			reply);
-}
-
 int
-cmd_status(struct ctl *ctl, const struct parse_result *res)
+cmd_status(struct itmctl *ic, const struct parse_result *res)
 {
 	Itm__V1__StatusRequest q = ITM__V1__STATUS_REQUEST__INIT;
 	ProtobufCMessage *r;
 	int rc;
 
 	(void)res;
-	rc = agent_call(ctl, AGENT_SVC "GetStatus", &q.base,
-			&itm__v1__status_reply__descriptor, &r);
+	rc = itmctl_agent_call(ic, ITM_AGENT_GET_STATUS, &q.base, &r);
 	if (rc)
 		return rc;
-	ctl->out->status((Itm__V1__StatusReply *)r);
+	ic->out->status((Itm__V1__StatusReply *)r);
 	protobuf_c_message_free_unpacked(r, NULL);
 	return 0;
 }
@@ -51,14 +39,14 @@ check_params(const struct parse_result *res)
 				"itmctl: %s: bad parameter '%s' "
 				"(expected key=value)\n",
 				res->cmd, p);
-			return CTL_USAGE;
+			return ITMCTL_EXIT_USAGE;
 		}
 	}
 	return 0;
 }
 
 int
-cmd_module_load(struct ctl *ctl, const struct parse_result *res)
+cmd_module_load(struct itmctl *ic, const struct parse_result *res)
 {
 	Itm__V1__LoadModuleRequest q = ITM__V1__LOAD_MODULE_REQUEST__INIT;
 	ProtobufCMessage *r;
@@ -70,82 +58,77 @@ cmd_module_load(struct ctl *ctl, const struct parse_result *res)
 	q.name = (char *)res->name;
 	q.n_params = res->n_params;
 	q.params = (char **)res->params;
-	rc = agent_call(ctl, AGENT_SVC "LoadModule", &q.base,
-			&itm__v1__load_module_reply__descriptor, &r);
+	rc = itmctl_agent_call(ic, ITM_AGENT_LOAD_MODULE, &q.base, &r);
 	if (rc)
 		return rc;
-	ctl->out->loaded(NULL, (Itm__V1__LoadModuleReply *)r);
+	ic->out->loaded(NULL, (Itm__V1__LoadModuleReply *)r);
 	protobuf_c_message_free_unpacked(r, NULL);
 	return 0;
 }
 
 int
-cmd_module_unload(struct ctl *ctl, const struct parse_result *res)
+cmd_module_unload(struct itmctl *ic, const struct parse_result *res)
 {
 	Itm__V1__UnloadModuleRequest q = ITM__V1__UNLOAD_MODULE_REQUEST__INIT;
 	ProtobufCMessage *r;
 	int rc;
 
 	q.name = (char *)res->name;
-	rc = agent_call(ctl, AGENT_SVC "UnloadModule", &q.base,
-			&itm__v1__unload_module_reply__descriptor, &r);
+	rc = itmctl_agent_call(ic, ITM_AGENT_UNLOAD_MODULE, &q.base, &r);
 	if (rc)
 		return rc;
-	ctl->out->unloaded(NULL, res->name);
+	ic->out->unloaded(NULL, res->name);
 	protobuf_c_message_free_unpacked(r, NULL);
 	return 0;
 }
 
 int
-cmd_module_list(struct ctl *ctl, const struct parse_result *res)
+cmd_module_list(struct itmctl *ic, const struct parse_result *res)
 {
 	Itm__V1__ListModulesRequest q = ITM__V1__LIST_MODULES_REQUEST__INIT;
 	ProtobufCMessage *r;
 	int rc;
 
 	(void)res;
-	rc = agent_call(ctl, AGENT_SVC "ListModules", &q.base,
-			&itm__v1__list_modules_reply__descriptor, &r);
+	rc = itmctl_agent_call(ic, ITM_AGENT_LIST_MODULES, &q.base, &r);
 	if (rc)
 		return rc;
-	ctl->out->modules(NULL, (Itm__V1__ListModulesReply *)r);
+	ic->out->modules(NULL, (Itm__V1__ListModulesReply *)r);
 	protobuf_c_message_free_unpacked(r, NULL);
 	return 0;
 }
 
 /* Without --agent or $ITM_AGENT, "stats" is the whole overlay's. */
 int
-cmd_stats(struct ctl *ctl, const struct parse_result *res)
+cmd_stats(struct itmctl *ic, const struct parse_result *res)
 {
 	Itm__V1__StatsRequest q = ITM__V1__STATS_REQUEST__INIT;
 	ProtobufCMessage *r;
 	int rc;
 
-	if (!ctl->agent_given)
-		return cmd_node_stats(ctl, res);
+	if (!ic->agent_given)
+		return cmd_node_stats(ic, res);
 	q.module = (char *)(res->module ? res->module : "");
-	rc = agent_call(ctl, AGENT_SVC "GetStats", &q.base,
-			&itm__v1__stats_reply__descriptor, &r);
+	rc = itmctl_agent_call(ic, ITM_AGENT_GET_STATS, &q.base, &r);
 	if (rc)
 		return rc;
-	ctl->out->stats((Itm__V1__StatsReply *)r);
+	ic->out->stats((Itm__V1__StatsReply *)r);
 	protobuf_c_message_free_unpacked(r, NULL);
 	return 0;
 }
 
 int
-cmd_table(struct ctl *ctl, const struct parse_result *res)
+cmd_table(struct itmctl *ic, const struct parse_result *res)
 {
 	Itm__V1__GetTableRequest q = ITM__V1__GET_TABLE_REQUEST__INIT;
 	ProtobufCMessage *r;
 	int rc;
 
 	(void)res;
-	rc = agent_call(ctl, AGENT_SVC "GetTable", &q.base,
-			&itm__v1__neighbour_table__descriptor, &r);
+	rc = itmctl_agent_call(ic, ITM_AGENT_GET_TABLE, &q.base, &r);
 	if (rc)
 		return rc;
-	ctl->out->table((Itm__V1__NeighbourTable *)r);
+	ic->out->table((Itm__V1__NeighbourTable *)r);
 	protobuf_c_message_free_unpacked(r, NULL);
 	return 0;
 }

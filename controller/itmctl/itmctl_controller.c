@@ -9,33 +9,20 @@
 
 #include "itmctl.h"
 
-#define CTL_SVC "/itm.v1.Controller/"
-
-static int
-controller_call(struct ctl *ctl, const char *method,
-		const ProtobufCMessage *req,
-		const ProtobufCMessageDescriptor *reply_desc,
-		ProtobufCMessage **reply)
-{
-	return ctl_call(ctl, "controller", ctl->controller, method, req,
-			reply_desc, reply);
-}
-
 int
-cmd_nodes(struct ctl *ctl, const struct parse_result *res)
+cmd_nodes(struct itmctl *ic, const struct parse_result *res)
 {
 	Itm__V1__NodesRequest q = ITM__V1__NODES_REQUEST__INIT;
 	ProtobufCMessage *r;
 	int rc;
 
 	(void)res;
-	rc = controller_call(ctl, CTL_SVC "Nodes", &q.base,
-			     &itm__v1__nodes_reply__descriptor, &r);
+	rc = itmctl_controller_call(ic, ITM_CONTROLLER_NODES, &q.base, &r);
 	if (rc)
 		return rc;
-	ctl->out->nodes((Itm__V1__NodesReply *)r);
+	ic->out->nodes((Itm__V1__NodesReply *)r);
 	protobuf_c_message_free_unpacked(r, NULL);
-	return CTL_OK;
+	return ITMCTL_EXIT_OK;
 }
 
 /* "itmctl: stats: node n3: unreachable: connection refused" */
@@ -43,33 +30,33 @@ static void
 node_error(const struct parse_result *res, const Itm__V1__NodeResult *e)
 {
 	fprintf(stderr, "itmctl: %s: node %s: %s%s%s\n", res->cmd, e->node,
-		*e->result ? e->result : "error", *e->detail ? ": " : "",
-		e->detail);
+		e->result ? output_outcome_name(e->result) : "error",
+		*e->detail ? ": " : "", e->detail);
 }
 
 /* stats NODE: the agent's own reply, printed as "stats --agent" does. */
 static int
-one_node_stats(struct ctl *ctl, const struct parse_result *res,
+one_node_stats(struct itmctl *ic, const struct parse_result *res,
 	       const Itm__V1__NodeStatsReply *r)
 {
 	for (size_t i = 0; i < r->n_errors; i++)
 		node_error(res, r->errors[i]);
 	if (r->n_errors)
-		return CTL_ERR;
+		return ITMCTL_EXIT_ERR;
 	if (r->n_nodes != 1) {
 		fprintf(stderr,
 			"itmctl: %s: the controller answered for %zu "
 			"nodes, not for %s alone\n",
 			res->cmd, r->n_nodes, res->node);
-		return CTL_ERR;
+		return ITMCTL_EXIT_ERR;
 	}
-	ctl->out->stats(r->nodes[0]);
-	return CTL_OK;
+	ic->out->stats(r->nodes[0]);
+	return ITMCTL_EXIT_OK;
 }
 
 /* stats [NODE] [--module M]: one node, or every node in one table. */
 int
-cmd_node_stats(struct ctl *ctl, const struct parse_result *res)
+cmd_node_stats(struct itmctl *ic, const struct parse_result *res)
 {
 	Itm__V1__NodeStatsRequest q = ITM__V1__NODE_STATS_REQUEST__INIT;
 	Itm__V1__NodeStatsReply *r;
@@ -77,16 +64,15 @@ cmd_node_stats(struct ctl *ctl, const struct parse_result *res)
 
 	q.node = (char *)(res->node ? res->node : "");
 	q.module = (char *)(res->module ? res->module : "");
-	rc = controller_call(ctl, CTL_SVC "NodeStats", &q.base,
-			     &itm__v1__node_stats_reply__descriptor,
-			     (ProtobufCMessage **)&r);
+	rc = itmctl_controller_call(ic, ITM_CONTROLLER_NODE_STATS, &q.base,
+				    (ProtobufCMessage **)&r);
 	if (rc)
 		return rc;
 	if (res->node) {
-		rc = one_node_stats(ctl, res, r);
+		rc = one_node_stats(ic, res, r);
 	} else {
-		ctl->out->overlay_stats(r);
-		rc = r->n_errors ? CTL_PARTIAL : CTL_OK;
+		ic->out->overlay_stats(r);
+		rc = r->n_errors ? ITMCTL_EXIT_PARTIAL : ITMCTL_EXIT_OK;
 	}
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	return rc;
@@ -94,8 +80,8 @@ cmd_node_stats(struct ctl *ctl, const struct parse_result *res)
 
 /* One NodeModuleRequest for @method; *@r is the caller's to free. */
 static int
-node_module_call(struct ctl *ctl, const struct parse_result *res,
-		 const char *method, Itm__V1__NodeModuleReply **r)
+node_module_call(struct itmctl *ic, const struct parse_result *res,
+		 enum itm_method method, Itm__V1__NodeModuleReply **r)
 {
 	Itm__V1__NodeModuleRequest q = ITM__V1__NODE_MODULE_REQUEST__INIT;
 
@@ -103,13 +89,12 @@ node_module_call(struct ctl *ctl, const struct parse_result *res,
 	q.name = (char *)(res->name ? res->name : "");
 	q.n_params = res->n_params;
 	q.params = (char **)res->params;
-	return controller_call(ctl, method, &q.base,
-			       &itm__v1__node_module_reply__descriptor,
-			       (ProtobufCMessage **)r);
+	return itmctl_controller_call(ic, method, &q.base,
+				      (ProtobufCMessage **)r);
 }
 
 int
-cmd_node_module_load(struct ctl *ctl, const struct parse_result *res)
+cmd_node_module_load(struct itmctl *ic, const struct parse_result *res)
 {
 	Itm__V1__LoadModuleReply none = ITM__V1__LOAD_MODULE_REPLY__INIT;
 	Itm__V1__NodeModuleReply *r;
@@ -117,40 +102,41 @@ cmd_node_module_load(struct ctl *ctl, const struct parse_result *res)
 
 	rc = check_params(res);
 	if (!rc)
-		rc = node_module_call(ctl, res, CTL_SVC "NodeLoadModule", &r);
+		rc = node_module_call(ic, res, ITM_CONTROLLER_NODE_LOAD_MODULE,
+				      &r);
 	if (rc)
 		return rc;
 	none.name = (char *)res->name;
-	ctl->out->loaded(res->node, r->loaded ? r->loaded : &none);
+	ic->out->loaded(res->node, r->loaded ? r->loaded : &none);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
-	return CTL_OK;
+	return ITMCTL_EXIT_OK;
 }
 
 int
-cmd_node_module_unload(struct ctl *ctl, const struct parse_result *res)
+cmd_node_module_unload(struct itmctl *ic, const struct parse_result *res)
 {
 	Itm__V1__NodeModuleReply *r;
 	int rc;
 
-	rc = node_module_call(ctl, res, CTL_SVC "NodeUnloadModule", &r);
+	rc = node_module_call(ic, res, ITM_CONTROLLER_NODE_UNLOAD_MODULE, &r);
 	if (rc)
 		return rc;
-	ctl->out->unloaded(res->node, res->name);
+	ic->out->unloaded(res->node, res->name);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
-	return CTL_OK;
+	return ITMCTL_EXIT_OK;
 }
 
 int
-cmd_node_module_list(struct ctl *ctl, const struct parse_result *res)
+cmd_node_module_list(struct itmctl *ic, const struct parse_result *res)
 {
 	Itm__V1__ListModulesReply none = ITM__V1__LIST_MODULES_REPLY__INIT;
 	Itm__V1__NodeModuleReply *r;
 	int rc;
 
-	rc = node_module_call(ctl, res, CTL_SVC "NodeListModules", &r);
+	rc = node_module_call(ic, res, ITM_CONTROLLER_NODE_LIST_MODULES, &r);
 	if (rc)
 		return rc;
-	ctl->out->modules(res->node, r->list ? r->list : &none);
+	ic->out->modules(res->node, r->list ? r->list : &none);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
-	return CTL_OK;
+	return ITMCTL_EXIT_OK;
 }

@@ -72,6 +72,9 @@ static const struct topic topics[] = {
 	  "  unchanged    the agent already had this table\n"
 	  "  unreachable  the push failed; the agent gets the table when it\n"
 	  "               joins again\n"
+	  "  refused      the agent answered with an error (the detail says\n"
+	  "               which), e.g. a module it could not load\n"
+	  "(with -o json: OUTCOME_UPDATED, OUTCOME_UNCHANGED...).\n"
 	  "A file with faults is refused whole: nothing is stored or pushed,\n"
 	  "and every fault is printed on its own line as\n"
 	  "  FILE:LINE: field: what is wrong\n"
@@ -125,10 +128,10 @@ static const char options_text[] =
 	"  Options may appear anywhere on the line.\n\n"
 	"  --agent ADDR        agent to talk to: unix:/path, /path, host:port\n"
 	"                      or [v6addr]:port (default $ITM_AGENT, else\n"
-	"                      " CTL_DEFAULT_AGENT ")\n"
+	"                      " ITMCTL_AGENT_DEFAULT ")\n"
 	"  --controller ADDR   controller, for nodes, topology and commands\n"
 	"                      naming a NODE (default $ITM_CONTROLLER, else\n"
-	"                      " CTL_DEFAULT_CONTROLLER ")\n"
+	"                      " ITM_CONTROLLER_ADDR_DEFAULT ")\n"
 	"  -o, --output FMT    table (default) or json\n"
 	"  --timeout MS        deadline of each call in milliseconds (default 5000)\n"
 	"  --tls-ca FILE       use TLS; verify the server with this CA (PEM)\n"
@@ -144,7 +147,7 @@ static const char tail_text[] =
 	"  Tables for people by default.  With -o json each reply is one JSON\n"
 	"  object converted from the reply message of itm.proto: field names as\n"
 	"  in itm.proto, every field present (zero values too), enums by name\n"
-	"  (HOOK_IP_FORWARD), 64-bit counters as numbers.\n\n"
+	"  (HOOK_IP_FORWARD, OUTCOME_UPDATED), 64-bit counters as numbers.\n\n"
 	"EXIT STATUS\n"
 	"  0  success\n"
 	"  1  the agent or controller could not be reached, or refused the\n"
@@ -235,7 +238,7 @@ help_topics(const char *const *words, size_t n)
 
 	if (!n) {
 		help_full(stdout);
-		return CTL_OK;
+		return ITMCTL_EXIT_OK;
 	}
 	for (size_t i = 0; i < N_TOPICS; i++) {
 		if (!topic_matches(&topics[i], words, n))
@@ -245,8 +248,8 @@ help_topics(const char *const *words, size_t n)
 		found = 1;
 	}
 	if (found)
-		return CTL_OK;
+		return ITMCTL_EXIT_OK;
 	fprintf(stderr, "itmctl: help: no command '%s%s' (try 'itmctl help')\n",
 		words[0], n > 1 ? " ..." : "");
-	return CTL_USAGE;
+	return ITMCTL_EXIT_USAGE;
 }

@@ -170,6 +170,21 @@ neigh_find(const struct neigh_set *set, const char *node)
 }
 
 void
+neigh_table_gens(const struct neigh_set *prev, const uint64_t *prev_gens,
+		 const struct neigh_set *next, uint64_t *gens)
+{
+	for (size_t i = 0; i < next->n; i++) {
+		const struct neigh_table *t = &next->tables[i];
+		const struct neigh_table *old =
+			prev ? neigh_find(prev, t->node) : NULL;
+
+		gens[i] = old && strcmp(old->digest, t->digest) == 0
+				  ? prev_gens[old - prev->tables]
+				  : 0;
+	}
+}
+
+void
 neigh_print(const struct neigh_table *t, FILE *f)
 {
 	char bw[32];
