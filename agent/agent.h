@@ -2,22 +2,42 @@
  * agent.h - itm-agent's shared state and the interfaces between its parts.
  *
  *   main.c      wiring: options, start-up, signals, shutdown
- *   registry.c  every registration (in-agent and process), stage layout
- *   rules.c     the agent's netfilter chains, installed atomically
- *   match.c     an interest compiled into iptables matches
- *   settle.c    settlement ids, their chains and nfacct counters
- *   modload.c   dlopen of in-agent modules, the module API host ops
+ *   registry.c  every registration (in-agent and process), per hook, in
+ *               order
+ *   layout.c    the stages the registrations form, and the commit that
+ *               makes the runners and the rules match them (settlements
+ *               included)
+ *   stagerun.c  the runners of an in-agent stage, one per worker
+ *   queue.c     the agent's NFQUEUE numbers
+ *   ruleset.c   the rule set as iptables-restore text (pure, ruleset.h)
+ *   match.c     an interest compiled into iptables matches (pure)
+ *   settle.c    the settlement table (pure, settle.h)
+ *   kernel.c    the one file that talks to netfilter (kernel.h)
+ *   modload.c   in-agent modules: dlopen, load, unload (module.h)
+ *   modapi.c    the module API in-agent modules call (host ops)
  *   modview.c   the overlay table as in-agent modules see it
  *   params.c    module parameters checked against the plugin's schema
- *   telemetry.c per-module per-class counters
  *   lease.c     process modules: leases, heartbeats, expiry
- *   rpc.c       the Agent gRPC service (wire <-> internal)
+ *   telemetry.c per-module per-class counters
+ *   rpc*.c      the Agent gRPC service (wire <-> internal)
+ *   ctlink.c    the link to itm-controller
  *   workers.c   --workers N: threads that read the in-agent queues
- *   stagerun.c  the runners of an in-agent stage, one per worker
  *
- * Everything but the packet path of in-agent stages runs on one libuv loop
- * thread.  With --workers 1 that path runs there too and no lock is
- * taken; with more, see workers.h for the threads and their locks.
+ * Calls go down this list, never up (main.c wires them all):
+ *
+ *   rpc*.c, ctlink.c        the control plane, wire <-> internal
+ *   telemetry.c             reads modules, leases, settled counts
+ *   modload.c -> modapi.c   in-agent modules (modview.c: their table)
+ *   lease.c                 process modules
+ *   registry.c, layout.c    the registrations; stages and the commit
+ *   stagerun.c -> queue.c   the runners of in-agent stages
+ *   kernel.c                every side effect on netfilter
+ *   ruleset.c, settle.c, match.c, params.c, workers.c, libitm
+ *
+ * The one agent is `agent` (main.c).  Everything but the packet path of
+ * in-agent stages runs on one libuv loop thread.  With --workers 1 that
+ * path runs there too and no lock is taken; with more, see workers.h for
+ * the threads and their locks.
  */
 #ifndef ITM_AGENT_H
 #define ITM_AGENT_H
@@ -32,6 +52,7 @@
 #include "marks.h"
 #include "reg.h"
 #include "runner.h"
+#include "settle.h"
 #include "workers.h"
 
 #define AGENT_LABEL_MAX	  32
@@ -103,17 +124,23 @@ struct stage {
 	unsigned int n_regs;
 };
 
+/* The stages of every hook, in order. */
+struct layout {
+	struct stage *stages[ITM_HOOK_MAX][ITM_MARK_STAGES];
+	unsigned int n[ITM_HOOK_MAX];
+};
+
 struct agent {
 	uv_loop_t *loop;
 	struct agent_config cfg;
 	uint64_t start_ms;
 
-	struct agent_reg_list hooks[ITM_HOOK_MAX];
-	struct stage *stages[ITM_HOOK_MAX][ITM_MARK_STAGES];
-	unsigned int n_stages[ITM_HOOK_MAX];
+	struct agent_reg_list hooks[ITM_HOOK_MAX]; /* registry.c */
 	uint64_t next_seq;
-	uint8_t queue_used[AGENT_QUEUES];
-	int rules_installed;
+	struct layout layout;		  /* layout.c: installed */
+	struct settle_table settle;	  /* layout.c, under agent_lock() */
+	int rules_installed;		  /* built-in chains jump to ours */
+	uint8_t queue_used[AGENT_QUEUES]; /* queue.c */
 
 	struct itm__disp_host disp_host;
 	uint64_t malformed_closed; /* from runners since closed */
@@ -128,15 +155,35 @@ struct agent {
 
 extern struct agent *agent;
 
-/* registry.c */
-void reg_init(struct agent *a);
+/* registry.c: the lists; a change takes effect with layout_commit(). */
+void reg_init(void);
 struct agent_reg *reg_find(const char *label);
 int reg_add(struct agent_reg *r, char *err, size_t errlen);
-void reg_remove(struct agent_reg *r);
-int reg_commit(char *err, size_t errlen); /* relayout + rules */
-void reg_shutdown(void);
+void reg_remove(struct agent_reg *r); /* and release its settlements */
 unsigned int reg_count(void);
 int reg_stage_of(const struct agent_reg *r, unsigned int *index);
+
+/* layout.c */
+void layout_init(void);
+/* Make the runners and the kernel match the registration lists.  On
+ * error the previous layout and rules stay and @err says why. */
+int layout_commit(char *err, size_t errlen);
+void layout_shutdown(void); /* every rule and stage goes */
+/* Settle the flows of @r asking for @s: the settle request to put in the
+ * verdict's mark, with a rule set holding the settlement installed.  Any
+ * thread (a worker's packet callback). */
+int layout_settle(const struct agent_reg *r, const struct itm_settle *s,
+		  uint32_t *mark, char *err, size_t errlen);
+/* Packets and bytes the kernel handled for @r's settled flows of @cls. */
+void layout_settled(const struct agent_reg *r, unsigned int cls,
+		    uint64_t *packets, uint64_t *bytes);
+/* A stage bit for a process registration at @hook that no stage or other
+ * process registration there uses; 0 when there is none. */
+uint32_t layout_process_bit(itm_where hook);
+/* Malformed packets and kernel queue drops of the in-agent stages. */
+void layout_queue_totals(uint64_t *malformed, uint64_t *drops);
+
+/* queue.c */
 int queue_alloc(uint16_t *num);
 int queue_alloc_n(uint16_t *first, unsigned int n); /* consecutive */
 void queue_free(uint16_t num);
@@ -150,26 +197,13 @@ void stage_runners_close(struct stage *st); /* and free its queues */
 uint64_t stage_runners_malformed(const struct stage *st);
 uint64_t stage_runners_drops(const struct stage *st);
 
-/* rules.c */
-int rules_cleanup(void);		   /* leftovers, at start */
-int rules_apply(char *err, size_t errlen); /* from the current layout */
-int rules_remove(void);			   /* at exit */
-
 /* match.c: compile @in into iptables match strings, one per rule. */
 int match_compile(const struct itm_interest *in, itm_where hook, char ***out,
 		  unsigned int *n, char *err, size_t errlen);
 void match_free(char **v, unsigned int n);
 
-/* settle.c */
-int settle_alloc(struct agent_reg *r, const struct itm_settle *s,
-		 uint32_t *mark, char *err, size_t errlen);
-void settle_release(struct agent_reg *r); /* all ids of @r */
-int settle_cleanup(void);		  /* stale nfacct objects */
-int settle_counts(const struct agent_reg *r, unsigned int cls,
-		  uint64_t *packets, uint64_t *bytes);
-
 /* modload.c */
-void modload_init(struct agent *a);
+void modload_init(void);
 int modload_load(const char *name, char **params, unsigned int n_params,
 		 char *err, size_t errlen);
 int modload_unload(const char *name, char *err, size_t errlen);
@@ -181,7 +215,8 @@ const char *module_version(const struct module *m);
 unsigned int module_params(const struct module *m, const char ***kv);
 unsigned int module_counters(const struct module *m, const char ***names,
 			     const uint64_t *const **values);
-/* Hold @m's lock (no-op without workers) to read what its code writes. */
+/* modapi.c: hold @m's lock (no-op without workers) to read what its code
+ * writes. */
 void module_lock(struct module *m);
 void module_unlock(struct module *m);
 /* Run as @m (its lock, its name in logs) until module_enter(NULL); main

@@ -94,24 +94,6 @@ proc_put(struct proc *p)
 	free(p);
 }
 
-/* A stage bit no stage or process registration at @hook uses. */
-static uint32_t
-process_bit(itm_where hook)
-{
-	struct agent_reg *r;
-	uint32_t used = 0;
-
-	for (unsigned int i = 0; i < agent->n_stages[hook]; i++)
-		used |= agent->stages[hook][i]->bit;
-	TAILQ_FOREACH(r, &agent->hooks[hook], entry)
-		if (r->kind == REG_PROCESS)
-			used |= r->stage_bit;
-	for (int i = ITM_MARK_STAGES - 1; i >= 0; i--)
-		if (!(used & ITM_STAGE_BIT(i)))
-			return ITM_STAGE_BIT(i);
-	return 0;
-}
-
 static void
 reg_free_process(struct agent_reg *r)
 {
@@ -152,7 +134,7 @@ attach_reg(struct agent_reg *r, char *err, size_t errlen)
 {
 	int rc;
 
-	r->stage_bit = process_bit(r->hook);
+	r->stage_bit = layout_process_bit(r->hook);
 	if (r->stage_bit == 0) {
 		snprintf(err, errlen, "hook %s has no free stage",
 			 itm_hook_name(r->hook));
@@ -164,7 +146,7 @@ attach_reg(struct agent_reg *r, char *err, size_t errlen)
 	}
 	rc = reg_add(r, err, errlen);
 	if (rc == 0) {
-		rc = reg_commit(err, errlen);
+		rc = layout_commit(err, errlen);
 		if (rc < 0)
 			reg_remove(r);
 	}
@@ -222,7 +204,6 @@ lease_free(struct lease *l)
 {
 	struct agent_reg *r = l->reg;
 
-	settle_release(r);
 	reg_remove(r);
 	queue_free(r->queue);
 	LIST_REMOVE(l, entry);
@@ -234,7 +215,7 @@ commit(const char *why)
 {
 	char err[512];
 
-	if (reg_commit(err, sizeof(err)) < 0)
+	if (layout_commit(err, sizeof(err)) < 0)
 		log_warnx("%s: %s", why, err);
 }
 
@@ -384,7 +365,7 @@ lease_settle(uint64_t id, const struct itm_settle *s, uint32_t *mark, char *err,
 			 l->reg->label);
 		return -ENOTSUP;
 	}
-	return settle_alloc(l->reg, s, mark, err, errlen);
+	return layout_settle(l->reg, s, mark, err, errlen);
 }
 
 int

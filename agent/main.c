@@ -13,6 +13,7 @@
 
 #include "agent.h"
 #include "ctlink.h"
+#include "kernel.h"
 #include "lease.h"
 #include "log.h"
 #include "rpc.h"
@@ -234,9 +235,9 @@ shutdown_agent(void)
 	lease_drop_all();
 	modload_unload_all();
 	modview_shutdown();
-	reg_shutdown();
+	layout_shutdown();
 	workers_stop();
-	settle_cleanup();
+	kern_acct_remove_all();
 	rpc_stop();
 	uv_signal_stop(&sig_int);
 	uv_signal_stop(&sig_term);
@@ -291,10 +292,11 @@ main(int argc, char **argv)
 	signals_init(agent->loop);
 	if (workers_start(agent->cfg.workers) < 0)
 		fatalx("cannot start %u worker threads", agent->cfg.workers);
-	reg_init(agent);
-	modload_init(agent);
+	reg_init();
+	layout_init();
+	modload_init();
 	lease_init();
-	if (rules_cleanup() < 0)
+	if (kern_cleanup() < 0)
 		fatalx("cannot manage netfilter rules (is iptables-nft "
 		       "installed, and are we root?)");
 	if (rpc_start() < 0)

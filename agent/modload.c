@@ -8,15 +8,8 @@
  * <itm.h>) and installs the resulting stages in one commit.  Any failure
  * on the way undoes everything: the running set is left as it was.
  *
- * This file is also the host of the module API for in-agent modules
- * (itm_register_hook() and friends land in agent_ops), and knows which
- * module's code is running, for log lines and ownership.
- *
- * Modules are written single-threaded (global state, as in the paper).
- * With worker threads each module has a lock, held while any of its code
- * runs: callbacks in the walk, timers, load and unload.  An unloading
- * module is marked dead under its lock first, so a worker that still has
- * its registrations skips them until the commit takes them away.
+ * What a module's code calls while it runs (itm_register_hook() and
+ * friends) lands in modapi.c.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -29,444 +22,21 @@
 
 #include "agent.h"
 #include "error.h"
-#include "fdwatch.h"
-#include "host.h"
 #include "log.h"
+#include "module.h"
 #include "params.h"
-#include "timer.h"
-
-#define MOD_MAX_COUNTERS 64
-
-struct counter {
-	char name[48];
-	const uint64_t *value;
-};
-
-struct module {
-	struct itm_module m; /* first: handed to the plugin */
-	char name[AGENT_NAME_MAX];
-	char path[PATH_MAX];
-	void *dl;
-	struct itm_params *params;
-	const char *kv[64]; /* "k=v" of the effective params */
-	char kvbuf[64][160];
-	unsigned int n_kv;
-	struct counter counters[MOD_MAX_COUNTERS];
-	const char *counter_names[MOD_MAX_COUNTERS];
-	const uint64_t *counter_values[MOD_MAX_COUNTERS];
-	unsigned int n_counters;
-	int batch;	      /* inside load/unload: commit later */
-	uv_mutex_t lock;      /* around its code, with workers */
-	int dead;	      /* unloading: skip its callbacks */
-	struct modview *view; /* the overlay table it sees (modview.c) */
-	char error[256];
-	LIST_ENTRY(module) entry;
-};
 
 static LIST_HEAD(, module) modules = LIST_HEAD_INITIALIZER(modules);
-static __thread struct module *cur; /* whose code runs now */
-static struct agent *A;
-static uv_timer_t commit_timer;
-static int commit_pending;
-
-/* ------------------------------------------------------------------ */
-/* Whose code runs: the current module and its lock                     */
-/* ------------------------------------------------------------------ */
-
-void
-module_lock(struct module *m)
-{
-	if (m != NULL && workers_threaded())
-		uv_mutex_lock(&m->lock);
-}
-
-void
-module_unlock(struct module *m)
-{
-	if (m != NULL && workers_threaded())
-		uv_mutex_unlock(&m->lock);
-}
-
-/* Leave the current module's code (if any) and enter @m's (if any). */
-static void
-mod_switch(struct module *m)
-{
-	if (m == cur)
-		return;
-	module_unlock(cur);
-	cur = m;
-	module_lock(m);
-}
-
-int
-module_enter(struct module *m)
-{
-	mod_switch(m);
-	return m != NULL && m->dead;
-}
-
-/* Registering from a worker thread would change the registry under the
- * main loop's feet. */
-static int
-api_on_main(const char *what)
-{
-	if (workers_on_main())
-		return 1;
-	itm__set_error("%s: not from a packet callback when the agent runs "
-		       "worker threads (--workers); use a timer",
-		       what);
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Registrations owned by modules                                       */
-/* ------------------------------------------------------------------ */
-
-static void
-agent_reg_free(struct agent_reg *r)
-{
-	if (r == NULL)
-		return;
-	itm__reg_free(r->pr);
-	free(r);
-}
-
-/* Take every registration of @m (or those marked removed) out. */
-static void
-drop_regs(struct module *m, struct agent_reg **freed, unsigned int *n)
-{
-	for (int h = 0; h < ITM_HOOK_MAX; h++) {
-		struct agent_reg *r, *next;
-
-		for (r = TAILQ_FIRST(&A->hooks[h]); r; r = next) {
-			next = TAILQ_NEXT(r, entry);
-			if (r->kind != REG_AGENT || r->mod != m)
-				continue;
-			settle_release(r);
-			reg_remove(r);
-			freed[(*n)++] = r;
-		}
-	}
-}
-
-/* Registrations removed from the lists wait here until a commit has
- * taken them off the packet path. */
-static struct agent_reg *graveyard[1024];
-static unsigned int n_graveyard;
-
-static void
-bury(struct agent_reg *r)
-{
-	if (n_graveyard < sizeof(graveyard) / sizeof(graveyard[0]))
-		graveyard[n_graveyard++] = r;
-	else
-		log_warnx("%s: too many registrations pending removal; "
-			  "leaking one",
-			  r->label);
-}
-
-static int
-commit_now(char *err, size_t errlen)
-{
-	int rc = reg_commit(err, errlen);
-
-	for (unsigned int i = 0; i < n_graveyard; i++)
-		agent_reg_free(graveyard[i]);
-	n_graveyard = 0;
-	return rc;
-}
-
-static void
-commit_timer_cb(uv_timer_t *t)
-{
-	char err[512];
-
-	commit_pending = 0;
-	if (commit_now(err, sizeof(err)) < 0)
-		log_warnx("applying registrations: %s", err);
-}
-
-/* Registrations changed from module code at run time (a timer or a packet
- * callback): commit from the loop, never under the dispatch walk. */
-static void
-commit_soon(void)
-{
-	if (commit_pending)
-		return;
-	commit_pending = 1;
-	uv_timer_start(&commit_timer, commit_timer_cb, 0, 0);
-}
-
-/* ------------------------------------------------------------------ */
-/* Host ops for in-agent modules                                        */
-/* ------------------------------------------------------------------ */
-
-static int
-agent_register_hook(itm_where where, struct itm_info *info)
-{
-	char err[512];
-	struct agent_reg *r;
-	int rc;
-
-	if (!api_on_main("itm_register_hook"))
-		return -EPERM;
-	if (cur == NULL) {
-		itm__set_error("itm_register_hook: only module code may "
-			       "register");
-		return -EPERM;
-	}
-	if (info == NULL || info->label == NULL) {
-		itm__set_error("itm_register_hook: info and label required");
-		return -EINVAL;
-	}
-	r = calloc(1, sizeof(*r));
-	if (r == NULL)
-		return -ENOMEM;
-	r->kind = REG_AGENT;
-	snprintf(r->label, sizeof(r->label), "%s", info->label);
-	if (strlen(info->label) >= sizeof(r->label)) {
-		free(r);
-		itm__set_error("label '%s' longer than %d characters",
-			       info->label, AGENT_LABEL_MAX - 1);
-		return -EINVAL;
-	}
-	r->hook = where;
-	r->priority = info->priority;
-	r->interest = info->interest;
-	r->copy_bytes = info->copy_bytes;
-	r->mod = cur;
-	rc = reg_add(r, err, sizeof(err));
-	if (rc < 0) {
-		free(r);
-		itm__set_error("%s", err);
-		return rc;
-	}
-	r->pr = itm__reg_new(info, where, r->seq);
-	if (r->pr == NULL) {
-		reg_remove(r);
-		free(r);
-		return -ENOMEM;
-	}
-	r->pr->owner = r;
-	info->type = ITM_KERNEL;
-	info->hook = where;
-	info->itm__reg = r;
-	if (!cur->batch)
-		commit_soon();
-	return 0;
-}
-
-static int
-agent_unregister_hook(itm_where where, struct itm_info *info)
-{
-	struct agent_reg *r = info ? info->itm__reg : NULL;
-
-	if (!api_on_main("itm_unregister_hook"))
-		return -EPERM;
-	if (r == NULL || r->hook != where || r->removed) {
-		itm__set_error("itm_unregister_hook: not registered at %s",
-			       itm_hook_name(where));
-		return -ENOENT;
-	}
-	info->itm__reg = NULL;
-	settle_release(r);
-	reg_remove(r);
-	bury(r);
-	if (cur == NULL || !cur->batch)
-		commit_soon();
-	return 0;
-}
-
-static int
-agent_register_timer(void (*f)(unsigned long), unsigned long arg,
-		     unsigned int interval_ms)
-{
-	if (!api_on_main("itm_register_timer"))
-		return -EPERM;
-	if (cur == NULL) {
-		itm__set_error("itm_register_timer: only module code may "
-			       "register");
-		return -EPERM;
-	}
-	return itm__timer_add(cur, f, arg, interval_ms);
-}
-
-static int
-agent_unregister_timer(void (*f)(unsigned long), unsigned long arg)
-{
-	if (!api_on_main("itm_unregister_timer"))
-		return -EPERM;
-	return itm__timer_del(cur, f, arg);
-}
-
-static int
-agent_register_counter(const char *name, const uint64_t *value)
-{
-	struct counter *c;
-
-	if (!api_on_main("itm_register_counter"))
-		return -EPERM;
-	if (cur == NULL || name == NULL || value == NULL) {
-		itm__set_error("itm_register_counter: only module code may "
-			       "register, with a name and a value");
-		return -EINVAL;
-	}
-	if (cur->n_counters == MOD_MAX_COUNTERS) {
-		itm__set_error("more than %d counters", MOD_MAX_COUNTERS);
-		return -ENOSPC;
-	}
-	c = &cur->counters[cur->n_counters];
-	snprintf(c->name, sizeof(c->name), "%s", name);
-	c->value = value;
-	cur->counter_names[cur->n_counters] = c->name;
-	cur->counter_values[cur->n_counters] = value;
-	cur->n_counters++;
-	return 0;
-}
-
-static int
-agent_register_fd(int fd, unsigned int events, itm_fd_cb cb, void *arg)
-{
-	if (!api_on_main("itm_register_fd"))
-		return -EPERM;
-	if (cur == NULL) {
-		itm__set_error("itm_register_fd: only module code may "
-			       "register");
-		return -EPERM;
-	}
-	return itm__fdw_add(cur, fd, events, cb, arg);
-}
-
-static int
-agent_modify_fd(int fd, unsigned int events)
-{
-	if (!api_on_main("itm_modify_fd"))
-		return -EPERM;
-	return itm__fdw_mod(cur, fd, events);
-}
-
-static int
-agent_unregister_fd(int fd)
-{
-	if (!api_on_main("itm_unregister_fd"))
-		return -EPERM;
-	return itm__fdw_del(cur, fd);
-}
-
-static const char *
-agent_current_label(void)
-{
-	return cur ? cur->name : NULL;
-}
-
-static const struct itm_table *
-agent_get_table(void)
-{
-	return cur ? modview_table(cur->view) : modview_installed();
-}
-
-static int
-agent_register_table_func(itm_table_func f, void *arg)
-{
-	if (!api_on_main("itm_register_table_func"))
-		return -EPERM;
-	if (cur == NULL) {
-		itm__set_error("itm_register_table_func: only module code may "
-			       "register");
-		return -EPERM;
-	}
-	return modview_add_func(cur->view, f, arg);
-}
-
-static int
-agent_unregister_table_func(itm_table_func f, void *arg)
-{
-	if (!api_on_main("itm_unregister_table_func"))
-		return -EPERM;
-	if (cur == NULL) {
-		itm__set_error("itm_unregister_table_func: only module code");
-		return -EPERM;
-	}
-	return modview_del_func(cur->view, f, arg);
-}
-
-static const struct itm__host_ops agent_ops = {
-	.register_hook = agent_register_hook,
-	.unregister_hook = agent_unregister_hook,
-	.register_timer = agent_register_timer,
-	.unregister_timer = agent_unregister_timer,
-	.register_counter = agent_register_counter,
-	.register_fd = agent_register_fd,
-	.modify_fd = agent_modify_fd,
-	.unregister_fd = agent_unregister_fd,
-	.current_label = agent_current_label,
-	.get_table = agent_get_table,
-	.register_table_func = agent_register_table_func,
-	.unregister_table_func = agent_unregister_table_func,
-};
-
-/* Dispatch and timers tell us whose code is about to run. */
-static int
-disp_enter(void *arg, struct itm__reg *reg)
-{
-	struct agent_reg *r = reg ? reg->owner : NULL;
-
-	mod_switch(r ? r->mod : NULL);
-	return cur != NULL && cur->dead;
-}
-
-static void
-timer_enter(void *owner)
-{
-	mod_switch(owner);
-}
-
-static int
-disp_settle(void *arg, struct itm__reg *reg, const struct itm_settle *s,
-	    uint32_t *mark)
-{
-	static struct log_rl rl;
-	struct agent_reg *r = reg->owner;
-	char err[256];
-	int rc;
-
-	agent_lock();
-	rc = settle_alloc(r, s, mark, err, sizeof(err));
-	agent_unlock();
-	if (rc < 0) {
-		log_rl(&rl, LOG_WARNING, "%s: settle: %s", r->label, err);
-		itm__set_error("%s", err);
-	}
-	return rc;
-}
-
-void
-itm_module_error(struct itm_module *m, const char *fmt, ...)
-{
-	struct module *mod = (struct module *)m;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(mod->error, sizeof(mod->error), fmt, ap);
-	va_end(ap);
-}
-
-void
-modload_init(struct agent *a)
-{
-	A = a;
-	a->disp_host.settle = disp_settle;
-	a->disp_host.enter = disp_enter;
-	a->disp_host.host_arg = a;
-	uv_timer_init(a->loop, &commit_timer);
-	itm__timers_init(a->loop, timer_enter);
-	itm__fdw_init(a->loop, timer_enter);
-	itm__host_set(&agent_ops);
-}
 
 /* ------------------------------------------------------------------ */
 /* Load / unload                                                        */
 /* ------------------------------------------------------------------ */
+
+void
+modload_init(void)
+{
+	modapi_init();
+}
 
 static struct module *
 find_module(const char *name)
@@ -500,11 +70,11 @@ find_file(const char *name, char *path, size_t len)
 {
 	struct stat sb;
 
-	for (int i = 0; i < A->cfg.n_moddirs; i++) {
-		snprintf(path, len, "%s/%s.so", A->cfg.moddirs[i], name);
+	for (int i = 0; i < agent->cfg.n_moddirs; i++) {
+		snprintf(path, len, "%s/%s.so", agent->cfg.moddirs[i], name);
 		if (stat(path, &sb) == 0)
 			return 0;
-		snprintf(path, len, "%s/%s/%s.so", A->cfg.moddirs[i], name,
+		snprintf(path, len, "%s/%s/%s.so", agent->cfg.moddirs[i], name,
 			 name);
 		if (stat(path, &sb) == 0)
 			return 0;
@@ -596,31 +166,16 @@ module_keep_params(struct module *m)
 	}
 }
 
-/* Undo a load that failed after .load ran (or .unload for a module). */
-static void
-module_strip(struct module *m)
-{
-	struct agent_reg *freed[256];
-	unsigned int n = 0;
-
-	drop_regs(m, freed, &n);
-	for (unsigned int i = 0; i < n; i++)
-		bury(freed[i]);
-	itm__timer_del_owner(m);
-	itm__fdw_del_owner(m);
-	m->n_counters = 0;
-}
-
 static void
 call_unload(struct module *m)
 {
-	mod_switch(m);
+	modapi_switch(m);
 	m->dead = 1;
 	m->batch = 1;
 	if (m->m.plugin->unload)
 		m->m.plugin->unload(&m->m);
 	m->batch = 0;
-	mod_switch(NULL);
+	modapi_switch(NULL);
 }
 
 static int
@@ -628,12 +183,12 @@ run_load(struct module *m, char *err, size_t errlen)
 {
 	int rc;
 
-	mod_switch(m);
+	modapi_switch(m);
 	m->batch = 1;
 	itm__set_error("%s", "");
 	rc = m->m.plugin->load(&m->m, m->params);
 	m->batch = 0;
-	mod_switch(NULL);
+	modapi_switch(NULL);
 	if (rc < 0) {
 		snprintf(err, errlen, "module %s: load failed: %s", m->name,
 			 m->error[0]	       ? m->error
@@ -680,15 +235,15 @@ modload_load(const char *name, char **params, unsigned int n_params, char *err,
 	if (rc == 0)
 		rc = run_load(m, err, errlen);
 	if (rc == 0) {
-		rc = commit_now(err, errlen);
+		rc = modapi_commit(err, errlen);
 		if (rc < 0)
 			call_unload(m);
 	}
 	if (rc < 0) {
 		char scratch[512];
 
-		module_strip(m);
-		if (commit_now(scratch, sizeof(scratch)) < 0)
+		modapi_strip(m);
+		if (modapi_commit(scratch, sizeof(scratch)) < 0)
 			log_warnx("undoing load of %s: %s", name, scratch);
 		module_free(m);
 		return rc;
@@ -705,8 +260,8 @@ module_unload(struct module *m)
 	char err[512];
 
 	call_unload(m);
-	module_strip(m);
-	if (commit_now(err, sizeof(err)) < 0)
+	modapi_strip(m);
+	if (modapi_commit(err, sizeof(err)) < 0)
 		log_warnx("unloading %s: %s", m->name, err);
 	LIST_REMOVE(m, entry);
 	log_info("unloaded module %s", m->name);

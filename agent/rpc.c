@@ -49,22 +49,6 @@ rpc_fail_err(struct itm_rpc_call *call, int err, const char *msg)
 /* ------------------------------------------------------------------ */
 
 static void
-queue_totals(uint64_t *malformed, uint64_t *drops)
-{
-	*malformed = agent->malformed_closed;
-	*drops = 0;
-	for (int h = 0; h < ITM_HOOK_MAX; h++)
-		for (unsigned int i = 0; i < agent->n_stages[h]; i++) {
-			struct stage *st = agent->stages[h][i];
-
-			if (st->kind != REG_AGENT)
-				continue;
-			*malformed += stage_runners_malformed(st);
-			*drops += stage_runners_drops(st);
-		}
-}
-
-static void
 h_status(struct itm_rpc_call *call, void *arg)
 {
 	Itm__V1__StatusReply rep = ITM__V1__STATUS_REPLY__INIT;
@@ -79,7 +63,7 @@ h_status(struct itm_rpc_call *call, void *arg)
 	rep.registrations = reg_count();
 	rep.table_generation = agent->table_generation;
 	rep.controller_connected = agent->controller_connected;
-	queue_totals(&rep.malformed_packets, &rep.queue_drops);
+	layout_queue_totals(&rep.malformed_packets, &rep.queue_drops);
 	itm_rpc_reply(call, &rep.base);
 }
 
@@ -184,27 +168,34 @@ list_module(struct list_build *lb, const char *name, const char *kind,
 	return mi;
 }
 
+/* One registration of a ListModules reply with everything it points to,
+ * in one allocation: freed with the reply (list_free), after
+ * itm_rpc_reply() has packed it. */
+struct reg_msg {
+	Itm__V1__Registration w; /* first: freed through it */
+	Itm__V1__Interest in;
+	struct itm__wire_interest_buf ib;
+};
+
 static Itm__V1__Registration *
 list_reg(const struct agent_reg *r)
 {
-	struct itm__wire_interest_buf *ib = calloc(1, sizeof(*ib));
-	Itm__V1__Registration *w = calloc(1, sizeof(*w));
-	Itm__V1__Interest *in = calloc(1, sizeof(*in));
+	struct reg_msg *m = calloc(1, sizeof(*m));
+	Itm__V1__Registration *w;
 	unsigned int stage = 0;
 
-	if (w == NULL || in == NULL || ib == NULL) {
-		free(ib), free(w), free(in);
+	if (m == NULL)
 		return NULL;
-	}
+	w = &m->w;
 	itm__v1__registration__init(w);
-	itm__interest_to_wire(&r->interest, in, ib);
+	itm__interest_to_wire(&r->interest, &m->in, &m->ib);
 	w->label = (char *)r->label;
 	w->hook = (Itm__V1__Hook)r->hook;
 	w->priority = r->priority;
 	w->queue = r->stage ? r->stage->queue : r->queue;
 	if (reg_stage_of(r, &stage) == 0)
 		w->stage = stage;
-	w->interest = in;
+	w->interest = &m->in;
 	if (r->kind == REG_AGENT) {
 		module_lock(r->mod); /* workers count under it */
 		w->packets = r->pr->packets;
@@ -215,10 +206,9 @@ list_reg(const struct agent_reg *r)
 	for (unsigned int c = 0; c <= ITM_CLASS_MAX; c++) {
 		uint64_t sp, sb;
 
-		settle_counts(r, c, &sp, &sb);
+		layout_settled(r, c, &sp, &sb);
 		w->packets += sp;
 	}
-	rpc_keep(in, ib);
 	return w;
 }
 
@@ -234,11 +224,13 @@ list_add_reg(struct list_build *lb, const struct agent_reg *r)
 		mi = list_module(lb, r->proc_name, "process",
 				 (uint32_t)lease_pid(r->lease));
 	w = list_reg(r);
-	if (mi == NULL || w == NULL)
+	v = mi && w ? realloc(mi->registrations,
+			      (mi->n_registrations + 1) * sizeof(*v))
+		    : NULL;
+	if (v == NULL) {
+		free(w);
 		return -ENOMEM;
-	v = realloc(mi->registrations, (mi->n_registrations + 1) * sizeof(*v));
-	if (v == NULL)
-		return -ENOMEM;
+	}
 	mi->registrations = v;
 	v[mi->n_registrations++] = w;
 	return 0;
@@ -259,7 +251,6 @@ list_free(struct list_build *lb)
 		free(mi);
 	}
 	free(lb->mods);
-	rpc_keep_free();
 }
 
 static void
@@ -296,30 +287,6 @@ h_list(struct itm_rpc_call *call, void *arg)
 		itm_rpc_reply(call, &rep.base);
 	}
 	list_free(&lb);
-}
-
-/* Interests built for a reply live until the reply is sent. */
-static void *kept[1024];
-static unsigned int n_kept;
-
-void
-rpc_keep(void *a, void *b)
-{
-	if (n_kept + 2 <= sizeof(kept) / sizeof(kept[0])) {
-		kept[n_kept++] = a;
-		kept[n_kept++] = b;
-	} else {
-		free(a);
-		free(b);
-	}
-}
-
-void
-rpc_keep_free(void)
-{
-	for (unsigned int i = 0; i < n_kept; i++)
-		free(kept[i]);
-	n_kept = 0;
 }
 
 /* ------------------------------------------------------------------ */

@@ -13,8 +13,6 @@ void rpc_stop(void);
 /* Helpers shared by the rpc_*.c files. */
 int rpc_code_of(int err);
 int rpc_fail_err(struct itm_rpc_call *call, int err, const char *msg);
-void rpc_keep(void *a, void *b); /* free both after the reply */
-void rpc_keep_free(void);
 
 /* rpc_stats.c */
 void rpc_h_stats(struct itm_rpc_call *call, void *arg);

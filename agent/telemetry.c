@@ -60,7 +60,7 @@ collect_reg(const struct agent_reg *r, struct tele_reg *out)
 		struct tele_class *tc = &out->cls[out->n_cls];
 		uint64_t sp = 0, sb = 0;
 
-		settle_counts(r, c, &sp, &sb);
+		layout_settled(r, c, &sp, &sb);
 		if ((cs == NULL || cs[c].packets == 0) && sp == 0)
 			continue;
 		tc->id = c;

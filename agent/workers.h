@@ -17,8 +17,8 @@
  *
  * Locks, always taken in this order: a module's lock (modload.c: held
  * around its callbacks, timers, load and unload), then agent_lock() (the
- * settlement table, the nfacct socket and the installed rule set, which a
- * worker changes when a module settles a flow).  The main thread never
+ * installed layout, the settlement table, the nfacct socket and the rule
+ * set, which a worker changes when a module settles a flow: layout.c).  The main thread never
  * waits for a worker while holding either.
  */
 #ifndef ITM_AGENT_WORKERS_H

@@ -33,3 +33,27 @@ itm_integ_test(procmod_restart procmod_restart.sh TIMEOUT 120)
 itm_integ_test(procmod_bypass procmod_bypass.sh TIMEOUT 120)
 itm_integ_test(procmod_counter procmod_counter.sh TIMEOUT 120)
 itm_integ_test(agent_workers agent_workers.sh TIMEOUT 180)
+
+# The rule set as text, against saved scripts in tests/data/ruleset
+# (RULESET_REGEN=1 rewrites them).
+itm_unit_test(test_ruleset unit/test_ruleset.c ${ITM_AGENT_DIR}/ruleset.c
+              ${ITM_AGENT_DIR}/match.c ${ITM_AGENT_DIR}/settle.c
+              LIBS itm_core)
+target_include_directories(test_ruleset PRIVATE ${ITM_AGENT_DIR}
+                           ${ITM_CORE_INTERNAL})
+target_compile_definitions(test_ruleset PRIVATE
+  RULESET_DATA="${CMAKE_CURRENT_SOURCE_DIR}/data/ruleset")
+
+itm_unit_test(test_settle unit/test_settle.c ${ITM_AGENT_DIR}/settle.c
+              LIBS itm_core)
+target_include_directories(test_settle PRIVATE ${ITM_AGENT_DIR}
+                           ${ITM_CORE_INTERNAL})
+
+# A test-only in-agent module with many registrations (not installed),
+# and the test that drives the agent's tables past their old sizes with it.
+add_library(manyregs MODULE plugins/manyregs.c)
+set_target_properties(manyregs PROPERTIES PREFIX "" C_VISIBILITY_PRESET hidden
+  LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/modules)
+target_include_directories(manyregs PRIVATE ${PROJECT_SOURCE_DIR}/libitm/include)
+target_link_options(manyregs PRIVATE -Wl,--unresolved-symbols=ignore-all)
+itm_integ_test(agent_manyregs agent_manyregs.sh TIMEOUT 120)

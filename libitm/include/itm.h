@@ -194,7 +194,8 @@ struct itm_info {
 	const char *const *class_names;
 	unsigned int n_class_names;
 
-	void *priv;	/* the module's own pointer, see pkt->priv */
+	void *priv;	/* the module's own context: pkt->priv in every
+			 * callback of this registration */
 	void *itm__reg; /* host-private */
 };
 
@@ -214,7 +215,9 @@ int itm_unregister_hook(itm_where where, struct itm_info *info);
 
 /*
  * Call @f(@arg) every @interval_ms milliseconds on the packet thread until
- * itm_unregister_timer(@f, @arg).
+ * itm_unregister_timer(@f, @arg).  @arg is usually the module instance's
+ * context, (unsigned long)ctx: unsigned long holds a pointer on every Linux
+ * ABI.  A (@f, @arg) pair is registered once per module.
  */
 int itm_register_timer(void (*f)(unsigned long), unsigned long arg,
 		       unsigned int interval_ms);

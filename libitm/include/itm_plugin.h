@@ -71,7 +71,9 @@ const char *itm_param_str(const struct itm_params *p, const char *name);
 unsigned int itm_param_uint_list(const struct itm_params *p, const char *name,
 				 uint64_t *out, unsigned int max);
 
-/* One loaded instance; .load may keep its own context in ->priv. */
+/* One loaded instance.  .load keeps the instance's context in ->priv
+ * (and in its itm_info.priv, for the packet callbacks, and as its timers'
+ * argument); .unload frees it.  No globals: two instances share nothing. */
 struct itm_module {
 	const struct itm_plugin *plugin;
 	void *priv;

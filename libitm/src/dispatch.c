@@ -128,13 +128,16 @@ itm__disp_run(struct itm__reg *const *regs, unsigned int n, int check_interest,
 	for (unsigned int i = 0; i < n; i++) {
 		struct itm__reg *reg = regs[i];
 
+		/* The host first: the registration of a module being unloaded
+		 * is skipped before anything of its info (which the module
+		 * may have freed) is read. */
+		if (host && host->enter && host->enter(host->host_arg, reg))
+			continue;
 		if (check_interest &&
 		    !itm_interest_match(&reg->info->interest, pkt))
 			continue;
 		cur_reg = reg;
 		pkt->priv = reg->info->priv;
-		if (host && host->enter && host->enter(host->host_arg, reg))
-			continue;
 		if (disp_one(reg, pkt) == ITM_DROP) {
 			res->verdict = ITM_DROP;
 			break;
@@ -217,7 +220,7 @@ itm_packet_settle(struct itm_packet *pkt, const struct itm_settle *s)
 		itm__set_error("settle: called outside a packet callback");
 		return -EINVAL;
 	}
-	if (!cur_reg->can_settle) {
+	if (!__atomic_load_n(&cur_reg->can_settle, __ATOMIC_RELAXED)) {
 		itm__set_error("settle: %s shares its stage with other "
 			       "registrations",
 			       cur_reg->info->label);

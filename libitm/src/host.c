@@ -11,6 +11,11 @@
 
 static const struct itm__host_ops *host;
 
+/* A timer's unsigned long argument carries a module's context pointer
+ * (itm.h, itm_register_timer). */
+_Static_assert(sizeof(unsigned long) >= sizeof(void *),
+	       "unsigned long must hold a pointer");
+
 void
 itm__host_set(const struct itm__host_ops *ops)
 {

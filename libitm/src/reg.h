@@ -39,7 +39,10 @@ struct itm__reg {
 	struct itm__class_stats *cls; /* [ITM_CLASS_MAX + 1] */
 	struct itm_flowset *flows;
 
-	int can_settle; /* set by the host: alone in stage */
+	/* Set by the host: alone in its stage.  Written and read with
+	 * __atomic builtins: the agent's main thread sets it while its
+	 * workers may be in a callback. */
+	int can_settle;
 	struct itm__settle_slot settle[ITM_REG_SETTLE_CACHE];
 };
 

@@ -15,7 +15,11 @@
  * crossing to user space, and its packets still count in the stats.
  *
  * The callbacks are the paper's classify / log / process; the flow looked
- * up by classify is reused by log for the same packet.
+ * up by classify is reused by log for the same packet.  Every instance
+ * keeps its state in its own struct qos, reached through its handle:
+ * m->priv in load and unload, pkt->priv (the registration's priv) in the
+ * packet callbacks, the timer's argument in expire.  No globals, so two
+ * instances (two agents in one process, say) share nothing.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -53,8 +57,6 @@ struct qos {
 	} c;
 };
 
-static struct qos *Q;
-
 static uint64_t
 now_ms(void)
 {
@@ -89,11 +91,11 @@ flow_key(const struct itm_packet *pkt, struct flow_key *k)
 
 /* Level of a flow that has already sent @count packets. */
 static unsigned int
-level_of(uint64_t count)
+level_of(const struct qos *q, uint64_t count)
 {
 	unsigned int lvl = 0;
 
-	while (lvl + 1 < Q->n_levels && count >= Q->thresholds[lvl])
+	while (lvl + 1 < q->n_levels && count >= q->thresholds[lvl])
 		lvl++;
 	return lvl;
 }
@@ -109,42 +111,45 @@ is_fin(const struct itm_packet *pkt)
 static int
 classify(itm_where hook, struct itm_packet *pkt)
 {
+	struct qos *q = pkt->priv;
 	struct flow_key k;
 
-	Q->cur = NULL;
+	q->cur = NULL;
 	if (flow_key(pkt, &k) < 0)
 		return ITM_CLASS_NONE;
-	Q->cur = flowtab_find(Q->flows, &k, now_ms());
+	q->cur = flowtab_find(q->flows, &k, now_ms());
 	if (is_fin(pkt)) {
-		Q->c.fin++;
+		q->c.fin++;
 		return 1;
 	}
-	return Q->cur ? (int)level_of(Q->cur->packets) + 1 : 1;
+	return q->cur ? (int)level_of(q, q->cur->packets) + 1 : 1;
 }
 
 /* Figure 10: count the packet, creating the flow's entry if needed. */
 static void
 log_pkt(itm_where hook, struct itm_packet *pkt)
 {
+	struct qos *q = pkt->priv;
 	struct flow_key k;
 	int evicted;
 
-	if (Q->cur == NULL) {
+	if (q->cur == NULL) {
 		if (flow_key(pkt, &k) < 0)
 			return;
-		Q->cur = flowtab_add(Q->flows, &k, now_ms(), &evicted);
-		Q->c.flows++;
-		Q->c.evicted += evicted;
+		q->cur = flowtab_add(q->flows, &k, now_ms(), &evicted);
+		q->c.flows++;
+		q->c.evicted += evicted;
 	}
-	Q->cur->packets++;
+	q->cur->packets++;
 }
 
 static uint8_t
-tos_for(unsigned int level, uint8_t tos, uint8_t *value, uint8_t *mask)
+tos_for(const struct qos *q, unsigned int level, uint8_t tos, uint8_t *value,
+	uint8_t *mask)
 {
-	if (Q->dscp_mode) {
+	if (q->dscp_mode) {
 		*mask = QOS_DSCP_MASK;
-		*value = (uint8_t)(Q->dscp[level] << 2);
+		*value = (uint8_t)(q->dscp[level] << 2);
 	} else {
 		*mask = QOS_TOS_DTRC_MASK;
 		*value = level == 0 ? QOS_TOS_LOWDELAY : 0;
@@ -154,7 +159,8 @@ tos_for(unsigned int level, uint8_t tos, uint8_t *value, uint8_t *mask)
 
 /* A flow at its last level stays there: finish it in the kernel. */
 static void
-settle_flow(struct itm_packet *pkt, int cls, uint8_t value, uint8_t mask)
+settle_flow(struct qos *q, struct itm_packet *pkt, int cls, uint8_t value,
+	    uint8_t mask)
 {
 	struct itm_settle s = {
 		.class = cls,
@@ -165,10 +171,10 @@ settle_flow(struct itm_packet *pkt, int cls, uint8_t value, uint8_t mask)
 	};
 
 	if (itm_packet_settle(pkt, &s) == 0) {
-		Q->cur->settled = 1;
-		Q->c.settled++;
+		q->cur->settled = 1;
+		q->c.settled++;
 	} else {
-		Q->c.settle_failed++;
+		q->c.settle_failed++;
 	}
 }
 
@@ -176,6 +182,7 @@ settle_flow(struct itm_packet *pkt, int cls, uint8_t value, uint8_t mask)
 static int
 process(itm_where hook, int cls, struct itm_packet *pkt)
 {
+	struct qos *q = pkt->priv;
 	unsigned int level = (unsigned int)cls - 1;
 	uint8_t value, mask, tos;
 
@@ -183,7 +190,7 @@ process(itm_where hook, int cls, struct itm_packet *pkt)
 		tos = pkt->iph->tos;
 	else
 		tos = (uint8_t)(ntohl(*(uint32_t *)pkt->ip6h) >> 20);
-	if (tos_for(level, tos, &value, &mask) != tos) {
+	if (tos_for(q, level, tos, &value, &mask) != tos) {
 		if (pkt->iph) {
 			pkt->iph->tos = (uint8_t)((tos & ~mask) | value);
 		} else {
@@ -193,19 +200,22 @@ process(itm_where hook, int cls, struct itm_packet *pkt)
 			    ((uint32_t)((tos & ~mask) | value) << 20);
 			*(uint32_t *)pkt->ip6h = htonl(w);
 		}
-		Q->c.marked++;
+		q->c.marked++;
 		itm_packet_altered(pkt);
 	}
-	if (Q->settle && Q->cur && !Q->cur->settled && !is_fin(pkt) &&
-	    level + 1 == Q->n_levels && pkt->iph)
-		settle_flow(pkt, cls, value, mask);
+	if (q->settle && q->cur && !q->cur->settled && !is_fin(pkt) &&
+	    level + 1 == q->n_levels && pkt->iph)
+		settle_flow(q, pkt, cls, value, mask);
 	return ITM_ACCEPT;
 }
 
+/* The timer's argument is the instance (see qos_load). */
 static void
 expire(unsigned long arg)
 {
-	Q->c.expired += flowtab_expire(Q->flows, now_ms(), Q->idle_ms);
+	struct qos *q = (struct qos *)arg;
+
+	q->c.expired += flowtab_expire(q->flows, now_ms(), q->idle_ms);
 }
 
 /* ------------------------------------------------------------------ */
@@ -240,62 +250,62 @@ static const uint8_t default_dscp[QOS_MAX_LEVELS - 1] = { 46, 34, 26, 18,
 							  10, 12, 14 };
 
 static int
-load_levels(struct itm_module *m, const struct itm_params *p)
+load_levels(struct itm_module *m, struct qos *q, const struct itm_params *p)
 {
 	uint64_t dscp[QOS_MAX_LEVELS];
 	unsigned int n, nd;
 
-	n = itm_param_uint_list(p, "thresholds", Q->thresholds,
+	n = itm_param_uint_list(p, "thresholds", q->thresholds,
 				QOS_MAX_LEVELS - 1);
 	if (n == 0) {
-		Q->thresholds[0] = itm_param_uint(p, "threshold");
+		q->thresholds[0] = itm_param_uint(p, "threshold");
 		n = 1;
 	}
 	for (unsigned int i = 1; i < n; i++)
-		if (Q->thresholds[i] <= Q->thresholds[i - 1]) {
+		if (q->thresholds[i] <= q->thresholds[i - 1]) {
 			itm_module_error(m, "thresholds: must increase");
 			return -EINVAL;
 		}
-	Q->n_levels = n + 1;
-	Q->dscp_mode = strcasecmp(itm_param_str(p, "mode"), "dscp") == 0;
-	if (!Q->dscp_mode && strcasecmp(itm_param_str(p, "mode"), "tos")) {
+	q->n_levels = n + 1;
+	q->dscp_mode = strcasecmp(itm_param_str(p, "mode"), "dscp") == 0;
+	if (!q->dscp_mode && strcasecmp(itm_param_str(p, "mode"), "tos")) {
 		itm_module_error(m, "mode: '%s': use tos or dscp",
 				 itm_param_str(p, "mode"));
 		return -EINVAL;
 	}
-	if (!Q->dscp_mode && Q->n_levels > 2) {
+	if (!q->dscp_mode && q->n_levels > 2) {
 		itm_module_error(m,
 				 "%u levels need mode=dscp (the TOS bit "
 				 "has two values)",
-				 Q->n_levels);
+				 q->n_levels);
 		return -EINVAL;
 	}
 	nd = itm_param_uint_list(p, "dscp", dscp, QOS_MAX_LEVELS);
-	if (nd != 0 && nd != Q->n_levels) {
+	if (nd != 0 && nd != q->n_levels) {
 		itm_module_error(m, "dscp: %u values for %u levels", nd,
-				 Q->n_levels);
+				 q->n_levels);
 		return -EINVAL;
 	}
-	for (unsigned int i = 0; i < Q->n_levels; i++)
-		Q->dscp[i] = nd			    ? (uint8_t)dscp[i]
-			     : i + 1 == Q->n_levels ? 0
+	for (unsigned int i = 0; i < q->n_levels; i++)
+		q->dscp[i] = nd			    ? (uint8_t)dscp[i]
+			     : i + 1 == q->n_levels ? 0
 						    : default_dscp[i];
 	return 0;
 }
 
 static void
-name_levels(void)
+name_levels(struct qos *q)
 {
-	Q->class_names[0] = "unclassified";
-	for (unsigned int i = 0; i < Q->n_levels; i++) {
+	q->class_names[0] = "unclassified";
+	for (unsigned int i = 0; i < q->n_levels; i++) {
 		if (i == 0)
-			strcpy(Q->name_buf[i], "SHORT");
-		else if (i + 1 == Q->n_levels)
-			strcpy(Q->name_buf[i], "LONG");
+			strcpy(q->name_buf[i], "SHORT");
+		else if (i + 1 == q->n_levels)
+			strcpy(q->name_buf[i], "LONG");
 		else
-			snprintf(Q->name_buf[i], sizeof(Q->name_buf[i]),
+			snprintf(q->name_buf[i], sizeof(q->name_buf[i]),
 				 "MEDIUM%u", i);
-		Q->class_names[i + 1] = Q->name_buf[i];
+		q->class_names[i + 1] = q->name_buf[i];
 	}
 }
 
@@ -316,70 +326,79 @@ load_hook(struct itm_module *m, const struct itm_params *p, itm_where *hook)
 }
 
 static void
-register_counters(void)
+register_counters(struct qos *q)
 {
-	itm_register_counter("flows_created", &Q->c.flows);
-	itm_register_counter("flows_evicted", &Q->c.evicted);
-	itm_register_counter("flows_expired", &Q->c.expired);
-	itm_register_counter("flows_settled", &Q->c.settled);
-	itm_register_counter("settle_failed", &Q->c.settle_failed);
-	itm_register_counter("packets_remarked", &Q->c.marked);
-	itm_register_counter("fin_packets", &Q->c.fin);
+	itm_register_counter("flows_created", &q->c.flows);
+	itm_register_counter("flows_evicted", &q->c.evicted);
+	itm_register_counter("flows_expired", &q->c.expired);
+	itm_register_counter("flows_settled", &q->c.settled);
+	itm_register_counter("settle_failed", &q->c.settle_failed);
+	itm_register_counter("packets_remarked", &q->c.marked);
+	itm_register_counter("fin_packets", &q->c.fin);
+}
+
+static void
+qos_free(struct qos *q)
+{
+	flowtab_free(q->flows);
+	free(q);
 }
 
 static int
 qos_load(struct itm_module *m, const struct itm_params *p)
 {
+	struct qos *q = calloc(1, sizeof(*q));
 	itm_where hook;
 	int rc;
 
-	Q = calloc(1, sizeof(*Q));
-	if (Q == NULL)
+	if (q == NULL)
 		return -ENOMEM;
-	m->priv = Q;
-	if ((rc = load_levels(m, p)) < 0 || (rc = load_hook(m, p, &hook)) < 0)
+	if ((rc = load_levels(m, q, p)) < 0 ||
+	    (rc = load_hook(m, p, &hook)) < 0)
 		goto fail;
-	Q->flows = flowtab_new((uint32_t)itm_param_uint(p, "max_flows"));
-	if (Q->flows == NULL) {
+	q->flows = flowtab_new((uint32_t)itm_param_uint(p, "max_flows"));
+	if (q->flows == NULL) {
 		rc = -ENOMEM;
 		goto fail;
 	}
-	Q->settle = itm_param_bool(p, "settle");
-	Q->idle_ms = itm_param_uint(p, "idle_timeout") * 1000;
-	name_levels();
-	Q->info = (struct itm_info){
+	q->settle = itm_param_bool(p, "settle");
+	q->idle_ms = itm_param_uint(p, "idle_timeout") * 1000;
+	name_levels(q);
+	q->info = (struct itm_info){
 		.label = "qos_ctrl",
 		.priority = (int)itm_param_int(p, "priority"),
 		.class_func = classify,
 		.log_func = log_pkt,
 		.process_func = process,
-		.class_names = Q->class_names,
-		.n_class_names = Q->n_levels + 1,
+		.class_names = q->class_names,
+		.n_class_names = q->n_levels + 1,
+		.priv = q, /* pkt->priv in the callbacks */
 	};
-	itm_interest_init(&Q->info.interest);
-	itm_interest_add_protocol(&Q->info.interest, IPPROTO_TCP);
+	itm_interest_init(&q->info.interest);
+	itm_interest_add_protocol(&q->info.interest, IPPROTO_TCP);
 	if (itm_param_bool(p, "udp"))
-		itm_interest_add_protocol(&Q->info.interest, IPPROTO_UDP);
-	register_counters();
-	if ((rc = itm_register_hook(hook, &Q->info)) < 0 ||
-	    (rc = itm_register_timer(expire, 0, QOS_EXPIRE_MS)) < 0)
+		itm_interest_add_protocol(&q->info.interest, IPPROTO_UDP);
+	register_counters(q);
+	if ((rc = itm_register_hook(hook, &q->info)) < 0 ||
+	    (rc = itm_register_timer(expire, (unsigned long)q, QOS_EXPIRE_MS)) <
+		    0)
 		goto fail;
+	m->priv = q;
 	return 0;
 fail:
-	flowtab_free(Q->flows);
-	free(Q);
-	Q = NULL;
+	qos_free(q); /* the host undoes what did register */
 	return rc;
 }
 
 static void
 qos_unload(struct itm_module *m)
 {
-	itm_unregister_timer(expire, 0);
-	itm_unregister_hook(Q->info.hook, &Q->info);
-	flowtab_free(Q->flows);
-	free(Q);
-	Q = NULL;
+	struct qos *q = m->priv;
+
+	itm_unregister_timer(expire, (unsigned long)q);
+	itm_unregister_hook(q->info.hook, &q->info);
+	qos_free(q);
+	m->priv = NULL;
 }
 
 ITM_PLUGIN(.name = "qosmod", .version = "1.0",

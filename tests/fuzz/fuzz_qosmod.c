@@ -27,6 +27,7 @@ extern const struct itm_plugin itm_plugin;
 
 static uint8_t buf[HEAD + MAXPKT + 64];
 static struct itm_packet pkt;
+static struct modhost mh;
 
 static int
 load(uint8_t ctl)
@@ -47,7 +48,7 @@ load(uint8_t ctl)
 		kv[n++] = "settle=no";
 	if (ctl & 0x20)
 		kv[n++] = "max_flows=16";
-	return modhost_load(&itm_plugin, kv, n);
+	return modhost_load(&mh, &itm_plugin, kv, n);
 }
 
 static void
@@ -90,11 +91,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break; /* the runner never dispatches these */
 		if ((data[1] & 0x20) && pkt.tcph)
 			pkt.tcph->source = htons((uint16_t)i);
-		modhost_run(&pkt, &verdict, NULL);
+		modhost_run(&mh, &pkt, &verdict, NULL);
 		if (verdict != ITM_ACCEPT)
 			__builtin_trap(); /* qosmod never drops */
 		check_ip_csum(&pkt);
 	}
-	modhost_unload(&itm_plugin);
+	modhost_unload(&mh);
 	return 0;
 }

@@ -5,7 +5,8 @@
 #     the transfer completes (--queue-bypass, fail-open queues);
 #  2. a new agent cleans up what the dead one left: exactly one jump per
 #     hook, no stale chains or nfacct objects;
-#  3. SIGTERM removes every rule and chain it installed.
+#  3. SIGTERM removes every rule and chain it installed;
+#  4. and neither touches the operator's own mangle rules around ours.
 . "$ITM_SRC/tests/integ/lib.sh"
 itm_init agent_failopen
 itm_topo_line
@@ -13,6 +14,18 @@ itm_topo_line
 jumps() {
 	itm_exec r iptables-nft-save -t mangle | grep -c -- '-j ITM_' || true
 }
+
+# The operator's own rules, before and (once the agent inserted its
+# jumps at the top) around ours.
+operator_rules() {
+	itm_exec r iptables-nft-save -t mangle | grep -- '-j OPERATOR' || true
+}
+itm_exec r iptables-nft -t mangle -N OPERATOR
+itm_exec r iptables-nft -t mangle -A OPERATOR -j DSCP --set-dscp 10
+itm_exec r iptables-nft -t mangle -A FORWARD -p tcp --dport 22 -j OPERATOR
+itm_exec r iptables-nft -t mangle -A POSTROUTING -p udp -j OPERATOR
+own=$(operator_rules)
+itm_assert_eq "$(wc -l <<<"$own")" 2 "operator's jumps"
 
 itm_agent_start r r --load "qosmod threshold=5 settle=no"
 pid=${ITM_AGENT_PID[r]}
@@ -38,6 +51,8 @@ itm_assert_ge "$(jumps)" 5 "jumps left by the killed agent"
 # A new agent starts clean: one jump per hook, its own stage only.
 itm_agent_start r r --load "qosmod threshold=5"
 itm_assert_eq "$(jumps)" 5 "jumps after restart"
+itm_assert_eq "$(operator_rules)" "$own" \
+	"operator's rules after the new agent cleaned up"
 itm_assert_eq "$(itm_exec r iptables-nft-save -t mangle | grep -c NFQUEUE)" 1 \
 	"queue rules after restart"
 itm_exec h1 ping -c 2 -W 2 "$ITM_H2_IP" >/dev/null || itm_fail "no ping"
@@ -47,6 +62,7 @@ gbps=$(itm_iperf h2 "$ITM_H2_IP" h1 1) || itm_fail "transfer through new agent"
 itm_agent_stop r || itm_fail "agent exited with an error on SIGTERM"
 left=$(itm_exec r iptables-nft-save -t mangle | grep -c 'ITM_' || true)
 itm_assert_eq "$left" 0 "ITM rules and chains after SIGTERM"
+itm_assert_eq "$(operator_rules)" "$own" "operator's rules after SIGTERM"
 accts=$(itm_exec r nfacct list) || itm_fail "nfacct list failed"
 itm_assert_eq "$(grep -c itm_ <<<"$accts" || true)" 0 \
 	"nfacct objects after SIGTERM"

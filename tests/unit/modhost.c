@@ -3,6 +3,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,13 +13,17 @@
 #include "packet_int.h"
 #include "params.h"
 
-struct modhost modhost;
+/* The instance whose module code runs now: the host ops the module calls
+ * do not say which. */
+static struct modhost *cur;
 
 static int
 mh_register(itm_where where, struct itm_info *info)
 {
-	modhost.info = info;
-	modhost.hook = where;
+	if (cur == NULL)
+		return -EPERM;
+	cur->info = info;
+	cur->hook = where;
 	info->hook = where;
 	return 0;
 }
@@ -26,31 +31,42 @@ mh_register(itm_where where, struct itm_info *info)
 static int
 mh_unregister(itm_where where, struct itm_info *info)
 {
-	if (info != modhost.info)
+	if (cur == NULL || info != cur->info)
 		return -ENOENT;
-	modhost.info = NULL;
+	cur->info = NULL;
 	return 0;
 }
 
 static int
 mh_timer(void (*f)(unsigned long), unsigned long arg, unsigned int ms)
 {
+	if (cur == NULL || cur->n_timers == MODHOST_TIMERS)
+		return -ENOSPC;
+	cur->timers[cur->n_timers].f = f;
+	cur->timers[cur->n_timers++].arg = arg;
 	return 0;
 }
 
 static int
 mh_untimer(void (*f)(unsigned long), unsigned long arg)
 {
-	return 0;
+	if (cur == NULL)
+		return -ENOENT;
+	for (unsigned int i = 0; i < cur->n_timers; i++)
+		if (cur->timers[i].f == f && cur->timers[i].arg == arg) {
+			cur->timers[i] = cur->timers[--cur->n_timers];
+			return 0;
+		}
+	return -ENOENT;
 }
 
 static int
 mh_counter(const char *name, const uint64_t *value)
 {
-	if (modhost.n_counters == 32)
+	if (cur == NULL || cur->n_counters == MODHOST_COUNTERS)
 		return -ENOSPC;
-	modhost.counter_names[modhost.n_counters] = name;
-	modhost.counters[modhost.n_counters++] = value;
+	cur->counter_names[cur->n_counters] = name;
+	cur->counters[cur->n_counters++] = value;
 	return 0;
 }
 
@@ -66,86 +82,105 @@ static int
 mh_settle(void *arg, struct itm__reg *reg, const struct itm_settle *s,
 	  uint32_t *mark)
 {
-	modhost.settles++;
-	modhost.last_settle = *s;
+	struct modhost *h = arg;
+
+	h->settles++;
+	h->last_settle = *s;
 	*mark = 1u << 16;
 	return 0;
 }
 
-static const struct itm__disp_host disp_host = { .settle = mh_settle };
-
 void
 itm_module_error(struct itm_module *m, const char *fmt, ...)
 {
+	struct modhost *h =
+		(struct modhost *)((char *)m - offsetof(struct modhost, mod));
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(modhost.error, sizeof(modhost.error), fmt, ap);
+	vsnprintf(h->error, sizeof(h->error), fmt, ap);
 	va_end(ap);
 }
 
 int
-modhost_load(const struct itm_plugin *plugin, const char *const *kv,
-	     unsigned int n)
+modhost_load(struct modhost *h, const struct itm_plugin *plugin,
+	     const char *const *kv, unsigned int n)
 {
 	char err[256];
 	int rc;
 
-	memset(&modhost, 0, sizeof(modhost));
+	memset(h, 0, sizeof(*h));
+	h->plugin = plugin;
+	h->disp.settle = mh_settle;
+	h->disp.host_arg = h;
 	itm__host_set(&mh_ops);
 	rc = params_parse(plugin->params, plugin->name, (char **)kv, n,
-			  &modhost.params, err, sizeof(err));
+			  &h->params, err, sizeof(err));
 	if (rc < 0) {
-		snprintf(modhost.error, sizeof(modhost.error), "%s", err);
+		snprintf(h->error, sizeof(h->error), "%s", err);
 		return rc;
 	}
-	rc = plugin->load(&modhost.mod, modhost.params);
+	cur = h;
+	rc = plugin->load(&h->mod, h->params);
+	cur = NULL;
 	if (rc < 0) {
-		params_free(modhost.params);
-		modhost.params = NULL;
+		params_free(h->params);
+		h->params = NULL;
 	}
-	if (rc == 0 && modhost.info) {
-		modhost.reg = itm__reg_new(modhost.info, modhost.hook, 0);
-		modhost.reg->can_settle = 1;
+	if (rc == 0 && h->info) {
+		h->reg = itm__reg_new(h->info, h->hook, 0);
+		h->reg->can_settle = 1;
 	}
 	return rc;
 }
 
 void
-modhost_unload(const struct itm_plugin *plugin)
+modhost_unload(struct modhost *h)
 {
-	plugin->unload(&modhost.mod);
-	itm__reg_free(modhost.reg);
-	params_free(modhost.params);
-	modhost.reg = NULL;
-	modhost.params = NULL;
+	cur = h;
+	h->plugin->unload(&h->mod);
+	cur = NULL;
+	itm__reg_free(h->reg);
+	params_free(h->params);
+	h->reg = NULL;
+	h->params = NULL;
 }
 
 int
-modhost_run(struct itm_packet *pkt, int *verdict, uint32_t *settle)
+modhost_run(struct modhost *h, struct itm_packet *pkt, int *verdict,
+	    uint32_t *settle)
 {
 	struct itm__disp_result res;
 	uint64_t before[ITM_CLASS_MAX + 1];
 
 	for (int c = 0; c <= ITM_CLASS_MAX; c++)
-		before[c] = modhost.reg->cls[c].packets;
-	pkt->hook = modhost.hook;
-	itm__disp_run(&modhost.reg, 1, 0, &disp_host, pkt, &res);
+		before[c] = h->reg->cls[c].packets;
+	pkt->hook = h->hook;
+	itm__disp_run(&h->reg, 1, 0, &h->disp, pkt, &res);
 	*verdict = res.verdict;
 	if (settle)
 		*settle = res.settle_mark;
 	for (int c = 0; c <= ITM_CLASS_MAX; c++)
-		if (modhost.reg->cls[c].packets != before[c])
+		if (h->reg->cls[c].packets != before[c])
 			return c;
 	return -1;
 }
 
-uint64_t
-modhost_counter(const char *name)
+void
+modhost_tick(struct modhost *h)
 {
-	for (unsigned int i = 0; i < modhost.n_counters; i++)
-		if (strcmp(modhost.counter_names[i], name) == 0)
-			return *modhost.counters[i];
+	cur = h;
+	for (unsigned int i = 0; i < h->n_timers; i++)
+		h->timers[i].f(h->timers[i].arg);
+	cur = NULL;
+}
+
+uint64_t
+modhost_counter(const struct modhost *h, const char *name)
+{
+	for (unsigned int i = 0; i < h->n_counters; i++)
+		if (strcmp(h->counter_names[i], name) == 0)
+			return *h->counters[i];
 	return UINT64_MAX;
 }
 

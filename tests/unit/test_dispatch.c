@@ -272,7 +272,9 @@ static char enter_trace[128];
 static int
 host_enter(void *arg, struct itm__reg *reg)
 {
-	strcat(enter_trace, reg ? reg->info->label : "-");
+	strcat(enter_trace, reg == NULL ? "-"
+			    : reg->info ? reg->info->label
+					: "?");
 	strcat(enter_trace, " ");
 	return reg != NULL && reg == skip_reg;
 }
@@ -300,6 +302,27 @@ enter_can_skip_a_registration(void **state)
 	itm__reg_free(b);
 }
 
+/* A skipped registration's info is never read: its module may have freed
+ * it in its unload, before the commit took it off the workers' runners. */
+static void
+enter_before_info(void **state)
+{
+	struct itm__reg *a = itm__reg_new(&iA, ITM_IP_FORWARD, 0);
+	struct itm__reg *b = itm__reg_new(&iB, ITM_IP_FORWARD, 1);
+	struct itm__reg *regs[] = { a, b };
+	const struct itm__disp_host host = { .enter = host_enter };
+	struct itm__disp_result res;
+
+	make_packet();
+	enter_trace[0] = '\0';
+	skip_reg = a;
+	a->info = NULL; /* freed, as far as the walk is concerned */
+	itm__disp_run(regs, 2, 1, &host, &pkt, &res);
+	assert_int_equal(b->packets, 1);
+	itm__reg_free(a);
+	itm__reg_free(b);
+}
+
 int
 main(void)
 {
@@ -311,6 +334,7 @@ main(void)
 		cmocka_unit_test(out_of_range_class_is_clamped),
 		cmocka_unit_test(flows_counted_once),
 		cmocka_unit_test(enter_can_skip_a_registration),
+		cmocka_unit_test(enter_before_info),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

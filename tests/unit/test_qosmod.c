@@ -19,6 +19,7 @@ extern const struct itm_plugin itm_plugin; /* qosmod's descriptor */
 
 static uint8_t buf[2048];
 static struct itm_packet pkt;
+static struct modhost mh; /* the instance most tests use */
 
 static int
 send_one(uint16_t sport, uint8_t tos, uint8_t flags, uint8_t *tos_out,
@@ -28,7 +29,7 @@ send_one(uint16_t sport, uint8_t tos, uint8_t flags, uint8_t *tos_out,
 
 	modhost_packet(&pkt, buf, sizeof(buf), IPPROTO_TCP, H1, sport, H2, 80,
 		       tos, flags, 1000);
-	cls = modhost_run(&pkt, &verdict, settle);
+	cls = modhost_run(&mh, &pkt, &verdict, settle);
 	assert_int_equal(verdict, ITM_ACCEPT);
 	*tos_out = pkt.iph->tos;
 	return cls;
@@ -37,7 +38,7 @@ send_one(uint16_t sport, uint8_t tos, uint8_t flags, uint8_t *tos_out,
 static int
 load(const char *const *kv, unsigned int n)
 {
-	return modhost_load(&itm_plugin, kv, n);
+	return modhost_load(&mh, &itm_plugin, kv, n);
 }
 
 static void
@@ -57,20 +58,20 @@ threshold_edge(void **state)
 	assert_int_equal(send_one(40000, 0x10, 0x10, &tos, &settle), 2);
 	assert_int_equal(tos, 0x00);
 	assert_int_not_equal(settle, 0);
-	assert_int_equal(modhost.settles, 1);
-	assert_int_equal(modhost.last_settle.class, 2);
-	assert_int_equal(modhost.last_settle.action, ITM_SETTLE_SET_TOS);
-	assert_int_equal(modhost.last_settle.tos_value, 0);
-	assert_int_equal(modhost.last_settle.tos_mask, 0x1c);
-	assert_int_equal(modhost.last_settle.except_tcp_flags, 0x01);
+	assert_int_equal(mh.settles, 1);
+	assert_int_equal(mh.last_settle.class, 2);
+	assert_int_equal(mh.last_settle.action, ITM_SETTLE_SET_TOS);
+	assert_int_equal(mh.last_settle.tos_value, 0);
+	assert_int_equal(mh.last_settle.tos_mask, 0x1c);
+	assert_int_equal(mh.last_settle.except_tcp_flags, 0x01);
 	/* Later packets (if any still arrive) stay LONG, no new request. */
 	assert_int_equal(send_one(40000, 0x10, 0x10, &tos, &settle), 2);
-	assert_int_equal(modhost.settles, 1);
-	assert_int_equal(modhost.reg->cls[1].packets, 20);
-	assert_int_equal(modhost.reg->cls[2].packets, 2);
-	assert_int_equal(modhost.reg->cls[1].flows, 1);
-	assert_int_equal(modhost_counter("flows_created"), 1);
-	modhost_unload(&itm_plugin);
+	assert_int_equal(mh.settles, 1);
+	assert_int_equal(mh.reg->cls[1].packets, 20);
+	assert_int_equal(mh.reg->cls[2].packets, 2);
+	assert_int_equal(mh.reg->cls[1].flows, 1);
+	assert_int_equal(modhost_counter(&mh, "flows_created"), 1);
+	modhost_unload(&mh);
 }
 
 static void
@@ -90,8 +91,8 @@ fin_is_short_and_precedence_kept(void **state)
 	/* FIN of a LONG flow: SHORT again (paper Figure 9). */
 	assert_int_equal(send_one(1, 0x00, 0x11, &tos, &settle), 1);
 	assert_int_equal(tos, 0x10);
-	assert_int_equal(modhost_counter("fin_packets"), 1);
-	modhost_unload(&itm_plugin);
+	assert_int_equal(modhost_counter(&mh, "fin_packets"), 1);
+	modhost_unload(&mh);
 }
 
 static void
@@ -105,8 +106,8 @@ no_settle_when_disabled(void **state)
 	assert_int_equal(send_one(7, 0, 0x10, &tos, &settle), 1);
 	assert_int_equal(send_one(7, 0, 0x10, &tos, &settle), 2);
 	assert_int_equal(settle, 0);
-	assert_int_equal(modhost.settles, 0);
-	modhost_unload(&itm_plugin);
+	assert_int_equal(mh.settles, 0);
+	modhost_unload(&mh);
 }
 
 static void
@@ -124,9 +125,9 @@ dscp_levels(void **state)
 		assert_int_equal(cls, i / 2 + 1);
 		assert_int_equal(tos, want[i] | 0x01); /* ECN kept */
 	}
-	assert_int_equal(modhost.last_settle.tos_mask, 0xfc);
-	assert_string_equal(modhost.info->class_names[2], "MEDIUM1");
-	modhost_unload(&itm_plugin);
+	assert_int_equal(mh.last_settle.tos_mask, 0xfc);
+	assert_string_equal(mh.info->class_names[2], "MEDIUM1");
+	modhost_unload(&mh);
 }
 
 static void
@@ -141,12 +142,12 @@ flow_table_is_bounded(void **state)
 		assert_int_equal(send_one((uint16_t)(1000 + i), 0, 0x02, &tos,
 					  &settle),
 				 1);
-	assert_int_equal(modhost_counter("flows_created"), 1000);
-	assert_int_equal(modhost_counter("flows_evicted"), 984);
+	assert_int_equal(modhost_counter(&mh, "flows_created"), 1000);
+	assert_int_equal(modhost_counter(&mh, "flows_evicted"), 984);
 	/* The most recent flow is still known: its 2nd packet counts on. */
 	assert_int_equal(send_one(1999, 0, 0x10, &tos, &settle), 1);
-	assert_int_equal(modhost_counter("flows_created"), 1000);
-	modhost_unload(&itm_plugin);
+	assert_int_equal(modhost_counter(&mh, "flows_created"), 1000);
+	modhost_unload(&mh);
 }
 
 static void
@@ -160,9 +161,67 @@ unparsed_packets_are_not_classified(void **state)
 		       0x10, 0);
 	pkt.l4h = NULL; /* e.g. a non-first fragment */
 	pkt.flags |= ITM_PKT_FRAGMENT;
-	assert_int_equal(modhost_run(&pkt, &verdict, NULL), 0);
+	assert_int_equal(modhost_run(&mh, &pkt, &verdict, NULL), 0);
 	assert_int_equal(pkt.iph->tos, 0);
-	modhost_unload(&itm_plugin);
+	modhost_unload(&mh);
+}
+
+/* A packet of one flow through instance @h; its class, and its TOS. */
+static int
+send_to(struct modhost *h, uint8_t *tos_out)
+{
+	int verdict, cls;
+
+	modhost_packet(&pkt, buf, sizeof(buf), IPPROTO_TCP, H1, 40000, H2, 80,
+		       0, 0x10, 100);
+	cls = modhost_run(h, &pkt, &verdict, NULL);
+	*tos_out = pkt.iph->tos;
+	return cls;
+}
+
+/* Two loads of qosmod at once, as two agents in one process would hold
+ * them: each has its own levels, flow table, counters and timer, and one
+ * going away leaves the other working. */
+static void
+two_instances_share_nothing(void **state)
+{
+	const char *ka[] = { "threshold=2" };
+	const char *kb[] = { "threshold=5", "mode=dscp" };
+	struct modhost a, b;
+	uint8_t tos;
+
+	assert_int_equal(modhost_load(&a, &itm_plugin, ka, 1), 0);
+	assert_int_equal(modhost_load(&b, &itm_plugin, kb, 2), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(send_to(&a, &tos), i < 2 ? 1 : 2);
+		assert_int_equal(tos, i < 2 ? 0x10 : 0x00);
+		assert_int_equal(send_to(&b, &tos), 1);
+		assert_int_equal(tos, 46 << 2);
+	}
+	assert_int_equal(a.settles, 1);
+	assert_int_equal(b.settles, 0);
+	assert_int_equal(modhost_counter(&a, "flows_created"), 1);
+	assert_int_equal(modhost_counter(&b, "flows_created"), 1);
+	assert_int_equal(modhost_counter(&a, "packets_remarked"), 2);
+	assert_int_equal(modhost_counter(&b, "packets_remarked"), 3);
+	assert_string_equal(a.info->class_names[2], "LONG");
+	/* Each timer carries its own instance. */
+	assert_int_equal(a.n_timers, 1);
+	assert_int_equal(b.n_timers, 1);
+	assert_true(a.timers[0].arg != b.timers[0].arg);
+	modhost_tick(&a);
+	modhost_tick(&b);
+	assert_int_equal(modhost_counter(&b, "flows_expired"), 0);
+	/* a goes; b's flow goes on to its own threshold. */
+	modhost_unload(&a);
+	assert_int_equal(send_to(&b, &tos), 1);
+	assert_int_equal(send_to(&b, &tos), 1);
+	assert_int_equal(send_to(&b, &tos), 2);
+	assert_int_equal(tos, 0x00);
+	assert_int_equal(b.settles, 1);
+	modhost_unload(&b);
+	assert_int_equal(b.n_timers, 0);
+	assert_null(b.info);
 }
 
 static void
@@ -188,8 +247,8 @@ bad_parameters_refused(void **state)
 		unsigned int n = cases[i].kv[1] ? 2 : 1;
 
 		assert_true(load(cases[i].kv, n) < 0);
-		assert_string_equal(modhost.error, cases[i].msg);
-		assert_null(modhost.info); /* nothing registered */
+		assert_string_equal(mh.error, cases[i].msg);
+		assert_null(mh.info); /* nothing registered */
 	}
 }
 
@@ -203,6 +262,7 @@ main(void)
 		cmocka_unit_test(dscp_levels),
 		cmocka_unit_test(flow_table_is_bounded),
 		cmocka_unit_test(unparsed_packets_are_not_classified),
+		cmocka_unit_test(two_instances_share_nothing),
 		cmocka_unit_test(bad_parameters_refused),
 	};
 

@@ -1,13 +1,13 @@
 /*
  * fig13.c - the callbacks of the paper's Figure 13, ported: only the
- * names of the packet fields and checksum helpers changed.
+ * names of the packet fields and checksum helpers changed, and the values
+ * to write come from the instance's settings (m->priv) instead of
+ * constants.
  */
 #include <netinet/in.h>
 #include <string.h>
 
 #include "fig13.h"
-
-struct fig13_conf fig13 = { .tos = 0x55, .new_dport = 5555 };
 
 static int
 classify(itm_where hook, struct itm_packet *m)
@@ -19,14 +19,15 @@ classify(itm_where hook, struct itm_packet *m)
 static int
 process(itm_where hook, int cls, struct itm_packet *m)
 {
+	struct fig13_conf *conf = m->priv;
 	struct iphdr *iph = m->iph;
 	unsigned short space;
 
-	iph->tos = fig13.tos; /* modify a field in IP header */
-	if (fig13.new_dport && m->l4proto == IPPROTO_TCP && m->tcph)
-		m->tcph->dest = htons(fig13.new_dport); /* ... in TCP */
-	else if (fig13.new_dport && m->l4proto == IPPROTO_UDP && m->udph)
-		m->udph->dest = htons(fig13.new_dport);
+	iph->tos = conf->tos; /* modify a field in IP header */
+	if (conf->new_dport && m->l4proto == IPPROTO_TCP && m->tcph)
+		m->tcph->dest = htons(conf->new_dport); /* ... in TCP */
+	else if (conf->new_dport && m->l4proto == IPPROTO_UDP && m->udph)
+		m->udph->dest = htons(conf->new_dport);
 	/* recalculate checksums */
 	space = (unsigned short)(ntohs(iph->tot_len) - (iph->ihl << 2));
 	iph->check = 0;
@@ -40,13 +41,13 @@ process(itm_where hook, int cls, struct itm_packet *m)
 								       m->tcph,
 							       space, 0));
 	}
-	fig13.rewritten++;
+	conf->rewritten++;
 	libitm_packet_altered(); /* tell libitm the packet changed */
 	return ITM_ACCEPT;
 }
 
 void
-fig13_info(struct itm_info *info, const char *label)
+fig13_info(struct itm_info *info, const char *label, struct fig13_conf *conf)
 {
 	static const char *const names[] = { "unclassified", "rewritten" };
 
@@ -55,4 +56,5 @@ fig13_info(struct itm_info *info, const char *label)
 	info->process_func = process;
 	info->class_names = names;
 	info->n_class_names = 2;
+	info->priv = conf;
 }

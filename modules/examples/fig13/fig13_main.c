@@ -63,6 +63,7 @@ main(int argc, char **argv)
 	const char *indev = NULL, *outdev = NULL;
 	int hook = ITM_IP_FORWARD, prio = 0, ch, protos[1];
 	long dport = 0;
+	struct fig13_conf conf = FIG13_CONF_DEFAULT;
 	struct itm_info info;
 
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -76,9 +77,9 @@ main(int argc, char **argv)
 			break;
 		case 'p': proto = optarg; break;
 		case 'd': dport = num("--dport", optarg, 65535); break;
-		case 't': fig13.tos = (uint8_t)num("--tos", optarg, 255); break;
+		case 't': conf.tos = (uint8_t)num("--tos", optarg, 255); break;
 		case 'n':
-			fig13.new_dport =
+			conf.new_dport =
 				(uint16_t)num("--new-dport", optarg, 65535);
 			break;
 		case 'P': prio = (int)strtol(optarg, NULL, 0); break;
@@ -103,7 +104,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	memset(&info, 0, sizeof(info));
-	fig13_info(&info, label);
+	fig13_info(&info, label, &conf);
 	info.priority = prio;
 	libitm_init_interest(&info);
 	protos[0] = proto[0] == 't' ? IPPROTO_TCP : IPPROTO_UDP;
@@ -119,13 +120,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "fig13: %s\n", itm_last_error());
 		return 2;
 	}
-	itm_register_counter("rewritten", &fig13.rewritten);
+	itm_register_counter("rewritten", &conf.rewritten);
 	if (libitm_register((itm_where)hook, &info) < 0) {
 		fprintf(stderr, "fig13: register: %s\n", itm_last_error());
 		return 1;
 	}
 	fprintf(stderr, "fig13: rewriting %s at %s (tos 0x%02x, dport %u)\n",
-		proto, itm_hook_name((itm_where)hook), fig13.tos,
-		fig13.new_dport);
+		proto, itm_hook_name((itm_where)hook), conf.tos,
+		conf.new_dport);
 	return libitm_run() < 0 ? 1 : 0;
 }

@@ -1,13 +1,15 @@
 /*
- * rules.c - the agent's netfilter rules (bgpd's kroute.c: the one file that
- * tells the kernel what to do with packets).
+ * ruleset.c - the agent's netfilter rules as iptables-restore text: a pure
+ * function of the stage layout and the settlement table (ruleset.h),
+ * checked byte for byte by tests/unit/test_ruleset.c against the saved
+ * scripts in tests/data/ruleset/.  kernel.c applies the text.
  *
  * The agent owns five chains in the mangle table, ITM_PRE, ITM_IN, ITM_FWD,
  * ITM_OUT and ITM_POST, jumped to first from PREROUTING ... POSTROUTING,
- * plus one chain per settlement (settle.c).  Every change rewrites all of
- * them in one iptables-nft-restore --noflush transaction, so the kernel
- * never sees half a rule set.  A hook chain with stages reads (one
- * without stages is empty):
+ * plus one chain ITM_S<id> per settlement (settle.c).  Every change
+ * rewrites all of them in one iptables-nft-restore --noflush transaction,
+ * so the kernel never sees half a rule set.  A hook chain with stages
+ * reads (one without stages is empty):
  *
  *   another hook's tag -> clear the stage bits, set this hook's tag
  *   settle requests -> CONNMARK
@@ -24,21 +26,14 @@
  * not interest at its turn.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "agent.h"
-#include "log.h"
-#include "rules.h"
-
-extern char **environ;
+#include "ruleset.h"
+#include "settle.h"
 
 static const char *const hook_chain[ITM_HOOK_MAX] = { "ITM_PRE", "ITM_IN",
 						      "ITM_FWD", "ITM_OUT",
@@ -46,6 +41,10 @@ static const char *const hook_chain[ITM_HOOK_MAX] = { "ITM_PRE", "ITM_IN",
 static const char *const hook_builtin[ITM_HOOK_MAX] = { "PREROUTING", "INPUT",
 							"FORWARD", "OUTPUT",
 							"POSTROUTING" };
+
+/* iptables names of the TCP flags, lowest bit first. */
+static const char *const tcp_flag_names[8] = { "FIN", "SYN", "RST", "PSH",
+					       "ACK", "URG", "ECE", "CWR" };
 
 /* ------------------------------------------------------------------ */
 /* Text buffer                                                          */
@@ -104,138 +103,14 @@ rb_free(struct rules_buf *b)
 }
 
 /* ------------------------------------------------------------------ */
-/* Running iptables-nft-restore / -save                                 */
-/* ------------------------------------------------------------------ */
-
-/* Run @argv with @input on stdin; collect stdout into @out (may be NULL)
- * and stderr into @err.  Returns the exit status or a negative errno. */
-static int
-run_cmd(char *const argv[], const char *input, size_t inlen,
-	struct rules_buf *out, char *err, size_t errlen)
-{
-	int in[2], ob[2], eb[2], status, rc;
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-
-	if (pipe2(in, O_CLOEXEC) < 0)
-		return -errno;
-	if (pipe2(ob, O_CLOEXEC) < 0 || pipe2(eb, O_CLOEXEC) < 0)
-		return -errno;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, ob[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, eb[1], 2);
-	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	close(in[0]);
-	close(ob[1]);
-	close(eb[1]);
-	if (rc != 0) {
-		close(in[1]);
-		close(ob[0]);
-		close(eb[0]);
-		snprintf(err, errlen, "%s: %s", argv[0], strerror(rc));
-		return -rc;
-	}
-	rc = run_io(in[1], input, inlen, ob[0], out, eb[0], err, errlen);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (rc < 0)
-		return rc;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
-/* Feed stdin and drain stdout/stderr without deadlocking on full pipes. */
-int
-run_io(int wfd, const char *input, size_t inlen, int ofd, struct rules_buf *out,
-       int efd, char *err, size_t errlen)
-{
-	struct rules_buf eb = { 0 };
-	size_t off = 0;
-	char tmp[4096];
-	ssize_t n;
-
-	/* restore input is small (a pipe holds 64 KiB); write it first, but
-	 * keep draining when it is larger. */
-	signal(SIGPIPE, SIG_IGN);
-	while (off < inlen) {
-		n = write(wfd, input + off, inlen - off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		off += (size_t)n;
-	}
-	close(wfd);
-	while ((n = read(ofd, tmp, sizeof(tmp))) > 0)
-		if (out) {
-			if (rb_grow(out, (size_t)n + 1) == 0) {
-				memcpy(out->buf + out->len, tmp, (size_t)n);
-				out->len += (size_t)n;
-				out->buf[out->len] = '\0';
-			}
-		}
-	close(ofd);
-	while ((n = read(efd, tmp, sizeof(tmp) - 1)) > 0) {
-		tmp[n] = '\0';
-		rb_printf(&eb, "%s", tmp);
-	}
-	close(efd);
-	if (eb.len > 0) {
-		while (eb.len > 0 && eb.buf[eb.len - 1] == '\n')
-			eb.buf[--eb.len] = '\0';
-		snprintf(err, errlen, "%s", eb.buf);
-	}
-	rb_free(&eb);
-	return 0;
-}
-
-static int
-restore(const struct rules_buf *script, char *err, size_t errlen)
-{
-	char *argv[] = { "iptables-nft-restore", "--noflush", NULL };
-	char msg[512] = "";
-	int rc;
-
-	if (script->failed) {
-		snprintf(err, errlen, "out of memory building rules");
-		return -ENOMEM;
-	}
-	log_debug("rules:\n%.*s", (int)script->len, script->buf);
-	rc = run_cmd(argv, script->buf, script->len, NULL, msg, sizeof(msg));
-	if (rc != 0) {
-		snprintf(err, errlen, "iptables-nft-restore failed (%d): %s",
-			 rc, msg[0] ? msg : "no message");
-		return rc < 0 ? rc : -EIO;
-	}
-	return 0;
-}
-
-static int
-save_mangle(struct rules_buf *out, char *err, size_t errlen)
-{
-	char *argv[] = { "iptables-nft-save", "-t", "mangle", NULL };
-	char msg[512] = "";
-	int rc;
-
-	rc = run_cmd(argv, "", 0, out, msg, sizeof(msg));
-	if (rc != 0) {
-		snprintf(err, errlen, "iptables-nft-save failed (%d): %s", rc,
-			 msg);
-		return rc < 0 ? rc : -EIO;
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
 /* Removing ITM's rules (start-up leftovers, exit)                      */
 /* ------------------------------------------------------------------ */
 
 /* From `iptables-nft-save -t mangle`, a script that removes every jump
- * to an ITM_ chain and every ITM_ chain. */
-static void
-removal_script(const char *saved, struct rules_buf *b)
+ * to an ITM_ chain and every ITM_ chain.  Only the line itself is looked
+ * at: the operator's own rules around ours stay. */
+void
+ruleset_removal(const char *saved, struct rules_buf *b)
 {
 	const char *line = saved;
 	struct rules_buf chains = { 0 };
@@ -251,7 +126,7 @@ removal_script(const char *saved, struct rules_buf *b)
 			rb_printf(b, ":%.*s - [0:0]\n", nl, line + 1);
 			rb_printf(&chains, "-X %.*s\n", nl, line + 1);
 		} else if (strncmp(line, "-A ", 3) == 0 &&
-			   strstr(line, " -j ITM_") != NULL &&
+			   memmem(line, (size_t)len, " -j ITM_", 8) != NULL &&
 			   strncmp(line, "-A ITM_", 7) != 0) {
 			rb_printf(b, "-D %.*s\n", len - 3, line + 3);
 		}
@@ -263,38 +138,108 @@ removal_script(const char *saved, struct rules_buf *b)
 	rb_free(&chains);
 }
 
-int
-rules_remove(void)
-{
-	struct rules_buf saved = { 0 }, script = { 0 };
-	char err[512];
-	int rc;
+/* ------------------------------------------------------------------ */
+/* Settlements                                                          */
+/* ------------------------------------------------------------------ */
 
-	rc = save_mangle(&saved, err, sizeof(err));
-	if (rc == 0 && saved.buf && strstr(saved.buf, "ITM_") != NULL) {
-		removal_script(saved.buf, &script);
-		rc = restore(&script, err, sizeof(err));
+/* The stage of @r in @L, if @r is alone there: only such a stage can
+ * settle (its bit in the settlement's chain means "this stage is done"). */
+static const struct stage *
+sole_stage(const struct layout *L, const struct agent_reg *r)
+{
+	itm_where h = r->hook;
+
+	for (unsigned int i = 0; i < L->n[h]; i++) {
+		const struct stage *st = L->stages[h][i];
+
+		if (st->n_regs == 1 && st->regs[0] == r)
+			return st;
 	}
-	if (rc < 0)
-		log_warnx("removing rules: %s", err);
-	rb_free(&saved);
-	rb_free(&script);
-	agent->rules_installed = 0;
-	return rc;
+	return NULL;
 }
 
-int
-rules_cleanup(void)
+static int
+settle_in_use(const struct settle_id *s)
 {
-	int rc = rules_remove();
+	return s->state == SETTLE_NEW || s->state == SETTLE_LIVE;
+}
 
-	if (rc == 0)
-		rc = settle_cleanup();
-	return rc;
+/* ITM_S<id>: count, act, mark the stage done. */
+static void
+settle_chain(struct rules_buf *b, unsigned int id, const struct settle_id *s,
+	     const struct stage *st)
+{
+	for (int f = 0; f < 8; f++)
+		if (s->spec.except_tcp_flags & (1u << f))
+			rb_printf(b,
+				  "-A ITM_S%u -p tcp --tcp-flags %s %s "
+				  "-j RETURN\n",
+				  id, tcp_flag_names[f], tcp_flag_names[f]);
+	rb_printf(b, "-A ITM_S%u -m nfacct --nfacct-name itm_s%u\n", id, id);
+	if (s->spec.action == ITM_SETTLE_SET_TOS)
+		rb_printf(b, "-A ITM_S%u -j TOS --set-tos 0x%02x/0x%02x\n", id,
+			  s->spec.tos_value, s->spec.tos_mask);
+	else if (s->spec.action == ITM_SETTLE_DROP)
+		rb_printf(b, "-A ITM_S%u -j DROP\n", id);
+	rb_printf(b, "-A ITM_S%u -j MARK --or-mark 0x%08x\n", id, st->bit);
+}
+
+/* The chains of settlements in use (empty when the registration no longer
+ * has a stage of its own). */
+static void
+settle_chains(struct rules_buf *b, const struct layout *L,
+	      const struct settle_table *t)
+{
+	for (unsigned int i = 1; i <= ITM_SETTLE_IDS; i++) {
+		const struct settle_id *s = &t->ids[i];
+		const struct stage *st;
+
+		if (!settle_in_use(s))
+			continue;
+		rb_printf(b, ":ITM_S%u - [0:0]\n", i);
+		st = sole_stage(L, s->reg);
+		if (st != NULL)
+			settle_chain(b, i, s, st);
+	}
+}
+
+/* Before stage @st's queue rule: its settled flows, by the id in their
+ * conntrack mark for the packet's direction. */
+static void
+settle_jumps(struct rules_buf *b, const struct settle_table *t,
+	     const struct stage *st, const char *chain)
+{
+	if (st->n_regs != 1)
+		return;
+	for (unsigned int i = 1; i <= ITM_SETTLE_IDS; i++) {
+		if (!settle_in_use(&t->ids[i]) || t->ids[i].reg != st->regs[0])
+			continue;
+		rb_printf(b,
+			  "-A %s -m mark ! --mark 0x%08x/0x%08x -m connmark "
+			  "--mark 0x%08x/0x%08x -m conntrack --ctdir ORIGINAL "
+			  "-j ITM_S%u\n",
+			  chain, st->bit, st->bit, i << ITM_CTMARK_ORIG_SHIFT,
+			  ITM_CTMARK_ORIG_MASK, i);
+		rb_printf(b,
+			  "-A %s -m mark ! --mark 0x%08x/0x%08x -m connmark "
+			  "--mark 0x%08x/0x%08x -m conntrack --ctdir REPLY "
+			  "-j ITM_S%u\n",
+			  chain, st->bit, st->bit, i << ITM_CTMARK_REPLY_SHIFT,
+			  ITM_CTMARK_REPLY_MASK, i);
+	}
+}
+
+/* Released settlements: their chains go. */
+static void
+settle_dead_chains(struct rules_buf *b, const struct settle_table *t)
+{
+	for (unsigned int i = 1; i <= ITM_SETTLE_IDS; i++)
+		if (t->ids[i].state == SETTLE_DEAD)
+			rb_printf(b, ":ITM_S%u - [0:0]\n-X ITM_S%u\n", i, i);
 }
 
 /* ------------------------------------------------------------------ */
-/* Installing the current layout                                        */
+/* Hook chains                                                          */
 /* ------------------------------------------------------------------ */
 
 /* A verdict that asks to settle puts the settlement id in the mark; the
@@ -339,7 +284,6 @@ static int
 chain_stage(struct rules_buf *b, const char *chain, const struct stage *st,
 	    uint32_t done, char *err, size_t errlen)
 {
-	settle_rules(b, st, chain);
 	for (unsigned int i = 0; i < st->n_regs; i++) {
 		char **m;
 		unsigned int n;
@@ -362,12 +306,13 @@ chain_stage(struct rules_buf *b, const char *chain, const struct stage *st,
 }
 
 static int
-chain_hook(struct rules_buf *b, itm_where h, char *err, size_t errlen)
+chain_hook(struct rules_buf *b, const struct layout *L,
+	   const struct settle_table *t, itm_where h, char *err, size_t errlen)
 {
 	const char *chain = hook_chain[h];
 	int rc;
 
-	if (agent->n_stages[h] == 0)
+	if (L->n[h] == 0)
 		return 0;
 	/* Stage bits of another hook (a packet that left it by
 	 * --queue-bypass, or a late verdict of a stage that is gone) are
@@ -379,13 +324,13 @@ chain_hook(struct rules_buf *b, itm_where h, char *err, size_t errlen)
 		  ITM_MARK_HOOK_TAG(h), ITM_MARK_STAGE_MASK);
 	/* Settle requests come back from this hook's own stages. */
 	chain_settle_requests(b, chain);
-	for (unsigned int i = 0; i < agent->n_stages[h]; i++) {
+	for (unsigned int i = 0; i < L->n[h]; i++) {
 		uint32_t done = 0;
 
-		for (unsigned int j = i; j < agent->n_stages[h]; j++)
-			done |= agent->stages[h][j]->bit;
-		rc = chain_stage(b, chain, agent->stages[h][i], done, err,
-				 errlen);
+		for (unsigned int j = i; j < L->n[h]; j++)
+			done |= L->stages[h][j]->bit;
+		settle_jumps(b, t, L->stages[h][i], chain);
+		rc = chain_stage(b, chain, L->stages[h][i], done, err, errlen);
 		if (rc < 0)
 			return rc;
 	}
@@ -397,29 +342,28 @@ chain_hook(struct rules_buf *b, itm_where h, char *err, size_t errlen)
 }
 
 int
-rules_apply(char *err, size_t errlen)
+ruleset_write(const struct layout *L, const struct settle_table *t, int jumps,
+	      struct rules_buf *b, char *err, size_t errlen)
 {
-	struct rules_buf b = { 0 };
 	int rc = 0;
 
-	rb_printf(&b, "*mangle\n");
+	rb_printf(b, "*mangle\n");
 	for (int h = 0; h < ITM_HOOK_MAX; h++)
-		rb_printf(&b, ":%s - [0:0]\n", hook_chain[h]);
-	settle_chains(&b);
+		rb_printf(b, ":%s - [0:0]\n", hook_chain[h]);
+	settle_chains(b, L, t);
 	for (int h = 0; h < ITM_HOOK_MAX && rc == 0; h++)
-		rc = chain_hook(&b, h, err, errlen);
-	if (!agent->rules_installed)
+		rc = chain_hook(b, L, t, h, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (jumps)
 		for (int h = 0; h < ITM_HOOK_MAX; h++)
-			rb_printf(&b, "-I %s 1 -j %s\n", hook_builtin[h],
+			rb_printf(b, "-I %s 1 -j %s\n", hook_builtin[h],
 				  hook_chain[h]);
-	settle_dead_chains(&b);
-	rb_printf(&b, "COMMIT\n");
-	if (rc == 0)
-		rc = restore(&b, err, errlen);
-	if (rc == 0) {
-		agent->rules_installed = 1;
-		settle_chains_done();
+	settle_dead_chains(b, t);
+	rb_printf(b, "COMMIT\n");
+	if (b->failed) {
+		snprintf(err, errlen, "out of memory writing the rules");
+		return -ENOMEM;
 	}
-	rb_free(&b);
-	return rc;
+	return 0;
 }
