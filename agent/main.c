@@ -15,6 +15,7 @@
 #include "ctlink.h"
 #include "kernel.h"
 #include "lease.h"
+#include "itm_methods.h"
 #include "log.h"
 #include "rpc.h"
 
@@ -168,7 +169,7 @@ config_defaults(struct agent_config *c)
 		c->node = host;
 	}
 	if (c->socket_path == NULL)
-		c->socket_path = "/run/itm/agent.sock";
+		c->socket_path = ITM_AGENT_SOCKET_DEFAULT;
 	if (c->n_moddirs == 0)
 		c->moddirs[c->n_moddirs++] = ITM_PLUGIN_DIR;
 	if (c->queue_base == 0)

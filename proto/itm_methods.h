@@ -28,6 +28,10 @@ extern "C" {
  * looks for it without --controller or $ITM_CONTROLLER. */
 #define ITM_CONTROLLER_ADDR_DEFAULT "127.0.0.1:7700"
 
+/* The agent's local socket (itm-agent --socket), where process modules
+ * ($ITM_AGENT_SOCKET) and itmctl (--agent) find it by default. */
+#define ITM_AGENT_SOCKET_DEFAULT "/run/itm/agent.sock"
+
 /* The largest topology text an Apply or Diff carries (its yaml field). */
 #define ITM_TOPOLOGY_MAX_BYTES (1024 * 1024)
 

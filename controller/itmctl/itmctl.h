@@ -21,7 +21,7 @@
 #define ITMCTL_EXIT_PARTIAL 3 /* done, but some nodes were not reached */
 
 /* The controller's default address is ITM_CONTROLLER_ADDR_DEFAULT. */
-#define ITMCTL_AGENT_DEFAULT	"unix:/run/itm/agent.sock"
+#define ITMCTL_AGENT_DEFAULT	"unix:" ITM_AGENT_SOCKET_DEFAULT
 #define ITMCTL_TIMEOUT_MS	5000
 #define ITMCTL_APPLY_TIMEOUT_MS 30000 /* apply and rollback push to nodes */
 

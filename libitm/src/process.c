@@ -24,6 +24,7 @@
 #include "error.h"
 #include "fdwatch.h"
 #include "host.h"
+#include "itm_methods.h"
 #include "log.h"
 #include "reg.h"
 #include "runner.h"
@@ -375,7 +376,7 @@ agent_target(void)
 		snprintf(P.target, sizeof(P.target), "%s", env);
 	else
 		snprintf(P.target, sizeof(P.target), "unix:%s",
-			 env && *env ? env : "/run/itm/agent.sock");
+			 env && *env ? env : ITM_AGENT_SOCKET_DEFAULT);
 	return P.target;
 }
 
