@@ -324,6 +324,53 @@ q_fill_meta(struct itmq *q, struct nlattr **tb)
 		q_fill_ct(pkt, tb);
 }
 
+/* Attributes whose value we read as a u32. */
+static int
+q_attr_is_u32(unsigned int type)
+{
+	switch (type) {
+	case NFQA_MARK:
+	case NFQA_IFINDEX_INDEV:
+	case NFQA_IFINDEX_OUTDEV:
+	case NFQA_SKB_INFO:
+	case NFQA_CAP_LEN:
+	case NFQA_CT_INFO: return 1;
+	default: return 0;
+	}
+}
+
+/* The attributes of a packet message into @tb in one pass over them (in
+ * place of nfq_nlmsg_parse: a callback and a validation table per
+ * attribute).  -1 when an attribute overruns the message or a u32 one is
+ * short; unknown types are skipped, the last of a repeated type wins. */
+static int
+q_parse_attrs(const struct nlmsghdr *nlh, struct nlattr **tb)
+{
+	size_t off = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg));
+	const uint8_t *p = (const uint8_t *)nlh + off,
+		      *end = (const uint8_t *)nlh + nlh->nlmsg_len;
+	struct nlattr *a;
+	unsigned int type;
+
+	if (nlh->nlmsg_len < off)
+		return -1;
+	while ((size_t)(end - p) >= MNL_ATTR_HDRLEN) {
+		a = (struct nlattr *)p;
+		type = a->nla_type & NLA_TYPE_MASK;
+		if (a->nla_len < MNL_ATTR_HDRLEN ||
+		    a->nla_len > (size_t)(end - p))
+			return -1;
+		if (q_attr_is_u32(type) && a->nla_len < MNL_ATTR_HDRLEN + 4)
+			return -1;
+		if (type <= NFQA_MAX)
+			tb[type] = a;
+		if ((size_t)(end - p) <= (size_t)MNL_ALIGN(a->nla_len))
+			break;
+		p += MNL_ALIGN(a->nla_len);
+	}
+	return 0;
+}
+
 /* Hand one packet message to @cb.  Returns 1 when it did, 0 when the
  * message was skipped.  @buf/@cap: the bytes the packet may use. */
 static int
@@ -335,7 +382,7 @@ q_rx_packet(struct itmq *q, const struct nlmsghdr *nlh, uint8_t *buf,
 	uint8_t *data = buf + cap;
 	uint32_t len = 0, id;
 
-	if (nfq_nlmsg_parse(nlh, tb) < 0 || !tb[NFQA_PACKET_HDR] ||
+	if (q_parse_attrs(nlh, tb) < 0 || !tb[NFQA_PACKET_HDR] ||
 	    mnl_attr_get_payload_len(tb[NFQA_PACKET_HDR]) <
 		    sizeof(struct nfqnl_msg_packet_hdr))
 		goto bad;

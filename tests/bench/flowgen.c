@@ -257,6 +257,7 @@ fg_run(char **a)
 	struct sockaddr_in sa;
 	struct fg_flow *fl;
 	double mean;
+	int rc;
 
 	if (fg_addr(&sa, a[0], atoi(a[1])) < 0 || n < 1 || n > FG_MAX_FLOW ||
 	    load <= 0 || load > 1 || rate <= 0 || scale <= 0) {
@@ -265,13 +266,17 @@ fg_run(char **a)
 	}
 	setrlimit(RLIMIT_NOFILE, &rl);
 	fl = calloc((size_t)n, sizeof(*fl));
+	if (fl == NULL)
+		return perror("flowgen"), 1;
 	mean = fg_mean(scale);
 	fg_plan(fl, n, load * rate / 8.0 / mean, (unsigned int)atol(a[5]),
 		scale);
 	fprintf(stderr, "flowgen: %d flows, mean %.0f bytes, %.1f flows/s\n", n,
 		mean, load * rate / 8.0 / mean);
 	printf("id,size,start_s,fct_us\n");
-	return fg_loop(fl, n, &sa);
+	rc = fg_loop(fl, n, &sa);
+	free(fl);
+	return rc;
 }
 
 int
