@@ -62,7 +62,7 @@ REWRITERS=qefg
 declare -A TP=() RTT=() PPS=() OFFERED=() NA=() NOTE=()
 
 usage() {
-	sed -n '29,40p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '31,40p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 

@@ -19,10 +19,10 @@
 #
 # Defaults: 3000 flows, loads "0.6 0.8" (0.8 runs none and the middle
 # threshold only), thresholds "8 20 60", multi 20,200, rate 100mbit, seed
-# 1, figures into docs/figures/ (the full run; ~10 minutes).  --quick: 400
+# 1, figures into docs/figures/ (the full run; ~8 minutes).  --quick: 400
 # flows at load 0.6, none and threshold 20, no figures unless --figures;
 # it fails unless qosmod cuts the small flows' mean FCT to at most half
-# and their p99 too (the regression check of ctest bench.qos_quick).
+# and their p99 too (the regression check of ctest integ.qos_quick).
 # Sizes are the web-search mix times SCALE 0.1: small <= 10 KB,
 # medium <= 1 MB, large > 1 MB (PIAS's 100 KB / 10 MB buckets, scaled).
 # Needs a build (ITM_BUILD, default ./build) with itm-agent, qosmod and
