@@ -140,7 +140,7 @@ expo_value(struct expo *e, double v)
 		expo_printf(e, " NaN\n");
 	else if (isinf(v))
 		expo_printf(e, " %s\n", v > 0 ? "+Inf" : "-Inf");
-	else if (v == floor(v) && fabs(v) < 9.0e15)
+	else if (v == floor(v) && fabs(v) < 1e19) /* up to 2^64 */
 		expo_printf(e, " %.0f\n", v);
 	else
 		expo_printf(e, " %.9g\n", v);
