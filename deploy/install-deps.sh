@@ -1,6 +1,10 @@
 #!/bin/sh
 # Install the Debian packages ITM needs to build, test and run its lab.
 # Idempotent: installs only what is missing.  Run as root on Debian 12.
+# prometheus is there for its promtool (the tests check /metrics with it):
+# Debian 12 has no smaller package holding it.  On a host with systemd the
+# package also enables a Prometheus server on :9090; disable it if unwanted
+# (systemctl disable --now prometheus).
 set -eu
 
 PKGS="build-essential cmake pkg-config clang clang-format
