@@ -1,14 +1,18 @@
 #!/bin/sh
 # Install the Debian packages ITM needs to build, test and run its lab.
 # Idempotent: installs only what is missing.  Run as root on Debian 12.
+# prometheus is there for its promtool (the tests check /metrics with it):
+# Debian 12 has no smaller package holding it.  On a host with systemd the
+# package also enables a Prometheus server on :9090; disable it if unwanted
+# (systemctl disable --now prometheus).
 set -eu
 
 PKGS="build-essential cmake pkg-config clang clang-format
-libmnl-dev libnetfilter-queue-dev libnetfilter-acct-dev libuv1-dev
+libmnl-dev libnetfilter-queue-dev libnetfilter-acct-dev libuv1-dev libmicrohttpd-dev
 libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
 libsqlite3-dev sqlite3 libyaml-dev libjansson-dev libcmocka-dev
 iptables nftables iproute2 conntrack iperf3 tcpdump iputils-ping curl
-openssl procps psmisc python3 python3-yaml nfacct"
+openssl procps psmisc python3 python3-yaml nfacct prometheus"
 
 missing=""
 for p in $PKGS; do
