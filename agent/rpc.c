@@ -95,12 +95,6 @@ h_load(struct itm_rpc_call *call, void *arg)
 			     "params: more than 64");
 		return;
 	}
-	for (size_t i = 0; i < req->n_params; i++)
-		if (strlen(req->params[i]) > 256) {
-			itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
-				     "params[%zu]: longer than 256", i);
-			return;
-		}
 	rc = modload_load(req->name, req->params, (unsigned int)req->n_params,
 			  err, sizeof(err));
 	if (rc < 0) {

@@ -15,6 +15,7 @@
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/slice.h>
 
+#include "itm_fields.h"
 #include "rpc_int.h"
 
 static const char *const code_names[] = {
@@ -83,6 +84,32 @@ itm__rpc_pack(const ProtobufCMessage *msg)
 	bb = grpc_raw_byte_buffer_create(&s, 1);
 	grpc_slice_unref(s);
 	return bb;
+}
+
+int
+itm__rpc_unpack_checked(grpc_byte_buffer *bb,
+			const ProtobufCMessageDescriptor *desc,
+			ProtobufCMessage **out, char *err, size_t errlen)
+{
+	grpc_byte_buffer_reader r;
+	grpc_slice s;
+	int rc;
+
+	*out = NULL;
+	if (!bb || !grpc_byte_buffer_reader_init(&r, bb))
+		return -EBADMSG;
+	s = grpc_byte_buffer_reader_readall(&r);
+	grpc_byte_buffer_reader_destroy(&r);
+	rc = itm_fields_check_wire(desc, GRPC_SLICE_START_PTR(s),
+				   GRPC_SLICE_LENGTH(s), err, errlen);
+	if (rc == 0) {
+		*out = protobuf_c_message_unpack(desc, NULL,
+						 GRPC_SLICE_LENGTH(s),
+						 GRPC_SLICE_START_PTR(s));
+		rc = *out ? 0 : -EBADMSG;
+	}
+	grpc_slice_unref(s);
+	return rc;
 }
 
 ProtobufCMessage *

@@ -370,6 +370,8 @@ on_new_call(struct itm_rpc_call *call, int success)
 {
 	struct itm_rpc_server *srv = call->srv;
 	const ProtobufCMessageDescriptor *desc = call->def->request;
+	char err[256];
+	int rc;
 
 	if (!success) { /* server shutting down */
 		call_unref(call);
@@ -378,11 +380,16 @@ on_new_call(struct itm_rpc_call *call, int success)
 	if (!atomic_load(&srv->closing))
 		request_method(srv, call->midx);
 	call_accept(call);
-	call->req = itm__rpc_unpack(call->payload, desc);
+	rc = itm__rpc_unpack_checked(call->payload, desc, &call->req, err,
+				     sizeof(err));
 	if (call->payload)
 		grpc_byte_buffer_destroy(call->payload);
 	call->payload = NULL;
-	if (!call->req) {
+	if (rc == -EINVAL) {
+		reject(call, GRPC_STATUS_INVALID_ARGUMENT, "%s", err);
+		return;
+	}
+	if (rc < 0) {
 		reject(call, GRPC_STATUS_INVALID_ARGUMENT,
 		       "%s: request does not decode as %s", call->def->path,
 		       desc->name);
