@@ -214,9 +214,10 @@ store_and_push(struct ctl *c, struct itm_rpc_call *call, struct staged *s,
 			 (unsigned long long)in->rollback_of,
 			 itm_rpc_peer(call));
 	else
-		log_info("generation %llu applied from %s (%s)",
+		log_info("generation %llu applied from %s (%s)%s%s",
 			 (unsigned long long)gen, in->source,
-			 itm_rpc_peer(call));
+			 itm_rpc_peer(call), in->comment ? ": " : "",
+			 in->comment ? in->comment : "");
 	push_generation(c, call, gen);
 }
 

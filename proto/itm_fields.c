@@ -329,32 +329,57 @@ esc_one(struct esc_out *o, const unsigned char *u, size_t n, int *full)
 	return k;
 }
 
+/* Escape @len bytes at @u into @o, showing at most @max of them. */
+static void
+esc_span(struct esc_out *o, const unsigned char *u, size_t len, size_t max)
+{
+	char *start = o->p, tail[48];
+	size_t i = 0;
+	int full = 0, k;
+
+	while (i < len && i < max && !full)
+		i += esc_one(o, u + i, len - i, &full);
+	if (i >= len)
+		return;
+	k = snprintf(tail, sizeof(tail), "...(%zu bytes)", len);
+	if ((size_t)k + 1 > o->left) { /* make room for the tail */
+		size_t back = (size_t)k + 1 - o->left;
+
+		back = back > (size_t)(o->p - start) ? (size_t)(o->p - start)
+						     : back;
+		o->p -= back, o->left += back;
+		*o->p = '\0';
+	}
+	esc_put(o, tail, (size_t)k);
+}
+
 char *
 itm_text_escape(const char *s, size_t max, char *out, size_t outlen)
 {
 	struct esc_out o = { out, outlen };
-	const unsigned char *u = (const unsigned char *)(s ? s : "");
-	size_t len = strlen((const char *)u), i = 0;
-	int full = 0;
+	const char *t = s ? s : "";
 
 	if (outlen == 0)
 		return out;
 	*out = '\0';
-	while (i < len && i < max && !full)
-		i += esc_one(&o, u + i, len - i, &full);
-	if (i < len) {
-		/* make room for the tail if the buffer filled up */
-		char tail[48];
-		int k = snprintf(tail, sizeof(tail), "...(%zu bytes)", len);
+	esc_span(&o, (const unsigned char *)t, strlen(t), max);
+	return out;
+}
 
-		if ((size_t)k + 1 > o.left) {
-			size_t back = (size_t)k + 1 - o.left;
+char *
+itm_text_escape_lines(const char *s, char *out, size_t outlen)
+{
+	struct esc_out o = { out, outlen };
+	const char *t = s ? s : "", *nl;
 
-			back = back > (size_t)(o.p - out) ? (size_t)(o.p - out)
-							  : back;
-			o.p -= back, o.left += back;
-		}
-		esc_put(&o, tail, (size_t)k);
+	if (outlen == 0)
+		return out;
+	*out = '\0';
+	for (; (nl = strchr(t, '\n')) != NULL; t = nl + 1) {
+		esc_span(&o, (const unsigned char *)t, (size_t)(nl - t),
+			 SIZE_MAX);
+		esc_put(&o, "\n", 1);
 	}
+	esc_span(&o, (const unsigned char *)t, strlen(t), SIZE_MAX);
 	return out;
 }

@@ -85,6 +85,10 @@ int itm_fields_check_wire(const ProtobufCMessageDescriptor *desc,
 #define ITM_ESCAPE_MAX 200
 char *itm_text_escape(const char *s, size_t max, char *out, size_t outlen);
 
+/* itm_text_escape() of every line of @s, the newlines kept, no cap but
+ * @outlen (status messages: a fault per line). */
+char *itm_text_escape_lines(const char *s, char *out, size_t outlen);
+
 /* itm_text_escape() into a buffer of the caller's scope, for printf. */
 #define ITM_ESC(s, buf) itm_text_escape((s), ITM_ESCAPE_MAX, (buf), sizeof(buf))
 #define ITM_ESC_BUF	(ITM_ESCAPE_MAX * 10 + 32)

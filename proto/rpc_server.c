@@ -40,6 +40,7 @@
 
 #include <grpc/support/alloc.h>
 
+#include "itm_fields.h"
 #include "rpc_int.h"
 
 #define ITM__RPC_MAX_QUEUED 256
@@ -694,13 +695,14 @@ static int
 fail_v(struct itm_rpc_call *call, enum itm_rpc_code code,
        const ProtobufCMessage *detail, const char *fmt, va_list ap)
 {
-	char msg[ITM_RPC_MSG_MAX];
+	char msg[ITM_RPC_MSG_MAX], raw[ITM_RPC_MSG_MAX];
 	struct out_item *it;
 	int rc;
 
 	if (!call || call->user_done)
 		return -EINVAL;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	itm_text_escape_lines(raw, msg, sizeof(msg));
 	it = out_item_new(NULL, 1, (grpc_status_code)code, msg);
 	if (it && detail && code != ITM_RPC_OK && detail_attach(it, detail)) {
 		out_item_free(it);
