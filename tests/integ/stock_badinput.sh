@@ -7,6 +7,7 @@
 #    the field, the same message from every RPC, nothing loaded or stored;
 #  - a 10 MB module name: GetStats and WatchStats answer alike;
 #  - "threshold=010" and "threshold= 5" are refused (no octal, no blanks);
+#  - a 100k-deep file is refused at once, other calls unaffected (item 5);
 #  - no forged line in either daemon's log; a topo.yaml comment with U+202E
 #    is stored, and shown escaped by the controller's log and
 #    `itmctl topology history`.
@@ -86,5 +87,21 @@ fi
 if grep -q '^forged-line' "$CTL_LOG" "$ITM_TMP"/agent-r*.log; then
 	itm_fail "a forged line in a log"
 fi
+# A file nested 100k levels deep (200 kB): refused at once, with one
+# fault, while the controller keeps answering (libyaml alone took ~20 s).
+{ printf 'nodes: '; head -c 100000 /dev/zero | tr '\0' '['; echo; } \
+	>"$ITM_TMP/deep.yaml"
+t0=${EPOCHREALTIME/./}
+ctlctl topology apply "$ITM_TMP/deep.yaml" >"$ITM_TMP/deep.out" 2>&1 &
+deep_pid=$!
+hist=$(ctlctl --timeout 2000 topology history) ||
+	itm_fail "history during the deep apply: $hist"
+wait "$deep_pid" && itm_fail "the deep file was applied"
+ms=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
+itm_log "deep file refused in $ms ms"
+itm_assert_le "$ms" 3000 "ms to refuse the deep file"
+itm_assert_match "$(cat "$ITM_TMP/deep.out")" \
+	"deep.yaml:1: yaml: flow collections nested deeper than 16 levels" \
+	"the deep file's fault"
 itm_ctl c r status >/dev/null || itm_fail "agent stopped answering"
 itm_log "PASS"
