@@ -190,7 +190,10 @@ store_and_push(struct ctl *c, struct itm_rpc_call *call, struct staged *s,
 	if ((rc = store_apply(c->store, in, &gen)) < 0) {
 		log_warnx("apply of %s: database: %s", in->source,
 			  store_errmsg(c->store));
-		itm_rpc_fail(call, ITM_RPC_INTERNAL,
+		itm_rpc_fail(call,
+			     rc == -EROFS || rc == -EBADMSG
+				     ? ITM_RPC_FAILED_PRECONDITION
+				     : ITM_RPC_INTERNAL,
 			     "database: %s; nothing stored",
 			     store_errmsg(c->store));
 		staged_free(s);

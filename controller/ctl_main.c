@@ -44,9 +44,12 @@ usage(FILE *f)
 "      --tls-key FILE       its key\n"
 "      --plaintext          allow listening without TLS on an address that\n"
 "                           is not loopback\n"
-"  -n, --check              open the database, validate the current\n"
+"  -n, --check              open the database, check every page and row\n"
+"                           of it (PRAGMA integrity_check, foreign keys,\n"
+"                           value ranges), validate the current\n"
 "                           generation and the TLS files, print\n"
 "                           \"configuration OK\" or the faults, and exit\n"
+"                           (1 when the database is damaged)\n"
 "      --heartbeat-ms N     heartbeat interval asked of agents (default\n"
 "                           %d); a node is down after %d missed\n"
 "      --push-timeout-ms N  deadline of one push or forwarded call\n"
@@ -65,6 +68,11 @@ usage(FILE *f)
 "Agents keep their tables while the controller is down; a controller\n"
 "restarted on the same database pushes the current generation to every\n"
 "agent that joins again.\n"
+"\n"
+"A damaged database (a page, an index or a row that is not what the\n"
+"schema promises) stops the controller at start-up, before anything is\n"
+"written, with the way to recover; one found damaged while running\n"
+"refuses every write (apply, rollback, acks) with the same advice.\n"
 "\n"
 "Examples:\n"
 "  itm-controller --db /var/lib/itm/topology.db\n"
@@ -198,8 +206,10 @@ check_args(struct ctl_config *cfg)
 		       cfg->listen);
 }
 
+/* Open the store and check it: quickly at start-up, every page with
+ * --check (@full).  A damaged store is never written to. */
 static void
-open_store(struct ctl *c)
+open_store(struct ctl *c, int full)
 {
 	char err[512];
 	int rc;
@@ -207,6 +217,10 @@ open_store(struct ctl *c)
 	rc = store_open(&c->store, c->cfg.db_path, err, sizeof(err));
 	if (rc < 0)
 		fatalx("database %s: %s", c->cfg.db_path, err);
+	if (store_check(c->store, full) == -EBADMSG)
+		fatalx("database %s is damaged: %s.  Nothing was written to "
+		       "it.  To recover: %s",
+		       c->cfg.db_path, store_errmsg(c->store), STORE_RECOVERY);
 	rc = ctl_state_load(c, err, sizeof(err));
 	if (rc < 0)
 		fatalx("database %s: reading the current generation: %s",
@@ -222,7 +236,7 @@ check_only(struct ctl *c)
 		       c->cfg.db_path);
 		return 0;
 	}
-	open_store(c);
+	open_store(c, 1);
 	printf("configuration OK: %s, schema %d, generation %llu (%zu nodes, "
 	       "%zu links)\n",
 	       c->cfg.db_path, store_schema_version(c->store),
@@ -285,7 +299,7 @@ main(int argc, char **argv)
 	if (c->cfg.check_only)
 		return check_only(c);
 	c->loop = uv_default_loop();
-	open_store(c);
+	open_store(c, 0);
 	if ((rc = ctl_rpc_start(c)) < 0)
 		fatalx("listen on %s: %s", c->cfg.listen, strerror(-rc));
 	ctl_nodes_start(c);
