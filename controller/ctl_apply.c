@@ -243,7 +243,7 @@ dry_run(struct ctl *c, struct itm_rpc_call *call, const struct staged *s)
 		snprintf(r[i].detail, sizeof(r[i].detail),
 			 "dry run: nothing stored or pushed");
 	}
-	reply_results(call, 0, r, set->n);
+	reply_results(call, c->gen + 1, r, set->n); /* what it would be */
 	free(r);
 }
 
