@@ -131,7 +131,7 @@ push_generation(struct ctl *c, struct itm_rpc_call *call, uint64_t gen)
 	if (rc == 0) {
 		*ac = (struct apply_call){ .c = c, .call = call, .gen = gen };
 		c->applying = 1;
-		rc = ctl_push(c, names, c->n_nodes, pushed_cb, ac);
+		rc = ctl_push(c, names, c->n_nodes, call, pushed_cb, ac);
 	}
 	free(names);
 	if (rc < 0) {

@@ -656,6 +656,20 @@ itm_rpc_peer(const struct itm_rpc_call *call)
 	return call->peer;
 }
 
+int64_t
+itm_rpc_deadline_left_ms(const struct itm_rpc_call *call)
+{
+	gpr_timespec now = gpr_now(GPR_CLOCK_MONOTONIC), d;
+	int64_t ms;
+
+	if (gpr_time_cmp(call->deadline,
+			 gpr_inf_future(call->deadline.clock_type)) == 0)
+		return -1;
+	d = gpr_convert_clock_type(call->deadline, GPR_CLOCK_MONOTONIC);
+	ms = gpr_time_to_millis(gpr_time_sub(d, now));
+	return ms > 0 ? ms : 0;
+}
+
 const char *
 itm_rpc_peer_identity(const struct itm_rpc_call *call)
 {

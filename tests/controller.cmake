@@ -37,3 +37,6 @@ itm_integ_test(stock_badinput stock_badinput.sh TIMEOUT 120)
 
 # A damaged database: --check and start-up refuse it, never write to it.
 itm_integ_test(ctl_damaged ctl_damaged.sh TIMEOUT 120)
+
+# The client's deadline bounds the controller's calls to agents.
+itm_integ_test(ctl_deadline ctl_deadline.sh TIMEOUT 120)
