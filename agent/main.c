@@ -43,7 +43,11 @@ usage(FILE *f)
 "  -n, --node NAME          node name (default: the host name)\n"
 "  -s, --socket PATH        local control socket for itmctl and process\n"
 "                           modules (default: /run/itm/agent.sock)\n"
-"  -l, --listen ADDR        also serve management on TCP, e.g. 0.0.0.0:7701\n"
+"  -l, --listen ADDR        also serve management on TCP, e.g. 0.0.0.0:7701;\n"
+"                           off loopback only with mutual TLS (--tls-*)\n"
+"      --insecure-plaintext serve --listen without TLS off loopback: anyone\n"
+"                           who reaches it may load modules and install\n"
+"                           tables (logged as a warning)\n"
 "  -c, --controller ADDR    join the itm-controller at ADDR (host:port)\n"
 "  -M, --module-dir DIR     where in-agent modules are found (repeatable;\n"
 "                           default: " ITM_PLUGIN_DIR ")\n"
@@ -101,7 +105,7 @@ parse_workers(const char *s)
 static void
 parse_args(int argc, char **argv, struct agent_config *c)
 {
-	enum { OPT_CA = 256, OPT_CERT, OPT_KEY };
+	enum { OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_PLAIN };
 	static const struct option opts[] = {
 		{ "node", required_argument, NULL, 'n' },
 		{ "socket", required_argument, NULL, 's' },
@@ -114,6 +118,7 @@ parse_args(int argc, char **argv, struct agent_config *c)
 		{ "tls-ca", required_argument, NULL, OPT_CA },
 		{ "tls-cert", required_argument, NULL, OPT_CERT },
 		{ "tls-key", required_argument, NULL, OPT_KEY },
+		{ "insecure-plaintext", no_argument, NULL, OPT_PLAIN },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -144,6 +149,7 @@ parse_args(int argc, char **argv, struct agent_config *c)
 		case OPT_CA: c->tls.ca_file = optarg; break;
 		case OPT_CERT: c->tls.cert_file = optarg; break;
 		case OPT_KEY: c->tls.key_file = optarg; break;
+		case OPT_PLAIN: c->insecure_plaintext = 1; break;
 		case 'v': c->verbose++; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("itm-agent %s\n", ITM_VERSION_STRING); exit(0);
@@ -179,8 +185,17 @@ config_defaults(struct agent_config *c)
 	if (c->tls.ca_file || c->tls.cert_file || c->tls.key_file) {
 		if (!c->tls.ca_file || !c->tls.cert_file || !c->tls.key_file)
 			fatalx("TLS needs --tls-ca, --tls-cert and --tls-key");
+		if (c->insecure_plaintext)
+			fatalx("--insecure-plaintext and --tls-* contradict "
+			       "each other");
 		c->use_tls = 1;
 	}
+	if (c->listen_addr && !c->use_tls && !c->insecure_plaintext &&
+	    !itm_rpc_addr_is_loopback(c->listen_addr))
+		fatalx("refusing to listen on %s without TLS: give --tls-ca, "
+		       "--tls-cert and --tls-key, or --insecure-plaintext to "
+		       "let anyone who reaches it manage this agent",
+		       c->listen_addr);
 }
 
 /* Queue numbers, chains and nfacct names are per network namespace: one

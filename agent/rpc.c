@@ -360,6 +360,11 @@ rpc_start(void)
 	}
 	log_info("listening on %s (%s)", agent->cfg.listen_addr,
 		 agent->cfg.use_tls ? "mutual TLS" : "plaintext");
+	if (!agent->cfg.use_tls &&
+	    !itm_rpc_addr_is_loopback(agent->cfg.listen_addr))
+		log_warnx("--insecure-plaintext: anyone who reaches %s may "
+			  "load modules and install tables on this node",
+			  agent->cfg.listen_addr);
 	return 0;
 }
 

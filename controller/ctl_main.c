@@ -42,8 +42,9 @@ usage(FILE *f)
 "      --tls-cert FILE      the controller's certificate (its SAN must name\n"
 "                           the address agents dial)\n"
 "      --tls-key FILE       its key\n"
-"      --plaintext          allow listening without TLS on an address that\n"
-"                           is not loopback\n"
+"      --insecure-plaintext serve without TLS on an address that is not\n"
+"                           loopback: anyone who reaches it may apply a\n"
+"                           topology (--plaintext: the same, older name)\n"
 "  -n, --check              open the database, check every page and row\n"
 "                           of it (PRAGMA integrity_check, foreign keys,\n"
 "                           value ranges), validate the current\n"
@@ -59,7 +60,8 @@ usage(FILE *f)
 "  -V, --version            print the version\n"
 "\n"
 "Security: without TLS the controller listens only on loopback (127.0.0.0/8,\n"
-"::1, localhost, unix sockets) unless --plaintext is given.  With TLS every\n"
+"::1, localhost, unix sockets) unless --insecure-plaintext is given (and\n"
+"then logs a warning).  With TLS every\n"
 "client needs a certificate of --tls-ca: an agent's CN must be its node\n"
 "name (and a node name may only join and heartbeat), an operator's CN any\n"
 "other name.  Pushes go to each node's mgmt address in the topology; with\n"
@@ -95,37 +97,6 @@ parse_ms(const char *opt, const char *s)
 	return (uint32_t)v;
 }
 
-/* Host part of "host:port", "[v6]:port"; unix sockets count as local. */
-static int
-addr_is_local(const char *addr)
-{
-	char host[256];
-	const char *end;
-	struct in6_addr a6;
-	struct in_addr a4;
-	size_t len;
-
-	if (strncmp(addr, "unix:", 5) == 0 ||
-	    strncmp(addr, "unix-abstract:", 14) == 0)
-		return 1;
-	if (addr[0] == '[') {
-		end = strchr(addr, ']');
-		addr++;
-	} else {
-		end = strrchr(addr, ':');
-	}
-	len = end ? (size_t)(end - addr) : strlen(addr);
-	if (len >= sizeof(host))
-		return 0;
-	memcpy(host, addr, len);
-	host[len] = '\0';
-	if (strcmp(host, "localhost") == 0)
-		return 1;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
-}
-
 enum { OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_HB, OPT_PUSH };
 
 static void
@@ -137,6 +108,7 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 		{ "tls-ca", required_argument, NULL, OPT_CA },
 		{ "tls-cert", required_argument, NULL, OPT_CERT },
 		{ "tls-key", required_argument, NULL, OPT_KEY },
+		{ "insecure-plaintext", no_argument, NULL, OPT_PLAIN },
 		{ "plaintext", no_argument, NULL, OPT_PLAIN },
 		{ "check", no_argument, NULL, 'n' },
 		{ "heartbeat-ms", required_argument, NULL, OPT_HB },
@@ -189,7 +161,8 @@ check_args(struct ctl_config *cfg)
 			fatalx("TLS needs all of --tls-ca, --tls-cert and "
 			       "--tls-key");
 		if (cfg->plaintext)
-			fatalx("--plaintext and --tls-* contradict each other");
+			fatalx("--insecure-plaintext and --tls-* contradict each "
+			       "other");
 		cfg->use_tls = 1;
 	}
 	if (cfg->use_tls) {
@@ -199,9 +172,10 @@ check_args(struct ctl_config *cfg)
 			if (access(files[i], R_OK) < 0)
 				fatal("TLS file %s", files[i]);
 	}
-	if (!cfg->use_tls && !cfg->plaintext && !addr_is_local(cfg->listen))
+	if (!cfg->use_tls && !cfg->plaintext &&
+	    !itm_rpc_addr_is_loopback(cfg->listen))
 		fatalx("refusing to listen on %s without TLS: give --tls-ca, "
-		       "--tls-cert and --tls-key, or --plaintext to accept "
+		       "--tls-cert and --tls-key, or --insecure-plaintext to accept "
 		       "unauthenticated agents and operators",
 		       cfg->listen);
 }
@@ -310,6 +284,11 @@ main(int argc, char **argv)
 		 c->n_nodes, c->cfg.listen, itm_rpc_server_port(c->srv),
 		 c->cfg.use_tls ? "mutual TLS" : "plaintext",
 		 c->cfg.heartbeat_ms);
+	if (!c->cfg.use_tls && !itm_rpc_addr_is_loopback(c->cfg.listen))
+		log_warnx("--insecure-plaintext: anyone who reaches %s may "
+			  "apply a topology and load modules on every node; "
+			  "use mutual TLS (--tls-ca, --tls-cert, --tls-key)",
+			  c->cfg.listen);
 	uv_run(c->loop, UV_RUN_DEFAULT);
 	uv_loop_close(c->loop);
 	store_close(c->store);

@@ -71,6 +71,14 @@ struct itm_rpc_tls {
 	const char *server_name;
 };
 
+/*
+ * Whether @addr ("host:port", "[v6]:port", "unix:...") is reachable from
+ * this host only: unix sockets, 127.0.0.0/8, ::1, "localhost".  Servers
+ * listen elsewhere only with mutual TLS, or with an explicit
+ * --insecure-plaintext (and a warning in the log).
+ */
+int itm_rpc_addr_is_loopback(const char *addr);
+
 /* ------------------------------------------------------------------ */
 /* Server                                                               */
 /* ------------------------------------------------------------------ */
