@@ -3,11 +3,13 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -19,6 +21,9 @@
 #include "log.h"
 #include "rpc.h"
 
+#ifndef ITM_PLUGIN_RELDIR
+#define ITM_PLUGIN_RELDIR "../lib/itm/modules"
+#endif
 #ifndef ITM_PLUGIN_DIR
 #define ITM_PLUGIN_DIR "/usr/local/lib/itm/modules"
 #endif
@@ -49,8 +54,11 @@ usage(FILE *f)
 "                           who reaches it may load modules and install\n"
 "                           tables (logged as a warning)\n"
 "  -c, --controller ADDR    join the itm-controller at ADDR (host:port)\n"
-"  -M, --module-dir DIR     where in-agent modules are found (repeatable;\n"
-"                           default: " ITM_PLUGIN_DIR ")\n"
+"  -M, --module-dir DIR     also look for in-agent modules in DIR\n"
+"                           (repeatable, searched in order before the\n"
+"                           default: the install's own module dir,\n"
+"                           " ITM_PLUGIN_RELDIR " from the itm-agent\n"
+"                           binary, else " ITM_PLUGIN_DIR ")\n"
 "  -m, --load 'NAME [K=V..]' load a module at start-up (repeatable)\n"
 "  -q, --queue-base N       first NFQUEUE number the agent uses\n"
 "                           (default: 1000; 256 numbers from there)\n"
@@ -164,6 +172,29 @@ parse_args(int argc, char **argv, struct agent_config *c)
 	}
 }
 
+/* The module dir of the install this binary belongs to (found from
+ * /proc/self/exe, so `cmake --install --prefix P` works where it lands),
+ * else the configured one. */
+static const char *
+default_moddir(void)
+{
+	static char dir[PATH_MAX + sizeof(ITM_PLUGIN_RELDIR) + 2];
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	struct stat sb;
+	char *slash;
+
+	if (n <= 0)
+		return ITM_PLUGIN_DIR;
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')) == NULL)
+		return ITM_PLUGIN_DIR;
+	*slash = '\0';
+	snprintf(dir, sizeof(dir), "%s/%s", exe, ITM_PLUGIN_RELDIR);
+	return stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) ? dir
+							  : ITM_PLUGIN_DIR;
+}
+
 static void
 config_defaults(struct agent_config *c)
 {
@@ -176,8 +207,8 @@ config_defaults(struct agent_config *c)
 	}
 	if (c->socket_path == NULL)
 		c->socket_path = ITM_AGENT_SOCKET_DEFAULT;
-	if (c->n_moddirs == 0)
-		c->moddirs[c->n_moddirs++] = ITM_PLUGIN_DIR;
+	if (c->n_moddirs < AGENT_MAX_MODDIRS)
+		c->moddirs[c->n_moddirs++] = default_moddir();
 	if (c->queue_base == 0)
 		c->queue_base = 1000;
 	if (c->workers == 0)
