@@ -8,6 +8,8 @@
 #  - a 10 MB module name: GetStats and WatchStats answer alike;
 #  - "threshold=010" and "threshold= 5" are refused (no octal, no blanks);
 #  - a 100k-deep file is refused at once, other calls unaffected (item 5);
+#  - grpc.health.v1.Health (Check, Watch) answers on both daemons
+#    (item 9);
 #  - no forged line in either daemon's log; a topo.yaml comment with U+202E
 #    is stored, and shown escaped by the controller's log and
 #    `itmctl topology history`.
@@ -39,7 +41,9 @@ YAML
 before=$(itm_ctl c r module list -o json)
 
 cases=(load-nul load-newline load-bidi load-badutf8 load-octal load-blank
-	stats-big watch-big apply-nul apply-filename apply-badutf8 history)
+	stats-big watch-big apply-nul apply-filename apply-badutf8 history
+	health-agent health-agent-svc health-agent-other health-agent-watch
+	health-ctl health-ctl-watch)
 out=$(itm_exec c /usr/bin/python3 "$ITM_SRC/tests/integ/tools/stock_client.py" \
 	"$ITM_SRC/proto/itm.proto" "$ITM_TMP" "unix:$sock" "127.0.0.1:$PORT" \
 	"${cases[@]}") || itm_fail "stock_client failed: $out"
@@ -66,6 +70,12 @@ expect apply-filename INVALID_ARGUMENT \
 	"filename: control character U+000A at byte 6"
 expect apply-badutf8 INVALID_ARGUMENT "yaml: not valid UTF-8 at byte 1"
 expect history OK ""
+expect health-agent OK SERVING
+expect health-agent-svc OK SERVING
+expect health-agent-other NOT_FOUND "unknown service 'itm.v1.Nope'"
+expect health-agent-watch OK SERVING
+expect health-ctl OK SERVING
+expect health-ctl-watch OK SERVING
 itm_assert_eq "$(itm_ctl c r module list -o json)" "$before" \
 	"modules after the refused loads"
 itm_assert_eq "$(sqlite3 -batch "file:$DB?mode=ro" \

@@ -18,13 +18,11 @@ from grpc_tools import protoc
 
 def gen_stubs(proto, out):
     inc = os.path.dirname(os.path.abspath(proto))
-    grpc_inc = os.path.join(os.path.dirname(protoc.__file__), "_proto")
-    args = ["protoc", "-I" + inc, "--python_out=" + out,
-            "--grpc_python_out=" + out, os.path.abspath(proto)]
-    if os.path.isdir(grpc_inc):
-        args.insert(1, "-I" + grpc_inc)
-    if protoc.main(args) != 0:
-        sys.exit("stock_client: protoc failed")
+    for name in (os.path.abspath(proto), os.path.join(inc, "health.proto")):
+        args = ["protoc", "-I" + inc, "--python_out=" + out,
+                "--grpc_python_out=" + out, name]
+        if protoc.main(args) != 0:
+            sys.exit("stock_client: protoc failed")
     sys.path.insert(0, out)
 
 
@@ -49,6 +47,8 @@ def main():
     gen_stubs(proto, out)
     import itm_pb2 as pb
     import itm_pb2_grpc as rpc
+    import health_pb2 as hpb
+    import health_pb2_grpc as hrpc
 
     agent_ch = grpc.insecure_channel(agent_addr, options=[
         ("grpc.max_send_message_length", 16 << 20)])
@@ -58,6 +58,19 @@ def main():
     ctl = rpc.ControllerStub(ctl_ch)
     big = "m" * (10 << 20)
     topo_ok = open(os.path.join(out, "topo_ok.yaml")).read()
+
+    agent_health = hrpc.HealthStub(agent_ch)
+    ctl_health = hrpc.HealthStub(ctl_ch)
+
+    def check(stub, service):
+        rep = stub.Check(hpb.HealthCheckRequest(service=service), timeout=10)
+        return hpb.HealthCheckResponse.ServingStatus.Name(rep.status)
+
+    def watch_first(stub, service):
+        for rep in stub.Watch(hpb.HealthCheckRequest(service=service),
+                              timeout=10):
+            return hpb.HealthCheckResponse.ServingStatus.Name(rep.status)
+        return "no message"
 
     def watch_big():
         for _ in agent.WatchStats(pb.WatchStatsRequest(module=big),
@@ -92,6 +105,12 @@ def main():
         "apply-ok": lambda: ctl.Apply(pb.ApplyRequest(
             yaml=topo_ok, filename="t.yaml"), timeout=20),
         "history": lambda: ctl.History(pb.HistoryRequest(), timeout=10),
+        "health-agent": lambda: check(agent_health, ""),
+        "health-agent-svc": lambda: check(agent_health, "itm.v1.Agent"),
+        "health-agent-other": lambda: check(agent_health, "itm.v1.Nope"),
+        "health-agent-watch": lambda: watch_first(agent_health, ""),
+        "health-ctl": lambda: check(ctl_health, "itm.v1.Controller"),
+        "health-ctl-watch": lambda: watch_first(ctl_health, ""),
         "modules": lambda: agent.ListModules(pb.ListModulesRequest(),
                                              timeout=10),
     }
