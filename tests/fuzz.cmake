@@ -43,7 +43,8 @@ set_tests_properties(fuzz.topo_replay PROPERTIES LABELS "unit;fuzz" TIMEOUT 120)
 
 if(ITM_FUZZ)
   set(ctl ${PROJECT_SOURCE_DIR}/controller/topo)
-  add_executable(fuzz_topo fuzz/fuzz_topo.c ${ctl}/topo.c ${ctl}/topo_yaml.c
+  add_executable(fuzz_topo fuzz/fuzz_topo.c ${ctl}/topo.c ${ctl}/topo_prescan.c
+    ${ctl}/topo_yaml.c
     ${ctl}/topo_schema.c ${ctl}/topo_check.c ${ctl}/topo_xref.c
     ${ctl}/topo_diff.c ${ctl}/neigh.c)
   target_include_directories(fuzz_topo PRIVATE ${ctl})
@@ -66,7 +67,7 @@ if(ITM_FUZZ)
   add_executable(fuzz_rpc fuzz/fuzz_rpc.c
     ${PROJECT_SOURCE_DIR}/proto/itm_fields.c
     ${PROJECT_SOURCE_DIR}/proto/itm_methods.c
-    ${lib}/wire.c ${lib}/table.c ${lib}/prefix.c ${lib}/error.c)
+    ${lib}/wire_table.c ${lib}/table.c ${lib}/prefix.c ${lib}/error.c)
   target_include_directories(fuzz_rpc PRIVATE ${ITM_FUZZ_INC}
                              ${PROJECT_SOURCE_DIR}/libitm/include)
   target_link_libraries(fuzz_rpc PRIVATE itmproto)
