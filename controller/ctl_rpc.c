@@ -17,6 +17,7 @@
 
 #include "ctl.h"
 #include "itm_health.h"
+#include "itm_reflect.h"
 #include "itm.pb-c.h"
 #include "log.h"
 
@@ -332,6 +333,8 @@ h_health_watch(struct itm_rpc_call *call, void *arg)
 static const struct itm_rpc_method methods[] = {
 	{ ITM_HEALTH_CHECK, h_health_check },
 	{ ITM_HEALTH_WATCH, h_health_watch },
+	{ ITM_REFLECTION_INFO, itm_reflect_handler },
+	{ ITM_REFLECTION_V1_INFO, itm_reflect_handler },
 	{ ITM_CONTROLLER_JOIN, ctl_h_join },
 	{ ITM_CONTROLLER_NODE_HEARTBEAT, ctl_h_heartbeat },
 	{ ITM_CONTROLLER_APPLY, ctl_h_apply },
