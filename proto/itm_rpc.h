@@ -172,7 +172,9 @@ int itm_rpc_send(struct itm_rpc_call *call, const ProtobufCMessage *msg);
  * It answers with itm_rpc_send() as often as it likes.  A message that
  * does not decode ends the call with INVALID_ARGUMENT, the client going
  * away with CANCELLED, both after the on_cancel callback: the handler
- * never sees them.
+ * never sees them.  (gRPC core may report a client that went away as a
+ * half-close: the handler then gets its NULL request instead of the
+ * on_cancel callback, and its itm_rpc_finish() goes nowhere.)
  */
 int itm_rpc_finish(struct itm_rpc_call *call);
 /* Called on the loop thread when the client cancels or disconnects; after

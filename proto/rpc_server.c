@@ -633,6 +633,9 @@ bidi_deliver(struct itm_rpc_server *srv, struct itm_rpc_call *call)
 		protobuf_c_message_free_unpacked(call->req, NULL);
 	call->req = call->next_req;
 	call->next_req = NULL;
+	/* Core reads a cancelled stream's end like a half-close. */
+	if (call->msg_state == MSG_END && atomic_load(&call->cancelled))
+		call->msg_state = MSG_GONE;
 	switch (call->msg_state) {
 	case MSG_OK:
 	case MSG_END:
