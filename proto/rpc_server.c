@@ -1279,7 +1279,7 @@ itm_rpc_server_start(struct itm_rpc_server *srv)
 /*
  * Calls still held by handlers: streaming ones get their on_cancel
  * callback now (it should finish the call), and whatever is still held
- * afterwards is released here.  No call may be used once free returns.
+ * afterwards is finished here (UNAVAILABLE, "server shutting down").  No call may be used once free returns.
  */
 static void
 release_live(struct itm_rpc_server *srv)
@@ -1293,7 +1293,7 @@ release_live(struct itm_rpc_server *srv)
 			call->cancel_cb(call, call->cancel_arg);
 		}
 		if (!call->user_done)
-			user_release(call);
+			itm_rpc_finish(call); /* UNAVAILABLE */
 		call_unref(call);
 	}
 }
