@@ -11,7 +11,9 @@
 #    matches what itmctl shows;
 #  - unknown symbols and files, extension requests, an empty request:
 #    an error_response in the same stream, which goes on; bytes that do
-#    not decode end the stream with INVALID_ARGUMENT; the daemons stay up.
+#    not decode end the stream with INVALID_ARGUMENT; a client that
+#    cancels mid-stream is forgotten; the daemons stay up, and stop
+#    cleanly (exit 0, no sanitizer report: they run with ASan in CI).
 . "$ITM_SRC/tests/integ/lib.sh"
 itm_init reflection
 itm__need /usr/bin/python3
@@ -25,6 +27,8 @@ itm_agent_start c r --listen "127.0.0.1:$APORT"
 sock=$(itm_agent_sock r)
 itm_bg c --name controller "$ITM_BUILD/controller/itm-controller" \
 	--db "$ITM_TMP/ctl.db" --listen "127.0.0.1:$PORT"
+CTL_PID=$ITM_LAST_PID
+CTL_LOG=$ITM_LAST_LOG
 ctlctl() { itm_exec c "$(itm_ctl_bin)" --controller "127.0.0.1:$PORT" "$@"; }
 itm_wait_for 10 ctlctl topology history || itm_fail "controller does not answer"
 itm_ctl c r module load fig13 >/dev/null || itm_fail "module load fig13"
@@ -58,6 +62,7 @@ common() {	# OUTPUT SERVICE
 	expect "$1" extension-numbers "error NOT_FOUND no extensions of '$2'"
 	expect "$1" empty "error INVALID_ARGUMENT empty request"
 	expect "$1" answers 10
+	expect "$1" abandon grpc.health.v1.Health
 	expect "$1" garbage "INVALID_ARGUMENT /grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo: request does not decode as grpc.reflection.v1alpha.ServerReflectionRequest"
 }
 
@@ -80,4 +85,9 @@ expect "$out" call "itm.v1.NodesReply {}"
 # Still up, still answering.
 itm_ctl c r module list >/dev/null || itm_fail "agent stopped answering"
 ctlctl topology history >/dev/null || itm_fail "controller stopped answering"
+itm_agent_stop r || itm_fail "agent exit status $?"
+itm_stop "$CTL_PID" || itm_fail "controller exit status $?"
+if grep -l "Sanitizer" "$CTL_LOG" "$ITM_TMP"/agent-r*.log; then
+	itm_fail "a sanitizer report in a daemon's log"
+fi
 itm_log "PASS"

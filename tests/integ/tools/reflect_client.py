@@ -14,6 +14,7 @@ protocol allows it.
 """
 import os
 import sys
+import threading
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format
@@ -115,6 +116,21 @@ def main():
     print("call", real_call(ch, build_pool(reps[1]), service, method))
     v1 = stream(ch, V1, pb, [R(list_services="")])
     print("v1-list", answer(v1[0]))
+    # A client that goes away in the middle of a stream.
+    call = ch.stream_stream(
+        V1ALPHA,
+        request_serializer=pb.ServerReflectionRequest.SerializeToString,
+        response_deserializer=pb.ServerReflectionResponse.FromString)
+    hold = threading.Event()
+
+    def one_then_wait():
+        yield R(list_services="")
+        hold.wait(10)  # the stream stays open, not half-closed
+
+    gone = call(one_then_wait(), timeout=10)
+    print("abandon", answer(next(gone)).split()[0])
+    gone.cancel()
+    hold.set()
     # Bytes that are no ServerReflectionRequest end the stream.
     raw = ch.stream_stream(V1ALPHA, request_serializer=None,
                            response_deserializer=None)
