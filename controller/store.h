@@ -47,9 +47,11 @@ struct store {
 };
 
 /*
- * Open (creating and migrating as needed) the store at @where: for now a
- * file path, an SQLite database.  A store that is not an ITM one or has a
- * newer schema is refused.  On failure @err (if not NULL) says why.
+ * Open (creating and migrating as needed) the store at @where: a file
+ * path (an SQLite database) or "etcd://HOST:PORT[,HOST:PORT...][/PREFIX]
+ * [?ca=FILE&cert=FILE&key=FILE&name=NAME]" (keys under PREFIX, default
+ * /itm; TLS to etcd when ca= is given).  A store that is not an ITM one
+ * or has a newer schema is refused.  On failure @err (if not NULL) says why.
  */
 int store_open(struct store **out, const char *where, char *err, size_t errlen);
 void store_close(struct store *st);
@@ -191,6 +193,7 @@ struct store_ops {
 };
 
 extern const struct store_ops store_sqlite_ops; /* store.c */
+extern const struct store_ops store_etcd_ops;	/* store_etcd/ */
 
 /* For backends: the pause of STORE_PAUSE_ENV, with the write open. */
 void store_pause_hook(void);

@@ -2,7 +2,7 @@
  * store_api.c - the store's calls (store.h) over its backends: picks the
  * backend at open, checks what a call is given, computes what every
  * backend keeps the same way (the YAML's SHA-256), frees results.  No
- * backend code here: store.c is SQLite.
+ * backend code here: store.c is SQLite, store_etcd/ etcd.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,12 +14,12 @@
 
 #include "store.h"
 
-/* Backends by the start of the address; the first that matches opens it.
- * Issue 12 adds { "etcd://", &store_etcd_ops } before SQLite. */
+/* Backends by the start of the address; the first that matches opens it. */
 static const struct backend {
 	const char *prefix; /* "" matches any: a file path */
 	const struct store_ops *ops;
 } backends[] = {
+	{ "etcd://", &store_etcd_ops },
 	{ "", &store_sqlite_ops },
 };
 

@@ -8,7 +8,8 @@ libmnl-dev libnetfilter-queue-dev libnetfilter-acct-dev libuv1-dev
 libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
 libsqlite3-dev sqlite3 libyaml-dev libjansson-dev libcmocka-dev
 iptables nftables iproute2 conntrack iperf3 tcpdump iputils-ping curl
-openssl procps psmisc python3 python3-yaml nfacct"
+openssl procps psmisc python3 python3-yaml nfacct
+etcd-server etcd-client"
 
 missing=""
 for p in $PKGS; do

@@ -5,7 +5,13 @@
 itm_unit_test(test_topo unit/test_topo.c LIBS itmtopo)
 target_include_directories(test_topo PRIVATE ${PROJECT_SOURCE_DIR}/controller/topo)
 itm_unit_test(test_neigh unit/test_neigh.c LIBS itmtopo)
+# The store on SQLite and on a real etcd (tests/unit/etcd_server.c starts
+# one on loopback; its tests are skipped only when etcd is not installed).
 itm_unit_test(test_store unit/test_store.c LIBS itmstore PkgConfig::SQLITE)
+target_sources(test_store PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit/etcd_server.c)
+target_include_directories(test_store PRIVATE
+  ${PROJECT_SOURCE_DIR}/controller/store_etcd
+  ${CMAKE_BINARY_DIR}/controller/store_etcd_gen)
 
 # Saved inputs and expected outputs in unit/topo_bad and unit/topo_good.
 itm_unit_test(test_topo_corpus unit/test_topo_corpus.c LIBS itmtopo)
