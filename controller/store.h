@@ -73,6 +73,9 @@ struct store_apply {
 	/* Per node, in topo's order: the generation in which its table last
 	 * changed (pushes carry it), 0 for "this new generation". */
 	const uint64_t *table_gens;
+	/* When it was applied, "2024-05-01T12:00:00.123Z"; NULL: now (an
+	 * import keeps the original's). */
+	const char *applied_at;
 };
 
 /* Store @in as the next generation, whole or not at all; *@gen is its
@@ -155,6 +158,18 @@ void store_placements_free(struct store_placement *v, size_t n);
 int store_placement_set(struct store *st, const char *node, const char *module,
 			const char *params, uint64_t gen, int64_t now_ms);
 int store_placement_del(struct store *st, const char *node, const char *module);
+
+/*
+ * Copy all of @src into @dst, which must hold no generation (-EEXIST):
+ * every generation with its YAML, source, comment, rollback and time of
+ * apply (numbers kept; each YAML parsed and its tables computed again,
+ * the current one's table generations as @src holds them), the agents'
+ * liveness and the placements.  SQLite to etcd and back (store_copy.c).
+ * *@n_gens: how many generations were copied.  On failure @err says why
+ * and what @dst holds is to be thrown away.
+ */
+int store_copy(struct store *dst, struct store *src, size_t *n_gens, char *err,
+	       size_t errlen);
 
 /* ------------------------------------------------------------------ */
 /* Backends                                                             */

@@ -496,7 +496,7 @@ apply_values(struct et *st, struct apply_vals *v, const struct store_apply *in,
 
 	now_utc(at);
 	g.id = gen;
-	g.applied_at = at;
+	g.applied_at = (char *)(in->applied_at ? in->applied_at : at);
 	g.sha256 = (char *)sha256;
 	g.comment = (char *)(in->comment ? in->comment : "");
 	g.source = (char *)(in->source ? in->source : "");

@@ -1036,6 +1036,118 @@ etcd_racing_applies(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* Copy between backends: SQLite to etcd and back                       */
+/* ------------------------------------------------------------------ */
+
+/* Three generations (one a rollback), liveness and placements. */
+static void
+fill_store(struct store *st)
+{
+	struct parsed a, b, c;
+	uint64_t gen;
+
+	square(&a, "10");
+	square(&b, "20");
+	square(&c, "10");
+	apply_ok(st, &a);
+	gens_against(st, &b, &a);
+	apply_ok(st, &b);
+	gens_against(st, &c, &b);
+	assert_int_equal(apply_as(st, &c, "rollback to generation 1", 1, &gen),
+			 0);
+	assert_int_equal(store_agent_seen(st, "n2", "10.99.0.2:7701", "0.9",
+					  1234),
+			 0);
+	assert_int_equal(store_agent_ack(st, "n2", 3), 0);
+	assert_int_equal(store_placement_set(st, "n1", "qosmod", "threshold=20",
+					     1, 1000),
+			 0);
+	parsed_free(&a);
+	parsed_free(&b);
+	parsed_free(&c);
+}
+
+/* Everything the API shows of @x and @y is the same. */
+static void
+same_content(struct store *x, struct store *y)
+{
+	struct store_gen *hx, *hy;
+	struct store_node *nx, *ny;
+	struct store_placement *px, *py;
+	size_t n, m;
+
+	assert_int_equal(store_history(x, &hx, &n), 0);
+	assert_int_equal(store_history(y, &hy, &m), 0);
+	assert_int_equal(n, m);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(hx[i].id, hy[i].id);
+		assert_string_equal(hx[i].applied_at, hy[i].applied_at);
+		assert_string_equal(hx[i].sha256, hy[i].sha256);
+		assert_string_equal(hx[i].comment, hy[i].comment);
+		assert_string_equal(hx[i].source, hy[i].source);
+		assert_int_equal(hx[i].rollback_of, hy[i].rollback_of);
+		assert_int_equal(hx[i].n_links, hy[i].n_links);
+	}
+	store_history_free(hx, n);
+	store_history_free(hy, m);
+	assert_int_equal(store_nodes(x, &nx, &n), 0);
+	assert_int_equal(store_nodes(y, &ny, &m), 0);
+	assert_int_equal(n, m);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(nx[i].name, ny[i].name);
+		assert_string_equal(nx[i].labels, ny[i].labels);
+		assert_string_equal(nx[i].digest, ny[i].digest);
+		assert_int_equal(nx[i].want_gen, ny[i].want_gen);
+		assert_string_equal(nx[i].agent_addr, ny[i].agent_addr);
+		assert_int_equal(nx[i].last_seen_ms, ny[i].last_seen_ms);
+		assert_int_equal(nx[i].acked_gen, ny[i].acked_gen);
+	}
+	store_nodes_free(nx, n);
+	store_nodes_free(ny, m);
+	assert_int_equal(store_placements(x, "n1", &px, &n), 0);
+	assert_int_equal(store_placements(y, "n1", &py, &m), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(m, 1);
+	assert_string_equal(px[0].params, py[0].params);
+	store_placements_free(px, n);
+	store_placements_free(py, m);
+}
+
+static void
+copy_sqlite_etcd_sqlite(void **state)
+{
+	struct store *sq, *et, *back;
+	char err[512], w[64];
+	size_t n;
+
+	backend = &backends[0];
+	fresh(state);
+	sq = open_ok();
+	fill_store(sq);
+	backend = &backends[1];
+	fresh(state);
+	et = open_ok();
+	assert_int_equal(store_copy(et, sq, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 3);
+	same_content(sq, et);
+	wants(et, w, sizeof(w));
+	assert_string_equal(w, "1 1 3 3 1");
+	/* Into a store that is not empty: refused, nothing added. */
+	assert_int_equal(store_copy(et, sq, &n, err, sizeof(err)), -EEXIST);
+	assert_non_null(strstr(err, "not empty: it holds generation 3"));
+	/* And back into a new SQLite file. */
+	backend = &backends[0];
+	fresh(state);
+	back = open_ok();
+	assert_int_equal(store_copy(back, et, &n, err, sizeof(err)), 0);
+	same_content(sq, back);
+	store_close(back);
+	store_close(et);
+	store_close(sq);
+	backend = &backends[1];
+}
+
+/* ------------------------------------------------------------------ */
 
 static int
 setup(void **state)
@@ -1093,6 +1205,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup(etcd_refuse_address, fresh),
 		cmocka_unit_test_setup(etcd_kill_mid_apply, fresh),
 		cmocka_unit_test_setup(etcd_racing_applies, fresh),
+		cmocka_unit_test(copy_sqlite_etcd_sqlite),
 	};
 	int failed = 0, etcd_rc;
 
