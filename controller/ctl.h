@@ -41,7 +41,9 @@
 #define CTL_FAULTS_MAX	    (64 * 1024) /* a refusal's faults, in bytes */
 
 struct ctl_config {
-	const char *db_path;
+	const char *db_path;	 /* --db FILE or --store ADDR */
+	const char *import_path; /* --import FILE: copy it in, exit */
+	const char *export_path; /* --export FILE: copy out, exit */
 	const char *listen;
 	struct itm_rpc_tls tls;
 	int use_tls;
@@ -214,5 +216,8 @@ void ctl_h_node_stats(struct itm_rpc_call *call, void *arg);
 void ctl_h_node_load(struct itm_rpc_call *call, void *arg);
 void ctl_h_node_unload(struct itm_rpc_call *call, void *arg);
 void ctl_h_node_list(struct itm_rpc_call *call, void *arg);
+
+/* ctl_copy.c: --import / --export; the exit code. */
+int ctl_copy_run(const struct ctl_config *cfg);
 
 #endif /* ITM_CTL_H */

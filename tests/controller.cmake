@@ -36,3 +36,10 @@ itm_integ_test(ctl_lab4 ctl_lab4.sh TIMEOUT 240)
 # Module placement by the controller: topo.yaml modules loaded, reloaded
 # and unloaded on apply, rollback and agent restart; hand-loaded ones kept.
 itm_integ_test(ctl_place ctl_place.sh TIMEOUT 150)
+
+# The same three again on the etcd store (issue 12): a real etcd in the
+# controller's namespace (tests/integ/lib.sh itm_store), the SQL checks
+# read its content exported to SQLite (itm-controller --export).
+itm_integ_test(ctl_daemon.etcd ctl_daemon.sh TIMEOUT 180 ENV ITM_TEST_STORE=etcd)
+itm_integ_test(ctl_lab4.etcd ctl_lab4.sh TIMEOUT 240 ENV ITM_TEST_STORE=etcd)
+itm_integ_test(ctl_place.etcd ctl_place.sh TIMEOUT 150 ENV ITM_TEST_STORE=etcd)

@@ -14,6 +14,8 @@
 #    tables; the next apply works;
 #  - restart from the same database: nodes, history and tables intact;
 #  - rollback, stats and module list through the controller.
+# integ.ctl_daemon.etcd runs it all again on etcd (ITM_TEST_STORE=etcd):
+# the database is then etcd's content exported to SQLite.
 . "$ITM_SRC/tests/integ/lib.sh"
 itm_init ctl_daemon
 command -v sqlite3 >/dev/null || itm_skip "sqlite3 CLI missing"
@@ -32,17 +34,19 @@ for i in 1 2 3; do
 	itm_ns "n$i"
 	itm_link c "n$i" "10.$X.$i.1/24" "10.$X.$i.2/24"
 done
+itm_store c "$DB"
 
 # cli ARGS...: ctl_client against the controller, from c.
 cli() { itm_exec c "$CLIENT" "127.0.0.1:$PORT" "$@"; }
 # table N: the table agent nI holds, read from the agent.
 table() { itm_exec c "$CLIENT" "10.$X.$1.2:$APORT" table; }
 table_gen() { table "$1" | awk '/^table/ { print $4 }'; }
-sql() { sqlite3 -batch "file:$DB?mode=ro" "$1"; }
+# sql QUERY: the store read with sqlite3 (an etcd store exported first).
+sql() { sqlite3 -batch "file:$(itm_store_sqlite)?mode=ro" "$1"; }
 
 CTL_PID=""
 ctl_start() {
-	itm_bg c --name controller "$CTL_BIN" --db "$DB" \
+	itm_bg c --name controller "$CTL_BIN" --store "$ITM_STORE" \
 		--listen "0.0.0.0:$PORT" --plaintext --heartbeat-ms 300 \
 		--push-timeout-ms 1000
 	CTL_PID=$ITM_LAST_PID
