@@ -43,3 +43,5 @@ itm_integ_test(ctl_place ctl_place.sh TIMEOUT 150)
 itm_integ_test(ctl_daemon.etcd ctl_daemon.sh TIMEOUT 180 ENV ITM_TEST_STORE=etcd)
 itm_integ_test(ctl_lab4.etcd ctl_lab4.sh TIMEOUT 240 ENV ITM_TEST_STORE=etcd)
 itm_integ_test(ctl_place.etcd ctl_place.sh TIMEOUT 150 ENV ITM_TEST_STORE=etcd)
+# The etcd store over TLS: client certificates, wrong CAs refused.
+itm_integ_test(ctl_etcd_tls ctl_etcd_tls.sh TIMEOUT 60)
