@@ -160,6 +160,18 @@ int store_placement_set(struct store *st, const char *node, const char *module,
 int store_placement_del(struct store *st, const char *node, const char *module);
 
 /*
+ * Leadership among controllers sharing one store: campaign for, or keep,
+ * the lead as @me (the value others see: "ADDR since MS") for @ttl_s
+ * seconds.  1 when @me leads (for @ttl_s from this call unless called
+ * again), 0 when another does (its value in @leader), negative when the
+ * store cannot say.  A store only one controller opens (SQLite) always
+ * answers 1.  store_resign() gives the lead up now (at shutdown).
+ */
+int store_lead(struct store *st, const char *me, int ttl_s, char *leader,
+	       size_t len);
+void store_resign(struct store *st);
+
+/*
  * Copy all of @src into @dst, which must hold no generation (-EEXIST):
  * every generation with its YAML, source, comment, rollback and time of
  * apply (numbers kept; each YAML parsed and its tables computed again,
@@ -205,6 +217,10 @@ struct store_ops {
 			     uint64_t gen, int64_t now_ms);
 	int (*placement_del)(struct store *st, const char *node,
 			     const char *module);
+	/* NULL: one controller alone uses the store, it always leads. */
+	int (*lead)(struct store *st, const char *me, int ttl_s, char *leader,
+		    size_t len);
+	void (*resign)(struct store *st);
 };
 
 extern const struct store_ops store_sqlite_ops; /* store.c */

@@ -243,3 +243,21 @@ store_placement_del(struct store *st, const char *node, const char *module)
 {
 	return st->ops->placement_del(st, node, module);
 }
+
+int
+store_lead(struct store *st, const char *me, int ttl_s, char *leader,
+	   size_t len)
+{
+	if (st->ops->lead == NULL) {
+		snprintf(leader, len, "%s", me);
+		return 1;
+	}
+	return st->ops->lead(st, me, ttl_s, leader, len);
+}
+
+void
+store_resign(struct store *st)
+{
+	if (st && st->ops->resign)
+		st->ops->resign(st);
+}

@@ -252,6 +252,45 @@ etcd_status(struct etcd_kv *kv, Etcdserverpb__StatusResponse **out, char *err,
 		    errlen);
 }
 
+int
+etcd_lease_grant(struct etcd_kv *kv, int64_t ttl_s, int64_t *id, char *err,
+		 size_t errlen)
+{
+	Etcdserverpb__LeaseGrantRequest req =
+		ETCDSERVERPB__LEASE_GRANT_REQUEST__INIT;
+	Etcdserverpb__LeaseGrantResponse *r = NULL;
+	int rc;
+
+	req.ttl = ttl_s;
+	rc = call(kv, "/etcdserverpb.Lease/LeaseGrant", &req.base,
+		  &etcdserverpb__lease_grant_response__descriptor, &r, err,
+		  errlen);
+	if (rc == 0 && r->error && r->error[0]) {
+		snprintf(err, errlen, "etcd %s: lease: %s", kv->endpoints,
+			 r->error);
+		rc = -EIO;
+	}
+	*id = rc == 0 ? r->id : 0;
+	etcd_kv_free(r);
+	return rc;
+}
+
+int
+etcd_lease_revoke(struct etcd_kv *kv, int64_t id, char *err, size_t errlen)
+{
+	Etcdserverpb__LeaseRevokeRequest req =
+		ETCDSERVERPB__LEASE_REVOKE_REQUEST__INIT;
+	Etcdserverpb__LeaseRevokeResponse *r = NULL;
+	int rc;
+
+	req.id = id;
+	rc = call(kv, "/etcdserverpb.Lease/LeaseRevoke", &req.base,
+		  &etcdserverpb__lease_revoke_response__descriptor, &r, err,
+		  errlen);
+	etcd_kv_free(r);
+	return rc;
+}
+
 void
 etcd_op_put(Etcdserverpb__RequestOp *op, Etcdserverpb__PutRequest *put,
 	    const char *key, const void *val, size_t len)

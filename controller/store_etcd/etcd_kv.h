@@ -44,6 +44,11 @@ int etcd_txn(struct etcd_kv *kv, const Etcdserverpb__TxnRequest *req,
 int etcd_status(struct etcd_kv *kv, Etcdserverpb__StatusResponse **out,
 		char *err, size_t errlen);
 
+/* A lease of @ttl_s seconds (*@id), and its end. */
+int etcd_lease_grant(struct etcd_kv *kv, int64_t ttl_s, int64_t *id, char *err,
+		     size_t errlen);
+int etcd_lease_revoke(struct etcd_kv *kv, int64_t id, char *err, size_t errlen);
+
 /* Free a reply of the calls above (NULL is fine). */
 void etcd_kv_free(void *reply);
 

@@ -298,6 +298,8 @@ et_close(struct store *base)
 {
 	struct et *st = et_of(base);
 
+	if (st->lease)
+		et_resign(base);
 	etcd_kv_close(st->kv);
 	free(st);
 }
@@ -731,4 +733,6 @@ const struct store_ops store_etcd_ops = {
 	.placements = et_placements,
 	.placement_set = et_placement_set,
 	.placement_del = et_placement_del,
+	.lead = et_lead,
+	.resign = et_resign,
 };

@@ -2,7 +2,8 @@
  * store_etcd.h - what the etcd backend's two files share: the handle,
  * its keys, its failures and the packing of its values
  * (store_values.proto).  store_etcd.c opens the store and keeps the
- * generations; store_etcd_rows.c the nodes, agents and placements.
+ * generations; store_etcd_rows.c the nodes, agents and placements;
+ * store_etcd_lead.c the leadership among controllers.
  */
 #ifndef ITM_STORE_ETCD_H
 #define ITM_STORE_ETCD_H
@@ -16,6 +17,7 @@ struct et {
 	struct store base;
 	struct etcd_kv *kv;
 	char prefix[256]; /* "/itm/": every key starts with it */
+	int64_t lease;	  /* of our leader key while we lead, else 0 */
 };
 
 /* Longest key: the prefix, a kind, a node and a module name. */
@@ -56,5 +58,10 @@ int et_placements(struct store *base, const char *node,
 int et_placement_set(struct store *base, const char *node, const char *module,
 		     const char *params, uint64_t gen, int64_t now_ms);
 int et_placement_del(struct store *base, const char *node, const char *module);
+
+/* Leadership (store_etcd_lead.c). */
+int et_lead(struct store *base, const char *me, int ttl_s, char *leader,
+	    size_t len);
+void et_resign(struct store *base);
 
 #endif /* ITM_STORE_ETCD_H */

@@ -1035,6 +1035,36 @@ etcd_racing_applies(void **state)
 	parsed_free(&b);
 }
 
+/* Leadership: one holder at a time, kept by calling again, given up at
+ * resign or close, lost when not renewed within its time. */
+static void
+etcd_leadership(void **state)
+{
+	struct store *a = open_ok(), *b = open_ok();
+	char who[128];
+
+	assert_int_equal(store_lead(a, "A since 1", 2, who, sizeof(who)), 1);
+	assert_string_equal(who, "A since 1");
+	assert_int_equal(store_lead(b, "B since 2", 2, who, sizeof(who)), 0);
+	assert_string_equal(who, "A since 1");
+	assert_int_equal(store_lead(a, "A since 1", 2, who, sizeof(who)), 1);
+	store_resign(a);
+	assert_int_equal(store_lead(b, "B since 2", 2, who, sizeof(who)), 1);
+	assert_int_equal(store_lead(a, "A since 3", 2, who, sizeof(who)), 0);
+	assert_string_equal(who, "B since 2");
+	store_close(b); /* resigns */
+	assert_int_equal(store_lead(a, "A since 3", 2, who, sizeof(who)), 1);
+	/* Not renewed: another takes over once its lease ran out. */
+	b = open_ok();
+	assert_int_equal(store_lead(b, "B since 4", 2, who, sizeof(who)), 0);
+	sleep(3);
+	assert_int_equal(store_lead(b, "B since 4", 2, who, sizeof(who)), 1);
+	assert_int_equal(store_lead(a, "A since 3", 2, who, sizeof(who)), 0);
+	assert_string_equal(who, "B since 4");
+	store_close(a);
+	store_close(b);
+}
+
 /* ------------------------------------------------------------------ */
 /* Copy between backends: SQLite to etcd and back                       */
 /* ------------------------------------------------------------------ */
@@ -1205,6 +1235,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup(etcd_refuse_address, fresh),
 		cmocka_unit_test_setup(etcd_kill_mid_apply, fresh),
 		cmocka_unit_test_setup(etcd_racing_applies, fresh),
+		cmocka_unit_test_setup(etcd_leadership, fresh),
 		cmocka_unit_test(copy_sqlite_etcd_sqlite),
 	};
 	int failed = 0, etcd_rc;
