@@ -49,6 +49,8 @@ usage(FILE *f)
 "                           the placements of the SQLite FILE into the\n"
 "                           store, which must be empty; then exit\n"
 "      --export FILE        copy the store into a new SQLite FILE; exit\n"
+"      --advertise ADDR     how other controllers and itmctl name this one\n"
+"                           when it leads (default: the --listen address)\n"
 "  -l, --listen ADDR        where agents and itmctl reach the controller\n"
 "                           (default " ITM_CONTROLLER_ADDR_DEFAULT ")\n"
 "      --tls-ca FILE        CA that signs agents and operators: mutual TLS\n"
@@ -79,6 +81,13 @@ usage(FILE *f)
 "restarted on the same store pushes the current generation to every\n"
 "agent that joins again.\n"
 "\n"
+"Several controllers on one etcd store (same --store): one leads (an etcd\n"
+"lease renewed every second; a dead leader's lead ends after %d s and a\n"
+"standby takes it).  Only the leader takes applies, rollbacks, module\n"
+"calls and agents' joins; a standby serves the reads (topology show,\n"
+"history, diff, nodes, stats) and refuses the rest naming the leader.\n"
+"Give agents every controller: itm-agent --controller A,B,C.\n"
+"\n"
 "Exit status: 0 when stopped by a signal or a check, import or export\n"
 "succeeded; 1 on any failure (the message says which).\n"
 "\n"
@@ -89,7 +98,8 @@ usage(FILE *f)
 "  itm-controller --db topo.db --check\n"
 "  itm-controller --store etcd://10.0.0.1:2379,10.0.0.2:2379,10.0.0.3:2379\n"
 "  itm-controller --store etcd://10.0.0.1:2379 --import topo.db\n",
-	CTL_DEFAULT_HB_MS, CTL_MISSED_BEATS, CTL_DEFAULT_PUSH_MS);
+	CTL_DEFAULT_HB_MS, CTL_MISSED_BEATS, CTL_DEFAULT_PUSH_MS,
+	CTL_LEAD_TTL_S);
 	/* clang-format on */
 }
 
@@ -144,7 +154,8 @@ enum {
 	OPT_HB,
 	OPT_PUSH,
 	OPT_IMPORT,
-	OPT_EXPORT
+	OPT_EXPORT,
+	OPT_ADVERTISE
 };
 
 /* --db and --store name the one store. */
@@ -165,6 +176,7 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 		{ "store", required_argument, NULL, 's' },
 		{ "import", required_argument, NULL, OPT_IMPORT },
 		{ "export", required_argument, NULL, OPT_EXPORT },
+		{ "advertise", required_argument, NULL, OPT_ADVERTISE },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "tls-ca", required_argument, NULL, OPT_CA },
 		{ "tls-cert", required_argument, NULL, OPT_CERT },
@@ -189,6 +201,7 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 		case 's': set_store(cfg, optarg); break;
 		case OPT_IMPORT: cfg->import_path = optarg; break;
 		case OPT_EXPORT: cfg->export_path = optarg; break;
+		case OPT_ADVERTISE: cfg->advertise = optarg; break;
 		case 'l': cfg->listen = optarg; break;
 		case OPT_CA: cfg->tls.ca_file = optarg; break;
 		case OPT_CERT: cfg->tls.cert_file = optarg; break;
@@ -295,6 +308,7 @@ shutdown_cb(uv_signal_t *s, int signum)
 	struct ctl *c = s->data;
 
 	log_info("signal %d: shutting down (agents keep their tables)", signum);
+	ctl_lead_stop(c);
 	ctl_nodes_stop(c);
 	ctl_state_free(c);
 	ctl_rpc_stop(c);
@@ -336,16 +350,17 @@ main(int argc, char **argv)
 		return ctl_copy_run(&c->cfg);
 	c->loop = uv_default_loop();
 	open_store(c);
+	ctl_lead_start(c);
 	if ((rc = ctl_rpc_start(c)) < 0)
 		fatalx("listen on %s: %s", c->cfg.listen, strerror(-rc));
 	ctl_nodes_start(c);
 	signals_start(c);
 	log_info("itm-controller %s: store %s, generation %llu with %zu "
-		 "nodes; listening on %s port %d (%s); heartbeat %u ms",
+		 "nodes; listening on %s port %d (%s); heartbeat %u ms; %s",
 		 ITM_VERSION, c->cfg.db_path, (unsigned long long)c->gen,
 		 c->n_nodes, c->cfg.listen, itm_rpc_server_port(c->srv),
 		 c->cfg.use_tls ? "mutual TLS" : "plaintext",
-		 c->cfg.heartbeat_ms);
+		 c->cfg.heartbeat_ms, c->leading ? "leading" : "standing by");
 	uv_run(c->loop, UV_RUN_DEFAULT);
 	uv_loop_close(c->loop);
 	store_close(c->store);
