@@ -45,3 +45,6 @@ itm_integ_test(ctl_lab4.etcd ctl_lab4.sh TIMEOUT 240 ENV ITM_TEST_STORE=etcd)
 itm_integ_test(ctl_place.etcd ctl_place.sh TIMEOUT 150 ENV ITM_TEST_STORE=etcd)
 # The etcd store over TLS: client certificates, wrong CAs refused.
 itm_integ_test(ctl_etcd_tls ctl_etcd_tls.sh TIMEOUT 60)
+# Two controllers on a 3-member etcd: leader killed mid-apply, members
+# killed, agents following the leader.
+itm_integ_test(ctl_ha ctl_ha.sh TIMEOUT 150)
