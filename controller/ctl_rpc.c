@@ -298,6 +298,24 @@ out:
 	free(seen);
 }
 
+/* Who leads, as this controller sees it, and the store's health. */
+static void
+h_controllers(struct itm_rpc_call *call, void *arg)
+{
+	struct ctl *c = arg;
+	Itm__V1__ControllersReply r = ITM__V1__CONTROLLERS_REPLY__INIT;
+	char health[512];
+
+	store_health(c->store, health, sizeof(health));
+	r.leader = c->leader;
+	r.answered_by = c->me;
+	r.leading = c->leading;
+	r.store = (char *)c->cfg.db_path;
+	r.store_health = health;
+	r.generation = c->gen;
+	itm_rpc_reply(call, &r.base);
+}
+
 /* ------------------------------------------------------------------ */
 /* The server                                                           */
 /* ------------------------------------------------------------------ */
@@ -330,6 +348,7 @@ static const struct itm_rpc_method methods[] = {
 	{ ITM_CONTROLLER_NODE_LOAD_MODULE, ctl_h_node_load_lead },
 	{ ITM_CONTROLLER_NODE_UNLOAD_MODULE, ctl_h_node_unload_lead },
 	{ ITM_CONTROLLER_NODE_LIST_MODULES, ctl_h_node_list },
+	{ ITM_CONTROLLER_CONTROLLERS, h_controllers },
 };
 
 int

@@ -170,6 +170,9 @@ int store_placement_del(struct store *st, const char *node, const char *module);
 int store_lead(struct store *st, const char *me, int ttl_s, char *leader,
 	       size_t len);
 void store_resign(struct store *st);
+/* What the store says of its health, one line in @buf: "ok: ..." (0) or
+ * what failed (negative). */
+int store_health(struct store *st, char *buf, size_t len);
 
 /*
  * Copy all of @src into @dst, which must hold no generation (-EEXIST):
@@ -221,6 +224,8 @@ struct store_ops {
 	int (*lead)(struct store *st, const char *me, int ttl_s, char *leader,
 		    size_t len);
 	void (*resign)(struct store *st);
+	/* NULL: "ok" when the current generation can be read. */
+	int (*health)(struct store *st, char *buf, size_t len);
 };
 
 extern const struct store_ops store_sqlite_ops; /* store.c */

@@ -261,3 +261,19 @@ store_resign(struct store *st)
 	if (st && st->ops->resign)
 		st->ops->resign(st);
 }
+
+int
+store_health(struct store *st, char *buf, size_t len)
+{
+	uint64_t gen;
+	int rc;
+
+	if (st->ops->health)
+		return st->ops->health(st, buf, len);
+	if ((rc = store_current(st, &gen)) < 0)
+		snprintf(buf, len, "%s", store_errmsg(st));
+	else
+		snprintf(buf, len, "ok: %s, schema %d", st->ops->name,
+			 store_schema_version(st));
+	return rc;
+}

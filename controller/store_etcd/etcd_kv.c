@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "etcd_kv.h"
 
@@ -121,7 +122,14 @@ errno_of_status(int code)
 	}
 }
 
-/* One unary call of etcd's @path; the reply decodes as @desc. */
+/*
+ * One unary call of etcd's @path; the reply decodes as @desc.  UNAVAILABLE
+ * ("leader changed", a member going away while gRPC moves to another) is
+ * retried for up to ETCD_KV_RETRY_MS, as etcd's own client does: every
+ * request ITM sends may be repeated (puts of whole values, and an apply's
+ * Txn compares the generation, so a repeat of one that was applied fails
+ * its compare instead of applying twice).
+ */
 static int
 call(struct etcd_kv *kv, const char *path, const ProtobufCMessage *req,
      const ProtobufCMessageDescriptor *desc, void *out, char *err,
@@ -130,8 +138,14 @@ call(struct etcd_kv *kv, const char *path, const ProtobufCMessage *req,
 	struct itm_rpc_status st = { .code = ITM_RPC_INTERNAL };
 	int rc;
 
-	rc = itm_rpc_call_path(kv->rpc, path, req, desc, out,
-			       ETCD_KV_TIMEOUT_MS, &st);
+	for (int waited = 0;; waited += ETCD_KV_RETRY_STEP_MS) {
+		rc = itm_rpc_call_path(kv->rpc, path, req, desc, out,
+				       ETCD_KV_TIMEOUT_MS, &st);
+		if (rc != -EIO || st.code != ITM_RPC_UNAVAILABLE ||
+		    waited >= ETCD_KV_RETRY_MS)
+			break;
+		usleep(ETCD_KV_RETRY_STEP_MS * 1000);
+	}
 	if (rc == 0)
 		return 0;
 	snprintf(err, errlen, "etcd %s: %s: %s", kv->endpoints,

@@ -22,6 +22,9 @@
 
 /* Deadline of one call to etcd. */
 #define ETCD_KV_TIMEOUT_MS 5000
+/* How long an UNAVAILABLE answer is retried (a raft leader change). */
+#define ETCD_KV_RETRY_MS      3000
+#define ETCD_KV_RETRY_STEP_MS 250
 
 struct etcd_kv;
 

@@ -521,6 +521,23 @@ apply_values(struct et *st, struct apply_vals *v, const struct store_apply *in,
 	return 0;
 }
 
+/* A Txn whose first attempt was applied and whose repeat (etcd_kv.c)
+ * failed its compare: P/gen/G holds exactly our value. */
+static int
+stored_by_us(struct et *st, const struct apply_vals *v)
+{
+	Etcdserverpb__RangeResponse *r;
+	char err[256];
+	int ours;
+
+	if (etcd_range(st->kv, v->k_gen, 0, &r, err, sizeof(err)) < 0)
+		return 0;
+	ours = r->n_kvs == 1 && r->kvs[0]->value.len == v->gen_len &&
+	       memcmp(r->kvs[0]->value.data, v->gen, v->gen_len) == 0;
+	etcd_kv_free(r);
+	return ours;
+}
+
 /* The Txn: if current is still @gen - 1, write all four keys. */
 static int
 apply_txn(struct et *st, const struct apply_vals *v,
@@ -558,7 +575,7 @@ apply_txn(struct et *st, const struct apply_vals *v,
 	txn.success = ops;
 	store_pause_hook();
 	rc = etcd_txn(st->kv, &txn, &r, st->base.err, sizeof(st->base.err));
-	if (rc == 0 && !r->succeeded)
+	if (rc == 0 && !r->succeeded && !stored_by_us(st, v))
 		rc = et_failf(st, -EBUSY,
 			      "apply: generation %" PRIu64 " was stored by "
 			      "another controller meanwhile; apply again",
@@ -735,4 +752,5 @@ const struct store_ops store_etcd_ops = {
 	.placement_del = et_placement_del,
 	.lead = et_lead,
 	.resign = et_resign,
+	.health = et_health,
 };

@@ -63,5 +63,6 @@ int et_placement_del(struct store *base, const char *node, const char *module);
 int et_lead(struct store *base, const char *me, int ttl_s, char *leader,
 	    size_t len);
 void et_resign(struct store *base);
+int et_health(struct store *base, char *buf, size_t len);
 
 #endif /* ITM_STORE_ETCD_H */

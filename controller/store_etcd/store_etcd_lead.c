@@ -116,6 +116,29 @@ et_lead(struct store *base, const char *me, int ttl_s, char *leader, size_t len)
 	return rc;
 }
 
+int
+et_health(struct store *base, char *buf, size_t len)
+{
+	struct et *st = et_of(base);
+	Etcdserverpb__StatusResponse *r = NULL;
+	int rc;
+
+	rc = etcd_status(st->kv, &r, buf, len);
+	if (rc < 0)
+		return rc;
+	snprintf(buf, len,
+		 "%s: etcd %s, member %llx, raft leader %llx, term %llu, "
+		 "revision %lld%s%s",
+		 r->n_errors ? "errors" : "ok", r->version,
+		 (unsigned long long)(r->header ? r->header->member_id : 0),
+		 (unsigned long long)r->leader, (unsigned long long)r->raftterm,
+		 (long long)(r->header ? r->header->revision : 0),
+		 r->n_errors ? ": " : "", r->n_errors ? r->errors[0] : "");
+	rc = r->n_errors ? -EIO : 0;
+	etcd_kv_free(r);
+	return rc;
+}
+
 void
 et_resign(struct store *base)
 {

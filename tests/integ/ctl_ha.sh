@@ -11,7 +11,8 @@
 #  - one etcd member of three killed: applies go on;
 #  - two killed: an apply fails with a clear error, the agents keep their
 #    tables; the members back: applies work again.
-# Prints the failover time: kill -9 of the leader to the first successful
+# itmctl controllers names the leader, from the standby, and the store's
+# health.  Prints the failover time: kill -9 of the leader to the first successful
 # apply through the standby.
 . "$ITM_SRC/tests/integ/lib.sh"
 itm_init ctl_ha
@@ -21,6 +22,7 @@ X=$ITM_NETX
 APORT=7791
 CTL_BIN=$ITM_BUILD/controller/itm-controller
 CLIENT=$ITM_BUILD/tests/tools/ctl_client
+ITMCTL=$(itm_ctl_bin)
 [ -x "$CTL_BIN" ] || itm_fail "itm-controller is not built"
 [ -x "$CLIENT" ] || itm_fail "ctl_client is not built"
 STORE=etcd://127.0.0.1:2379,127.0.0.1:2479,127.0.0.1:2579/itm
@@ -99,6 +101,11 @@ itm_assert_match "$out" "FAILED_PRECONDITION.*standby: 127.0.0.1:7790 \\(pid ${C
 	"the standby's refusal names the leader"
 itm_wait_for 5 eval 'cli 7792 history | grep -q "ctl_ha cost 10"' ||
 	itm_fail "the standby does not serve the history: $(cli 7792 history)"
+out=$(itm_exec c "$ITMCTL" --controller 127.0.0.1:7792 controllers) ||
+	itm_fail "itmctl controllers on B: $out"
+itm_assert_match "$out" "leader      127.0.0.1:7790 \(pid ${CTL_PID[A]}, since " "leader seen from B"
+itm_assert_match "$out" "answered by 127.0.0.1:7792 .*, standing by" "B stands by"
+itm_assert_match "$out" "health      ok: etcd 3\.[0-9.]*, member [0-9a-f]*, raft leader" "store health"
 itm_log "A leads, B refuses writes naming A and serves reads"
 
 # --- kill -9 the leader mid-apply ------------------------------------------
@@ -121,6 +128,8 @@ itm_wait_for 10 eval '[ "$(table_gen 1) $(table_gen 2)" = "2 2" ]' ||
 	itm_fail "agents did not converge to generation 2: $(table_gen 1) $(table_gen 2)"
 itm_wait_for 10 eval '[ "$(cli 7792 nodes | grep -c " up acked 2")" = 2 ]' ||
 	itm_fail "agents did not rejoin B: $(cli 7792 nodes)"
+out=$(itm_exec c "$ITMCTL" --controller 127.0.0.1:7792 -o json controllers)
+itm_assert_match "$out" '"leading": true' "B leads after the failover (json)"
 itm_log "failover: A killed mid-apply, B applied generation 2 after $ms ms; agents on B"
 
 # --- one etcd member of three down: applies go on --------------------------
