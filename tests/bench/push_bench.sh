@@ -100,7 +100,8 @@ one_count() {	# STORE N -> prints the median in ms
 		sleep 0.1
 	done
 	# one_count runs in $(...): its processes are its own to stop.
-	trap 'kill "$fake" "$ctl" 2>/dev/null' EXIT
+	OWN="$fake $ctl"
+	trap 'kill $OWN 2>/dev/null' EXIT
 	[ "$up" = "$n" ] || { echo "push_bench: only $up of $n agents joined" >&2; exit 1; }
 	for ((r = 1; r <= ROUNDS; r++)); do
 		ring "$n" $((r + 1)) >"$TMP/ring.yaml"
