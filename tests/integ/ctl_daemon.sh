@@ -28,6 +28,7 @@ APORT=7791
 DB=$ITM_TMP/ctl.db
 CTL_BIN=$ITM_BUILD/controller/itm-controller
 CLIENT=$ITM_BUILD/tests/tools/ctl_client
+ITMCTL=$(itm_ctl_bin)
 [ -x "$CTL_BIN" ] || itm_fail "itm-controller is not built"
 [ -x "$CLIENT" ] || itm_fail "ctl_client is not built"
 
@@ -53,6 +54,10 @@ ctl_start() {
 		--push-timeout-ms 1000
 	CTL_PID=$ITM_LAST_PID
 	itm_wait_for 10 cli history || itm_fail "controller does not answer"
+	# On etcd a controller restarted after kill -9 stands by until the
+	# dead one's lead (its lease) has run out.
+	itm_wait_for 10 eval 'itm_exec c "$ITMCTL" --controller 127.0.0.1:$PORT controllers |
+		grep -q ", leading$"' || itm_fail "controller does not lead"
 }
 
 topo() {	# COST_N2_N3 [COST_N1_N2]
