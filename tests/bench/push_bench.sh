@@ -101,7 +101,7 @@ one_count() {	# STORE N -> prints the median in ms
 	done
 	# one_count runs in $(...): its processes are its own to stop.
 	OWN="$fake $ctl"
-	trap 'kill $OWN 2>/dev/null' EXIT
+	trap 'kill -9 $OWN 2>/dev/null' EXIT
 	[ "$up" = "$n" ] || { echo "push_bench: only $up of $n agents joined" >&2; exit 1; }
 	for ((r = 1; r <= ROUNDS; r++)); do
 		ring "$n" $((r + 1)) >"$TMP/ring.yaml"
