@@ -134,7 +134,7 @@ topo_ctl_start() {
 	case $3 in etcd://*) opt=--store ;; esac
 	itm_bg "$TOPO_CTL_NODE" --name "$1" \
 		"$ITM_BUILD/controller/itm-controller" "$opt" "$3" \
-		--listen "$2" --advertise "$2" --plaintext --heartbeat-ms 500
+		--listen "$2" --advertise "$2" --insecure-plaintext --heartbeat-ms 500
 	itm_wait_for 15 itm_exec "$TOPO_CTL_NODE" "$(itm_ctl_bin)" \
 		--controller "$2" controllers ||
 		itm_fail "itm-controller does not answer at $2"
@@ -279,8 +279,9 @@ topo_route() {
 
 topo_agent() {
 	local name=$1 mgmt=$2 port=$3
+	# the lab's management network is its own namespaces' veths
 	itm_agent_start "$name" "$name" --listen "$mgmt:$port" \
-		--controller "$(topo_controllers)"
+		--insecure-plaintext --controller "$(topo_controllers)"
 	echo "itm-agent $name: pid $ITM_LAST_PID, listens on $mgmt:$port, log $ITM_LAST_LOG"
 }
 

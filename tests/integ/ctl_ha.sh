@@ -51,7 +51,7 @@ member_start() {	# N: etcd member mN (client port 2279 + 100 N)
 declare -A CTL_PID
 ctl_start() {
 	itm_bg c --name "ctl$1" env ITM_STORE_PAUSE_IN_APPLY="$PAUSE" \
-		"$CTL_BIN" --store "$STORE" --listen "0.0.0.0:$2" --plaintext \
+		"$CTL_BIN" --store "$STORE" --listen "0.0.0.0:$2" --insecure-plaintext \
 		--advertise "127.0.0.1:$2" --heartbeat-ms 300 --push-timeout-ms 1000
 	CTL_PID[$1]=$ITM_LAST_PID
 	itm_wait_for 10 cli "$2" history || itm_fail "controller $1 does not answer"
@@ -91,7 +91,7 @@ ctl_start B 7792
 itm_assert_match "$(cat "$ITM_TMP/ctlA.log")" "leading: 127.0.0.1:7790" "A leads"
 itm_assert_match "$(cat "$ITM_TMP/ctlB.log")" "standing by: 127.0.0.1:7790 .* leads" "B stands by"
 for i in 1 2; do
-	itm_agent_start "n$i" "n$i" --listen "10.$X.$i.2:$APORT" \
+	itm_agent_start "n$i" "n$i" --listen "10.$X.$i.2:$APORT" --insecure-plaintext \
 		--controller "10.$X.$i.1:7790,10.$X.$i.1:7792"
 done
 out=$(apply 7790 "$ITM_TMP/t10.yaml") || itm_fail "apply 1 through A: $out"
