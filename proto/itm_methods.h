@@ -71,7 +71,9 @@ extern "C" {
 	X(CONTROLLER_NODE_STATS, Controller, NodeStats, node_stats_request, node_stats_reply, UNARY) \
 	X(CONTROLLER_NODE_LOAD_MODULE, Controller, NodeLoadModule, node_module_request, node_module_reply, UNARY) \
 	X(CONTROLLER_NODE_UNLOAD_MODULE, Controller, NodeUnloadModule, node_module_request, node_module_reply, UNARY) \
-	X(CONTROLLER_NODE_LIST_MODULES, Controller, NodeListModules, node_module_request, node_module_reply, UNARY)
+	X(CONTROLLER_NODE_LIST_MODULES, Controller, NodeListModules, node_module_request, node_module_reply, UNARY) \
+	X(CONTROLLER_CONTROLLERS, Controller, Controllers, controllers_request, controllers_reply, UNARY)
+
 
 /*
  * Standard gRPC services ITM's servers offer too (not in itm.proto):

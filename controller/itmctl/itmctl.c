@@ -34,6 +34,7 @@ static const struct command {
 	{ ACT_STATS, cmd_stats },
 	{ ACT_TABLE, cmd_table },
 	{ ACT_NODES, cmd_nodes },
+	{ ACT_CONTROLLERS, cmd_controllers },
 	{ ACT_TOPO_APPLY, cmd_topo_apply },
 	{ ACT_TOPO_SHOW, cmd_topo_show },
 	{ ACT_TOPO_DIFF, cmd_topo_diff },

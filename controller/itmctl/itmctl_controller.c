@@ -25,6 +25,23 @@ cmd_nodes(struct itmctl *ic, const struct parse_result *res)
 	return ITMCTL_EXIT_OK;
 }
 
+int
+cmd_controllers(struct itmctl *ic, const struct parse_result *res)
+{
+	Itm__V1__ControllersRequest q = ITM__V1__CONTROLLERS_REQUEST__INIT;
+	ProtobufCMessage *r;
+	int rc;
+
+	(void)res;
+	rc = itmctl_controller_call(ic, ITM_CONTROLLER_CONTROLLERS, &q.base,
+				    &r);
+	if (rc)
+		return rc;
+	ic->out->controllers((Itm__V1__ControllersReply *)r);
+	protobuf_c_message_free_unpacked(r, NULL);
+	return ITMCTL_EXIT_OK;
+}
+
 /* "itmctl: stats: node n3: unreachable: connection refused" */
 static void
 node_error(const struct parse_result *res, const Itm__V1__NodeResult *e)

@@ -64,6 +64,13 @@ static const struct topic topics[] = {
 	  "overlay addresses, whether the agent is up (joined and sending\n"
 	  "heartbeats), when it was last seen, the table generation it has\n"
 	  "acknowledged ('3 (want 5)' while it is behind), and its labels.\n" },
+	{ "controllers", "controllers",
+	  "(controller) Which controller leads among those sharing the\n"
+	  "store (etcd: --store etcd://...), since when, whether the one\n"
+	  "asked leads or stands by, its current generation and the store's\n"
+	  "health (etcd: version, raft leader and term, revision).  A\n"
+	  "standby answers too: ask any of them.\n"
+	  "  itmctl --controller 10.0.0.2:7700 controllers\n" },
 	{ "topology apply", "topology apply FILE [--dry-run]",
 	  "(controller) Send the topology in FILE (YAML, see the README; '-'\n"
 	  "reads stdin) to the controller.  It validates the whole file, stores\n"

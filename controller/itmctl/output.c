@@ -255,6 +255,7 @@ const struct output output_table = {
 	.stats = table_stats,
 	.table = table_neighbours,
 	.nodes = table_nodes,
+	.controllers = table_controllers,
 	.applied = table_applied,
 	.topology = table_topology,
 	.diff = table_diff,

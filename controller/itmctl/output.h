@@ -32,6 +32,7 @@ struct output {
 	void (*table)(const Itm__V1__NeighbourTable *r);
 	/* Controller replies (output_ctl.c). */
 	void (*nodes)(const Itm__V1__NodesReply *r);
+	void (*controllers)(const Itm__V1__ControllersReply *r);
 	void (*applied)(const Itm__V1__ApplyReply *r, int dry_run);
 	void (*topology)(const Itm__V1__TopologyReply *r);
 	void (*diff)(const Itm__V1__DiffReply *r);

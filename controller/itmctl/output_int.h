@@ -53,6 +53,7 @@ void counter_rows(struct table *t, const char *node,
 /* output_ctl.c: the table output of the controller's replies. */
 void table_neighbours(const Itm__V1__NeighbourTable *r);
 void table_nodes(const Itm__V1__NodesReply *r);
+void table_controllers(const Itm__V1__ControllersReply *r);
 void table_applied(const Itm__V1__ApplyReply *r, int dry_run);
 void table_topology(const Itm__V1__TopologyReply *r);
 void table_diff(const Itm__V1__DiffReply *r);

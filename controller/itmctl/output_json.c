@@ -201,6 +201,7 @@ JSON_AS_IS(json_status, Itm__V1__StatusReply)
 JSON_AS_IS(json_stats, Itm__V1__StatsReply)
 JSON_AS_IS(json_table, Itm__V1__NeighbourTable)
 JSON_AS_IS(json_nodes, Itm__V1__NodesReply)
+JSON_AS_IS(json_controllers, Itm__V1__ControllersReply)
 JSON_AS_IS(json_topology, Itm__V1__TopologyReply)
 JSON_AS_IS(json_diff, Itm__V1__DiffReply)
 JSON_AS_IS(json_history, Itm__V1__HistoryReply)
@@ -243,6 +244,7 @@ const struct output output_json = {
 	.stats = json_stats,
 	.table = json_table,
 	.nodes = json_nodes,
+	.controllers = json_controllers,
 	.applied = json_applied,
 	.topology = json_topology,
 	.diff = json_diff,

@@ -165,6 +165,7 @@ static const struct token t_main[] = {
 	{ KEYWORD, "module", ACT_NONE, t_module },
 	{ KEYWORD, "stats", ACT_STATS, t_stats },
 	{ KEYWORD, "nodes", ACT_NODES, t_end },
+	{ KEYWORD, "controllers", ACT_CONTROLLERS, t_end },
 	{ KEYWORD, "topology", ACT_NONE, t_topology },
 	{ KEYWORD, "help", ACT_HELP, t_help },
 	{ ENDTOKEN, "", ACT_NONE, NULL }

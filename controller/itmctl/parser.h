@@ -21,6 +21,7 @@ enum action {
 	ACT_TABLE,
 	/* Through the controller. */
 	ACT_NODES,
+	ACT_CONTROLLERS,
 	ACT_TOPO_APPLY,
 	ACT_TOPO_SHOW,
 	ACT_TOPO_DIFF,
