@@ -14,6 +14,7 @@
  */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <libgen.h>
@@ -93,8 +94,31 @@ obj_path(struct itmr_ctx *x, char *out, size_t len)
 	snprintf(out, len, "itmroute.bpf.o");
 }
 
+/* Maps pinned by an older build whose layout differs: unpin them all, the
+ * new ones are filled from the decisions at once (the programs in place
+ * keep the old ones until they are replaced). */
+static void
+unpin_all(struct dp_ebpf *e)
+{
+	char path[700];
+	struct dirent *d;
+	DIR *dir = opendir(e->pin);
+
+	if (dir == NULL)
+		return;
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", e->pin, d->d_name);
+		unlink(path);
+	}
+	closedir(dir);
+	itm_log(LOG_WARNING, "maps in %s did not fit this build: unpinned",
+		e->pin);
+}
+
 static int
-load(struct itmr_ctx *x, struct dp_ebpf *e)
+load_obj(struct itmr_ctx *x, struct dp_ebpf *e)
 {
 	char path[600], pin[700];
 	struct bpf_map *m;
@@ -116,6 +140,21 @@ load(struct itmr_ctx *x, struct dp_ebpf *e)
 		itm_log(LOG_ERR, "cannot load %s: %s", path, strerror(-rc));
 		return rc;
 	}
+	return 0;
+}
+
+static int
+load(struct itmr_ctx *x, struct dp_ebpf *e)
+{
+	int rc = load_obj(x, e);
+
+	if (rc == -EINVAL) {
+		bpf_object__close(e->obj);
+		unpin_all(e);
+		rc = load_obj(x, e);
+	}
+	if (rc < 0)
+		return rc;
 	e->routes = bpf_object__find_map_fd_by_name(e->obj, "routes");
 	e->peers = bpf_object__find_map_fd_by_name(e->obj, "peers");
 	e->dests = bpf_object__find_map_fd_by_name(e->obj, "dests");
@@ -274,6 +313,7 @@ ebpf_read_counters(struct itmr_ctx *x)
 	x->st.drop_dest = counter(e, ITMR_C_DROP_DEST);
 	x->st.drop_bad = counter(e, ITMR_C_DROP_SHORT);
 	x->st.encap_fail = counter(e, ITMR_C_ENCAP_FAIL);
+	x->st.relay_fail = counter(e, ITMR_C_DROP_RELAY);
 }
 
 static void

@@ -25,6 +25,14 @@
 
 #include "itmroute_shared.h"
 
+/* Linux 6.3+: the decapsulation also clears skb->encapsulation, which the
+ * sender's encapsulation set and veth carries along; without it a relay
+ * could not encapsulate the packet again (-EALREADY).  Debian 12's
+ * headers predate it. */
+#ifndef BPF_F_ADJ_ROOM_DECAP_L3_IPV4
+#define BPF_F_ADJ_ROOM_DECAP_L3_IPV4 (1ULL << 7)
+#endif
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, ITMR_MAX_NODES);
@@ -83,15 +91,6 @@ ip_csum(struct iphdr *ip)
 	return ~sum;
 }
 
-static __always_inline int
-relayed(struct __sk_buff *skb)
-{
-	__u32 zero = 0;
-	struct itmr_config *c = bpf_map_lookup_elem(&config, &zero);
-
-	return c && c->ul_ifindex && skb->ingress_ifindex == c->ul_ifindex;
-}
-
 SEC("tc")
 int
 itmr_egress(struct __sk_buff *skb)
@@ -102,7 +101,6 @@ itmr_egress(struct __sk_buff *skb)
 	struct iphdr *in, out = {};
 	struct itmr_route *r;
 	__u32 dst;
-	int relay;
 
 	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
 		return TC_ACT_OK;
@@ -113,7 +111,6 @@ itmr_egress(struct __sk_buff *skb)
 	r = bpf_map_lookup_elem(&routes, &dst);
 	if (!r)
 		return TC_ACT_OK;
-	relay = relayed(skb);
 	out.version = 4;
 	out.ihl = 5;
 	out.tos = in->tos;
@@ -122,7 +119,7 @@ itmr_egress(struct __sk_buff *skb)
 	out.ttl = 64;
 	out.protocol = IPPROTO_IPIP;
 	out.saddr = r->src;
-	out.daddr = relay ? r->direct : r->next_hop;
+	out.daddr = r->next_hop;
 	out.check = ip_csum(&out);
 	if (bpf_skb_adjust_room(skb, sizeof(out), BPF_ADJ_ROOM_MAC,
 				BPF_F_ADJ_ROOM_ENCAP_L3_IPV4))
@@ -131,11 +128,51 @@ itmr_egress(struct __sk_buff *skb)
 				0))
 		goto fail;
 	count(ITMR_C_ENCAP);
-	if (relay)
-		count(ITMR_C_RELAYED);
 	return TC_ACT_OK;
 fail:
 	count(ITMR_C_ENCAP_FAIL);
+	return TC_ACT_SHOT;
+}
+
+/*
+ * We are the intermediate: send the packet on to its destination's
+ * underlay address, still encapsulated, from ours, out of the device the
+ * FIB names (never through another intermediate).  Done here, not by
+ * decapsulating and forwarding, because the sender's encapsulation left
+ * skb->encapsulation set (veth keeps it) and a second encapsulation of
+ * the same skb is refused.
+ */
+static __always_inline int
+relay(struct __sk_buff *skb, struct iphdr *out, __u32 inner_dst)
+{
+	struct bpf_fib_lookup fib = {};
+	struct itmr_route *r = bpf_map_lookup_elem(&routes, &inner_dst);
+	struct iphdr h;
+
+	if (!r || out->ttl <= 1)
+		goto drop;
+	h = *out;
+	h.saddr = r->src;
+	h.daddr = r->direct;
+	h.ttl = out->ttl - 1;
+	h.check = 0;
+	h.check = ip_csum(&h);
+	fib.family = 2; /* AF_INET */
+	fib.ipv4_src = h.saddr;
+	fib.ipv4_dst = h.daddr;
+	fib.tot_len = 0; /* no MTU check: GRO may have merged segments */
+	fib.ifindex = skb->ingress_ifindex;
+	if (bpf_fib_lookup(skb, &fib, sizeof(fib), 0) !=
+	    BPF_FIB_LKUP_RET_SUCCESS)
+		goto drop;
+	if (bpf_skb_store_bytes(skb, sizeof(struct ethhdr), &h, sizeof(h), 0) ||
+	    bpf_skb_store_bytes(skb, 0, fib.dmac, ETH_ALEN, 0) ||
+	    bpf_skb_store_bytes(skb, ETH_ALEN, fib.smac, ETH_ALEN, 0))
+		goto drop;
+	count(ITMR_C_RELAYED);
+	return bpf_redirect(fib.ifindex, 0);
+drop:
+	count(ITMR_C_DROP_RELAY);
 	return TC_ACT_SHOT;
 }
 
@@ -147,7 +184,7 @@ itmr_ingress(struct __sk_buff *skb)
 	void *end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
 	struct iphdr *out, *in;
-	__u32 key;
+	__u32 key, *kind;
 
 	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
 		return TC_ACT_OK;
@@ -165,11 +202,18 @@ itmr_ingress(struct __sk_buff *skb)
 		return TC_ACT_SHOT;
 	}
 	key = in->daddr;
-	if (!bpf_map_lookup_elem(&dests, &key)) {
+	kind = bpf_map_lookup_elem(&dests, &key);
+	if (!kind) {
 		count(ITMR_C_DROP_DEST);
 		return TC_ACT_SHOT;
 	}
+	if (*kind == ITMR_DEST_RELAY)
+		return relay(skb, out, key);
 	if (bpf_skb_adjust_room(skb, -(int)sizeof(struct iphdr),
+				BPF_ADJ_ROOM_MAC,
+				BPF_F_ADJ_ROOM_FIXED_GSO |
+					BPF_F_ADJ_ROOM_DECAP_L3_IPV4) &&
+	    bpf_skb_adjust_room(skb, -(int)sizeof(struct iphdr),
 				BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_FIXED_GSO)) {
 		count(ITMR_C_DROP_SHORT);
 		return TC_ACT_SHOT;

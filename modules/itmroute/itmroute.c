@@ -369,12 +369,13 @@ register_counters(struct itmr_ctx *x)
 		{ "switches", &x->st.switches },
 		{ "failovers", &x->st.failovers },
 		{ "encapsulated", &x->st.encap },
-		{ "relayed", &x->st.encap_relayed },
+		{ "relayed_packets", &x->st.encap_relayed },
 		{ "decapsulated", &x->st.decap },
 		{ "dropped_unknown_peer", &x->st.drop_peer },
 		{ "dropped_not_served", &x->st.drop_dest },
 		{ "dropped_malformed", &x->st.drop_bad },
 		{ "encap_failed", &x->st.encap_fail },
+		{ "relay_failed", &x->st.relay_fail },
 	};
 
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)

@@ -66,7 +66,7 @@ struct itmr_stats {
 	uint64_t switches, failovers;
 	/* the data path's */
 	uint64_t encap, encap_relayed, decap, drop_peer, drop_dest, drop_bad;
-	uint64_t encap_fail;
+	uint64_t encap_fail, relay_fail;
 };
 
 struct itmr_ctx {

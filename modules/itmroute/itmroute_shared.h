@@ -35,12 +35,13 @@ struct itmr_config {
 /* counters: a per-CPU array indexed by these. */
 enum itmr_counter {
 	ITMR_C_ENCAP = 0,  /* packets encapsulated at egress */
-	ITMR_C_RELAYED,	   /* of which relayed (came in from the underlay) */
+	ITMR_C_RELAYED,	   /* sent on to their destination (we are via) */
 	ITMR_C_DECAP,	   /* packets decapsulated at ingress */
 	ITMR_C_DROP_PEER,  /* IP-in-IP from an unknown underlay source */
 	ITMR_C_DROP_DEST,  /* IP-in-IP for a destination we do not serve */
 	ITMR_C_DROP_SHORT, /* malformed IP-in-IP */
 	ITMR_C_ENCAP_FAIL, /* adjust_room or store failed */
+	ITMR_C_DROP_RELAY, /* to relay, but no route or no neighbour */
 	ITMR_C_MAX
 };
 

@@ -98,8 +98,8 @@ itmr_kroute_gateway(uint32_t hop, uint32_t *gw, int *ifindex)
 	struct kroute_reply r = { 0, 0 };
 	int rc;
 
-	rc = kroute_talk(route_msg(buf, RTM_GETROUTE, 0, hop), route_msg_cb,
-			 &r);
+	rc = kroute_talk(route_msg(buf, RTM_GETROUTE, NLM_F_ACK, hop),
+			 route_msg_cb, &r);
 	if (rc < 0)
 		return rc;
 	if (r.ifindex == 0)
@@ -124,10 +124,9 @@ itmr_kroute_replace(uint32_t dst, uint32_t gw, uint32_t hop, int ifindex,
 	rtm->rtm_protocol = ITMR_RTPROT;
 	rtm->rtm_scope = RT_SCOPE_UNIVERSE;
 	rtm->rtm_type = RTN_UNICAST;
-	if (gw == 0) {
-		gw = hop; /* the next hop is on link */
-		rtm->rtm_flags |= RTNH_F_ONLINK;
-	}
+	if (gw == 0)
+		gw = hop;		 /* the next hop is on link */
+	rtm->rtm_flags |= RTNH_F_ONLINK; /* the gateway may be off-subnet */
 	mnl_attr_put(nlh, RTA_GATEWAY, 4, &gw);
 	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
 	if (src)
