@@ -83,6 +83,10 @@ encap(itm_where where, int cls, struct itm_packet *pkt)
 	struct iphdr *o;
 
 	(void)cls;
+	/* The inner L4 checksum may be left to offload; the host fixes the
+	 * checksums of what it parses, the outer header after the push. */
+	if (pkt->l4h && !(pkt->flags & ITM_PKT_FRAGMENT))
+		(void)itm_csum_fix_l4(pkt);
 	if (n == NULL || (o = (void *)itm_packet_push(pkt, 20)) == NULL) {
 		x->st.encap_fail++;
 		return ITM_DROP;
