@@ -7,9 +7,11 @@
  * for this node or, relaying, another member; a packet that came in from
  * the underlay leaves towards its destination directly.
  *
- * A packet queued whole must fit the underlay's MTU once encapsulated, so
- * this data path turns off TSO, GSO and GRO on the underlay device
- * (ethtool): no 64 kB segments reach the queue.
+ * A packet queued whole must fit the underlay's MTU once encapsulated.
+ * This data path turns off GRO (and TSO, GSO) on the underlay device, so
+ * that what comes in is not merged; TCP still builds GSO packets on its
+ * own, which are cut into segments here (segment.c) and sent by a raw
+ * socket.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +27,7 @@
 #include <unistd.h>
 
 #include "itmroute.h"
+#include "segment.h"
 
 #define QUEUE_CLASS_ENCAP 1
 #define QUEUE_CLASS_DECAP 1
@@ -32,6 +35,13 @@
 struct dp_queue {
 	struct itm_info out, fwd, pre;
 	int registered;
+	int raw; /* IPPROTO_RAW: segments of GSO packets leave by it */
+};
+
+/* A segment to send: the outer header to put in front, the socket. */
+struct queue_seg_out {
+	struct itmr_ctx *x;
+	struct iphdr outer;
 };
 
 static int
@@ -71,6 +81,62 @@ encap_class(itm_where where, struct itm_packet *pkt)
 	return n && n->installed_hop ? QUEUE_CLASS_ENCAP : 0;
 }
 
+static void
+outer_header(struct itmr_ctx *x, struct iphdr *o, uint8_t tos, uint16_t df,
+	     uint32_t hop, uint32_t len)
+{
+	o->version = 4;
+	o->ihl = 5;
+	o->tos = tos;
+	o->tot_len = htons((uint16_t)len);
+	o->frag_off = df;
+	o->ttl = 64;
+	o->protocol = IPPROTO_IPIP;
+	o->saddr = x->self_underlay;
+	o->daddr = hop;
+}
+
+static int
+send_segment(const uint8_t *seg, size_t len, void *arg)
+{
+	struct queue_seg_out *so = arg;
+	struct dp_queue *q = so->x->dp_priv;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	uint8_t buf[65536];
+
+	if (len + sizeof(so->outer) > sizeof(buf))
+		return -EMSGSIZE;
+	so->outer.tot_len = htons((uint16_t)(len + sizeof(so->outer)));
+	memcpy(buf, &so->outer, sizeof(so->outer));
+	memcpy(buf + sizeof(so->outer), seg, len);
+	sa.sin_addr.s_addr = so->outer.daddr;
+	if (sendto(q->raw, buf, len + sizeof(so->outer), 0,
+		   (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	so->x->st.encap++;
+	return 0;
+}
+
+/*
+ * A GSO packet (TCP always builds them, whatever the device's offloads)
+ * cannot grow a header in place: cut it into segments that fit the
+ * tunnel, send each encapsulated by the raw socket, drop the original.
+ */
+static int
+encap_gso(struct itmr_ctx *x, struct itm_packet *pkt, uint32_t hop)
+{
+	struct queue_seg_out so = { .x = x };
+	int rc;
+
+	outer_header(x, &so.outer, pkt->iph->tos,
+		     pkt->iph->frag_off & htons(IP_DF), hop, 0);
+	rc = itmr_tcp_segment(pkt->data, pkt->len, x->cfg.mtu, send_segment,
+			      &so);
+	if (rc < 0)
+		x->st.encap_fail++;
+	return ITM_DROP;
+}
+
 static int
 encap(itm_where where, int cls, struct itm_packet *pkt)
 {
@@ -81,25 +147,25 @@ encap(itm_where where, int cls, struct itm_packet *pkt)
 	uint8_t tos = pkt->iph->tos;
 	uint16_t df = pkt->iph->frag_off & htons(IP_DF);
 	struct iphdr *o;
+	uint32_t hop;
 
 	(void)cls;
+	if (n == NULL) {
+		x->st.encap_fail++;
+		return ITM_DROP;
+	}
+	hop = relayed ? n->underlay : n->installed_hop;
+	if (pkt->len > x->cfg.mtu)
+		return encap_gso(x, pkt, hop);
 	/* The inner L4 checksum may be left to offload; the host fixes the
 	 * checksums of what it parses, the outer header after the push. */
 	if (pkt->l4h && !(pkt->flags & ITM_PKT_FRAGMENT))
 		(void)itm_csum_fix_l4(pkt);
-	if (n == NULL || (o = (void *)itm_packet_push(pkt, 20)) == NULL) {
+	if ((o = (void *)itm_packet_push(pkt, 20)) == NULL) {
 		x->st.encap_fail++;
 		return ITM_DROP;
 	}
-	o->version = 4;
-	o->ihl = 5;
-	o->tos = tos;
-	o->tot_len = htons((uint16_t)pkt->len);
-	o->frag_off = df;
-	o->ttl = 64;
-	o->protocol = IPPROTO_IPIP;
-	o->saddr = x->self_underlay;
-	o->daddr = relayed ? n->underlay : n->installed_hop;
+	outer_header(x, o, tos, df, hop, pkt->len);
 	itm_packet_parse(pkt);
 	x->st.encap++;
 	x->st.encap_relayed += relayed;
@@ -228,6 +294,9 @@ queue_open(struct itmr_ctx *x)
 	if (q == NULL)
 		return -ENOMEM;
 	x->dp_priv = q;
+	q->raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (q->raw < 0)
+		return -errno;
 	if ((rc = offload_off(x->ul_dev)) < 0)
 		itm_log(LOG_WARNING, "offloads on %s stay on: %s", x->ul_dev,
 			strerror(-rc));
@@ -258,6 +327,8 @@ queue_close(struct itmr_ctx *x)
 	if (q == NULL)
 		return;
 	queue_unregister(q);
+	if (q->raw >= 0)
+		close(q->raw);
 	free(q);
 	x->dp_priv = NULL;
 }
