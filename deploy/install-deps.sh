@@ -4,11 +4,11 @@
 set -eu
 
 PKGS="build-essential cmake pkg-config clang clang-format
-libmnl-dev libnetfilter-queue-dev libnetfilter-acct-dev libuv1-dev
+libmnl-dev libbpf-dev bpftool llvm libnetfilter-queue-dev libnetfilter-acct-dev libuv1-dev
 libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
 libsqlite3-dev sqlite3 libyaml-dev libjansson-dev libcmocka-dev
 iptables nftables iproute2 conntrack iperf3 tcpdump iputils-ping curl
-openssl procps psmisc python3 python3-yaml nfacct"
+openssl procps psmisc mount python3 python3-yaml nfacct"
 
 missing=""
 for p in $PKGS; do

@@ -61,6 +61,8 @@ switched() {
 	grep -E "itmroute: route $2: $3 -> $4 " "$STATE/agent-$1.log" | tail -n 1
 }
 
+has_switched() { [ -n "$(switched "$@")" ]; }
+
 # ms_of LINE: the log line's time of day in ms.
 ms_of() {
 	awk '{ split($1, t, /[:.]/); print ((t[1] * 60 + t[2]) * 60 + t[3]) * 1000 + t[4] }' <<<"$1"
@@ -71,7 +73,7 @@ ms_of() {
 path_of() {
 	local a=$1 b=$2 dst hop
 	# the inner destination is at bytes 16..19 of the inner header
-	itm_capture "itmlab-$LAB-$a" ul0 \
+	capture "$a" \
 		"ip proto 4 and src host ${UL[$a]} and ip[36:4] = $(ovl_hex "$b")" 3
 	in_node "$a" ping -n -c 6 -i 0.05 -W 1 "${OVL[$b]}" >/dev/null 2>&1
 	itm_capture_wait 5 || { echo none; return; }
@@ -79,6 +81,18 @@ path_of() {
 	hop=${NAME_OF[$dst]:-?}
 	[ "$hop" = "$b" ] && hop=direct
 	echo "$hop"
+}
+
+# capture NODE FILTER COUNT: tcpdump on NODE's ul0 until COUNT packets
+# (itm_capture, for the lab's namespaces).  Sets ITM_PCAP, ITM_CAP_PID.
+capture() {
+	ITM_SEQ=$((ITM_SEQ + 1))
+	ITM_PCAP="$ITM_TMP/cap-$1-$ITM_SEQ.pcap"
+	itm_bg - --name "tcpdump-$1-$ITM_SEQ" ip netns exec "itmlab-$LAB-$1" \
+		tcpdump -i ul0 -n -U -Z root -s 256 -c "$3" -w "$ITM_PCAP" "$2"
+	ITM_CAP_PID=$ITM_LAST_PID
+	itm_wait_for 10 grep -q "listening on" "$ITM_LAST_LOG" ||
+		itm_fail "tcpdump on $1 did not start"
 }
 
 ovl_hex() { printf '0x%02x%02x%02x%02x' ${OVL[$1]//./ }; }
@@ -109,7 +123,7 @@ itm_assert_match "$out" "dev ul0 proto 73 src ${OVL[r1]} .*mtu 1480" "r1's overl
 # TCP r1 -> r4 with a SHA-256 of the bytes on both ends.
 head -c $((4 << 20)) /dev/urandom >"$ITM_TMP/data"
 want=$(sha256sum <"$ITM_TMP/data" | cut -d' ' -f1)
-itm_bg "itmlab-$LAB-r4" --name sink python3 -c '
+itm_bg - --name sink ip netns exec "itmlab-$LAB-r4" python3 -c '
 import hashlib, socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], 5301)); s.listen(1); print("listening", flush=True)
@@ -134,22 +148,22 @@ itm_log "4 MiB r1 -> r4 over TCP arrived intact"
 # 2. The path, from the outer headers
 # ---------------------------------------------------------------------
 itm_assert_eq "$(path_of r1 r4)" direct "r1 -> r4 with the direct path healthy"
-itm_assert_eq "$(path_of r1 r3)" direct "r1 -> r3 (20 ms direct; via r2 10 + 5)"
+itm_assert_eq "$(path_of r2 r4)" direct "r2 -> r4 (5 ms direct, detours 10 and 15)"
 
 out=$(lab impair r1 r4 delay=200ms) || fail "impair: $out"
-itm_wait_for 10 test -n "$(switched r1 r4 direct r2)" ||
+itm_wait_for 10 has_switched r1 r4 direct r2 ||
 	fail "r1 did not move r4's traffic to r2 with 200 ms on r1 - r4"
 line=$(switched r1 r4 direct r2)
-itm_log "delay 200 ms: $line"
-itm_assert_eq "$(path_of r1 r4)" r2 "r1 -> r4 with 200 ms on the direct path"
-# r2 carries it on to r4 from its own underlay address.
-itm_capture "itmlab-$LAB-r4" ul0 \
-	"ip proto 4 and src host ${UL[r2]} and ip[36:4] = $(ovl_hex r4)" 2
+out=$(lab impair r1 r4 clear) || fail "impair clear: $out"
+itm_log "delay 200 ms: $line; cleared at once"
+# Within the hold-down the packets still go through r2 ...
+itm_assert_eq "$(path_of r1 r4)" r2 "r1 -> r4 just after clear (hold-down)"
+# ... and r2 carries them on to r4 from its own underlay address.
+capture r4 "ip proto 4 and src host ${UL[r2]} and ip[36:4] = $(ovl_hex r4)" 2
 in_node r1 ping -n -c 4 -i 0.05 "${OVL[r4]}" >/dev/null 2>&1
 itm_capture_wait 5 || fail "r4 saw no packet for it relayed by r2"
-out=$(lab impair r1 r4 clear) || fail "impair clear: $out"
 t_switch=$(ms_of "$line")
-itm_wait_for $((HOLD_MS / 1000 + 8)) test -n "$(switched r1 r4 r2 direct)" ||
+itm_wait_for $((HOLD_MS / 1000 + 8)) has_switched r1 r4 r2 direct ||
 	fail "r1 did not go back direct after clear"
 back=$(switched r1 r4 r2 direct)
 held=$(( $(ms_of "$back") - t_switch ))
@@ -214,7 +228,7 @@ itm_log "spoofed IP-in-IP: 5 from a non-member, 5 for a non-member address: drop
 qhook=post_route
 [ "$DP" = queue ] && qhook=ip_out	# before the encapsulation at IP_OUT
 lab ctl r1 module load qosmod threshold=20 hook=$qhook >/dev/null || fail "cannot load qosmod on r1"
-itm_capture "itmlab-$LAB-r1" ul0 "ip proto 4 and src host ${UL[r1]} and ip[36:4] = $(ovl_hex r4) and ip[29:1] = 6" 1
+capture r1 "ip proto 4 and src host ${UL[r1]} and ip[36:4] = $(ovl_hex r4) and ip[29:1] = 6" 1
 in_node r1 bash -c "exec 3<>/dev/tcp/${OVL[r4]}/5399" 2>/dev/null || true
 itm_capture_wait 5 || fail "no TCP packet r1 -> r4 captured"
 itm_assert_eq "$(itm_pcap_tos "$ITM_PCAP" | head -n 1)" 0x10 "outer TOS of a short flow's SYN"
