@@ -32,6 +32,7 @@ static const struct command {
 	{ ACT_MODULE_LIST, cmd_module_list },
 	{ ACT_STATS, cmd_stats },
 	{ ACT_TABLE, cmd_table },
+	{ ACT_ROUTES, cmd_routes },
 	{ ACT_NODES, cmd_nodes },
 	{ ACT_TOPO_APPLY, cmd_topo_apply },
 	{ ACT_TOPO_SHOW, cmd_topo_show },

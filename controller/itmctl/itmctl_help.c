@@ -59,6 +59,14 @@ static const struct topic topics[] = {
 	  "not from the controller, so it shows what the node really uses\n"
 	  "(and what its modules see: itm_get_table()).\n"
 	  "  itmctl --agent 10.99.0.2:7701 table\n" },
+	{ "routes", "routes",
+	  "Show the overlay routes itmroute holds on the agent's node: per\n"
+	  "destination its overlay address, the path in use ('direct' or\n"
+	  "the intermediate node; '-' before any path answered), its smoothed\n"
+	  "RTT and loss, since when it is in use, how many switches so far,\n"
+	  "and the alternatives with their RTT and loss ('dead' when silent).\n"
+	  "With -o json the agent's RoutesReply, with every candidate path.\n"
+	  "  itmctl --agent unix:/run/itm/agent.sock routes\n" },
 	{ "nodes", "nodes",
 	  "(controller) List the overlay's nodes with their management and\n"
 	  "overlay addresses, whether the agent is up (joined and sending\n"

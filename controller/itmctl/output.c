@@ -251,6 +251,7 @@ const struct output output_table = {
 	.modules = table_modules,
 	.stats = table_stats,
 	.table = table_neighbours,
+	.routes = table_routes,
 	.nodes = table_nodes,
 	.applied = table_applied,
 	.topology = table_topology,

@@ -23,6 +23,7 @@ struct output {
 	void (*modules)(const char *node, const Itm__V1__ListModulesReply *r);
 	void (*stats)(const Itm__V1__StatsReply *r);
 	void (*table)(const Itm__V1__NeighbourTable *r);
+	void (*routes)(const Itm__V1__RoutesReply *r);
 	/* Controller replies (output_ctl.c). */
 	void (*nodes)(const Itm__V1__NodesReply *r);
 	void (*applied)(const Itm__V1__ApplyReply *r, int dry_run);

@@ -252,6 +252,12 @@ json_applied(const Itm__V1__ApplyReply *r, int dry_run)
 	json_print(o);
 }
 
+static void
+json_routes(const Itm__V1__RoutesReply *r)
+{
+	json_print(pb_to_json(&r->base));
+}
+
 const struct output output_json = {
 	.name = "json",
 	.status = json_status,
@@ -260,6 +266,7 @@ const struct output output_json = {
 	.modules = json_modules,
 	.stats = json_stats,
 	.table = json_table,
+	.routes = json_routes,
 	.nodes = json_nodes,
 	.applied = json_applied,
 	.topology = json_topology,

@@ -162,6 +162,7 @@ static const struct token t_topology[] = {
 static const struct token t_main[] = {
 	{ KEYWORD, "status", ACT_STATUS, t_end },
 	{ KEYWORD, "table", ACT_TABLE, t_end },
+	{ KEYWORD, "routes", ACT_ROUTES, t_end },
 	{ KEYWORD, "module", ACT_NONE, t_module },
 	{ KEYWORD, "stats", ACT_STATS, t_stats },
 	{ KEYWORD, "nodes", ACT_NODES, t_end },

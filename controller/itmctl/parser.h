@@ -19,6 +19,7 @@ enum action {
 	ACT_MODULE_LIST,
 	ACT_STATS,
 	ACT_TABLE,
+	ACT_ROUTES,
 	/* Through the controller. */
 	ACT_NODES,
 	ACT_TOPO_APPLY,

@@ -172,6 +172,43 @@ tick(unsigned long arg)
 		x->dp->read_counters(x);
 }
 
+/* The report of `itmctl routes`: per member, the path in use and every
+ * candidate. */
+static void
+report_routes(itm_route_emit emit, void *ctx, void *arg)
+{
+	struct itmr_ctx *x = arg;
+	struct itm_route_path paths[ITMR_MAX_PATHS];
+	char ovl[INET_ADDRSTRLEN];
+
+	for (unsigned int i = 0; i < x->n_nodes; i++) {
+		struct itmr_node *n = &x->nodes[i];
+		struct itmr_dest *d = &n->dest;
+		struct itm_route r = { .dest = n->name, .paths = paths };
+
+		for (unsigned int k = 0; k < d->n_paths; k++) {
+			const struct itmr_path *p = &d->paths[k];
+
+			paths[k] = (struct itm_route_path){
+				.via = p->via ? hop_name(x, n, p->via) : "",
+				.rtt_us = (uint32_t)p->srtt_us,
+				.loss_pm = p->loss_pm,
+				.alive = p->alive,
+			};
+		}
+		r.n_paths = d->n_paths;
+		r.overlay = ip4(n->overlay, ovl);
+		r.via = d->cur < 0 ? "-" : paths[d->cur].via;
+		if (d->cur >= 0) {
+			r.rtt_us = paths[d->cur].rtt_us;
+			r.loss_pm = paths[d->cur].loss_pm;
+		}
+		r.since = n->since_wall;
+		r.switches = d->switches;
+		emit(ctx, &r);
+	}
+}
+
 /* Candidate paths to @tn: direct, then through each neighbour but @tn. */
 static void
 build_node(const struct itm_table *t, const struct itm_node *tn,
@@ -409,7 +446,8 @@ itmr_load(struct itm_module *m, const struct itm_params *p)
 		itm_module_error(m, "cannot start: %s", strerror(-rc));
 		goto fail;
 	}
-	if ((rc = itm_register_table_func(table_changed, x)) < 0 ||
+	if ((rc = itm_register_routes_func(report_routes, x)) < 0 ||
+	    (rc = itm_register_table_func(table_changed, x)) < 0 ||
 	    (rc = itm_register_timer(tick, (unsigned long)x,
 				     x->cfg.sel.interval_ms)) < 0)
 		goto fail;
@@ -429,6 +467,7 @@ itmr_unload(struct itm_module *m)
 
 	itm_unregister_timer(tick, (unsigned long)x);
 	itm_unregister_table_func(table_changed, x);
+	itm_unregister_routes_func(report_routes, x);
 	itmr_prober_close(x);
 	if (!x->cfg.keep)
 		for (unsigned int i = 0; i < x->n_nodes; i++)
