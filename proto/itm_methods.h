@@ -73,7 +73,8 @@ extern "C" {
 	X(CONTROLLER_NODE_STATS, Controller, NodeStats, node_stats_request, node_stats_reply, UNARY) \
 	X(CONTROLLER_NODE_LOAD_MODULE, Controller, NodeLoadModule, node_module_request, node_module_reply, UNARY) \
 	X(CONTROLLER_NODE_UNLOAD_MODULE, Controller, NodeUnloadModule, node_module_request, node_module_reply, UNARY) \
-	X(CONTROLLER_NODE_LIST_MODULES, Controller, NodeListModules, node_module_request, node_module_reply, UNARY)
+	X(CONTROLLER_NODE_LIST_MODULES, Controller, NodeListModules, node_module_request, node_module_reply, UNARY) \
+	X(CONTROLLER_NODE_ROUTES, Controller, NodeRoutes, node_routes_request, node_routes_reply, UNARY)
 /* clang-format on */
 
 enum itm_method {

@@ -33,6 +33,8 @@ static const struct command {
 	{ ACT_STATS, cmd_stats },
 	{ ACT_TABLE, cmd_table },
 	{ ACT_ROUTES, cmd_routes },
+	{ ACT_NODE_ROUTES, cmd_node_routes },
+	{ ACT_PATHS, cmd_paths },
 	{ ACT_NODES, cmd_nodes },
 	{ ACT_TOPO_APPLY, cmd_topo_apply },
 	{ ACT_TOPO_SHOW, cmd_topo_show },

@@ -133,6 +133,7 @@ cmd_table(struct itmctl *ic, const struct parse_result *res)
 	return 0;
 }
 
+/* Without --agent or $ITM_AGENT, "routes" is every node's. */
 int
 cmd_routes(struct itmctl *ic, const struct parse_result *res)
 {
@@ -140,7 +141,8 @@ cmd_routes(struct itmctl *ic, const struct parse_result *res)
 	ProtobufCMessage *r;
 	int rc;
 
-	(void)res;
+	if (!ic->agent_given)
+		return cmd_node_routes(ic, res);
 	rc = itmctl_agent_call(ic, ITM_AGENT_GET_ROUTES, &q.base, &r);
 	if (rc)
 		return rc;

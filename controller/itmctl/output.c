@@ -258,4 +258,6 @@ const struct output output_table = {
 	.diff = table_diff,
 	.history = table_history,
 	.overlay_stats = table_overlay_stats,
+	.node_routes = table_node_routes,
+	.paths = table_paths,
 };

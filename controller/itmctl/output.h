@@ -31,6 +31,8 @@ struct output {
 	void (*diff)(const Itm__V1__DiffReply *r);
 	void (*history)(const Itm__V1__HistoryReply *r);
 	void (*overlay_stats)(const Itm__V1__NodeStatsReply *r);
+	void (*node_routes)(const Itm__V1__NodeRoutesReply *r);
+	void (*paths)(const Itm__V1__NodeRoutesReply *r);
 };
 
 extern const struct output output_table;

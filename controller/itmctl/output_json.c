@@ -258,6 +258,12 @@ json_routes(const Itm__V1__RoutesReply *r)
 	json_print(pb_to_json(&r->base));
 }
 
+static void
+json_node_routes(const Itm__V1__NodeRoutesReply *r)
+{
+	json_print(pb_to_json(&r->base));
+}
+
 const struct output output_json = {
 	.name = "json",
 	.status = json_status,
@@ -273,4 +279,6 @@ const struct output output_json = {
 	.diff = json_diff,
 	.history = json_history,
 	.overlay_stats = json_overlay_stats,
+	.node_routes = json_node_routes,
+	.paths = json_node_routes,
 };

@@ -1,6 +1,8 @@
 /*
  * output_routes.c - the table output of itmRoute's replies: the routes one
- * node holds (`itmctl routes`).
+ * node holds (`itmctl routes`), every node's through the controller, and
+ * the overlay's measured RTT/loss matrix next to the declared latencies
+ * (`itmctl paths`).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -79,4 +81,71 @@ table_routes(const Itm__V1__RoutesReply *r)
 			since(x->since), u64(x->switches), alternatives(x));
 	}
 	tbl_print(&t);
+}
+
+static void
+node_errors(const Itm__V1__NodeRoutesReply *r)
+{
+	for (size_t i = 0; i < r->n_errors; i++)
+		printf("%snode %s: %s\n", i ? "" : "\n", r->errors[i]->node,
+		       str_or_dash(r->errors[i]->detail));
+}
+
+void
+table_node_routes(const Itm__V1__NodeRoutesReply *r)
+{
+	for (size_t i = 0; i < r->n_nodes; i++) {
+		if (i)
+			putchar('\n');
+		table_routes(r->nodes[i]);
+	}
+	node_errors(r);
+}
+
+/* The declared round trip between @a and @b: twice the link's latency. */
+static const char *
+declared(const Itm__V1__NodeRoutesReply *r, const char *a, const char *b)
+{
+	for (size_t i = 0; i < r->n_links; i++) {
+		const Itm__V1__DeclaredLink *l = r->links[i];
+
+		if (((strcmp(l->a, a) == 0 && strcmp(l->b, b) == 0) ||
+		     (strcmp(l->a, b) == 0 && strcmp(l->b, a) == 0)) &&
+		    l->latency_ms)
+			return fmt("%u", 2 * l->latency_ms);
+	}
+	return "-";
+}
+
+static void
+path_rows(struct table *t, const Itm__V1__NodeRoutesReply *rr,
+	  const Itm__V1__RoutesReply *n)
+{
+	for (size_t i = 0; i < n->n_routes; i++) {
+		const Itm__V1__Route *x = n->routes[i];
+		const Itm__V1__RoutePath *d = NULL;
+
+		for (size_t k = 0; k < x->n_paths; k++)
+			if (x->paths[k]->via[0] == '\0')
+				d = x->paths[k];
+		tbl_row(t, n->node, x->destination,
+			declared(rr, n->node, x->destination),
+			d && d->alive ? ms(d->rtt_us) : "dead",
+			d ? fmt("%u%%", d->loss_permille / 10) : "-",
+			strcmp(x->via, "-") == 0 ? "-" : path_name(x->via),
+			ms(x->rtt_us));
+	}
+}
+
+void
+table_paths(const Itm__V1__NodeRoutesReply *r)
+{
+	struct table t;
+
+	tbl_init(&t, "llrrrlr", "FROM", "TO", "DECLARED_RTT_MS",
+		 "DIRECT_RTT_MS", "DIRECT_LOSS", "PATH", "PATH_RTT_MS");
+	for (size_t i = 0; i < r->n_nodes; i++)
+		path_rows(&t, r, r->nodes[i]);
+	tbl_print(&t);
+	node_errors(r);
 }

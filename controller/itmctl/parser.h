@@ -20,6 +20,8 @@ enum action {
 	ACT_STATS,
 	ACT_TABLE,
 	ACT_ROUTES,
+	ACT_NODE_ROUTES,
+	ACT_PATHS,
 	/* Through the controller. */
 	ACT_NODES,
 	ACT_TOPO_APPLY,

@@ -184,6 +184,24 @@ lost=$((300 - got))
 itm_log "cut r1 - r4: $lost of 300 pings (10 ms apart) lost; $(switched r1 r4 direct r2)"
 itm_assert_le "$lost" 100 "pings lost over the cut"
 itm_assert_eq "$(path_of r1 r4)" r2 "r1 -> r4 with the direct path cut"
+# What the operator sees: r1's agent, the controller asking it, the matrix.
+out=$(lab ctl r1 routes) || fail "itmctl routes (agent): $out"
+itm_assert_match "$out" "r4 +${OVL[r4]} +r2 +[0-9.]+ +[0-9]+% .* direct dead" "itmctl routes on r1's agent"
+lab itmctl -o json routes r1 >"$ITM_TMP/routes.json" || fail "itmctl routes r1"
+python3 - "$ITM_TMP/routes.json" <<'PY' || fail "routes r1 (json): $(cat "$ITM_TMP/routes.json")"
+import json, sys
+rep = json.load(open(sys.argv[1]))
+(node,) = rep["nodes"]
+r = {x["destination"]: x for x in node["routes"]}["r4"]
+paths = {p["via"]: p for p in r["paths"]}
+assert node["node"] == "r1" and r["via"] == "r2" and r["switches"] >= 2, r
+assert not paths[""]["alive"] and paths["r2"]["alive"], paths
+PY
+out=$(lab itmctl paths) || fail "itmctl paths: $out"
+itm_log "itmctl paths with r1 - r4 cut:
+$out"
+itm_assert_match "$out" "r1 +r4 +10 +dead +[0-9]+% +r2 " "paths: r1 -> r4 declared 10, direct dead, via r2"
+itm_assert_match "$out" "r2 +r3 +10 +[0-9.]+ +0% +direct " "paths: r2 -> r3"
 lab impair r1 r4 up >/dev/null
 
 # ---------------------------------------------------------------------
