@@ -20,6 +20,7 @@
  *   lease.c     process modules: leases, heartbeats, expiry
  *   telemetry.c per-module per-class counters
  *   routes.c    the routes modules report (itmRoute), for GetRoutes
+ *   metrics.c   --metrics: the Prometheus snapshot, rendered on the loop
  *   rpc*.c      the Agent gRPC service (wire <-> internal)
  *   ctlink.c    the link to itm-controller
  *   workers.c   --workers N: threads that read the in-agent queues
@@ -27,6 +28,7 @@
  * Calls go down this list, never up (main.c wires them all):
  *
  *   rpc*.c, ctlink.c        the control plane, wire <-> internal
+ *   metrics.c -> telemetry.c  the Prometheus snapshot
  *   telemetry.c, routes.c   read modules, leases, settled counts
  *   modload.c -> modapi.c   in-agent modules (modview.c: their table)
  *   lease.c                 process modules
@@ -64,9 +66,10 @@
 
 struct agent_config {
 	const char *node;
-	const char *socket_path; /* unix socket for local clients */
-	const char *listen_addr; /* optional TCP */
-	const char *controller;	 /* optional */
+	const char *socket_path;  /* unix socket for local clients */
+	const char *listen_addr;  /* optional TCP */
+	const char *controller;	  /* optional */
+	const char *metrics_addr; /* optional: --metrics */
 	const char *moddirs[AGENT_MAX_MODDIRS];
 	int n_moddirs;
 	const char *loads[AGENT_MAX_LOADS]; /* "name k=v ..." */
@@ -197,6 +200,8 @@ int stage_runners_set_regs(struct stage *st, struct itm__reg *const *regs,
 void stage_runners_close(struct stage *st); /* and free its queues */
 uint64_t stage_runners_malformed(const struct stage *st);
 uint64_t stage_runners_drops(const struct stage *st);
+void stage_runners_latency(const struct stage *st, unsigned int i,
+			   struct itm__runner_lat *out);
 
 /* match.c: compile @in into iptables match strings, one per rule. */
 int match_compile(const struct itm_interest *in, itm_where hook, char ***out,

@@ -17,6 +17,7 @@
 #include "lease.h"
 #include "itm_methods.h"
 #include "log.h"
+#include "metrics.h"
 #include "rpc.h"
 
 #ifndef ITM_PLUGIN_DIR
@@ -45,6 +46,11 @@ usage(FILE *f)
 "                           modules (default: /run/itm/agent.sock)\n"
 "  -l, --listen ADDR        also serve management on TCP, e.g. 0.0.0.0:7701\n"
 "  -c, --controller ADDR    join the itm-controller at ADDR (host:port)\n"
+"      --metrics ADDR       serve GET /metrics (Prometheus text format) on\n"
+"                           ADDR: HOST:PORT, [V6]:PORT, or PORT alone for\n"
+"                           127.0.0.1:PORT (e.g. 9464).  Off by default; no\n"
+"                           authentication, so keep it on loopback or a\n"
+"                           management network.  Refreshed every second.\n"
 "  -M, --module-dir DIR     where in-agent modules are found (repeatable;\n"
 "                           default: " ITM_PLUGIN_DIR ")\n"
 "  -m, --load 'NAME [K=V..]' load a module at start-up (repeatable)\n"
@@ -72,6 +78,7 @@ usage(FILE *f)
 "Examples:\n"
 "  itm-agent --node r1 --load 'qosmod threshold=20'\n"
 "  ip netns exec r itm-agent -n r -s /run/itm/r.sock -l 10.0.0.1:7701\n"
+"  itm-agent --node r1 --metrics 127.0.0.1:9464 --load qosmod\n"
 "  itmctl --agent unix:/run/itm/agent.sock stats\n");
 	/* clang-format on */
 }
@@ -101,7 +108,7 @@ parse_workers(const char *s)
 static void
 parse_args(int argc, char **argv, struct agent_config *c)
 {
-	enum { OPT_CA = 256, OPT_CERT, OPT_KEY };
+	enum { OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_METRICS };
 	static const struct option opts[] = {
 		{ "node", required_argument, NULL, 'n' },
 		{ "socket", required_argument, NULL, 's' },
@@ -111,6 +118,7 @@ parse_args(int argc, char **argv, struct agent_config *c)
 		{ "load", required_argument, NULL, 'm' },
 		{ "queue-base", required_argument, NULL, 'q' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
 		{ "tls-ca", required_argument, NULL, OPT_CA },
 		{ "tls-cert", required_argument, NULL, OPT_CERT },
 		{ "tls-key", required_argument, NULL, OPT_KEY },
@@ -141,6 +149,7 @@ parse_args(int argc, char **argv, struct agent_config *c)
 			break;
 		case 'q': c->queue_base = parse_queue_base(optarg); break;
 		case 'w': c->workers = parse_workers(optarg); break;
+		case OPT_METRICS: c->metrics_addr = optarg; break;
 		case OPT_CA: c->tls.ca_file = optarg; break;
 		case OPT_CERT: c->tls.cert_file = optarg; break;
 		case OPT_KEY: c->tls.key_file = optarg; break;
@@ -232,6 +241,7 @@ static void
 shutdown_agent(void)
 {
 	log_info("stopping: removing modules and rules");
+	metrics_stop();
 	ctlink_stop();
 	lease_drop_all();
 	modload_unload_all();
@@ -302,6 +312,11 @@ main(int argc, char **argv)
 		       "installed, and are we root?)");
 	if (rpc_start() < 0)
 		fatalx("cannot serve the Agent service; exiting");
+	if (metrics_start() < 0) {
+		shutdown_agent();
+		uv_run(agent->loop, UV_RUN_DEFAULT);
+		fatalx("cannot serve metrics; exiting");
+	}
 	for (int i = 0; i < agent->cfg.n_loads; i++)
 		if (load_at_start(agent->cfg.loads[i]) < 0) {
 			shutdown_agent();

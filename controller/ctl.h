@@ -13,6 +13,7 @@
  *   ctl_fanout.c  NodeStats and module calls forwarded to agents
  *   ctl_place.c   module placement: agents run the modules the topology
  *                 declares (after each apply's push, and on join)
+ *   ctl_metrics.c --metrics: the Prometheus snapshot, rendered on the loop
  *
  * The topology model is topo/ (libitmtopo), the store store.h (SQLite in
  * store.c), the wire proto/ (itm_methods.h: the RPCs).
@@ -28,6 +29,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "hist.h"
 #include "itm_rpc.h"
 #include "neigh.h"
 #include "store.h"
@@ -43,6 +45,7 @@
 struct ctl_config {
 	const char *db_path;
 	const char *listen;
+	const char *metrics_addr; /* --metrics, or NULL */
 	struct itm_rpc_tls tls;
 	int use_tls;
 	int plaintext; /* --plaintext: allowed off loopback */
@@ -81,6 +84,12 @@ struct ctl {
 	size_t n_nodes;
 	int applying;		      /* an Apply/Rollback is pushing */
 	struct place_job *place_jobs; /* module placement, oldest first */
+
+	/* ctl_metrics.c: what --metrics exports beyond the state above. */
+	struct metrics_hist apply_hist; /* Apply/Rollback, store to reply */
+	struct metrics_hist push_hist;	/* a round of table pushes */
+	struct metrics_httpd *metrics;
+	uv_timer_t metrics_timer;
 };
 
 /* ctl_state.c: at start-up, the store's newest generation (@err says
@@ -196,6 +205,14 @@ int ctl_place_pushed(struct ctl *c, const char *why,
 		     ctl_push_done_cb done, void *arg);
 /* Reconcile one node and log the outcome (an agent joined). */
 void ctl_place_one(struct ctl *c, const char *node, const char *why);
+
+/* ctl_metrics.c: the histograms (always), and GET /metrics when
+ * cfg.metrics_addr is set (< 0, logged, when it cannot listen). */
+void ctl_metrics_init(struct ctl *c);
+int ctl_metrics_start(struct ctl *c);
+void ctl_metrics_stop(struct ctl *c);
+/* Seconds since @t0 (uv_hrtime() ns). */
+double ctl_since_s(uint64_t t0);
 
 /* ctl_rpc.c */
 int ctl_rpc_start(struct ctl *c);

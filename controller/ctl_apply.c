@@ -38,6 +38,7 @@ struct apply_call {
 	struct ctl *c;
 	struct itm_rpc_call *call;
 	uint64_t gen;
+	uint64_t t0; /* uv_hrtime() before storing it */
 };
 
 static void
@@ -93,6 +94,7 @@ placed_cb(void *arg, struct ctl_push_result *r, size_t n)
 		 count[CTL_OUTCOME_UNCHANGED], count[CTL_OUTCOME_UNREACHABLE],
 		 count[CTL_OUTCOME_REFUSED]);
 	reply_results(ac->call, ac->gen, r, n);
+	metrics_hist_observe(&ac->c->apply_hist, ctl_since_s(ac->t0));
 	ac->c->applying = 0;
 	free(ac);
 }
@@ -117,7 +119,8 @@ pushed_cb(void *arg, struct ctl_push_result *r, size_t n)
 
 /* Generation @gen is stored and current: push it everywhere. */
 static void
-push_generation(struct ctl *c, struct itm_rpc_call *call, uint64_t gen)
+push_generation(struct ctl *c, struct itm_rpc_call *call, uint64_t gen,
+		uint64_t t0)
 {
 	struct apply_call *ac;
 	const char **names;
@@ -129,7 +132,10 @@ push_generation(struct ctl *c, struct itm_rpc_call *call, uint64_t gen)
 	for (size_t i = 0; rc == 0 && i < c->n_nodes; i++)
 		names[i] = c->nodes[i].name;
 	if (rc == 0) {
-		*ac = (struct apply_call){ .c = c, .call = call, .gen = gen };
+		*ac = (struct apply_call){ .c = c,
+					   .call = call,
+					   .gen = gen,
+					   .t0 = t0 };
 		c->applying = 1;
 		rc = ctl_push(c, names, c->n_nodes, pushed_cb, ac);
 	}
@@ -181,7 +187,7 @@ static void
 store_and_push(struct ctl *c, struct itm_rpc_call *call, struct staged *s,
 	       struct store_apply *in)
 {
-	uint64_t gen;
+	uint64_t gen, t0 = uv_hrtime();
 	int rc;
 
 	in->topo = s->topo;
@@ -217,7 +223,7 @@ store_and_push(struct ctl *c, struct itm_rpc_call *call, struct staged *s,
 		log_info("generation %llu applied from %s (%s)",
 			 (unsigned long long)gen, in->source,
 			 itm_rpc_peer(call));
-	push_generation(c, call, gen);
+	push_generation(c, call, gen, t0);
 }
 
 /* Which nodes' tables @s would change, without storing anything. */

@@ -42,6 +42,11 @@ usage(FILE *f)
 "      --tls-cert FILE      the controller's certificate (its SAN must name\n"
 "                           the address agents dial)\n"
 "      --tls-key FILE       its key\n"
+"      --metrics ADDR       serve GET /metrics (Prometheus text format) on\n"
+"                           ADDR: HOST:PORT, [V6]:PORT, or PORT alone for\n"
+"                           127.0.0.1:PORT (e.g. 9465).  Off by default; no\n"
+"                           authentication, so keep it on loopback or a\n"
+"                           management network.  Refreshed every second.\n"
 "      --plaintext          allow listening without TLS on an address that\n"
 "                           is not loopback\n"
 "  -n, --check              open the database, validate the current\n"
@@ -70,7 +75,8 @@ usage(FILE *f)
 "  itm-controller --db /var/lib/itm/topology.db\n"
 "  itm-controller --db topo.db --listen 0.0.0.0:7700 --tls-ca ca.pem \\\n"
 "      --tls-cert controller.pem --tls-key controller.key\n"
-"  itm-controller --db topo.db --check\n",
+"  itm-controller --db topo.db --check\n"
+"  itm-controller --db topo.db --metrics 127.0.0.1:9465\n",
 	CTL_DEFAULT_HB_MS, CTL_MISSED_BEATS, CTL_DEFAULT_PUSH_MS);
 	/* clang-format on */
 }
@@ -118,7 +124,15 @@ addr_is_local(const char *addr)
 	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
-enum { OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_HB, OPT_PUSH };
+enum {
+	OPT_CA = 256,
+	OPT_CERT,
+	OPT_KEY,
+	OPT_PLAIN,
+	OPT_HB,
+	OPT_PUSH,
+	OPT_METRICS
+};
 
 static void
 parse_args(struct ctl_config *cfg, int argc, char **argv)
@@ -130,6 +144,7 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 		{ "tls-cert", required_argument, NULL, OPT_CERT },
 		{ "tls-key", required_argument, NULL, OPT_KEY },
 		{ "plaintext", no_argument, NULL, OPT_PLAIN },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
 		{ "check", no_argument, NULL, 'n' },
 		{ "heartbeat-ms", required_argument, NULL, OPT_HB },
 		{ "push-timeout-ms", required_argument, NULL, OPT_PUSH },
@@ -151,6 +166,7 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 		case OPT_CERT: cfg->tls.cert_file = optarg; break;
 		case OPT_KEY: cfg->tls.key_file = optarg; break;
 		case OPT_PLAIN: cfg->plaintext = 1; break;
+		case OPT_METRICS: cfg->metrics_addr = optarg; break;
 		case 'n': cfg->check_only = 1; break;
 		case OPT_HB:
 			cfg->heartbeat_ms = parse_ms("--heartbeat-ms", optarg);
@@ -247,6 +263,7 @@ shutdown_cb(uv_signal_t *s, int signum)
 	struct ctl *c = s->data;
 
 	log_info("signal %d: shutting down (agents keep their tables)", signum);
+	ctl_metrics_stop(c);
 	ctl_nodes_stop(c);
 	ctl_state_free(c);
 	ctl_rpc_stop(c);
@@ -285,9 +302,12 @@ main(int argc, char **argv)
 	if (c->cfg.check_only)
 		return check_only(c);
 	c->loop = uv_default_loop();
+	ctl_metrics_init(c);
 	open_store(c);
 	if ((rc = ctl_rpc_start(c)) < 0)
 		fatalx("listen on %s: %s", c->cfg.listen, strerror(-rc));
+	if (ctl_metrics_start(c) < 0)
+		fatalx("cannot serve metrics; exiting");
 	ctl_nodes_start(c);
 	signals_start(c);
 	log_info("itm-controller %s: database %s, generation %llu with %zu "

@@ -31,6 +31,7 @@ struct push_round {
 	struct ctl_push_result *res; /* res[i].node is fan.nodes[i] */
 	ctl_push_done_cb done;
 	void *arg;
+	uint64_t t0; /* uv_hrtime() at the start */
 };
 
 static void
@@ -71,6 +72,7 @@ round_finish_cb(struct ctl_fan *f)
 {
 	struct push_round *p = CTL_FAN_OWNER(f, struct push_round);
 
+	metrics_hist_observe(&f->c->push_hist, ctl_since_s(p->t0));
 	record_acks(p);
 	p->done(p->arg, p->res, f->n);
 	round_free(p);
@@ -246,6 +248,7 @@ ctl_push(struct ctl *c, const char *const *nodes, size_t n,
 	p->arg = arg;
 	for (size_t i = 0; i < n; i++)
 		p->res[i].node = p->fan.nodes[i];
+	p->t0 = uv_hrtime();
 	ctl_fan_run(&p->fan, push_start);
 	return 0;
 }

@@ -42,8 +42,9 @@
  * ... } in store.c). */
 struct store {
 	const struct store_ops *ops;
-	int last;      /* errno value of the last failure */
-	char err[512]; /* what store_errmsg() says about it */
+	int last;	 /* errno value of the last failure */
+	uint64_t errors; /* backend calls that failed (store_api.c) */
+	char err[512];	 /* what store_errmsg() says about it */
 };
 
 /*
@@ -54,6 +55,8 @@ struct store {
 int store_open(struct store **out, const char *where, char *err, size_t errlen);
 void store_close(struct store *st);
 const char *store_errmsg(const struct store *st);
+/* Calls the backend failed since open (itm_store_errors_total). */
+uint64_t store_errors(const struct store *st);
 int store_schema_version(struct store *st);
 
 /*

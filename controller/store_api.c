@@ -56,10 +56,25 @@ store_errmsg(const struct store *st)
 	return st->err;
 }
 
+uint64_t
+store_errors(const struct store *st)
+{
+	return st->errors;
+}
+
+/* @rc of a backend call, failures counted (not "no such generation"). */
+static int
+counted(struct store *st, int rc)
+{
+	if (rc < 0 && rc != -ENOENT)
+		st->errors++;
+	return rc;
+}
+
 int
 store_schema_version(struct store *st)
 {
-	return st->ops->schema_version(st);
+	return counted(st, st->ops->schema_version(st));
 }
 
 /* ------------------------------------------------------------------ */
@@ -112,7 +127,7 @@ store_apply(struct store *st, const struct store_apply *in, uint64_t *gen)
 	if ((rc = apply_check(st, in)) < 0)
 		return rc;
 	sha256_hex(in->yaml, in->len, sha);
-	return st->ops->apply(st, in, sha, gen);
+	return counted(st, st->ops->apply(st, in, sha, gen));
 }
 
 /* Test hook: create the file named by STORE_PAUSE_ENV and wait (up to a
@@ -138,13 +153,13 @@ store_pause_hook(void)
 int
 store_current(struct store *st, uint64_t *gen)
 {
-	return st->ops->current(st, gen);
+	return counted(st, st->ops->current(st, gen));
 }
 
 int
 store_history(struct store *st, struct store_gen **out, size_t *n)
 {
-	return st->ops->history(st, out, n);
+	return counted(st, st->ops->history(st, out, n));
 }
 
 void
@@ -167,7 +182,7 @@ int
 store_yaml(struct store *st, uint64_t gen, char **yaml, size_t *len,
 	   struct store_gen *info)
 {
-	return st->ops->yaml(st, gen, yaml, len, info);
+	return counted(st, st->ops->yaml(st, gen, yaml, len, info));
 }
 
 /* ------------------------------------------------------------------ */
@@ -177,7 +192,7 @@ store_yaml(struct store *st, uint64_t gen, char **yaml, size_t *len,
 int
 store_nodes(struct store *st, struct store_node **out, size_t *n)
 {
-	return st->ops->nodes(st, out, n);
+	return counted(st, st->ops->nodes(st, out, n));
 }
 
 void
@@ -198,27 +213,28 @@ int
 store_agent_seen(struct store *st, const char *node, const char *addr,
 		 const char *version, int64_t now_ms)
 {
-	return st->ops->agent_seen(st, node, addr, version, now_ms);
+	return counted(st,
+		       st->ops->agent_seen(st, node, addr, version, now_ms));
 }
 
 int
 store_agent_ack(struct store *st, const char *node, uint64_t gen)
 {
-	return st->ops->agent_acks(st, &node, &gen, 1);
+	return counted(st, st->ops->agent_acks(st, &node, &gen, 1));
 }
 
 int
 store_agent_acks(struct store *st, const char *const *nodes,
 		 const uint64_t *gens, size_t n)
 {
-	return n ? st->ops->agent_acks(st, nodes, gens, n) : 0;
+	return n ? counted(st, st->ops->agent_acks(st, nodes, gens, n)) : 0;
 }
 
 int
 store_placements(struct store *st, const char *node,
 		 struct store_placement **out, size_t *n)
 {
-	return st->ops->placements(st, node, out, n);
+	return counted(st, st->ops->placements(st, node, out, n));
 }
 
 void
@@ -235,11 +251,12 @@ int
 store_placement_set(struct store *st, const char *node, const char *module,
 		    const char *params, uint64_t gen, int64_t now_ms)
 {
-	return st->ops->placement_set(st, node, module, params, gen, now_ms);
+	return counted(st, st->ops->placement_set(st, node, module, params, gen,
+						  now_ms));
 }
 
 int
 store_placement_del(struct store *st, const char *node, const char *module)
 {
-	return st->ops->placement_del(st, node, module);
+	return counted(st, st->ops->placement_del(st, node, module));
 }

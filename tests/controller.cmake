@@ -30,3 +30,5 @@ itm_integ_test(ctl_lab4 ctl_lab4.sh TIMEOUT 240)
 # Module placement by the controller: topo.yaml modules loaded, reloaded
 # and unloaded on apply, rollback and agent restart; hand-loaded ones kept.
 itm_integ_test(ctl_place ctl_place.sh TIMEOUT 150)
+# --metrics of the controller and its agents.
+itm_integ_test(ctl_metrics ctl_metrics.sh TIMEOUT 120)

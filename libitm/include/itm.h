@@ -251,8 +251,11 @@ int itm_unregister_fd(int fd);
 
 /*
  * Export a counter of the module: the host reads *@value whenever stats are
- * asked for and shows it as @name (copied).  @value must stay valid until the
- * module unloads or exits.
+ * asked for and shows it as @name (copied; at most 47 characters).  @value
+ * must stay valid until the module unloads or exits.  The agent's /metrics
+ * shows it as itm_module_<name>{module="<module>"}: a name ending in _total
+ * is a counter, any other a gauge; _us and _ms are exported in seconds;
+ * "name{k=v,k2=v2}" adds up to 4 labels of few values (a node, a path).
  */
 int itm_register_counter(const char *name, const uint64_t *value);
 

@@ -159,6 +159,73 @@ decide(struct itmr_ctx *x, struct itmr_node *n, uint64_t now)
 		p->loss_pm / 10);
 }
 
+/* Per path counters for --metrics (path_rtt_us{dst=r4,via=r2}, ...), the
+ * first ITMR_EXPORT_MAX paths seen: counters cannot be taken back, so a
+ * path that goes away reads 0 (active 0). */
+static void
+export_register(struct itmr_ctx *x, const char *dst, const char *via)
+{
+	struct itmr_export *e;
+	char name[3][64];
+
+	for (unsigned int i = 0; i < x->n_exp; i++)
+		if (!strcmp(x->exp[i].dst, dst) && !strcmp(x->exp[i].via, via))
+			return;
+	if (x->n_exp >= ITMR_EXPORT_MAX)
+		return;
+	e = &x->exp[x->n_exp];
+	snprintf(name[0], 64, "path_rtt_us{dst=%s,via=%s}", dst, via);
+	snprintf(name[2], 64, "path_active{dst=%s,via=%s}", dst, via);
+	/* the longest; the host keeps 47 characters */
+	if (snprintf(name[1], 64, "path_loss_permille{dst=%s,via=%s}", dst,
+		     via) > 47)
+		return;
+	snprintf(e->dst, sizeof(e->dst), "%s", dst);
+	snprintf(e->via, sizeof(e->via), "%s", via);
+	if (itm_register_counter(name[0], &e->rtt_us) < 0 ||
+	    itm_register_counter(name[1], &e->loss_pm) < 0 ||
+	    itm_register_counter(name[2], &e->active) < 0)
+		return;
+	x->n_exp++;
+}
+
+static void
+export_paths(struct itmr_ctx *x)
+{
+	for (unsigned int i = 0; i < x->n_nodes; i++)
+		for (unsigned int k = 0; k < x->nodes[i].dest.n_paths; k++)
+			export_register(x, x->nodes[i].name,
+					hop_name(x, &x->nodes[i],
+						 x->nodes[i]
+							 .dest.paths[k]
+							 .via));
+}
+
+static void
+export_update(struct itmr_ctx *x)
+{
+	for (unsigned int i = 0; i < x->n_exp; i++) {
+		struct itmr_export *e = &x->exp[i];
+
+		e->rtt_us = e->loss_pm = e->active = 0;
+		for (unsigned int j = 0; j < x->n_nodes; j++) {
+			struct itmr_node *n = &x->nodes[j];
+
+			if (strcmp(n->name, e->dst) != 0)
+				continue;
+			for (unsigned int k = 0; k < n->dest.n_paths; k++) {
+				struct itmr_path *p = &n->dest.paths[k];
+
+				if (strcmp(hop_name(x, n, p->via), e->via))
+					continue;
+				e->rtt_us = p->alive ? p->srtt_us : 0;
+				e->loss_pm = p->loss_pm;
+				e->active = (int)k == n->dest.cur;
+			}
+		}
+	}
+}
+
 static void
 tick(unsigned long arg)
 {
@@ -168,8 +235,10 @@ tick(unsigned long arg)
 	for (unsigned int i = 0; i < x->n_nodes; i++)
 		decide(x, &x->nodes[i], now);
 	itmr_prober_send_all(x);
-	if (x->ticks++ % 10 == 0)
+	if (x->ticks++ % 10 == 0) {
 		x->dp->read_counters(x);
+		export_update(x);
+	}
 }
 
 /* The report of `itmctl routes`: per member, the path in use and every
@@ -354,6 +423,7 @@ apply_table(struct itmr_ctx *x, const struct itm_table *t)
 	if (x->sock < 0 && (rc = start(x)) < 0)
 		return rc;
 	take_members(x, t);
+	export_paths(x);
 	if ((rc = x->dp->set_members(x)) < 0)
 		itm_log(LOG_ERR, "data path members: %s", strerror(-rc));
 	itm_log(LOG_INFO, "table generation %llu: %u members",

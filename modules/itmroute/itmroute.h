@@ -69,6 +69,13 @@ struct itmr_stats {
 	uint64_t encap_fail, relay_fail;
 };
 
+/* A path exported as counters (metrics): path_rtt_us{dst=,via=}, ... */
+#define ITMR_EXPORT_MAX 15
+struct itmr_export {
+	char dst[ITMR_NAME_MAX], via[ITMR_NAME_MAX];
+	uint64_t rtt_us, loss_pm, active;
+};
+
 struct itmr_ctx {
 	struct itmr_cfg cfg;
 	struct itmr_node nodes[ITMR_NODES_MAX];
@@ -83,6 +90,8 @@ struct itmr_ctx {
 	void *dp_priv;
 	struct itmr_stats st;
 	uint32_t ticks;
+	struct itmr_export exp[ITMR_EXPORT_MAX];
+	unsigned int n_exp;
 };
 
 extern const struct itmr_dp_ops itmr_dp_ebpf, itmr_dp_queue;
