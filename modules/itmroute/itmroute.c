@@ -166,7 +166,9 @@ static void
 export_register(struct itmr_ctx *x, const char *dst, const char *via)
 {
 	struct itmr_export *e;
-	char name[3][64];
+	char name[3][160];
+	size_t ld = strnlen(dst, ITMR_NAME_MAX - 1);
+	size_t lv = strnlen(via, ITMR_NAME_MAX - 1);
 
 	for (unsigned int i = 0; i < x->n_exp; i++)
 		if (!strcmp(x->exp[i].dst, dst) && !strcmp(x->exp[i].via, via))
@@ -174,14 +176,18 @@ export_register(struct itmr_ctx *x, const char *dst, const char *via)
 	if (x->n_exp >= ITMR_EXPORT_MAX)
 		return;
 	e = &x->exp[x->n_exp];
-	snprintf(name[0], 64, "path_rtt_us{dst=%s,via=%s}", dst, via);
-	snprintf(name[2], 64, "path_active{dst=%s,via=%s}", dst, via);
-	/* the longest; the host keeps 47 characters */
-	if (snprintf(name[1], 64, "path_loss_permille{dst=%s,via=%s}", dst,
-		     via) > 47)
-		return;
-	snprintf(e->dst, sizeof(e->dst), "%s", dst);
-	snprintf(e->via, sizeof(e->via), "%s", via);
+	if (ld + lv > 47 - 29)
+		return;		 /* the host keeps 47 characters of a name */
+	memcpy(e->dst, dst, ld); /* dst and via may live in x too */
+	e->dst[ld] = '\0';
+	memcpy(e->via, via, lv);
+	e->via[lv] = '\0';
+	snprintf(name[0], sizeof(name[0]), "path_rtt_us{dst=%s,via=%s}", e->dst,
+		 e->via);
+	snprintf(name[1], sizeof(name[1]), "path_loss_permille{dst=%s,via=%s}",
+		 e->dst, e->via);
+	snprintf(name[2], sizeof(name[2]), "path_active{dst=%s,via=%s}", e->dst,
+		 e->via);
 	if (itm_register_counter(name[0], &e->rtt_us) < 0 ||
 	    itm_register_counter(name[1], &e->loss_pm) < 0 ||
 	    itm_register_counter(name[2], &e->active) < 0)
