@@ -78,6 +78,7 @@ struct agent_config {
 	unsigned int workers;	/* --workers, 1..AGENT_MAX_WORKERS */
 	struct itm_rpc_tls tls; /* for TCP and controller */
 	int use_tls;
+	int insecure_plaintext; /* --listen off loopback without TLS */
 	int verbose;
 };
 

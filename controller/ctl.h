@@ -150,7 +150,8 @@ typedef void (*ctl_fan_finish_cb)(struct ctl_fan *f);
 typedef int (*ctl_fan_start_cb)(struct ctl_fan_slot *s);
 struct ctl_fan {
 	struct ctl *c;
-	char **nodes; /* owned copies: the topology may be reloaded */
+	int64_t deadline_ms; /* the client's, CLOCK_MONOTONIC; 0: none */
+	char **nodes;	     /* owned copies: the topology may be reloaded */
 	size_t n;
 	struct ctl_fan_slot *slots; /* slots[i]: operation i's argument */
 	size_t pending;
@@ -162,6 +163,12 @@ struct ctl_fan {
 int ctl_fan_init(struct ctl_fan *f, struct ctl *c, const char *const *nodes,
 		 size_t n, ctl_fan_finish_cb finish);
 void ctl_fan_run(struct ctl_fan *f, ctl_fan_start_cb start);
+/* A round made for a client's @call ends before the client's deadline:
+ * each call to an agent then gets ctl_fan_timeout(). */
+void ctl_fan_deadline(struct ctl_fan *f, const struct itm_rpc_call *call);
+/* The push timeout, or less: 4/5 of what is left of the client's
+ * deadline, so the answer reaches the client in time (at least 1). */
+int ctl_fan_timeout(const struct ctl_fan *f);
 void ctl_fan_done(struct ctl_fan_slot *s);
 void ctl_fan_fini(struct ctl_fan *f);
 
@@ -177,8 +184,10 @@ struct ctl_push_result {
 };
 typedef void (*ctl_push_done_cb)(void *arg, struct ctl_push_result *res,
 				 size_t n);
+/* @call: the client's call the push is for (its deadline bounds the
+ * pushes), or NULL. */
 int ctl_push(struct ctl *c, const char *const *nodes, size_t n,
-	     ctl_push_done_cb done, void *arg);
+	     const struct itm_rpc_call *call, ctl_push_done_cb done, void *arg);
 /* Push to one node unless a push to it is in flight; logs the outcome. */
 void ctl_push_one(struct ctl *c, struct ctl_node *n, const char *why);
 

@@ -137,7 +137,7 @@ push_generation(struct ctl *c, struct itm_rpc_call *call, uint64_t gen,
 					   .gen = gen,
 					   .t0 = t0 };
 		c->applying = 1;
-		rc = ctl_push(c, names, c->n_nodes, pushed_cb, ac);
+		rc = ctl_push(c, names, c->n_nodes, call, pushed_cb, ac);
 	}
 	free(names);
 	if (rc < 0) {
@@ -196,7 +196,10 @@ store_and_push(struct ctl *c, struct itm_rpc_call *call, struct staged *s,
 	if ((rc = store_apply(c->store, in, &gen)) < 0) {
 		log_warnx("apply of %s: database: %s", in->source,
 			  store_errmsg(c->store));
-		itm_rpc_fail(call, ITM_RPC_INTERNAL,
+		itm_rpc_fail(call,
+			     rc == -EROFS || rc == -EBADMSG
+				     ? ITM_RPC_FAILED_PRECONDITION
+				     : ITM_RPC_INTERNAL,
 			     "database: %s; nothing stored",
 			     store_errmsg(c->store));
 		staged_free(s);
@@ -220,9 +223,10 @@ store_and_push(struct ctl *c, struct itm_rpc_call *call, struct staged *s,
 			 (unsigned long long)in->rollback_of,
 			 itm_rpc_peer(call));
 	else
-		log_info("generation %llu applied from %s (%s)",
+		log_info("generation %llu applied from %s (%s)%s%s",
 			 (unsigned long long)gen, in->source,
-			 itm_rpc_peer(call));
+			 itm_rpc_peer(call), in->comment ? ": " : "",
+			 in->comment ? in->comment : "");
 	push_generation(c, call, gen, t0);
 }
 
@@ -245,7 +249,7 @@ dry_run(struct ctl *c, struct itm_rpc_call *call, const struct staged *s)
 		snprintf(r[i].detail, sizeof(r[i].detail),
 			 "dry run: nothing stored or pushed");
 	}
-	reply_results(call, 0, r, set->n);
+	reply_results(call, c->gen + 1, r, set->n); /* what it would be */
 	free(r);
 }
 
