@@ -279,7 +279,8 @@ restart_agent() {
 	pid=$(awk '$2 == "agent-r1.log" { p = $1 } END { print p }' "$STATE/pids")
 	kill -TERM "$pid"
 	itm_wait_for 5 itm__dead "$pid"
-	lab agent r1 --listen "${UL[r1]}:7701" --controller 10.63.0.254:7700
+	lab agent r1 --listen "${UL[r1]}:7701" --insecure-plaintext \
+		--controller 10.63.0.254:7700
 }
 lost=$(pings_during restart_agent)
 itm_log "agent r1 restarted: $lost of 300 pings lost"
