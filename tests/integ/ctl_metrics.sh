@@ -38,12 +38,12 @@ cscrape() { scrape mc "$1" "http://127.0.0.1:$MPORT/metrics"; }
 value() { awk -v s="$2" '$1 == s { print $2 }' "$1"; }
 
 itm_bg mc --name controller "$CTL_BIN" --db "$ITM_TMP/topology.db" \
-	--listen "0.0.0.0:$CPORT" --plaintext --heartbeat-ms 300 \
+	--listen "0.0.0.0:$CPORT" --insecure-plaintext --heartbeat-ms 300 \
 	--push-timeout-ms 1000 --metrics "127.0.0.1:$MPORT"
 CTL_PID=$ITM_LAST_PID
 itm_wait_for 10 ctl topology history || itm_fail "controller does not answer"
 for i in 1 2; do
-	itm_agent_start "n$i" "n$i" --listen "10.$X.16$i.2:$APORT" \
+	itm_agent_start "n$i" "n$i" --insecure-plaintext --listen "10.$X.16$i.2:$APORT" \
 		--controller "10.$X.16$i.1:$CPORT" --metrics 9464
 done
 
