@@ -76,6 +76,9 @@ int cmd_module_unload(struct itmctl *ic, const struct parse_result *res);
 int cmd_module_list(struct itmctl *ic, const struct parse_result *res);
 int cmd_stats(struct itmctl *ic, const struct parse_result *res);
 int cmd_table(struct itmctl *ic, const struct parse_result *res);
+int cmd_routes(struct itmctl *ic, const struct parse_result *res);
+int cmd_node_routes(struct itmctl *ic, const struct parse_result *res);
+int cmd_paths(struct itmctl *ic, const struct parse_result *res);
 /* Parameters are "key=value": ITMCTL_EXIT_USAGE with a message if one is not. */
 int check_params(const struct parse_result *res);
 

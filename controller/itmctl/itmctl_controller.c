@@ -157,3 +157,44 @@ cmd_node_module_list(struct itmctl *ic, const struct parse_result *res)
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	return ITMCTL_EXIT_OK;
 }
+
+/* NodeRoutes for @node ("" every node); *@r is the caller's to free. */
+static int
+node_routes_call(struct itmctl *ic, const char *node,
+		 Itm__V1__NodeRoutesReply **r)
+{
+	Itm__V1__NodeRoutesRequest q = ITM__V1__NODE_ROUTES_REQUEST__INIT;
+
+	q.node = (char *)node;
+	return itmctl_controller_call(ic, ITM_CONTROLLER_NODE_ROUTES, &q.base,
+				      (ProtobufCMessage **)r);
+}
+
+int
+cmd_node_routes(struct itmctl *ic, const struct parse_result *res)
+{
+	Itm__V1__NodeRoutesReply *r;
+	int rc = node_routes_call(ic, res->node ? res->node : "", &r);
+
+	if (rc)
+		return rc;
+	ic->out->node_routes(r);
+	rc = r->n_errors ? ITMCTL_EXIT_PARTIAL : ITMCTL_EXIT_OK;
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return rc;
+}
+
+int
+cmd_paths(struct itmctl *ic, const struct parse_result *res)
+{
+	Itm__V1__NodeRoutesReply *r;
+	int rc;
+
+	(void)res;
+	if ((rc = node_routes_call(ic, "", &r)) != 0)
+		return rc;
+	ic->out->paths(r);
+	rc = r->n_errors ? ITMCTL_EXIT_PARTIAL : ITMCTL_EXIT_OK;
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return rc;
+}

@@ -254,6 +254,7 @@ const struct output output_table = {
 	.modules = table_modules,
 	.stats = table_stats,
 	.table = table_neighbours,
+	.routes = table_routes,
 	.nodes = table_nodes,
 	.controllers = table_controllers,
 	.applied = table_applied,
@@ -261,4 +262,6 @@ const struct output output_table = {
 	.diff = table_diff,
 	.history = table_history,
 	.overlay_stats = table_overlay_stats,
+	.node_routes = table_node_routes,
+	.paths = table_paths,
 };

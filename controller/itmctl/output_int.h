@@ -60,4 +60,9 @@ void table_diff(const Itm__V1__DiffReply *r);
 void table_history(const Itm__V1__HistoryReply *r);
 void table_overlay_stats(const Itm__V1__NodeStatsReply *r);
 
+/* output_routes.c: itmRoute's routes. */
+void table_routes(const Itm__V1__RoutesReply *r);
+void table_node_routes(const Itm__V1__NodeRoutesReply *r);
+void table_paths(const Itm__V1__NodeRoutesReply *r);
+
 #endif /* ITMCTL_OUTPUT_INT_H */

@@ -235,6 +235,18 @@ json_applied(const Itm__V1__ApplyReply *r, int dry_run)
 	json_print(pb_to_json(&r->base));
 }
 
+static void
+json_routes(const Itm__V1__RoutesReply *r)
+{
+	json_print(pb_to_json(&r->base));
+}
+
+static void
+json_node_routes(const Itm__V1__NodeRoutesReply *r)
+{
+	json_print(pb_to_json(&r->base));
+}
+
 const struct output output_json = {
 	.name = "json",
 	.status = json_status,
@@ -243,6 +255,7 @@ const struct output output_json = {
 	.modules = json_modules,
 	.stats = json_stats,
 	.table = json_table,
+	.routes = json_routes,
 	.nodes = json_nodes,
 	.controllers = json_controllers,
 	.applied = json_applied,
@@ -250,4 +263,6 @@ const struct output output_json = {
 	.diff = json_diff,
 	.history = json_history,
 	.overlay_stats = json_overlay_stats,
+	.node_routes = json_node_routes,
+	.paths = json_node_routes,
 };

@@ -19,6 +19,9 @@ enum action {
 	ACT_MODULE_LIST,
 	ACT_STATS,
 	ACT_TABLE,
+	ACT_ROUTES,
+	ACT_NODE_ROUTES,
+	ACT_PATHS,
 	/* Through the controller. */
 	ACT_NODES,
 	ACT_CONTROLLERS,
