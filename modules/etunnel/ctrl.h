@@ -1,0 +1,57 @@
+/*
+ * ctrl.h - the pool-size controller of the elastic tunnel.
+ *
+ * Each interval the entry measures the tunnel's goodput G (bytes the peer
+ * acknowledged) and whether the pool was the limit (packets dropped at the
+ * entry, or the entry queue not empty at the end of the interval: the
+ * user's traffic wanted more than the pool carried).  The law:
+ *
+ *	backlogged, G < B (1 - band):  N' = ceil(N * B / G)   (grow)
+ *	G > B (1 + band):              N' = floor(N * B / G)  (shrink)
+ *	otherwise:                     N' = N                 (hold)
+ *
+ * clamped to [min, max] and to at most N * 2 + 2 / at least N / 2 per step.
+ * Why: with k competing TCP flows on a bottleneck C, N connections get
+ * about G = N C / (N + k), so a connection gets C / (N + k) and
+ * N' = N B / G = B (N + k) / C.  The fixed point is N* = B k / (C - B)
+ * (the DESIGN note's formula) and the error shrinks by B / C each
+ * interval (0.4 for 40 of 100 Mbit/s): no unknowns to estimate, no gains
+ * to tune, no overshoot when the model holds.  A PI or AIMD law needs
+ * gains matched to k, which is what changes.  Without backlog the user
+ * sends less than the target: the pool is not the limit, it holds.
+ * Pure code.
+ */
+#ifndef ETUN_CTRL_H
+#define ETUN_CTRL_H
+
+#include <stdint.h>
+
+enum etun_state {
+	ETUN_ST_DOWN = 0,    /* no connection up: traffic on the normal path */
+	ETUN_ST_HOLDING,     /* within the band */
+	ETUN_ST_GROWING,     /* below target, pool grown */
+	ETUN_ST_SHRINKING,   /* above target, pool shrunk */
+	ETUN_ST_UNREACHABLE, /* below target at max_conns */
+	ETUN_ST_IDLE,	     /* below target, not backlogged: demand-bound */
+	ETUN_ST_EXIT	     /* this end re-injects (the far end sizes) */
+};
+
+struct etun_ctrl {
+	uint64_t target_bps;
+	unsigned int min_conns, max_conns;
+	double band; /* relative dead band, e.g. 0.03 */
+};
+
+struct etun_ctrl_in {
+	unsigned int conns; /* wanted now */
+	uint64_t goodput_bps;
+	int backlogged;
+};
+
+/* The pool size for the next interval; *@state says why. */
+unsigned int etun_ctrl_step(const struct etun_ctrl *c,
+			    const struct etun_ctrl_in *in,
+			    enum etun_state *state);
+const char *etun_state_name(enum etun_state s);
+
+#endif
