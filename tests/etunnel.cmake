@@ -26,3 +26,4 @@ if(ITM_FUZZ)
 endif()
 
 itm_integ_test(etunnel_basic etunnel_basic.sh TIMEOUT 120)
+itm_integ_test(etunnel_topo etunnel_topo.sh TIMEOUT 180)

@@ -485,6 +485,7 @@ static const struct topo_field top_fields[] = {
 	{ "nodes", 1, top_nodes },
 	{ "links", 0, top_links },
 	{ "comment", 0, top_comment },
+	{ "tunnels", 0, topo_walk_tunnels },
 };
 
 void
@@ -497,5 +498,6 @@ topo_walk_top(struct topo_ctx *c, yaml_node_t *root)
 			   topo_kind(root));
 		return;
 	}
-	topo_walk_map(c, root, "", top_fields, 3, NULL);
+	topo_walk_map(c, root, "", top_fields,
+		      sizeof(top_fields) / sizeof(top_fields[0]), NULL);
 }

@@ -65,7 +65,7 @@ struct etun {
 	enum etun_side side;
 	struct itm_info hook[2]; /* entry: FORWARD and IP_OUT */
 	const char *class_names[4];
-	char labels[2][40];
+	char labels[2][48];
 	/* configuration */
 	char peer_name[32];
 	struct in_addr peer, local; /* local: INADDR_ANY when not known */
