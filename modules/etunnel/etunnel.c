@@ -49,10 +49,11 @@ static const struct itm_param_spec etun_params[] = {
 	{ "band_pct", ITM_PARAM_UINT, "3", 0, 50, "dead band around the target, percent" },
 	{ "queue_kb", ITM_PARAM_UINT, "256", 4, 65536, "entry queue per class, kB" },
 	{ "queue_pkts", ITM_PARAM_UINT, "1024", 8, 65536, "entry queue per class, packets" },
-	{ "sndbuf_kb", ITM_PARAM_UINT, "128", 0, 65536, "send buffer per connection, kB (0: kernel autotuning)" },
+	{ "sndbuf_kb", ITM_PARAM_UINT, "0", 0, 65536, "send buffer per connection, kB (0: kernel autotuning)" },
+	{ "unsent_kb", ITM_PARAM_UINT, "16", 2, 4096, "bytes a connection may hold not yet sent, kB" },
 	{ "reorder_window", ITM_PARAM_UINT, "2048", 16, 65536, "reorder buffer, packets" },
 	{ "reorder_kb", ITM_PARAM_UINT, "8192", 64, 1048576, "reorder buffer, kB" },
-	{ "reorder_wait_ms", ITM_PARAM_UINT, "10", 1, 10000, "longest wait for a missing packet" },
+	{ "reorder_wait_ms", ITM_PARAM_UINT, "50", 1, 10000, "longest wait for a missing packet" },
 	{ "mtu", ITM_PARAM_UINT, "1500", 576, 65535, "largest packet re-injected (larger TCP is segmented)" },
 	{ "priority", ITM_PARAM_INT, "0", -1000, 1000, "hook priority" },
 	{ .name = NULL }
@@ -224,6 +225,7 @@ load_config(struct itm_module *m, struct etun *t, const struct itm_params *p)
 	}
 	t->interval_ms = (unsigned int)itm_param_uint(p, "interval_ms");
 	t->sndbuf = (uint32_t)itm_param_uint(p, "sndbuf_kb") * 1024;
+	t->unsent = (uint32_t)itm_param_uint(p, "unsent_kb") * 1024;
 	t->mtu = (uint16_t)itm_param_uint(p, "mtu");
 	t->ro_window = (unsigned int)itm_param_uint(p, "reorder_window");
 	t->ro_bytes = (uint32_t)itm_param_uint(p, "reorder_kb") * 1024;
@@ -257,6 +259,9 @@ process(itm_where hook, int cls, struct itm_packet *pkt)
 	if (pkt->flags & (ITM_PKT_TRUNCATED | ITM_PKT_MALFORMED) ||
 	    pkt->len > ETUN_FRAME_MAX)
 		return ITM_ACCEPT;
+	if (pkt->len > t->mtu)
+		return etun_pool_take_gso(t, pkt->data, (uint16_t)pkt->len,
+					  pkt->iph->tos);
 	if ((pkt->flags & ITM_PKT_CSUM_NOTREADY) && itm_csum_fix_l4(pkt) < 0)
 		return ITM_ACCEPT;
 	return etun_pool_take(t, pkt->data, (uint16_t)pkt->len, pkt->iph->tos);
@@ -372,10 +377,12 @@ on_table(const struct itm_table *tab, void *arg)
 static void
 etun_free(struct etun *t)
 {
-	if (t->side == ETUN_ENTRY)
+	if (t->side == ETUN_ENTRY) {
 		etun_pool_stop(t);
-	else
+		free(t->scratch);
+	} else {
 		etun_exit_stop(t);
+	}
 	etun_entq_free(t->q);
 	free(t);
 }

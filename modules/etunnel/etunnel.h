@@ -40,14 +40,17 @@ struct etun_conn {
 	uint8_t *buf; /* entry: unsent rest of a frame; exit: bytes read */
 	uint32_t off, len;
 	uint64_t written;  /* entry: bytes handed to the socket */
+	int full;	   /* entry: unsent bytes above the limit */
 	uint64_t retry_ms; /* entry: when to connect again */
 	uint32_t backoff_ms;
 };
 
 struct etun_counters {
-	uint64_t pkts_in, bytes_in;	/* stolen at the entry */
-	uint64_t entry_drops;		/* queue full */
-	uint64_t failopen;		/* passed to the normal path */
+	uint64_t pkts_in, bytes_in; /* stolen at the entry */
+	uint64_t segmented;	    /* GSO packets cut at the entry */
+	uint64_t stalls;	    /* a packet found every connection full */
+	uint64_t entry_drops;	    /* queue full */
+	uint64_t failopen;	    /* passed to the normal path */
 	uint64_t frames_out, frames_in; /* sent / received */
 	uint64_t pkts_out, bytes_out;	/* re-injected */
 	uint64_t frames_outside;	/* not for our prefixes: dropped */
@@ -74,7 +77,7 @@ struct etun {
 	unsigned int n_dst;
 	struct etun_ctrl ctrl;
 	unsigned int interval_ms;
-	uint32_t sndbuf;
+	uint32_t sndbuf, unsent;
 	uint16_t mtu;
 	unsigned int ro_window;
 	uint32_t ro_bytes, ro_wait_us;
@@ -84,7 +87,7 @@ struct etun {
 	unsigned int wanted, up, rr;
 	uint32_t seq, session;
 	uint64_t acked_closed; /* bytes of connections closed since */
-	uint64_t last_acked, drops_at_tick;
+	uint64_t last_acked, drops_at_tick, stalls_at_tick;
 	uint64_t last_tick_ms;
 	enum etun_state state;
 	/* exit */
@@ -108,6 +111,9 @@ void etun_pool_stop(struct etun *t);
  * full entry) or ITM_ACCEPT (no connection up: fail-open). */
 int etun_pool_take(struct etun *t, const uint8_t *pkt, uint16_t len,
 		   uint8_t tos);
+/* The same for a packet larger than the MTU: cut into segments first. */
+int etun_pool_take_gso(struct etun *t, const uint8_t *pkt, uint16_t len,
+		       uint8_t tos);
 void etun_pool_tick(struct etun *t);
 
 /* exitp.c */

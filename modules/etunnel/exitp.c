@@ -108,19 +108,17 @@ parse_frames(struct etun *t, struct etun_conn *c)
 	return 0;
 }
 
-static void
-exit_conn_cb(int fd, unsigned int revents, void *arg)
+/* Read once from @c; 1 when bytes came (and were parsed). */
+static int
+exit_read(struct etun *t, struct etun_conn *c)
 {
-	struct etun_conn *c = arg;
-	struct etun *t = c->t;
-	ssize_t n = read(fd, c->buf + c->len, EXIT_BUF - c->len);
+	ssize_t n = read(c->fd, c->buf + c->len, EXIT_BUF - c->len);
 
-	(void)revents;
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
+		return 0;
 	if (n <= 0) {
 		exit_close(t, c);
-		return;
+		return 0;
 	}
 	c->len += (uint32_t)n;
 	if (parse_frames(t, c) < 0) {
@@ -130,6 +128,32 @@ exit_conn_cb(int fd, unsigned int revents, void *arg)
 			"connection closed",
 			t->name);
 		exit_close(t, c);
+		return 0;
+	}
+	return 1;
+}
+
+static void
+exit_conn_cb(int fd, unsigned int revents, void *arg)
+{
+	struct etun_conn *c = arg;
+
+	(void)fd;
+	(void)revents;
+	exit_read(c->t, c);
+}
+
+/* Read what every connection holds, so a gap is given up only for
+ * packets that really have not arrived. */
+static void
+exit_drain(struct etun *t)
+{
+	for (unsigned int i = 0; i < t->ctrl.max_conns; i++) {
+		struct etun_conn *c = &t->conns[i];
+
+		for (int k = 0; k < 64 && c->state == ETUN_CONN_UP; k++)
+			if (!exit_read(t, c))
+				break;
 	}
 }
 
@@ -261,7 +285,10 @@ etun_exit_tick(struct etun *t)
 	const struct etun_reorder_stats *st = etun_reorder_stats(t->ro);
 	uint64_t now = etun_now_ms();
 
-	etun_reorder_tick(t->ro, etun_now_us());
+	if (etun_reorder_held(t->ro)) {
+		exit_drain(t);
+		etun_reorder_tick(t->ro, etun_now_us());
+	}
 	t->c.reorder_late = st->late;
 	t->c.reorder_gaps = st->gaps;
 	t->c.reorder_overflow = st->overflow;

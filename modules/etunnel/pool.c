@@ -3,13 +3,15 @@
  * tunnel port, the frames spread over them, and the controller's tick.
  *
  * A stolen packet waits in the entry queue (entq.c) only until a
- * connection can take it whole: frames go round-robin to the connections
- * whose socket accepted the previous frame entirely; a connection whose
- * send buffer is full (in loss recovery, say) is skipped until it drains,
- * so a slow connection never holds the others back.  Each connection's
- * send buffer is bounded (sndbuf), so the bytes in flight stay near the
- * pool's bandwidth-delay product instead of growing to the kernel's
- * autotuned megabytes.  With no connection up every packet goes the
+ * connection can take it: frames go round-robin to the connections whose
+ * bytes not yet sent stay under a small limit (unsent, 16 kB by default:
+ * SIOCOUTQNSD after each write, TCP_NOTSENT_LOWAT to learn when it
+ * drained).  A connection that falls behind (in loss recovery, say) is
+ * skipped, and few packets wait behind it, so the exit's reorder buffer
+ * waits little: data parked in a slow connection's send buffer arrives
+ * late and out of order, which the user's TCP takes for loss.  GSO
+ * packets are cut to the MTU first (seg.c), so a single frame never parks
+ * 64 kB in one connection.  With no connection up every packet goes the
  * normal path (fail-open); lost connections are retried with a backoff
  * from 100 ms to 2 s.
  */
@@ -26,6 +28,7 @@
 #include <syslog.h>
 
 #include "etunnel.h"
+#include "seg.h"
 
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	2000
@@ -38,9 +41,11 @@ static void
 set_opts(struct etun *t, int fd)
 {
 	int one = 1, uto = USER_TIMEOUT_MS, sb = (int)t->sndbuf;
+	int low = (int)t->unsent;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
+	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &low, sizeof(low));
 	if (sb > 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
 }
@@ -92,6 +97,7 @@ conn_close(struct etun *t, struct etun_conn *c, int lost)
 	c->fd = -1;
 	c->len = c->off = 0;
 	c->written = 0;
+	c->full = 0;
 	if (lost) {
 		c->backoff_ms =
 			c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
@@ -170,11 +176,27 @@ conn_cb(int fd, unsigned int revents, void *arg)
 	} else {
 		if (revents & (ITM_FD_READ | ITM_FD_ERROR))
 			conn_read(t, c);
-		if (c->state == ETUN_CONN_UP && (revents & ITM_FD_WRITE) &&
-		    !conn_drain(t, c))
-			return;
+		if (c->state == ETUN_CONN_UP && (revents & ITM_FD_WRITE)) {
+			c->full = 0;
+			if (!conn_drain(t, c))
+				return;
+		}
 	}
 	flush(t);
+}
+
+/* Past the unsent limit: skip @c until TCP_NOTSENT_LOWAT says it has
+ * drained (the fd becomes writable). */
+static void
+check_unsent(struct etun_conn *c, uint32_t limit)
+{
+	int unsent = 0;
+
+	if (c->len == 0 && ioctl(c->fd, SIOCOUTQNSD, &unsent) == 0 &&
+	    (uint32_t)unsent < limit)
+		return;
+	c->full = 1;
+	itm_modify_fd(c->fd, ITM_FD_READ | ITM_FD_WRITE);
 }
 
 /* Send one frame on @c: 1 when the socket took it (wholly, or the rest
@@ -214,6 +236,7 @@ conn_send(struct etun *t, struct etun_conn *c, const uint8_t *pkt, uint16_t len,
 	}
 	t->seq++;
 	t->c.frames_out++;
+	check_unsent(c, t->unsent);
 	return 1;
 }
 
@@ -227,7 +250,7 @@ pick(struct etun *t)
 		unsigned int i = (t->rr + k) % n;
 		struct etun_conn *c = &t->conns[i];
 
-		if (c->state == ETUN_CONN_UP && c->len == 0) {
+		if (c->state == ETUN_CONN_UP && c->len == 0 && !c->full) {
 			t->rr = i + 1;
 			return c;
 		}
@@ -243,31 +266,65 @@ flush(struct etun *t)
 	enum etun_class cls;
 	struct etun_conn *c;
 
-	while ((pkt = etun_entq_peek(t->q, &len, &cls)) != NULL &&
-	       (c = pick(t)) != NULL) {
+	while ((pkt = etun_entq_peek(t->q, &len, &cls)) != NULL) {
+		if ((c = pick(t)) == NULL) {
+			t->c.stalls++;
+			return;
+		}
 		if (conn_send(t, c, pkt, len,
 			      cls == ETUN_CLS_SHORT ? ETUN_F_SHORT : 0))
 			etun_entq_pop(t->q);
 	}
 }
 
-int
-etun_pool_take(struct etun *t, const uint8_t *pkt, uint16_t len, uint8_t tos)
+static void
+enqueue(struct etun *t, const uint8_t *pkt, uint16_t len, uint8_t tos)
 {
 	enum etun_class cls = (tos & 0x10) ? ETUN_CLS_SHORT : ETUN_CLS_LONG;
 
+	if (etun_entq_push(t->q, cls, pkt, len) < 0) {
+		t->c.entry_drops++;
+		return;
+	}
+	t->c.pkts_in++;
+	t->c.bytes_in += len;
+}
+
+int
+etun_pool_take(struct etun *t, const uint8_t *pkt, uint16_t len, uint8_t tos)
+{
 	if (t->up == 0) {
 		t->c.failopen++;
 		return ITM_ACCEPT;
 	}
-	if (etun_entq_push(t->q, cls, pkt, len) < 0) {
-		t->c.entry_drops++;
-		return ITM_DROP;
-	}
-	t->c.pkts_in++;
-	t->c.bytes_in += len;
+	enqueue(t, pkt, len, tos);
 	flush(t);
 	return ITM_DROP; /* stolen: it travels in a frame */
+}
+
+static void
+enqueue_seg(const uint8_t *seg, uint16_t len, void *arg)
+{
+	struct etun *t = arg;
+
+	enqueue(t, seg, len, seg[1]);
+}
+
+int
+etun_pool_take_gso(struct etun *t, const uint8_t *pkt, uint16_t len,
+		   uint8_t tos)
+{
+	if (t->up == 0) {
+		t->c.failopen++;
+		return ITM_ACCEPT;
+	}
+	if (etun_segment(pkt, len, t->mtu, t->scratch, enqueue_seg, t) < 0)
+		enqueue(t, pkt, len, tos); /* not TCP: the exit will refuse
+					    * it too, counted there */
+	else
+		t->c.segmented++;
+	flush(t);
+	return ITM_DROP;
 }
 
 /* Bytes the peer has acknowledged, over the pool's life. */
@@ -298,12 +355,13 @@ control(struct etun *t, uint64_t now)
 		.conns = t->wanted,
 		.goodput_bps = dt ? (acked - t->last_acked) * 8000 / dt : 0,
 		.backlogged = t->c.entry_drops != t->drops_at_tick ||
-			      etun_entq_pkts(t->q) > 0,
+			      t->c.stalls != t->stalls_at_tick,
 	};
 
 	t->last_acked = acked;
 	t->last_tick_ms = now;
 	t->drops_at_tick = t->c.entry_drops;
+	t->stalls_at_tick = t->c.stalls;
 	t->c.goodput_kbps = in.goodput_bps / 1000;
 	if (t->up == 0) {
 		t->state = ETUN_ST_DOWN;
@@ -359,6 +417,8 @@ etun_pool_start(struct etun *t)
 	for (unsigned int i = 0; i < t->ctrl.max_conns; i++)
 		if ((t->conns[i].buf = malloc(ETUN_CONN_BUF)) == NULL)
 			return -ENOMEM;
+	if (t->scratch == NULL && (t->scratch = malloc(t->mtu)) == NULL)
+		return -ENOMEM;
 	t->wanted = t->ctrl.min_conns;
 	t->state = ETUN_ST_DOWN;
 	t->last_tick_ms = etun_now_ms();

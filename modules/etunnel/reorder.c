@@ -180,8 +180,13 @@ etun_reorder_push(struct etun_reorder *r, uint32_t seq, uint8_t flags,
 	if (r->held++ == 0)
 		r->gap_since = now_us;
 	r->held_bytes += len;
-	release_run(r);
-	etun_reorder_tick(r, now_us);
+	if (seq == r->next) {
+		release_run(r);
+		/* A new gap at the head: it waits from now.  (Packets held
+		 * behind it may have waited already: at most twice the wait
+		 * in all, and no scan of the window per packet.) */
+		r->gap_since = now_us;
+	}
 }
 
 void

@@ -39,7 +39,9 @@ void etun_reorder_free(struct etun_reorder *r);
 void etun_reorder_reset(struct etun_reorder *r);
 void etun_reorder_push(struct etun_reorder *r, uint32_t seq, uint8_t flags,
 		       const uint8_t *pkt, uint16_t len, uint64_t now_us);
-/* Give up a head gap older than the wait. */
+/* Give up a head gap older than the wait.  Only the caller knows whether
+ * the missing packets are still unread in its sockets (after the process
+ * was not scheduled for a while, say): read them first. */
 void etun_reorder_tick(struct etun_reorder *r, uint64_t now_us);
 unsigned int etun_reorder_held(const struct etun_reorder *r);
 const struct etun_reorder_stats *etun_reorder_stats(
