@@ -19,6 +19,7 @@
  *   params.c    module parameters checked against the plugin's schema
  *   lease.c     process modules: leases, heartbeats, expiry
  *   telemetry.c per-module per-class counters
+ *   tunnels.c   the tunnels modules publish (itm_register_tunnel)
  *   rpc*.c      the Agent gRPC service (wire <-> internal)
  *   ctlink.c    the link to itm-controller
  *   workers.c   --workers N: threads that read the in-agent queues
@@ -26,7 +27,7 @@
  * Calls go down this list, never up (main.c wires them all):
  *
  *   rpc*.c, ctlink.c        the control plane, wire <-> internal
- *   telemetry.c             reads modules, leases, settled counts
+ *   telemetry.c, tunnels.c  read modules, leases, settled counts
  *   modload.c -> modapi.c   in-agent modules (modview.c: their table)
  *   lease.c                 process modules
  *   registry.c, layout.c    the registrations; stages and the commit
@@ -211,6 +212,16 @@ void modload_unload_all(void);
 struct module *modload_first(void);
 struct module *modload_next(struct module *m);
 const char *module_name(const struct module *m);
+
+/* tunnels.c: a copy of what a module publishes with itm_register_tunnel. */
+#define AGENT_MAX_TUNNELS 256
+struct agent_tunnel {
+	char module[AGENT_NAME_MAX];
+	struct itm_tunnel_status st; /* st.state_text points at state_text */
+	char state_text[64];
+};
+/* Copies up to @max tunnels of the loaded modules; returns how many. */
+size_t tunnels_collect(struct agent_tunnel *out, size_t max);
 const char *module_version(const struct module *m);
 unsigned int module_params(const struct module *m, const char ***kv);
 unsigned int module_counters(const struct module *m, const char ***names,

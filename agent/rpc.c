@@ -306,6 +306,7 @@ static const struct itm_rpc_method local_methods[] = {
 	{ ITM_AGENT_SETTLE, rpc_h_settle },
 	{ ITM_AGENT_INSTALL_TABLE, rpc_h_install_table },
 	{ ITM_AGENT_GET_TABLE, rpc_h_get_table },
+	{ ITM_AGENT_GET_TUNNELS, rpc_h_get_tunnels },
 };
 
 /* TCP: management and telemetry, no process registration. */
@@ -318,6 +319,7 @@ static const struct itm_rpc_method remote_methods[] = {
 	{ ITM_AGENT_WATCH_STATS, rpc_h_watch_stats },
 	{ ITM_AGENT_INSTALL_TABLE, rpc_h_install_table },
 	{ ITM_AGENT_GET_TABLE, rpc_h_get_table },
+	{ ITM_AGENT_GET_TUNNELS, rpc_h_get_tunnels },
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

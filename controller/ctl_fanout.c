@@ -1,6 +1,6 @@
 /*
- * ctl_fanout.c - operator calls forwarded to agents: NodeStats (one node
- * or every node at once) and module load/unload/list on one node.
+ * ctl_fanout.c - operator calls forwarded to agents: NodeStats and
+ * NodeTunnels (one node or every node at once) and module load/unload/list on one node.
  *
  * Each is a set of asynchronous calls to the nodes' Agent services (their
  * mgmt addresses, with the push deadline); the reply goes out when the
@@ -196,6 +196,82 @@ ctl_h_node_stats(struct itm_rpc_call *call, void *arg)
 		return;
 	sr.module = req->module;
 	forward_run(fw, ITM_AGENT_GET_STATS, &sr.base);
+}
+
+/* ------------------------------------------------------------------ */
+/* NodeTunnels: NodeStats's twin for GetTunnels                         */
+/* ------------------------------------------------------------------ */
+
+static void
+tunnels_finish(struct forward *fw)
+{
+	size_t n = fw->fan.n ? fw->fan.n : 1;
+	Itm__V1__NodeTunnelsReply rep = ITM__V1__NODE_TUNNELS_REPLY__INIT;
+	Itm__V1__TunnelsReply **ok = calloc(n, sizeof(*ok));
+	Itm__V1__NodeResult *ev = calloc(n, sizeof(*ev));
+	Itm__V1__NodeResult **ep = calloc(n, sizeof(*ep));
+	char(*detail)[300] = calloc(n, sizeof(*detail));
+
+	if (!ok || !ev || !ep || !detail) {
+		itm_rpc_fail(fw->call, ITM_RPC_RESOURCE_EXHAUSTED,
+			     "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < fw->fan.n; i++) {
+		const struct itm_rpc_status *st = &fw->st[i];
+		Itm__V1__NodeResult *e = &ev[rep.n_errors];
+
+		if (fw->replies[i]) {
+			ok[rep.n_nodes++] = (void *)fw->replies[i];
+			continue;
+		}
+		snprintf(detail[i], sizeof(detail[i]), "%.30s: %.260s",
+			 itm_rpc_code_name(st->code), st->message);
+		itm__v1__node_result__init(e);
+		e->node = fw->fan.nodes[i];
+		e->result = (Itm__V1__Outcome)ctl_outcome_of(st->code);
+		e->detail = detail[i];
+		ep[rep.n_errors++] = e;
+	}
+	rep.nodes = ok;
+	rep.errors = ep;
+	itm_rpc_reply(fw->call, &rep.base);
+out:
+	free(ok);
+	free(ev);
+	free(ep);
+	free(detail);
+}
+
+void
+ctl_h_node_tunnels(struct itm_rpc_call *call, void *arg)
+{
+	struct ctl *c = arg;
+	const Itm__V1__NodeTunnelsRequest *req =
+		(const void *)itm_rpc_request(call);
+	Itm__V1__TunnelsRequest tr = ITM__V1__TUNNELS_REQUEST__INIT;
+	size_t n = req->node[0] ? 1 : c->n_nodes;
+	const char **names;
+	struct forward *fw;
+
+	if (!ctl_operator_ok(c, call))
+		return;
+	if (req->node[0] && ctl_node_find(c, req->node) == NULL) {
+		itm_rpc_fail(call, ITM_RPC_NOT_FOUND,
+			     "node '%s' is not in the topology", req->node);
+		return;
+	}
+	if ((names = calloc(n ? n : 1, sizeof(*names))) == NULL) {
+		itm_rpc_fail(call, ITM_RPC_RESOURCE_EXHAUSTED, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		names[i] = req->node[0] ? req->node : c->nodes[i].name;
+	fw = forward_new(c, call, names, n, tunnels_finish);
+	free(names);
+	if (fw == NULL)
+		return;
+	forward_run(fw, ITM_AGENT_GET_TUNNELS, &tr.base);
 }
 
 /* ------------------------------------------------------------------ */

@@ -257,4 +257,5 @@ const struct output output_table = {
 	.diff = table_diff,
 	.history = table_history,
 	.overlay_stats = table_overlay_stats,
+	.tunnels = table_tunnels,
 };

@@ -30,6 +30,8 @@ struct output {
 	void (*diff)(const Itm__V1__DiffReply *r);
 	void (*history)(const Itm__V1__HistoryReply *r);
 	void (*overlay_stats)(const Itm__V1__NodeStatsReply *r);
+	/* Elastic tunnels, one agent's or the overlay's (output_ctl.c). */
+	void (*tunnels)(const Itm__V1__NodeTunnelsReply *r);
 };
 
 extern const struct output output_table;

@@ -58,5 +58,6 @@ void table_topology(const Itm__V1__TopologyReply *r);
 void table_diff(const Itm__V1__DiffReply *r);
 void table_history(const Itm__V1__HistoryReply *r);
 void table_overlay_stats(const Itm__V1__NodeStatsReply *r);
+void table_tunnels(const Itm__V1__NodeTunnelsReply *r);
 
 #endif /* ITMCTL_OUTPUT_INT_H */

@@ -205,6 +205,7 @@ JSON_AS_IS(json_topology, Itm__V1__TopologyReply)
 JSON_AS_IS(json_diff, Itm__V1__DiffReply)
 JSON_AS_IS(json_history, Itm__V1__HistoryReply)
 JSON_AS_IS(json_overlay_stats, Itm__V1__NodeStatsReply)
+JSON_AS_IS(json_tunnels, Itm__V1__NodeTunnelsReply)
 
 /* Through the controller, say which node first. */
 static json_t *
@@ -266,4 +267,5 @@ const struct output output_json = {
 	.diff = json_diff,
 	.history = json_history,
 	.overlay_stats = json_overlay_stats,
+	.tunnels = json_tunnels,
 };

@@ -342,6 +342,25 @@ register_counters(struct etun *t)
 							cs[i].off));
 }
 
+/* The status GetTunnels reads (itm_register_tunnel). */
+static void
+status_update(struct etun *t)
+{
+	struct itm_tunnel_status *s = &t->status;
+
+	s->side = t->side == ETUN_ENTRY ? ITM_TUNNEL_ENTRY : ITM_TUNNEL_EXIT;
+	s->state = (uint32_t)t->state;
+	s->state_text = etun_state_name(t->state);
+	s->target_kbps = t->ctrl.target_bps / 1000;
+	s->goodput_kbps = t->c.goodput_kbps;
+	s->conns = t->up;
+	s->conns_wanted = t->side == ETUN_ENTRY ? t->wanted : 0;
+	s->min_conns = t->ctrl.min_conns;
+	s->max_conns = t->ctrl.max_conns;
+	s->entry_drops = t->c.entry_drops;
+	s->queue_bytes = t->c.queue_bytes;
+}
+
 static void
 tick(unsigned long arg)
 {
@@ -351,6 +370,7 @@ tick(unsigned long arg)
 		etun_pool_tick(t);
 	else
 		etun_exit_tick(t);
+	status_update(t);
 }
 
 /* A new table may move the peer: start the pool over towards it. */
@@ -415,7 +435,12 @@ etun_start(struct itm_module *m, struct etun *t, const struct itm_params *p)
 				 strerror(-rc));
 		return rc;
 	}
-	if ((rc = itm_register_timer(tick, (unsigned long)t, tick_ms)) < 0)
+	snprintf(t->status.name, sizeof(t->status.name), "%s", t->name);
+	snprintf(t->status.peer, sizeof(t->status.peer), "%s",
+		 t->peer_name[0] ? t->peer_name : inet_ntoa(t->peer));
+	status_update(t);
+	if ((rc = itm_register_timer(tick, (unsigned long)t, tick_ms)) < 0 ||
+	    (rc = itm_register_tunnel(&t->status)) < 0)
 		return rc;
 	return itm_register_table_func(on_table, t);
 }
@@ -446,6 +471,7 @@ etun_unload(struct itm_module *m)
 	struct etun *t = m->priv;
 
 	itm_unregister_timer(tick, (unsigned long)t);
+	itm_unregister_tunnel(&t->status);
 	if (t->side == ETUN_ENTRY)
 		for (int i = 0; i < 2; i++)
 			itm_unregister_hook(t->hook[i].hook, &t->hook[i]);

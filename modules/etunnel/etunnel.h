@@ -98,6 +98,7 @@ struct etun {
 	uint64_t last_in_bytes;
 	uint8_t *scratch; /* one segment */
 	struct etun_counters c;
+	struct itm_tunnel_status status; /* what GetTunnels shows */
 };
 
 uint64_t etun_now_ms(void);

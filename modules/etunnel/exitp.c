@@ -293,6 +293,7 @@ etun_exit_tick(struct etun *t)
 	t->c.reorder_gaps = st->gaps;
 	t->c.reorder_overflow = st->overflow;
 	t->c.conns = t->up;
+	t->c.state = (uint64_t)t->state;
 	if (now - t->last_tick_ms >= t->interval_ms) {
 		t->c.goodput_kbps = (t->c.bytes_out - t->last_in_bytes) * 8 /
 				    (now - t->last_tick_ms);

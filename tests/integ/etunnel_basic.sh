@@ -108,6 +108,16 @@ itm_assert_eq "$out" 0 "packets to 10.X.9.9 sent by the exit"
 itm_wait_for 5 eval '[ "$(itm_exec h2 iptables -nvxL INPUT | awk "/dpt:9999/ { print \$1 }")" = 1 ]' ||
 	itm_fail "the frame for h2 was not re-injected"
 
+# itmctl tunnels from each agent: the pool, the peer, the state.
+out=$(itm_ctl n1 n1 tunnels) || itm_fail "itmctl tunnels on n1: $out"
+itm_log "itmctl tunnels on n1:
+$out"
+itm_assert_match "$out" "n1 +t1 +entry +$ETUN_N3 +10.0M .* 4/4 \(4-4\)" "tunnels on n1"
+out=$(itm_ctl n3 n3 -o json tunnels | python3 -c 'import json, sys
+t = json.load(sys.stdin)["nodes"][0]["tunnels"][0]
+print(t["side"], t["peer"], t["conns"], t["state_text"])')
+itm_assert_eq "$out" "TUNNEL_EXIT $ETUN_N1 4 exit" "tunnels on n3 (json)"
+
 # The exit's agent killed: the entry fails open, downloads take the
 # normal path.  Back: the pool comes back by itself.
 kill -KILL "${ITM_AGENT_PID[n3]}"
@@ -117,6 +127,8 @@ plain0=$(etun_plain_bytes)
 fetch 2
 itm_assert_ge "$(($(etun_plain_bytes) - plain0))" 4000000 "plain bytes with the exit dead"
 itm_assert_ge "$(etun_counter n1 failopen)" 50 "packets the entry passed (fail-open)"
+itm_wait_for 5 eval 'itm_ctl n1 n1 tunnels | grep -q "peer down"' ||
+	itm_fail "state with the exit dead: $(itm_ctl n1 n1 tunnels)"
 itm_agent_start n3 n3
 etun_exit
 itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" = 4 ]' ||

@@ -68,6 +68,16 @@ done
 itm_wait_for 10 eval '[ "$(counter et1 conns)" = 2 ]' ||
 	fail "the pool did not come up: conns=$(counter et1 conns)"
 
+# itmctl tunnels through the controller: both ends, one row each.
+out=$(ctl tunnels) || fail "itmctl tunnels: $out"
+itm_log "itmctl tunnels:
+$out"
+itm_assert_match "$out" "et1 +t1 +entry +et3 +20.0M .* 2/2 \(2-8\)" "entry row"
+itm_assert_match "$out" "et3 +t1 +exit +et1 " "exit row"
+n=$(ctl -o json tunnels et3 | python3 -c 'import json, sys
+print(sum(len(n["tunnels"]) for n in json.load(sys.stdin)["nodes"]))')
+itm_assert_eq "$n" 1 "tunnels of et3 alone (json)"
+
 # A transfer et1 -> et3's overlay address, through the tunnel.
 head -c 3000000 /dev/urandom >"$ITM_TMP/blob"
 lab exec et3 python3 -c '
