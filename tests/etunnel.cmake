@@ -27,3 +27,4 @@ endif()
 
 itm_integ_test(etunnel_basic etunnel_basic.sh TIMEOUT 120)
 itm_integ_test(etunnel_topo etunnel_topo.sh TIMEOUT 180)
+itm_integ_test(etunnel_elastic etunnel_elastic.sh TIMEOUT 180)

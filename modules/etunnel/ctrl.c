@@ -8,7 +8,7 @@
 static unsigned int
 clamp_step(const struct etun_ctrl *c, unsigned int n, double want)
 {
-	double hi = (double)n * 2 + 2, lo = (double)n / 2;
+	double hi = n + n / 4.0 + 1, lo = n - n / 4.0 - 1;
 
 	if (want > hi)
 		want = hi;

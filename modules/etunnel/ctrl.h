@@ -10,15 +10,20 @@
  *	G > B (1 + band):              N' = floor(N * B / G)  (shrink)
  *	otherwise:                     N' = N                 (hold)
  *
- * clamped to [min, max] and to at most N * 2 + 2 / at least N / 2 per step.
+ * clamped to [min, max] and to a quarter of N (plus one) per step.
  * Why: with k competing TCP flows on a bottleneck C, N connections get
  * about G = N C / (N + k), so a connection gets C / (N + k) and
  * N' = N B / G = B (N + k) / C.  The fixed point is N* = B k / (C - B)
  * (the DESIGN note's formula) and the error shrinks by B / C each
  * interval (0.4 for 40 of 100 Mbit/s): no unknowns to estimate, no gains
  * to tune, no overshoot when the model holds.  A PI or AIMD law needs
- * gains matched to k, which is what changes.  Without backlog the user
- * sends less than the target: the pool is not the limit, it holds.
+ * gains matched to k, which is what changes.  The step limit is there
+ * because the model does not hold for one user flow striped over the
+ * pool: each connection's losses delay and reorder its packets at the
+ * exit, the user's TCP backs off, goodput falls short, and a law that
+ * trusted N B / G grew the pool to its maximum, which made it worse
+ * (README: measured).  Without backlog the user sends less than the
+ * target: the pool is not the limit, it holds.
  * Pure code.
  */
 #ifndef ETUN_CTRL_H

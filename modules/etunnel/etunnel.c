@@ -45,11 +45,13 @@ static const struct itm_param_spec etun_params[] = {
 	{ "target", ITM_PARAM_UINT, "10000", 1, 100000000, "target rate, kbit/s" },
 	{ "min_conns", ITM_PARAM_UINT, "1", 1, ETUN_MAX_CONNS, "smallest pool" },
 	{ "max_conns", ITM_PARAM_UINT, "16", 1, ETUN_MAX_CONNS, "largest pool" },
-	{ "interval_ms", ITM_PARAM_UINT, "500", 50, 60000, "controller interval" },
+	{ "interval_ms", ITM_PARAM_UINT, "1000", 50, 60000, "controller interval" },
 	{ "band_pct", ITM_PARAM_UINT, "3", 0, 50, "dead band around the target, percent" },
 	{ "queue_kb", ITM_PARAM_UINT, "256", 4, 65536, "entry queue per class, kB" },
 	{ "queue_pkts", ITM_PARAM_UINT, "1024", 8, 65536, "entry queue per class, packets" },
 	{ "sndbuf_kb", ITM_PARAM_UINT, "0", 0, 65536, "send buffer per connection, kB (0: kernel autotuning)" },
+	{ "express", ITM_PARAM_BOOL, "yes", 0, 1, "the short class gets a connection of its own, TOS 0x10" },
+	{ "skip_recovering", ITM_PARAM_BOOL, "no", 0, 1, "send nothing on a connection in loss recovery" },
 	{ "unsent_kb", ITM_PARAM_UINT, "16", 2, 4096, "bytes a connection may hold not yet sent, kB" },
 	{ "reorder_window", ITM_PARAM_UINT, "2048", 16, 65536, "reorder buffer, packets" },
 	{ "reorder_kb", ITM_PARAM_UINT, "8192", 64, 1048576, "reorder buffer, kB" },
@@ -226,6 +228,8 @@ load_config(struct itm_module *m, struct etun *t, const struct itm_params *p)
 	t->interval_ms = (unsigned int)itm_param_uint(p, "interval_ms");
 	t->sndbuf = (uint32_t)itm_param_uint(p, "sndbuf_kb") * 1024;
 	t->unsent = (uint32_t)itm_param_uint(p, "unsent_kb") * 1024;
+	t->skip_recovering = itm_param_bool(p, "skip_recovering");
+	t->express = itm_param_bool(p, "express");
 	t->mtu = (uint16_t)itm_param_uint(p, "mtu");
 	t->ro_window = (unsigned int)itm_param_uint(p, "reorder_window");
 	t->ro_bytes = (uint32_t)itm_param_uint(p, "reorder_kb") * 1024;
@@ -310,29 +314,19 @@ register_counters(struct etun *t)
 		size_t off;
 	} cs[] = {
 #define C(f) { #f, offsetof(struct etun_counters, f) }
-		C(conns),
-		C(conns_wanted),
-		C(target_kbps),
-		C(goodput_kbps),
-		C(state),
-		C(entry_drops),
-		C(queue_bytes),
-		C(failopen),
-		C(pkts_in),
-		C(bytes_in),
-		C(frames_out),
-		C(frames_in),
-		C(pkts_out),
-		C(bytes_out),
-		C(frames_outside),
-		C(frames_bad),
-		C(inject_errors),
-		C(conns_refused),
-		C(connects),
-		C(disconnects),
-		C(reorder_late),
-		C(reorder_gaps),
-		C(reorder_overflow),
+		C(conns),	  C(conns_wanted),
+		C(target_kbps),	  C(goodput_kbps),
+		C(state),	  C(entry_drops),
+		C(queue_bytes),	  C(failopen),
+		C(pkts_in),	  C(bytes_in),
+		C(segmented),	  C(stalls),
+		C(recoveries),	  C(frames_out),
+		C(frames_in),	  C(pkts_out),
+		C(bytes_out),	  C(frames_outside),
+		C(frames_bad),	  C(inject_errors),
+		C(conns_refused), C(connects),
+		C(disconnects),	  C(reorder_late),
+		C(reorder_gaps),  C(reorder_overflow),
 #undef C
 	};
 

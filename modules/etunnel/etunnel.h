@@ -23,6 +23,8 @@
 #include "reorder.h"
 
 #define ETUN_MAX_CONNS	  256
+#define ETUN_EXPRESS	  ETUN_MAX_CONNS /* slot of the short class's connection */
+#define ETUN_SLOTS	  (ETUN_MAX_CONNS + 1)
 #define ETUN_MAX_PREFIXES 16
 #define ETUN_CONN_BUF	  (ETUN_FRAME_HDR + ETUN_FRAME_MAX)
 
@@ -41,6 +43,7 @@ struct etun_conn {
 	uint32_t off, len;
 	uint64_t written;  /* entry: bytes handed to the socket */
 	int full;	   /* entry: unsent bytes above the limit */
+	int recovering;	   /* entry: in loss recovery: skipped */
 	uint64_t retry_ms; /* entry: when to connect again */
 	uint32_t backoff_ms;
 };
@@ -49,6 +52,7 @@ struct etun_counters {
 	uint64_t pkts_in, bytes_in; /* stolen at the entry */
 	uint64_t segmented;	    /* GSO packets cut at the entry */
 	uint64_t stalls;	    /* a packet found every connection full */
+	uint64_t recoveries;	    /* a connection skipped while recovering */
 	uint64_t entry_drops;	    /* queue full */
 	uint64_t failopen;	    /* passed to the normal path */
 	uint64_t frames_out, frames_in; /* sent / received */
@@ -78,21 +82,25 @@ struct etun {
 	struct etun_ctrl ctrl;
 	unsigned int interval_ms;
 	uint32_t sndbuf, unsent;
+	int skip_recovering; /* skip connections in loss recovery */
 	uint16_t mtu;
 	unsigned int ro_window;
 	uint32_t ro_bytes, ro_wait_us;
 	/* entry */
 	struct etun_entq *q;
-	struct etun_conn conns[ETUN_MAX_CONNS];
+	struct etun_conn conns[ETUN_SLOTS];
+	int express; /* a connection of its own, TOS 0x10, for SHORT */
 	unsigned int wanted, up, rr;
-	uint32_t seq, session;
+	unsigned int express_up;	   /* the short class's connection */
+	uint32_t seq[ETUN_CLS_N], session; /* one sequence per class */
 	uint64_t acked_closed; /* bytes of connections closed since */
 	uint64_t last_acked, drops_at_tick, stalls_at_tick;
+	uint64_t backlog_ms; /* last drop or stall seen by a tick */
 	uint64_t last_tick_ms;
 	enum etun_state state;
 	/* exit */
 	int lfd, rawfd;
-	struct etun_reorder *ro;
+	struct etun_reorder *ro[ETUN_CLS_N]; /* per class */
 	uint32_t cur_session;
 	int have_session;
 	uint64_t last_in_bytes;

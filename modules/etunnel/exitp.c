@@ -70,7 +70,8 @@ on_frame(struct etun *t, const struct etun_frame *f)
 
 	if (f->flags & ETUN_F_HELLO) {
 		if (!t->have_session || f->seq != t->cur_session) {
-			etun_reorder_reset(t->ro);
+			etun_reorder_reset(t->ro[ETUN_CLS_SHORT]);
+			etun_reorder_reset(t->ro[ETUN_CLS_LONG]);
 			t->cur_session = f->seq;
 			t->have_session = 1;
 		}
@@ -83,8 +84,9 @@ on_frame(struct etun *t, const struct etun_frame *f)
 		t->c.frames_outside++;
 		return;
 	}
-	etun_reorder_push(t->ro, f->seq, f->flags, f->data, f->len,
-			  etun_now_us());
+	etun_reorder_push(t->ro[(f->flags & ETUN_F_SHORT) ? ETUN_CLS_SHORT
+							  : ETUN_CLS_LONG],
+			  f->seq, f->flags, f->data, f->len, etun_now_us());
 }
 
 /* Parse the frames read so far; 0, or -1 when the stream is broken. */
@@ -148,7 +150,7 @@ exit_conn_cb(int fd, unsigned int revents, void *arg)
 static void
 exit_drain(struct etun *t)
 {
-	for (unsigned int i = 0; i < t->ctrl.max_conns; i++) {
+	for (unsigned int i = 0; i <= t->ctrl.max_conns; i++) {
 		struct etun_conn *c = &t->conns[i];
 
 		for (int k = 0; k < 64 && c->state == ETUN_CONN_UP; k++)
@@ -176,7 +178,7 @@ refuse(struct etun *t, int fd, const struct sockaddr_in *from)
 static struct etun_conn *
 free_slot(struct etun *t)
 {
-	for (unsigned int i = 0; i < t->ctrl.max_conns; i++)
+	for (unsigned int i = 0; i <= t->ctrl.max_conns; i++) /* + express */
 		if (t->conns[i].state == ETUN_CONN_IDLE)
 			return &t->conns[i];
 	return NULL;
@@ -236,17 +238,20 @@ etun_exit_start(struct etun *t)
 	int rc;
 
 	t->lfd = t->rawfd = -1;
-	for (unsigned int i = 0; i < ETUN_MAX_CONNS; i++) {
+	for (unsigned int i = 0; i < ETUN_SLOTS; i++) {
 		t->conns[i].t = t;
 		t->conns[i].fd = -1;
 	}
-	for (unsigned int i = 0; i < t->ctrl.max_conns; i++)
+	for (unsigned int i = 0; i <= t->ctrl.max_conns; i++)
 		if ((t->conns[i].buf = malloc(EXIT_BUF)) == NULL)
 			return -ENOMEM;
-	t->ro = etun_reorder_new(t->ro_window, t->ro_bytes, t->ro_wait_us,
-				 deliver, t);
+	for (int k = 0; k < ETUN_CLS_N; k++)
+		if ((t->ro[k] = etun_reorder_new(t->ro_window, t->ro_bytes,
+						 t->ro_wait_us, deliver, t)) ==
+		    NULL)
+			return -ENOMEM;
 	t->scratch = malloc(t->mtu);
-	if (t->scratch == NULL || t->ro == NULL)
+	if (t->scratch == NULL)
 		return -ENOMEM;
 	t->rawfd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
 	if (t->rawfd < 0)
@@ -260,7 +265,7 @@ etun_exit_start(struct etun *t)
 void
 etun_exit_stop(struct etun *t)
 {
-	for (unsigned int i = 0; i < ETUN_MAX_CONNS; i++) {
+	for (unsigned int i = 0; i < ETUN_SLOTS; i++) {
 		if (t->conns[i].state != ETUN_CONN_IDLE)
 			exit_close(t, &t->conns[i]);
 		free(t->conns[i].buf);
@@ -272,8 +277,10 @@ etun_exit_stop(struct etun *t)
 	}
 	if (t->rawfd >= 0)
 		close(t->rawfd);
-	etun_reorder_free(t->ro);
-	t->ro = NULL;
+	for (int k = 0; k < ETUN_CLS_N; k++) {
+		etun_reorder_free(t->ro[k]);
+		t->ro[k] = NULL;
+	}
 	free(t->scratch);
 	t->lfd = t->rawfd = -1;
 	t->scratch = NULL;
@@ -282,16 +289,22 @@ etun_exit_stop(struct etun *t)
 void
 etun_exit_tick(struct etun *t)
 {
-	const struct etun_reorder_stats *st = etun_reorder_stats(t->ro);
 	uint64_t now = etun_now_ms();
 
-	if (etun_reorder_held(t->ro)) {
+	if (etun_reorder_held(t->ro[0]) || etun_reorder_held(t->ro[1])) {
 		exit_drain(t);
-		etun_reorder_tick(t->ro, etun_now_us());
+		for (int k = 0; k < ETUN_CLS_N; k++)
+			etun_reorder_tick(t->ro[k], etun_now_us());
 	}
-	t->c.reorder_late = st->late;
-	t->c.reorder_gaps = st->gaps;
-	t->c.reorder_overflow = st->overflow;
+	t->c.reorder_late = t->c.reorder_gaps = t->c.reorder_overflow = 0;
+	for (int k = 0; k < ETUN_CLS_N; k++) {
+		const struct etun_reorder_stats *st =
+			etun_reorder_stats(t->ro[k]);
+
+		t->c.reorder_late += st->late;
+		t->c.reorder_gaps += st->gaps;
+		t->c.reorder_overflow += st->overflow;
+	}
 	t->c.conns = t->up;
 	t->c.state = (uint64_t)t->state;
 	if (now - t->last_tick_ms >= t->interval_ms) {

@@ -59,6 +59,11 @@ conn_open(struct etun *t, struct etun_conn *c)
 	if (fd < 0)
 		goto retry;
 	set_opts(t, fd);
+	if (c == &t->conns[ETUN_EXPRESS]) {
+		int tos = 0x10; /* the core's low-delay class (qos-core.sh) */
+
+		setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+	}
 	sa.sin_addr = t->local;
 	if (t->local.s_addr != INADDR_ANY &&
 	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
@@ -89,7 +94,7 @@ conn_close(struct etun *t, struct etun_conn *c, int lost)
 	itm_unregister_fd(c->fd);
 	close(c->fd);
 	if (c->state == ETUN_CONN_UP) {
-		t->up--;
+		*(c == &t->conns[ETUN_EXPRESS] ? &t->express_up : &t->up) -= 1;
 		t->acked_closed += c->written;
 		t->c.disconnects++;
 	}
@@ -98,6 +103,7 @@ conn_close(struct etun *t, struct etun_conn *c, int lost)
 	c->len = c->off = 0;
 	c->written = 0;
 	c->full = 0;
+	c->recovering = 0;
 	if (lost) {
 		c->backoff_ms =
 			c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
@@ -122,7 +128,7 @@ conn_up(struct etun *t, struct etun_conn *c)
 	}
 	c->state = ETUN_CONN_UP;
 	c->backoff_ms = 0;
-	t->up++;
+	*(c == &t->conns[ETUN_EXPRESS] ? &t->express_up : &t->up) += 1;
 	t->c.connects++;
 	itm_modify_fd(c->fd, ITM_FD_READ);
 	if (t->up == 1)
@@ -185,15 +191,33 @@ conn_cb(int fd, unsigned int revents, void *arg)
 	flush(t);
 }
 
+/* In loss recovery (fast recovery or after a timeout), a connection holds
+ * what it has in flight until the retransmission gets through; more
+ * frames on it would wait too, and reach the exit late. */
+static int
+in_recovery(const struct etun_conn *c)
+{
+	struct tcp_info ti;
+	socklen_t l = sizeof(ti);
+
+	return getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0 &&
+	       ti.tcpi_ca_state >= TCP_CA_Recovery;
+}
+
 /* Past the unsent limit: skip @c until TCP_NOTSENT_LOWAT says it has
- * drained (the fd becomes writable). */
+ * drained (the fd becomes writable); in recovery: skip it until the tick
+ * finds it out. */
 static void
-check_unsent(struct etun_conn *c, uint32_t limit)
+check_unsent(struct etun *t, struct etun_conn *c)
 {
 	int unsent = 0;
 
+	if (t->skip_recovering && in_recovery(c)) {
+		c->recovering = 1;
+		t->c.recoveries++;
+	}
 	if (c->len == 0 && ioctl(c->fd, SIOCOUTQNSD, &unsent) == 0 &&
-	    (uint32_t)unsent < limit)
+	    (uint32_t)unsent < t->unsent)
 		return;
 	c->full = 1;
 	itm_modify_fd(c->fd, ITM_FD_READ | ITM_FD_WRITE);
@@ -203,7 +227,7 @@ check_unsent(struct etun_conn *c, uint32_t limit)
  * kept in c->buf for later), 0 when it took nothing. */
 static int
 conn_send(struct etun *t, struct etun_conn *c, const uint8_t *pkt, uint16_t len,
-	  uint8_t flags)
+	  enum etun_class cls)
 {
 	uint8_t hdr[ETUN_FRAME_HDR];
 	struct iovec iov[2] = { { hdr, sizeof(hdr) },
@@ -211,7 +235,8 @@ conn_send(struct etun *t, struct etun_conn *c, const uint8_t *pkt, uint16_t len,
 	size_t total = sizeof(hdr) + len;
 	ssize_t n;
 
-	etun_frame_hdr(hdr, len, flags, t->seq);
+	etun_frame_hdr(hdr, len, cls == ETUN_CLS_SHORT ? ETUN_F_SHORT : 0,
+		       t->seq[cls]);
 	n = writev(c->fd, iov, 2);
 	if (n <= 0) {
 		if (n < 0 && errno != EAGAIN)
@@ -234,25 +259,35 @@ conn_send(struct etun *t, struct etun_conn *c, const uint8_t *pkt, uint16_t len,
 		c->off = 0;
 		itm_modify_fd(c->fd, ITM_FD_READ | ITM_FD_WRITE);
 	}
-	t->seq++;
+	t->seq[cls]++;
 	t->c.frames_out++;
-	check_unsent(c, t->unsent);
+	check_unsent(t, c);
 	return 1;
 }
 
-/* The next connection, round-robin, that is up and not busy. */
+static int
+conn_ready(const struct etun_conn *c)
+{
+	return c->state == ETUN_CONN_UP && c->len == 0 && !c->full &&
+	       !c->recovering;
+}
+
+/* The connection for the next frame of @cls: the short class's own when
+ * it is ready, else the next pool connection, round-robin, that is. */
 static struct etun_conn *
-pick(struct etun *t)
+pick(struct etun *t, enum etun_class cls)
 {
 	unsigned int n = t->wanted;
 
+	if (cls == ETUN_CLS_SHORT && t->express &&
+	    conn_ready(&t->conns[ETUN_EXPRESS]))
+		return &t->conns[ETUN_EXPRESS];
 	for (unsigned int k = 0; k < n; k++) {
 		unsigned int i = (t->rr + k) % n;
-		struct etun_conn *c = &t->conns[i];
 
-		if (c->state == ETUN_CONN_UP && c->len == 0 && !c->full) {
+		if (conn_ready(&t->conns[i])) {
 			t->rr = i + 1;
-			return c;
+			return &t->conns[i];
 		}
 	}
 	return NULL;
@@ -267,12 +302,11 @@ flush(struct etun *t)
 	struct etun_conn *c;
 
 	while ((pkt = etun_entq_peek(t->q, &len, &cls)) != NULL) {
-		if ((c = pick(t)) == NULL) {
+		if ((c = pick(t, cls)) == NULL) {
 			t->c.stalls++;
 			return;
 		}
-		if (conn_send(t, c, pkt, len,
-			      cls == ETUN_CLS_SHORT ? ETUN_F_SHORT : 0))
+		if (conn_send(t, c, pkt, len, cls))
 			etun_entq_pop(t->q);
 	}
 }
@@ -333,7 +367,7 @@ acked_bytes(const struct etun *t)
 {
 	uint64_t sum = t->acked_closed;
 
-	for (unsigned int i = 0; i < ETUN_MAX_CONNS; i++) {
+	for (unsigned int i = 0; i < ETUN_SLOTS; i++) {
 		const struct etun_conn *c = &t->conns[i];
 		int outq = 0;
 
@@ -347,6 +381,23 @@ acked_bytes(const struct etun *t)
 	return sum;
 }
 
+/* The pool was the limit lately: packets dropped at the entry, or found
+ * every connection full, within the last BACKLOG_MS.  A user's TCP that
+ * lost packets backs off for a while before it fills the pool again; that
+ * is still demand the pool did not carry. */
+#define BACKLOG_MS 2000
+
+static int
+backlogged(struct etun *t, uint64_t now)
+{
+	if (t->c.entry_drops != t->drops_at_tick ||
+	    t->c.stalls != t->stalls_at_tick)
+		t->backlog_ms = now;
+	t->drops_at_tick = t->c.entry_drops;
+	t->stalls_at_tick = t->c.stalls;
+	return t->backlog_ms && now - t->backlog_ms <= BACKLOG_MS;
+}
+
 static void
 control(struct etun *t, uint64_t now)
 {
@@ -354,14 +405,11 @@ control(struct etun *t, uint64_t now)
 	struct etun_ctrl_in in = {
 		.conns = t->wanted,
 		.goodput_bps = dt ? (acked - t->last_acked) * 8000 / dt : 0,
-		.backlogged = t->c.entry_drops != t->drops_at_tick ||
-			      t->c.stalls != t->stalls_at_tick,
+		.backlogged = backlogged(t, now),
 	};
 
 	t->last_acked = acked;
 	t->last_tick_ms = now;
-	t->drops_at_tick = t->c.entry_drops;
-	t->stalls_at_tick = t->c.stalls;
 	t->c.goodput_kbps = in.goodput_bps / 1000;
 	if (t->up == 0) {
 		t->state = ETUN_ST_DOWN;
@@ -384,12 +432,30 @@ reconcile(struct etun *t, uint64_t now)
 			 c->len == 0)
 			conn_close(t, c, 0);
 	}
+	if (t->express && t->conns[ETUN_EXPRESS].state == ETUN_CONN_IDLE &&
+	    now >= t->conns[ETUN_EXPRESS].retry_ms)
+		conn_open(t, &t->conns[ETUN_EXPRESS]);
+}
+
+/* Connections out of recovery take frames again. */
+static void
+recheck_recovering(struct etun *t)
+{
+	for (unsigned int i = 0; i < t->wanted; i++) {
+		struct etun_conn *c = &t->conns[i];
+
+		if (c->recovering &&
+		    (c->state != ETUN_CONN_UP || !in_recovery(c)))
+			c->recovering = 0;
+	}
 }
 
 void
 etun_pool_tick(struct etun *t)
 {
 	uint64_t now = etun_now_ms();
+
+	recheck_recovering(t);
 
 	if (now - t->last_tick_ms >= t->interval_ms)
 		control(t, now);
@@ -410,13 +476,15 @@ etun_pool_tick(struct etun *t)
 int
 etun_pool_start(struct etun *t)
 {
-	for (unsigned int i = 0; i < ETUN_MAX_CONNS; i++) {
+	for (unsigned int i = 0; i < ETUN_SLOTS; i++) {
 		t->conns[i].t = t;
 		t->conns[i].fd = -1;
 	}
 	for (unsigned int i = 0; i < t->ctrl.max_conns; i++)
 		if ((t->conns[i].buf = malloc(ETUN_CONN_BUF)) == NULL)
 			return -ENOMEM;
+	if ((t->conns[ETUN_EXPRESS].buf = malloc(ETUN_CONN_BUF)) == NULL)
+		return -ENOMEM;
 	if (t->scratch == NULL && (t->scratch = malloc(t->mtu)) == NULL)
 		return -ENOMEM;
 	t->wanted = t->ctrl.min_conns;
@@ -430,7 +498,7 @@ etun_pool_start(struct etun *t)
 void
 etun_pool_stop(struct etun *t)
 {
-	for (unsigned int i = 0; i < ETUN_MAX_CONNS; i++) {
+	for (unsigned int i = 0; i < ETUN_SLOTS; i++) {
 		conn_close(t, &t->conns[i], 0);
 		free(t->conns[i].buf);
 		t->conns[i].buf = NULL;

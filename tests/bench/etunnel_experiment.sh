@@ -58,7 +58,7 @@ itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" -ge 1 ]' ||
 TOTAL=0
 for k in $STEPS; do TOTAL=$((TOTAL + STEP_SECS)); done
 for p in 5301 5302 5400; do
-	itm_bg h2 --name "srv$p" iperf3 -s -p "$p"
+	itm_bg h2 --name "srv$p" iperf3 -s -i 0.5 -p "$p"
 done
 itm_wait_for 5 eval 'itm_exec h2 ss -Hltn | grep -q ":5400 "' ||
 	itm_fail "iperf3 servers did not start"
@@ -73,8 +73,10 @@ sampler() {
 	done >"$ITM_TMP/pool.log"
 }
 T0=$(date +%s.%N)
-itm_bg h1 --name user iperf3 -c "$ETUN_H2" -p 5301 -t "$TOTAL" -i 0.5 -J
-itm_bg x --name plain iperf3 -c "$ETUN_H2" -p 5302 -t "$TOTAL" -i 0.5 -J
+itm_bg h1 --name user iperf3 -c "$ETUN_H2" -p 5301 -t "$TOTAL" -i 0.5 -J \
+	--get-server-output
+itm_bg x --name plain iperf3 -c "$ETUN_H2" -p 5302 -t "$TOTAL" -i 0.5 -J \
+	--get-server-output
 sampler &
 SAMPLER=$!
 for k in $STEPS; do

@@ -23,6 +23,8 @@ def flow(path, t0):
     with open(path) as f:
         text = f.read()
     data = json.loads(text[text.index("{"):])
+    # The receiver's intervals (--get-server-output): what arrived.
+    data = data.get("server_output_json", data)
     return [(iv["sum"]["end"], iv["sum"]["bits_per_second"] / 1e6)
             for iv in data.get("intervals", [])]
 

@@ -116,7 +116,7 @@ itm_assert_match "$out" "n1 +t1 +entry +$ETUN_N3 +10.0M .* 4/4 \(4-4\)" "tunnels
 out=$(itm_ctl n3 n3 -o json tunnels | python3 -c 'import json, sys
 t = json.load(sys.stdin)["nodes"][0]["tunnels"][0]
 print(t["side"], t["peer"], t["conns"], t["state_text"])')
-itm_assert_eq "$out" "TUNNEL_EXIT $ETUN_N1 4 exit" "tunnels on n3 (json)"
+itm_assert_eq "$out" "TUNNEL_EXIT $ETUN_N1 5 exit" "tunnels on n3 (json)"
 
 # The exit's agent killed: the entry fails open, downloads take the
 # normal path.  Back: the pool comes back by itself.

@@ -235,15 +235,15 @@ ctrl_converges(void **state)
 
 	(void)state;
 	/* k = 16 on 100 Mbit/s: N* = 40 * 16 / 60 = 10.7 */
-	n = run_model(&c, 1, 100e6, 16, 6, &st);
+	n = run_model(&c, 1, 100e6, 16, 12, &st);
 	assert_in_range(n, 10, 12);
 	assert_int_equal(st, ETUN_ST_HOLDING);
 	/* k drops to 4: N* = 2.7, the pool shrinks. */
-	n = run_model(&c, n, 100e6, 4, 6, &st);
+	n = run_model(&c, n, 100e6, 4, 12, &st);
 	assert_in_range(n, 2, 3);
 	/* Target above what 32 connections get: unreachable at max. */
 	c.target_bps = 95000000;
-	n = run_model(&c, n, 100e6, 16, 10, &st);
+	n = run_model(&c, n, 100e6, 16, 20, &st);
 	assert_int_equal(n, 32);
 	assert_int_equal(st, ETUN_ST_UNREACHABLE);
 	assert_string_equal(etun_state_name(st),
@@ -266,7 +266,7 @@ ctrl_idle(void **state)
 	assert_int_equal(st, ETUN_ST_IDLE);
 	in.goodput_bps = 0;
 	in.backlogged = 1;
-	assert_int_equal(etun_ctrl_step(&c, &in, &st), 8);
+	assert_int_equal(etun_ctrl_step(&c, &in, &st), 6); /* +N/4+1 */
 	assert_int_equal(st, ETUN_ST_GROWING);
 }
 
