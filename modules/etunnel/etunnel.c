@@ -24,7 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <syslog.h>
 
 #include <itm_plugin.h>
@@ -50,6 +53,7 @@ static const struct itm_param_spec etun_params[] = {
 	{ "queue_kb", ITM_PARAM_UINT, "256", 4, 65536, "entry queue per class, kB" },
 	{ "queue_pkts", ITM_PARAM_UINT, "1024", 8, 65536, "entry queue per class, packets" },
 	{ "sndbuf_kb", ITM_PARAM_UINT, "0", 0, 65536, "send buffer per connection, kB (0: kernel autotuning)" },
+	{ "cc", ITM_PARAM_STRING, "", 0, 15, "congestion control of the pool's connections (default: the system's)" },
 	{ "express", ITM_PARAM_BOOL, "yes", 0, 1, "the short class gets a connection of its own, TOS 0x10" },
 	{ "skip_recovering", ITM_PARAM_BOOL, "no", 0, 1, "send nothing on a connection in loss recovery" },
 	{ "unsent_kb", ITM_PARAM_UINT, "16", 2, 4096, "bytes a connection may hold not yet sent, kB" },
@@ -192,6 +196,28 @@ resolve_local(struct itm_module *m, struct etun *t, const struct itm_params *p)
 	return 0;
 }
 
+/* A congestion control the kernel does not have is refused at load. */
+static int
+check_cc(struct itm_module *m, const char *cc)
+{
+	int fd, rc = 0;
+
+	if (cc[0] == '\0')
+		return 0;
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+		return -errno;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc,
+		       (socklen_t)strlen(cc)) < 0) {
+		rc = -errno;
+		itm_module_error(m,
+				 "cc: '%s': %s (see "
+				 "net.ipv4.tcp_available_congestion_control)",
+				 cc, strerror(errno));
+	}
+	close(fd);
+	return rc;
+}
+
 static int
 load_config(struct itm_module *m, struct etun *t, const struct itm_params *p)
 {
@@ -230,6 +256,9 @@ load_config(struct itm_module *m, struct etun *t, const struct itm_params *p)
 	t->unsent = (uint32_t)itm_param_uint(p, "unsent_kb") * 1024;
 	t->skip_recovering = itm_param_bool(p, "skip_recovering");
 	t->express = itm_param_bool(p, "express");
+	snprintf(t->cc, sizeof(t->cc), "%s", itm_param_str(p, "cc"));
+	if ((rc = check_cc(m, t->cc)) < 0)
+		return rc;
 	t->mtu = (uint16_t)itm_param_uint(p, "mtu");
 	t->ro_window = (unsigned int)itm_param_uint(p, "reorder_window");
 	t->ro_bytes = (uint32_t)itm_param_uint(p, "reorder_kb") * 1024;

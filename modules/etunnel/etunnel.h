@@ -83,6 +83,7 @@ struct etun {
 	unsigned int interval_ms;
 	uint32_t sndbuf, unsent;
 	int skip_recovering; /* skip connections in loss recovery */
+	char cc[16];	     /* TCP_CONGESTION of the pool, "": default */
 	uint16_t mtu;
 	unsigned int ro_window;
 	uint32_t ro_bytes, ro_wait_us;

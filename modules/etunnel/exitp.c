@@ -161,7 +161,7 @@ exit_drain(struct etun *t)
 
 /* Reset (not just close) a connection that is not the peer's. */
 static void
-refuse(struct etun *t, int fd, const struct sockaddr_in *from)
+refuse(struct etun *t, int fd, const struct sockaddr_in *from, const char *why)
 {
 	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
@@ -169,10 +169,8 @@ refuse(struct etun *t, int fd, const struct sockaddr_in *from)
 	close(fd);
 	if (t->c.conns_refused++ < 10)
 		itm_log(LOG_WARNING,
-			"etunnel %s: connection from %s refused: not the "
-			"peer %s",
-			t->name, inet_ntoa(from->sin_addr),
-			t->peer_name[0] ? t->peer_name : "");
+			"etunnel %s: connection from %s refused: %s", t->name,
+			inet_ntoa(from->sin_addr), why);
 }
 
 static struct etun_conn *
@@ -197,9 +195,10 @@ accept_cb(int lfd, unsigned int revents, void *arg)
 	while ((fd = accept4(lfd, (struct sockaddr *)&from, &l,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		if (from.sin_family != AF_INET ||
-		    from.sin_addr.s_addr != t->peer.s_addr ||
-		    (c = free_slot(t)) == NULL) {
-			refuse(t, fd, &from);
+		    from.sin_addr.s_addr != t->peer.s_addr) {
+			refuse(t, fd, &from, "not the peer");
+		} else if ((c = free_slot(t)) == NULL) {
+			refuse(t, fd, &from, "more than max_conns + 1");
 		} else if (itm_register_fd(fd, ITM_FD_READ, exit_conn_cb, c) <
 			   0) {
 			close(fd);

@@ -46,6 +46,10 @@ set_opts(struct etun *t, int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
 	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &low, sizeof(low));
+	if (t->cc[0] && setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, t->cc,
+				   (socklen_t)strlen(t->cc)) < 0)
+		itm_log(LOG_WARNING, "etunnel %s: cc=%s: %s", t->name, t->cc,
+			strerror(errno));
 	if (sb > 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
 }
@@ -437,16 +441,26 @@ reconcile(struct etun *t, uint64_t now)
 		conn_open(t, &t->conns[ETUN_EXPRESS]);
 }
 
-/* Connections out of recovery take frames again. */
+/* Connections out of recovery, or drained, take frames again.  (Drained
+ * is normally signalled by the fd turning writable; with itm-agent
+ * --workers a packet callback cannot ask for that, and the tick sees it.) */
 static void
-recheck_recovering(struct etun *t)
+recheck_conns(struct etun *t)
 {
-	for (unsigned int i = 0; i < t->wanted; i++) {
+	for (unsigned int i = 0; i < ETUN_SLOTS; i++) {
 		struct etun_conn *c = &t->conns[i];
+		int unsent = 0;
 
-		if (c->recovering &&
-		    (c->state != ETUN_CONN_UP || !in_recovery(c)))
+		if (c->state != ETUN_CONN_UP) {
+			c->recovering = c->full = 0;
+			continue;
+		}
+		if (c->recovering && !in_recovery(c))
 			c->recovering = 0;
+		if (c->full && c->len == 0 &&
+		    ioctl(c->fd, SIOCOUTQNSD, &unsent) == 0 &&
+		    (uint32_t)unsent < t->unsent)
+			c->full = 0;
 	}
 }
 
@@ -455,7 +469,7 @@ etun_pool_tick(struct etun *t)
 {
 	uint64_t now = etun_now_ms();
 
-	recheck_recovering(t);
+	recheck_conns(t);
 
 	if (now - t->last_tick_ms >= t->interval_ms)
 		control(t, now);

@@ -111,13 +111,14 @@ out=$(ctl topology apply "$DATA/topo-bad.yaml" 2>&1) && fail "bad file applied"
 itm_assert_match "$out" "topo-bad.yaml:12: tunnels\[0\]\.between\[1\]: no node named 'et9'" "fault for et9"
 itm_assert_match "$out" "topo-bad.yaml:13: tunnels\[0\]\.match\.dst\[0\]: host bits set" "fault for the prefix"
 itm_assert_eq "$(gens)" "$g0" "generations after the bad file"
-itm_assert_eq "$(counter et1 conns)" 2 "pool after the bad file"
+itm_assert_ge "$(counter et1 conns)" 2 "pool after the bad file"
+[[ " $(params et1) " == *" target=20000 "* ]] || fail "et1 changed by the bad file: $(params et1)"
 
 # Changed, then removed, by later generations.
 ctl topology apply "$DATA/topo-changed.yaml" >"$ITM_TMP/apply2.out" 2>&1 ||
 	fail "apply topo-changed: $(cat "$ITM_TMP/apply2.out")"
 [[ " $(params et1) " == *" target=30000 "* ]] || fail "et1 not reloaded: $(params et1)"
-itm_wait_for 10 eval '[ "$(counter et1 conns)" = 3 ]' ||
+itm_wait_for 10 eval '[ "$(counter et1 conns)" -ge 3 ]' ||
 	fail "pool of the changed tunnel: conns=$(counter et1 conns)"
 ctl topology apply "$DATA/topo-none.yaml" >"$ITM_TMP/apply3.out" 2>&1 ||
 	fail "apply topo-none: $(cat "$ITM_TMP/apply3.out")"
