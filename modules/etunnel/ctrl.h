@@ -11,6 +11,11 @@
  *	otherwise:                     N' = N                 (hold)
  *
  * clamped to [min, max] and to a quarter of N (plus one) per step.
+ * A growth that raised G by less than a quarter of the relative growth of
+ * N (+2.5 % for +10 %; the model gives more until N is far past N*) is
+ * undone and not tried again for 5 intervals (state "saturated"): for one
+ * user flow striped over the pool, more connections can lower G (README:
+ * measured).
  * Why: with k competing TCP flows on a bottleneck C, N connections get
  * about G = N C / (N + k), so a connection gets C / (N + k) and
  * N' = N B / G = B (N + k) / C.  The fixed point is N* = B k / (C - B)
@@ -38,14 +43,24 @@ enum etun_state {
 	ETUN_ST_SHRINKING,   /* above target, pool shrunk */
 	ETUN_ST_UNREACHABLE, /* below target at max_conns */
 	ETUN_ST_IDLE,	     /* below target, not backlogged: demand-bound */
-	ETUN_ST_EXIT	     /* this end re-injects (the far end sizes) */
+	ETUN_ST_EXIT,	     /* this end re-injects (the far end sizes) */
+	ETUN_ST_SATURATED    /* below target, more connections did not help */
 };
 
 struct etun_ctrl {
 	uint64_t target_bps;
 	unsigned int min_conns, max_conns;
 	double band; /* relative dead band, e.g. 0.03 */
+	/* Memory of the last growth: from grew_from connections at g_before;
+	 * after a growth that gained less than ETUN_CTRL_MIN_GAIN of what it
+	 * added (relative), the pool goes back and waits ETUN_CTRL_COOLDOWN
+	 * intervals before it tries again. */
+	unsigned int grew_from, cooldown;
+	uint64_t g_before;
 };
+
+#define ETUN_CTRL_MIN_GAIN 0.25 /* G +2.5 % for N +10 % */
+#define ETUN_CTRL_COOLDOWN 5
 
 struct etun_ctrl_in {
 	unsigned int conns; /* wanted now */
@@ -54,8 +69,7 @@ struct etun_ctrl_in {
 };
 
 /* The pool size for the next interval; *@state says why. */
-unsigned int etun_ctrl_step(const struct etun_ctrl *c,
-			    const struct etun_ctrl_in *in,
+unsigned int etun_ctrl_step(struct etun_ctrl *c, const struct etun_ctrl_in *in,
 			    enum etun_state *state);
 const char *etun_state_name(enum etun_state s);
 

@@ -208,8 +208,8 @@ entq_short_first_bounded(void **state)
  * N C / (N + k).  The law reaches the target from below and from above
  * in a few steps and stays. */
 static unsigned int
-run_model(const struct etun_ctrl *c, unsigned int n, double cap, double k,
-	  int steps, enum etun_state *st)
+run_model(struct etun_ctrl *c, unsigned int n, double cap, double k, int steps,
+	  enum etun_state *st)
 {
 	for (int i = 0; i < steps; i++) {
 		struct etun_ctrl_in in = {
@@ -248,6 +248,37 @@ ctrl_converges(void **state)
 	assert_int_equal(st, ETUN_ST_UNREACHABLE);
 	assert_string_equal(etun_state_name(st),
 			    "target unreachable at max_conns");
+}
+
+/* A growth that does not raise goodput is undone, and not retried for a
+ * while: striping one flow over more connections can make it slower. */
+static void
+ctrl_saturated(void **state)
+{
+	struct etun_ctrl c = { .target_bps = 40000000,
+			       .min_conns = 1,
+			       .max_conns = 64,
+			       .band = 0.03 };
+	struct etun_ctrl_in in = { .conns = 8,
+				   .goodput_bps = 20000000,
+				   .backlogged = 1 };
+	enum etun_state st;
+	unsigned int n;
+
+	(void)state;
+	n = etun_ctrl_step(&c, &in, &st);
+	assert_int_equal(st, ETUN_ST_GROWING);
+	assert_int_equal(n, 11); /* 8 + 8/4 + 1 */
+	in.conns = n;
+	in.goodput_bps = 19000000; /* worse with more */
+	assert_int_equal(etun_ctrl_step(&c, &in, &st), 8);
+	assert_int_equal(st, ETUN_ST_SATURATED);
+	in.conns = 8;
+	for (int i = 0; i < ETUN_CTRL_COOLDOWN; i++) {
+		assert_int_equal(etun_ctrl_step(&c, &in, &st), 8);
+		assert_int_equal(st, ETUN_ST_SATURATED);
+	}
+	assert_int_equal(etun_ctrl_step(&c, &in, &st), 11); /* tries again */
 }
 
 /* Below target without backlog the user sends less: no growth. */
@@ -366,6 +397,7 @@ main(void)
 		cmocka_unit_test(reorder_bounded),
 		cmocka_unit_test(entq_short_first_bounded),
 		cmocka_unit_test(ctrl_converges),
+		cmocka_unit_test(ctrl_saturated),
 		cmocka_unit_test(ctrl_idle),
 		cmocka_unit_test(seg_gso),
 	};
