@@ -57,10 +57,13 @@ itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" -ge 1 ]' ||
 
 TOTAL=0
 for k in $STEPS; do TOTAL=$((TOTAL + STEP_SECS)); done
-for p in 5301 5302 5400; do
+# One server per step for the competitors: an iperf3 server still closing
+# the last step's test answers "busy", and the step would run without them.
+NSTEPS=$(wc -w <<<"$STEPS")
+for p in 5301 5302 $(seq 5401 $((5400 + NSTEPS))); do
 	itm_bg h2 --name "srv$p" iperf3 -s -i 0.5 -p "$p"
 done
-itm_wait_for 5 eval 'itm_exec h2 ss -Hltn | grep -q ":5400 "' ||
+itm_wait_for 5 eval 'itm_exec h2 ss -Hltn | grep -q ":$((5400 + NSTEPS)) "' ||
 	itm_fail "iperf3 servers did not start"
 
 # Samples of the entry's counters every 0.5 s, stamped with the time.
@@ -79,10 +82,14 @@ itm_bg x --name plain iperf3 -c "$ETUN_H2" -p 5302 -t "$TOTAL" -i 0.5 -J \
 	--get-server-output
 sampler &
 SAMPLER=$!
+i=0
 for k in $STEPS; do
+	i=$((i + 1))
 	echo "$(date +%s.%N) $k" >>"$ITM_TMP/steps"
-	itm_exec x iperf3 -c "$ETUN_H2" -p 5400 -P "$k" -t "$STEP_SECS" \
-		>"$ITM_TMP/comp-$k.log" 2>&1
+	itm_exec x iperf3 -c "$ETUN_H2" -p $((5400 + i)) -P "$k" -t "$STEP_SECS" \
+		>"$ITM_TMP/comp-$i.log" 2>&1 ||
+		itm_log "competitors of step $i (k=$k) failed: $(tail -2 "$ITM_TMP/comp-$i.log")"
+	itm_log "step $i (k=$k): competitors $(awk '/SUM.*receiver/ { print $6, $7 }' "$ITM_TMP/comp-$i.log")"
 done
 wait "$SAMPLER"
 itm_wait_for 10 eval '! pgrep -f "iperf3 -c $ETUN_H2 -p 5301" >/dev/null'
