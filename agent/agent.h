@@ -20,6 +20,7 @@
  *   lease.c     process modules: leases, heartbeats, expiry
  *   telemetry.c per-module per-class counters
  *   tunnels.c   the tunnels modules publish (itm_register_tunnel)
+ *   metrics.c   --metrics: the Prometheus snapshot, rendered on the loop
  *   rpc*.c      the Agent gRPC service (wire <-> internal)
  *   ctlink.c    the link to itm-controller
  *   workers.c   --workers N: threads that read the in-agent queues
@@ -27,6 +28,7 @@
  * Calls go down this list, never up (main.c wires them all):
  *
  *   rpc*.c, ctlink.c        the control plane, wire <-> internal
+ *   metrics.c -> telemetry.c  the Prometheus snapshot
  *   telemetry.c, tunnels.c  read modules, leases, settled counts
  *   modload.c -> modapi.c   in-agent modules (modview.c: their table)
  *   lease.c                 process modules
@@ -64,9 +66,10 @@
 
 struct agent_config {
 	const char *node;
-	const char *socket_path; /* unix socket for local clients */
-	const char *listen_addr; /* optional TCP */
-	const char *controller;	 /* optional */
+	const char *socket_path;  /* unix socket for local clients */
+	const char *listen_addr;  /* optional TCP */
+	const char *controller;	  /* optional */
+	const char *metrics_addr; /* optional: --metrics */
 	const char *moddirs[AGENT_MAX_MODDIRS];
 	int n_moddirs;
 	const char *loads[AGENT_MAX_LOADS]; /* "name k=v ..." */
@@ -75,6 +78,7 @@ struct agent_config {
 	unsigned int workers;	/* --workers, 1..AGENT_MAX_WORKERS */
 	struct itm_rpc_tls tls; /* for TCP and controller */
 	int use_tls;
+	int insecure_plaintext; /* --listen off loopback without TLS */
 	int verbose;
 };
 
@@ -197,6 +201,8 @@ int stage_runners_set_regs(struct stage *st, struct itm__reg *const *regs,
 void stage_runners_close(struct stage *st); /* and free its queues */
 uint64_t stage_runners_malformed(const struct stage *st);
 uint64_t stage_runners_drops(const struct stage *st);
+void stage_runners_latency(const struct stage *st, unsigned int i,
+			   struct itm__runner_lat *out);
 
 /* match.c: compile @in into iptables match strings, one per rule. */
 int match_compile(const struct itm_interest *in, itm_where hook, char ***out,

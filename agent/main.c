@@ -3,11 +3,13 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -17,8 +19,12 @@
 #include "lease.h"
 #include "itm_methods.h"
 #include "log.h"
+#include "metrics.h"
 #include "rpc.h"
 
+#ifndef ITM_PLUGIN_RELDIR
+#define ITM_PLUGIN_RELDIR "../lib/itm/modules"
+#endif
 #ifndef ITM_PLUGIN_DIR
 #define ITM_PLUGIN_DIR "/usr/local/lib/itm/modules"
 #endif
@@ -43,10 +49,22 @@ usage(FILE *f)
 "  -n, --node NAME          node name (default: the host name)\n"
 "  -s, --socket PATH        local control socket for itmctl and process\n"
 "                           modules (default: /run/itm/agent.sock)\n"
-"  -l, --listen ADDR        also serve management on TCP, e.g. 0.0.0.0:7701\n"
+"  -l, --listen ADDR        also serve management on TCP, e.g. 0.0.0.0:7701;\n"
+"                           off loopback only with mutual TLS (--tls-*)\n"
+"      --insecure-plaintext serve --listen without TLS off loopback: anyone\n"
+"                           who reaches it may load modules and install\n"
+"                           tables (logged as a warning)\n"
 "  -c, --controller ADDR    join the itm-controller at ADDR (host:port)\n"
-"  -M, --module-dir DIR     where in-agent modules are found (repeatable;\n"
-"                           default: " ITM_PLUGIN_DIR ")\n"
+"      --metrics ADDR       serve GET /metrics (Prometheus text format) on\n"
+"                           ADDR: HOST:PORT, [V6]:PORT, or PORT alone for\n"
+"                           127.0.0.1:PORT (e.g. 9464).  Off by default; no\n"
+"                           authentication, so keep it on loopback or a\n"
+"                           management network.  Refreshed every second.\n"
+"  -M, --module-dir DIR     also look for in-agent modules in DIR\n"
+"                           (repeatable, searched in order before the\n"
+"                           default: the install's own module dir,\n"
+"                           " ITM_PLUGIN_RELDIR " from the itm-agent\n"
+"                           binary, else " ITM_PLUGIN_DIR ")\n"
 "  -m, --load 'NAME [K=V..]' load a module at start-up (repeatable)\n"
 "  -q, --queue-base N       first NFQUEUE number the agent uses\n"
 "                           (default: 1000; 256 numbers from there)\n"
@@ -72,6 +90,7 @@ usage(FILE *f)
 "Examples:\n"
 "  itm-agent --node r1 --load 'qosmod threshold=20'\n"
 "  ip netns exec r itm-agent -n r -s /run/itm/r.sock -l 10.0.0.1:7701\n"
+"  itm-agent --node r1 --metrics 127.0.0.1:9464 --load qosmod\n"
 "  itmctl --agent unix:/run/itm/agent.sock stats\n");
 	/* clang-format on */
 }
@@ -101,7 +120,7 @@ parse_workers(const char *s)
 static void
 parse_args(int argc, char **argv, struct agent_config *c)
 {
-	enum { OPT_CA = 256, OPT_CERT, OPT_KEY };
+	enum { OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_METRICS };
 	static const struct option opts[] = {
 		{ "node", required_argument, NULL, 'n' },
 		{ "socket", required_argument, NULL, 's' },
@@ -111,9 +130,11 @@ parse_args(int argc, char **argv, struct agent_config *c)
 		{ "load", required_argument, NULL, 'm' },
 		{ "queue-base", required_argument, NULL, 'q' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
 		{ "tls-ca", required_argument, NULL, OPT_CA },
 		{ "tls-cert", required_argument, NULL, OPT_CERT },
 		{ "tls-key", required_argument, NULL, OPT_KEY },
+		{ "insecure-plaintext", no_argument, NULL, OPT_PLAIN },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -141,9 +162,11 @@ parse_args(int argc, char **argv, struct agent_config *c)
 			break;
 		case 'q': c->queue_base = parse_queue_base(optarg); break;
 		case 'w': c->workers = parse_workers(optarg); break;
+		case OPT_METRICS: c->metrics_addr = optarg; break;
 		case OPT_CA: c->tls.ca_file = optarg; break;
 		case OPT_CERT: c->tls.cert_file = optarg; break;
 		case OPT_KEY: c->tls.key_file = optarg; break;
+		case OPT_PLAIN: c->insecure_plaintext = 1; break;
 		case 'v': c->verbose++; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("itm-agent %s\n", ITM_VERSION_STRING); exit(0);
@@ -158,6 +181,29 @@ parse_args(int argc, char **argv, struct agent_config *c)
 	}
 }
 
+/* The module dir of the install this binary belongs to (found from
+ * /proc/self/exe, so `cmake --install --prefix P` works where it lands),
+ * else the configured one. */
+static const char *
+default_moddir(void)
+{
+	static char dir[PATH_MAX + sizeof(ITM_PLUGIN_RELDIR) + 2];
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	struct stat sb;
+	char *slash;
+
+	if (n <= 0)
+		return ITM_PLUGIN_DIR;
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')) == NULL)
+		return ITM_PLUGIN_DIR;
+	*slash = '\0';
+	snprintf(dir, sizeof(dir), "%s/%s", exe, ITM_PLUGIN_RELDIR);
+	return stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) ? dir
+							  : ITM_PLUGIN_DIR;
+}
+
 static void
 config_defaults(struct agent_config *c)
 {
@@ -170,8 +216,8 @@ config_defaults(struct agent_config *c)
 	}
 	if (c->socket_path == NULL)
 		c->socket_path = ITM_AGENT_SOCKET_DEFAULT;
-	if (c->n_moddirs == 0)
-		c->moddirs[c->n_moddirs++] = ITM_PLUGIN_DIR;
+	if (c->n_moddirs < AGENT_MAX_MODDIRS)
+		c->moddirs[c->n_moddirs++] = default_moddir();
 	if (c->queue_base == 0)
 		c->queue_base = 1000;
 	if (c->workers == 0)
@@ -179,8 +225,17 @@ config_defaults(struct agent_config *c)
 	if (c->tls.ca_file || c->tls.cert_file || c->tls.key_file) {
 		if (!c->tls.ca_file || !c->tls.cert_file || !c->tls.key_file)
 			fatalx("TLS needs --tls-ca, --tls-cert and --tls-key");
+		if (c->insecure_plaintext)
+			fatalx("--insecure-plaintext and --tls-* contradict "
+			       "each other");
 		c->use_tls = 1;
 	}
+	if (c->listen_addr && !c->use_tls && !c->insecure_plaintext &&
+	    !itm_rpc_addr_is_loopback(c->listen_addr))
+		fatalx("refusing to listen on %s without TLS: give --tls-ca, "
+		       "--tls-cert and --tls-key, or --insecure-plaintext to "
+		       "let anyone who reaches it manage this agent",
+		       c->listen_addr);
 }
 
 /* Queue numbers, chains and nfacct names are per network namespace: one
@@ -232,6 +287,7 @@ static void
 shutdown_agent(void)
 {
 	log_info("stopping: removing modules and rules");
+	metrics_stop();
 	ctlink_stop();
 	lease_drop_all();
 	modload_unload_all();
@@ -302,6 +358,11 @@ main(int argc, char **argv)
 		       "installed, and are we root?)");
 	if (rpc_start() < 0)
 		fatalx("cannot serve the Agent service; exiting");
+	if (metrics_start() < 0) {
+		shutdown_agent();
+		uv_run(agent->loop, UV_RUN_DEFAULT);
+		fatalx("cannot serve metrics; exiting");
+	}
 	for (int i = 0; i < agent->cfg.n_loads; i++)
 		if (load_at_start(agent->cfg.loads[i]) < 0) {
 			shutdown_agent();

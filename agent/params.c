@@ -6,6 +6,7 @@
  * duplicates, bad numbers, values out of range and missing required
  * parameters are errors that name the parameter and say what is expected.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,26 +32,46 @@ struct itm_params {
 	unsigned int n;
 };
 
+/*
+ * Numbers are decimal ("0", "20", no leading zero) or hexadecimal with an
+ * explicit "0x" prefix ("0x10"); INT values may start with '-'.  No
+ * blanks, no '+', no octal: "010", " 5" and "5 " are refused.
+ */
+static int
+parse_digits(const char *s, uint64_t *out)
+{
+	int base = 10;
+	char *end;
+
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		base = 16, s += 2;
+	else if (s[0] == '0' && s[1] != '\0')
+		return -EINVAL;
+	if (!(base == 10 ? isdigit((unsigned char)*s)
+			 : isxdigit((unsigned char)*s)))
+		return -EINVAL;
+	errno = 0;
+	*out = strtoull(s, &end, base);
+	return *end == '\0' && errno == 0 ? 0 : -EINVAL;
+}
+
 static int
 parse_i64(const char *s, int64_t *out)
 {
-	char *end;
+	int neg = *s == '-';
+	uint64_t u;
 
-	errno = 0;
-	*out = strtoll(s, &end, 0);
-	return *s != '\0' && *end == '\0' && errno == 0 ? 0 : -EINVAL;
+	if (parse_digits(s + neg, &u) < 0 ||
+	    u > (uint64_t)INT64_MAX + (uint64_t)neg)
+		return -EINVAL;
+	*out = neg ? (int64_t)(0 - u) : (int64_t)u;
+	return 0;
 }
 
 static int
 parse_u64(const char *s, uint64_t *out)
 {
-	char *end;
-
-	if (*s == '-' || *s == '+')
-		return -EINVAL;
-	errno = 0;
-	*out = strtoull(s, &end, 0);
-	return *s != '\0' && *end == '\0' && errno == 0 ? 0 : -EINVAL;
+	return parse_digits(s, out);
 }
 
 static int

@@ -14,6 +14,7 @@
 
 #include "agent.h"
 #include "itm.pb-c.h"
+#include "itm_health.h"
 #include "lease.h"
 #include "log.h"
 #include "rpc.h"
@@ -95,12 +96,6 @@ h_load(struct itm_rpc_call *call, void *arg)
 			     "params: more than 64");
 		return;
 	}
-	for (size_t i = 0; i < req->n_params; i++)
-		if (strlen(req->params[i]) > 256) {
-			itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
-				     "params[%zu]: longer than 256", i);
-			return;
-		}
 	rc = modload_load(req->name, req->params, (unsigned int)req->n_params,
 			  err, sizeof(err));
 	if (rc < 0) {
@@ -290,6 +285,32 @@ h_list(struct itm_rpc_call *call, void *arg)
 }
 
 /* ------------------------------------------------------------------ */
+/* Health (grpc.health.v1)                                              */
+/* ------------------------------------------------------------------ */
+
+/* The agent serves while its rules are in the kernel. */
+static enum itm_health_status
+health_status(void *arg, const char *service)
+{
+	if (service[0] != '\0' && strcmp(service, "itm.v1.Agent") != 0)
+		return ITM_HEALTH_SERVICE_UNKNOWN;
+	return agent->rules_installed ? ITM_HEALTH_SERVING
+				      : ITM_HEALTH_NOT_SERVING;
+}
+
+static void
+h_health_check(struct itm_rpc_call *call, void *arg)
+{
+	itm_health_check(call, health_status, arg);
+}
+
+static void
+h_health_watch(struct itm_rpc_call *call, void *arg)
+{
+	itm_health_watch(call, agent->loop, health_status, arg);
+}
+
+/* ------------------------------------------------------------------ */
 /* Servers                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -307,6 +328,8 @@ static const struct itm_rpc_method local_methods[] = {
 	{ ITM_AGENT_INSTALL_TABLE, rpc_h_install_table },
 	{ ITM_AGENT_GET_TABLE, rpc_h_get_table },
 	{ ITM_AGENT_GET_TUNNELS, rpc_h_get_tunnels },
+	{ ITM_HEALTH_CHECK, h_health_check },
+	{ ITM_HEALTH_WATCH, h_health_watch },
 };
 
 /* TCP: management and telemetry, no process registration. */
@@ -320,6 +343,8 @@ static const struct itm_rpc_method remote_methods[] = {
 	{ ITM_AGENT_INSTALL_TABLE, rpc_h_install_table },
 	{ ITM_AGENT_GET_TABLE, rpc_h_get_table },
 	{ ITM_AGENT_GET_TUNNELS, rpc_h_get_tunnels },
+	{ ITM_HEALTH_CHECK, h_health_check },
+	{ ITM_HEALTH_WATCH, h_health_watch },
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -368,6 +393,11 @@ rpc_start(void)
 	}
 	log_info("listening on %s (%s)", agent->cfg.listen_addr,
 		 agent->cfg.use_tls ? "mutual TLS" : "plaintext");
+	if (!agent->cfg.use_tls &&
+	    !itm_rpc_addr_is_loopback(agent->cfg.listen_addr))
+		log_warnx("--insecure-plaintext: anyone who reaches %s may "
+			  "load modules and install tables on this node",
+			  agent->cfg.listen_addr);
 	return 0;
 }
 
@@ -375,6 +405,7 @@ void
 rpc_stop(void)
 {
 	rpc_watch_stop_all();
+	itm_health_stop_all();
 	if (agent->rpc_tcp)
 		itm_rpc_server_free(agent->rpc_tcp);
 	if (agent->rpc_local)

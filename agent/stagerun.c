@@ -180,3 +180,14 @@ stage_runners_drops(const struct stage *st)
 			total += d;
 	return total;
 }
+
+/* Verdict latency of runner @i of @st (zeros when it has none). */
+void
+stage_runners_latency(const struct stage *st, unsigned int i,
+		      struct itm__runner_lat *out)
+{
+	if (i < st->n_queues && st->runners[i])
+		itm__runner_latency(st->runners[i], out);
+	else
+		memset(out, 0, sizeof(*out));
+}

@@ -13,6 +13,7 @@
  *   ctl_fanout.c  NodeStats and module calls forwarded to agents
  *   ctl_place.c   module placement: agents run the modules the topology
  *                 declares (after each apply's push, and on join)
+ *   ctl_metrics.c --metrics: the Prometheus snapshot, rendered on the loop
  *
  * The topology model is topo/ (libitmtopo), the store store.h (SQLite in
  * store.c), the wire proto/ (itm_methods.h: the RPCs).
@@ -28,6 +29,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "hist.h"
 #include "itm_rpc.h"
 #include "neigh.h"
 #include "store.h"
@@ -43,6 +45,7 @@
 struct ctl_config {
 	const char *db_path;
 	const char *listen;
+	const char *metrics_addr; /* --metrics, or NULL */
 	struct itm_rpc_tls tls;
 	int use_tls;
 	int plaintext; /* --plaintext: allowed off loopback */
@@ -81,6 +84,12 @@ struct ctl {
 	size_t n_nodes;
 	int applying;		      /* an Apply/Rollback is pushing */
 	struct place_job *place_jobs; /* module placement, oldest first */
+
+	/* ctl_metrics.c: what --metrics exports beyond the state above. */
+	struct metrics_hist apply_hist; /* Apply/Rollback, store to reply */
+	struct metrics_hist push_hist;	/* a round of table pushes */
+	struct metrics_httpd *metrics;
+	uv_timer_t metrics_timer;
 };
 
 /* ctl_state.c: at start-up, the store's newest generation (@err says
@@ -141,7 +150,8 @@ typedef void (*ctl_fan_finish_cb)(struct ctl_fan *f);
 typedef int (*ctl_fan_start_cb)(struct ctl_fan_slot *s);
 struct ctl_fan {
 	struct ctl *c;
-	char **nodes; /* owned copies: the topology may be reloaded */
+	int64_t deadline_ms; /* the client's, CLOCK_MONOTONIC; 0: none */
+	char **nodes;	     /* owned copies: the topology may be reloaded */
 	size_t n;
 	struct ctl_fan_slot *slots; /* slots[i]: operation i's argument */
 	size_t pending;
@@ -153,6 +163,12 @@ struct ctl_fan {
 int ctl_fan_init(struct ctl_fan *f, struct ctl *c, const char *const *nodes,
 		 size_t n, ctl_fan_finish_cb finish);
 void ctl_fan_run(struct ctl_fan *f, ctl_fan_start_cb start);
+/* A round made for a client's @call ends before the client's deadline:
+ * each call to an agent then gets ctl_fan_timeout(). */
+void ctl_fan_deadline(struct ctl_fan *f, const struct itm_rpc_call *call);
+/* The push timeout, or less: 4/5 of what is left of the client's
+ * deadline, so the answer reaches the client in time (at least 1). */
+int ctl_fan_timeout(const struct ctl_fan *f);
 void ctl_fan_done(struct ctl_fan_slot *s);
 void ctl_fan_fini(struct ctl_fan *f);
 
@@ -168,8 +184,10 @@ struct ctl_push_result {
 };
 typedef void (*ctl_push_done_cb)(void *arg, struct ctl_push_result *res,
 				 size_t n);
+/* @call: the client's call the push is for (its deadline bounds the
+ * pushes), or NULL. */
 int ctl_push(struct ctl *c, const char *const *nodes, size_t n,
-	     ctl_push_done_cb done, void *arg);
+	     const struct itm_rpc_call *call, ctl_push_done_cb done, void *arg);
 /* Push to one node unless a push to it is in flight; logs the outcome. */
 void ctl_push_one(struct ctl *c, struct ctl_node *n, const char *why);
 
@@ -196,6 +214,14 @@ int ctl_place_pushed(struct ctl *c, const char *why,
 		     ctl_push_done_cb done, void *arg);
 /* Reconcile one node and log the outcome (an agent joined). */
 void ctl_place_one(struct ctl *c, const char *node, const char *why);
+
+/* ctl_metrics.c: the histograms (always), and GET /metrics when
+ * cfg.metrics_addr is set (< 0, logged, when it cannot listen). */
+void ctl_metrics_init(struct ctl *c);
+int ctl_metrics_start(struct ctl *c);
+void ctl_metrics_stop(struct ctl *c);
+/* Seconds since @t0 (uv_hrtime() ns). */
+double ctl_since_s(uint64_t t0);
 
 /* ctl_rpc.c */
 int ctl_rpc_start(struct ctl *c);

@@ -38,6 +38,7 @@ struct apply_call {
 	struct ctl *c;
 	struct itm_rpc_call *call;
 	uint64_t gen;
+	uint64_t t0; /* uv_hrtime() before storing it */
 };
 
 static void
@@ -93,6 +94,7 @@ placed_cb(void *arg, struct ctl_push_result *r, size_t n)
 		 count[CTL_OUTCOME_UNCHANGED], count[CTL_OUTCOME_UNREACHABLE],
 		 count[CTL_OUTCOME_REFUSED]);
 	reply_results(ac->call, ac->gen, r, n);
+	metrics_hist_observe(&ac->c->apply_hist, ctl_since_s(ac->t0));
 	ac->c->applying = 0;
 	free(ac);
 }
@@ -117,7 +119,8 @@ pushed_cb(void *arg, struct ctl_push_result *r, size_t n)
 
 /* Generation @gen is stored and current: push it everywhere. */
 static void
-push_generation(struct ctl *c, struct itm_rpc_call *call, uint64_t gen)
+push_generation(struct ctl *c, struct itm_rpc_call *call, uint64_t gen,
+		uint64_t t0)
 {
 	struct apply_call *ac;
 	const char **names;
@@ -129,9 +132,12 @@ push_generation(struct ctl *c, struct itm_rpc_call *call, uint64_t gen)
 	for (size_t i = 0; rc == 0 && i < c->n_nodes; i++)
 		names[i] = c->nodes[i].name;
 	if (rc == 0) {
-		*ac = (struct apply_call){ .c = c, .call = call, .gen = gen };
+		*ac = (struct apply_call){ .c = c,
+					   .call = call,
+					   .gen = gen,
+					   .t0 = t0 };
 		c->applying = 1;
-		rc = ctl_push(c, names, c->n_nodes, pushed_cb, ac);
+		rc = ctl_push(c, names, c->n_nodes, call, pushed_cb, ac);
 	}
 	free(names);
 	if (rc < 0) {
@@ -181,7 +187,7 @@ static void
 store_and_push(struct ctl *c, struct itm_rpc_call *call, struct staged *s,
 	       struct store_apply *in)
 {
-	uint64_t gen;
+	uint64_t gen, t0 = uv_hrtime();
 	int rc;
 
 	in->topo = s->topo;
@@ -190,7 +196,10 @@ store_and_push(struct ctl *c, struct itm_rpc_call *call, struct staged *s,
 	if ((rc = store_apply(c->store, in, &gen)) < 0) {
 		log_warnx("apply of %s: database: %s", in->source,
 			  store_errmsg(c->store));
-		itm_rpc_fail(call, ITM_RPC_INTERNAL,
+		itm_rpc_fail(call,
+			     rc == -EROFS || rc == -EBADMSG
+				     ? ITM_RPC_FAILED_PRECONDITION
+				     : ITM_RPC_INTERNAL,
 			     "database: %s; nothing stored",
 			     store_errmsg(c->store));
 		staged_free(s);
@@ -214,10 +223,11 @@ store_and_push(struct ctl *c, struct itm_rpc_call *call, struct staged *s,
 			 (unsigned long long)in->rollback_of,
 			 itm_rpc_peer(call));
 	else
-		log_info("generation %llu applied from %s (%s)",
+		log_info("generation %llu applied from %s (%s)%s%s",
 			 (unsigned long long)gen, in->source,
-			 itm_rpc_peer(call));
-	push_generation(c, call, gen);
+			 itm_rpc_peer(call), in->comment ? ": " : "",
+			 in->comment ? in->comment : "");
+	push_generation(c, call, gen, t0);
 }
 
 /* Which nodes' tables @s would change, without storing anything. */
@@ -239,7 +249,7 @@ dry_run(struct ctl *c, struct itm_rpc_call *call, const struct staged *s)
 		snprintf(r[i].detail, sizeof(r[i].detail),
 			 "dry run: nothing stored or pushed");
 	}
-	reply_results(call, 0, r, set->n);
+	reply_results(call, c->gen + 1, r, set->n); /* what it would be */
 	free(r);
 }
 

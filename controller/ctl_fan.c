@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctl.h"
 
@@ -62,6 +63,36 @@ ctl_fan_run(struct ctl_fan *f, ctl_fan_start_cb start)
 	}
 	if (--f->pending == 0)
 		f->finish(f);
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+ctl_fan_deadline(struct ctl_fan *f, const struct itm_rpc_call *call)
+{
+	int64_t left = call ? itm_rpc_deadline_left_ms(call) : -1;
+
+	f->deadline_ms = left < 0 ? 0 : mono_ms() + left;
+}
+
+int
+ctl_fan_timeout(const struct ctl_fan *f)
+{
+	int64_t t = f->c->cfg.push_timeout_ms, left;
+
+	if (f->deadline_ms == 0)
+		return (int)t;
+	left = (f->deadline_ms - mono_ms()) * 4 / 5;
+	if (left < t)
+		t = left;
+	return t > 0 ? (int)t : 1;
 }
 
 void

@@ -69,6 +69,7 @@ forward_new(struct ctl *c, struct itm_rpc_call *call, const char *const *nodes,
 		itm_rpc_fail(call, ITM_RPC_RESOURCE_EXHAUSTED, "out of memory");
 		return NULL;
 	}
+	ctl_fan_deadline(&fw->fan, call);
 	fw->call = call;
 	fw->finish = finish;
 	return fw;
@@ -101,7 +102,7 @@ forward_start(struct ctl_fan_slot *s)
 	int rc;
 
 	rc = n ? ctl_node_call(c, n, fw->method, fw->req,
-			       (int)c->cfg.push_timeout_ms, forward_done_cb, s)
+			       ctl_fan_timeout(s->fan), forward_done_cb, s)
 	       : -ENOENT;
 	if (rc < 0) {
 		st->code = ITM_RPC_UNAVAILABLE;

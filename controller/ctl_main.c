@@ -42,11 +42,20 @@ usage(FILE *f)
 "      --tls-cert FILE      the controller's certificate (its SAN must name\n"
 "                           the address agents dial)\n"
 "      --tls-key FILE       its key\n"
-"      --plaintext          allow listening without TLS on an address that\n"
-"                           is not loopback\n"
-"  -n, --check              open the database, validate the current\n"
+"      --metrics ADDR       serve GET /metrics (Prometheus text format) on\n"
+"                           ADDR: HOST:PORT, [V6]:PORT, or PORT alone for\n"
+"                           127.0.0.1:PORT (e.g. 9465).  Off by default; no\n"
+"                           authentication, so keep it on loopback or a\n"
+"                           management network.  Refreshed every second.\n"
+"      --insecure-plaintext serve without TLS on an address that is not\n"
+"                           loopback: anyone who reaches it may apply a\n"
+"                           topology (--plaintext: the same, older name)\n"
+"  -n, --check              open the database, check every page and row\n"
+"                           of it (PRAGMA integrity_check, foreign keys,\n"
+"                           value ranges), validate the current\n"
 "                           generation and the TLS files, print\n"
 "                           \"configuration OK\" or the faults, and exit\n"
+"                           (1 when the database is damaged)\n"
 "      --heartbeat-ms N     heartbeat interval asked of agents (default\n"
 "                           %d); a node is down after %d missed\n"
 "      --push-timeout-ms N  deadline of one push or forwarded call\n"
@@ -56,7 +65,8 @@ usage(FILE *f)
 "  -V, --version            print the version\n"
 "\n"
 "Security: without TLS the controller listens only on loopback (127.0.0.0/8,\n"
-"::1, localhost, unix sockets) unless --plaintext is given.  With TLS every\n"
+"::1, localhost, unix sockets) unless --insecure-plaintext is given (and\n"
+"then logs a warning).  With TLS every\n"
 "client needs a certificate of --tls-ca: an agent's CN must be its node\n"
 "name (and a node name may only join and heartbeat), an operator's CN any\n"
 "other name.  Pushes go to each node's mgmt address in the topology; with\n"
@@ -66,11 +76,17 @@ usage(FILE *f)
 "restarted on the same database pushes the current generation to every\n"
 "agent that joins again.\n"
 "\n"
+"A damaged database (a page, an index or a row that is not what the\n"
+"schema promises) stops the controller at start-up, before anything is\n"
+"written, with the way to recover; one found damaged while running\n"
+"refuses every write (apply, rollback, acks) with the same advice.\n"
+"\n"
 "Examples:\n"
 "  itm-controller --db /var/lib/itm/topology.db\n"
 "  itm-controller --db topo.db --listen 0.0.0.0:7700 --tls-ca ca.pem \\\n"
 "      --tls-cert controller.pem --tls-key controller.key\n"
-"  itm-controller --db topo.db --check\n",
+"  itm-controller --db topo.db --check\n"
+"  itm-controller --db topo.db --metrics 127.0.0.1:9465\n",
 	CTL_DEFAULT_HB_MS, CTL_MISSED_BEATS, CTL_DEFAULT_PUSH_MS);
 	/* clang-format on */
 }
@@ -87,38 +103,15 @@ parse_ms(const char *opt, const char *s)
 	return (uint32_t)v;
 }
 
-/* Host part of "host:port", "[v6]:port"; unix sockets count as local. */
-static int
-addr_is_local(const char *addr)
-{
-	char host[256];
-	const char *end;
-	struct in6_addr a6;
-	struct in_addr a4;
-	size_t len;
-
-	if (strncmp(addr, "unix:", 5) == 0 ||
-	    strncmp(addr, "unix-abstract:", 14) == 0)
-		return 1;
-	if (addr[0] == '[') {
-		end = strchr(addr, ']');
-		addr++;
-	} else {
-		end = strrchr(addr, ':');
-	}
-	len = end ? (size_t)(end - addr) : strlen(addr);
-	if (len >= sizeof(host))
-		return 0;
-	memcpy(host, addr, len);
-	host[len] = '\0';
-	if (strcmp(host, "localhost") == 0)
-		return 1;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
-}
-
-enum { OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_HB, OPT_PUSH };
+enum {
+	OPT_CA = 256,
+	OPT_CERT,
+	OPT_KEY,
+	OPT_PLAIN,
+	OPT_HB,
+	OPT_PUSH,
+	OPT_METRICS
+};
 
 static void
 parse_args(struct ctl_config *cfg, int argc, char **argv)
@@ -129,7 +122,9 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 		{ "tls-ca", required_argument, NULL, OPT_CA },
 		{ "tls-cert", required_argument, NULL, OPT_CERT },
 		{ "tls-key", required_argument, NULL, OPT_KEY },
+		{ "insecure-plaintext", no_argument, NULL, OPT_PLAIN },
 		{ "plaintext", no_argument, NULL, OPT_PLAIN },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
 		{ "check", no_argument, NULL, 'n' },
 		{ "heartbeat-ms", required_argument, NULL, OPT_HB },
 		{ "push-timeout-ms", required_argument, NULL, OPT_PUSH },
@@ -151,6 +146,7 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 		case OPT_CERT: cfg->tls.cert_file = optarg; break;
 		case OPT_KEY: cfg->tls.key_file = optarg; break;
 		case OPT_PLAIN: cfg->plaintext = 1; break;
+		case OPT_METRICS: cfg->metrics_addr = optarg; break;
 		case 'n': cfg->check_only = 1; break;
 		case OPT_HB:
 			cfg->heartbeat_ms = parse_ms("--heartbeat-ms", optarg);
@@ -181,7 +177,8 @@ check_args(struct ctl_config *cfg)
 			fatalx("TLS needs all of --tls-ca, --tls-cert and "
 			       "--tls-key");
 		if (cfg->plaintext)
-			fatalx("--plaintext and --tls-* contradict each other");
+			fatalx("--insecure-plaintext and --tls-* contradict each "
+			       "other");
 		cfg->use_tls = 1;
 	}
 	if (cfg->use_tls) {
@@ -191,15 +188,18 @@ check_args(struct ctl_config *cfg)
 			if (access(files[i], R_OK) < 0)
 				fatal("TLS file %s", files[i]);
 	}
-	if (!cfg->use_tls && !cfg->plaintext && !addr_is_local(cfg->listen))
+	if (!cfg->use_tls && !cfg->plaintext &&
+	    !itm_rpc_addr_is_loopback(cfg->listen))
 		fatalx("refusing to listen on %s without TLS: give --tls-ca, "
-		       "--tls-cert and --tls-key, or --plaintext to accept "
+		       "--tls-cert and --tls-key, or --insecure-plaintext to accept "
 		       "unauthenticated agents and operators",
 		       cfg->listen);
 }
 
+/* Open the store and check it: quickly at start-up, every page with
+ * --check (@full).  A damaged store is never written to. */
 static void
-open_store(struct ctl *c)
+open_store(struct ctl *c, int full)
 {
 	char err[512];
 	int rc;
@@ -207,6 +207,10 @@ open_store(struct ctl *c)
 	rc = store_open(&c->store, c->cfg.db_path, err, sizeof(err));
 	if (rc < 0)
 		fatalx("database %s: %s", c->cfg.db_path, err);
+	if (store_check(c->store, full) == -EBADMSG)
+		fatalx("database %s is damaged: %s.  Nothing was written to "
+		       "it.  To recover: %s",
+		       c->cfg.db_path, store_errmsg(c->store), STORE_RECOVERY);
 	rc = ctl_state_load(c, err, sizeof(err));
 	if (rc < 0)
 		fatalx("database %s: reading the current generation: %s",
@@ -222,7 +226,7 @@ check_only(struct ctl *c)
 		       c->cfg.db_path);
 		return 0;
 	}
-	open_store(c);
+	open_store(c, 1);
 	printf("configuration OK: %s, schema %d, generation %llu (%zu nodes, "
 	       "%zu links)\n",
 	       c->cfg.db_path, store_schema_version(c->store),
@@ -247,6 +251,7 @@ shutdown_cb(uv_signal_t *s, int signum)
 	struct ctl *c = s->data;
 
 	log_info("signal %d: shutting down (agents keep their tables)", signum);
+	ctl_metrics_stop(c);
 	ctl_nodes_stop(c);
 	ctl_state_free(c);
 	ctl_rpc_stop(c);
@@ -285,9 +290,12 @@ main(int argc, char **argv)
 	if (c->cfg.check_only)
 		return check_only(c);
 	c->loop = uv_default_loop();
-	open_store(c);
+	ctl_metrics_init(c);
+	open_store(c, 0);
 	if ((rc = ctl_rpc_start(c)) < 0)
 		fatalx("listen on %s: %s", c->cfg.listen, strerror(-rc));
+	if (ctl_metrics_start(c) < 0)
+		fatalx("cannot serve metrics; exiting");
 	ctl_nodes_start(c);
 	signals_start(c);
 	log_info("itm-controller %s: database %s, generation %llu with %zu "
@@ -296,6 +304,11 @@ main(int argc, char **argv)
 		 c->n_nodes, c->cfg.listen, itm_rpc_server_port(c->srv),
 		 c->cfg.use_tls ? "mutual TLS" : "plaintext",
 		 c->cfg.heartbeat_ms);
+	if (!c->cfg.use_tls && !itm_rpc_addr_is_loopback(c->cfg.listen))
+		log_warnx("--insecure-plaintext: anyone who reaches %s may "
+			  "apply a topology and load modules on every node; "
+			  "use mutual TLS (--tls-ca, --tls-cert, --tls-key)",
+			  c->cfg.listen);
 	uv_run(c->loop, UV_RUN_DEFAULT);
 	uv_loop_close(c->loop);
 	store_close(c->store);

@@ -31,6 +31,7 @@ struct push_round {
 	struct ctl_push_result *res; /* res[i].node is fan.nodes[i] */
 	ctl_push_done_cb done;
 	void *arg;
+	uint64_t t0; /* uv_hrtime() at the start */
 };
 
 static void
@@ -71,6 +72,7 @@ round_finish_cb(struct ctl_fan *f)
 {
 	struct push_round *p = CTL_FAN_OWNER(f, struct push_round);
 
+	metrics_hist_observe(&f->c->push_hist, ctl_since_s(p->t0));
 	record_acks(p);
 	p->done(p->arg, p->res, f->n);
 	round_free(p);
@@ -217,7 +219,7 @@ push_start(struct ctl_fan_slot *s)
 	r->generation = n->want_gen;
 	m = msg_build(t, n->want_gen);
 	rc = m ? ctl_node_call(c, n, ITM_AGENT_INSTALL_TABLE, &m->base,
-			       (int)c->cfg.push_timeout_ms, push_done_cb, s)
+			       ctl_fan_timeout(s->fan), push_done_cb, s)
 	       : -ENOMEM;
 	msg_free(m);
 	if (rc < 0) {
@@ -231,7 +233,7 @@ push_start(struct ctl_fan_slot *s)
 
 int
 ctl_push(struct ctl *c, const char *const *nodes, size_t n,
-	 ctl_push_done_cb done, void *arg)
+	 const struct itm_rpc_call *call, ctl_push_done_cb done, void *arg)
 {
 	struct push_round *p = calloc(1, sizeof(*p));
 
@@ -242,10 +244,12 @@ ctl_push(struct ctl *c, const char *const *nodes, size_t n,
 		round_free(p);
 		return -ENOMEM;
 	}
+	ctl_fan_deadline(&p->fan, call);
 	p->done = done;
 	p->arg = arg;
 	for (size_t i = 0; i < n; i++)
 		p->res[i].node = p->fan.nodes[i];
+	p->t0 = uv_hrtime();
 	ctl_fan_run(&p->fan, push_start);
 	return 0;
 }
@@ -277,7 +281,7 @@ ctl_push_one(struct ctl *c, struct ctl_node *n, const char *why)
 
 	if (n->pushing || ctl_node_table(c, n->name) == NULL)
 		return;
-	rc = ctl_push(c, &name, 1, one_done_cb, (void *)why);
+	rc = ctl_push(c, &name, 1, NULL, one_done_cb, (void *)why);
 	if (rc < 0)
 		log_warnx("node %s: push: %s", name, strerror(-rc));
 }

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "itm_health.h"
 #include "itm.pb-c.h"
 #include "log.h"
 
@@ -302,7 +303,35 @@ out:
 /* The server                                                           */
 /* ------------------------------------------------------------------ */
 
+/* The controller serves while its store takes writes. */
+static enum itm_health_status
+health_status(void *arg, const char *service)
+{
+	struct ctl *c = arg;
+
+	if (service[0] != '\0' && strcmp(service, "itm.v1.Controller") != 0)
+		return ITM_HEALTH_SERVICE_UNKNOWN;
+	return c->store && !store_damaged(c->store) ? ITM_HEALTH_SERVING
+						    : ITM_HEALTH_NOT_SERVING;
+}
+
+static void
+h_health_check(struct itm_rpc_call *call, void *arg)
+{
+	itm_health_check(call, health_status, arg);
+}
+
+static void
+h_health_watch(struct itm_rpc_call *call, void *arg)
+{
+	struct ctl *c = arg;
+
+	itm_health_watch(call, c->loop, health_status, arg);
+}
+
 static const struct itm_rpc_method methods[] = {
+	{ ITM_HEALTH_CHECK, h_health_check },
+	{ ITM_HEALTH_WATCH, h_health_watch },
 	{ ITM_CONTROLLER_JOIN, ctl_h_join },
 	{ ITM_CONTROLLER_NODE_HEARTBEAT, ctl_h_heartbeat },
 	{ ITM_CONTROLLER_APPLY, ctl_h_apply },
@@ -340,6 +369,7 @@ ctl_rpc_start(struct ctl *c)
 void
 ctl_rpc_stop(struct ctl *c)
 {
+	itm_health_stop_all();
 	if (c->srv)
 		itm_rpc_server_free(c->srv);
 	c->srv = NULL;

@@ -338,6 +338,115 @@ configure(struct sq *st)
 	return migrate(st);
 }
 
+/* ------------------------------------------------------------------ */
+/* Integrity                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Rows that break what the schema promises, even when written by hand
+ * with its checks off (the sqlite3 shell has foreign keys off). */
+static const struct {
+	const char *what, *sql;
+} row_checks[] = {
+	{ "links with a cost, latency or bandwidth out of range, or a > b",
+	  "SELECT count(*) FROM links WHERE cost NOT BETWEEN 1 AND 65535 "
+	  "OR latency_ms < 0 OR bandwidth_kbps < 0 OR a >= b" },
+	{ "nodes with an empty name or address",
+	  "SELECT count(*) FROM nodes WHERE name = '' OR mgmt_addr = '' "
+	  "OR overlay_addr = ''" },
+	{ "generations without their YAML",
+	  "SELECT count(*) FROM generations WHERE yaml = '' OR "
+	  "length(sha256) != 64" },
+};
+
+/* Append "; @what" to @report. */
+static void
+report_add(char *report, size_t len, const char *what)
+{
+	size_t at = strlen(report);
+
+	if (at + 3 < len)
+		snprintf(report + at, len - at, "%s%s", at ? "; " : "", what);
+}
+
+/* PRAGMA quick_check or integrity_check: its first lines into @report. */
+static int
+check_pages(struct sq *st, int full, char *report, size_t len)
+{
+	sqlite3_stmt *s = query(st,
+				full ? "PRAGMA integrity_check(5)"
+				     : "PRAGMA quick_check(5)",
+				"");
+	int rc, bad = 0;
+
+	if (s == NULL)
+		return st->base.last;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *line = (const char *)sqlite3_column_text(s, 0);
+
+		if (line && strcmp(line, "ok") != 0)
+			report_add(report, len, line), bad = 1;
+	}
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		report_add(report, len, sqlite3_errmsg(st->db)), bad = 1;
+	return bad;
+}
+
+/* Foreign keys and row_checks: what they find into @report. */
+static int
+check_rows(struct sq *st, char *report, size_t len)
+{
+	sqlite3_stmt *s = query(st, "PRAGMA foreign_key_check", "");
+	char line[256];
+	int rc, bad = 0;
+
+	if (s == NULL)
+		return st->base.last;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && bad < 5) {
+		snprintf(line, sizeof(line),
+			 "a row of %s refers to a missing row of %s",
+			 (const char *)sqlite3_column_text(s, 0),
+			 (const char *)sqlite3_column_text(s, 2));
+		report_add(report, len, line), bad++;
+	}
+	sqlite3_finalize(s);
+	for (size_t i = 0; i < sizeof(row_checks) / sizeof(*row_checks); i++) {
+		int64_t n = 0;
+
+		if (query_int(st, &n, row_checks[i].sql) < 0)
+			return st->base.last;
+		if (n == 0)
+			continue;
+		snprintf(line, sizeof(line), "%lld %s", (long long)n,
+			 row_checks[i].what);
+		report_add(report, len, line), bad++;
+	}
+	return bad > 0;
+}
+
+static int
+sq_check(struct store *base, int full)
+{
+	struct sq *st = sq_of(base);
+	char report[sizeof(st->base.err)] = "";
+	int rc;
+
+	rc = check_pages(st, full, report, sizeof(report));
+	if (rc >= 0) {
+		int rows = check_rows(st, report, sizeof(report));
+
+		rc = rows < 0 ? rows : rc || rows;
+	}
+	if (rc == 0)
+		return 0;
+	if (rc < 0 && st->base.last != -EBADMSG)
+		return rc; /* could not look (busy...): not a verdict */
+	if (report[0] == '\0')
+		snprintf(report, sizeof(report), "%s", st->base.err);
+	snprintf(st->base.err, sizeof(st->base.err), "%s", report);
+	return st->base.last = -EBADMSG;
+}
+
 static void sq_close(struct store *base);
 
 static int
@@ -855,4 +964,5 @@ const struct store_ops store_sqlite_ops = {
 	.placements = sq_placements,
 	.placement_set = sq_placement_set,
 	.placement_del = sq_placement_del,
+	.check = sq_check,
 };

@@ -42,8 +42,11 @@
  * ... } in store.c). */
 struct store {
 	const struct store_ops *ops;
-	int last;      /* errno value of the last failure */
-	char err[512]; /* what store_errmsg() says about it */
+	int last;	 /* errno value of the last failure */
+	uint64_t errors; /* backend calls that failed (store_api.c) */
+	char err[512];	 /* what store_errmsg() says about it */
+	int damaged;	 /* found damaged: writes are refused */
+	char where[256]; /* as given to store_open() */
 };
 
 /*
@@ -53,7 +56,29 @@ struct store {
  */
 int store_open(struct store **out, const char *where, char *err, size_t errlen);
 void store_close(struct store *st);
+
+/*
+ * Check the store: 0 when sound, else -EBADMSG with what is wrong in
+ * store_errmsg(), and the store marks itself damaged.  @full checks every
+ * page and index (PRAGMA integrity_check: --check); else the quick check
+ * made at start-up (PRAGMA quick_check).  Both check the rows too: foreign
+ * keys (a link to a deleted node) and value ranges (a cost of 0), which
+ * a hand edit with the schema's checks off can break.  A backend without
+ * a check passes.
+ *
+ * Once a call has found the store damaged (a check, or any call failing
+ * with -EBADMSG), every write is refused with -EROFS and
+ * store_errmsg() says how to recover (STORE_RECOVERY).
+ */
+int store_check(struct store *st, int full);
+int store_damaged(const struct store *st);
+#define STORE_RECOVERY                                                    \
+	"restore the file from a backup, or save what is still readable " \
+	"with `sqlite3 DB .recover | sqlite3 NEW.db`, check it with "     \
+	"`itm-controller --db NEW.db --check` and start with --db NEW.db"
 const char *store_errmsg(const struct store *st);
+/* Calls the backend failed since open (itm_store_errors_total). */
+uint64_t store_errors(const struct store *st);
 int store_schema_version(struct store *st);
 
 /*
@@ -188,6 +213,7 @@ struct store_ops {
 			     uint64_t gen, int64_t now_ms);
 	int (*placement_del)(struct store *st, const char *node,
 			     const char *module);
+	int (*check)(struct store *st, int full); /* may be NULL */
 };
 
 extern const struct store_ops store_sqlite_ops; /* store.c */

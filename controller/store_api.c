@@ -26,6 +26,8 @@ static const struct backend {
 int
 store_open(struct store **out, const char *where, char *err, size_t errlen)
 {
+	int rc;
+
 	*out = NULL;
 	if (where == NULL || where[0] == '\0') {
 		if (err)
@@ -35,8 +37,13 @@ store_open(struct store **out, const char *where, char *err, size_t errlen)
 	for (size_t i = 0; i < sizeof(backends) / sizeof(*backends); i++) {
 		const struct backend *b = &backends[i];
 
-		if (strncmp(where, b->prefix, strlen(b->prefix)) == 0)
-			return b->ops->open(out, where, err, errlen);
+		if (strncmp(where, b->prefix, strlen(b->prefix)) != 0)
+			continue;
+		rc = b->ops->open(out, where, err, errlen);
+		if (rc == 0)
+			snprintf((*out)->where, sizeof((*out)->where), "%s",
+				 where);
+		return rc;
 	}
 	if (err)
 		snprintf(err, errlen, "%s: no store of that kind", where);
@@ -56,10 +63,63 @@ store_errmsg(const struct store *st)
 	return st->err;
 }
 
+uint64_t
+store_errors(const struct store *st)
+{
+	return st->errors;
+}
+
+/* @rc of a backend call, failures counted (not "no such generation"). */
+static int
+counted(struct store *st, int rc)
+{
+	if (rc < 0 && rc != -ENOENT)
+		st->errors++;
+	return rc;
+}
+
 int
 store_schema_version(struct store *st)
 {
-	return st->ops->schema_version(st);
+	return counted(st, st->ops->schema_version(st));
+}
+
+/* ------------------------------------------------------------------ */
+/* Damage                                                               */
+/* ------------------------------------------------------------------ */
+
+/* After any call: failures counted, and a store that reported corruption
+ * is damaged. */
+static int
+seen(struct store *st, int rc)
+{
+	if (rc == -EBADMSG)
+		st->damaged = 1;
+	return counted(st, rc);
+}
+
+/* Before a write: -EROFS and the way out when the store is damaged. */
+static int
+write_refused(struct store *st)
+{
+	if (!st->damaged)
+		return 0;
+	snprintf(st->err, sizeof(st->err),
+		 "%s is damaged, writes are refused: %s", st->where,
+		 STORE_RECOVERY);
+	return st->last = -EROFS;
+}
+
+int
+store_check(struct store *st, int full)
+{
+	return st->ops->check ? seen(st, st->ops->check(st, full)) : 0;
+}
+
+int
+store_damaged(const struct store *st)
+{
+	return st->damaged;
 }
 
 /* ------------------------------------------------------------------ */
@@ -111,8 +171,10 @@ store_apply(struct store *st, const struct store_apply *in, uint64_t *gen)
 
 	if ((rc = apply_check(st, in)) < 0)
 		return rc;
+	if ((rc = write_refused(st)) < 0)
+		return rc;
 	sha256_hex(in->yaml, in->len, sha);
-	return st->ops->apply(st, in, sha, gen);
+	return seen(st, st->ops->apply(st, in, sha, gen));
 }
 
 /* Test hook: create the file named by STORE_PAUSE_ENV and wait (up to a
@@ -138,13 +200,13 @@ store_pause_hook(void)
 int
 store_current(struct store *st, uint64_t *gen)
 {
-	return st->ops->current(st, gen);
+	return seen(st, st->ops->current(st, gen));
 }
 
 int
 store_history(struct store *st, struct store_gen **out, size_t *n)
 {
-	return st->ops->history(st, out, n);
+	return seen(st, st->ops->history(st, out, n));
 }
 
 void
@@ -167,7 +229,7 @@ int
 store_yaml(struct store *st, uint64_t gen, char **yaml, size_t *len,
 	   struct store_gen *info)
 {
-	return st->ops->yaml(st, gen, yaml, len, info);
+	return seen(st, st->ops->yaml(st, gen, yaml, len, info));
 }
 
 /* ------------------------------------------------------------------ */
@@ -177,7 +239,7 @@ store_yaml(struct store *st, uint64_t gen, char **yaml, size_t *len,
 int
 store_nodes(struct store *st, struct store_node **out, size_t *n)
 {
-	return st->ops->nodes(st, out, n);
+	return seen(st, st->ops->nodes(st, out, n));
 }
 
 void
@@ -198,27 +260,32 @@ int
 store_agent_seen(struct store *st, const char *node, const char *addr,
 		 const char *version, int64_t now_ms)
 {
-	return st->ops->agent_seen(st, node, addr, version, now_ms);
+	return write_refused(st)
+		       ?: seen(st, st->ops->agent_seen(st, node, addr, version,
+						       now_ms));
 }
 
 int
 store_agent_ack(struct store *st, const char *node, uint64_t gen)
 {
-	return st->ops->agent_acks(st, &node, &gen, 1);
+	return store_agent_acks(st, &node, &gen, 1);
 }
 
 int
 store_agent_acks(struct store *st, const char *const *nodes,
 		 const uint64_t *gens, size_t n)
 {
-	return n ? st->ops->agent_acks(st, nodes, gens, n) : 0;
+	if (n == 0)
+		return 0;
+	return write_refused(st)
+		       ?: seen(st, st->ops->agent_acks(st, nodes, gens, n));
 }
 
 int
 store_placements(struct store *st, const char *node,
 		 struct store_placement **out, size_t *n)
 {
-	return st->ops->placements(st, node, out, n);
+	return seen(st, st->ops->placements(st, node, out, n));
 }
 
 void
@@ -235,11 +302,14 @@ int
 store_placement_set(struct store *st, const char *node, const char *module,
 		    const char *params, uint64_t gen, int64_t now_ms)
 {
-	return st->ops->placement_set(st, node, module, params, gen, now_ms);
+	return write_refused(st)
+		       ?: seen(st, st->ops->placement_set(st, node, module,
+							  params, gen, now_ms));
 }
 
 int
 store_placement_del(struct store *st, const char *node, const char *module)
 {
-	return st->ops->placement_del(st, node, module);
+	return write_refused(st)
+		       ?: seen(st, st->ops->placement_del(st, node, module));
 }

@@ -4,6 +4,7 @@
  */
 #include <stddef.h>
 
+#include "health.pb-c.h"
 #include "itm.pb-c.h"
 #include "itm_methods.h"
 
@@ -17,9 +18,20 @@
 		.kind = ITM_METHOD_##k,                           \
 	},
 
+#define ITM__STD_METHOD_DEF(id, svc, meth, req, rep, k) \
+	[ITM_##id] = {                                  \
+		.path = "/" svc "/" #meth,              \
+		.service = svc,                         \
+		.name = #meth,                          \
+		.request = &req##__descriptor,          \
+		.reply = &rep##__descriptor,            \
+		.kind = ITM_METHOD_##k,                 \
+	},
+
 /* clang-format off */
 static const struct itm_method_def defs[ITM_METHOD_MAX] = {
 	ITM_METHODS(ITM__METHOD_DEF)
+	ITM_STD_METHODS(ITM__STD_METHOD_DEF)
 };
 /* clang-format on */
 

@@ -74,14 +74,25 @@ extern "C" {
 	X(CONTROLLER_NODE_UNLOAD_MODULE, Controller, NodeUnloadModule, node_module_request, node_module_reply, UNARY) \
 	X(CONTROLLER_NODE_LIST_MODULES, Controller, NodeListModules, node_module_request, node_module_reply, UNARY) \
 	X(CONTROLLER_NODE_TUNNELS, Controller, NodeTunnels, node_tunnels_request, node_tunnels_reply, UNARY)
+
+/*
+ * Standard gRPC services ITM's servers offer too (not in itm.proto):
+ * X(ID, "package.Service", Method, request, reply, KIND), the messages in
+ * protobuf-c's full lower-case spelling.
+ */
+#define ITM_STD_METHODS(X) \
+	X(HEALTH_CHECK, "grpc.health.v1.Health", Check, grpc__health__v1__health_check_request, grpc__health__v1__health_check_response, UNARY) \
+	X(HEALTH_WATCH, "grpc.health.v1.Health", Watch, grpc__health__v1__health_check_request, grpc__health__v1__health_check_response, STREAM)
 /* clang-format on */
 
 enum itm_method {
 #define ITM__METHOD_ID(id, svc, name, req, rep, kind) ITM_##id,
-	ITM_METHODS(ITM__METHOD_ID)
+	ITM_METHODS(ITM__METHOD_ID) ITM_STD_METHODS(ITM__METHOD_ID)
 #undef ITM__METHOD_ID
 		ITM_METHOD_MAX
 };
+/* The methods of itm.proto come first: ITM_STD_FIRST is the first other. */
+#define ITM_STD_FIRST ITM_HEALTH_CHECK
 
 enum itm_method_kind {
 	ITM_METHOD_UNARY,

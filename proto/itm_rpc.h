@@ -71,6 +71,14 @@ struct itm_rpc_tls {
 	const char *server_name;
 };
 
+/*
+ * Whether @addr ("host:port", "[v6]:port", "unix:...") is reachable from
+ * this host only: unix sockets, 127.0.0.0/8, ::1, "localhost".  Servers
+ * listen elsewhere only with mutual TLS, or with an explicit
+ * --insecure-plaintext (and a warning in the log).
+ */
+int itm_rpc_addr_is_loopback(const char *addr);
+
 /* ------------------------------------------------------------------ */
 /* Server                                                               */
 /* ------------------------------------------------------------------ */
@@ -123,6 +131,10 @@ const char *itm_rpc_method_path(const struct itm_rpc_call *call);
 const char *itm_rpc_peer(const struct itm_rpc_call *call);
 /* With mutual TLS: the client certificate's common name, else NULL. */
 const char *itm_rpc_peer_identity(const struct itm_rpc_call *call);
+/* Milliseconds left until the client's deadline (0 when it has passed),
+ * or -1 when the client set none.  A server that calls others on the
+ * client's behalf gives them no more than this. */
+int64_t itm_rpc_deadline_left_ms(const struct itm_rpc_call *call);
 
 /* Answer a unary call and free it. */
 int itm_rpc_reply(struct itm_rpc_call *call, const ProtobufCMessage *reply);

@@ -4,6 +4,8 @@
  * arguments (16 MiB messages), deadlines and TLS credentials read from
  * PEM files.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/slice.h>
 
+#include "itm_fields.h"
 #include "rpc_int.h"
 
 static const char *const code_names[] = {
@@ -83,6 +86,32 @@ itm__rpc_pack(const ProtobufCMessage *msg)
 	bb = grpc_raw_byte_buffer_create(&s, 1);
 	grpc_slice_unref(s);
 	return bb;
+}
+
+int
+itm__rpc_unpack_checked(grpc_byte_buffer *bb,
+			const ProtobufCMessageDescriptor *desc,
+			ProtobufCMessage **out, char *err, size_t errlen)
+{
+	grpc_byte_buffer_reader r;
+	grpc_slice s;
+	int rc;
+
+	*out = NULL;
+	if (!bb || !grpc_byte_buffer_reader_init(&r, bb))
+		return -EBADMSG;
+	s = grpc_byte_buffer_reader_readall(&r);
+	grpc_byte_buffer_reader_destroy(&r);
+	rc = itm_fields_check_wire(desc, GRPC_SLICE_START_PTR(s),
+				   GRPC_SLICE_LENGTH(s), err, errlen);
+	if (rc == 0) {
+		*out = protobuf_c_message_unpack(desc, NULL,
+						 GRPC_SLICE_LENGTH(s),
+						 GRPC_SLICE_START_PTR(s));
+		rc = *out ? 0 : -EBADMSG;
+	}
+	grpc_slice_unref(s);
+	return rc;
 }
 
 ProtobufCMessage *
@@ -251,4 +280,34 @@ itm__rpc_status_set(struct itm_rpc_status *st, int code, const char *msg,
 		len = sizeof(st->message) - 1;
 	memcpy(st->message, msg ? msg : "", msg ? len : 0);
 	st->message[msg ? len : 0] = '\0';
+}
+
+int
+itm_rpc_addr_is_loopback(const char *addr)
+{
+	char host[256];
+	const char *end;
+	struct in6_addr a6;
+	struct in_addr a4;
+	size_t len;
+
+	if (strncmp(addr, "unix:", 5) == 0 ||
+	    strncmp(addr, "unix-abstract:", 14) == 0)
+		return 1;
+	if (addr[0] == '[') {
+		end = strchr(addr, ']');
+		addr++;
+	} else {
+		end = strrchr(addr, ':');
+	}
+	len = end ? (size_t)(end - addr) : strlen(addr);
+	if (len >= sizeof(host))
+		return 0;
+	memcpy(host, addr, len);
+	host[len] = '\0';
+	if (strcmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }

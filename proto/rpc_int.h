@@ -29,6 +29,13 @@ grpc_byte_buffer *itm__rpc_pack(const ProtobufCMessage *msg);
 ProtobufCMessage *itm__rpc_unpack(grpc_byte_buffer *bb,
 				  const ProtobufCMessageDescriptor *desc);
 
+/* Unpack a request @bb as @desc after checking its string fields
+ * (itm_fields.h): 0; -EINVAL with "FIELD: WHAT" in @err; -EBADMSG when
+ * it does not decode. */
+int itm__rpc_unpack_checked(grpc_byte_buffer *bb,
+			    const ProtobufCMessageDescriptor *desc,
+			    ProtobufCMessage **out, char *err, size_t errlen);
+
 /*
  * Channel arguments: message size limits, plus @extra (may be NULL).
  * @args->args points into @store, which must have room for

@@ -40,6 +40,7 @@
 
 #include <grpc/support/alloc.h>
 
+#include "itm_fields.h"
 #include "rpc_int.h"
 
 #define ITM__RPC_MAX_QUEUED 256
@@ -370,6 +371,8 @@ on_new_call(struct itm_rpc_call *call, int success)
 {
 	struct itm_rpc_server *srv = call->srv;
 	const ProtobufCMessageDescriptor *desc = call->def->request;
+	char err[256];
+	int rc;
 
 	if (!success) { /* server shutting down */
 		call_unref(call);
@@ -378,11 +381,16 @@ on_new_call(struct itm_rpc_call *call, int success)
 	if (!atomic_load(&srv->closing))
 		request_method(srv, call->midx);
 	call_accept(call);
-	call->req = itm__rpc_unpack(call->payload, desc);
+	rc = itm__rpc_unpack_checked(call->payload, desc, &call->req, err,
+				     sizeof(err));
 	if (call->payload)
 		grpc_byte_buffer_destroy(call->payload);
 	call->payload = NULL;
-	if (!call->req) {
+	if (rc == -EINVAL) {
+		reject(call, GRPC_STATUS_INVALID_ARGUMENT, "%s", err);
+		return;
+	}
+	if (rc < 0) {
 		reject(call, GRPC_STATUS_INVALID_ARGUMENT,
 		       "%s: request does not decode as %s", call->def->path,
 		       desc->name);
@@ -648,6 +656,20 @@ itm_rpc_peer(const struct itm_rpc_call *call)
 	return call->peer;
 }
 
+int64_t
+itm_rpc_deadline_left_ms(const struct itm_rpc_call *call)
+{
+	gpr_timespec now = gpr_now(GPR_CLOCK_MONOTONIC), d;
+	int64_t ms;
+
+	if (gpr_time_cmp(call->deadline,
+			 gpr_inf_future(call->deadline.clock_type)) == 0)
+		return -1;
+	d = gpr_convert_clock_type(call->deadline, GPR_CLOCK_MONOTONIC);
+	ms = gpr_time_to_millis(gpr_time_sub(d, now));
+	return ms > 0 ? ms : 0;
+}
+
 const char *
 itm_rpc_peer_identity(const struct itm_rpc_call *call)
 {
@@ -687,13 +709,14 @@ static int
 fail_v(struct itm_rpc_call *call, enum itm_rpc_code code,
        const ProtobufCMessage *detail, const char *fmt, va_list ap)
 {
-	char msg[ITM_RPC_MSG_MAX];
+	char msg[ITM_RPC_MSG_MAX], raw[ITM_RPC_MSG_MAX];
 	struct out_item *it;
 	int rc;
 
 	if (!call || call->user_done)
 		return -EINVAL;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	itm_text_escape_lines(raw, msg, sizeof(msg));
 	it = out_item_new(NULL, 1, (grpc_status_code)code, msg);
 	if (it && detail && code != ITM_RPC_OK && detail_attach(it, detail)) {
 		out_item_free(it);

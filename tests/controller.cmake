@@ -30,3 +30,15 @@ itm_integ_test(ctl_lab4 ctl_lab4.sh TIMEOUT 240)
 # Module placement by the controller: topo.yaml modules loaded, reloaded
 # and unloaded on apply, rollback and agent restart; hand-loaded ones kept.
 itm_integ_test(ctl_place ctl_place.sh TIMEOUT 150)
+# --metrics of the controller and its agents.
+itm_integ_test(ctl_metrics ctl_metrics.sh TIMEOUT 120)
+
+# Hostile strings from a stock gRPC client (python3-grpcio) against an
+# agent and a controller: one check per kind of field, escaped logs.
+itm_integ_test(stock_badinput stock_badinput.sh TIMEOUT 120)
+
+# A damaged database: --check and start-up refuse it, never write to it.
+itm_integ_test(ctl_damaged ctl_damaged.sh TIMEOUT 120)
+
+# The client's deadline bounds the controller's calls to agents.
+itm_integ_test(ctl_deadline ctl_deadline.sh TIMEOUT 120)

@@ -16,3 +16,11 @@ if(ITM_CLANG_FORMAT)
            WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   set_tests_properties(style.format PROPERTIES LABELS style TIMEOUT 120)
 endif()
+
+# deploy.grafana: the Grafana dashboard's PromQL is valid (promtool) and
+# names only metrics the daemons export (or modules register).
+add_test(NAME deploy.grafana
+         COMMAND /usr/bin/python3
+                 ${CMAKE_CURRENT_LIST_DIR}/integ/tools/grafana_check.py
+                 ${CMAKE_SOURCE_DIR})
+set_tests_properties(deploy.grafana PROPERTIES LABELS deps TIMEOUT 60)

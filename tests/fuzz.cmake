@@ -43,7 +43,8 @@ set_tests_properties(fuzz.topo_replay PROPERTIES LABELS "unit;fuzz" TIMEOUT 120)
 
 if(ITM_FUZZ)
   set(ctl ${PROJECT_SOURCE_DIR}/controller/topo)
-  add_executable(fuzz_topo fuzz/fuzz_topo.c ${ctl}/topo.c ${ctl}/topo_yaml.c
+  add_executable(fuzz_topo fuzz/fuzz_topo.c ${ctl}/topo.c ${ctl}/topo_prescan.c
+    ${ctl}/topo_yaml.c
     ${ctl}/topo_schema.c ${ctl}/topo_check.c ${ctl}/topo_xref.c
     ${ctl}/topo_tunnel.c
     ${ctl}/topo_diff.c ${ctl}/neigh.c)
@@ -51,4 +52,26 @@ if(ITM_FUZZ)
   target_link_libraries(fuzz_topo PRIVATE PkgConfig::YAML PkgConfig::CRYPTO)
   target_compile_options(fuzz_topo PRIVATE ${ITM_FUZZ_FLAGS})
   target_link_options(fuzz_topo PRIVATE ${ITM_FUZZ_FLAGS})
+endif()
+
+# RPC requests off the wire: field checks and decoders of every request
+# type, and the neighbour table an agent installs.
+add_executable(fuzz_rpc_replay fuzz/fuzz_rpc.c fuzz/replay_main.c)
+target_link_libraries(fuzz_rpc_replay PRIVATE itm_core)
+target_include_directories(fuzz_rpc_replay PRIVATE ${ITM_FUZZ_INC})
+add_test(NAME fuzz.rpc_replay
+         COMMAND fuzz_rpc_replay ${ITM_FUZZ_DIR}/corpus/rpc)
+set_tests_properties(fuzz.rpc_replay PROPERTIES LABELS "unit;fuzz" TIMEOUT 120)
+
+if(ITM_FUZZ)
+  set(lib ${PROJECT_SOURCE_DIR}/libitm/src)
+  add_executable(fuzz_rpc fuzz/fuzz_rpc.c
+    ${PROJECT_SOURCE_DIR}/proto/itm_fields.c
+    ${PROJECT_SOURCE_DIR}/proto/itm_methods.c
+    ${lib}/wire_table.c ${lib}/table.c ${lib}/prefix.c ${lib}/error.c)
+  target_include_directories(fuzz_rpc PRIVATE ${ITM_FUZZ_INC}
+                             ${PROJECT_SOURCE_DIR}/libitm/include)
+  target_link_libraries(fuzz_rpc PRIVATE itmproto)
+  target_compile_options(fuzz_rpc PRIVATE ${ITM_FUZZ_FLAGS})
+  target_link_options(fuzz_rpc PRIVATE ${ITM_FUZZ_FLAGS})
 endif()

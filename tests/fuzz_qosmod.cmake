@@ -20,9 +20,12 @@ if(ITM_FUZZ)
   add_executable(fuzz_qosmod ${ITM_QOSMOD_FUZZ_SRC}
     ${lib}/packet.c ${lib}/csum.c ${lib}/interest.c ${lib}/prefix.c
     ${lib}/ifname.c ${lib}/error.c ${lib}/hookname.c ${lib}/flowset.c
-    ${lib}/dispatch.c ${lib}/reg.c ${lib}/host.c ${lib}/log.c)
+    ${lib}/dispatch.c ${lib}/reg.c ${lib}/host.c ${lib}/log.c
+    ${PROJECT_SOURCE_DIR}/proto/itm_fields.c) # log.c escapes with it
   target_include_directories(fuzz_qosmod PRIVATE ${ITM_QOSMOD_FUZZ_INC}
-                             ${PROJECT_SOURCE_DIR}/libitm/include)
+                             ${PROJECT_SOURCE_DIR}/libitm/include
+                             ${PROJECT_SOURCE_DIR}/proto)
+  target_link_libraries(fuzz_qosmod PRIVATE PkgConfig::PROTOBUFC)
   target_compile_options(fuzz_qosmod PRIVATE ${ITM_FUZZ_FLAGS})
   target_link_options(fuzz_qosmod PRIVATE ${ITM_FUZZ_FLAGS})
 endif()

@@ -10,3 +10,6 @@ target_compile_definitions(test_itmctl PRIVATE
   ITMCTL_BIN="$<TARGET_FILE:itmctl>"
   ITMCTL_DATA="${CMAKE_CURRENT_SOURCE_DIR}/data/itmctl"
   ITM_MKCERTS="${CMAKE_SOURCE_DIR}/deploy/mkcerts.sh")
+
+# Every command's -o json is exactly a message of itm.proto (strict parser).
+itm_integ_test(itmctl_json itmctl_json.sh TIMEOUT 120)

@@ -13,3 +13,6 @@ target_link_libraries(rpc_bench PRIVATE itmproto)
 itm_unit_test(test_methods unit/test_methods.c LIBS itmproto)
 target_compile_definitions(test_methods PRIVATE
   ITM_PROTO_FILE="${CMAKE_SOURCE_DIR}/proto/itm.proto")
+
+# One check per kind of string field, the wire walk, escaping (itm_fields.h).
+itm_unit_test(test_fields unit/test_fields.c LIBS itmproto)

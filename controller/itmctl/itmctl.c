@@ -15,6 +15,7 @@
 
 #include <grpc/support/log.h>
 
+#include "itm_fields.h"
 #include "itmctl.h"
 
 #ifndef ITM_VERSION
@@ -241,8 +242,9 @@ void
 itmctl_print_failure(struct itmctl *ic, const char *who, const char *addr,
 		     const struct itm_rpc_status *st)
 {
-	const char *m = st->message;
+	static char m[4 * ITM_RPC_MSG_MAX];
 
+	itm_text_escape_lines(st->message, m, sizeof(m));
 	fprintf(stderr, "itmctl: %s: %s at %s: %s", ic->res->cmd, who, addr,
 		itm_rpc_code_name(st->code));
 	if (!strchr(m, '\n'))

@@ -61,7 +61,7 @@ cmd_module_load(struct itmctl *ic, const struct parse_result *res)
 	rc = itmctl_agent_call(ic, ITM_AGENT_LOAD_MODULE, &q.base, &r);
 	if (rc)
 		return rc;
-	ic->out->loaded(NULL, (Itm__V1__LoadModuleReply *)r);
+	ic->out->loaded(NULL, (Itm__V1__LoadModuleReply *)r, r);
 	protobuf_c_message_free_unpacked(r, NULL);
 	return 0;
 }
@@ -77,7 +77,7 @@ cmd_module_unload(struct itmctl *ic, const struct parse_result *res)
 	rc = itmctl_agent_call(ic, ITM_AGENT_UNLOAD_MODULE, &q.base, &r);
 	if (rc)
 		return rc;
-	ic->out->unloaded(NULL, res->name);
+	ic->out->unloaded(NULL, res->name, r);
 	protobuf_c_message_free_unpacked(r, NULL);
 	return 0;
 }
@@ -93,7 +93,7 @@ cmd_module_list(struct itmctl *ic, const struct parse_result *res)
 	rc = itmctl_agent_call(ic, ITM_AGENT_LIST_MODULES, &q.base, &r);
 	if (rc)
 		return rc;
-	ic->out->modules(NULL, (Itm__V1__ListModulesReply *)r);
+	ic->out->modules(NULL, (Itm__V1__ListModulesReply *)r, r);
 	protobuf_c_message_free_unpacked(r, NULL);
 	return 0;
 }

@@ -107,7 +107,7 @@ cmd_node_module_load(struct itmctl *ic, const struct parse_result *res)
 	if (rc)
 		return rc;
 	none.name = (char *)res->name;
-	ic->out->loaded(res->node, r->loaded ? r->loaded : &none);
+	ic->out->loaded(res->node, r->loaded ? r->loaded : &none, &r->base);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	return ITMCTL_EXIT_OK;
 }
@@ -121,7 +121,7 @@ cmd_node_module_unload(struct itmctl *ic, const struct parse_result *res)
 	rc = node_module_call(ic, res, ITM_CONTROLLER_NODE_UNLOAD_MODULE, &r);
 	if (rc)
 		return rc;
-	ic->out->unloaded(res->node, res->name);
+	ic->out->unloaded(res->node, res->name, &r->base);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	return ITMCTL_EXIT_OK;
 }
@@ -136,7 +136,7 @@ cmd_node_module_list(struct itmctl *ic, const struct parse_result *res)
 	rc = node_module_call(ic, res, ITM_CONTROLLER_NODE_LIST_MODULES, &r);
 	if (rc)
 		return rc;
-	ic->out->modules(res->node, r->list ? r->list : &none);
+	ic->out->modules(res->node, r->list ? r->list : &none, &r->base);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	return ITMCTL_EXIT_OK;
 }

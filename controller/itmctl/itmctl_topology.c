@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "itm_fields.h"
 #include "itmctl.h"
 
 /* The file (or stdin for "-"), NUL-terminated; NULL after a message. */
@@ -65,6 +66,8 @@ print_refusal(struct itmctl *ic, const struct parse_result *res,
 	      const struct itm_rpc_status *st,
 	      const Itm__V1__TopologyFaults *tf)
 {
+	static char esc[ITM_FIELD_TEXT_MAX * 10 + 32];
+
 	if (st->code != ITM_RPC_INVALID_ARGUMENT || tf == NULL ||
 	    tf->n_faults == 0) {
 		itmctl_print_failure(ic, "controller", ic->controller, st);
@@ -75,7 +78,9 @@ print_refusal(struct itmctl *ic, const struct parse_result *res,
 		"nothing was stored or pushed:\n",
 		res->cmd, ic->controller, display_name(res));
 	for (size_t i = 0; i < tf->n_faults; i++)
-		fprintf(stderr, "%s\n", tf->faults[i]);
+		fprintf(stderr, "%s\n",
+			itm_text_escape(tf->faults[i], ITM_FIELD_TEXT_MAX, esc,
+					sizeof(esc)));
 	if (tf->more)
 		fprintf(stderr, "(%u more errors not shown)\n", tf->more);
 }

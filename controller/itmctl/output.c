@@ -79,7 +79,8 @@ table_status(const Itm__V1__StatusReply *r)
 }
 
 static void
-table_loaded(const char *node, const Itm__V1__LoadModuleReply *r)
+table_loaded(const char *node, const Itm__V1__LoadModuleReply *r,
+	     const ProtobufCMessage *reply)
 {
 	printf("module %s loaded%s%s\n", r->name, node ? " on " : "",
 	       node ? node : "");
@@ -88,7 +89,8 @@ table_loaded(const char *node, const Itm__V1__LoadModuleReply *r)
 }
 
 static void
-table_unloaded(const char *node, const char *name)
+table_unloaded(const char *node, const char *name,
+	       const ProtobufCMessage *reply)
 {
 	printf("module %s unloaded%s%s\n", name, node ? " from " : "",
 	       node ? node : "");
@@ -189,7 +191,8 @@ module_rows(struct table *t, const Itm__V1__ModuleInfo *m)
 }
 
 static void
-table_modules(const char *node, const Itm__V1__ListModulesReply *r)
+table_modules(const char *node, const Itm__V1__ListModulesReply *r,
+	      const ProtobufCMessage *reply)
 {
 	struct table t;
 

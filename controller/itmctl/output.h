@@ -12,15 +12,22 @@
 
 /*
  * @node is the node's name when the request went through the controller
- * ("module load NODE ..."), NULL when itmctl talked to one agent.
+ * ("module load NODE ..."), NULL when itmctl talked to one agent.  @reply
+ * is the reply message as received (a NodeModuleReply through the
+ * controller): the JSON output prints exactly it, and every op's JSON is
+ * exactly one message of itm.proto (tests/integ/itmctl_json.sh parses
+ * them with a strict protobuf parser).
  */
 struct output {
 	const char *name; /* "table", "json" */
 	/* Agent replies (output.c). */
 	void (*status)(const Itm__V1__StatusReply *r);
-	void (*loaded)(const char *node, const Itm__V1__LoadModuleReply *r);
-	void (*unloaded)(const char *node, const char *name);
-	void (*modules)(const char *node, const Itm__V1__ListModulesReply *r);
+	void (*loaded)(const char *node, const Itm__V1__LoadModuleReply *r,
+		       const ProtobufCMessage *reply);
+	void (*unloaded)(const char *node, const char *name,
+			 const ProtobufCMessage *reply);
+	void (*modules)(const char *node, const Itm__V1__ListModulesReply *r,
+			const ProtobufCMessage *reply);
 	void (*stats)(const Itm__V1__StatsReply *r);
 	void (*table)(const Itm__V1__NeighbourTable *r);
 	/* Controller replies (output_ctl.c). */

@@ -152,8 +152,8 @@ table_applied(const Itm__V1__ApplyReply *r, int dry_run)
 	struct table t;
 
 	if (dry_run)
-		printf("dry run: valid; generation %" PRIu64 " would be "
-		       "applied; nothing stored or pushed\n",
+		printf("dry run: valid; it would be applied as generation "
+		       "%" PRIu64 "; nothing stored or pushed\n",
 		       r->generation);
 	else
 		printf("generation %" PRIu64 " applied\n", r->generation);

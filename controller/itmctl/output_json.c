@@ -207,50 +207,32 @@ JSON_AS_IS(json_history, Itm__V1__HistoryReply)
 JSON_AS_IS(json_overlay_stats, Itm__V1__NodeStatsReply)
 JSON_AS_IS(json_tunnels, Itm__V1__NodeTunnelsReply)
 
-/* Through the controller, say which node first. */
-static json_t *
-with_node(const char *node, json_t *o)
+/* The reply exactly as received: no field added (issue 8, item 11). */
+static void
+json_loaded(const char *node, const Itm__V1__LoadModuleReply *r,
+	    const ProtobufCMessage *reply)
 {
-	json_t *n;
-
-	if (!node)
-		return o;
-	n = json_object();
-	json_object_set_new(n, "node", json_string(node));
-	json_object_update(n, o);
-	json_decref(o);
-	return n;
+	json_print(pb_to_json(reply));
 }
 
 static void
-json_loaded(const char *node, const Itm__V1__LoadModuleReply *r)
+json_unloaded(const char *node, const char *name, const ProtobufCMessage *reply)
 {
-	json_print(with_node(node, pb_to_json(&r->base)));
-}
-
-/* UnloadModuleReply is empty: say what was unloaded. */
-static void
-json_unloaded(const char *node, const char *name)
-{
-	json_t *o = json_object();
-
-	json_object_set_new(o, "unloaded", json_string(name));
-	json_print(with_node(node, o));
+	json_print(pb_to_json(reply));
 }
 
 static void
-json_modules(const char *node, const Itm__V1__ListModulesReply *r)
+json_modules(const char *node, const Itm__V1__ListModulesReply *r,
+	     const ProtobufCMessage *reply)
 {
-	json_print(with_node(node, pb_to_json(&r->base)));
+	json_print(pb_to_json(reply));
 }
 
+/* An ApplyReply; whether it was a dry run is the caller's own flag. */
 static void
 json_applied(const Itm__V1__ApplyReply *r, int dry_run)
 {
-	json_t *o = pb_to_json(&r->base);
-
-	json_object_set_new(o, "dry_run", json_boolean(dry_run));
-	json_print(o);
+	json_print(pb_to_json(&r->base));
 }
 
 const struct output output_json = {

@@ -3,7 +3,10 @@
  * columns are sized to their content (numbers right-aligned), formatting
  * helpers, and the stats rows shared by "stats" for one agent or node and
  * "stats" for the whole overlay.  Counters are printed exactly (no
- * "1.2M"): operators compare them with other tools.
+ * "1.2M"): operators compare them with other tools.  Every cell is
+ * escaped (itm_text_escape(), at most TBL_CELL_MAX bytes shown): text from
+ * a controller, an agent or a topo.yaml never moves the cursor, breaks a
+ * line or reverses the rest of it.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -11,7 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "itm_fields.h"
 #include "output_int.h"
+
+#define TBL_CELL_MAX 256
+
+static char *
+cell_dup(const char *s)
+{
+	char buf[TBL_CELL_MAX * 10 + 32];
+
+	return strdup(itm_text_escape(s, TBL_CELL_MAX, buf, sizeof(buf)));
+}
 
 void
 tbl_init(struct table *t, const char *align, ...)
@@ -24,7 +38,7 @@ tbl_init(struct table *t, const char *align, ...)
 	t->cells = calloc(t->ncols, sizeof(char *));
 	va_start(ap, align);
 	for (int c = 0; c < t->ncols; c++)
-		t->cells[c] = strdup(va_arg(ap, const char *));
+		t->cells[c] = cell_dup(va_arg(ap, const char *));
 	va_end(ap);
 	t->nrows = 1;
 }
@@ -35,7 +49,7 @@ tbl_rowv(struct table *t, const char *const *cells)
 	t->cells =
 		realloc(t->cells, (t->nrows + 1) * t->ncols * sizeof(char *));
 	for (int c = 0; c < t->ncols; c++)
-		t->cells[t->nrows * t->ncols + c] = strdup(cells[c]);
+		t->cells[t->nrows * t->ncols + c] = cell_dup(cells[c]);
 	t->nrows++;
 }
 

@@ -279,7 +279,8 @@ topo_parse(const char *text, size_t len, const char *filename,
 	if (len > TOPO_MAX_BYTES)
 		topo_fault(&c, 1, "file is larger than %d bytes",
 			   TOPO_MAX_BYTES);
-	else if (load(&c, text, len) && !c.oom)
+	else if (topo_prescan(&c, text, len) == 0 && load(&c, text, len) &&
+		 !c.oom)
 		topo_xref(&c);
 	rc = c.oom ? -ENOMEM : c.n_faults || c.dropped ? -EINVAL : 0;
 	if (rc == -ENOMEM) {

@@ -19,6 +19,8 @@
 #include <stdio.h>
 
 #define TOPO_MAX_BYTES	   (1024 * 1024) /* largest file accepted */
+#define TOPO_MAX_DEPTH	   16  /* flow collections ("[", "{") nested */
+#define TOPO_MAX_COLUMN	   128 /* where a line's content may start */
 #define TOPO_MAX_NODES	   1024
 #define TOPO_MAX_LINKS	   16384
 #define TOPO_MAX_LABELS	   32  /* per node */

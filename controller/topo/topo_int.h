@@ -81,6 +81,10 @@ int topo_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* "100mbit" -> 100000 (kbit/s); units kbit, mbit, gbit, tbit. */
 int topo_parse_bandwidth(const char *s, uint64_t *kbps, char *why, size_t len);
 
+/* Refuse nesting past TOPO_MAX_DEPTH / TOPO_MAX_COLUMN before libyaml
+ * runs (topo_prescan.c): 0, or -1 after a fault. */
+int topo_prescan(struct topo_ctx *c, const char *text, size_t len);
+
 /* YAML helpers (topo_yaml.c).  @path names the field in messages. */
 int topo_line(const yaml_node_t *n); /* 1-based */
 yaml_node_t *topo_node_at(struct topo_ctx *c, int idx);

@@ -105,7 +105,7 @@ topo_controller() {
 	topo_ctl_addr >"$ITM_TMP/controller"
 	itm_bg "$TOPO_CTL_NODE" --name controller \
 		"$ITM_BUILD/controller/itm-controller" --db "$ITM_TMP/topology.db" \
-		--listen "$(topo_ctl_addr)" --plaintext --heartbeat-ms 500
+		--listen "$(topo_ctl_addr)" --insecure-plaintext --heartbeat-ms 500
 	itm_wait_for 15 topo_itmctl nodes ||
 		itm_fail "itm-controller does not answer at $(topo_ctl_addr)"
 	echo "itm-controller at $(topo_ctl_addr) (namespace $ns), database $ITM_TMP/topology.db"
@@ -210,8 +210,9 @@ topo_route() {
 
 topo_agent() {
 	local name=$1 mgmt=$2 port=$3
+	# the lab's management network is its own namespaces' veths
 	itm_agent_start "$name" "$name" --listen "$mgmt:$port" \
-		--controller "$(topo_ctl_addr)"
+		--insecure-plaintext --controller "$(topo_ctl_addr)"
 	echo "itm-agent $name: pid $ITM_LAST_PID, listens on $mgmt:$port, log $ITM_LAST_LOG"
 }
 

@@ -16,9 +16,15 @@
  * compile unchanged as either kind.
  *
  * All functions return 0 or a negative errno value unless stated otherwise;
- * itm_strerror() turns one into text.  Nothing here is thread-safe: every
- * callback, timer and API call of a module runs on its host's single packet
- * thread.
+ * itm_strerror() turns one into text.  Nothing here is thread-safe, and a
+ * module needs no lock of its own: its callbacks, timers and API calls run
+ * one at a time.  In a process module and in an agent started without
+ * --workers they all run on one packet thread.  With itm-agent --workers N,
+ * an in-agent module's packet callbacks run on N worker threads, but
+ * serialised per module (the agent holds the module's lock around each
+ * call), while its timers, fd watches, load and unload run on the agent's
+ * main thread under the same lock: never two at once, not always the same
+ * thread (so no thread-local state).
  */
 #ifndef ITM_H
 #define ITM_H
@@ -251,8 +257,11 @@ int itm_unregister_fd(int fd);
 
 /*
  * Export a counter of the module: the host reads *@value whenever stats are
- * asked for and shows it as @name (copied).  @value must stay valid until the
- * module unloads or exits.
+ * asked for and shows it as @name (copied; at most 47 characters).  @value
+ * must stay valid until the module unloads or exits.  The agent's /metrics
+ * shows it as itm_module_<name>{module="<module>"}: a name ending in _total
+ * is a counter, any other a gauge; _us and _ms are exported in seconds;
+ * "name{k=v,k2=v2}" adds up to 4 labels of few values (a node, a path).
  */
 int itm_register_counter(const char *name, const uint64_t *value);
 

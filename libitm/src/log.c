@@ -1,6 +1,9 @@
 /*
  * log.c - stderr/syslog logger shared by itm-agent, itm-controller and
  * libitm.  Lines carry a time stamp, the program name and the priority.
+ * A message is one line whatever it quotes: control characters (a
+ * newline in a module name...), bidi overrides and bytes that are not
+ * UTF-8 are escaped ("\x0a", "\u{202E}", itm_text_escape()).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -9,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "itm_fields.h"
 #include "log.h"
 
 static const char *log_ident = "itm";
@@ -63,22 +67,23 @@ prio_name(int prio)
 static void __attribute__((format(printf, 2, 0)))
 vlog(int prio, const char *fmt, va_list ap)
 {
-	char msg[1024];
+	char msg[1024], safe[4 * sizeof(msg) + 64];
 	struct timespec ts;
 	struct tm tm;
 
 	if (prio == LOG_DEBUG && !log_verbose)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	itm_text_escape(msg, sizeof(msg), safe, sizeof(safe));
 	if (log_syslog) {
-		syslog(prio, "%s", msg);
+		syslog(prio, "%s", safe);
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);
 	fprintf(stderr, "%02d:%02d:%02d.%03ld %s %s: %s\n", tm.tm_hour,
 		tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, log_ident,
-		prio_name(prio), msg);
+		prio_name(prio), safe);
 }
 
 void

@@ -247,8 +247,12 @@ heartbeat_done(void *arg, int rc, const char *err, const uint64_t *unknown,
 		return;
 	if (rc < 0) {
 		if (!P.agent_lost)
-			log_warnx("heartbeat: %s (traffic bypasses this "
-				  "module until the agent is back)",
+			log_warnx("heartbeat: %s (the agent is not "
+				  "answering; its rules stay in the kernel, so "
+				  "this module keeps handling the packets its "
+				  "queue gets, and registers again when the "
+				  "agent is back; if the module stops, its "
+				  "packets bypass it)",
 				  err);
 		P.agent_lost = 1;
 		return;

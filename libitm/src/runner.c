@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "marks.h"
@@ -26,19 +27,52 @@ struct itm__runner {
 	/* Written by the loop's thread only; read by others (agent RPC). */
 	_Atomic uint64_t malformed;
 	struct log_rl malformed_rl;
+	/* Verdict latency, written by the loop's thread only. */
+	_Atomic uint64_t lat_bucket[ITM_LAT_BUCKETS];
+	_Atomic uint64_t lat_sum_ns;
 	void (*closed)(void *); /* itm__runner_close_cb */
 	void *closed_arg;
 };
+
+const uint64_t itm__lat_bounds_ns[ITM_LAT_BUCKETS - 1] = {
+	10000,	 25000,	  50000,    100000,   250000,	 500000,
+	1000000, 2500000, 10000000, 50000000, 250000000,
+};
+
+static uint64_t
+runner_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void
+atomic_add(_Atomic uint64_t *v, uint64_t n)
+{
+	atomic_store_explicit(v,
+			      atomic_load_explicit(v, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+/* @n packets whose verdicts took @ns from their read. */
+static void
+runner_latency_add(struct itm__runner *r, unsigned int n, uint64_t ns)
+{
+	unsigned int b = 0;
+
+	while (b < ITM_LAT_BUCKETS - 1 && ns > itm__lat_bounds_ns[b])
+		b++;
+	atomic_add(&r->lat_bucket[b], n);
+	atomic_add(&r->lat_sum_ns, ns * n);
+}
 
 static void
 runner_malformed(struct itm__runner *r, struct itmq *q, struct itm_packet *pkt,
 		 uint32_t mark)
 {
-	atomic_store_explicit(&r->malformed,
-			      atomic_load_explicit(&r->malformed,
-						   memory_order_relaxed) +
-				      1,
-			      memory_order_relaxed);
+	atomic_add(&r->malformed, 1);
 	log_rl(&r->malformed_rl, LOG_WARNING,
 	       "queue %u: malformed packet "
 	       "(%u bytes, hook %s): passed on untouched",
@@ -83,7 +117,12 @@ runner_poll_cb(uv_poll_t *handle, int status, int events)
 		return;
 	}
 	for (int i = 0; i < RUNNER_BURSTS_PER_WAKE; i++) {
+		uint64_t t0 = runner_now_ns();
+
 		n = itmq_read_burst(r->q, RUNNER_BURST, runner_packet, r);
+		if (n > 0)
+			runner_latency_add(r, (unsigned int)n,
+					   runner_now_ns() - t0);
 		if (n < 0)
 			log_rl(&rl, LOG_WARNING, "queue %u: receive: %s",
 			       itmq_num(r->q), strerror(-n));
@@ -212,4 +251,17 @@ itm__runner_drops(const struct itm__runner *r, uint64_t *drops)
 
 	*drops = rc == 0 ? st.kernel_dropped + st.user_dropped : 0;
 	return rc;
+}
+
+void
+itm__runner_latency(const struct itm__runner *r, struct itm__runner_lat *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned int b = 0; b < ITM_LAT_BUCKETS; b++) {
+		out->bucket[b] = atomic_load_explicit(&r->lat_bucket[b],
+						      memory_order_relaxed);
+		out->count += out->bucket[b];
+	}
+	out->sum_ns =
+		atomic_load_explicit(&r->lat_sum_ns, memory_order_relaxed);
 }

@@ -41,4 +41,22 @@ int itm__runner_queue_stats(struct itm__runner *r, struct itmq_stats *st);
 /* Kernel-side drops of the queue (from /proc); safe from any thread. */
 int itm__runner_drops(const struct itm__runner *r, uint64_t *drops);
 
+/*
+ * User-space verdict latency: for each read burst, the time from the
+ * read to the flush of its verdicts, counted once per packet of the burst
+ * (an upper bound of each packet's own time in user space).  Buckets
+ * are cumulative-free counts per upper bound (ns); the last is +Inf.
+ */
+#define ITM_LAT_BUCKETS 12
+extern const uint64_t itm__lat_bounds_ns[ITM_LAT_BUCKETS - 1];
+struct itm__runner_lat {
+	uint64_t bucket[ITM_LAT_BUCKETS]; /* not cumulative; last: +Inf */
+	uint64_t count;			  /* packets */
+	uint64_t sum_ns;
+};
+/* Safe to call from any thread (relaxed reads: a snapshot may mix
+ * counts of two bursts). */
+void itm__runner_latency(const struct itm__runner *r,
+			 struct itm__runner_lat *out);
+
 #endif /* ITM_RUNNER_H */

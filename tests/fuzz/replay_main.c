@@ -4,7 +4,7 @@
  *
  *	<target>_replay FILE|DIR...
  *
- * Directories are read one level deep.  Exits non-zero when an input
+ * Directories are read one level deep, files in name order.  Exits non-zero when an input
  * cannot be read or nothing was replayed; a failing input crashes, as it
  * would under the fuzzer.
  */
@@ -49,30 +49,32 @@ replay_file(const char *path)
 static int
 replay_dir(const char *dir)
 {
-	struct dirent *de;
+	struct dirent **names;
 	char path[4096];
-	int count = 0;
-	DIR *d;
+	int count = 0, n;
 
-	if ((d = opendir(dir)) == NULL) {
+	/* In name order: targets that keep state across inputs replay the
+	 * same sequence every time. */
+	if ((n = scandir(dir, &names, NULL, alphasort)) < 0) {
 		fprintf(stderr, "replay: %s: %s\n", dir, strerror(errno));
 		return -1;
 	}
-	while ((de = readdir(d)) != NULL) {
+	for (int i = 0; i < n; i++) {
 		struct stat st;
 
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+		if (names[i]->d_name[0] == '.' || stat(path, &st) < 0 ||
+		    !S_ISREG(st.st_mode))
 			continue;
 		if (replay_file(path) < 0) {
-			closedir(d);
-			return -1;
+			count = -1;
+			break;
 		}
 		count++;
 	}
-	closedir(d);
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
 	return count;
 }
 

@@ -43,7 +43,7 @@ sql() { sqlite3 -batch "file:$DB?mode=ro" "$1"; }
 CTL_PID=""
 ctl_start() {
 	itm_bg c --name controller "$CTL_BIN" --db "$DB" \
-		--listen "0.0.0.0:$PORT" --plaintext --heartbeat-ms 300 \
+		--listen "0.0.0.0:$PORT" --insecure-plaintext --heartbeat-ms 300 \
 		--push-timeout-ms 1000
 	CTL_PID=$ITM_LAST_PID
 	itm_wait_for 10 cli history || itm_fail "controller does not answer"
@@ -75,7 +75,7 @@ EOF
 
 agent_start() {
 	itm_agent_start "n$1" "n$1" --listen "10.$X.$1.2:$APORT" \
-		--controller "10.$X.$1.1:$PORT"
+		--insecure-plaintext --controller "10.$X.$1.1:$PORT"
 }
 
 # --- start: controller, agents, first apply ---------------------------

@@ -75,7 +75,7 @@ apply() {
 
 controller_start() {
 	itm_bg c4ctl --name controller "$CTL_BIN" --db "$DB" \
-		--listen 0.0.0.0:7700 --plaintext --heartbeat-ms 500
+		--listen 0.0.0.0:7700 --insecure-plaintext --heartbeat-ms 500
 	CTL_PID=$ITM_LAST_PID
 	itm_wait_for 15 ctl nodes ||
 		itm_fail "itm-controller does not answer: $(ctl nodes 2>&1)"
@@ -84,7 +84,7 @@ controller_start() {
 agent_start() {
 	local i=${1#c4n}
 	itm_agent_start "$1" "$1" --listen "$(mgmt_ip "$1"):7701" \
-		--controller "10.$X.10$i.1:7700"
+		--insecure-plaintext --controller "10.$X.10$i.1:7700"
 }
 
 # node_converged NODE GEN: the controller sees NODE up at generation GEN,

@@ -82,7 +82,7 @@ EOF
 
 agent_start() {
 	itm_agent_start "$1" "$1" --listen "$(mgmt_ip "$1"):$APORT" \
-		--controller "10.$X.15${1#cpn}.1:$CPORT"
+		--insecure-plaintext --controller "10.$X.15${1#cpn}.1:$CPORT"
 }
 
 # ---------------------------------------------------------------------
@@ -95,7 +95,7 @@ for n in cpn1 cpn2; do
 	itm_link cpctl "$n" "10.$X.15${n#cpn}.1/24" "$(mgmt_ip "$n")/24"
 done
 itm_bg cpctl --name controller "$CTL_BIN" --db "$DB" \
-	--listen "0.0.0.0:$CPORT" --plaintext --heartbeat-ms 300
+	--listen "0.0.0.0:$CPORT" --insecure-plaintext --heartbeat-ms 300
 CTL_PID=$ITM_LAST_PID
 CTL_LOG=$ITM_LAST_LOG
 itm_wait_for 15 ctl nodes || itm_fail "itm-controller does not answer"

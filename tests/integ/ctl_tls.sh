@@ -51,6 +51,22 @@ out=$(itm_exec c "$CTL_BIN" --db "$ITM_TMP/x.db" --listen "0.0.0.0:$PORT" 2>&1) 
 	itm_fail "plaintext on 0.0.0.0 accepted"
 itm_assert_match "$out" "refusing to listen on 0.0.0.0:$PORT without TLS" \
 	"plaintext refusal"
+# ... by the agent too (issue 8, item 7); --insecure-plaintext says what it
+# does, and is logged as a warning.
+out=$(itm_exec n1 timeout 10 "$(itm_agent_bin)" --node n1 \
+	--socket "$ITM_TMP/refused.sock" --listen "10.$X.1.2:$APORT" 2>&1) &&
+	itm_fail "agent: plaintext on 10.$X.1.2 accepted"
+itm_assert_match "$out" "refusing to listen on 10.$X.1.2:$APORT without TLS.*--insecure-plaintext" \
+	"agent plaintext refusal"
+out=$(itm_exec c timeout 10 "$CTL_BIN" --db "$ITM_TMP/y.db" \
+	--listen "0.0.0.0:$PORT" --insecure-plaintext --tls-ca "$PKI/ca.pem" 2>&1) &&
+	itm_fail "--insecure-plaintext with --tls-ca accepted"
+itm_bg c --name plain "$CTL_BIN" --db "$ITM_TMP/y.db" \
+	--listen "0.0.0.0:$PORT" --insecure-plaintext
+plain_pid=$ITM_LAST_PID
+itm_wait_for 10 grep -q "insecure-plaintext: anyone who reaches" "$ITM_LAST_LOG" ||
+	itm_fail "no warning for --insecure-plaintext: $(cat "$ITM_LAST_LOG")"
+itm_stop "$plain_pid"
 
 itm_bg c --name controller "$CTL_BIN" --db "$ITM_TMP/ctl.db" \
 	--listen "0.0.0.0:$PORT" --tls-ca "$PKI/ca.pem" \

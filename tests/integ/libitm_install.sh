@@ -107,4 +107,40 @@ run() {
 }
 run shared
 run static
+
+# An in-agent module built out of the tree with itm-plugin.pc alone
+# (-shared -fPIC, no -litm), and the installed agent run by hand: it finds
+# the prefix's own modules (qosmod) by default, and --module-dir adds a
+# directory instead of replacing them.
+cat >"$SRC/oot.c" <<'C'
+#include <itm_plugin.h>
+
+static int
+load(struct itm_module *m, const struct itm_params *p)
+{
+	(void)m, (void)p;
+	return 0;
+}
+ITM_PLUGIN(.name = "oot", .description = "built out of tree", .load = load);
+C
+mkdir -p "$SRC/mods"
+# shellcheck disable=SC2046
+cc $(pkg-config --cflags itm-plugin) "$SRC/oot.c" \
+	$(pkg-config --libs itm-plugin) -o "$SRC/mods/oot.so" \
+	>"$ITM_TMP/cc-oot.log" 2>&1 ||
+	itm_fail "compiling oot.so with itm-plugin.pc: $(head -c 1500 "$ITM_TMP/cc-oot.log")"
+nm -D "$SRC/mods/oot.so" | grep -q ' U itm_\| T itm_plugin\| D itm_plugin' ||
+	itm_fail "oot.so does not export itm_plugin"
+ldd "$SRC/mods/oot.so" | grep -q libitm && itm_fail "oot.so links libitm"
+[ -f "$(pkg-config --variable=plugindir itm-plugin)/qosmod.so" ] ||
+	itm_fail "itm-plugin.pc's plugindir has no qosmod.so"
+itm_ns a
+itm_bg a --name installed-agent "$PREFIX/sbin/itm-agent" --node a \
+	--socket "$ITM_TMP/installed.sock" --module-dir "$SRC/mods" \
+	--load qosmod --load oot
+inst_ctl() { itm_exec a "$(itm_ctl_bin)" --agent "unix:$ITM_TMP/installed.sock" "$@"; }
+itm_wait_for 20 inst_ctl status || itm_fail "the installed agent did not start: $(cat "$ITM_LAST_LOG")"
+mods=$(inst_ctl module list) || itm_fail "module list: $mods"
+itm_assert_match "$mods" "qosmod" "the installed agent's default module dir"
+itm_assert_match "$mods" "oot" "a module from --module-dir"
 itm_log "ok"

@@ -822,7 +822,7 @@ test_module_unload(void **state)
 	assert_int_equal(r.status, 0);
 	assert_string_equal(r.out, "module qosmod unloaded\n");
 	itmctl(&r, fk.sock, "-o", "json", "module", "unload", "qosmod", NULL);
-	assert_string_equal(r.out, "{\n  \"unloaded\": \"qosmod\"\n}\n");
+	assert_string_equal(r.out, "{}\n"); /* UnloadModuleReply, exactly */
 	itmctl(&r, fk.sock, "module", "unload", "nope", NULL);
 	assert_int_equal(r.status, 1);
 	snprintf(want, sizeof(want),
@@ -1206,8 +1206,8 @@ test_node_modules(void **state)
 	assert_string_equal(r.out, "module qosmod unloaded from n1\n");
 	itmctl(&r, NULL, "-o", "json", "module", "unload", "n1", "qosmod",
 	       NULL);
-	assert_string_equal(r.out, "{\n  \"node\": \"n1\",\n  \"unloaded\": "
-				   "\"qosmod\"\n}\n");
+	assert_string_equal(r.out,
+			    "{\n  \"loaded\": null,\n  \"list\": null\n}\n");
 	RUN_AS(0, "node-modules.txt", NULL, "module", "list", "n1");
 	RUN_AS(0, "node-modules.json", NULL, "module", "list", "n1", "-o",
 	       "json");

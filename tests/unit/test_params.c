@@ -123,6 +123,50 @@ duplicate_and_required(void **state)
 	assert_string_equal(err, "parameter 'peer' is required");
 }
 
+/* Numbers are decimal, or hex with an explicit 0x: never octal, never
+ * with blanks around them (issue 8, item 4). */
+static void
+numbers_decimal_or_0x(void **state)
+{
+	static const struct {
+		const char *kv;
+		int64_t v;
+	} ok[] = {
+		{ "threshold=10", 10 },	  { "threshold=0x10", 16 },
+		{ "threshold=0X1f", 31 }, { "offset=-0x5", -5 },
+		{ "offset=0", 0 },	  { "offset=-7", -7 },
+	};
+	static const char *const bad[] = {
+		"threshold=010",  "threshold=09999", "threshold= 5",
+		"threshold=5 ",	  "threshold=+5",    "threshold=0x",
+		"threshold=0x 5", "offset=- 5",	     "offset=-010",
+		"offset=\t3",	  "levels=5, 6",     "levels=07",
+	};
+	struct itm_params *p;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		const char *kv[] = { ok[i].kv };
+
+		assert_int_equal(parse(kv, 1, &p, err), 0);
+		if (ok[i].kv[0] == 't')
+			assert_int_equal(itm_param_uint(p, "threshold"),
+					 ok[i].v);
+		else
+			assert_int_equal(itm_param_int(p, "offset"), ok[i].v);
+		params_free(p);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *kv[] = { bad[i] };
+
+		p = (void *)0x1;
+		if (parse(kv, 1, &p, err) == 0)
+			fail_msg("'%s' was accepted", bad[i]);
+		assert_ptr_equal(p, (void *)0x1);
+		assert_non_null(strstr(err, "integer"));
+	}
+}
+
 int
 main(void)
 {
@@ -131,6 +175,7 @@ main(void)
 		cmocka_unit_test(values_parsed),
 		cmocka_unit_test(errors_name_the_parameter),
 		cmocka_unit_test(duplicate_and_required),
+		cmocka_unit_test(numbers_decimal_or_0x),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

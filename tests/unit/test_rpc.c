@@ -651,33 +651,132 @@ test_deadline(void **state)
 	itm_rpc_client_free(c);
 }
 
-/* 16 MiB are allowed: 8 MiB of parameters go there and back. */
+/* 16 MiB are allowed: 8 MiB of parameters (32768 of 255 bytes, each
+ * under the cap of its kind) go there and back. */
+#define BIG_N 32768
+
 static void
 test_large_message(void **state)
 {
 	Itm__V1__LoadModuleRequest q = ITM__V1__LOAD_MODULE_REQUEST__INIT;
 	struct fx *fx = *state;
 	struct itm_rpc_client *c = dial(fx, NULL);
-	char *params[8], *big = malloc(1 << 20);
+	char **params = malloc(BIG_N * sizeof(*params)), big[256];
 	struct itm_rpc_status st;
 	Itm__V1__LoadModuleReply *r;
 	ProtobufCMessage *m;
 
-	memset(big, 'x', (1 << 20) - 1);
-	big[(1 << 20) - 1] = '\0';
-	for (int i = 0; i < 8; i++)
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	for (int i = 0; i < BIG_N; i++)
 		params[i] = big;
 	q.name = "qosmod";
-	q.n_params = 8;
+	q.n_params = BIG_N;
 	q.params = params;
 	assert_int_equal(itm_rpc_call(c, ITM_AGENT_LOAD_MODULE, &q.base, &m,
 				      10000, &st),
 			 0);
 	r = (void *)m;
-	assert_int_equal(r->n_params, 8);
-	assert_int_equal(strlen(r->params[7]), (1 << 20) - 1);
+	assert_int_equal(r->n_params, BIG_N);
+	assert_int_equal(strlen(r->params[BIG_N - 1]), 255);
 	protobuf_c_message_free_unpacked(m, NULL);
-	free(big);
+	free(params);
+	itm_rpc_client_free(c);
+}
+
+/* Send @m with one more value of field @field, the raw bytes @raw (@n < 127):
+ * protobuf-c packs unknown fields verbatim, so NULs and invalid UTF-8 reach the wire
+ * as a stock client can send them. */
+static int
+call_raw(struct itm_rpc_client *c, enum itm_method id, ProtobufCMessage *m,
+	 unsigned int field, const char *raw, size_t n,
+	 struct itm_rpc_status *st)
+{
+	uint8_t buf[128]; /* the length (one byte), then the bytes */
+	ProtobufCMessageUnknownField uf = {
+		.tag = field,
+		.wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED,
+		.len = n + 1,
+		.data = buf,
+	};
+	ProtobufCMessage *rep = NULL;
+	int rc;
+
+	assert_true(n < sizeof(buf) - 1);
+	buf[0] = (uint8_t)n;
+	memcpy(buf + 1, raw, n);
+
+	m->n_unknown_fields = 1;
+	m->unknown_fields = &uf;
+	rc = itm_rpc_call(c, id, m, &rep, 5000, st);
+	m->n_unknown_fields = 0;
+	m->unknown_fields = NULL;
+	if (rep)
+		protobuf_c_message_free_unpacked(rep, NULL);
+	return rc;
+}
+
+static int
+no_msg_cb(void *arg, const ProtobufCMessage *msg)
+{
+	(void)arg, (void)msg;
+	fail_msg("a message on a refused stream");
+	return 1;
+}
+
+/* Every string field is checked on the wire before any handler runs, with
+ * one message per fault whatever the RPC (issue 8, items 1 and 3). */
+static void
+test_fields_checked(void **state)
+{
+	static const struct {
+		const char *raw;
+		size_t n;
+		const char *msg;
+	} cases[] = {
+		{ "threshold=7\0garbage", 19,
+		  "params[1]: contains a NUL byte" },
+		{ "a=\xff", 3, "params[1]: not valid UTF-8 at byte 2" },
+		{ "a=\xc0\xaf", 4, "params[1]: not valid UTF-8 at byte 2" },
+		{ "a=1\nforged", 11,
+		  "params[1]: control character U+000A at byte 3" },
+		{ "a=\xe2\x80\xae", 5,
+		  "params[1]: bidirectional formatting character U+202E at "
+		  "byte 2" },
+	};
+	Itm__V1__LoadModuleRequest q = ITM__V1__LOAD_MODULE_REQUEST__INIT;
+	Itm__V1__StatsRequest sq = ITM__V1__STATS_REQUEST__INIT;
+	Itm__V1__WatchStatsRequest wq = ITM__V1__WATCH_STATS_REQUEST__INIT;
+	struct itm_rpc_client *c = dial(*state, NULL);
+	char *one[] = { "x=1" }, *huge = malloc(10 << 20);
+	struct itm_rpc_status st;
+	ProtobufCMessage *rep = NULL;
+
+	q.name = "qosmod";
+	q.n_params = 1;
+	q.params = one;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(call_raw(c, ITM_AGENT_LOAD_MODULE, &q.base, 2,
+					  cases[i].raw, cases[i].n, &st),
+				 -EIO);
+		assert_int_equal(st.code, ITM_RPC_INVALID_ARGUMENT);
+		assert_string_equal(st.message, cases[i].msg);
+	}
+	/* a 10 MB module name: the same answer from GetStats and WatchStats */
+	memset(huge, 'm', (10 << 20) - 1);
+	huge[(10 << 20) - 1] = '\0';
+	sq.module = wq.module = huge;
+	assert_int_equal(itm_rpc_call(c, ITM_AGENT_GET_STATS, &sq.base, &rep,
+				      5000, &st),
+			 -EIO);
+	assert_int_equal(st.code, ITM_RPC_INVALID_ARGUMENT);
+	assert_string_equal(st.message, "module: longer than 31 bytes");
+	assert_int_equal(itm_rpc_stream(c, ITM_AGENT_WATCH_STATS, &wq.base,
+					no_msg_cb, NULL, 5000, &st),
+			 -EIO);
+	assert_int_equal(st.code, ITM_RPC_INVALID_ARGUMENT);
+	assert_string_equal(st.message, "module: longer than 31 bytes");
+	free(huge);
 	itm_rpc_client_free(c);
 }
 
@@ -1083,6 +1182,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_garbage_request, setup_tcp,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_deadline, setup_unix,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_fields_checked, setup_tcp,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_large_message, setup_tcp,
 						teardown),

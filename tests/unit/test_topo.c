@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -286,6 +287,67 @@ too_many_nodes(void **state)
 	assert_string_equal(out, "t.yaml:2: nodes: more than 1024 nodes\n");
 	free(out);
 	free(y);
+}
+
+/* Milliseconds of CPU since @t0 (CLOCK_MONOTONIC). */
+static double
+ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 +
+	       (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* @head then @unit @depth times: refused with @msg, in well under a
+ * second (libyaml took ~20 s for 100k levels; issue 8, item 5). */
+static void
+deep_refused(const char *head, const char *unit, size_t depth, const char *msg)
+{
+	size_t hl = strlen(head), ul = strlen(unit), len = hl + ul * depth;
+	char *y = malloc(len + 1), *out;
+	struct timespec t0;
+
+	memcpy(y, head, hl);
+	for (size_t i = 0; i < depth; i++)
+		memcpy(y + hl + i * ul, unit, ul);
+	y[len] = '\0';
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	out = parse_bad(y, len, NULL);
+	if (ms_since(&t0) > 500)
+		fail_msg("%zu levels of '%s': %.0f ms", depth, unit,
+			 ms_since(&t0));
+	assert_string_equal(out, msg);
+	free(out);
+	free(y);
+}
+
+static void
+too_deep(void **state)
+{
+	static const char flow[] = "t.yaml:1: yaml: flow collections nested "
+				   "deeper than 16 levels; nothing was "
+				   "parsed\n";
+	static const char block[] = "t.yaml:2: yaml: content starts past "
+				    "column 128 (block collections nested too "
+				    "deep); nothing was parsed\n";
+	const char *rest = good + strlen("comment: lab overlay\n");
+	struct topo_config *cfg;
+	char ok[2048];
+
+	deep_refused("a: ", "[", 100000, flow);
+	deep_refused("a: ", "{a: ", 200000, flow);
+	deep_refused("a: ", "[", 17, flow);
+	deep_refused("a:\n", "- ", 300000, block);
+	deep_refused("a:\n", " ", 129, block);
+	/* quoted and commented brackets, "a[b" scalars: no nesting */
+	snprintf(ok, sizeof(ok),
+		 "comment: \"[[[[[[[[[[[[[[[[[[[[[ x\"  # [[[[[[[[[[[[[[[[[[\n"
+		 "# {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{\n%s",
+		 rest);
+	cfg = parse_ok(ok);
+	topo_config_free(cfg);
 }
 
 static void
@@ -583,6 +645,7 @@ main(void)
 		cmocka_unit_test(fault_cap),
 		cmocka_unit_test(too_many_nodes),
 		cmocka_unit_test(too_large),
+		cmocka_unit_test(too_deep),
 		cmocka_unit_test(check_bandwidth),
 		cmocka_unit_test(check_hostport),
 		cmocka_unit_test(check_overlay),
