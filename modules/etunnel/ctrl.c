@@ -29,7 +29,7 @@ grow(struct etun_ctrl *c, unsigned int n, double b, double g,
 	unsigned int from = c->grew_from;
 
 	c->grew_from = 0;
-	if (from && from < n &&
+	if (from >= ETUN_CTRL_FREE_GROWTH && from < n &&
 	    g < (double)c->g_before * (1 + ETUN_CTRL_MIN_GAIN * (n - from) /
 						   (double)from)) {
 		c->cooldown = ETUN_CTRL_COOLDOWN;

@@ -13,7 +13,8 @@
  * clamped to [min, max] and to a quarter of N (plus one) per step.
  * A growth that raised G by less than a quarter of the relative growth of
  * N (+2.5 % for +10 %; the model gives more until N is far past N*) is
- * undone and not tried again for 5 intervals (state "saturated"): for one
+ * undone and not tried again for 5 intervals (state "saturated"; pools of
+ * fewer than 4 grow freely, one noisy sample must not pin them): for one
  * user flow striped over the pool, more connections can lower G (README:
  * measured).
  * Why: with k competing TCP flows on a bottleneck C, N connections get
@@ -59,8 +60,9 @@ struct etun_ctrl {
 	uint64_t g_before;
 };
 
-#define ETUN_CTRL_MIN_GAIN 0.25 /* G +2.5 % for N +10 % */
-#define ETUN_CTRL_COOLDOWN 5
+#define ETUN_CTRL_MIN_GAIN    0.25 /* G +2.5 % for N +10 % */
+#define ETUN_CTRL_COOLDOWN    5
+#define ETUN_CTRL_FREE_GROWTH 4 /* below this a growth is never undone */
 
 struct etun_ctrl_in {
 	unsigned int conns; /* wanted now */

@@ -335,6 +335,26 @@ register_hooks(struct etun *t, int priority)
 	return 0;
 }
 
+/* The series the Grafana dashboard plots (deploy/grafana), labelled by
+ * peer when the name stays within a counter name's 47 characters. */
+static void
+register_gauges(struct etun *t)
+{
+	static const char *const names[3] = { "tunnel_target_bps",
+					      "tunnel_achieved_bps",
+					      "tunnel_pool_conns" };
+	const uint64_t *v[3] = { &t->c.target_bps, &t->c.achieved_bps,
+				 &t->c.pool_conns };
+	char buf[64];
+
+	for (int i = 0; i < 3; i++) {
+		int n = snprintf(buf, sizeof(buf), "%s{peer=%s}", names[i],
+				 t->status.peer);
+
+		itm_register_counter(n > 0 && n <= 47 ? buf : names[i], v[i]);
+	}
+}
+
 static void
 register_counters(struct etun *t)
 {
@@ -363,6 +383,7 @@ register_counters(struct etun *t)
 		itm_register_counter(cs[i].name,
 				     (const uint64_t *)((const char *)&t->c +
 							cs[i].off));
+	register_gauges(t);
 }
 
 /* The status GetTunnels reads (itm_register_tunnel). */
@@ -382,6 +403,9 @@ status_update(struct etun *t)
 	s->max_conns = t->ctrl.max_conns;
 	s->entry_drops = t->c.entry_drops;
 	s->queue_bytes = t->c.queue_bytes;
+	t->c.target_bps = s->target_kbps * 1000;
+	t->c.achieved_bps = s->goodput_kbps * 1000;
+	t->c.pool_conns = s->conns;
 }
 
 static void
@@ -436,6 +460,9 @@ etun_start(struct itm_module *m, struct etun *t, const struct itm_params *p)
 	int rc;
 	unsigned int tick_ms;
 
+	snprintf(t->status.name, sizeof(t->status.name), "%s", t->name);
+	snprintf(t->status.peer, sizeof(t->status.peer), "%s",
+		 t->peer_name[0] ? t->peer_name : inet_ntoa(t->peer));
 	register_counters(t);
 	t->c.target_kbps = t->ctrl.target_bps / 1000;
 	if (t->side == ETUN_EXIT) {
@@ -458,9 +485,6 @@ etun_start(struct itm_module *m, struct etun *t, const struct itm_params *p)
 				 strerror(-rc));
 		return rc;
 	}
-	snprintf(t->status.name, sizeof(t->status.name), "%s", t->name);
-	snprintf(t->status.peer, sizeof(t->status.peer), "%s",
-		 t->peer_name[0] ? t->peer_name : inet_ntoa(t->peer));
 	status_update(t);
 	if ((rc = itm_register_timer(tick, (unsigned long)t, tick_ms)) < 0 ||
 	    (rc = itm_register_tunnel(&t->status)) < 0)

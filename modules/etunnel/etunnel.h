@@ -65,6 +65,7 @@ struct etun_counters {
 	uint64_t reorder_late, reorder_gaps, reorder_overflow;
 	uint64_t conns, conns_wanted; /* gauges */
 	uint64_t target_kbps, goodput_kbps, state, queue_bytes;
+	uint64_t target_bps, achieved_bps, pool_conns; /* for /metrics */
 };
 
 struct etun {

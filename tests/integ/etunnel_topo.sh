@@ -34,8 +34,9 @@ lab() { local c=$1; shift; "$LAB_SH" "$c" -n "$LAB" "$@"; }
 # params NODE: the etunnel parameters NODE's agent reports ("absent").
 params() {
 	ctl -o json module list "$1" | python3 -c 'import json, sys
-mods = [m for m in json.load(sys.stdin).get("modules", [])
-        if m["name"] == "etunnel"]
+d = json.load(sys.stdin)
+d = d.get("list", d) or {}      # NodeModuleReply.list (through the controller)
+mods = [m for m in d.get("modules", []) if m["name"] == "etunnel"]
 print(" ".join(mods[0].get("params", [])) if mods else "absent")'
 }
 
