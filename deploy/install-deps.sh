@@ -13,7 +13,7 @@ libmnl-dev libnetfilter-queue-dev libnetfilter-acct-dev libuv1-dev libmicrohttpd
 libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
 libsqlite3-dev sqlite3 libyaml-dev libjansson-dev libcmocka-dev
 iptables nftables iproute2 conntrack iperf3 tcpdump iputils-ping curl
-openssl procps psmisc python3 python3-yaml nfacct prometheus
+openssl procps psmisc python3 python3-yaml python3-matplotlib nfacct prometheus
 python3-grpcio python3-grpc-tools python3-protobuf"
 
 # Services of packages installed only for their tools.

@@ -15,7 +15,10 @@
  *  - Verdicts go through the planner in itmq_batch.c, which merges runs of
  *    equal verdicts into NFQNL_MSG_VERDICT_BATCH only where that is safe.
  *    Messages accumulate in one send buffer and leave with one sendmsg per
- *    burst (or when the buffer is full).
+ *    burst (or when the buffer is full).  The bytes of an altered packet
+ *    are not copied into it: the sendmsg gathers them from the receive
+ *    slot (an iovec each), so everything queued is sent before the slots
+ *    are read into again.
  *  - Altered packets get their IPv4 header and full L4 checksum recomputed
  *    before their bytes go back: the kernel marks a mangled skb
  *    CHECKSUM_NONE and will not finish a checksum left to the NIC (GSO,
@@ -51,6 +54,7 @@
 #define ITMQ_COPY_MAX	    0xffff
 #define ITMQ_TX_BYTES	    (2 * (ITMQ_COPY_MAX + 256))
 #define ITMQ_VD_MSG_MAX	    128 /* a verdict message without bytes */
+#define ITMQ_TX_IOV	    64	/* pieces of one sendmsg */
 #define ITMQ_ACK_TIMEOUT_MS 2000
 #define ITMQ_MSG_PACKET	    ((NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET)
 #define ITMQ_CFG_FLAGS_ALL \
@@ -78,7 +82,11 @@ struct itmq {
 
 	struct itmq_batch batch;
 	uint8_t *tx;
-	size_t tx_len;
+	size_t tx_len;	 /* bytes in tx */
+	size_t tx_sent;	 /* of them, already in tx_iov */
+	size_t tx_bytes; /* in tx_iov and tx: what the sendmsg carries */
+	struct iovec tx_iov[ITMQ_TX_IOV];
+	unsigned int tx_niov;
 
 	struct itmq_stats st;
 	time_t log_sec; /* rate limit: one line a second */
@@ -115,15 +123,32 @@ q_warn_rl(struct itmq *q, const char *fmt, ...)
 /* Sending verdicts                                                    */
 /* ------------------------------------------------------------------ */
 
+/* The bytes of tx not yet in tx_iov become its next piece. */
+static void
+q_tx_cut(struct itmq *q)
+{
+	if (q->tx_len == q->tx_sent)
+		return;
+	q->tx_iov[q->tx_niov++] =
+		(struct iovec){ q->tx + q->tx_sent, q->tx_len - q->tx_sent };
+	q->tx_sent = q->tx_len;
+}
+
 static int
 q_tx_send(struct itmq *q)
 {
+	struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
+	struct msghdr mh = { .msg_name = &nl, .msg_namelen = sizeof(nl) };
 	ssize_t n;
 
-	if (q->tx_len == 0)
+	q_tx_cut(q);
+	if (q->tx_niov == 0)
 		return 0;
-	n = mnl_socket_sendto(q->nl, q->tx, q->tx_len);
-	q->tx_len = 0;
+	mh.msg_iov = q->tx_iov;
+	mh.msg_iovlen = q->tx_niov;
+	n = sendmsg(q->fd, &mh, 0);
+	q->tx_len = q->tx_sent = q->tx_bytes = 0;
+	q->tx_niov = 0;
 	if (n < 0) {
 		int err = -errno;
 
@@ -133,11 +158,13 @@ q_tx_send(struct itmq *q)
 	return 0;
 }
 
-/* Start a message of at most @need bytes in the send buffer. */
+/* Start a message of at most @need bytes, @need_iov pieces, in tx. */
 static struct nlmsghdr *
-q_tx_msg(struct itmq *q, int type, size_t need)
+q_tx_msg(struct itmq *q, int type, size_t need, unsigned int need_iov)
 {
-	if (q->tx_len + need > ITMQ_TX_BYTES)
+	if (q->tx_bytes + need > ITMQ_TX_BYTES ||
+	    q->tx_len + ITMQ_VD_MSG_MAX > ITMQ_TX_BYTES ||
+	    q->tx_niov + need_iov + 1 > ITMQ_TX_IOV)
 		q_tx_send(q);
 	return nfq_nlmsg_put((char *)q->tx + q->tx_len, type, q->num);
 }
@@ -146,6 +173,31 @@ static void
 q_tx_commit(struct itmq *q, struct nlmsghdr *nlh)
 {
 	q->tx_len += MNL_ALIGN(nlh->nlmsg_len);
+	q->tx_bytes += MNL_ALIGN(nlh->nlmsg_len);
+	q->st.verdict_msgs++;
+}
+
+/* Append an NFQA_PAYLOAD attribute whose @len bytes at @data the
+ * sendmsg gathers from where they are (they must stay until it). */
+static void
+q_tx_put_payload(struct itmq *q, struct nlmsghdr *nlh, const void *data,
+		 uint32_t len)
+{
+	static const uint8_t pad[MNL_ALIGNTO];
+	struct nlattr *a = mnl_nlmsg_get_payload_tail(nlh);
+	uint32_t padded = MNL_ALIGN(len);
+
+	a->nla_type = NFQA_PAYLOAD;
+	a->nla_len = (uint16_t)(MNL_ATTR_HDRLEN + len);
+	nlh->nlmsg_len += MNL_ATTR_HDRLEN;
+	q->tx_len += nlh->nlmsg_len;
+	q->tx_bytes += nlh->nlmsg_len + padded;
+	nlh->nlmsg_len += padded;
+	q_tx_cut(q);
+	q->tx_iov[q->tx_niov++] = (struct iovec){ (void *)data, len };
+	if (padded > len)
+		q->tx_iov[q->tx_niov++] =
+			(struct iovec){ (void *)pad, padded - len };
 	q->st.verdict_msgs++;
 }
 
@@ -158,13 +210,14 @@ q_put_verdict(struct itmq *q, int batch, uint32_t id, const struct itmq_vd *vd,
 	struct nlmsghdr *nlh;
 
 	nlh = q_tx_msg(q, batch ? NFQNL_MSG_VERDICT_BATCH : NFQNL_MSG_VERDICT,
-		       ITMQ_VD_MSG_MAX + MNL_ALIGN(len));
+		       ITMQ_VD_MSG_MAX + MNL_ALIGN(len), data ? 3 : 0);
 	nfq_nlmsg_verdict_put(nlh, id, vd->verdict);
 	if (vd->set_mark)
 		nfq_nlmsg_verdict_put_mark(nlh, vd->mark);
 	if (data)
-		nfq_nlmsg_verdict_put_pkt(nlh, data, len);
-	q_tx_commit(q, nlh);
+		q_tx_put_payload(q, nlh, data, len);
+	else
+		q_tx_commit(q, nlh);
 	return 0;
 }
 
@@ -324,6 +377,53 @@ q_fill_meta(struct itmq *q, struct nlattr **tb)
 		q_fill_ct(pkt, tb);
 }
 
+/* Attributes whose value we read as a u32. */
+static int
+q_attr_is_u32(unsigned int type)
+{
+	switch (type) {
+	case NFQA_MARK:
+	case NFQA_IFINDEX_INDEV:
+	case NFQA_IFINDEX_OUTDEV:
+	case NFQA_SKB_INFO:
+	case NFQA_CAP_LEN:
+	case NFQA_CT_INFO: return 1;
+	default: return 0;
+	}
+}
+
+/* The attributes of a packet message into @tb in one pass over them (in
+ * place of nfq_nlmsg_parse: a callback and a validation table per
+ * attribute).  -1 when an attribute overruns the message or a u32 one is
+ * short; unknown types are skipped, the last of a repeated type wins. */
+static int
+q_parse_attrs(const struct nlmsghdr *nlh, struct nlattr **tb)
+{
+	size_t off = MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg));
+	const uint8_t *p = (const uint8_t *)nlh + off,
+		      *end = (const uint8_t *)nlh + nlh->nlmsg_len;
+	struct nlattr *a;
+	unsigned int type;
+
+	if (nlh->nlmsg_len < off)
+		return -1;
+	while ((size_t)(end - p) >= MNL_ATTR_HDRLEN) {
+		a = (struct nlattr *)p;
+		type = a->nla_type & NLA_TYPE_MASK;
+		if (a->nla_len < MNL_ATTR_HDRLEN ||
+		    a->nla_len > (size_t)(end - p))
+			return -1;
+		if (q_attr_is_u32(type) && a->nla_len < MNL_ATTR_HDRLEN + 4)
+			return -1;
+		if (type <= NFQA_MAX)
+			tb[type] = a;
+		if ((size_t)(end - p) <= (size_t)MNL_ALIGN(a->nla_len))
+			break;
+		p += MNL_ALIGN(a->nla_len);
+	}
+	return 0;
+}
+
 /* Hand one packet message to @cb.  Returns 1 when it did, 0 when the
  * message was skipped.  @buf/@cap: the bytes the packet may use. */
 static int
@@ -335,7 +435,7 @@ q_rx_packet(struct itmq *q, const struct nlmsghdr *nlh, uint8_t *buf,
 	uint8_t *data = buf + cap;
 	uint32_t len = 0, id;
 
-	if (nfq_nlmsg_parse(nlh, tb) < 0 || !tb[NFQA_PACKET_HDR] ||
+	if (q_parse_attrs(nlh, tb) < 0 || !tb[NFQA_PACKET_HDR] ||
 	    mnl_attr_get_payload_len(tb[NFQA_PACKET_HDR]) <
 		    sizeof(struct nfqnl_msg_packet_hdr))
 		goto bad;
@@ -410,6 +510,9 @@ q_rx_datagram(struct itmq *q, uint8_t *slot, int len, itmq_packet_cb cb,
 			 nlh->nlmsg_type != NLMSG_DONE)
 			q->st.malformed++;
 		nlh = next;
+		/* The next packet of this datagram may grow over this one. */
+		if (q->tx_niov > 0 && mnl_nlmsg_ok(nlh, len))
+			q_tx_send(q);
 	}
 	if (len > 0) { /* truncated or trailing garbage */
 		q->st.malformed++;
@@ -465,6 +568,8 @@ itmq_read_burst(struct itmq *q, unsigned int max, itmq_packet_cb cb, void *arg)
 
 	while (handled < max) {
 		want = max - handled;
+		if (q->tx_niov > 0) /* bytes of the slots about to be reused */
+			q_tx_send(q);
 		n = q_rx_recv(q, want);
 		if (n <= 0) {
 			err = n;

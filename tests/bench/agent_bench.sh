@@ -1,9 +1,17 @@
 #!/bin/bash
-# agent_bench.sh - TCP throughput and ping RTT through the router r of an
-# h1 -- r -- h2 namespace line, side by side in one run, for
-#   (a) no rules
-#   (b) nfq_accept_min: the first accept-all NFQUEUE program one writes
-#       (classic libnetfilter_queue API, a verdict per packet, no GSO)
+# agent_bench.sh - TCP throughput, 64-byte UDP packets/s and ping RTT
+# through the router r of an h1 -- r -- h2 namespace line, side by side in
+# one run, for
+#   (a) no rules: the kernel alone
+#   (b) nfq_accept_min: the NAIVE accept-all NFQUEUE program, as one writes
+#       a first one (classic libnetfilter_queue API, a verdict per packet,
+#       no GSO); kept to show what the best practice buys, compared to
+#       nothing
+#   (p) nfq_peer p: the best-practice accept-all peer (GSO, every packet
+#       of a burst read before one batch verdict)
+#   (q) nfq_peer q: the best-practice peer doing fig13's work (TOS of every
+#       packet rewritten, IP and full L4 checksum, verdicts of a burst in
+#       one sendmsg)
 #   (c) itm-agent with no module
 #   (d) itm-agent with qosmod
 #   (e) itm-agent with the Figure-13 module in the agent (fig13.so)
@@ -14,36 +22,47 @@
 #       packet's IP addresses, so use -s to have several address pairs)
 # (e), (f) and (g) rewrite the TOS byte of every packet r forwards (proto
 # any, destination port kept), ping included.
-# Rounds interleave the configurations (a b c d a b c d ...) so drift of a
+# Rounds interleave the configurations (a b p q c d ...) so drift of a
 # shared machine hits them alike; the table shows medians and the ratios
-# to (a) and (b).  A configuration whose binary is not built is "n/a".
+# to (a), the kernel, and to the best-practice peer of the same work
+# (p for b, c and d; q for e, f and g).  A configuration whose binary is
+# not built is "n/a".
 #
-#   tests/bench/agent_bench.sh [-r ROUNDS] [-t SECS] [-p PINGS]
+#   tests/bench/agent_bench.sh [-r ROUNDS] [-t SECS] [-u SECS] [-p PINGS]
 #                              [-c|--configs CONFIGS] [-s SOURCES]
 #                              [--csv FILE] [-- IPERF3 OPTS]
 #
-# ROUNDS default 3, SECS (iperf3 time) 5, PINGS (50, 10 ms apart), CONFIGS
-# a subset like "ad" or "a,b,e,f" (default all), SOURCES (1) iperf3
-# clients side by side, each from its own address of h1, throughput
-# summed.  ITM_BUILD is the build tree (default ./build; use a build
-# without ITM_SANITIZE).  Not a ctest: it measures, it does not judge.
+# ROUNDS default 3, -t iperf3 seconds (5), -u seconds of 64-byte UDP (3),
+# PINGS (50, 10 ms apart), CONFIGS a subset like "aqe" or "a,p,q,e,g"
+# (default all), SOURCES (1) address pairs: iperf3 clients side by side
+# and udp_flood sockets, each from its own address of h1.  ITM_BUILD is
+# the build tree (default ./build; use a build without ITM_SANITIZE).
+# Not a ctest: it measures, it does not judge.
 set -u
 . "$(dirname "$0")/../integ/lib.sh"
 
-ROUNDS=3 SECS=5 PINGS=50 CONFIGS=abcdefg CSV="" IPERF_OPTS=() SOURCES=1
+ROUNDS=3 SECS=5 USECS=3 PINGS=50 CONFIGS=abpqcdefg CSV="" IPERF_OPTS=()
+SOURCES=1
 declare -A LABEL=(
-	[a]="(a) no rules"
-	[b]="(b) nfq_accept_min"
+	[a]="(a) no rules (kernel)"
+	[b]="(b) naive accept-all"
+	[p]="(p) peer accept-all"
+	[q]="(q) peer TOS rewrite"
 	[c]="(c) itm-agent, no module"
 	[d]="(d) itm-agent + qosmod"
 	[e]="(e) fig13 in-agent module"
 	[f]="(f) fig13 process module"
 	[g]="(g) fig13 in-agent, 2 workers"
 )
-declare -A TP=() RTT=() NA=() NOTE=()
+# The best-practice peer each configuration is compared with.
+declare -A PEER=([b]=p [p]=p [c]=p [d]=p [q]=q [e]=q [f]=q [g]=q)
+# Configurations that rewrite every packet: their packet rate counts only
+# datagrams that arrived rewritten (TOS 0x55).
+REWRITERS=qefg
+declare -A TP=() RTT=() PPS=() OFFERED=() NA=() NOTE=()
 
 usage() {
-	sed -n '21,30p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '31,40p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -52,6 +71,7 @@ parse_args() {
 		case $1 in
 		-r) ROUNDS=${2:?}; shift 2 ;;
 		-t) SECS=${2:?}; shift 2 ;;
+		-u) USECS=${2:?}; shift 2 ;;
 		-p) PINGS=${2:?}; shift 2 ;;
 		-c|--configs) CONFIGS=${2:?}; CONFIGS=${CONFIGS//,/}; shift 2 ;;
 		-s|--sources) SOURCES=${2:?}; shift 2 ;;
@@ -62,7 +82,8 @@ parse_args() {
 		esac
 	done
 	[[ $ROUNDS =~ ^[1-9][0-9]*$ && $SECS =~ ^[1-9][0-9]*$ &&
-	   $PINGS =~ ^[1-9][0-9]*$ && $CONFIGS =~ ^[abcdefg]+$ &&
+	   $USECS =~ ^[1-9][0-9]*$ &&
+	   $PINGS =~ ^[1-9][0-9]*$ && $CONFIGS =~ ^[abpqcdefg]+$ &&
 	   $SOURCES =~ ^[1-9][0-9]?$ ]] || usage
 }
 
@@ -90,6 +111,28 @@ teardown_b() {
 	itm_stop "$NFQ_PID"
 	NOTE[b]=$(tail -1 "$ITM_LAST_LOG_B" 2>/dev/null)
 }
+
+# (p) and (q): nfq_peer in mode p or q on queue 0.
+setup_peer() {
+	local bin="$ITM_BUILD/tests/bench/nfq_peer"
+	[ -x "$bin" ] || { NA[$1]="not built ($bin)"; return 2; }
+	itm_bg r --name "nfq_peer-$1-$ROUND" "$bin" "$1" 0
+	NFQ_PID=$ITM_LAST_PID
+	ITM_LAST_LOG_PEER=$ITM_LAST_LOG
+	itm_wait_for 5 itm__queue_bound r 0 || itm_fail "nfq_peer did not bind"
+	itm_exec r iptables -A "${NFQ_RULE[@]}" || itm_fail "iptables failed in r"
+}
+
+teardown_peer() {
+	itm_exec r iptables -D "${NFQ_RULE[@]}"
+	itm_stop "$NFQ_PID"
+	NOTE[$1]=$(tail -1 "$ITM_LAST_LOG_PEER" 2>/dev/null)
+}
+
+setup_p() { setup_peer p; }
+setup_q() { setup_peer q; }
+teardown_p() { teardown_peer p; }
+teardown_q() { teardown_peer q; }
 
 agent_na() {
 	local bin
@@ -195,18 +238,42 @@ teardown_d() {
 # ---------------------------------------------------------------------
 
 measure() {
-	local cfg=$1 g r rc
+	local cfg=$1 g u r rc
 	[ -n "${NA[$cfg]:-}" ] && return 0
 	setup_"$cfg"
 	rc=$?
 	[ "$rc" -eq 2 ] && { itm_log "${LABEL[$cfg]}: n/a: ${NA[$cfg]}"; return 0; }
 	[ "$cfg" = b ] && ITM_LAST_LOG_B=$ITM_LAST_LOG
 	g=$(throughput) || g=fail
+	u=$(udp_rate "$cfg") || u="fail fail"
 	r=$(itm_ping h1 "$ITM_H2_IP" "$PINGS" 0.01) || r=fail
 	teardown_"$cfg"
-	itm_log "round $ROUND ${LABEL[$cfg]}: $g Gbit/s, rtt $r ms"
+	itm_log "round $ROUND ${LABEL[$cfg]}: $g Gbit/s, 64-byte pps" \
+		"delivered/offered ${u/ //}, rtt $r ms"
 	TP[$cfg]="${TP[$cfg]:-} $g"
+	PPS[$cfg]="${PPS[$cfg]:-} ${u% *}"
+	OFFERED[$cfg]="${OFFERED[$cfg]:-} ${u#* }"
 	RTT[$cfg]="${RTT[$cfg]:-} $r"
+}
+
+# 64-byte UDP h1 -> h2 for USECS seconds from SOURCES addresses: prints
+# "DELIVERED_PPS OFFERED_PPS".  For a configuration that rewrites every
+# packet only the datagrams that arrived rewritten count as delivered.
+udp_rate() {
+	local bin="$ITM_BUILD/tests/bench/udp_flood" port=9 rlog slog srcs="" i
+	[ -x "$bin" ] || return 1
+	rlog="$ITM_TMP/udp-recv-$1-$ROUND" slog="$ITM_TMP/udp-send-$1-$ROUND"
+	for i in $(seq "$SOURCES"); do srcs+="${srcs:+,}$(source_addr "$i")"; done
+	itm_exec h2 "$bin" recv "$ITM_H2_IP" "$port" $((USECS + 10)) >"$rlog" &
+	local rpid=$!
+	itm_wait_for 5 grep -q listening "$rlog" || { kill "$rpid"; return 1; }
+	itm_exec h1 "$bin" send "$ITM_H2_IP" "$port" "$USECS" "$srcs" >"$slog"
+	wait "$rpid"
+	awk -v rw="$([[ $REWRITERS == *$1* ]] && echo 1 || echo 0)" '
+		$1 == "offered" { secs = $3; off = $4 }
+		$1 == "delivered" { d = rw ? $3 : $2 }
+		END { if (!secs) exit 1; printf "%.0f %.0f\n", d / secs, off }' \
+		"$slog" "$rlog"
 }
 
 # Gbit/s h1 -> h2: one iperf3, or SOURCES side by side (one per source
@@ -247,30 +314,53 @@ ratio() {
 		else printf "%.2f\n", a / b }'
 }
 
+# Median of configuration $1's values in array $2, or n/a.
+med() {
+	local -n arr=$2
+	median "${arr[$1]:-}" || echo n/a
+}
+
+# One row: medians of $1 and their ratios to (a) and to its peer.
+report_row() {
+	local c=$1 pr=${PEER[$1]:-} tp pps off rt
+	tp=$(med "$c" TP) pps=$(med "$c" PPS) off=$(med "$c" OFFERED)
+	rt=$(med "$c" RTT)
+	printf '%-30s %7s %5s %5s  %9s %5s %5s %9s  %6s\n' "${LABEL[$c]}" \
+		"$tp" "$(ratio "$tp" "$(med a TP)")" \
+		"$(ratio "$tp" "$(peer_med "$pr" TP)")" "${pps%.*}" \
+		"$(ratio "$pps" "$(med a PPS)")" \
+		"$(ratio "$pps" "$(peer_med "$pr" PPS)")" "${off%.*}" "$rt"
+	[ -n "$CSV" ] && echo "$c,\"${LABEL[$c]}\",$tp,$pps,$off,$rt,\"${TP[$c]# }\",\"${PPS[$c]# }\",\"${RTT[$c]# }\"" >>"$CSV"
+	return 0
+}
+
+# Median of the peer $1 when it was run, else n/a.
+peer_med() {
+	[ -n "$1" ] && [[ $CONFIGS == *$1* ]] || { echo n/a; return; }
+	med "$1" "$2"
+}
+
 report() {
-	local c tp rt tpa tpb rta rtb
-	tpa=$(median "${TP[a]:-}") || tpa=n/a
-	tpb=$(median "${TP[b]:-}") || tpb=n/a
-	rta=$(median "${RTT[a]:-}") || rta=n/a
-	rtb=$(median "${RTT[b]:-}") || rtb=n/a
+	local c
 	echo
-	echo "Through r: iperf3 h1->h2 ${SECS}s ${IPERF_OPTS[*]}, ping ${PINGS}x10ms; medians of $ROUNDS round(s)"
-	printf '%-28s %8s %7s %7s   %8s %7s %7s\n' configuration Gbit/s "x(a)" "x(b)" "RTT ms" "x(a)" "x(b)"
+	echo "Through r: iperf3 h1->h2 ${SECS}s ${IPERF_OPTS[*]}; 64-byte UDP ${USECS}s;" \
+		"$SOURCES address pair(s); ping ${PINGS}x10ms; medians of $ROUNDS round(s)"
+	echo "x(a): against the kernel; x(pr): against the best-practice peer of the same work (p or q)"
+	printf '%-30s %7s %5s %5s  %9s %5s %5s %9s  %6s\n' configuration \
+		"Gbit/s" "x(a)" "x(pr)" "pps" "x(a)" "x(pr)" "offered" "RTTms"
 	for c in $(grep -o . <<<"$CONFIGS"); do
-		TP[$c]=${TP[$c]:-}; RTT[$c]=${RTT[$c]:-}
-		tp=$(median "${TP[$c]:-}") || tp=n/a
-		rt=$(median "${RTT[$c]:-}") || rt=n/a
-		printf '%-28s %8s %7s %7s   %8s %7s %7s\n' "${LABEL[$c]}" "$tp" \
-			"$(ratio "$tp" "$tpa")" "$(ratio "$tp" "$tpb")" "$rt" \
-			"$(ratio "$rt" "$rta")" "$(ratio "$rt" "$rtb")"
-		[ -n "$CSV" ] && echo "$c,\"${LABEL[$c]}\",$tp,$rt,\"${TP[$c]# }\",\"${RTT[$c]# }\"" >>"$CSV"
+		report_row "$c"
 	done
-	for c in b c d e f g; do
+	for c in b p q c d e f g; do
 		[ -n "${NA[$c]:-}" ] && echo "${LABEL[$c]}: n/a: ${NA[$c]}"
 	done
+	echo "pps of q, e, f, g: datagrams that arrived rewritten (TOS 0x55);" \
+		"others: all that arrived"
 	crossing_verdict
 	workers_ratio
-	[ -n "${NOTE[b]:-}" ] && echo "(b) last round: ${NOTE[b]}"
+	for c in b p q; do
+		[ -n "${NOTE[$c]:-}" ] && echo "(${c}) last round: ${NOTE[$c]}"
+	done
 	[ -s "$ITM_TMP/qosmod-stats.txt" ] && { echo "(d) itmctl stats, last round:"; cat "$ITM_TMP/qosmod-stats.txt"; }
 	for c in e f; do
 		[ -s "$ITM_TMP/stats-$c.txt" ] || continue
@@ -283,14 +373,14 @@ report() {
 # Does the process module (f) cost no more than one extra user-space
 # crossing over the in-agent module (e)?  Added RTT over (a): one crossing
 # is what (b), the smallest accept-all program, adds; (f) passes when
-# (f)-(a) <= (e)-(a) + (b)-(a).
+# (f)-(a) <= (e)-(a) + (p)-(a) (the best-practice accept-all program).
 crossing_verdict() {
 	local a b e f
 	case $CONFIGS in *a*) ;; *) return 0 ;; esac
-	case $CONFIGS in *b*) ;; *) return 0 ;; esac
+	case $CONFIGS in *p*) ;; *) return 0 ;; esac
 	case $CONFIGS in *e*) ;; *) return 0 ;; esac
 	case $CONFIGS in *f*) ;; *) return 0 ;; esac
-	a=$(median "${RTT[a]:-}") && b=$(median "${RTT[b]:-}") &&
+	a=$(median "${RTT[a]:-}") && b=$(median "${RTT[p]:-}") &&
 	e=$(median "${RTT[e]:-}") && f=$(median "${RTT[f]:-}") ||
 		{ echo "(f) vs (e): n/a (a measurement is missing)"; return 0; }
 	awk -v a="$a" -v b="$b" -v e="$e" -v f="$f" 'BEGIN {
@@ -298,7 +388,7 @@ crossing_verdict() {
 		ok = "no more than"
 		if (df > de + db) ok = "MORE than"
 		printf "added RTT over (a): (e) %.3f ms, (f) %.3f ms; ", de, df
-		printf "one crossing, (b)-(a): %.3f ms\n", db
+		printf "one crossing, (p)-(a): %.3f ms\n", db
 		printf "(f)-(e) = %.3f ms: (f) costs %s one extra", df - de, ok
 		printf " user-space crossing over (e)\n"
 	}'
@@ -311,7 +401,8 @@ workers_ratio() {
 	e=$(median "${TP[e]:-}") && g=$(median "${TP[g]:-}") ||
 		{ echo "(g) vs (e): n/a (a measurement is missing)"; return 0; }
 	echo "workers: (g)/(e) throughput $(ratio "$g" "$e") ($g vs $e Gbit/s," \
-		"$SOURCES source address(es)); RTT $(ratio \
+		"$SOURCES source address(es)); 64-byte pps $(ratio \
+		"$(med g PPS)" "$(med e PPS)"); RTT $(ratio \
 		"$(median "${RTT[g]:-}")" "$(median "${RTT[e]:-}")")"
 	[ -n "${NOTE[g]:-}" ] && echo "(g) ${NOTE[g]}"
 	return 0
@@ -327,7 +418,7 @@ main() {
 	[ ${#IPERF_OPTS[@]} -eq 0 ] &&
 		grep -qw bbr /proc/sys/net/ipv4/tcp_available_congestion_control &&
 		IPERF_OPTS=(-C bbr)
-	[ -n "$CSV" ] && echo "config,label,gbps_median,rtt_ms_median,gbps_rounds,rtt_rounds" >"$CSV"
+	[ -n "$CSV" ] && echo "config,label,gbps_median,pps_median,offered_pps_median,rtt_ms_median,gbps_rounds,pps_rounds,rtt_rounds" >"$CSV"
 	itm_topo_line
 	for i in $(seq 2 "$SOURCES"); do
 		itm_exec h1 ip addr add "$(source_addr "$i")/24" dev "$ITM_H1_DEV"
