@@ -12,6 +12,7 @@ SERVICE/METHOD (empty request) with message classes built from those
 descriptors, the answers to bad requests, all in one stream where the
 protocol allows it.
 """
+import faulthandler
 import os
 import sys
 import threading
@@ -90,6 +91,8 @@ def real_call(channel, pool, service, method):
 
 def main():
     proto, out, addr, service, method = sys.argv[1:6]
+    # A hang shows where it is (every thread's stack) and fails the test.
+    faulthandler.dump_traceback_later(40, exit=True)
     gen_stubs(proto, out)
     import reflection_pb2 as pb
     ch = grpc.insecure_channel(addr)
