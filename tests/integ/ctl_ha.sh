@@ -12,7 +12,7 @@
 #  - two killed: an apply fails with a clear error, the agents keep their
 #    tables; the members back: applies work again.
 # itmctl controllers names the leader, from the standby, and the store's
-# health.  Prints the failover time: kill -9 of the leader to the first successful
+# health; the standby's nodes show the leader's liveness (from the store).  Prints the failover time: kill -9 of the leader to the first successful
 # apply through the standby.
 . "$ITM_SRC/tests/integ/lib.sh"
 itm_init ctl_ha
@@ -106,7 +106,14 @@ out=$(itm_exec c "$ITMCTL" --controller 127.0.0.1:7792 controllers) ||
 itm_assert_match "$out" "leader      127.0.0.1:7790 \(pid ${CTL_PID[A]}, since " "leader seen from B"
 itm_assert_match "$out" "answered by 127.0.0.1:7792 .*, standing by" "B stands by"
 itm_assert_match "$out" "health      ok: etcd 3\.[0-9.]*, member [0-9a-f]*, raft leader" "store health"
-itm_log "A leads, B refuses writes naming A and serves reads"
+# The standby shows the leader's liveness (read from the store), also
+# well after its own liveness timer would have called them down (0.9 s).
+itm_wait_for 10 eval '[ "$(cli 7790 nodes | grep -c " up acked 1")" = 2 ]' ||
+	itm_fail "agents on A: $(cli 7790 nodes)"
+sleep 1.5
+out=$(cli 7792 nodes)
+itm_assert_eq "$(grep -c " up acked 1 " <<<"$out")" 2 "nodes up and acked on the standby B ($out)"
+itm_log "A leads, B refuses writes naming A and serves reads (nodes up too)"
 
 # --- kill -9 the leader mid-apply ------------------------------------------
 rm -f "$PAUSE"
