@@ -79,7 +79,7 @@ links:
   - {between: [n1, n2], cost: $1}
 EOF
 }
-for c in 10 20 30 40 50; do topo $c >"$ITM_TMP/t$c.yaml"; done
+for c in 10 20 30 40 50 60; do topo $c >"$ITM_TMP/t$c.yaml"; done
 
 for m in 1 2 3; do member_start $m; done
 itm_wait_for 20 itm_exec c etcdctl --endpoints 127.0.0.1:2379,127.0.0.1:2479,127.0.0.1:2579 \
@@ -163,4 +163,27 @@ itm_assert_eq "$(grep '^generation' <<<"$out")" "generation 4" "apply after reco
 itm_wait_for 10 eval '[ "$(table_gen 1) $(table_gen 2)" = "4 4" ]' ||
 	itm_fail "agents after recovery: $(table_gen 1) $(table_gen 2)"
 itm_log "members back: generation 4 applied and pushed"
+
+# --- itmctl given several controllers follows the leader ------------------
+# A again, now a standby; itmctl gets a dead address, then A: it moves on
+# past the dead one, and A's refusal of the apply sends it to B, once.
+ctl_start A 7790
+log=$ITM_LAST_LOG
+itm_wait_for 5 eval 'grep -q "standing by: 127.0.0.1:7792" "$log"' ||
+	itm_fail "A did not stand by: $(tail -3 "$log")"
+rm -f "$PAUSE"
+itm_bg c --name itmctl-apply "$ITMCTL" --controller 127.0.0.1:7799,127.0.0.1:7790 \
+	topology apply "$ITM_TMP/t60.yaml"
+pid=$ITM_LAST_PID
+itm_wait_for 10 eval "test -e $PAUSE || ! kill -0 $pid"; rm -f "$PAUSE"
+wait "$pid" || itm_fail "itmctl apply via a dead address and the standby A: $(cat "$ITM_LAST_LOG")"
+itm_assert_match "$(cat "$ITM_LAST_LOG")" "generation 5" "itmctl's apply reached the leader B"
+out=$(itm_exec c env ITM_CONTROLLER=127.0.0.1:7799,127.0.0.1:7790 "$ITMCTL" nodes) ||
+	itm_fail "itmctl nodes with ITM_CONTROLLER=dead,A: $out"
+itm_assert_eq "$(grep -c ' up ' <<<"$out")" 2 "nodes up through the standby A ($out)"
+out=$(itm_exec c "$ITMCTL" --controller 127.0.0.1:7799,127.0.0.1:7798 nodes 2>&1) &&
+	itm_fail "itmctl with two dead addresses: $out"
+itm_assert_match "$out" "no controller of 127.0.0.1:7799,127.0.0.1:7798 .* answered" \
+	"itmctl names every address when none answers"
+itm_log "itmctl --controller dead,standby: apply went to the leader, nodes answered"
 itm_log "PASS (failover $ms ms)"
