@@ -66,16 +66,39 @@ ctl_node_call(struct ctl *c, struct ctl_node *n, enum itm_method m,
 	return rc;
 }
 
+/* Liveness goes to the store best effort: after a failure (etcd without
+ * quorum: each call waits its deadline) none is tried for a while, so
+ * heartbeats and reads do not queue behind failing store calls. */
+static int
+store_quiet(struct ctl *c)
+{
+	return ctl_now_ms() < c->store_quiet_ms;
+}
+
+static void
+store_failed(struct ctl *c, const char *what)
+{
+	log_warnx("%s: %s; no liveness to or from the store for %d s", what,
+		  store_errmsg(c->store), CTL_STORE_QUIET_MS / 1000);
+	c->store_quiet_ms = ctl_now_ms() + CTL_STORE_QUIET_MS;
+}
+
 static void
 seen_flush(struct ctl *c, struct ctl_node *n, const char *addr,
 	   const char *version)
 {
+	char what[300];
+
+	if (store_quiet(c))
+		return;
 	if (store_agent_seen(c->store, n->name, addr, version,
-			     n->last_seen_ms) < 0)
-		log_warnx("node %s: cannot record liveness: %s", n->name,
-			  store_errmsg(c->store));
-	else
+			     n->last_seen_ms) < 0) {
+		snprintf(what, sizeof(what), "node %s: recording liveness",
+			 n->name);
+		store_failed(c, what);
+	} else {
 		n->seen_flushed_ms = n->last_seen_ms;
+	}
 }
 
 void
@@ -139,12 +162,12 @@ ctl_nodes_follow(struct ctl *c)
 	struct store_node *sn;
 	size_t n;
 
-	if (c->leading || now - c->nodes_read_ms < CTL_FOLLOW_MS)
+	if (c->leading || now - c->nodes_read_ms < CTL_FOLLOW_MS ||
+	    store_quiet(c))
 		return;
 	c->nodes_read_ms = now;
 	if (store_nodes(c->store, &sn, &n) < 0) {
-		log_warnx("standby: reading the nodes' liveness: %s",
-			  store_errmsg(c->store));
+		store_failed(c, "standby: reading the nodes' liveness");
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
