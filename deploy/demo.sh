@@ -15,7 +15,15 @@
 #    it), real traffic n1 -> n3 (routed through n2), `itmctl stats` for
 #    the whole overlay and `itmctl topology history`.
 #
+# 3. (optional, DEMO_PARTS=ha) the control plane without a single point
+#    of failure: deploy/topo.yaml by `lab.sh up --topo --ha` (a 3-member
+#    etcd cluster, two controllers, agents given both), `itmctl
+#    controllers`, kill -9 of the leading controller, `itmctl
+#    controllers` again (the standby leads), an apply that works and
+#    `itmctl nodes` (every agent rejoined the new leader).  About 20 s.
+#
 #   deploy/demo.sh            (as root; DEMO_PARTS="qos overlay" by default)
+#   DEMO_PARTS="overlay ha" deploy/demo.sh
 #
 # DEMO_RATE (default 100mbit) is r's link to h2; DEMO_SECS (default 6)
 # the long transfer; DEMO_THRESHOLD (default 20) qosmod's threshold.
@@ -26,6 +34,7 @@ export ITM_SRC=$SRC ITM_BUILD=${ITM_BUILD:-$SRC/build}
 LAB="deploy/lab/lab.sh"
 NAME=demo
 OVL=demoovl
+HA=demoha
 TOPO=deploy/topo.yaml
 PARTS=${DEMO_PARTS:-qos overlay}
 RATE=${DEMO_RATE:-100mbit}
@@ -62,6 +71,7 @@ need_binaries() {
 teardown() {
 	"$LAB" down -n "$NAME" >/dev/null 2>&1
 	"$LAB" down -n "$OVL" >/dev/null 2>&1
+	"$LAB" down -n "$HA" >/dev/null 2>&1
 }
 
 lab_up() {
@@ -188,6 +198,48 @@ overlay_report() {
 	ovl topology history || die "itmctl topology history failed"
 }
 
+# ---------------------------------------------------------------------
+# Part 3 (DEMO_PARTS=ha): two controllers on etcd, the leader killed
+# ---------------------------------------------------------------------
+
+ha() { "$LAB" itmctl -n "$HA" "$@"; }
+
+# The leader line of `itmctl controllers`: "leader  ADDR (pid N, since T)".
+ha_kill_leader() {
+	local leader pid
+	leader=$(ha controllers | sed -n 's/^leader *\([^ ]*\) (pid \([0-9]*\),.*/\1 \2/p')
+	pid=${leader#* }
+	leader=${leader%% *}
+	[ -n "$pid" ] || die "no leading controller"
+	say "kill -9 the leading controller $leader (pid $pid)"
+	kill -9 "$pid"
+	for _ in $(seq 50); do
+		ha controllers 2>/dev/null | grep -q ', leading$' &&
+			! ha controllers | grep -q "^leader *$leader " && return 0
+		sleep 0.2
+	done
+	die "no other controller leads 10 s after the leader was killed"
+}
+
+ha_part() {
+	local v2="/run/itm-lab/$HA-topo-v2.yaml"
+	say "HA control plane: lab.sh up --topo $TOPO --ha (etcd x3, two controllers)"
+	"$LAB" down -n "$HA" >/dev/null 2>&1
+	"$LAB" up -n "$HA" --topo "$TOPO" --ha || die "lab.sh up --ha failed"
+	say "itmctl controllers (before)"
+	ha controllers || die "itmctl controllers failed"
+	ha_kill_leader
+	say "itmctl controllers (after)"
+	ha controllers || die "itmctl controllers failed"
+	sed 's/^comment: .*/&, applied after the leader died/' "$TOPO" >"$v2"
+	say "itmctl topology apply (through the new leader)"
+	ha topology apply "$v2" || die "apply after the failover failed"
+	say "itmctl nodes (every agent rejoined the new leader)"
+	ha nodes || die "itmctl nodes failed"
+	say "tearing down '$HA'"
+	"$LAB" down -n "$HA"
+}
+
 main() {
 	[ "$(id -u)" -eq 0 ] || die "run as root (network namespaces, netfilter)"
 	build
@@ -212,6 +264,9 @@ main() {
 		overlay_report
 		say "tearing down the overlay '$OVL'"
 		"$LAB" down -n "$OVL"
+	fi
+	if [[ " $PARTS " == *" ha "* ]]; then
+		ha_part
 	fi
 }
 

@@ -73,21 +73,11 @@ topo_ctl_addr() { echo "$TOPO_CTL_IP:$TOPO_CTL_PORT"; }
 
 # topo_itmctl ARGS...: itmctl against the lab's controller, from its
 # namespace (the only place the management network exists); with --ha,
-# the one that leads (else the first).
+# given both controllers: itmctl skips one that is down and takes a write
+# a standby refuses to the leader it names.
 topo_itmctl() {
-	itm_exec "$TOPO_CTL_NODE" "$(itm_ctl_bin)" \
-		--controller "$(topo_leader)" "$@"
-}
-
-topo_leader() {
-	local a list
-	list=$(cat "$ITM_TMP/controllers" 2>/dev/null || cat "$ITM_TMP/controller")
-	for a in ${list//,/ }; do
-		itm_exec "$TOPO_CTL_NODE" "$(itm_ctl_bin)" --controller "$a" \
-			controllers 2>/dev/null | grep -q ', leading$' &&
-			{ echo "$a"; return; }
-	done
-	echo "${list%%,*}"
+	itm_exec "$TOPO_CTL_NODE" "$(itm_ctl_bin)" --controller \
+		"$(cat "$ITM_TMP/controllers" 2>/dev/null || cat "$ITM_TMP/controller")" "$@"
 }
 
 # ---------------------------------------------------------------------
