@@ -10,9 +10,15 @@
  * --controller A,B,C names several controllers on one store: the agent
  * talks to one at a time and moves to the next whenever a join or
  * heartbeat fails (a dead controller, or a standby refusing it), after
- * CTLINK_NEXT_MS, until the leader takes it.
+ * CTLINK_NEXT_MS, until the leader takes it.  A host name that resolves
+ * to several addresses (A and AAAA records, at start) counts as that many
+ * controllers: gRPC alone would stay on the first one that connects, a
+ * standby that refuses us.  With TLS the name stays the one checked in
+ * the controllers' certificates.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,20 +164,81 @@ tick(uv_timer_t *t)
 
 /* One client per address of "A,B,C". */
 static int
+add_client(const char *addr, const struct itm_rpc_tls *tls)
+{
+	int rc;
+
+	if (n_addrs == CTLINK_MAX)
+		return -E2BIG;
+	if ((addrs[n_addrs] = strdup(addr)) == NULL)
+		return -ENOMEM;
+	rc = itm_rpc_client_new(&clients[n_addrs], addrs[n_addrs], tls);
+	if (rc < 0)
+		free(addrs[n_addrs]);
+	n_addrs += rc == 0;
+	return rc;
+}
+
+/* One address @host resolved to, as "IP:PORT" or "[IP]:PORT". */
+static int
+add_resolved(const struct addrinfo *ai, const char *host, const char *port,
+	     const struct itm_rpc_tls *tls)
+{
+	struct itm_rpc_tls named = tls ? *tls : (struct itm_rpc_tls){ 0 };
+	char ip[INET6_ADDRSTRLEN], addr[INET6_ADDRSTRLEN + 16];
+
+	if (getnameinfo(ai->ai_addr, ai->ai_addrlen, ip, sizeof(ip), NULL, 0,
+			NI_NUMERICHOST) != 0)
+		return 0;
+	snprintf(addr, sizeof(addr),
+		 ai->ai_family == AF_INET6 ? "[%s]:%s" : "%s:%s", ip, port);
+	if (named.server_name == NULL)
+		named.server_name = host;
+	log_info("controller %s: %s", host, addr);
+	return add_client(addr, tls ? &named : NULL);
+}
+
+/* "HOST:PORT" with HOST a name of several addresses: each of them; any
+ * other entry (an IP, unix:..., a name of one address) as it is. */
+static int
+add_entry(const char *entry, const struct itm_rpc_tls *tls)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	const char *colon = strrchr(entry, ':');
+	char host[256], port[16];
+	struct in_addr a4;
+	int rc = 0;
+
+	if (colon == NULL || entry[0] == '[' || !strncmp(entry, "unix:", 5) ||
+	    (size_t)(colon - entry) >= sizeof(host))
+		return add_client(entry, tls);
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - entry), entry);
+	snprintf(port, sizeof(port), "%s", colon + 1);
+	if (inet_pton(AF_INET, host, &a4) == 1 ||
+	    getaddrinfo(host, port, &hints, &res) != 0)
+		return add_client(entry, tls);
+	if (res->ai_next == NULL) {
+		freeaddrinfo(res);
+		return add_client(entry, tls);
+	}
+	for (ai = res; ai && rc == 0; ai = ai->ai_next)
+		rc = add_resolved(ai, host, port, tls);
+	freeaddrinfo(res);
+	return rc;
+}
+
+static int
 clients_new(const char *list, const struct itm_rpc_tls *tls)
 {
 	const char *p = list;
+	char entry[300];
 	int rc = 0;
 
 	while (*p && rc == 0) {
 		size_t len = strcspn(p, ",");
 
-		if (n_addrs == CTLINK_MAX)
-			return -E2BIG;
-		if ((addrs[n_addrs] = strndup(p, len)) == NULL)
-			return -ENOMEM;
-		rc = itm_rpc_client_new(&clients[n_addrs], addrs[n_addrs], tls);
-		n_addrs += rc == 0;
+		snprintf(entry, sizeof(entry), "%.*s", (int)len, p);
+		rc = add_entry(entry, tls);
 		p += len + (p[len] == ',');
 	}
 	return rc < 0 ? rc : n_addrs ? 0 : -EINVAL;

@@ -46,6 +46,8 @@
 #define CTL_FAULTS_MAX	    (64 * 1024) /* a refusal's faults, in bytes */
 #define CTL_LEAD_TTL_S	    3	 /* a dead leader's lead ends after this */
 #define CTL_LEAD_TICK_MS    1000 /* renew the lead / campaign this often */
+#define CTL_FOLLOW_MS	    1000 /* a standby reads liveness at most so often */
+#define CTL_STORE_QUIET_MS  5000 /* no liveness I/O so long after a failure */
 
 struct ctl_config {
 	const char *db_path;	 /* --db FILE or --store ADDR */
@@ -98,6 +100,8 @@ struct ctl {
 	char me[160];	    /* "ADDR (pid N, since TIME)", as others see us */
 	char leader[160];   /* who leads: me, another's, or "" (unknown) */
 	int64_t lead_ok_ms; /* the last renewal of our lead */
+	int64_t nodes_read_ms;	/* a standby's last read of liveness */
+	int64_t store_quiet_ms; /* liveness I/O failed: none before this */
 	uv_timer_t lead_timer;
 	/* ctl_metrics.c: what --metrics exports beyond the state above. */
 	struct metrics_hist apply_hist; /* Apply/Rollback, store to reply */
@@ -130,6 +134,9 @@ int ctl_node_call(struct ctl *c, struct ctl_node *n, enum itm_method m,
 		  const ProtobufCMessage *req, int timeout_ms,
 		  itm_rpc_done_cb cb, void *arg);
 void ctl_node_seen(struct ctl *c, struct ctl_node *n, const char *peer);
+/* A standby: the nodes' liveness and acks as the leader stored them
+ * (read at most every CTL_FOLLOW_MS); a leader: nothing. */
+void ctl_nodes_follow(struct ctl *c);
 void ctl_h_join(struct itm_rpc_call *call, void *arg);
 void ctl_h_heartbeat(struct itm_rpc_call *call, void *arg);
 

@@ -15,6 +15,14 @@
  * Liveness lives in memory; last_seen reaches the store on join, on a
  * change of state and at most every CTL_SEEN_FLUSH_MS otherwise, so
  * heartbeats do not turn into a write each.
+ *
+ * A standby sees no heartbeat: it reads the leader's stored liveness and
+ * acks when asked for nodes (ctl_nodes_follow(): one store read of the
+ * current nodes and agents, at most every CTL_FOLLOW_MS, however many
+ * clients ask).  A stored last_seen lags by up to CTL_SEEN_FLUSH_MS, so
+ * a standby counts a node up while its last_seen is younger than that
+ * plus the missed beats: it reports a dead agent down up to
+ * CTL_SEEN_FLUSH_MS later than the leader does.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -58,16 +66,39 @@ ctl_node_call(struct ctl *c, struct ctl_node *n, enum itm_method m,
 	return rc;
 }
 
+/* Liveness goes to the store best effort: after a failure (etcd without
+ * quorum: each call waits its deadline) none is tried for a while, so
+ * heartbeats and reads do not queue behind failing store calls. */
+static int
+store_quiet(struct ctl *c)
+{
+	return ctl_now_ms() < c->store_quiet_ms;
+}
+
+static void
+store_failed(struct ctl *c, const char *what)
+{
+	log_warnx("%s: %s; no liveness to or from the store for %d s", what,
+		  store_errmsg(c->store), CTL_STORE_QUIET_MS / 1000);
+	c->store_quiet_ms = ctl_now_ms() + CTL_STORE_QUIET_MS;
+}
+
 static void
 seen_flush(struct ctl *c, struct ctl_node *n, const char *addr,
 	   const char *version)
 {
+	char what[300];
+
+	if (store_quiet(c))
+		return;
 	if (store_agent_seen(c->store, n->name, addr, version,
-			     n->last_seen_ms) < 0)
-		log_warnx("node %s: cannot record liveness: %s", n->name,
-			  store_errmsg(c->store));
-	else
+			     n->last_seen_ms) < 0) {
+		snprintf(what, sizeof(what), "node %s: recording liveness",
+			 n->name);
+		store_failed(c, what);
+	} else {
 		n->seen_flushed_ms = n->last_seen_ms;
+	}
 }
 
 void
@@ -90,6 +121,8 @@ liveness_cb(uv_timer_t *t)
 	int64_t now = ctl_now_ms();
 	int64_t dead_ms = (int64_t)c->cfg.heartbeat_ms * CTL_MISSED_BEATS;
 
+	if (!c->leading) /* a standby's liveness is the leader's */
+		return;
 	for (size_t i = 0; i < c->n_nodes; i++) {
 		struct ctl_node *n = &c->nodes[i];
 
@@ -101,9 +134,49 @@ liveness_cb(uv_timer_t *t)
 			  n->name, (long long)(now - n->last_seen_ms),
 			  n->agent_addr[0] ? n->agent_addr : n->mgmt,
 			  (unsigned long long)n->acked_gen);
-		if (c->leading) /* a deposed leader leaves the store alone */
-			seen_flush(c, n, NULL, NULL);
+		seen_flush(c, n, NULL, NULL);
 	}
+}
+
+static void
+follow_node(struct ctl *c, struct ctl_node *n, const struct store_node *sn,
+	    int64_t now)
+{
+	int64_t up_ms = (int64_t)c->cfg.heartbeat_ms * CTL_MISSED_BEATS +
+			CTL_SEEN_FLUSH_MS;
+	char *addr = sn->agent_addr ? strdup(sn->agent_addr) : NULL;
+
+	if (addr) {
+		free(n->agent_addr);
+		n->agent_addr = addr;
+	}
+	n->last_seen_ms = n->seen_flushed_ms = sn->last_seen_ms;
+	n->acked_gen = sn->acked_gen;
+	n->up = sn->last_seen_ms && now - sn->last_seen_ms <= up_ms;
+}
+
+void
+ctl_nodes_follow(struct ctl *c)
+{
+	int64_t now = ctl_now_ms();
+	struct store_node *sn;
+	size_t n;
+
+	if (c->leading || now - c->nodes_read_ms < CTL_FOLLOW_MS ||
+	    store_quiet(c))
+		return;
+	c->nodes_read_ms = now;
+	if (store_nodes(c->store, &sn, &n) < 0) {
+		store_failed(c, "standby: reading the nodes' liveness");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct ctl_node *cn = ctl_node_find(c, sn[i].name);
+
+		if (cn)
+			follow_node(c, cn, &sn[i], now);
+	}
+	store_nodes_free(sn, n);
 }
 
 void

@@ -277,6 +277,7 @@ h_nodes(struct itm_rpc_call *call, void *arg)
 
 	if (!ctl_operator_ok(c, call))
 		goto out;
+	ctl_nodes_follow(c); /* a standby: the leader's view */
 	for (size_t i = 0; rc == 0 && i < c->n_nodes; i++) {
 		rc = node_info(c, &c->nodes[i], &v[i], seen[i],
 			       sizeof(seen[i]));

@@ -21,7 +21,16 @@
 #    the path cut while n1 pings n4 every 10 ms (pings lost counted),
 #    restored, and `itmctl paths` next to the declared latencies.
 #
+# 4. (optional, DEMO_PARTS=ha) the control plane without a single point
+#    of failure: deploy/topo.yaml by `lab.sh up --topo --ha` (a 3-member
+#    etcd cluster, two controllers, each in its own namespace, agents
+#    given both), `itmctl controllers`, kill -9 of the leading
+#    controller, `itmctl controllers` again (the standby leads), an apply
+#    that works and `itmctl nodes` (every agent rejoined the new leader).
+#    About 15 s.
+#
 #   deploy/demo.sh            (as root; DEMO_PARTS="qos overlay route" by default)
+#   DEMO_PARTS="overlay ha" deploy/demo.sh
 #
 # DEMO_RATE (default 100mbit) is r's link to h2; DEMO_SECS (default 6)
 # the long transfer; DEMO_THRESHOLD (default 20) qosmod's threshold.
@@ -32,6 +41,7 @@ export ITM_SRC=$SRC ITM_BUILD=${ITM_BUILD:-$SRC/build}
 LAB="deploy/lab/lab.sh"
 NAME=demo
 OVL=demoovl
+HA=demoha
 TOPO=deploy/topo.yaml
 PARTS=${DEMO_PARTS:-qos overlay route}
 RTE=demoroute
@@ -71,6 +81,7 @@ teardown() {
 	"$LAB" down -n "$NAME" >/dev/null 2>&1
 	"$LAB" down -n "$OVL" >/dev/null 2>&1
 	"$LAB" down -n "$RTE" >/dev/null 2>&1
+	"$LAB" down -n "$HA" >/dev/null 2>&1
 }
 
 lab_up() {
@@ -257,6 +268,48 @@ route_steps() {
 	rte itmctl paths || die "itmctl paths failed"
 }
 
+# ---------------------------------------------------------------------
+# Part 4 (DEMO_PARTS=ha): two controllers on etcd, the leader killed
+# ---------------------------------------------------------------------
+
+ha() { "$LAB" itmctl -n "$HA" "$@"; }
+
+# The leader line of `itmctl controllers`: "leader  ADDR (pid N, since T)".
+ha_kill_leader() {
+	local leader pid
+	leader=$(ha controllers | sed -n 's/^leader *\([^ ]*\) (pid \([0-9]*\),.*/\1 \2/p')
+	pid=${leader#* }
+	leader=${leader%% *}
+	[ -n "$pid" ] || die "no leading controller"
+	say "kill -9 the leading controller $leader (pid $pid)"
+	kill -9 "$pid"
+	for _ in $(seq 50); do
+		ha controllers 2>/dev/null | grep -q ', leading$' &&
+			! ha controllers | grep -q "^leader *$leader " && return 0
+		sleep 0.2
+	done
+	die "no other controller leads 10 s after the leader was killed"
+}
+
+ha_part() {
+	local v2="/run/itm-lab/$HA-topo-v2.yaml"
+	say "HA control plane: lab.sh up --topo $TOPO --ha (etcd x3, two controllers)"
+	"$LAB" down -n "$HA" >/dev/null 2>&1
+	"$LAB" up -n "$HA" --topo "$TOPO" --ha || die "lab.sh up --ha failed"
+	say "itmctl controllers (before)"
+	ha controllers || die "itmctl controllers failed"
+	ha_kill_leader
+	say "itmctl controllers (after)"
+	ha controllers || die "itmctl controllers failed"
+	sed 's/^comment: .*/&, applied after the leader died/' "$TOPO" >"$v2"
+	say "itmctl topology apply (through the new leader)"
+	ha topology apply "$v2" || die "apply after the failover failed"
+	say "itmctl nodes (every agent rejoined the new leader)"
+	ha nodes || die "itmctl nodes failed"
+	say "tearing down '$HA'"
+	"$LAB" down -n "$HA"
+}
+
 main() {
 	[ "$(id -u)" -eq 0 ] || die "run as root (network namespaces, netfilter)"
 	build
@@ -287,6 +340,9 @@ main() {
 		route_steps
 		say "tearing down the overlay '$RTE'"
 		rte down
+	fi
+	if [[ " $PARTS " == *" ha "* ]]; then
+		ha_part
 	fi
 }
 

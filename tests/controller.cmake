@@ -48,6 +48,8 @@ itm_integ_test(ctl_etcd_tls ctl_etcd_tls.sh TIMEOUT 60)
 # Two controllers on a 3-member etcd: leader killed mid-apply, members
 # killed, agents following the leader.
 itm_integ_test(ctl_ha ctl_ha.sh TIMEOUT 150)
+# An agent given one name of several controllers.
+itm_integ_test(ctl_ha_dns ctl_ha_dns.sh TIMEOUT 60)
 
 # --metrics of the controller and its agents.
 itm_integ_test(ctl_metrics ctl_metrics.sh TIMEOUT 120)

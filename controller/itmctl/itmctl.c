@@ -75,7 +75,7 @@ opt_controller(struct itmctl *ic, const char *v, char *err, size_t len)
 {
 	(void)err;
 	(void)len;
-	set_addr(ic->controller, sizeof(ic->controller), v);
+	snprintf(ic->controller, sizeof(ic->controller), "%s", v);
 	ic->controller_from = "--controller";
 	return 0;
 }
@@ -256,7 +256,13 @@ itmctl_print_failure(struct itmctl *ic, const char *who, const char *addr,
 	else
 		fprintf(stderr, ":\n%s%s", m,
 			m[strlen(m) - 1] == '\n' ? "" : "\n");
-	if (st->code == ITM_RPC_UNAVAILABLE && !strcmp(who, "controller"))
+	if (st->code == ITM_RPC_UNAVAILABLE && !strcmp(who, "controller") &&
+	    strchr(ic->controller, ','))
+		fprintf(stderr,
+			"itmctl: no controller of %s (the addresses from %s) "
+			"answered.\n",
+			ic->controller, ic->controller_from);
+	else if (st->code == ITM_RPC_UNAVAILABLE && !strcmp(who, "controller"))
 		fprintf(stderr,
 			"itmctl: is itm-controller running at %s (the "
 			"address from %s)?  Give its address with "
@@ -307,12 +313,81 @@ itmctl_agent_call(struct itmctl *ic, enum itm_method method,
 	return itmctl_call(ic, "agent", ic->agent, method, req, reply);
 }
 
+/* The address after *@pos in the list "A,B,C" into @dst (set_addr()):
+ * 0 at the end of the list. */
+static int
+next_addr(const char **pos, char *dst, size_t len)
+{
+	char one[240];
+	size_t n;
+
+	while (**pos == ',' || **pos == ' ')
+		(*pos)++;
+	n = strcspn(*pos, ", ");
+	if (n == 0)
+		return 0;
+	snprintf(one, sizeof(one), "%.*s", (int)n, *pos);
+	*pos += n;
+	set_addr(dst, len, one);
+	return 1;
+}
+
+/* The leader a standby's refusal names, "...standby: ADDR (pid ...". */
+static int
+leader_of(const struct itm_rpc_status *st, char *dst, size_t len)
+{
+	const char *p = strstr(st->message, "standby: ");
+	size_t n;
+
+	if (st->code != ITM_RPC_FAILED_PRECONDITION || p == NULL)
+		return 0;
+	p += strlen("standby: ");
+	n = strcspn(p, " ");
+	if (n == 0 || n >= len || strncmp(p + n, " (pid ", 6) != 0)
+		return 0;
+	snprintf(dst, len, "%.*s", (int)n, p);
+	return 1;
+}
+
+int
+itmctl_controller_status(struct itmctl *ic, enum itm_method method,
+			 const ProtobufCMessage *req, ProtobufCMessage **reply,
+			 struct itm_rpc_status *st,
+			 Itm__V1__TopologyFaults **faults)
+{
+	char *at = ic->controller_at, leader[sizeof(ic->controller_at)];
+	const char *pos = ic->controller;
+	int rc = ITMCTL_EXIT_ERR;
+
+	snprintf(at, sizeof(ic->controller_at), "%.240s", ic->controller);
+	st->code = ITM_RPC_INVALID_ARGUMENT;
+	snprintf(st->message, sizeof(st->message), "no address given");
+	while (next_addr(&pos, at, sizeof(ic->controller_at))) {
+		rc = itmctl_call_status(ic, "controller", at, method, req,
+					reply, st, faults);
+		if (rc == ITMCTL_EXIT_OK || st->code != ITM_RPC_UNAVAILABLE)
+			break;
+	}
+	if (rc != ITMCTL_EXIT_OK && leader_of(st, leader, sizeof(leader)) &&
+	    strcmp(leader, at) != 0) {
+		snprintf(at, sizeof(ic->controller_at), "%s", leader);
+		rc = itmctl_call_status(ic, "controller", at, method, req,
+					reply, st, faults);
+	}
+	return rc;
+}
+
 int
 itmctl_controller_call(struct itmctl *ic, enum itm_method method,
 		       const ProtobufCMessage *req, ProtobufCMessage **reply)
 {
-	return itmctl_call(ic, "controller", ic->controller, method, req,
-			   reply);
+	struct itm_rpc_status st;
+	int rc;
+
+	rc = itmctl_controller_status(ic, method, req, reply, &st, NULL);
+	if (rc)
+		itmctl_print_failure(ic, "controller", ic->controller_at, &st);
+	return rc;
 }
 
 /* gRPC logs its own view of failures to stderr; ours is clearer. */
@@ -330,7 +405,7 @@ itmctl_init(struct itmctl *ic)
 	memset(ic, 0, sizeof(*ic));
 	set_addr(ic->agent, sizeof(ic->agent),
 		 a && *a ? a : ITMCTL_AGENT_DEFAULT);
-	set_addr(ic->controller, sizeof(ic->controller),
+	snprintf(ic->controller, sizeof(ic->controller), "%s",
 		 c && *c ? c : ITM_CONTROLLER_ADDR_DEFAULT);
 	ic->agent_given = a && *a;
 	ic->controller_from = c && *c ? "ITM_CONTROLLER" : "the default";

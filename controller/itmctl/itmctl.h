@@ -27,10 +27,11 @@
 
 /* One run of itmctl: what the options say. */
 struct itmctl {
-	char agent[256]; /* normalised: "/x" becomes "unix:/x" */
-	int agent_given; /* --agent or $ITM_AGENT */
-	char controller[256];
+	char agent[256];	     /* normalised: "/x" becomes "unix:/x" */
+	int agent_given;	     /* --agent or $ITM_AGENT */
+	char controller[512];	     /* "A,B,C": tried in order, see below */
 	const char *controller_from; /* "--controller", "ITM_CONTROLLER"... */
+	char controller_at[256];     /* the address last asked (for messages) */
 	int timeout_ms;
 	int timeout_given;
 	struct itm_rpc_tls tls;
@@ -64,6 +65,18 @@ int itmctl_call_status(struct itmctl *ic, const char *who, const char *addr,
 		       enum itm_method method, const ProtobufCMessage *req,
 		       ProtobufCMessage **reply, struct itm_rpc_status *st,
 		       Itm__V1__TopologyFaults **faults);
+/*
+ * itmctl_call_status() to the controller: the addresses of --controller
+ * in order until one is reachable (one UNAVAILABLE: the next); a standby's
+ * refusal (FAILED_PRECONDITION "... standby: ADDR (pid N, ...) leads")
+ * is asked again once, at ADDR.  ic->controller_at: the address that
+ * answered last.
+ */
+int itmctl_controller_status(struct itmctl *ic, enum itm_method method,
+			     const ProtobufCMessage *req,
+			     ProtobufCMessage **reply,
+			     struct itm_rpc_status *st,
+			     Itm__V1__TopologyFaults **faults);
 /* How itmctl_call() reports a failed call, with a hint when the controller
  * cannot be reached. */
 void itmctl_print_failure(struct itmctl *ic, const char *who, const char *addr,

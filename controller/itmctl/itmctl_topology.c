@@ -70,13 +70,13 @@ print_refusal(struct itmctl *ic, const struct parse_result *res,
 
 	if (st->code != ITM_RPC_INVALID_ARGUMENT || tf == NULL ||
 	    tf->n_faults == 0) {
-		itmctl_print_failure(ic, "controller", ic->controller, st);
+		itmctl_print_failure(ic, "controller", ic->controller_at, st);
 		return;
 	}
 	fprintf(stderr,
 		"itmctl: %s: controller at %s refused %s (INVALID_ARGUMENT); "
 		"nothing was stored or pushed:\n",
-		res->cmd, ic->controller, display_name(res));
+		res->cmd, ic->controller_at, display_name(res));
 	for (size_t i = 0; i < tf->n_faults; i++)
 		fprintf(stderr, "%s\n",
 			itm_text_escape(tf->faults[i], ITM_FIELD_TEXT_MAX, esc,
@@ -95,8 +95,7 @@ topology_call(struct itmctl *ic, const struct parse_result *res,
 	struct itm_rpc_status st;
 	int rc;
 
-	rc = itmctl_call_status(ic, "controller", ic->controller, method, req,
-				r, &st, &tf);
+	rc = itmctl_controller_status(ic, method, req, r, &st, &tf);
 	if (rc)
 		print_refusal(ic, res, &st, tf);
 	if (tf)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "etcd_kv.h"
@@ -15,6 +16,7 @@
 struct etcd_kv {
 	struct itm_rpc_client *rpc;
 	char *endpoints;
+	int deadline_ms; /* of each call, retries included */
 };
 
 /* "ipv4:" / "ipv6:" for an IP endpoint "A.B.C.D:P" / "[V6]:P", else NULL. */
@@ -73,6 +75,9 @@ etcd_kv_open(struct etcd_kv **out, const char *endpoints,
 	char *target = NULL;
 	int rc;
 
+	if (kv)
+		kv->deadline_ms = ETCD_KV_DEADLINE_MS;
+
 	*out = NULL;
 	if (kv == NULL || (kv->endpoints = strdup(endpoints)) == NULL) {
 		free(kv);
@@ -122,27 +127,47 @@ errno_of_status(int code)
 	}
 }
 
+int
+etcd_kv_deadline(struct etcd_kv *kv, int ms)
+{
+	int old = kv->deadline_ms;
+
+	kv->deadline_ms = ms;
+	return old;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /*
  * One unary call of etcd's @path; the reply decodes as @desc.  UNAVAILABLE
  * ("leader changed", a member going away while gRPC moves to another) is
- * retried for up to ETCD_KV_RETRY_MS, as etcd's own client does: every
- * request ITM sends may be repeated (puts of whole values, and an apply's
- * Txn compares the generation, so a repeat of one that was applied fails
- * its compare instead of applying twice).
+ * retried, as etcd's own client does, until the call's deadline
+ * (kv->deadline_ms from the start of the call): every request ITM sends
+ * may be repeated (puts of whole values, and an apply's Txn compares the
+ * generation, so a repeat of one that was applied fails its compare
+ * instead of applying twice).
  */
 static int
 call(struct etcd_kv *kv, const char *path, const ProtobufCMessage *req,
      const ProtobufCMessageDescriptor *desc, void *out, char *err,
      size_t errlen)
 {
-	struct itm_rpc_status st = { .code = ITM_RPC_INTERNAL };
-	int rc;
+	struct itm_rpc_status st = { .code = ITM_RPC_DEADLINE_EXCEEDED };
+	int64_t end = mono_ms() + kv->deadline_ms, left;
+	int rc = -EIO;
 
-	for (int waited = 0;; waited += ETCD_KV_RETRY_STEP_MS) {
-		rc = itm_rpc_call_path(kv->rpc, path, req, desc, out,
-				       ETCD_KV_TIMEOUT_MS, &st);
+	while ((left = end - mono_ms()) > 0) {
+		rc = itm_rpc_call_path(kv->rpc, path, req, desc, out, (int)left,
+				       &st);
 		if (rc != -EIO || st.code != ITM_RPC_UNAVAILABLE ||
-		    waited >= ETCD_KV_RETRY_MS)
+		    end - mono_ms() <= ETCD_KV_RETRY_STEP_MS)
 			break;
 		usleep(ETCD_KV_RETRY_STEP_MS * 1000);
 	}

@@ -20,17 +20,24 @@
 #include "etcd_rpc.pb-c.h"
 #include "itm_rpc.h"
 
-/* Deadline of one call to etcd. */
-#define ETCD_KV_TIMEOUT_MS 5000
-/* How long an UNAVAILABLE answer is retried (a raft leader change). */
-#define ETCD_KV_RETRY_MS      3000
-#define ETCD_KV_RETRY_STEP_MS 250
+/*
+ * The wait of one call to etcd, its retries of UNAVAILABLE (a raft leader
+ * change) included.  The controller's loop waits for it (its calls to
+ * the store are blocking): short by default, so that without quorum the
+ * loop goes on answering from what it holds; longer for an apply's
+ * calls, which should ride out an election inside etcd (about 1 s).
+ */
+#define ETCD_KV_DEADLINE_MS	  1000
+#define ETCD_KV_APPLY_DEADLINE_MS 4000
+#define ETCD_KV_RETRY_STEP_MS	  250
 
 struct etcd_kv;
 
 int etcd_kv_open(struct etcd_kv **out, const char *endpoints,
 		 const struct itm_rpc_tls *tls, char *err, size_t errlen);
 void etcd_kv_close(struct etcd_kv *kv);
+/* Each call's wait from now on (ms); returns the one it replaces. */
+int etcd_kv_deadline(struct etcd_kv *kv, int ms);
 
 /* The key, or with @prefix every key starting with it, sorted by key.
  * Free *@out with etcd_kv_free(). */

@@ -593,8 +593,11 @@ et_apply(struct store *base, const struct store_apply *in, const char *sha256,
 	uint64_t cur;
 	int rc;
 
+	int deadline;
+
 	if (v == NULL)
 		return et_fail(st, -ENOMEM, "apply: out of memory");
+	deadline = etcd_kv_deadline(st->kv, ETCD_KV_APPLY_DEADLINE_MS);
 	rc = et_current(st, &cur);
 	if (rc == 0)
 		rc = apply_values(st, v, in, sha256, cur + 1);
@@ -602,6 +605,7 @@ et_apply(struct store *base, const struct store_apply *in, const char *sha256,
 		rc = apply_txn(st, v, in, cur + 1);
 	if (rc == 0)
 		*gen = cur + 1;
+	etcd_kv_deadline(st->kv, deadline);
 	free(v->gen);
 	free(v->nodes);
 	free(v);

@@ -88,11 +88,14 @@ lease_end(struct et *st, int64_t lease)
 		etcd_lease_revoke(st->kv, lease, err, sizeof(err));
 }
 
-int
-et_lead(struct store *base, const char *me, int ttl_s, char *leader, size_t len)
+/* The lead's calls wait at most this each: the controller's loop waits
+ * for them every second, and a renewal slower than that is a failure. */
+#define ET_LEAD_CALL_MS 500
+
+static int
+lead_call(struct et *st, char *key, const char *me, int ttl_s, char *leader,
+	  size_t len)
 {
-	struct et *st = et_of(base);
-	char key[ET_KEY_MAX];
 	int64_t lease;
 	int rc;
 
@@ -113,6 +116,18 @@ et_lead(struct store *base, const char *me, int ttl_s, char *leader, size_t len)
 		lease_end(st, st->lease);
 		st->lease = 0;
 	}
+	return rc;
+}
+
+int
+et_lead(struct store *base, const char *me, int ttl_s, char *leader, size_t len)
+{
+	struct et *st = et_of(base);
+	char key[ET_KEY_MAX];
+	int rc, deadline = etcd_kv_deadline(st->kv, ET_LEAD_CALL_MS);
+
+	rc = lead_call(st, key, me, ttl_s, leader, len);
+	etcd_kv_deadline(st->kv, deadline);
 	return rc;
 }
 

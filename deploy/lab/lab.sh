@@ -24,7 +24,8 @@
 # latency_ms real; --underlay joins the nodes by "the Internet" instead of
 # one link per topo.yaml link; --ha runs the control plane highly
 # available: a 3-member etcd cluster and two controllers on it (one
-# leads), agents given both.  impair changes a path at run time.
+# leads), each in its own namespace on the management network, agents
+# given both.  impair changes a path at run time.
 # The namespace helpers are those of tests/integ/lib.sh, in lab mode.
 set -u
 

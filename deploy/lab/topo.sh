@@ -3,9 +3,10 @@
 #
 #   itmlab-NAME-_ctl   itm-controller (SQLite file in the lab's state dir)
 #                      at the last free address of the nodes' mgmt /24,
-#                      port 7700; with --ha a 3-member etcd cluster on its
-#                      loopback and two controllers on it (ports 7700 and
-#                      7702, one leads), the agents given both
+#                      port 7700; with --ha a second controller (one
+#                      leads) in itmlab-NAME-_c2 and a 3-member etcd
+#                      cluster in _e1.._e3, each at one of the next free
+#                      mgmt addresses, port 7700 / 2379; agents get both
 #   itmlab-NAME-_net   the network between the nodes (net.sh)
 #   itmlab-NAME-NODE   one per node: lo holds its overlay address;
 #                      forwarding on; itm-agent --node NODE --listen MGMT
@@ -46,6 +47,7 @@ TOPO_CTL_PORT=7700
 # The plan, read from topo_plan.py's output.
 TOPO_CTL_IP=""
 TOPO_CTL_LEN=""
+TOPO_SPARE=()		# free mgmt addresses, down from TOPO_CTL_IP
 TOPO_NODES=()		# "name mgmt_ip port overlay underlay"
 TOPO_LINKS=()		# "a b rate|- latency|-"
 TOPO_ROUTES=()		# "node dest hop hop_ip"
@@ -60,6 +62,7 @@ topo_plan_read() {
 	while read -r kind rest; do
 		case $kind in
 		ctl) read -r TOPO_CTL_IP TOPO_CTL_LEN <<<"$rest" ;;
+		spare) read -r -a TOPO_SPARE <<<"$rest" ;;
 		node) TOPO_NODES+=("$rest") ;;
 		link) TOPO_LINKS+=("$rest") ;;
 		route) TOPO_ROUTES+=("$rest") ;;
@@ -73,66 +76,85 @@ topo_ctl_addr() { echo "$TOPO_CTL_IP:$TOPO_CTL_PORT"; }
 
 # topo_itmctl ARGS...: itmctl against the lab's controller, from its
 # namespace (the only place the management network exists); with --ha,
-# the one that leads (else the first).
+# given both controllers: itmctl skips one that is down and takes a write
+# a standby refuses to the leader it names.
 topo_itmctl() {
-	itm_exec "$TOPO_CTL_NODE" "$(itm_ctl_bin)" \
-		--controller "$(topo_leader)" "$@"
-}
-
-topo_leader() {
-	local a list
-	list=$(cat "$ITM_TMP/controllers" 2>/dev/null || cat "$ITM_TMP/controller")
-	for a in ${list//,/ }; do
-		itm_exec "$TOPO_CTL_NODE" "$(itm_ctl_bin)" --controller "$a" \
-			controllers 2>/dev/null | grep -q ', leading$' &&
-			{ echo "$a"; return; }
-	done
-	echo "${list%%,*}"
+	itm_exec "$TOPO_CTL_NODE" "$(itm_ctl_bin)" --controller \
+		"$(cat "$ITM_TMP/controllers" 2>/dev/null || cat "$ITM_TMP/controller")" "$@"
 }
 
 # ---------------------------------------------------------------------
-# --ha: etcd members m1..m3 on the controller namespace's loopback
-# (clients on 2379, 2479, 2579) and a second controller on port
-# TOPO_CTL_PORT + 2; the agents are given both.
-TOPO_ETCD=etcd://127.0.0.1:2379,127.0.0.1:2479,127.0.0.1:2579/itm
+# --ha: etcd members m1..m3 in namespaces _e1.._e3 and a second
+# controller in _c2, each on the management network (the bridge in _ctl,
+# or a port of the Internet router with --underlay) at the next free
+# mgmt addresses (topo_plan.py's spare: _c2, then _e1.._e3); the agents
+# are given both controllers.
+TOPO_HA_NODES=(_c2 _e1 _e2 _e3)
+
+# topo_mgmt_port NODE I IP: NODE's namespace on the management network.
+topo_mgmt_port() {
+	local ns cns
+	itm_ns "$1"
+	ns=$(itm_nsname "$1")
+	if [ -n "$TOPO_UNDERLAY" ]; then
+		net_router_port "$1" "$2" ul0 "$3"
+		return
+	fi
+	cns=$(itm_nsname "$TOPO_CTL_NODE")
+	ip -n "$cns" link add "h$2" type veth peer name mgmt0 netns "$ns" &&
+	ip -n "$cns" link set "h$2" master mgmt up &&
+	ip -n "$ns" link set mgmt0 up &&
+	ip -n "$ns" addr add "$3/$TOPO_CTL_LEN" dev mgmt0 ||
+		itm_fail "cannot put $1 on the management network at $3"
+}
+
+topo_ha_ip() { echo "${TOPO_SPARE[$1]}"; }	# 0: _c2, 1..3: _e1.._e3
+topo_etcd_url() { echo "etcd://$(topo_ha_ip 1):2379,$(topo_ha_ip 2):2379,$(topo_ha_ip 3):2379/itm"; }
 
 topo_etcd_member() {	# N
-	local cp=$((2279 + 100 * $1)) pp=$((2280 + 100 * $1)) c=""
-	for m in 1 2 3; do c+="${c:+,}m$m=http://127.0.0.1:$((2280 + 100 * m))"; done
-	itm_bg "$TOPO_CTL_NODE" --name "etcd-m$1" etcd --name "m$1" \
+	local ip c="" m
+	ip=$(topo_ha_ip "$1")
+	for m in 1 2 3; do c+="${c:+,}m$m=http://$(topo_ha_ip "$m"):2380"; done
+	itm_bg "_e$1" --name "etcd-m$1" etcd --name "m$1" \
 		--data-dir "$ITM_TMP/etcd-m$1" \
-		--listen-client-urls "http://127.0.0.1:$cp" \
-		--advertise-client-urls "http://127.0.0.1:$cp" \
-		--listen-peer-urls "http://127.0.0.1:$pp" \
-		--initial-advertise-peer-urls "http://127.0.0.1:$pp" \
+		--listen-client-urls "http://$ip:2379" \
+		--advertise-client-urls "http://$ip:2379" \
+		--listen-peer-urls "http://$ip:2380" \
+		--initial-advertise-peer-urls "http://$ip:2380" \
 		--initial-cluster "$c" --logger zap --log-level warn
 }
 
 topo_etcd() {
-	local m
+	local m eps
 	itm__need etcd etcdctl
-	for m in 1 2 3; do topo_etcd_member "$m"; done
-	itm_wait_for 20 itm_exec "$TOPO_CTL_NODE" etcdctl \
-		--endpoints 127.0.0.1:2379,127.0.0.1:2479,127.0.0.1:2579 \
+	[ "${#TOPO_SPARE[@]}" -ge 4 ] ||
+		itm_fail "--ha needs 4 free mgmt addresses besides the controller's"
+	topo_mgmt_port _c2 c2 "$(topo_ha_ip 0)"
+	for m in 1 2 3; do
+		topo_mgmt_port "_e$m" "e$m" "$(topo_ha_ip "$m")"
+		topo_etcd_member "$m"
+	done
+	eps="$(topo_ha_ip 1):2379,$(topo_ha_ip 2):2379,$(topo_ha_ip 3):2379"
+	itm_wait_for 20 itm_exec "$TOPO_CTL_NODE" etcdctl --endpoints "$eps" \
 		endpoint health || itm_fail "the lab's etcd cluster did not come up"
-	echo "etcd: 3 members in $(itm_nsname "$TOPO_CTL_NODE") (127.0.0.1:2379, :2479, :2579)"
+	echo "etcd: 3 members in namespaces _e1.._e3 (${eps//,/, })"
 }
 
 # topo_controllers: where agents find the control plane ("A" or "A,B").
 topo_controllers() {
 	if [ -n "${TOPO_HA:-}" ]; then
-		echo "$(topo_ctl_addr),$TOPO_CTL_IP:$((TOPO_CTL_PORT + 2))"
+		echo "$(topo_ctl_addr),$(topo_ha_ip 0):$TOPO_CTL_PORT"
 	else
 		topo_ctl_addr
 	fi
 }
 
-# topo_ctl_start NAME ADDR STORE: an itm-controller (--db FILE, or
-# --store etcd://...).
+# topo_ctl_start NAME ADDR STORE [NODE]: an itm-controller (--db FILE,
+# or --store etcd://...) in NODE's namespace (default: the controller's).
 topo_ctl_start() {
 	local opt=--db
 	case $3 in etcd://*) opt=--store ;; esac
-	itm_bg "$TOPO_CTL_NODE" --name "$1" \
+	itm_bg "${4:-$TOPO_CTL_NODE}" --name "$1" \
 		"$ITM_BUILD/controller/itm-controller" "$opt" "$3" \
 		--listen "$2" --advertise "$2" --insecure-plaintext --heartbeat-ms 500
 	itm_wait_for 15 itm_exec "$TOPO_CTL_NODE" "$(itm_ctl_bin)" \
@@ -174,9 +196,9 @@ topo_controller() {
 		return
 	fi
 	topo_etcd
-	topo_ctl_start controller "$(topo_ctl_addr)" "$TOPO_ETCD"
-	topo_ctl_start controller2 "$TOPO_CTL_IP:$((TOPO_CTL_PORT + 2))" "$TOPO_ETCD"
-	echo "itm-controllers at $(topo_controllers) (namespace $ns), store $TOPO_ETCD"
+	topo_ctl_start controller "$(topo_ctl_addr)" "$(topo_etcd_url)"
+	topo_ctl_start controller2 "$(topo_ha_ip 0):$TOPO_CTL_PORT" "$(topo_etcd_url)" _c2
+	echo "itm-controllers at $(topo_controllers) (namespaces $ns and _c2), store $(topo_etcd_url)"
 	topo_itmctl controllers | sed 's/^/  /'
 }
 

@@ -17,6 +17,10 @@ real, and reports every such fault at once, as FILE:LINE: field: what:
 On success it prints one line per item, for the shell:
 
   ctl     CTL_IP PREFIXLEN                    the controller on the bridge
+  spare   IP...                               the next free mgmt addresses
+                                              (down from CTL_IP, up to 4:
+                                              --ha's etcd members and
+                                              second controller)
   node    NAME MGMT_IP PORT OVERLAY UNDERLAY
   link    A B RATE|- LATENCY_MS|-             RATE in tc units (kbit)
   route   NODE DEST NEXTHOP_NODE NEXTHOP_IP   shortest path by link cost
@@ -199,9 +203,9 @@ def check_addresses(plan):
         if plan.nodes[name][2] in net:
             plan.node_fault(name, "overlay", "%s lies in the management "
                             "network %s" % (plan.nodes[name][2], net))
-    for ip in reversed(list(net.hosts())):
-        if ip not in seen:
-            return ip, net.prefixlen
+    free = [ip for ip in reversed(list(net.hosts())) if ip not in seen]
+    if free:
+        return free[0], net.prefixlen, free[1:5]
     plan.node_fault(first, "mgmt", "no address left in %s for the "
                     "controller" % net)
     return None
@@ -284,6 +288,7 @@ def main():
     if topo.get("comment"):
         print("comment", " ".join(str(topo["comment"]).split()))
     print("ctl", ctl[0], ctl[1])
+    print("spare", *ctl[2])
     for name in plan.order:
         mgmt, port, overlay, underlay = plan.nodes[name]
         print("node", name, mgmt, port, overlay, underlay)

@@ -10,9 +10,10 @@
 #    there), agents rejoin B, a new apply through B reaches both;
 #  - one etcd member of three killed: applies go on;
 #  - two killed: an apply fails with a clear error, the agents keep their
-#    tables; the members back: applies work again.
+#    tables, itmctl nodes answers fast; the members back: applies work
+#    again.
 # itmctl controllers names the leader, from the standby, and the store's
-# health.  Prints the failover time: kill -9 of the leader to the first successful
+# health; the standby's nodes show the leader's liveness (from the store).  Prints the failover time: kill -9 of the leader to the first successful
 # apply through the standby.
 . "$ITM_SRC/tests/integ/lib.sh"
 itm_init ctl_ha
@@ -79,7 +80,7 @@ links:
   - {between: [n1, n2], cost: $1}
 EOF
 }
-for c in 10 20 30 40 50; do topo $c >"$ITM_TMP/t$c.yaml"; done
+for c in 10 20 30 40 50 60; do topo $c >"$ITM_TMP/t$c.yaml"; done
 
 for m in 1 2 3; do member_start $m; done
 itm_wait_for 20 itm_exec c etcdctl --endpoints 127.0.0.1:2379,127.0.0.1:2479,127.0.0.1:2579 \
@@ -106,7 +107,14 @@ out=$(itm_exec c "$ITMCTL" --controller 127.0.0.1:7792 controllers) ||
 itm_assert_match "$out" "leader      127.0.0.1:7790 \(pid ${CTL_PID[A]}, since " "leader seen from B"
 itm_assert_match "$out" "answered by 127.0.0.1:7792 .*, standing by" "B stands by"
 itm_assert_match "$out" "health      ok: etcd 3\.[0-9.]*, member [0-9a-f]*, raft leader" "store health"
-itm_log "A leads, B refuses writes naming A and serves reads"
+# The standby shows the leader's liveness (read from the store), also
+# well after its own liveness timer would have called them down (0.9 s).
+itm_wait_for 10 eval '[ "$(cli 7790 nodes | grep -c " up acked 1")" = 2 ]' ||
+	itm_fail "agents on A: $(cli 7790 nodes)"
+sleep 1.5
+out=$(cli 7792 nodes)
+itm_assert_eq "$(grep -c " up acked 1 " <<<"$out")" 2 "nodes up and acked on the standby B ($out)"
+itm_log "A leads, B refuses writes naming A and serves reads (nodes up too)"
 
 # --- kill -9 the leader mid-apply ------------------------------------------
 rm -f "$PAUSE"
@@ -144,6 +152,17 @@ out=$(apply 7792 "$ITM_TMP/t50.yaml" 2>&1) && itm_fail "apply without quorum: $o
 itm_assert_match "$out" "etcd .*(DEADLINE_EXCEEDED|UNAVAILABLE)|standby" "error without quorum"
 itm_assert_eq "$(table_gen 1) $(table_gen 2)" "3 3" "agents' tables without quorum"
 itm_log "two members down: apply refused ($(tr "\n" " " <<<"$out" | cut -c1-200)); tables kept"
+# Reads of what the controllers hold answer fast without quorum: the
+# store's calls (lead renewals, liveness) wait a bounded time each.
+for p in 7792 7792 7792; do
+	t=${EPOCHREALTIME/./}
+	out=$(cli $p nodes) || itm_fail "nodes without quorum: $out"
+	ms=$(( (${EPOCHREALTIME/./} - t) / 1000 ))
+	[ "$ms" -lt 1500 ] || itm_fail "nodes took $ms ms without quorum"
+	itm_assert_match "$out" "node n1 " "nodes without quorum"
+	sleep 0.3
+done
+itm_log "two members down: nodes answered in under 1.5 s each (last $ms ms)"
 member_start 1
 member_start 2
 t1=${EPOCHREALTIME/./}
@@ -156,4 +175,29 @@ itm_assert_eq "$(grep '^generation' <<<"$out")" "generation 4" "apply after reco
 itm_wait_for 10 eval '[ "$(table_gen 1) $(table_gen 2)" = "4 4" ]' ||
 	itm_fail "agents after recovery: $(table_gen 1) $(table_gen 2)"
 itm_log "members back: generation 4 applied and pushed"
+
+# --- itmctl given several controllers follows the leader ------------------
+# A again, now a standby; itmctl gets a dead address, then A: it moves on
+# past the dead one, and A's refusal of the apply sends it to B, once.
+ctl_start A 7790
+log=$ITM_LAST_LOG
+itm_wait_for 5 eval 'grep -q "standing by: 127.0.0.1:7792" "$log"' ||
+	itm_fail "A did not stand by: $(tail -3 "$log")"
+rm -f "$PAUSE"
+itm_bg c --name itmctl-apply "$ITMCTL" --controller 127.0.0.1:7799,127.0.0.1:7790 \
+	topology apply "$ITM_TMP/t60.yaml"
+pid=$ITM_LAST_PID
+itm_wait_for 10 eval "test -e $PAUSE || ! kill -0 $pid"; rm -f "$PAUSE"
+wait "$pid" || itm_fail "itmctl apply via a dead address and the standby A: $(cat "$ITM_LAST_LOG")"
+itm_assert_match "$(cat "$ITM_LAST_LOG")" "generation 5" "itmctl's apply reached the leader B"
+# (A standby's liveness lags the leader's by up to 10 s: the leader's
+# writes of it were off while etcd had no quorum.)
+nodes_via_a() { itm_exec c env ITM_CONTROLLER=127.0.0.1:7799,127.0.0.1:7790 "$ITMCTL" nodes; }
+itm_wait_for 12 eval '[ "$(nodes_via_a | grep -c " up ")" = 2 ]' ||
+	itm_fail "nodes up through the standby A with ITM_CONTROLLER=dead,A: $(nodes_via_a 2>&1)"
+out=$(itm_exec c "$ITMCTL" --controller 127.0.0.1:7799,127.0.0.1:7798 nodes 2>&1) &&
+	itm_fail "itmctl with two dead addresses: $out"
+itm_assert_match "$out" "no controller of 127.0.0.1:7799,127.0.0.1:7798 .* answered" \
+	"itmctl names every address when none answers"
+itm_log "itmctl --controller dead,standby: apply went to the leader, nodes answered"
 itm_log "PASS (failover $ms ms)"

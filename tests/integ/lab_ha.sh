@@ -2,7 +2,9 @@
 # lab_ha.sh - deploy/lab/lab.sh up --topo FILE --ha: the lab's control
 # plane on a 3-member etcd cluster with two controllers (issue 12).
 #
-#  - up: one controller leads, the other stands by (itmctl controllers),
+#  - up: each etcd member and the second controller in its own namespace
+#    on the management network; one controller leads, the other stands
+#    by (itmctl controllers),
 #    every node up at generation 1 with the agents given both controllers
 #  - kill -9 the leading controller: the other leads within a few
 #    seconds, the agents rejoin it, and `lab.sh itmctl topology apply`
@@ -10,7 +12,7 @@
 #  - down leaves no namespace of the lab
 . "$(dirname "$0")/lib.sh"
 itm_init lab_ha
-itm__need python3 etcd etcdctl
+itm__need python3 etcd etcdctl ps
 
 LAB_SH="$ITM_SRC/deploy/lab/lab.sh"
 TOPO="$ITM_SRC/tests/data/lab_topo/topo.yaml"
@@ -38,6 +40,17 @@ sys.exit(int(r["generation"]) != int(sys.argv[1]) or not n or
 
 out=$("$LAB_SH" up -n "$LAB" --topo "$TOPO" --ha 2>&1) || fail "up --ha: $out"
 itm_assert_match "$out" "etcd: 3 members" "etcd cluster"
+# Each member and the second controller in its own namespace, on the
+# management network (not on the controller namespace's loopback).
+for n in _e1 _e2 _e3 _c2; do
+	ns=itmlab-$LAB-$n
+	ip netns list | grep -q "^$ns " || ip netns list | grep -qx "$ns" || fail "no namespace $ns"
+	what=etcd; [ $n = _c2 ] && what=itm-controller
+	ip netns pids "$ns" | xargs -r ps -o comm= -p | grep -q "^$what" ||
+		fail "no $what in $ns: $(ip netns pids "$ns" | xargs -r ps -o comm= -p)"
+done
+itm_assert_eq "$(ip netns pids "itmlab-$LAB-_ctl" | xargs -r ps -o comm= -p | grep -c '^etcd')" 0 \
+	"etcd members in the controller's namespace"
 A=$(sed -n 's/^itm-controllers at \([^,]*\),\([^ ]*\) .*/\1/p' <<<"$out")
 B=$(sed -n 's/^itm-controllers at \([^,]*\),\([^ ]*\) .*/\2/p' <<<"$out")
 [ -n "$A" ] && [ -n "$B" ] || fail "no controller addresses in: $out"
