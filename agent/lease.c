@@ -304,6 +304,9 @@ store_report(struct agent_reg *r, const struct lease_report_reg *rep)
 		r->remote[c->id].flows = c->flows;
 		r->remote_packets += c->packets;
 	}
+	r->has_remote_lat = rep->lat != NULL;
+	if (rep->lat != NULL)
+		r->remote_lat = *rep->lat;
 }
 
 static int

@@ -33,11 +33,14 @@ struct lease_grant {
 	uint32_t stage_bit;
 };
 
+struct itm__runner_lat;
+
 /* What a heartbeat reports for one registration. */
 struct lease_report_reg {
 	const char *label;
 	const struct tele_class *cls; /* class id + counters */
 	unsigned int n_cls;
+	const struct itm__runner_lat *lat; /* NULL: not reported */
 };
 
 void lease_init(void);

@@ -115,11 +115,28 @@ rpc_h_detach(struct itm_rpc_call *call, void *arg)
 /* The heartbeat's stats as the lease table wants them. */
 struct hb_stats {
 	struct lease_report_reg regs[RPC_MAX_LEASES];
+	struct itm__runner_lat lat[RPC_MAX_LEASES];
 	unsigned int n_regs;
 	struct tele_class *cls;
 	struct tele_counter *ctr;
 	unsigned int n_ctr;
 };
+
+/* A registration's verdict latency into @out; NULL when the module sent
+ * none (before the field) or another bucket set. */
+static const struct itm__runner_lat *
+hb_latency(const Itm__V1__VerdictLatency *w, struct itm__runner_lat *out)
+{
+	if (w == NULL || w->n_buckets != ITM_LAT_BUCKETS)
+		return NULL;
+	memset(out, 0, sizeof(*out));
+	for (unsigned int b = 0; b < ITM_LAT_BUCKETS; b++) {
+		out->bucket[b] = w->buckets[b];
+		out->count += w->buckets[b];
+	}
+	out->sum_ns = w->sum_ns;
+	return out;
+}
 
 static int
 hb_from_wire(const Itm__V1__ModuleStats *ms, struct hb_stats *hb)
@@ -146,6 +163,7 @@ hb_from_wire(const Itm__V1__ModuleStats *ms, struct hb_stats *hb)
 		hb->regs[i].label = rs->label;
 		hb->regs[i].cls = &hb->cls[k];
 		hb->regs[i].n_cls = (unsigned int)rs->n_classes;
+		hb->regs[i].lat = hb_latency(rs->latency, &hb->lat[i]);
 		for (size_t j = 0; j < rs->n_classes; j++, k++) {
 			hb->cls[k].id = rs->classes[j]->class_id;
 			hb->cls[k].packets = rs->classes[j]->packets;
