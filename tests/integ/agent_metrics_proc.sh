@@ -9,10 +9,14 @@
 #    packets of its classes (`itmctl stats`), which equal what was sent;
 #  - itm_verdict_latency_seconds_count of that queue equals them too, its
 #    +Inf bucket as well; `promtool check metrics` passes;
-#  - after the module exits (its lease ends), both series are gone.
+#  - after the module exits (its lease ends), both series are gone;
+#  - heartbeats of other libitm versions (a stock gRPC client,
+#    tools/metrics_hb.py): one without the latency field (an older module)
+#    or with another bucket set keeps its lease and adds no queue series;
+#    one with the 12 buckets shows them as sent.
 . "$ITM_SRC/tests/integ/lib.sh"
 itm_init agent_metrics_proc
-itm__need promtool curl python3
+itm__need promtool curl python3 /usr/bin/python3
 URL=http://127.0.0.1:9464/metrics
 COUNTER=$ITM_BUILD/modules/examples/counter/itm-counter
 SENT=320 # 300 UDP + 10 echo requests + 10 replies
@@ -78,4 +82,26 @@ itm_wait_for 5 gone || itm_fail "itm-counter's series stay after it exited: \
 $(grep 'module="itm-counter"' "$ITM_TMP/gone.prom" | head -3)"
 promtool check metrics <"$ITM_TMP/gone.prom" ||
 	itm_fail "promtool check metrics: output after the module refused"
+
+# Heartbeats from modules of other versions, and what /metrics makes of them.
+out=$(itm_exec r /usr/bin/python3 "$ITM_SRC/tests/integ/tools/metrics_hb.py" \
+	"$ITM_SRC/proto/itm.proto" "$ITM_TMP" "unix:$ITM_AGENT_SOCKET" "$URL") ||
+	itm_fail "metrics_hb failed: $out"
+echo "$out" >"$ITM_TMP/hb.out"
+fq=$(awk '$2 == "full" { print $1 }' "$ITM_TMP/hb.out")
+F="queue=\"$fq\",hook=\"IP_FORWARD\",module=\"hbmod\""
+itm_assert_eq "$(grep -c '^itm_queue_packets_total{' "$ITM_TMP/hb.out")" 1 \
+	"queue series of the three heartbeat shapes (only the full one)"
+itm_assert_eq "$(value "$ITM_TMP/hb.out" "itm_queue_packets_total\{$F\}")" \
+	78 "packets of the full report (1 + 2 + ... + 12)"
+itm_assert_eq "$(value "$ITM_TMP/hb.out" \
+	"itm_verdict_latency_seconds_bucket\{$F,le=\"1e-05\"\}")" 1 \
+	"first bucket of the full report"
+itm_assert_eq "$(value "$ITM_TMP/hb.out" \
+	"itm_verdict_latency_seconds_bucket\{$F,le=\"0.25\"\}")" 66 \
+	"last finite bucket of the full report (cumulative)"
+itm_assert_eq "$(value "$ITM_TMP/hb.out" \
+	"itm_verdict_latency_seconds_sum\{$F\}")" 0.078 "sum of the full report"
+itm_assert_eq "$(grep -c '^itm_process_leases{module="hbmod"} 3' \
+	"$ITM_TMP/hb.out")" 1 "leases of the three heartbeat shapes"
 itm_log "ok"
