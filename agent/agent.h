@@ -19,6 +19,7 @@
  *   params.c    module parameters checked against the plugin's schema
  *   lease.c     process modules: leases, heartbeats, expiry
  *   telemetry.c per-module per-class counters
+ *   routes.c    the routes modules report (itmRoute), for GetRoutes
  *   metrics.c   --metrics: the Prometheus snapshot, rendered on the loop
  *   rpc*.c      the Agent gRPC service (wire <-> internal)
  *   ctlink.c    the link to itm-controller
@@ -28,7 +29,7 @@
  *
  *   rpc*.c, ctlink.c        the control plane, wire <-> internal
  *   metrics.c -> telemetry.c  the Prometheus snapshot
- *   telemetry.c             reads modules, leases, settled counts
+ *   telemetry.c, routes.c   read modules, leases, settled counts
  *   modload.c -> modapi.c   in-agent modules (modview.c: their table)
  *   lease.c                 process modules
  *   registry.c, layout.c    the registrations; stages and the commit
@@ -231,6 +232,34 @@ void module_unlock(struct module *m);
 /* Run as @m (its lock, its name in logs) until module_enter(NULL); main
  * loop.  1 when @m is unloading: its code must not run. */
 int module_enter(struct module *m);
+/* Have @m emit its routes (itm_register_routes_func); 1 if it has them. */
+int module_routes(struct module *m, itm_route_emit emit, void *ctx);
+
+/* routes.c: the routes the modules report (itmRoute), copied. */
+struct agent_route_path {
+	char via[AGENT_NAME_MAX];
+	uint32_t rtt_us, loss_pm;
+	int alive;
+};
+
+struct agent_route {
+	char module[AGENT_NAME_MAX];
+	char dest[AGENT_NAME_MAX];
+	char overlay[64];
+	char via[AGENT_NAME_MAX];
+	uint32_t rtt_us, loss_pm;
+	uint64_t since, switches;
+	struct agent_route_path *paths;
+	size_t n_paths;
+};
+
+struct agent_routes {
+	struct agent_route *v;
+	size_t n;
+};
+
+int routes_collect(struct agent_routes *out);
+void routes_free(struct agent_routes *r);
 
 /* modview.c: the overlay table as in-agent modules see it.  A view per
  * module, made at load before its code runs, freed with it. */

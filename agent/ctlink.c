@@ -6,7 +6,13 @@
  * table it holds; then it sends heartbeats.  The controller pushes tables
  * with InstallTable.  When the controller is unreachable the agent keeps
  * its last table (fail-static) and retries the join every CTLINK_RETRY_MS.
+ *
+ * --controller A,B,C names several controllers on one store: the agent
+ * talks to one at a time and moves to the next whenever a join or
+ * heartbeat fails (a dead controller, or a standby refusing it), after
+ * CTLINK_NEXT_MS, until the leader takes it.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +24,12 @@
 
 #define CTLINK_RETRY_MS	  2000
 #define CTLINK_TIMEOUT_MS 2000
+#define CTLINK_NEXT_MS	  300
+#define CTLINK_MAX	  8 /* controller addresses */
 
-static struct itm_rpc_client *client;
+static struct itm_rpc_client *clients[CTLINK_MAX], *client;
+static char *addrs[CTLINK_MAX];
+static size_t n_addrs, cur;
 static uv_timer_t timer;
 static int joined, in_flight, stopping;
 static uint32_t heartbeat_ms = 1000;
@@ -33,14 +43,27 @@ schedule(uint32_t ms)
 		uv_timer_start(&timer, tick, ms, 0);
 }
 
+/* After a failure: the next controller soon, or the one again later. */
+static void
+retry(void)
+{
+	if (n_addrs < 2) {
+		schedule(CTLINK_RETRY_MS);
+		return;
+	}
+	cur = (cur + 1) % n_addrs;
+	client = clients[cur];
+	schedule(CTLINK_NEXT_MS);
+}
+
 static void
 lost(const struct itm_rpc_status *st, const char *what)
 {
 	if (joined || agent->controller_connected)
 		log_warnx("controller %s: %s failed: %s: %s; keeping table "
 			  "generation %llu",
-			  agent->cfg.controller, what,
-			  itm_rpc_code_name(st->code), st->message,
+			  addrs[cur], what, itm_rpc_code_name(st->code),
+			  st->message,
 			  (unsigned long long)agent->table_generation);
 	joined = 0;
 	agent->controller_connected = 0;
@@ -58,10 +81,10 @@ join_done(void *arg, const struct itm_rpc_status *st,
 		if (!warned++ || st->code == ITM_RPC_PERMISSION_DENIED ||
 		    st->code == ITM_RPC_NOT_FOUND)
 			log_warnx("join controller %s as %s: %s: %s",
-				  agent->cfg.controller, agent->cfg.node,
+				  addrs[cur], agent->cfg.node,
 				  itm_rpc_code_name(st->code), st->message);
 		lost(st, "join");
-		schedule(CTLINK_RETRY_MS);
+		retry();
 		return;
 	}
 	warned = 0;
@@ -70,7 +93,7 @@ join_done(void *arg, const struct itm_rpc_status *st,
 	if (rep->heartbeat_ms >= 100 && rep->heartbeat_ms <= 60000)
 		heartbeat_ms = rep->heartbeat_ms;
 	log_info("joined controller %s as %s (table generation %llu)",
-		 agent->cfg.controller, agent->cfg.node,
+		 addrs[cur], agent->cfg.node,
 		 (unsigned long long)agent->table_generation);
 	schedule(heartbeat_ms);
 }
@@ -82,7 +105,7 @@ heartbeat_done(void *arg, const struct itm_rpc_status *st,
 	in_flight = 0;
 	if (st->code != ITM_RPC_OK) {
 		lost(st, "heartbeat");
-		schedule(CTLINK_RETRY_MS);
+		retry();
 		return;
 	}
 	agent->controller_connected = 1;
@@ -133,6 +156,27 @@ tick(uv_timer_t *t)
 		send_join();
 }
 
+/* One client per address of "A,B,C". */
+static int
+clients_new(const char *list, const struct itm_rpc_tls *tls)
+{
+	const char *p = list;
+	int rc = 0;
+
+	while (*p && rc == 0) {
+		size_t len = strcspn(p, ",");
+
+		if (n_addrs == CTLINK_MAX)
+			return -E2BIG;
+		if ((addrs[n_addrs] = strndup(p, len)) == NULL)
+			return -ENOMEM;
+		rc = itm_rpc_client_new(&clients[n_addrs], addrs[n_addrs], tls);
+		n_addrs += rc == 0;
+		p += len + (p[len] == ',');
+	}
+	return rc < 0 ? rc : n_addrs ? 0 : -EINVAL;
+}
+
 void
 ctlink_start(void)
 {
@@ -143,12 +187,12 @@ ctlink_start(void)
 	if (agent->cfg.listen_addr == NULL)
 		log_warnx("--controller without --listen: the controller "
 			  "cannot push tables to this agent");
-	rc = itm_rpc_client_new(&client, agent->cfg.controller, tls);
-	if (rc < 0) {
+	if ((rc = clients_new(agent->cfg.controller, tls)) < 0) {
 		log_warnx("controller %s: %s", agent->cfg.controller,
 			  strerror(-rc));
 		return;
 	}
+	client = clients[0];
 	uv_timer_init(agent->loop, &timer);
 	schedule(0);
 }
@@ -161,6 +205,10 @@ ctlink_stop(void)
 		return;
 	uv_timer_stop(&timer);
 	uv_close((uv_handle_t *)&timer, NULL);
-	itm_rpc_client_free(client);
+	for (size_t i = 0; i < n_addrs; i++) {
+		itm_rpc_client_free(clients[i]);
+		free(addrs[i]);
+	}
+	n_addrs = 0;
 	client = NULL;
 }

@@ -340,6 +340,50 @@ agent_unregister_table_func(itm_table_func f, void *arg)
 	return modview_del_func(cur->view, f, arg);
 }
 
+static int
+agent_register_routes_func(itm_routes_func f, void *arg)
+{
+	if (!api_on_main("itm_register_routes_func"))
+		return -EPERM;
+	if (cur == NULL || f == NULL) {
+		itm__set_error("itm_register_routes_func: only module code, "
+			       "with a function");
+		return cur ? -EINVAL : -EPERM;
+	}
+	if (cur->routes_f)
+		return -EEXIST;
+	cur->routes_f = f;
+	cur->routes_arg = arg;
+	return 0;
+}
+
+static int
+agent_unregister_routes_func(itm_routes_func f, void *arg)
+{
+	if (!api_on_main("itm_unregister_routes_func"))
+		return -EPERM;
+	if (cur == NULL || cur->routes_f != f || cur->routes_arg != arg)
+		return -ENOENT;
+	cur->routes_f = NULL;
+	return 0;
+}
+
+/* Ask @m for its routes (routes.c), as its own code: under its lock. */
+int
+module_routes(struct module *m, itm_route_emit emit, void *ctx)
+{
+	int asked = 0;
+
+	if (m->routes_f == NULL)
+		return 0;
+	if (module_enter(m) == 0) {
+		m->routes_f(emit, ctx, m->routes_arg);
+		asked = 1;
+	}
+	module_enter(NULL);
+	return asked;
+}
+
 static const char *
 agent_current_label(void)
 {
@@ -358,6 +402,8 @@ static const struct itm__host_ops agent_ops = {
 	.get_table = agent_get_table,
 	.register_table_func = agent_register_table_func,
 	.unregister_table_func = agent_unregister_table_func,
+	.register_routes_func = agent_register_routes_func,
+	.unregister_routes_func = agent_unregister_routes_func,
 	.current_label = agent_current_label,
 };
 
@@ -425,4 +471,5 @@ modapi_strip(struct module *m)
 	itm__timer_del_owner(m);
 	itm__fdw_del_owner(m);
 	m->n_counters = 0;
+	m->routes_f = NULL;
 }

@@ -29,10 +29,12 @@ struct module {
 	const char *counter_names[MOD_MAX_COUNTERS];
 	const uint64_t *counter_values[MOD_MAX_COUNTERS];
 	unsigned int n_counters;
-	int batch;	      /* inside load/unload: commit later */
-	uv_mutex_t lock;      /* around its code, with workers */
-	int dead;	      /* unloading: skip its callbacks */
-	struct modview *view; /* the overlay table it sees (modview.c) */
+	int batch;		  /* inside load/unload: commit later */
+	uv_mutex_t lock;	  /* around its code, with workers */
+	int dead;		  /* unloading: skip its callbacks */
+	struct modview *view;	  /* the overlay table it sees (modview.c) */
+	itm_routes_func routes_f; /* itm_register_routes_func, or NULL */
+	void *routes_arg;
 	char error[256];
 	LIST_ENTRY(module) entry;
 };

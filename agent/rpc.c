@@ -327,6 +327,7 @@ static const struct itm_rpc_method local_methods[] = {
 	{ ITM_AGENT_SETTLE, rpc_h_settle },
 	{ ITM_AGENT_INSTALL_TABLE, rpc_h_install_table },
 	{ ITM_AGENT_GET_TABLE, rpc_h_get_table },
+	{ ITM_AGENT_GET_ROUTES, rpc_h_get_routes },
 	{ ITM_HEALTH_CHECK, h_health_check },
 	{ ITM_HEALTH_WATCH, h_health_watch },
 };
@@ -341,6 +342,7 @@ static const struct itm_rpc_method remote_methods[] = {
 	{ ITM_AGENT_WATCH_STATS, rpc_h_watch_stats },
 	{ ITM_AGENT_INSTALL_TABLE, rpc_h_install_table },
 	{ ITM_AGENT_GET_TABLE, rpc_h_get_table },
+	{ ITM_AGENT_GET_ROUTES, rpc_h_get_routes },
 	{ ITM_HEALTH_CHECK, h_health_check },
 	{ ITM_HEALTH_WATCH, h_health_watch },
 };

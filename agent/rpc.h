@@ -28,5 +28,6 @@ void rpc_h_settle(struct itm_rpc_call *call, void *arg);
 /* rpc_table.c */
 void rpc_h_install_table(struct itm_rpc_call *call, void *arg);
 void rpc_h_get_table(struct itm_rpc_call *call, void *arg);
+void rpc_h_get_routes(struct itm_rpc_call *call, void *arg);
 
 #endif /* ITM_AGENT_RPC_H */

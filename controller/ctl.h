@@ -13,6 +13,9 @@
  *   ctl_fanout.c  NodeStats and module calls forwarded to agents
  *   ctl_place.c   module placement: agents run the modules the topology
  *                 declares (after each apply's push, and on join)
+ *   ctl_lead.c    several controllers on one store: who leads; standbys
+ *                 serve reads, refuse writes and joins naming the leader
+ *   ctl_copy.c    --import / --export
  *   ctl_metrics.c --metrics: the Prometheus snapshot, rendered on the loop
  *
  * The topology model is topo/ (libitmtopo), the store store.h (SQLite in
@@ -41,9 +44,14 @@
 #define CTL_SEEN_FLUSH_MS   10000 /* last_seen written at most this often */
 #define CTL_DETAIL_MAX	    512	  /* a node's result detail */
 #define CTL_FAULTS_MAX	    (64 * 1024) /* a refusal's faults, in bytes */
+#define CTL_LEAD_TTL_S	    3	 /* a dead leader's lead ends after this */
+#define CTL_LEAD_TICK_MS    1000 /* renew the lead / campaign this often */
 
 struct ctl_config {
-	const char *db_path;
+	const char *db_path;	 /* --db FILE or --store ADDR */
+	const char *import_path; /* --import FILE: copy it in, exit */
+	const char *export_path; /* --export FILE: copy out, exit */
+	const char *advertise;	 /* --advertise ADDR: named as the leader */
 	const char *listen;
 	const char *metrics_addr; /* --metrics, or NULL */
 	struct itm_rpc_tls tls;
@@ -85,6 +93,12 @@ struct ctl {
 	int applying;		      /* an Apply/Rollback is pushing */
 	struct place_job *place_jobs; /* module placement, oldest first */
 
+	/* Leadership (ctl_lead.c): a store of one controller always leads. */
+	int leading;
+	char me[160];	    /* "ADDR (pid N, since TIME)", as others see us */
+	char leader[160];   /* who leads: me, another's, or "" (unknown) */
+	int64_t lead_ok_ms; /* the last renewal of our lead */
+	uv_timer_t lead_timer;
 	/* ctl_metrics.c: what --metrics exports beyond the state above. */
 	struct metrics_hist apply_hist; /* Apply/Rollback, store to reply */
 	struct metrics_hist push_hist;	/* a round of table pushes */
@@ -237,8 +251,20 @@ void ctl_h_rollback(struct itm_rpc_call *call, void *arg);
 
 /* ctl_fanout.c */
 void ctl_h_node_stats(struct itm_rpc_call *call, void *arg);
+void ctl_h_node_routes(struct itm_rpc_call *call, void *arg);
 void ctl_h_node_load(struct itm_rpc_call *call, void *arg);
 void ctl_h_node_unload(struct itm_rpc_call *call, void *arg);
 void ctl_h_node_list(struct itm_rpc_call *call, void *arg);
+
+/* ctl_copy.c: --import / --export; the exit code. */
+int ctl_copy_run(const struct ctl_config *cfg);
+
+/* ctl_lead.c: campaign once (before serving), then keep campaigning or
+ * renewing every CTL_LEAD_TICK_MS.  ctl_lead_ok(): 1 when this controller
+ * leads, else the call is refused (FAILED_PRECONDITION) naming the
+ * leader, 0. */
+void ctl_lead_start(struct ctl *c);
+void ctl_lead_stop(struct ctl *c);
+int ctl_lead_ok(struct ctl *c, struct itm_rpc_call *call);
 
 #endif /* ITM_CTL_H */

@@ -1,6 +1,7 @@
 /*
- * ctl_fanout.c - operator calls forwarded to agents: NodeStats (one node
- * or every node at once) and module load/unload/list on one node.
+ * ctl_fanout.c - operator calls forwarded to agents: NodeStats and
+ * NodeRoutes (one node or every node at once) and module
+ * load/unload/list on one node.
  *
  * Each is a set of asynchronous calls to the nodes' Agent services (their
  * mgmt addresses, with the push deadline); the reply goes out when the
@@ -126,27 +127,19 @@ forward_run(struct forward *fw, enum itm_method method,
 /* NodeStats                                                            */
 /* ------------------------------------------------------------------ */
 
+/* The replies of @fw into @ok, the nodes that failed into @ep (with
+ * @ev, @detail as storage); counts in *@n_ok, *@n_err. */
 static void
-stats_finish(struct forward *fw)
+collect(struct forward *fw, ProtobufCMessage **ok, size_t *n_ok,
+	Itm__V1__NodeResult *ev, Itm__V1__NodeResult **ep, size_t *n_err,
+	char (*detail)[300])
 {
-	size_t n = fw->fan.n ? fw->fan.n : 1;
-	Itm__V1__NodeStatsReply rep = ITM__V1__NODE_STATS_REPLY__INIT;
-	Itm__V1__StatsReply **ok = calloc(n, sizeof(*ok));
-	Itm__V1__NodeResult *ev = calloc(n, sizeof(*ev));
-	Itm__V1__NodeResult **ep = calloc(n, sizeof(*ep));
-	char(*detail)[300] = calloc(n, sizeof(*detail));
-
-	if (!ok || !ev || !ep || !detail) {
-		itm_rpc_fail(fw->call, ITM_RPC_RESOURCE_EXHAUSTED,
-			     "out of memory");
-		goto out;
-	}
 	for (size_t i = 0; i < fw->fan.n; i++) {
 		const struct itm_rpc_status *st = &fw->st[i];
-		Itm__V1__NodeResult *e = &ev[rep.n_errors];
+		Itm__V1__NodeResult *e = &ev[*n_err];
 
 		if (fw->replies[i]) {
-			ok[rep.n_nodes++] = (void *)fw->replies[i];
+			ok[(*n_ok)++] = fw->replies[i];
 			continue;
 		}
 		snprintf(detail[i], sizeof(detail[i]), "%.30s: %.260s",
@@ -155,48 +148,153 @@ stats_finish(struct forward *fw)
 		e->node = fw->fan.nodes[i];
 		e->result = (Itm__V1__Outcome)ctl_outcome_of(st->code);
 		e->detail = detail[i];
-		ep[rep.n_errors++] = e;
+		ep[(*n_err)++] = e;
 	}
-	rep.nodes = ok;
-	rep.errors = ep;
-	itm_rpc_reply(fw->call, &rep.base);
-out:
-	free(ok);
-	free(ev);
-	free(ep);
-	free(detail);
+}
+
+/* Storage for collect(), per node of @fw. */
+struct fan_result {
+	ProtobufCMessage **ok;
+	Itm__V1__NodeResult *ev, **ep;
+	char (*detail)[300];
+	size_t n_ok, n_err;
+};
+
+static int
+fan_result_run(struct forward *fw, struct fan_result *r)
+{
+	size_t n = fw->fan.n ? fw->fan.n : 1;
+
+	memset(r, 0, sizeof(*r));
+	r->ok = calloc(n, sizeof(*r->ok));
+	r->ev = calloc(n, sizeof(*r->ev));
+	r->ep = calloc(n, sizeof(*r->ep));
+	r->detail = calloc(n, sizeof(*r->detail));
+	if (!r->ok || !r->ev || !r->ep || !r->detail) {
+		itm_rpc_fail(fw->call, ITM_RPC_RESOURCE_EXHAUSTED,
+			     "out of memory");
+		return -ENOMEM;
+	}
+	collect(fw, r->ok, &r->n_ok, r->ev, r->ep, &r->n_err, r->detail);
+	return 0;
+}
+
+static void
+fan_result_free(struct fan_result *r)
+{
+	free(r->ok);
+	free(r->ev);
+	free(r->ep);
+	free(r->detail);
+}
+
+static void
+stats_finish(struct forward *fw)
+{
+	Itm__V1__NodeStatsReply rep = ITM__V1__NODE_STATS_REPLY__INIT;
+	struct fan_result r;
+
+	if (fan_result_run(fw, &r) == 0) {
+		rep.nodes = (Itm__V1__StatsReply **)r.ok;
+		rep.n_nodes = r.n_ok;
+		rep.errors = r.ep;
+		rep.n_errors = r.n_err;
+		itm_rpc_reply(fw->call, &rep.base);
+	}
+	fan_result_free(&r);
+}
+
+/* The nodes a call names: @node, or every node when it is "". */
+static struct forward *
+nodes_forward(struct ctl *c, struct itm_rpc_call *call, const char *node,
+	      forward_finish_cb finish)
+{
+	size_t n = node[0] ? 1 : c->n_nodes;
+	const char **names;
+	struct forward *fw;
+
+	if (!ctl_operator_ok(c, call))
+		return NULL;
+	if (node[0] && ctl_node_find(c, node) == NULL) {
+		itm_rpc_fail(call, ITM_RPC_NOT_FOUND,
+			     "node '%s' is not in the topology", node);
+		return NULL;
+	}
+	if ((names = calloc(n ? n : 1, sizeof(*names))) == NULL) {
+		itm_rpc_fail(call, ITM_RPC_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		names[i] = node[0] ? node : c->nodes[i].name;
+	fw = forward_new(c, call, names, n, finish);
+	free(names);
+	return fw;
 }
 
 void
 ctl_h_node_stats(struct itm_rpc_call *call, void *arg)
 {
-	struct ctl *c = arg;
 	const Itm__V1__NodeStatsRequest *req =
 		(const void *)itm_rpc_request(call);
 	Itm__V1__StatsRequest sr = ITM__V1__STATS_REQUEST__INIT;
-	size_t n = req->node[0] ? 1 : c->n_nodes;
-	const char **names;
-	struct forward *fw;
+	struct forward *fw = nodes_forward(arg, call, req->node, stats_finish);
 
-	if (!ctl_operator_ok(c, call))
-		return;
-	if (req->node[0] && ctl_node_find(c, req->node) == NULL) {
-		itm_rpc_fail(call, ITM_RPC_NOT_FOUND,
-			     "node '%s' is not in the topology", req->node);
-		return;
-	}
-	if ((names = calloc(n ? n : 1, sizeof(*names))) == NULL) {
-		itm_rpc_fail(call, ITM_RPC_RESOURCE_EXHAUSTED, "out of memory");
-		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		names[i] = req->node[0] ? req->node : c->nodes[i].name;
-	fw = forward_new(c, call, names, n, stats_finish);
-	free(names);
 	if (fw == NULL)
 		return;
 	sr.module = req->module;
 	forward_run(fw, ITM_AGENT_GET_STATS, &sr.base);
+}
+
+/* ------------------------------------------------------------------ */
+/* NodeRoutes: the agents' routes, and the links' declared latency      */
+/* ------------------------------------------------------------------ */
+
+static void
+routes_finish(struct forward *fw)
+{
+	const struct topo_config *t = fw->fan.c->topo;
+	Itm__V1__NodeRoutesReply rep = ITM__V1__NODE_ROUTES_REPLY__INIT;
+	size_t nl = t ? t->n_links : 0;
+	Itm__V1__DeclaredLink *l = calloc(nl + 1, sizeof(*l));
+	Itm__V1__DeclaredLink **lp = calloc(nl + 1, sizeof(*lp));
+	struct fan_result r;
+	int rc = fan_result_run(fw, &r);
+
+	if (rc == 0 && (l == NULL || lp == NULL)) {
+		itm_rpc_fail(fw->call, ITM_RPC_RESOURCE_EXHAUSTED,
+			     "out of memory");
+	} else if (rc == 0) {
+		for (size_t i = 0; i < nl; i++) {
+			itm__v1__declared_link__init(&l[i]);
+			l[i].a = (char *)t->links[i].a;
+			l[i].b = (char *)t->links[i].b;
+			l[i].latency_ms = t->links[i].latency_ms;
+			lp[i] = &l[i];
+		}
+		rep.nodes = (Itm__V1__RoutesReply **)r.ok;
+		rep.n_nodes = r.n_ok;
+		rep.errors = r.ep;
+		rep.n_errors = r.n_err;
+		rep.links = lp;
+		rep.n_links = nl;
+		itm_rpc_reply(fw->call, &rep.base);
+	}
+	fan_result_free(&r);
+	free(l);
+	free(lp);
+}
+
+void
+ctl_h_node_routes(struct itm_rpc_call *call, void *arg)
+{
+	const Itm__V1__NodeRoutesRequest *req =
+		(const void *)itm_rpc_request(call);
+	Itm__V1__RoutesRequest rr = ITM__V1__ROUTES_REQUEST__INIT;
+	struct forward *fw = nodes_forward(arg, call, req->node, routes_finish);
+
+	if (fw == NULL)
+		return;
+	forward_run(fw, ITM_AGENT_GET_ROUTES, &rr.base);
 }
 
 /* ------------------------------------------------------------------ */

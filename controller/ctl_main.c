@@ -26,9 +26,11 @@ usage(FILE *f)
 {
 	/* clang-format off */
 	fprintf(f,
-"Usage: itm-controller --db PATH [--listen ADDR] [TLS options] [options]\n"
+"Usage: itm-controller --db PATH | --store ADDR [--listen ADDR] [TLS options]\n"
+"                      [options]\n"
+"       itm-controller --store ADDR --import FILE | --export FILE\n"
 "\n"
-"Keep the ITM overlay topology in an SQLite database, compute every\n"
+"Keep the ITM overlay topology in an SQLite database or in etcd, compute every\n"
 "node's neighbour table and push it to the node's itm-agent; answer\n"
 "itmctl (topology apply/show/diff/history/rollback, nodes, stats,\n"
 "module load/unload/list on a node).\n"
@@ -36,6 +38,19 @@ usage(FILE *f)
 "Options:\n"
 "  -d, --db PATH            the database file (created if missing; SQLite,\n"
 "                           WAL).  All state is rebuilt from it at start.\n"
+"  -s, --store ADDR         the store: a file path (as --db) or\n"
+"                           etcd://HOST:PORT[,HOST:PORT...][/PREFIX]\n"
+"                           [?ca=FILE&cert=FILE&key=FILE&name=NAME]: keys\n"
+"                           under PREFIX (default /itm) of an etcd v3\n"
+"                           cluster; ca= turns TLS to etcd on (cert= and\n"
+"                           key= for client certificates, name= the name\n"
+"                           in etcd's certificate)\n"
+"      --import FILE        copy every generation, the agents' liveness and\n"
+"                           the placements of the SQLite FILE into the\n"
+"                           store, which must be empty; then exit\n"
+"      --export FILE        copy the store into a new SQLite FILE; exit\n"
+"      --advertise ADDR     how other controllers and itmctl name this one\n"
+"                           when it leads (default: the --listen address)\n"
 "  -l, --listen ADDR        where agents and itmctl reach the controller\n"
 "                           (default " ITM_CONTROLLER_ADDR_DEFAULT ")\n"
 "      --tls-ca FILE        CA that signs agents and operators: mutual TLS\n"
@@ -73,21 +88,34 @@ usage(FILE *f)
 "TLS the agent must present a certificate for its node name.\n"
 "\n"
 "Agents keep their tables while the controller is down; a controller\n"
-"restarted on the same database pushes the current generation to every\n"
+"restarted on the same store pushes the current generation to every\n"
 "agent that joins again.\n"
+"\n"
+"Several controllers on one etcd store (same --store): one leads (an etcd\n"
+"lease renewed every second; a dead leader's lead ends after %d s and a\n"
+"standby takes it).  Only the leader takes applies, rollbacks, module\n"
+"calls and agents' joins; a standby serves the reads (topology show,\n"
+"history, diff, nodes, stats) and refuses the rest naming the leader.\n"
+"Give agents every controller: itm-agent --controller A,B,C.\n"
 "\n"
 "A damaged database (a page, an index or a row that is not what the\n"
 "schema promises) stops the controller at start-up, before anything is\n"
 "written, with the way to recover; one found damaged while running\n"
 "refuses every write (apply, rollback, acks) with the same advice.\n"
 "\n"
+"Exit status: 0 when stopped by a signal or a check, import or export\n"
+"succeeded; 1 on any failure (the message says which).\n"
+"\n"
 "Examples:\n"
 "  itm-controller --db /var/lib/itm/topology.db\n"
 "  itm-controller --db topo.db --listen 0.0.0.0:7700 --tls-ca ca.pem \\\n"
 "      --tls-cert controller.pem --tls-key controller.key\n"
 "  itm-controller --db topo.db --check\n"
-"  itm-controller --db topo.db --metrics 127.0.0.1:9465\n",
-	CTL_DEFAULT_HB_MS, CTL_MISSED_BEATS, CTL_DEFAULT_PUSH_MS);
+"  itm-controller --db topo.db --metrics 127.0.0.1:9465\n"
+"  itm-controller --store etcd://10.0.0.1:2379,10.0.0.2:2379,10.0.0.3:2379\n"
+"  itm-controller --store etcd://10.0.0.1:2379 --import topo.db\n",
+	CTL_DEFAULT_HB_MS, CTL_MISSED_BEATS, CTL_DEFAULT_PUSH_MS,
+	CTL_LEAD_TTL_S);
 	/* clang-format on */
 }
 
@@ -110,14 +138,31 @@ enum {
 	OPT_PLAIN,
 	OPT_HB,
 	OPT_PUSH,
-	OPT_METRICS
+	OPT_METRICS,
+	OPT_IMPORT,
+	OPT_EXPORT,
+	OPT_ADVERTISE
 };
+
+/* --db and --store name the one store. */
+static void
+set_store(struct ctl_config *cfg, const char *where)
+{
+	if (cfg->db_path && strcmp(cfg->db_path, where) != 0)
+		fatalx("give one store: --db %s and --store %s", cfg->db_path,
+		       where);
+	cfg->db_path = where;
+}
 
 static void
 parse_args(struct ctl_config *cfg, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
+		{ "store", required_argument, NULL, 's' },
+		{ "import", required_argument, NULL, OPT_IMPORT },
+		{ "export", required_argument, NULL, OPT_EXPORT },
+		{ "advertise", required_argument, NULL, OPT_ADVERTISE },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "tls-ca", required_argument, NULL, OPT_CA },
 		{ "tls-cert", required_argument, NULL, OPT_CERT },
@@ -138,9 +183,13 @@ parse_args(struct ctl_config *cfg, int argc, char **argv)
 	cfg->listen = ITM_CONTROLLER_ADDR_DEFAULT;
 	cfg->heartbeat_ms = CTL_DEFAULT_HB_MS;
 	cfg->push_timeout_ms = CTL_DEFAULT_PUSH_MS;
-	while ((ch = getopt_long(argc, argv, "d:l:nvhV", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "d:s:l:nvhV", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'd': cfg->db_path = optarg; break;
+		case 'd':
+		case 's': set_store(cfg, optarg); break;
+		case OPT_IMPORT: cfg->import_path = optarg; break;
+		case OPT_EXPORT: cfg->export_path = optarg; break;
+		case OPT_ADVERTISE: cfg->advertise = optarg; break;
 		case 'l': cfg->listen = optarg; break;
 		case OPT_CA: cfg->tls.ca_file = optarg; break;
 		case OPT_CERT: cfg->tls.cert_file = optarg; break;
@@ -171,7 +220,11 @@ check_args(struct ctl_config *cfg)
 	const struct itm_rpc_tls *t = &cfg->tls;
 
 	if (cfg->db_path == NULL)
-		fatalx("--db PATH is required (see --help)");
+		fatalx("--db PATH or --store ADDR is required (see --help)");
+	if (cfg->import_path && cfg->export_path)
+		fatalx("--import and --export: one at a time");
+	if ((cfg->import_path || cfg->export_path) && cfg->check_only)
+		fatalx("--check does not go with --import or --export");
 	if (t->ca_file || t->cert_file || t->key_file) {
 		if (!t->ca_file || !t->cert_file || !t->key_file)
 			fatalx("TLS needs all of --tls-ca, --tls-cert and "
@@ -206,21 +259,22 @@ open_store(struct ctl *c, int full)
 
 	rc = store_open(&c->store, c->cfg.db_path, err, sizeof(err));
 	if (rc < 0)
-		fatalx("database %s: %s", c->cfg.db_path, err);
+		fatalx("store %s: %s", c->cfg.db_path, err);
 	if (store_check(c->store, full) == -EBADMSG)
 		fatalx("database %s is damaged: %s.  Nothing was written to "
 		       "it.  To recover: %s",
 		       c->cfg.db_path, store_errmsg(c->store), STORE_RECOVERY);
 	rc = ctl_state_load(c, err, sizeof(err));
 	if (rc < 0)
-		fatalx("database %s: reading the current generation: %s",
+		fatalx("store %s: reading the current generation: %s",
 		       c->cfg.db_path, err);
 }
 
 static int
 check_only(struct ctl *c)
 {
-	if (access(c->cfg.db_path, F_OK) < 0) {
+	if (strncmp(c->cfg.db_path, "etcd://", 7) != 0 &&
+	    access(c->cfg.db_path, F_OK) < 0) {
 		printf("configuration OK: %s does not exist yet (it will be "
 		       "created)\n",
 		       c->cfg.db_path);
@@ -252,6 +306,7 @@ shutdown_cb(uv_signal_t *s, int signum)
 
 	log_info("signal %d: shutting down (agents keep their tables)", signum);
 	ctl_metrics_stop(c);
+	ctl_lead_stop(c);
 	ctl_nodes_stop(c);
 	ctl_state_free(c);
 	ctl_rpc_stop(c);
@@ -289,21 +344,24 @@ main(int argc, char **argv)
 	check_args(&c->cfg);
 	if (c->cfg.check_only)
 		return check_only(c);
+	if (c->cfg.import_path || c->cfg.export_path)
+		return ctl_copy_run(&c->cfg);
 	c->loop = uv_default_loop();
 	ctl_metrics_init(c);
 	open_store(c, 0);
+	ctl_lead_start(c);
 	if ((rc = ctl_rpc_start(c)) < 0)
 		fatalx("listen on %s: %s", c->cfg.listen, strerror(-rc));
 	if (ctl_metrics_start(c) < 0)
 		fatalx("cannot serve metrics; exiting");
 	ctl_nodes_start(c);
 	signals_start(c);
-	log_info("itm-controller %s: database %s, generation %llu with %zu "
-		 "nodes; listening on %s port %d (%s); heartbeat %u ms",
+	log_info("itm-controller %s: store %s, generation %llu with %zu "
+		 "nodes; listening on %s port %d (%s); heartbeat %u ms; %s",
 		 ITM_VERSION, c->cfg.db_path, (unsigned long long)c->gen,
 		 c->n_nodes, c->cfg.listen, itm_rpc_server_port(c->srv),
 		 c->cfg.use_tls ? "mutual TLS" : "plaintext",
-		 c->cfg.heartbeat_ms);
+		 c->cfg.heartbeat_ms, c->leading ? "leading" : "standing by");
 	if (!c->cfg.use_tls && !itm_rpc_addr_is_loopback(c->cfg.listen))
 		log_warnx("--insecure-plaintext: anyone who reaches %s may "
 			  "apply a topology and load modules on every node; "

@@ -101,7 +101,8 @@ liveness_cb(uv_timer_t *t)
 			  n->name, (long long)(now - n->last_seen_ms),
 			  n->agent_addr[0] ? n->agent_addr : n->mgmt,
 			  (unsigned long long)n->acked_gen);
-		seen_flush(c, n, NULL, NULL);
+		if (c->leading) /* a deposed leader leaves the store alone */
+			seen_flush(c, n, NULL, NULL);
 	}
 }
 

@@ -299,6 +299,24 @@ out:
 	free(seen);
 }
 
+/* Who leads, as this controller sees it, and the store's health. */
+static void
+h_controllers(struct itm_rpc_call *call, void *arg)
+{
+	struct ctl *c = arg;
+	Itm__V1__ControllersReply r = ITM__V1__CONTROLLERS_REPLY__INIT;
+	char health[512];
+
+	store_health(c->store, health, sizeof(health));
+	r.leader = c->leader;
+	r.answered_by = c->me;
+	r.leading = c->leading;
+	r.store = (char *)c->cfg.db_path;
+	r.store_health = health;
+	r.generation = c->gen;
+	itm_rpc_reply(call, &r.base);
+}
+
 /* ------------------------------------------------------------------ */
 /* The server                                                           */
 /* ------------------------------------------------------------------ */
@@ -329,21 +347,38 @@ h_health_watch(struct itm_rpc_call *call, void *arg)
 	itm_health_watch(call, c->loop, health_status, arg);
 }
 
+/* The calls only the leader takes (ctl_lead.c): they write the store or
+ * the agents.  A standby refuses them naming the leader. */
+#define LEADER_ONLY(h)                                             \
+	static void h##_lead(struct itm_rpc_call *call, void *arg) \
+	{                                                          \
+		if (ctl_lead_ok(arg, call))                        \
+			h(call, arg);                              \
+	}
+LEADER_ONLY(ctl_h_join)
+LEADER_ONLY(ctl_h_heartbeat)
+LEADER_ONLY(ctl_h_apply)
+LEADER_ONLY(ctl_h_rollback)
+LEADER_ONLY(ctl_h_node_load)
+LEADER_ONLY(ctl_h_node_unload)
+
 static const struct itm_rpc_method methods[] = {
 	{ ITM_HEALTH_CHECK, h_health_check },
 	{ ITM_HEALTH_WATCH, h_health_watch },
-	{ ITM_CONTROLLER_JOIN, ctl_h_join },
-	{ ITM_CONTROLLER_NODE_HEARTBEAT, ctl_h_heartbeat },
-	{ ITM_CONTROLLER_APPLY, ctl_h_apply },
+	{ ITM_CONTROLLER_JOIN, ctl_h_join_lead },
+	{ ITM_CONTROLLER_NODE_HEARTBEAT, ctl_h_heartbeat_lead },
+	{ ITM_CONTROLLER_APPLY, ctl_h_apply_lead },
 	{ ITM_CONTROLLER_SHOW_TOPOLOGY, h_show },
 	{ ITM_CONTROLLER_DIFF, h_diff },
 	{ ITM_CONTROLLER_HISTORY, h_history },
-	{ ITM_CONTROLLER_ROLLBACK, ctl_h_rollback },
+	{ ITM_CONTROLLER_ROLLBACK, ctl_h_rollback_lead },
 	{ ITM_CONTROLLER_NODES, h_nodes },
 	{ ITM_CONTROLLER_NODE_STATS, ctl_h_node_stats },
-	{ ITM_CONTROLLER_NODE_LOAD_MODULE, ctl_h_node_load },
-	{ ITM_CONTROLLER_NODE_UNLOAD_MODULE, ctl_h_node_unload },
+	{ ITM_CONTROLLER_NODE_ROUTES, ctl_h_node_routes },
+	{ ITM_CONTROLLER_NODE_LOAD_MODULE, ctl_h_node_load_lead },
+	{ ITM_CONTROLLER_NODE_UNLOAD_MODULE, ctl_h_node_unload_lead },
 	{ ITM_CONTROLLER_NODE_LIST_MODULES, ctl_h_node_list },
+	{ ITM_CONTROLLER_CONTROLLERS, h_controllers },
 };
 
 int

@@ -580,8 +580,8 @@ insert_generation(struct apply_ctx *a, const char *sha256)
 
 	s = query(a->st,
 		  "INSERT INTO generations (applied_at, comment, source,"
-		  " yaml, sha256, rollback_of) VALUES (strftime("
-		  "'%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?, ?, ?, ?)",
+		  " yaml, sha256, rollback_of) VALUES (COALESCE(?6, strftime("
+		  "'%Y-%m-%dT%H:%M:%fZ', 'now')), ?1, ?2, ?3, ?4, ?5)",
 		  "tt", in->comment ? in->comment : "",
 		  in->source ? in->source : "");
 	if (s == NULL)
@@ -591,6 +591,9 @@ insert_generation(struct apply_ctx *a, const char *sha256)
 		rc = sqlite3_bind_text(s, 4, sha256, -1, SQLITE_TRANSIENT);
 	if (rc == SQLITE_OK && in->rollback_of)
 		rc = sqlite3_bind_int64(s, 5, (sqlite3_int64)in->rollback_of);
+	if (rc == SQLITE_OK && in->applied_at)
+		rc = sqlite3_bind_text(s, 6, in->applied_at, -1,
+				       SQLITE_TRANSIENT);
 	if (rc != SQLITE_OK) {
 		sqlite3_finalize(s);
 		return fail(a->st, rc, "bind");

@@ -50,9 +50,11 @@ struct store {
 };
 
 /*
- * Open (creating and migrating as needed) the store at @where: for now a
- * file path, an SQLite database.  A store that is not an ITM one or has a
- * newer schema is refused.  On failure @err (if not NULL) says why.
+ * Open (creating and migrating as needed) the store at @where: a file
+ * path (an SQLite database) or "etcd://HOST:PORT[,HOST:PORT...][/PREFIX]
+ * [?ca=FILE&cert=FILE&key=FILE&name=NAME]" (keys under PREFIX, default
+ * /itm; TLS to etcd when ca= is given).  A store that is not an ITM one
+ * or has a newer schema is refused.  On failure @err (if not NULL) says why.
  */
 int store_open(struct store **out, const char *where, char *err, size_t errlen);
 void store_close(struct store *st);
@@ -96,6 +98,9 @@ struct store_apply {
 	/* Per node, in topo's order: the generation in which its table last
 	 * changed (pushes carry it), 0 for "this new generation". */
 	const uint64_t *table_gens;
+	/* When it was applied, "2024-05-01T12:00:00.123Z"; NULL: now (an
+	 * import keeps the original's). */
+	const char *applied_at;
 };
 
 /* Store @in as the next generation, whole or not at all; *@gen is its
@@ -179,6 +184,33 @@ int store_placement_set(struct store *st, const char *node, const char *module,
 			const char *params, uint64_t gen, int64_t now_ms);
 int store_placement_del(struct store *st, const char *node, const char *module);
 
+/*
+ * Leadership among controllers sharing one store: campaign for, or keep,
+ * the lead as @me (the value others see: "ADDR since MS") for @ttl_s
+ * seconds.  1 when @me leads (for @ttl_s from this call unless called
+ * again), 0 when another does (its value in @leader), negative when the
+ * store cannot say.  A store only one controller opens (SQLite) always
+ * answers 1.  store_resign() gives the lead up now (at shutdown).
+ */
+int store_lead(struct store *st, const char *me, int ttl_s, char *leader,
+	       size_t len);
+void store_resign(struct store *st);
+/* What the store says of its health, one line in @buf: "ok: ..." (0) or
+ * what failed (negative). */
+int store_health(struct store *st, char *buf, size_t len);
+
+/*
+ * Copy all of @src into @dst, which must hold no generation (-EEXIST):
+ * every generation with its YAML, source, comment, rollback and time of
+ * apply (numbers kept; each YAML parsed and its tables computed again,
+ * the current one's table generations as @src holds them), the agents'
+ * liveness and the placements.  SQLite to etcd and back (store_copy.c).
+ * *@n_gens: how many generations were copied.  On failure @err says why
+ * and what @dst holds is to be thrown away.
+ */
+int store_copy(struct store *dst, struct store *src, size_t *n_gens, char *err,
+	       size_t errlen);
+
 /* ------------------------------------------------------------------ */
 /* Backends                                                             */
 /* ------------------------------------------------------------------ */
@@ -214,9 +246,16 @@ struct store_ops {
 	int (*placement_del)(struct store *st, const char *node,
 			     const char *module);
 	int (*check)(struct store *st, int full); /* may be NULL */
+	/* NULL: one controller alone uses the store, it always leads. */
+	int (*lead)(struct store *st, const char *me, int ttl_s, char *leader,
+		    size_t len);
+	void (*resign)(struct store *st);
+	/* NULL: "ok" when the current generation can be read. */
+	int (*health)(struct store *st, char *buf, size_t len);
 };
 
 extern const struct store_ops store_sqlite_ops; /* store.c */
+extern const struct store_ops store_etcd_ops;	/* store_etcd/ */
 
 /* For backends: the pause of STORE_PAUSE_ENV, with the write open. */
 void store_pause_hook(void);

@@ -2,7 +2,7 @@
  * store_api.c - the store's calls (store.h) over its backends: picks the
  * backend at open, checks what a call is given, computes what every
  * backend keeps the same way (the YAML's SHA-256), frees results.  No
- * backend code here: store.c is SQLite.
+ * backend code here: store.c is SQLite, store_etcd/ etcd.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,12 +14,12 @@
 
 #include "store.h"
 
-/* Backends by the start of the address; the first that matches opens it.
- * Issue 12 adds { "etcd://", &store_etcd_ops } before SQLite. */
+/* Backends by the start of the address; the first that matches opens it. */
 static const struct backend {
 	const char *prefix; /* "" matches any: a file path */
 	const struct store_ops *ops;
 } backends[] = {
+	{ "etcd://", &store_etcd_ops },
 	{ "", &store_sqlite_ops },
 };
 
@@ -312,4 +312,38 @@ store_placement_del(struct store *st, const char *node, const char *module)
 {
 	return write_refused(st)
 		       ?: seen(st, st->ops->placement_del(st, node, module));
+}
+
+int
+store_lead(struct store *st, const char *me, int ttl_s, char *leader,
+	   size_t len)
+{
+	if (st->ops->lead == NULL) {
+		snprintf(leader, len, "%s", me);
+		return 1;
+	}
+	return st->ops->lead(st, me, ttl_s, leader, len);
+}
+
+void
+store_resign(struct store *st)
+{
+	if (st && st->ops->resign)
+		st->ops->resign(st);
+}
+
+int
+store_health(struct store *st, char *buf, size_t len)
+{
+	uint64_t gen;
+	int rc;
+
+	if (st->ops->health)
+		return st->ops->health(st, buf, len);
+	if ((rc = store_current(st, &gen)) < 0)
+		snprintf(buf, len, "%s", store_errmsg(st));
+	else
+		snprintf(buf, len, "ok: %s, schema %d", st->ops->name,
+			 store_schema_version(st));
+	return rc;
 }

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the Debian packages ITM needs to build, test and run its lab.
 # Idempotent: installs only what is missing.  Run as root on Debian 12.
-# prometheus is there for its promtool (the tests check /metrics with it):
+# prometheus is there for its promtool (the tests check /metrics with it),
+# etcd-server for the controller's etcd store (tests start their own):
 # Debian 12 has no smaller package holding it.  Packages are installed
 # without starting their daemons, and the servers of packages we only need
 # for their tools (SERVERS below) are left disabled when this script
@@ -9,15 +10,18 @@
 set -eu
 
 PKGS="build-essential cmake pkg-config clang clang-format
-libmnl-dev libnetfilter-queue-dev libnetfilter-acct-dev libuv1-dev libmicrohttpd-dev
+libmnl-dev libbpf-dev bpftool llvm libnetfilter-queue-dev libnetfilter-acct-dev libuv1-dev libmicrohttpd-dev
 libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
 libsqlite3-dev sqlite3 libyaml-dev libjansson-dev libcmocka-dev
 iptables nftables iproute2 conntrack iperf3 tcpdump iputils-ping curl
-openssl procps psmisc python3 python3-yaml python3-matplotlib nfacct prometheus
-python3-grpcio python3-grpc-tools python3-protobuf"
+openssl procps psmisc mount python3 python3-yaml python3-matplotlib nfacct prometheus
+python3-grpcio python3-grpc-tools python3-protobuf
+etcd-server etcd-client"
 
-# Services of packages installed only for their tools.
-SERVERS="prometheus"
+# Services of packages installed only for their tools (PACKAGE or
+# PACKAGE:SERVICE): etcd-server is for the tests and labs, which start
+# their own etcd on their own ports.
+SERVERS="prometheus etcd-server:etcd"
 
 # While apt installs, invoke-rc.d asks /usr/sbin/policy-rc.d whether a
 # service may start: 101 says no.  An existing policy file is left alone.
@@ -34,7 +38,7 @@ disable_servers() {
 	command -v systemctl >/dev/null 2>&1 || return 0
 	for s in $SERVERS; do
 		case " $1 " in
-		*" $s "*) systemctl disable --now "$s" >/dev/null 2>&1 || true ;;
+		*" ${s%%:*} "*) systemctl disable --now "${s#*:}" >/dev/null 2>&1 || true ;;
 		esac
 	done
 }

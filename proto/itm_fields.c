@@ -17,10 +17,15 @@ static const struct {
 	enum itm_field_kind kind;
 } field_kinds[] = {
 	{ "Counter.name", ITM_FIELD_TEXT }, /* a process module's, 47 */
-	{ "name", ITM_FIELD_NAME },	    { "module", ITM_FIELD_NAME },
-	{ "label", ITM_FIELD_NAME },	    { "kind", ITM_FIELD_NAME },
-	{ "class_names", ITM_FIELD_NAME },  { "node", ITM_FIELD_NODE },
-	{ "params", ITM_FIELD_PARAM },	    { "yaml", ITM_FIELD_YAML },
+	{ "RoutesRequest.destination", ITM_FIELD_NODE },
+	{ "name", ITM_FIELD_NAME },
+	{ "module", ITM_FIELD_NAME },
+	{ "label", ITM_FIELD_NAME },
+	{ "kind", ITM_FIELD_NAME },
+	{ "class_names", ITM_FIELD_NAME },
+	{ "node", ITM_FIELD_NODE },
+	{ "params", ITM_FIELD_PARAM },
+	{ "yaml", ITM_FIELD_YAML },
 	{ "filename", ITM_FIELD_FILENAME },
 };
 

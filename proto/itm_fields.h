@@ -15,7 +15,7 @@
  *
  *   kind      fields                                    at most
  *   name      name, module, label, kind, class_names    31
- *   node      node                                      32
+ *   node      node, RoutesRequest.destination           32
  *   param     params ("key=value")                      256
  *   yaml      yaml                                      ITM_TOPOLOGY_MAX_BYTES
  *   filename  filename                                  1024

@@ -58,6 +58,8 @@ extern "C" {
 	/* Agent: the neighbour table the controller pushes. */ \
 	X(AGENT_INSTALL_TABLE, Agent, InstallTable, neighbour_table, install_table_reply, UNARY) \
 	X(AGENT_GET_TABLE, Agent, GetTable, get_table_request, neighbour_table, UNARY) \
+	/* Agent: the routes itmRoute holds. */ \
+	X(AGENT_GET_ROUTES, Agent, GetRoutes, routes_request, routes_reply, UNARY) \
 	/* Controller: agents joining and heartbeating. */ \
 	X(CONTROLLER_JOIN, Controller, Join, join_request, join_reply, UNARY) \
 	X(CONTROLLER_NODE_HEARTBEAT, Controller, NodeHeartbeat, node_heartbeat_request, node_heartbeat_reply, UNARY) \
@@ -71,7 +73,9 @@ extern "C" {
 	X(CONTROLLER_NODE_STATS, Controller, NodeStats, node_stats_request, node_stats_reply, UNARY) \
 	X(CONTROLLER_NODE_LOAD_MODULE, Controller, NodeLoadModule, node_module_request, node_module_reply, UNARY) \
 	X(CONTROLLER_NODE_UNLOAD_MODULE, Controller, NodeUnloadModule, node_module_request, node_module_reply, UNARY) \
-	X(CONTROLLER_NODE_LIST_MODULES, Controller, NodeListModules, node_module_request, node_module_reply, UNARY)
+	X(CONTROLLER_NODE_LIST_MODULES, Controller, NodeListModules, node_module_request, node_module_reply, UNARY) \
+	X(CONTROLLER_NODE_ROUTES, Controller, NodeRoutes, node_routes_request, node_routes_reply, UNARY) \
+	X(CONTROLLER_CONTROLLERS, Controller, Controllers, controllers_request, controllers_reply, UNARY)
 
 /*
  * Standard gRPC services ITM's servers offer too (not in itm.proto):

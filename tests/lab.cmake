@@ -6,8 +6,10 @@ itm_integ_test(lab_updown lab_updown.sh TIMEOUT 120)
 itm_integ_test(qos_core qos_core.sh TIMEOUT 120)
 itm_integ_test(lab_topo lab_topo.sh TIMEOUT 180)
 itm_integ_test(lab_underlay lab_underlay.sh TIMEOUT 180)
+# --ha: etcd x3 and two controllers; the leader killed (issue 12).
+itm_integ_test(lab_ha lab_ha.sh TIMEOUT 120)
 set_tests_properties(integ.lib_selftest integ.lab_updown integ.qos_core
-                     integ.lab_topo integ.lab_underlay
+                     integ.lab_topo integ.lab_underlay integ.lab_ha
                      PROPERTIES SKIP_RETURN_CODE 77)
 
 # The delay line's queue of held packets (deploy/tools/delayq.c).

@@ -76,11 +76,15 @@ int cmd_module_unload(struct itmctl *ic, const struct parse_result *res);
 int cmd_module_list(struct itmctl *ic, const struct parse_result *res);
 int cmd_stats(struct itmctl *ic, const struct parse_result *res);
 int cmd_table(struct itmctl *ic, const struct parse_result *res);
+int cmd_routes(struct itmctl *ic, const struct parse_result *res);
+int cmd_node_routes(struct itmctl *ic, const struct parse_result *res);
+int cmd_paths(struct itmctl *ic, const struct parse_result *res);
 /* Parameters are "key=value": ITMCTL_EXIT_USAGE with a message if one is not. */
 int check_params(const struct parse_result *res);
 
 /* itmctl_controller.c: commands that go through the controller. */
 int cmd_nodes(struct itmctl *ic, const struct parse_result *res);
+int cmd_controllers(struct itmctl *ic, const struct parse_result *res);
 int cmd_node_stats(struct itmctl *ic, const struct parse_result *res);
 int cmd_node_module_load(struct itmctl *ic, const struct parse_result *res);
 int cmd_node_module_unload(struct itmctl *ic, const struct parse_result *res);

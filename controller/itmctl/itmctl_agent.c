@@ -132,3 +132,21 @@ cmd_table(struct itmctl *ic, const struct parse_result *res)
 	protobuf_c_message_free_unpacked(r, NULL);
 	return 0;
 }
+
+/* Without --agent or $ITM_AGENT, "routes" is every node's. */
+int
+cmd_routes(struct itmctl *ic, const struct parse_result *res)
+{
+	Itm__V1__RoutesRequest q = ITM__V1__ROUTES_REQUEST__INIT;
+	ProtobufCMessage *r;
+	int rc;
+
+	if (!ic->agent_given)
+		return cmd_node_routes(ic, res);
+	rc = itmctl_agent_call(ic, ITM_AGENT_GET_ROUTES, &q.base, &r);
+	if (rc)
+		return rc;
+	ic->out->routes((Itm__V1__RoutesReply *)r);
+	protobuf_c_message_free_unpacked(r, NULL);
+	return 0;
+}

@@ -25,6 +25,23 @@ cmd_nodes(struct itmctl *ic, const struct parse_result *res)
 	return ITMCTL_EXIT_OK;
 }
 
+int
+cmd_controllers(struct itmctl *ic, const struct parse_result *res)
+{
+	Itm__V1__ControllersRequest q = ITM__V1__CONTROLLERS_REQUEST__INIT;
+	ProtobufCMessage *r;
+	int rc;
+
+	(void)res;
+	rc = itmctl_controller_call(ic, ITM_CONTROLLER_CONTROLLERS, &q.base,
+				    &r);
+	if (rc)
+		return rc;
+	ic->out->controllers((Itm__V1__ControllersReply *)r);
+	protobuf_c_message_free_unpacked(r, NULL);
+	return ITMCTL_EXIT_OK;
+}
+
 /* "itmctl: stats: node n3: unreachable: connection refused" */
 static void
 node_error(const struct parse_result *res, const Itm__V1__NodeResult *e)
@@ -139,4 +156,45 @@ cmd_node_module_list(struct itmctl *ic, const struct parse_result *res)
 	ic->out->modules(res->node, r->list ? r->list : &none, &r->base);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	return ITMCTL_EXIT_OK;
+}
+
+/* NodeRoutes for @node ("" every node); *@r is the caller's to free. */
+static int
+node_routes_call(struct itmctl *ic, const char *node,
+		 Itm__V1__NodeRoutesReply **r)
+{
+	Itm__V1__NodeRoutesRequest q = ITM__V1__NODE_ROUTES_REQUEST__INIT;
+
+	q.node = (char *)node;
+	return itmctl_controller_call(ic, ITM_CONTROLLER_NODE_ROUTES, &q.base,
+				      (ProtobufCMessage **)r);
+}
+
+int
+cmd_node_routes(struct itmctl *ic, const struct parse_result *res)
+{
+	Itm__V1__NodeRoutesReply *r;
+	int rc = node_routes_call(ic, res->node ? res->node : "", &r);
+
+	if (rc)
+		return rc;
+	ic->out->node_routes(r);
+	rc = r->n_errors ? ITMCTL_EXIT_PARTIAL : ITMCTL_EXIT_OK;
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return rc;
+}
+
+int
+cmd_paths(struct itmctl *ic, const struct parse_result *res)
+{
+	Itm__V1__NodeRoutesReply *r;
+	int rc;
+
+	(void)res;
+	if ((rc = node_routes_call(ic, "", &r)) != 0)
+		return rc;
+	ic->out->paths(r);
+	rc = r->n_errors ? ITMCTL_EXIT_PARTIAL : ITMCTL_EXIT_OK;
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return rc;
 }

@@ -59,11 +59,36 @@ static const struct topic topics[] = {
 	  "not from the controller, so it shows what the node really uses\n"
 	  "(and what its modules see: itm_get_table()).\n"
 	  "  itmctl --agent 10.99.0.2:7701 table\n" },
+	{ "routes", "routes [NODE]",
+	  "Show the overlay routes itmroute holds: with --agent (or\n"
+	  "$ITM_AGENT) that agent's node; else NODE's, or every node's, asked\n"
+	  "through the controller (which asks the agents when asked: nodes it\n"
+	  "cannot reach are listed, exit status 3).  Per\n"
+	  "destination its overlay address, the path in use ('direct' or\n"
+	  "the intermediate node; '-' before any path answered), its smoothed\n"
+	  "RTT and loss, since when it is in use, how many switches so far,\n"
+	  "and the alternatives with their RTT and loss ('dead' when silent).\n"
+	  "With -o json the agent's RoutesReply, with every candidate path.\n"
+	  "  itmctl --agent unix:/run/itm/agent.sock routes\n"
+	  "  itmctl routes n1\n" },
+	{ "paths", "paths",
+	  "(controller) The overlay's measured RTT/loss matrix: per pair of\n"
+	  "nodes the round trip topo.yaml declares (twice the link's\n"
+	  "latency_ms; '-' without a link), the direct path's smoothed RTT\n"
+	  "and loss as the first node measures them ('dead' when silent), and\n"
+	  "the path in use with its RTT.  -o json: the NodeRoutesReply.\n" },
 	{ "nodes", "nodes",
 	  "(controller) List the overlay's nodes with their management and\n"
 	  "overlay addresses, whether the agent is up (joined and sending\n"
 	  "heartbeats), when it was last seen, the table generation it has\n"
 	  "acknowledged ('3 (want 5)' while it is behind), and its labels.\n" },
+	{ "controllers", "controllers",
+	  "(controller) Which controller leads among those sharing the\n"
+	  "store (etcd: --store etcd://...), since when, whether the one\n"
+	  "asked leads or stands by, its current generation and the store's\n"
+	  "health (etcd: version, raft leader and term, revision).  A\n"
+	  "standby answers too: ask any of them.\n"
+	  "  itmctl --controller 10.0.0.2:7700 controllers\n" },
 	{ "topology apply", "topology apply FILE [--dry-run]",
 	  "(controller) Send the topology in FILE (YAML, see the README; '-'\n"
 	  "reads stdin) to the controller.  It validates the whole file, stores\n"

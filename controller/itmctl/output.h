@@ -30,13 +30,17 @@ struct output {
 			const ProtobufCMessage *reply);
 	void (*stats)(const Itm__V1__StatsReply *r);
 	void (*table)(const Itm__V1__NeighbourTable *r);
+	void (*routes)(const Itm__V1__RoutesReply *r);
 	/* Controller replies (output_ctl.c). */
 	void (*nodes)(const Itm__V1__NodesReply *r);
+	void (*controllers)(const Itm__V1__ControllersReply *r);
 	void (*applied)(const Itm__V1__ApplyReply *r, int dry_run);
 	void (*topology)(const Itm__V1__TopologyReply *r);
 	void (*diff)(const Itm__V1__DiffReply *r);
 	void (*history)(const Itm__V1__HistoryReply *r);
 	void (*overlay_stats)(const Itm__V1__NodeStatsReply *r);
+	void (*node_routes)(const Itm__V1__NodeRoutesReply *r);
+	void (*paths)(const Itm__V1__NodeRoutesReply *r);
 };
 
 extern const struct output output_table;

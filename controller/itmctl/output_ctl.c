@@ -121,6 +121,17 @@ table_nodes(const Itm__V1__NodesReply *r)
 	tbl_print(&t);
 }
 
+void
+table_controllers(const Itm__V1__ControllersReply *r)
+{
+	printf("leader      %s\n", r->leader[0] ? r->leader : "none (yet)");
+	printf("answered by %s, %s\n", r->answered_by,
+	       r->leading ? "leading" : "standing by");
+	printf("generation  %" PRIu64 "\n", r->generation);
+	printf("store       %s\n", r->store);
+	printf("health      %s\n", r->store_health);
+}
+
 /* "2 updated, 1 unchanged, 1 unreachable" in the order first seen. */
 static void
 result_summary(const Itm__V1__ApplyReply *r)

@@ -53,10 +53,16 @@ void counter_rows(struct table *t, const char *node,
 /* output_ctl.c: the table output of the controller's replies. */
 void table_neighbours(const Itm__V1__NeighbourTable *r);
 void table_nodes(const Itm__V1__NodesReply *r);
+void table_controllers(const Itm__V1__ControllersReply *r);
 void table_applied(const Itm__V1__ApplyReply *r, int dry_run);
 void table_topology(const Itm__V1__TopologyReply *r);
 void table_diff(const Itm__V1__DiffReply *r);
 void table_history(const Itm__V1__HistoryReply *r);
 void table_overlay_stats(const Itm__V1__NodeStatsReply *r);
+
+/* output_routes.c: itmRoute's routes. */
+void table_routes(const Itm__V1__RoutesReply *r);
+void table_node_routes(const Itm__V1__NodeRoutesReply *r);
+void table_paths(const Itm__V1__NodeRoutesReply *r);
 
 #endif /* ITMCTL_OUTPUT_INT_H */

@@ -201,6 +201,7 @@ JSON_AS_IS(json_status, Itm__V1__StatusReply)
 JSON_AS_IS(json_stats, Itm__V1__StatsReply)
 JSON_AS_IS(json_table, Itm__V1__NeighbourTable)
 JSON_AS_IS(json_nodes, Itm__V1__NodesReply)
+JSON_AS_IS(json_controllers, Itm__V1__ControllersReply)
 JSON_AS_IS(json_topology, Itm__V1__TopologyReply)
 JSON_AS_IS(json_diff, Itm__V1__DiffReply)
 JSON_AS_IS(json_history, Itm__V1__HistoryReply)
@@ -234,6 +235,18 @@ json_applied(const Itm__V1__ApplyReply *r, int dry_run)
 	json_print(pb_to_json(&r->base));
 }
 
+static void
+json_routes(const Itm__V1__RoutesReply *r)
+{
+	json_print(pb_to_json(&r->base));
+}
+
+static void
+json_node_routes(const Itm__V1__NodeRoutesReply *r)
+{
+	json_print(pb_to_json(&r->base));
+}
+
 const struct output output_json = {
 	.name = "json",
 	.status = json_status,
@@ -242,10 +255,14 @@ const struct output output_json = {
 	.modules = json_modules,
 	.stats = json_stats,
 	.table = json_table,
+	.routes = json_routes,
 	.nodes = json_nodes,
+	.controllers = json_controllers,
 	.applied = json_applied,
 	.topology = json_topology,
 	.diff = json_diff,
 	.history = json_history,
 	.overlay_stats = json_overlay_stats,
+	.node_routes = json_node_routes,
+	.paths = json_node_routes,
 };

@@ -107,6 +107,11 @@ static const struct token t_stats_node[] = { { NOTOKEN, "", ACT_NONE, NULL },
 					       t_stats_node_mod },
 					     { ENDTOKEN, "", ACT_NONE, NULL } };
 
+static const struct token t_routes[] = { { NOTOKEN, "", ACT_NONE, NULL },
+					 { NODE, "NODE", ACT_NODE_ROUTES,
+					   t_end },
+					 { ENDTOKEN, "", ACT_NONE, NULL } };
+
 static const struct token t_stats[] = {
 	{ NOTOKEN, "", ACT_NONE, NULL },
 	{ KEYWORD, "--module", ACT_NONE, t_stats_mod },
@@ -162,9 +167,12 @@ static const struct token t_topology[] = {
 static const struct token t_main[] = {
 	{ KEYWORD, "status", ACT_STATUS, t_end },
 	{ KEYWORD, "table", ACT_TABLE, t_end },
+	{ KEYWORD, "routes", ACT_ROUTES, t_routes },
+	{ KEYWORD, "paths", ACT_PATHS, t_end },
 	{ KEYWORD, "module", ACT_NONE, t_module },
 	{ KEYWORD, "stats", ACT_STATS, t_stats },
 	{ KEYWORD, "nodes", ACT_NODES, t_end },
+	{ KEYWORD, "controllers", ACT_CONTROLLERS, t_end },
 	{ KEYWORD, "topology", ACT_NONE, t_topology },
 	{ KEYWORD, "help", ACT_HELP, t_help },
 	{ ENDTOKEN, "", ACT_NONE, NULL }

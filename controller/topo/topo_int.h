@@ -44,6 +44,7 @@ struct topo_ctx {
 	int have_nodes;		    /* "nodes" was a list */
 	struct topo_node_src *nsrc; /* parallel to cfg->nodes */
 	struct topo_link_src *lsrc; /* parallel to cfg->links */
+	struct topo_node defaults;  /* top-level "modules": every node's */
 };
 
 /* Pool allocation: freed all at once with the config.  NULL sets c->oom. */

@@ -481,10 +481,56 @@ top_comment(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 		topo_word(c, v, path, "one line of text", topo_check_comment);
 }
 
+/* Top-level "modules": placed on every node that does not list a module
+ * of the same name itself (its own entry wins). */
+static void
+top_modules(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
+{
+	(void)obj;
+	node_modules(c, v, path, &c->defaults);
+}
+
+static int
+node_has_module(const struct topo_node *n, const char *name)
+{
+	for (size_t i = 0; i < n->n_modules; i++)
+		if (n->modules[i].name && strcmp(n->modules[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+merge_defaults(struct topo_ctx *c, struct topo_node *n)
+{
+	const struct topo_node *d = &c->defaults;
+	struct topo_module *mods;
+	size_t k = n->n_modules;
+
+	mods = topo_alloc(c, (n->n_modules + d->n_modules + 1) * sizeof(*mods));
+	if (mods == NULL)
+		return;
+	if (n->n_modules)
+		memcpy(mods, n->modules, n->n_modules * sizeof(*mods));
+	for (size_t i = 0; i < d->n_modules; i++)
+		if (d->modules[i].name &&
+		    !node_has_module(n, d->modules[i].name))
+			mods[k++] = d->modules[i];
+	if (k > TOPO_MAX_MODULES) {
+		topo_fault(c, n->line,
+			   "node %s: more than %d modules with the top-level "
+			   "ones",
+			   n->name ? n->name : "?", TOPO_MAX_MODULES);
+		return;
+	}
+	n->modules = mods;
+	n->n_modules = k;
+}
+
 static const struct topo_field top_fields[] = {
 	{ "nodes", 1, top_nodes },
 	{ "links", 0, top_links },
 	{ "comment", 0, top_comment },
+	{ "modules", 0, top_modules },
 };
 
 void
@@ -497,5 +543,8 @@ topo_walk_top(struct topo_ctx *c, yaml_node_t *root)
 			   topo_kind(root));
 		return;
 	}
-	topo_walk_map(c, root, "", top_fields, 3, NULL);
+	topo_walk_map(c, root, "", top_fields,
+		      sizeof(top_fields) / sizeof(top_fields[0]), NULL);
+	for (size_t i = 0; c->defaults.n_modules && i < c->cfg->n_nodes; i++)
+		merge_defaults(c, &c->cfg->nodes[i]);
 }

@@ -2,7 +2,7 @@
 # lab.sh - a local lab of network namespaces as ITM nodes.
 #
 #   lab.sh up     [-n NAME] [--rate R] [--delay D] [line | --spec FILE]
-#   lab.sh up     [-n NAME] --topo FILE [--underlay] [--shape]
+#   lab.sh up     [-n NAME] --topo FILE [--underlay] [--shape] [--ha]
 #   lab.sh down   [-n NAME]
 #   lab.sh status [-n NAME]
 #   lab.sh list
@@ -22,7 +22,9 @@
 # overlay from a topo.yaml instead: itm-controller, one itm-agent per node,
 # the topology applied (topo.sh); --shape makes the links' bandwidth and
 # latency_ms real; --underlay joins the nodes by "the Internet" instead of
-# one link per topo.yaml link.  impair changes a path at run time.
+# one link per topo.yaml link; --ha runs the control plane highly
+# available: a 3-member etcd cluster and two controllers on it (one
+# leads), agents given both.  impair changes a path at run time.
 # The namespace helpers are those of tests/integ/lib.sh, in lab mode.
 set -u
 
@@ -184,6 +186,7 @@ cmd_up() {
 	local spec="$LAB_DIR/line.spec" topo="" plan
 	TOPO_SHAPE=""
 	TOPO_UNDERLAY=""
+	TOPO_HA=""
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--rate) RATE=${2:?--rate needs a value}; shift 2 ;;
@@ -192,6 +195,7 @@ cmd_up() {
 		--topo) topo=${2:?--topo needs a file}; shift 2 ;;
 		--shape) TOPO_SHAPE=1; shift ;;
 		--underlay) TOPO_UNDERLAY=1; shift ;;
+		--ha) TOPO_HA=1; shift ;;
 		line) spec="$LAB_DIR/line.spec"; shift ;;
 		*) die "up: unknown argument '$1'" ;;
 		esac
@@ -209,6 +213,7 @@ cmd_up() {
 	else
 		[ -z "$TOPO_SHAPE" ] || die "--shape goes with --topo"
 		[ -z "$TOPO_UNDERLAY" ] || die "--underlay goes with --topo"
+		[ -z "$TOPO_HA" ] || die "--ha goes with --topo"
 		spec_read "$spec"
 	fi
 	[ "$(id -u)" -eq 0 ] || die "needs root"

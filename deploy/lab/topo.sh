@@ -3,7 +3,9 @@
 #
 #   itmlab-NAME-_ctl   itm-controller (SQLite file in the lab's state dir)
 #                      at the last free address of the nodes' mgmt /24,
-#                      port 7700
+#                      port 7700; with --ha a 3-member etcd cluster on its
+#                      loopback and two controllers on it (ports 7700 and
+#                      7702, one leads), the agents given both
 #   itmlab-NAME-_net   the network between the nodes (net.sh)
 #   itmlab-NAME-NODE   one per node: lo holds its overlay address;
 #                      forwarding on; itm-agent --node NODE --listen MGMT
@@ -70,10 +72,72 @@ topo_plan_read() {
 topo_ctl_addr() { echo "$TOPO_CTL_IP:$TOPO_CTL_PORT"; }
 
 # topo_itmctl ARGS...: itmctl against the lab's controller, from its
-# namespace (the only place the management network exists).
+# namespace (the only place the management network exists); with --ha,
+# the one that leads (else the first).
 topo_itmctl() {
 	itm_exec "$TOPO_CTL_NODE" "$(itm_ctl_bin)" \
-		--controller "$(cat "$ITM_TMP/controller")" "$@"
+		--controller "$(topo_leader)" "$@"
+}
+
+topo_leader() {
+	local a list
+	list=$(cat "$ITM_TMP/controllers" 2>/dev/null || cat "$ITM_TMP/controller")
+	for a in ${list//,/ }; do
+		itm_exec "$TOPO_CTL_NODE" "$(itm_ctl_bin)" --controller "$a" \
+			controllers 2>/dev/null | grep -q ', leading$' &&
+			{ echo "$a"; return; }
+	done
+	echo "${list%%,*}"
+}
+
+# ---------------------------------------------------------------------
+# --ha: etcd members m1..m3 on the controller namespace's loopback
+# (clients on 2379, 2479, 2579) and a second controller on port
+# TOPO_CTL_PORT + 2; the agents are given both.
+TOPO_ETCD=etcd://127.0.0.1:2379,127.0.0.1:2479,127.0.0.1:2579/itm
+
+topo_etcd_member() {	# N
+	local cp=$((2279 + 100 * $1)) pp=$((2280 + 100 * $1)) c=""
+	for m in 1 2 3; do c+="${c:+,}m$m=http://127.0.0.1:$((2280 + 100 * m))"; done
+	itm_bg "$TOPO_CTL_NODE" --name "etcd-m$1" etcd --name "m$1" \
+		--data-dir "$ITM_TMP/etcd-m$1" \
+		--listen-client-urls "http://127.0.0.1:$cp" \
+		--advertise-client-urls "http://127.0.0.1:$cp" \
+		--listen-peer-urls "http://127.0.0.1:$pp" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$pp" \
+		--initial-cluster "$c" --logger zap --log-level warn
+}
+
+topo_etcd() {
+	local m
+	itm__need etcd etcdctl
+	for m in 1 2 3; do topo_etcd_member "$m"; done
+	itm_wait_for 20 itm_exec "$TOPO_CTL_NODE" etcdctl \
+		--endpoints 127.0.0.1:2379,127.0.0.1:2479,127.0.0.1:2579 \
+		endpoint health || itm_fail "the lab's etcd cluster did not come up"
+	echo "etcd: 3 members in $(itm_nsname "$TOPO_CTL_NODE") (127.0.0.1:2379, :2479, :2579)"
+}
+
+# topo_controllers: where agents find the control plane ("A" or "A,B").
+topo_controllers() {
+	if [ -n "${TOPO_HA:-}" ]; then
+		echo "$(topo_ctl_addr),$TOPO_CTL_IP:$((TOPO_CTL_PORT + 2))"
+	else
+		topo_ctl_addr
+	fi
+}
+
+# topo_ctl_start NAME ADDR STORE: an itm-controller (--db FILE, or
+# --store etcd://...).
+topo_ctl_start() {
+	local opt=--db
+	case $3 in etcd://*) opt=--store ;; esac
+	itm_bg "$TOPO_CTL_NODE" --name "$1" \
+		"$ITM_BUILD/controller/itm-controller" "$opt" "$3" \
+		--listen "$2" --advertise "$2" --insecure-plaintext --heartbeat-ms 500
+	itm_wait_for 15 itm_exec "$TOPO_CTL_NODE" "$(itm_ctl_bin)" \
+		--controller "$2" controllers ||
+		itm_fail "itm-controller does not answer at $2"
 }
 
 # ---------------------------------------------------------------------
@@ -103,12 +167,17 @@ topo_controller() {
 			itm_fail "cannot make the management bridge in $ns"
 	fi
 	topo_ctl_addr >"$ITM_TMP/controller"
-	itm_bg "$TOPO_CTL_NODE" --name controller \
-		"$ITM_BUILD/controller/itm-controller" --db "$ITM_TMP/topology.db" \
-		--listen "$(topo_ctl_addr)" --insecure-plaintext --heartbeat-ms 500
-	itm_wait_for 15 topo_itmctl nodes ||
-		itm_fail "itm-controller does not answer at $(topo_ctl_addr)"
-	echo "itm-controller at $(topo_ctl_addr) (namespace $ns), database $ITM_TMP/topology.db"
+	topo_controllers >"$ITM_TMP/controllers"
+	if [ -z "${TOPO_HA:-}" ]; then
+		topo_ctl_start controller "$(topo_ctl_addr)" "$ITM_TMP/topology.db"
+		echo "itm-controller at $(topo_ctl_addr) (namespace $ns), database $ITM_TMP/topology.db"
+		return
+	fi
+	topo_etcd
+	topo_ctl_start controller "$(topo_ctl_addr)" "$TOPO_ETCD"
+	topo_ctl_start controller2 "$TOPO_CTL_IP:$((TOPO_CTL_PORT + 2))" "$TOPO_ETCD"
+	echo "itm-controllers at $(topo_controllers) (namespace $ns), store $TOPO_ETCD"
+	topo_itmctl controllers | sed 's/^/  /'
 }
 
 # The controller's own check of the whole file, before any node exists.
@@ -212,7 +281,7 @@ topo_agent() {
 	local name=$1 mgmt=$2 port=$3
 	# the lab's management network is its own namespaces' veths
 	itm_agent_start "$name" "$name" --listen "$mgmt:$port" \
-		--insecure-plaintext --controller "$(topo_ctl_addr)"
+		--insecure-plaintext --controller "$(topo_controllers)"
 	echo "itm-agent $name: pid $ITM_LAST_PID, listens on $mgmt:$port, log $ITM_LAST_LOG"
 }
 

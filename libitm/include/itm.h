@@ -435,6 +435,44 @@ int itm_register_table_func(itm_table_func f, void *arg);
 int itm_unregister_table_func(itm_table_func f, void *arg);
 
 /* ---------------------------------------------------------------------
+ * Routes (plugin ABI 1.2): what an overlay-routing module (itmroute)
+ * reports, shown by `itmctl routes` and sent to the controller.
+ * ------------------------------------------------------------------- */
+
+/* One candidate path towards a destination. */
+struct itm_route_path {
+	const char *via;  /* the intermediate node's name; "" direct */
+	uint32_t rtt_us;  /* smoothed RTT, 0 when never answered */
+	uint32_t loss_pm; /* loss, per mille */
+	int alive;
+};
+
+/* The route to one destination: the path in use and every candidate. */
+struct itm_route {
+	const char *dest;    /* the destination node's name */
+	const char *overlay; /* its overlay address, as text */
+	const char *via;     /* the path in use: "" direct, else via node */
+	uint32_t rtt_us, loss_pm;
+	uint64_t since;	   /* unix time the path in use was chosen, 0 none */
+	uint64_t switches; /* path changes so far */
+	const struct itm_route_path *paths;
+	size_t n_paths;
+};
+
+/* Called with each route; the strings are copied. */
+typedef void (*itm_route_emit)(void *ctx, const struct itm_route *r);
+
+/*
+ * Have @f(@emit, @ctx, @arg) called whenever the host is asked for this
+ * node's routes: @f calls @emit once per destination.  @f runs where
+ * timers do.  One per module (-EEXIST for a second); unloading
+ * unregisters it.  In-agent modules only (-ENOTSUP in a process).
+ */
+typedef void (*itm_routes_func)(itm_route_emit emit, void *ctx, void *arg);
+int itm_register_routes_func(itm_routes_func f, void *arg);
+int itm_unregister_routes_func(itm_routes_func f, void *arg);
+
+/* ---------------------------------------------------------------------
  * Process modules (paper section 6.2).
  * ------------------------------------------------------------------- */
 

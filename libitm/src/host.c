@@ -89,6 +89,25 @@ itm_unregister_table_func(itm_table_func f, void *arg)
 }
 
 int
+itm_register_routes_func(itm_routes_func f, void *arg)
+{
+	if (host == NULL || host->register_routes_func == NULL) {
+		itm__set_error("itm_register_routes_func: in-agent modules "
+			       "only");
+		return -ENOTSUP;
+	}
+	return host->register_routes_func(f, arg);
+}
+
+int
+itm_unregister_routes_func(itm_routes_func f, void *arg)
+{
+	if (host == NULL || host->unregister_routes_func == NULL)
+		return -ENOTSUP;
+	return host->unregister_routes_func(f, arg);
+}
+
+int
 itm_register_fd(int fd, unsigned int events, itm_fd_cb cb, void *arg)
 {
 	return host && host->register_fd

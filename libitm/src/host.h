@@ -27,6 +27,8 @@ struct itm__host_ops {
 	const struct itm_table *(*get_table)(void);
 	int (*register_table_func)(itm_table_func f, void *arg);
 	int (*unregister_table_func)(itm_table_func f, void *arg);
+	int (*register_routes_func)(itm_routes_func f, void *arg);
+	int (*unregister_routes_func)(itm_routes_func f, void *arg);
 };
 
 void itm__host_set(const struct itm__host_ops *ops);

@@ -1,11 +1,13 @@
 #!/bin/bash
 # push_bench.sh - time from Apply to every agent acknowledging the new
-# generation, for 4, 16 and 64 agents (see tests/bench/README.md).
+# generation, for 4, 16 and 64 agents (see tests/bench/README.md), on
+# each store asked for (SQLite, etcd).
 #
-#   tests/bench/push_bench.sh [-r ROUNDS] [-n "4 16 64"]
+#   tests/bench/push_bench.sh [-r ROUNDS] [-n "4 16 64"] [-s "sqlite etcd"]
 #
-# On loopback, no root needed.  For each agent count N: an itm-controller
-# on a fresh database, fake_agents simulating N agents (real Join,
+# On loopback, no root needed.  For each store and agent count N: an
+# itm-controller on a fresh store (an SQLite file; or a new prefix in one
+# etcd started here, data in a temporary directory), fake_agents simulating N agents (real Join,
 # heartbeats and InstallTable), a ring topology of N nodes.  Each round
 # changes every link's cost, so every node's table changes, and times
 # Controller.Apply: its reply comes once every agent acknowledged (or the
@@ -14,11 +16,13 @@
 set -eu
 ROUNDS=9
 COUNTS="4 16 64"
-while getopts r:n: o; do
+STORES=sqlite
+while getopts r:n:s: o; do
 	case $o in
 	r) ROUNDS=$OPTARG ;;
 	n) COUNTS=$OPTARG ;;
-	*) echo "usage: push_bench.sh [-r ROUNDS] [-n COUNTS]" >&2; exit 2 ;;
+	s) STORES=$OPTARG ;;
+	*) echo "usage: push_bench.sh [-r ROUNDS] [-n COUNTS] [-s STORES]" >&2; exit 2 ;;
 	esac
 done
 : "${ITM_BUILD:=$(cd "$(dirname "$0")/../.." && pwd)/build}"
@@ -34,7 +38,7 @@ TMP=$(mktemp -d /tmp/push_bench.XXXXXX)
 PIDS=()
 cleanup() {
 	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}" ${ETCD_PID:-}; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	rm -rf "$TMP"
 }
@@ -54,22 +58,50 @@ ring() {	# N COST
 	done
 }
 
+ETCD_PORT=${PUSH_BENCH_ETCD_PORT:-17379}
+etcd_start() {
+	command -v etcd >/dev/null || { echo "push_bench: etcd is not installed (etcd-server)" >&2; exit 1; }
+	etcd --name pb --data-dir "$TMP/etcd" \
+		--listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
+		--advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+		--listen-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_PORT + 1))" \
+		--initial-cluster "pb=http://127.0.0.1:$((ETCD_PORT + 1))" \
+		--logger zap --log-level error >"$TMP/etcd.log" 2>&1 &
+	ETCD_PID=$!
+	for _ in $(seq 100); do
+		etcdctl --endpoints "127.0.0.1:$ETCD_PORT" endpoint health >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "push_bench: etcd did not start: $(tail -3 "$TMP/etcd.log")" >&2; exit 1
+}
+where() {	# STORE N: the controller's --store
+	case $1 in
+	sqlite) echo "$TMP/bench-$2.db" ;;
+	etcd) echo "etcd://127.0.0.1:$ETCD_PORT/bench$2" ;;
+	esac
+}
+
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-one_count() {	# N -> prints the median in ms
-	local n=$1 db=$TMP/bench-$1.db r out ctl fake up
-	"$CTL" --db "$db" --listen "127.0.0.1:$PORT" >"$TMP/ctl-$n.log" 2>&1 &
+one_count() {	# STORE N -> prints the median in ms
+	local n=$2 db r out ctl fake up
+	db=$(where "$1" "$n")
+	"$CTL" --store "$db" --listen "127.0.0.1:$PORT" --push-timeout-ms 20000 >"$TMP/ctl-$n.log" 2>&1 &
 	ctl=$!; PIDS+=("$ctl")
 	for _ in $(seq 50); do "$CLIENT" "127.0.0.1:$PORT" history >/dev/null 2>&1 && break; sleep 0.1; done
 	ring "$n" 1 >"$TMP/ring.yaml"
 	"$CLIENT" "127.0.0.1:$PORT" apply "$TMP/ring.yaml" >/dev/null
 	"$FAKE" "127.0.0.1:$PORT" "$n" "$BASE" f >"$TMP/fake-$n.log" 2>&1 &
 	fake=$!; PIDS+=("$fake")
-	for _ in $(seq 100); do
+	for _ in $(seq 300); do
 		up=$("$CLIENT" "127.0.0.1:$PORT" nodes | grep -c ' up acked 1 ' || true)
 		[ "$up" = "$n" ] && break
 		sleep 0.1
 	done
+	# one_count runs in $(...): its processes are its own to stop.
+	OWN="$fake $ctl"
+	trap 'kill -9 $OWN 2>/dev/null' EXIT
 	[ "$up" = "$n" ] || { echo "push_bench: only $up of $n agents joined" >&2; exit 1; }
 	for ((r = 1; r <= ROUNDS; r++)); do
 		ring "$n" $((r + 1)) >"$TMP/ring.yaml"
@@ -83,14 +115,17 @@ one_count() {	# N -> prints the median in ms
 	median <"$TMP/times-$n"
 }
 
-printf '%-8s %12s %12s %12s %10s\n' agents "median ms" "min ms" "max ms" "x(4)"
-first=""
-for n in $COUNTS; do
-	m=$(one_count "$n")
-	lo=$(sort -n "$TMP/times-$n" | head -1)
-	hi=$(sort -n "$TMP/times-$n" | tail -1)
-	: "${first:=$m}"
-	printf '%-8s %12.2f %12.2f %12.2f %10.2f\n' "$n" "$m" "$lo" "$hi" \
-		"$(awk -v a="$m" -v b="$first" 'BEGIN { print a / b }')"
+case " $STORES " in *" etcd "*) etcd_start ;; esac
+printf '%-8s %-8s %12s %12s %12s %10s\n' store agents "median ms" "min ms" "max ms" "x(first)"
+for st in $STORES; do
+	first=""
+	for n in $COUNTS; do
+		m=$(one_count "$st" "$n")
+		lo=$(sort -n "$TMP/times-$n" | head -1)
+		hi=$(sort -n "$TMP/times-$n" | tail -1)
+		: "${first:=$m}"
+		printf '%-8s %-8s %12.2f %12.2f %12.2f %10.2f\n' "$st" "$n" "$m" "$lo" "$hi" \
+			"$(awk -v a="$m" -v b="$first" 'BEGIN { print a / b }')"
+	done
 done
-echo "($ROUNDS rounds each; Apply = validate + one SQLite transaction + concurrent pushes + acks)"
+echo "($ROUNDS rounds each; Apply = validate + one store transaction (SQLite, or one etcd Txn) + concurrent pushes + acks)"

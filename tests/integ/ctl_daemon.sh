@@ -13,7 +13,11 @@
 #    the database holds the old generation whole, agents kept their
 #    tables; the next apply works;
 #  - restart from the same database: nodes, history and tables intact;
-#  - rollback, stats and module list through the controller.
+#  - rollback, stats and module list through the controller;
+#  - the store exported to SQLite, imported into an empty store and
+#    exported again holds the same rows.
+# integ.ctl_daemon.etcd runs it all again on etcd (ITM_TEST_STORE=etcd):
+# the database is then etcd's content exported to SQLite.
 . "$ITM_SRC/tests/integ/lib.sh"
 itm_init ctl_daemon
 command -v sqlite3 >/dev/null || itm_skip "sqlite3 CLI missing"
@@ -24,6 +28,7 @@ APORT=7791
 DB=$ITM_TMP/ctl.db
 CTL_BIN=$ITM_BUILD/controller/itm-controller
 CLIENT=$ITM_BUILD/tests/tools/ctl_client
+ITMCTL=$(itm_ctl_bin)
 [ -x "$CTL_BIN" ] || itm_fail "itm-controller is not built"
 [ -x "$CLIENT" ] || itm_fail "ctl_client is not built"
 
@@ -32,21 +37,27 @@ for i in 1 2 3; do
 	itm_ns "n$i"
 	itm_link c "n$i" "10.$X.$i.1/24" "10.$X.$i.2/24"
 done
+itm_store c "$DB"
 
 # cli ARGS...: ctl_client against the controller, from c.
 cli() { itm_exec c "$CLIENT" "127.0.0.1:$PORT" "$@"; }
 # table N: the table agent nI holds, read from the agent.
 table() { itm_exec c "$CLIENT" "10.$X.$1.2:$APORT" table; }
 table_gen() { table "$1" | awk '/^table/ { print $4 }'; }
-sql() { sqlite3 -batch "file:$DB?mode=ro" "$1"; }
+# sql QUERY: the store read with sqlite3 (an etcd store exported first).
+sql() { sqlite3 -batch "file:$(itm_store_sqlite)?mode=ro" "$1"; }
 
 CTL_PID=""
 ctl_start() {
-	itm_bg c --name controller "$CTL_BIN" --db "$DB" \
+	itm_bg c --name controller "$CTL_BIN" --store "$ITM_STORE" \
 		--listen "0.0.0.0:$PORT" --insecure-plaintext --heartbeat-ms 300 \
 		--push-timeout-ms 1000
 	CTL_PID=$ITM_LAST_PID
 	itm_wait_for 10 cli history || itm_fail "controller does not answer"
+	# On etcd a controller restarted after kill -9 stands by until the
+	# dead one's lead (its lease) has run out.
+	itm_wait_for 10 eval 'itm_exec c "$ITMCTL" --controller 127.0.0.1:$PORT controllers |
+		grep -q ", leading$"' || itm_fail "controller does not lead"
 }
 
 topo() {	# COST_N2_N3 [COST_N1_N2]
@@ -200,6 +211,37 @@ out=$(cli load n2 nosuchmod) && itm_fail "unknown module loaded: $out"
 itm_assert_match "$out" "node n2: .*nosuchmod" "load error names node and module"
 out=$(cli stats n9) && itm_fail "stats of an unknown node: $out"
 itm_assert_match "$out" "NOT_FOUND" "stats of an unknown node"
+
+# --- the whole store into SQLite and back (--export, --import) ----------
+# The SQLite store exported is the file copied; either way the copy is
+# imported into an empty store (etcd: another prefix; SQLite: a new file)
+# and exported again: the same rows, times of apply included.
+dump() {
+	sqlite3 -batch "file:$1?mode=ro" 'SELECT * FROM generations;
+		SELECT * FROM nodes; SELECT * FROM links; SELECT * FROM node_labels;
+		SELECT node, acked_gen, agent_addr FROM agents ORDER BY node;
+		SELECT node, module, params, gen FROM placements'
+}
+ctlx() { itm_exec c "$CTL_BIN" "$@"; }
+E1=$ITM_TMP/export1.db
+E2=$ITM_TMP/export2.db
+case $ITM_STORE in
+etcd://*) COPY=${ITM_STORE%/itm}/imported ;;
+*) COPY=$ITM_TMP/imported.db ;;
+esac
+out=$(ctlx --store "$ITM_STORE" --export "$E1") || itm_fail "export: $out"
+itm_assert_match "$out" "exported 5 generations from $ITM_STORE into $E1" "export"
+out=$(ctlx --store "$COPY" --import "$E1") || itm_fail "import: $out"
+itm_assert_match "$out" "imported 5 generations" "import"
+out=$(ctlx --store "$COPY" --import "$E1" 2>&1) && itm_fail "import into a full store: $out"
+itm_assert_match "$out" "not empty: it holds generation 5" "import refused"
+out=$(ctlx --store "$COPY" --export "$E1" 2>&1) && itm_fail "export over a file: $out"
+itm_assert_match "$out" "the file exists" "export refused"
+ctlx --store "$COPY" --export "$E2" >/dev/null || itm_fail "export of the import"
+itm_assert_eq "$(dump "$E2")" "$(dump "$E1")" "the import exported again"
+itm_assert_match "$(dump "$E1")" "^1\|20[0-9-]*T[0-9:.]*Z\|ctl_daemon test" \
+	"generation 1 with its time of apply"
+itm_log "store exported, imported into $COPY, exported again: same rows"
 
 grep -l "Sanitizer" "$ITM_TMP"/controller*.log &&
 	itm_fail "the controller reported a sanitizer error"

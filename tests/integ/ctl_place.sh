@@ -48,7 +48,8 @@ print(" ".join(mods[0].get("params", [])) if mods else "absent")' "$2"
 
 has_param() { [[ " $(params "$1" "$2") " == *" $3 "* ]]; }
 
-sql() { sqlite3 -batch "file:$DB?mode=ro" "$1"; }
+# sql QUERY: the store read with sqlite3 (an etcd store exported first).
+sql() { sqlite3 -batch "file:$(itm_store_sqlite)?mode=ro" "$1"; }
 
 # apply FILE: itmctl topology apply; its output in $OUT, status in $RC.
 apply() {
@@ -94,7 +95,8 @@ for n in cpn1 cpn2; do
 	itm_ns "$n"
 	itm_link cpctl "$n" "10.$X.15${n#cpn}.1/24" "$(mgmt_ip "$n")/24"
 done
-itm_bg cpctl --name controller "$CTL_BIN" --db "$DB" \
+itm_store cpctl "$DB"
+itm_bg cpctl --name controller "$CTL_BIN" --store "$ITM_STORE" \
 	--listen "0.0.0.0:$CPORT" --insecure-plaintext --heartbeat-ms 300
 CTL_PID=$ITM_LAST_PID
 CTL_LOG=$ITM_LAST_LOG

@@ -744,6 +744,65 @@ EOF
 itm_agent_bin() { echo "$ITM_BUILD/agent/itm-agent"; }
 itm_ctl_bin() { echo "$ITM_BUILD/controller/itmctl/itmctl"; }
 
+# ---------------------------------------------------------------------
+# The controller's store: SQLite, or etcd with ITM_TEST_STORE=etcd
+# ---------------------------------------------------------------------
+
+# itm_store NODE FILE: set ITM_STORE, what a controller in NODE's
+# namespace is given as --store: the SQLite FILE, or with
+# ITM_TEST_STORE=etcd (the integ.*.etcd variants of the controller tests)
+# a real etcd started in NODE's namespace on its own loopback, data under
+# ITM_TMP, stopped with the namespace.
+itm_store() {
+	ITM_STORE_NODE=$1
+	if [ "${ITM_TEST_STORE:-sqlite}" != etcd ]; then
+		ITM_STORE=$2
+		return 0
+	fi
+	itm__need etcd etcdctl
+	itm_bg "$1" --name etcd etcd --name itm --data-dir "$ITM_TMP/etcd" \
+		--listen-client-urls http://127.0.0.1:2379 \
+		--advertise-client-urls http://127.0.0.1:2379 \
+		--listen-peer-urls http://127.0.0.1:2380 \
+		--initial-advertise-peer-urls http://127.0.0.1:2380 \
+		--initial-cluster itm=http://127.0.0.1:2380 \
+		--logger zap --log-level warn
+	itm_wait_for 15 itm_exec "$1" etcdctl --endpoints 127.0.0.1:2379 \
+		endpoint health ||
+		itm_fail "etcd did not start in $1: $(tail -5 "$ITM_LAST_LOG")"
+	ITM_STORE=etcd://127.0.0.1:2379/itm
+	itm_log "store: $ITM_STORE (etcd in $1)"
+}
+
+# itm_store_sqlite: a file to read the store with sqlite3: the SQLite
+# file itself, or the etcd store exported (itm-controller --export) to a
+# fresh one.
+itm_store_sqlite() {
+	local out=$ITM_TMP/store-export.db
+	case $ITM_STORE in
+	etcd://*)
+		rm -f "$out" "$out-wal" "$out-shm"
+		itm_exec "$ITM_STORE_NODE" "$ITM_BUILD/controller/itm-controller" \
+			--store "$ITM_STORE" --export "$out" >/dev/null ||
+			return 1
+		echo "$out"
+		;;
+	*) echo "$ITM_STORE" ;;
+	esac
+}
+
+# itm_store_stamp: changes whenever anything is written to the store: the
+# SQLite file's and its WAL's checksums, or etcd's revision.
+itm_store_stamp() {
+	case $ITM_STORE in
+	etcd://*)
+		itm_exec "$ITM_STORE_NODE" etcdctl --endpoints 127.0.0.1:2379 \
+			endpoint status -w json | grep -o '"revision":[0-9]*'
+		;;
+	*) cat "$ITM_STORE" "$ITM_STORE-wal" 2>/dev/null | cksum ;;
+	esac
+}
+
 # Unix socket of agent NAME.
 itm_agent_sock() { echo "$ITM_TMP/agent-$1.sock"; }
 

@@ -2,13 +2,17 @@
  * test_store.c - the controller's store (controller/store.h), given
  * topologies parsed here as the controller parses them.
  *
- * The API tests run once per backend in backends[] (SQLite today; issue
- * 12's etcd store adds a line): generations stored whole with their YAML,
- * the table generations stored as given, what a store refuses, agent
- * liveness, module placements.  The SQLite tests then read the database
- * file with SQLite itself: schema and pragmas, refusal of foreign or
- * newer databases, the rows of an apply, the migration that added
- * placements, and atomicity of an apply under kill -9.
+ * The API tests run once per backend in backends[] (SQLite, and etcd: a
+ * real etcd started here on loopback, skipped only when etcd is not
+ * installed): generations stored whole with their YAML, the table
+ * generations stored as given, what a store refuses, agent liveness,
+ * module placements.  The SQLite tests then read the database file with
+ * SQLite itself: schema and pragmas, refusal of foreign or newer
+ * databases, the rows of an apply, the migration that added placements,
+ * and atomicity of an apply under kill -9.  The etcd tests read the keys
+ * with an etcd client: the values of an apply, refusal of foreign or
+ * newer stores and of bad addresses, kill -9 mid-apply, and two applies
+ * racing (compare-and-swap on the generation).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -26,7 +30,10 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "etcd_kv.h"
+#include "etcd_server.h"
 #include "store.h"
+#include "store_values.pb-c.h"
 
 static char dir[] = "/tmp/itm-test-store-XXXXXX";
 static char db[200]; /* the SQLite tests' file */
@@ -48,8 +55,19 @@ sqlite_fresh(char *where, size_t len)
 	snprintf(where, len, "%s/t%d.db", dir, ++seq);
 }
 
+static struct etcd_server etcd;
+
+/* A prefix of its own in the one etcd of this run. */
+static void
+etcd_fresh(char *where, size_t len)
+{
+	snprintf(where, len, "etcd://127.0.0.1:%d/t%d", etcd.client_port,
+		 ++seq);
+}
+
 static const struct backend backends[] = {
 	{ "sqlite", sqlite_fresh },
+	{ "etcd", etcd_fresh },
 };
 
 static const struct backend *backend = &backends[0];
@@ -871,6 +889,395 @@ kill_random(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* etcd: the keys themselves                                            */
+/* ------------------------------------------------------------------ */
+
+/* The store's prefix in etcd: "/t7/" of "etcd://127.0.0.1:P/t7". */
+static const char *
+etcd_prefix(char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/", strchr(where + strlen("etcd://"), '/'));
+	return buf;
+}
+
+static struct etcd_kv *
+etcd_client(void)
+{
+	struct etcd_kv *kv;
+	char ep[64], err[256];
+
+	snprintf(ep, sizeof(ep), "127.0.0.1:%d", etcd.client_port);
+	if (etcd_kv_open(&kv, ep, NULL, err, sizeof(err)) != 0)
+		fail_msg("etcd client: %s", err);
+	return kv;
+}
+
+/* Put @val at the store's prefix + @key, with a client of our own. */
+static void
+etcd_raw_put(const char *key, const char *val)
+{
+	struct etcd_kv *kv = etcd_client();
+	char k[300], pre[200], err[256];
+
+	snprintf(k, sizeof(k), "%s%s", etcd_prefix(pre, sizeof(pre)), key);
+	if (etcd_put(kv, k, val, strlen(val), err, sizeof(err)) != 0)
+		fail_msg("etcd put %s: %s", k, err);
+	etcd_kv_close(kv);
+}
+
+/* The value of the store's prefix + @key, unpacked as @desc. */
+static ProtobufCMessage *
+etcd_raw_get(const char *key, const ProtobufCMessageDescriptor *desc)
+{
+	struct etcd_kv *kv = etcd_client();
+	Etcdserverpb__RangeResponse *r;
+	ProtobufCMessage *m;
+	char k[300], pre[200], err[256];
+
+	snprintf(k, sizeof(k), "%s%s", etcd_prefix(pre, sizeof(pre)), key);
+	if (etcd_range(kv, k, 0, &r, err, sizeof(err)) != 0)
+		fail_msg("etcd range %s: %s", k, err);
+	assert_int_equal(r->n_kvs, 1);
+	m = protobuf_c_message_unpack(desc, NULL, r->kvs[0]->value.len,
+				      r->kvs[0]->value.data);
+	assert_non_null(m);
+	etcd_kv_free(r);
+	etcd_kv_close(kv);
+	return m;
+}
+
+/* The values of an apply, read with an etcd client. */
+static void
+etcd_apply_keys(void **state)
+{
+	struct store *st = open_ok();
+	Itm__Store__V1__Topology *t;
+	Itm__Store__V1__Generation *g;
+	struct parsed p;
+
+	square(&p, "10");
+	apply_ok(st, &p);
+	store_close(st);
+	g = (Itm__Store__V1__Generation *)
+		etcd_raw_get("gen/00000000000000000001",
+			     &itm__store__v1__generation__descriptor);
+	assert_int_equal(g->id, 1);
+	assert_int_equal(g->n_nodes, 5);
+	assert_string_equal(g->comment, "square");
+	protobuf_c_message_free_unpacked(&g->base, NULL);
+	t = (Itm__Store__V1__Topology *)
+		etcd_raw_get("nodes/00000000000000000001",
+			     &itm__store__v1__topology__descriptor);
+	assert_int_equal(t->n_nodes, 5);
+	assert_int_equal(t->n_links, 4);
+	assert_string_equal(t->links[0]->a, "n1");
+	assert_int_equal(t->links[0]->bandwidth_kbps, 100000);
+	assert_string_equal(t->nodes[0]->labels, "role=edge,site=east");
+	assert_int_equal(t->nodes[0]->n_modules, 1);
+	assert_string_equal(t->nodes[0]->modules[0]->name, "qosmod");
+	assert_string_equal(t->nodes[0]->modules[0]->params[0]->key,
+			    "threshold");
+	assert_string_equal(t->nodes[0]->modules[0]->params[0]->value, "20");
+	assert_int_equal(t->nodes[3]->table_gen, 1);
+	protobuf_c_message_free_unpacked(&t->base, NULL);
+	parsed_free(&p);
+}
+
+static void
+etcd_refuse_foreign_newer(void **state)
+{
+	struct store *st;
+	char err[512];
+
+	etcd_raw_put("someone/else", "x");
+	assert_int_equal(store_open(&st, where, err, sizeof(err)), -EBADMSG);
+	assert_null(st);
+	assert_non_null(strstr(err, "not an itm-controller store"));
+	fresh(state);
+	st = open_ok();
+	store_close(st);
+	etcd_raw_put("schema", "99");
+	assert_int_equal(store_open(&st, where, err, sizeof(err)),
+			 -EPROTONOSUPPORT);
+	assert_non_null(strstr(err, "schema version 99 is newer"));
+}
+
+static void
+etcd_refuse_address(void **state)
+{
+	struct store *st;
+	char err[512];
+	time_t t0 = time(NULL);
+
+	assert_int_equal(store_open(&st, "etcd://", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "no etcd endpoint"));
+	assert_int_equal(store_open(&st, "etcd://a.example:1,b.example:2", err,
+				    sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "must be IP addresses"));
+	assert_int_equal(store_open(&st, "etcd://127.0.0.1:1/x?tls=1", err,
+				    sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "options are ca="));
+	/* Nobody there: a clear error, soon. */
+	assert_int_equal(store_open(&st, "etcd://127.0.0.1:1", err,
+				    sizeof(err)),
+			 -EHOSTUNREACH);
+	assert_null(st);
+	assert_non_null(strstr(err, "etcd 127.0.0.1:1: UNAVAILABLE"));
+	assert_true(time(NULL) - t0 <= ETCD_KV_TIMEOUT_MS / 1000 + 1);
+}
+
+/* Run this binary again (a fresh process: gRPC does not survive fork) to
+ * apply square(@cost) at @where with the pause hook on @flag; its pid once
+ * it is paused inside the apply. */
+static pid_t
+etcd_paused_apply(const char *cost, const char *flag)
+{
+	pid_t pid;
+
+	unlink(flag);
+	if ((pid = fork()) == 0) {
+		setenv(STORE_PAUSE_ENV, flag, 1);
+		execl("/proc/self/exe", "test_store", "--apply", where, cost,
+		      (char *)NULL);
+		_exit(127);
+	}
+	assert_true(pid > 0);
+	for (int i = 0; i < 1000 && access(flag, F_OK) != 0; i++)
+		usleep(10000);
+	assert_int_equal(access(flag, F_OK), 0);
+	return pid;
+}
+
+/* test_store --apply WHERE COST: the child of etcd_paused_apply().  Exit
+ * 0 when stored, 3 when another apply won the race, else 1. */
+static int
+child_apply(const char *at, const char *cost)
+{
+	struct store *st;
+	struct parsed p;
+	uint64_t gen;
+	int rc;
+
+	square(&p, cost);
+	if (store_open(&st, at, NULL, 0) != 0)
+		return 1;
+	rc = apply_as(st, &p, "child", 0, &gen);
+	if (rc == -EBUSY)
+		fprintf(stderr, "child apply: %s\n", store_errmsg(st));
+	store_close(st);
+	parsed_free(&p);
+	return rc == 0 ? 0 : rc == -EBUSY ? 3 : 1;
+}
+
+static void
+etcd_kill_mid_apply(void **state)
+{
+	struct store *st = open_ok();
+	struct parsed a, b;
+	char flag[200], w[64];
+	int status;
+	uint64_t cur;
+	pid_t pid;
+
+	square(&a, "10");
+	square(&b, "20");
+	apply_ok(st, &a);
+	snprintf(flag, sizeof(flag), "%s/paused", dir);
+	pid = etcd_paused_apply("20", flag);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	unlink(flag);
+	assert_int_equal(store_current(st, &cur), 0);
+	assert_int_equal(cur, 1);
+	gens_against(st, &b, &a);
+	assert_int_equal(apply_ok(st, &b), 2);
+	wants(st, w, sizeof(w));
+	assert_string_equal(w, "1 1 2 2 1");
+	store_close(st);
+	generations_whole();
+	parsed_free(&a);
+	parsed_free(&b);
+}
+
+/* Two applies at once: the one that read generation 1 and commits after
+ * the other is refused, and nothing of it is stored. */
+static void
+etcd_racing_applies(void **state)
+{
+	struct store *st = open_ok();
+	struct store_gen *h;
+	struct parsed a, b;
+	char flag[200];
+	int status;
+	size_t n;
+	pid_t pid;
+
+	square(&a, "10");
+	square(&b, "30");
+	apply_ok(st, &a);
+	snprintf(flag, sizeof(flag), "%s/paused", dir);
+	pid = etcd_paused_apply("20", flag); /* read 1, will write 2 */
+	assert_int_equal(apply_as(st, &b, "winner", 0, &(uint64_t){ 0 }), 0);
+	unlink(flag);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 3);
+	assert_int_equal(store_history(st, &h, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(h[1].comment, "winner");
+	store_history_free(h, n);
+	store_close(st);
+	generations_whole();
+	parsed_free(&a);
+	parsed_free(&b);
+}
+
+/* Leadership: one holder at a time, kept by calling again, given up at
+ * resign or close, lost when not renewed within its time. */
+static void
+etcd_leadership(void **state)
+{
+	struct store *a = open_ok(), *b = open_ok();
+	char who[128];
+
+	assert_int_equal(store_lead(a, "A since 1", 2, who, sizeof(who)), 1);
+	assert_string_equal(who, "A since 1");
+	assert_int_equal(store_lead(b, "B since 2", 2, who, sizeof(who)), 0);
+	assert_string_equal(who, "A since 1");
+	assert_int_equal(store_lead(a, "A since 1", 2, who, sizeof(who)), 1);
+	store_resign(a);
+	assert_int_equal(store_lead(b, "B since 2", 2, who, sizeof(who)), 1);
+	assert_int_equal(store_lead(a, "A since 3", 2, who, sizeof(who)), 0);
+	assert_string_equal(who, "B since 2");
+	store_close(b); /* resigns */
+	assert_int_equal(store_lead(a, "A since 3", 2, who, sizeof(who)), 1);
+	/* Not renewed: another takes over once its lease ran out. */
+	b = open_ok();
+	assert_int_equal(store_lead(b, "B since 4", 2, who, sizeof(who)), 0);
+	sleep(3);
+	assert_int_equal(store_lead(b, "B since 4", 2, who, sizeof(who)), 1);
+	assert_int_equal(store_lead(a, "A since 3", 2, who, sizeof(who)), 0);
+	assert_string_equal(who, "B since 4");
+	store_close(a);
+	store_close(b);
+}
+
+/* ------------------------------------------------------------------ */
+/* Copy between backends: SQLite to etcd and back                       */
+/* ------------------------------------------------------------------ */
+
+/* Three generations (one a rollback), liveness and placements. */
+static void
+fill_store(struct store *st)
+{
+	struct parsed a, b, c;
+	uint64_t gen;
+
+	square(&a, "10");
+	square(&b, "20");
+	square(&c, "10");
+	apply_ok(st, &a);
+	gens_against(st, &b, &a);
+	apply_ok(st, &b);
+	gens_against(st, &c, &b);
+	assert_int_equal(apply_as(st, &c, "rollback to generation 1", 1, &gen),
+			 0);
+	assert_int_equal(store_agent_seen(st, "n2", "10.99.0.2:7701", "0.9",
+					  1234),
+			 0);
+	assert_int_equal(store_agent_ack(st, "n2", 3), 0);
+	assert_int_equal(store_placement_set(st, "n1", "qosmod", "threshold=20",
+					     1, 1000),
+			 0);
+	parsed_free(&a);
+	parsed_free(&b);
+	parsed_free(&c);
+}
+
+/* Everything the API shows of @x and @y is the same. */
+static void
+same_content(struct store *x, struct store *y)
+{
+	struct store_gen *hx, *hy;
+	struct store_node *nx, *ny;
+	struct store_placement *px, *py;
+	size_t n, m;
+
+	assert_int_equal(store_history(x, &hx, &n), 0);
+	assert_int_equal(store_history(y, &hy, &m), 0);
+	assert_int_equal(n, m);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(hx[i].id, hy[i].id);
+		assert_string_equal(hx[i].applied_at, hy[i].applied_at);
+		assert_string_equal(hx[i].sha256, hy[i].sha256);
+		assert_string_equal(hx[i].comment, hy[i].comment);
+		assert_string_equal(hx[i].source, hy[i].source);
+		assert_int_equal(hx[i].rollback_of, hy[i].rollback_of);
+		assert_int_equal(hx[i].n_links, hy[i].n_links);
+	}
+	store_history_free(hx, n);
+	store_history_free(hy, m);
+	assert_int_equal(store_nodes(x, &nx, &n), 0);
+	assert_int_equal(store_nodes(y, &ny, &m), 0);
+	assert_int_equal(n, m);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(nx[i].name, ny[i].name);
+		assert_string_equal(nx[i].labels, ny[i].labels);
+		assert_string_equal(nx[i].digest, ny[i].digest);
+		assert_int_equal(nx[i].want_gen, ny[i].want_gen);
+		assert_string_equal(nx[i].agent_addr, ny[i].agent_addr);
+		assert_int_equal(nx[i].last_seen_ms, ny[i].last_seen_ms);
+		assert_int_equal(nx[i].acked_gen, ny[i].acked_gen);
+	}
+	store_nodes_free(nx, n);
+	store_nodes_free(ny, m);
+	assert_int_equal(store_placements(x, "n1", &px, &n), 0);
+	assert_int_equal(store_placements(y, "n1", &py, &m), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(m, 1);
+	assert_string_equal(px[0].params, py[0].params);
+	store_placements_free(px, n);
+	store_placements_free(py, m);
+}
+
+static void
+copy_sqlite_etcd_sqlite(void **state)
+{
+	struct store *sq, *et, *back;
+	char err[512], w[64];
+	size_t n;
+
+	backend = &backends[0];
+	fresh(state);
+	sq = open_ok();
+	fill_store(sq);
+	backend = &backends[1];
+	fresh(state);
+	et = open_ok();
+	assert_int_equal(store_copy(et, sq, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 3);
+	same_content(sq, et);
+	wants(et, w, sizeof(w));
+	assert_string_equal(w, "1 1 3 3 1");
+	/* Into a store that is not empty: refused, nothing added. */
+	assert_int_equal(store_copy(et, sq, &n, err, sizeof(err)), -EEXIST);
+	assert_non_null(strstr(err, "not empty: it holds generation 3"));
+	/* And back into a new SQLite file. */
+	backend = &backends[0];
+	fresh(state);
+	back = open_ok();
+	assert_int_equal(store_copy(back, et, &n, err, sizeof(err)), 0);
+	same_content(sq, back);
+	store_close(back);
+	store_close(et);
+	store_close(sq);
+	backend = &backends[1];
+}
+
+/* ------------------------------------------------------------------ */
 
 static int
 setup(void **state)
@@ -887,8 +1294,23 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* Start the etcd of this run; 0 when it is up, 1 to skip its tests. */
+static int
+etcd_up(void)
+{
+	int rc = etcd_server_start(&etcd, dir);
+
+	if (rc == 1)
+		printf("[  SKIPPED ] etcd backend: /usr/bin/etcd not installed "
+		       "(Debian package etcd-server)\n");
+	else if (rc < 0)
+		fprintf(stderr, "etcd did not start (ITM_TEST_ETCD_VERBOSE=1 "
+				"shows why)\n");
+	return rc;
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest api[] = {
 		cmocka_unit_test_setup(apply_and_read_back, fresh),
@@ -909,12 +1331,26 @@ main(void)
 		cmocka_unit_test_setup(kill_mid_apply, fresh),
 		cmocka_unit_test_setup(kill_random, fresh),
 	};
-	int failed = 0;
+	const struct CMUnitTest etcd_only[] = {
+		cmocka_unit_test_setup(etcd_apply_keys, fresh),
+		cmocka_unit_test_setup(etcd_refuse_foreign_newer, fresh),
+		cmocka_unit_test_setup(etcd_refuse_address, fresh),
+		cmocka_unit_test_setup(etcd_kill_mid_apply, fresh),
+		cmocka_unit_test_setup(etcd_racing_applies, fresh),
+		cmocka_unit_test_setup(etcd_leadership, fresh),
+		cmocka_unit_test(copy_sqlite_etcd_sqlite),
+	};
+	int failed = 0, etcd_rc;
 
+	if (argc == 4 && strcmp(argv[1], "--apply") == 0)
+		return child_apply(argv[2], argv[3]);
 	if (setup(NULL) < 0)
 		return 1;
+	etcd_rc = etcd_up();
 	for (size_t i = 0; i < sizeof(backends) / sizeof(*backends); i++) {
 		backend = &backends[i];
+		if (backend->fresh == etcd_fresh && etcd_rc != 0)
+			continue;
 		failed += _cmocka_run_group_tests(backend->name, api,
 						  sizeof(api) / sizeof(*api),
 						  NULL, NULL);
@@ -922,6 +1358,11 @@ main(void)
 	backend = &backends[0]; /* sqlite */
 	failed +=
 		cmocka_run_group_tests_name("sqlite file", sqlite, NULL, NULL);
+	backend = &backends[1];
+	if (etcd_rc == 0)
+		failed += cmocka_run_group_tests_name("etcd keys", etcd_only,
+						      NULL, NULL);
+	etcd_server_stop(&etcd);
 	teardown(NULL);
-	return failed ? 1 : 0;
+	return failed || etcd_rc < 0 ? 1 : 0;
 }

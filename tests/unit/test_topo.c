@@ -134,6 +134,36 @@ link_defaults(void **state)
 	topo_config_free(cfg);
 }
 
+/* Top-level modules go to every node; a node's own entry of the same
+ * name wins, its other modules stay. */
+static void
+default_modules(void **state)
+{
+	struct topo_config *cfg = parse_ok(
+		"modules:\n"
+		"  - { name: itmroute, params: { datapath: ebpf } }\n"
+		"nodes:\n"
+		"  - {name: a, mgmt: 127.0.0.1:1, overlay: 10.0.0.1}\n"
+		"  - name: b\n"
+		"    mgmt: 127.0.0.1:2\n"
+		"    overlay: 10.0.0.2\n"
+		"    modules:\n"
+		"      - { name: qosmod }\n"
+		"      - { name: itmroute, params: { datapath: queue } "
+		"}\n");
+	const struct topo_node *a = &cfg->nodes[0], *b = &cfg->nodes[1];
+
+	(void)state;
+	assert_int_equal(a->n_modules, 1);
+	assert_string_equal(a->modules[0].name, "itmroute");
+	assert_string_equal(a->modules[0].params[0].value, "ebpf");
+	assert_int_equal(b->n_modules, 2);
+	assert_string_equal(b->modules[0].name, "qosmod");
+	assert_string_equal(b->modules[1].name, "itmroute");
+	assert_string_equal(b->modules[1].params[0].value, "queue");
+	topo_config_free(cfg);
+}
+
 /*
  * underlay: given, or the address of mgmt (IPv4 or IPv6), or "" when mgmt
  * names a host; nodes sharing a host may share its address by default.
@@ -586,6 +616,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(good_config),
 		cmocka_unit_test(link_defaults),
+		cmocka_unit_test(default_modules),
 		cmocka_unit_test(underlay_defaults),
 		cmocka_unit_test(underlay_faults),
 		cmocka_unit_test(length_not_nul),

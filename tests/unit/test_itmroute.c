@@ -1,0 +1,290 @@
+/*
+ * test_itmroute.c - itmroute's pure parts: path selection (pathsel.c) on
+ * a clock of its own, and the probe wire format (probe.c).
+ *
+ *  - the first path that answers is taken at once
+ *  - a path silent for dead_probes intervals plus its RTT is dead, and
+ *    the path in use is left for the best alive one at once
+ *  - a better path is taken only with both gains, after confirm_ms, and
+ *    not within holddown_ms of the last switch
+ *  - jitter below the gains never switches
+ *  - loss raises the metric; nothing alive keeps the path (fail-static)
+ *  - probes encode and decode to the same fields; malformed ones refused
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "pathsel.h"
+#include "probe.h"
+
+#define MS 1000000ull
+
+static const struct itmr_sel_cfg cfg = {
+	.interval_ms = 100,
+	.dead_probes = 3,
+	.min_gain_pct = 20,
+	.min_gain_ms = 5,
+	.confirm_ms = 1000,
+	.holddown_ms = 5000,
+};
+
+static struct itmr_dest d;
+static uint64_t now;
+
+/* Probes in flight: acked when the clock reaches their arrival. */
+static struct {
+	int path;
+	uint32_t seq;
+	uint64_t sent, arrive;
+} fl[4096];
+static unsigned int n_fl;
+
+/* Three paths: direct, via A, via B. */
+static void
+setup_dest(void)
+{
+	itmr_dest_init(&d);
+	assert_int_equal(itmr_dest_add_path(&d, 0, -1), 0);
+	assert_int_equal(itmr_dest_add_path(&d, 0x0a000002, 1), 1);
+	assert_int_equal(itmr_dest_add_path(&d, 0x0a000003, 2), 2);
+	now = 1000 * MS;
+	n_fl = 0;
+}
+
+static void
+deliver(void)
+{
+	unsigned int k = 0;
+
+	for (unsigned int i = 0; i < n_fl; i++) {
+		if (fl[i].arrive <= now)
+			itmr_path_acked(&d.paths[fl[i].path], fl[i].seq,
+					fl[i].sent, fl[i].arrive);
+		else
+			fl[k++] = fl[i];
+	}
+	n_fl = k;
+}
+
+/* One tick: every path with a RTT (ms; < 0: no answer) is probed, the
+ * clock runs one interval in 1 ms steps delivering ACKs; a decision. */
+static enum itmr_switch_why
+tick(const int rtt_ms[3])
+{
+	for (int i = 0; i < 3; i++) {
+		uint32_t seq = itmr_path_sent(&d.paths[i]);
+
+		if (rtt_ms[i] >= 0 && n_fl < 4096)
+			fl[n_fl++] = (typeof(fl[0])){
+				i, seq, now, now + (uint64_t)rtt_ms[i] * MS
+			};
+	}
+	for (unsigned int t = 0; t < cfg.interval_ms; t++) {
+		now += MS;
+		deliver();
+	}
+	return itmr_dest_decide(&d, now, &cfg);
+}
+
+/* Ticks for @ms; returns the index in use and the first switch's why. */
+static int
+run(int ms, const int rtt_ms[3], enum itmr_switch_why *why, int *at_ms)
+{
+	enum itmr_switch_why w;
+
+	for (int t = 0; t < ms; t += (int)cfg.interval_ms) {
+		w = tick(rtt_ms);
+		if (w != ITMR_SW_NONE && why && *why == ITMR_SW_NONE) {
+			*why = w;
+			if (at_ms)
+				*at_ms = t + (int)cfg.interval_ms;
+		}
+	}
+	return d.cur;
+}
+
+static void
+first_answer_taken(void **state)
+{
+	const int rtt[3] = { 10, 20, -1 };
+	enum itmr_switch_why why = ITMR_SW_NONE;
+
+	(void)state;
+	setup_dest();
+	assert_int_equal(run(100, rtt, &why, NULL), 0);
+	assert_int_equal(why, ITMR_SW_FIRST);
+	assert_int_equal(d.last_switch_ns, 0); /* no hold-down from it */
+}
+
+static void
+dead_path_left_at_once(void **state)
+{
+	const int ok[3] = { 10, 20, 40 }, cut[3] = { -1, 20, 40 };
+	enum itmr_switch_why why = ITMR_SW_NONE;
+	int at = 0;
+
+	(void)state;
+	setup_dest();
+	run(2000, ok, NULL, NULL);
+	assert_int_equal(d.cur, 0);
+	assert_int_equal(run(1000, cut, &why, &at), 1);
+	assert_int_equal(why, ITMR_SW_DEAD);
+	/* dead after 3 silent intervals plus the RTT: within 400 ms */
+	assert_true(at >= 300 && at <= 400);
+	assert_false(d.paths[0].alive);
+	assert_int_equal(itmr_path_metric(&d.paths[0]), ITMR_METRIC_INF);
+}
+
+static void
+better_path_needs_confirm_and_holddown(void **state)
+{
+	const int slow[3] = { 150, 20, 40 }, fast[3] = { 10, 20, 40 };
+	enum itmr_switch_why why = ITMR_SW_NONE;
+	int at = 0;
+
+	(void)state;
+	setup_dest();
+	run(300, fast, NULL, NULL);
+	assert_int_equal(d.cur, 0);
+	/* direct slows down: via A, after confirm_ms of being better */
+	assert_int_equal(run(3000, slow, &why, &at), 1);
+	assert_int_equal(why, ITMR_SW_BETTER);
+	assert_true(at >= 1000 && at <= 1600);
+	/* direct recovers at once: back only after the hold-down */
+	why = ITMR_SW_NONE;
+	assert_int_equal(run(2500, fast, &why, NULL), 1);
+	assert_int_equal(why, ITMR_SW_NONE);
+	assert_int_equal(run(3000, fast, &why, NULL), 0);
+	assert_int_equal(why, ITMR_SW_BETTER);
+	assert_true(now - d.last_switch_ns < 3000 * MS);
+}
+
+static void
+small_gains_never_switch(void **state)
+{
+	/* via A 15% better (pct fails); via B 4 ms better on 12 (ms fails) */
+	const int a[3] = { 20, 17, -1 }, b[3] = { 12, -1, 8 };
+	const int direct[3] = { 20, -1, -1 }, direct12[3] = { 12, -1, -1 };
+	enum itmr_switch_why why = ITMR_SW_NONE;
+
+	(void)state;
+	setup_dest();
+	run(200, direct, NULL, NULL);
+	assert_int_equal(run(20000, a, &why, NULL), 0);
+	assert_int_equal(why, ITMR_SW_NONE);
+	setup_dest();
+	run(200, direct12, NULL, NULL);
+	assert_int_equal(run(20000, b, &why, NULL), 0);
+	assert_int_equal(why, ITMR_SW_NONE);
+}
+
+static void
+jitter_does_not_flap(void **state)
+{
+	int rtt[3];
+	uint64_t switches;
+
+	(void)state;
+	setup_dest();
+	rtt[0] = 10, rtt[1] = 12, rtt[2] = 11;
+	run(500, rtt, NULL, NULL);
+	switches = d.switches;
+	for (int t = 0; t < 600; t++) { /* +-4 ms of jitter on each */
+		rtt[0] = 10 + (t * 7) % 9 - 4;
+		rtt[1] = 12 + (t * 5) % 9 - 4;
+		rtt[2] = 11 + (t * 3) % 9 - 4;
+		tick(rtt);
+	}
+	assert_int_equal(d.switches, switches);
+}
+
+static void
+loss_counts_and_nothing_alive_keeps(void **state)
+{
+	const int none[3] = { -1, -1, -1 };
+	int rtt[3] = { 10, 10, -1 };
+
+	(void)state;
+	setup_dest();
+	for (int t = 0; t < 40; t++) {
+		rtt[0] = t % 2 ? 10 : -1; /* direct loses half */
+		tick(rtt);
+	}
+	assert_true(d.paths[0].loss_pm >= 400 && d.paths[0].loss_pm <= 600);
+	assert_true(itmr_path_metric(&d.paths[0]) >
+		    itmr_path_metric(&d.paths[1]));
+	run(3000, none, NULL, NULL);
+	assert_int_not_equal(d.cur, -1); /* fail-static */
+}
+
+static void
+ack_outside_window_ignored(void **state)
+{
+	uint32_t seq;
+
+	(void)state;
+	setup_dest();
+	seq = itmr_path_sent(&d.paths[0]);
+	assert_int_equal(itmr_path_acked(&d.paths[0], seq + 1, now, now), -1);
+	assert_int_equal(itmr_path_acked(&d.paths[0], seq, now, now + MS), 0);
+	assert_int_equal(itmr_path_acked(&d.paths[0], seq, now, now + MS), -1);
+	for (int i = 0; i < 70; i++)
+		itmr_path_sent(&d.paths[0]);
+	assert_int_equal(itmr_path_acked(&d.paths[0], seq, now, now), -1);
+}
+
+static void
+probe_roundtrip(void **state)
+{
+	struct itmr_probe p = { .type = ITMR_ACK,
+				.hops = 1,
+				.origin = 0x0100000a,
+				.target = 0x0400000a,
+				.via = 0x0200000a,
+				.seq = 77,
+				.sent_ns = 0x0123456789abcdefull },
+			  q;
+	uint8_t buf[ITMR_PROBE_LEN];
+
+	(void)state;
+	assert_int_equal(itmr_probe_encode(&p, buf), ITMR_PROBE_LEN);
+	assert_memory_equal(buf, "ITMR\x01\x02\x01\x00", 8);
+	assert_int_equal(itmr_probe_decode(buf, sizeof(buf), &q), 0);
+	assert_int_equal(q.type, p.type);
+	assert_int_equal(q.hops, p.hops);
+	assert_int_equal(q.origin, p.origin);
+	assert_int_equal(q.target, p.target);
+	assert_int_equal(q.via, p.via);
+	assert_int_equal(q.seq, p.seq);
+	assert_true(q.sent_ns == p.sent_ns);
+	assert_int_equal(itmr_probe_decode(buf, sizeof(buf) - 1, &q), -EBADMSG);
+	buf[5] = 9; /* type */
+	assert_int_equal(itmr_probe_decode(buf, sizeof(buf), &q), -EBADMSG);
+	buf[5] = ITMR_PROBE;
+	memcpy(buf + 16, buf + 12, 4); /* via == target */
+	assert_int_equal(itmr_probe_decode(buf, sizeof(buf), &q), -EBADMSG);
+	memset(buf + 16, 0, 4); /* direct, but hops 1 */
+	assert_int_equal(itmr_probe_decode(buf, sizeof(buf), &q), -EBADMSG);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(first_answer_taken),
+		cmocka_unit_test(dead_path_left_at_once),
+		cmocka_unit_test(better_path_needs_confirm_and_holddown),
+		cmocka_unit_test(small_gains_never_switch),
+		cmocka_unit_test(jitter_does_not_flap),
+		cmocka_unit_test(loss_counts_and_nothing_alive_keeps),
+		cmocka_unit_test(ack_outside_window_ignored),
+		cmocka_unit_test(probe_roundtrip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
