@@ -304,9 +304,6 @@ store_report(struct agent_reg *r, const struct lease_report_reg *rep)
 		r->remote[c->id].flows = c->flows;
 		r->remote_packets += c->packets;
 	}
-	r->has_remote_lat = rep->lat != NULL;
-	if (rep->lat != NULL)
-		r->remote_lat = *rep->lat;
 }
 
 static int
@@ -350,6 +347,17 @@ lease_heartbeat(pid_t pid, const uint64_t *ids, unsigned int n,
 			    strcmp(regs[i].label, l->reg->label) == 0)
 				store_report(l->reg, &regs[i]);
 	return store_counters(p, counters, n_counters);
+}
+
+void
+lease_latency(pid_t pid, uint64_t id, const struct itm__runner_lat *lat)
+{
+	struct lease *l = lease_find(id);
+
+	if (l == NULL || l->proc->pid != pid)
+		return;
+	l->reg->remote_lat = *lat;
+	l->reg->has_remote_lat = 1;
 }
 
 int

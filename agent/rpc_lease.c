@@ -115,27 +115,30 @@ rpc_h_detach(struct itm_rpc_call *call, void *arg)
 /* The heartbeat's stats as the lease table wants them. */
 struct hb_stats {
 	struct lease_report_reg regs[RPC_MAX_LEASES];
-	struct itm__runner_lat lat[RPC_MAX_LEASES];
 	unsigned int n_regs;
 	struct tele_class *cls;
 	struct tele_counter *ctr;
 	unsigned int n_ctr;
 };
 
-/* A registration's verdict latency into @out; NULL when the module sent
- * none (before the field) or another bucket set. */
-static const struct itm__runner_lat *
-hb_latency(const Itm__V1__VerdictLatency *w, struct itm__runner_lat *out)
+/* The leases' verdict latencies, kept with them; a report of another
+ * bucket set than libitm's is ignored (modules before the field send
+ * none). */
+static void
+hb_latencies(const Itm__V1__HeartbeatRequest *req)
 {
-	if (w == NULL || w->n_buckets != ITM_LAT_BUCKETS)
-		return NULL;
-	memset(out, 0, sizeof(*out));
-	for (unsigned int b = 0; b < ITM_LAT_BUCKETS; b++) {
-		out->bucket[b] = w->buckets[b];
-		out->count += w->buckets[b];
+	for (size_t i = 0; i < req->n_latencies; i++) {
+		const Itm__V1__VerdictLatency *w = req->latencies[i];
+		struct itm__runner_lat lat = { .sum_ns = w->sum_ns };
+
+		if (w->n_buckets != ITM_LAT_BUCKETS)
+			continue;
+		for (unsigned int b = 0; b < ITM_LAT_BUCKETS; b++) {
+			lat.bucket[b] = w->buckets[b];
+			lat.count += w->buckets[b];
+		}
+		lease_latency((pid_t)req->pid, w->lease, &lat);
 	}
-	out->sum_ns = w->sum_ns;
-	return out;
 }
 
 static int
@@ -163,7 +166,6 @@ hb_from_wire(const Itm__V1__ModuleStats *ms, struct hb_stats *hb)
 		hb->regs[i].label = rs->label;
 		hb->regs[i].cls = &hb->cls[k];
 		hb->regs[i].n_cls = (unsigned int)rs->n_classes;
-		hb->regs[i].lat = hb_latency(rs->latency, &hb->lat[i]);
 		for (size_t j = 0; j < rs->n_classes; j++, k++) {
 			hb->cls[k].id = rs->classes[j]->class_id;
 			hb->cls[k].packets = rs->classes[j]->packets;
@@ -192,9 +194,12 @@ rpc_h_heartbeat(struct itm_rpc_call *call, void *arg)
 	struct hb_stats hb;
 	int rc;
 
-	if (req->n_leases > RPC_MAX_LEASES) {
-		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
-			     "leases: more than %d", RPC_MAX_LEASES);
+	if (req->n_leases > RPC_MAX_LEASES ||
+	    req->n_latencies > RPC_MAX_LEASES) {
+		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT, "%s: more than %d",
+			     req->n_leases > RPC_MAX_LEASES ? "leases"
+							    : "latencies",
+			     RPC_MAX_LEASES);
 		return;
 	}
 	rc = hb_from_wire(req->stats, &hb);
@@ -209,6 +214,7 @@ rpc_h_heartbeat(struct itm_rpc_call *call, void *arg)
 		rpc_fail_err(call, rc, "stats: malformed");
 		return;
 	}
+	hb_latencies(req);
 	rep.unknown_leases = unknown;
 	rep.n_unknown_leases = n_unknown;
 	rep.table_generation = agent->table_generation;

@@ -42,6 +42,7 @@ def main():
               "short": pb.VerdictLatency(buckets=[1, 2, 3, 4, 5]),
               "full": pb.VerdictLatency(buckets=list(range(1, 13)),
                                         sum_ns=78000000)}
+    lats = []
     leases = {}
     for label in shapes:
         rep = agent.Attach(pb.AttachRequest(
@@ -52,15 +53,16 @@ def main():
         print(rep.queue, label)
     regs = []
     for label, lat in shapes.items():
-        rs = pb.RegistrationStats(label="hb-" + label,
-                                  hook=pb.HOOK_IP_FORWARD)
+        regs.append(pb.RegistrationStats(label="hb-" + label,
+                                         hook=pb.HOOK_IP_FORWARD))
         if lat is not None:
-            rs.latency.CopyFrom(lat)
-        regs.append(rs)
+            lat.lease = leases[label]
+            lats.append(lat)
     hb = pb.HeartbeatRequest(
         pid=os.getpid(), leases=list(leases.values()),
         stats=pb.ModuleStats(module="hbmod", kind="process",
-                             registrations=regs))
+                             registrations=regs),
+        latencies=lats)
     for _ in range(8):
         rep = agent.Heartbeat(hb, timeout=10)
         if rep.unknown_leases:
