@@ -20,6 +20,7 @@
  *   lease.c     process modules: leases, heartbeats, expiry
  *   telemetry.c per-module per-class counters
  *   routes.c    the routes modules report (itmRoute), for GetRoutes
+ *   tunnels.c   the tunnels modules publish (itm_register_tunnel)
  *   metrics.c   --metrics: the Prometheus snapshot, rendered on the loop
  *   rpc*.c      the Agent gRPC service (wire <-> internal)
  *   ctlink.c    the link to itm-controller
@@ -29,7 +30,7 @@
  *
  *   rpc*.c, ctlink.c        the control plane, wire <-> internal
  *   metrics.c -> telemetry.c  the Prometheus snapshot
- *   telemetry.c, routes.c   read modules, leases, settled counts
+ *   telemetry.c, routes.c, tunnels.c   read modules, leases, settled counts
  *   modload.c -> modapi.c   in-agent modules (modview.c: their table)
  *   lease.c                 process modules
  *   registry.c, layout.c    the registrations; stages and the commit
@@ -221,6 +222,16 @@ void modload_unload_all(void);
 struct module *modload_first(void);
 struct module *modload_next(struct module *m);
 const char *module_name(const struct module *m);
+
+/* tunnels.c: a copy of what a module publishes with itm_register_tunnel. */
+#define AGENT_MAX_TUNNELS 256
+struct agent_tunnel {
+	char module[AGENT_NAME_MAX];
+	struct itm_tunnel_status st; /* st.state_text points at state_text */
+	char state_text[64];
+};
+/* Copies up to @max tunnels of the loaded modules; returns how many. */
+size_t tunnels_collect(struct agent_tunnel *out, size_t max);
 const char *module_version(const struct module *m);
 unsigned int module_params(const struct module *m, const char ***kv);
 unsigned int module_counters(const struct module *m, const char ***names,

@@ -281,6 +281,41 @@ agent_register_counter(const char *name, const uint64_t *value)
 }
 
 static int
+agent_register_tunnel(const struct itm_tunnel_status *st)
+{
+	if (!api_on_main("itm_register_tunnel"))
+		return -EPERM;
+	if (cur == NULL || st == NULL) {
+		itm__set_error("itm_register_tunnel: only module code may "
+			       "register, with a status");
+		return -EINVAL;
+	}
+	for (unsigned int i = 0; i < cur->n_tunnels; i++)
+		if (cur->tunnels[i] == st)
+			return -EEXIST;
+	if (cur->n_tunnels == MOD_MAX_TUNNELS) {
+		itm__set_error("more than %d tunnels", MOD_MAX_TUNNELS);
+		return -ENOSPC;
+	}
+	cur->tunnels[cur->n_tunnels++] = st;
+	return 0;
+}
+
+static int
+agent_unregister_tunnel(const struct itm_tunnel_status *st)
+{
+	if (!api_on_main("itm_unregister_tunnel"))
+		return -EPERM;
+	for (unsigned int i = 0; cur && i < cur->n_tunnels; i++) {
+		if (cur->tunnels[i] != st)
+			continue;
+		cur->tunnels[i] = cur->tunnels[--cur->n_tunnels];
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int
 agent_register_fd(int fd, unsigned int events, itm_fd_cb cb, void *arg)
 {
 	if (!api_on_main("itm_register_fd"))
@@ -405,6 +440,8 @@ static const struct itm__host_ops agent_ops = {
 	.register_routes_func = agent_register_routes_func,
 	.unregister_routes_func = agent_unregister_routes_func,
 	.current_label = agent_current_label,
+	.register_tunnel = agent_register_tunnel,
+	.unregister_tunnel = agent_unregister_tunnel,
 };
 
 /* Dispatch and timers tell us whose code is about to run. */
@@ -472,4 +509,5 @@ modapi_strip(struct module *m)
 	itm__fdw_del_owner(m);
 	m->n_counters = 0;
 	m->routes_f = NULL;
+	m->n_tunnels = 0;
 }

@@ -10,6 +10,7 @@
 #include "agent.h"
 
 #define MOD_MAX_COUNTERS 64
+#define MOD_MAX_TUNNELS	 8
 
 struct counter {
 	char name[48];
@@ -29,6 +30,8 @@ struct module {
 	const char *counter_names[MOD_MAX_COUNTERS];
 	const uint64_t *counter_values[MOD_MAX_COUNTERS];
 	unsigned int n_counters;
+	const struct itm_tunnel_status *tunnels[MOD_MAX_TUNNELS];
+	unsigned int n_tunnels;
 	int batch;		  /* inside load/unload: commit later */
 	uv_mutex_t lock;	  /* around its code, with workers */
 	int dead;		  /* unloading: skip its callbacks */

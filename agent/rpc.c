@@ -328,6 +328,7 @@ static const struct itm_rpc_method local_methods[] = {
 	{ ITM_AGENT_INSTALL_TABLE, rpc_h_install_table },
 	{ ITM_AGENT_GET_TABLE, rpc_h_get_table },
 	{ ITM_AGENT_GET_ROUTES, rpc_h_get_routes },
+	{ ITM_AGENT_GET_TUNNELS, rpc_h_get_tunnels },
 	{ ITM_HEALTH_CHECK, h_health_check },
 	{ ITM_HEALTH_WATCH, h_health_watch },
 };
@@ -343,6 +344,7 @@ static const struct itm_rpc_method remote_methods[] = {
 	{ ITM_AGENT_INSTALL_TABLE, rpc_h_install_table },
 	{ ITM_AGENT_GET_TABLE, rpc_h_get_table },
 	{ ITM_AGENT_GET_ROUTES, rpc_h_get_routes },
+	{ ITM_AGENT_GET_TUNNELS, rpc_h_get_tunnels },
 	{ ITM_HEALTH_CHECK, h_health_check },
 	{ ITM_HEALTH_WATCH, h_health_watch },
 };

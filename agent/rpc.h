@@ -30,4 +30,7 @@ void rpc_h_install_table(struct itm_rpc_call *call, void *arg);
 void rpc_h_get_table(struct itm_rpc_call *call, void *arg);
 void rpc_h_get_routes(struct itm_rpc_call *call, void *arg);
 
+/* rpc_tunnels.c */
+void rpc_h_get_tunnels(struct itm_rpc_call *call, void *arg);
+
 #endif /* ITM_AGENT_RPC_H */

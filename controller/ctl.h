@@ -252,6 +252,7 @@ void ctl_h_rollback(struct itm_rpc_call *call, void *arg);
 /* ctl_fanout.c */
 void ctl_h_node_stats(struct itm_rpc_call *call, void *arg);
 void ctl_h_node_routes(struct itm_rpc_call *call, void *arg);
+void ctl_h_node_tunnels(struct itm_rpc_call *call, void *arg);
 void ctl_h_node_load(struct itm_rpc_call *call, void *arg);
 void ctl_h_node_unload(struct itm_rpc_call *call, void *arg);
 void ctl_h_node_list(struct itm_rpc_call *call, void *arg);

@@ -1,6 +1,6 @@
 /*
  * ctl_fanout.c - operator calls forwarded to agents: NodeStats and
- * NodeRoutes (one node or every node at once) and module
+ * NodeRoutes and NodeTunnels (one node or every node at once) and module
  * load/unload/list on one node.
  *
  * Each is a set of asynchronous calls to the nodes' Agent services (their
@@ -295,6 +295,40 @@ ctl_h_node_routes(struct itm_rpc_call *call, void *arg)
 	if (fw == NULL)
 		return;
 	forward_run(fw, ITM_AGENT_GET_ROUTES, &rr.base);
+}
+
+/* ------------------------------------------------------------------ */
+/* NodeTunnels: NodeStats's twin for GetTunnels                         */
+/* ------------------------------------------------------------------ */
+
+static void
+tunnels_finish(struct forward *fw)
+{
+	Itm__V1__NodeTunnelsReply rep = ITM__V1__NODE_TUNNELS_REPLY__INIT;
+	struct fan_result r;
+
+	if (fan_result_run(fw, &r) == 0) {
+		rep.nodes = (Itm__V1__TunnelsReply **)r.ok;
+		rep.n_nodes = r.n_ok;
+		rep.errors = r.ep;
+		rep.n_errors = r.n_err;
+		itm_rpc_reply(fw->call, &rep.base);
+	}
+	fan_result_free(&r);
+}
+
+void
+ctl_h_node_tunnels(struct itm_rpc_call *call, void *arg)
+{
+	const Itm__V1__NodeTunnelsRequest *req =
+		(const void *)itm_rpc_request(call);
+	Itm__V1__TunnelsRequest tr = ITM__V1__TUNNELS_REQUEST__INIT;
+	struct forward *fw =
+		nodes_forward(arg, call, req->node, tunnels_finish);
+
+	if (fw == NULL)
+		return;
+	forward_run(fw, ITM_AGENT_GET_TUNNELS, &tr.base);
 }
 
 /* ------------------------------------------------------------------ */

@@ -375,6 +375,7 @@ static const struct itm_rpc_method methods[] = {
 	{ ITM_CONTROLLER_NODES, h_nodes },
 	{ ITM_CONTROLLER_NODE_STATS, ctl_h_node_stats },
 	{ ITM_CONTROLLER_NODE_ROUTES, ctl_h_node_routes },
+	{ ITM_CONTROLLER_NODE_TUNNELS, ctl_h_node_tunnels },
 	{ ITM_CONTROLLER_NODE_LOAD_MODULE, ctl_h_node_load_lead },
 	{ ITM_CONTROLLER_NODE_UNLOAD_MODULE, ctl_h_node_unload_lead },
 	{ ITM_CONTROLLER_NODE_LIST_MODULES, ctl_h_node_list },

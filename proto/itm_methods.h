@@ -60,6 +60,7 @@ extern "C" {
 	X(AGENT_GET_TABLE, Agent, GetTable, get_table_request, neighbour_table, UNARY) \
 	/* Agent: the routes itmRoute holds. */ \
 	X(AGENT_GET_ROUTES, Agent, GetRoutes, routes_request, routes_reply, UNARY) \
+	X(AGENT_GET_TUNNELS, Agent, GetTunnels, tunnels_request, tunnels_reply, UNARY) \
 	/* Controller: agents joining and heartbeating. */ \
 	X(CONTROLLER_JOIN, Controller, Join, join_request, join_reply, UNARY) \
 	X(CONTROLLER_NODE_HEARTBEAT, Controller, NodeHeartbeat, node_heartbeat_request, node_heartbeat_reply, UNARY) \
@@ -75,7 +76,8 @@ extern "C" {
 	X(CONTROLLER_NODE_UNLOAD_MODULE, Controller, NodeUnloadModule, node_module_request, node_module_reply, UNARY) \
 	X(CONTROLLER_NODE_LIST_MODULES, Controller, NodeListModules, node_module_request, node_module_reply, UNARY) \
 	X(CONTROLLER_NODE_ROUTES, Controller, NodeRoutes, node_routes_request, node_routes_reply, UNARY) \
-	X(CONTROLLER_CONTROLLERS, Controller, Controllers, controllers_request, controllers_reply, UNARY)
+	X(CONTROLLER_CONTROLLERS, Controller, Controllers, controllers_request, controllers_reply, UNARY) \
+	X(CONTROLLER_NODE_TUNNELS, Controller, NodeTunnels, node_tunnels_request, node_tunnels_reply, UNARY)
 
 /*
  * Standard gRPC services ITM's servers offer too (not in itm.proto):

@@ -47,6 +47,7 @@ static const struct command {
 	{ ACT_NODE_MODULE_LOAD, cmd_node_module_load },
 	{ ACT_NODE_MODULE_UNLOAD, cmd_node_module_unload },
 	{ ACT_NODE_MODULE_LIST, cmd_node_module_list },
+	{ ACT_TUNNELS, cmd_tunnels },
 };
 
 /* ------------------------------------------------------------------ */

@@ -86,6 +86,8 @@ int check_params(const struct parse_result *res);
 int cmd_nodes(struct itmctl *ic, const struct parse_result *res);
 int cmd_controllers(struct itmctl *ic, const struct parse_result *res);
 int cmd_node_stats(struct itmctl *ic, const struct parse_result *res);
+/* itmctl_tunnels.c: one agent (--agent) or through the controller. */
+int cmd_tunnels(struct itmctl *ic, const struct parse_result *res);
 int cmd_node_module_load(struct itmctl *ic, const struct parse_result *res);
 int cmd_node_module_unload(struct itmctl *ic, const struct parse_result *res);
 int cmd_node_module_list(struct itmctl *ic, const struct parse_result *res);

@@ -50,6 +50,21 @@ static const struct topic topics[] = {
 	  "(exit status 3 when there are any).  With -o json the agent's\n"
 	  "StatsReply (one agent) or the controller's NodeStatsReply (the\n"
 	  "overlay, unreachable nodes under \"errors\") is printed as it is.\n" },
+	{ "tunnels", "tunnels [NODE] [--watch]",
+	  "The elastic tunnels (topo.yaml tunnels:, module etunnel): per\n"
+	  "tunnel end, its node, name, side (entry or exit), peer, target\n"
+	  "rate, goodput over the last interval (what the peer acknowledged at\n"
+	  "the entry, what was re-injected at the exit), connections up /\n"
+	  "wanted (bounds), packets dropped at the full entry queue, and the\n"
+	  "state: holding, growing, shrinking, target unreachable at\n"
+	  "max_conns, saturated (more connections did not help), demand\n"
+	  "below target, peer down (traffic on the normal\n"
+	  "path), exit.  With --agent or $ITM_AGENT one agent's; without, the\n"
+	  "controller asks every node (or NODE); nodes it could not ask are\n"
+	  "listed after (exit status 3).  --watch prints again every second\n"
+	  "until interrupted.  -o json prints the NodeTunnelsReply.\n"
+	  "  itmctl tunnels --watch\n"
+	  "  itmctl --agent unix:/run/itm/agent.sock -o json tunnels\n" },
 	{ "table", "table",
 	  "Show the neighbour table the agent holds: its generation, this\n"
 	  "node's overlay and underlay addresses, every node of the overlay\n"

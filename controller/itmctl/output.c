@@ -264,4 +264,5 @@ const struct output output_table = {
 	.overlay_stats = table_overlay_stats,
 	.node_routes = table_node_routes,
 	.paths = table_paths,
+	.tunnels = table_tunnels,
 };

@@ -41,6 +41,8 @@ struct output {
 	void (*overlay_stats)(const Itm__V1__NodeStatsReply *r);
 	void (*node_routes)(const Itm__V1__NodeRoutesReply *r);
 	void (*paths)(const Itm__V1__NodeRoutesReply *r);
+	/* Elastic tunnels, one agent's or the overlay's (output_ctl.c). */
+	void (*tunnels)(const Itm__V1__NodeTunnelsReply *r);
 };
 
 extern const struct output output_table;

@@ -303,3 +303,51 @@ table_overlay_stats(const Itm__V1__NodeStatsReply *r)
 	}
 	overlay_errors(r);
 }
+
+/* Rates as itmctl prints them: "40.0M", "950k". */
+static const char *
+rate_kbps(uint64_t kbps)
+{
+	return kbps >= 1000 ? fmt("%.1fM", (double)kbps / 1000.0)
+			    : fmt("%lluk", (unsigned long long)kbps);
+}
+
+static void
+tunnel_row(struct table *t, const char *node, const Itm__V1__Tunnel *u)
+{
+	int exit = u->side == ITM__V1__TUNNEL_SIDE__TUNNEL_EXIT;
+
+	tbl_row(t, node, u->name, exit ? "exit" : "entry", u->peer,
+		exit ? "-" : rate_kbps(u->target_kbps),
+		rate_kbps(u->goodput_kbps),
+		exit ? fmt("%u", u->conns)
+		     : fmt("%u/%u (%u-%u)", u->conns, u->conns_wanted,
+			   u->min_conns, u->max_conns),
+		exit ? "-" : u64(u->entry_drops), u->state_text);
+}
+
+void
+table_tunnels(const Itm__V1__NodeTunnelsReply *r)
+{
+	struct table t;
+	size_t rows = 0;
+
+	for (size_t i = 0; i < r->n_nodes; i++)
+		rows += r->nodes[i]->n_tunnels;
+	if (rows == 0)
+		printf("no tunnels\n");
+	if (rows) {
+		tbl_init(&t, "lllllrrrl", "NODE", "TUNNEL", "SIDE", "PEER",
+			 "TARGET", "GOODPUT", "CONNS (MIN-MAX)", "DROPS",
+			 "STATE");
+		for (size_t i = 0; i < r->n_nodes; i++)
+			for (size_t k = 0; k < r->nodes[i]->n_tunnels; k++)
+				tunnel_row(&t, r->nodes[i]->node,
+					   r->nodes[i]->tunnels[k]);
+		tbl_print(&t);
+	}
+	for (size_t i = 0; i < r->n_errors; i++)
+		printf("%s: not asked: %s: %s\n", r->errors[i]->node,
+		       output_outcome_name(r->errors[i]->result),
+		       r->errors[i]->detail ? r->errors[i]->detail : "");
+}

@@ -59,6 +59,7 @@ void table_topology(const Itm__V1__TopologyReply *r);
 void table_diff(const Itm__V1__DiffReply *r);
 void table_history(const Itm__V1__HistoryReply *r);
 void table_overlay_stats(const Itm__V1__NodeStatsReply *r);
+void table_tunnels(const Itm__V1__NodeTunnelsReply *r);
 
 /* output_routes.c: itmRoute's routes. */
 void table_routes(const Itm__V1__RoutesReply *r);

@@ -206,6 +206,7 @@ JSON_AS_IS(json_topology, Itm__V1__TopologyReply)
 JSON_AS_IS(json_diff, Itm__V1__DiffReply)
 JSON_AS_IS(json_history, Itm__V1__HistoryReply)
 JSON_AS_IS(json_overlay_stats, Itm__V1__NodeStatsReply)
+JSON_AS_IS(json_tunnels, Itm__V1__NodeTunnelsReply)
 
 /* The reply exactly as received: no field added (issue 8, item 11). */
 static void
@@ -265,4 +266,5 @@ const struct output output_json = {
 	.overlay_stats = json_overlay_stats,
 	.node_routes = json_node_routes,
 	.paths = json_node_routes,
+	.tunnels = json_tunnels,
 };

@@ -22,7 +22,7 @@ enum token_type {
 	NOTOKEN,  /* the command may end here */
 	ENDTOKEN, /* end of a table */
 	KEYWORD,
-	FLAG,  /* keyword that sets dry_run */
+	FLAG,  /* keyword that sets dry_run, or watch (--watch) */
 	NAME,  /* module name */
 	NAME2, /* a second name: the first one was the NODE */
 	NODE,
@@ -119,6 +119,26 @@ static const struct token t_stats[] = {
 	{ ENDTOKEN, "", ACT_NONE, NULL }
 };
 
+/* tunnels [NODE] [--watch]  |  tunnels --watch [NODE] */
+static const struct token t_tunnels_watch[] = {
+	{ NOTOKEN, "", ACT_NONE, NULL },
+	{ FLAG, "--watch", ACT_NONE, t_end },
+	{ ENDTOKEN, "", ACT_NONE, NULL }
+};
+
+static const struct token t_tunnels_node[] = {
+	{ NOTOKEN, "", ACT_NONE, NULL },
+	{ NODE, "NODE", ACT_NONE, t_end },
+	{ ENDTOKEN, "", ACT_NONE, NULL }
+};
+
+static const struct token t_tunnels[] = {
+	{ NOTOKEN, "", ACT_NONE, NULL },
+	{ FLAG, "--watch", ACT_NONE, t_tunnels_node },
+	{ NODE, "NODE", ACT_NONE, t_tunnels_watch },
+	{ ENDTOKEN, "", ACT_NONE, NULL }
+};
+
 /* topology apply [--dry-run] FILE | show [[--generation] GEN] |
  * diff FILE | history | rollback GEN */
 static const struct token t_apply_opts[] = { { NOTOKEN, "", ACT_NONE, NULL },
@@ -173,6 +193,7 @@ static const struct token t_main[] = {
 	{ KEYWORD, "stats", ACT_STATS, t_stats },
 	{ KEYWORD, "nodes", ACT_NODES, t_end },
 	{ KEYWORD, "controllers", ACT_CONTROLLERS, t_end },
+	{ KEYWORD, "tunnels", ACT_TUNNELS, t_tunnels },
 	{ KEYWORD, "topology", ACT_NONE, t_topology },
 	{ KEYWORD, "help", ACT_HELP, t_help },
 	{ ENDTOKEN, "", ACT_NONE, NULL }
@@ -331,7 +352,12 @@ apply(const struct token *t, const char *w, struct parse_result *res, char *err,
 		if (t->keyword[0] != '-')
 			cmd_append(res, t->keyword);
 		break;
-	case FLAG: res->dry_run = 1; break;
+	case FLAG:
+		if (strcmp(t->keyword, "--watch") == 0)
+			res->watch = 1;
+		else
+			res->dry_run = 1;
+		break;
 	case NAME: res->name = w; break;
 	case NAME2:
 		res->node = res->name;

@@ -34,6 +34,8 @@ enum action {
 	ACT_NODE_MODULE_LOAD,
 	ACT_NODE_MODULE_UNLOAD,
 	ACT_NODE_MODULE_LIST,
+	/* Either: one agent with --agent, else the controller. */
+	ACT_TUNNELS,
 	ACT_MAX
 };
 
@@ -50,6 +52,7 @@ struct parse_result {
 	const char *file;    /* topology apply / diff */
 	uint64_t generation; /* topology show / rollback, 0 = none */
 	int dry_run;	     /* topology apply --dry-run */
+	int watch;	     /* tunnels --watch */
 	const char *params[PARSE_MAX_PARAMS]; /* "key=value" */
 	size_t n_params;
 	const char *help[PARSE_MAX_HELP]; /* help TOPIC... */

@@ -292,6 +292,7 @@ topo_parse(const char *text, size_t len, const char *filename,
 	}
 	free(c.nsrc);
 	free(c.lsrc);
+	free(c.tun_end_line);
 	if (rc == 0)
 		*out = c.cfg;
 	else

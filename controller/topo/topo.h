@@ -68,6 +68,26 @@ struct topo_link {
 	int line;
 };
 
+/* An elastic tunnel (modules/etunnel): traffic from `a` towards the
+ * prefixes `dst` behind `b` is carried over a pool of TCP connections
+ * from a to b.  The parse places the etunnel module on both ends (their
+ * modules list gets it, side=entry on a, side=exit on b). */
+#define TOPO_MAX_TUNNELS	 256
+#define TOPO_TUNNEL_MAX_DST	 16
+#define TOPO_TUNNEL_MAX_CONNS	 256
+#define TOPO_TUNNEL_DEFAULT_PORT 7800
+
+struct topo_tunnel {
+	const char *name;
+	const char *a, *b;		      /* entry, exit (node names) */
+	const char *dst[TOPO_TUNNEL_MAX_DST]; /* canonical "10.1.0.0/16" */
+	size_t n_dst;
+	uint64_t target_kbps;
+	uint32_t min_conns, max_conns; /* defaults 1, 16 */
+	uint32_t port;		       /* default 7800 */
+	int line;
+};
+
 struct topo_pool;
 
 /*
@@ -83,6 +103,8 @@ struct topo_config {
 	struct topo_link *links;
 	size_t n_links;
 	struct topo_pool *pool;
+	struct topo_tunnel *tunnels; /* file order */
+	size_t n_tunnels;
 };
 
 /* Fault lines, each "FILE:LINE: field: what is wrong", sorted by line. */

@@ -45,6 +45,7 @@ struct topo_ctx {
 	struct topo_node_src *nsrc; /* parallel to cfg->nodes */
 	struct topo_link_src *lsrc; /* parallel to cfg->links */
 	struct topo_node defaults;  /* top-level "modules": every node's */
+	int *tun_end_line; /* per tunnel: the line of between, 0 if bad */
 };
 
 /* Pool allocation: freed all at once with the config.  NULL sets c->oom. */
@@ -121,6 +122,12 @@ void topo_walk_map(struct topo_ctx *c, yaml_node_t *map, const char *path,
 
 /* The schema walk from the root node (topo_schema.c). */
 void topo_walk_top(struct topo_ctx *c, yaml_node_t *root);
+
+/* tunnels: (topo_tunnel.c): the walk of the list, and the checks
+ * against the nodes that place the etunnel module on both ends. */
+void topo_walk_tunnels(struct topo_ctx *c, yaml_node_t *v, const char *path,
+		       void *obj);
+void topo_tunnel_xref(struct topo_ctx *c);
 
 /* Cross checks after the walk: names, addresses, link ends, duplicates. */
 void topo_xref(struct topo_ctx *c);

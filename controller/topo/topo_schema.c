@@ -527,10 +527,9 @@ merge_defaults(struct topo_ctx *c, struct topo_node *n)
 }
 
 static const struct topo_field top_fields[] = {
-	{ "nodes", 1, top_nodes },
-	{ "links", 0, top_links },
-	{ "comment", 0, top_comment },
-	{ "modules", 0, top_modules },
+	{ "nodes", 1, top_nodes },	     { "links", 0, top_links },
+	{ "comment", 0, top_comment },	     { "modules", 0, top_modules },
+	{ "tunnels", 0, topo_walk_tunnels },
 };
 
 void

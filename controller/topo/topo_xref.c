@@ -335,6 +335,7 @@ topo_xref(struct topo_ctx *c)
 	underlay_not_overlay(c, r);
 	link_checks(c, r);
 	free(r);
+	topo_tunnel_xref(c);
 	if (c->n_faults == 0 && c->dropped == 0)
 		canonical_order(c->cfg);
 }

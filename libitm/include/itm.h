@@ -265,6 +265,29 @@ int itm_unregister_fd(int fd);
  */
 int itm_register_counter(const char *name, const uint64_t *value);
 
+/*
+ * Publish an elastic tunnel's state (the etunnel module): the host reads
+ * *@st whenever asked (the agent's GetTunnels, `itmctl tunnels`), as it
+ * reads counters.  @st must stay valid until itm_unregister_tunnel() or
+ * the module unloads.  At most 8 per module.  In-agent modules only
+ * (-ENOTSUP in a process).  ABI 1.3.
+ */
+enum itm_tunnel_side { ITM_TUNNEL_ENTRY = 0, ITM_TUNNEL_EXIT = 1 };
+
+struct itm_tunnel_status {
+	char name[32];
+	char peer[64]; /* node name, or address */
+	enum itm_tunnel_side side;
+	uint32_t state;		/* the module's code for state_text */
+	const char *state_text; /* "holding", "peer down", ... (static) */
+	uint64_t target_kbps, goodput_kbps;
+	uint32_t conns, conns_wanted, min_conns, max_conns;
+	uint64_t entry_drops, queue_bytes;
+};
+
+int itm_register_tunnel(const struct itm_tunnel_status *st);
+int itm_unregister_tunnel(const struct itm_tunnel_status *st);
+
 /* Last error message set by a failed call on this thread. */
 const char *itm_last_error(void);
 const char *itm_strerror(int err);

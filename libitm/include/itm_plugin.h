@@ -38,7 +38,8 @@ extern "C" {
 
 /* Major in the high 16 bits must match exactly; minor may be lower. */
 #define ITM_PLUGIN_ABI_MAJOR 1
-#define ITM_PLUGIN_ABI_MINOR 2 /* 1: the overlay table, fd watches; 2: routes */
+/* Minor 1: the overlay table, fd watches; 2: routes; 3: tunnel status. */
+#define ITM_PLUGIN_ABI_MINOR 3
 #define ITM_PLUGIN_ABI	     ((ITM_PLUGIN_ABI_MAJOR << 16) | ITM_PLUGIN_ABI_MINOR)
 
 enum itm_param_type {

@@ -66,6 +66,22 @@ itm_register_counter(const char *name, const uint64_t *value)
 	return host ? host->register_counter(name, value) : no_host();
 }
 
+int
+itm_register_tunnel(const struct itm_tunnel_status *st)
+{
+	if (host == NULL || host->register_tunnel == NULL)
+		return no_host();
+	return host->register_tunnel(st);
+}
+
+int
+itm_unregister_tunnel(const struct itm_tunnel_status *st)
+{
+	if (host == NULL || host->unregister_tunnel == NULL)
+		return no_host();
+	return host->unregister_tunnel(st);
+}
+
 const struct itm_table *
 itm_get_table(void)
 {

@@ -29,6 +29,8 @@ struct itm__host_ops {
 	int (*unregister_table_func)(itm_table_func f, void *arg);
 	int (*register_routes_func)(itm_routes_func f, void *arg);
 	int (*unregister_routes_func)(itm_routes_func f, void *arg);
+	int (*register_tunnel)(const struct itm_tunnel_status *st);
+	int (*unregister_tunnel)(const struct itm_tunnel_status *st);
 };
 
 void itm__host_set(const struct itm__host_ops *ops);

@@ -610,6 +610,58 @@ diff_lines(void **state)
 	topo_config_free(cur);
 }
 
+static const char tunnels_yaml[] =
+	"nodes:\n"
+	"  - { name: n1, mgmt: 10.0.0.1:7701, overlay: 10.200.0.1 }\n"
+	"  - { name: n3, mgmt: 10.0.0.3:7701, overlay: 10.200.0.3,\n"
+	"      modules: [{ name: qosmod }] }\n"
+	"tunnels:\n"
+	"  - name: t1\n"
+	"    between: [n1, n3]\n"
+	"    match: { dst: [10.201.3.0/24, 10.9.0.0/16] }\n"
+	"    target: 40mbit\n"
+	"    max_conns: 32\n";
+
+static const char *
+param(const struct topo_module *m, const char *key)
+{
+	for (size_t i = 0; i < m->n_params; i++)
+		if (strcmp(m->params[i].key, key) == 0)
+			return m->params[i].value;
+	return NULL;
+}
+
+/* A tunnel places etunnel on both ends with the parameters of each side. */
+static void
+tunnel_places_module(void **state)
+{
+	struct topo_config *cfg = parse_ok(tunnels_yaml);
+	const struct topo_node *a = topo_node_find(cfg, "n1");
+	const struct topo_node *b = topo_node_find(cfg, "n3");
+	const struct topo_module *ma, *mb;
+
+	(void)state;
+	assert_int_equal(cfg->n_tunnels, 1);
+	assert_int_equal(cfg->tunnels[0].target_kbps, 40000);
+	assert_int_equal(cfg->tunnels[0].min_conns, 1);
+	assert_int_equal(cfg->tunnels[0].port, 7800);
+	assert_int_equal(a->n_modules, 1);
+	assert_int_equal(b->n_modules, 2);
+	ma = &a->modules[0];
+	mb = &b->modules[1];
+	assert_string_equal(ma->name, "etunnel");
+	assert_string_equal(mb->name, "etunnel");
+	assert_string_equal(param(ma, "side"), "entry");
+	assert_string_equal(param(ma, "peer"), "n3");
+	assert_string_equal(param(ma, "dst"), "10.201.3.0/24,10.9.0.0/16");
+	assert_string_equal(param(ma, "target"), "40000");
+	assert_string_equal(param(ma, "max_conns"), "32");
+	assert_string_equal(param(mb, "side"), "exit");
+	assert_string_equal(param(mb, "peer"), "n1");
+	assert_null(param(mb, "target"));
+	topo_config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -631,6 +683,7 @@ main(void)
 		cmocka_unit_test(check_uint),
 		cmocka_unit_test(check_names),
 		cmocka_unit_test(diff_lines),
+		cmocka_unit_test(tunnel_places_module),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

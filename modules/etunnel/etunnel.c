@@ -1,0 +1,532 @@
+/*
+ * etunnel - the elastic tunnel (paper section 8; Guirguis, Bestavros,
+ * Matta et al., "Providing soft bandwidth guarantees using elastic
+ * TCP-based tunnels", ISCC 2004).
+ *
+ * Loaded at both ends of a tunnel: side=entry steals the packets towards
+ * the tunnel's prefixes at FORWARD and IP_OUT and carries them over a pool
+ * of TCP connections to the peer (pool.c), whose size a controller sets
+ * each interval to hold the target rate (ctrl.c); side=exit admits the
+ * peer's connections only, restores the order and re-injects (exitp.c).
+ * The controller places both ends from topo.yaml's `tunnels:`; by hand,
+ *
+ *	itmctl --agent A module load etunnel side=entry peer_addr=10.0.0.3 \
+ *	    dst=10.201.3.0/24 target=40000 max_conns=32
+ *	itmctl --agent B module load etunnel side=exit peer_addr=10.0.0.1 \
+ *	    dst=10.201.3.0/24
+ *
+ * This file: parameters, the peer's address (from the overlay table when
+ * given by node name), the hooks, timers and counters.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <syslog.h>
+
+#include <itm_plugin.h>
+
+#include "etunnel.h"
+
+enum { CLS_SHORT = 1, CLS_LONG, CLS_FAILOPEN };
+
+/* clang-format off */
+static const struct itm_param_spec etun_params[] = {
+	{ "name", ITM_PARAM_STRING, "t1", 0, 20, "the tunnel's name" },
+	{ "side", ITM_PARAM_STRING, "entry", 0, 8, "entry (steals, sizes the pool) or exit (re-injects)" },
+	{ "peer", ITM_PARAM_STRING, "", 0, 31, "the far end's node name (its underlay address from the table)" },
+	{ "peer_addr", ITM_PARAM_STRING, "", 0, 15, "the far end's IPv4 address (instead of peer)" },
+	{ "local_addr", ITM_PARAM_STRING, "", 0, 15, "address of this end (default: this node's underlay)" },
+	{ "dst", ITM_PARAM_STRING, NULL, 0, 400, "destination prefixes behind the exit, comma-separated" },
+	{ "port", ITM_PARAM_UINT, "7800", 1, 65535, "the exit's TCP port" },
+	{ "target", ITM_PARAM_UINT, "10000", 1, 100000000, "target rate, kbit/s" },
+	{ "min_conns", ITM_PARAM_UINT, "1", 1, ETUN_MAX_CONNS, "smallest pool" },
+	{ "max_conns", ITM_PARAM_UINT, "16", 1, ETUN_MAX_CONNS, "largest pool" },
+	{ "interval_ms", ITM_PARAM_UINT, "1000", 50, 60000, "controller interval" },
+	{ "band_pct", ITM_PARAM_UINT, "3", 0, 50, "dead band around the target, percent" },
+	{ "queue_kb", ITM_PARAM_UINT, "256", 4, 65536, "entry queue per class, kB" },
+	{ "queue_pkts", ITM_PARAM_UINT, "1024", 8, 65536, "entry queue per class, packets" },
+	{ "sndbuf_kb", ITM_PARAM_UINT, "0", 0, 65536, "send buffer per connection, kB (0: kernel autotuning)" },
+	{ "cc", ITM_PARAM_STRING, "", 0, 15, "congestion control of the pool's connections (default: the system's)" },
+	{ "express", ITM_PARAM_BOOL, "yes", 0, 1, "the short class gets a connection of its own, TOS 0x10" },
+	{ "skip_recovering", ITM_PARAM_BOOL, "no", 0, 1, "send nothing on a connection in loss recovery" },
+	{ "unsent_kb", ITM_PARAM_UINT, "16", 2, 4096, "bytes a connection may hold not yet sent, kB" },
+	{ "reorder_window", ITM_PARAM_UINT, "2048", 16, 65536, "reorder buffer, packets" },
+	{ "reorder_kb", ITM_PARAM_UINT, "8192", 64, 1048576, "reorder buffer, kB" },
+	{ "reorder_wait_ms", ITM_PARAM_UINT, "50", 1, 10000, "longest wait for a missing packet" },
+	{ "mtu", ITM_PARAM_UINT, "1500", 576, 65535, "largest packet re-injected (larger TCP is segmented)" },
+	{ "priority", ITM_PARAM_INT, "0", -1000, 1000, "hook priority" },
+	{ .name = NULL }
+};
+/* clang-format on */
+
+uint64_t
+etun_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+uint64_t
+etun_now_ms(void)
+{
+	return etun_now_us() / 1000;
+}
+
+int
+etun_dst_match(const struct etun *t, uint32_t daddr)
+{
+	for (unsigned int i = 0; i < t->n_dst; i++) {
+		const struct itm_prefix *p = &t->dst[i];
+		uint32_t mask = p->len ? htonl(~0u << (32 - p->len)) : 0;
+
+		if ((daddr & mask) == (p->addr.v4.s_addr & mask))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+parse_prefix(const char *s, struct itm_prefix *p)
+{
+	char buf[32], *slash, *end;
+	long len = 32;
+
+	if (strlen(s) >= sizeof(buf))
+		return -1;
+	strcpy(buf, s);
+	if ((slash = strchr(buf, '/')) != NULL) {
+		*slash = '\0';
+		len = strtol(slash + 1, &end, 10);
+		if (slash[1] == '\0' || *end || len < 0 || len > 32)
+			return -1;
+	}
+	memset(p, 0, sizeof(*p));
+	if (inet_pton(AF_INET, buf, &p->addr.v4) != 1)
+		return -1;
+	p->family = AF_INET;
+	p->len = (uint8_t)len;
+	if (len < 32)
+		p->addr.v4.s_addr &= len ? htonl(~0u << (32 - len)) : 0;
+	return 0;
+}
+
+static int
+load_dst(struct itm_module *m, struct etun *t, const char *list)
+{
+	char buf[512], *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (t->n_dst == ETUN_MAX_PREFIXES ||
+		    parse_prefix(tok, &t->dst[t->n_dst]) < 0) {
+			itm_module_error(m, "dst: '%s': %s", tok,
+					 t->n_dst == ETUN_MAX_PREFIXES
+						 ? "more than 16 prefixes"
+						 : "not an IPv4 prefix");
+			return -EINVAL;
+		}
+		t->n_dst++;
+	}
+	if (t->n_dst == 0) {
+		itm_module_error(m, "dst: no prefix given");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+parse_addr(struct itm_module *m, const char *what, const char *s,
+	   struct in_addr *a)
+{
+	if (inet_pton(AF_INET, s, a) == 1)
+		return 0;
+	itm_module_error(m, "%s: '%s' is not an IPv4 address", what, s);
+	return -EINVAL;
+}
+
+/* The peer by address, or by node name in the overlay table. */
+static int
+resolve_peer(struct itm_module *m, struct etun *t, const struct itm_params *p)
+{
+	const struct itm_table *tab = itm_get_table();
+	const struct itm_node *n;
+
+	snprintf(t->peer_name, sizeof(t->peer_name), "%s",
+		 itm_param_str(p, "peer"));
+	if (itm_param_str(p, "peer_addr")[0])
+		return parse_addr(m, "peer_addr", itm_param_str(p, "peer_addr"),
+				  &t->peer);
+	if (t->peer_name[0] == '\0') {
+		itm_module_error(m, "peer: give peer (a node) or peer_addr");
+		return -EINVAL;
+	}
+	n = tab ? itm_table_node(tab, t->peer_name) : NULL;
+	if (n == NULL || n->underlay.family != AF_INET) {
+		itm_module_error(m,
+				 "peer: node '%s' has no IPv4 underlay address "
+				 "in the overlay table%s",
+				 t->peer_name, tab ? "" : " (no table yet)");
+		return -ENOENT;
+	}
+	t->peer = n->underlay.v4;
+	return 0;
+}
+
+static int
+resolve_local(struct itm_module *m, struct etun *t, const struct itm_params *p)
+{
+	const struct itm_table *tab = itm_get_table();
+
+	t->local.s_addr = INADDR_ANY;
+	if (itm_param_str(p, "local_addr")[0])
+		return parse_addr(m, "local_addr",
+				  itm_param_str(p, "local_addr"), &t->local);
+	if (tab && tab->self && tab->self->underlay.family == AF_INET)
+		t->local = tab->self->underlay.v4;
+	return 0;
+}
+
+/* A congestion control the kernel does not have is refused at load. */
+static int
+check_cc(struct itm_module *m, const char *cc)
+{
+	int fd, rc = 0;
+
+	if (cc[0] == '\0')
+		return 0;
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+		return -errno;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc,
+		       (socklen_t)strlen(cc)) < 0) {
+		rc = -errno;
+		itm_module_error(m,
+				 "cc: '%s': %s (see "
+				 "net.ipv4.tcp_available_congestion_control)",
+				 cc, strerror(errno));
+	}
+	close(fd);
+	return rc;
+}
+
+static int
+load_config(struct itm_module *m, struct etun *t, const struct itm_params *p)
+{
+	const char *side = itm_param_str(p, "side");
+	int rc;
+
+	snprintf(t->name, sizeof(t->name), "%s", itm_param_str(p, "name"));
+	if (strcmp(side, "entry") != 0 && strcmp(side, "exit") != 0) {
+		itm_module_error(m, "side: '%s': use entry or exit", side);
+		return -EINVAL;
+	}
+	t->side = side[1] == 'n' ? ETUN_ENTRY : ETUN_EXIT;
+	if ((rc = load_dst(m, t, itm_param_str(p, "dst"))) < 0 ||
+	    (rc = resolve_peer(m, t, p)) < 0 ||
+	    (rc = resolve_local(m, t, p)) < 0)
+		return rc;
+	if (etun_dst_match(t, t->peer.s_addr)) {
+		itm_module_error(m,
+				 "dst: the peer %s lies inside the "
+				 "tunnel's prefixes",
+				 inet_ntoa(t->peer));
+		return -EINVAL;
+	}
+	t->port = (uint16_t)itm_param_uint(p, "port");
+	t->ctrl.target_bps = itm_param_uint(p, "target") * 1000;
+	t->ctrl.min_conns = (unsigned int)itm_param_uint(p, "min_conns");
+	t->ctrl.max_conns = (unsigned int)itm_param_uint(p, "max_conns");
+	t->ctrl.band = (double)itm_param_uint(p, "band_pct") / 100.0;
+	if (t->ctrl.min_conns > t->ctrl.max_conns) {
+		itm_module_error(m, "min_conns: %u is above max_conns %u",
+				 t->ctrl.min_conns, t->ctrl.max_conns);
+		return -EINVAL;
+	}
+	t->interval_ms = (unsigned int)itm_param_uint(p, "interval_ms");
+	t->sndbuf = (uint32_t)itm_param_uint(p, "sndbuf_kb") * 1024;
+	t->unsent = (uint32_t)itm_param_uint(p, "unsent_kb") * 1024;
+	t->skip_recovering = itm_param_bool(p, "skip_recovering");
+	t->express = itm_param_bool(p, "express");
+	snprintf(t->cc, sizeof(t->cc), "%s", itm_param_str(p, "cc"));
+	if ((rc = check_cc(m, t->cc)) < 0)
+		return rc;
+	t->mtu = (uint16_t)itm_param_uint(p, "mtu");
+	t->ro_window = (unsigned int)itm_param_uint(p, "reorder_window");
+	t->ro_bytes = (uint32_t)itm_param_uint(p, "reorder_kb") * 1024;
+	t->ro_wait_us = (uint32_t)itm_param_uint(p, "reorder_wait_ms") * 1000;
+	return 0;
+}
+
+static int
+classify(itm_where hook, struct itm_packet *pkt)
+{
+	struct etun *t = pkt->priv;
+
+	(void)hook;
+	if (pkt->iph == NULL)
+		return ITM_CLASS_NONE;
+	if (t->up == 0)
+		return CLS_FAILOPEN;
+	return (pkt->iph->tos & 0x10) ? CLS_SHORT : CLS_LONG;
+}
+
+static int
+process(itm_where hook, int cls, struct itm_packet *pkt)
+{
+	struct etun *t = pkt->priv;
+
+	(void)hook;
+	if (cls == CLS_FAILOPEN) {
+		t->c.failopen++;
+		return ITM_ACCEPT;
+	}
+	if (pkt->flags & (ITM_PKT_TRUNCATED | ITM_PKT_MALFORMED) ||
+	    pkt->len > ETUN_FRAME_MAX)
+		return ITM_ACCEPT;
+	if (pkt->len > t->mtu)
+		return etun_pool_take_gso(t, pkt->data, (uint16_t)pkt->len,
+					  pkt->iph->tos);
+	if ((pkt->flags & ITM_PKT_CSUM_NOTREADY) && itm_csum_fix_l4(pkt) < 0)
+		return ITM_ACCEPT;
+	return etun_pool_take(t, pkt->data, (uint16_t)pkt->len, pkt->iph->tos);
+}
+
+static int
+register_hooks(struct etun *t, int priority)
+{
+	static const itm_where where[2] = { ITM_IP_FORWARD, ITM_IP_OUT };
+	static const char *const suffix[2] = { "fwd", "out" };
+	int rc;
+
+	t->class_names[0] = "-";
+	t->class_names[CLS_SHORT] = "SHORT";
+	t->class_names[CLS_LONG] = "LONG";
+	t->class_names[CLS_FAILOPEN] = "FAILOPEN";
+	for (int i = 0; i < 2; i++) {
+		struct itm_info *h = &t->hook[i];
+
+		snprintf(t->labels[i], sizeof(t->labels[i]), "etun_%s_%s",
+			 t->name, suffix[i]);
+		*h = (struct itm_info){
+			.label = t->labels[i],
+			.priority = priority,
+			.class_func = classify,
+			.process_func = process,
+			.class_names = t->class_names,
+			.n_class_names = 4,
+			.priv = t,
+		};
+		itm_interest_init(&h->interest);
+		for (unsigned int k = 0; k < t->n_dst; k++)
+			h->interest.daddr[k] = t->dst[k];
+		h->interest.n_daddr = t->n_dst;
+		if ((rc = itm_register_hook(where[i], h)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The series the Grafana dashboard plots (deploy/grafana), labelled by
+ * peer when the name stays within a counter name's 47 characters. */
+static void
+register_gauges(struct etun *t)
+{
+	static const char *const names[3] = { "tunnel_target_bps",
+					      "tunnel_achieved_bps",
+					      "tunnel_pool_conns" };
+	const uint64_t *v[3] = { &t->c.target_bps, &t->c.achieved_bps,
+				 &t->c.pool_conns };
+	char buf[64];
+
+	for (int i = 0; i < 3; i++) {
+		int n = snprintf(buf, sizeof(buf), "%s{peer=%s}", names[i],
+				 t->status.peer);
+
+		itm_register_counter(n > 0 && n <= 47 ? buf : names[i], v[i]);
+	}
+}
+
+static void
+register_counters(struct etun *t)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} cs[] = {
+#define C(f) { #f, offsetof(struct etun_counters, f) }
+		C(conns),	  C(conns_wanted),
+		C(target_kbps),	  C(goodput_kbps),
+		C(state),	  C(entry_drops),
+		C(queue_bytes),	  C(failopen),
+		C(pkts_in),	  C(bytes_in),
+		C(segmented),	  C(stalls),
+		C(recoveries),	  C(frames_out),
+		C(frames_in),	  C(pkts_out),
+		C(bytes_out),	  C(frames_outside),
+		C(frames_bad),	  C(inject_errors),
+		C(conns_refused), C(connects),
+		C(disconnects),	  C(reorder_late),
+		C(reorder_gaps),  C(reorder_overflow),
+#undef C
+	};
+
+	for (size_t i = 0; i < sizeof(cs) / sizeof(cs[0]); i++)
+		itm_register_counter(cs[i].name,
+				     (const uint64_t *)((const char *)&t->c +
+							cs[i].off));
+	register_gauges(t);
+}
+
+/* The status GetTunnels reads (itm_register_tunnel). */
+static void
+status_update(struct etun *t)
+{
+	struct itm_tunnel_status *s = &t->status;
+
+	s->side = t->side == ETUN_ENTRY ? ITM_TUNNEL_ENTRY : ITM_TUNNEL_EXIT;
+	s->state = (uint32_t)t->state;
+	s->state_text = etun_state_name(t->state);
+	s->target_kbps = t->ctrl.target_bps / 1000;
+	s->goodput_kbps = t->c.goodput_kbps;
+	s->conns = t->up;
+	s->conns_wanted = t->side == ETUN_ENTRY ? t->wanted : 0;
+	s->min_conns = t->ctrl.min_conns;
+	s->max_conns = t->ctrl.max_conns;
+	s->entry_drops = t->c.entry_drops;
+	s->queue_bytes = t->c.queue_bytes;
+	t->c.target_bps = s->target_kbps * 1000;
+	t->c.achieved_bps = s->goodput_kbps * 1000;
+	t->c.pool_conns = s->conns;
+}
+
+static void
+tick(unsigned long arg)
+{
+	struct etun *t = (struct etun *)arg;
+
+	if (t->side == ETUN_ENTRY)
+		etun_pool_tick(t);
+	else
+		etun_exit_tick(t);
+	status_update(t);
+}
+
+/* A new table may move the peer: start the pool over towards it. */
+static void
+on_table(const struct itm_table *tab, void *arg)
+{
+	struct etun *t = arg;
+	const struct itm_node *n;
+
+	if (t->peer_name[0] == '\0' ||
+	    (n = itm_table_node(tab, t->peer_name)) == NULL ||
+	    n->underlay.family != AF_INET ||
+	    n->underlay.v4.s_addr == t->peer.s_addr)
+		return;
+	itm_log(LOG_INFO, "etunnel %s: peer %s moved to %s", t->name,
+		t->peer_name, n->underlay.text);
+	t->peer = n->underlay.v4;
+	if (t->side == ETUN_ENTRY) {
+		etun_pool_stop(t);
+		etun_pool_start(t);
+	}
+}
+
+static void
+etun_free(struct etun *t)
+{
+	if (t->side == ETUN_ENTRY) {
+		etun_pool_stop(t);
+		free(t->scratch);
+	} else {
+		etun_exit_stop(t);
+	}
+	etun_entq_free(t->q);
+	free(t);
+}
+
+static int
+etun_start(struct itm_module *m, struct etun *t, const struct itm_params *p)
+{
+	int rc;
+	unsigned int tick_ms;
+
+	snprintf(t->status.name, sizeof(t->status.name), "%s", t->name);
+	snprintf(t->status.peer, sizeof(t->status.peer), "%s",
+		 t->peer_name[0] ? t->peer_name : inet_ntoa(t->peer));
+	register_counters(t);
+	t->c.target_kbps = t->ctrl.target_bps / 1000;
+	if (t->side == ETUN_EXIT) {
+		tick_ms = t->ro_wait_us / 2000 ? t->ro_wait_us / 2000 : 1;
+		rc = etun_exit_start(t);
+	} else {
+		tick_ms = 50;
+		t->q = etun_entq_new((unsigned int)itm_param_uint(p,
+								  "queue_pkts"),
+				     (uint32_t)itm_param_uint(p, "queue_kb") *
+					     1024);
+		rc = t->q ? etun_pool_start(t) : -ENOMEM;
+		if (rc == 0)
+			rc = register_hooks(t,
+					    (int)itm_param_int(p, "priority"));
+	}
+	if (rc < 0) {
+		itm_module_error(m, "%s: %s",
+				 t->side == ETUN_EXIT ? "exit" : "entry",
+				 strerror(-rc));
+		return rc;
+	}
+	status_update(t);
+	if ((rc = itm_register_timer(tick, (unsigned long)t, tick_ms)) < 0 ||
+	    (rc = itm_register_tunnel(&t->status)) < 0)
+		return rc;
+	return itm_register_table_func(on_table, t);
+}
+
+static int
+etun_load(struct itm_module *m, const struct itm_params *p)
+{
+	struct etun *t = calloc(1, sizeof(*t));
+	int rc;
+
+	if (t == NULL)
+		return -ENOMEM;
+	t->lfd = t->rawfd = -1;
+	if ((rc = load_config(m, t, p)) < 0 || (rc = etun_start(m, t, p)) < 0) {
+		etun_free(t); /* the host undoes what did register */
+		return rc;
+	}
+	itm_log(LOG_INFO, "etunnel %s: %s, peer %s port %u", t->name,
+		t->side == ETUN_ENTRY ? "entry" : "exit", inet_ntoa(t->peer),
+		t->port);
+	m->priv = t;
+	return 0;
+}
+
+static void
+etun_unload(struct itm_module *m)
+{
+	struct etun *t = m->priv;
+
+	itm_unregister_timer(tick, (unsigned long)t);
+	itm_unregister_tunnel(&t->status);
+	if (t->side == ETUN_ENTRY)
+		for (int i = 0; i < 2; i++)
+			itm_unregister_hook(t->hook[i].hook, &t->hook[i]);
+	etun_free(t);
+	m->priv = NULL;
+}
+
+ITM_PLUGIN(.name = "etunnel", .version = "1.0",
+	   .description = "elastic tunnel: a pool of TCP connections sized "
+			  "to hold a target rate",
+	   .params = etun_params, .load = etun_load, .unload = etun_unload, );

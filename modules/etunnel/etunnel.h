@@ -1,0 +1,135 @@
+/*
+ * etunnel.h - one elastic tunnel end (an instance of the etunnel module).
+ *
+ * The files: etunnel.c (the plugin: parameters, hooks, timers, counters,
+ * the packet callbacks), pool.c (the entry: the pool of connections to the
+ * peer, spreading frames, the controller tick), exitp.c (the exit: the
+ * listener that admits only the peer, frame reading, reorder, re-injection
+ * by a raw socket).  The pure parts: frame.c, reorder.c, entq.c, ctrl.c,
+ * seg.c.  Everything runs on the host's packet thread (callbacks, timers
+ * and fd watches alike), so nothing here locks.
+ */
+#ifndef ETUNNEL_H
+#define ETUNNEL_H
+
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include <itm.h>
+
+#include "ctrl.h"
+#include "entq.h"
+#include "frame.h"
+#include "reorder.h"
+
+#define ETUN_MAX_CONNS	  256
+#define ETUN_EXPRESS	  ETUN_MAX_CONNS /* slot of the short class's connection */
+#define ETUN_SLOTS	  (ETUN_MAX_CONNS + 1)
+#define ETUN_MAX_PREFIXES 16
+#define ETUN_CONN_BUF	  (ETUN_FRAME_HDR + ETUN_FRAME_MAX)
+
+enum etun_side { ETUN_ENTRY, ETUN_EXIT };
+
+enum etun_conn_state { ETUN_CONN_IDLE = 0, ETUN_CONN_CONNECTING, ETUN_CONN_UP };
+
+struct etun;
+
+/* A pool connection (entry: outgoing; exit: accepted). */
+struct etun_conn {
+	struct etun *t;
+	int fd;
+	enum etun_conn_state state;
+	uint8_t *buf; /* entry: unsent rest of a frame; exit: bytes read */
+	uint32_t off, len;
+	uint64_t written;  /* entry: bytes handed to the socket */
+	int full;	   /* entry: unsent bytes above the limit */
+	int recovering;	   /* entry: in loss recovery: skipped */
+	uint64_t retry_ms; /* entry: when to connect again */
+	uint32_t backoff_ms;
+};
+
+struct etun_counters {
+	uint64_t pkts_in, bytes_in; /* stolen at the entry */
+	uint64_t segmented;	    /* GSO packets cut at the entry */
+	uint64_t stalls;	    /* a packet found every connection full */
+	uint64_t recoveries;	    /* a connection skipped while recovering */
+	uint64_t entry_drops;	    /* queue full */
+	uint64_t failopen;	    /* passed to the normal path */
+	uint64_t frames_out, frames_in; /* sent / received */
+	uint64_t pkts_out, bytes_out;	/* re-injected */
+	uint64_t frames_outside;	/* not for our prefixes: dropped */
+	uint64_t frames_bad;		/* broken streams closed */
+	uint64_t inject_errors;
+	uint64_t conns_refused; /* not from the peer */
+	uint64_t connects, disconnects;
+	uint64_t reorder_late, reorder_gaps, reorder_overflow;
+	uint64_t conns, conns_wanted; /* gauges */
+	uint64_t target_kbps, goodput_kbps, state, queue_bytes;
+	uint64_t target_bps, achieved_bps, pool_conns; /* for /metrics */
+};
+
+struct etun {
+	char name[32];
+	enum etun_side side;
+	struct itm_info hook[2]; /* entry: FORWARD and IP_OUT */
+	const char *class_names[4];
+	char labels[2][48];
+	/* configuration */
+	char peer_name[32];
+	struct in_addr peer, local; /* local: INADDR_ANY when not known */
+	uint16_t port;
+	struct itm_prefix dst[ETUN_MAX_PREFIXES];
+	unsigned int n_dst;
+	struct etun_ctrl ctrl;
+	unsigned int interval_ms;
+	uint32_t sndbuf, unsent;
+	int skip_recovering; /* skip connections in loss recovery */
+	char cc[16];	     /* TCP_CONGESTION of the pool, "": default */
+	uint16_t mtu;
+	unsigned int ro_window;
+	uint32_t ro_bytes, ro_wait_us;
+	/* entry */
+	struct etun_entq *q;
+	struct etun_conn conns[ETUN_SLOTS];
+	int express; /* a connection of its own, TOS 0x10, for SHORT */
+	unsigned int wanted, up, rr;
+	unsigned int express_up;	   /* the short class's connection */
+	uint32_t seq[ETUN_CLS_N], session; /* one sequence per class */
+	uint64_t acked_closed; /* bytes of connections closed since */
+	uint64_t last_acked, drops_at_tick, stalls_at_tick;
+	uint64_t backlog_ms; /* last drop or stall seen by a tick */
+	uint64_t last_tick_ms;
+	enum etun_state state;
+	/* exit */
+	int lfd, rawfd;
+	struct etun_reorder *ro[ETUN_CLS_N]; /* per class */
+	uint32_t cur_session;
+	int have_session;
+	uint64_t last_in_bytes;
+	uint8_t *scratch; /* one segment */
+	struct etun_counters c;
+	struct itm_tunnel_status status; /* what GetTunnels shows */
+};
+
+uint64_t etun_now_ms(void);
+uint64_t etun_now_us(void);
+int etun_dst_match(const struct etun *t, uint32_t daddr);
+
+/* pool.c */
+int etun_pool_start(struct etun *t);
+void etun_pool_stop(struct etun *t);
+/* Hand one stolen packet to the pool: ITM_DROP (taken or dropped at the
+ * full entry) or ITM_ACCEPT (no connection up: fail-open). */
+int etun_pool_take(struct etun *t, const uint8_t *pkt, uint16_t len,
+		   uint8_t tos);
+/* The same for a packet larger than the MTU: cut into segments first. */
+int etun_pool_take_gso(struct etun *t, const uint8_t *pkt, uint16_t len,
+		       uint8_t tos);
+void etun_pool_tick(struct etun *t);
+
+/* exitp.c */
+int etun_exit_start(struct etun *t);
+void etun_exit_stop(struct etun *t);
+void etun_exit_tick(struct etun *t);
+
+#endif

@@ -1,0 +1,315 @@
+/*
+ * exitp.c - the tunnel exit: admit pool connections from the peer only,
+ * read frames, put the packets back in order and re-inject them.
+ *
+ * A connection from any other address is reset at once and counted.  A
+ * broken stream (a bad header) closes its connection.  A packet whose
+ * destination lies outside the tunnel's prefixes is dropped and counted:
+ * the exit never becomes an open relay.  Packets leave through a raw
+ * IPPROTO_RAW socket (the IP header as the entry stole it), cut to the
+ * MTU first when the entry stole a GSO packet (seg.c).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/ip.h>
+#include <sys/socket.h>
+#include <syslog.h>
+
+#include "etunnel.h"
+#include "seg.h"
+
+#define EXIT_BUF (2 * ETUN_CONN_BUF)
+
+static void
+inject_seg(const uint8_t *seg, uint16_t len, void *arg)
+{
+	struct etun *t = arg;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+
+	memcpy(&sa.sin_addr, seg + 16, 4); /* seg may be unaligned */
+
+	if (sendto(t->rawfd, seg, len, 0, (struct sockaddr *)&sa, sizeof(sa)) <
+	    0) {
+		t->c.inject_errors++;
+		return;
+	}
+	t->c.pkts_out++;
+	t->c.bytes_out += len;
+}
+
+static void
+deliver(const uint8_t *pkt, uint16_t len, uint8_t flags, void *arg)
+{
+	struct etun *t = arg;
+
+	(void)flags;
+	if (etun_segment(pkt, len, t->mtu, t->scratch, inject_seg, t) < 0)
+		t->c.inject_errors++;
+}
+
+static void
+exit_close(struct etun *t, struct etun_conn *c)
+{
+	itm_unregister_fd(c->fd);
+	close(c->fd);
+	c->fd = -1;
+	c->state = ETUN_CONN_IDLE;
+	c->len = c->off = 0;
+	t->up--;
+	t->c.disconnects++;
+}
+
+static void
+on_frame(struct etun *t, const struct etun_frame *f)
+{
+	const uint8_t *ip = f->data; /* any alignment: read bytes */
+	uint32_t daddr;
+
+	if (f->flags & ETUN_F_HELLO) {
+		if (!t->have_session || f->seq != t->cur_session) {
+			etun_reorder_reset(t->ro[ETUN_CLS_SHORT]);
+			etun_reorder_reset(t->ro[ETUN_CLS_LONG]);
+			t->cur_session = f->seq;
+			t->have_session = 1;
+		}
+		return;
+	}
+	t->c.frames_in++;
+	memcpy(&daddr, ip + 16, sizeof(daddr));
+	if (ip[0] >> 4 != 4 || (ip[2] << 8 | ip[3]) != f->len ||
+	    !etun_dst_match(t, daddr)) {
+		t->c.frames_outside++;
+		return;
+	}
+	etun_reorder_push(t->ro[(f->flags & ETUN_F_SHORT) ? ETUN_CLS_SHORT
+							  : ETUN_CLS_LONG],
+			  f->seq, f->flags, f->data, f->len, etun_now_us());
+}
+
+/* Parse the frames read so far; 0, or -1 when the stream is broken. */
+static int
+parse_frames(struct etun *t, struct etun_conn *c)
+{
+	struct etun_frame f;
+	size_t used;
+	enum etun_parse r;
+
+	while ((r = etun_frame_parse(c->buf + c->off, c->len - c->off, &f,
+				     &used)) == ETUN_PARSE_OK) {
+		on_frame(t, &f);
+		c->off += (uint32_t)used;
+	}
+	if (r == ETUN_PARSE_BAD)
+		return -1;
+	memmove(c->buf, c->buf + c->off, c->len - c->off);
+	c->len -= c->off;
+	c->off = 0;
+	return 0;
+}
+
+/* Read once from @c; 1 when bytes came (and were parsed). */
+static int
+exit_read(struct etun *t, struct etun_conn *c)
+{
+	ssize_t n = read(c->fd, c->buf + c->len, EXIT_BUF - c->len);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		exit_close(t, c);
+		return 0;
+	}
+	c->len += (uint32_t)n;
+	if (parse_frames(t, c) < 0) {
+		t->c.frames_bad++;
+		itm_log(LOG_WARNING,
+			"etunnel %s: bad frame from the peer: "
+			"connection closed",
+			t->name);
+		exit_close(t, c);
+		return 0;
+	}
+	return 1;
+}
+
+static void
+exit_conn_cb(int fd, unsigned int revents, void *arg)
+{
+	struct etun_conn *c = arg;
+
+	(void)fd;
+	(void)revents;
+	exit_read(c->t, c);
+}
+
+/* Read what every connection holds, so a gap is given up only for
+ * packets that really have not arrived. */
+static void
+exit_drain(struct etun *t)
+{
+	for (unsigned int i = 0; i <= t->ctrl.max_conns; i++) {
+		struct etun_conn *c = &t->conns[i];
+
+		for (int k = 0; k < 64 && c->state == ETUN_CONN_UP; k++)
+			if (!exit_read(t, c))
+				break;
+	}
+}
+
+/* Reset (not just close) a connection that is not the peer's. */
+static void
+refuse(struct etun *t, int fd, const struct sockaddr_in *from, const char *why)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+	if (t->c.conns_refused++ < 10)
+		itm_log(LOG_WARNING,
+			"etunnel %s: connection from %s refused: %s", t->name,
+			inet_ntoa(from->sin_addr), why);
+}
+
+static struct etun_conn *
+free_slot(struct etun *t)
+{
+	for (unsigned int i = 0; i <= t->ctrl.max_conns; i++) /* + express */
+		if (t->conns[i].state == ETUN_CONN_IDLE)
+			return &t->conns[i];
+	return NULL;
+}
+
+static void
+accept_cb(int lfd, unsigned int revents, void *arg)
+{
+	struct etun *t = arg;
+	struct sockaddr_in from;
+	socklen_t l = sizeof(from);
+	struct etun_conn *c;
+	int fd;
+
+	(void)revents;
+	while ((fd = accept4(lfd, (struct sockaddr *)&from, &l,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (from.sin_family != AF_INET ||
+		    from.sin_addr.s_addr != t->peer.s_addr) {
+			refuse(t, fd, &from, "not the peer");
+		} else if ((c = free_slot(t)) == NULL) {
+			refuse(t, fd, &from, "more than max_conns + 1");
+		} else if (itm_register_fd(fd, ITM_FD_READ, exit_conn_cb, c) <
+			   0) {
+			close(fd);
+		} else {
+			c->fd = fd;
+			c->state = ETUN_CONN_UP;
+			c->len = c->off = 0;
+			t->up++;
+			t->c.connects++;
+		}
+		l = sizeof(from);
+	}
+}
+
+static int
+listen_on(struct etun *t)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr = t->local,
+				  .sin_port = htons(t->port) };
+	int one = 1;
+
+	t->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (t->lfd < 0)
+		return -errno;
+	setsockopt(t->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(t->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(t->lfd, 64) < 0)
+		return -errno;
+	return itm_register_fd(t->lfd, ITM_FD_READ, accept_cb, t);
+}
+
+int
+etun_exit_start(struct etun *t)
+{
+	int rc;
+
+	t->lfd = t->rawfd = -1;
+	for (unsigned int i = 0; i < ETUN_SLOTS; i++) {
+		t->conns[i].t = t;
+		t->conns[i].fd = -1;
+	}
+	for (unsigned int i = 0; i <= t->ctrl.max_conns; i++)
+		if ((t->conns[i].buf = malloc(EXIT_BUF)) == NULL)
+			return -ENOMEM;
+	for (int k = 0; k < ETUN_CLS_N; k++)
+		if ((t->ro[k] = etun_reorder_new(t->ro_window, t->ro_bytes,
+						 t->ro_wait_us, deliver, t)) ==
+		    NULL)
+			return -ENOMEM;
+	t->scratch = malloc(t->mtu);
+	if (t->scratch == NULL)
+		return -ENOMEM;
+	t->rawfd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (t->rawfd < 0)
+		return -errno;
+	if ((rc = listen_on(t)) < 0)
+		return rc;
+	t->state = ETUN_ST_EXIT;
+	return 0;
+}
+
+void
+etun_exit_stop(struct etun *t)
+{
+	for (unsigned int i = 0; i < ETUN_SLOTS; i++) {
+		if (t->conns[i].state != ETUN_CONN_IDLE)
+			exit_close(t, &t->conns[i]);
+		free(t->conns[i].buf);
+		t->conns[i].buf = NULL;
+	}
+	if (t->lfd >= 0) {
+		itm_unregister_fd(t->lfd);
+		close(t->lfd);
+	}
+	if (t->rawfd >= 0)
+		close(t->rawfd);
+	for (int k = 0; k < ETUN_CLS_N; k++) {
+		etun_reorder_free(t->ro[k]);
+		t->ro[k] = NULL;
+	}
+	free(t->scratch);
+	t->lfd = t->rawfd = -1;
+	t->scratch = NULL;
+}
+
+void
+etun_exit_tick(struct etun *t)
+{
+	uint64_t now = etun_now_ms();
+
+	if (etun_reorder_held(t->ro[0]) || etun_reorder_held(t->ro[1])) {
+		exit_drain(t);
+		for (int k = 0; k < ETUN_CLS_N; k++)
+			etun_reorder_tick(t->ro[k], etun_now_us());
+	}
+	t->c.reorder_late = t->c.reorder_gaps = t->c.reorder_overflow = 0;
+	for (int k = 0; k < ETUN_CLS_N; k++) {
+		const struct etun_reorder_stats *st =
+			etun_reorder_stats(t->ro[k]);
+
+		t->c.reorder_late += st->late;
+		t->c.reorder_gaps += st->gaps;
+		t->c.reorder_overflow += st->overflow;
+	}
+	t->c.conns = t->up;
+	t->c.state = (uint64_t)t->state;
+	if (now - t->last_tick_ms >= t->interval_ms) {
+		t->c.goodput_kbps = (t->c.bytes_out - t->last_in_bytes) * 8 /
+				    (now - t->last_tick_ms);
+		t->last_in_bytes = t->c.bytes_out;
+		t->last_tick_ms = now;
+	}
+}

@@ -1,0 +1,520 @@
+/*
+ * pool.c - the tunnel entry: a pool of TCP connections to the peer's
+ * tunnel port, the frames spread over them, and the controller's tick.
+ *
+ * A stolen packet waits in the entry queue (entq.c) only until a
+ * connection can take it: frames go round-robin to the connections whose
+ * bytes not yet sent stay under a small limit (unsent, 16 kB by default:
+ * SIOCOUTQNSD after each write, TCP_NOTSENT_LOWAT to learn when it
+ * drained).  A connection that falls behind (in loss recovery, say) is
+ * skipped, and few packets wait behind it, so the exit's reorder buffer
+ * waits little: data parked in a slow connection's send buffer arrives
+ * late and out of order, which the user's TCP takes for loss.  GSO
+ * packets are cut to the MTU first (seg.c), so a single frame never parks
+ * 64 kB in one connection.  With no connection up every packet goes the
+ * normal path (fail-open); lost connections are retried with a backoff
+ * from 100 ms to 2 s.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/sockios.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <syslog.h>
+
+#include "etunnel.h"
+#include "seg.h"
+
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	2000
+#define USER_TIMEOUT_MS 3000
+
+static void conn_cb(int fd, unsigned int revents, void *arg);
+static void flush(struct etun *t);
+
+static void
+set_opts(struct etun *t, int fd)
+{
+	int one = 1, uto = USER_TIMEOUT_MS, sb = (int)t->sndbuf;
+	int low = (int)t->unsent;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
+	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &low, sizeof(low));
+	if (t->cc[0] && setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, t->cc,
+				   (socklen_t)strlen(t->cc)) < 0)
+		itm_log(LOG_WARNING, "etunnel %s: cc=%s: %s", t->name, t->cc,
+			strerror(errno));
+	if (sb > 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
+}
+
+static void
+conn_open(struct etun *t, struct etun_conn *c)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		goto retry;
+	set_opts(t, fd);
+	if (c == &t->conns[ETUN_EXPRESS]) {
+		int tos = 0x10; /* the core's low-delay class (qos-core.sh) */
+
+		setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+	}
+	sa.sin_addr = t->local;
+	if (t->local.s_addr != INADDR_ANY &&
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto fail;
+	sa.sin_addr = t->peer;
+	sa.sin_port = htons(t->port);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+	    errno != EINPROGRESS)
+		goto fail;
+	if (itm_register_fd(fd, ITM_FD_WRITE, conn_cb, c) < 0)
+		goto fail;
+	c->fd = fd;
+	c->state = ETUN_CONN_CONNECTING;
+	return;
+fail:
+	close(fd);
+retry:
+	c->backoff_ms = c->backoff_ms ? c->backoff_ms : BACKOFF_MIN_MS;
+	c->retry_ms = etun_now_ms() + c->backoff_ms;
+}
+
+/* Close @c; @lost: it failed (retry later, with a longer backoff). */
+static void
+conn_close(struct etun *t, struct etun_conn *c, int lost)
+{
+	if (c->state == ETUN_CONN_IDLE)
+		return;
+	itm_unregister_fd(c->fd);
+	close(c->fd);
+	if (c->state == ETUN_CONN_UP) {
+		*(c == &t->conns[ETUN_EXPRESS] ? &t->express_up : &t->up) -= 1;
+		t->acked_closed += c->written;
+		t->c.disconnects++;
+	}
+	c->state = ETUN_CONN_IDLE;
+	c->fd = -1;
+	c->len = c->off = 0;
+	c->written = 0;
+	c->full = 0;
+	c->recovering = 0;
+	if (lost) {
+		c->backoff_ms =
+			c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
+		if (c->backoff_ms > BACKOFF_MAX_MS)
+			c->backoff_ms = BACKOFF_MAX_MS;
+		c->retry_ms = etun_now_ms() + c->backoff_ms;
+	}
+}
+
+static void
+conn_up(struct etun *t, struct etun_conn *c)
+{
+	uint8_t hello[ETUN_FRAME_HDR];
+	int err = 0;
+	socklen_t l = sizeof(err);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0 || err ||
+	    (etun_frame_hdr(hello, 0, ETUN_F_HELLO, t->session),
+	     write(c->fd, hello, sizeof(hello)) != (ssize_t)sizeof(hello))) {
+		conn_close(t, c, 1);
+		return;
+	}
+	c->state = ETUN_CONN_UP;
+	c->backoff_ms = 0;
+	*(c == &t->conns[ETUN_EXPRESS] ? &t->express_up : &t->up) += 1;
+	t->c.connects++;
+	itm_modify_fd(c->fd, ITM_FD_READ);
+	if (t->up == 1)
+		itm_log(LOG_INFO, "etunnel %s: pool up to %s:%u", t->name,
+			inet_ntoa(t->peer), t->port);
+}
+
+/* Write what is left of a partly sent frame; 1 when all of it went. */
+static int
+conn_drain(struct etun *t, struct etun_conn *c)
+{
+	while (c->off < c->len) {
+		ssize_t n = write(c->fd, c->buf + c->off, c->len - c->off);
+
+		if (n < 0)
+			return errno == EAGAIN ? 0 : (conn_close(t, c, 1), 0);
+		c->off += (uint32_t)n;
+		c->written += (uint64_t)n;
+	}
+	c->off = c->len = 0;
+	itm_modify_fd(c->fd, ITM_FD_READ);
+	return 1;
+}
+
+/* The peer never sends; readable means closed or reset. */
+static void
+conn_read(struct etun *t, struct etun_conn *c)
+{
+	uint8_t junk[256];
+	ssize_t n = read(c->fd, junk, sizeof(junk));
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		if (t->up == 1)
+			itm_log(LOG_WARNING,
+				"etunnel %s: last connection to the peer "
+				"lost: traffic takes the normal path",
+				t->name);
+		conn_close(t, c, 1);
+	}
+}
+
+static void
+conn_cb(int fd, unsigned int revents, void *arg)
+{
+	struct etun_conn *c = arg;
+	struct etun *t = c->t;
+
+	(void)fd;
+	if (c->state == ETUN_CONN_CONNECTING) {
+		conn_up(t, c);
+	} else {
+		if (revents & (ITM_FD_READ | ITM_FD_ERROR))
+			conn_read(t, c);
+		if (c->state == ETUN_CONN_UP && (revents & ITM_FD_WRITE)) {
+			c->full = 0;
+			if (!conn_drain(t, c))
+				return;
+		}
+	}
+	flush(t);
+}
+
+/* In loss recovery (fast recovery or after a timeout), a connection holds
+ * what it has in flight until the retransmission gets through; more
+ * frames on it would wait too, and reach the exit late. */
+static int
+in_recovery(const struct etun_conn *c)
+{
+	struct tcp_info ti;
+	socklen_t l = sizeof(ti);
+
+	return getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0 &&
+	       ti.tcpi_ca_state >= TCP_CA_Recovery;
+}
+
+/* Past the unsent limit: skip @c until TCP_NOTSENT_LOWAT says it has
+ * drained (the fd becomes writable); in recovery: skip it until the tick
+ * finds it out. */
+static void
+check_unsent(struct etun *t, struct etun_conn *c)
+{
+	int unsent = 0;
+
+	if (t->skip_recovering && in_recovery(c)) {
+		c->recovering = 1;
+		t->c.recoveries++;
+	}
+	if (c->len == 0 && ioctl(c->fd, SIOCOUTQNSD, &unsent) == 0 &&
+	    (uint32_t)unsent < t->unsent)
+		return;
+	c->full = 1;
+	itm_modify_fd(c->fd, ITM_FD_READ | ITM_FD_WRITE);
+}
+
+/* Send one frame on @c: 1 when the socket took it (wholly, or the rest
+ * kept in c->buf for later), 0 when it took nothing. */
+static int
+conn_send(struct etun *t, struct etun_conn *c, const uint8_t *pkt, uint16_t len,
+	  enum etun_class cls)
+{
+	uint8_t hdr[ETUN_FRAME_HDR];
+	struct iovec iov[2] = { { hdr, sizeof(hdr) },
+				{ (void *)(uintptr_t)pkt, len } };
+	size_t total = sizeof(hdr) + len;
+	ssize_t n;
+
+	etun_frame_hdr(hdr, len, cls == ETUN_CLS_SHORT ? ETUN_F_SHORT : 0,
+		       t->seq[cls]);
+	n = writev(c->fd, iov, 2);
+	if (n <= 0) {
+		if (n < 0 && errno != EAGAIN)
+			conn_close(t, c, 1);
+		else
+			itm_modify_fd(c->fd, ITM_FD_READ | ITM_FD_WRITE);
+		return 0;
+	}
+	c->written += (uint64_t)n;
+	if ((size_t)n < total) {
+		size_t h = sizeof(hdr), rest = total - (size_t)n;
+
+		if ((size_t)n < h) {
+			memcpy(c->buf, hdr + n, h - (size_t)n);
+			memcpy(c->buf + (h - (size_t)n), pkt, len);
+		} else {
+			memcpy(c->buf, pkt + ((size_t)n - h), rest);
+		}
+		c->len = (uint32_t)rest;
+		c->off = 0;
+		itm_modify_fd(c->fd, ITM_FD_READ | ITM_FD_WRITE);
+	}
+	t->seq[cls]++;
+	t->c.frames_out++;
+	check_unsent(t, c);
+	return 1;
+}
+
+static int
+conn_ready(const struct etun_conn *c)
+{
+	return c->state == ETUN_CONN_UP && c->len == 0 && !c->full &&
+	       !c->recovering;
+}
+
+/* The connection for the next frame of @cls: the short class's own when
+ * it is ready, else the next pool connection, round-robin, that is. */
+static struct etun_conn *
+pick(struct etun *t, enum etun_class cls)
+{
+	unsigned int n = t->wanted;
+
+	if (cls == ETUN_CLS_SHORT && t->express &&
+	    conn_ready(&t->conns[ETUN_EXPRESS]))
+		return &t->conns[ETUN_EXPRESS];
+	for (unsigned int k = 0; k < n; k++) {
+		unsigned int i = (t->rr + k) % n;
+
+		if (conn_ready(&t->conns[i])) {
+			t->rr = i + 1;
+			return &t->conns[i];
+		}
+	}
+	return NULL;
+}
+
+static void
+flush(struct etun *t)
+{
+	const uint8_t *pkt;
+	uint16_t len;
+	enum etun_class cls;
+	struct etun_conn *c;
+
+	while ((pkt = etun_entq_peek(t->q, &len, &cls)) != NULL) {
+		if ((c = pick(t, cls)) == NULL) {
+			t->c.stalls++;
+			return;
+		}
+		if (conn_send(t, c, pkt, len, cls))
+			etun_entq_pop(t->q);
+	}
+}
+
+static void
+enqueue(struct etun *t, const uint8_t *pkt, uint16_t len, uint8_t tos)
+{
+	enum etun_class cls = (tos & 0x10) ? ETUN_CLS_SHORT : ETUN_CLS_LONG;
+
+	if (etun_entq_push(t->q, cls, pkt, len) < 0) {
+		t->c.entry_drops++;
+		return;
+	}
+	t->c.pkts_in++;
+	t->c.bytes_in += len;
+}
+
+int
+etun_pool_take(struct etun *t, const uint8_t *pkt, uint16_t len, uint8_t tos)
+{
+	if (t->up == 0) {
+		t->c.failopen++;
+		return ITM_ACCEPT;
+	}
+	enqueue(t, pkt, len, tos);
+	flush(t);
+	return ITM_DROP; /* stolen: it travels in a frame */
+}
+
+static void
+enqueue_seg(const uint8_t *seg, uint16_t len, void *arg)
+{
+	struct etun *t = arg;
+
+	enqueue(t, seg, len, seg[1]);
+}
+
+int
+etun_pool_take_gso(struct etun *t, const uint8_t *pkt, uint16_t len,
+		   uint8_t tos)
+{
+	if (t->up == 0) {
+		t->c.failopen++;
+		return ITM_ACCEPT;
+	}
+	if (etun_segment(pkt, len, t->mtu, t->scratch, enqueue_seg, t) < 0)
+		enqueue(t, pkt, len, tos); /* not TCP: the exit will refuse
+					    * it too, counted there */
+	else
+		t->c.segmented++;
+	flush(t);
+	return ITM_DROP;
+}
+
+/* Bytes the peer has acknowledged, over the pool's life. */
+static uint64_t
+acked_bytes(const struct etun *t)
+{
+	uint64_t sum = t->acked_closed;
+
+	for (unsigned int i = 0; i < ETUN_SLOTS; i++) {
+		const struct etun_conn *c = &t->conns[i];
+		int outq = 0;
+
+		if (c->state != ETUN_CONN_UP)
+			continue;
+		if (ioctl(c->fd, SIOCOUTQ, &outq) < 0 || outq < 0)
+			outq = 0;
+		sum += c->written > (uint64_t)outq ? c->written - (uint64_t)outq
+						   : 0;
+	}
+	return sum;
+}
+
+/* The pool was the limit lately: packets dropped at the entry, or found
+ * every connection full, within the last BACKLOG_MS.  A user's TCP that
+ * lost packets backs off for a while before it fills the pool again; that
+ * is still demand the pool did not carry. */
+#define BACKLOG_MS 2000
+
+static int
+backlogged(struct etun *t, uint64_t now)
+{
+	if (t->c.entry_drops != t->drops_at_tick ||
+	    t->c.stalls != t->stalls_at_tick)
+		t->backlog_ms = now;
+	t->drops_at_tick = t->c.entry_drops;
+	t->stalls_at_tick = t->c.stalls;
+	return t->backlog_ms && now - t->backlog_ms <= BACKLOG_MS;
+}
+
+static void
+control(struct etun *t, uint64_t now)
+{
+	uint64_t acked = acked_bytes(t), dt = now - t->last_tick_ms;
+	struct etun_ctrl_in in = {
+		.conns = t->wanted,
+		.goodput_bps = dt ? (acked - t->last_acked) * 8000 / dt : 0,
+		.backlogged = backlogged(t, now),
+	};
+
+	t->last_acked = acked;
+	t->last_tick_ms = now;
+	t->c.goodput_kbps = in.goodput_bps / 1000;
+	if (t->up == 0) {
+		t->state = ETUN_ST_DOWN;
+		return;
+	}
+	t->wanted = etun_ctrl_step(&t->ctrl, &in, &t->state);
+}
+
+/* Open what is wanted and due, close (gently) what is no longer wanted. */
+static void
+reconcile(struct etun *t, uint64_t now)
+{
+	for (unsigned int i = 0; i < ETUN_MAX_CONNS; i++) {
+		struct etun_conn *c = &t->conns[i];
+
+		if (i < t->wanted && c->state == ETUN_CONN_IDLE &&
+		    now >= c->retry_ms)
+			conn_open(t, c);
+		else if (i >= t->wanted && c->state != ETUN_CONN_IDLE &&
+			 c->len == 0)
+			conn_close(t, c, 0);
+	}
+	if (t->express && t->conns[ETUN_EXPRESS].state == ETUN_CONN_IDLE &&
+	    now >= t->conns[ETUN_EXPRESS].retry_ms)
+		conn_open(t, &t->conns[ETUN_EXPRESS]);
+}
+
+/* Connections out of recovery, or drained, take frames again.  (Drained
+ * is normally signalled by the fd turning writable; with itm-agent
+ * --workers a packet callback cannot ask for that, and the tick sees it.) */
+static void
+recheck_conns(struct etun *t)
+{
+	for (unsigned int i = 0; i < ETUN_SLOTS; i++) {
+		struct etun_conn *c = &t->conns[i];
+		int unsent = 0;
+
+		if (c->state != ETUN_CONN_UP) {
+			c->recovering = c->full = 0;
+			continue;
+		}
+		if (c->recovering && !in_recovery(c))
+			c->recovering = 0;
+		if (c->full && c->len == 0 &&
+		    ioctl(c->fd, SIOCOUTQNSD, &unsent) == 0 &&
+		    (uint32_t)unsent < t->unsent)
+			c->full = 0;
+	}
+}
+
+void
+etun_pool_tick(struct etun *t)
+{
+	uint64_t now = etun_now_ms();
+
+	recheck_conns(t);
+
+	if (now - t->last_tick_ms >= t->interval_ms)
+		control(t, now);
+	reconcile(t, now);
+	if (t->up == 0) {
+		while (etun_entq_pkts(t->q)) {
+			etun_entq_pop(t->q);
+			t->c.entry_drops++;
+		}
+	}
+	flush(t);
+	t->c.conns = t->up;
+	t->c.conns_wanted = t->wanted;
+	t->c.state = (uint64_t)t->state;
+	t->c.queue_bytes = etun_entq_bytes(t->q);
+}
+
+int
+etun_pool_start(struct etun *t)
+{
+	for (unsigned int i = 0; i < ETUN_SLOTS; i++) {
+		t->conns[i].t = t;
+		t->conns[i].fd = -1;
+	}
+	for (unsigned int i = 0; i < t->ctrl.max_conns; i++)
+		if ((t->conns[i].buf = malloc(ETUN_CONN_BUF)) == NULL)
+			return -ENOMEM;
+	if ((t->conns[ETUN_EXPRESS].buf = malloc(ETUN_CONN_BUF)) == NULL)
+		return -ENOMEM;
+	if (t->scratch == NULL && (t->scratch = malloc(t->mtu)) == NULL)
+		return -ENOMEM;
+	t->wanted = t->ctrl.min_conns;
+	t->state = ETUN_ST_DOWN;
+	t->last_tick_ms = etun_now_ms();
+	t->session = (uint32_t)random() ^ (uint32_t)t->last_tick_ms;
+	reconcile(t, t->last_tick_ms);
+	return 0;
+}
+
+void
+etun_pool_stop(struct etun *t)
+{
+	for (unsigned int i = 0; i < ETUN_SLOTS; i++) {
+		conn_close(t, &t->conns[i], 0);
+		free(t->conns[i].buf);
+		t->conns[i].buf = NULL;
+	}
+}

@@ -1,0 +1,155 @@
+#!/usr/bin/python3
+"""Analysis and plot of tests/bench/etunnel_experiment.sh.
+
+    etunnel_plot.py TMPDIR T0 TARGET_MBIT RATE_MBIT OUTDIR
+
+Reads TMPDIR/user.json and plain.json (iperf3 -J -i 0.5: the tunnelled
+and the plain flow), pool.log (time, the entry's `itmctl -o json stats`)
+and steps (time, k); writes OUTDIR/etunnel_experiment.csv (the samples),
+.txt (the table per step) and .png (the time series)."""
+import json
+import os
+import statistics
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def flow(path, t0):
+    """[(t, mbit/s)] at each interval's end, t from T0."""
+    with open(path) as f:
+        text = f.read()
+    data = json.loads(text[text.index("{"):])
+    # The receiver's intervals (--get-server-output): what arrived.
+    data = data.get("server_output_json", data)
+    return [(iv["sum"]["end"], iv["sum"]["bits_per_second"] / 1e6)
+            for iv in data.get("intervals", [])]
+
+
+def pool(path, t0):
+    """[(t, conns, wanted, state, goodput mbit/s, entry drops)]."""
+    out = []
+    with open(path) as f:
+        for line in f:
+            ts, _, js = line.partition(" ")
+            try:
+                mods = json.loads(js)["modules"]
+            except (ValueError, KeyError):
+                continue
+            c = {}
+            for m in mods:
+                for k in m.get("counters", []):
+                    c[k["name"]] = k["value"]
+            out.append((float(ts) - t0, c.get("conns", 0),
+                        c.get("conns_wanted", 0), c.get("state", 0),
+                        c.get("goodput_kbps", 0) / 1000,
+                        c.get("entry_drops", 0)))
+    return out
+
+
+def steps(path, t0, end):
+    with open(path) as f:
+        rows = [line.split() for line in f if line.strip()]
+    st = [(float(ts) - t0, int(k)) for ts, k in rows]
+    return [(t, k, st[i + 1][0] if i + 1 < len(st) else end)
+            for i, (t, k) in enumerate(st)]
+
+
+def step_row(start, k, end, user, plain, pl, target, rate):
+    s = [(t, r) for t, r in user if start < t <= end]
+    reach = next((t for t, r in s if abs(r - target) <= 0.1 * target),
+                 None)
+    after = [r for t, r in s if reach is not None and t >= reach]
+    err = statistics.median(abs(r - target) / target * 100
+                            for r in after) if after else None
+    over = max([0.0] + [(r - target) / target * 100 for r in after])
+    conns = [p[1] for p in pl if start < p[0] <= end]
+    pr = [r for t, r in plain if start < t <= end]
+    return {
+        "k": k, "start": start,
+        "reach": None if reach is None else reach - start,
+        "err": err, "over": over if after else None,
+        "pool": statistics.median(conns) if conns else 0,
+        "pool_max": max(conns) if conns else 0,
+        "user": statistics.median(r for _, r in s) if s else 0,
+        "plain": statistics.median(pr) if pr else 0,
+        "alone": rate / (k + 1),
+    }
+
+
+def fmt(v, f):
+    return "-" if v is None else f % v
+
+
+def table(rows, target):
+    lines = ["target %.0f Mbit/s; per step (medians over 0.5 s samples)" %
+             target,
+             "%4s %7s %9s %10s %10s %6s %9s %9s %9s" %
+             ("k", "start s", "reach s", "med err %", "overshoot%",
+              "pool", "tunnel", "plain", "C/(k+1)")]
+    for r in rows:
+        lines.append("%4d %7.1f %9s %10s %10s %6s %9.1f %9.1f %9.1f" % (
+            r["k"], r["start"], fmt(r["reach"], "%.1f"),
+            fmt(r["err"], "%.1f"), fmt(r["over"], "%.1f"),
+            "%g-%d" % (r["pool"], r["pool_max"]), r["user"], r["plain"],
+            r["alone"]))
+    return "\n".join(lines) + "\n"
+
+
+def plot(path, user, plain, pl, st, target):
+    fig, ax = plt.subplots(figsize=(10, 5))
+    ax.plot([t for t, _ in user], [r for _, r in user],
+            label="through the tunnel", color="tab:blue")
+    ax.plot([t for t, _ in plain], [r for _, r in plain],
+            label="without the tunnel", color="tab:gray", alpha=0.7)
+    ax.axhline(target, color="tab:red", linestyle="--", label="target")
+    ax.set_xlabel("time, s")
+    ax.set_ylabel("Mbit/s")
+    ax2 = ax.twinx()
+    ax2.step([p[0] for p in pl], [p[1] for p in pl], where="post",
+             color="tab:green", label="pool size")
+    xs, ks = [], []
+    for t, k, end in st:
+        xs += [t, end]
+        ks += [k, k]
+    ax2.plot(xs, ks, color="tab:orange", label="k competing flows")
+    ax2.set_ylabel("connections / flows")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize="small")
+    ax.set_title("elastic tunnel: target %.0f Mbit/s at a shared bottleneck"
+                 % target)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main():
+    tmp, t0, target, rate, out = sys.argv[1:6]
+    t0, target, rate = float(t0), float(target), float(rate)
+    user = flow(os.path.join(tmp, "user.json"), t0)
+    plain = flow(os.path.join(tmp, "plain.json"), t0)
+    pl = pool(os.path.join(tmp, "pool.log"), t0)
+    end = user[-1][0] if user else 0
+    st = steps(os.path.join(tmp, "steps"), t0, end)
+    rows = [step_row(s, k, e, user, plain, pl, target, rate)
+            for s, k, e in st]
+    base = os.path.join(out, "etunnel_experiment")
+    with open(base + ".txt", "w") as f:
+        f.write(table(rows, target))
+    with open(base + ".csv", "w") as f:
+        f.write("t,tunnel_mbit,plain_mbit,pool,wanted,state,entry_drops\n")
+        for i, (t, r) in enumerate(user):
+            p = min(pl, key=lambda p: abs(p[0] - t)) if pl else (0,) * 6
+            pr = plain[i][1] if i < len(plain) else ""
+            f.write("%.2f,%.2f,%s,%d,%d,%d,%d\n" % (
+                t, r, pr if pr == "" else "%.2f" % pr, p[1], p[2], p[3],
+                p[5]))
+    plot(base + ".png", user, plain, pl, st, target)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

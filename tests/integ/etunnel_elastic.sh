@@ -1,0 +1,122 @@
+#!/bin/bash
+# etunnel_elastic: the pool follows the competition.  r's port towards n3
+# is a 40 Mbit/s HTB bottleneck (pfifo of 100 packets); x sends k
+# competing TCP flows to h2 through it.
+#  - 4 competitors: the pool grew (h1's flow through the tunnel, target
+#    20 Mbit/s, and x's one plain flow beside it are logged)
+#  - the competition gone: the pool shrinks
+#  - a target above what max_conns connections can take: the state says
+#    "target unreachable at max_conns", the pool stops at max_conns
+#  - short downloads through a busy tunnel finish faster with qosmod
+#    (TOS 0x10: the entry's short class goes first) than without
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/etun_lib.sh"
+itm__need python3 curl iperf3 tc iptables
+itm_init etunnel_elastic
+etun_topo
+itm_exec r tc qdisc replace dev "$ETUN_R_DEV_N3" root handle 1: htb default 1 &&
+itm_exec r tc class add dev "$ETUN_R_DEV_N3" parent 1: classid 1:1 htb \
+	rate 40mbit ceil 40mbit quantum 1514 &&
+itm_exec r tc qdisc add dev "$ETUN_R_DEV_N3" parent 1:1 pfifo limit 100 ||
+	itm_fail "cannot shape r"
+itm_agent_start n1 n1
+itm_agent_start n3 n3
+etun_exit max_conns=32
+etun_entry target=20000 min_conns=1 max_conns=8
+itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" = 1 ]' ||
+	itm_fail "the pool did not come up"
+for p in 5301 5302 5400; do itm_bg h2 --name "srv$p" iperf3 -s -p "$p"; done
+itm_wait_for 5 eval 'itm_exec h2 ss -Hltn | grep -q ":5400 "' ||
+	itm_fail "iperf3 servers did not start"
+
+# mbit FILE: the receiver's rate of an iperf3 -J run.
+mbit() {
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(round(d["end"]["sum_received"]["bits_per_second"] / 1e6, 1))' "$1"
+}
+tunnel_state() { itm_ctl n1 n1 -o json tunnels | python3 -c 'import json, sys
+t = json.load(sys.stdin)["nodes"][0]["tunnels"][0]
+print(t["conns_wanted"], t["state_text"])'; }
+
+# 1. Four competitors; the tunnelled flow and a plain one side by side.
+itm_bg x --name comp iperf3 -c "$ETUN_H2" -p 5400 -P 4 -t 14
+sleep 2
+itm_exec x iperf3 -c "$ETUN_H2" -p 5302 -t 10 -J >"$ITM_TMP/plain.json" &
+PLAIN=$!
+itm_exec h1 iperf3 -c "$ETUN_H2" -p 5301 -t 10 -J >"$ITM_TMP/user.json" ||
+	itm_fail "tunnelled iperf3 failed"
+wait "$PLAIN" || itm_fail "plain iperf3 failed"
+user=$(mbit "$ITM_TMP/user.json") plain=$(mbit "$ITM_TMP/plain.json")
+read -r grown state <<<"$(tunnel_state)"
+itm_log "k=4: tunnelled $user Mbit/s, plain $plain Mbit/s, pool $grown ($state)"
+itm_assert_ge "$grown" 2 "pool size under 4 competitors (min_conns 1)"
+# The rates are logged, not asserted: on a shared 2-core machine the
+# receivers are starved of CPU and the ratio swings from 0.6 to 4 between
+# runs (modules/etunnel/README.md, "Limits").
+itm_log "tunnelled / plain: $(awk -v u="$user" -v p="$plain" 'BEGIN { printf "%.2f", u / p }')"
+itm_wait_for 10 itm__dead "$ITM_LAST_PID"
+
+# 2. Competition gone: the tunnel alone carries more than the target, the
+# pool shrinks.
+itm_exec h1 iperf3 -c "$ETUN_H2" -p 5301 -t 6 -J >"$ITM_TMP/alone.json" ||
+	itm_fail "iperf3 alone failed"
+read -r shrunk state <<<"$(tunnel_state)"
+itm_log "alone: $(mbit "$ITM_TMP/alone.json") Mbit/s, pool $shrunk ($state)"
+itm_assert_le "$shrunk" $((grown - 1)) "pool once the competitors left"
+
+# 3. A target no pool of 4 reaches against 8 competitors.
+itm_ctl n1 n1 module unload etunnel >/dev/null || itm_fail "unload entry"
+etun_entry target=38000 min_conns=1 max_conns=4
+itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" -ge 1 ]' ||
+	itm_fail "the pool did not come back"
+itm_bg x --name comp2 iperf3 -c "$ETUN_H2" -p 5400 -P 8 -t 9
+sleep 1
+itm_exec h1 iperf3 -c "$ETUN_H2" -p 5301 -t 7 -J >"$ITM_TMP/high.json" ||
+	itm_fail "iperf3 with the high target failed"
+read -r wanted state <<<"$(tunnel_state)"
+itm_log "target 38 Mbit/s: $(mbit "$ITM_TMP/high.json") Mbit/s, pool $wanted ($state)"
+itm_assert_eq "$wanted $state" "4 target unreachable at max_conns" "pool and state"
+itm_wait_for 10 itm__dead "$ITM_LAST_PID"
+
+# 4. Short downloads through a busy tunnel (a pool of one, a long flow
+# filling it), with qosmod marking short flows before the entry and
+# without.  r is now a core router that serves TOS 0x10 first
+# (deploy/lab/qos-core.sh); the entry serves its short class first and
+# sends it over the connection of its own, whose packets carry TOS 0x10.
+itm_exec r tc qdisc del dev "$ETUN_R_DEV_N3" root || itm_fail "cannot unshape r"
+"$ITM_SRC/deploy/lab/qos-core.sh" "$(itm_nsname r)" "$ETUN_R_DEV_N3" 40mbit \
+	>/dev/null || itm_fail "qos-core.sh on r"
+itm_ctl n1 n1 module unload etunnel >/dev/null || itm_fail "unload entry"
+etun_entry target=40000 min_conns=1 max_conns=1 queue_kb=1024 queue_pkts=4096
+itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" = 1 ]' ||
+	itm_fail "the pool did not come back"
+mkdir -p "$ITM_TMP/www"
+head -c 20000 /dev/urandom >"$ITM_TMP/www/small"
+itm_bg h1 --name http python3 -m http.server -b "$ETUN_H1" -d "$ITM_TMP/www" 8080
+itm_wait_for 10 itm_exec h2 curl -sfo /dev/null "http://$ETUN_H1:8080/small" ||
+	itm_fail "http server not reachable"
+
+# shorts FILE: median seconds of 15 downloads of 20 kB beside a long
+# flow, into FILE.
+shorts() {
+	itm_bg h1 --name long iperf3 -c "$ETUN_H2" -p 5301 -t 8
+	sleep 2
+	for i in $(seq 15); do
+		itm_exec h2 curl -sfo /dev/null -w '%{time_total}\n' \
+			"http://$ETUN_H1:8080/small" || echo 9
+		sleep 0.1
+	done | sort -n | sed -n 8p >"$1"
+	itm_wait_for 10 itm__dead "$ITM_LAST_PID"
+}
+shorts "$ITM_TMP/without"
+itm_ctl n1 n1 module load qosmod threshold=20 hook=forward priority=-10 \
+	>/dev/null || itm_fail "cannot load qosmod"
+shorts "$ITM_TMP/with"
+without=$(cat "$ITM_TMP/without") with=$(cat "$ITM_TMP/with")
+itm_log "20 kB downloads through the busy tunnel: median ${without}s without qosmod, ${with}s with"
+itm_assert_le "$(awk -v a="$with" -v b="$without" 'BEGIN { print a / b }')" 0.8 \
+	"short download time with qosmod / without"
+out=$(itm_ctl n1 n1 stats --module etunnel)
+itm_assert_match "$out" "SHORT +[1-9]" "the entry's SHORT class in itmctl stats"
+itm_log "ok"

@@ -1,0 +1,406 @@
+/*
+ * test_etunnel.c - the elastic tunnel's pure parts: the frame header and
+ * its parser (modules/etunnel/frame.c), the reorder buffer (reorder.c),
+ * the entry queue (entq.c), the pool-size law (ctrl.c) and the
+ * segmentation of GSO packets (seg.c).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <cmocka.h>
+
+#include "ctrl.h"
+#include "entq.h"
+#include "frame.h"
+#include "reorder.h"
+#include "seg.h"
+
+/* ---- frames ---- */
+
+static void
+frame_roundtrip(void **state)
+{
+	uint8_t buf[ETUN_FRAME_HDR + 40] = { 0 };
+	struct etun_frame f;
+	size_t used = 0;
+
+	(void)state;
+	etun_frame_hdr(buf, 40, ETUN_F_SHORT, 0xdeadbeef);
+	assert_int_equal(buf[0], 0);
+	assert_int_equal(buf[1], 40);
+	assert_int_equal(etun_frame_parse(buf, sizeof(buf), &f, &used),
+			 ETUN_PARSE_OK);
+	assert_int_equal(used, sizeof(buf));
+	assert_int_equal(f.len, 40);
+	assert_int_equal(f.flags, ETUN_F_SHORT);
+	assert_true(f.seq == 0xdeadbeef);
+	assert_ptr_equal(f.data, buf + ETUN_FRAME_HDR);
+	/* Every prefix of the frame asks for more. */
+	for (size_t n = 0; n < sizeof(buf); n++)
+		assert_int_equal(etun_frame_parse(buf, n, &f, &used),
+				 ETUN_PARSE_MORE);
+}
+
+static void
+frame_bad(void **state)
+{
+	uint8_t buf[ETUN_FRAME_HDR + 40] = { 0 };
+	struct etun_frame f;
+	size_t used;
+
+	(void)state;
+	etun_frame_hdr(buf, 40, 0x80, 1); /* unknown flag */
+	assert_int_equal(etun_frame_parse(buf, sizeof(buf), &f, &used),
+			 ETUN_PARSE_BAD);
+	etun_frame_hdr(buf, 40, 0, 1);
+	buf[2] = 2; /* unknown version */
+	assert_int_equal(etun_frame_parse(buf, sizeof(buf), &f, &used),
+			 ETUN_PARSE_BAD);
+	etun_frame_hdr(buf, 40, ETUN_F_HELLO, 1); /* HELLO with a packet */
+	assert_int_equal(etun_frame_parse(buf, sizeof(buf), &f, &used),
+			 ETUN_PARSE_BAD);
+	etun_frame_hdr(buf, 19, 0, 1); /* shorter than an IP header */
+	assert_int_equal(etun_frame_parse(buf, sizeof(buf), &f, &used),
+			 ETUN_PARSE_BAD);
+	etun_frame_hdr(buf, 0, ETUN_F_HELLO, 9);
+	assert_int_equal(etun_frame_parse(buf, 8, &f, &used), ETUN_PARSE_OK);
+	assert_int_equal(used, 8);
+}
+
+/* ---- reorder ---- */
+
+struct got {
+	uint8_t first[64];
+	unsigned int n;
+};
+
+static void
+got_cb(const uint8_t *pkt, uint16_t len, uint8_t flags, void *arg)
+{
+	struct got *g = arg;
+
+	(void)len;
+	(void)flags;
+	if (g->n < sizeof(g->first))
+		g->first[g->n] = pkt[0];
+	g->n++;
+}
+
+static void
+push(struct etun_reorder *r, uint32_t seq, uint64_t t)
+{
+	uint8_t p[20] = { (uint8_t)seq };
+
+	etun_reorder_push(r, seq, 0, p, sizeof(p), t);
+}
+
+/* Out of order in, in order out; nothing held once the gap fills. */
+static void
+reorder_in_order(void **state)
+{
+	struct got g = { 0 };
+	struct etun_reorder *r =
+		etun_reorder_new(16, 1 << 20, 1000, got_cb, &g);
+
+	(void)state;
+	push(r, 100, 0);
+	push(r, 102, 1);
+	push(r, 103, 2);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(etun_reorder_held(r), 2);
+	push(r, 101, 3);
+	assert_int_equal(g.n, 4);
+	assert_memory_equal(g.first, ((uint8_t[]){ 100, 101, 102, 103 }), 4);
+	assert_int_equal(etun_reorder_held(r), 0);
+	/* A late one (its seq passed) leaves at once and is counted. */
+	push(r, 99, 4);
+	assert_int_equal(g.n, 5);
+	assert_int_equal(etun_reorder_stats(r)->late, 1);
+	etun_reorder_free(r);
+}
+
+/* A gap is waited for at most wait_us: head-of-line blocking is bounded. */
+static void
+reorder_wait_bounded(void **state)
+{
+	struct got g = { 0 };
+	struct etun_reorder *r =
+		etun_reorder_new(16, 1 << 20, 1000, got_cb, &g);
+
+	(void)state;
+	push(r, 0, 0);
+	push(r, 2, 10);
+	push(r, 3, 20);
+	etun_reorder_tick(r, 900);
+	assert_int_equal(g.n, 1);
+	etun_reorder_tick(r, 1010);
+	assert_int_equal(g.n, 3);
+	assert_int_equal(etun_reorder_stats(r)->gaps, 1);
+	push(r, 1, 1100); /* the missing one, late */
+	assert_int_equal(g.n, 4);
+	etun_reorder_free(r);
+}
+
+/* Further ahead than the window, or more bytes than allowed: flush. */
+static void
+reorder_bounded(void **state)
+{
+	struct got g = { 0 };
+	struct etun_reorder *r = etun_reorder_new(16, 100, 1000000, got_cb, &g);
+
+	(void)state;
+	push(r, 0, 0);
+	push(r, 2, 0);
+	push(r, 40, 0); /* beyond the window of 16 */
+	assert_int_equal(g.n, 3);
+	assert_int_equal(etun_reorder_held(r), 0);
+	assert_int_equal(etun_reorder_stats(r)->overflow, 1);
+	for (uint32_t s = 42; s < 48; s++) /* 6 x 20 bytes > 100 */
+		push(r, s, 0);
+	assert_true(etun_reorder_held(r) * 20 <= 100);
+	assert_int_equal(etun_reorder_stats(r)->overflow, 2);
+	/* Sequence numbers wrap. */
+	etun_reorder_reset(r);
+	push(r, 0xfffffffe, 0);
+	push(r, 0, 0);
+	push(r, 0xffffffff, 0);
+	push(r, 1, 0);
+	assert_int_equal(etun_reorder_held(r), 0);
+	etun_reorder_free(r);
+}
+
+/* ---- entry queue ---- */
+
+static void
+entq_short_first_bounded(void **state)
+{
+	struct etun_entq *q = etun_entq_new(4, 100);
+	uint8_t p[40] = { 1 }, s[40] = { 2 };
+	const uint8_t *h;
+	uint16_t len;
+	enum etun_class c;
+
+	(void)state;
+	assert_int_equal(etun_entq_push(q, ETUN_CLS_LONG, p, 40), 0);
+	assert_int_equal(etun_entq_push(q, ETUN_CLS_LONG, p, 40), 0);
+	assert_int_equal(etun_entq_push(q, ETUN_CLS_LONG, p, 40), -ENOBUFS);
+	assert_int_equal(etun_entq_push(q, ETUN_CLS_SHORT, s, 40), 0);
+	h = etun_entq_peek(q, &len, &c);
+	assert_int_equal(c, ETUN_CLS_SHORT);
+	assert_int_equal(h[0], 2);
+	etun_entq_pop(q);
+	h = etun_entq_peek(q, &len, &c);
+	assert_int_equal(c, ETUN_CLS_LONG);
+	assert_int_equal(etun_entq_pkts(q), 2);
+	assert_int_equal(etun_entq_bytes(q), 80);
+	etun_entq_free(q);
+}
+
+/* ---- controller ---- */
+
+/* The parallel-TCP model: N connections against k flows on C get
+ * N C / (N + k).  The law reaches the target from below and from above
+ * in a few steps and stays. */
+static unsigned int
+run_model(struct etun_ctrl *c, unsigned int n, double cap, double k, int steps,
+	  enum etun_state *st)
+{
+	for (int i = 0; i < steps; i++) {
+		struct etun_ctrl_in in = {
+			.conns = n,
+			.goodput_bps = (uint64_t)(n * cap / (n + k)),
+			.backlogged = 1,
+		};
+
+		n = etun_ctrl_step(c, &in, st);
+	}
+	return n;
+}
+
+static void
+ctrl_converges(void **state)
+{
+	struct etun_ctrl c = { .target_bps = 40000000,
+			       .min_conns = 1,
+			       .max_conns = 32,
+			       .band = 0.03 };
+	enum etun_state st;
+	unsigned int n;
+
+	(void)state;
+	/* k = 16 on 100 Mbit/s: N* = 40 * 16 / 60 = 10.7 */
+	n = run_model(&c, 1, 100e6, 16, 12, &st);
+	assert_in_range(n, 10, 12);
+	assert_int_equal(st, ETUN_ST_HOLDING);
+	/* k drops to 4: N* = 2.7, the pool shrinks. */
+	n = run_model(&c, n, 100e6, 4, 12, &st);
+	assert_in_range(n, 2, 3);
+	/* Target above what 32 connections get: unreachable at max. */
+	c.target_bps = 95000000;
+	n = run_model(&c, n, 100e6, 16, 20, &st);
+	assert_int_equal(n, 32);
+	assert_int_equal(st, ETUN_ST_UNREACHABLE);
+	assert_string_equal(etun_state_name(st),
+			    "target unreachable at max_conns");
+}
+
+/* A growth that does not raise goodput is undone, and not retried for a
+ * while: striping one flow over more connections can make it slower. */
+static void
+ctrl_saturated(void **state)
+{
+	struct etun_ctrl c = { .target_bps = 40000000,
+			       .min_conns = 1,
+			       .max_conns = 64,
+			       .band = 0.03 };
+	struct etun_ctrl_in in = { .conns = 8,
+				   .goodput_bps = 20000000,
+				   .backlogged = 1 };
+	enum etun_state st;
+	unsigned int n;
+
+	(void)state;
+	n = etun_ctrl_step(&c, &in, &st);
+	assert_int_equal(st, ETUN_ST_GROWING);
+	assert_int_equal(n, 11); /* 8 + 8/4 + 1 */
+	in.conns = n;
+	in.goodput_bps = 19000000; /* worse with more */
+	assert_int_equal(etun_ctrl_step(&c, &in, &st), 8);
+	assert_int_equal(st, ETUN_ST_SATURATED);
+	in.conns = 8;
+	for (int i = 0; i < ETUN_CTRL_COOLDOWN; i++) {
+		assert_int_equal(etun_ctrl_step(&c, &in, &st), 8);
+		assert_int_equal(st, ETUN_ST_SATURATED);
+	}
+	assert_int_equal(etun_ctrl_step(&c, &in, &st), 11); /* tries again */
+}
+
+/* Below target without backlog the user sends less: no growth. */
+static void
+ctrl_idle(void **state)
+{
+	struct etun_ctrl c = { .target_bps = 40000000,
+			       .min_conns = 2,
+			       .max_conns = 32,
+			       .band = 0.03 };
+	struct etun_ctrl_in in = { .conns = 4, .goodput_bps = 1000000 };
+	enum etun_state st;
+
+	(void)state;
+	assert_int_equal(etun_ctrl_step(&c, &in, &st), 4);
+	assert_int_equal(st, ETUN_ST_IDLE);
+	in.goodput_bps = 0;
+	in.backlogged = 1;
+	assert_int_equal(etun_ctrl_step(&c, &in, &st), 6); /* +N/4+1 */
+	assert_int_equal(st, ETUN_ST_GROWING);
+}
+
+/* ---- segmentation ---- */
+
+struct segs {
+	uint8_t copy[4][1500];
+	uint16_t len[4];
+	unsigned int n;
+};
+
+static void
+seg_cb(const uint8_t *seg, uint16_t len, void *arg)
+{
+	struct segs *s = arg;
+
+	assert_true(s->n < 4);
+	memcpy(s->copy[s->n], seg, len);
+	s->len[s->n++] = len;
+}
+
+static uint16_t
+sum_ok(const uint8_t *p, size_t n, uint32_t s)
+{
+	for (; n > 1; p += 2, n -= 2)
+		s += (uint32_t)(p[0] << 8 | p[1]);
+	if (n)
+		s += (uint32_t)p[0] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+static void
+seg_gso(void **state)
+{
+	static uint8_t pkt[4000], scratch[1500];
+	struct iphdr *ip = (struct iphdr *)pkt;
+	struct tcphdr *th = (struct tcphdr *)(pkt + 20);
+	struct segs s = { 0 };
+	uint32_t payload = 0;
+
+	(void)state;
+	for (size_t i = 40; i < sizeof(pkt); i++)
+		pkt[i] = (uint8_t)i;
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tot_len = htons(sizeof(pkt));
+	ip->id = htons(7);
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_TCP;
+	ip->saddr = htonl(0x0a000001);
+	ip->daddr = htonl(0x0a000002);
+	th->th_off = 5;
+	th->th_seq = htonl(1000);
+	th->th_flags = TH_ACK | TH_PUSH | TH_FIN;
+	assert_int_equal(etun_segment(pkt, sizeof(pkt), 1500, scratch, seg_cb,
+				      &s),
+			 3);
+	for (unsigned int i = 0; i < 3; i++) {
+		const struct iphdr *sip = (const struct iphdr *)s.copy[i];
+		const struct tcphdr *st =
+			(const struct tcphdr *)(s.copy[i] + 20);
+		uint32_t ps = sum_ok((const uint8_t *)&sip->saddr, 8, 0);
+
+		assert_true(s.len[i] <= 1500);
+		assert_int_equal(ntohs(sip->tot_len), s.len[i]);
+		assert_int_equal(ntohs(sip->id), 7 + i);
+		assert_int_equal(ntohl(st->th_seq), 1000 + payload);
+		assert_int_equal(sum_ok(s.copy[i], 20, 0), 0xffff);
+		assert_int_equal(sum_ok(s.copy[i] + 20, s.len[i] - 20u,
+					ps + IPPROTO_TCP + s.len[i] - 20u),
+				 0xffff);
+		assert_int_equal(!!(st->th_flags & TH_FIN), i == 2);
+		assert_memory_equal(s.copy[i] + 40, pkt + 40 + payload,
+				    s.len[i] - 40u);
+		payload += s.len[i] - 40u;
+	}
+	assert_int_equal(payload, sizeof(pkt) - 40);
+	/* Small packets pass as they are; large UDP cannot be cut. */
+	s.n = 0;
+	assert_int_equal(etun_segment(pkt, 1000, 1500, scratch, seg_cb, &s), 1);
+	ip->protocol = IPPROTO_UDP;
+	assert_int_equal(etun_segment(pkt, sizeof(pkt), 1500, scratch, seg_cb,
+				      &s),
+			 -EMSGSIZE);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(frame_roundtrip),
+		cmocka_unit_test(frame_bad),
+		cmocka_unit_test(reorder_in_order),
+		cmocka_unit_test(reorder_wait_bounded),
+		cmocka_unit_test(reorder_bounded),
+		cmocka_unit_test(entq_short_first_bounded),
+		cmocka_unit_test(ctrl_converges),
+		cmocka_unit_test(ctrl_saturated),
+		cmocka_unit_test(ctrl_idle),
+		cmocka_unit_test(seg_gso),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
