@@ -108,6 +108,9 @@ struct agent_reg {
 	uint32_t stage_bit; /* REG_PROCESS: fixed; else from stage */
 	struct itm__class_stats *remote; /* REG_PROCESS: from heartbeats */
 	uint64_t remote_packets;
+	/* REG_PROCESS: its queue's verdict latency, as last reported */
+	struct itm__runner_lat remote_lat;
+	int has_remote_lat;
 
 	struct stage *stage;	      /* current stage */
 	int removed;		      /* reg_remove()d, awaiting free */

@@ -349,6 +349,17 @@ lease_heartbeat(pid_t pid, const uint64_t *ids, unsigned int n,
 	return store_counters(p, counters, n_counters);
 }
 
+void
+lease_latency(pid_t pid, uint64_t id, const struct itm__runner_lat *lat)
+{
+	struct lease *l = lease_find(id);
+
+	if (l == NULL || l->proc->pid != pid)
+		return;
+	l->reg->remote_lat = *lat;
+	l->reg->has_remote_lat = 1;
+}
+
 int
 lease_settle(uint64_t id, const struct itm_settle *s, uint32_t *mark, char *err,
 	     size_t errlen)

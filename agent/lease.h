@@ -33,6 +33,8 @@ struct lease_grant {
 	uint32_t stage_bit;
 };
 
+struct itm__runner_lat;
+
 /* What a heartbeat reports for one registration. */
 struct lease_report_reg {
 	const char *label;
@@ -51,6 +53,9 @@ int lease_heartbeat(pid_t pid, const uint64_t *ids, unsigned int n,
 		    const struct tele_counter *counters,
 		    unsigned int n_counters, uint64_t *unknown,
 		    unsigned int *n_unknown);
+/* The verdict latency of lease @id's queue, as a heartbeat of @pid
+ * reports it: kept with the lease (ignored unless the lease is @pid's). */
+void lease_latency(pid_t pid, uint64_t id, const struct itm__runner_lat *lat);
 int lease_settle(uint64_t id, const struct itm_settle *s, uint32_t *mark,
 		 char *err, size_t errlen);
 int lease_counters(const char *module, struct tele_counter **out,

@@ -1,10 +1,11 @@
 /*
  * metrics_queue.c - the queues in the agent's snapshot: for each queue
  * of its range, the drops the kernel counts (/proc/net/netfilter/
- * nfnetlink_queue: queue full, socket buffer full), and for the queues
- * of in-agent stages the packets read and the user-space verdict latency
- * (libitm's runner.h).  A process module's queue is read by the process:
- * its drops show here, its packets in its classes.
+ * nfnetlink_queue: queue full, socket buffer full), and for each stage's
+ * queue the packets read and the user-space verdict latency (libitm's
+ * runner.h): in-agent stages' from their runners, a process module's
+ * (which reads its queue itself) from its last heartbeat, labelled with
+ * the module, and gone with its lease.
  */
 #include <stdio.h>
 #include <string.h>
@@ -87,11 +88,12 @@ render_drops(struct expo *e)
 	}
 }
 
+typedef void (*queue_cb)(struct expo *e, const struct expo_label *l,
+			 unsigned int n_l, const struct itm__runner_lat *lat);
+
 /* Calls @f for each queue of an in-agent stage. */
 static void
-each_agent_queue(struct expo *e,
-		 void (*f)(struct expo *, const struct expo_label *,
-			   const struct itm__runner_lat *))
+each_agent_queue(struct expo *e, queue_cb f)
 {
 	char qs[8];
 
@@ -110,20 +112,49 @@ each_agent_queue(struct expo *e,
 
 				snprintf(qs, sizeof(qs), "%u", st->queue + j);
 				stage_runners_latency(st, j, &lat);
-				f(e, l, &lat);
+				f(e, l, 2, &lat);
 			}
 		}
 }
 
 static void
-packets_cb(struct expo *e, const struct expo_label *l,
-	   const struct itm__runner_lat *lat)
+process_queue(struct expo *e, queue_cb f, int h, const struct agent_reg *r)
 {
-	expo_sample(e, "itm_queue_packets_total", l, 2, (double)lat->count);
+	char qs[8];
+	struct expo_label l[] = {
+		{ "queue", qs },
+		{ "hook", itm_hook_name(h) },
+		{ "module", r->proc_name },
+	};
+
+	snprintf(qs, sizeof(qs), "%u", r->queue);
+	f(e, l, 3, &r->remote_lat);
+}
+
+/* Calls @f for each process module's queue its heartbeats reported on
+ * (the report goes with the lease). */
+static void
+each_process_queue(struct expo *e, queue_cb f)
+{
+	for (int h = 0; h < ITM_HOOK_MAX; h++)
+		for (unsigned int i = 0; i < agent->layout.n[h]; i++) {
+			const struct stage *st = agent->layout.stages[h][i];
+
+			if (st->kind == REG_PROCESS && st->n_regs == 1 &&
+			    st->regs[0]->has_remote_lat)
+				process_queue(e, f, h, st->regs[0]);
+		}
 }
 
 static void
-latency_cb(struct expo *e, const struct expo_label *l,
+packets_cb(struct expo *e, const struct expo_label *l, unsigned int n_l,
+	   const struct itm__runner_lat *lat)
+{
+	expo_sample(e, "itm_queue_packets_total", l, n_l, (double)lat->count);
+}
+
+static void
+latency_cb(struct expo *e, const struct expo_label *l, unsigned int n_l,
 	   const struct itm__runner_lat *lat)
 {
 	double bounds[ITM_LAT_BUCKETS - 1];
@@ -136,7 +167,7 @@ latency_cb(struct expo *e, const struct expo_label *l,
 		run += lat->bucket[b];
 		cum[b] = run;
 	}
-	expo_histogram(e, "itm_verdict_latency_seconds", l, 2, &h);
+	expo_histogram(e, "itm_verdict_latency_seconds", l, n_l, &h);
 }
 
 void
@@ -144,10 +175,13 @@ metrics_render_queues(struct expo *e)
 {
 	render_drops(e);
 	expo_family(e, "itm_queue_packets_total", EXPO_COUNTER,
-		    "Packets an in-agent stage's queue handed to user space");
+		    "Packets a stage's queue handed to user space (the agent, "
+		    "or the process module named)");
 	each_agent_queue(e, packets_cb);
+	each_process_queue(e, packets_cb);
 	expo_family(e, "itm_verdict_latency_seconds", EXPO_HISTOGRAM,
 		    "Time from reading a burst of packets to sending its "
 		    "verdicts, counted once per packet");
 	each_agent_queue(e, latency_cb);
+	each_process_queue(e, latency_cb);
 }

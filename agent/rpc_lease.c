@@ -121,6 +121,26 @@ struct hb_stats {
 	unsigned int n_ctr;
 };
 
+/* The leases' verdict latencies, kept with them; a report of another
+ * bucket set than libitm's is ignored (modules before the field send
+ * none). */
+static void
+hb_latencies(const Itm__V1__HeartbeatRequest *req)
+{
+	for (size_t i = 0; i < req->n_latencies; i++) {
+		const Itm__V1__VerdictLatency *w = req->latencies[i];
+		struct itm__runner_lat lat = { .sum_ns = w->sum_ns };
+
+		if (w->n_buckets != ITM_LAT_BUCKETS)
+			continue;
+		for (unsigned int b = 0; b < ITM_LAT_BUCKETS; b++) {
+			lat.bucket[b] = w->buckets[b];
+			lat.count += w->buckets[b];
+		}
+		lease_latency((pid_t)req->pid, w->lease, &lat);
+	}
+}
+
 static int
 hb_from_wire(const Itm__V1__ModuleStats *ms, struct hb_stats *hb)
 {
@@ -174,9 +194,12 @@ rpc_h_heartbeat(struct itm_rpc_call *call, void *arg)
 	struct hb_stats hb;
 	int rc;
 
-	if (req->n_leases > RPC_MAX_LEASES) {
-		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
-			     "leases: more than %d", RPC_MAX_LEASES);
+	if (req->n_leases > RPC_MAX_LEASES ||
+	    req->n_latencies > RPC_MAX_LEASES) {
+		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT, "%s: more than %d",
+			     req->n_leases > RPC_MAX_LEASES ? "leases"
+							    : "latencies",
+			     RPC_MAX_LEASES);
 		return;
 	}
 	rc = hb_from_wire(req->stats, &hb);
@@ -191,6 +214,7 @@ rpc_h_heartbeat(struct itm_rpc_call *call, void *arg)
 		rpc_fail_err(call, rc, "stats: malformed");
 		return;
 	}
+	hb_latencies(req);
 	rep.unknown_leases = unknown;
 	rep.n_unknown_leases = n_unknown;
 	rep.table_generation = agent->table_generation;

@@ -35,6 +35,8 @@ itm_integ_test(procmod_counter procmod_counter.sh TIMEOUT 120)
 itm_integ_test(agent_workers agent_workers.sh TIMEOUT 180)
 # --metrics: /metrics under traffic, promtool, stalled scrapers.
 itm_integ_test(agent_metrics agent_metrics.sh TIMEOUT 120)
+# A process module's queue (packets, verdict latency) on /metrics.
+itm_integ_test(agent_metrics_proc agent_metrics_proc.sh TIMEOUT 120)
 
 # The rule set as text, against saved scripts in tests/data/ruleset
 # (RULESET_REGEN=1 rewrites them).

@@ -144,10 +144,24 @@ itm__agent_detach(struct itm__agent *a, uint64_t lease)
 struct hb_msg {
 	Itm__V1__ModuleStats ms;
 	Itm__V1__RegistrationStats rs[64], *rs_p[64];
+	Itm__V1__VerdictLatency lat[64], *lat_p[64];
 	Itm__V1__ClassStats *cls, **cls_p;
 	Itm__V1__Counter ctr[64], *ctr_p[64];
 	uint64_t leases[64];
 };
+
+/* @w points into @r, which outlives the call's serialisation. */
+static void
+hb_latency(Itm__V1__VerdictLatency *w, const struct itm__hb_reg *r)
+{
+	const struct itm__runner_lat *lat = &r->lat;
+
+	itm__v1__verdict_latency__init(w);
+	w->lease = r->lease;
+	w->buckets = (uint64_t *)lat->bucket;
+	w->n_buckets = ITM_LAT_BUCKETS;
+	w->sum_ns = lat->sum_ns;
+}
 
 static int
 hb_regs(struct hb_msg *m, const struct itm__hb_reg *regs, unsigned int n)
@@ -177,6 +191,8 @@ hb_regs(struct hb_msg *m, const struct itm__hb_reg *regs, unsigned int n)
 			m->rs[i].n_classes++;
 			k++;
 		}
+		hb_latency(&m->lat[i], &regs[i]);
+		m->lat_p[i] = &m->lat[i];
 		m->rs_p[i] = &m->rs[i];
 		m->leases[i] = regs[i].lease;
 	}
@@ -243,6 +259,8 @@ itm__agent_heartbeat(struct itm__agent *a, uv_loop_t *loop, const char *module,
 	req.leases = m->leases;
 	req.n_leases = n;
 	req.stats = &m->ms;
+	req.latencies = m->lat_p;
+	req.n_latencies = n;
 	hc->a = a;
 	hc->done = done;
 	hc->arg = arg;

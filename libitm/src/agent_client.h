@@ -11,6 +11,7 @@
 
 #include "itm.h"
 #include "reg.h"
+#include "runner.h"
 
 struct itm__agent;
 
@@ -35,6 +36,7 @@ int itm__agent_detach(struct itm__agent *a, uint64_t lease);
 struct itm__hb_reg {
 	uint64_t lease;
 	const struct itm__reg *reg;
+	struct itm__runner_lat lat; /* its queue's verdict latency */
 };
 
 struct itm__hb_counter {

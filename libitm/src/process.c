@@ -285,7 +285,8 @@ heartbeat_cb(uv_timer_t *t)
 	for (unsigned int i = 0; i < P.n_regs; i++)
 		if (P.regs[i].runner != NULL) {
 			hb[n].lease = P.regs[i].lease;
-			hb[n++].reg = P.regs[i].pr;
+			hb[n].reg = P.regs[i].pr;
+			itm__runner_latency(P.regs[i].runner, &hb[n++].lat);
 		}
 	rc = itm__agent_heartbeat(P.agent, &P.loop, P.module, hb, n, P.ctr,
 				  P.n_ctr, heartbeat_done, NULL);
