@@ -5,11 +5,13 @@
  * acknowledged at the entry: not the receivers' bursty reads) and whether
  * the pool was the limit (packets dropped at the entry, or every
  * connection full, lately: the user's traffic wanted more than the pool
- * carried).  G and the pool size N are smoothed (EWMA, weight
- * ETUN_CTRL_EWMA on the newest sample): Gs, Ns.  The law:
+ * carried).  G and the share of one connection G / N are smoothed
+ * (EWMA, weight ETUN_CTRL_EWMA on the newest sample): Gs, ss; a share off
+ * by more than ETUN_CTRL_JUMP the same way twice in a row is a new
+ * competition (k changed) and the averages restart from the sample.  The
+ * law:
  *
- *	s  = Gs / Ns                       the share one connection gets
- *	N* = B / s                         connections the target needs
+ *	N* = B / ss                        connections the target needs
  *	backlogged, Gs < B (1 - band):     N' = ceil(N*)     (grow)
  *	Gs > B (1 + band):                 N' = floor(N*)    (shrink)
  *	otherwise:                         N' = N            (hold)
@@ -20,27 +22,25 @@
  * each flow; B / s = B (N + k) / C has the fixed point N* = B k / (C - B)
  * (the DESIGN note's formula) and its error shrinks by B / C each interval
  * (0.4 for 40 of 100 Mbit/s).  N' = N B / G is an integrating law already
- * (it moves until G = B), so a PI needs no separate I term, and its "gain"
+ * (it moves until G = B), so a PI needs no separate I term, and its gain
  * comes from the measured share instead of a constant tuned for one k.
- * The smoothing keeps one noisy interval from moving the pool; dividing
- * the smoothed G by the smoothed N (not by today's N) keeps s right while
- * the pool is changing.
+ * The smoothing keeps one noisy interval from moving the pool; averaging
+ * G / N (not dividing by today's N) keeps s right while the pool changes.
  *
  * Saturation, on sustained evidence only: while a growth streak lasts
- * (below target and backlogged, interval after interval; k does not
- * change within it, or G would have crossed the target), the raw samples
- * (N, G) of the streak are fitted with a line; if after at least
- * ETUN_CTRL_SAT_MIN samples, over a pool grown by a third or more, the
- * elasticity dG/dN * N/G is below ETUN_CTRL_MIN_GAIN (the model gives
- * k / (N + k), 0.6 at k = 16, N = 11), more connections do not help:
- * the pool goes back to where the streak began and waits
- * ETUN_CTRL_COOLDOWN intervals (state "saturated").  For one user flow
- * striped over the pool that can happen: each connection's losses reorder
- * its packets at the exit and the user's TCP backs off (README:
- * measured).  A single interval never decides, and a k step is never
- * mistaken for saturation (the streak starts after it).  Without backlog
- * the user sends less than the target: the pool is not the limit, it
- * holds.
+ * (below target and backlogged, interval after interval), its raw samples
+ * (N, G) are kept; after at least ETUN_CTRL_SAT_MIN of them, over a pool
+ * grown by a third or more, if the elasticity dG/dN * N/G is below
+ * ETUN_CTRL_MIN_GAIN both for a line fitted to the streak and as the
+ * median of its interval-to-interval steps (the model gives k / (N + k),
+ * 0.6 at k = 16, N = 11), more connections do not help: the pool goes
+ * back to where the streak began and waits ETUN_CTRL_COOLDOWN intervals
+ * (state "saturated").  For one user flow striped over the pool that
+ * happens: each connection's losses reorder its packets at the exit and
+ * the user's TCP backs off (README: measured).  A single interval never
+ * decides, and a k step inside a streak, which bends the fitted line, is
+ * one outlier among the steps.  Without backlog the user sends less than
+ * the target: the pool is not the limit, it holds.
  * Pure code.
  */
 #ifndef ETUN_CTRL_H
