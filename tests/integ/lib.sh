@@ -792,12 +792,18 @@ itm_store_sqlite() {
 }
 
 # itm_store_stamp: changes whenever anything is written to the store: the
-# SQLite file's and its WAL's checksums, or etcd's revision.
+# SQLite file's and its WAL's checksums, or on etcd every key's revision
+# but the leader's (the leading controller re-puts it every second).
 itm_store_stamp() {
 	case $ITM_STORE in
 	etcd://*)
 		itm_exec "$ITM_STORE_NODE" etcdctl --endpoints 127.0.0.1:2379 \
-			endpoint status -w json | grep -o '"revision":[0-9]*'
+			get --from-key '' -w json | /usr/bin/python3 -c '
+import base64, json, sys
+kvs = json.load(sys.stdin).get("kvs", [])
+print(sorted((base64.b64decode(kv["key"]).decode(), kv["mod_revision"])
+	     for kv in kvs
+	     if not base64.b64decode(kv["key"]).endswith(b"/leader")))'
 		;;
 	*) cat "$ITM_STORE" "$ITM_STORE-wal" 2>/dev/null | cksum ;;
 	esac
