@@ -15,6 +15,7 @@
 #include "agent.h"
 #include "itm.pb-c.h"
 #include "itm_health.h"
+#include "itm_reflect.h"
 #include "lease.h"
 #include "log.h"
 #include "rpc.h"
@@ -331,6 +332,8 @@ static const struct itm_rpc_method local_methods[] = {
 	{ ITM_AGENT_GET_TUNNELS, rpc_h_get_tunnels },
 	{ ITM_HEALTH_CHECK, h_health_check },
 	{ ITM_HEALTH_WATCH, h_health_watch },
+	{ ITM_REFLECTION_INFO, itm_reflect_handler },
+	{ ITM_REFLECTION_V1_INFO, itm_reflect_handler },
 };
 
 /* TCP: management and telemetry, no process registration. */
@@ -347,6 +350,8 @@ static const struct itm_rpc_method remote_methods[] = {
 	{ ITM_AGENT_GET_TUNNELS, rpc_h_get_tunnels },
 	{ ITM_HEALTH_CHECK, h_health_check },
 	{ ITM_HEALTH_WATCH, h_health_watch },
+	{ ITM_REFLECTION_INFO, itm_reflect_handler },
+	{ ITM_REFLECTION_V1_INFO, itm_reflect_handler },
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -17,6 +17,7 @@
 
 #include "ctl.h"
 #include "itm_health.h"
+#include "itm_reflect.h"
 #include "itm.pb-c.h"
 #include "log.h"
 
@@ -365,6 +366,8 @@ LEADER_ONLY(ctl_h_node_unload)
 static const struct itm_rpc_method methods[] = {
 	{ ITM_HEALTH_CHECK, h_health_check },
 	{ ITM_HEALTH_WATCH, h_health_watch },
+	{ ITM_REFLECTION_INFO, itm_reflect_handler },
+	{ ITM_REFLECTION_V1_INFO, itm_reflect_handler },
 	{ ITM_CONTROLLER_JOIN, ctl_h_join_lead },
 	{ ITM_CONTROLLER_NODE_HEARTBEAT, ctl_h_heartbeat_lead },
 	{ ITM_CONTROLLER_APPLY, ctl_h_apply_lead },

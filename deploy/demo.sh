@@ -1,6 +1,6 @@
 #!/bin/bash
 # demo.sh - the main job on one machine, from a clean clone: install what
-# is missing, build (./build), then two parts, each torn down after it:
+# is missing, build (./build), then three parts, each torn down after it:
 #
 # 1. qosmod: the lab h1 -- r -- h2 (network namespaces) with a core-router
 #    queue on r that serves TOS 0x10 first, and real traffic: one long TCP
@@ -14,8 +14,14 @@
 #    that lists it there (`topology diff`, `apply`: the controller loads
 #    it), real traffic n1 -> n3 (routed through n2), `itmctl stats` for
 #    the whole overlay and `itmctl topology history`.
+# 3. Overlay routing: deploy/topo-route.yaml (four nodes, every pair
+#    linked by the lab's underlay, itmroute on every node) brought up with
+#    `lab.sh up --topo --underlay`; `itmctl routes n1`, then 200 ms added
+#    to the direct path n1 - n4 (itmroute moves to the detour through n2),
+#    the path cut while n1 pings n4 every 10 ms (pings lost counted),
+#    restored, and `itmctl paths` next to the declared latencies.
 #
-#   deploy/demo.sh            (as root; DEMO_PARTS="qos overlay" by default)
+#   deploy/demo.sh            (as root; DEMO_PARTS="qos overlay route" by default)
 #
 # DEMO_RATE (default 100mbit) is r's link to h2; DEMO_SECS (default 6)
 # the long transfer; DEMO_THRESHOLD (default 20) qosmod's threshold.
@@ -27,7 +33,9 @@ LAB="deploy/lab/lab.sh"
 NAME=demo
 OVL=demoovl
 TOPO=deploy/topo.yaml
-PARTS=${DEMO_PARTS:-qos overlay}
+PARTS=${DEMO_PARTS:-qos overlay route}
+RTE=demoroute
+RTE_TOPO=deploy/topo-route.yaml
 RATE=${DEMO_RATE:-100mbit}
 SECS=${DEMO_SECS:-6}
 THRESHOLD=${DEMO_THRESHOLD:-20}
@@ -62,6 +70,7 @@ need_binaries() {
 teardown() {
 	"$LAB" down -n "$NAME" >/dev/null 2>&1
 	"$LAB" down -n "$OVL" >/dev/null 2>&1
+	"$LAB" down -n "$RTE" >/dev/null 2>&1
 }
 
 lab_up() {
@@ -188,6 +197,66 @@ overlay_report() {
 	ovl topology history || die "itmctl topology history failed"
 }
 
+# ---------------------------------------------------------------------
+# Part 3: overlay routing by itmroute over the lab's underlay
+# ---------------------------------------------------------------------
+
+rte() { "$LAB" "$1" -n "$RTE" "${@:2}"; }
+
+route_up() {
+	say "itmRoute from $RTE_TOPO: lab.sh up --topo --underlay (itmroute on every node)"
+	rte down >/dev/null 2>&1
+	rte up --topo "$RTE_TOPO" --underlay || die "lab.sh up --topo $RTE_TOPO --underlay failed"
+	sleep 2 # a few probe rounds
+	say "itmctl routes n1 (direct to n4: 5 ms one way, 10 ms RTT)"
+	rte itmctl routes n1 || die "itmctl routes failed"
+}
+
+# route_to_n4: n1's path to n4 now ("direct" or the via node).
+route_to_n4() {
+	rte itmctl -o json routes n1 | /usr/bin/python3 -c '
+import json, sys
+for n in json.load(sys.stdin).get("nodes", []):
+    for r in n.get("routes", []):
+        if r.get("destination") == "n4":
+            print(r.get("via") or "direct")'
+}
+
+# route_wait VIA SECS: until n1's path to n4 is VIA.
+route_wait() {
+	local i
+	for i in $(seq $(($2 * 10))); do
+		[ "$(route_to_n4)" = "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# route_pings SECS: n1 pings n4 every 10 ms; prints sent/received.
+route_pings() {
+	rte exec n1 ping -n -q -i 0.01 -w "$1" 10.202.0.4 |
+		awk '/packets transmitted/ { print "  " $0 }'
+}
+
+route_steps() {
+	say "200 ms added to n1 - n4: itmroute takes the faster detour (through n2, not n3)"
+	rte impair n1 n4 delay=200ms >/dev/null || die "lab.sh impair failed"
+	route_wait n2 5 && echo "  n1 -> n4 now via $(route_to_n4)" ||
+		echo "  n1 -> n4 still $(route_to_n4) after 5 s"
+	rte exec n1 ping -n -c 3 -i 0.2 10.202.0.4 | grep -E 'rtt|packets'
+	say "delay cleared; n1 - n4 cut while n1 pings n4 every 10 ms for 3 s"
+	rte impair n1 n4 clear >/dev/null
+	route_wait direct 10 || echo "  (not back direct after the hold-down)"
+	route_pings 3 &
+	sleep 1
+	rte impair n1 n4 down >/dev/null || die "lab.sh impair down failed"
+	wait
+	echo "  n1 -> n4 via $(route_to_n4) (10 ms pings: each lost one is 10 ms without a path)"
+	rte impair n1 n4 up >/dev/null
+	say "itmctl paths: measured RTT and loss next to topo.yaml's latency_ms"
+	rte itmctl paths || die "itmctl paths failed"
+}
+
 main() {
 	[ "$(id -u)" -eq 0 ] || die "run as root (network namespaces, netfilter)"
 	build
@@ -212,6 +281,12 @@ main() {
 		overlay_report
 		say "tearing down the overlay '$OVL'"
 		"$LAB" down -n "$OVL"
+	fi
+	if [[ " $PARTS " == *" route "* ]]; then
+		route_up
+		route_steps
+		say "tearing down the overlay '$RTE'"
+		rte down
 	fi
 }
 

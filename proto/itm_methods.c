@@ -7,6 +7,7 @@
 #include "health.pb-c.h"
 #include "itm.pb-c.h"
 #include "itm_methods.h"
+#include "reflection.pb-c.h"
 
 #define ITM__METHOD_DEF(id, svc, meth, req, rep, k)               \
 	[ITM_##id] = {                                            \

@@ -38,8 +38,9 @@ extern "C" {
 /*
  * X(ID, Service, Method, request, reply, KIND): ID names the method in C
  * (ITM_<ID>); Service and Method as in itm.proto; request and reply are
- * the messages in protobuf-c's lower-case spelling; KIND is UNARY, or
- * STREAM when the server streams its replies ("returns (stream ...)").
+ * the messages in protobuf-c's lower-case spelling; KIND is UNARY,
+ * STREAM when the server streams its replies ("returns (stream ...)"),
+ * or BIDI when both sides stream.
  */
 /* clang-format off */
 #define ITM_METHODS(X) \
@@ -86,7 +87,10 @@ extern "C" {
  */
 #define ITM_STD_METHODS(X) \
 	X(HEALTH_CHECK, "grpc.health.v1.Health", Check, grpc__health__v1__health_check_request, grpc__health__v1__health_check_response, UNARY) \
-	X(HEALTH_WATCH, "grpc.health.v1.Health", Watch, grpc__health__v1__health_check_request, grpc__health__v1__health_check_response, STREAM)
+	X(HEALTH_WATCH, "grpc.health.v1.Health", Watch, grpc__health__v1__health_check_request, grpc__health__v1__health_check_response, STREAM) \
+	X(REFLECTION_INFO, "grpc.reflection.v1alpha.ServerReflection", ServerReflectionInfo, grpc__reflection__v1alpha__server_reflection_request, grpc__reflection__v1alpha__server_reflection_response, BIDI) \
+	/* v1: the same messages on the wire as v1alpha. */ \
+	X(REFLECTION_V1_INFO, "grpc.reflection.v1.ServerReflection", ServerReflectionInfo, grpc__reflection__v1alpha__server_reflection_request, grpc__reflection__v1alpha__server_reflection_response, BIDI)
 /* clang-format on */
 
 enum itm_method {
@@ -101,6 +105,7 @@ enum itm_method {
 enum itm_method_kind {
 	ITM_METHOD_UNARY,
 	ITM_METHOD_STREAM, /* the server sends a stream of replies */
+	ITM_METHOD_BIDI,   /* both sides send streams (itm_rpc.h) */
 };
 
 /* One method as gRPC and protobuf-c see it. */

@@ -124,8 +124,12 @@ int itm_rpc_server_start(struct itm_rpc_server *srv);
  * and lock files, free everything.  Must be called on the loop thread. */
 void itm_rpc_server_free(struct itm_rpc_server *srv);
 
-/* The decoded request (owned by the call). */
+/* The decoded request (owned by the call; for a BIDI method, the current
+ * message, valid until the handler returns, NULL once the client is done). */
 const ProtobufCMessage *itm_rpc_request(const struct itm_rpc_call *call);
+/* The methods of the server @call came to (its list, not copied). */
+const struct itm_rpc_method *itm_rpc_call_methods(
+	const struct itm_rpc_call *call, size_t *n);
 const char *itm_rpc_method_path(const struct itm_rpc_call *call);
 /* "unix:..." / "ipv4:1.2.3.4:5678" */
 const char *itm_rpc_peer(const struct itm_rpc_call *call);
@@ -157,6 +161,21 @@ int itm_rpc_fail_detail(struct itm_rpc_call *call, enum itm_rpc_code code,
 /* Server streaming: send one message (queued, in order); -ECANCELED once the
  * client went away.  End with itm_rpc_finish() (or itm_rpc_fail()). */
 int itm_rpc_send(struct itm_rpc_call *call, const ProtobufCMessage *msg);
+
+/*
+ * Bidirectional streaming (a BIDI method): the handler runs once for each
+ * message the client sends, in order, with itm_rpc_request() returning it;
+ * the next message is read only after the handler returned (one message
+ * at most is buffered per call).  Once the client half-closes, the handler
+ * runs one last time with itm_rpc_request() == NULL and must end the call
+ * with itm_rpc_finish() (or itm_rpc_fail()), which it may also do earlier.
+ * It answers with itm_rpc_send() as often as it likes.  A message that
+ * does not decode ends the call with INVALID_ARGUMENT, the client going
+ * away with CANCELLED, both after the on_cancel callback: the handler
+ * never sees them.  (gRPC core may report a client that went away as a
+ * half-close: the handler then gets its NULL request instead of the
+ * on_cancel callback, and its itm_rpc_finish() goes nowhere.)
+ */
 int itm_rpc_finish(struct itm_rpc_call *call);
 /* Called on the loop thread when the client cancels or disconnects; after
  * it, the handler must still free the call with itm_rpc_finish(). */

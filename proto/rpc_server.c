@@ -25,6 +25,15 @@
  *
  * Streaming sends are queued per call (at most ITM__RPC_MAX_QUEUED, then
  * -ENOBUFS) because gRPC takes one SEND_MESSAGE at a time.
+ *
+ * Bidirectional streams.  A BIDI method is registered without a payload;
+ * the queue thread reads one message at a time (RECV_MESSAGE), decodes it
+ * and hands it to the loop as an EV_MSG event, and reads the next only
+ * after the handler ran: at most one message (ITM__RPC_MAX_MSG bytes) is
+ * buffered per call, whatever the client sends.  The user's reference is
+ * held from the start; the call joins the live list with its first event.
+ * The client half-closing is one more event (request NULL); the client
+ * going away, or a message that does not decode, ends the call here.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +59,7 @@ enum tag_kind {
 	TAG_NEW_GENERIC,
 	TAG_CLOSE,
 	TAG_SEND,
+	TAG_RECV,
 	TAG_REJECT,
 	TAG_SHUTDOWN
 };
@@ -59,7 +69,7 @@ struct tag {
 	void *obj;
 };
 
-enum ev_kind { EV_CALL, EV_CANCEL };
+enum ev_kind { EV_CALL, EV_CANCEL, EV_MSG };
 
 struct ev {
 	struct ev *next;
@@ -97,6 +107,14 @@ struct itm_rpc_call {
 	atomic_int refs;
 	atomic_int cancelled;
 
+	/* Bidi: the message read (queue thread), handed over by ev_msg. */
+	grpc_byte_buffer *recv_bb;
+	ProtobufCMessage *next_req;
+	enum { MSG_OK, MSG_END, MSG_BAD, MSG_GONE } msg_state;
+	char msg_err[256];
+	struct tag t_recv;
+	atomic_int bidi_live; /* on the live list (its first event ran) */
+
 	uv_mutex_t lock; /* send queue */
 	struct out_item *outq, **outq_tail;
 	struct out_item *sending;
@@ -111,7 +129,7 @@ struct itm_rpc_call {
 	void (*cancel_cb)(struct itm_rpc_call *call, void *arg);
 	void *cancel_arg;
 	struct itm_rpc_call *live_prev, *live_next;
-	struct ev ev_call, ev_cancel;
+	struct ev ev_call, ev_cancel, ev_msg;
 };
 
 struct listener {
@@ -173,8 +191,12 @@ call_free(struct itm_rpc_call *call)
 		grpc_call_unref(call->gc);
 	if (call->payload)
 		grpc_byte_buffer_destroy(call->payload);
+	if (call->recv_bb)
+		grpc_byte_buffer_destroy(call->recv_bb);
 	if (call->req)
 		protobuf_c_message_free_unpacked(call->req, NULL);
+	if (call->next_req)
+		protobuf_c_message_free_unpacked(call->next_req, NULL);
 	grpc_metadata_array_destroy(&call->md);
 	grpc_call_details_destroy(&call->details);
 	grpc_slice_unref(call->reject_details);
@@ -215,11 +237,20 @@ call_alloc(struct itm_rpc_server *srv)
 	call->t_send = (struct tag){ TAG_SEND, call };
 	call->ev_call = (struct ev){ NULL, EV_CALL, call };
 	call->ev_cancel = (struct ev){ NULL, EV_CANCEL, call };
+	call->t_recv = (struct tag){ TAG_RECV, call };
+	call->ev_msg = (struct ev){ NULL, EV_MSG, call };
+	atomic_init(&call->bidi_live, 0);
 	if (uv_mutex_init(&call->lock)) {
 		free(call);
 		return NULL;
 	}
 	return call;
+}
+
+static int
+is_bidi(const struct itm_rpc_call *call)
+{
+	return call->def && call->def->kind == ITM_METHOD_BIDI;
 }
 
 /* Keep one request outstanding per registered method... */
@@ -237,7 +268,10 @@ request_method(struct itm_rpc_server *srv, size_t midx)
 	call->t_new = (struct tag){ TAG_NEW, call };
 	err = grpc_server_request_registered_call(srv->gs, srv->reg[midx],
 						  &call->gc, &call->deadline,
-						  &call->md, &call->payload,
+						  &call->md,
+						  is_bidi(call)
+							  ? NULL
+							  : &call->payload,
 						  srv->cq, srv->cq,
 						  &call->t_new);
 	if (err != GRPC_CALL_OK) {
@@ -271,6 +305,18 @@ request_generic(struct itm_rpc_server *srv)
 /* Completion-queue thread                                              */
 /* ------------------------------------------------------------------ */
 
+/* Forget an event the loop will never run; a bidi call no handler saw
+ * yet also loses the user's reference with it. */
+static void
+ev_drop(struct ev *ev)
+{
+	struct itm_rpc_call *call = ev->call;
+
+	if (ev->kind == EV_MSG && !atomic_load(&call->bidi_live))
+		call_unref(call);
+	call_unref(call);
+}
+
 /* Hand an event to the loop; once the server is closing, drop it. */
 static void
 queue_ev(struct itm_rpc_server *srv, struct ev *ev)
@@ -278,7 +324,7 @@ queue_ev(struct itm_rpc_server *srv, struct ev *ev)
 	uv_mutex_lock(&srv->lock);
 	if (atomic_load(&srv->closing)) {
 		uv_mutex_unlock(&srv->lock);
-		call_unref(ev->call);
+		ev_drop(ev);
 		return;
 	}
 	ev->next = NULL;
@@ -366,6 +412,65 @@ start_close_watch(struct itm_rpc_call *call)
 	return 0;
 }
 
+/* Read the next message of a bidi call (RECV_MESSAGE, on_recv()). */
+static int
+start_recv(struct itm_rpc_call *call)
+{
+	grpc_op op;
+
+	if (atomic_load(&call->srv->stopping))
+		return -ECANCELED;
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_RECV_MESSAGE;
+	op.data.recv_message.recv_message = &call->recv_bb;
+	call_ref(call);
+	if (grpc_call_start_batch(call->gc, &op, 1, &call->t_recv, NULL) !=
+	    GRPC_CALL_OK) {
+		call_unref(call);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* A bidi call: watch for the end, read its first message. */
+static void
+on_new_bidi(struct itm_rpc_call *call)
+{
+	call_accept(call);
+	if (start_close_watch(call)) {
+		call_unref(call);
+		return;
+	}
+	if (start_recv(call))
+		call_unref(call);
+}
+
+/* A message, the half-close or the end of a bidi call: to the loop. */
+static void
+on_recv(struct itm_rpc_call *call, int success)
+{
+	const ProtobufCMessageDescriptor *desc = call->def->request;
+	int rc;
+
+	if (!success) {
+		call->msg_state = MSG_GONE;
+	} else if (!call->recv_bb) {
+		call->msg_state = MSG_END;
+	} else {
+		rc = itm__rpc_unpack_checked(call->recv_bb, desc,
+					     &call->next_req, call->msg_err,
+					     sizeof(call->msg_err));
+		if (rc < 0 && rc != -EINVAL)
+			snprintf(call->msg_err, sizeof(call->msg_err),
+				 "%s: request does not decode as %s",
+				 call->def->path, desc->name);
+		call->msg_state = rc < 0 ? MSG_BAD : MSG_OK;
+		grpc_byte_buffer_destroy(call->recv_bb);
+		call->recv_bb = NULL;
+	}
+	queue_ev(call->srv, &call->ev_msg); /* the batch's reference */
+}
+
 static void
 on_new_call(struct itm_rpc_call *call, int success)
 {
@@ -380,6 +485,10 @@ on_new_call(struct itm_rpc_call *call, int success)
 	}
 	if (!atomic_load(&srv->closing))
 		request_method(srv, call->midx);
+	if (is_bidi(call)) {
+		on_new_bidi(call);
+		return;
+	}
 	call_accept(call);
 	rc = itm__rpc_unpack_checked(call->payload, desc, &call->req, err,
 				     sizeof(err));
@@ -456,6 +565,7 @@ on_tag(struct itm_rpc_server *srv, struct tag *t, int success)
 	case TAG_NEW_GENERIC: on_new_generic(t->obj, success); break;
 	case TAG_CLOSE: on_close(t->obj); break;
 	case TAG_SEND: on_sent(t->obj, success); break;
+	case TAG_RECV: on_recv(t->obj, success); break;
 	case TAG_REJECT: call_unref(t->obj); break;
 	case TAG_SHUTDOWN: grpc_completion_queue_shutdown(srv->cq); break;
 	}
@@ -504,11 +614,73 @@ live_del(struct itm_rpc_server *srv, struct itm_rpc_call *call)
 		call->live_next->live_prev = call->live_prev;
 }
 
+/* The client cancelled: tell the handler (once). */
+static void
+tell_cancel(struct itm_rpc_call *call)
+{
+	if (call->cancel_seen)
+		return;
+	call->cancel_seen = 1;
+	if (call->cancel_cb)
+		call->cancel_cb(call, call->cancel_arg);
+}
+
+/* Hand a bidi call's message (or its end) to its handler. */
+static void
+bidi_deliver(struct itm_rpc_server *srv, struct itm_rpc_call *call)
+{
+	if (call->req)
+		protobuf_c_message_free_unpacked(call->req, NULL);
+	call->req = call->next_req;
+	call->next_req = NULL;
+	/* Core reads a cancelled stream's end like a half-close. */
+	if (call->msg_state == MSG_END && atomic_load(&call->cancelled))
+		call->msg_state = MSG_GONE;
+	switch (call->msg_state) {
+	case MSG_OK:
+	case MSG_END:
+		call->m->handler(call, srv->arg);
+		if (!call->user_done && call->msg_state == MSG_OK &&
+		    start_recv(call))
+			itm_rpc_fail(call, ITM_RPC_UNAVAILABLE,
+				     "cannot read the next message");
+		break;
+	case MSG_BAD:
+		tell_cancel(call);
+		if (!call->user_done)
+			itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT, "%s",
+				     call->msg_err);
+		break;
+	case MSG_GONE:
+		tell_cancel(call);
+		if (!call->user_done)
+			itm_rpc_fail(call, ITM_RPC_CANCELLED,
+				     "the client went away");
+		break;
+	}
+}
+
+static void
+run_msg(struct itm_rpc_server *srv, struct itm_rpc_call *call)
+{
+	if (!atomic_load(&call->bidi_live)) {
+		atomic_store(&call->bidi_live, 1);
+		live_add(srv, call);
+	}
+	if (!call->user_done)
+		bidi_deliver(srv, call);
+	call_unref(call); /* the event's */
+}
+
 static void
 run_ev(struct itm_rpc_server *srv, struct ev *ev)
 {
 	struct itm_rpc_call *call = ev->call;
 
+	if (ev->kind == EV_MSG) {
+		run_msg(srv, call);
+		return;
+	}
 	if (ev->kind == EV_CALL) {
 		live_add(srv, call);
 		call->m->handler(call, srv->arg);
@@ -650,6 +822,13 @@ itm_rpc_method_path(const struct itm_rpc_call *call)
 	return call->def ? call->def->path : "";
 }
 
+const struct itm_rpc_method *
+itm_rpc_call_methods(const struct itm_rpc_call *call, size_t *n)
+{
+	*n = call->srv->n_methods;
+	return call->srv->methods;
+}
+
 const char *
 itm_rpc_peer(const struct itm_rpc_call *call)
 {
@@ -759,7 +938,7 @@ itm_rpc_send(struct itm_rpc_call *call, const ProtobufCMessage *msg)
 	int full;
 
 	if (!call || !msg || call->user_done ||
-	    call->def->kind != ITM_METHOD_STREAM)
+	    call->def->kind == ITM_METHOD_UNARY)
 		return -EINVAL;
 	if (atomic_load(&call->cancelled))
 		return -ECANCELED;
@@ -1010,9 +1189,15 @@ server_grpc_new(struct itm_rpc_server *srv)
 	srv->cq = grpc_completion_queue_create_for_next(NULL);
 	grpc_server_register_completion_queue(srv->gs, srv->cq, NULL);
 	for (size_t i = 0; i < srv->n_methods; i++) {
+		const struct itm_method_def *def =
+			itm_method_def(srv->methods[i].id);
+
 		srv->reg[i] = grpc_server_register_method(
-			srv->gs, itm_method_def(srv->methods[i].id)->path, NULL,
-			GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+			srv->gs, def->path, NULL,
+			def->kind == ITM_METHOD_BIDI
+				? GRPC_SRM_PAYLOAD_NONE
+				: GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
+			0);
 		if (!srv->reg[i])
 			return -EINVAL;
 	}
@@ -1094,7 +1279,7 @@ itm_rpc_server_start(struct itm_rpc_server *srv)
 /*
  * Calls still held by handlers: streaming ones get their on_cancel
  * callback now (it should finish the call), and whatever is still held
- * afterwards is released here.  No call may be used once free returns.
+ * afterwards is finished here (UNAVAILABLE, "server shutting down").  No call may be used once free returns.
  */
 static void
 release_live(struct itm_rpc_server *srv)
@@ -1108,7 +1293,7 @@ release_live(struct itm_rpc_server *srv)
 			call->cancel_cb(call, call->cancel_arg);
 		}
 		if (!call->user_done)
-			user_release(call);
+			itm_rpc_finish(call); /* UNAVAILABLE */
 		call_unref(call);
 	}
 }
@@ -1128,7 +1313,7 @@ itm_rpc_server_free(struct itm_rpc_server *srv)
 	uv_mutex_unlock(&srv->lock);
 	for (struct ev *next; ev; ev = next) {
 		next = ev->next;
-		call_unref(ev->call);
+		ev_drop(ev);
 	}
 	release_live(srv);
 	/* From here on nothing starts a batch: the queue is about to close. */

@@ -55,6 +55,7 @@ itm_integ_test(ctl_metrics ctl_metrics.sh TIMEOUT 120)
 # Hostile strings from a stock gRPC client (python3-grpcio) against an
 # agent and a controller: one check per kind of field, escaped logs.
 itm_integ_test(stock_badinput stock_badinput.sh TIMEOUT 120)
+itm_integ_test(reflection reflection.sh TIMEOUT 90)
 
 # A damaged database: --check and start-up refuse it, never write to it.
 itm_integ_test(ctl_damaged ctl_damaged.sh TIMEOUT 120)

@@ -16,3 +16,6 @@ target_compile_definitions(test_methods PRIVATE
 
 # One check per kind of string field, the wire walk, escaping (itm_fields.h).
 itm_unit_test(test_fields unit/test_fields.c LIBS itmproto)
+
+# Bidirectional streaming in the server glue, and reflection's lookups.
+itm_unit_test(test_bidi unit/test_bidi.c LIBS itmproto)

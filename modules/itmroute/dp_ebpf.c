@@ -43,15 +43,39 @@ struct dp_ebpf {
 	char pin[320];
 };
 
+/* mkdir -p @dir: its missing parents too (/run/itm on a fresh host). */
+static int
+mkdir_parents(const char *dir)
+{
+	char path[256];
+	size_t len = strlen(dir);
+
+	if (len == 0 || len >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, dir, len + 1);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
 static int
 pin_root(const char *dir)
 {
 	struct statfs fs;
+	int rc;
 
 	if (statfs(dir, &fs) == 0 && fs.f_type == BPF_FS_MAGIC)
 		return 0;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	if ((rc = mkdir_parents(dir)) < 0)
+		return rc;
 	if (mount("bpffs", dir, "bpf", 0, "mode=0700") < 0)
 		return -errno;
 	itm_log(LOG_INFO, "mounted a bpffs on %s", dir);
