@@ -2,6 +2,8 @@
  * ctrl.c - the pool-size law (ctrl.h explains it and why).
  */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "ctrl.h"
 
@@ -21,54 +23,183 @@ clamp_step(const struct etun_ctrl *c, unsigned int n, double want)
 	return (unsigned int)want;
 }
 
-/* Below target and backlogged: grow, unless the last growth did not pay. */
-static unsigned int
-grow(struct etun_ctrl *c, unsigned int n, double b, double g,
-     enum etun_state *state)
+/* The connections the target needs at the measured share: B / s (twice
+ * the pool when nothing got through). */
+static double
+model_conns(const struct etun_ctrl *c, unsigned int n)
 {
-	unsigned int from = c->grew_from;
+	if (c->s_avg <= 0)
+		return n * 2.0;
+	return (double)c->target_bps / c->s_avg;
+}
 
-	c->grew_from = 0;
-	if (from >= ETUN_CTRL_FREE_GROWTH && from < n &&
-	    g < (double)c->g_before * (1 + ETUN_CTRL_MIN_GAIN * (n - from) /
-						   (double)from)) {
-		c->cooldown = ETUN_CTRL_COOLDOWN;
-		*state = ETUN_ST_SATURATED;
-		return from;
+/* Smooth G and the share G / N; a share off by more than ETUN_CTRL_JUMP
+ * the same way twice in a row is a new competition (k changed): start
+ * again from the sample instead of creeping towards it. */
+static void
+smooth(struct etun_ctrl *c, unsigned int n, double g)
+{
+	double s = g / n;
+	int jump = 0;
+
+	if (c->s_avg > 0 && fabs(s / c->s_avg - 1) > ETUN_CTRL_JUMP)
+		jump = s > c->s_avg ? 1 : -1;
+	if (c->s_avg <= 0 || (jump && jump == c->jump)) {
+		c->s_avg = s;
+		c->g_avg = g;
+		jump = 0;
+	} else {
+		c->s_avg += ETUN_CTRL_EWMA * (s - c->s_avg);
+		c->g_avg += ETUN_CTRL_EWMA * (g - c->g_avg);
 	}
+	c->jump = jump;
+}
+
+/* Add a raw sample to the growth streak, oldest out when full. */
+static void
+streak_add(struct etun_ctrl *c, unsigned int n, double g)
+{
+	if (c->streak == 0)
+		c->streak_from = n;
+	if (c->streak == ETUN_CTRL_SAT_SPAN) {
+		memmove(c->streak_n, c->streak_n + 1,
+			(ETUN_CTRL_SAT_SPAN - 1) * sizeof(double));
+		memmove(c->streak_g, c->streak_g + 1,
+			(ETUN_CTRL_SAT_SPAN - 1) * sizeof(double));
+		c->streak--;
+	}
+	c->streak_n[c->streak] = n;
+	c->streak_g[c->streak] = g;
+	c->streak++;
+}
+
+/* Elasticity dG/dN * N/G of the streak's samples fitted by least
+ * squares (a k step inside the streak bends it: see pairs_elasticity). */
+static double
+fit_elasticity(const struct etun_ctrl *c)
+{
+	double mn = 0, mg = 0, sxy = 0, sxx = 0;
+	unsigned int m = c->streak;
+
+	for (unsigned int i = 0; i < m; i++) {
+		mn += c->streak_n[i] / m;
+		mg += c->streak_g[i] / m;
+	}
+	for (unsigned int i = 0; i < m; i++) {
+		sxy += (c->streak_n[i] - mn) * (c->streak_g[i] - mg);
+		sxx += (c->streak_n[i] - mn) * (c->streak_n[i] - mn);
+	}
+	return mg > 0 && sxx > 0 ? sxy / sxx * mn / mg : 0;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The median of the elasticities from one sample to the next where N
+ * changed: one k step is one outlier among them; NAN when fewer than
+ * ETUN_CTRL_SAT_MIN - 1 such pairs. */
+static double
+pairs_elasticity(const struct etun_ctrl *c)
+{
+	double e[ETUN_CTRL_SAT_SPAN];
+	unsigned int m = 0;
+
+	for (unsigned int i = 1; i < c->streak; i++) {
+		double n0 = c->streak_n[i - 1], g0 = c->streak_g[i - 1];
+
+		if (c->streak_n[i] == n0)
+			continue;
+		e[m++] = g0 > 0 ? (c->streak_g[i] - g0) / g0 /
+					  ((c->streak_n[i] - n0) / n0)
+				: 0;
+	}
+	if (m + 1 < ETUN_CTRL_SAT_MIN)
+		return NAN;
+	qsort(e, m, sizeof(e[0]), cmp_double);
+	return m % 2 ? e[m / 2] : (e[m / 2 - 1] + e[m / 2]) / 2;
+}
+
+/* The streak says that G hardly grows with N: over a pool that grew by a
+ * third or more, both the fitted line and the median step show an
+ * elasticity below ETUN_CTRL_MIN_GAIN (the model gives k / (N + k)). */
+static int
+streak_saturated(const struct etun_ctrl *c)
+{
+	double lo = 1e9, hi = 0, pe;
+
+	if (c->streak < ETUN_CTRL_SAT_MIN ||
+	    c->streak_from < ETUN_CTRL_FREE_GROWTH)
+		return 0;
+	for (unsigned int i = 0; i < c->streak; i++) {
+		lo = fmin(lo, c->streak_n[i]);
+		hi = fmax(hi, c->streak_n[i]);
+	}
+	pe = pairs_elasticity(c);
+	return hi - lo >= fmax(1, lo / 3) && !isnan(pe) &&
+	       pe < ETUN_CTRL_MIN_GAIN &&
+	       fit_elasticity(c) < ETUN_CTRL_MIN_GAIN;
+}
+
+/* Below target and backlogged: grow by the model, unless the streak shows
+ * that more connections do not help. */
+static unsigned int
+grow(struct etun_ctrl *c, unsigned int n, double g, enum etun_state *state)
+{
+	double want;
+
 	if (c->cooldown) {
 		c->cooldown--;
 		*state = ETUN_ST_SATURATED;
 		return n;
+	}
+	streak_add(c, n, g);
+	if (streak_saturated(c)) {
+		c->cooldown = ETUN_CTRL_COOLDOWN;
+		c->streak = 0;
+		*state = ETUN_ST_SATURATED;
+		return c->streak_from < n ? c->streak_from : n;
 	}
 	if (n >= c->max_conns) {
 		*state = ETUN_ST_UNREACHABLE;
 		return c->max_conns;
 	}
 	*state = ETUN_ST_GROWING;
-	c->grew_from = n;
-	c->g_before = (uint64_t)g;
-	from = clamp_step(c, n, g > 0 ? ceil(n * b / g) : n * 2.0);
-	return from > n ? from : n + 1;
+	want = ceil(model_conns(c, n) - 1e-9);
+	return want > n ? clamp_step(c, n, want) : n;
 }
 
 unsigned int
 etun_ctrl_step(struct etun_ctrl *c, const struct etun_ctrl_in *in,
 	       enum etun_state *state)
 {
-	double b = (double)c->target_bps, g = (double)in->goodput_bps;
+	double b = (double)c->target_bps, want;
 	unsigned int n = in->conns ? in->conns : c->min_conns;
 
-	if (g < b * (1 - c->band) && in->backlogged)
-		return grow(c, n, b, g, state);
-	c->grew_from = 0;
+	smooth(c, n, (double)in->goodput_bps);
+	if (c->g_avg < b * (1 - c->band) && in->backlogged)
+		return grow(c, n, (double)in->goodput_bps, state);
+	c->streak = 0;
 	c->cooldown = 0;
-	if (g > b * (1 + c->band)) {
+	if (c->g_avg > b * (1 + c->band)) {
 		*state = ETUN_ST_SHRINKING;
-		return clamp_step(c, n, floor(n * b / g));
+		want = floor(model_conns(c, n) + 1e-9);
+		return want < n ? clamp_step(c, n, want) : n;
 	}
-	*state = g >= b * (1 - c->band) ? ETUN_ST_HOLDING : ETUN_ST_IDLE;
+	*state = c->g_avg >= b * (1 - c->band) ? ETUN_ST_HOLDING : ETUN_ST_IDLE;
 	return n;
+}
+
+void
+etun_ctrl_reset(struct etun_ctrl *c)
+{
+	c->g_avg = c->s_avg = 0;
+	c->jump = 0;
+	c->streak = c->cooldown = 0;
 }
 
 const char *

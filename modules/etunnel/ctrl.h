@@ -2,34 +2,45 @@
  * ctrl.h - the pool-size controller of the elastic tunnel.
  *
  * Each interval the entry measures the tunnel's goodput G (bytes the peer
- * acknowledged) and whether the pool was the limit (packets dropped at the
- * entry, or the entry queue not empty at the end of the interval: the
- * user's traffic wanted more than the pool carried).  The law:
+ * acknowledged at the entry: not the receivers' bursty reads) and whether
+ * the pool was the limit (packets dropped at the entry, or every
+ * connection full, lately: the user's traffic wanted more than the pool
+ * carried).  G and the share of one connection G / N are smoothed
+ * (EWMA, weight ETUN_CTRL_EWMA on the newest sample): Gs, ss; a share off
+ * by more than ETUN_CTRL_JUMP the same way twice in a row is a new
+ * competition (k changed) and the averages restart from the sample.  The
+ * law:
  *
- *	backlogged, G < B (1 - band):  N' = ceil(N * B / G)   (grow)
- *	G > B (1 + band):              N' = floor(N * B / G)  (shrink)
- *	otherwise:                     N' = N                 (hold)
+ *	N* = B / ss                        connections the target needs
+ *	backlogged, Gs < B (1 - band):     N' = ceil(N*)     (grow)
+ *	Gs > B (1 + band):                 N' = floor(N*)    (shrink)
+ *	otherwise:                         N' = N            (hold)
  *
  * clamped to [min, max] and to a quarter of N (plus one) per step.
- * A growth that raised G by less than a quarter of the relative growth of
- * N (+2.5 % for +10 %; the model gives more until N is far past N*) is
- * undone and not tried again for 5 intervals (state "saturated"; pools of
- * fewer than 4 grow freely, one noisy sample must not pin them): for one
- * user flow striped over the pool, more connections can lower G (README:
- * measured).
- * Why: with k competing TCP flows on a bottleneck C, N connections get
- * about G = N C / (N + k), so a connection gets C / (N + k) and
- * N' = N B / G = B (N + k) / C.  The fixed point is N* = B k / (C - B)
- * (the DESIGN note's formula) and the error shrinks by B / C each
- * interval (0.4 for 40 of 100 Mbit/s): no unknowns to estimate, no gains
- * to tune, no overshoot when the model holds.  A PI or AIMD law needs
- * gains matched to k, which is what changes.  The step limit is there
- * because the model does not hold for one user flow striped over the
- * pool: each connection's losses delay and reorder its packets at the
- * exit, the user's TCP backs off, goodput falls short, and a law that
- * trusted N B / G grew the pool to its maximum, which made it worse
- * (README: measured).  Without backlog the user sends less than the
- * target: the pool is not the limit, it holds.
+ * Why: with k competing TCP flows on a bottleneck C, a connection gets
+ * about s = C / (N + k) (Altman et al.), the share the bottleneck gives
+ * each flow; B / s = B (N + k) / C has the fixed point N* = B k / (C - B)
+ * (the DESIGN note's formula) and its error shrinks by B / C each interval
+ * (0.4 for 40 of 100 Mbit/s).  N' = N B / G is an integrating law already
+ * (it moves until G = B), so a PI needs no separate I term, and its gain
+ * comes from the measured share instead of a constant tuned for one k.
+ * The smoothing keeps one noisy interval from moving the pool; averaging
+ * G / N (not dividing by today's N) keeps s right while the pool changes.
+ *
+ * Saturation, on sustained evidence only: while a growth streak lasts
+ * (below target and backlogged, interval after interval), its raw samples
+ * (N, G) are kept; after at least ETUN_CTRL_SAT_MIN of them, over a pool
+ * grown by a third or more, if the elasticity dG/dN * N/G is below
+ * ETUN_CTRL_MIN_GAIN both for a line fitted to the streak and as the
+ * median of its interval-to-interval steps (the model gives k / (N + k),
+ * 0.6 at k = 16, N = 11), more connections do not help: the pool goes
+ * back to where the streak began and waits ETUN_CTRL_COOLDOWN intervals
+ * (state "saturated").  For one user flow striped over the pool that
+ * happens: each connection's losses reorder its packets at the exit and
+ * the user's TCP backs off (README: measured).  A single interval never
+ * decides, and a k step inside a streak, which bends the fitted line, is
+ * one outlier among the steps.  Without backlog the user sends less than
+ * the target: the pool is not the limit, it holds.
  * Pure code.
  */
 #ifndef ETUN_CTRL_H
@@ -48,21 +59,29 @@ enum etun_state {
 	ETUN_ST_SATURATED    /* below target, more connections did not help */
 };
 
+#define ETUN_CTRL_EWMA	   0.5	/* weight of the newest sample */
+#define ETUN_CTRL_JUMP	   0.25 /* share off by this twice: a new k */
+#define ETUN_CTRL_MIN_GAIN 0.25 /* elasticity below which growth stops */
+#define ETUN_CTRL_SAT_MIN  4	/* streak samples before judging */
+#define ETUN_CTRL_SAT_SPAN 8	/* streak samples kept */
+#define ETUN_CTRL_COOLDOWN 5
+#define ETUN_CTRL_FREE_GROWTH \
+	4 /* a streak starting below this is never judged: one flow on a few  \
+	   * connections must reach the model's N */
+
 struct etun_ctrl {
 	uint64_t target_bps;
 	unsigned int min_conns, max_conns;
 	double band; /* relative dead band, e.g. 0.03 */
-	/* Memory of the last growth: from grew_from connections at g_before;
-	 * after a growth that gained less than ETUN_CTRL_MIN_GAIN of what it
-	 * added (relative), the pool goes back and waits ETUN_CTRL_COOLDOWN
-	 * intervals before it tries again. */
-	unsigned int grew_from, cooldown;
-	uint64_t g_before;
+	/* Smoothed goodput and share of one connection (bit/s); 0 before
+	 * the first sample.  jump: the last sample's share was off by more
+	 * than ETUN_CTRL_JUMP (+1 above, -1 below). */
+	double g_avg, s_avg;
+	int jump;
+	/* The current growth streak: raw samples, where it began. */
+	unsigned int streak, streak_from, cooldown;
+	double streak_n[ETUN_CTRL_SAT_SPAN], streak_g[ETUN_CTRL_SAT_SPAN];
 };
-
-#define ETUN_CTRL_MIN_GAIN    0.25 /* G +2.5 % for N +10 % */
-#define ETUN_CTRL_COOLDOWN    5
-#define ETUN_CTRL_FREE_GROWTH 4 /* below this a growth is never undone */
 
 struct etun_ctrl_in {
 	unsigned int conns; /* wanted now */
@@ -73,6 +92,8 @@ struct etun_ctrl_in {
 /* The pool size for the next interval; *@state says why. */
 unsigned int etun_ctrl_step(struct etun_ctrl *c, const struct etun_ctrl_in *in,
 			    enum etun_state *state);
+/* Forget the smoothed past (the pool went down, or the target changed). */
+void etun_ctrl_reset(struct etun_ctrl *c);
 const char *etun_state_name(enum etun_state s);
 
 #endif

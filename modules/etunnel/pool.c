@@ -417,6 +417,7 @@ control(struct etun *t, uint64_t now)
 	t->c.goodput_kbps = in.goodput_bps / 1000;
 	if (t->up == 0) {
 		t->state = ETUN_ST_DOWN;
+		etun_ctrl_reset(&t->ctrl);
 		return;
 	}
 	t->wanted = etun_ctrl_step(&t->ctrl, &in, &t->state);
