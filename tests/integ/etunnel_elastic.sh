@@ -71,13 +71,18 @@ etun_entry target=38000 min_conns=1 max_conns=4
 itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" -ge 1 ]' ||
 	itm_fail "the pool did not come back"
 itm_bg x --name comp2 iperf3 -c "$ETUN_H2" -p 5400 -P 8 -t 9
+COMP2_PID=$ITM_LAST_PID
 sleep 1
-itm_exec h1 iperf3 -c "$ETUN_H2" -p 5301 -t 7 -J >"$ITM_TMP/high.json" ||
-	itm_fail "iperf3 with the high target failed"
+# The state is read while the user's flow runs: once it ends, the entry
+# rightly says "demand below target".
+itm_bg h1 --name high iperf3 -c "$ETUN_H2" -p 5301 -t 7 -J
+HIGH_PID=$ITM_LAST_PID HIGH_LOG=$ITM_LAST_LOG
+itm_wait_for 7 eval '[ "$(tunnel_state)" = "4 target unreachable at max_conns" ]'
 read -r wanted state <<<"$(tunnel_state)"
-itm_log "target 38 Mbit/s: $(mbit "$ITM_TMP/high.json") Mbit/s, pool $wanted ($state)"
+itm_wait_for 10 itm__dead "$HIGH_PID" || itm_fail "iperf3 with the high target did not end"
+itm_log "target 38 Mbit/s: $(mbit "$HIGH_LOG") Mbit/s, pool $wanted ($state)"
 itm_assert_eq "$wanted $state" "4 target unreachable at max_conns" "pool and state"
-itm_wait_for 10 itm__dead "$ITM_LAST_PID"
+itm_wait_for 10 itm__dead "$COMP2_PID"
 
 # 4. Short downloads through a busy tunnel (a pool of one, a long flow
 # filling it), with qosmod marking short flows before the entry and
