@@ -77,6 +77,9 @@ struct ctl_node {
 	int up;
 	int pushing;		       /* a push is in flight */
 	struct itm_rpc_client *client; /* to its Agent service, lazily made */
+	/* The client a join replaced, kept until calls on it are done. */
+	struct itm_rpc_client *retired;
+	int64_t retired_ms; /* when (unix ms) */
 };
 
 struct ctl {

@@ -114,6 +114,22 @@ ctl_node_seen(struct ctl *c, struct ctl_node *n, const char *peer)
 	}
 }
 
+/* Free retired clients whose calls have all ended or timed out. */
+static void
+retired_free(struct ctl *c, int64_t now)
+{
+	int64_t done_ms = (int64_t)c->cfg.push_timeout_ms + 1000;
+
+	for (size_t i = 0; i < c->n_nodes; i++) {
+		struct ctl_node *n = &c->nodes[i];
+
+		if (n->retired && now - n->retired_ms > done_ms) {
+			itm_rpc_client_free(n->retired);
+			n->retired = NULL;
+		}
+	}
+}
+
 static void
 liveness_cb(uv_timer_t *t)
 {
@@ -121,6 +137,7 @@ liveness_cb(uv_timer_t *t)
 	int64_t now = ctl_now_ms();
 	int64_t dead_ms = (int64_t)c->cfg.heartbeat_ms * CTL_MISSED_BEATS;
 
+	retired_free(c, now);
 	if (!c->leading) /* a standby's liveness is the leader's */
 		return;
 	for (size_t i = 0; i < c->n_nodes; i++) {
@@ -252,16 +269,20 @@ addr_check(const struct ctl_node *n, const char *addr)
 /*
  * A joining agent has usually just (re)started.  A channel that failed to
  * reach it before sits in gRPC's reconnect backoff and fails every call at
- * once for up to minutes; a fresh one connects now.
+ * once for up to minutes; a fresh one connects now.  The old one is
+ * retired, not freed: a push may be in flight on it (freeing would cancel
+ * it), and it is freed once every call's deadline has passed.
  */
 static void
 client_reset(struct ctl_node *n)
 {
-	struct itm_rpc_client *old = n->client;
-
+	if (n->client == NULL)
+		return;
+	if (n->retired)
+		itm_rpc_client_free(n->retired);
+	n->retired = n->client;
+	n->retired_ms = ctl_now_ms();
 	n->client = NULL;
-	if (old)
-		itm_rpc_client_free(old);
 }
 
 void

@@ -54,6 +54,8 @@ node_free(struct ctl_node *n)
 {
 	if (n->client)
 		itm_rpc_client_free(n->client);
+	if (n->retired)
+		itm_rpc_client_free(n->retired);
 	free(n->name);
 	free(n->mgmt);
 	free(n->agent_addr);
@@ -87,6 +89,9 @@ node_init(struct ctl *c, struct ctl_node *n, const struct store_node *sn,
 		n->client = old->client;
 		old->client = NULL;
 	}
+	n->retired = old->retired; /* its calls may still be in flight */
+	n->retired_ms = old->retired_ms;
+	old->retired = NULL;
 	return 0;
 }
 
