@@ -275,6 +275,10 @@ struct itm_rpc_bidi_opts {
 	void (*on_msg)(void *arg, const ProtobufCMessage *msg);
 	void (*on_end)(void *arg, const struct itm_rpc_status *st);
 	void *arg;
+	/* gRPC's wait-for-ready: while the channel cannot connect, the
+	 * stream waits for it (until cancelled) instead of ending
+	 * UNAVAILABLE at once. */
+	int wait_for_ready;
 };
 
 int itm_rpc_bidi_open(struct itm_rpc_client *c, uv_loop_t *loop,

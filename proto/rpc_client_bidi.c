@@ -297,6 +297,10 @@ bidi_start(struct itm_rpc_bidi *s)
 		return -EIO;
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	if (s->o.wait_for_ready)
+		ops[0].flags =
+			GRPC_INITIAL_METADATA_WAIT_FOR_READY |
+			GRPC_INITIAL_METADATA_WAIT_FOR_READY_EXPLICITLY_SET;
 	ops[0].data.send_initial_metadata.count = s->n_md;
 	ops[0].data.send_initial_metadata.metadata = s->md;
 	ops[1].op = GRPC_OP_RECV_INITIAL_METADATA;
