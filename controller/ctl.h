@@ -49,6 +49,7 @@
 #define CTL_SAFETY_READ_MS  30000 /* a watching standby reads this often */
 #define CTL_FOLLOW_MS	    1000 /* a standby reads liveness at most so often */
 #define CTL_STORE_QUIET_MS  5000 /* no liveness I/O so long after a failure */
+#define CTL_FD_WANT	    4096 /* open files: warn below (one per agent) */
 
 struct ctl_config {
 	const char *db_path;	 /* --db FILE or --store ADDR */
