@@ -5,7 +5,8 @@
  * queue per client, driven by the calling thread.  Asynchronous calls use
  * a second completion queue per client, run by a thread started with the
  * first such call; it decodes each reply off the loop and hands it to the
- * caller's loop through a per-loop uv_async_t ("hook").  A client may
+ * caller's loop through a per-loop uv_async_t ("hook"), one per loop
+ * shared by every client (rpc_client_int.h says why).  A client may
  * serve several loops; itm_rpc_call_async() must be called on @loop's
  * thread (uv_async_init() is not thread-safe).
  *
@@ -267,11 +268,11 @@ hook_take(struct itm__rpc_hook *h)
 {
 	struct itm__rpc_delivery *a;
 
-	uv_mutex_lock(&h->c->lock);
+	uv_mutex_lock(&h->lock);
 	a = h->head;
 	h->head = NULL;
 	h->tail = &h->head;
-	uv_mutex_unlock(&h->c->lock);
+	uv_mutex_unlock(&h->lock);
 	return a;
 }
 
@@ -300,8 +301,10 @@ void
 itm__rpc_hook_push(struct itm__rpc_hook *h, struct itm__rpc_delivery *d)
 {
 	d->next = NULL;
+	uv_mutex_lock(&h->lock);
 	*h->tail = d;
 	h->tail = &d->next;
+	uv_mutex_unlock(&h->lock);
 }
 
 static void
@@ -313,33 +316,99 @@ hook_async_cb(uv_async_t *handle)
 static void
 hook_close_cb(uv_handle_t *handle)
 {
-	free(handle->data);
+	struct itm__rpc_hook *h = handle->data;
+
+	uv_mutex_destroy(&h->lock);
+	free(h);
 }
 
-/* The hook for @loop, made on first use (c->lock held, loop thread). */
+/* Every loop's hook, shared by the clients. */
+static uv_once_t hooks_once = UV_ONCE_INIT;
+static uv_mutex_t hooks_lock;
+static struct itm__rpc_hook *hooks;
+
+static void
+hooks_init(void)
+{
+	uv_mutex_init(&hooks_lock);
+}
+
+/* @loop's hook, made on first use (hooks_lock held, loop thread). */
 static struct itm__rpc_hook *
-hook_get(struct itm_rpc_client *c, uv_loop_t *loop)
+hook_find_or_make(uv_loop_t *loop)
 {
 	struct itm__rpc_hook *h;
 
-	for (h = c->hooks; h; h = h->next)
+	for (h = hooks; h; h = h->next)
 		if (h->loop == loop)
 			return h;
 	h = calloc(1, sizeof(*h));
-	if (!h)
+	if (!h || uv_mutex_init(&h->lock)) {
+		free(h);
 		return NULL;
+	}
 	if (uv_async_init(loop, &h->async, hook_async_cb)) {
+		uv_mutex_destroy(&h->lock);
 		free(h);
 		return NULL;
 	}
 	uv_unref((uv_handle_t *)&h->async);
 	h->async.data = h;
 	h->loop = loop;
-	h->c = c;
 	h->tail = &h->head;
-	h->next = c->hooks;
-	c->hooks = h;
+	h->next = hooks;
+	hooks = h;
 	return h;
+}
+
+/* The hook for @loop, counting @c as its user (c->lock held, loop
+ * thread). */
+static struct itm__rpc_hook *
+hook_get(struct itm_rpc_client *c, uv_loop_t *loop)
+{
+	struct itm__rpc_hook_ref *r;
+	struct itm__rpc_hook *h;
+
+	for (r = c->hooks; r; r = r->next)
+		if (r->h->loop == loop)
+			return r->h;
+	if (!(r = calloc(1, sizeof(*r))))
+		return NULL;
+	uv_once(&hooks_once, hooks_init);
+	uv_mutex_lock(&hooks_lock);
+	if ((h = hook_find_or_make(loop)))
+		h->users++;
+	uv_mutex_unlock(&hooks_lock);
+	if (!h) {
+		free(r);
+		return NULL;
+	}
+	r->h = h;
+	r->next = c->hooks;
+	c->hooks = r;
+	return h;
+}
+
+/* A client is done with @h: what it holds is delivered (and whatever
+ * else is queued: on the loop thread, early is fine); its last user
+ * closes it. */
+static void
+hook_put(struct itm__rpc_hook *h)
+{
+	struct itm__rpc_hook **p;
+	int last;
+
+	hook_deliver_all(h);
+	uv_mutex_lock(&hooks_lock);
+	last = --h->users == 0;
+	for (p = &hooks; last && *p; p = &(*p)->next)
+		if (*p == h) {
+			*p = h->next;
+			break;
+		}
+	uv_mutex_unlock(&hooks_lock);
+	if (last)
+		uv_close((uv_handle_t *)&h->async, hook_close_cb);
 }
 
 static void
@@ -695,7 +764,7 @@ itm_rpc_client_new(struct itm_rpc_client **out, const char *target,
 static void
 client_async_stop(struct itm_rpc_client *c)
 {
-	struct itm__rpc_hook *h;
+	struct itm__rpc_hook_ref *r;
 	struct acall *a;
 
 	uv_mutex_lock(&c->lock);
@@ -709,10 +778,10 @@ client_async_stop(struct itm_rpc_client *c)
 	grpc_completion_queue_shutdown(c->cq);
 	uv_thread_join(&c->thread);
 	grpc_completion_queue_destroy(c->cq);
-	while ((h = c->hooks)) {
-		c->hooks = h->next;
-		hook_deliver_all(h);
-		uv_close((uv_handle_t *)&h->async, hook_close_cb);
+	while ((r = c->hooks)) {
+		c->hooks = r->next;
+		hook_put(r->h);
+		free(r);
 	}
 }
 

@@ -31,13 +31,23 @@ struct itm__rpc_delivery {
 	int ends; /* ends a unit itm__rpc_hook_hold() added */
 };
 
+/* One per loop, shared by every client (rpc_client.c: libuv looks at
+ * each async handle of a loop on every wakeup, so a hook per client made
+ * a round of calls to N agents, each on its own client, cost N^2). */
 struct itm__rpc_hook {
 	uv_async_t async;
-	struct itm__rpc_hook *next;
+	struct itm__rpc_hook *next; /* every hook, under the global lock */
 	uv_loop_t *loop;
-	struct itm_rpc_client *c;
-	struct itm__rpc_delivery *head, **tail; /* under c->lock */
+	int users;	 /* clients using it, under the global lock */
+	uv_mutex_t lock; /* the queue */
+	struct itm__rpc_delivery *head, **tail;
 	int pending; /* loop thread: units not ended */
+};
+
+/* A hook a client uses. */
+struct itm__rpc_hook_ref {
+	struct itm__rpc_hook *h;
+	struct itm__rpc_hook_ref *next;
 };
 
 struct acall;
@@ -50,7 +60,7 @@ struct itm_rpc_client {
 	uv_thread_t thread;
 	int thread_started;
 	int closing; /* no new batch may start on cq */
-	struct itm__rpc_hook *hooks;
+	struct itm__rpc_hook_ref *hooks;
 	struct acall *inflight;
 	struct itm_rpc_bidi *bidis; /* streams not ended */
 };
@@ -65,8 +75,8 @@ int itm__rpc_async_prepare(struct itm_rpc_client *c, uv_loop_t *loop,
 			   struct itm__rpc_hook **h);
 /* Loop thread: one more unit keeps @h's loop alive. */
 void itm__rpc_hook_hold(struct itm__rpc_hook *h);
-/* With c->lock held: queue @d for @h's loop (woken by the caller with
- * uv_async_send(&h->async) once the lock is released). */
+/* Queue @d for @h's loop (woken by the caller with
+ * uv_async_send(&h->async)); takes h->lock, after c->lock if held. */
 void itm__rpc_hook_push(struct itm__rpc_hook *h, struct itm__rpc_delivery *d);
 /* Fill @st from a gRPC status. */
 void itm__rpc_status_from(struct itm_rpc_status *st, grpc_status_code code,
