@@ -4,6 +4,7 @@
  *   itmroute.c   the plugin: parameters, load/unload, the overlay table,
  *                the probe tick and the decisions it settles
  *   pathsel.c    path selection (pure)
+ *   probesched.c which probes go out, under the budget (pure)
  *   probe.c      the probe protocol's wire format (pure)
  *   prober.c     the probe socket: sends, answers, relays, matches ACKs
  *   kroute.c     the overlay routes (netlink), MTU and source address
@@ -19,12 +20,14 @@
 #include <itm.h>
 
 #include "pathsel.h"
+#include "probesched.h"
 
 #define ITMR_NODES_MAX 64
 #define ITMR_NAME_MAX  64
 
 struct itmr_cfg {
 	struct itmr_sel_cfg sel;
+	struct itmr_sched_cfg sched;
 	char datapath[8]; /* "ebpf" or "queue" */
 	uint16_t port;
 	uint32_t mtu;
@@ -90,6 +93,8 @@ struct itmr_ctx {
 	void *dp_priv;
 	struct itmr_stats st;
 	uint32_t ticks;
+	struct itmr_sched sched;
+	struct itmr_sched_probe due[ITMR_SCHED_MAX]; /* of one tick */
 	struct itmr_export exp[ITMR_EXPORT_MAX];
 	unsigned int n_exp;
 };
@@ -103,7 +108,8 @@ struct itmr_node *itmr_node_by_overlay(struct itmr_ctx *x, uint32_t ovl);
 /* prober.c */
 int itmr_prober_open(struct itmr_ctx *x);
 void itmr_prober_close(struct itmr_ctx *x);
-void itmr_prober_send_all(struct itmr_ctx *x);
+/* Send one probe of path @k of member @n. */
+void itmr_prober_send(struct itmr_ctx *x, struct itmr_node *n, unsigned int k);
 
 /* kroute.c: the route to overlay address @dst (network order) through
  * gateway @gw (0: @hop on link) out of @ifindex, from @src, with @mtu. */

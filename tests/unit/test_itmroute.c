@@ -77,7 +77,7 @@ static enum itmr_switch_why
 tick(const int rtt_ms[3])
 {
 	for (int i = 0; i < 3; i++) {
-		uint32_t seq = itmr_path_sent(&d.paths[i]);
+		uint32_t seq = itmr_path_sent(&d.paths[i], now);
 
 		if (rtt_ms[i] >= 0 && n_fl < 4096)
 			fl[n_fl++] = (typeof(fl[0])){
@@ -229,12 +229,12 @@ ack_outside_window_ignored(void **state)
 
 	(void)state;
 	setup_dest();
-	seq = itmr_path_sent(&d.paths[0]);
+	seq = itmr_path_sent(&d.paths[0], now);
 	assert_int_equal(itmr_path_acked(&d.paths[0], seq + 1, now, now), -1);
 	assert_int_equal(itmr_path_acked(&d.paths[0], seq, now, now + MS), 0);
 	assert_int_equal(itmr_path_acked(&d.paths[0], seq, now, now + MS), -1);
 	for (int i = 0; i < 70; i++)
-		itmr_path_sent(&d.paths[0]);
+		itmr_path_sent(&d.paths[0], now);
 	assert_int_equal(itmr_path_acked(&d.paths[0], seq, now, now), -1);
 }
 
