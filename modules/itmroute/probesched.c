@@ -90,14 +90,17 @@ static void
 pick_fast_and_bursts(struct sched_pick *pk, size_t n_dests, uint64_t now_ns,
 		     const struct itmr_sched_cfg *c)
 {
+	unsigned int next = (pk->s->turn + 1) % n_dests, starved = 0;
+
 	for (size_t j = 0; j < n_dests; j++) {
 		unsigned int i = (unsigned int)((pk->s->turn + j) % n_dests);
 		const struct itmr_dest *d = pk->dests[i];
+		int ok = d->n_paths == 0 || pick(pk, i, 0, 0);
 
-		if (d->n_paths > 0)
-			pick(pk, i, 0, 0);
 		if (d->cur > 0)
-			pick(pk, i, (unsigned int)d->cur, 0);
+			ok &= pick(pk, i, (unsigned int)d->cur, 0);
+		if (!ok && !starved++)
+			next = i; /* the first left out leads next time */
 	}
 	for (size_t j = 0; j < n_dests; j++) {
 		unsigned int i = (unsigned int)((pk->s->turn + j) % n_dests);
@@ -108,6 +111,7 @@ pick_fast_and_bursts(struct sched_pick *pk, size_t n_dests, uint64_t now_ns,
 		for (unsigned int k = 1; k < d->n_paths; k++)
 			pick(pk, i, k, 0);
 	}
+	pk->s->turn = next;
 }
 
 static int
@@ -167,7 +171,6 @@ itmr_sched_tick(struct itmr_sched *s, struct itmr_dest *const *dests,
 		return 0;
 	pick_fast_and_bursts(&pk, n_dests, now_ns, c);
 	pick_alternatives(&pk, n_dests, now_ns, c);
-	s->turn++;
 	return pk.n;
 }
 
