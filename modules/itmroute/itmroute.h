@@ -10,6 +10,7 @@
  *   kroute.c     the overlay routes (netlink), MTU and source address
  *   dp_ebpf.c    datapath=ebpf: tc programs and their maps
  *   dp_queue.c   datapath=queue: encapsulation on NFQUEUE (the paper's)
+ *   offload.c    the underlay device's TSO/GSO/GRO, off and back (queue)
  */
 #ifndef ITMROUTE_H
 #define ITMROUTE_H
@@ -110,6 +111,25 @@ int itmr_prober_open(struct itmr_ctx *x);
 void itmr_prober_close(struct itmr_ctx *x);
 /* Send one probe of path @k of member @n. */
 void itmr_prober_send(struct itmr_ctx *x, struct itmr_node *n, unsigned int k);
+
+/* offload.c: the device's TSO, GSO, GRO features as found (from a state
+ * file if an instance crashed with them off). */
+#define ITMR_OFFLOAD_MAX 16
+struct itmr_offload {
+	char dev[IF_NAMESIZE];
+	int saved; /* off by us, to be restored */
+	unsigned int n;
+	struct {
+		char name[32]; /* ETH_GSTRING_LEN */
+		uint32_t on;
+	} feat[ITMR_OFFLOAD_MAX];
+	char file[320];
+};
+/* Record @dev's state, then turn them off.  On an error before the
+ * record is made, nothing changed. */
+int itmr_offload_off(struct itmr_offload *o, const char *dev);
+/* Put them back as recorded (nothing if none was). */
+void itmr_offload_restore(struct itmr_offload *o);
 
 /* kroute.c: the route to overlay address @dst (network order) through
  * gateway @gw (0: @hop on link) out of @ifindex, from @src, with @mtu. */
