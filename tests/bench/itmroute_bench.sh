@@ -8,7 +8,8 @@
 #               over the detour (median, p95, max; and the pings lost),
 #               datapath=ebpf; then the baseline without itmRoute's
 #               decisions (the module unloaded, its routes left static):
-#               no ping is answered until the path comes back
+#               no ping is answered until the path comes back (-m NODES:
+#               the same on a full mesh, m1 - mNODES)
 #   throughput  TCP r1 -> r4 (iperf3, SECS s), side by side in ROUNDS
 #               interleaved rounds: the plain underlay (between underlay
 #               addresses, no ITM), datapath=ebpf, datapath=queue;
@@ -23,25 +24,29 @@
 #               cuts it and brings it back; written by matplotlib to
 #               docs/figures/itmroute_timeseries.png
 #
-#   tests/bench/itmroute_bench.sh [-c CUTS] [-r ROUNDS] [-t SECS]
+#   tests/bench/itmroute_bench.sh [-c CUTS] [-m NODES] [-r ROUNDS] [-t SECS]
 #                                 [--parts failover,throughput,probes,series]
 #
-# CUTS default 20, ROUNDS 3, SECS 5.  ITM_BUILD is the build tree (default
-# ./build; a build without ITM_SANITIZE measures the queue path fairly).
+# -m NODES: the failover part on a full mesh of NODES (5 ms links, the
+# probe budget shared by NODES-2 detours per destination), cutting m1 -
+# mNODES.  CUTS default 20, ROUNDS 3, SECS 5.  ITM_BUILD is the build
+# tree (default ./build; a build without ITM_SANITIZE measures the queue
+# path fairly).
 # Prints a Markdown table per part; not a ctest: it measures, it does not
 # judge.
 set -u
 . "$(dirname "$0")/../integ/lib.sh"
 
-CUTS=20 ROUNDS=3 SECS=5 PROBE_SECS=5
+CUTS=20 ROUNDS=3 SECS=5 PROBE_SECS=5 MESH=0
 PARTS="failover,throughput,probes,series"
 while [ $# -gt 0 ]; do
 	case $1 in
 	-c) CUTS=$2; shift 2 ;;
+	-m) MESH=$2; shift 2 ;;
 	-r) ROUNDS=$2; shift 2 ;;
 	-t) SECS=$2; shift 2 ;;
 	--parts) PARTS=$2; shift 2 ;;
-	-h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "itmroute_bench: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -83,6 +88,9 @@ print("%.0f %.0f %.0f" % (v[len(v) // 2], p95, v[-1]))'
 
 TOPO4="$ITM_SRC/tests/data/itmroute/topo.yaml"
 UL1=10.63.0.1 UL4=10.63.0.4 OVL4=10.63.1.4
+# the failover's pair: r1 - r4, or m1 - mN of a mesh of N (-m N)
+FA=r1 FB=r4 FOVL=$OVL4 FNODES=4
+[ "$MESH" -gt 0 ] && FA=m1 FB=m$MESH FOVL=10.64.1.$MESH FNODES=$MESH
 
 # ---------------------------------------------------------------------
 # Failover
@@ -92,13 +100,13 @@ UL1=10.63.0.1 UL4=10.63.0.4 OVL4=10.63.1.4
 # ping answered over the detour, and the pings lost.
 one_cut() {
 	local log=$ITM_TMP/cut.ping t0
-	in_node r1 ping -n -D -i 0.01 -W 1 -w 4 "$OVL4" >"$log" 2>&1 &
+	in_node "$FA" ping -n -D -i 0.01 -W 1 -w 4 "$FOVL" >"$log" 2>&1 &
 	local pp=$!
 	sleep 0.8
 	t0=$(now)
-	lab impair r1 r4 down >/dev/null
+	lab impair "$FA" "$FB" down >/dev/null
 	wait "$pp"
-	lab impair r1 r4 up >/dev/null
+	lab impair "$FA" "$FB" up >/dev/null
 	python3 - "$log" "$t0" <<'PY'
 import re, sys
 t0 = float(sys.argv[2])
@@ -124,7 +132,13 @@ PY
 
 bench_failover() {
 	local i ms lost res=() losts=() base
-	up "$TOPO4" "datapath: ebpf, pin_dir: $BPF, holddown_ms: 1000, confirm_ms: 500"
+	local params="datapath: ebpf, pin_dir: $BPF, holddown_ms: 1000, confirm_ms: 500"
+	if [ "$MESH" -gt 0 ]; then
+		mesh "$MESH" >"$ITM_TMP/mesh-fo.yaml"
+		up "$ITM_TMP/mesh-fo.yaml" "$params"
+	else
+		up "$TOPO4" "$params"
+	fi
 	for ((i = 1; i <= CUTS; i++)); do
 		read -r ms lost < <(one_cut)
 		itm_log "cut $i: first ping over the detour after $ms ms, $lost pings lost"
@@ -134,18 +148,18 @@ bench_failover() {
 	read -r med p95 max < <(printf '%s\n' "${res[@]}" | grep -v '^-' | stats)
 	read -r lmed _ lmax < <(printf '%s\n' "${losts[@]}" | stats)
 	# Baseline: the decisions stop (module unloaded, routes and maps stay).
-	lab ctl r1 module unload itmroute >/dev/null
-	lab ctl r4 module unload itmroute >/dev/null
-	in_node r1 ping -n -i 0.01 -W 1 -c 300 "$OVL4" >"$ITM_TMP/base.ping" 2>&1 &
+	lab ctl "$FA" module unload itmroute >/dev/null
+	lab ctl "$FB" module unload itmroute >/dev/null
+	in_node "$FA" ping -n -i 0.01 -W 1 -c 300 "$FOVL" >"$ITM_TMP/base.ping" 2>&1 &
 	local pp=$!
 	sleep 0.5
-	lab impair r1 r4 down >/dev/null
+	lab impair "$FA" "$FB" down >/dev/null
 	sleep 2
-	lab impair r1 r4 up >/dev/null
+	lab impair "$FA" "$FB" up >/dev/null
 	wait "$pp"
 	base=$(grep -c "bytes from" "$ITM_TMP/base.ping")
 	echo
-	echo "### Failover, $CUTS cuts of r1 - r4 (pings every 10 ms, datapath=ebpf)"
+	echo "### Failover, $CUTS cuts of $FA - $FB ($FNODES nodes, pings every 10 ms, datapath=ebpf)"
 	echo
 	echo "| | median | p95 | max |"
 	echo "|---|---|---|---|"
