@@ -38,7 +38,7 @@ static const struct itm_param_spec itmr_params[] = {
 	  "probe traffic of this node, kbit/s (probes, relays and ACKs)" },
 	{ "probe_stale_ms", ITM_PARAM_UINT, "5000", 100, 600000,
 	  "alternatives older than this are probed first" },
-	{ "dead_probes", ITM_PARAM_UINT, "3", 1, 20,
+	{ "dead_probes", ITM_PARAM_UINT, "3", 1, 60,
 	  "a path is dead after this many silent intervals (plus its RTT)" },
 	{ "min_gain_pct", ITM_PARAM_UINT, "20", 0, 99,
 	  "a better path must be better by this many percent" },
