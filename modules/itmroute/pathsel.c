@@ -185,14 +185,18 @@ take(struct itmr_dest *d, int i, uint64_t now_ns, enum itmr_switch_why why)
 	return why;
 }
 
-/* The path in use died: the best path whose probes all came back (fresh
- * from the burst, probesched.c), else the best live one. */
+/* The path in use died: the best live path whose probes all came back
+ * (fresh from the burst, probesched.c).  With every live path missing a
+ * probe too (a node down, loss everywhere), none yet: a switch to such a
+ * path would likely be to another dead one. */
 static enum itmr_switch_why
-take_detour(struct itmr_dest *d, int best, uint64_t now_ns)
+take_detour(struct itmr_dest *d, uint64_t now_ns)
 {
 	int sound = best_path(d, 1);
 
-	return take(d, sound >= 0 ? sound : best, now_ns, ITMR_SW_DEAD);
+	if (sound < 0)
+		return ITMR_SW_NONE;
+	return take(d, sound, now_ns, ITMR_SW_DEAD);
 }
 
 enum itmr_switch_why
@@ -211,7 +215,7 @@ itmr_dest_decide(struct itmr_dest *d, uint64_t now_ns,
 	if (d->cur < 0)
 		return take(d, best, now_ns, ITMR_SW_FIRST);
 	if (!d->paths[d->cur].alive)
-		return take_detour(d, best, now_ns);
+		return take_detour(d, now_ns);
 	if (!much_better(itmr_path_metric(&d->paths[best]),
 			 itmr_path_metric(&d->paths[d->cur]), c)) {
 		d->cand = -1;

@@ -11,7 +11,8 @@
  * dead with dead_probes of them (or before it ever answered).  Its metric
  * is srtt / (1 - loss) (loss over the last ITMR_LOSS_WINDOW probes that
  * had time to come back).  The path in use is left at once when it dies,
- * for the best live path that is not suspect (if any); otherwise another
+ * for the best live path that is not suspect (none: it waits for one,
+ * fail-static); otherwise another
  * path is taken only when it is better by at least min_gain_pct percent
  * and min_gain_ms, has stayed the best for confirm_ms, and the last
  * switch is holddown_ms old.

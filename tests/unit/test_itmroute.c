@@ -289,7 +289,8 @@ static struct itmr_dest *mdp[31];
 static struct itmr_sched ms;
 static struct itmr_sched_probe mdue[ITMR_SCHED_MAX];
 static unsigned int mn;
-static int mcut; /* node cut off from node 0, 0 none */
+static int mcut;  /* node cut off from node 0, 0 none */
+static int mdown; /* node down: no path to it answers, 0 none */
 static struct {
 	uint16_t dest, path;
 	uint32_t seq;
@@ -298,6 +299,7 @@ static struct {
 static unsigned int n_mfl;
 static uint64_t mbytes, mgap_alt, mgap_direct; /* over the measured span */
 static int measuring;
+static unsigned int mskip = ~0u; /* its gaps not measured */
 
 static struct itmr_sched_cfg scfg = {
 	.interval_ms = 100,
@@ -310,7 +312,7 @@ static void
 mesh_setup(unsigned int n)
 {
 	mn = n;
-	mcut = 0;
+	mcut = mdown = 0;
 	n_mfl = 0;
 	now = 1000 * MS;
 	itmr_sched_init(&ms);
@@ -338,7 +340,9 @@ mesh_send(const struct itmr_sched_probe *pr)
 	uint64_t gap = now - p->last_sent_ns;
 	uint32_t seq;
 
-	if (measuring) {
+	if (measuring && pr->dest == mskip) {
+		mbytes += itmr_sched_cost(p);
+	} else if (measuring) {
 		mbytes += itmr_sched_cost(p);
 		if (p->via && gap > mgap_alt)
 			mgap_alt = gap;
@@ -346,7 +350,8 @@ mesh_send(const struct itmr_sched_probe *pr)
 			mgap_direct = gap;
 	}
 	seq = itmr_path_sent(p, now);
-	if ((int)first_hop(pr->dest, p) == mcut || n_mfl >= 8192)
+	if ((int)first_hop(pr->dest, p) == mcut || (int)pr->dest + 1 == mdown ||
+	    n_mfl >= 8192)
 		return;
 	mfl[n_mfl++] = (typeof(mfl[0])){ pr->dest, pr->path, seq, now,
 					 now + (p->via ? 20 : 10) * MS };
@@ -390,7 +395,8 @@ mesh_tick(void)
 	return w0;
 }
 
-/* Run @ms milliseconds; with @measure, bytes and gaps over them. */
+/* Run @ms milliseconds; with @measure, bytes and gaps over them (gaps
+ * of destination mskip's paths not counted). */
 static void
 mesh_run(int ms_, int measure)
 {
@@ -489,6 +495,32 @@ cut_left_within_bound_for_fresh_detour(void **state)
 	}
 }
 
+static void
+node_down_burst_bounded(void **state)
+{
+	uint64_t want, every;
+
+	(void)state;
+	/* node 16 goes down: its destination's alternatives are burst for
+	 * probe_stale_ms at most, within the budget, and the others'
+	 * alternatives are not starved */
+	itmr_sched_expect(16, &scfg, &want, &every);
+	mesh_setup(16);
+	mesh_run(10000, 0);
+	mdown = 15, mskip = 14;
+	mesh_run(10000, 1);
+	mskip = ~0u;
+	print_message("  16 nodes, one down: %llu B/s, others' alternatives "
+		      "every %llu ms at most\n",
+		      (unsigned long long)(mbytes / 10),
+		      (unsigned long long)(mgap_alt / MS));
+	assert_true(mbytes <=
+		    (uint64_t)scfg.budget_Bps * 10 + scfg.budget_Bps / 2);
+	assert_true(mgap_alt <= every * MS * 2 + 100 * MS);
+	assert_int_equal(md[14].cur, 0); /* fail-static: the route stays */
+	assert_false(md[14].paths[0].alive);
+}
+
 int
 main(void)
 {
@@ -504,6 +536,7 @@ main(void)
 		cmocka_unit_test(budget_bounds_probe_bytes),
 		cmocka_unit_test(small_budget_shared_out),
 		cmocka_unit_test(cut_left_within_bound_for_fresh_detour),
+		cmocka_unit_test(node_down_burst_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
