@@ -12,8 +12,9 @@
 #               the same on a full mesh, m1 - mNODES)
 #   throughput  TCP r1 -> r4 (iperf3, SECS s), side by side in ROUNDS
 #               interleaved rounds: the plain underlay (between underlay
-#               addresses, no ITM), datapath=ebpf, datapath=queue;
-#               medians and ratios to plain
+#               addresses, itmroute unloaded everywhere: no programs, no
+#               queue hooks, the offloads as the lab made them),
+#               datapath=ebpf, datapath=queue; medians and ratios to plain
 #   probes      probe bytes/s sent by one node of a full mesh of 4, 8 and
 #               16 nodes (the module's counters over PROBE_SECS s, 60 IP
 #               bytes a probe), next to the formula of the module's README
@@ -188,15 +189,21 @@ bench_throughput() {
 	local r plain=() ebpf=() queue=() dp n
 	up "$TOPO4" "datapath: ebpf, pin_dir: $BPF"
 	for ((r = 1; r <= ROUNDS; r++)); do
-		plain+=("$(iperf "$UL4")")
-		for dp in ebpf queue; do
+		for dp in plain ebpf queue; do
+			# each from a clean device: no programs, no queue hooks,
+			# the offloads as the lab made them
 			for n in r1 r2 r3 r4; do
 				lab ctl "$n" module unload itmroute >/dev/null 2>&1
-				[ "$dp" = queue ] && in_node "$n" tc qdisc del dev ul0 clsact 2>/dev/null
-				lab ctl "$n" module load itmroute datapath=$dp pin_dir="$BPF" >/dev/null
+				[ "$dp" = ebpf ] || in_node "$n" tc qdisc del dev ul0 clsact 2>/dev/null
+				[ "$dp" = plain ] ||
+					lab ctl "$n" module load itmroute datapath=$dp pin_dir="$BPF" >/dev/null
 			done
 			sleep 1.5
-			if [ "$dp" = ebpf ]; then ebpf+=("$(iperf "$OVL4")"); else queue+=("$(iperf "$OVL4")"); fi
+			case $dp in
+			plain) plain+=("$(iperf "$UL4")") ;;
+			ebpf) ebpf+=("$(iperf "$OVL4")") ;;
+			queue) queue+=("$(iperf "$OVL4")") ;;
+			esac
 		done
 		itm_log "round $r: plain ${plain[-1]} ebpf ${ebpf[-1]} queue ${queue[-1]} Gbit/s"
 	done
