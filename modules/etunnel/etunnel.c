@@ -410,7 +410,7 @@ register_counters(struct etun *t)
 		C(conns_refused), C(connects),
 		C(disconnects),	  C(reorder_late),
 		C(reorder_gaps),  C(reorder_overflow),
-		C(tls_refused),
+		C(tls_refused),	  C(tls_write_waits),
 #undef C
 	};
 

@@ -68,8 +68,9 @@ struct etun_counters {
 	uint64_t frames_outside;	/* not for our prefixes: dropped */
 	uint64_t frames_bad;		/* broken streams closed */
 	uint64_t inject_errors;
-	uint64_t conns_refused; /* not from the peer */
-	uint64_t tls_refused;	/* TLS handshake failed */
+	uint64_t conns_refused;	  /* not from the peer */
+	uint64_t tls_refused;	  /* TLS handshake failed */
+	uint64_t tls_write_waits; /* a frame OpenSSL could not write at once */
 	uint64_t connects, disconnects;
 	uint64_t reorder_late, reorder_gaps, reorder_overflow;
 	uint64_t conns, conns_wanted; /* gauges */

@@ -332,6 +332,7 @@ conn_send_tls(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
 	if (!conn_drain(t, c)) {
 		if (c->state != ETUN_CONN_UP)
 			return 0;
+		t->c.tls_write_waits++;
 		itm_modify_fd(c->fd, ITM_FD_READ | ITM_FD_WRITE);
 	}
 	return 1;

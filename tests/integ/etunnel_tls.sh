@@ -2,8 +2,9 @@
 # etunnel_tls: mutual TLS on the elastic tunnel's pool.  Certificates are
 # made here with openssl (a CA, the exit's, the entry's; a second CA and
 # a client certificate of it).  A transfer through the TLS pool arrives
-# intact (SHA-256) and the router sees none of its plaintext on the pool
-# port (while h2 does); from the peer's own address, a client with a
+# intact (SHA-256), every frame once even when SSL_write had to wait
+# (small send buffers), and the router sees none of its plaintext on the
+# pool port (while h2 does); from the peer's own address, a client with a
 # certificate of another CA and one with none are refused at the exit and
 # counted; an entry with the wrong certificate is refused (counted and
 # logged with OpenSSL's reason at both ends) and traffic fails open; a
@@ -58,7 +59,7 @@ itm_ctl n3 n3 stats --module etunnel >/dev/null 2>&1 &&
 	itm_fail "etunnel is loaded on n3 after the refusals"
 
 etun_exit max_conns=8 $(tls exit)
-etun_entry min_conns=4 max_conns=4 $(tls entry)
+etun_entry min_conns=4 max_conns=4 sndbuf_kb=4 $(tls entry)
 itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" = 4 ]' ||
 	itm_fail "the TLS pool did not come up: conns=$(etun_counter n1 conns)" \
 		"tls_refused=$(etun_counter n1 tls_refused)"
@@ -91,6 +92,13 @@ itm_assert_eq "$(grep -a -o "$MARK" "$cap_pool" | wc -l)" 0 \
 itm_assert_ge "$(grep -a -o "$MARK" "$cap_h2" | wc -l)" 100 \
 	"'$MARK' seen in clear at h2 (the capture can see it)"
 itm_assert_ge "$(etun_counter n3 frames_in)" 3000 "frames read by the exit"
+# The entry's 4 kB send buffers make SSL_write wait for the socket
+# (OpenSSL keeps a record half sent): every frame still arrives once.
+waits=$(etun_counter n1 tls_write_waits)
+itm_log "TLS writes that waited for the socket: $waits"
+itm_assert_ge "$waits" 1 "frames whose SSL_write had to wait (the path is tested)"
+itm_wait_for 5 eval '[ "$(etun_counter n3 frames_in)" = "$(etun_counter n1 frames_out)" ]' ||
+	itm_fail "frames sent $(etun_counter n1 frames_out), read $(etun_counter n3 frames_in)"
 
 # From n1's own address (the peer's): another CA's certificate, none,
 # and for contrast the right one.  Only the right one gets the exit's
