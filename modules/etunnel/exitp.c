@@ -161,7 +161,10 @@ exit_read(struct etun *t, struct etun_conn *c)
 }
 
 /* A TLS handshake failed (or took too long): counted, logged with
- * OpenSSL's reason (the first ten, then one in a hundred), reset. */
+ * OpenSSL's reason (the first ten, then one in a hundred), closed: a
+ * failed handshake with FIN after OpenSSL's alert (a reset could
+ * discard the alert, and the entry would not learn why), one that took
+ * too long (@why given) with a reset. */
 static void
 tls_refuse(struct etun *t, struct etun_conn *c, const char *why)
 {
@@ -174,7 +177,8 @@ tls_refuse(struct etun *t, struct etun_conn *c, const char *why)
 			t->name, inet_ntoa(t->peer),
 			(unsigned long long)t->c.tls_refused,
 			why ? why : etun_tls_why(c->tls, buf, sizeof(buf)));
-	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	if (why)
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	exit_close(t, c);
 }
 

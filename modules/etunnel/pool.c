@@ -33,6 +33,7 @@
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	2000
 #define USER_TIMEOUT_MS 3000
+#define HANDSHAKE_MS	5000 /* a TLS handshake longer than this fails */
 
 static void conn_cb(int fd, unsigned int revents, void *arg);
 static void flush(struct etun *t);
@@ -141,19 +142,20 @@ conn_write(struct etun_conn *c, const void *buf, size_t len)
 	return -1;
 }
 
-/* A TLS failure at the entry: counted, logged with OpenSSL's reason
- * (the first ten, then one in a hundred), retried with the backoff. */
+/* A TLS failure at the entry: counted, logged with OpenSSL's reason (or
+ * @why; the first ten, then one in a hundred), retried with the
+ * backoff. */
 static void
-tls_refused(struct etun *t, struct etun_conn *c)
+tls_refused(struct etun *t, struct etun_conn *c, const char *why)
 {
-	char why[256];
+	char buf[256];
 
 	if (t->c.tls_refused++ < 10 || t->c.tls_refused % 100 == 0)
 		itm_log(LOG_WARNING,
 			"etunnel %s: TLS with %s:%u failed (%llu so far): %s",
 			t->name, inet_ntoa(t->peer), t->port,
 			(unsigned long long)t->c.tls_refused,
-			etun_tls_why(c->tls, why, sizeof(why)));
+			why ? why : etun_tls_why(c->tls, buf, sizeof(buf)));
 	conn_close(t, c, 1);
 }
 
@@ -172,7 +174,7 @@ conn_handshake(struct etun *t, struct etun_conn *c)
 	else if (r == ETUN_TLS_WANT_WRITE)
 		itm_modify_fd(c->fd, ITM_FD_READ | ITM_FD_WRITE);
 	else
-		tls_refused(t, c);
+		tls_refused(t, c, NULL);
 }
 
 /* The TCP connect ended: up, or first the TLS handshake. */
@@ -195,6 +197,7 @@ conn_up(struct etun *t, struct etun_conn *c)
 		return;
 	}
 	c->state = ETUN_CONN_HANDSHAKE;
+	c->retry_ms = etun_now_ms() + HANDSHAKE_MS; /* its deadline */
 	conn_handshake(t, c);
 }
 
@@ -574,6 +577,9 @@ recheck_conns(struct etun *t)
 		struct etun_conn *c = &t->conns[i];
 		int unsent = 0;
 
+		if (c->state == ETUN_CONN_HANDSHAKE &&
+		    etun_now_ms() >= c->retry_ms)
+			tls_refused(t, c, "handshake timed out");
 		if (c->state != ETUN_CONN_UP) {
 			c->recovering = c->full = 0;
 			continue;

@@ -9,10 +9,11 @@
 # counted; an entry with the wrong certificate is refused (counted and
 # logged with OpenSSL's reason at both ends) and traffic fails open; a
 # half-given TLS parameter set, or a file that is not a key, is refused
-# at load with the parameter named.
+# at load with the parameter named; a handshake that does not end in 5 s
+# is given up at either end.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/etun_lib.sh"
-itm__need python3 curl iptables sha256sum openssl tcpdump grep seq
+itm__need python3 curl iptables sha256sum openssl tcpdump grep seq ss
 itm_init etunnel_tls
 etun_topo
 
@@ -144,4 +145,29 @@ itm_exec h2 curl -sf --max-time 30 -o "$ITM_TMP/got2" "http://$ETUN_H1:8080/f1" 
 itm_assert_eq "$(sha256sum <"$ITM_TMP/got2")" "$(sha256sum <"$ITM_TMP/www/f1")" \
 	"SHA-256 on the normal path"
 itm_assert_ge "$(etun_counter n1 failopen)" 20 "packets the refused entry passed"
+# Silent peers: a listener on n3 that never answers the entry's
+# handshake, and a connection from n1 that never starts one at the exit.
+# Both ends give up after 5 s, count it and say so.
+itm_ctl n1 n1 module unload etunnel >/dev/null || itm_fail "unload the entry"
+refused0=$(etun_counter n3 tls_refused)
+itm_bg n3 --name silent python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 7801)); s.listen(8)
+held = []
+while True:
+    held.append(s.accept()[0])' "$ETUN_N3"
+itm_wait_for 5 eval 'itm_exec n3 ss -Hltn "sport = :7801" | grep -q .' ||
+	itm_fail "the silent listener did not start"
+itm_bg n1 --name mute python3 -c '
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 7800)); time.sleep(30)' "$ETUN_N3"
+etun_entry min_conns=1 max_conns=1 express=no port=7801 $(tls entry)
+itm_wait_for 9 eval '[ "$(etun_counter n1 tls_refused)" -ge 1 ]' ||
+	itm_fail "the entry did not give up a silent handshake"
+itm_wait_for 3 eval '[ "$(etun_counter n3 tls_refused)" -gt "$refused0" ]' ||
+	itm_fail "the exit did not give up a silent connection"
+# (n3 logged its first ten refusals already; n1's entry is a new one)
+grep -q "TLS with $ETUN_N3:7801 failed (1 so far): handshake timed out" \
+	"$ITM_TMP/agent-n1.log" || itm_fail "n1 did not log the handshake that timed out"
 itm_log "ok"
