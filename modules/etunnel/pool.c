@@ -124,7 +124,7 @@ conn_close(struct etun *t, struct etun_conn *c, int lost)
  * EAGAIN while OpenSSL holds part of it; call again with the same
  * bytes).  c->written counts the bytes the socket took. */
 static ssize_t
-conn_write(struct etun_conn *c, const void *buf, size_t len)
+conn_put(struct etun_conn *c, const void *buf, size_t len)
 {
 	ssize_t n;
 	int r;
@@ -207,7 +207,7 @@ conn_established(struct etun *t, struct etun_conn *c)
 	uint8_t hello[ETUN_FRAME_HDR];
 
 	etun_frame_hdr(hello, 0, ETUN_F_HELLO, t->session);
-	if (conn_write(c, hello, sizeof(hello)) != (ssize_t)sizeof(hello)) {
+	if (conn_put(c, hello, sizeof(hello)) != (ssize_t)sizeof(hello)) {
 		conn_close(t, c, 1);
 		return;
 	}
@@ -227,7 +227,7 @@ static int
 conn_drain(struct etun *t, struct etun_conn *c)
 {
 	while (c->off < c->len) {
-		ssize_t n = conn_write(c, c->buf + c->off, c->len - c->off);
+		ssize_t n = conn_put(c, c->buf + c->off, c->len - c->off);
 
 		if (n < 0)
 			return errno == EAGAIN ? 0 : (conn_close(t, c, 1), 0);
@@ -341,18 +341,20 @@ conn_send_tls(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
 	return 1;
 }
 
-/* Write the frame @hdr + @pkt in clear: 1 when the socket took it
+/* Write the frame @hdr + @pkt: 1 when the socket (or OpenSSL) took it
  * (wholly, or the rest kept in c->buf for later), 0 when nothing. */
 static int
-conn_send_plain(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
-		const uint8_t *pkt, uint16_t len)
+conn_write(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
+	   const uint8_t *pkt, uint16_t len)
 {
 	struct iovec iov[2] = { { (void *)(uintptr_t)hdr, ETUN_FRAME_HDR },
 				{ (void *)(uintptr_t)pkt, len } };
 	size_t h = ETUN_FRAME_HDR, total = h + len, rest;
-	ssize_t n = writev(c->fd, iov, 2);
+	ssize_t n;
 
-	if (n <= 0) {
+	if (c->tls)
+		return conn_send_tls(t, c, hdr, pkt, len);
+	if ((n = writev(c->fd, iov, 2)) <= 0) {
 		if (n < 0 && errno != EAGAIN)
 			conn_close(t, c, 1);
 		else
@@ -375,8 +377,8 @@ conn_send_plain(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
 	return 1;
 }
 
-/* Send one frame on @c: 1 when the socket (or OpenSSL) took it, 0 when
- * it took nothing. */
+/* Send one frame on @c: 1 when the socket took it, 0 when it took
+ * nothing. */
 static int
 conn_send(struct etun *t, struct etun_conn *c, const uint8_t *pkt, uint16_t len,
 	  enum etun_class cls)
@@ -385,8 +387,7 @@ conn_send(struct etun *t, struct etun_conn *c, const uint8_t *pkt, uint16_t len,
 
 	etun_frame_hdr(hdr, len, cls == ETUN_CLS_SHORT ? ETUN_F_SHORT : 0,
 		       t->seq[cls]);
-	if (!(c->tls ? conn_send_tls(t, c, hdr, pkt, len)
-		     : conn_send_plain(t, c, hdr, pkt, len)))
+	if (!conn_write(t, c, hdr, pkt, len))
 		return 0;
 	t->seq[cls]++;
 	t->c.frames_out++;
