@@ -244,6 +244,9 @@ etun_tls_why(struct etun_tls_conn *tc, char *buf, size_t len)
 		snprintf(buf, len, "%s%s(certificate: %s)", e, e[0] ? " " : "",
 			 X509_verify_cert_error_string(tc->verify));
 	else
-		snprintf(buf, len, "%s", e[0] ? e : tc->reason);
+		snprintf(buf, len, "%s",
+			 e[0]	      ? e
+			 : tc->reason ? tc->reason
+				      : "TLS error");
 	return buf;
 }

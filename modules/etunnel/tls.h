@@ -49,7 +49,8 @@ int etun_tls_pending(const struct etun_tls_conn *tc);
  * headers and tags included), as the kernel's SIOCOUTQ counts them. */
 uint64_t etun_tls_wire_written(const struct etun_tls_conn *tc);
 
-/* The last error of @tc (or of this thread) in words. */
+/* Why @tc failed, in words: OpenSSL's reason, and the certificate
+ * check's when it failed. */
 const char *etun_tls_why(struct etun_tls_conn *tc, char *buf, size_t len);
 
 #endif
