@@ -5,10 +5,10 @@
 # intact (SHA-256), every frame once even when SSL_write had to wait
 # (small send buffers), and the router sees none of its plaintext on the
 # pool port (while h2 does); from the peer's own address, a client with a
-# certificate of another CA and one with none are refused at the exit and
-# counted; an entry with the wrong certificate is refused (counted and
-# logged with OpenSSL's reason at both ends) and traffic fails open; a
-# half-given TLS parameter set, or a file that is not a key, is refused
+# certificate of another CA, one with none and one offering TLS 1.2 are
+# refused at the exit and counted; an entry with the wrong certificate is
+# refused (counted and logged with OpenSSL's reason at both ends) and
+# traffic fails open; a half-given TLS parameter set, or a file that is not a key, is refused
 # at load with the parameter named; a handshake that does not end in 5 s
 # is given up at either end.
 . "$(dirname "$0")/lib.sh"
@@ -102,15 +102,18 @@ itm_wait_for 5 eval '[ "$(etun_counter n3 frames_in)" = "$(etun_counter n1 frame
 	itm_fail "frames sent $(etun_counter n1 frames_out), read $(etun_counter n3 frames_in)"
 
 # From n1's own address (the peer's): another CA's certificate, none,
-# and for contrast the right one.  Only the right one gets the exit's
+# the right one over TLS 1.2 (1.3 only), and for contrast the right one.  Only the right one gets the exit's
 # confirmation byte.
 probe() {
-	itm_exec n1 python3 - "$ETUN_N3" "$P" "$1" <<'PY'
+	itm_exec n1 python3 - "$ETUN_N3" "$P" "$1" "${2:-1.3}" <<'PY'
 import socket, ssl, sys
-host, p, who = sys.argv[1:]
+host, p, who, version = sys.argv[1:]
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 ctx.check_hostname = False
-ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+if version == "1.2":
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+else:
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
 ctx.load_verify_locations(p + "/ca.pem")
 if who != "none":
     ctx.load_cert_chain(p + "/" + who + ".pem", p + "/" + who + ".key")
@@ -124,9 +127,10 @@ PY
 refused0=$(etun_counter n3 tls_refused)
 itm_assert_match "$(probe rogue)" "^refused" "a client certificate of another CA"
 itm_assert_match "$(probe none)" "^refused" "a client without a certificate"
+itm_assert_match "$(probe entry 1.2)" "^refused" "the right certificate over TLS 1.2"
 itm_assert_eq "$(probe entry)" confirmed "a client with the entry's certificate"
-itm_wait_for 5 eval '[ "$(etun_counter n3 tls_refused)" = $((refused0 + 2)) ]' ||
-	itm_fail "tls_refused at n3: $(etun_counter n3 tls_refused), expected $((refused0 + 2))"
+itm_wait_for 5 eval '[ "$(etun_counter n3 tls_refused)" = $((refused0 + 3)) ]' ||
+	itm_fail "tls_refused at n3: $(etun_counter n3 tls_refused), expected $((refused0 + 3))"
 grep -q "TLS from $ETUN_N1 refused.*certificate" "$ITM_TMP/agent-n3.log" ||
 	itm_fail "n3 did not log the refusal with OpenSSL's reason"
 
