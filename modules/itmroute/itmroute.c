@@ -33,7 +33,7 @@ static const struct itm_param_spec itmr_params[] = {
 	  "ebpf (tc programs) or queue (NFQUEUE, the paper's)" },
 	{ "port", ITM_PARAM_UINT, "7790", 1, 65535, "UDP port of the probes" },
 	{ "interval_ms", ITM_PARAM_UINT, "100", 10, 10000,
-	  "between two probes of one path" },
+	  "between two probes of a path in use or direct (the fastest)" },
 	{ "probe_budget_kbps", ITM_PARAM_UINT, "800", 8, 10000000,
 	  "probe traffic of this node, kbit/s (probes, relays and ACKs)" },
 	{ "probe_stale_ms", ITM_PARAM_UINT, "5000", 100, 600000,
