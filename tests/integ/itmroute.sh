@@ -250,8 +250,15 @@ qhook=post_route
 [ "$DP" = queue ] && qhook=ip_out	# before the encapsulation at IP_OUT
 lab ctl r1 module load qosmod threshold=20 hook=$qhook >/dev/null || fail "cannot load qosmod on r1"
 capture r1 "ip proto 4 and src host ${UL[r1]} and ip[36:4] = $(ovl_hex r4) and ip[29:1] = 6" 1
-in_node r1 bash -c "exec 3<>/dev/tcp/${OVL[r4]}/5399" 2>/dev/null || true
-itm_capture_wait 5 || fail "no TCP packet r1 -> r4 captured"
+# A SYN sent while r1 switches r4's path or commits qosmod's rules may
+# be lost and a refused connect is not retried: connect again until one
+# is captured.
+for _ in 1 2 3 4 5; do
+	in_node r1 timeout 1 bash -c "exec 3<>/dev/tcp/${OVL[r4]}/5399" 2>/dev/null || true
+	itm__dead "$ITM_CAP_PID" && break
+	sleep 0.3
+done
+itm_capture_wait 3 || fail "no TCP packet r1 -> r4 captured"
 itm_assert_eq "$(itm_pcap_tos "$ITM_PCAP" | head -n 1)" 0x10 "outer TOS of a short flow's SYN"
 lab ctl r1 module unload qosmod >/dev/null
 itm_log "qosmod's TOS 0x10 on the outer header"
