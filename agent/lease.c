@@ -118,6 +118,7 @@ reg_new_process(const struct lease_attach *a)
 	r->priority = a->priority;
 	r->interest = a->interest;
 	r->copy_bytes = a->copy_bytes;
+	r->may_settle = a->may_settle;
 	r->remote = calloc(ITM_CLASS_MAX + 1, sizeof(*r->remote));
 	r->class_names = calloc(a->n_class_names + 1, sizeof(char *));
 	if (r->remote == NULL || r->class_names == NULL) {
@@ -370,6 +371,12 @@ lease_settle(uint64_t id, const struct itm_settle *s, uint32_t *mark, char *err,
 		snprintf(err, errlen, "lease %llu: unknown",
 			 (unsigned long long)id);
 		return -ENOENT;
+	}
+	if (!l->reg->may_settle) {
+		snprintf(err, errlen,
+			 "%s: did not declare ITM_MAY_SETTLE at attach",
+			 l->reg->label);
+		return -EPERM;
 	}
 	if (l->reg->stage == NULL || l->reg->stage->n_regs != 1) {
 		snprintf(err, errlen, "%s: not alone in its stage",

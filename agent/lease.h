@@ -21,6 +21,7 @@ struct lease_attach {
 	int priority;
 	struct itm_interest interest;
 	uint32_t copy_bytes;
+	int may_settle; /* AttachRequest.no_settle not set */
 	pid_t pid;
 	char module[32];
 	char **class_names; /* borrowed */

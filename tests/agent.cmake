@@ -20,6 +20,8 @@ target_include_directories(test_dispatch PRIVATE ${ITM_CORE_INTERNAL})
 itm_integ_test(agent_failopen agent_failopen.sh TIMEOUT 120)
 itm_integ_test(agent_qosmod agent_qosmod.sh TIMEOUT 120)
 itm_integ_test(agent_order agent_order.sh TIMEOUT 120)
+# Conntrack rules only at hooks where a module may settle (ABI 1.4).
+itm_integ_test(agent_settle_rules agent_settle_rules.sh TIMEOUT 120)
 
 add_executable(agent_probe ${CMAKE_CURRENT_SOURCE_DIR}/integ/tools/agent_probe.c)
 target_link_libraries(agent_probe PRIVATE itmproto)

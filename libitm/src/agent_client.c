@@ -94,10 +94,11 @@ itm__agent_close(struct itm__agent *a)
 }
 
 int
-itm__agent_attach(struct itm__agent *a, const struct itm_info *info,
-		  itm_where hook, uint32_t copy_bytes, const char *module,
+itm__agent_attach(struct itm__agent *a, const struct itm__reg *reg,
+		  uint32_t copy_bytes, const char *module,
 		  struct itm__attach_grant *g, char *err, size_t errlen)
 {
+	const struct itm_info *info = reg->info;
 	Itm__V1__AttachRequest req = ITM__V1__ATTACH_REQUEST__INIT;
 	struct itm__wire_interest_buf ib;
 	Itm__V1__Interest in;
@@ -106,7 +107,7 @@ itm__agent_attach(struct itm__agent *a, const struct itm_info *info,
 
 	itm__interest_to_wire(&info->interest, &in, &ib);
 	req.label = (char *)info->label;
-	req.hook = (Itm__V1__Hook)hook;
+	req.hook = (Itm__V1__Hook)reg->hook;
 	req.priority = info->priority;
 	req.interest = &in;
 	req.copy_bytes = copy_bytes;
@@ -114,6 +115,7 @@ itm__agent_attach(struct itm__agent *a, const struct itm_info *info,
 	req.module = (char *)module;
 	req.n_class_names = info->class_names ? info->n_class_names : 0;
 	req.class_names = (char **)info->class_names;
+	req.no_settle = !reg->may_settle;
 	rc = call(a, ITM_AGENT_ATTACH, &req.base, (ProtobufCMessage **)&rep,
 		  err, errlen);
 	if (rc < 0)

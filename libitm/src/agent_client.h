@@ -27,8 +27,9 @@ int itm__agent_open(struct itm__agent **out, const char *target, char *err,
 		    size_t errlen);
 void itm__agent_close(struct itm__agent *a);
 
-int itm__agent_attach(struct itm__agent *a, const struct itm_info *info,
-		      itm_where hook, uint32_t copy_bytes, const char *module,
+/* Attach @reg (its info, hook and may_settle) to the agent. */
+int itm__agent_attach(struct itm__agent *a, const struct itm__reg *reg,
+		      uint32_t copy_bytes, const char *module,
 		      struct itm__attach_grant *g, char *err, size_t errlen);
 int itm__agent_detach(struct itm__agent *a, uint64_t lease);
 

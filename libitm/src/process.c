@@ -47,6 +47,7 @@ static struct {
 	int inited, running, stopping;
 	uv_loop_t loop;
 	uint32_t copy_bytes;
+	unsigned int api_minor; /* of the module's <itm.h> */
 	char target[300];
 	char module[32];
 	struct itm__agent *agent;
@@ -127,8 +128,7 @@ preg_attach(struct preg *p, char *err, size_t errlen)
 		p->info->copy_bytes ? p->info->copy_bytes : P.copy_bytes;
 	int rc;
 
-	rc = itm__agent_attach(P.agent, p->info, p->hook, copy, P.module, &g,
-			       err, errlen);
+	rc = itm__agent_attach(P.agent, p->pr, copy, P.module, &g, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (P.heartbeat_ms == 0 || g.heartbeat_ms < P.heartbeat_ms)
@@ -385,8 +385,14 @@ agent_target(void)
 	return P.target;
 }
 
+/* A program built before <itm.h> had ITM_API_MINOR calls this. */
+int(libitm_init)(int bufsize, uint8_t copy_mode)
+{
+	return libitm_init_api(bufsize, copy_mode, 3);
+}
+
 int
-libitm_init(int bufsize, uint8_t copy_mode)
+libitm_init_api(int bufsize, uint8_t copy_mode, unsigned int api_minor)
 {
 	char err[400];
 	int rc;
@@ -404,6 +410,7 @@ libitm_init(int bufsize, uint8_t copy_mode)
 	log_init(program_invocation_short_name, 0, getenv("ITM_DEBUG") != NULL);
 	snprintf(P.module, sizeof(P.module), "%s",
 		 program_invocation_short_name);
+	P.api_minor = api_minor;
 	P.copy_bytes = copy_mode == ITM_COPY_META ? PROC_META_BYTES
 		       : bufsize >= 65535	  ? 0
 						  : (uint32_t)bufsize;
@@ -449,6 +456,7 @@ libitm_register(itm_where where, struct itm_info *info)
 	p->pr = itm__reg_new(info, where, P.n_regs);
 	if (p->pr == NULL)
 		return -ENOMEM;
+	p->pr->may_settle = itm__info_may_settle(info, P.api_minor);
 	rc = preg_attach(p, err, sizeof(err));
 	if (rc < 0) {
 		itm__reg_free(p->pr);

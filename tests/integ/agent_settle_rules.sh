@@ -1,0 +1,58 @@
+#!/bin/bash
+# agent_settle_rules.sh - connection tracking only where a module may settle
+# (ITM_MAY_SETTLE, plugin ABI 1.4).
+#
+#  - fig13 in the agent and fig13 as a process (neither settles): r's rules
+#    (iptables-nft-save, nft list ruleset) have no conntrack match and no
+#    CONNMARK, and forwarded pings leave no conntrack entry in r;
+#  - qosmod loaded (it declares it may settle): its hook's chain has the
+#    CONNMARK rules at once, before any flow settled, and r tracks
+#    connections;
+#  - qosmod unloaded: the conntrack rules are gone again.
+. "$ITM_SRC/tests/integ/lib.sh"
+itm__need iptables-nft-save nft conntrack ping
+itm_init agent_settle_rules
+itm_topo_line
+itm_agent_start r r --load "fig13 proto=any new_dport=0 tos=0x55"
+export ITM_AGENT_SOCKET
+ITM_AGENT_SOCKET=$(itm_agent_sock r)
+FIG13=$ITM_BUILD/modules/examples/fig13/fig13
+
+rules() { itm_exec r iptables-nft-save -t mangle; }
+ct_rules() { rules | grep -cE -- '-m conntrack|CONNMARK|-m connmark'; }
+nft_ct() { itm_exec r nft list ruleset | grep -cE '\bct (direction|mark)\b'; }
+tracked() {	# conntrack entries in r towards h2
+	itm_exec r conntrack -L -d "$ITM_H2_IP" 2>/dev/null | grep -c "$ITM_H2_IP"
+}
+registered() {
+	itm_ctl r r module list -o json | grep -q "\"label\": *\"$1\""
+}
+has_ct_rules() { [ "$(ct_rules)" -gt 0 ]; }
+no_ct_rules() { [ "$(ct_rules)" -eq 0 ]; }
+
+itm_bg r --name fig13-p "$FIG13" --label rw-p --hook post_route \
+	--proto udp --new-dport 0 --tos 0x55
+itm_wait_for 5 registered rw-p || itm_fail "process fig13 did not register"
+rules | grep -q -- '-A ITM_FWD .*NFQUEUE' || itm_fail "no queue rule at FORWARD"
+rules | grep -q -- '-A ITM_POST .*NFQUEUE' || itm_fail "no queue rule at POSTROUTING"
+itm_exec r conntrack -F >/dev/null 2>&1 || true
+itm_exec h1 ping -c 3 -i 0.2 "$ITM_H2_IP" >/dev/null ||
+	itm_fail "ping through r with fig13 loaded"
+itm_assert_eq "$(ct_rules)" 0 "conntrack rules in iptables-nft-save with fig13 only"
+itm_assert_eq "$(nft_ct)" 0 "ct expressions in nft list ruleset with fig13 only"
+itm_assert_eq "$(tracked)" 0 "connections tracked in r with fig13 only"
+
+itm_ctl r r module load qosmod >/dev/null || itm_fail "load qosmod"
+itm_wait_for 5 has_ct_rules || itm_fail "qosmod loaded: no conntrack rules"
+rules | grep -qE -- '-A ITM_POST .*--ctdir ORIGINAL -j CONNMARK' ||
+	itm_fail "qosmod's hook has no CONNMARK rule"
+rules | grep -qE -- '-A ITM_FWD .*(conntrack|CONNMARK)' &&
+	itm_fail "FORWARD (fig13 only) got conntrack rules"
+itm_assert_ge "$(nft_ct)" 1 "ct expressions in nft list ruleset with qosmod"
+itm_exec h1 ping -c 3 -i 0.2 "$ITM_H2_IP" >/dev/null ||
+	itm_fail "ping through r with qosmod loaded"
+itm_assert_ge "$(tracked)" 1 "connections tracked in r with qosmod"
+
+itm_ctl r r module unload qosmod >/dev/null || itm_fail "unload qosmod"
+itm_wait_for 5 no_ct_rules || itm_fail "qosmod unloaded: conntrack rules stay"
+itm_log "ok"
