@@ -17,6 +17,7 @@
 
 #include "agent.h"
 #include "lease.h"
+#include "procpub.h"
 #include "log.h"
 
 #define LEASE_CHECK_MS 250
@@ -90,6 +91,7 @@ proc_put(struct proc *p)
 	if (!LIST_EMPTY(&p->leases))
 		return;
 	LIST_REMOVE(p, entry);
+	procpub_drop(p->pid);
 	free(p->counters);
 	free(p);
 }
@@ -348,6 +350,14 @@ lease_heartbeat(pid_t pid, const uint64_t *ids, unsigned int n,
 			    strcmp(regs[i].label, l->reg->label) == 0)
 				store_report(l->reg, &regs[i]);
 	return store_counters(p, counters, n_counters);
+}
+
+const char *
+lease_proc_name(pid_t pid)
+{
+	struct proc *p = proc_find(pid);
+
+	return p ? p->name : NULL;
 }
 
 void

@@ -216,6 +216,7 @@ rpc_h_heartbeat(struct itm_rpc_call *call, void *arg)
 		return;
 	}
 	hb_latencies(req);
+	rpc_publish(req);
 	rep.unknown_leases = unknown;
 	rep.n_unknown_leases = n_unknown;
 	rep.table_generation = agent->table_generation;

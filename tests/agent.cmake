@@ -34,6 +34,12 @@ itm_integ_test(procmod_restart procmod_restart.sh TIMEOUT 120)
 # A hook left by --queue-bypass does not pass its stage bits on.
 itm_integ_test(procmod_bypass procmod_bypass.sh TIMEOUT 120)
 itm_integ_test(procmod_counter procmod_counter.sh TIMEOUT 120)
+# A process module's tunnel and route in GetTunnels / GetRoutes.
+add_executable(procpub_mod ${CMAKE_CURRENT_SOURCE_DIR}/integ/tools/procpub_mod.c)
+target_link_libraries(procpub_mod PRIVATE itm)
+set_target_properties(procpub_mod PROPERTIES
+  RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/tools)
+itm_integ_test(procmod_publish procmod_publish.sh TIMEOUT 120)
 itm_integ_test(agent_workers agent_workers.sh TIMEOUT 180)
 # --metrics: /metrics under traffic, promtool, stalled scrapers.
 itm_integ_test(agent_metrics agent_metrics.sh TIMEOUT 120)

@@ -150,6 +150,7 @@ struct hb_msg {
 	Itm__V1__ClassStats *cls, **cls_p;
 	Itm__V1__Counter ctr[64], *ctr_p[64];
 	uint64_t leases[64];
+	struct itm__pub_wire pub; /* tunnels and routes */
 };
 
 /* @w points into @r, which outlives the call's serialisation. */
@@ -232,7 +233,8 @@ int
 itm__agent_heartbeat(struct itm__agent *a, uv_loop_t *loop, const char *module,
 		     const struct itm__hb_reg *regs, unsigned int n,
 		     const struct itm__hb_counter *ctr, unsigned int nc,
-		     itm__hb_done done, void *arg)
+		     const struct itm__publish *pub, itm__hb_done done,
+		     void *arg)
 {
 	Itm__V1__HeartbeatRequest req = ITM__V1__HEARTBEAT_REQUEST__INIT;
 	struct hb_msg *m = calloc(1, sizeof(*m));
@@ -263,6 +265,11 @@ itm__agent_heartbeat(struct itm__agent *a, uv_loop_t *loop, const char *module,
 	req.stats = &m->ms;
 	req.latencies = m->lat_p;
 	req.n_latencies = n;
+	itm__pub_to_wire(pub, &m->pub);
+	req.tunnels = m->pub.tun_p;
+	req.n_tunnels = m->pub.n_tun;
+	req.routes = m->pub.routes;
+	req.n_routes = m->pub.n_routes;
 	hc->a = a;
 	hc->done = done;
 	hc->arg = arg;
@@ -275,6 +282,7 @@ out:
 	if (m) {
 		free(m->cls);
 		free(m->cls_p);
+		itm__pub_wire_free(&m->pub);
 	}
 	free(m);
 	free(hc);

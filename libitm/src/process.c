@@ -66,6 +66,7 @@ static struct {
 	struct itm__table *table; /* the agent's, as last fetched */
 	struct itm__table_funcs table_funcs;
 	int table_fetching;
+	struct itm__publish pub; /* tunnels, routes: with each heartbeat */
 } P;
 
 static struct preg *
@@ -289,7 +290,7 @@ heartbeat_cb(uv_timer_t *t)
 			itm__runner_latency(P.regs[i].runner, &hb[n++].lat);
 		}
 	rc = itm__agent_heartbeat(P.agent, &P.loop, P.module, hb, n, P.ctr,
-				  P.n_ctr, heartbeat_done, NULL);
+				  P.n_ctr, &P.pub, heartbeat_done, NULL);
 	if (rc < 0)
 		log_rl(&P.rl, LOG_WARNING, "heartbeat: %s", strerror(-rc));
 	else
@@ -357,6 +358,31 @@ proc_label(void)
 
 static int proc_unregister_info(itm_where where, struct itm_info *info);
 
+/* Tunnels and routes go to the agent with the heartbeats (publish.c). */
+static int
+proc_register_tunnel(const struct itm_tunnel_status *st)
+{
+	return itm__pub_add_tunnel(&P.pub, st);
+}
+
+static int
+proc_unregister_tunnel(const struct itm_tunnel_status *st)
+{
+	return itm__pub_del_tunnel(&P.pub, st);
+}
+
+static int
+proc_register_routes_func(itm_routes_func f, void *arg)
+{
+	return itm__pub_set_routes(&P.pub, f, arg);
+}
+
+static int
+proc_unregister_routes_func(itm_routes_func f, void *arg)
+{
+	return itm__pub_del_routes(&P.pub, f, arg);
+}
+
 static const struct itm__host_ops process_ops = {
 	.register_hook = libitm_register,
 	.unregister_hook = proc_unregister_info,
@@ -370,6 +396,10 @@ static const struct itm__host_ops process_ops = {
 	.get_table = proc_get_table,
 	.register_table_func = proc_register_table_func,
 	.unregister_table_func = proc_unregister_table_func,
+	.register_tunnel = proc_register_tunnel,
+	.unregister_tunnel = proc_unregister_tunnel,
+	.register_routes_func = proc_register_routes_func,
+	.unregister_routes_func = proc_unregister_routes_func,
 };
 
 static const char *
