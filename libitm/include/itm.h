@@ -281,8 +281,9 @@ int itm_register_counter(const char *name, const uint64_t *value);
  * Publish an elastic tunnel's state (the etunnel module): the host reads
  * *@st whenever asked (the agent's GetTunnels, `itmctl tunnels`), as it
  * reads counters.  @st must stay valid until itm_unregister_tunnel() or
- * the module unloads.  At most 8 per module.  In-agent modules only
- * (-ENOTSUP in a process).  ABI 1.3.
+ * the module unloads.  At most 8 per module.  In a process module libitm
+ * reads *@st at each heartbeat and sends it to the agent, which shows it
+ * until the next one or the process's exit (ABI 1.3; processes: 1.4).
  */
 enum itm_tunnel_side { ITM_TUNNEL_ENTRY = 0, ITM_TUNNEL_EXIT = 1 };
 
@@ -503,7 +504,9 @@ typedef void (*itm_route_emit)(void *ctx, const struct itm_route *r);
  * Have @f(@emit, @ctx, @arg) called whenever the host is asked for this
  * node's routes: @f calls @emit once per destination.  @f runs where
  * timers do.  One per module (-EEXIST for a second); unloading
- * unregisters it.  In-agent modules only (-ENOTSUP in a process).
+ * unregisters it.  In a process module @f is called at each heartbeat
+ * and the routes go to the agent with it (shown until the next one or
+ * the process's exit; ABI 1.4).
  */
 typedef void (*itm_routes_func)(itm_route_emit emit, void *ctx, void *arg);
 int itm_register_routes_func(itm_routes_func f, void *arg);
