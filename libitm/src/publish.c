@@ -5,7 +5,6 @@
  * GetRoutes as an in-agent module's.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,25 +71,37 @@ itm__pub_del_routes(struct itm__publish *p, itm_routes_func f, void *arg)
 /* Wire                                                                 */
 /* ------------------------------------------------------------------ */
 
-/* Name and peer copied into @name, @peer (the module's arrays need no
- * NUL); the static state_text is pointed to. */
-static void
-tunnel_to_wire(Itm__V1__Tunnel *w, const struct itm_tunnel_status *st,
-	       char *name, char *peer)
+/* Copy at most @n bytes of @src into @dst (room for @n + 1), printable
+ * ASCII only ('?' for other bytes): the agent refuses a whole heartbeat
+ * with a control character or bad UTF-8 in a string, and the lease
+ * would then expire over a tunnel's name. */
+static char *
+clean(char *dst, const char *src, size_t n)
 {
+	size_t i = 0;
+
+	for (; src && i < n && src[i]; i++)
+		dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? src[i] : '?';
+	dst[i] = '\0';
+	return dst;
+}
+
+static void
+tunnel_to_wire(struct itm__pub_wire *pw, unsigned int i,
+	       const struct itm_tunnel_status *st)
+{
+	Itm__V1__Tunnel *w = &pw->tun[i];
+
 	itm__v1__tunnel__init(w);
 	w->module = "";
-	snprintf(name, sizeof(st->name), "%.*s", (int)sizeof(st->name) - 1,
-		 st->name);
-	snprintf(peer, sizeof(st->peer), "%.*s", (int)sizeof(st->peer) - 1,
-		 st->peer);
-	w->name = name;
-	w->peer = peer;
+	w->name = clean(pw->names[i], st->name, sizeof(st->name) - 1);
+	w->peer = clean(pw->peers[i], st->peer, sizeof(st->peer) - 1);
+	w->state_text =
+		clean(pw->texts[i], st->state_text, sizeof(pw->texts[i]) - 1);
 	w->side = st->side == ITM_TUNNEL_EXIT
 			  ? ITM__V1__TUNNEL_SIDE__TUNNEL_EXIT
 			  : ITM__V1__TUNNEL_SIDE__TUNNEL_ENTRY;
 	w->state = st->state;
-	w->state_text = (char *)(st->state_text ? st->state_text : "");
 	w->target_kbps = st->target_kbps;
 	w->goodput_kbps = st->goodput_kbps;
 	w->conns = st->conns;
@@ -101,14 +112,15 @@ tunnel_to_wire(Itm__V1__Tunnel *w, const struct itm_tunnel_status *st,
 	w->queue_bytes = st->queue_bytes;
 }
 
+/* A cleaned copy of @s, at most 255 bytes (the agent keeps less). */
 static char *
 dup_str(const char *s, int *err)
 {
-	char *d = strdup(s ? s : "");
+	char *d = malloc(256);
 
 	if (d == NULL)
 		*err = -ENOMEM;
-	return d;
+	return d ? clean(d, s, 255) : NULL;
 }
 
 static void
@@ -200,8 +212,7 @@ itm__pub_to_wire(const struct itm__publish *p, struct itm__pub_wire *w)
 {
 	memset(w, 0, sizeof(*w));
 	for (unsigned int i = 0; i < p->n_tunnels; i++) {
-		tunnel_to_wire(&w->tun[i], p->tunnels[i], w->names[i],
-			       w->peers[i]);
+		tunnel_to_wire(w, i, p->tunnels[i]);
 		w->tun_p[i] = &w->tun[i];
 	}
 	w->n_tun = p->n_tunnels;

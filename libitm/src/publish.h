@@ -31,8 +31,10 @@ int itm__pub_del_routes(struct itm__publish *p, itm_routes_func f, void *arg);
 struct itm__pub_wire {
 	Itm__V1__Tunnel tun[ITM__PUB_MAX_TUNNELS], *tun_p[ITM__PUB_MAX_TUNNELS];
 	size_t n_tun;
-	char names[ITM__PUB_MAX_TUNNELS][32]; /* NUL-terminated copies */
+	/* Cleaned copies (printable ASCII, cut: see publish.c). */
+	char names[ITM__PUB_MAX_TUNNELS][32];
 	char peers[ITM__PUB_MAX_TUNNELS][64];
+	char texts[ITM__PUB_MAX_TUNNELS][64];
 	Itm__V1__Route **routes; /* each allocated, strings copied */
 	size_t n_routes;
 	int err;
