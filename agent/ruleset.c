@@ -277,8 +277,8 @@ chain_settle_requests(struct rules_buf *b, const char *chain)
 }
 
 /* Does a registration at hook @h declare it may settle? */
-static int
-hook_may_settle(const struct layout *L, itm_where h)
+int
+ruleset_hook_tracks(const struct layout *L, int h)
 {
 	for (unsigned int i = 0; i < L->n[h]; i++) {
 		const struct stage *st = L->stages[h][i];
@@ -346,7 +346,7 @@ chain_hook(struct rules_buf *b, const struct layout *L,
 		  chain, ITM_MARK_HOOK_TAG(h), ITM_MARK_HOOK_MASK,
 		  ITM_MARK_HOOK_TAG(h), ITM_MARK_STAGE_MASK);
 	/* Settle requests come back from this hook's own stages. */
-	if (hook_may_settle(L, h))
+	if (ruleset_hook_tracks(L, h))
 		chain_settle_requests(b, chain);
 	for (unsigned int i = 0; i < L->n[h]; i++) {
 		uint32_t done = 0;

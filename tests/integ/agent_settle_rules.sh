@@ -8,12 +8,14 @@
 #  - qosmod loaded (it declares it may settle): its hook's chain has the
 #    CONNMARK rules at once, before any flow settled, and r tracks
 #    connections;
-#  - qosmod unloaded: the conntrack rules are gone again.
+#  - qosmod unloaded: the conntrack rules are gone again;
+#  - the agent logs both changes.
 . "$ITM_SRC/tests/integ/lib.sh"
 itm__need iptables-nft-save nft conntrack ping
 itm_init agent_settle_rules
 itm_topo_line
 itm_agent_start r r --load "fig13 proto=any new_dport=0 tos=0x55"
+AGENT_LOG=$ITM_LAST_LOG
 export ITM_AGENT_SOCKET
 ITM_AGENT_SOCKET=$(itm_agent_sock r)
 FIG13=$ITM_BUILD/modules/examples/fig13/fig13
@@ -52,7 +54,13 @@ itm_assert_ge "$(nft_ct)" 1 "ct expressions in nft list ruleset with qosmod"
 itm_exec h1 ping -c 3 -i 0.2 "$ITM_H2_IP" >/dev/null ||
 	itm_fail "ping through r with qosmod loaded"
 itm_assert_ge "$(tracked)" 1 "connections tracked in r with qosmod"
+grep -q "POST_ROUTE: settlement rules written: connection tracking on" \
+	"$AGENT_LOG" || itm_fail "agent did not log that tracking is on"
 
 itm_ctl r r module unload qosmod >/dev/null || itm_fail "unload qosmod"
 itm_wait_for 5 no_ct_rules || itm_fail "qosmod unloaded: conntrack rules stay"
+grep -q "POST_ROUTE: settlement rules removed" "$AGENT_LOG" ||
+	itm_fail "agent did not log that the settlement rules went"
+grep -q "FORWARD: settlement rules" "$AGENT_LOG" &&
+	itm_fail "agent logged settlement rules at FORWARD (fig13 only)"
 itm_log "ok"
