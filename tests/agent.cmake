@@ -69,3 +69,11 @@ set_target_properties(manyregs PROPERTIES PREFIX "" C_VISIBILITY_PRESET hidden
 target_include_directories(manyregs PRIVATE ${PROJECT_SOURCE_DIR}/libitm/include)
 target_link_options(manyregs PRIVATE -Wl,--unresolved-symbols=ignore-all)
 itm_integ_test(agent_manyregs agent_manyregs.sh TIMEOUT 120)
+
+# A test-only module built as for plugin ABI 1.3 (no itm_info.flags):
+# integ.agent_settle_rules checks it still gets the conntrack rules.
+add_library(oldabi MODULE plugins/oldabi.c)
+set_target_properties(oldabi PROPERTIES PREFIX "" C_VISIBILITY_PRESET hidden
+  LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/modules)
+target_include_directories(oldabi PRIVATE ${PROJECT_SOURCE_DIR}/libitm/include)
+target_link_options(oldabi PRIVATE -Wl,--unresolved-symbols=ignore-all)

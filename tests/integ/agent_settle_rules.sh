@@ -9,11 +9,14 @@
 #    CONNMARK rules at once, before any flow settled, and r tracks
 #    connections;
 #  - qosmod unloaded: the conntrack rules are gone again;
-#  - the agent logs both changes.
+#  - the agent logs both changes;
+#  - a module built as for ABI 1.3 (no flags: tests/plugins/oldabi.c) is
+#    taken to settle, as before: its hook (FORWARD) gets the rules.
 . "$ITM_SRC/tests/integ/lib.sh"
 itm__need iptables-nft-save nft conntrack ping
 itm_init agent_settle_rules
 itm_topo_line
+export ITM_AGENT_MODDIRS="$ITM_BUILD/tests/modules"
 itm_agent_start r r --load "fig13 proto=any new_dport=0 tos=0x55"
 AGENT_LOG=$ITM_LAST_LOG
 export ITM_AGENT_SOCKET
@@ -63,4 +66,11 @@ grep -q "POST_ROUTE: settlement rules removed" "$AGENT_LOG" ||
 	itm_fail "agent did not log that the settlement rules went"
 grep -q "FORWARD: settlement rules" "$AGENT_LOG" &&
 	itm_fail "agent logged settlement rules at FORWARD (fig13 only)"
+
+itm_ctl r r module load oldabi >/dev/null || itm_fail "load oldabi (ABI 1.3)"
+itm_wait_for 5 has_ct_rules || itm_fail "ABI 1.3 module: no conntrack rules"
+rules | grep -qE -- '-A ITM_FWD .*--ctdir ORIGINAL -j CONNMARK' ||
+	itm_fail "ABI 1.3 module's hook (FORWARD) has no CONNMARK rule"
+itm_ctl r r module unload oldabi >/dev/null || itm_fail "unload oldabi"
+itm_wait_for 5 no_ct_rules || itm_fail "oldabi unloaded: conntrack rules stay"
 itm_log "ok"
