@@ -57,6 +57,12 @@ itm_assert_ge "$(nft_ct)" 1 "ct expressions in nft list ruleset with qosmod"
 itm_exec h1 ping -c 3 -i 0.2 "$ITM_H2_IP" >/dev/null ||
 	itm_fail "ping through r with qosmod loaded"
 itm_assert_ge "$(tracked)" 1 "connections tracked in r with qosmod"
+settles() {	# SETTLES column of registration $1 in `itmctl module list`
+	itm_ctl r r module list | awk -v l="$1" '$5 == l { print $11 }'
+}
+itm_assert_eq "$(settles qos_ctrl)" yes "module list SETTLES of qosmod"
+itm_assert_eq "$(settles fig13)" no "module list SETTLES of fig13"
+itm_assert_eq "$(settles rw-p)" no "module list SETTLES of the fig13 process"
 grep -q "POST_ROUTE: settlement rules written: connection tracking on" \
 	"$AGENT_LOG" || itm_fail "agent did not log that tracking is on"
 
