@@ -11,7 +11,8 @@
 #  - qosmod unloaded: the conntrack rules are gone again;
 #  - the agent logs both changes;
 #  - a module built as for ABI 1.3 (no flags: tests/plugins/oldabi.c) is
-#    taken to settle, as before: its hook (FORWARD) gets the rules.
+#    taken to settle, as before: its hook (FORWARD) gets the rules; so is
+#    a process module that called the old libitm_init symbol (INPUT).
 . "$ITM_SRC/tests/integ/lib.sh"
 itm__need iptables-nft-save nft conntrack ping
 itm_init agent_settle_rules
@@ -79,4 +80,19 @@ rules | grep -qE -- '-A ITM_FWD .*--ctdir ORIGINAL -j CONNMARK' ||
 	itm_fail "ABI 1.3 module's hook (FORWARD) has no CONNMARK rule"
 itm_ctl r r module unload oldabi >/dev/null || itm_fail "unload oldabi"
 itm_wait_for 5 no_ct_rules || itm_fail "oldabi unloaded: conntrack rules stay"
+
+in_ct() { rules | grep -qE -- '-A ITM_IN .*--ctdir ORIGINAL -j CONNMARK'; }
+itm_bg r --name pub-new "$ITM_BUILD/tests/tools/procpub_mod" t1 p1 d1 v1
+PUB=$ITM_LAST_PID
+itm_wait_for 10 registered procpub || itm_fail "procpub_mod did not register"
+in_ct && itm_fail "a process module of ABI 1.4 without the flag got conntrack rules"
+itm_stop "$PUB" 10 || true
+itm_wait_for 5 eval '! registered procpub' || itm_fail "procpub_mod stays"
+itm_bg r --name pub-old env PROCPUB_OLD_INIT=1 \
+	"$ITM_BUILD/tests/tools/procpub_mod" t1 p1 d1 v1
+PUB=$ITM_LAST_PID
+itm_wait_for 10 registered procpub || itm_fail "old procpub_mod did not register"
+itm_wait_for 5 in_ct ||
+	itm_fail "a process module on the old libitm_init got no conntrack rules"
+itm_stop "$PUB" 10 || true
 itm_log "ok"

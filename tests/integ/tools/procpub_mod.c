@@ -6,8 +6,13 @@
  * goodput counts the routes function's calls, so a reader sees it live.
  *
  *   procpub_mod TUNNEL PEER DEST VIA
+ *
+ * With PROCPUB_OLD_INIT=1 in the environment it calls the libitm_init
+ * symbol itself, as a program built before ITM_API_MINOR did: libitm
+ * then takes its registration to settle (integ.agent_settle_rules).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "itm.h"
@@ -64,7 +69,8 @@ main(int argc, char **argv)
 	snprintf(tun.name, sizeof(tun.name), "%s", argv[1]);
 	snprintf(tun.peer, sizeof(tun.peer), "%s", argv[2]);
 	rc = (struct route_conf){ argv[3], argv[4] };
-	if (libitm_init(128, ITM_COPY_META) < 0)
+	if (getenv("PROCPUB_OLD_INIT") ? (libitm_init)(128, ITM_COPY_META) < 0
+				       : libitm_init(128, ITM_COPY_META) < 0)
 		goto fail;
 	memset(&info, 0, sizeof(info));
 	info.label = "procpub";
