@@ -12,11 +12,11 @@
 #  - two killed: an apply fails with a clear error, the agents keep their
 #    tables, itmctl nodes answers fast; the members back: applies work
 #    again.
-#  - the standby follows the store by an etcd Watch: it loads each new
-#    generation well under a second after the leader stored it (< 300 ms:
-#    a 1 s poll, what it did before, fails this three times in a row with
-#    a chance of 0.7^3), also after the etcd member its watch used was
-#    killed (the watch moves to another member).
+#  - the standby follows the store by an etcd Watch: it loads a new
+#    generation well under a second after the leader stored it (median
+#    of 5 lags < 150 ms: a 1 s poll, what it did before, passes this with
+#    a chance of 3%), also after the etcd member its watch used was killed
+#    (the watch moves to another member).
 # itmctl controllers names the leader, from the standby, and the store's
 # health; the standby's nodes show the leader's liveness (from the store).
 # Prints the failover time: kill -9 of the leader to the first successful
@@ -232,12 +232,10 @@ lag() {
 }
 # apply_lag GEN FILE: apply FILE through B as generation GEN; A's lag.
 apply_lag() {
-	local out d
+	local out
 	out=$(apply 7792 "$2") || itm_fail "apply of generation $1 through B: $out"
 	itm_assert_eq "$(grep '^generation' <<<"$out")" "generation $1" "apply through B"
-	d=$(lag "$1")
-	[ "$d" -lt 300 ] || itm_fail "the standby A loaded generation $1 $d ms after B stored it (watch: < 300 ms)"
-	echo "$d"
+	lag "$1"
 }
 itm_assert_match "$(cat "${CTL_LOG[A]}")" "following the store: etcd watch from revision" \
 	"A watches the store"
@@ -256,6 +254,11 @@ kill -9 "${MEMBER_PID[$member]}"
 itm_wait_for 10 eval '[ "$(grep -c "following the store: etcd watch" "${CTL_LOG[A]}")" -ge 2 ]' ||
 	itm_fail "A's watch did not come back after member m$member died: $(tail -5 "${CTL_LOG[A]}")"
 itm_assert_match "$(cat "${CTL_LOG[A]}")" "etcd watch: UNAVAILABLE" "A's watch broke with m$member"
-lags="$(apply_lag 8 "$ITM_TMP/t30.yaml") $(apply_lag 9 "$ITM_TMP/t40.yaml")"
-itm_log "etcd member m$member (A's) killed: A watches another, loaded generations 8 9 after $lags ms"
+after="$(apply_lag 8 "$ITM_TMP/t30.yaml") $(apply_lag 9 "$ITM_TMP/t40.yaml")"
+itm_log "etcd member m$member (A's) killed: A watches another, loaded generations 8 9 after $after ms"
+# The median of the five lags: a loaded machine may slow one or two; a
+# 1 s poll passes this with a chance of 3% (3 of 5 uniform lags < 150).
+median=$(tr ' ' '\n' <<<"$lags $after" | sort -n | sed -n 3p)
+[ "$median" -lt 150 ] ||
+	itm_fail "the standby A lagged B by $lags $after ms (median $median; watch: < 150 ms)"
 itm_log "PASS (failover $ms ms)"
