@@ -63,6 +63,8 @@ struct etun_counters {
 	uint64_t conns_refused; /* not from the peer */
 	uint64_t connects, disconnects;
 	uint64_t reorder_late, reorder_gaps, reorder_overflow;
+	uint64_t reorder_wait_ms;     /* exit: the wait now (gauge) */
+	uint64_t no_room;	      /* entry: no connection had cwnd room */
 	uint64_t conns, conns_wanted; /* gauges */
 	uint64_t target_kbps, goodput_kbps, state, queue_bytes;
 	uint64_t target_bps, achieved_bps, pool_conns; /* for /metrics */
@@ -84,10 +86,12 @@ struct etun {
 	unsigned int interval_ms;
 	uint32_t sndbuf, unsent;
 	int skip_recovering; /* skip connections in loss recovery */
+	int cwnd_room;	     /* a connection with cwnd room first */
 	char cc[16];	     /* TCP_CONGESTION of the pool, "": default */
 	uint16_t mtu;
 	unsigned int ro_window;
-	uint32_t ro_bytes, ro_wait_us;
+	uint32_t ro_bytes, ro_wait_us, ro_wait_max_us;
+	uint32_t wait_sent_us; /* entry: the last reorder wait sent */
 	/* entry */
 	struct etun_entq *q;
 	struct etun_conn conns[ETUN_SLOTS];

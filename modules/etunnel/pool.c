@@ -132,6 +132,7 @@ conn_up(struct etun *t, struct etun_conn *c)
 	}
 	c->state = ETUN_CONN_UP;
 	c->backoff_ms = 0;
+	t->wait_sent_us = 0; /* a new exit, maybe: tell it the wait again */
 	*(c == &t->conns[ETUN_EXPRESS] ? &t->express_up : &t->up) += 1;
 	t->c.connects++;
 	itm_modify_fd(c->fd, ITM_FD_READ);
@@ -227,21 +228,17 @@ check_unsent(struct etun *t, struct etun_conn *c)
 	itm_modify_fd(c->fd, ITM_FD_READ | ITM_FD_WRITE);
 }
 
-/* Send one frame on @c: 1 when the socket took it (wholly, or the rest
- * kept in c->buf for later), 0 when it took nothing. */
+/* Write the frame @hdr + @pkt on @c: 1 when the socket took it (wholly,
+ * or the rest kept in c->buf for later), 0 when it took nothing. */
 static int
-conn_send(struct etun *t, struct etun_conn *c, const uint8_t *pkt, uint16_t len,
-	  enum etun_class cls)
+conn_write(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
+	   const uint8_t *pkt, uint16_t len)
 {
-	uint8_t hdr[ETUN_FRAME_HDR];
-	struct iovec iov[2] = { { hdr, sizeof(hdr) },
+	struct iovec iov[2] = { { (void *)(uintptr_t)hdr, ETUN_FRAME_HDR },
 				{ (void *)(uintptr_t)pkt, len } };
-	size_t total = sizeof(hdr) + len;
-	ssize_t n;
+	size_t total = ETUN_FRAME_HDR + len;
+	ssize_t n = writev(c->fd, iov, 2);
 
-	etun_frame_hdr(hdr, len, cls == ETUN_CLS_SHORT ? ETUN_F_SHORT : 0,
-		       t->seq[cls]);
-	n = writev(c->fd, iov, 2);
 	if (n <= 0) {
 		if (n < 0 && errno != EAGAIN)
 			conn_close(t, c, 1);
@@ -251,7 +248,7 @@ conn_send(struct etun *t, struct etun_conn *c, const uint8_t *pkt, uint16_t len,
 	}
 	c->written += (uint64_t)n;
 	if ((size_t)n < total) {
-		size_t h = sizeof(hdr), rest = total - (size_t)n;
+		size_t h = ETUN_FRAME_HDR, rest = total - (size_t)n;
 
 		if ((size_t)n < h) {
 			memcpy(c->buf, hdr + n, h - (size_t)n);
@@ -263,6 +260,21 @@ conn_send(struct etun *t, struct etun_conn *c, const uint8_t *pkt, uint16_t len,
 		c->off = 0;
 		itm_modify_fd(c->fd, ITM_FD_READ | ITM_FD_WRITE);
 	}
+	return 1;
+}
+
+/* Send one packet on @c as the next frame of @cls: 1 when the socket took
+ * it, 0 when it took nothing. */
+static int
+conn_send(struct etun *t, struct etun_conn *c, const uint8_t *pkt, uint16_t len,
+	  enum etun_class cls)
+{
+	uint8_t hdr[ETUN_FRAME_HDR];
+
+	etun_frame_hdr(hdr, len, cls == ETUN_CLS_SHORT ? ETUN_F_SHORT : 0,
+		       t->seq[cls]);
+	if (!conn_write(t, c, hdr, pkt, len))
+		return 0;
 	t->seq[cls]++;
 	t->c.frames_out++;
 	check_unsent(t, c);
@@ -276,25 +288,59 @@ conn_ready(const struct etun_conn *c)
 	       !c->recovering;
 }
 
-/* The connection for the next frame of @cls: the short class's own when
- * it is ready, else the next pool connection, round-robin, that is. */
+/* @c can put a frame on the wire now: not in loss recovery, fewer
+ * packets in flight than its congestion window, nothing unsent before. */
+static int
+conn_room(const struct etun_conn *c)
+{
+	struct tcp_info ti;
+	socklen_t l = sizeof(ti);
+	int unsent = 0;
+
+	return getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0 &&
+	       ti.tcpi_ca_state < TCP_CA_Recovery &&
+	       ti.tcpi_unacked < ti.tcpi_snd_cwnd &&
+	       ioctl(c->fd, SIOCOUTQNSD, &unsent) == 0 && unsent == 0;
+}
+
+/* The next pool connection, round-robin, that is ready (@room: and has
+ * cwnd room). */
 static struct etun_conn *
-pick(struct etun *t, enum etun_class cls)
+pick_rr(struct etun *t, int room)
 {
 	unsigned int n = t->wanted;
 
-	if (cls == ETUN_CLS_SHORT && t->express &&
-	    conn_ready(&t->conns[ETUN_EXPRESS]))
-		return &t->conns[ETUN_EXPRESS];
 	for (unsigned int k = 0; k < n; k++) {
 		unsigned int i = (t->rr + k) % n;
 
-		if (conn_ready(&t->conns[i])) {
+		if (conn_ready(&t->conns[i]) &&
+		    (!room || conn_room(&t->conns[i]))) {
 			t->rr = i + 1;
 			return &t->conns[i];
 		}
 	}
 	return NULL;
+}
+
+/* The connection for the next frame of @cls: the short class's own when
+ * it is ready, else (cwnd_room) the next pool connection that sends it at
+ * once, else the next that is ready: a frame parked behind a window waits
+ * for that connection's ACKs, and a loss there holds it a round trip or
+ * an RTO while the others' frames arrive. */
+static struct etun_conn *
+pick(struct etun *t, enum etun_class cls)
+{
+	struct etun_conn *c;
+
+	if (cls == ETUN_CLS_SHORT && t->express &&
+	    conn_ready(&t->conns[ETUN_EXPRESS]))
+		return &t->conns[ETUN_EXPRESS];
+	if (t->cwnd_room) {
+		if ((c = pick_rr(t, 1)) != NULL)
+			return c;
+		t->c.no_room++;
+	}
+	return pick_rr(t, 0);
 }
 
 static void
@@ -465,6 +511,48 @@ recheck_conns(struct etun *t)
 	}
 }
 
+/* How long a retransmission on a pool connection trails the frames of
+ * the others: the largest srtt + 4 rttvar of the pool (TCP_INFO), us. */
+static uint32_t
+pool_trail_us(const struct etun *t)
+{
+	uint32_t max = 0;
+
+	for (unsigned int i = 0; i < t->wanted; i++) {
+		const struct etun_conn *c = &t->conns[i];
+		struct tcp_info ti;
+		socklen_t l = sizeof(ti);
+
+		if (c->state == ETUN_CONN_UP &&
+		    getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0 &&
+		    ti.tcpi_rtt + 4 * ti.tcpi_rttvar > max)
+			max = ti.tcpi_rtt + 4 * ti.tcpi_rttvar;
+	}
+	return max;
+}
+
+/* Tell the exit how long to wait for a gap (a WAIT frame on the first
+ * connection free for it) when the estimate moved by an eighth. */
+static void
+send_wait(struct etun *t)
+{
+	uint32_t us = pool_trail_us(t), last = t->wait_sent_us;
+	uint8_t hdr[ETUN_FRAME_HDR];
+
+	if (us == 0 || (us > last - last / 8 && us < last + last / 8))
+		return;
+	etun_frame_hdr(hdr, 0, ETUN_F_WAIT, us);
+	for (unsigned int i = 0; i < t->wanted; i++) {
+		struct etun_conn *c = &t->conns[i];
+
+		if (c->state == ETUN_CONN_UP && c->len == 0) {
+			if (conn_write(t, c, hdr, hdr, 0))
+				t->wait_sent_us = us;
+			return;
+		}
+	}
+}
+
 void
 etun_pool_tick(struct etun *t)
 {
@@ -475,6 +563,8 @@ etun_pool_tick(struct etun *t)
 	if (now - t->last_tick_ms >= t->interval_ms)
 		control(t, now);
 	reconcile(t, now);
+	if (t->up)
+		send_wait(t);
 	if (t->up == 0) {
 		while (etun_entq_pkts(t->q)) {
 			etun_entq_pop(t->q);

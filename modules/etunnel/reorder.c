@@ -113,6 +113,12 @@ flush_all(struct etun_reorder *r)
 }
 
 void
+etun_reorder_set_wait(struct etun_reorder *r, uint32_t wait_us)
+{
+	r->wait_us = wait_us;
+}
+
+void
 etun_reorder_reset(struct etun_reorder *r)
 {
 	flush_all(r);

@@ -35,6 +35,8 @@ struct etun_reorder *etun_reorder_new(unsigned int window, uint32_t max_bytes,
 				      uint32_t wait_us, etun_deliver_cb cb,
 				      void *arg);
 void etun_reorder_free(struct etun_reorder *r);
+/* A new longest wait for a head gap (from the next gap on). */
+void etun_reorder_set_wait(struct etun_reorder *r, uint32_t wait_us);
 /* Forget the order (a new session at the entry): what is held leaves. */
 void etun_reorder_reset(struct etun_reorder *r);
 void etun_reorder_push(struct etun_reorder *r, uint32_t seq, uint8_t flags,

@@ -70,9 +70,18 @@ frame_bad(void **state)
 	etun_frame_hdr(buf, 19, 0, 1); /* shorter than an IP header */
 	assert_int_equal(etun_frame_parse(buf, sizeof(buf), &f, &used),
 			 ETUN_PARSE_BAD);
+	etun_frame_hdr(buf, 40, ETUN_F_WAIT, 1); /* WAIT with a packet */
+	assert_int_equal(etun_frame_parse(buf, sizeof(buf), &f, &used),
+			 ETUN_PARSE_BAD);
+	etun_frame_hdr(buf, 0, ETUN_F_WAIT | ETUN_F_HELLO, 1); /* both */
+	assert_int_equal(etun_frame_parse(buf, sizeof(buf), &f, &used),
+			 ETUN_PARSE_BAD);
 	etun_frame_hdr(buf, 0, ETUN_F_HELLO, 9);
 	assert_int_equal(etun_frame_parse(buf, 8, &f, &used), ETUN_PARSE_OK);
 	assert_int_equal(used, 8);
+	etun_frame_hdr(buf, 0, ETUN_F_WAIT, 120000); /* the wait, us */
+	assert_int_equal(etun_frame_parse(buf, 8, &f, &used), ETUN_PARSE_OK);
+	assert_int_equal(f.seq, 120000);
 }
 
 /* ---- reorder ---- */
@@ -146,6 +155,14 @@ reorder_wait_bounded(void **state)
 	assert_int_equal(etun_reorder_stats(r)->gaps, 1);
 	push(r, 1, 1100); /* the missing one, late */
 	assert_int_equal(g.n, 4);
+	/* A longer wait (the entry's WAIT frame): the next gap waits it. */
+	etun_reorder_set_wait(r, 5000);
+	push(r, 5, 2000);
+	etun_reorder_tick(r, 6000);
+	assert_int_equal(g.n, 4);
+	push(r, 4, 6500); /* in time: in order, not late */
+	assert_int_equal(g.n, 6);
+	assert_int_equal(etun_reorder_stats(r)->late, 1);
 	etun_reorder_free(r);
 }
 
@@ -378,6 +395,59 @@ ctrl_idle(void **state)
 	assert_int_equal(st, ETUN_ST_GROWING);
 }
 
+/* A demand-limited source on the parallel-TCP model: the pool carries
+ * min(demand, N C / (N + k)), backlogged when the demand is more. */
+static unsigned int
+run_demand(struct etun_ctrl *c, unsigned int n, double k, double demand,
+	   int steps, enum etun_state *st)
+{
+	for (int i = 0; i < steps; i++) {
+		double cap = n * 100e6 / (n + k);
+		struct etun_ctrl_in in = {
+			.conns = n,
+			.goodput_bps = (uint64_t)(demand < cap ? demand : cap),
+			.backlogged = demand > cap,
+		};
+
+		n = etun_ctrl_step(c, &in, st);
+	}
+	return n;
+}
+
+/* The user's demand falls below the target: the pool shrinks towards what
+ * the demand needs at the share last measured while backlogged (plus one),
+ * step-bounded, never below min_conns; the demand back: it grows again. */
+static void
+ctrl_demand_shrinks(void **state)
+{
+	struct etun_ctrl c = { .target_bps = 40000000,
+			       .min_conns = 2,
+			       .max_conns = 64,
+			       .band = 0.03 };
+	enum etun_state st;
+	unsigned int n, prev;
+
+	(void)state;
+	n = run_demand(&c, 1, 16, 1e9, 12, &st); /* k = 16: N* = 10.7 */
+	assert_in_range(n, 10, 12);
+	/* 10 Mbit/s at a share of 100 / (N + 16) = 3.7: 3 + 1 = 4. */
+	prev = n;
+	n = run_demand(&c, n, 16, 10e6, 1, &st);
+	assert_int_equal(st, ETUN_ST_IDLE);
+	assert_true(n < prev && n >= prev - prev / 4 - 1); /* step-bounded */
+	n = run_demand(&c, n, 16, 10e6, 8, &st);
+	assert_int_equal(st, ETUN_ST_IDLE);
+	assert_in_range(n, 4, 5);
+	/* The user flow stops: down to min_conns, not below. */
+	n = run_demand(&c, n, 16, 0, 8, &st);
+	assert_int_equal(n, 2);
+	assert_int_equal(st, ETUN_ST_IDLE);
+	/* Full demand again: back to the model's size. */
+	n = run_demand(&c, n, 16, 1e9, 12, &st);
+	assert_in_range(n, 10, 12);
+	assert_int_equal(st, ETUN_ST_HOLDING);
+}
+
 /* ---- segmentation ---- */
 
 struct segs {
@@ -476,6 +546,7 @@ main(void)
 		cmocka_unit_test(ctrl_converges),
 		cmocka_unit_test(ctrl_saturated),
 		cmocka_unit_test(ctrl_idle),
+		cmocka_unit_test(ctrl_demand_shrinks),
 		cmocka_unit_test(ctrl_step_response),
 		cmocka_unit_test(seg_gso),
 	};
