@@ -316,6 +316,7 @@ etun_exit_tick(struct etun *t)
 			etun_reorder_tick(t->ro[k], etun_now_us());
 	}
 	t->c.reorder_late = t->c.reorder_gaps = t->c.reorder_overflow = 0;
+	t->c.reorder_dups = 0;
 	for (int k = 0; k < ETUN_CLS_N; k++) {
 		const struct etun_reorder_stats *st =
 			etun_reorder_stats(t->ro[k]);
@@ -323,6 +324,7 @@ etun_exit_tick(struct etun *t)
 		t->c.reorder_late += st->late;
 		t->c.reorder_gaps += st->gaps;
 		t->c.reorder_overflow += st->overflow;
+		t->c.reorder_dups += st->dups;
 	}
 	t->c.conns = t->up;
 	t->c.state = (uint64_t)t->state;

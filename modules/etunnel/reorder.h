@@ -7,7 +7,9 @@
  * at the head is given up after wait_us, so one connection in loss
  * recovery holds the others back for at most that long (head-of-line
  * blocking).  A late packet (its seq already passed) is delivered at once:
- * the user's TCP copes with reordering better than with loss.  Slots keep
+ * the user's TCP copes with reordering better than with loss; a second
+ * copy of one delivered (the entry sends the frames of a stuck connection
+ * again) is dropped, within the last window of sequence numbers.  Slots keep
  * their buffers, so the steady state allocates nothing.  Pure code: time
  * is passed in, packets leave through a callback.
  */
@@ -24,7 +26,7 @@ struct etun_reorder_stats {
 	uint64_t late;	    /* arrived after their seq was passed */
 	uint64_t gaps;	    /* head gaps given up after the wait */
 	uint64_t overflow;  /* flushes forced by window or bytes */
-	uint64_t dups;	    /* a seq held already */
+	uint64_t dups;	    /* a seq held or delivered already */
 };
 
 struct etun_reorder;
