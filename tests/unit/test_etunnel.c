@@ -22,6 +22,7 @@
 #include "frame.h"
 #include "reorder.h"
 #include "seg.h"
+#include "sentlog.h"
 
 /* ---- frames ---- */
 
@@ -448,6 +449,89 @@ ctrl_demand_shrinks(void **state)
 	assert_int_equal(st, ETUN_ST_HOLDING);
 }
 
+/* ---- resend ---- */
+
+struct taken {
+	uint32_t seq[8];
+	unsigned int n, cap;
+};
+
+static int
+take_cb(const struct etun_sent *s, void *arg)
+{
+	struct taken *t = arg;
+
+	if (t->n == t->cap)
+		return 0;
+	t->seq[t->n++] = s->seq;
+	return 1;
+}
+
+/* The frames of a stuck connection not acknowledged go again, oldest
+ * first, each once; a closed connection's are forgotten; the ring keeps
+ * the newest. */
+static void
+sentlog_unacked(void **state)
+{
+	struct etun_sentlog *l = etun_sentlog_new(4, 100);
+	uint8_t pkt[100] = { 0 };
+	struct taken t = { .cap = 1 };
+
+	(void)state;
+	etun_sentlog_add(l, 0, 100, 10, 1, pkt, 92);  /* conn 0: 0..100 */
+	etun_sentlog_add(l, 1, 100, 11, 1, pkt, 92);  /* conn 1 */
+	etun_sentlog_add(l, 0, 200, 12, 1, pkt, 92);  /* conn 0: ..200 */
+	etun_sentlog_add(l, 0, 300, 13, 1, pkt, 92);  /* conn 0: ..300 */
+	etun_sentlog_add(l, 0, 400, 14, 1, pkt, 101); /* above the MTU */
+	/* conn 0 acked up to 100: 12 and 13 are held; one taker at a time */
+	assert_int_equal(etun_sentlog_unacked(l, 0, 100, take_cb, &t), 1);
+	t.cap = 8;
+	assert_int_equal(etun_sentlog_unacked(l, 0, 100, take_cb, &t), 1);
+	assert_int_equal(t.seq[0], 12);
+	assert_int_equal(t.seq[1], 13);
+	assert_int_equal(etun_sentlog_unacked(l, 0, 0, take_cb, &t), 1);
+	assert_int_equal(t.seq[2], 10); /* never twice: only 10 was left */
+	/* The ring holds 4: a fifth pushes out the oldest (10). */
+	etun_sentlog_add(l, 2, 50, 15, 1, pkt, 92);
+	etun_sentlog_forget(l, 1);
+	t.n = 0;
+	assert_int_equal(etun_sentlog_unacked(l, 1, 0, take_cb, &t), 0);
+	assert_int_equal(etun_sentlog_unacked(l, 2, 0, take_cb, &t), 1);
+	assert_int_equal(t.seq[0], 15);
+	etun_sentlog_free(l);
+}
+
+/* A second copy of a packet delivered already (the entry sent it again)
+ * is dropped and counted, held or passed; a late first copy is not. */
+static void
+reorder_drops_second_copy(void **state)
+{
+	struct got g = { 0 };
+	struct etun_reorder *r =
+		etun_reorder_new(16, 1 << 20, 1000, got_cb, &g);
+
+	(void)state;
+	push(r, 0, 0);
+	push(r, 2, 10);
+	push(r, 2, 11); /* held twice */
+	assert_int_equal(etun_reorder_stats(r)->dups, 1);
+	push(r, 1, 20); /* the copy of 1 fills the gap */
+	assert_int_equal(g.n, 3);
+	push(r, 1, 30); /* the original, after the copy: dropped */
+	push(r, 0, 31);
+	assert_int_equal(g.n, 3);
+	assert_int_equal(etun_reorder_stats(r)->dups, 3);
+	assert_int_equal(etun_reorder_stats(r)->late, 0);
+	push(r, 4, 40);
+	etun_reorder_tick(r, 2000); /* 3 given up */
+	push(r, 3, 2100);	    /* late: delivered once */
+	push(r, 3, 2200);
+	assert_int_equal(g.n, 5);
+	assert_int_equal(etun_reorder_stats(r)->late, 1);
+	assert_int_equal(etun_reorder_stats(r)->dups, 4);
+	etun_reorder_free(r);
+}
+
 /* ---- segmentation ---- */
 
 struct segs {
@@ -548,6 +632,8 @@ main(void)
 		cmocka_unit_test(ctrl_idle),
 		cmocka_unit_test(ctrl_demand_shrinks),
 		cmocka_unit_test(ctrl_step_response),
+		cmocka_unit_test(sentlog_unacked),
+		cmocka_unit_test(reorder_drops_second_copy),
 		cmocka_unit_test(seg_gso),
 	};
 
