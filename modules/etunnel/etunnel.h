@@ -105,6 +105,7 @@ struct etun {
 	struct etun_conn conns[ETUN_SLOTS];
 	int express; /* a connection of its own, TOS 0x10, for SHORT */
 	unsigned int wanted, up, rr;
+	uint64_t room_scan_us;		   /* no scan for cwnd room before */
 	unsigned int express_up;	   /* the short class's connection */
 	uint32_t seq[ETUN_CLS_N], session; /* one sequence per class */
 	uint64_t acked_closed; /* bytes of connections closed since */

@@ -34,7 +34,8 @@
 #define BACKOFF_MAX_MS	2000
 #define USER_TIMEOUT_MS 3000
 #define STUCK_MIN_MS	10
-#define DELACK_MS	40 /* the peer's delayed ACK, at most */
+#define ROOM_RESCAN_US	1000 /* after a scan found no cwnd room */
+#define DELACK_MS	40   /* the peer's delayed ACK, at most */
 
 static void conn_cb(int fd, unsigned int revents, void *arg);
 static void flush(struct etun *t);
@@ -346,10 +347,13 @@ pick(struct etun *t, enum etun_class cls)
 	if (cls == ETUN_CLS_SHORT && t->express &&
 	    conn_ready(&t->conns[ETUN_EXPRESS]))
 		return &t->conns[ETUN_EXPRESS];
-	if (t->cwnd_room) {
+	if (t->cwnd_room && etun_now_us() >= t->room_scan_us) {
 		if ((c = pick_rr(t, 1)) != NULL)
 			return c;
 		t->c.no_room++;
+		/* Windows open with ACKs: no new scan (two calls a
+		 * connection) for every packet of a full pool. */
+		t->room_scan_us = etun_now_us() + ROOM_RESCAN_US;
 	}
 	return pick_rr(t, 0);
 }
