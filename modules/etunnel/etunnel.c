@@ -62,7 +62,7 @@ static const struct itm_param_spec etun_params[] = {
 	{ "reorder_window", ITM_PARAM_UINT, "2048", 16, 65536, "reorder buffer, packets" },
 	{ "reorder_kb", ITM_PARAM_UINT, "8192", 64, 1048576, "reorder buffer, kB" },
 	{ "reorder_wait_ms", ITM_PARAM_UINT, "50", 1, 10000, "shortest wait for a missing packet" },
-	{ "reorder_wait_max_ms", ITM_PARAM_UINT, "150", 1, 10000, "longest wait for a missing packet (the entry's estimate within [reorder_wait_ms, this]; keep it below the users' RTO, 200 ms and more)" },
+	{ "reorder_wait_max_ms", ITM_PARAM_UINT, "100", 1, 10000, "longest wait for a missing packet (the entry's estimate within [reorder_wait_ms, this]; keep it below the users' RTO, 200 ms and more)" },
 	{ "mtu", ITM_PARAM_UINT, "1500", 576, 65535, "largest packet re-injected (larger TCP is segmented)" },
 	{ "priority", ITM_PARAM_INT, "0", -1000, 1000, "hook priority" },
 	{ .name = NULL }
