@@ -74,7 +74,7 @@ itm_log "tunnelled / plain: $(awk -v u="$user" -v p="$plain" 'BEGIN { printf "%.
 itm_wait_for 10 itm__dead "$ITM_LAST_PID"
 # The user's flow ended, the competitors go on: without demand the pool
 # shrinks (once no backlog was seen for 2 s), to min_conns + 1 at most.
-itm_wait_for 8 eval '[ "$(tunnel_state)" = "1 demand below target" ] ||
+itm_wait_for 12 eval '[ "$(tunnel_state)" = "1 demand below target" ] ||
 	[ "$(tunnel_state)" = "2 demand below target" ]'
 read -r idle state <<<"$(tunnel_state)"
 itm_log "user flow ended, competitors on: pool $idle ($state)"
