@@ -572,7 +572,8 @@ check_stuck(struct etun *t, struct etun_conn *c, uint64_t now)
 	if (outq == 0 || acked != c->acked_seen) {
 		c->acked_seen = acked;
 		c->progress_ms = now;
-		c->stuck = c->recovering = 0;
+		if (c->stuck) /* (recovering may be skip_recovering's too) */
+			c->stuck = c->recovering = 0;
 		return;
 	}
 	if (c->stuck || now - c->progress_ms < STUCK_MIN_MS ||
