@@ -9,6 +9,12 @@ set(ITM_ETUN_PURE ${ITM_ETUN_DIR}/frame.c ${ITM_ETUN_DIR}/reorder.c
 itm_unit_test(test_etunnel unit/test_etunnel.c ${ITM_ETUN_PURE} LIBS m)
 target_include_directories(test_etunnel PRIVATE ${ITM_ETUN_DIR})
 
+# The TLS layer with real OpenSSL over a socketpair.
+find_package(OpenSSL REQUIRED)
+itm_unit_test(test_etunnel_tls unit/test_etunnel_tls.c ${ITM_ETUN_DIR}/tls.c
+              LIBS OpenSSL::SSL OpenSSL::Crypto)
+target_include_directories(test_etunnel_tls PRIVATE ${ITM_ETUN_DIR})
+
 add_executable(fuzz_etunnel_replay fuzz/fuzz_etunnel.c fuzz/replay_main.c
                ${ITM_ETUN_PURE})
 target_include_directories(fuzz_etunnel_replay PRIVATE ${ITM_ETUN_DIR})
@@ -29,3 +35,4 @@ endif()
 itm_integ_test(etunnel_basic etunnel_basic.sh TIMEOUT 120)
 itm_integ_test(etunnel_topo etunnel_topo.sh TIMEOUT 180)
 itm_integ_test(etunnel_elastic etunnel_elastic.sh TIMEOUT 180)
+itm_integ_test(etunnel_tls etunnel_tls.sh TIMEOUT 120)

@@ -85,6 +85,9 @@ struct topo_tunnel {
 	uint64_t target_kbps;
 	uint32_t min_conns, max_conns; /* defaults 1, 16 */
 	uint32_t port;		       /* default 7800 */
+	/* mutual TLS on the pool: paths on the nodes (each end has its own
+	 * certificate at the same path); all NULL: no TLS */
+	const char *tls_ca, *tls_cert, *tls_key;
 	int line;
 };
 

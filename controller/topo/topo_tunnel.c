@@ -10,6 +10,9 @@
  *	    min_conns: 1               # default 1
  *	    max_conns: 32              # default 16
  *	    port: 7800                 # the exit's; default 7800
+ *	    tls: { ca: /etc/itm/tunnel-ca.pem,   # optional: mutual TLS,
+ *		   cert: /etc/itm/tunnel.pem,    # paths on the nodes (each
+ *		   key: /etc/itm/tunnel.key }    # end its own certificate)
  *
  * The walk checks each value; topo_tunnel_xref() then checks them against
  * the nodes (both ends exist and differ, have IPv4 underlay addresses, end
@@ -182,11 +185,69 @@ tun_port(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 	tun_uint(c, v, path, 65535, &((struct topo_tunnel *)obj)->port);
 }
 
+/* A file on the nodes: an absolute path, one word of at most 255 bytes
+ * (it travels as an etunnel parameter). */
+static int
+check_node_path(const char *s, char *why, size_t len)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+			n = 0;
+	if (s[0] == '/' && n > 1 && n <= 255)
+		return 0;
+	snprintf(why, len,
+		 "must be an absolute path on the nodes (printable, no "
+		 "spaces, at most 255 bytes)");
+	return -1;
+}
+
+static void
+tls_ca(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
+{
+	((struct topo_tunnel *)obj)->tls_ca =
+		topo_word(c, v, path, "a file path", check_node_path);
+}
+
+static void
+tls_cert(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
+{
+	((struct topo_tunnel *)obj)->tls_cert =
+		topo_word(c, v, path, "a file path", check_node_path);
+}
+
+static void
+tls_key(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
+{
+	((struct topo_tunnel *)obj)->tls_key =
+		topo_word(c, v, path, "a file path", check_node_path);
+}
+
+static const struct topo_field tls_fields[] = {
+	{ "ca", 1, tls_ca },
+	{ "cert", 1, tls_cert },
+	{ "key", 1, tls_key },
+};
+
+static void
+tun_tls(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
+{
+	if (v->type != YAML_MAPPING_NODE) {
+		topo_fault(c, topo_line(v),
+			   "%s: must be a mapping with ca, cert and key (files "
+			   "on the nodes), got %s",
+			   path, topo_kind(v));
+		return;
+	}
+	topo_walk_map(c, v, path, tls_fields, 3, obj);
+}
+
 static const struct topo_field tunnel_fields[] = {
 	{ "name", 1, tun_name },     { "between", 1, tun_between },
 	{ "match", 1, tun_match },   { "target", 1, tun_target },
 	{ "min_conns", 0, tun_min }, { "max_conns", 0, tun_max },
-	{ "port", 0, tun_port },
+	{ "port", 0, tun_port },     { "tls", 0, tun_tls },
 };
 
 void
@@ -351,6 +412,11 @@ end_params(struct topo_ctx *c, const struct topo_tunnel *t, int exit,
 	kv_set(c, &kv[n++], "port", uint_text(num, sizeof(num), t->port));
 	kv_set(c, &kv[n++], "max_conns",
 	       uint_text(num, sizeof(num), t->max_conns));
+	if (t->tls_ca && t->tls_cert && t->tls_key) {
+		kv_set(c, &kv[n++], "tls_ca", t->tls_ca);
+		kv_set(c, &kv[n++], "tls_cert", t->tls_cert);
+		kv_set(c, &kv[n++], "tls_key", t->tls_key);
+	}
 	if (exit)
 		return n;
 	kv_set(c, &kv[n++], "target",
@@ -368,7 +434,7 @@ place(struct topo_ctx *c, const struct topo_tunnel *t, int exit)
 	struct topo_kv *kv;
 
 	mods = topo_alloc(c, (n->n_modules + 1) * sizeof(*mods));
-	kv = topo_alloc(c, 8 * sizeof(*kv));
+	kv = topo_alloc(c, 11 * sizeof(*kv));
 	if (mods == NULL || kv == NULL)
 		return;
 	if (n->n_modules)

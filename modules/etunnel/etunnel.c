@@ -64,6 +64,9 @@ static const struct itm_param_spec etun_params[] = {
 	{ "reorder_wait_ms", ITM_PARAM_UINT, "50", 1, 10000, "shortest wait for a missing packet" },
 	{ "reorder_wait_max_ms", ITM_PARAM_UINT, "100", 1, 10000, "longest wait for a missing packet (the entry's estimate within [reorder_wait_ms, this]; keep it below the users' RTO, 200 ms and more)" },
 	{ "mtu", ITM_PARAM_UINT, "1500", 576, 65535, "largest packet re-injected (larger TCP is segmented)" },
+	{ "tls_ca", ITM_PARAM_STRING, "", 0, 255, "mutual TLS: the CA file (PEM) the peer's certificate must be signed by" },
+	{ "tls_cert", ITM_PARAM_STRING, "", 0, 255, "mutual TLS: this end's certificate (PEM)" },
+	{ "tls_key", ITM_PARAM_STRING, "", 0, 255, "mutual TLS: this end's private key (PEM)" },
 	{ "priority", ITM_PARAM_INT, "0", -1000, 1000, "hook priority" },
 	{ .name = NULL }
 };
@@ -221,6 +224,37 @@ check_cc(struct itm_module *m, const char *cc)
 	return rc;
 }
 
+/* Mutual TLS: tls_ca, tls_cert and tls_key all given, or none. */
+static int
+load_tls(struct itm_module *m, struct etun *t, const struct itm_params *p)
+{
+	static const char *const keys[3] = { "tls_ca", "tls_cert", "tls_key" };
+	const char *v[3];
+	int given = 0;
+	char why[512];
+
+	for (int i = 0; i < 3; i++)
+		given += (v[i] = itm_param_str(p, keys[i]))[0] != '\0';
+	if (given == 0)
+		return 0;
+	for (int i = 0; given < 3 && i < 3; i++)
+		if (v[i][0] == '\0') {
+			itm_module_error(m,
+					 "%s: missing; mutual TLS needs "
+					 "tls_ca, tls_cert and tls_key "
+					 "(all three or none)",
+					 keys[i]);
+			return -EINVAL;
+		}
+	t->tls = etun_tls_new(t->side == ETUN_EXIT, v[0], v[1], v[2], why,
+			      sizeof(why));
+	if (t->tls == NULL) {
+		itm_module_error(m, "%s", why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int
 load_config(struct itm_module *m, struct etun *t, const struct itm_params *p)
 {
@@ -262,7 +296,7 @@ load_config(struct itm_module *m, struct etun *t, const struct itm_params *p)
 	t->resend_frames = (unsigned int)itm_param_uint(p, "resend_frames");
 	t->express = itm_param_bool(p, "express");
 	snprintf(t->cc, sizeof(t->cc), "%s", itm_param_str(p, "cc"));
-	if ((rc = check_cc(m, t->cc)) < 0)
+	if ((rc = check_cc(m, t->cc)) < 0 || (rc = load_tls(m, t, p)) < 0)
 		return rc;
 	t->mtu = (uint16_t)itm_param_uint(p, "mtu");
 	t->ro_window = (unsigned int)itm_param_uint(p, "reorder_window");
@@ -385,6 +419,7 @@ register_counters(struct etun *t)
 		C(conns_refused), C(connects),
 		C(disconnects),	  C(reorder_late),
 		C(reorder_gaps),  C(reorder_overflow),
+		C(tls_refused),	  C(tls_write_waits),
 		C(no_room),	  C(reorder_wait_ms),
 		C(stuck),	  C(resent),
 		C(reorder_dups),
@@ -464,6 +499,7 @@ etun_free(struct etun *t)
 		etun_exit_stop(t);
 	}
 	etun_entq_free(t->q);
+	etun_tls_free(t->tls);
 	free(t);
 }
 
@@ -518,9 +554,9 @@ etun_load(struct itm_module *m, const struct itm_params *p)
 		etun_free(t); /* the host undoes what did register */
 		return rc;
 	}
-	itm_log(LOG_INFO, "etunnel %s: %s, peer %s port %u", t->name,
+	itm_log(LOG_INFO, "etunnel %s: %s, peer %s port %u%s", t->name,
 		t->side == ETUN_ENTRY ? "entry" : "exit", inet_ntoa(t->peer),
-		t->port);
+		t->port, t->tls ? ", mutual TLS" : "");
 	m->priv = t;
 	return 0;
 }

@@ -5,8 +5,9 @@
  * the packet callbacks), pool.c (the entry: the pool of connections to the
  * peer, spreading frames, the controller tick), exitp.c (the exit: the
  * listener that admits only the peer, frame reading, reorder, re-injection
- * by a raw socket).  The pure parts: frame.c, reorder.c, entq.c, ctrl.c,
- * seg.c.  Everything runs on the host's packet thread (callbacks, timers
+ * by a raw socket), tls.c (optional mutual TLS on the pool's connections:
+ * the OpenSSL state of each).  The pure parts: frame.c, reorder.c,
+ * entq.c, ctrl.c, seg.c.  Everything runs on the host's packet thread (callbacks, timers
  * and fd watches alike), so nothing here locks.
  */
 #ifndef ETUNNEL_H
@@ -22,6 +23,7 @@
 #include "frame.h"
 #include "reorder.h"
 #include "sentlog.h"
+#include "tls.h"
 
 #define ETUN_MAX_CONNS	  256
 #define ETUN_EXPRESS	  ETUN_MAX_CONNS /* slot of the short class's connection */
@@ -32,7 +34,12 @@
 
 enum etun_side { ETUN_ENTRY, ETUN_EXIT };
 
-enum etun_conn_state { ETUN_CONN_IDLE = 0, ETUN_CONN_CONNECTING, ETUN_CONN_UP };
+enum etun_conn_state {
+	ETUN_CONN_IDLE = 0,
+	ETUN_CONN_CONNECTING,
+	ETUN_CONN_HANDSHAKE, /* TLS (tls.c) */
+	ETUN_CONN_UP
+};
 
 struct etun;
 
@@ -50,6 +57,7 @@ struct etun_conn {
 	uint64_t acked_seen, progress_ms; /* entry: last ACK progress */
 	int stuck; /* entry: no progress: its frames were sent again */
 	uint32_t backoff_ms;
+	struct etun_tls_conn *tls; /* with mutual TLS, else NULL */
 };
 
 struct etun_counters {
@@ -64,7 +72,9 @@ struct etun_counters {
 	uint64_t frames_outside;	/* not for our prefixes: dropped */
 	uint64_t frames_bad;		/* broken streams closed */
 	uint64_t inject_errors;
-	uint64_t conns_refused; /* not from the peer */
+	uint64_t conns_refused;	  /* not from the peer */
+	uint64_t tls_refused;	  /* TLS handshake failed */
+	uint64_t tls_write_waits; /* a frame OpenSSL could not write at once */
 	uint64_t connects, disconnects;
 	uint64_t reorder_late, reorder_gaps, reorder_overflow;
 	uint64_t reorder_wait_ms; /* exit: the wait now (gauge) */
@@ -95,6 +105,7 @@ struct etun {
 	int cwnd_room;	     /* a connection with cwnd room first */
 	char cc[16];	     /* TCP_CONGESTION of the pool, "": default */
 	uint16_t mtu;
+	struct etun_tls *tls; /* mutual TLS on the pool, NULL: off */
 	unsigned int ro_window;
 	uint32_t ro_bytes, ro_wait_us, ro_wait_max_us;
 	uint32_t wait_sent_us;	   /* entry: the last reorder wait sent */

@@ -2,7 +2,9 @@
  * exitp.c - the tunnel exit: admit pool connections from the peer only,
  * read frames, put the packets back in order and re-inject them.
  *
- * A connection from any other address is reset at once and counted.  A
+ * A connection from any other address is reset at once and counted; with
+ * mutual TLS (tls.c) the peer's must also pass the handshake with a
+ * certificate signed by the tunnel's CA, or it is reset and counted.  A
  * broken stream (a bad header) closes its connection.  A packet whose
  * destination lies outside the tunnel's prefixes is dropped and counted:
  * the exit never becomes an open relay.  Packets leave through a raw
@@ -50,16 +52,39 @@ deliver(const uint8_t *pkt, uint16_t len, uint8_t flags, void *arg)
 		t->c.inject_errors++;
 }
 
+#define HANDSHAKE_MS 5000 /* a TLS handshake longer than this is dropped */
+
 static void
 exit_close(struct etun *t, struct etun_conn *c)
 {
 	itm_unregister_fd(c->fd);
+	etun_tls_conn_free(c->tls);
+	c->tls = NULL;
 	close(c->fd);
 	c->fd = -1;
+	if (c->state == ETUN_CONN_UP) {
+		t->up--;
+		t->c.disconnects++;
+	}
 	c->state = ETUN_CONN_IDLE;
 	c->len = c->off = 0;
-	t->up--;
-	t->c.disconnects++;
+}
+
+/* read(2), or SSL_read with TLS: bytes, 0 at the end, or -1 (errno). */
+static ssize_t
+exit_recv(struct etun_conn *c, void *buf, size_t len)
+{
+	int r;
+
+	if (c->tls == NULL)
+		return read(c->fd, buf, len);
+	r = etun_tls_read(c->tls, buf, len);
+	if (r > 0)
+		return r;
+	if (r == ETUN_TLS_CLOSED)
+		return 0;
+	errno = r == ETUN_TLS_ERROR ? EPROTO : EAGAIN;
+	return -1;
 }
 
 /* The entry's estimate of how long a retransmitted packet trails the
@@ -133,7 +158,7 @@ parse_frames(struct etun *t, struct etun_conn *c)
 static int
 exit_read(struct etun *t, struct etun_conn *c)
 {
-	ssize_t n = read(c->fd, c->buf + c->len, EXIT_BUF - c->len);
+	ssize_t n = exit_recv(c, c->buf + c->len, EXIT_BUF - c->len);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
@@ -154,6 +179,48 @@ exit_read(struct etun *t, struct etun_conn *c)
 	return 1;
 }
 
+/* A TLS handshake failed (or took too long): counted, logged with
+ * OpenSSL's reason (the first ten, then one in a hundred), closed: a
+ * failed handshake with FIN after OpenSSL's alert (a reset could
+ * discard the alert, and the entry would not learn why), one that took
+ * too long (@why given) with a reset. */
+static void
+tls_refuse(struct etun *t, struct etun_conn *c, const char *why)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	char buf[256];
+
+	if (t->c.tls_refused++ < 10 || t->c.tls_refused % 100 == 0)
+		itm_log(LOG_WARNING,
+			"etunnel %s: TLS from %s refused (%llu so far): %s",
+			t->name, inet_ntoa(t->peer),
+			(unsigned long long)t->c.tls_refused,
+			why ? why : etun_tls_why(c->tls, buf, sizeof(buf)));
+	if (why)
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	exit_close(t, c);
+}
+
+/* One step of the TLS handshake; the connection is up when it is done. */
+static void
+exit_handshake(struct etun *t, struct etun_conn *c)
+{
+	int r = etun_tls_handshake(c->tls);
+
+	if (r == 1) {
+		c->state = ETUN_CONN_UP;
+		t->up++;
+		t->c.connects++;
+		itm_modify_fd(c->fd, ITM_FD_READ);
+	} else if (r == ETUN_TLS_WANT_READ) {
+		itm_modify_fd(c->fd, ITM_FD_READ);
+	} else if (r == ETUN_TLS_WANT_WRITE) {
+		itm_modify_fd(c->fd, ITM_FD_READ | ITM_FD_WRITE);
+	} else {
+		tls_refuse(t, c, NULL);
+	}
+}
+
 static void
 exit_conn_cb(int fd, unsigned int revents, void *arg)
 {
@@ -161,7 +228,23 @@ exit_conn_cb(int fd, unsigned int revents, void *arg)
 
 	(void)fd;
 	(void)revents;
-	exit_read(c->t, c);
+	if (c->state == ETUN_CONN_HANDSHAKE) {
+		exit_handshake(c->t, c);
+		return;
+	}
+	/* OpenSSL may hold decrypted bytes the socket no longer signals */
+	while (exit_read(c->t, c) && c->tls && etun_tls_pending(c->tls) > 0)
+		;
+}
+
+/* Handshakes that did not end in time take a slot: reset them. */
+static void
+exit_handshake_timeouts(struct etun *t, uint64_t now)
+{
+	for (unsigned int i = 0; i <= t->ctrl.max_conns; i++)
+		if (t->conns[i].state == ETUN_CONN_HANDSHAKE &&
+		    now >= t->conns[i].retry_ms)
+			tls_refuse(t, &t->conns[i], "handshake timed out");
 }
 
 /* Read what every connection holds, so a gap is given up only for
@@ -201,6 +284,24 @@ free_slot(struct etun *t)
 	return NULL;
 }
 
+/* A connection from the peer: up, or first the TLS handshake. */
+static void
+admit(struct etun *t, struct etun_conn *c, int fd)
+{
+	c->fd = fd;
+	c->len = c->off = 0;
+	if (t->tls == NULL) {
+		c->state = ETUN_CONN_UP;
+		t->up++;
+		t->c.connects++;
+		return;
+	}
+	c->state = ETUN_CONN_HANDSHAKE;
+	c->retry_ms = etun_now_ms() + HANDSHAKE_MS;
+	if ((c->tls = etun_tls_conn_new(t->tls, fd)) == NULL)
+		tls_refuse(t, c, "no memory for a TLS session");
+}
+
 static void
 accept_cb(int lfd, unsigned int revents, void *arg)
 {
@@ -222,11 +323,7 @@ accept_cb(int lfd, unsigned int revents, void *arg)
 			   0) {
 			close(fd);
 		} else {
-			c->fd = fd;
-			c->state = ETUN_CONN_UP;
-			c->len = c->off = 0;
-			t->up++;
-			t->c.connects++;
+			admit(t, c, fd);
 		}
 		l = sizeof(from);
 	}
@@ -326,6 +423,8 @@ etun_exit_tick(struct etun *t)
 		t->c.reorder_overflow += st->overflow;
 		t->c.reorder_dups += st->dups;
 	}
+	if (t->tls)
+		exit_handshake_timeouts(t, now);
 	t->c.conns = t->up;
 	t->c.state = (uint64_t)t->state;
 	if (now - t->last_tick_ms >= t->interval_ms) {

@@ -36,6 +36,7 @@
 #define STUCK_MIN_MS	10
 #define ROOM_RESCAN_US	1000 /* after a scan found no cwnd room */
 #define DELACK_MS	40   /* the peer's delayed ACK, at most */
+#define HANDSHAKE_MS	5000 /* a TLS handshake longer than this fails */
 
 static void conn_cb(int fd, unsigned int revents, void *arg);
 static void flush(struct etun *t);
@@ -99,6 +100,8 @@ conn_close(struct etun *t, struct etun_conn *c, int lost)
 	if (c->state == ETUN_CONN_IDLE)
 		return;
 	itm_unregister_fd(c->fd);
+	etun_tls_conn_free(c->tls);
+	c->tls = NULL;
 	close(c->fd);
 	if (c->state == ETUN_CONN_UP) {
 		*(c == &t->conns[ETUN_EXPRESS] ? &t->express_up : &t->up) -= 1;
@@ -124,19 +127,98 @@ conn_close(struct etun *t, struct etun_conn *c, int lost)
 	}
 }
 
+/* write(2), or SSL_write with TLS (all of @len or nothing: -1 and
+ * EAGAIN while OpenSSL holds part of it; call again with the same
+ * bytes).  c->written counts the bytes the socket took. */
+static ssize_t
+conn_put(struct etun_conn *c, const void *buf, size_t len)
+{
+	ssize_t n;
+	int r;
+
+	if (c->tls == NULL) {
+		if ((n = write(c->fd, buf, len)) > 0)
+			c->written += (uint64_t)n;
+		return n;
+	}
+	r = etun_tls_write(c->tls, buf, len);
+	c->written = etun_tls_wire_written(c->tls);
+	if (r > 0)
+		return r;
+	errno = r == ETUN_TLS_ERROR ? EPROTO : EAGAIN;
+	return -1;
+}
+
+/* A TLS failure at the entry: counted, logged with OpenSSL's reason (or
+ * @why; the first ten, then one in a hundred), retried with the
+ * backoff. */
+static void
+tls_refused(struct etun *t, struct etun_conn *c, const char *why)
+{
+	char buf[256];
+
+	if (t->c.tls_refused++ < 10 || t->c.tls_refused % 100 == 0)
+		itm_log(LOG_WARNING,
+			"etunnel %s: TLS with %s:%u failed (%llu so far): %s",
+			t->name, inet_ntoa(t->peer), t->port,
+			(unsigned long long)t->c.tls_refused,
+			why ? why : etun_tls_why(c->tls, buf, sizeof(buf)));
+	conn_close(t, c, 1);
+}
+
+static void conn_established(struct etun *t, struct etun_conn *c);
+
+/* One step of the TLS handshake; up when it is done. */
+static void
+conn_handshake(struct etun *t, struct etun_conn *c)
+{
+	int r = etun_tls_handshake(c->tls);
+
+	if (r == 1)
+		conn_established(t, c);
+	else if (r == ETUN_TLS_WANT_READ)
+		itm_modify_fd(c->fd, ITM_FD_READ);
+	else if (r == ETUN_TLS_WANT_WRITE)
+		itm_modify_fd(c->fd, ITM_FD_READ | ITM_FD_WRITE);
+	else
+		tls_refused(t, c, NULL);
+}
+
+/* The TCP connect ended: up, or first the TLS handshake. */
 static void
 conn_up(struct etun *t, struct etun_conn *c)
 {
-	uint8_t hello[ETUN_FRAME_HDR];
 	int err = 0;
 	socklen_t l = sizeof(err);
 
-	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0 || err ||
-	    (etun_frame_hdr(hello, 0, ETUN_F_HELLO, t->session),
-	     write(c->fd, hello, sizeof(hello)) != (ssize_t)sizeof(hello))) {
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0 || err) {
 		conn_close(t, c, 1);
 		return;
 	}
+	if (t->tls == NULL) {
+		conn_established(t, c);
+		return;
+	}
+	if ((c->tls = etun_tls_conn_new(t->tls, c->fd)) == NULL) {
+		conn_close(t, c, 1);
+		return;
+	}
+	c->state = ETUN_CONN_HANDSHAKE;
+	c->retry_ms = etun_now_ms() + HANDSHAKE_MS; /* its deadline */
+	conn_handshake(t, c);
+}
+
+static void
+conn_established(struct etun *t, struct etun_conn *c)
+{
+	uint8_t hello[ETUN_FRAME_HDR];
+
+	etun_frame_hdr(hello, 0, ETUN_F_HELLO, t->session);
+	if (conn_put(c, hello, sizeof(hello)) != (ssize_t)sizeof(hello)) {
+		conn_close(t, c, 1);
+		return;
+	}
+	c->written = 0; /* the hello is not the users' */
 	c->state = ETUN_CONN_UP;
 	c->backoff_ms = 0;
 	c->progress_ms = etun_now_ms();
@@ -154,12 +236,11 @@ static int
 conn_drain(struct etun *t, struct etun_conn *c)
 {
 	while (c->off < c->len) {
-		ssize_t n = write(c->fd, c->buf + c->off, c->len - c->off);
+		ssize_t n = conn_put(c, c->buf + c->off, c->len - c->off);
 
 		if (n < 0)
 			return errno == EAGAIN ? 0 : (conn_close(t, c, 1), 0);
 		c->off += (uint32_t)n;
-		c->written += (uint64_t)n;
 	}
 	c->off = c->len = 0;
 	itm_modify_fd(c->fd, ITM_FD_READ);
@@ -171,8 +252,17 @@ static void
 conn_read(struct etun *t, struct etun_conn *c)
 {
 	uint8_t junk[256];
-	ssize_t n = read(c->fd, junk, sizeof(junk));
+	ssize_t n;
 
+	if (c->tls) {
+		n = etun_tls_read(c->tls, junk, sizeof(junk));
+		if (n == ETUN_TLS_ERROR || n == ETUN_TLS_CLOSED)
+			n = 0; /* the handshake admitted us: a loss */
+		else if (n < 0)
+			errno = EAGAIN;
+	} else {
+		n = read(c->fd, junk, sizeof(junk));
+	}
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		if (t->up == 1)
 			itm_log(LOG_WARNING,
@@ -192,6 +282,8 @@ conn_cb(int fd, unsigned int revents, void *arg)
 	(void)fd;
 	if (c->state == ETUN_CONN_CONNECTING) {
 		conn_up(t, c);
+	} else if (c->state == ETUN_CONN_HANDSHAKE) {
+		conn_handshake(t, c);
 	} else {
 		if (revents & (ITM_FD_READ | ITM_FD_ERROR))
 			conn_read(t, c);
@@ -236,18 +328,42 @@ check_unsent(struct etun *t, struct etun_conn *c)
 	itm_modify_fd(c->fd, ITM_FD_READ | ITM_FD_WRITE);
 }
 
-/* Write the frame @hdr + @pkt on @c: 1 when the socket took it (wholly,
- * or the rest kept in c->buf for later), 0 when it took nothing. */
+/* Write the frame @hdr + @pkt through TLS: built in c->buf, which keeps
+ * it until SSL_write took all of it (OpenSSL may hold a record of it
+ * half sent: c->len stays set, the connection counts as full and the
+ * writable fd drains it; the frame is never dropped nor sent twice).
+ * 1 when taken, 0 when the connection broke. */
+static int
+conn_send_tls(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
+	      const uint8_t *pkt, uint16_t len)
+{
+	memcpy(c->buf, hdr, ETUN_FRAME_HDR);
+	memcpy(c->buf + ETUN_FRAME_HDR, pkt, len);
+	c->len = ETUN_FRAME_HDR + (uint32_t)len;
+	c->off = 0;
+	if (!conn_drain(t, c)) {
+		if (c->state != ETUN_CONN_UP)
+			return 0;
+		t->c.tls_write_waits++;
+		itm_modify_fd(c->fd, ITM_FD_READ | ITM_FD_WRITE);
+	}
+	return 1;
+}
+
+/* Write the frame @hdr + @pkt: 1 when the socket (or OpenSSL) took it
+ * (wholly, or the rest kept in c->buf for later), 0 when nothing. */
 static int
 conn_write(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
 	   const uint8_t *pkt, uint16_t len)
 {
 	struct iovec iov[2] = { { (void *)(uintptr_t)hdr, ETUN_FRAME_HDR },
 				{ (void *)(uintptr_t)pkt, len } };
-	size_t total = ETUN_FRAME_HDR + len;
-	ssize_t n = writev(c->fd, iov, 2);
+	size_t h = ETUN_FRAME_HDR, total = h + len, rest;
+	ssize_t n;
 
-	if (n <= 0) {
+	if (c->tls)
+		return conn_send_tls(t, c, hdr, pkt, len);
+	if ((n = writev(c->fd, iov, 2)) <= 0) {
 		if (n < 0 && errno != EAGAIN)
 			conn_close(t, c, 1);
 		else
@@ -255,24 +371,23 @@ conn_write(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
 		return 0;
 	}
 	c->written += (uint64_t)n;
-	if ((size_t)n < total) {
-		size_t h = ETUN_FRAME_HDR, rest = total - (size_t)n;
-
-		if ((size_t)n < h) {
-			memcpy(c->buf, hdr + n, h - (size_t)n);
-			memcpy(c->buf + (h - (size_t)n), pkt, len);
-		} else {
-			memcpy(c->buf, pkt + ((size_t)n - h), rest);
-		}
-		c->len = (uint32_t)rest;
-		c->off = 0;
-		itm_modify_fd(c->fd, ITM_FD_READ | ITM_FD_WRITE);
+	if ((size_t)n == total)
+		return 1;
+	rest = total - (size_t)n;
+	if ((size_t)n < h) {
+		memcpy(c->buf, hdr + n, h - (size_t)n);
+		memcpy(c->buf + (h - (size_t)n), pkt, len);
+	} else {
+		memcpy(c->buf, pkt + ((size_t)n - h), rest);
 	}
+	c->len = (uint32_t)rest;
+	c->off = 0;
+	itm_modify_fd(c->fd, ITM_FD_READ | ITM_FD_WRITE);
 	return 1;
 }
 
-/* Send one packet on @c as the next frame of @cls: 1 when the socket took
- * it, 0 when it took nothing. */
+/* Send one packet on @c as the next frame of @cls: 1 when the socket (or
+ * OpenSSL) took it, 0 when it took nothing. */
 static int
 conn_send(struct etun *t, struct etun_conn *c, const uint8_t *pkt, uint16_t len,
 	  enum etun_class cls)
@@ -513,6 +628,9 @@ recheck_conns(struct etun *t)
 		struct etun_conn *c = &t->conns[i];
 		int unsent = 0;
 
+		if (c->state == ETUN_CONN_HANDSHAKE &&
+		    etun_now_ms() >= c->retry_ms)
+			tls_refused(t, c, "handshake timed out");
 		if (c->state != ETUN_CONN_UP) {
 			c->recovering = c->full = 0;
 			continue;

@@ -9,10 +9,12 @@
 #  - a bad declaration is refused with line and field, nothing stored,
 #    the tunnel runs on
 #  - a later generation changes the tunnel (reloaded with the new target),
-#    another removes it (unloaded on both ends)
+#    one adds tls: (both ends reloaded with the paths, the pool up under
+#    mutual TLS, a transfer intact), another removes it (unloaded on both
+#    ends)
 . "$(dirname "$0")/lib.sh"
 itm_init etunnel_topo
-itm__need python3 sha256sum
+itm__need python3 sha256sum openssl
 
 LAB_SH="$ITM_SRC/deploy/lab/lab.sh"
 DATA="$ITM_SRC/tests/data/etunnel"
@@ -79,9 +81,13 @@ n=$(ctl -o json tunnels et3 | python3 -c 'import json, sys
 print(sum(len(n["tunnels"]) for n in json.load(sys.stdin)["nodes"]))')
 itm_assert_eq "$n" 1 "tunnels of et3 alone (json)"
 
-# A transfer et1 -> et3's overlay address, through the tunnel.
-head -c 3000000 /dev/urandom >"$ITM_TMP/blob"
-lab exec et3 python3 -c '
+# transfer: 3 MB et1 -> et3's overlay address, through the tunnel,
+# compared by SHA-256.
+transfer() {
+	local out0 SRV
+	out0=$(counter et3 bytes_out)
+	head -c 3000000 /dev/urandom >"$ITM_TMP/blob"
+	lab exec et3 python3 -c '
 import hashlib, socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("10.63.1.3", 5263)); s.listen(1)
@@ -91,18 +97,22 @@ while True:
     if not b: break
     h.update(b)
 open(sys.argv[1], "w").write(h.hexdigest() + "\n")' "$ITM_TMP/got.sha" &
-SRV=$!
-itm_wait_for 5 lab exec et3 sh -c "ss -Hltn | grep -q ':5263 '" ||
-	fail "sink did not start in et3"
-lab exec et1 python3 -c '
+	SRV=$!
+	itm_wait_for 5 lab exec et3 sh -c "ss -Hltn | grep -q ':5263 '" ||
+		fail "sink did not start in et3"
+	lab exec et1 python3 -c '
 import socket, sys
 s = socket.create_connection(("10.63.1.3", 5263), timeout=20)
 s.sendall(open(sys.argv[1], "rb").read()); s.close()' "$ITM_TMP/blob" ||
-	fail "transfer et1 -> et3 failed"
-wait "$SRV" || fail "sink failed"
-itm_assert_eq "$(cat "$ITM_TMP/got.sha")" "$(sha256sum <"$ITM_TMP/blob" | cut -d' ' -f1)" \
-	"SHA-256 of 3 MB et1 -> et3"
-itm_assert_ge "$(counter et3 bytes_out)" 3000000 "bytes re-injected by et3"
+		fail "transfer et1 -> et3 failed"
+	wait "$SRV" || fail "sink failed"
+	itm_assert_eq "$(cat "$ITM_TMP/got.sha")" \
+		"$(sha256sum <"$ITM_TMP/blob" | cut -d' ' -f1)" \
+		"SHA-256 of 3 MB et1 -> et3 ($1)"
+	itm_assert_ge "$(($(counter et3 bytes_out) - out0))" 3000000 \
+		"bytes re-injected by et3 ($1)"
+}
+transfer "plain"
 
 # A bad declaration: refused with line and field, nothing stored.
 gens() { ctl -o json topology history | python3 -c 'import json, sys
@@ -121,6 +131,31 @@ ctl topology apply "$DATA/topo-changed.yaml" >"$ITM_TMP/apply2.out" 2>&1 ||
 [[ " $(params et1) " == *" target=30000 "* ]] || fail "et1 not reloaded: $(params et1)"
 itm_wait_for 10 eval '[ "$(counter et1 conns)" -ge 3 ]' ||
 	fail "pool of the changed tunnel: conns=$(counter et1 conns)"
+# tls: in a later generation: both ends reloaded with the paths (one
+# filesystem here: the same certificate for both), the pool comes up
+# under TLS, the transfer still arrives intact.
+P=$ITM_TMP/pki
+mkdir -p "$P"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$P/ca.key" -out "$P/ca.pem" -subj /CN=ca -days 2 2>/dev/null &&
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$P/t.key" -out "$P/t.csr" -subj /CN=et 2>/dev/null &&
+openssl x509 -req -in "$P/t.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" \
+	-CAcreateserial -days 2 -out "$P/t.pem" 2>/dev/null || fail "openssl"
+{ cat "$DATA/topo-changed.yaml"
+  echo "    tls: { ca: $P/ca.pem, cert: $P/t.pem, key: $P/t.key }"; } \
+	>"$ITM_TMP/topo-tls.yaml"
+ctl topology apply "$ITM_TMP/topo-tls.yaml" >"$ITM_TMP/apply-tls.out" 2>&1 ||
+	fail "apply topo-tls: $(cat "$ITM_TMP/apply-tls.out")"
+for n in et1 et3; do
+	[[ " $(params $n) " == *" tls_ca=$P/ca.pem tls_cert=$P/t.pem tls_key=$P/t.key "* ]] ||
+		fail "$n not reloaded with TLS: $(params $n)"
+done
+itm_wait_for 10 eval '[ "$(counter et1 conns)" -ge 3 ]' ||
+	fail "pool under TLS: conns=$(counter et1 conns), tls_refused=$(counter et1 tls_refused)"
+transfer "TLS"
+itm_assert_eq "$(counter et3 tls_refused)" 0 "TLS refusals at et3"
+
 ctl topology apply "$DATA/topo-none.yaml" >"$ITM_TMP/apply3.out" 2>&1 ||
 	fail "apply topo-none: $(cat "$ITM_TMP/apply3.out")"
 itm_assert_eq "$(params et1)" absent "etunnel on et1 after the tunnel is removed"

@@ -662,6 +662,34 @@ tunnel_places_module(void **state)
 	topo_config_free(cfg);
 }
 
+/* tls: goes to both ends as tls_ca, tls_cert, tls_key (the same paths:
+ * each node has its own certificate there); without it, no tls_ param. */
+static void
+tunnel_tls_params(void **state)
+{
+	char yaml[sizeof(tunnels_yaml) + 128];
+	struct topo_config *cfg;
+	const struct topo_module *m;
+
+	(void)state;
+	snprintf(yaml, sizeof(yaml), "%s%s", tunnels_yaml,
+		 "    tls: { ca: /etc/itm/ca.pem, cert: /etc/itm/t.pem,\n"
+		 "           key: /etc/itm/t.key }\n");
+	cfg = parse_ok(yaml);
+	for (int i = 0; i < 2; i++) {
+		m = topo_node_find(cfg, i ? "n3" : "n1")->modules;
+		m += i; /* n3 lists qosmod first */
+		assert_string_equal(m->name, "etunnel");
+		assert_string_equal(param(m, "tls_ca"), "/etc/itm/ca.pem");
+		assert_string_equal(param(m, "tls_cert"), "/etc/itm/t.pem");
+		assert_string_equal(param(m, "tls_key"), "/etc/itm/t.key");
+	}
+	topo_config_free(cfg);
+	cfg = parse_ok(tunnels_yaml);
+	assert_null(param(&topo_node_find(cfg, "n1")->modules[0], "tls_ca"));
+	topo_config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -684,6 +712,7 @@ main(void)
 		cmocka_unit_test(check_names),
 		cmocka_unit_test(diff_lines),
 		cmocka_unit_test(tunnel_places_module),
+		cmocka_unit_test(tunnel_tls_params),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,56 @@
+/*
+ * tls.h - mutual TLS on the elastic tunnel's pool connections (optional:
+ * params tls_ca, tls_cert, tls_key).  OpenSSL in non-blocking mode on the
+ * agent's loop, TLS 1.3 only; the exit requires a client certificate
+ * signed by the CA, the entry verifies the exit's.  This layer owns the
+ * OpenSSL state; pool.c and exitp.c call it at connect/accept, write,
+ * read and close, and keep their frames and counters.
+ */
+#ifndef ETUNNEL_TLS_H
+#define ETUNNEL_TLS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct etun_tls;      /* one tunnel end's context (CA, cert, key) */
+struct etun_tls_conn; /* one pool connection's TLS session */
+
+/* Results of the calls below that can wait on the socket. */
+#define ETUN_TLS_WANT_READ  (-1) /* call again when the fd is readable */
+#define ETUN_TLS_WANT_WRITE (-2) /* call again when it is writable */
+#define ETUN_TLS_ERROR	    (-3) /* broken: close (reason in ..._why) */
+#define ETUN_TLS_CLOSED	    (-4) /* the peer closed */
+
+/* A context for @server (the exit) or the entry; NULL and @why filled
+ * (OpenSSL's reason) when a file cannot be used. */
+struct etun_tls *etun_tls_new(int server, const char *ca, const char *cert,
+			      const char *key, char *why, size_t whylen);
+void etun_tls_free(struct etun_tls *tls);
+
+/* A session on the connected (or accepted) non-blocking socket @fd. */
+struct etun_tls_conn *etun_tls_conn_new(struct etun_tls *tls, int fd);
+void etun_tls_conn_free(struct etun_tls_conn *tc);
+
+/* One step of the handshake: 1 done, or ETUN_TLS_WANT_* / _ERROR. */
+int etun_tls_handshake(struct etun_tls_conn *tc);
+
+/* SSL_write of the whole of @buf: @len when done, else ETUN_TLS_WANT_*
+ * (call again with the same bytes: OpenSSL may hold a record of them
+ * half sent) or ETUN_TLS_ERROR. */
+int etun_tls_write(struct etun_tls_conn *tc, const void *buf, size_t len);
+
+/* SSL_read: bytes read (> 0), or ETUN_TLS_WANT_* / _CLOSED / _ERROR. */
+int etun_tls_read(struct etun_tls_conn *tc, void *buf, size_t len);
+
+/* Decrypted bytes OpenSSL holds that the next read returns at once. */
+int etun_tls_pending(const struct etun_tls_conn *tc);
+
+/* Bytes written to the socket since the handshake ended (records,
+ * headers and tags included), as the kernel's SIOCOUTQ counts them. */
+uint64_t etun_tls_wire_written(const struct etun_tls_conn *tc);
+
+/* Why @tc failed, in words: OpenSSL's reason, and the certificate
+ * check's when it failed. */
+const char *etun_tls_why(struct etun_tls_conn *tc, char *buf, size_t len);
+
+#endif

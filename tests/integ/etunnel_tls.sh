@@ -1,0 +1,177 @@
+#!/bin/bash
+# etunnel_tls: mutual TLS on the elastic tunnel's pool.  Certificates are
+# made here with openssl (a CA, the exit's, the entry's; a second CA and
+# a client certificate of it).  A transfer through the TLS pool arrives
+# intact (SHA-256), every frame once even when SSL_write had to wait
+# (small send buffers), and the router sees none of its plaintext on the
+# pool port (while h2 does); from the peer's own address, a client with a
+# certificate of another CA, one with none and one offering TLS 1.2 are
+# refused at the exit and counted; an entry with the wrong certificate is
+# refused (counted and logged with OpenSSL's reason at both ends) and
+# traffic fails open; a half-given TLS parameter set, or a file that is not a key, is refused
+# at load with the parameter named; a handshake that does not end in 5 s
+# is given up at either end.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/etun_lib.sh"
+itm__need python3 curl iptables sha256sum openssl tcpdump grep seq ss
+itm_init etunnel_tls
+etun_topo
+
+# mkcert NAME CA: an EC key and a certificate NAME.pem signed by CA (a
+# self-signed CA when CA is -).
+P=$ITM_TMP/pki
+mkdir -p "$P"
+mkcert() {
+	local sign=()
+	[ "$2" = - ] && sign=(-x509) || sign=()
+	openssl req "${sign[@]}" -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		-nodes -keyout "$P/$1.key" -subj "/CN=$1" -days 2 \
+		-out "$P/$1.$([ "$2" = - ] && echo pem || echo csr)" 2>/dev/null ||
+		itm_fail "openssl req $1"
+	[ "$2" = - ] && return 0
+	openssl x509 -req -in "$P/$1.csr" -CA "$P/$2.pem" -CAkey "$P/$2.key" \
+		-CAcreateserial -days 2 -out "$P/$1.pem" 2>/dev/null ||
+		itm_fail "openssl x509 $1"
+}
+mkcert ca -
+mkcert exit ca
+mkcert entry ca
+mkcert rogueca -
+mkcert rogue rogueca
+tls() { echo "tls_ca=$P/ca.pem" "tls_cert=$P/$1.pem" "tls_key=$P/$1.key"; }
+
+itm_agent_start n1 n1
+itm_agent_start n3 n3
+
+# Half-given sets and a bad key: refused at load, the parameter named.
+out=$(itm_ctl n3 n3 module load etunnel side=exit "peer_addr=$ETUN_N1" \
+	"dst=$ETUN_DST" "tls_ca=$P/ca.pem" "tls_cert=$P/exit.pem" 2>&1) &&
+	itm_fail "a TLS set without tls_key was loaded"
+itm_assert_match "$out" "tls_key: missing.*all three or none" "error without tls_key"
+out=$(itm_ctl n1 n1 module load etunnel side=entry "peer_addr=$ETUN_N3" \
+	"dst=$ETUN_DST" "tls_key=$P/entry.key" 2>&1) &&
+	itm_fail "a TLS set of tls_key alone was loaded"
+itm_assert_match "$out" "tls_ca: missing" "error with tls_key alone"
+out=$(itm_ctl n3 n3 module load etunnel side=exit "peer_addr=$ETUN_N1" \
+	"dst=$ETUN_DST" "tls_ca=$P/ca.pem" "tls_cert=$P/exit.pem" \
+	"tls_key=$P/exit.pem" 2>&1) && itm_fail "a certificate as key was loaded"
+itm_assert_match "$out" "tls_key '.*exit.pem'" "error with a bad key"
+itm_ctl n3 n3 stats --module etunnel >/dev/null 2>&1 &&
+	itm_fail "etunnel is loaded on n3 after the refusals"
+
+etun_exit max_conns=8 $(tls exit)
+etun_entry min_conns=4 max_conns=4 sndbuf_kb=4 $(tls entry)
+itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" = 4 ]' ||
+	itm_fail "the TLS pool did not come up: conns=$(etun_counter n1 conns)" \
+		"tls_refused=$(etun_counter n1 tls_refused)"
+itm_assert_eq "$(etun_counter n3 tls_refused)" 0 "TLS refusals of the right entry"
+
+# A file of a known text, fetched by h2 through the pool; the router's
+# link to the exit (the pool port) and h2 are captured meanwhile.
+mkdir -p "$ITM_TMP/www"
+MARK=ETLS-PLAINTEXT-MARKER
+seq -f "$MARK-%08g" 150000 >"$ITM_TMP/www/f1"
+itm_bg h1 --name http python3 -m http.server -b "$ETUN_H1" -d "$ITM_TMP/www" 8080
+itm_wait_for 10 itm_exec h2 curl -sfo /dev/null "http://$ETUN_H1:8080/" ||
+	itm_fail "http server not reachable"
+itm_capture r "$ETUN_R_DEV_N3" "tcp port 7800" 3000
+cap_pool=$ITM_PCAP pid_pool=$ITM_CAP_PID
+itm_capture h2 any "tcp port 8080" 500
+cap_h2=$ITM_PCAP pid_h2=$ITM_CAP_PID
+plain0=$(etun_plain_pkts)
+itm_exec h2 curl -sf --max-time 30 -o "$ITM_TMP/got1" "http://$ETUN_H1:8080/f1" ||
+	itm_fail "download through the TLS pool failed"
+itm_capture_wait 5 "$pid_pool"
+itm_capture_wait 5 "$pid_h2"
+itm_assert_eq "$(sha256sum <"$ITM_TMP/got1")" "$(sha256sum <"$ITM_TMP/www/f1")" \
+	"SHA-256 through the TLS pool"
+itm_assert_le "$(($(etun_plain_pkts) - plain0))" 0 "packets h1 -> h2 outside the pool"
+n_pool=$(tcpdump -r "$cap_pool" -n 2>/dev/null | wc -l)
+itm_assert_ge "$n_pool" 1000 "pool packets captured at r"
+itm_assert_eq "$(grep -a -o "$MARK" "$cap_pool" | wc -l)" 0 \
+	"plaintext '$MARK' on the pool port at r"
+itm_assert_ge "$(grep -a -o "$MARK" "$cap_h2" | wc -l)" 100 \
+	"'$MARK' seen in clear at h2 (the capture can see it)"
+itm_assert_ge "$(etun_counter n3 frames_in)" 3000 "frames read by the exit"
+# The entry's 4 kB send buffers make SSL_write wait for the socket
+# (OpenSSL keeps a record half sent): every frame still arrives once.
+waits=$(etun_counter n1 tls_write_waits)
+itm_log "TLS writes that waited for the socket: $waits"
+itm_assert_ge "$waits" 1 "frames whose SSL_write had to wait (the path is tested)"
+itm_wait_for 5 eval '[ "$(etun_counter n3 frames_in)" = "$(etun_counter n1 frames_out)" ]' ||
+	itm_fail "frames sent $(etun_counter n1 frames_out), read $(etun_counter n3 frames_in)"
+
+# From n1's own address (the peer's): another CA's certificate, none,
+# the right one over TLS 1.2 (1.3 only), and for contrast the right one.  Only the right one gets the exit's
+# confirmation byte.
+probe() {
+	itm_exec n1 python3 - "$ETUN_N3" "$P" "$1" "${2:-1.3}" <<'PY'
+import socket, ssl, sys
+host, p, who, version = sys.argv[1:]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+if version == "1.2":
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+else:
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+ctx.load_verify_locations(p + "/ca.pem")
+if who != "none":
+    ctx.load_cert_chain(p + "/" + who + ".pem", p + "/" + who + ".key")
+try:
+    s = ctx.wrap_socket(socket.create_connection((host, 7800), timeout=5))
+    print("confirmed" if s.recv(1) == b"K" else "nothing")
+except (ssl.SSLError, OSError) as e:
+    print("refused", e.__class__.__name__)
+PY
+}
+refused0=$(etun_counter n3 tls_refused)
+itm_assert_match "$(probe rogue)" "^refused" "a client certificate of another CA"
+itm_assert_match "$(probe none)" "^refused" "a client without a certificate"
+itm_assert_match "$(probe entry 1.2)" "^refused" "the right certificate over TLS 1.2"
+itm_assert_eq "$(probe entry)" confirmed "a client with the entry's certificate"
+itm_wait_for 5 eval '[ "$(etun_counter n3 tls_refused)" = $((refused0 + 3)) ]' ||
+	itm_fail "tls_refused at n3: $(etun_counter n3 tls_refused), expected $((refused0 + 3))"
+grep -q "TLS from $ETUN_N1 refused.*certificate" "$ITM_TMP/agent-n3.log" ||
+	itm_fail "n3 did not log the refusal with OpenSSL's reason"
+
+# The entry with another CA's certificate: refused, counted and logged
+# at both ends, no connection up, traffic fails open.
+itm_ctl n1 n1 module unload etunnel >/dev/null || itm_fail "unload the entry"
+etun_entry min_conns=2 max_conns=2 "tls_ca=$P/ca.pem" \
+	"tls_cert=$P/rogue.pem" "tls_key=$P/rogue.key"
+itm_wait_for 10 eval '[ "$(etun_counter n1 tls_refused)" -ge 2 ]' ||
+	itm_fail "tls_refused at n1: $(etun_counter n1 tls_refused)"
+itm_assert_eq "$(etun_counter n1 conns)" 0 "connections up with the wrong certificate"
+grep -q "TLS with $ETUN_N3:7800 failed.*alert" "$ITM_TMP/agent-n1.log" ||
+	itm_fail "n1 did not log the failure with OpenSSL's reason"
+itm_exec h2 curl -sf --max-time 30 -o "$ITM_TMP/got2" "http://$ETUN_H1:8080/f1" ||
+	itm_fail "download with the entry refused (fail-open) failed"
+itm_assert_eq "$(sha256sum <"$ITM_TMP/got2")" "$(sha256sum <"$ITM_TMP/www/f1")" \
+	"SHA-256 on the normal path"
+itm_assert_ge "$(etun_counter n1 failopen)" 20 "packets the refused entry passed"
+# Silent peers: a listener on n3 that never answers the entry's
+# handshake, and a connection from n1 that never starts one at the exit.
+# Both ends give up after 5 s, count it and say so.
+itm_ctl n1 n1 module unload etunnel >/dev/null || itm_fail "unload the entry"
+refused0=$(etun_counter n3 tls_refused)
+itm_bg n3 --name silent python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 7801)); s.listen(8)
+held = []
+while True:
+    held.append(s.accept()[0])' "$ETUN_N3"
+itm_wait_for 5 eval 'itm_exec n3 ss -Hltn "sport = :7801" | grep -q .' ||
+	itm_fail "the silent listener did not start"
+itm_bg n1 --name mute python3 -c '
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 7800)); time.sleep(30)' "$ETUN_N3"
+etun_entry min_conns=1 max_conns=1 express=no port=7801 $(tls entry)
+itm_wait_for 9 eval '[ "$(etun_counter n1 tls_refused)" -ge 1 ]' ||
+	itm_fail "the entry did not give up a silent handshake"
+itm_wait_for 3 eval '[ "$(etun_counter n3 tls_refused)" -gt "$refused0" ]' ||
+	itm_fail "the exit did not give up a silent connection"
+# (n3 logged its first ten refusals already; n1's entry is a new one)
+grep -q "TLS with $ETUN_N3:7801 failed (1 so far): handshake timed out" \
+	"$ITM_TMP/agent-n1.log" || itm_fail "n1 did not log the handshake that timed out"
+itm_log "ok"
