@@ -97,6 +97,9 @@ struct agent_reg {
 	uint64_t seq;
 	struct itm_interest interest;
 	uint32_t copy_bytes;
+	/* May call itm_packet_settle (ITM_MAY_SETTLE, or built before the
+	 * declaration): only then does its hook get the conntrack rules. */
+	int may_settle;
 	char **class_names; /* process: copied from Attach */
 	unsigned int n_class_names;
 

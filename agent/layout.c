@@ -293,6 +293,30 @@ layout_bind(struct layout *L)
 		}
 }
 
+/* Say which hooks turned connection tracking on or off with the rules
+ * just installed (ruleset.c writes its rules only where a registration
+ * may settle). */
+static void
+log_tracking(void)
+{
+	static uint32_t was;
+	uint32_t now = 0;
+
+	for (int h = 0; h < ITM_HOOK_MAX; h++)
+		if (ruleset_hook_tracks(&agent->layout, h))
+			now |= 1u << h;
+	for (int h = 0; h < ITM_HOOK_MAX; h++)
+		if ((now ^ was) & (1u << h))
+			log_info("%s: settlement rules %s: connection "
+				 "tracking %s",
+				 itm_hook_name(h),
+				 now & (1u << h) ? "written" : "removed",
+				 now & (1u << h)
+					 ? "on (a module there may settle)"
+					 : "no longer needed there");
+	was = now;
+}
+
 /* Install the rules of agent->layout and agent->settle, under
  * agent_lock(). */
 static int
@@ -308,6 +332,7 @@ rules_install(char *err, size_t errlen)
 	if (rc == 0) {
 		agent->rules_installed = 1;
 		settle_installed(&agent->settle);
+		log_tracking();
 	}
 	rb_free(&b);
 	return rc;

@@ -17,6 +17,7 @@
 
 #include "agent.h"
 #include "lease.h"
+#include "procpub.h"
 #include "log.h"
 
 #define LEASE_CHECK_MS 250
@@ -90,6 +91,7 @@ proc_put(struct proc *p)
 	if (!LIST_EMPTY(&p->leases))
 		return;
 	LIST_REMOVE(p, entry);
+	procpub_drop(p->pid);
 	free(p->counters);
 	free(p);
 }
@@ -118,6 +120,7 @@ reg_new_process(const struct lease_attach *a)
 	r->priority = a->priority;
 	r->interest = a->interest;
 	r->copy_bytes = a->copy_bytes;
+	r->may_settle = a->may_settle;
 	r->remote = calloc(ITM_CLASS_MAX + 1, sizeof(*r->remote));
 	r->class_names = calloc(a->n_class_names + 1, sizeof(char *));
 	if (r->remote == NULL || r->class_names == NULL) {
@@ -349,6 +352,14 @@ lease_heartbeat(pid_t pid, const uint64_t *ids, unsigned int n,
 	return store_counters(p, counters, n_counters);
 }
 
+const char *
+lease_proc_name(pid_t pid)
+{
+	struct proc *p = proc_find(pid);
+
+	return p ? p->name : NULL;
+}
+
 void
 lease_latency(pid_t pid, uint64_t id, const struct itm__runner_lat *lat)
 {
@@ -370,6 +381,12 @@ lease_settle(uint64_t id, const struct itm_settle *s, uint32_t *mark, char *err,
 		snprintf(err, errlen, "lease %llu: unknown",
 			 (unsigned long long)id);
 		return -ENOENT;
+	}
+	if (!l->reg->may_settle) {
+		snprintf(err, errlen,
+			 "%s: did not declare ITM_MAY_SETTLE at attach",
+			 l->reg->label);
+		return -EPERM;
 	}
 	if (l->reg->stage == NULL || l->reg->stage->n_regs != 1) {
 		snprintf(err, errlen, "%s: not alone in its stage",

@@ -21,6 +21,7 @@ struct lease_attach {
 	int priority;
 	struct itm_interest interest;
 	uint32_t copy_bytes;
+	int may_settle; /* AttachRequest.no_settle not set */
 	pid_t pid;
 	char module[32];
 	char **class_names; /* borrowed */
@@ -55,6 +56,8 @@ int lease_heartbeat(pid_t pid, const uint64_t *ids, unsigned int n,
 		    unsigned int *n_unknown);
 /* The verdict latency of lease @id's queue, as a heartbeat of @pid
  * reports it: kept with the lease (ignored unless the lease is @pid's). */
+/* The program name of process @pid, while it holds a lease; else NULL. */
+const char *lease_proc_name(pid_t pid);
 void lease_latency(pid_t pid, uint64_t id, const struct itm__runner_lat *lat);
 int lease_settle(uint64_t id, const struct itm_settle *s, uint32_t *mark,
 		 char *err, size_t errlen);

@@ -191,6 +191,10 @@ agent_register_hook(itm_where where, struct itm_info *info)
 	r->priority = info->priority;
 	r->interest = info->interest;
 	r->copy_bytes = info->copy_bytes;
+	r->may_settle =
+		itm__info_may_settle(info, cur->m.plugin
+						   ? cur->m.plugin->abi & 0xffff
+						   : 0);
 	r->mod = cur;
 	rc = reg_add(r, err, sizeof(err));
 	if (rc < 0) {
@@ -205,6 +209,7 @@ agent_register_hook(itm_where where, struct itm_info *info)
 		return -ENOMEM;
 	}
 	r->pr->owner = r;
+	r->pr->may_settle = r->may_settle;
 	info->type = ITM_KERNEL;
 	info->hook = where;
 	info->itm__reg = r;

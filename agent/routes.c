@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "procpub.h"
 
 struct routes_ctx {
 	struct agent_routes *out;
@@ -82,6 +83,8 @@ routes_collect(struct agent_routes *out)
 		c.module = module_name(m);
 		module_routes(m, emit, &c);
 	}
+	if (!c.err)
+		c.err = procpub_routes(out);
 	if (c.err)
 		routes_free(out);
 	return c.err;

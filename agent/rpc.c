@@ -192,6 +192,7 @@ list_reg(const struct agent_reg *r)
 	if (reg_stage_of(r, &stage) == 0)
 		w->stage = stage;
 	w->interest = &m->in;
+	w->may_settle = r->may_settle != 0;
 	if (r->kind == REG_AGENT) {
 		module_lock(r->mod); /* workers count under it */
 		w->packets = r->pr->packets;

@@ -24,6 +24,8 @@ void rpc_h_attach(struct itm_rpc_call *call, void *arg);
 void rpc_h_detach(struct itm_rpc_call *call, void *arg);
 void rpc_h_heartbeat(struct itm_rpc_call *call, void *arg);
 void rpc_h_settle(struct itm_rpc_call *call, void *arg);
+/* rpc_publish.c: keep the tunnels and routes of a heartbeat. */
+void rpc_publish(const Itm__V1__HeartbeatRequest *req);
 
 /* rpc_table.c */
 void rpc_h_install_table(struct itm_rpc_call *call, void *arg);

@@ -65,6 +65,7 @@ attach_from_wire(const Itm__V1__AttachRequest *req, struct lease_attach *a,
 	a->hook = (itm_where)req->hook;
 	a->priority = req->priority;
 	a->copy_bytes = req->copy_bytes;
+	a->may_settle = !req->no_settle;
 	a->pid = (pid_t)req->pid;
 	a->class_names = req->class_names;
 	a->n_class_names = (unsigned int)req->n_class_names;
@@ -215,6 +216,7 @@ rpc_h_heartbeat(struct itm_rpc_call *call, void *arg)
 		return;
 	}
 	hb_latencies(req);
+	rpc_publish(req);
 	rep.unknown_leases = unknown;
 	rep.n_unknown_leases = n_unknown;
 	rep.table_generation = agent->table_generation;

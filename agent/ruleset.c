@@ -12,7 +12,8 @@
  * reads (one without stages is empty):
  *
  *   another hook's tag -> clear the stage bits, set this hook's tag
- *   settle requests -> CONNMARK
+ *   settle requests -> CONNMARK (only when a registration at the hook
+ *                      may settle)
  *   for each stage, in order:
  *     its settled flows  -> ITM_S<id> (count, act, set stage bit)
  *     its interest, and neither its bit nor a later stage's bit set
@@ -24,6 +25,14 @@
  * packets a later stage has seen: a later stage's change (a rewritten
  * port) must not bring the packet back to an earlier stage that it did
  * not interest at its turn.
+ *
+ * The CONNMARK rules (-m conntrack) turn on connection tracking for every
+ * packet in the namespace, which costs the packet path a share that a
+ * module that never settles should not pay: they are written for a hook
+ * only when one of its registrations may settle (agent_reg.may_settle,
+ * ITM_MAY_SETTLE), from its registration on, so a flow's first settle
+ * request already finds its conntrack entry.  Settlement chains come
+ * from such registrations only.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -267,6 +276,20 @@ chain_settle_requests(struct rules_buf *b, const char *chain)
 		  chain, ITM_MARK_SETTLE_MASK, ~ITM_MARK_SETTLE_MASK);
 }
 
+/* Does a registration at hook @h declare it may settle? */
+int
+ruleset_hook_tracks(const struct layout *L, int h)
+{
+	for (unsigned int i = 0; i < L->n[h]; i++) {
+		const struct stage *st = L->stages[h][i];
+
+		for (unsigned int j = 0; j < st->n_regs; j++)
+			if (st->regs[j]->may_settle)
+				return 1;
+	}
+	return 0;
+}
+
 /* One queue, or the workers' queues: the kernel hashes a flow's
  * addresses to one of them, so a flow's packets keep their order. */
 static void
@@ -323,7 +346,8 @@ chain_hook(struct rules_buf *b, const struct layout *L,
 		  chain, ITM_MARK_HOOK_TAG(h), ITM_MARK_HOOK_MASK,
 		  ITM_MARK_HOOK_TAG(h), ITM_MARK_STAGE_MASK);
 	/* Settle requests come back from this hook's own stages. */
-	chain_settle_requests(b, chain);
+	if (ruleset_hook_tracks(L, h))
+		chain_settle_requests(b, chain);
 	for (unsigned int i = 0; i < L->n[h]; i++) {
 		uint32_t done = 0;
 

@@ -33,6 +33,9 @@ void rb_free(struct rules_buf *b);
  * install).  Returns 0, or a negative errno with @err saying why (an
  * interest that does not compile, no memory).
  */
+/* 1 when hook @h of @L gets the conntrack (settle request) rules: a
+ * registration there may settle. */
+int ruleset_hook_tracks(const struct layout *L, int h);
 int ruleset_write(const struct layout *L, const struct settle_table *st,
 		  int jumps, struct rules_buf *b, char *err, size_t errlen);
 

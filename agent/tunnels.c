@@ -8,6 +8,7 @@
 
 #include "agent.h"
 #include "module.h"
+#include "procpub.h"
 
 static void
 tunnel_copy(struct agent_tunnel *o, const struct module *m,
@@ -36,5 +37,5 @@ tunnels_collect(struct agent_tunnel *out, size_t max)
 			tunnel_copy(&out[n++], m, m->tunnels[i]);
 		uv_mutex_unlock(&m->lock);
 	}
-	return n;
+	return n + procpub_tunnels(out + n, max - n);
 }

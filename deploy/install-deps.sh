@@ -14,7 +14,7 @@ libmnl-dev libbpf-dev bpftool llvm libnetfilter-queue-dev libnetfilter-acct-dev 
 libgrpc-dev protobuf-compiler protobuf-c-compiler libprotobuf-c-dev
 libssl-dev libsqlite3-dev sqlite3 libyaml-dev libjansson-dev libcmocka-dev
 iptables nftables iproute2 conntrack iperf3 tcpdump iputils-ping curl
-openssl procps psmisc mount python3 python3-yaml python3-matplotlib nfacct prometheus
+openssl procps psmisc mount ethtool python3 python3-yaml python3-matplotlib nfacct prometheus
 python3-grpcio python3-grpc-tools python3-protobuf
 etcd-server etcd-client"
 

@@ -20,6 +20,8 @@ target_include_directories(test_dispatch PRIVATE ${ITM_CORE_INTERNAL})
 itm_integ_test(agent_failopen agent_failopen.sh TIMEOUT 120)
 itm_integ_test(agent_qosmod agent_qosmod.sh TIMEOUT 120)
 itm_integ_test(agent_order agent_order.sh TIMEOUT 120)
+# Conntrack rules only at hooks where a module may settle (ABI 1.4).
+itm_integ_test(agent_settle_rules agent_settle_rules.sh TIMEOUT 120)
 
 add_executable(agent_probe ${CMAKE_CURRENT_SOURCE_DIR}/integ/tools/agent_probe.c)
 target_link_libraries(agent_probe PRIVATE itmproto)
@@ -32,6 +34,12 @@ itm_integ_test(procmod_restart procmod_restart.sh TIMEOUT 120)
 # A hook left by --queue-bypass does not pass its stage bits on.
 itm_integ_test(procmod_bypass procmod_bypass.sh TIMEOUT 120)
 itm_integ_test(procmod_counter procmod_counter.sh TIMEOUT 120)
+# A process module's tunnel and route in GetTunnels / GetRoutes.
+add_executable(procpub_mod ${CMAKE_CURRENT_SOURCE_DIR}/integ/tools/procpub_mod.c)
+target_link_libraries(procpub_mod PRIVATE itm)
+set_target_properties(procpub_mod PROPERTIES
+  RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/tools)
+itm_integ_test(procmod_publish procmod_publish.sh TIMEOUT 120)
 itm_integ_test(agent_workers agent_workers.sh TIMEOUT 180)
 # --metrics: /metrics under traffic, promtool, stalled scrapers.
 itm_integ_test(agent_metrics agent_metrics.sh TIMEOUT 120)
@@ -61,3 +69,11 @@ set_target_properties(manyregs PROPERTIES PREFIX "" C_VISIBILITY_PRESET hidden
 target_include_directories(manyregs PRIVATE ${PROJECT_SOURCE_DIR}/libitm/include)
 target_link_options(manyregs PRIVATE -Wl,--unresolved-symbols=ignore-all)
 itm_integ_test(agent_manyregs agent_manyregs.sh TIMEOUT 120)
+
+# A test-only module built as for plugin ABI 1.3 (no itm_info.flags):
+# integ.agent_settle_rules checks it still gets the conntrack rules.
+add_library(oldabi MODULE plugins/oldabi.c)
+set_target_properties(oldabi PROPERTIES PREFIX "" C_VISIBILITY_PRESET hidden
+  LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/modules)
+target_include_directories(oldabi PRIVATE ${PROJECT_SOURCE_DIR}/libitm/include)
+target_link_options(oldabi PRIVATE -Wl,--unresolved-symbols=ignore-all)

@@ -3,6 +3,7 @@
 # each data path (tests/integ/itmroute.sh DATAPATH).
 set(ITMR_DIR ${PROJECT_SOURCE_DIR}/modules/itmroute)
 itm_unit_test(test_itmroute unit/test_itmroute.c ${ITMR_DIR}/pathsel.c
+              ${ITMR_DIR}/probesched.c
               ${ITMR_DIR}/probe.c)
 target_include_directories(test_itmroute PRIVATE ${ITMR_DIR})
 

@@ -38,7 +38,10 @@ static const struct topic topics[] = {
 	  "(kind process, with their pid), one row per hook registration:\n"
 	  "the hook, priority, NFQUEUE queue number, stage (position in the\n"
 	  "hook's order), interest (the packets it asked for: proto, src,\n"
-	  "dst, sport, dport, in, out; 'any' for all) and packets seen.\n" },
+	  "dst, sport, dport, in, out; 'any' for all), packets seen and\n"
+	  "SETTLES: yes when the registration may settle flows in the\n"
+	  "kernel (ITM_MAY_SETTLE, or a module built before it): its hook\n"
+	  "then carries conntrack rules and the node tracks connections.\n" },
 	{ "stats", "stats [--module MODULE]",
 	  "Per-class traffic statistics of every module, or of MODULE: one\n"
 	  "row per module, registration and class with packets, bytes, flows\n"

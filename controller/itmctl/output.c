@@ -179,14 +179,15 @@ module_rows(struct table *t, const Itm__V1__ModuleInfo *m)
 
 	if (!m->n_registrations)
 		tbl_row(t, m->name, m->kind, pid, str_or_dash(m->version), "-",
-			"-", "-", "-", "-", "-", "-");
+			"-", "-", "-", "-", "-", "-", "-");
 	for (size_t i = 0; i < m->n_registrations; i++) {
 		const Itm__V1__Registration *g = m->registrations[i];
 
 		tbl_row(t, m->name, m->kind, pid, str_or_dash(m->version),
 			str_or_dash(g->label), output_hook_name(g->hook),
 			fmt("%" PRId32, g->priority), u64(g->queue),
-			u64(g->stage), u64(g->packets), interest(g->interest));
+			u64(g->stage), u64(g->packets),
+			g->may_settle ? "yes" : "no", interest(g->interest));
 	}
 }
 
@@ -203,9 +204,9 @@ table_modules(const char *node, const Itm__V1__ListModulesReply *r,
 		return;
 	}
 	/* The interest is the widest cell: it goes last. */
-	tbl_init(&t, "llrlllrrrrl", "MODULE", "KIND", "PID", "VERSION",
+	tbl_init(&t, "llrlllrrrrll", "MODULE", "KIND", "PID", "VERSION",
 		 "REGISTRATION", "HOOK", "PRIO", "QUEUE", "STAGE", "PACKETS",
-		 "INTEREST");
+		 "SETTLES", "INTEREST");
 	for (size_t i = 0; i < r->n_modules; i++)
 		module_rows(&t, r->modules[i]);
 	tbl_print(&t);

@@ -203,7 +203,19 @@ struct itm_info {
 	void *priv;	/* the module's own context: pkt->priv in every
 			 * callback of this registration */
 	void *itm__reg; /* host-private */
+
+	/* ITM_MAY_SETTLE: this registration may call itm_packet_settle()
+	 * (ABI 1.4).  Without it the host writes no settlement rules for
+	 * it, so its hook does not turn on connection tracking, and
+	 * itm_packet_settle() fails with -EPERM.  A module built against
+	 * an older <itm.h> (plugin ABI minor < 4, or a process module that
+	 * called an older libitm_init) has no such field and is taken to
+	 * settle, as before. */
+	uint32_t flags;
 };
+
+/* itm_info.flags */
+#define ITM_MAY_SETTLE (1u << 0)
 
 /* ---------------------------------------------------------------------
  * Host API common to both kinds of module.
@@ -269,8 +281,9 @@ int itm_register_counter(const char *name, const uint64_t *value);
  * Publish an elastic tunnel's state (the etunnel module): the host reads
  * *@st whenever asked (the agent's GetTunnels, `itmctl tunnels`), as it
  * reads counters.  @st must stay valid until itm_unregister_tunnel() or
- * the module unloads.  At most 8 per module.  In-agent modules only
- * (-ENOTSUP in a process).  ABI 1.3.
+ * the module unloads.  At most 8 per module.  In a process module libitm
+ * reads *@st at each heartbeat and sends it to the agent, which shows it
+ * until the next one or the process's exit (ABI 1.3; processes: 1.4).
  */
 enum itm_tunnel_side { ITM_TUNNEL_ENTRY = 0, ITM_TUNNEL_EXIT = 1 };
 
@@ -341,6 +354,8 @@ struct itm_settle {
 };
 
 int itm_packet_settle(struct itm_packet *pkt, const struct itm_settle *s);
+/* Errors also: -EPERM when the registration did not declare
+ * ITM_MAY_SETTLE in itm_info.flags (ABI 1.4). */
 
 /* Checksums.  The names follow Linux so the paper's code ports. */
 uint32_t itm_csum_partial(const void *buf, size_t len, uint32_t sum);
@@ -489,7 +504,9 @@ typedef void (*itm_route_emit)(void *ctx, const struct itm_route *r);
  * Have @f(@emit, @ctx, @arg) called whenever the host is asked for this
  * node's routes: @f calls @emit once per destination.  @f runs where
  * timers do.  One per module (-EEXIST for a second); unloading
- * unregisters it.  In-agent modules only (-ENOTSUP in a process).
+ * unregisters it.  In a process module @f is called at each heartbeat
+ * and the routes go to the agent with it (shown until the next one or
+ * the process's exit; ABI 1.4).
  */
 typedef void (*itm_routes_func)(itm_route_emit emit, void *ctx, void *arg);
 int itm_register_routes_func(itm_routes_func f, void *arg);
@@ -510,6 +527,14 @@ int itm_unregister_routes_func(itm_routes_func f, void *arg);
  * /run/itm/agent.sock.
  */
 int libitm_init(int bufsize, uint8_t copy_mode);
+/* The version of this header's module API (the plugin ABI minor): a
+ * process module built with it calls libitm_init_api(), so libitm knows
+ * its struct itm_info has the fields of that version (flags: 4).  A
+ * program built before calls libitm_init() and is served as minor 3. */
+#define ITM_API_MINOR 4
+int libitm_init_api(int bufsize, uint8_t copy_mode, unsigned int api_minor);
+#define libitm_init(bufsize, copy_mode) \
+	libitm_init_api((bufsize), (copy_mode), ITM_API_MINOR)
 int libitm_register(itm_where where, struct itm_info *info);
 int libitm_unregister(itm_where where);
 int libitm_register_timer(void (*f)(unsigned long), int interval_ms);

@@ -38,8 +38,9 @@ extern "C" {
 
 /* Major in the high 16 bits must match exactly; minor may be lower. */
 #define ITM_PLUGIN_ABI_MAJOR 1
-/* Minor 1: the overlay table, fd watches; 2: routes; 3: tunnel status. */
-#define ITM_PLUGIN_ABI_MINOR 3
+/* Minor 1: the overlay table, fd watches; 2: routes; 3: tunnel status;
+ * 4: itm_info.flags (ITM_MAY_SETTLE). */
+#define ITM_PLUGIN_ABI_MINOR ITM_API_MINOR
 #define ITM_PLUGIN_ABI	     ((ITM_PLUGIN_ABI_MAJOR << 16) | ITM_PLUGIN_ABI_MINOR)
 
 enum itm_param_type {

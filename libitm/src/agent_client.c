@@ -94,10 +94,11 @@ itm__agent_close(struct itm__agent *a)
 }
 
 int
-itm__agent_attach(struct itm__agent *a, const struct itm_info *info,
-		  itm_where hook, uint32_t copy_bytes, const char *module,
+itm__agent_attach(struct itm__agent *a, const struct itm__reg *reg,
+		  uint32_t copy_bytes, const char *module,
 		  struct itm__attach_grant *g, char *err, size_t errlen)
 {
+	const struct itm_info *info = reg->info;
 	Itm__V1__AttachRequest req = ITM__V1__ATTACH_REQUEST__INIT;
 	struct itm__wire_interest_buf ib;
 	Itm__V1__Interest in;
@@ -106,7 +107,7 @@ itm__agent_attach(struct itm__agent *a, const struct itm_info *info,
 
 	itm__interest_to_wire(&info->interest, &in, &ib);
 	req.label = (char *)info->label;
-	req.hook = (Itm__V1__Hook)hook;
+	req.hook = (Itm__V1__Hook)reg->hook;
 	req.priority = info->priority;
 	req.interest = &in;
 	req.copy_bytes = copy_bytes;
@@ -114,6 +115,7 @@ itm__agent_attach(struct itm__agent *a, const struct itm_info *info,
 	req.module = (char *)module;
 	req.n_class_names = info->class_names ? info->n_class_names : 0;
 	req.class_names = (char **)info->class_names;
+	req.no_settle = !reg->may_settle;
 	rc = call(a, ITM_AGENT_ATTACH, &req.base, (ProtobufCMessage **)&rep,
 		  err, errlen);
 	if (rc < 0)
@@ -148,6 +150,7 @@ struct hb_msg {
 	Itm__V1__ClassStats *cls, **cls_p;
 	Itm__V1__Counter ctr[64], *ctr_p[64];
 	uint64_t leases[64];
+	struct itm__pub_wire pub; /* tunnels and routes */
 };
 
 /* @w points into @r, which outlives the call's serialisation. */
@@ -230,7 +233,8 @@ int
 itm__agent_heartbeat(struct itm__agent *a, uv_loop_t *loop, const char *module,
 		     const struct itm__hb_reg *regs, unsigned int n,
 		     const struct itm__hb_counter *ctr, unsigned int nc,
-		     itm__hb_done done, void *arg)
+		     const struct itm__publish *pub, itm__hb_done done,
+		     void *arg)
 {
 	Itm__V1__HeartbeatRequest req = ITM__V1__HEARTBEAT_REQUEST__INIT;
 	struct hb_msg *m = calloc(1, sizeof(*m));
@@ -261,6 +265,11 @@ itm__agent_heartbeat(struct itm__agent *a, uv_loop_t *loop, const char *module,
 	req.stats = &m->ms;
 	req.latencies = m->lat_p;
 	req.n_latencies = n;
+	itm__pub_to_wire(pub, &m->pub);
+	req.tunnels = m->pub.tun_p;
+	req.n_tunnels = m->pub.n_tun;
+	req.routes = m->pub.routes;
+	req.n_routes = m->pub.n_routes;
 	hc->a = a;
 	hc->done = done;
 	hc->arg = arg;
@@ -273,6 +282,7 @@ out:
 	if (m) {
 		free(m->cls);
 		free(m->cls_p);
+		itm__pub_wire_free(&m->pub);
 	}
 	free(m);
 	free(hc);

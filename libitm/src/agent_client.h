@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "itm.h"
+#include "publish.h"
 #include "reg.h"
 #include "runner.h"
 
@@ -27,8 +28,9 @@ int itm__agent_open(struct itm__agent **out, const char *target, char *err,
 		    size_t errlen);
 void itm__agent_close(struct itm__agent *a);
 
-int itm__agent_attach(struct itm__agent *a, const struct itm_info *info,
-		      itm_where hook, uint32_t copy_bytes, const char *module,
+/* Attach @reg (its info, hook and may_settle) to the agent. */
+int itm__agent_attach(struct itm__agent *a, const struct itm__reg *reg,
+		      uint32_t copy_bytes, const char *module,
 		      struct itm__attach_grant *g, char *err, size_t errlen);
 int itm__agent_detach(struct itm__agent *a, uint64_t lease);
 
@@ -60,7 +62,8 @@ typedef void (*itm__hb_done)(void *arg, int rc, const char *err,
 int itm__agent_heartbeat(struct itm__agent *a, uv_loop_t *loop,
 			 const char *module, const struct itm__hb_reg *regs,
 			 unsigned int n, const struct itm__hb_counter *ctr,
-			 unsigned int nc, itm__hb_done done, void *arg);
+			 unsigned int nc, const struct itm__publish *pub,
+			 itm__hb_done done, void *arg);
 int itm__agent_settle(struct itm__agent *a, uint64_t lease,
 		      const struct itm_settle *s, uint32_t *mark, char *err,
 		      size_t errlen);

@@ -220,6 +220,12 @@ itm_packet_settle(struct itm_packet *pkt, const struct itm_settle *s)
 		itm__set_error("settle: called outside a packet callback");
 		return -EINVAL;
 	}
+	if (!cur_reg->may_settle) {
+		itm__set_error("settle: %s did not declare ITM_MAY_SETTLE "
+			       "in its itm_info.flags at registration",
+			       cur_reg->info->label);
+		return -EPERM;
+	}
 	if (!__atomic_load_n(&cur_reg->can_settle, __ATOMIC_RELAXED)) {
 		itm__set_error("settle: %s shares its stage with other "
 			       "registrations",

@@ -107,11 +107,8 @@ itm_unregister_table_func(itm_table_func f, void *arg)
 int
 itm_register_routes_func(itm_routes_func f, void *arg)
 {
-	if (host == NULL || host->register_routes_func == NULL) {
-		itm__set_error("itm_register_routes_func: in-agent modules "
-			       "only");
-		return -ENOTSUP;
-	}
+	if (host == NULL || host->register_routes_func == NULL)
+		return no_host();
 	return host->register_routes_func(f, arg);
 }
 

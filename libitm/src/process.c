@@ -47,6 +47,7 @@ static struct {
 	int inited, running, stopping;
 	uv_loop_t loop;
 	uint32_t copy_bytes;
+	unsigned int api_minor; /* of the module's <itm.h> */
 	char target[300];
 	char module[32];
 	struct itm__agent *agent;
@@ -65,6 +66,7 @@ static struct {
 	struct itm__table *table; /* the agent's, as last fetched */
 	struct itm__table_funcs table_funcs;
 	int table_fetching;
+	struct itm__publish pub; /* tunnels, routes: with each heartbeat */
 } P;
 
 static struct preg *
@@ -127,8 +129,7 @@ preg_attach(struct preg *p, char *err, size_t errlen)
 		p->info->copy_bytes ? p->info->copy_bytes : P.copy_bytes;
 	int rc;
 
-	rc = itm__agent_attach(P.agent, p->info, p->hook, copy, P.module, &g,
-			       err, errlen);
+	rc = itm__agent_attach(P.agent, p->pr, copy, P.module, &g, err, errlen);
 	if (rc < 0)
 		return rc;
 	if (P.heartbeat_ms == 0 || g.heartbeat_ms < P.heartbeat_ms)
@@ -289,7 +290,7 @@ heartbeat_cb(uv_timer_t *t)
 			itm__runner_latency(P.regs[i].runner, &hb[n++].lat);
 		}
 	rc = itm__agent_heartbeat(P.agent, &P.loop, P.module, hb, n, P.ctr,
-				  P.n_ctr, heartbeat_done, NULL);
+				  P.n_ctr, &P.pub, heartbeat_done, NULL);
 	if (rc < 0)
 		log_rl(&P.rl, LOG_WARNING, "heartbeat: %s", strerror(-rc));
 	else
@@ -357,6 +358,31 @@ proc_label(void)
 
 static int proc_unregister_info(itm_where where, struct itm_info *info);
 
+/* Tunnels and routes go to the agent with the heartbeats (publish.c). */
+static int
+proc_register_tunnel(const struct itm_tunnel_status *st)
+{
+	return itm__pub_add_tunnel(&P.pub, st);
+}
+
+static int
+proc_unregister_tunnel(const struct itm_tunnel_status *st)
+{
+	return itm__pub_del_tunnel(&P.pub, st);
+}
+
+static int
+proc_register_routes_func(itm_routes_func f, void *arg)
+{
+	return itm__pub_set_routes(&P.pub, f, arg);
+}
+
+static int
+proc_unregister_routes_func(itm_routes_func f, void *arg)
+{
+	return itm__pub_del_routes(&P.pub, f, arg);
+}
+
 static const struct itm__host_ops process_ops = {
 	.register_hook = libitm_register,
 	.unregister_hook = proc_unregister_info,
@@ -370,6 +396,10 @@ static const struct itm__host_ops process_ops = {
 	.get_table = proc_get_table,
 	.register_table_func = proc_register_table_func,
 	.unregister_table_func = proc_unregister_table_func,
+	.register_tunnel = proc_register_tunnel,
+	.unregister_tunnel = proc_unregister_tunnel,
+	.register_routes_func = proc_register_routes_func,
+	.unregister_routes_func = proc_unregister_routes_func,
 };
 
 static const char *
@@ -385,8 +415,14 @@ agent_target(void)
 	return P.target;
 }
 
+/* A program built before <itm.h> had ITM_API_MINOR calls this. */
+int(libitm_init)(int bufsize, uint8_t copy_mode)
+{
+	return libitm_init_api(bufsize, copy_mode, 3);
+}
+
 int
-libitm_init(int bufsize, uint8_t copy_mode)
+libitm_init_api(int bufsize, uint8_t copy_mode, unsigned int api_minor)
 {
 	char err[400];
 	int rc;
@@ -404,6 +440,7 @@ libitm_init(int bufsize, uint8_t copy_mode)
 	log_init(program_invocation_short_name, 0, getenv("ITM_DEBUG") != NULL);
 	snprintf(P.module, sizeof(P.module), "%s",
 		 program_invocation_short_name);
+	P.api_minor = api_minor;
 	P.copy_bytes = copy_mode == ITM_COPY_META ? PROC_META_BYTES
 		       : bufsize >= 65535	  ? 0
 						  : (uint32_t)bufsize;
@@ -449,6 +486,7 @@ libitm_register(itm_where where, struct itm_info *info)
 	p->pr = itm__reg_new(info, where, P.n_regs);
 	if (p->pr == NULL)
 		return -ENOMEM;
+	p->pr->may_settle = itm__info_may_settle(info, P.api_minor);
 	rc = preg_attach(p, err, sizeof(err));
 	if (rc < 0) {
 		itm__reg_free(p->pr);

@@ -32,6 +32,14 @@ itm__reg_new(struct itm_info *info, itm_where hook, uint64_t seq)
 	return reg;
 }
 
+int
+itm__info_may_settle(const struct itm_info *info, unsigned int api_minor)
+{
+	if (api_minor < 4)
+		return 1;
+	return (info->flags & ITM_MAY_SETTLE) != 0;
+}
+
 void
 itm__reg_free(struct itm__reg *reg)
 {

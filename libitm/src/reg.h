@@ -43,6 +43,9 @@ struct itm__reg {
 	 * __atomic builtins: the agent's main thread sets it while its
 	 * workers may be in a callback. */
 	int can_settle;
+	/* Declared ITM_MAY_SETTLE (or built before the declaration): set
+	 * once by the host, from itm__info_may_settle(). */
+	int may_settle;
 	struct itm__settle_slot settle[ITM_REG_SETTLE_CACHE];
 };
 
@@ -50,6 +53,11 @@ struct itm__reg {
 struct itm__reg *itm__reg_new(struct itm_info *info, itm_where hook,
 			      uint64_t seq);
 void itm__reg_free(struct itm__reg *reg);
+
+/* Whether @info, registered by code built against module API minor
+ * @api_minor, may settle: ITM_MAY_SETTLE in its flags, or any module
+ * built before minor 4 (its struct itm_info has no flags). */
+int itm__info_may_settle(const struct itm_info *info, unsigned int api_minor);
 
 /* Sum the registration's classes into @out (zeroed first). */
 void itm__reg_totals(const struct itm__reg *reg, struct itm__class_stats *out);

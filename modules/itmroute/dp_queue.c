@@ -8,20 +8,18 @@
  * the underlay leaves towards its destination directly.
  *
  * A packet queued whole must fit the underlay's MTU once encapsulated.
- * This data path turns off GRO (and TSO, GSO) on the underlay device, so
- * that what comes in is not merged; TCP still builds GSO packets on its
+ * This data path turns off GRO (and TSO, GSO) on the underlay device
+ * (offload.c: put back as they were when it closes), so that what comes
+ * in is not merged; TCP still builds GSO packets on its
  * own, which are cut into segments here (segment.c) and sent by a raw
  * socket.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
-#include <linux/ethtool.h>
-#include <linux/sockios.h>
 #include <netinet/ip.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -36,6 +34,7 @@ struct dp_queue {
 	struct itm_info out, fwd, pre;
 	int registered;
 	int raw; /* IPPROTO_RAW: segments of GSO packets leave by it */
+	struct itmr_offload offload;
 };
 
 /* A segment to send: the outer header to put in front, the socket. */
@@ -43,30 +42,6 @@ struct queue_seg_out {
 	struct itmr_ctx *x;
 	struct iphdr outer;
 };
-
-static int
-offload_off(const char *dev)
-{
-	static const uint32_t cmds[] = { ETHTOOL_STSO, ETHTOOL_SGSO,
-					 ETHTOOL_SGRO };
-	struct ethtool_value ev;
-	struct ifreq ifr;
-	int fd, rc = 0;
-
-	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
-		return -errno;
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		memset(&ifr, 0, sizeof(ifr));
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
-		ev.cmd = cmds[i];
-		ev.data = 0;
-		ifr.ifr_data = (void *)&ev;
-		if (ioctl(fd, SIOCETHTOOL, &ifr) < 0 && errno != EOPNOTSUPP)
-			rc = -errno;
-	}
-	close(fd);
-	return rc;
-}
 
 static int
 encap_class(itm_where where, struct itm_packet *pkt)
@@ -297,7 +272,7 @@ queue_open(struct itmr_ctx *x)
 	q->raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
 	if (q->raw < 0)
 		return -errno;
-	if ((rc = offload_off(x->ul_dev)) < 0)
+	if ((rc = itmr_offload_off(&q->offload, x->ul_dev)) < 0)
 		itm_log(LOG_WARNING, "offloads on %s stay on: %s", x->ul_dev,
 			strerror(-rc));
 	itm_log(LOG_INFO, "queue data path on %s", x->ul_dev);
@@ -327,6 +302,7 @@ queue_close(struct itmr_ctx *x)
 	if (q == NULL)
 		return;
 	queue_unregister(q);
+	itmr_offload_restore(&q->offload);
 	if (q->raw >= 0)
 		close(q->raw);
 	free(q);

@@ -33,8 +33,12 @@ static const struct itm_param_spec itmr_params[] = {
 	  "ebpf (tc programs) or queue (NFQUEUE, the paper's)" },
 	{ "port", ITM_PARAM_UINT, "7790", 1, 65535, "UDP port of the probes" },
 	{ "interval_ms", ITM_PARAM_UINT, "100", 10, 10000,
-	  "between two probes of one path" },
-	{ "dead_probes", ITM_PARAM_UINT, "3", 1, 100,
+	  "between two probes of a path in use or direct (the fastest)" },
+	{ "probe_budget_kbps", ITM_PARAM_UINT, "800", 8, 10000000,
+	  "probe traffic of this node, kbit/s (probes, relays and ACKs)" },
+	{ "probe_stale_ms", ITM_PARAM_UINT, "5000", 100, 600000,
+	  "alternatives older than this are probed first" },
+	{ "dead_probes", ITM_PARAM_UINT, "3", 1, 60,
 	  "a path is dead after this many silent intervals (plus its RTT)" },
 	{ "min_gain_pct", ITM_PARAM_UINT, "20", 0, 99,
 	  "a better path must be better by this many percent" },
@@ -232,6 +236,21 @@ export_update(struct itmr_ctx *x)
 	}
 }
 
+/* The probes the schedule picks for this tick. */
+static void
+send_probes(struct itmr_ctx *x, uint64_t now)
+{
+	struct itmr_dest *dests[ITMR_NODES_MAX];
+	size_t n;
+
+	for (unsigned int i = 0; i < x->n_nodes; i++)
+		dests[i] = &x->nodes[i].dest;
+	n = itmr_sched_tick(&x->sched, dests, x->n_nodes, now, &x->cfg.sched,
+			    x->due);
+	for (size_t j = 0; j < n; j++)
+		itmr_prober_send(x, &x->nodes[x->due[j].dest], x->due[j].path);
+}
+
 static void
 tick(unsigned long arg)
 {
@@ -240,7 +259,7 @@ tick(unsigned long arg)
 
 	for (unsigned int i = 0; i < x->n_nodes; i++)
 		decide(x, &x->nodes[i], now);
-	itmr_prober_send_all(x);
+	send_probes(x, now);
 	if (x->ticks++ % 10 == 0) {
 		x->dp->read_counters(x);
 		export_update(x);
@@ -408,6 +427,33 @@ start(struct itmr_ctx *x)
 	return 0;
 }
 
+/* What the probe budget gives this mesh (as if it were a full one). */
+static void
+log_budget(struct itmr_ctx *x)
+{
+	const struct itmr_sched_cfg *c = &x->cfg.sched;
+	uint64_t bps, every;
+
+	itmr_sched_expect(x->n_nodes + 1, c, &bps, &every);
+	if (every == UINT64_MAX)
+		itm_log(LOG_WARNING,
+			"probe budget %u B/s too small for %u members: only "
+			"the paths in use are probed",
+			c->budget_Bps, x->n_nodes);
+	else if (every > c->stale_ms)
+		itm_log(LOG_WARNING,
+			"probe budget %u B/s too small for %u members: "
+			"alternatives probed every %llu ms (probe_stale_ms %u)",
+			c->budget_Bps, x->n_nodes, (unsigned long long)every,
+			c->stale_ms);
+	else
+		itm_log(LOG_INFO,
+			"probes: about %llu B/s of %u, alternatives every "
+			"%llu ms",
+			(unsigned long long)bps, c->budget_Bps,
+			(unsigned long long)every);
+}
+
 static int
 apply_table(struct itmr_ctx *x, const struct itm_table *t)
 {
@@ -434,6 +480,7 @@ apply_table(struct itmr_ctx *x, const struct itm_table *t)
 		itm_log(LOG_ERR, "data path members: %s", strerror(-rc));
 	itm_log(LOG_INFO, "table generation %llu: %u members",
 		(unsigned long long)t->generation, x->n_nodes);
+	log_budget(x);
 	return rc;
 }
 
@@ -448,6 +495,11 @@ read_params(struct itmr_cfg *c, const struct itm_params *p)
 {
 	c->sel.interval_ms = (uint32_t)itm_param_uint(p, "interval_ms");
 	c->sel.dead_probes = (uint32_t)itm_param_uint(p, "dead_probes");
+	c->sched.interval_ms = c->sel.interval_ms;
+	c->sched.dead_probes = c->sel.dead_probes;
+	c->sched.budget_Bps =
+		(uint32_t)(itm_param_uint(p, "probe_budget_kbps") * 1000 / 8);
+	c->sched.stale_ms = (uint32_t)itm_param_uint(p, "probe_stale_ms");
 	c->sel.min_gain_pct = (uint32_t)itm_param_uint(p, "min_gain_pct");
 	c->sel.min_gain_ms = (uint32_t)itm_param_uint(p, "min_gain_ms");
 	c->sel.confirm_ms = (uint32_t)itm_param_uint(p, "confirm_ms");
@@ -506,6 +558,7 @@ itmr_load(struct itm_module *m, const struct itm_params *p)
 		return -ENOMEM;
 	read_params(&x->cfg, p);
 	x->sock = -1;
+	itmr_sched_init(&x->sched);
 	if (strcmp(x->cfg.datapath, "ebpf") == 0) {
 		x->dp = &itmr_dp_ebpf;
 	} else if (strcmp(x->cfg.datapath, "queue") == 0) {

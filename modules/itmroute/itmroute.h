@@ -4,11 +4,13 @@
  *   itmroute.c   the plugin: parameters, load/unload, the overlay table,
  *                the probe tick and the decisions it settles
  *   pathsel.c    path selection (pure)
+ *   probesched.c which probes go out, under the budget (pure)
  *   probe.c      the probe protocol's wire format (pure)
  *   prober.c     the probe socket: sends, answers, relays, matches ACKs
  *   kroute.c     the overlay routes (netlink), MTU and source address
  *   dp_ebpf.c    datapath=ebpf: tc programs and their maps
  *   dp_queue.c   datapath=queue: encapsulation on NFQUEUE (the paper's)
+ *   offload.c    the underlay device's TSO/GSO/GRO, off and back (queue)
  */
 #ifndef ITMROUTE_H
 #define ITMROUTE_H
@@ -19,12 +21,14 @@
 #include <itm.h>
 
 #include "pathsel.h"
+#include "probesched.h"
 
 #define ITMR_NODES_MAX 64
 #define ITMR_NAME_MAX  64
 
 struct itmr_cfg {
 	struct itmr_sel_cfg sel;
+	struct itmr_sched_cfg sched;
 	char datapath[8]; /* "ebpf" or "queue" */
 	uint16_t port;
 	uint32_t mtu;
@@ -90,6 +94,8 @@ struct itmr_ctx {
 	void *dp_priv;
 	struct itmr_stats st;
 	uint32_t ticks;
+	struct itmr_sched sched;
+	struct itmr_sched_probe due[ITMR_SCHED_MAX]; /* of one tick */
 	struct itmr_export exp[ITMR_EXPORT_MAX];
 	unsigned int n_exp;
 };
@@ -103,7 +109,27 @@ struct itmr_node *itmr_node_by_overlay(struct itmr_ctx *x, uint32_t ovl);
 /* prober.c */
 int itmr_prober_open(struct itmr_ctx *x);
 void itmr_prober_close(struct itmr_ctx *x);
-void itmr_prober_send_all(struct itmr_ctx *x);
+/* Send one probe of path @k of member @n. */
+void itmr_prober_send(struct itmr_ctx *x, struct itmr_node *n, unsigned int k);
+
+/* offload.c: the device's TSO, GSO, GRO features as found (from a state
+ * file if an instance crashed with them off). */
+#define ITMR_OFFLOAD_MAX 16
+struct itmr_offload {
+	char dev[IF_NAMESIZE];
+	int saved; /* off by us, to be restored */
+	unsigned int n;
+	struct {
+		char name[32]; /* ETH_GSTRING_LEN */
+		uint32_t on;
+	} feat[ITMR_OFFLOAD_MAX];
+	char file[320];
+};
+/* Record @dev's state, then turn them off.  On an error before the
+ * record is made, nothing changed. */
+int itmr_offload_off(struct itmr_offload *o, const char *dev);
+/* Put them back as recorded (nothing if none was). */
+void itmr_offload_restore(struct itmr_offload *o);
 
 /* kroute.c: the route to overlay address @dst (network order) through
  * gateway @gw (0: @hop on link) out of @ifindex, from @src, with @mtu. */

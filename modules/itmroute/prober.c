@@ -1,7 +1,7 @@
 /*
  * prober.c - the probe socket (probe.h): one UDP socket on this node's
- * underlay address.  Every tick sends one probe per candidate path; what
- * comes in is answered (a probe for us), relayed once (we are its via) or
+ * underlay address.  It sends the probes the schedule picks
+ * (probesched.c); what comes in is answered (a probe for us), relayed once (we are its via) or
  * matched to its path (an ACK of ours).  Only members' underlay addresses
  * are listened to: anything else is counted and dropped.
  */
@@ -30,25 +30,18 @@ send_to(struct itmr_ctx *x, const struct itmr_probe *p, uint32_t to)
 }
 
 void
-itmr_prober_send_all(struct itmr_ctx *x)
+itmr_prober_send(struct itmr_ctx *x, struct itmr_node *n, unsigned int k)
 {
+	struct itmr_path *path = &n->dest.paths[k];
 	struct itmr_probe p = { .type = ITMR_PROBE };
 
 	p.origin = x->self_underlay;
-	for (unsigned int i = 0; i < x->n_nodes; i++) {
-		struct itmr_node *n = &x->nodes[i];
-
-		p.target = n->underlay;
-		for (unsigned int k = 0; k < n->dest.n_paths; k++) {
-			struct itmr_path *path = &n->dest.paths[k];
-
-			p.via = path->via;
-			p.seq = itmr_path_sent(path);
-			p.sent_ns = itmr_now_ns();
-			send_to(x, &p, path->via ? path->via : n->underlay);
-			x->st.probes_tx++;
-		}
-	}
+	p.target = n->underlay;
+	p.via = path->via;
+	p.sent_ns = itmr_now_ns();
+	p.seq = itmr_path_sent(path, p.sent_ns);
+	send_to(x, &p, path->via ? path->via : n->underlay);
+	x->st.probes_tx++;
 }
 
 /* An ACK of one of our probes, from @from. */

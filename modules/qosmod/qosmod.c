@@ -366,6 +366,9 @@ qos_load(struct itm_module *m, const struct itm_params *p)
 	name_levels(q);
 	q->info = (struct itm_info){
 		.label = "qos_ctrl",
+		/* Settles LONG flows in the kernel: the agent writes the
+		 * conntrack rules for its hook from the start. */
+		.flags = ITM_MAY_SETTLE,
 		.priority = (int)itm_param_int(p, "priority"),
 		.class_func = classify,
 		.log_func = log_pkt,

@@ -20,6 +20,8 @@
 #   (g) (e) with itm-agent --workers 2: the stage has two queues read by
 #       two threads (--queue-balance; the kernel picks the queue by the
 #       packet's IP addresses, so use -s to have several address pairs)
+#   (t) (e) with connection tracking on in r, as the agent's settlement
+#       rules had it for every module before plugin ABI 1.4 (not default)
 # (e), (f) and (g) rewrite the TOS byte of every packet r forwards (proto
 # any, destination port kept), ping included.
 # Rounds interleave the configurations (a b p q c d ...) so drift of a
@@ -53,16 +55,17 @@ declare -A LABEL=(
 	[e]="(e) fig13 in-agent module"
 	[f]="(f) fig13 process module"
 	[g]="(g) fig13 in-agent, 2 workers"
+	[t]="(t) (e) + conntrack on in r"
 )
 # The best-practice peer each configuration is compared with.
-declare -A PEER=([b]=p [p]=p [c]=p [d]=p [q]=q [e]=q [f]=q [g]=q)
+declare -A PEER=([b]=p [p]=p [c]=p [d]=p [q]=q [e]=q [f]=q [g]=q [t]=q)
 # Configurations that rewrite every packet: their packet rate counts only
 # datagrams that arrived rewritten (TOS 0x55).
-REWRITERS=qefg
+REWRITERS=qefgt
 declare -A TP=() RTT=() PPS=() OFFERED=() NA=() NOTE=()
 
 usage() {
-	sed -n '31,40p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '33,42p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -83,7 +86,7 @@ parse_args() {
 	done
 	[[ $ROUNDS =~ ^[1-9][0-9]*$ && $SECS =~ ^[1-9][0-9]*$ &&
 	   $USECS =~ ^[1-9][0-9]*$ &&
-	   $PINGS =~ ^[1-9][0-9]*$ && $CONFIGS =~ ^[abpqcdefg]+$ &&
+	   $PINGS =~ ^[1-9][0-9]*$ && $CONFIGS =~ ^[abpqcdefgt]+$ &&
 	   $SOURCES =~ ^[1-9][0-9]?$ ]] || usage
 }
 
@@ -170,6 +173,21 @@ setup_e() {
 
 teardown_e() {
 	stats_save e
+	teardown_c
+}
+
+# (e) with r tracking connections: one -m conntrack match (no target) in
+# mangle PREROUTING, what the settlement rules cost every module before
+# ABI 1.4.  (e)/(t) in the same rounds is what declaring buys.
+setup_t() {
+	setup_e || { NA[t]=${NA[e]:-}; return 2; }
+	itm_exec r iptables -t mangle -A PREROUTING -m conntrack \
+		--ctdir ORIGINAL || itm_fail "cannot turn conntrack on in r"
+}
+
+teardown_t() {
+	itm_exec r iptables -t mangle -D PREROUTING -m conntrack \
+		--ctdir ORIGINAL || itm_log "warning: conntrack rule not removed"
 	teardown_c
 }
 
@@ -351,7 +369,7 @@ report() {
 	for c in $(grep -o . <<<"$CONFIGS"); do
 		report_row "$c"
 	done
-	for c in b p q c d e f g; do
+	for c in b p q c d e f g t; do
 		[ -n "${NA[$c]:-}" ] && echo "${LABEL[$c]}: n/a: ${NA[$c]}"
 	done
 	echo "pps of q, e, f, g: datagrams that arrived rewritten (TOS 0x55);" \

@@ -8,39 +8,46 @@
 #               over the detour (median, p95, max; and the pings lost),
 #               datapath=ebpf; then the baseline without itmRoute's
 #               decisions (the module unloaded, its routes left static):
-#               no ping is answered until the path comes back
+#               no ping is answered until the path comes back (-m NODES:
+#               the same on a full mesh, m1 - mNODES)
 #   throughput  TCP r1 -> r4 (iperf3, SECS s), side by side in ROUNDS
 #               interleaved rounds: the plain underlay (between underlay
-#               addresses, no ITM), datapath=ebpf, datapath=queue;
-#               medians and ratios to plain
+#               addresses, itmroute unloaded everywhere: no programs, no
+#               queue hooks, the offloads as the lab made them),
+#               datapath=ebpf, datapath=queue; medians and ratios to plain
 #   probes      probe bytes/s sent by one node of a full mesh of 4, 8 and
 #               16 nodes (the module's counters over PROBE_SECS s, 60 IP
 #               bytes a probe), next to the formula of the module's README
+#               (default probe_budget_kbps 800: at most 100 kB/s)
 #   series      one run for the figure: candidate RTTs (itmctl -o json
 #               routes on r1 every 0.1 s), the path chosen and the pings
 #               delivered while the lab adds 200 ms to r1 - r4, clears it,
 #               cuts it and brings it back; written by matplotlib to
 #               docs/figures/itmroute_timeseries.png
 #
-#   tests/bench/itmroute_bench.sh [-c CUTS] [-r ROUNDS] [-t SECS]
+#   tests/bench/itmroute_bench.sh [-c CUTS] [-m NODES] [-r ROUNDS] [-t SECS]
 #                                 [--parts failover,throughput,probes,series]
 #
-# CUTS default 20, ROUNDS 3, SECS 5.  ITM_BUILD is the build tree (default
-# ./build; a build without ITM_SANITIZE measures the queue path fairly).
+# -m NODES: the failover part on a full mesh of NODES (5 ms links, the
+# probe budget shared by NODES-2 detours per destination), cutting m1 -
+# mNODES.  CUTS default 20, ROUNDS 3, SECS 5.  ITM_BUILD is the build
+# tree (default ./build; a build without ITM_SANITIZE measures the queue
+# path fairly).
 # Prints a Markdown table per part; not a ctest: it measures, it does not
 # judge.
 set -u
 . "$(dirname "$0")/../integ/lib.sh"
 
-CUTS=20 ROUNDS=3 SECS=5 PROBE_SECS=5
+CUTS=20 ROUNDS=3 SECS=5 PROBE_SECS=5 MESH=0
 PARTS="failover,throughput,probes,series"
 while [ $# -gt 0 ]; do
 	case $1 in
 	-c) CUTS=$2; shift 2 ;;
+	-m) MESH=$2; shift 2 ;;
 	-r) ROUNDS=$2; shift 2 ;;
 	-t) SECS=$2; shift 2 ;;
 	--parts) PARTS=$2; shift 2 ;;
-	-h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "itmroute_bench: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -82,6 +89,9 @@ print("%.0f %.0f %.0f" % (v[len(v) // 2], p95, v[-1]))'
 
 TOPO4="$ITM_SRC/tests/data/itmroute/topo.yaml"
 UL1=10.63.0.1 UL4=10.63.0.4 OVL4=10.63.1.4
+# the failover's pair: r1 - r4, or m1 - mN of a mesh of N (-m N)
+FA=r1 FB=r4 FOVL=$OVL4 FNODES=4
+[ "$MESH" -gt 0 ] && FA=m1 FB=m$MESH FOVL=10.64.1.$MESH FNODES=$MESH
 
 # ---------------------------------------------------------------------
 # Failover
@@ -91,13 +101,13 @@ UL1=10.63.0.1 UL4=10.63.0.4 OVL4=10.63.1.4
 # ping answered over the detour, and the pings lost.
 one_cut() {
 	local log=$ITM_TMP/cut.ping t0
-	in_node r1 ping -n -D -i 0.01 -W 1 -w 4 "$OVL4" >"$log" 2>&1 &
+	in_node "$FA" ping -n -D -i 0.01 -W 1 -w 4 "$FOVL" >"$log" 2>&1 &
 	local pp=$!
 	sleep 0.8
 	t0=$(now)
-	lab impair r1 r4 down >/dev/null
+	lab impair "$FA" "$FB" down >/dev/null
 	wait "$pp"
-	lab impair r1 r4 up >/dev/null
+	lab impair "$FA" "$FB" up >/dev/null
 	python3 - "$log" "$t0" <<'PY'
 import re, sys
 t0 = float(sys.argv[2])
@@ -123,7 +133,13 @@ PY
 
 bench_failover() {
 	local i ms lost res=() losts=() base
-	up "$TOPO4" "datapath: ebpf, pin_dir: $BPF, holddown_ms: 1000, confirm_ms: 500"
+	local params="datapath: ebpf, pin_dir: $BPF, holddown_ms: 1000, confirm_ms: 500"
+	if [ "$MESH" -gt 0 ]; then
+		mesh "$MESH" >"$ITM_TMP/mesh-fo.yaml"
+		up "$ITM_TMP/mesh-fo.yaml" "$params"
+	else
+		up "$TOPO4" "$params"
+	fi
 	for ((i = 1; i <= CUTS; i++)); do
 		read -r ms lost < <(one_cut)
 		itm_log "cut $i: first ping over the detour after $ms ms, $lost pings lost"
@@ -133,18 +149,18 @@ bench_failover() {
 	read -r med p95 max < <(printf '%s\n' "${res[@]}" | grep -v '^-' | stats)
 	read -r lmed _ lmax < <(printf '%s\n' "${losts[@]}" | stats)
 	# Baseline: the decisions stop (module unloaded, routes and maps stay).
-	lab ctl r1 module unload itmroute >/dev/null
-	lab ctl r4 module unload itmroute >/dev/null
-	in_node r1 ping -n -i 0.01 -W 1 -c 300 "$OVL4" >"$ITM_TMP/base.ping" 2>&1 &
+	lab ctl "$FA" module unload itmroute >/dev/null
+	lab ctl "$FB" module unload itmroute >/dev/null
+	in_node "$FA" ping -n -i 0.01 -W 1 -c 300 "$FOVL" >"$ITM_TMP/base.ping" 2>&1 &
 	local pp=$!
 	sleep 0.5
-	lab impair r1 r4 down >/dev/null
+	lab impair "$FA" "$FB" down >/dev/null
 	sleep 2
-	lab impair r1 r4 up >/dev/null
+	lab impair "$FA" "$FB" up >/dev/null
 	wait "$pp"
 	base=$(grep -c "bytes from" "$ITM_TMP/base.ping")
 	echo
-	echo "### Failover, $CUTS cuts of r1 - r4 (pings every 10 ms, datapath=ebpf)"
+	echo "### Failover, $CUTS cuts of $FA - $FB ($FNODES nodes, pings every 10 ms, datapath=ebpf)"
 	echo
 	echo "| | median | p95 | max |"
 	echo "|---|---|---|---|"
@@ -173,15 +189,21 @@ bench_throughput() {
 	local r plain=() ebpf=() queue=() dp n
 	up "$TOPO4" "datapath: ebpf, pin_dir: $BPF"
 	for ((r = 1; r <= ROUNDS; r++)); do
-		plain+=("$(iperf "$UL4")")
-		for dp in ebpf queue; do
+		for dp in plain ebpf queue; do
+			# each from a clean device: no programs, no queue hooks,
+			# the offloads as the lab made them
 			for n in r1 r2 r3 r4; do
 				lab ctl "$n" module unload itmroute >/dev/null 2>&1
-				[ "$dp" = queue ] && in_node "$n" tc qdisc del dev ul0 clsact 2>/dev/null
-				lab ctl "$n" module load itmroute datapath=$dp pin_dir="$BPF" >/dev/null
+				[ "$dp" = ebpf ] || in_node "$n" tc qdisc del dev ul0 clsact 2>/dev/null
+				[ "$dp" = plain ] ||
+					lab ctl "$n" module load itmroute datapath=$dp pin_dir="$BPF" >/dev/null
 			done
 			sleep 1.5
-			if [ "$dp" = ebpf ]; then ebpf+=("$(iperf "$OVL4")"); else queue+=("$(iperf "$OVL4")"); fi
+			case $dp in
+			plain) plain+=("$(iperf "$UL4")") ;;
+			ebpf) ebpf+=("$(iperf "$OVL4")") ;;
+			queue) queue+=("$(iperf "$OVL4")") ;;
+			esac
 		done
 		itm_log "round $r: plain ${plain[-1]} ebpf ${ebpf[-1]} queue ${queue[-1]} Gbit/s"
 	done
@@ -233,15 +255,18 @@ bench_probes() {
 		sleep "$PROBE_SECS"
 		b=$(counter_sum)
 		rows+=("$(awk -v n="$n" -v a="$a" -v b="$b" -v s="$PROBE_SECS" 'BEGIN {
-			m = (b - a) * 60 / s; f = 2 * (n - 1) * (2 * n - 3) * 60 * 10
-			printf "| %d | %.1f | %.1f | %.2f%% |", n, m / 1000, f / 1000, m * 8 / 1e8 * 100 }')")
+			m = (b - a) * 60 / s
+			fast = (n - 1) * 2 * 60 * 10; alt = (n - 1) * (n - 2) * 4 * 60
+			f = fast + alt * 10; every = 100
+			if (f > 100000) { f = 100000; every = alt * 1000 / (100000 - fast) }
+			printf "| %d | %.1f | %.1f | %.2f%% | %.0f |", n, m / 1000, f / 1000, m * 8 / 1e8 * 100, every }')")
 		itm_log "mesh of $n: ${rows[-1]}"
 	done
 	echo
-	echo "### Probe traffic sent by one node (interval 100 ms, full mesh)"
+	echo "### Probe traffic sent by one node (interval 100 ms, probe_budget_kbps 800 = 100 kB/s, full mesh)"
 	echo
-	echo "| nodes | measured kB/s | formula kB/s | of 100 Mbit/s |"
-	echo "|---|---|---|---|"
+	echo "| nodes | measured kB/s | formula kB/s | of 100 Mbit/s | alternatives probed every (ms, formula) |"
+	echo "|---|---|---|---|---|"
 	printf '%s\n' "${rows[@]}"
 }
 

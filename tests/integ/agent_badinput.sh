@@ -48,6 +48,10 @@ expect stats-unknown-module NOT_FOUND "no module named 'nosuchmod'"
 expect heartbeat-too-many INVALID_ARGUMENT "leases: more than 64"
 expect unknown-method UNIMPLEMENTED
 expect watch-interval INVALID_ARGUMENT "interval_ms: 5 outside"
+expect settle-undeclared PERMISSION_DENIED "probe_nosettle: did not declare ITM_MAY_SETTLE"
+expect publish-caps OK
+expect publish-kept "tunnels=8" "peer=63"
+expect detach-nosettle OK
 expect alive OK
 
 # --- a bad parameter through itmctl -------------------------------------

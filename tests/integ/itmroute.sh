@@ -19,13 +19,16 @@
 #    nothing delivered
 #  - the outer TOS is the inner one: qosmod's class (TOS 0x10 on a
 #    short flow) is visible on the outer header
+#  - queue: the underlay device's TSO, GSO, GRO are off while the module
+#    runs and back as they were once it is unloaded, also after an agent
+#    killed with them off and started again (ethtool -k)
 #  - the controller killed: the routes keep working; the module unloaded
 #    and loaded again (ebpf: routes and maps stay, no ping lost beyond
 #    a few; queue: the gap is bounded) and the agent restarted
 . "$(dirname "$0")/lib.sh"
 DP=${1:-ebpf}
 itm_init "itmroute_$DP"
-itm__need python3 ping tcpdump mount umount
+itm__need python3 ping tcpdump mount umount ethtool
 
 LAB_SH="$ITM_SRC/deploy/lab/lab.sh"
 LAB="ir$$"
@@ -247,11 +250,59 @@ qhook=post_route
 [ "$DP" = queue ] && qhook=ip_out	# before the encapsulation at IP_OUT
 lab ctl r1 module load qosmod threshold=20 hook=$qhook >/dev/null || fail "cannot load qosmod on r1"
 capture r1 "ip proto 4 and src host ${UL[r1]} and ip[36:4] = $(ovl_hex r4) and ip[29:1] = 6" 1
-in_node r1 bash -c "exec 3<>/dev/tcp/${OVL[r4]}/5399" 2>/dev/null || true
-itm_capture_wait 5 || fail "no TCP packet r1 -> r4 captured"
+# A SYN sent while r1 switches r4's path or commits qosmod's rules may
+# be lost and a refused connect is not retried: connect again until one
+# is captured.
+for _ in 1 2 3 4 5; do
+	in_node r1 timeout 1 bash -c "exec 3<>/dev/tcp/${OVL[r4]}/5399" 2>/dev/null || true
+	itm__dead "$ITM_CAP_PID" && break
+	sleep 0.3
+done
+itm_capture_wait 3 || fail "no TCP packet r1 -> r4 captured"
 itm_assert_eq "$(itm_pcap_tos "$ITM_PCAP" | head -n 1)" 0x10 "outer TOS of a short flow's SYN"
 lab ctl r1 module unload qosmod >/dev/null
 itm_log "qosmod's TOS 0x10 on the outer header"
+
+# ---------------------------------------------------------------------
+# 5b. queue: the underlay's offloads off while it runs, then as they were
+# ---------------------------------------------------------------------
+# offloads NODE: "tso gso gro" of NODE's ul0, each on or off.
+offloads() {
+	in_node "$1" ethtool -k ul0 | awk '
+		/^tcp-segmentation-offload:/ { t = $2 }
+		/^generic-segmentation-offload:/ { g = $2 }
+		/^generic-receive-offload:/ { r = $2 }
+		END { print t, g, r }'
+}
+load_r2() {
+	lab ctl r2 module load itmroute datapath=$DP pin_dir=$BPF holddown_ms=$HOLD_MS
+}
+if [ "$DP" = queue ]; then
+	itm_assert_eq "$(offloads r2)" "off off off" "r2's ul0 offloads with itmroute (queue)"
+	lab ctl r2 module unload itmroute >/dev/null || fail "cannot unload itmroute on r2"
+	# a state of its own, unlike the veth's defaults (tso on, gro off)
+	in_node r2 ethtool -K ul0 tso off gso on gro on 2>/dev/null
+	before=$(offloads r2)
+	itm_assert_eq "$before" "off on on" "r2's ul0 offloads set by hand"
+	load_r2 >/dev/null || fail "cannot load itmroute on r2"
+	itm_assert_eq "$(offloads r2)" "off off off" "r2's ul0 offloads with itmroute loaded"
+	lab ctl r2 module unload itmroute >/dev/null
+	itm_assert_eq "$(offloads r2)" "$before" "r2's ul0 offloads after unload"
+	# an agent killed with them off: the next instance puts them back
+	load_r2 >/dev/null || fail "cannot load itmroute on r2"
+	pid=$(awk '$2 == "agent-r2.log" { p = $1 } END { print p }' "$STATE/pids")
+	kill -KILL "$pid" && itm_wait_for 5 itm__dead "$pid" || fail "cannot kill r2's agent"
+	itm_assert_eq "$(offloads r2)" "off off off" "r2's ul0 offloads after the agent was killed"
+	lab agent r2 --listen "${UL[r2]}:7701" --insecure-plaintext \
+		--controller 10.63.0.254:7700 >/dev/null 2>&1 || fail "cannot start r2's agent"
+	itm_wait_for 15 bash -c "\"$LAB_SH\" ctl -n $LAB r2 module list 2>/dev/null | grep -q itmroute" ||
+		fail "the controller did not place itmroute on the restarted agent r2"
+	lab ctl r2 module unload itmroute >/dev/null
+	itm_assert_eq "$(offloads r2)" "$before" "r2's ul0 offloads after a killed agent's successor is unloaded"
+	load_r2 >/dev/null || fail "cannot load itmroute on r2"
+	itm_wait_for 5 reach_all || fail "not every node reaches every other after r2's restarts"
+	itm_log "queue: r2's offloads off while loaded, back to '$before' after unload, also after a killed agent"
+fi
 
 # ---------------------------------------------------------------------
 # 6. Restarts: module, agent; the controller gone

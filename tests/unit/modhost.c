@@ -130,6 +130,8 @@ modhost_load(struct modhost *h, const struct itm_plugin *plugin,
 	if (rc == 0 && h->info) {
 		h->reg = itm__reg_new(h->info, h->hook, 0);
 		h->reg->can_settle = 1;
+		h->reg->may_settle =
+			itm__info_may_settle(h->info, plugin->abi & 0xffff);
 	}
 	return rc;
 }

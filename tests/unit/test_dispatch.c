@@ -4,6 +4,7 @@
  * later module seeing an earlier one's change, DROP ending the walk,
  * interests checked in user space for shared stages, counters per class.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -323,11 +324,69 @@ enter_before_info(void **state)
 	itm__reg_free(b);
 }
 
+/* Settling needs the declaration: a registration without ITM_MAY_SETTLE
+ * (built against ABI 1.4) is refused with a reason that names it, and its
+ * verdict carries no settle request; one that declared it, or one built
+ * before the declaration existed, settles. */
+static int settle_rc;
+
+static int
+S_process(itm_where h, int c, struct itm_packet *p)
+{
+	const struct itm_settle s = { .class = 1, .action = ITM_SETTLE_ACCEPT };
+
+	settle_rc = itm_packet_settle(p, &s);
+	return ITM_ACCEPT;
+}
+
+static int
+host_settle(void *arg, struct itm__reg *reg, const struct itm_settle *s,
+	    uint32_t *mark)
+{
+	*mark = 1u << 16;
+	return 0;
+}
+
+static uint32_t
+settle_once(struct itm_info *info, unsigned int api_minor)
+{
+	const struct itm__disp_host host = { .settle = host_settle };
+	struct itm__reg *r = itm__reg_new(info, ITM_IP_FORWARD, 0);
+	struct itm__disp_result res;
+
+	r->can_settle = 1;
+	r->may_settle = itm__info_may_settle(info, api_minor);
+	make_packet();
+	itm__disp_run(&r, 1, 0, &host, &pkt, &res);
+	itm__reg_free(r);
+	return res.settle_mark;
+}
+
+static void
+settle_needs_declaration(void **state)
+{
+	struct itm_info s = iA;
+
+	s.label = "nosettle";
+	s.process_func = S_process;
+	assert_int_equal(settle_once(&s, 4), 0);
+	assert_int_equal(settle_rc, -EPERM);
+	assert_non_null(strstr(itm_last_error(), "nosettle did not declare "
+						 "ITM_MAY_SETTLE"));
+	s.flags = ITM_MAY_SETTLE;
+	assert_int_equal(settle_once(&s, 4), 1u << 16);
+	assert_int_equal(settle_rc, 0);
+	s.flags = 0; /* an older module: no flags field, may settle */
+	assert_int_equal(settle_once(&s, 3), 1u << 16);
+	assert_int_equal(settle_rc, 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(callbacks_in_paper_order),
+		cmocka_unit_test(settle_needs_declaration),
 		cmocka_unit_test(class_zero_skips_process),
 		cmocka_unit_test(drop_ends_the_walk),
 		cmocka_unit_test(shared_stage_checks_interest),

@@ -162,6 +162,7 @@ h_list(struct itm_rpc_call *call, void *arg)
 	g1.label = "qos", g1.hook = ITM__V1__HOOK__HOOK_IP_FORWARD;
 	g1.priority = 10, g1.queue = 3, g1.stage = 1, g1.interest = &i1;
 	g1.packets = 123456;
+	g1.may_settle = 1;
 	g2.label = "route-out", g2.hook = ITM__V1__HOOK__HOOK_IP_OUT;
 	g2.priority = -5, g2.queue = 5, g2.stage = 2, g2.interest = &i2;
 	g2.packets = 77;

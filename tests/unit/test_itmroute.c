@@ -10,6 +10,11 @@
  *  - jitter below the gains never switches
  *  - loss raises the metric; nothing alive keeps the path (fail-static)
  *  - probes encode and decode to the same fields; malformed ones refused
+ *  - the probe schedule (probesched.c) on a simulated full mesh of 4, 8,
+ *    16 and 32 nodes: bytes/s within the budget (and under 1% of 100
+ *    Mbit/s at 16), alternatives as fresh as the budget allows, a budget
+ *    too small for the fast set shared out; the link to a destination
+ *    cut: left within the bound, for a detour measured after the cut
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -21,6 +26,7 @@
 
 #include "pathsel.h"
 #include "probe.h"
+#include "probesched.h"
 
 #define MS 1000000ull
 
@@ -77,7 +83,7 @@ static enum itmr_switch_why
 tick(const int rtt_ms[3])
 {
 	for (int i = 0; i < 3; i++) {
-		uint32_t seq = itmr_path_sent(&d.paths[i]);
+		uint32_t seq = itmr_path_sent(&d.paths[i], now);
 
 		if (rtt_ms[i] >= 0 && n_fl < 4096)
 			fl[n_fl++] = (typeof(fl[0])){
@@ -229,12 +235,12 @@ ack_outside_window_ignored(void **state)
 
 	(void)state;
 	setup_dest();
-	seq = itmr_path_sent(&d.paths[0]);
+	seq = itmr_path_sent(&d.paths[0], now);
 	assert_int_equal(itmr_path_acked(&d.paths[0], seq + 1, now, now), -1);
 	assert_int_equal(itmr_path_acked(&d.paths[0], seq, now, now + MS), 0);
 	assert_int_equal(itmr_path_acked(&d.paths[0], seq, now, now + MS), -1);
 	for (int i = 0; i < 70; i++)
-		itmr_path_sent(&d.paths[0]);
+		itmr_path_sent(&d.paths[0], now);
 	assert_int_equal(itmr_path_acked(&d.paths[0], seq, now, now), -1);
 }
 
@@ -272,6 +278,269 @@ probe_roundtrip(void **state)
 	assert_int_equal(itmr_probe_decode(buf, sizeof(buf), &q), -EBADMSG);
 }
 
+/*
+ * A full mesh of mn nodes seen from node 0: destination j (node j + 1)
+ * has the direct path (10 ms RTT) and one through every other node
+ * (20 ms).  A cut of the link 0 - C silences the direct path to C and
+ * every path through C.
+ */
+static struct itmr_dest md[31];
+static struct itmr_dest *mdp[31];
+static struct itmr_sched ms;
+static struct itmr_sched_probe mdue[ITMR_SCHED_MAX];
+static unsigned int mn;
+static int mcut;  /* node cut off from node 0, 0 none */
+static int mdown; /* node down: no path to it answers, 0 none */
+static struct {
+	uint16_t dest, path;
+	uint32_t seq;
+	uint64_t sent, arrive;
+} mfl[8192];
+static unsigned int n_mfl;
+static uint64_t mbytes, mgap_alt, mgap_direct; /* over the measured span */
+static int measuring;
+static unsigned int mskip = ~0u; /* its gaps not measured */
+static uint64_t mswitch_ack;	 /* last answer of the path switched to */
+
+static struct itmr_sched_cfg scfg = {
+	.interval_ms = 100,
+	.budget_Bps = 800 * 1000 / 8, /* the default probe_budget_kbps */
+	.stale_ms = 5000,
+	.dead_probes = 3,
+};
+
+static void
+mesh_setup(unsigned int n)
+{
+	mn = n;
+	mcut = mdown = 0;
+	n_mfl = 0;
+	now = 1000 * MS;
+	itmr_sched_init(&ms);
+	for (unsigned int j = 0; j < n - 1; j++) {
+		itmr_dest_init(&md[j]);
+		itmr_dest_add_path(&md[j], 0, -1);
+		for (unsigned int v = 1; v < n; v++)
+			if (v != j + 1)
+				itmr_dest_add_path(&md[j], v, (int)v);
+		mdp[j] = &md[j];
+	}
+}
+
+/* Node the path's first hop goes to. */
+static unsigned int
+first_hop(unsigned int j, const struct itmr_path *p)
+{
+	return p->via ? p->via : j + 1;
+}
+
+static void
+mesh_send(const struct itmr_sched_probe *pr)
+{
+	struct itmr_path *p = &md[pr->dest].paths[pr->path];
+	uint64_t gap = now - p->last_sent_ns;
+	uint32_t seq;
+
+	if (measuring && pr->dest == mskip) {
+		mbytes += itmr_sched_cost(p);
+	} else if (measuring) {
+		mbytes += itmr_sched_cost(p);
+		if (p->via && gap > mgap_alt)
+			mgap_alt = gap;
+		if (!p->via && gap > mgap_direct)
+			mgap_direct = gap;
+	}
+	seq = itmr_path_sent(p, now);
+	if ((int)first_hop(pr->dest, p) == mcut || (int)pr->dest + 1 == mdown ||
+	    n_mfl >= 8192)
+		return;
+	mfl[n_mfl++] = (typeof(mfl[0])){ pr->dest, pr->path, seq, now,
+					 now + (p->via ? 20 : 10) * MS };
+}
+
+static void
+mesh_deliver(void)
+{
+	unsigned int k = 0;
+
+	for (unsigned int i = 0; i < n_mfl; i++) {
+		if (mfl[i].arrive <= now)
+			itmr_path_acked(&md[mfl[i].dest].paths[mfl[i].path],
+					mfl[i].seq, mfl[i].sent, mfl[i].arrive);
+		else
+			mfl[k++] = mfl[i];
+	}
+	n_mfl = k;
+}
+
+/* One tick as the module's: decide, send what the schedule picks, run
+ * the clock one interval.  Returns the first switch of destination 0. */
+static enum itmr_switch_why
+mesh_tick(void)
+{
+	enum itmr_switch_why w, w0 = ITMR_SW_NONE;
+	size_t n;
+
+	for (unsigned int j = 0; j < mn - 1; j++) {
+		w = itmr_dest_decide(&md[j], now, &cfg);
+		if (j == 0 && w != ITMR_SW_NONE)
+			mswitch_ack = md[0].paths[md[0].cur].last_ack_ns;
+		if (j == 0)
+			w0 = w;
+	}
+	n = itmr_sched_tick(&ms, mdp, mn - 1, now, &scfg, mdue);
+	for (size_t i = 0; i < n; i++)
+		mesh_send(&mdue[i]);
+	for (unsigned int t = 0; t < scfg.interval_ms; t++) {
+		now += MS;
+		mesh_deliver();
+	}
+	return w0;
+}
+
+/* Run @ms milliseconds; with @measure, bytes and gaps over them (gaps
+ * of destination mskip's paths not counted). */
+static void
+mesh_run(int ms_, int measure)
+{
+	measuring = measure;
+	mbytes = mgap_alt = mgap_direct = 0;
+	for (int t = 0; t < ms_; t += (int)scfg.interval_ms)
+		mesh_tick();
+	measuring = 0;
+}
+
+static void
+budget_bounds_probe_bytes(void **state)
+{
+	static const unsigned int sizes[] = { 4, 8, 16, 32 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		uint64_t want, every, rate;
+
+		itmr_sched_expect(sizes[i], &scfg, &want, &every);
+		mesh_setup(sizes[i]);
+		mesh_run(10000, 0); /* settle: first round, routes chosen */
+		mesh_run(10000, 1);
+		rate = mbytes / 10;
+		print_message("  %2u nodes: %6llu B/s (expected %6llu, "
+			      "budget %u); alternatives every %llu ms at "
+			      "most (expected %llu)\n",
+			      sizes[i], (unsigned long long)rate,
+			      (unsigned long long)want, scfg.budget_Bps,
+			      (unsigned long long)(mgap_alt / MS),
+			      (unsigned long long)every);
+		assert_true(rate <= scfg.budget_Bps);
+		assert_true(rate * 100 >= want * 95 &&
+			    rate * 100 <= want * 105);
+		assert_true(mgap_direct <= 100 * MS); /* fast, always */
+		assert_true(mgap_alt <= every * MS * 3 / 2 + 100 * MS);
+		assert_true(mgap_alt <= scfg.stale_ms * MS);
+		if (sizes[i] <= 16) /* under 1% of 100 Mbit/s */
+			assert_true(rate < 125000);
+		if (sizes[i] == 4) /* budget to spare: all every interval */
+			assert_true(mgap_alt <= 100 * MS);
+	}
+}
+
+static void
+small_budget_shared_out(void **state)
+{
+	uint32_t keep = scfg.budget_Bps;
+
+	(void)state;
+	/* 20 kB/s for 31 direct paths that want 37.2 kB/s: each gets its
+	 * turn, none starves, the budget holds */
+	scfg.budget_Bps = 20000;
+	mesh_setup(32);
+	mesh_run(10000, 0);
+	mesh_run(10000, 1);
+	scfg.budget_Bps = keep;
+	print_message(
+		"  32 nodes, 20000 B/s: %llu B/s, direct paths every %llu ms at most\n",
+		(unsigned long long)(mbytes / 10),
+		(unsigned long long)(mgap_direct / MS));
+	assert_true(mbytes <= 20000 * 10 + 20000 / 2); /* + the bucket */
+	assert_true(mgap_direct <= 300 * MS);
+}
+
+/* Milliseconds since the latest probe of any of @d's alternatives. */
+static uint64_t
+alt_newest_ms(const struct itmr_dest *dd)
+{
+	uint64_t newest = 0;
+
+	for (unsigned int k = 1; k < dd->n_paths; k++)
+		if (dd->paths[k].last_sent_ns > newest)
+			newest = dd->paths[k].last_sent_ns;
+	return (now - newest) / MS;
+}
+
+static void
+cut_left_within_bound_for_fresh_detour(void **state)
+{
+	static const unsigned int sizes[] = { 4, 16, 32 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		enum itmr_switch_why w = ITMR_SW_NONE;
+		uint64_t cut_at;
+		const struct itmr_path *p;
+		int ms_ = 0;
+
+		mesh_setup(sizes[i]);
+		mesh_run(10000, 0);
+		assert_int_equal(md[0].cur, 0); /* direct to node 1 */
+		/* at 32 nodes each alternative is probed every 3.6 s: cut when
+		 * node 1's were probed at least 1 s ago, so that only the
+		 * burst can bring fresh numbers within the bound */
+		while (sizes[i] == 32 && alt_newest_ms(&md[0]) < 1000)
+			mesh_tick();
+		mcut = 1, cut_at = now;
+		while (w == ITMR_SW_NONE && ms_ < 2000) {
+			ms_ = (int)((now - cut_at) / MS); /* decided now */
+			w = mesh_tick();
+		}
+		p = &md[0].paths[md[0].cur];
+		print_message("  %2u nodes: left the cut path after %d ms, "
+			      "via node %u\n",
+			      sizes[i], ms_, p->via);
+		assert_int_equal(w, ITMR_SW_DEAD);
+		assert_true(ms_ <= 400); /* 3 intervals + RTT */
+		assert_true(p->via != 0 && p->via != 1);
+		assert_true(mswitch_ack > cut_at); /* measured after the cut */
+		for (unsigned int j = 1; j < sizes[i] - 1; j++)
+			assert_int_equal(md[j].cur, 0); /* the others stay */
+	}
+}
+
+static void
+node_down_burst_bounded(void **state)
+{
+	uint64_t want, every;
+
+	(void)state;
+	/* node 16 goes down: its destination's alternatives are burst for
+	 * probe_stale_ms at most, within the budget, and the others'
+	 * alternatives are not starved */
+	itmr_sched_expect(16, &scfg, &want, &every);
+	mesh_setup(16);
+	mesh_run(10000, 0);
+	mdown = 15, mskip = 14;
+	mesh_run(10000, 1);
+	mskip = ~0u;
+	print_message("  16 nodes, one down: %llu B/s, others' alternatives "
+		      "every %llu ms at most\n",
+		      (unsigned long long)(mbytes / 10),
+		      (unsigned long long)(mgap_alt / MS));
+	assert_true(mbytes <=
+		    (uint64_t)scfg.budget_Bps * 10 + scfg.budget_Bps / 2);
+	assert_true(mgap_alt <= every * MS * 2 + 100 * MS);
+	assert_int_equal(md[14].cur, 0); /* fail-static: the route stays */
+	assert_false(md[14].paths[0].alive);
+}
+
 int
 main(void)
 {
@@ -284,6 +553,10 @@ main(void)
 		cmocka_unit_test(loss_counts_and_nothing_alive_keeps),
 		cmocka_unit_test(ack_outside_window_ignored),
 		cmocka_unit_test(probe_roundtrip),
+		cmocka_unit_test(budget_bounds_probe_bytes),
+		cmocka_unit_test(small_budget_shared_out),
+		cmocka_unit_test(cut_left_within_bound_for_fresh_detour),
+		cmocka_unit_test(node_down_burst_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -61,6 +61,7 @@ fx_reg(struct fixture *fx, const char *label, itm_where hook,
 	snprintf(r->label, sizeof(r->label), "%s", label);
 	r->hook = hook;
 	r->kind = kind;
+	r->may_settle = 1; /* as every module built before ABI 1.4 */
 	itm_interest_init(&r->interest);
 	return r;
 }
@@ -255,6 +256,27 @@ workers_balance(void **state)
 	expect_rules(&fx, 1, "workers_balance.rules");
 }
 
+/* fig13 at FORWARD never settles (no ITM_MAY_SETTLE): its chain has no
+ * CONNMARK rule, so nothing turns on conntrack there; qosmod at
+ * POST_ROUTE may settle: its chain has them from the start. */
+static void
+settle_declared(void **state)
+{
+	struct fixture fx;
+	struct agent_reg *f, *q;
+
+	fx_init(&fx);
+	f = fx_reg(&fx, "fig13", ITM_IP_FORWARD, REG_AGENT);
+	f->may_settle = 0;
+	fx_stage(&fx, ITM_IP_FORWARD, REG_AGENT, ITM_STAGE_BIT(0), 1000, 1, &f,
+		 1);
+	q = fx_reg(&fx, "qos_ctrl", ITM_POST_ROUTE, REG_AGENT);
+	itm_interest_add_protocol(&q->interest, IPPROTO_TCP);
+	fx_stage(&fx, ITM_POST_ROUTE, REG_AGENT, ITM_STAGE_BIT(0), 1001, 1, &q,
+		 1);
+	expect_rules(&fx, 1, "settle_declared.rules");
+}
+
 static unsigned int
 settle(struct fixture *fx, const struct agent_reg *r,
        const struct itm_settle *s)
@@ -354,6 +376,7 @@ main(void)
 		cmocka_unit_test(agent_and_process),
 		cmocka_unit_test(several_hooks),
 		cmocka_unit_test(workers_balance),
+		cmocka_unit_test(settle_declared),
 		cmocka_unit_test(settlements),
 		cmocka_unit_test(bad_interest),
 		cmocka_unit_test(removal),

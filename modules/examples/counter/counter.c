@@ -99,6 +99,7 @@ main(int argc, char **argv)
 	}
 	memset(&info, 0, sizeof(info));
 	info.label = label;
+	info.flags = 0; /* never settles (no ITM_MAY_SETTLE) */
 	info.class_func = classify;
 	info.log_func = log_pkt;
 	info.class_names = names;

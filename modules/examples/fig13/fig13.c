@@ -40,6 +40,9 @@ fig13_info(struct itm_info *info, const char *label, struct fig13_conf *conf)
 	static const char *const names[] = { "unclassified", "rewritten" };
 
 	info->label = label;
+	/* Never settles (no ITM_MAY_SETTLE): the agent writes no conntrack
+	 * rules for it, so the hook does not track connections. */
+	info->flags = 0;
 	info->class_func = classify;
 	info->process_func = process;
 	info->class_names = names;

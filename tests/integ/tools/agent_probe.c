@@ -147,6 +147,97 @@ other_cases(void)
 	       st.message);
 }
 
+/* A lease of this process that declared it never settles (no_settle);
+ * 0 when the attach failed. */
+static uint64_t
+attach_no_settle(void)
+{
+	Itm__V1__AttachRequest a = ITM__V1__ATTACH_REQUEST__INIT;
+	Itm__V1__Interest in = ITM__V1__INTEREST__INIT;
+	const struct itm_method_def *def = itm_method_def(ITM_AGENT_ATTACH);
+	struct itm_rpc_status st = { 0 };
+	Itm__V1__AttachReply *rep = NULL;
+	uint64_t lease = 0;
+
+	a.label = "probe_nosettle";
+	a.pid = (uint32_t)getpid();
+	a.interest = &in;
+	a.hook = ITM__V1__HOOK__HOOK_IP_IN;
+	a.no_settle = 1;
+	itm_rpc_call_path(c, def->path, &a.base, def->reply,
+			  (ProtobufCMessage **)&rep, 3000, &st);
+	if (rep) {
+		lease = rep->lease;
+		protobuf_c_message_free_unpacked(&rep->base, NULL);
+	}
+	return lease;
+}
+
+/* How many tunnels GetTunnels lists, and the longest peer. */
+static void
+count_tunnels(size_t *n, size_t *longest)
+{
+	const struct itm_method_def *def =
+		itm_method_def(ITM_AGENT_GET_TUNNELS);
+	Itm__V1__TunnelsRequest q = ITM__V1__TUNNELS_REQUEST__INIT;
+	struct itm_rpc_status st = { 0 };
+	Itm__V1__TunnelsReply *rep = NULL;
+
+	*n = *longest = 0;
+	itm_rpc_call_path(c, def->path, &q.base, def->reply,
+			  (ProtobufCMessage **)&rep, 3000, &st);
+	if (rep == NULL)
+		return;
+	*n = rep->n_tunnels;
+	for (size_t i = 0; i < rep->n_tunnels; i++)
+		if (strlen(rep->tunnels[i]->peer) > *longest)
+			*longest = strlen(rep->tunnels[i]->peer);
+	protobuf_c_message_free_unpacked(&rep->base, NULL);
+}
+
+/* A heartbeat publishing 20 tunnels with 100-character peers: the agent
+ * keeps 8 per process, peers cut to 63. */
+static void
+publish_caps(uint64_t lease)
+{
+	Itm__V1__HeartbeatRequest hb = ITM__V1__HEARTBEAT_REQUEST__INIT;
+	Itm__V1__Tunnel t = ITM__V1__TUNNEL__INIT, *tp[20];
+	char name[101];
+	size_t n, longest;
+
+	memset(name, 'x', 100);
+	name[100] = '\0';
+	t.name = name + 100 - 31; /* the longest a name may be */
+	t.peer = name;
+	t.state_text = name;
+	for (int i = 0; i < 20; i++)
+		tp[i] = &t;
+	hb.pid = (uint32_t)getpid();
+	hb.leases = &lease;
+	hb.n_leases = 1;
+	hb.tunnels = tp;
+	hb.n_tunnels = 20;
+	run("publish-caps", ITM_AGENT_HEARTBEAT, &hb.base);
+	count_tunnels(&n, &longest);
+	printf("publish-kept tunnels=%zu peer=%zu\n", n, longest);
+}
+
+/* Settling needs the declaration (ITM_MAY_SETTLE), also over the wire. */
+static void
+settle_cases(void)
+{
+	Itm__V1__SettleRequest s = ITM__V1__SETTLE_REQUEST__INIT;
+	Itm__V1__DetachRequest d = ITM__V1__DETACH_REQUEST__INIT;
+	uint64_t lease = attach_no_settle();
+
+	s.lease = lease;
+	s.class_id = 2;
+	run("settle-undeclared", ITM_AGENT_SETTLE, &s.base);
+	publish_caps(lease);
+	d.lease = lease;
+	run("detach-nosettle", ITM_AGENT_DETACH, &d.base);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -159,6 +250,7 @@ main(int argc, char **argv)
 	load_cases();
 	attach_cases();
 	other_cases();
+	settle_cases();
 	run("alive", ITM_AGENT_GET_STATUS, &sq.base);
 	itm_rpc_client_free(c);
 	return 0;
