@@ -3,7 +3,8 @@
 # namespace tests with real agents and TCP.
 set(ITM_ETUN_DIR ${PROJECT_SOURCE_DIR}/modules/etunnel)
 set(ITM_ETUN_PURE ${ITM_ETUN_DIR}/frame.c ${ITM_ETUN_DIR}/reorder.c
-    ${ITM_ETUN_DIR}/entq.c ${ITM_ETUN_DIR}/ctrl.c ${ITM_ETUN_DIR}/seg.c)
+    ${ITM_ETUN_DIR}/entq.c ${ITM_ETUN_DIR}/ctrl.c ${ITM_ETUN_DIR}/seg.c
+    ${ITM_ETUN_DIR}/sentlog.c)
 
 itm_unit_test(test_etunnel unit/test_etunnel.c ${ITM_ETUN_PURE} LIBS m)
 target_include_directories(test_etunnel PRIVATE ${ITM_ETUN_DIR})

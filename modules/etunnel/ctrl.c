@@ -173,6 +173,23 @@ grow(struct etun_ctrl *c, unsigned int n, double g, enum etun_state *state)
 	return want > n ? clamp_step(c, n, want) : n;
 }
 
+/* Below target, not backlogged: the users send less than the pool
+ * carries.  Shrink towards the connections their demand needs at the
+ * share last measured while backlogged (the share now is the demand's,
+ * not the bottleneck's), one spare: ceil(Gs / s_cap) + 1, step-bounded;
+ * hold while no backlogged share is known. */
+static unsigned int
+demand_bound(struct etun_ctrl *c, unsigned int n, enum etun_state *state)
+{
+	double want;
+
+	*state = ETUN_ST_IDLE;
+	if (c->s_cap <= 0)
+		return n;
+	want = ceil(c->g_avg / c->s_cap - 1e-9) + 1;
+	return want < n ? clamp_step(c, n, want) : n;
+}
+
 unsigned int
 etun_ctrl_step(struct etun_ctrl *c, const struct etun_ctrl_in *in,
 	       enum etun_state *state)
@@ -181,6 +198,8 @@ etun_ctrl_step(struct etun_ctrl *c, const struct etun_ctrl_in *in,
 	unsigned int n = in->conns ? in->conns : c->min_conns;
 
 	smooth(c, n, (double)in->goodput_bps);
+	if (in->backlogged)
+		c->s_cap = c->s_avg;
 	if (c->g_avg < b * (1 - c->band) && in->backlogged)
 		return grow(c, n, (double)in->goodput_bps, state);
 	c->streak = 0;
@@ -190,14 +209,17 @@ etun_ctrl_step(struct etun_ctrl *c, const struct etun_ctrl_in *in,
 		want = floor(model_conns(c, n) + 1e-9);
 		return want < n ? clamp_step(c, n, want) : n;
 	}
-	*state = c->g_avg >= b * (1 - c->band) ? ETUN_ST_HOLDING : ETUN_ST_IDLE;
-	return n;
+	if (c->g_avg >= b * (1 - c->band)) {
+		*state = ETUN_ST_HOLDING;
+		return n;
+	}
+	return demand_bound(c, n, state);
 }
 
 void
 etun_ctrl_reset(struct etun_ctrl *c)
 {
-	c->g_avg = c->s_avg = 0;
+	c->g_avg = c->s_avg = c->s_cap = 0;
 	c->jump = 0;
 	c->streak = c->cooldown = 0;
 }

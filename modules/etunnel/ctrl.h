@@ -14,6 +14,7 @@
  *	N* = B / ss                        connections the target needs
  *	backlogged, Gs < B (1 - band):     N' = ceil(N*)     (grow)
  *	Gs > B (1 + band):                 N' = floor(N*)    (shrink)
+ *	not backlogged, Gs < B (1 - band): N' = ceil(Gs / s_cap) + 1
  *	otherwise:                         N' = N            (hold)
  *
  * clamped to [min, max] and to a quarter of N (plus one) per step.
@@ -40,7 +41,10 @@
  * the user's TCP backs off (README: measured).  A single interval never
  * decides, and a k step inside a streak, which bends the fitted line, is
  * one outlier among the steps.  Without backlog the user sends less than
- * the target: the pool is not the limit, it holds.
+ * the target: the pool is not the limit; it shrinks towards what the
+ * demand needs at the share a connection got when last backlogged,
+ * ceil(Gs / s_cap) + 1 (one spare), step-bounded (state "demand below
+ * target"), and holds while no such share is known.
  * Pure code.
  */
 #ifndef ETUN_CTRL_H
@@ -78,6 +82,9 @@ struct etun_ctrl {
 	 * than ETUN_CTRL_JUMP (+1 above, -1 below). */
 	double g_avg, s_avg;
 	int jump;
+	/* The smoothed share of the last backlogged interval: what a
+	 * connection can carry (a demand-bound share says less). */
+	double s_cap;
 	/* The current growth streak: raw samples, where it began. */
 	unsigned int streak, streak_from, cooldown;
 	double streak_n[ETUN_CTRL_SAT_SPAN], streak_g[ETUN_CTRL_SAT_SPAN];

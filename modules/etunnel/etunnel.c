@@ -56,10 +56,13 @@ static const struct itm_param_spec etun_params[] = {
 	{ "cc", ITM_PARAM_STRING, "", 0, 15, "congestion control of the pool's connections (default: the system's)" },
 	{ "express", ITM_PARAM_BOOL, "yes", 0, 1, "the short class gets a connection of its own, TOS 0x10" },
 	{ "skip_recovering", ITM_PARAM_BOOL, "no", 0, 1, "send nothing on a connection in loss recovery" },
+	{ "cwnd_room", ITM_PARAM_BOOL, "no", 0, 1, "a frame goes first to a connection with congestion-window room (TCP_INFO)" },
+	{ "resend_frames", ITM_PARAM_UINT, "2048", 0, 65536, "frames kept to send again when their connection is stuck (0: never)" },
 	{ "unsent_kb", ITM_PARAM_UINT, "16", 2, 4096, "bytes a connection may hold not yet sent, kB" },
 	{ "reorder_window", ITM_PARAM_UINT, "2048", 16, 65536, "reorder buffer, packets" },
 	{ "reorder_kb", ITM_PARAM_UINT, "8192", 64, 1048576, "reorder buffer, kB" },
-	{ "reorder_wait_ms", ITM_PARAM_UINT, "50", 1, 10000, "longest wait for a missing packet" },
+	{ "reorder_wait_ms", ITM_PARAM_UINT, "50", 1, 10000, "shortest wait for a missing packet" },
+	{ "reorder_wait_max_ms", ITM_PARAM_UINT, "100", 1, 10000, "longest wait for a missing packet (the entry's estimate within [reorder_wait_ms, this]; keep it below the users' RTO, 200 ms and more)" },
 	{ "mtu", ITM_PARAM_UINT, "1500", 576, 65535, "largest packet re-injected (larger TCP is segmented)" },
 	{ "tls_ca", ITM_PARAM_STRING, "", 0, 255, "mutual TLS: the CA file (PEM) the peer's certificate must be signed by" },
 	{ "tls_cert", ITM_PARAM_STRING, "", 0, 255, "mutual TLS: this end's certificate (PEM)" },
@@ -289,6 +292,8 @@ load_config(struct itm_module *m, struct etun *t, const struct itm_params *p)
 	t->sndbuf = (uint32_t)itm_param_uint(p, "sndbuf_kb") * 1024;
 	t->unsent = (uint32_t)itm_param_uint(p, "unsent_kb") * 1024;
 	t->skip_recovering = itm_param_bool(p, "skip_recovering");
+	t->cwnd_room = itm_param_bool(p, "cwnd_room");
+	t->resend_frames = (unsigned int)itm_param_uint(p, "resend_frames");
 	t->express = itm_param_bool(p, "express");
 	snprintf(t->cc, sizeof(t->cc), "%s", itm_param_str(p, "cc"));
 	if ((rc = check_cc(m, t->cc)) < 0 || (rc = load_tls(m, t, p)) < 0)
@@ -297,6 +302,10 @@ load_config(struct itm_module *m, struct etun *t, const struct itm_params *p)
 	t->ro_window = (unsigned int)itm_param_uint(p, "reorder_window");
 	t->ro_bytes = (uint32_t)itm_param_uint(p, "reorder_kb") * 1024;
 	t->ro_wait_us = (uint32_t)itm_param_uint(p, "reorder_wait_ms") * 1000;
+	t->ro_wait_max_us =
+		(uint32_t)itm_param_uint(p, "reorder_wait_max_ms") * 1000;
+	if (t->ro_wait_max_us < t->ro_wait_us)
+		t->ro_wait_max_us = t->ro_wait_us;
 	return 0;
 }
 
@@ -411,6 +420,9 @@ register_counters(struct etun *t)
 		C(disconnects),	  C(reorder_late),
 		C(reorder_gaps),  C(reorder_overflow),
 		C(tls_refused),	  C(tls_write_waits),
+		C(no_room),	  C(reorder_wait_ms),
+		C(stuck),	  C(resent),
+		C(reorder_dups),
 #undef C
 	};
 
@@ -481,6 +493,7 @@ etun_free(struct etun *t)
 {
 	if (t->side == ETUN_ENTRY) {
 		etun_pool_stop(t);
+		etun_sentlog_free(t->sent);
 		free(t->scratch);
 	} else {
 		etun_exit_stop(t);
@@ -505,7 +518,7 @@ etun_start(struct itm_module *m, struct etun *t, const struct itm_params *p)
 		tick_ms = t->ro_wait_us / 2000 ? t->ro_wait_us / 2000 : 1;
 		rc = etun_exit_start(t);
 	} else {
-		tick_ms = 50;
+		tick_ms = ETUN_TICK_MS;
 		t->q = etun_entq_new((unsigned int)itm_param_uint(p,
 								  "queue_pkts"),
 				     (uint32_t)itm_param_uint(p, "queue_kb") *

@@ -22,6 +22,7 @@
 #include "entq.h"
 #include "frame.h"
 #include "reorder.h"
+#include "sentlog.h"
 #include "tls.h"
 
 #define ETUN_MAX_CONNS	  256
@@ -29,6 +30,7 @@
 #define ETUN_SLOTS	  (ETUN_MAX_CONNS + 1)
 #define ETUN_MAX_PREFIXES 16
 #define ETUN_CONN_BUF	  (ETUN_FRAME_HDR + ETUN_FRAME_MAX)
+#define ETUN_TICK_MS	  10 /* the entry's tick */
 
 enum etun_side { ETUN_ENTRY, ETUN_EXIT };
 
@@ -52,6 +54,8 @@ struct etun_conn {
 	int full;	   /* entry: unsent bytes above the limit */
 	int recovering;	   /* entry: in loss recovery: skipped */
 	uint64_t retry_ms; /* entry: when to connect again */
+	uint64_t acked_seen, progress_ms; /* entry: last ACK progress */
+	int stuck; /* entry: no progress: its frames were sent again */
 	uint32_t backoff_ms;
 	struct etun_tls_conn *tls; /* with mutual TLS, else NULL */
 };
@@ -73,6 +77,10 @@ struct etun_counters {
 	uint64_t tls_write_waits; /* a frame OpenSSL could not write at once */
 	uint64_t connects, disconnects;
 	uint64_t reorder_late, reorder_gaps, reorder_overflow;
+	uint64_t reorder_wait_ms; /* exit: the wait now (gauge) */
+	uint64_t no_room;	  /* entry: no connection had cwnd room */
+	uint64_t stuck, resent;	  /* entry: stuck connections, frames again */
+	uint64_t reorder_dups;	  /* exit: second copies dropped */
 	uint64_t conns, conns_wanted; /* gauges */
 	uint64_t target_kbps, goodput_kbps, state, queue_bytes;
 	uint64_t target_bps, achieved_bps, pool_conns; /* for /metrics */
@@ -94,16 +102,21 @@ struct etun {
 	unsigned int interval_ms;
 	uint32_t sndbuf, unsent;
 	int skip_recovering; /* skip connections in loss recovery */
+	int cwnd_room;	     /* a connection with cwnd room first */
 	char cc[16];	     /* TCP_CONGESTION of the pool, "": default */
 	uint16_t mtu;
 	struct etun_tls *tls; /* mutual TLS on the pool, NULL: off */
 	unsigned int ro_window;
-	uint32_t ro_bytes, ro_wait_us;
+	uint32_t ro_bytes, ro_wait_us, ro_wait_max_us;
+	uint32_t wait_sent_us;	   /* entry: the last reorder wait sent */
+	struct etun_sentlog *sent; /* entry: copies for a resend, or NULL */
+	unsigned int resend_frames;
 	/* entry */
 	struct etun_entq *q;
 	struct etun_conn conns[ETUN_SLOTS];
 	int express; /* a connection of its own, TOS 0x10, for SHORT */
 	unsigned int wanted, up, rr;
+	uint64_t room_scan_us;		   /* no scan for cwnd room before */
 	unsigned int express_up;	   /* the short class's connection */
 	uint32_t seq[ETUN_CLS_N], session; /* one sequence per class */
 	uint64_t acked_closed; /* bytes of connections closed since */

@@ -87,12 +87,31 @@ exit_recv(struct etun_conn *c, void *buf, size_t len)
 	return -1;
 }
 
+/* The entry's estimate of how long a retransmitted packet trails the
+ * others, within [reorder_wait_ms, reorder_wait_max_ms]: the reorder
+ * wait from the next gap on. */
+static void
+set_wait(struct etun *t, uint32_t us)
+{
+	if (us > t->ro_wait_max_us)
+		us = t->ro_wait_max_us;
+	if (us < t->ro_wait_us)
+		us = t->ro_wait_us;
+	for (int k = 0; k < ETUN_CLS_N; k++)
+		etun_reorder_set_wait(t->ro[k], us);
+	t->c.reorder_wait_ms = us / 1000;
+}
+
 static void
 on_frame(struct etun *t, const struct etun_frame *f)
 {
 	const uint8_t *ip = f->data; /* any alignment: read bytes */
 	uint32_t daddr;
 
+	if (f->flags & ETUN_F_WAIT) {
+		set_wait(t, f->seq);
+		return;
+	}
 	if (f->flags & ETUN_F_HELLO) {
 		if (!t->have_session || f->seq != t->cur_session) {
 			etun_reorder_reset(t->ro[ETUN_CLS_SHORT]);
@@ -355,6 +374,7 @@ etun_exit_start(struct etun *t)
 	if ((rc = listen_on(t)) < 0)
 		return rc;
 	t->state = ETUN_ST_EXIT;
+	t->c.reorder_wait_ms = t->ro_wait_us / 1000;
 	return 0;
 }
 
@@ -393,6 +413,7 @@ etun_exit_tick(struct etun *t)
 			etun_reorder_tick(t->ro[k], etun_now_us());
 	}
 	t->c.reorder_late = t->c.reorder_gaps = t->c.reorder_overflow = 0;
+	t->c.reorder_dups = 0;
 	for (int k = 0; k < ETUN_CLS_N; k++) {
 		const struct etun_reorder_stats *st =
 			etun_reorder_stats(t->ro[k]);
@@ -400,6 +421,7 @@ etun_exit_tick(struct etun *t)
 		t->c.reorder_late += st->late;
 		t->c.reorder_gaps += st->gaps;
 		t->c.reorder_overflow += st->overflow;
+		t->c.reorder_dups += st->dups;
 	}
 	if (t->tls)
 		exit_handshake_timeouts(t, now);

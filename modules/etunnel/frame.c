@@ -28,7 +28,9 @@ etun_frame_parse(const uint8_t *buf, size_t n, struct etun_frame *f,
 		 (uint32_t)buf[6] << 8 | buf[7];
 	if (buf[2] != ETUN_FRAME_VERSION || (f->flags & ~ETUN_F_KNOWN))
 		return ETUN_PARSE_BAD;
-	if ((f->flags & ETUN_F_HELLO) ? f->len != 0 : f->len < 20)
+	if ((f->flags & ETUN_F_CONTROL) == ETUN_F_CONTROL)
+		return ETUN_PARSE_BAD;
+	if ((f->flags & ETUN_F_CONTROL) ? f->len != 0 : f->len < 20)
 		return ETUN_PARSE_BAD;
 	if (n - ETUN_FRAME_HDR < f->len)
 		return ETUN_PARSE_MORE;

@@ -33,6 +33,9 @@
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	2000
 #define USER_TIMEOUT_MS 3000
+#define STUCK_MIN_MS	10
+#define ROOM_RESCAN_US	1000 /* after a scan found no cwnd room */
+#define DELACK_MS	40   /* the peer's delayed ACK, at most */
 #define HANDSHAKE_MS	5000 /* a TLS handshake longer than this fails */
 
 static void conn_cb(int fd, unsigned int revents, void *arg);
@@ -111,6 +114,10 @@ conn_close(struct etun *t, struct etun_conn *c, int lost)
 	c->written = 0;
 	c->full = 0;
 	c->recovering = 0;
+	c->stuck = 0;
+	c->acked_seen = 0;
+	if (t->sent)
+		etun_sentlog_forget(t->sent, (uint16_t)(c - t->conns));
 	if (lost) {
 		c->backoff_ms =
 			c->backoff_ms ? c->backoff_ms * 2 : BACKOFF_MIN_MS;
@@ -214,6 +221,8 @@ conn_established(struct etun *t, struct etun_conn *c)
 	c->written = 0; /* the hello is not the users' */
 	c->state = ETUN_CONN_UP;
 	c->backoff_ms = 0;
+	c->progress_ms = etun_now_ms();
+	t->wait_sent_us = 0; /* a new exit, maybe: tell it the wait again */
 	*(c == &t->conns[ETUN_EXPRESS] ? &t->express_up : &t->up) += 1;
 	t->c.connects++;
 	itm_modify_fd(c->fd, ITM_FD_READ);
@@ -377,8 +386,8 @@ conn_write(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
 	return 1;
 }
 
-/* Send one frame on @c: 1 when the socket took it, 0 when it took
- * nothing. */
+/* Send one packet on @c as the next frame of @cls: 1 when the socket (or
+ * OpenSSL) took it, 0 when it took nothing. */
 static int
 conn_send(struct etun *t, struct etun_conn *c, const uint8_t *pkt, uint16_t len,
 	  enum etun_class cls)
@@ -389,6 +398,10 @@ conn_send(struct etun *t, struct etun_conn *c, const uint8_t *pkt, uint16_t len,
 		       t->seq[cls]);
 	if (!conn_write(t, c, hdr, pkt, len))
 		return 0;
+	if (t->sent)
+		etun_sentlog_add(t->sent, (uint16_t)(c - t->conns),
+				 c->written + c->len, t->seq[cls], (uint8_t)cls,
+				 pkt, len);
 	t->seq[cls]++;
 	t->c.frames_out++;
 	check_unsent(t, c);
@@ -402,25 +415,62 @@ conn_ready(const struct etun_conn *c)
 	       !c->recovering;
 }
 
-/* The connection for the next frame of @cls: the short class's own when
- * it is ready, else the next pool connection, round-robin, that is. */
+/* @c can put a frame on the wire now: not in loss recovery, fewer
+ * packets in flight than its congestion window, nothing unsent before. */
+static int
+conn_room(const struct etun_conn *c)
+{
+	struct tcp_info ti;
+	socklen_t l = sizeof(ti);
+	int unsent = 0;
+
+	return getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0 &&
+	       ti.tcpi_ca_state < TCP_CA_Recovery &&
+	       ti.tcpi_unacked < ti.tcpi_snd_cwnd &&
+	       ioctl(c->fd, SIOCOUTQNSD, &unsent) == 0 && unsent == 0;
+}
+
+/* The next pool connection, round-robin, that is ready (@room: and has
+ * cwnd room). */
 static struct etun_conn *
-pick(struct etun *t, enum etun_class cls)
+pick_rr(struct etun *t, int room)
 {
 	unsigned int n = t->wanted;
 
-	if (cls == ETUN_CLS_SHORT && t->express &&
-	    conn_ready(&t->conns[ETUN_EXPRESS]))
-		return &t->conns[ETUN_EXPRESS];
 	for (unsigned int k = 0; k < n; k++) {
 		unsigned int i = (t->rr + k) % n;
 
-		if (conn_ready(&t->conns[i])) {
+		if (conn_ready(&t->conns[i]) &&
+		    (!room || conn_room(&t->conns[i]))) {
 			t->rr = i + 1;
 			return &t->conns[i];
 		}
 	}
 	return NULL;
+}
+
+/* The connection for the next frame of @cls: the short class's own when
+ * it is ready, else (cwnd_room) the next pool connection that sends it at
+ * once, else the next that is ready: a frame parked behind a window waits
+ * for that connection's ACKs, and a loss there holds it a round trip or
+ * an RTO while the others' frames arrive. */
+static struct etun_conn *
+pick(struct etun *t, enum etun_class cls)
+{
+	struct etun_conn *c;
+
+	if (cls == ETUN_CLS_SHORT && t->express &&
+	    conn_ready(&t->conns[ETUN_EXPRESS]))
+		return &t->conns[ETUN_EXPRESS];
+	if (t->cwnd_room && etun_now_us() >= t->room_scan_us) {
+		if ((c = pick_rr(t, 1)) != NULL)
+			return c;
+		t->c.no_room++;
+		/* Windows open with ACKs: no new scan (two calls a
+		 * connection) for every packet of a full pool. */
+		t->room_scan_us = etun_now_us() + ROOM_RESCAN_US;
+	}
+	return pick_rr(t, 0);
 }
 
 static void
@@ -585,12 +635,127 @@ recheck_conns(struct etun *t)
 			c->recovering = c->full = 0;
 			continue;
 		}
-		if (c->recovering && !in_recovery(c))
+		if (c->recovering && !c->stuck && !in_recovery(c))
 			c->recovering = 0;
 		if (c->full && c->len == 0 &&
 		    ioctl(c->fd, SIOCOUTQNSD, &unsent) == 0 &&
 		    (uint32_t)unsent < t->unsent)
 			c->full = 0;
+	}
+}
+
+/* Send a frame of a stuck connection again on another (one with cwnd
+ * room first): 1 when one took it. */
+static int
+resend_cb(const struct etun_sent *s, void *arg)
+{
+	struct etun *t = arg;
+	struct etun_conn *c = t->cwnd_room ? pick_rr(t, 1) : NULL;
+	uint8_t hdr[ETUN_FRAME_HDR];
+
+	if (c == NULL && (c = pick_rr(t, 0)) == NULL)
+		return 0;
+	etun_frame_hdr(hdr, s->len, s->cls == ETUN_CLS_SHORT ? ETUN_F_SHORT : 0,
+		       s->seq);
+	return conn_write(t, c, hdr, s->pkt, s->len);
+}
+
+/* How long a connection may go without ACK progress before its frames go
+ * again: twice its srtt + 4 rttvar (an RTO without the kernel's 200 ms
+ * floor; at least STUCK_MIN_MS) and a delayed ACK (DELACK_MS): a fast
+ * retransmit gets through sooner (the exit's wait covers it), a timeout
+ * or a lost retransmission does not.  From us of srtt + 4 rttvar. */
+static uint64_t
+stuck_after_ms(uint64_t rto_us)
+{
+	uint64_t rto = rto_us / 1000;
+
+	return 2 * (rto > STUCK_MIN_MS ? rto : STUCK_MIN_MS) + DELACK_MS;
+}
+
+/* A connection whose peer acknowledged nothing new for a while
+ * (stuck_after_ms) holds frames the exit waits for: they go again on the
+ * others (sentlog.h), and it takes no more until it makes progress. */
+static void
+check_stuck(struct etun *t, struct etun_conn *c, uint64_t now)
+{
+	struct tcp_info ti;
+	socklen_t l = sizeof(ti);
+	int outq = 0;
+	uint64_t acked;
+
+	if (ioctl(c->fd, SIOCOUTQ, &outq) < 0 || outq < 0)
+		return;
+	acked = c->written > (uint64_t)outq ? c->written - (uint64_t)outq : 0;
+	if (outq == 0 || acked != c->acked_seen) {
+		c->acked_seen = acked;
+		c->progress_ms = now;
+		if (c->stuck) /* (recovering may be skip_recovering's too) */
+			c->stuck = c->recovering = 0;
+		return;
+	}
+	if (c->stuck || now - c->progress_ms < STUCK_MIN_MS ||
+	    getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &l) < 0 ||
+	    now - c->progress_ms <
+		    stuck_after_ms(ti.tcpi_rtt + 4 * (uint64_t)ti.tcpi_rttvar))
+		return;
+	c->stuck = c->recovering = 1;
+	t->c.stuck++;
+	t->c.resent += etun_sentlog_unacked(t->sent, (uint16_t)(c - t->conns),
+					    acked, resend_cb, t);
+}
+
+static void
+check_pool_stuck(struct etun *t, uint64_t now)
+{
+	for (unsigned int i = 0; t->sent && i < t->wanted; i++)
+		if (t->conns[i].state == ETUN_CONN_UP)
+			check_stuck(t, &t->conns[i], now);
+}
+
+/* How long a retransmission on a pool connection trails the frames of
+ * the others: the largest srtt + 4 rttvar of the pool (TCP_INFO), us. */
+static uint32_t
+pool_trail_us(const struct etun *t)
+{
+	uint32_t max = 0;
+
+	for (unsigned int i = 0; i < t->wanted; i++) {
+		const struct etun_conn *c = &t->conns[i];
+		struct tcp_info ti;
+		socklen_t l = sizeof(ti);
+
+		if (c->state == ETUN_CONN_UP &&
+		    getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &l) == 0 &&
+		    ti.tcpi_rtt + 4 * ti.tcpi_rttvar > max)
+			max = ti.tcpi_rtt + 4 * ti.tcpi_rttvar;
+	}
+	return max;
+}
+
+/* Tell the exit how long to wait for a gap (a WAIT frame on the first
+ * connection free for it) when the estimate moved by an eighth: the time
+ * to find a connection stuck, a tick, and the copy's trip. */
+static void
+send_wait(struct etun *t)
+{
+	uint32_t trail = pool_trail_us(t), last = t->wait_sent_us, us;
+	uint8_t hdr[ETUN_FRAME_HDR];
+
+	if (trail == 0)
+		return;
+	us = (uint32_t)(stuck_after_ms(trail) + ETUN_TICK_MS) * 1000 + trail;
+	if (us > last - last / 8 && us < last + last / 8)
+		return;
+	etun_frame_hdr(hdr, 0, ETUN_F_WAIT, us);
+	for (unsigned int i = 0; i < t->wanted; i++) {
+		struct etun_conn *c = &t->conns[i];
+
+		if (c->state == ETUN_CONN_UP && c->len == 0) {
+			if (conn_write(t, c, hdr, hdr, 0))
+				t->wait_sent_us = us;
+			return;
+		}
 	}
 }
 
@@ -604,6 +769,10 @@ etun_pool_tick(struct etun *t)
 	if (now - t->last_tick_ms >= t->interval_ms)
 		control(t, now);
 	reconcile(t, now);
+	if (t->up) {
+		check_pool_stuck(t, now);
+		send_wait(t);
+	}
 	if (t->up == 0) {
 		while (etun_entq_pkts(t->q)) {
 			etun_entq_pop(t->q);
@@ -630,6 +799,9 @@ etun_pool_start(struct etun *t)
 	if ((t->conns[ETUN_EXPRESS].buf = malloc(ETUN_CONN_BUF)) == NULL)
 		return -ENOMEM;
 	if (t->scratch == NULL && (t->scratch = malloc(t->mtu)) == NULL)
+		return -ENOMEM;
+	if (t->resend_frames && t->sent == NULL &&
+	    (t->sent = etun_sentlog_new(t->resend_frames, t->mtu)) == NULL)
 		return -ENOMEM;
 	t->wanted = t->ctrl.min_conns;
 	t->state = ETUN_ST_DOWN;

@@ -13,7 +13,9 @@ struct slot {
 	uint16_t len;
 	uint8_t flags;
 	uint8_t used;
-	uint64_t t_us; /* arrival */
+	uint8_t done;	   /* done_seq was delivered */
+	uint32_t done_seq; /* the last seq of this slot delivered */
+	uint64_t t_us;	   /* arrival */
 };
 
 struct etun_reorder {
@@ -79,6 +81,8 @@ release_run(struct etun_reorder *r)
 	struct slot *s;
 
 	while (r->held && (s = &r->slots[r->next & r->mask])->used) {
+		s->done = 1;
+		s->done_seq = r->next;
 		slot_out(r, s);
 		r->next++;
 	}
@@ -113,9 +117,17 @@ flush_all(struct etun_reorder *r)
 }
 
 void
+etun_reorder_set_wait(struct etun_reorder *r, uint32_t wait_us)
+{
+	r->wait_us = wait_us;
+}
+
+void
 etun_reorder_reset(struct etun_reorder *r)
 {
 	flush_all(r);
+	for (uint32_t i = 0; i <= r->mask; i++)
+		r->slots[i].done = 0;
 	r->started = 0;
 }
 
@@ -164,6 +176,13 @@ etun_reorder_push(struct etun_reorder *r, uint32_t seq, uint8_t flags,
 		r->next = seq;
 	}
 	if (etun_seq_diff(seq, r->next) < 0) {
+		s = &r->slots[seq & r->mask];
+		if (s->done && s->done_seq == seq) {
+			r->st.dups++; /* the entry sent it twice */
+			return;
+		}
+		s->done = 1;
+		s->done_seq = seq;
 		r->st.late++;
 		r->st.delivered++;
 		r->cb(pkt, len, flags, r->arg);

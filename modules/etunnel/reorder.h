@@ -7,7 +7,9 @@
  * at the head is given up after wait_us, so one connection in loss
  * recovery holds the others back for at most that long (head-of-line
  * blocking).  A late packet (its seq already passed) is delivered at once:
- * the user's TCP copes with reordering better than with loss.  Slots keep
+ * the user's TCP copes with reordering better than with loss; a second
+ * copy of one delivered (the entry sends the frames of a stuck connection
+ * again) is dropped, within the last window of sequence numbers.  Slots keep
  * their buffers, so the steady state allocates nothing.  Pure code: time
  * is passed in, packets leave through a callback.
  */
@@ -24,7 +26,7 @@ struct etun_reorder_stats {
 	uint64_t late;	    /* arrived after their seq was passed */
 	uint64_t gaps;	    /* head gaps given up after the wait */
 	uint64_t overflow;  /* flushes forced by window or bytes */
-	uint64_t dups;	    /* a seq held already */
+	uint64_t dups;	    /* a seq held or delivered already */
 };
 
 struct etun_reorder;
@@ -35,6 +37,8 @@ struct etun_reorder *etun_reorder_new(unsigned int window, uint32_t max_bytes,
 				      uint32_t wait_us, etun_deliver_cb cb,
 				      void *arg);
 void etun_reorder_free(struct etun_reorder *r);
+/* A new longest wait for a head gap (from the next gap on). */
+void etun_reorder_set_wait(struct etun_reorder *r, uint32_t wait_us);
 /* Forget the order (a new session at the entry): what is held leaves. */
 void etun_reorder_reset(struct etun_reorder *r);
 void etun_reorder_push(struct etun_reorder *r, uint32_t seq, uint8_t flags,

@@ -13,8 +13,11 @@
 #
 #   tests/bench/etunnel_experiment.sh [-o DIR] [-s "2 8 16 4"] [-t 20]
 #                                     [--target 40] [--rate 100]
+#                                     [-x "EXIT PARAMS"]
 #                                     [-- ETUNNEL PARAMS...]
 #
+# ETUNNEL PARAMS go to the entry, EXIT PARAMS (space-separated) to the
+# exit (e.g. -x reorder_wait_max_ms=50 for a fixed reorder wait).
 # DIR (default docs/figures): etunnel_experiment.{csv,txt,png}.  ITM_BUILD
 # is the build tree (use a build without sanitizers).  Root.  Not a ctest:
 # it measures, it does not judge.
@@ -23,7 +26,7 @@ set -u
 . "$(dirname "$0")/../integ/etun_lib.sh"
 
 OUT=docs/figures STEPS="2 8 16 4" STEP_SECS=20 TARGET=40 RATE=100
-EXTRA=()
+EXTRA=() EXIT_EXTRA=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	-o) OUT=$2; shift 2 ;;
@@ -31,8 +34,9 @@ while [ $# -gt 0 ]; do
 	-t) STEP_SECS=$2; shift 2 ;;
 	--target) TARGET=$2; shift 2 ;;
 	--rate) RATE=$2; shift 2 ;;
+	-x) read -ra EXIT_EXTRA <<<"$2"; shift 2 ;;
 	--) shift; EXTRA=("$@"); break ;;
-	-h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -50,7 +54,7 @@ itm_exec r tc qdisc add dev "$ETUN_R_DEV_N3" parent 1:1 pfifo limit 100 ||
 
 itm_agent_start n1 n1
 itm_agent_start n3 n3
-etun_exit max_conns=64
+etun_exit max_conns=64 "${EXIT_EXTRA[@]}"
 etun_entry "target=$((TARGET * 1000))" min_conns=1 max_conns=64 "${EXTRA[@]}"
 itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" -ge 1 ]' ||
 	itm_fail "the pool did not come up"

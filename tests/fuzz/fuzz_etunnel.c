@@ -64,7 +64,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pos += n;
 		while ((p = etun_frame_parse(buf + off, have - off, &f,
 					     &used)) == ETUN_PARSE_OK) {
-			if (f.flags & ETUN_F_HELLO)
+			if (f.flags & ETUN_F_WAIT)
+				etun_reorder_set_wait(r, f.seq % 100000);
+			else if (f.flags & ETUN_F_HELLO)
 				etun_reorder_reset(r);
 			else
 				etun_reorder_push(r, f.seq, f.flags, f.data,

@@ -4,6 +4,8 @@
 # competing TCP flows to h2 through it.
 #  - 4 competitors: the pool grew (h1's flow through the tunnel, target
 #    20 Mbit/s, and x's one plain flow beside it are logged)
+#  - the user's flow ends while the competitors go on: the pool shrinks
+#    ("demand below target": towards what the demand needs)
 #  - the competition gone: the pool shrinks
 #  - a target above what max_conns connections can take (a UDP flow
 #    offering more than it): the state says "target unreachable at
@@ -54,7 +56,8 @@ pool_max_while() {
 }
 
 # 1. Four competitors; the tunnelled flow and a plain one side by side.
-itm_bg x --name comp iperf3 -c "$ETUN_H2" -p 5400 -P 4 -t 14
+itm_bg x --name comp iperf3 -c "$ETUN_H2" -p 5400 -P 4 -t 20
+COMP_PID=$ITM_LAST_PID
 sleep 2
 itm_exec x iperf3 -c "$ETUN_H2" -p 5302 -t 10 -J >"$ITM_TMP/plain.json" &
 PLAIN=$!
@@ -69,6 +72,15 @@ itm_assert_ge "$grown" 2 "pool size under 4 competitors (min_conns 1)"
 # runs (modules/etunnel/README.md, "Limits").
 itm_log "tunnelled / plain: $(awk -v u="$user" -v p="$plain" 'BEGIN { printf "%.2f", u / p }')"
 itm_wait_for 10 itm__dead "$ITM_LAST_PID"
+# The user's flow ended, the competitors go on: without demand the pool
+# shrinks (once no backlog was seen for 2 s), to min_conns + 1 at most.
+itm_wait_for 12 eval '[ "$(tunnel_state)" = "1 demand below target" ] ||
+	[ "$(tunnel_state)" = "2 demand below target" ]'
+read -r idle state <<<"$(tunnel_state)"
+itm_log "user flow ended, competitors on: pool $idle ($state)"
+itm_assert_eq "$state" "demand below target" "state without demand"
+itm_assert_le "$idle" 2 "pool without demand (it was $grown)"
+itm_wait_for 10 itm__dead "$COMP_PID"
 
 # 2. Competition gone: the tunnel alone carries more than the target, the
 # pool shrinks.

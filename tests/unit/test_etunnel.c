@@ -22,6 +22,7 @@
 #include "frame.h"
 #include "reorder.h"
 #include "seg.h"
+#include "sentlog.h"
 
 /* ---- frames ---- */
 
@@ -70,9 +71,18 @@ frame_bad(void **state)
 	etun_frame_hdr(buf, 19, 0, 1); /* shorter than an IP header */
 	assert_int_equal(etun_frame_parse(buf, sizeof(buf), &f, &used),
 			 ETUN_PARSE_BAD);
+	etun_frame_hdr(buf, 40, ETUN_F_WAIT, 1); /* WAIT with a packet */
+	assert_int_equal(etun_frame_parse(buf, sizeof(buf), &f, &used),
+			 ETUN_PARSE_BAD);
+	etun_frame_hdr(buf, 0, ETUN_F_WAIT | ETUN_F_HELLO, 1); /* both */
+	assert_int_equal(etun_frame_parse(buf, sizeof(buf), &f, &used),
+			 ETUN_PARSE_BAD);
 	etun_frame_hdr(buf, 0, ETUN_F_HELLO, 9);
 	assert_int_equal(etun_frame_parse(buf, 8, &f, &used), ETUN_PARSE_OK);
 	assert_int_equal(used, 8);
+	etun_frame_hdr(buf, 0, ETUN_F_WAIT, 120000); /* the wait, us */
+	assert_int_equal(etun_frame_parse(buf, 8, &f, &used), ETUN_PARSE_OK);
+	assert_int_equal(f.seq, 120000);
 }
 
 /* ---- reorder ---- */
@@ -146,6 +156,14 @@ reorder_wait_bounded(void **state)
 	assert_int_equal(etun_reorder_stats(r)->gaps, 1);
 	push(r, 1, 1100); /* the missing one, late */
 	assert_int_equal(g.n, 4);
+	/* A longer wait (the entry's WAIT frame): the next gap waits it. */
+	etun_reorder_set_wait(r, 5000);
+	push(r, 5, 2000);
+	etun_reorder_tick(r, 6000);
+	assert_int_equal(g.n, 4);
+	push(r, 4, 6500); /* in time: in order, not late */
+	assert_int_equal(g.n, 6);
+	assert_int_equal(etun_reorder_stats(r)->late, 1);
 	etun_reorder_free(r);
 }
 
@@ -378,6 +396,142 @@ ctrl_idle(void **state)
 	assert_int_equal(st, ETUN_ST_GROWING);
 }
 
+/* A demand-limited source on the parallel-TCP model: the pool carries
+ * min(demand, N C / (N + k)), backlogged when the demand is more. */
+static unsigned int
+run_demand(struct etun_ctrl *c, unsigned int n, double k, double demand,
+	   int steps, enum etun_state *st)
+{
+	for (int i = 0; i < steps; i++) {
+		double cap = n * 100e6 / (n + k);
+		struct etun_ctrl_in in = {
+			.conns = n,
+			.goodput_bps = (uint64_t)(demand < cap ? demand : cap),
+			.backlogged = demand > cap,
+		};
+
+		n = etun_ctrl_step(c, &in, st);
+	}
+	return n;
+}
+
+/* The user's demand falls below the target: the pool shrinks towards what
+ * the demand needs at the share last measured while backlogged (plus one),
+ * step-bounded, never below min_conns; the demand back: it grows again. */
+static void
+ctrl_demand_shrinks(void **state)
+{
+	struct etun_ctrl c = { .target_bps = 40000000,
+			       .min_conns = 2,
+			       .max_conns = 64,
+			       .band = 0.03 };
+	enum etun_state st;
+	unsigned int n, prev;
+
+	(void)state;
+	n = run_demand(&c, 1, 16, 1e9, 12, &st); /* k = 16: N* = 10.7 */
+	assert_in_range(n, 10, 12);
+	/* 10 Mbit/s at a share of 100 / (N + 16) = 3.7: 3 + 1 = 4. */
+	prev = n;
+	n = run_demand(&c, n, 16, 10e6, 1, &st);
+	assert_int_equal(st, ETUN_ST_IDLE);
+	assert_true(n < prev && n >= prev - prev / 4 - 1); /* step-bounded */
+	n = run_demand(&c, n, 16, 10e6, 8, &st);
+	assert_int_equal(st, ETUN_ST_IDLE);
+	assert_in_range(n, 4, 5);
+	/* The user flow stops: down to min_conns, not below. */
+	n = run_demand(&c, n, 16, 0, 8, &st);
+	assert_int_equal(n, 2);
+	assert_int_equal(st, ETUN_ST_IDLE);
+	/* Full demand again: back to the model's size. */
+	n = run_demand(&c, n, 16, 1e9, 12, &st);
+	assert_in_range(n, 10, 12);
+	assert_int_equal(st, ETUN_ST_HOLDING);
+}
+
+/* ---- resend ---- */
+
+struct taken {
+	uint32_t seq[8];
+	unsigned int n, cap;
+};
+
+static int
+take_cb(const struct etun_sent *s, void *arg)
+{
+	struct taken *t = arg;
+
+	if (t->n == t->cap)
+		return 0;
+	t->seq[t->n++] = s->seq;
+	return 1;
+}
+
+/* The frames of a stuck connection not acknowledged go again, oldest
+ * first, each once; a closed connection's are forgotten; the ring keeps
+ * the newest. */
+static void
+sentlog_unacked(void **state)
+{
+	struct etun_sentlog *l = etun_sentlog_new(4, 100);
+	uint8_t pkt[100] = { 0 };
+	struct taken t = { .cap = 1 };
+
+	(void)state;
+	etun_sentlog_add(l, 0, 100, 10, 1, pkt, 92);  /* conn 0: 0..100 */
+	etun_sentlog_add(l, 1, 100, 11, 1, pkt, 92);  /* conn 1 */
+	etun_sentlog_add(l, 0, 200, 12, 1, pkt, 92);  /* conn 0: ..200 */
+	etun_sentlog_add(l, 0, 300, 13, 1, pkt, 92);  /* conn 0: ..300 */
+	etun_sentlog_add(l, 0, 400, 14, 1, pkt, 101); /* above the MTU */
+	/* conn 0 acked up to 100: 12 and 13 are held; one taker at a time */
+	assert_int_equal(etun_sentlog_unacked(l, 0, 100, take_cb, &t), 1);
+	t.cap = 8;
+	assert_int_equal(etun_sentlog_unacked(l, 0, 100, take_cb, &t), 1);
+	assert_int_equal(t.seq[0], 12);
+	assert_int_equal(t.seq[1], 13);
+	assert_int_equal(etun_sentlog_unacked(l, 0, 0, take_cb, &t), 1);
+	assert_int_equal(t.seq[2], 10); /* never twice: only 10 was left */
+	/* The ring holds 4: a fifth pushes out the oldest (10). */
+	etun_sentlog_add(l, 2, 50, 15, 1, pkt, 92);
+	etun_sentlog_forget(l, 1);
+	t.n = 0;
+	assert_int_equal(etun_sentlog_unacked(l, 1, 0, take_cb, &t), 0);
+	assert_int_equal(etun_sentlog_unacked(l, 2, 0, take_cb, &t), 1);
+	assert_int_equal(t.seq[0], 15);
+	etun_sentlog_free(l);
+}
+
+/* A second copy of a packet delivered already (the entry sent it again)
+ * is dropped and counted, held or passed; a late first copy is not. */
+static void
+reorder_drops_second_copy(void **state)
+{
+	struct got g = { 0 };
+	struct etun_reorder *r =
+		etun_reorder_new(16, 1 << 20, 1000, got_cb, &g);
+
+	(void)state;
+	push(r, 0, 0);
+	push(r, 2, 10);
+	push(r, 2, 11); /* held twice */
+	assert_int_equal(etun_reorder_stats(r)->dups, 1);
+	push(r, 1, 20); /* the copy of 1 fills the gap */
+	assert_int_equal(g.n, 3);
+	push(r, 1, 30); /* the original, after the copy: dropped */
+	push(r, 0, 31);
+	assert_int_equal(g.n, 3);
+	assert_int_equal(etun_reorder_stats(r)->dups, 3);
+	assert_int_equal(etun_reorder_stats(r)->late, 0);
+	push(r, 4, 40);
+	etun_reorder_tick(r, 2000); /* 3 given up */
+	push(r, 3, 2100);	    /* late: delivered once */
+	push(r, 3, 2200);
+	assert_int_equal(g.n, 5);
+	assert_int_equal(etun_reorder_stats(r)->late, 1);
+	assert_int_equal(etun_reorder_stats(r)->dups, 4);
+	etun_reorder_free(r);
+}
+
 /* ---- segmentation ---- */
 
 struct segs {
@@ -476,7 +630,10 @@ main(void)
 		cmocka_unit_test(ctrl_converges),
 		cmocka_unit_test(ctrl_saturated),
 		cmocka_unit_test(ctrl_idle),
+		cmocka_unit_test(ctrl_demand_shrinks),
 		cmocka_unit_test(ctrl_step_response),
+		cmocka_unit_test(sentlog_unacked),
+		cmocka_unit_test(reorder_drops_second_copy),
 		cmocka_unit_test(seg_gso),
 	};
 
