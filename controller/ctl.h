@@ -44,10 +44,12 @@
 #define CTL_SEEN_FLUSH_MS   10000 /* last_seen written at most this often */
 #define CTL_DETAIL_MAX	    512	  /* a node's result detail */
 #define CTL_FAULTS_MAX	    (64 * 1024) /* a refusal's faults, in bytes */
-#define CTL_LEAD_TTL_S	    3	 /* a dead leader's lead ends after this */
-#define CTL_LEAD_TICK_MS    1000 /* renew the lead / campaign this often */
+#define CTL_LEAD_TTL_S	    3	  /* a dead leader's lead ends after this */
+#define CTL_LEAD_TICK_MS    1000  /* renew the lead / campaign this often */
+#define CTL_SAFETY_READ_MS  30000 /* a watching standby reads this often */
 #define CTL_FOLLOW_MS	    1000 /* a standby reads liveness at most so often */
 #define CTL_STORE_QUIET_MS  5000 /* no liveness I/O so long after a failure */
+#define CTL_FD_WANT	    4096 /* open files: warn below (one per agent) */
 
 struct ctl_config {
 	const char *db_path;	 /* --db FILE or --store ADDR */
@@ -103,6 +105,8 @@ struct ctl {
 	char me[160];	    /* "ADDR (pid N, since TIME)", as others see us */
 	char leader[160];   /* who leads: me, another's, or "" (unknown) */
 	int64_t lead_ok_ms; /* the last renewal of our lead */
+	int watch_up;	    /* the store's watch reports its changes */
+	int64_t follow_ms;  /* a standby's last read of the store */
 	int64_t nodes_read_ms;	/* a standby's last read of liveness */
 	int64_t store_quiet_ms; /* liveness I/O failed: none before this */
 	uv_timer_t lead_timer;
@@ -270,10 +274,12 @@ void ctl_h_node_list(struct itm_rpc_call *call, void *arg);
 /* ctl_copy.c: --import / --export; the exit code. */
 int ctl_copy_run(const struct ctl_config *cfg);
 
-/* ctl_lead.c: campaign once (before serving), then keep campaigning or
- * renewing every CTL_LEAD_TICK_MS.  ctl_lead_ok(): 1 when this controller
- * leads, else the call is refused (FAILED_PRECONDITION) naming the
- * leader, 0. */
+/* ctl_lead.c: campaign once (before serving), then renew every
+ * CTL_LEAD_TICK_MS while leading; a standby follows the store's watch
+ * (store_watch()), campaigning when the leader's key goes, and reads the
+ * store every CTL_SAFETY_READ_MS (every CTL_LEAD_TICK_MS while the watch
+ * is down).  ctl_lead_ok(): 1 when this controller leads, else the call
+ * is refused (FAILED_PRECONDITION) naming the leader, 0. */
 void ctl_lead_start(struct ctl *c);
 void ctl_lead_stop(struct ctl *c);
 int ctl_lead_ok(struct ctl *c, struct itm_rpc_call *call);

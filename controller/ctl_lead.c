@@ -9,7 +9,14 @@
  * (store_lead()): renewed every CTL_LEAD_TICK_MS, lost when not renewed
  * for CTL_LEAD_TTL_S (a dead leader), then taken by a standby.  A store
  * one controller alone uses (SQLite) always leads.
+ *
+ * A standby follows the store by its watch (store_watch(): an etcd
+ * Watch): a new current generation is loaded as soon as it is stored, a
+ * leader's key that goes (its lease ended) is campaigned for at once.
+ * It reads the store itself only every CTL_SAFETY_READ_MS, in case, and
+ * every CTL_LEAD_TICK_MS while the watch is down (it restarts by itself).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -45,6 +52,7 @@ follow(struct ctl *c)
 	char err[512];
 	uint64_t gen;
 
+	c->follow_ms = ctl_now_ms();
 	if (store_current(c->store, &gen) < 0 || gen == c->gen)
 		return;
 	if (ctl_state_load(c, err, sizeof(err)) < 0)
@@ -87,7 +95,44 @@ campaign(struct ctl *c, int first)
 static void
 tick_cb(uv_timer_t *t)
 {
-	campaign(t->data, 0);
+	struct ctl *c = t->data;
+
+	if (c->leading || !c->watch_up ||
+	    ctl_now_ms() - c->follow_ms >= CTL_SAFETY_READ_MS)
+		campaign(c, 0);
+}
+
+/* The leader's key changed: when it is not who we know leads (nobody,
+ * another), ask the store. */
+static void
+leader_seen(struct ctl *c, const char *who)
+{
+	if (!*who || strcmp(who, c->leading ? c->me : c->leader) != 0)
+		campaign(c, 0);
+}
+
+static void
+watch_cb(void *arg, enum store_change what, uint64_t gen, const char *text)
+{
+	struct ctl *c = arg;
+
+	switch (what) {
+	case STORE_SYNC:
+		log_info("following the store: %s", text);
+		c->watch_up = 1;
+		campaign(c, 0);
+		break;
+	case STORE_BROKEN:
+		log_warnx("%s (reading the store every %d ms meanwhile)", text,
+			  CTL_LEAD_TICK_MS);
+		c->watch_up = 0;
+		break;
+	case STORE_CURRENT:
+		if (!c->leading && gen != c->gen)
+			follow(c);
+		break;
+	case STORE_LEADER: leader_seen(c, text); break;
+	}
 }
 
 void
@@ -96,6 +141,7 @@ ctl_lead_start(struct ctl *c)
 	char at[32];
 	time_t now = time(NULL);
 	struct tm tm;
+	int rc;
 
 	gmtime_r(&now, &tm);
 	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -103,6 +149,10 @@ ctl_lead_start(struct ctl *c)
 		 c->cfg.advertise ? c->cfg.advertise : c->cfg.listen,
 		 (int)getpid(), at);
 	campaign(c, 1);
+	rc = store_watch(c->store, c->loop, watch_cb, c);
+	if (rc < 0 && rc != -ENOTSUP)
+		log_warnx("cannot watch the store (%s): reading it every %d ms",
+			  strerror(-rc), CTL_LEAD_TICK_MS);
 	uv_timer_init(c->loop, &c->lead_timer);
 	c->lead_timer.data = c;
 	uv_timer_start(&c->lead_timer, tick_cb, CTL_LEAD_TICK_MS,
@@ -112,6 +162,8 @@ ctl_lead_start(struct ctl *c)
 void
 ctl_lead_stop(struct ctl *c)
 {
+	store_unwatch(c->store);
+	c->watch_up = 0;
 	uv_timer_stop(&c->lead_timer);
 	uv_close((uv_handle_t *)&c->lead_timer, NULL);
 	if (c->leading)

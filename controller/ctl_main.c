@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -319,6 +320,27 @@ hup_cb(uv_signal_t *s, int signum)
 	log_info("SIGHUP ignored: the topology changes only through apply");
 }
 
+/* One connection to each agent: the usual soft limit of 1024 descriptors
+ * stops the joins somewhere before 1000 agents.  Raised to the hard
+ * limit, and said when that is still low. */
+static void
+fd_limit_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return;
+	}
+	if (rl.rlim_cur < CTL_FD_WANT)
+		log_warnx("at most %llu open files (RLIMIT_NOFILE): about "
+			  "that many agents can join",
+			  (unsigned long long)rl.rlim_cur);
+}
+
 static void
 signals_start(struct ctl *c)
 {
@@ -346,6 +368,7 @@ main(int argc, char **argv)
 		return check_only(c);
 	if (c->cfg.import_path || c->cfg.export_path)
 		return ctl_copy_run(&c->cfg);
+	fd_limit_raise();
 	c->loop = uv_default_loop();
 	ctl_metrics_init(c);
 	open_store(c, 0);

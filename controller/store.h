@@ -200,6 +200,26 @@ void store_resign(struct store *st);
 int store_health(struct store *st, char *buf, size_t len);
 
 /*
+ * Following what other controllers write (a standby): after
+ * store_watch(), @cb runs on @loop for each change of the current
+ * generation (STORE_CURRENT, @gen) or of the leader (STORE_LEADER, @text:
+ * its value, "" when nobody leads), as the store makes it.  STORE_SYNC:
+ * the watch (re)started (@text says from where): changes from then on
+ * are reported, read again what you follow.  STORE_BROKEN: it stopped
+ * (@text says why); it restarts by itself and says STORE_SYNC then.
+ * -ENOTSUP: a store only one controller opens (SQLite).
+ * store_unwatch() stops it (on the loop, before the loop ends); no @cb
+ * after it.
+ */
+enum store_change { STORE_SYNC, STORE_BROKEN, STORE_CURRENT, STORE_LEADER };
+typedef void (*store_watch_cb)(void *arg, enum store_change what, uint64_t gen,
+			       const char *text);
+struct uv_loop_s;
+int store_watch(struct store *st, struct uv_loop_s *loop, store_watch_cb cb,
+		void *arg);
+void store_unwatch(struct store *st);
+
+/*
  * Copy all of @src into @dst, which must hold no generation (-EEXIST):
  * every generation with its YAML, source, comment, rollback and time of
  * apply (numbers kept; each YAML parsed and its tables computed again,
@@ -252,6 +272,10 @@ struct store_ops {
 	void (*resign)(struct store *st);
 	/* NULL: "ok" when the current generation can be read. */
 	int (*health)(struct store *st, char *buf, size_t len);
+	/* NULL: nobody else writes (store_watch() is -ENOTSUP). */
+	int (*watch)(struct store *st, struct uv_loop_s *loop,
+		     store_watch_cb cb, void *arg);
+	void (*unwatch)(struct store *st);
 };
 
 extern const struct store_ops store_sqlite_ops; /* store.c */

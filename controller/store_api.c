@@ -333,6 +333,20 @@ store_resign(struct store *st)
 }
 
 int
+store_watch(struct store *st, struct uv_loop_s *loop, store_watch_cb cb,
+	    void *arg)
+{
+	return st->ops->watch ? st->ops->watch(st, loop, cb, arg) : -ENOTSUP;
+}
+
+void
+store_unwatch(struct store *st)
+{
+	if (st && st->ops->unwatch)
+		st->ops->unwatch(st);
+}
+
+int
 store_health(struct store *st, char *buf, size_t len)
 {
 	uint64_t gen;

@@ -255,6 +255,46 @@ int itm_rpc_stream(struct itm_rpc_client *c, enum itm_method m,
 		   int (*on_msg)(void *arg, const ProtobufCMessage *msg),
 		   void *arg, int timeout_ms, struct itm_rpc_status *st);
 
+/*
+ * Bidirectional streaming, asynchronous: a stream on @path (any service,
+ * e.g. "/etcdserverpb.Watch/Watch") whose messages and end are delivered
+ * on @loop, like itm_rpc_call_async()'s replies (open it on @loop's
+ * thread).  No deadline: a stream lives until either side ends it.
+ * @on_msg runs for each message received, in order (the message is
+ * freed after it returns); @on_end runs once, last, with the final
+ * status (a message that does not decode as @reply: INTERNAL), and the
+ * stream is freed after it returns.  An open stream keeps @loop alive.
+ * @metadata: NULL or "key", "value", ..., NULL sent with the request's
+ * headers.
+ */
+struct itm_rpc_bidi;
+
+struct itm_rpc_bidi_opts {
+	const ProtobufCMessageDescriptor *reply;
+	const char *const *metadata;
+	void (*on_msg)(void *arg, const ProtobufCMessage *msg);
+	void (*on_end)(void *arg, const struct itm_rpc_status *st);
+	void *arg;
+	/* gRPC's wait-for-ready: while the channel cannot connect, the
+	 * stream waits for it (until cancelled) instead of ending
+	 * UNAVAILABLE at once. */
+	int wait_for_ready;
+};
+
+int itm_rpc_bidi_open(struct itm_rpc_client *c, uv_loop_t *loop,
+		      const char *path, const struct itm_rpc_bidi_opts *o,
+		      struct itm_rpc_bidi **out);
+/* Send @msg (queued, in order; on @loop's thread); -ECANCELED once the
+ * stream ended, was cancelled or half-closed. */
+int itm_rpc_bidi_send(struct itm_rpc_bidi *s, const ProtobufCMessage *msg);
+/* Half-close: no more messages from us; the server's still come. */
+int itm_rpc_bidi_close_send(struct itm_rpc_bidi *s);
+/* Cancel (on @loop's thread): no message is delivered after this, and
+ * @on_end follows (CANCELLED, unless the stream had ended already).
+ * itm_rpc_client_free() cancels the client's streams and runs their
+ * @on_end before it returns. */
+void itm_rpc_bidi_cancel(struct itm_rpc_bidi *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,7 +5,8 @@
  * queue per client, driven by the calling thread.  Asynchronous calls use
  * a second completion queue per client, run by a thread started with the
  * first such call; it decodes each reply off the loop and hands it to the
- * caller's loop through a per-loop uv_async_t ("hook").  A client may
+ * caller's loop through a per-loop uv_async_t ("hook"), one per loop
+ * shared by every client (rpc_client_int.h says why).  A client may
  * serve several loops; itm_rpc_call_async() must be called on @loop's
  * thread (uv_async_init() is not thread-safe).
  *
@@ -15,13 +16,14 @@
  * asynchronous calls are pending.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <grpc/slice.h>
 
-#include "rpc_int.h"
+#include "rpc_client_int.h"
 
 /* Reconnect backoff towards a unix socket, first and longest (ms). */
 #define ITM_RPC_LOCAL_BACKOFF_MS 250
@@ -34,21 +36,11 @@ struct unary {
 	grpc_slice details;
 };
 
-struct itm_rpc_client;
-
-struct loop_hook {
-	uv_async_t async;
-	struct loop_hook *next;
-	uv_loop_t *loop;
-	struct itm_rpc_client *c;
-	struct acall *head, **tail; /* completed, under c->lock */
-	int pending;		    /* loop thread: calls not delivered */
-};
-
 struct acall {
-	struct acall *next;	       /* hook queue */
+	struct itm__rpc_tag tag; /* first: the tag is the call */
+	struct itm__rpc_delivery delivery;
 	struct acall *f_prev, *f_next; /* in flight */
-	struct loop_hook *hook;
+	struct itm__rpc_hook *hook;
 	grpc_call *gc;
 	struct unary u;
 	const ProtobufCMessageDescriptor *reply_desc;
@@ -58,25 +50,13 @@ struct acall {
 	void *arg;
 };
 
-struct itm_rpc_client {
-	grpc_channel *ch;
-	grpc_completion_queue *pluck;
-	uv_mutex_t lock; /* everything below */
-	grpc_completion_queue *cq;
-	uv_thread_t thread;
-	int thread_started;
-	int closing;
-	struct loop_hook *hooks;
-	struct acall *inflight;
-};
-
 /* ------------------------------------------------------------------ */
 /* Unary call plumbing shared by the blocking and the async flavour    */
 /* ------------------------------------------------------------------ */
 
-static grpc_call *
-call_create(struct itm_rpc_client *c, grpc_completion_queue *cq,
-	    const char *method, int timeout_ms)
+grpc_call *
+itm__rpc_call_create(struct itm_rpc_client *c, grpc_completion_queue *cq,
+		     const char *method, int timeout_ms)
 {
 	grpc_slice m = grpc_slice_from_copied_string(method);
 	grpc_call *gc;
@@ -137,9 +117,9 @@ unary_destroy(struct unary *u)
 	grpc_slice_unref(u->details);
 }
 
-static void
-status_from(struct itm_rpc_status *st, grpc_status_code code,
-	    grpc_slice details)
+void
+itm__rpc_status_from(struct itm_rpc_status *st, grpc_status_code code,
+		     grpc_slice details)
 {
 	itm__rpc_status_set(st, code,
 			    (const char *)GRPC_SLICE_START_PTR(details),
@@ -172,7 +152,7 @@ unary_finish(struct unary *u, const ProtobufCMessageDescriptor *desc,
 	int rc = -EIO;
 
 	*reply = NULL;
-	status_from(st, u->status, u->details);
+	itm__rpc_status_from(st, u->status, u->details);
 	if (u->status == GRPC_STATUS_OK) {
 		*reply = itm__rpc_unpack(u->recv, desc);
 		if (*reply)
@@ -210,7 +190,7 @@ call_blocking(struct itm_rpc_client *c, const char *path,
 	if (!c || !path || !req || !reply_desc || !reply)
 		return -EINVAL;
 	*reply = NULL;
-	gc = call_create(c, c->pluck, path, timeout_ms);
+	gc = itm__rpc_call_create(c, c->pluck, path, timeout_ms);
 	n = unary_ops(&u, req, ops);
 	if (grpc_call_start_batch(gc, ops, n, &u, NULL) != GRPC_CALL_OK) {
 		grpc_call_unref(gc);
@@ -272,39 +252,59 @@ itm_rpc_call_detail(struct itm_rpc_client *c, enum itm_method m,
 /* ------------------------------------------------------------------ */
 
 static void
-acall_deliver(struct acall *a)
+acall_deliver(struct itm__rpc_delivery *d)
 {
+	struct acall *a =
+		(struct acall *)((char *)d - offsetof(struct acall, delivery));
+
 	a->done(a->arg, &a->st, a->reply);
 	if (a->reply)
 		protobuf_c_message_free_unpacked(a->reply, NULL);
 	free(a);
 }
 
-static struct acall *
-hook_take(struct loop_hook *h)
+static struct itm__rpc_delivery *
+hook_take(struct itm__rpc_hook *h)
 {
-	struct acall *a;
+	struct itm__rpc_delivery *a;
 
-	uv_mutex_lock(&h->c->lock);
+	uv_mutex_lock(&h->lock);
 	a = h->head;
 	h->head = NULL;
 	h->tail = &h->head;
-	uv_mutex_unlock(&h->c->lock);
+	uv_mutex_unlock(&h->lock);
 	return a;
 }
 
 /* The hook keeps its loop alive only while it has calls pending. */
 static void
-hook_deliver_all(struct loop_hook *h)
+hook_deliver_all(struct itm__rpc_hook *h)
 {
-	struct acall *a, *next;
+	struct itm__rpc_delivery *d, *next;
 
-	for (a = hook_take(h); a; a = next) {
-		next = a->next;
-		if (--h->pending == 0)
+	for (d = hook_take(h); d; d = next) {
+		next = d->next;
+		if (d->ends && --h->pending == 0)
 			uv_unref((uv_handle_t *)&h->async);
-		acall_deliver(a);
+		d->deliver(d);
 	}
+}
+
+void
+itm__rpc_hook_hold(struct itm__rpc_hook *h)
+{
+	if (h->pending++ == 0)
+		uv_ref((uv_handle_t *)&h->async);
+}
+
+void
+itm__rpc_hook_push(struct itm__rpc_hook *h, struct itm__rpc_delivery *d)
+{
+	d->next = NULL;
+	uv_mutex_lock(&h->lock);
+	*h->tail = d;
+	h->tail = &d->next;
+	uv_mutex_unlock(&h->lock);
 }
 
 static void
@@ -316,33 +316,99 @@ hook_async_cb(uv_async_t *handle)
 static void
 hook_close_cb(uv_handle_t *handle)
 {
-	free(handle->data);
+	struct itm__rpc_hook *h = handle->data;
+
+	uv_mutex_destroy(&h->lock);
+	free(h);
 }
 
-/* The hook for @loop, made on first use (c->lock held, loop thread). */
-static struct loop_hook *
-hook_get(struct itm_rpc_client *c, uv_loop_t *loop)
-{
-	struct loop_hook *h;
+/* Every loop's hook, shared by the clients. */
+static uv_once_t hooks_once = UV_ONCE_INIT;
+static uv_mutex_t hooks_lock;
+static struct itm__rpc_hook *hooks;
 
-	for (h = c->hooks; h; h = h->next)
+static void
+hooks_init(void)
+{
+	uv_mutex_init(&hooks_lock);
+}
+
+/* @loop's hook, made on first use (hooks_lock held, loop thread). */
+static struct itm__rpc_hook *
+hook_find_or_make(uv_loop_t *loop)
+{
+	struct itm__rpc_hook *h;
+
+	for (h = hooks; h; h = h->next)
 		if (h->loop == loop)
 			return h;
 	h = calloc(1, sizeof(*h));
-	if (!h)
+	if (!h || uv_mutex_init(&h->lock)) {
+		free(h);
 		return NULL;
+	}
 	if (uv_async_init(loop, &h->async, hook_async_cb)) {
+		uv_mutex_destroy(&h->lock);
 		free(h);
 		return NULL;
 	}
 	uv_unref((uv_handle_t *)&h->async);
 	h->async.data = h;
 	h->loop = loop;
-	h->c = c;
 	h->tail = &h->head;
-	h->next = c->hooks;
-	c->hooks = h;
+	h->next = hooks;
+	hooks = h;
 	return h;
+}
+
+/* The hook for @loop, counting @c as its user (c->lock held, loop
+ * thread). */
+static struct itm__rpc_hook *
+hook_get(struct itm_rpc_client *c, uv_loop_t *loop)
+{
+	struct itm__rpc_hook_ref *r;
+	struct itm__rpc_hook *h;
+
+	for (r = c->hooks; r; r = r->next)
+		if (r->h->loop == loop)
+			return r->h;
+	if (!(r = calloc(1, sizeof(*r))))
+		return NULL;
+	uv_once(&hooks_once, hooks_init);
+	uv_mutex_lock(&hooks_lock);
+	if ((h = hook_find_or_make(loop)))
+		h->users++;
+	uv_mutex_unlock(&hooks_lock);
+	if (!h) {
+		free(r);
+		return NULL;
+	}
+	r->h = h;
+	r->next = c->hooks;
+	c->hooks = r;
+	return h;
+}
+
+/* A client is done with @h: what it holds is delivered (and whatever
+ * else is queued: on the loop thread, early is fine); its last user
+ * closes it. */
+static void
+hook_put(struct itm__rpc_hook *h)
+{
+	struct itm__rpc_hook **p;
+	int last;
+
+	hook_deliver_all(h);
+	uv_mutex_lock(&hooks_lock);
+	last = --h->users == 0;
+	for (p = &hooks; last && *p; p = &(*p)->next)
+		if (*p == h) {
+			*p = h->next;
+			break;
+		}
+	uv_mutex_unlock(&hooks_lock);
+	if (last)
+		uv_close((uv_handle_t *)&h->async, hook_close_cb);
 }
 
 static void
@@ -357,18 +423,18 @@ inflight_del(struct itm_rpc_client *c, struct acall *a)
 }
 
 static void
-acall_complete(struct itm_rpc_client *c, struct acall *a)
+acall_complete(struct itm_rpc_client *c, struct itm__rpc_tag *t, int ok)
 {
-	struct loop_hook *h = a->hook;
+	struct acall *a = (struct acall *)t;
+	struct itm__rpc_hook *h = a->hook;
 
+	(void)ok;
 	unary_finish(&a->u, a->reply_desc, &a->reply, &a->st);
 	grpc_call_unref(a->gc);
 	a->gc = NULL;
 	uv_mutex_lock(&c->lock);
 	inflight_del(c, a);
-	a->next = NULL;
-	*h->tail = a;
-	h->tail = &a->next;
+	itm__rpc_hook_push(h, &a->delivery);
 	uv_mutex_unlock(&c->lock);
 	uv_async_send(&h->async);
 }
@@ -386,8 +452,11 @@ client_cq_thread(void *arg)
 						NULL);
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
 			break;
-		if (ev.type == GRPC_OP_COMPLETE)
-			acall_complete(c, ev.tag);
+		if (ev.type == GRPC_OP_COMPLETE) {
+			struct itm__rpc_tag *t = ev.tag;
+
+			t->complete(c, t, ev.success);
+		}
 	}
 }
 
@@ -408,6 +477,17 @@ async_start_thread(struct itm_rpc_client *c)
 	return 0;
 }
 
+int
+itm__rpc_async_prepare(struct itm_rpc_client *c, uv_loop_t *loop,
+		       struct itm__rpc_hook **h)
+{
+	int rc = c->closing ? -ECANCELED : async_start_thread(c);
+
+	if (!rc && !(*h = hook_get(c, loop)))
+		rc = -ENOMEM;
+	return rc;
+}
+
 /* Create the call and start its one batch (c->lock held). */
 static int
 acall_start(struct itm_rpc_client *c, struct acall *a, const char *method,
@@ -416,9 +496,10 @@ acall_start(struct itm_rpc_client *c, struct acall *a, const char *method,
 	grpc_op ops[6];
 	size_t n;
 
-	a->gc = call_create(c, c->cq, method, timeout_ms);
+	a->gc = itm__rpc_call_create(c, c->cq, method, timeout_ms);
 	n = unary_ops(&a->u, req, ops);
-	if (grpc_call_start_batch(a->gc, ops, n, a, NULL) != GRPC_CALL_OK) {
+	if (grpc_call_start_batch(a->gc, ops, n, &a->tag, NULL) !=
+	    GRPC_CALL_OK) {
 		grpc_call_unref(a->gc);
 		unary_destroy(&a->u);
 		return -EIO;
@@ -446,13 +527,14 @@ itm_rpc_call_async(struct itm_rpc_client *c, uv_loop_t *loop, enum itm_method m,
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
+	a->tag.complete = acall_complete;
+	a->delivery.deliver = acall_deliver;
+	a->delivery.ends = 1;
 	a->reply_desc = def->reply;
 	a->done = done;
 	a->arg = arg;
 	uv_mutex_lock(&c->lock);
-	rc = c->closing ? -ECANCELED : async_start_thread(c);
-	if (!rc && !(a->hook = hook_get(c, loop)))
-		rc = -ENOMEM;
+	rc = itm__rpc_async_prepare(c, loop, &a->hook);
 	if (!rc)
 		rc = acall_start(c, a, def->path, req, timeout_ms);
 	uv_mutex_unlock(&c->lock);
@@ -460,8 +542,7 @@ itm_rpc_call_async(struct itm_rpc_client *c, uv_loop_t *loop, enum itm_method m,
 		free(a);
 		return rc;
 	}
-	if (a->hook->pending++ == 0)
-		uv_ref((uv_handle_t *)&a->hook->async);
+	itm__rpc_hook_hold(a->hook);
 	return 0;
 }
 
@@ -590,7 +671,7 @@ itm_rpc_stream(struct itm_rpc_client *c, enum itm_method m,
 	grpc_metadata_array_init(&s.init_md);
 	grpc_metadata_array_init(&s.trail_md);
 	s.details = grpc_empty_slice();
-	s.gc = call_create(c, c->pluck, def->path, timeout_ms);
+	s.gc = itm__rpc_call_create(c, c->pluck, def->path, timeout_ms);
 	if (stream_start(c, &s, req)) {
 		stream_destroy(&s);
 		status_local(st, ITM_RPC_INTERNAL, "cannot start call");
@@ -598,7 +679,7 @@ itm_rpc_stream(struct itm_rpc_client *c, enum itm_method m,
 	}
 	stop = stream_read(c, &s, def->reply, on_msg, arg);
 	stream_wait(c, &s.t_status);
-	status_from(st, s.status, s.details);
+	itm__rpc_status_from(st, s.status, s.details);
 	if (stop < 0)
 		status_local(st, ITM_RPC_INTERNAL,
 			     "stream message does not decode");
@@ -683,23 +764,24 @@ itm_rpc_client_new(struct itm_rpc_client **out, const char *target,
 static void
 client_async_stop(struct itm_rpc_client *c)
 {
-	struct loop_hook *h;
+	struct itm__rpc_hook_ref *r;
 	struct acall *a;
 
 	uv_mutex_lock(&c->lock);
 	c->closing = 1;
 	for (a = c->inflight; a; a = a->f_next)
 		grpc_call_cancel(a->gc, NULL);
+	itm__rpc_bidi_cancel_all(c);
 	uv_mutex_unlock(&c->lock);
 	if (!c->thread_started)
 		return;
 	grpc_completion_queue_shutdown(c->cq);
 	uv_thread_join(&c->thread);
 	grpc_completion_queue_destroy(c->cq);
-	while ((h = c->hooks)) {
-		c->hooks = h->next;
-		hook_deliver_all(h);
-		uv_close((uv_handle_t *)&h->async, hook_close_cb);
+	while ((r = c->hooks)) {
+		c->hooks = r->next;
+		hook_put(r->h);
+		free(r);
 	}
 }
 

@@ -19,3 +19,5 @@ itm_unit_test(test_fields unit/test_fields.c LIBS itmproto)
 
 # Bidirectional streaming in the server glue, and reflection's lookups.
 itm_unit_test(test_bidi unit/test_bidi.c LIBS itmproto)
+# Bidirectional streams in the client glue, against the server glue.
+itm_unit_test(test_bidi_client unit/test_bidi_client.c LIBS itmproto)

@@ -17,7 +17,40 @@ struct etcd_kv {
 	struct itm_rpc_client *rpc;
 	char *endpoints;
 	int deadline_ms; /* of each call, retries included */
+	char *target;	 /* gRPC's, for more clients (etcd_kv_client_new) */
+	struct itm_rpc_tls tls, *tlsp; /* tlsp: &tls, or NULL (plaintext) */
 };
+
+/* Keep a copy of @tls for etcd_kv_client_new(). */
+static int
+tls_keep(struct etcd_kv *kv, const struct itm_rpc_tls *tls)
+{
+	const char *in[] = { tls->ca_file, tls->cert_file, tls->key_file,
+			     tls->server_name };
+	const char **out[] = { &kv->tls.ca_file, &kv->tls.cert_file,
+			       &kv->tls.key_file, &kv->tls.server_name };
+
+	kv->tlsp = &kv->tls;
+	for (size_t i = 0; i < 4; i++)
+		if (in[i] && !(*out[i] = strdup(in[i])))
+			return -ENOMEM;
+	return 0;
+}
+
+static void
+tls_drop(struct etcd_kv *kv)
+{
+	free((char *)kv->tls.ca_file);
+	free((char *)kv->tls.cert_file);
+	free((char *)kv->tls.key_file);
+	free((char *)kv->tls.server_name);
+}
+
+int
+etcd_kv_client_new(struct etcd_kv *kv, struct itm_rpc_client **out)
+{
+	return itm_rpc_client_new(out, kv->target, kv->tlsp);
+}
 
 /* "ipv4:" / "ipv6:" for an IP endpoint "A.B.C.D:P" / "[V6]:P", else NULL. */
 static const char *
@@ -84,9 +117,11 @@ etcd_kv_open(struct etcd_kv **out, const char *endpoints,
 		return -ENOMEM;
 	}
 	rc = endpoints_target(endpoints, &target, err, errlen);
+	kv->target = target;
+	if (rc == 0 && tls)
+		rc = tls_keep(kv, tls);
 	if (rc == 0 && (rc = itm_rpc_client_new(&kv->rpc, target, tls)) < 0)
 		snprintf(err, errlen, "etcd %s: %s", endpoints, strerror(-rc));
-	free(target);
 	if (rc < 0) {
 		etcd_kv_close(kv);
 		return rc;
@@ -101,6 +136,8 @@ etcd_kv_close(struct etcd_kv *kv)
 	if (kv == NULL)
 		return;
 	itm_rpc_client_free(kv->rpc);
+	tls_drop(kv);
+	free(kv->target);
 	free(kv->endpoints);
 	free(kv);
 }

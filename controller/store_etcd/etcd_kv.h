@@ -36,6 +36,10 @@ struct etcd_kv;
 int etcd_kv_open(struct etcd_kv **out, const char *endpoints,
 		 const struct itm_rpc_tls *tls, char *err, size_t errlen);
 void etcd_kv_close(struct etcd_kv *kv);
+/* Another gRPC client to @kv's endpoints, with its TLS: for a stream
+ * that lives apart from the blocking calls (the watch, store_etcd_watch.c).
+ * Free it with itm_rpc_client_free(). */
+int etcd_kv_client_new(struct etcd_kv *kv, struct itm_rpc_client **out);
 /* Each call's wait from now on (ms); returns the one it replaces. */
 int etcd_kv_deadline(struct etcd_kv *kv, int ms);
 

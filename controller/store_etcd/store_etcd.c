@@ -298,6 +298,7 @@ et_close(struct store *base)
 {
 	struct et *st = et_of(base);
 
+	et_unwatch(base);
 	if (st->lease)
 		et_resign(base);
 	etcd_kv_close(st->kv);
@@ -757,4 +758,6 @@ const struct store_ops store_etcd_ops = {
 	.lead = et_lead,
 	.resign = et_resign,
 	.health = et_health,
+	.watch = et_watch,
+	.unwatch = et_unwatch,
 };

@@ -3,7 +3,8 @@
  * its keys, its failures and the packing of its values
  * (store_values.proto).  store_etcd.c opens the store and keeps the
  * generations; store_etcd_rows.c the nodes, agents and placements;
- * store_etcd_lead.c the leadership among controllers.
+ * store_etcd_lead.c the leadership among controllers; store_etcd_watch.c
+ * the watch of the current generation and the leader.
  */
 #ifndef ITM_STORE_ETCD_H
 #define ITM_STORE_ETCD_H
@@ -16,8 +17,9 @@
 struct et {
 	struct store base;
 	struct etcd_kv *kv;
-	char prefix[256]; /* "/itm/": every key starts with it */
-	int64_t lease;	  /* of our leader key while we lead, else 0 */
+	char prefix[256];	/* "/itm/": every key starts with it */
+	int64_t lease;		/* of our leader key while we lead, else 0 */
+	struct et_watch *watch; /* store_etcd_watch.c, while watching */
 };
 
 /* Longest key: the prefix, a kind, a node and a module name. */
@@ -64,5 +66,10 @@ int et_lead(struct store *base, const char *me, int ttl_s, char *leader,
 	    size_t len);
 void et_resign(struct store *base);
 int et_health(struct store *base, char *buf, size_t len);
+
+/* Following P/current and P/leader (store_etcd_watch.c). */
+int et_watch(struct store *base, struct uv_loop_s *loop, store_watch_cb cb,
+	     void *arg);
+void et_unwatch(struct store *base);
 
 #endif /* ITM_STORE_ETCD_H */

@@ -105,6 +105,11 @@ lead_call(struct et *st, char *key, const char *me, int ttl_s, char *leader,
 		return st->base.last = rc;
 	rc = lead_txn(st, et_key(st, key, "leader"), me, lease, st->lease != 0,
 		      leader, len);
+	/* Our key went with our lease (the controller's loop was held past
+	 * its ttl: 1000 agents joining on etcd): nobody leads, so campaign
+	 * at once as anyone would, rather than stand by for nobody. */
+	if (rc == 0 && st->lease != 0 && leader[0] == '\0')
+		rc = lead_txn(st, key, me, lease, 0, leader, len);
 	if (rc == 1) {
 		lease_end(st, st->lease);
 		st->lease = lease;

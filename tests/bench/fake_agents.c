@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "itm.pb-c.h"
 #include "itm_rpc.h"
@@ -159,6 +160,17 @@ beat_cb(uv_timer_t *t)
 }
 
 static void
+fd_limit_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void
 stop_cb(uv_signal_t *s, int signum)
 {
 	uv_stop(loop);
@@ -177,6 +189,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	base = atoi(argv[3]);
+	fd_limit_raise(); /* a port and a connection per agent */
 	loop = uv_default_loop();
 	if (itm_rpc_server_new(&srv, loop, methods, 2, NULL) < 0)
 		return 1;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <uv.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
@@ -1165,6 +1166,85 @@ etcd_leadership(void **state)
 	store_close(b);
 }
 
+/* What a store's watch reported (store_watch()). */
+struct watch_rec {
+	int n;
+	enum store_change what[16];
+	uint64_t gen[16];
+	char text[16][128];
+};
+
+static void
+watch_rec_cb(void *arg, enum store_change what, uint64_t gen, const char *text)
+{
+	struct watch_rec *r = arg;
+
+	assert_true(r->n < 16);
+	r->what[r->n] = what;
+	r->gen[r->n] = gen;
+	snprintf(r->text[r->n++], sizeof(r->text[0]), "%s", text);
+}
+
+static void
+tick_cb(uv_timer_t *t)
+{
+	(void)t;
+}
+
+/* Run @loop until @r holds @n reports, at most 5 s. */
+static void
+watch_wait(uv_loop_t *loop, struct watch_rec *r, int n)
+{
+	uint64_t end = uv_now(loop) + 5000;
+	uv_timer_t t;
+
+	uv_timer_init(loop, &t);
+	uv_timer_start(&t, tick_cb, 100, 100);
+	while (r->n < n && uv_now(loop) < end)
+		uv_run(loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(loop, UV_RUN_NOWAIT);
+	assert_int_equal(r->n, n);
+}
+
+/* The watch: started (SYNC), then each write of another handle as it
+ * happens: the current generation, the leader taken and given up. */
+static void
+etcd_watch(void **state)
+{
+	struct store *a = open_ok(), *b = open_ok();
+	struct watch_rec r = { 0 };
+	struct parsed p;
+	uv_loop_t loop;
+	char who[128];
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(store_watch(a, &loop, watch_rec_cb, &r), 0);
+	watch_wait(&loop, &r, 1);
+	assert_int_equal(r.what[0], STORE_SYNC);
+	assert_non_null(strstr(r.text[0], "etcd watch from revision "));
+	square(&p, "10");
+	apply_ok(b, &p);
+	watch_wait(&loop, &r, 2);
+	assert_int_equal(r.what[1], STORE_CURRENT);
+	assert_int_equal(r.gen[1], 1);
+	assert_int_equal(store_lead(b, "B since 1", 2, who, sizeof(who)), 1);
+	watch_wait(&loop, &r, 3);
+	assert_int_equal(r.what[2], STORE_LEADER);
+	assert_string_equal(r.text[2], "B since 1");
+	store_resign(b);
+	watch_wait(&loop, &r, 4);
+	assert_int_equal(r.what[3], STORE_LEADER);
+	assert_string_equal(r.text[3], "");
+	store_unwatch(a);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	assert_int_equal(r.n, 4);
+	store_close(a);
+	store_close(b);
+	parsed_free(&p);
+}
+
 /* ------------------------------------------------------------------ */
 /* Copy between backends: SQLite to etcd and back                       */
 /* ------------------------------------------------------------------ */
@@ -1338,6 +1418,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup(etcd_kill_mid_apply, fresh),
 		cmocka_unit_test_setup(etcd_racing_applies, fresh),
 		cmocka_unit_test_setup(etcd_leadership, fresh),
+		cmocka_unit_test_setup(etcd_watch, fresh),
 		cmocka_unit_test(copy_sqlite_etcd_sqlite),
 	};
 	int failed = 0, etcd_rc;
