@@ -156,6 +156,17 @@ void store_nodes_free(struct store_node *v, size_t n);
  * @version may be NULL to keep what is stored. */
 int store_agent_seen(struct store *st, const char *node, const char *addr,
 		     const char *version, int64_t now_ms);
+/* One agent's liveness, for store_agents_seen(). */
+struct store_seen {
+	const char *node;
+	const char *addr;    /* NULL: keep what is stored */
+	const char *version; /* NULL: keep what is stored */
+	int64_t seen_ms;     /* its last join or heartbeat, unix ms */
+};
+/* The same for @n agents at once, as one write: one SQLite transaction;
+ * on etcd Txns of up to 100 puts, and a read only when an address or a
+ * version is given (the controller flushes liveness so, on a timer). */
+int store_agents_seen(struct store *st, const struct store_seen *v, size_t n);
 /* Record the table generation @node's agent holds. */
 int store_agent_ack(struct store *st, const char *node, uint64_t gen);
 /* The same for @n nodes at once (one sync, not @n). */
@@ -254,8 +265,8 @@ struct store_ops {
 	int (*yaml)(struct store *st, uint64_t gen, char **yaml, size_t *len,
 		    struct store_gen *info);
 	int (*nodes)(struct store *st, struct store_node **out, size_t *n);
-	int (*agent_seen)(struct store *st, const char *node, const char *addr,
-			  const char *version, int64_t now_ms);
+	int (*agents_seen)(struct store *st, const struct store_seen *v,
+			   size_t n);
 	int (*agent_acks)(struct store *st, const char *const *nodes,
 			  const uint64_t *gens, size_t n);
 	int (*placements)(struct store *st, const char *node,

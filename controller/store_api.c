@@ -260,9 +260,17 @@ int
 store_agent_seen(struct store *st, const char *node, const char *addr,
 		 const char *version, int64_t now_ms)
 {
-	return write_refused(st)
-		       ?: seen(st, st->ops->agent_seen(st, node, addr, version,
-						       now_ms));
+	struct store_seen v = { node, addr, version, now_ms };
+
+	return store_agents_seen(st, &v, 1);
+}
+
+int
+store_agents_seen(struct store *st, const struct store_seen *v, size_t n)
+{
+	if (n == 0)
+		return 0;
+	return write_refused(st) ?: seen(st, st->ops->agents_seen(st, v, n));
 }
 
 int
