@@ -221,10 +221,11 @@ static int
 batch_put(struct et_batch *b, const char *kind, const char *node, uint8_t *buf,
 	  size_t len)
 {
-	size_t k = b->n;
+	size_t k;
 
-	if (b->rc == 0 && k == ET_TXN_OPS)
-		batch_send(b), k = 0;
+	if (b->rc == 0 && b->n == ET_TXN_OPS)
+		batch_send(b);
+	k = b->n;
 	if (b->rc == 0 && buf == NULL)
 		b->rc = et_fail(b->st, -ENOMEM, "agents: out of memory");
 	if (b->rc == 0 && et_key(b->st, b->keys[k], "%s%s", kind, node) == NULL)
