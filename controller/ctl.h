@@ -71,6 +71,7 @@ struct ctl_config {
 /* What of a node's liveness waits for the next tick (ctl_nodes.c). */
 #define CTL_SEEN_TIME  1u /* its last seen time */
 #define CTL_SEEN_AGENT 2u /* and its agent's address and version (a join) */
+#define CTL_SEEN_ACK   4u /* the generation its heartbeat reported */
 
 /* One node of the current topology and its agent (runtime only). */
 struct ctl_node {

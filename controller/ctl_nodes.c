@@ -17,8 +17,10 @@
  * heartbeats do not turn into a write each.  What is due is written by
  * the liveness timer (every heartbeat, at most every CTL_SEEN_TICK_MS)
  * for all agents at once, one store call (store_agents_seen(): on etcd
- * Txns of 100 puts): with one blocking call per agent, 1000 agents on
- * etcd held the loop for 100 round trips a second.
+ * Txns of 100 puts), and so is the generation a heartbeat reports when
+ * it is not the one recorded: with one blocking call per agent, 1000
+ * agents on etcd held the loop for 100 round trips a second, more during
+ * an apply.
  *
  * A standby sees no heartbeat: it reads the leader's stored liveness and
  * acks when asked for nodes (ctl_nodes_follow(): one store read of the
@@ -95,24 +97,52 @@ seen_drop(struct ctl *c)
 		c->nodes[i].seen_due = 0;
 }
 
-/* @v = the nodes whose liveness is due; how many. */
-static size_t
-seen_collect(struct ctl *c, struct store_seen *v)
+/* What one tick writes: liveness and acknowledgements due. */
+struct seen_batch {
+	struct store_seen *seen;
+	size_t n_seen;
+	const char **ack_nodes;
+	uint64_t *ack_gens;
+	size_t n_acks;
+};
+
+static void
+seen_add(struct seen_batch *b, const struct ctl_node *n)
 {
-	size_t k = 0;
+	int agent = n->seen_due & CTL_SEEN_AGENT;
+	struct store_seen *v = &b->seen[b->n_seen];
 
-	for (size_t i = 0; i < c->n_nodes; i++) {
-		const struct ctl_node *n = &c->nodes[i];
-		int agent = n->seen_due & CTL_SEEN_AGENT;
-
-		if (n->seen_due == 0)
-			continue;
-		v[k].node = n->name;
-		v[k].addr = agent ? n->agent_addr : NULL;
-		v[k].version = agent ? (n->version ? n->version : "") : NULL;
-		v[k++].seen_ms = n->last_seen_ms;
+	if (n->seen_due & (CTL_SEEN_TIME | CTL_SEEN_AGENT)) {
+		v->node = n->name;
+		v->addr = agent ? n->agent_addr : NULL;
+		v->version = agent ? (n->version ? n->version : "") : NULL;
+		v->seen_ms = n->last_seen_ms;
+		b->n_seen++;
 	}
-	return k;
+	if (n->seen_due & CTL_SEEN_ACK) {
+		b->ack_nodes[b->n_acks] = n->name;
+		b->ack_gens[b->n_acks++] = n->acked_gen;
+	}
+}
+
+/* Both writes; 0, or what failed said in @what. */
+static int
+seen_write(struct ctl *c, struct seen_batch *b, char *what, size_t len)
+{
+	for (size_t i = 0; i < c->n_nodes; i++)
+		seen_add(b, &c->nodes[i]);
+	if (b->n_seen && store_agents_seen(c->store, b->seen, b->n_seen) < 0) {
+		snprintf(what, len, "recording the liveness of %zu agent(s)",
+			 b->n_seen);
+		return -1;
+	}
+	if (b->n_acks && store_agent_acks(c->store, b->ack_nodes, b->ack_gens,
+					  b->n_acks) < 0) {
+		snprintf(what, len, "recording the generation of %zu agent(s)",
+			 b->n_acks);
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -121,37 +151,40 @@ seen_written(struct ctl *c)
 	for (size_t i = 0; i < c->n_nodes; i++) {
 		struct ctl_node *n = &c->nodes[i];
 
-		if (n->seen_due)
+		if (n->seen_due & (CTL_SEEN_TIME | CTL_SEEN_AGENT))
 			n->seen_flushed_ms = n->last_seen_ms;
 		n->seen_due = 0;
 	}
 }
 
-/* The liveness due, of every node at once: one store call.  On failure
- * it stays due, for the next tick after the quiet time. */
+/* What is due of every node at once: one store call for the liveness,
+ * one for the generations heartbeats reported.  On failure it stays
+ * due, for the next tick after the quiet time. */
 static void
 seen_flush(struct ctl *c)
 {
-	struct store_seen *v;
+	struct seen_batch b = { 0 };
+	size_t m = c->n_nodes;
 	char what[80];
-	size_t k;
 
 	if (!c->leading) {
 		seen_drop(c);
 		return;
 	}
-	if (store_quiet(c) || c->n_nodes == 0 ||
-	    (v = calloc(c->n_nodes, sizeof(*v))) == NULL)
+	if (store_quiet(c) || m == 0)
 		return;
-	k = seen_collect(c, v);
-	if (k && store_agents_seen(c->store, v, k) < 0) {
-		snprintf(what, sizeof(what),
-			 "recording the liveness of %zu agent(s)", k);
-		store_failed(c, what);
-	} else {
-		seen_written(c);
+	b.seen = calloc(m, sizeof(*b.seen));
+	b.ack_nodes = calloc(m, sizeof(*b.ack_nodes));
+	b.ack_gens = calloc(m, sizeof(*b.ack_gens));
+	if (b.seen && b.ack_nodes && b.ack_gens) {
+		if (seen_write(c, &b, what, sizeof(what)) < 0)
+			store_failed(c, what);
+		else
+			seen_written(c);
 	}
-	free(v);
+	free(b.seen);
+	free(b.ack_nodes);
+	free(b.ack_gens);
 }
 
 void
@@ -412,9 +445,7 @@ ctl_h_heartbeat(struct itm_rpc_call *call, void *arg)
 	ctl_node_seen(c, n, itm_rpc_peer(call));
 	if (req->generation != n->acked_gen) {
 		n->acked_gen = req->generation;
-		if (store_agent_ack(c->store, n->name, req->generation) < 0)
-			log_warnx("node %s: cannot record generation: %s",
-				  n->name, store_errmsg(c->store));
+		n->seen_due |= CTL_SEEN_ACK; /* written on the next tick */
 	}
 	rep.generation = n->want_gen;
 	behind = req->generation < n->want_gen;
