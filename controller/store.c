@@ -949,6 +949,34 @@ sq_placements(struct store *base, const char *node,
 }
 
 static int
+name_row(sqlite3_stmt *s, void *elem)
+{
+	char **name = elem;
+
+	return (*name = col_dup(s, 0)) ? 0 : -ENOMEM;
+}
+
+static void
+names_free(void *v, size_t n)
+{
+	store_names_free(v, n);
+}
+
+static int
+sq_placed_nodes(struct store *base, char ***out, size_t *n)
+{
+	struct sq *st = sq_of(base);
+
+	return collect_rows(st,
+			    query(st,
+				  "SELECT DISTINCT node FROM placements"
+				  " ORDER BY node COLLATE BINARY",
+				  ""),
+			    sizeof(**out), name_row, names_free, "placed nodes",
+			    out, n);
+}
+
+static int
 sq_placement_set(struct store *base, const char *node, const char *module,
 		 const char *params, uint64_t gen, int64_t now_ms)
 {
@@ -991,6 +1019,7 @@ const struct store_ops store_sqlite_ops = {
 	.agents_seen = sq_agents_seen,
 	.agent_acks = sq_agent_acks,
 	.placements = sq_placements,
+	.placed_nodes = sq_placed_nodes,
 	.placement_set = sq_placement_set,
 	.placement_del = sq_placement_del,
 	.check = sq_check,

@@ -190,6 +190,10 @@ struct store_placement {
 int store_placements(struct store *st, const char *node,
 		     struct store_placement **out, size_t *n);
 void store_placements_free(struct store_placement *v, size_t n);
+/* The nodes that have any placement, sorted by name (strcmp): one read
+ * for many nodes.  Free: store_names_free(). */
+int store_placed_nodes(struct store *st, char ***out, size_t *n);
+void store_names_free(char **v, size_t n);
 /* Record (upsert) or forget the placement of @module on @node. */
 int store_placement_set(struct store *st, const char *node, const char *module,
 			const char *params, uint64_t gen, int64_t now_ms);
@@ -271,6 +275,7 @@ struct store_ops {
 			  const uint64_t *gens, size_t n);
 	int (*placements)(struct store *st, const char *node,
 			  struct store_placement **out, size_t *n);
+	int (*placed_nodes)(struct store *st, char ***out, size_t *n);
 	int (*placement_set)(struct store *st, const char *node,
 			     const char *module, const char *params,
 			     uint64_t gen, int64_t now_ms);

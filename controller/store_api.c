@@ -307,6 +307,20 @@ store_placements_free(struct store_placement *v, size_t n)
 }
 
 int
+store_placed_nodes(struct store *st, char ***out, size_t *n)
+{
+	return seen(st, st->ops->placed_nodes(st, out, n));
+}
+
+void
+store_names_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n && v; i++)
+		free(v[i]);
+	free(v);
+}
+
+int
 store_placement_set(struct store *st, const char *node, const char *module,
 		    const char *params, uint64_t gen, int64_t now_ms)
 {

@@ -753,6 +753,7 @@ const struct store_ops store_etcd_ops = {
 	.agents_seen = et_agents_seen,
 	.agent_acks = et_agent_acks,
 	.placements = et_placements,
+	.placed_nodes = et_placed_nodes,
 	.placement_set = et_placement_set,
 	.placement_del = et_placement_del,
 	.lead = et_lead,

@@ -438,6 +438,62 @@ et_placements(struct store *base, const char *node,
 	return rc;
 }
 
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The NODE of each P/place/NODE/MODULE, once (one node's keys are
+ * together). */
+static int
+placed_from(struct et *st, const Etcdserverpb__RangeResponse *r, size_t plen,
+	    char **out, size_t *n)
+{
+	for (size_t i = 0; i < r->n_kvs; i++) {
+		const char *k = (const char *)r->kvs[i]->key.data + plen;
+		size_t klen = r->kvs[i]->key.len - plen;
+		const char *slash = memchr(k, '/', klen);
+		size_t len = slash ? (size_t)(slash - k) : klen;
+
+		if (*n && strlen(out[*n - 1]) == len &&
+		    memcmp(out[*n - 1], k, len) == 0)
+			continue;
+		if ((out[*n] = strndup(k, len)) == NULL)
+			return et_fail(st, -ENOMEM,
+				       "placements: out of memory");
+		(*n)++;
+	}
+	return 0;
+}
+
+int
+et_placed_nodes(struct store *base, char ***out, size_t *n)
+{
+	struct et *st = et_of(base);
+	Etcdserverpb__RangeResponse *r;
+	char key[ET_KEY_MAX];
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = range_prefix(st, et_key(st, key, "place/"), &r)) < 0)
+		return rc;
+	if (r->n_kvs && (*out = calloc(r->n_kvs, sizeof(**out))) == NULL)
+		rc = et_fail(st, -ENOMEM, "placements: out of memory");
+	if (rc == 0)
+		rc = placed_from(st, r, strlen(key), *out, n);
+	if (rc == 0 && *n) /* "a-b/m" sorts before "a/m" */
+		qsort(*out, *n, sizeof(**out), name_cmp);
+	etcd_kv_free(r);
+	if (rc < 0) {
+		store_names_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
 int
 et_placement_set(struct store *base, const char *node, const char *module,
 		 const char *params, uint64_t gen, int64_t now_ms)

@@ -566,6 +566,33 @@ placements(void **state)
 	store_close(st);
 }
 
+/* The nodes with any placement, in one read, sorted as strcmp does
+ * ("a-b" sorts before "a/..." among etcd's keys). */
+static void
+placed_nodes(void **state)
+{
+	struct store *st = open_ok();
+	char **v;
+	size_t n;
+
+	assert_int_equal(store_placed_nodes(st, &v, &n), 0);
+	assert_int_equal(n, 0);
+	store_names_free(v, n);
+	assert_int_equal(store_placement_set(st, "n1", "qosmod", "", 1, 1), 0);
+	assert_int_equal(store_placement_set(st, "n1", "fig13", "", 1, 1), 0);
+	assert_int_equal(store_placement_set(st, "n1-b", "fig13", "", 1, 1), 0);
+	assert_int_equal(store_placement_set(st, "n10", "qosmod", "", 1, 1), 0);
+	assert_int_equal(store_placement_set(st, "n2", "qosmod", "", 1, 1), 0);
+	assert_int_equal(store_placement_del(st, "n2", "qosmod"), 0);
+	assert_int_equal(store_placed_nodes(st, &v, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0], "n1");
+	assert_string_equal(v[1], "n1-b");
+	assert_string_equal(v[2], "n10");
+	store_names_free(v, n);
+	store_close(st);
+}
+
 /* Whatever is open, reopened, holds the same. */
 static void
 reopen_keeps_all(void **state)
@@ -1569,6 +1596,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup(liveness_batch, fresh),
 		cmocka_unit_test_setup(liveness_batch_many, fresh),
 		cmocka_unit_test_setup(placements, fresh),
+		cmocka_unit_test_setup(placed_nodes, fresh),
 		cmocka_unit_test_setup(reopen_keeps_all, fresh),
 	};
 	const struct CMUnitTest sqlite[] = {
