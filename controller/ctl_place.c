@@ -657,7 +657,8 @@ round_nothing_for(const struct place_round *p, const char *node)
 	for (const struct place_job *j = c->place_jobs; j; j = j->next)
 		if (strcmp(j->node, node) == 0)
 			return 0;
-	return bsearch(node, p->placed, p->n_placed, sizeof(*p->placed),
+	return p->n_placed == 0 ||
+	       bsearch(node, p->placed, p->n_placed, sizeof(*p->placed),
 		       name_cmp) == NULL;
 }
 
