@@ -42,6 +42,7 @@
 #define CTL_DEFAULT_PUSH_MS 3000
 #define CTL_MISSED_BEATS    3	  /* heartbeats missed before "down" */
 #define CTL_SEEN_FLUSH_MS   10000 /* last_seen written at most this often */
+#define CTL_SEEN_TICK_MS    1000  /* liveness due: written so often */
 #define CTL_DETAIL_MAX	    512	  /* a node's result detail */
 #define CTL_FAULTS_MAX	    (64 * 1024) /* a refusal's faults, in bytes */
 #define CTL_LEAD_TTL_S	    3	  /* a dead leader's lead ends after this */
@@ -67,6 +68,11 @@ struct ctl_config {
 	uint32_t push_timeout_ms;
 };
 
+/* What of a node's liveness waits for the next tick (ctl_nodes.c). */
+#define CTL_SEEN_TIME  1u /* its last seen time */
+#define CTL_SEEN_AGENT 2u /* and its agent's address and version (a join) */
+#define CTL_SEEN_ACK   4u /* the generation its heartbeat reported */
+
 /* One node of the current topology and its agent (runtime only). */
 struct ctl_node {
 	char *name;
@@ -74,8 +80,10 @@ struct ctl_node {
 	uint64_t want_gen;	 /* table generation it should hold */
 	uint64_t acked_gen;	 /* what its agent acknowledged */
 	char *agent_addr;	 /* as the agent reported at join */
+	char *version;		 /* its agent's, as reported at join */
 	int64_t last_seen_ms;	 /* unix ms, 0 = never */
 	int64_t seen_flushed_ms; /* last_seen last written to the store */
+	unsigned seen_due;	 /* CTL_SEEN_*: to write at the next tick */
 	int up;
 	int pushing;		       /* a push is in flight */
 	struct itm_rpc_client *client; /* to its Agent service, lazily made */

@@ -307,8 +307,8 @@ shutdown_cb(uv_signal_t *s, int signum)
 
 	log_info("signal %d: shutting down (agents keep their tables)", signum);
 	ctl_metrics_stop(c);
+	ctl_nodes_stop(c); /* writes the liveness due while it leads */
 	ctl_lead_stop(c);
-	ctl_nodes_stop(c);
 	ctl_state_free(c);
 	ctl_rpc_stop(c);
 	uv_walk(c->loop, close_walk_cb, NULL);

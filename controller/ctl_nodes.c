@@ -14,7 +14,13 @@
  * them; with TLS the agent's certificate must carry the node name.
  * Liveness lives in memory; last_seen reaches the store on join, on a
  * change of state and at most every CTL_SEEN_FLUSH_MS otherwise, so
- * heartbeats do not turn into a write each.
+ * heartbeats do not turn into a write each.  What is due is written by
+ * the liveness timer (every heartbeat, at most every CTL_SEEN_TICK_MS)
+ * for all agents at once, one store call (store_agents_seen(): on etcd
+ * Txns of 100 puts), and so is the generation a heartbeat reports when
+ * it is not the one recorded: with one blocking call per agent, 1000
+ * agents on etcd held the loop for 100 round trips a second, more during
+ * an apply.
  *
  * A standby sees no heartbeat: it reads the leader's stored liveness and
  * acks when asked for nodes (ctl_nodes_follow(): one store read of the
@@ -83,22 +89,102 @@ store_failed(struct ctl *c, const char *what)
 	c->store_quiet_ms = ctl_now_ms() + CTL_STORE_QUIET_MS;
 }
 
+/* A standby drops what was due: liveness is the leader's to write. */
 static void
-seen_flush(struct ctl *c, struct ctl_node *n, const char *addr,
-	   const char *version)
+seen_drop(struct ctl *c)
 {
-	char what[300];
+	for (size_t i = 0; i < c->n_nodes; i++)
+		c->nodes[i].seen_due = 0;
+}
 
-	if (store_quiet(c))
-		return;
-	if (store_agent_seen(c->store, n->name, addr, version,
-			     n->last_seen_ms) < 0) {
-		snprintf(what, sizeof(what), "node %s: recording liveness",
-			 n->name);
-		store_failed(c, what);
-	} else {
-		n->seen_flushed_ms = n->last_seen_ms;
+/* What one tick writes: liveness and acknowledgements due. */
+struct seen_batch {
+	struct store_seen *seen;
+	size_t n_seen;
+	const char **ack_nodes;
+	uint64_t *ack_gens;
+	size_t n_acks;
+};
+
+static void
+seen_add(struct seen_batch *b, const struct ctl_node *n)
+{
+	int agent = n->seen_due & CTL_SEEN_AGENT;
+	struct store_seen *v = &b->seen[b->n_seen];
+
+	if (n->seen_due & (CTL_SEEN_TIME | CTL_SEEN_AGENT)) {
+		v->node = n->name;
+		v->addr = agent ? n->agent_addr : NULL;
+		v->version = agent ? (n->version ? n->version : "") : NULL;
+		v->seen_ms = n->last_seen_ms;
+		b->n_seen++;
 	}
+	if (n->seen_due & CTL_SEEN_ACK) {
+		b->ack_nodes[b->n_acks] = n->name;
+		b->ack_gens[b->n_acks++] = n->acked_gen;
+	}
+}
+
+/* Both writes; 0, or what failed said in @what. */
+static int
+seen_write(struct ctl *c, struct seen_batch *b, char *what, size_t len)
+{
+	for (size_t i = 0; i < c->n_nodes; i++)
+		seen_add(b, &c->nodes[i]);
+	if (b->n_seen && store_agents_seen(c->store, b->seen, b->n_seen) < 0) {
+		snprintf(what, len, "recording the liveness of %zu agent(s)",
+			 b->n_seen);
+		return -1;
+	}
+	if (b->n_acks && store_agent_acks(c->store, b->ack_nodes, b->ack_gens,
+					  b->n_acks) < 0) {
+		snprintf(what, len, "recording the generation of %zu agent(s)",
+			 b->n_acks);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+seen_written(struct ctl *c)
+{
+	for (size_t i = 0; i < c->n_nodes; i++) {
+		struct ctl_node *n = &c->nodes[i];
+
+		if (n->seen_due & (CTL_SEEN_TIME | CTL_SEEN_AGENT))
+			n->seen_flushed_ms = n->last_seen_ms;
+		n->seen_due = 0;
+	}
+}
+
+/* What is due of every node at once: one store call for the liveness,
+ * one for the generations heartbeats reported.  On failure it stays
+ * due, for the next tick after the quiet time. */
+static void
+seen_flush(struct ctl *c)
+{
+	struct seen_batch b = { 0 };
+	size_t m = c->n_nodes;
+	char what[80];
+
+	if (!c->leading) {
+		seen_drop(c);
+		return;
+	}
+	if (store_quiet(c) || m == 0)
+		return;
+	b.seen = calloc(m, sizeof(*b.seen));
+	b.ack_nodes = calloc(m, sizeof(*b.ack_nodes));
+	b.ack_gens = calloc(m, sizeof(*b.ack_gens));
+	if (b.seen && b.ack_nodes && b.ack_gens) {
+		if (seen_write(c, &b, what, sizeof(what)) < 0)
+			store_failed(c, what);
+		else
+			seen_written(c);
+	}
+	free(b.seen);
+	free(b.ack_nodes);
+	free(b.ack_gens);
 }
 
 void
@@ -108,9 +194,9 @@ ctl_node_seen(struct ctl *c, struct ctl_node *n, const char *peer)
 	if (!n->up) {
 		n->up = 1;
 		log_info("node %s up (heartbeat from %s)", n->name, peer);
-		seen_flush(c, n, NULL, NULL);
+		n->seen_due |= CTL_SEEN_TIME;
 	} else if (n->last_seen_ms - n->seen_flushed_ms >= CTL_SEEN_FLUSH_MS) {
-		seen_flush(c, n, NULL, NULL);
+		n->seen_due |= CTL_SEEN_TIME;
 	}
 }
 
@@ -138,8 +224,10 @@ liveness_cb(uv_timer_t *t)
 	int64_t dead_ms = (int64_t)c->cfg.heartbeat_ms * CTL_MISSED_BEATS;
 
 	retired_free(c, now);
-	if (!c->leading) /* a standby's liveness is the leader's */
+	if (!c->leading) { /* a standby's liveness is the leader's */
+		seen_drop(c);
 		return;
+	}
 	for (size_t i = 0; i < c->n_nodes; i++) {
 		struct ctl_node *n = &c->nodes[i];
 
@@ -151,8 +239,9 @@ liveness_cb(uv_timer_t *t)
 			  n->name, (long long)(now - n->last_seen_ms),
 			  n->agent_addr[0] ? n->agent_addr : n->mgmt,
 			  (unsigned long long)n->acked_gen);
-		seen_flush(c, n, NULL, NULL);
+		n->seen_due |= CTL_SEEN_TIME;
 	}
+	seen_flush(c);
 }
 
 static void
@@ -199,15 +288,19 @@ ctl_nodes_follow(struct ctl *c)
 void
 ctl_nodes_start(struct ctl *c)
 {
+	uint64_t tick = c->cfg.heartbeat_ms < CTL_SEEN_TICK_MS
+				? c->cfg.heartbeat_ms
+				: CTL_SEEN_TICK_MS;
+
 	uv_timer_init(c->loop, &c->liveness);
 	c->liveness.data = c;
-	uv_timer_start(&c->liveness, liveness_cb, c->cfg.heartbeat_ms,
-		       c->cfg.heartbeat_ms);
+	uv_timer_start(&c->liveness, liveness_cb, tick, tick);
 }
 
 void
 ctl_nodes_stop(struct ctl *c)
 {
+	seen_flush(c);
 	uv_timer_stop(&c->liveness);
 	uv_close((uv_handle_t *)&c->liveness, NULL);
 }
@@ -285,6 +378,24 @@ client_reset(struct ctl_node *n)
 	n->client = NULL;
 }
 
+/* The address and version an agent reported (kept as they were when out
+ * of memory). */
+static void
+agent_set(struct ctl_node *n, const char *addr, const char *version)
+{
+	char *a = strdup(addr), *v = strdup(version);
+
+	if (a && v) {
+		free(n->agent_addr);
+		free(n->version);
+		n->agent_addr = a;
+		n->version = v;
+	} else {
+		free(a);
+		free(v);
+	}
+}
+
 void
 ctl_h_join(struct itm_rpc_call *call, void *arg)
 {
@@ -292,7 +403,6 @@ ctl_h_join(struct itm_rpc_call *call, void *arg)
 	const Itm__V1__JoinRequest *req = (const void *)itm_rpc_request(call);
 	Itm__V1__JoinReply rep = ITM__V1__JOIN_REPLY__INIT;
 	struct ctl_node *n;
-	char *addr;
 
 	if (strlen(req->agent_addr) > 255 || strlen(req->version) > 64) {
 		itm_rpc_fail(call, ITM_RPC_INVALID_ARGUMENT,
@@ -301,13 +411,10 @@ ctl_h_join(struct itm_rpc_call *call, void *arg)
 	}
 	if ((n = node_check(c, call, req->node, "join")) == NULL)
 		return;
-	if ((addr = strdup(req->agent_addr)) != NULL) {
-		free(n->agent_addr);
-		n->agent_addr = addr;
-	}
+	agent_set(n, req->agent_addr, req->version);
 	n->last_seen_ms = ctl_now_ms();
 	n->up = 1;
-	seen_flush(c, n, req->agent_addr, req->version);
+	n->seen_due |= CTL_SEEN_TIME | CTL_SEEN_AGENT;
 	log_info("node %s joined from %s (agent %s, version %s): holds table "
 		 "generation %llu, should hold %llu",
 		 n->name, itm_rpc_peer(call),
@@ -338,9 +445,7 @@ ctl_h_heartbeat(struct itm_rpc_call *call, void *arg)
 	ctl_node_seen(c, n, itm_rpc_peer(call));
 	if (req->generation != n->acked_gen) {
 		n->acked_gen = req->generation;
-		if (store_agent_ack(c->store, n->name, req->generation) < 0)
-			log_warnx("node %s: cannot record generation: %s",
-				  n->name, store_errmsg(c->store));
+		n->seen_due |= CTL_SEEN_ACK; /* written on the next tick */
 	}
 	rep.generation = n->want_gen;
 	behind = req->generation < n->want_gen;

@@ -621,6 +621,11 @@ struct place_round {
 	char why[48];
 	ctl_push_done_cb done;
 	void *arg;
+	/* The nodes with placements when the round began (one store read
+	 * for the round, not one per node); known = 0: not read. */
+	char **placed;
+	size_t n_placed;
+	int placed_known;
 };
 
 static void
@@ -628,7 +633,33 @@ round_free(struct place_round *p)
 {
 	ctl_fan_fini(&p->fan);
 	free(p->res);
+	store_names_free(p->placed, p->n_placed);
 	free(p);
+}
+
+static int
+name_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, *(char *const *)elem);
+}
+
+/* Nothing declared on @node, nothing placed there when the round began,
+ * no job of its own running (it could place meanwhile): no job to run. */
+static int
+round_nothing_for(const struct place_round *p, const char *node)
+{
+	const struct ctl *c = p->fan.c;
+	const struct topo_node *tn =
+		c->topo ? topo_node_find(c->topo, node) : NULL;
+
+	if (!p->placed_known || (tn && tn->n_modules))
+		return 0;
+	for (const struct place_job *j = c->place_jobs; j; j = j->next)
+		if (strcmp(j->node, node) == 0)
+			return 0;
+	return p->n_placed == 0 ||
+	       bsearch(node, p->placed, p->n_placed, sizeof(*p->placed),
+		       name_cmp) == NULL;
 }
 
 static void
@@ -677,6 +708,8 @@ slot_start(struct ctl_fan_slot *s)
 	if (r->result != CTL_OUTCOME_UPDATED &&
 	    r->result != CTL_OUTCOME_UNCHANGED)
 		return -EAGAIN;
+	if (round_nothing_for(p, s->fan->nodes[s->i]))
+		return -EAGAIN; /* as the job would find (nothing_to_do) */
 	return ctl_place_node(s->fan->c, s->fan->nodes[s->i], p->why,
 			      slot_done_cb, s);
 }
@@ -705,6 +738,8 @@ ctl_place_pushed(struct ctl *c, const char *why,
 	snprintf(p->why, sizeof(p->why), "%s", why);
 	p->done = done;
 	p->arg = arg;
+	p->placed_known =
+		store_placed_nodes(c->store, &p->placed, &p->n_placed) == 0;
 	for (size_t i = 0; i < n; i++) {
 		p->res[i] = res[i];
 		p->res[i].node = p->fan.nodes[i];

@@ -59,7 +59,34 @@ node_free(struct ctl_node *n)
 	free(n->name);
 	free(n->mgmt);
 	free(n->agent_addr);
+	free(n->version);
 	memset(n, 0, sizeof(*n));
+}
+
+/* What only the running controller knows of @n, from @old. */
+static void
+node_take_over(struct ctl_node *n, struct ctl_node *old)
+{
+	n->up = old->up;
+	n->pushing = old->pushing;
+	if (old->last_seen_ms > n->last_seen_ms)
+		n->last_seen_ms = old->last_seen_ms;
+	n->seen_flushed_ms = old->seen_flushed_ms;
+	n->seen_due = old->seen_due;
+	n->version = old->version;
+	old->version = NULL;
+	if (old->seen_due & CTL_SEEN_AGENT) { /* a join not yet written */
+		free(n->agent_addr);
+		n->agent_addr = old->agent_addr;
+		old->agent_addr = NULL;
+	}
+	if (strcmp(old->mgmt, n->mgmt) == 0) {
+		n->client = old->client;
+		old->client = NULL;
+	}
+	n->retired = old->retired; /* its calls may still be in flight */
+	n->retired_ms = old->retired_ms;
+	old->retired = NULL;
 }
 
 /* @n from its stored row, with runtime state taken over from @old. */
@@ -78,20 +105,8 @@ node_init(struct ctl *c, struct ctl_node *n, const struct store_node *sn,
 	n->acked_gen = sn->acked_gen;
 	n->last_seen_ms = n->seen_flushed_ms = sn->last_seen_ms;
 	n->up = sn->last_seen_ms && ctl_now_ms() - sn->last_seen_ms <= dead_ms;
-	if (old == NULL)
-		return 0;
-	n->up = old->up;
-	n->pushing = old->pushing;
-	if (old->last_seen_ms > n->last_seen_ms)
-		n->last_seen_ms = old->last_seen_ms;
-	n->seen_flushed_ms = old->seen_flushed_ms;
-	if (strcmp(old->mgmt, n->mgmt) == 0) {
-		n->client = old->client;
-		old->client = NULL;
-	}
-	n->retired = old->retired; /* its calls may still be in flight */
-	n->retired_ms = old->retired_ms;
-	old->retired = NULL;
+	if (old)
+		node_take_over(n, old);
 	return 0;
 }
 

@@ -846,6 +846,23 @@ sq_nodes(struct store *base, struct store_node **out, size_t *n)
 			    node_row, nodes_free, "nodes", out, n);
 }
 
+/* One agent's row: last seen, and its address and version when given. */
+static int
+agent_seen(struct sq *st, const struct store_seen *v)
+{
+	return finish(st,
+		      query(st,
+			    "INSERT INTO agents (node, agent_addr,"
+			    " version, last_seen_ms) VALUES (?1,"
+			    " COALESCE(?2, ''), COALESCE(?3, ''), ?4)"
+			    " ON CONFLICT (node) DO UPDATE SET"
+			    " agent_addr = COALESCE(?2, agent_addr),"
+			    " version = COALESCE(?3, version),"
+			    " last_seen_ms = ?4",
+			    "ttti", v->node, v->addr, v->version, v->seen_ms),
+		      "agent seen");
+}
+
 /*
  * Liveness is written without a sync (WAL with synchronous = NORMAL: the
  * write is consistent, only its durability waits for the next synced
@@ -853,27 +870,21 @@ sq_nodes(struct store *base, struct store_node **out, size_t *n)
  * flush cost an fdatasync on the controller's loop (1000 agents: 11171
  * syncs in their first 45 s, 1071 without), each a wait as long as the
  * disk takes.  A last-seen time lost with a power cut is rewritten by
- * the next flush.
+ * the next flush.  Many agents: one transaction.
  */
 static int
-sq_agent_seen(struct store *base, const char *node, const char *addr,
-	      const char *version, int64_t now_ms)
+sq_agents_seen(struct store *base, const struct store_seen *v, size_t n)
 {
 	struct sq *st = sq_of(base);
 	int rc = exec(st, "PRAGMA synchronous = NORMAL");
 
-	if (rc == 0)
-		rc = finish(st,
-			    query(st,
-				  "INSERT INTO agents (node, agent_addr,"
-				  " version, last_seen_ms) VALUES (?1,"
-				  " COALESCE(?2, ''), COALESCE(?3, ''), ?4)"
-				  " ON CONFLICT (node) DO UPDATE SET"
-				  " agent_addr = COALESCE(?2, agent_addr),"
-				  " version = COALESCE(?3, version),"
-				  " last_seen_ms = ?4",
-				  "ttti", node, addr, version, now_ms),
-			    "agent seen");
+	if (rc == 0 && n == 1)
+		rc = agent_seen(st, v);
+	else if (rc == 0 && (rc = exec(st, "BEGIN IMMEDIATE")) == 0) {
+		for (size_t i = 0; i < n && rc == 0; i++)
+			rc = agent_seen(st, &v[i]);
+		rc = end_tx(st, rc);
+	}
 	if (exec(st, "PRAGMA synchronous = FULL") < 0 && rc == 0)
 		rc = st->base.last;
 	return rc;
@@ -938,6 +949,34 @@ sq_placements(struct store *base, const char *node,
 }
 
 static int
+name_row(sqlite3_stmt *s, void *elem)
+{
+	char **name = elem;
+
+	return (*name = col_dup(s, 0)) ? 0 : -ENOMEM;
+}
+
+static void
+names_free(void *v, size_t n)
+{
+	store_names_free(v, n);
+}
+
+static int
+sq_placed_nodes(struct store *base, char ***out, size_t *n)
+{
+	struct sq *st = sq_of(base);
+
+	return collect_rows(st,
+			    query(st,
+				  "SELECT DISTINCT node FROM placements"
+				  " ORDER BY node COLLATE BINARY",
+				  ""),
+			    sizeof(**out), name_row, names_free, "placed nodes",
+			    out, n);
+}
+
+static int
 sq_placement_set(struct store *base, const char *node, const char *module,
 		 const char *params, uint64_t gen, int64_t now_ms)
 {
@@ -977,9 +1016,10 @@ const struct store_ops store_sqlite_ops = {
 	.history = sq_history,
 	.yaml = sq_yaml,
 	.nodes = sq_nodes,
-	.agent_seen = sq_agent_seen,
+	.agents_seen = sq_agents_seen,
 	.agent_acks = sq_agent_acks,
 	.placements = sq_placements,
+	.placed_nodes = sq_placed_nodes,
 	.placement_set = sq_placement_set,
 	.placement_del = sq_placement_del,
 	.check = sq_check,

@@ -156,6 +156,17 @@ void store_nodes_free(struct store_node *v, size_t n);
  * @version may be NULL to keep what is stored. */
 int store_agent_seen(struct store *st, const char *node, const char *addr,
 		     const char *version, int64_t now_ms);
+/* One agent's liveness, for store_agents_seen(). */
+struct store_seen {
+	const char *node;
+	const char *addr;    /* NULL: keep what is stored */
+	const char *version; /* NULL: keep what is stored */
+	int64_t seen_ms;     /* its last join or heartbeat, unix ms */
+};
+/* The same for @n agents at once, as one write: one SQLite transaction;
+ * on etcd Txns of up to 100 puts, and a read only when an address or a
+ * version is given (the controller flushes liveness so, on a timer). */
+int store_agents_seen(struct store *st, const struct store_seen *v, size_t n);
 /* Record the table generation @node's agent holds. */
 int store_agent_ack(struct store *st, const char *node, uint64_t gen);
 /* The same for @n nodes at once (one sync, not @n). */
@@ -179,6 +190,10 @@ struct store_placement {
 int store_placements(struct store *st, const char *node,
 		     struct store_placement **out, size_t *n);
 void store_placements_free(struct store_placement *v, size_t n);
+/* The nodes that have any placement, sorted by name (strcmp): one read
+ * for many nodes.  Free: store_names_free(). */
+int store_placed_nodes(struct store *st, char ***out, size_t *n);
+void store_names_free(char **v, size_t n);
 /* Record (upsert) or forget the placement of @module on @node. */
 int store_placement_set(struct store *st, const char *node, const char *module,
 			const char *params, uint64_t gen, int64_t now_ms);
@@ -254,12 +269,13 @@ struct store_ops {
 	int (*yaml)(struct store *st, uint64_t gen, char **yaml, size_t *len,
 		    struct store_gen *info);
 	int (*nodes)(struct store *st, struct store_node **out, size_t *n);
-	int (*agent_seen)(struct store *st, const char *node, const char *addr,
-			  const char *version, int64_t now_ms);
+	int (*agents_seen)(struct store *st, const struct store_seen *v,
+			   size_t n);
 	int (*agent_acks)(struct store *st, const char *const *nodes,
 			  const uint64_t *gens, size_t n);
 	int (*placements)(struct store *st, const char *node,
 			  struct store_placement **out, size_t *n);
+	int (*placed_nodes)(struct store *st, char ***out, size_t *n);
 	int (*placement_set)(struct store *st, const char *node,
 			     const char *module, const char *params,
 			     uint64_t gen, int64_t now_ms);

@@ -260,9 +260,17 @@ int
 store_agent_seen(struct store *st, const char *node, const char *addr,
 		 const char *version, int64_t now_ms)
 {
-	return write_refused(st)
-		       ?: seen(st, st->ops->agent_seen(st, node, addr, version,
-						       now_ms));
+	struct store_seen v = { node, addr, version, now_ms };
+
+	return store_agents_seen(st, &v, 1);
+}
+
+int
+store_agents_seen(struct store *st, const struct store_seen *v, size_t n)
+{
+	if (n == 0)
+		return 0;
+	return write_refused(st) ?: seen(st, st->ops->agents_seen(st, v, n));
 }
 
 int
@@ -295,6 +303,20 @@ store_placements_free(struct store_placement *v, size_t n)
 		free(v[i].module);
 		free(v[i].params);
 	}
+	free(v);
+}
+
+int
+store_placed_nodes(struct store *st, char ***out, size_t *n)
+{
+	return seen(st, st->ops->placed_nodes(st, out, n));
+}
+
+void
+store_names_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n && v; i++)
+		free(v[i]);
 	free(v);
 }
 

@@ -51,12 +51,12 @@ int et_current(struct et *st, uint64_t *gen);
 
 /* The rows' calls (store_etcd_rows.c). */
 int et_nodes(struct store *base, struct store_node **out, size_t *n);
-int et_agent_seen(struct store *base, const char *node, const char *addr,
-		  const char *version, int64_t now_ms);
+int et_agents_seen(struct store *base, const struct store_seen *v, size_t n);
 int et_agent_acks(struct store *base, const char *const *nodes,
 		  const uint64_t *gens, size_t n);
 int et_placements(struct store *base, const char *node,
 		  struct store_placement **out, size_t *n);
+int et_placed_nodes(struct store *base, char ***out, size_t *n);
 int et_placement_set(struct store *base, const char *node, const char *module,
 		     const char *params, uint64_t gen, int64_t now_ms);
 int et_placement_del(struct store *base, const char *node, const char *module);

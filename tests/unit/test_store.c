@@ -104,12 +104,26 @@ struct parsed {
 	uint64_t *gens; /* as given to the store */
 };
 
+/* p->yaml parsed, its tables computed, all new. */
+static void
+parse_yaml(struct parsed *p)
+{
+	struct topo_errors errs;
+
+	topo_errors_init(&errs);
+	if (topo_parse(p->yaml, strlen(p->yaml), "sq.yaml", &p->topo, &errs)) {
+		topo_errors_print(&errs, stderr);
+		fail_msg("topology does not parse");
+	}
+	assert_int_equal(neigh_build(p->topo, &p->tables), 0);
+	p->gens = calloc(p->tables->n, sizeof(*p->gens)); /* all new */
+	assert_non_null(p->gens);
+}
+
 /* Square n1..n4 (plus n5 alone); @cost34 varies one link. */
 static void
 square(struct parsed *p, const char *cost34)
 {
-	struct topo_errors errs;
-
 	memset(p, 0, sizeof(*p));
 	assert_true(
 		asprintf(
@@ -129,14 +143,30 @@ square(struct parsed *p, const char *cost34)
 			"  - {between: [n3, n4], cost: %s}\n"
 			"  - {between: [n4, n1], cost: 10}\n",
 			cost34) > 0);
-	topo_errors_init(&errs);
-	if (topo_parse(p->yaml, strlen(p->yaml), "sq.yaml", &p->topo, &errs)) {
-		topo_errors_print(&errs, stderr);
-		fail_msg("square does not parse");
-	}
-	assert_int_equal(neigh_build(p->topo, &p->tables), 0);
-	p->gens = calloc(p->tables->n, sizeof(*p->gens)); /* all new */
-	assert_non_null(p->gens);
+	parse_yaml(p);
+}
+
+/* A line of @n nodes, m000 -- m001 -- ... */
+static void
+line(struct parsed *p, int n)
+{
+	size_t len = 0;
+	FILE *f;
+
+	memset(p, 0, sizeof(*p));
+	assert_non_null(f = open_memstream(&p->yaml, &len));
+	fprintf(f, "comment: line\nnodes:\n");
+	for (int i = 0; i < n; i++)
+		fprintf(f,
+			"  - {name: m%03d, mgmt: 10.98.%d.%d:7701,"
+			" overlay: 10.201.%d.%d}\n",
+			i, i / 250, i % 250 + 1, i / 250, i % 250 + 1);
+	fprintf(f, "links:\n");
+	for (int i = 1; i < n; i++)
+		fprintf(f, "  - {between: [m%03d, m%03d], cost: 10}\n", i - 1,
+			i);
+	assert_int_equal(fclose(f), 0);
+	parse_yaml(p);
 }
 
 static void
@@ -423,6 +453,78 @@ liveness(void **state)
 	parsed_free(&p);
 }
 
+/* The liveness of many agents at once (the controller's flush): joins
+ * and heartbeats mixed, what is not given kept, acks kept. */
+static void
+liveness_batch(void **state)
+{
+	struct store *st = open_ok();
+	struct store_node *v;
+	struct parsed p;
+	size_t n;
+
+	square(&p, "10");
+	apply_ok(st, &p);
+	assert_int_equal(store_agent_seen(st, "n2", "10.99.0.2:7701", "0.1.0",
+					  1000),
+			 0);
+	assert_int_equal(store_agent_ack(st, "n2", 4), 0);
+	const struct store_seen seen[] = {
+		{ "n1", "10.99.0.1:7701", "0.2.0", 3000 }, /* a join */
+		{ "n2", NULL, NULL, 5000 },		   /* heartbeats */
+		{ "n3", NULL, NULL, 6000 },		   /* never joined */
+	};
+	assert_int_equal(store_agents_seen(st, seen, 3), 0);
+	assert_int_equal(store_agents_seen(st, seen, 0), 0);
+	assert_int_equal(store_agent_ack(st, "n2", 5), 0); /* after it */
+	assert_int_equal(store_nodes(st, &v, &n), 0);
+	assert_int_equal(n, 5);
+	assert_string_equal(v[0].agent_addr, "10.99.0.1:7701");
+	assert_string_equal(v[0].version, "0.2.0");
+	assert_int_equal(v[0].last_seen_ms, 3000);
+	assert_string_equal(v[1].agent_addr, "10.99.0.2:7701");
+	assert_string_equal(v[1].version, "0.1.0");
+	assert_int_equal(v[1].last_seen_ms, 5000);
+	assert_int_equal(v[1].acked_gen, 5);
+	assert_string_equal(v[2].agent_addr, "");
+	assert_int_equal(v[2].last_seen_ms, 6000);
+	assert_int_equal(v[3].last_seen_ms, 0);
+	store_nodes_free(v, n);
+	store_close(st);
+	parsed_free(&p);
+}
+
+/* More agents than one etcd Txn takes (100 puts), and joins among them. */
+static void
+liveness_batch_many(void **state)
+{
+	struct store *st = open_ok();
+	struct store_seen seen[250];
+	struct store_node *v;
+	struct parsed p;
+	size_t n;
+
+	line(&p, 250);
+	apply_ok(st, &p);
+	for (int i = 0; i < 250; i++) {
+		seen[i].node = p.topo->nodes[i].name;
+		seen[i].addr = i % 7 ? NULL : p.topo->nodes[i].mgmt;
+		seen[i].version = i % 7 ? NULL : "0.3.0";
+		seen[i].seen_ms = 10000 + i;
+	}
+	assert_int_equal(store_agents_seen(st, seen, 250), 0);
+	assert_int_equal(store_nodes(st, &v, &n), 0);
+	assert_int_equal(n, 250);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(v[i].name, seen[i].node);
+		assert_int_equal(v[i].last_seen_ms, 10000 + i);
+		assert_string_equal(v[i].version, i % 7 ? "" : "0.3.0");
+	}
+	store_nodes_free(v, n);
+	store_close(st);
+	parsed_free(&p);
+}
+
 /* What the controller placed on each agent: upsert, list, forget. */
 static void
 placements(void **state)
@@ -461,6 +563,33 @@ placements(void **state)
 	assert_int_equal(store_placements(st, "n2", &p, &n), 0);
 	assert_int_equal(n, 1);
 	store_placements_free(p, n);
+	store_close(st);
+}
+
+/* The nodes with any placement, in one read, sorted as strcmp does
+ * ("a-b" sorts before "a/..." among etcd's keys). */
+static void
+placed_nodes(void **state)
+{
+	struct store *st = open_ok();
+	char **v;
+	size_t n;
+
+	assert_int_equal(store_placed_nodes(st, &v, &n), 0);
+	assert_int_equal(n, 0);
+	store_names_free(v, n);
+	assert_int_equal(store_placement_set(st, "n1", "qosmod", "", 1, 1), 0);
+	assert_int_equal(store_placement_set(st, "n1", "fig13", "", 1, 1), 0);
+	assert_int_equal(store_placement_set(st, "n1-b", "fig13", "", 1, 1), 0);
+	assert_int_equal(store_placement_set(st, "n10", "qosmod", "", 1, 1), 0);
+	assert_int_equal(store_placement_set(st, "n2", "qosmod", "", 1, 1), 0);
+	assert_int_equal(store_placement_del(st, "n2", "qosmod"), 0);
+	assert_int_equal(store_placed_nodes(st, &v, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0], "n1");
+	assert_string_equal(v[1], "n1-b");
+	assert_string_equal(v[2], "n10");
+	store_names_free(v, n);
 	store_close(st);
 }
 
@@ -913,17 +1042,24 @@ etcd_client(void)
 	return kv;
 }
 
-/* Put @val at the store's prefix + @key, with a client of our own. */
+/* Put @len bytes of @val at the store's prefix + @key, with a client of
+ * our own. */
 static void
-etcd_raw_put(const char *key, const char *val)
+etcd_raw_put_bin(const char *key, const void *val, size_t len)
 {
 	struct etcd_kv *kv = etcd_client();
 	char k[300], pre[200], err[256];
 
 	snprintf(k, sizeof(k), "%s%s", etcd_prefix(pre, sizeof(pre)), key);
-	if (etcd_put(kv, k, val, strlen(val), err, sizeof(err)) != 0)
+	if (etcd_put(kv, k, val, len, err, sizeof(err)) != 0)
 		fail_msg("etcd put %s: %s", k, err);
 	etcd_kv_close(kv);
+}
+
+static void
+etcd_raw_put(const char *key, const char *val)
+{
+	etcd_raw_put_bin(key, val, strlen(val));
 }
 
 /* The value of the store's prefix + @key, unpacked as @desc. */
@@ -945,6 +1081,66 @@ etcd_raw_get(const char *key, const ProtobufCMessageDescriptor *desc)
 	etcd_kv_free(r);
 	etcd_kv_close(kv);
 	return m;
+}
+
+/* The raw value of the store's prefix + @key into @buf ("" when absent). */
+static void
+etcd_raw_value(const char *key, char *buf, size_t len)
+{
+	struct etcd_kv *kv = etcd_client();
+	Etcdserverpb__RangeResponse *r;
+	char k[300], pre[200], err[256];
+
+	snprintf(k, sizeof(k), "%s%s", etcd_prefix(pre, sizeof(pre)), key);
+	if (etcd_range(kv, k, 0, &r, err, sizeof(err)) != 0)
+		fail_msg("etcd range %s: %s", k, err);
+	buf[0] = '\0';
+	if (r->n_kvs == 1)
+		snprintf(buf, len, "%.*s", (int)r->kvs[0]->value.len,
+			 (const char *)r->kvs[0]->value.data);
+	etcd_kv_free(r);
+	etcd_kv_close(kv);
+}
+
+/* Liveness keys: a heartbeat is a put of P/seen/NODE alone; a join also
+ * writes P/agent/NODE; an agent record from before P/seen/ still counts. */
+static void
+etcd_seen_keys(void **state)
+{
+	Itm__Store__V1__Agent a = ITM__STORE__V1__AGENT__INIT;
+	struct store *st = open_ok();
+	const struct store_seen beat = { "n3", NULL, NULL, 6000 };
+	struct store_node *v;
+	struct parsed p;
+	char val[64];
+	uint8_t buf[64];
+	size_t n;
+
+	square(&p, "10");
+	apply_ok(st, &p);
+	assert_int_equal(store_agents_seen(st, &beat, 1), 0);
+	etcd_raw_value("seen/n3", val, sizeof(val));
+	assert_string_equal(val, "6000");
+	etcd_raw_value("agent/n3", val, sizeof(val));
+	assert_string_equal(val, ""); /* no record written */
+	assert_int_equal(store_agent_seen(st, "n2", "10.99.0.2:7701", "0.1.0",
+					  7000),
+			 0);
+	etcd_raw_value("seen/n2", val, sizeof(val));
+	assert_string_equal(val, "7000");
+	a.addr = "10.99.0.4:7701"; /* n4 as an older controller wrote it */
+	a.last_seen_ms = 8000;
+	assert_true(protobuf_c_message_pack(&a.base, buf) < sizeof(buf));
+	etcd_raw_put_bin("agent/n4", buf,
+			 protobuf_c_message_get_packed_size(&a.base));
+	assert_int_equal(store_nodes(st, &v, &n), 0);
+	assert_int_equal(v[1].last_seen_ms, 7000);
+	assert_int_equal(v[2].last_seen_ms, 6000);
+	assert_int_equal(v[3].last_seen_ms, 8000);
+	assert_string_equal(v[3].agent_addr, "10.99.0.4:7701");
+	store_nodes_free(v, n);
+	store_close(st);
+	parsed_free(&p);
 }
 
 /* The values of an apply, read with an etcd client. */
@@ -1397,7 +1593,10 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup(table_generations, fresh),
 		cmocka_unit_test_setup(refuses_incoherent, fresh),
 		cmocka_unit_test_setup(liveness, fresh),
+		cmocka_unit_test_setup(liveness_batch, fresh),
+		cmocka_unit_test_setup(liveness_batch_many, fresh),
 		cmocka_unit_test_setup(placements, fresh),
+		cmocka_unit_test_setup(placed_nodes, fresh),
 		cmocka_unit_test_setup(reopen_keeps_all, fresh),
 	};
 	const struct CMUnitTest sqlite[] = {
@@ -1413,6 +1612,7 @@ main(int argc, char **argv)
 	};
 	const struct CMUnitTest etcd_only[] = {
 		cmocka_unit_test_setup(etcd_apply_keys, fresh),
+		cmocka_unit_test_setup(etcd_seen_keys, fresh),
 		cmocka_unit_test_setup(etcd_refuse_foreign_newer, fresh),
 		cmocka_unit_test_setup(etcd_refuse_address, fresh),
 		cmocka_unit_test_setup(etcd_kill_mid_apply, fresh),
