@@ -292,7 +292,7 @@ ha_kill_leader() {
 }
 
 ha_part() {
-	local v2="/run/itm-lab/$HA-topo-v2.yaml"
+	local v2="/run/itm-lab/$HA/topo-v2.yaml" # removed by lab.sh down
 	say "HA control plane: lab.sh up --topo $TOPO --ha (etcd x3, two controllers)"
 	"$LAB" down -n "$HA" >/dev/null 2>&1
 	"$LAB" up -n "$HA" --topo "$TOPO" --ha || die "lab.sh up --ha failed"
