@@ -291,6 +291,18 @@ ha_kill_leader() {
 	die "no other controller leads 10 s after the leader was killed"
 }
 
+# Agents move to the next --controller address when a heartbeat fails,
+# so they rejoin the new leader within a few seconds of the kill: wait
+# (at most 20 s) until the leader sees every node up.
+ha_wait_all_up() {
+	for _ in $(seq 100); do
+		ha nodes 2>/dev/null | awk 'NR > 3 && NF { n++ } NR > 3 && NF && $2 != "up" { bad = 1 }
+			END { exit bad || !n }' && return 0
+		sleep 0.2
+	done
+	echo "not every agent rejoined within 20 s:" >&2
+}
+
 ha_part() {
 	local v2="/run/itm-lab/$HA/topo-v2.yaml" # removed by lab.sh down
 	say "HA control plane: lab.sh up --topo $TOPO --ha (etcd x3, two controllers)"
@@ -305,6 +317,7 @@ ha_part() {
 	say "itmctl topology apply (through the new leader)"
 	ha topology apply "$v2" || die "apply after the failover failed"
 	say "itmctl nodes (every agent rejoined the new leader)"
+	ha_wait_all_up
 	ha nodes || die "itmctl nodes failed"
 	say "tearing down '$HA'"
 	"$LAB" down -n "$HA"
