@@ -21,11 +21,11 @@
 #include <syslog.h>
 
 #include "etunnel.h"
-#include "seg.h"
+#include "tcpseg.h"
 
 #define EXIT_BUF (2 * ETUN_CONN_BUF)
 
-static void
+static int
 inject_seg(const uint8_t *seg, uint16_t len, void *arg)
 {
 	struct etun *t = arg;
@@ -36,10 +36,11 @@ inject_seg(const uint8_t *seg, uint16_t len, void *arg)
 	if (sendto(t->rawfd, seg, len, 0, (struct sockaddr *)&sa, sizeof(sa)) <
 	    0) {
 		t->c.inject_errors++;
-		return;
+		return 0; /* counted; the next segments still go */
 	}
 	t->c.pkts_out++;
 	t->c.bytes_out += len;
+	return 0;
 }
 
 static void
@@ -48,7 +49,7 @@ deliver(const uint8_t *pkt, uint16_t len, uint8_t flags, void *arg)
 	struct etun *t = arg;
 
 	(void)flags;
-	if (etun_segment(pkt, len, t->mtu, t->scratch, inject_seg, t) < 0)
+	if (tcpseg_split(pkt, len, t->mtu, t->scratch, inject_seg, t) < 0)
 		t->c.inject_errors++;
 }
 

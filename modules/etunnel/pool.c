@@ -28,7 +28,7 @@
 #include <syslog.h>
 
 #include "etunnel.h"
-#include "seg.h"
+#include "tcpseg.h"
 
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	2000
@@ -516,12 +516,13 @@ etun_pool_take(struct etun *t, const uint8_t *pkt, uint16_t len, uint8_t tos)
 	return ITM_DROP; /* stolen: it travels in a frame */
 }
 
-static void
+static int
 enqueue_seg(const uint8_t *seg, uint16_t len, void *arg)
 {
 	struct etun *t = arg;
 
 	enqueue(t, seg, len, seg[1]);
+	return 0;
 }
 
 int
@@ -532,7 +533,7 @@ etun_pool_take_gso(struct etun *t, const uint8_t *pkt, uint16_t len,
 		t->c.failopen++;
 		return ITM_ACCEPT;
 	}
-	if (etun_segment(pkt, len, t->mtu, t->scratch, enqueue_seg, t) < 0)
+	if (tcpseg_split(pkt, len, t->mtu, t->scratch, enqueue_seg, t) < 0)
 		enqueue(t, pkt, len, tos); /* not TCP: the exit will refuse
 					    * it too, counted there */
 	else

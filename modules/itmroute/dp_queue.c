@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "itmroute.h"
-#include "segment.h"
+#include "tcpseg.h"
 
 #define QUEUE_CLASS_ENCAP 1
 #define QUEUE_CLASS_DECAP 1
@@ -72,7 +72,7 @@ outer_header(struct itmr_ctx *x, struct iphdr *o, uint8_t tos, uint16_t df,
 }
 
 static int
-send_segment(const uint8_t *seg, size_t len, void *arg)
+send_segment(const uint8_t *seg, uint16_t len, void *arg)
 {
 	struct queue_seg_out *so = arg;
 	struct dp_queue *q = so->x->dp_priv;
@@ -100,13 +100,14 @@ send_segment(const uint8_t *seg, size_t len, void *arg)
 static int
 encap_gso(struct itmr_ctx *x, struct itm_packet *pkt, uint32_t hop)
 {
+	uint8_t scratch[65535] __attribute__((aligned(8)));
 	struct queue_seg_out so = { .x = x };
 	int rc;
 
 	outer_header(x, &so.outer, pkt->iph->tos,
 		     pkt->iph->frag_off & htons(IP_DF), hop, 0);
-	rc = itmr_tcp_segment(pkt->data, pkt->len, x->cfg.mtu, send_segment,
-			      &so);
+	rc = tcpseg_split(pkt->data, (uint16_t)pkt->len, (uint16_t)x->cfg.mtu,
+			  scratch, send_segment, &so);
 	if (rc < 0)
 		x->st.encap_fail++;
 	return ITM_DROP;

@@ -14,20 +14,21 @@
 
 #include "frame.h"
 #include "reorder.h"
-#include "seg.h"
+#include "tcpseg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint16_t mtu;
 static uint8_t scratch[65536];
 
-static void
+static int
 seg_cb(const uint8_t *seg, uint16_t len, void *arg)
 {
 	(void)arg;
 	(void)seg;
 	if (len > mtu && seg == scratch)
 		abort();
+	return 0;
 }
 
 static void
@@ -35,7 +36,7 @@ deliver(const uint8_t *pkt, uint16_t len, uint8_t flags, void *arg)
 {
 	(void)flags;
 	(void)arg;
-	etun_segment(pkt, len, mtu, scratch, seg_cb, NULL);
+	tcpseg_split(pkt, len, mtu, scratch, seg_cb, NULL);
 }
 
 int

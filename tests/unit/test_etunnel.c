@@ -21,7 +21,7 @@
 #include "entq.h"
 #include "frame.h"
 #include "reorder.h"
-#include "seg.h"
+#include "tcpseg.h"
 #include "sentlog.h"
 
 /* ---- frames ---- */
@@ -540,7 +540,7 @@ struct segs {
 	unsigned int n;
 };
 
-static void
+static int
 seg_cb(const uint8_t *seg, uint16_t len, void *arg)
 {
 	struct segs *s = arg;
@@ -548,6 +548,7 @@ seg_cb(const uint8_t *seg, uint16_t len, void *arg)
 	assert_true(s->n < 4);
 	memcpy(s->copy[s->n], seg, len);
 	s->len[s->n++] = len;
+	return 0;
 }
 
 static uint16_t
@@ -585,7 +586,7 @@ seg_gso(void **state)
 	th->th_off = 5;
 	th->th_seq = htonl(1000);
 	th->th_flags = TH_ACK | TH_PUSH | TH_FIN;
-	assert_int_equal(etun_segment(pkt, sizeof(pkt), 1500, scratch, seg_cb,
+	assert_int_equal(tcpseg_split(pkt, sizeof(pkt), 1500, scratch, seg_cb,
 				      &s),
 			 3);
 	for (unsigned int i = 0; i < 3; i++) {
@@ -610,9 +611,9 @@ seg_gso(void **state)
 	assert_int_equal(payload, sizeof(pkt) - 40);
 	/* Small packets pass as they are; large UDP cannot be cut. */
 	s.n = 0;
-	assert_int_equal(etun_segment(pkt, 1000, 1500, scratch, seg_cb, &s), 1);
+	assert_int_equal(tcpseg_split(pkt, 1000, 1500, scratch, seg_cb, &s), 1);
 	ip->protocol = IPPROTO_UDP;
-	assert_int_equal(etun_segment(pkt, sizeof(pkt), 1500, scratch, seg_cb,
+	assert_int_equal(tcpseg_split(pkt, sizeof(pkt), 1500, scratch, seg_cb,
 				      &s),
 			 -EMSGSIZE);
 }

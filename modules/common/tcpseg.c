@@ -1,5 +1,5 @@
 /*
- * seg.c - software segmentation of large TCP/IPv4 packets (seg.h).
+ * tcpseg.c - software segmentation of large TCP/IPv4 packets (tcpseg.h).
  */
 #include <errno.h>
 #include <string.h>
@@ -7,39 +7,22 @@
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
 
-#include "seg.h"
-
-static uint32_t
-sum16(const uint8_t *p, size_t n, uint32_t s)
-{
-	for (; n > 1; p += 2, n -= 2)
-		s += (uint32_t)(p[0] << 8 | p[1]);
-	if (n)
-		s += (uint32_t)p[0] << 8;
-	return s;
-}
-
-static uint16_t
-fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
+#include "itm.h"
+#include "tcpseg.h"
 
 static void
 fix_csums(uint8_t *seg, uint16_t ihl, uint16_t len)
 {
 	struct iphdr *ip = (struct iphdr *)seg;
 	struct tcphdr *th = (struct tcphdr *)(seg + ihl);
-	uint32_t s = 0;
+	uint16_t l4 = (uint16_t)(len - ihl);
 
 	ip->check = 0;
-	ip->check = htons(fold(sum16(seg, ihl, 0)));
+	ip->check = itm_ip_fast_csum(seg, ihl / 4u);
 	th->th_sum = 0;
-	s = sum16((const uint8_t *)&ip->saddr, 8, 0);
-	s += IPPROTO_TCP + (uint32_t)(len - ihl);
-	th->th_sum = htons(fold(sum16(seg + ihl, (size_t)(len - ihl), s)));
+	th->th_sum =
+		itm_csum_tcpudp_magic(ip->saddr, ip->daddr, l4, IPPROTO_TCP,
+				      itm_csum_partial(th, l4, 0));
 }
 
 /* Segment @i of the payload: @off bytes in, @n long, @last or not. */
@@ -65,17 +48,15 @@ build_seg(const uint8_t *pkt, uint16_t hlen, uint16_t ihl, uint8_t *out,
 }
 
 int
-etun_segment(const uint8_t *pkt, uint16_t len, uint16_t mtu, uint8_t *scratch,
-	     etun_seg_cb cb, void *arg)
+tcpseg_split(const uint8_t *pkt, uint16_t len, uint16_t mtu, uint8_t *scratch,
+	     tcpseg_emit_fn emit, void *arg)
 {
 	uint16_t ihl, hlen, mss;
 	uint32_t plen, off;
-	int i;
+	int i, rc;
 
-	if (len <= mtu) {
-		cb(pkt, len, arg);
-		return 1;
-	}
+	if (len <= mtu)
+		return (rc = emit(pkt, len, arg)) < 0 ? rc : 1;
 	/* Read the headers byte by byte: @pkt may be unaligned. */
 	if (len < 40 || pkt[0] >> 4 != 4 || pkt[9] != IPPROTO_TCP)
 		return -EMSGSIZE;
@@ -92,10 +73,12 @@ etun_segment(const uint8_t *pkt, uint16_t len, uint16_t mtu, uint8_t *scratch,
 	for (i = 0, off = 0; off < plen; i++, off += mss) {
 		uint16_t n = (uint16_t)(plen - off < mss ? plen - off : mss);
 
-		cb(scratch,
-		   build_seg(pkt, hlen, ihl, scratch, off, n, i,
-			     off + n >= plen),
-		   arg);
+		rc = emit(scratch,
+			  build_seg(pkt, hlen, ihl, scratch, off, n, i,
+				    off + n >= plen),
+			  arg);
+		if (rc < 0)
+			return rc;
 	}
 	return i;
 }
