@@ -295,15 +295,7 @@ agent_register_tunnel(const struct itm_tunnel_status *st)
 			       "register, with a status");
 		return -EINVAL;
 	}
-	for (unsigned int i = 0; i < cur->n_tunnels; i++)
-		if (cur->tunnels[i] == st)
-			return -EEXIST;
-	if (cur->n_tunnels == MOD_MAX_TUNNELS) {
-		itm__set_error("more than %d tunnels", MOD_MAX_TUNNELS);
-		return -ENOSPC;
-	}
-	cur->tunnels[cur->n_tunnels++] = st;
-	return 0;
+	return itm__pub_add_tunnel(&cur->pub, st);
 }
 
 static int
@@ -311,13 +303,7 @@ agent_unregister_tunnel(const struct itm_tunnel_status *st)
 {
 	if (!api_on_main("itm_unregister_tunnel"))
 		return -EPERM;
-	for (unsigned int i = 0; cur && i < cur->n_tunnels; i++) {
-		if (cur->tunnels[i] != st)
-			continue;
-		cur->tunnels[i] = cur->tunnels[--cur->n_tunnels];
-		return 0;
-	}
-	return -ENOENT;
+	return cur ? itm__pub_del_tunnel(&cur->pub, st) : -ENOENT;
 }
 
 static int
@@ -390,11 +376,7 @@ agent_register_routes_func(itm_routes_func f, void *arg)
 			       "with a function");
 		return cur ? -EINVAL : -EPERM;
 	}
-	if (cur->routes_f)
-		return -EEXIST;
-	cur->routes_f = f;
-	cur->routes_arg = arg;
-	return 0;
+	return itm__pub_set_routes(&cur->pub, f, arg);
 }
 
 static int
@@ -402,10 +384,7 @@ agent_unregister_routes_func(itm_routes_func f, void *arg)
 {
 	if (!api_on_main("itm_unregister_routes_func"))
 		return -EPERM;
-	if (cur == NULL || cur->routes_f != f || cur->routes_arg != arg)
-		return -ENOENT;
-	cur->routes_f = NULL;
-	return 0;
+	return cur ? itm__pub_del_routes(&cur->pub, f, arg) : -ENOENT;
 }
 
 /* Ask @m for its routes (routes.c), as its own code: under its lock. */
@@ -414,10 +393,10 @@ module_routes(struct module *m, itm_route_emit emit, void *ctx)
 {
 	int asked = 0;
 
-	if (m->routes_f == NULL)
+	if (m->pub.routes_f == NULL)
 		return 0;
 	if (module_enter(m) == 0) {
-		m->routes_f(emit, ctx, m->routes_arg);
+		m->pub.routes_f(emit, ctx, m->pub.routes_arg);
 		asked = 1;
 	}
 	module_enter(NULL);
@@ -513,6 +492,5 @@ modapi_strip(struct module *m)
 	itm__timer_del_owner(m);
 	itm__fdw_del_owner(m);
 	m->n_counters = 0;
-	m->routes_f = NULL;
-	m->n_tunnels = 0;
+	memset(&m->pub, 0, sizeof(m->pub));
 }

@@ -8,9 +8,9 @@
 #include <limits.h>
 
 #include "agent.h"
+#include "publish.h"
 
 #define MOD_MAX_COUNTERS 64
-#define MOD_MAX_TUNNELS	 8
 
 struct counter {
 	char name[48];
@@ -30,14 +30,11 @@ struct module {
 	const char *counter_names[MOD_MAX_COUNTERS];
 	const uint64_t *counter_values[MOD_MAX_COUNTERS];
 	unsigned int n_counters;
-	const struct itm_tunnel_status *tunnels[MOD_MAX_TUNNELS];
-	unsigned int n_tunnels;
-	int batch;		  /* inside load/unload: commit later */
-	uv_mutex_t lock;	  /* around its code, with workers */
-	int dead;		  /* unloading: skip its callbacks */
-	struct modview *view;	  /* the overlay table it sees (modview.c) */
-	itm_routes_func routes_f; /* itm_register_routes_func, or NULL */
-	void *routes_arg;
+	int batch;		 /* inside load/unload: commit later */
+	uv_mutex_t lock;	 /* around its code, with workers */
+	int dead;		 /* unloading: skip its callbacks */
+	struct modview *view;	 /* the overlay table it sees (modview.c) */
+	struct itm__publish pub; /* its tunnels and routes function */
 	char error[256];
 	LIST_ENTRY(module) entry;
 };

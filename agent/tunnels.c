@@ -33,8 +33,8 @@ tunnels_collect(struct agent_tunnel *out, size_t max)
 		if (m->dead)
 			continue;
 		uv_mutex_lock(&m->lock);
-		for (unsigned int i = 0; i < m->n_tunnels && n < max; i++)
-			tunnel_copy(&out[n++], m, m->tunnels[i]);
+		for (unsigned int i = 0; i < m->pub.n_tunnels && n < max; i++)
+			tunnel_copy(&out[n++], m, m->pub.tunnels[i]);
 		uv_mutex_unlock(&m->lock);
 	}
 	return n + procpub_tunnels(out + n, max - n);

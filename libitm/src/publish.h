@@ -1,8 +1,9 @@
 /*
- * publish.h - what a process module publishes for the agent's GetTunnels
- * and GetRoutes (itm_register_tunnel, itm_register_routes_func), kept by
- * libitm and sent with every heartbeat (publish.c); the same calls and
- * limits as in the agent (agent/modapi.c).
+ * publish.h - what a module publishes for the agent's GetTunnels and
+ * GetRoutes (itm_register_tunnel, itm_register_routes_func): one set, kept
+ * by libitm in a process module and sent with every heartbeat
+ * (publish.c), and by the agent per in-agent module (agent/modapi.c), so
+ * both kinds have the same calls and limits.
  */
 #ifndef ITM_PUBLISH_H
 #define ITM_PUBLISH_H
