@@ -88,6 +88,7 @@ struct topo_tunnel {
 	/* mutual TLS on the pool: paths on the nodes (each end has its own
 	 * certificate at the same path); all NULL: no TLS */
 	const char *tls_ca, *tls_cert, *tls_key;
+	const char *tcp; /* "split" or "packet"; NULL: the module's default */
 	int line;
 };
 

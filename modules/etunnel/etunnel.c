@@ -73,7 +73,7 @@ static const struct itm_param_spec etun_params[] = {
 	{ "split_table", ITM_PARAM_UINT, "0", 0, 2147483647, "tcp=split: routing table of the local-delivery route (0: port)" },
 	{ "stream_kb", ITM_PARAM_UINT, "1024", 64, 65536, "tcp=split: bytes a stream may have unacknowledged, each way, kB" },
 	{ "chunk_kb", ITM_PARAM_UINT, "16", 1, 63, "tcp=split: largest DATA frame, kB" },
-	{ "short_kb", ITM_PARAM_UINT, "100", 0, 1048576, "tcp=split: a stream's first bytes go in the SHORT class (express connection), kB" },
+	{ "short_kb", ITM_PARAM_UINT, "29", 0, 1048576, "tcp=split: a stream's first bytes go in the SHORT class (express connection), kB (29: qosmod's threshold=20 packets)" },
 	{ "priority", ITM_PARAM_INT, "0", -1000, 1000, "hook priority" },
 	{ .name = NULL }
 };

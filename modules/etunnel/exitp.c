@@ -463,8 +463,7 @@ etun_exit_start(struct etun *t)
 	}
 	for (unsigned int i = 0; i <= t->ctrl.max_conns; i++)
 		if ((t->conns[i].buf = malloc(EXIT_BUF)) == NULL ||
-		    (t->split &&
-		     (t->conns[i].obuf = malloc(ETUN_CONN_BUF)) == NULL))
+		    (t->conns[i].obuf = malloc(ETUN_CONN_BUF)) == NULL)
 			return -ENOMEM;
 	for (int k = 0; k < ETUN_CLS_N; k++)
 		if ((t->ro[k] = etun_reorder_new(t->ro_window, t->ro_bytes,

@@ -107,8 +107,9 @@ conn_close(struct etun *t, struct etun_conn *c, int lost)
 		*(c == &t->conns[ETUN_EXPRESS] ? &t->express_up : &t->up) -= 1;
 		t->acked_closed += c->written;
 		t->c.disconnects++;
-		if (lost) /* its frames may be gone */
-			etun_split_conn_lost(t);
+		/* its frames may be gone: a close with the exit's bytes
+		 * unread resets the connection, and what was in flight */
+		etun_split_conn_lost(t);
 	}
 	c->rlen = 0;
 	c->state = ETUN_CONN_IDLE;

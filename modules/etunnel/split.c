@@ -594,6 +594,22 @@ on_frame(struct etun *t, struct etun_stream *s, const struct etun_sframe *sf)
 	return 0;
 }
 
+/* An exit with tcp=packet: every stream the entry opens is reset (the
+ * user sees a reset, not a hang), and the operator is told once. */
+static void
+not_split(struct etun *t, const struct etun_sframe *sf)
+{
+	if (!(sf->sflags & ETUN_SF_OPEN) || sf->type != ETUN_SF_DATA)
+		return;
+	if (t->c.streams_refused++ == 0)
+		itm_log(LOG_WARNING,
+			"etunnel %s: the entry splits TCP but this end has "
+			"tcp=packet: its connections are reset (load both "
+			"ends with the same tcp=)",
+			t->name);
+	send_rst(t, sf->id);
+}
+
 int
 etun_split_frame(struct etun *t, const struct etun_frame *f)
 {
@@ -601,8 +617,13 @@ etun_split_frame(struct etun *t, const struct etun_frame *f)
 	struct etun_sframe sf;
 	struct etun_stream *s;
 
-	if (sp == NULL || etun_sframe_parse(f, &sf) < 0)
+	if (etun_sframe_parse(f, &sf) < 0)
 		return -1;
+	if (sp == NULL) {
+		if (t->side == ETUN_EXIT)
+			not_split(t, &sf);
+		return 0;
+	}
 	if ((s = find(sp, sf.id)) == NULL && t->side == ETUN_EXIT &&
 	    (sf.sflags & ETUN_SF_OPEN) && !was_closed(sp, sf.id)) {
 		if ((s = exit_open(t, &sf)) == NULL) {
