@@ -195,6 +195,9 @@ int etun_split_frame(struct etun *t, const struct etun_frame *f);
 void etun_split_flush(struct etun *t); /* the pool can take frames */
 void etun_split_tick(struct etun *t);
 void etun_split_conn_lost(struct etun *t); /* send unacknowledged again */
+/* Entry: pool connection @conn made no progress past @acked: its chunks
+ * go again on the others; returns how many. */
+uint64_t etun_split_conn_stuck(struct etun *t, uint16_t conn, uint64_t acked);
 void etun_split_reset_all(struct etun *t, const char *why);
 
 /* srules.c: the netfilter rules and routes split TCP needs */

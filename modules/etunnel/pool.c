@@ -378,7 +378,8 @@ conn_send_tls(struct etun *t, struct etun_conn *c, const uint8_t *hdr, size_t h,
 	      const uint8_t *pkt, uint32_t len)
 {
 	memcpy(c->buf, hdr, h);
-	memcpy(c->buf + h, pkt, len);
+	if (len) /* a stream frame may have no data (pkt NULL) */
+		memcpy(c->buf + h, pkt, len);
 	c->len = (uint32_t)h + len;
 	c->off = 0;
 	if (!conn_drain(t, c)) {
@@ -416,7 +417,8 @@ conn_writeh(struct etun *t, struct etun_conn *c, const uint8_t *hdr, size_t h,
 	rest = total - (size_t)n;
 	if ((size_t)n < h) {
 		memcpy(c->buf, hdr + n, h - (size_t)n);
-		memcpy(c->buf + (h - (size_t)n), pkt, len);
+		if (len)
+			memcpy(c->buf + (h - (size_t)n), pkt, len);
 	} else {
 		memcpy(c->buf, pkt + ((size_t)n - h), rest);
 	}
@@ -768,6 +770,8 @@ check_stuck(struct etun *t, struct etun_conn *c, uint64_t now)
 	t->c.stuck++;
 	t->c.resent += etun_sentlog_unacked(t->sent, (uint16_t)(c - t->conns),
 					    acked, resend_cb, t);
+	t->c.resent +=
+		etun_split_conn_stuck(t, (uint16_t)(c - t->conns), acked);
 }
 
 static void

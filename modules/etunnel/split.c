@@ -41,6 +41,8 @@ struct etun_chunk {
 	struct etun_chunk *next;
 	uint64_t off;
 	uint32_t len;
+	uint16_t conn;	   /* entry: the pool connection it went on */
+	uint64_t conn_end; /* entry: where it ends in that one's bytes */
 	uint8_t data[];
 };
 
@@ -197,10 +199,10 @@ pick(struct etun *t, const struct etun_stream *s, uint64_t off)
 }
 
 /* One frame of @s (head @sf, @len bytes of @data): 1 when a connection
- * took it. */
+ * took it (at the entry, noted in @ch when given: where the chunk went). */
 static int
-put(struct etun *t, struct etun_stream *s, struct etun_sframe *sf,
-    const uint8_t *data, uint32_t len)
+put_chunk(struct etun *t, struct etun_stream *s, struct etun_sframe *sf,
+	  const uint8_t *data, uint32_t len, struct etun_chunk *ch)
 {
 	uint8_t hdr[ETUN_FRAME_HDR + ETUN_SF_HEAD + ETUN_SF_ADDRS];
 	struct etun_conn *c = pick(t, s, sf->off);
@@ -218,9 +220,20 @@ put(struct etun *t, struct etun_stream *s, struct etun_sframe *sf,
 		sf->dport = s->dport;
 	}
 	hlen = etun_sframe_hdr(hdr, sf, len);
-	return t->side == ETUN_ENTRY
-		       ? etun_pool_put(t, c, hdr, hlen, data, len)
-		       : etun_exit_put(t, c, hdr, hlen, data, len);
+	if (t->side == ETUN_EXIT)
+		return etun_exit_put(t, c, hdr, hlen, data, len);
+	if (ch) {
+		ch->conn = (uint16_t)(c - t->conns);
+		ch->conn_end = c->written + hlen + len; /* before the write */
+	}
+	return etun_pool_put(t, c, hdr, hlen, data, len);
+}
+
+static int
+put(struct etun *t, struct etun_stream *s, struct etun_sframe *sf,
+    const uint8_t *data, uint32_t len)
+{
+	return put_chunk(t, s, sf, data, len, NULL);
 }
 
 static int
@@ -271,7 +284,7 @@ stream_send(struct etun *t, struct etun_stream *s)
 		sf = (struct etun_sframe){ .type = ETUN_SF_DATA,
 					   .off = c->off };
 		s->out_sent = c->off + c->len;
-		if (!put(t, s, &sf, c->data, c->len)) {
+		if (!put_chunk(t, s, &sf, c->data, c->len, c)) {
 			s->out_sent = was;
 			t->c.stalls++; /* the pool was the limit */
 			return 0;
@@ -735,6 +748,32 @@ etun_split_conn_lost(struct etun *t)
 			s->fin_sent = 0;
 		s->ack_due = 1;
 	}
+}
+
+/* The chunks the stuck pool connection @conn holds beyond @acked (its
+ * bytes the exit acknowledged) go once more on the others: the exit
+ * keeps the first copy of an offset.  Returns how many went. */
+uint64_t
+etun_split_conn_stuck(struct etun *t, uint16_t conn, uint64_t acked)
+{
+	uint64_t n = 0;
+
+	if (t->sp == NULL)
+		return 0;
+	for (struct etun_stream *s = t->sp->all; s; s = s->next)
+		for (struct etun_chunk *c = s->out; c && c->off < s->out_sent;
+		     c = c->next) {
+			struct etun_sframe sf = { .type = ETUN_SF_DATA,
+						  .off = c->off };
+
+			if (c->conn != conn || c->conn_end <= acked ||
+			    c->off + c->len <= s->out_acked)
+				continue;
+			if (!put_chunk(t, s, &sf, c->data, c->len, c))
+				return n;
+			n++;
+		}
+	return n;
 }
 
 /* The entry's rules only while the pool is up (fail-open), and its

@@ -6,10 +6,11 @@
 # no user TCP packet h1 -> h2 crosses r outside the pool.  The exit opens
 # nothing outside the tunnel's prefixes.  The exit's agent killed: new
 # connections take the normal path; back: split again.  The rules are
-# gone after an unload, and after kill -9 and a restart.
+# gone after an unload, and after kill -9 and a restart.  Over a pool with
+# mutual TLS: an upload and a download intact.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/etun_lib.sh"
-itm__need python3 curl iptables iptables-nft-save ip ss sha256sum
+itm__need python3 curl iptables iptables-nft-save ip ss sha256sum openssl
 itm_init etunnel_split
 etun_topo
 
@@ -172,7 +173,9 @@ itm_assert_eq "$out" 0 "packets to 10.X.9.9 sent by the exit"
 
 # The exit's agent killed: the entry's rules go, new connections take the
 # normal path.  Back: split again.
-kill -KILL "${ITM_AGENT_PID[n3]}"
+pid=${ITM_AGENT_PID[n3]}
+kill -KILL "$pid"
+itm_wait_for 5 eval '! kill -0 "$pid" 2>/dev/null' || itm_fail "n3's agent did not die"
 itm_wait_for 5 eval '[ "$(etun_counter n1 conns)" = 0 ]' ||
 	itm_fail "the entry did not notice the exit's death"
 itm_wait_for 5 eval '[ "$(split_rules n1)" = "0 0 0" ]' ||
@@ -196,7 +199,9 @@ itm_assert_le "$(($(etun_plain_pkts) - plain0))" 0 "plain packets once the exit 
 
 # The entry's agent killed and started again: the agent removes the
 # chain, the next load the rule and route; an unload leaves nothing.
-kill -KILL "${ITM_AGENT_PID[n1]}"
+pid=${ITM_AGENT_PID[n1]}
+kill -KILL "$pid"
+itm_wait_for 5 eval '! kill -0 "$pid" 2>/dev/null' || itm_fail "n1's agent did not die"
 itm_agent_start n1 n1
 itm_assert_eq "$(split_rules n1)" "0 0 1" "entry's rules after kill -9 and a restart"
 etun_entry min_conns=4 max_conns=4
@@ -209,4 +214,27 @@ for n in n1 n3; do
 	itm_assert_eq "$(split_rules $n)" "0 0 0" "$n's rules after the unload"
 	itm_assert_eq "$(itm_exec $n ip route show table 7800)" "" "$n's table 7800"
 done
+
+# Over mutual TLS, with 4 kB send buffers at the entry (SSL_write waits
+# for the socket): an upload and a download intact.
+P=$ITM_TMP/pki
+mkdir -p "$P"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$P/ca.key" -out "$P/ca.pem" -subj /CN=ca -days 2 2>/dev/null ||
+	itm_fail "openssl: the CA"
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$P/t.key" -out "$P/t.csr" -subj /CN=t 2>/dev/null &&
+	openssl x509 -req -in "$P/t.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" \
+		-CAcreateserial -days 2 -out "$P/t.pem" 2>/dev/null ||
+	itm_fail "openssl: the ends' certificate"
+tls=("tls_ca=$P/ca.pem" "tls_cert=$P/t.pem" "tls_key=$P/t.key" sndbuf_kb=4)
+etun_exit "${tls[@]}"
+etun_entry min_conns=2 max_conns=2 "${tls[@]}"
+itm_wait_for 10 eval '[ "$(split_rules n1)" = "1 1 1" ]' ||
+	itm_fail "the TLS pool did not come up: conns=$(etun_counter n1 conns)"
+plain0=$(etun_plain_pkts)
+upload 1 2
+download 1 2
+itm_assert_le "$(($(etun_plain_pkts) - plain0))" 0 "plain packets over the TLS pool"
+itm_assert_ge "$(etun_counter n1 tls_write_waits)" 1 "the entry's SSL_write waited"
 itm_log "ok"
