@@ -79,6 +79,10 @@ out=$(itm_ctl n1 n1 module load etunnel side=entry "peer_addr=$ETUN_N3" \
 	"dst=$ETUN_DST" "tls_key=$P/entry.key" 2>&1) &&
 	itm_fail "a TLS set of tls_key alone was loaded"
 itm_assert_match "$out" "tls_ca: missing" "error with tls_key alone"
+out=$(itm_ctl n1 n1 module load etunnel side=entry "peer_addr=$ETUN_N3" \
+	"dst=$ETUN_DST" "tls_crl=$P/ca.crl" 2>&1) &&
+	itm_fail "a CRL without the TLS set was loaded"
+itm_assert_match "$out" "tls_ca: missing" "error with tls_crl alone"
 out=$(itm_ctl n3 n3 module load etunnel side=exit "peer_addr=$ETUN_N1" \
 	"dst=$ETUN_DST" "tls_ca=$P/ca.pem" "tls_cert=$P/exit.pem" \
 	"tls_key=$P/exit.pem" 2>&1) && itm_fail "a certificate as key was loaded"
