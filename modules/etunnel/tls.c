@@ -115,6 +115,24 @@ crl_add(X509_STORE *st, X509_CRL *crl, const char *file, char *why, size_t len)
 	return -1;
 }
 
+/* Why reading tls_crl stopped after @n CRLs: 0 at the end of the file,
+ * else -1 and @why (no CRL in it, or one OpenSSL cannot read). */
+static int
+crl_end(const char *file, int n, char *why, size_t len)
+{
+	unsigned long e = ERR_peek_last_error();
+
+	if (e == 0 || (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+		       ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
+		if (n > 0)
+			return 0;
+		snprintf(why, len, "tls_crl '%s': no PEM CRL in it", file);
+		return -1;
+	}
+	ssl_why("tls_crl", file, why, len);
+	return -1;
+}
+
 /* tls_crl: every CRL in the PEM file added, revoked certificates
  * refused from then on (X509_V_FLAG_CRL_CHECK: the peer's own). */
 static int
@@ -135,10 +153,8 @@ load_crl(SSL_CTX *ctx, const char *file, char *why, size_t len)
 		n++;
 	}
 	BIO_free(in);
-	if (rc == 0 && n == 0) {
-		snprintf(why, len, "tls_crl '%s': no PEM CRL in it", file);
-		rc = -1;
-	}
+	if (rc == 0)
+		rc = crl_end(file, n, why, len);
 	ERR_clear_error();
 	if (rc == 0)
 		X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx),
@@ -182,7 +198,8 @@ put_name(char *buf, size_t len, size_t *o, const char *tag,
 {
 	int w = snprintf(buf + *o, len - *o, "%s%s", *o ? ", " : "", tag);
 
-	*o = w < 0 ? *o : *o + (size_t)w < len ? *o + (size_t)w : len - 1;
+	if (w > 0)
+		*o = *o + (size_t)w < len ? *o + (size_t)w : len - 1;
 	for (int i = 0; i < n && *o + 1 < len; i++)
 		buf[(*o)++] = s[i] > ' ' && s[i] < 0x7f ? (char)s[i] : '?';
 	buf[*o] = '\0';

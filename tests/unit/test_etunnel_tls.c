@@ -143,6 +143,30 @@ mkcrl(const char *name, X509 *ca, EVP_PKEY *ca_key, long revoked, long next_s)
 	X509_CRL_free(crl);
 }
 
+/* DIR/@out: the text @head, then the files @a and @b of DIR (NULL: none). */
+static void
+concat(const char *out, const char *head, const char *a, const char *b)
+{
+	const char *in[2] = { a, b };
+	char path[128], buf[4096];
+	FILE *f, *g;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, out);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(head, f);
+	for (int i = 0; i < 2 && in[i]; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, in[i]);
+		assert_non_null(g = fopen(path, "r"));
+		while ((n = fread(buf, 1, sizeof(buf), g)) > 0)
+			fwrite(buf, 1, n, f);
+		fclose(g);
+	}
+	fclose(f);
+}
+
+#define BROKEN_CRL "-----BEGIN X509 CRL-----\nMIIB\n-----END X509 CRL-----\n"
+
 /* The nodes: exit (10.0.0.3) and entry (10.0.0.1) with their names and
  * addresses in subjectAltName; n2 (10.0.0.2) of the same CA; cnonly,
  * CN entry and no subjectAltName; sanother, CN entry but SAN DNS:n2;
@@ -170,6 +194,9 @@ setup(void **state)
 	rca = mkcert("rogueca", "rogue-ca", NULL, NULL, NULL, &rca_key);
 	node_cert("rogue", "entry", "DNS:entry,DNS:exit", rca, rca_key);
 	mkcrl("rogueca", rca, rca_key, 0, 86400);
+	concat("broken.crl", BROKEN_CRL, NULL, NULL);
+	concat("ca+broken.crl", "", "ca.crl", "broken.crl");
+	concat("ca+rogueca.crl", "", "ca.crl", "rogueca.crl");
 	X509_free(ca);
 	X509_free(rca);
 	EVP_PKEY_free(ca_key);
@@ -532,6 +559,12 @@ bad_files(void **state)
 		 "rogueca.crl': not a CRL signed by tls_ca's CA");
 	bad_file("ca.pem", "exit.pem", "exit.key", "old.crl",
 		 "old.crl': out of date");
+	bad_file("ca.pem", "exit.pem", "exit.key", "broken.crl",
+		 "broken.crl': error:");
+	bad_file("ca.pem", "exit.pem", "exit.key", "ca+broken.crl",
+		 "ca+broken.crl': error:");
+	bad_file("ca.pem", "exit.pem", "exit.key", "ca+rogueca.crl",
+		 "ca+rogueca.crl': not a CRL signed by tls_ca's CA");
 }
 
 int
