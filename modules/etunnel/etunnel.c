@@ -65,7 +65,7 @@ static const struct itm_param_spec etun_params[] = {
 	{ "reorder_wait_max_ms", ITM_PARAM_UINT, "100", 1, 10000, "longest wait for a missing packet (the entry's estimate within [reorder_wait_ms, this]; keep it below the users' RTO, 200 ms and more)" },
 	{ "mtu", ITM_PARAM_UINT, "1500", 576, 65535, "largest packet re-injected (larger TCP is segmented)" },
 	{ "tls_ca", ITM_PARAM_STRING, "", 0, 255, "mutual TLS: the CA file (PEM) the peer's certificate must be signed by" },
-	{ "tls_cert", ITM_PARAM_STRING, "", 0, 255, "mutual TLS: this end's certificate (PEM)" },
+	{ "tls_cert", ITM_PARAM_STRING, "", 0, 255, "mutual TLS: this end's certificate (PEM); it must name this node (subjectAltName DNS, or IP when the peer has only peer_addr), as the peer checks" },
 	{ "tls_key", ITM_PARAM_STRING, "", 0, 255, "mutual TLS: this end's private key (PEM)" },
 	{ "tls_crl", ITM_PARAM_STRING, "", 0, 255, "mutual TLS: the CA's certificate revocation list (PEM; optional)" },
 	{ "priority", ITM_PARAM_INT, "0", -1000, 1000, "hook priority" },
