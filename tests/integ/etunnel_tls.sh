@@ -11,12 +11,12 @@
 # CA, one with none, one offering TLS 1.2, one of the same CA for node n2
 # and a revoked one are refused at the exit and counted (the name
 # mismatch logged with both names); an exit whose certificate names n2
-# is refused by the entry (counted, both names logged); an entry with the
-# wrong certificate is refused (counted and logged with OpenSSL's reason
-# at both ends) and traffic fails open; a half-given TLS parameter set, a
-# file that is not a key, a missing or bad CRL are refused at load with
-# the parameter and file named; a handshake that does not end in 5 s is
-# given up at either end.
+# is refused by the entry, by name and by address (counted, both names
+# logged); an entry with the wrong certificate is refused (counted and
+# logged with OpenSSL's reason at both ends) and traffic fails open; a
+# half-given TLS parameter set, a file that is not a key, a missing or
+# bad CRL are refused at load with the parameter and file named; a
+# handshake that does not end in 5 s is given up at either end.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/etun_lib.sh"
 itm__need python3 curl iptables sha256sum openssl tcpdump grep seq ss
@@ -223,6 +223,14 @@ itm_wait_for 5 eval '[ "$(etun_counter n1 tls_refused)" -ge 1 ]' ||
 itm_assert_eq "$(etun_counter n1 conns)" 0 "connections up to the exit named n2"
 grep -q "TLS with $ETUN_N3:7802 failed (1 so far): .*hostname mismatch; it names DNS:n2, CN=n2, the peer is n3" \
 	"$ITM_TMP/agent-n1.log" || itm_fail "n1 did not log the name mismatch with both names"
+# By address only (peer_addr, no peer): the certificate must name the
+# address (subjectAltName IP); n2's names none.
+itm_ctl n1 n1 module unload etunnel >/dev/null || itm_fail "unload the entry"
+etun_entry min_conns=1 max_conns=1 express=no port=7802 $(tls entry)
+itm_wait_for 5 eval '[ "$(etun_counter n1 tls_refused)" -ge 1 ]' ||
+	itm_fail "the entry by address did not refuse the exit named n2"
+grep -q "TLS with $ETUN_N3:7802 failed (1 so far): .*IP address mismatch; it names DNS:n2, CN=n2, the peer is $ETUN_N3)" \
+	"$ITM_TMP/agent-n1.log" || itm_fail "n1 did not log the address mismatch"
 # Silent peers: a listener on n3 that never answers the entry's
 # handshake, and a connection from n1 that never starts one at the exit.
 # Both ends give up after 5 s, count it and say so.
