@@ -45,7 +45,7 @@ struct etun_tls_conn {
 	long verify;	    /* the certificate check's result */
 	const char *reason; /* or a reason of ours */
 	char peer[64];	    /* what the certificate must name */
-	char names[160];    /* what the refused certificate names */
+	char names[96];	    /* what the refused certificate names */
 };
 
 static void
@@ -205,6 +205,19 @@ put_name(char *buf, size_t len, size_t *o, const char *tag,
 	buf[*o] = '\0';
 }
 
+/* @v, an IP entry of subjectAltName, in @ip: "?" unless 4 or 16 bytes. */
+static const char *
+ip_text(const ASN1_STRING *v, char ip[INET6_ADDRSTRLEN])
+{
+	int n = ASN1_STRING_length(v);
+
+	if ((n != 4 && n != 16) ||
+	    inet_ntop(n == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(v), ip,
+		      INET6_ADDRSTRLEN) == NULL)
+		snprintf(ip, INET6_ADDRSTRLEN, "?");
+	return ip;
+}
+
 /* What @x names, for the log: its subjectAltName DNS and IP entries
  * and its CN. */
 static void
@@ -220,16 +233,14 @@ cert_names(X509 *x, char *buf, size_t len)
 	buf[0] = '\0';
 	for (int i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
 		GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-		const ASN1_STRING *v = g->d.ia5;
+		const ASN1_STRING *v = g->d.ia5; /* or d.iPAddress, the same */
+		int n = ASN1_STRING_length(v);
 
 		if (g->type == GEN_DNS)
 			put_name(buf, len, &o, "DNS:", ASN1_STRING_get0_data(v),
-				 ASN1_STRING_length(v));
-		else if (g->type == GEN_IPADD &&
-			 inet_ntop(ASN1_STRING_length(v) == 4 ? AF_INET
-							      : AF_INET6,
-				   ASN1_STRING_get0_data(v), ip, sizeof(ip)))
-			put_name(buf, len, &o, "IP:", (unsigned char *)ip,
+				 n);
+		else if (g->type == GEN_IPADD && ip_text(v, ip))
+			put_name(buf, len, &o, "IP:", (const unsigned char *)ip,
 				 (int)strlen(ip));
 	}
 	GENERAL_NAMES_free(gens);
@@ -452,10 +463,11 @@ etun_tls_why(struct etun_tls_conn *tc, char *buf, size_t len)
 		ERR_error_string_n(tc->err, e, sizeof(e));
 	if (tc->verify != X509_V_OK && tc->names[0])
 		snprintf(buf, len,
-			 "%s%s(certificate: %s; it names %s, the peer is %s)",
+			 "%s%s(certificate: %s; the peer is %s, its certificate "
+			 "names %s)",
 			 e, e[0] ? " " : "",
-			 X509_verify_cert_error_string(tc->verify), tc->names,
-			 tc->peer);
+			 X509_verify_cert_error_string(tc->verify), tc->peer,
+			 tc->names);
 	else if (tc->verify != X509_V_OK)
 		snprintf(buf, len, "%s%s(certificate: %s)", e, e[0] ? " " : "",
 			 X509_verify_cert_error_string(tc->verify));

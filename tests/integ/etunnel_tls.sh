@@ -175,9 +175,9 @@ itm_wait_for 5 eval '[ "$(etun_counter n3 tls_refused)" = $((refused0 + 5)) ]' |
 	itm_fail "tls_refused at n3: $(etun_counter n3 tls_refused), expected $((refused0 + 5))"
 grep -q "TLS from $ETUN_N1 refused.*certificate" "$ITM_TMP/agent-n3.log" ||
 	itm_fail "n3 did not log the refusal with OpenSSL's reason"
-grep -q "TLS from $ETUN_N1 refused.*hostname mismatch; it names DNS:n2, CN=n2, the peer is n1" \
+grep -q "TLS from $ETUN_N1 refused.*hostname mismatch; the peer is n1, its certificate names DNS:n2, CN=n2)" \
 	"$ITM_TMP/agent-n3.log" || itm_fail "n3 did not log the name mismatch with both names"
-grep -q "TLS from $ETUN_N1 refused.*certificate revoked; it names DNS:n1, CN=revoked" \
+grep -q "TLS from $ETUN_N1 refused.*certificate revoked; the peer is n1, its certificate names DNS:n1, CN=revoked)" \
 	"$ITM_TMP/agent-n3.log" || itm_fail "n3 did not log the revoked certificate"
 
 # The entry with another CA's certificate: refused, counted and logged
@@ -221,7 +221,7 @@ etun_entry peer=n3 min_conns=1 max_conns=1 express=no port=7802 $(tls entry)
 itm_wait_for 5 eval '[ "$(etun_counter n1 tls_refused)" -ge 1 ]' ||
 	itm_fail "the entry did not refuse the exit named n2"
 itm_assert_eq "$(etun_counter n1 conns)" 0 "connections up to the exit named n2"
-grep -q "TLS with $ETUN_N3:7802 failed (1 so far): .*hostname mismatch; it names DNS:n2, CN=n2, the peer is n3" \
+grep -q "TLS with $ETUN_N3:7802 failed (1 so far): .*hostname mismatch; the peer is n3, its certificate names DNS:n2, CN=n2)" \
 	"$ITM_TMP/agent-n1.log" || itm_fail "n1 did not log the name mismatch with both names"
 # By address only (peer_addr, no peer): the certificate must name the
 # address (subjectAltName IP); n2's names none.
@@ -229,7 +229,7 @@ itm_ctl n1 n1 module unload etunnel >/dev/null || itm_fail "unload the entry"
 etun_entry min_conns=1 max_conns=1 express=no port=7802 $(tls entry)
 itm_wait_for 5 eval '[ "$(etun_counter n1 tls_refused)" -ge 1 ]' ||
 	itm_fail "the entry by address did not refuse the exit named n2"
-grep -q "TLS with $ETUN_N3:7802 failed (1 so far): .*IP address mismatch; it names DNS:n2, CN=n2, the peer is $ETUN_N3)" \
+grep -q "TLS with $ETUN_N3:7802 failed (1 so far): .*IP address mismatch; the peer is $ETUN_N3, its certificate names DNS:n2, CN=n2)" \
 	"$ITM_TMP/agent-n1.log" || itm_fail "n1 did not log the address mismatch"
 # Silent peers: a listener on n3 that never answers the entry's
 # handshake, and a connection from n1 that never starts one at the exit.

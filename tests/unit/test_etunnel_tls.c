@@ -61,7 +61,31 @@ add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 	X509_EXTENSION_free(e);
 }
 
-/* FILE.pem and FILE.key: CN @cn, subjectAltName @san (none when NULL),
+/* A subjectAltName of DNS:n2 and an IP entry of 5 bytes (neither IPv4
+ * nor IPv6): what a forged certificate may hold. */
+static void
+add_odd_ip(X509 *x)
+{
+	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+	GENERAL_NAME *ip = GENERAL_NAME_new(), *dns = GENERAL_NAME_new();
+	ASN1_OCTET_STRING *o = ASN1_OCTET_STRING_new();
+	ASN1_IA5STRING *d = ASN1_IA5STRING_new();
+
+	ASN1_OCTET_STRING_set(o, (const unsigned char *)"\x0a\x00\x00\x01\x01",
+			      5);
+	ASN1_STRING_set(d, "n2", 2);
+	GENERAL_NAME_set0_value(ip, GEN_IPADD, o);
+	GENERAL_NAME_set0_value(dns, GEN_DNS, d);
+	sk_GENERAL_NAME_push(gens, ip);
+	sk_GENERAL_NAME_push(gens, dns);
+	assert_int_equal(X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0,
+					   X509V3_ADD_DEFAULT),
+			 1);
+	GENERAL_NAMES_free(gens);
+}
+
+/* FILE.pem and FILE.key: CN @cn, subjectAltName @san (none when NULL;
+ * "ODD-IP": add_odd_ip),
  * signed by @ca / @ca_key (self-signed CA when @ca is NULL); returns the
  * certificate, *key its key. */
 static X509 *
@@ -84,7 +108,9 @@ mkcert(const char *file, const char *cn, const char *san, X509 *ca,
 		ca ? "critical,CA:FALSE" : "critical,CA:TRUE");
 	if (ca == NULL)
 		add_ext(x, NULL, NID_key_usage, "critical,keyCertSign,cRLSign");
-	if (san)
+	if (san && strcmp(san, "ODD-IP") == 0)
+		add_odd_ip(x);
+	else if (san)
 		add_ext(x, ca, NID_subject_alt_name, san);
 	assert_true(X509_sign(x, ca ? ca_key : *key, EVP_sha256()) > 0);
 	write_pem(file, "pem", x, NULL);
@@ -188,6 +214,12 @@ setup(void **state)
 	node_cert("n2", "n2", "DNS:n2,IP:10.0.0.2", ca, ca_key);
 	node_cert("cnonly", "entry", NULL, ca, ca_key);
 	node_cert("sanother", "entry", "DNS:n2", ca, ca_key);
+	node_cert("oddip", "n2", "ODD-IP", ca, ca_key);
+	node_cert("many", "many",
+		  "DNS:a-rather-long-node-name-1,DNS:a-rather-long-node-name-2,"
+		  "DNS:a-rather-long-node-name-3,DNS:a-rather-long-node-name-4,"
+		  "DNS:a-rather-long-node-name-5",
+		  ca, ca_key);
 	rev = node_cert("revoked", "revoked", "DNS:entry,DNS:exit", ca, ca_key);
 	mkcrl("ca", ca, ca_key, rev, 86400);
 	mkcrl("old", ca, ca_key, 0, -3600);
@@ -460,19 +492,28 @@ wrong_name_refused(void **state)
 	(void)state;
 	expect(EXIT_OK, (struct end){ "ca", "n2", "exit", NULL },
 	       ETUN_TLS_ERROR,
-	       "hostname mismatch; it names DNS:n2, IP:10.0.0.2, CN=n2, "
-	       "the peer is entry",
+	       "hostname mismatch; the peer is entry, its certificate names "
+	       "DNS:n2, IP:10.0.0.2, CN=n2)",
 	       ETUN_TLS_ERROR, "bad certificate");
 	expect((struct end){ "ca", "n2", "entry", NULL }, ENTRY_OK,
 	       ETUN_TLS_ERROR, "bad certificate", ETUN_TLS_ERROR,
-	       "hostname mismatch; it names DNS:n2, IP:10.0.0.2, CN=n2, "
-	       "the peer is exit");
+	       "hostname mismatch; the peer is exit, its certificate names "
+	       "DNS:n2, IP:10.0.0.2, CN=n2)");
 	/* the CN counts only without a DNS name (OpenSSL's rule) */
 	expect(EXIT_OK, (struct end){ "ca", "cnonly", "exit", NULL }, 1, NULL,
 	       1, NULL);
 	expect(EXIT_OK, (struct end){ "ca", "sanother", "exit", NULL },
-	       ETUN_TLS_ERROR, "hostname mismatch; it names DNS:n2, CN=entry",
+	       ETUN_TLS_ERROR, "names DNS:n2, CN=entry)", ETUN_TLS_ERROR, NULL);
+	/* what a certificate names is logged as far as it fits, the peer
+	 * first; an IP entry of an odd length is shown as such */
+	expect(EXIT_OK, (struct end){ "ca", "many", "exit", NULL },
+	       ETUN_TLS_ERROR,
+	       "the peer is entry, its certificate names "
+	       "DNS:a-rather-long-node-name-1, DNS:a-rather",
 	       ETUN_TLS_ERROR, NULL);
+	expect(EXIT_OK, (struct end){ "ca", "oddip", "exit", NULL },
+	       ETUN_TLS_ERROR, "names IP:?, DNS:n2, CN=n2)", ETUN_TLS_ERROR,
+	       NULL);
 }
 
 /* A tunnel given by address only: the certificate's subjectAltName IP
@@ -486,8 +527,8 @@ by_address(void **state)
 	       NULL);
 	expect((struct end){ "ca", "exit", "10.0.0.1", NULL },
 	       (struct end){ "ca", "n2", "10.0.0.3", NULL }, ETUN_TLS_ERROR,
-	       "IP address mismatch; it names DNS:n2, IP:10.0.0.2, CN=n2, "
-	       "the peer is 10.0.0.1",
+	       "IP address mismatch; the peer is 10.0.0.1, its certificate "
+	       "names DNS:n2, IP:10.0.0.2, CN=n2)",
 	       ETUN_TLS_ERROR, "bad certificate");
 	expect((struct end){ "ca", "n2", "10.0.0.1", NULL },
 	       (struct end){ "ca", "entry", "10.0.0.3", NULL }, ETUN_TLS_ERROR,
@@ -506,8 +547,8 @@ revoked_refused(void **state)
 	(void)state;
 	expect((struct end){ "ca", "exit", "entry", "ca" },
 	       (struct end){ "ca", "revoked", "exit", NULL }, ETUN_TLS_ERROR,
-	       "certificate revoked; it names DNS:entry", ETUN_TLS_ERROR,
-	       "certificate revoked");
+	       "certificate revoked; the peer is entry, its certificate names DNS:entry",
+	       ETUN_TLS_ERROR, "certificate revoked");
 	expect((struct end){ "ca", "revoked", "entry", NULL },
 	       (struct end){ "ca", "entry", "exit", "ca" }, ETUN_TLS_ERROR,
 	       NULL, ETUN_TLS_ERROR, "certificate revoked");
