@@ -222,10 +222,14 @@ mkdir -p "$P"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	-keyout "$P/ca.key" -out "$P/ca.pem" -subj /CN=ca -days 2 2>/dev/null ||
 	itm_fail "openssl: the CA"
+# one certificate for both ends, naming both addresses (the ends know
+# each other by peer_addr)
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$P/t.key" -out "$P/t.csr" -subj /CN=t 2>/dev/null &&
+	-keyout "$P/t.key" -out "$P/t.csr" -subj /CN=t \
+	-addext "subjectAltName=IP:$ETUN_N1,IP:$ETUN_N3" 2>/dev/null &&
 	openssl x509 -req -in "$P/t.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" \
-		-CAcreateserial -days 2 -out "$P/t.pem" 2>/dev/null ||
+		-CAcreateserial -days 2 -copy_extensions copy \
+		-out "$P/t.pem" 2>/dev/null ||
 	itm_fail "openssl: the ends' certificate"
 tls=("tls_ca=$P/ca.pem" "tls_cert=$P/t.pem" "tls_key=$P/t.key" sndbuf_kb=4)
 etun_exit "${tls[@]}"
