@@ -7,7 +7,8 @@
 # nothing outside the tunnel's prefixes.  The exit's agent killed: new
 # connections take the normal path; back: split again.  The rules are
 # gone after an unload, and after kill -9 and a restart.  Over a pool with
-# mutual TLS: an upload and a download intact.
+# mutual TLS: an upload and a download intact.  The first 29 kB of each
+# stream ride the express connection (TOS 0x10).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/etun_lib.sh"
 itm__need python3 curl iptables iptables-nft-save ip ss sha256sum openssl
@@ -115,8 +116,16 @@ download() {
 	done
 }
 
+# What of the pool crosses r with TOS 0x10: the express connection, which
+# carries the first short_kb (29 kB) of each stream (the SHORT class).
+itm_exec r iptables -A FORWARD -p tcp --dport 7800 -m tos --tos 0x10/0x10 ||
+	itm_fail "TOS counter rule in r"
+express_bytes() {
+	itm_exec r iptables -nvxL FORWARD | awk '/tos match0x10/ { print $2; exit }'
+}
 plain0=$(etun_plain_pkts)
 pool0=$(etun_pool_bytes)
+express0=$(express_bytes)
 total0=$(etun_counter n3 streams_total)
 resets0=$(etun_counter n1 stream_resets)
 upload 1
@@ -125,6 +134,10 @@ download 1
 download 1 2 3 4
 plain=$(($(etun_plain_pkts) - plain0))
 pool=$(($(etun_pool_bytes) - pool0))
+express=$(($(express_bytes) - express0))
+itm_log "express (SHORT) bytes in the pool: $express"
+itm_assert_ge "$express" 16000 "bytes of the SHORT class on the express connection"
+itm_assert_le "$express" $((pool / 10)) "the SHORT class's share of the pool (the first 29 kB of 10 streams)"
 itm_log "through r: $plain plain packets h1 -> h2, $pool bytes in the pool (n1 -> n3)"
 itm_assert_le "$plain" 0 "user packets h1 -> h2 crossing r outside the pool"
 itm_assert_ge "$pool" 15700000 "bytes of the pool crossing r (5 uploads of 3 MB)"
