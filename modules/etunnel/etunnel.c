@@ -74,6 +74,7 @@ static const struct itm_param_spec etun_params[] = {
 	{ "split_table", ITM_PARAM_UINT, "0", 0, 2147483647, "tcp=split: routing table of the local-delivery route (0: port)" },
 	{ "stream_kb", ITM_PARAM_UINT, "1024", 64, 65536, "tcp=split: bytes a stream may have unacknowledged, each way, kB" },
 	{ "chunk_kb", ITM_PARAM_UINT, "16", 1, 63, "tcp=split: largest DATA frame, kB" },
+	{ "max_streams", ITM_PARAM_UINT, "1024", 1, 65536, "tcp=split: connections split at once; more are reset (each holds up to 2 x stream_kb per end)" },
 	{ "short_kb", ITM_PARAM_UINT, "29", 0, 1048576, "tcp=split: a stream's first bytes go in the SHORT class (express connection), kB (29: qosmod's threshold=20 packets)" },
 	{ "priority", ITM_PARAM_INT, "0", -1000, 1000, "hook priority" },
 	{ .name = NULL }
@@ -296,6 +297,7 @@ load_split(struct itm_module *m, struct etun *t, const struct itm_params *p)
 		t->split_table = t->port;
 	t->stream_win = (uint32_t)itm_param_uint(p, "stream_kb") * 1024;
 	t->chunk = (uint32_t)itm_param_uint(p, "chunk_kb") * 1024;
+	t->max_streams = (unsigned int)itm_param_uint(p, "max_streams");
 	t->short_bytes = (uint32_t)itm_param_uint(p, "short_kb") * 1024;
 	return 0;
 }

@@ -130,6 +130,7 @@ struct etun {
 	uint16_t split_port;		  /* entry: the transparent listener */
 	uint32_t split_mark, split_table; /* fwmark bit, routing table */
 	uint32_t stream_win, chunk;	  /* bytes */
+	unsigned int max_streams;	  /* open at once */
 	uint32_t short_bytes;		  /* a stream's first bytes: SHORT */
 	struct etun_split *sp;
 	/* entry */

@@ -539,6 +539,10 @@ exit_open(struct etun *t, const struct etun_sframe *sf)
 		t->c.frames_outside++;
 		return NULL;
 	}
+	if (t->c.streams_open >= t->max_streams) {
+		t->c.streams_refused++;
+		return NULL;
+	}
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NULL;
@@ -672,6 +676,7 @@ accept_one(struct etun *t, int fd)
 	if (getpeername(fd, (struct sockaddr *)&peer, &pl) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&orig, &ol) < 0 || t->up == 0 ||
 	    !etun_dst_match(t, orig.sin_addr.s_addr) ||
+	    t->c.streams_open >= t->max_streams ||
 	    (s = stream_new(t, t->sp->next_id++, fd)) == NULL) {
 		t->c.streams_refused++;
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));

@@ -8,7 +8,8 @@
 # connections take the normal path; back: split again.  The rules are
 # gone after an unload, and after kill -9 and a restart.  Over a pool with
 # mutual TLS: an upload and a download intact.  The first 29 kB of each
-# stream ride the express connection (TOS 0x10).
+# stream ride the express connection (TOS 0x10).  max_streams: a
+# connection beyond it is reset.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/etun_lib.sh"
 itm__need python3 curl iptables iptables-nft-save ip ss sha256sum openssl
@@ -254,4 +255,31 @@ upload 1 2
 download 1 2
 itm_assert_le "$(($(etun_plain_pkts) - plain0))" 0 "plain packets over the TLS pool"
 itm_assert_ge "$(etun_counter n1 tls_write_waits)" 1 "the entry's SSL_write waited"
+
+# max_streams=1: while one connection is split, a second is reset and
+# counted.
+itm_ctl n1 n1 module unload etunnel >/dev/null || itm_fail "unload at n1"
+etun_entry min_conns=2 max_conns=2 max_streams=1 "${tls[@]}"
+itm_wait_for 10 eval '[ "$(split_rules n1)" = "1 1 1" ]' ||
+	itm_fail "the pool did not come back: conns=$(etun_counter n1 conns)"
+out=$(itm_exec h1 python3 - "$ETUN_H2" 2>&1 <<'PY'
+import socket, sys
+a = socket.create_connection((sys.argv[1], 9000), timeout=5)
+a.sendall(b"held")
+try:
+    b = socket.create_connection((sys.argv[1], 9000), timeout=5)
+    b.sendall(b"x")
+    b.shutdown(socket.SHUT_WR)
+    print("second:", b.recv(100) or b"closed")
+except (ConnectionResetError, BrokenPipeError):
+    print("second: reset")
+except OSError as e:
+    print("second:", e)
+a.shutdown(socket.SHUT_WR)
+print("first:", len(a.recv(100)) > 64)
+PY
+)
+itm_assert_eq "$out" "second: reset
+first: True" "two connections with max_streams=1"
+itm_assert_ge "$(etun_counter n1 streams_refused)" 1 "streams refused at the entry"
 itm_log "ok"
