@@ -41,8 +41,8 @@ struct etun_chunk {
 	struct etun_chunk *next;
 	uint64_t off;
 	uint32_t len;
-	uint16_t conn;	   /* entry: the pool connection it went on */
-	uint64_t conn_end; /* entry: where it ends in that one's bytes */
+	uint16_t conn;	   /* the pool connection it went on */
+	uint64_t conn_end; /* where it ends in that one's bytes */
 	uint8_t data[];
 };
 
@@ -222,13 +222,12 @@ put_chunk(struct etun *t, struct etun_stream *s, struct etun_sframe *sf,
 		sf->dport = s->dport;
 	}
 	hlen = etun_sframe_hdr(hdr, sf, len);
-	if (t->side == ETUN_EXIT)
-		return etun_exit_put(t, c, hdr, hlen, data, len);
 	if (ch) {
 		ch->conn = (uint16_t)(c - t->conns);
 		ch->conn_end = c->written + hlen + len; /* before the write */
 	}
-	return etun_pool_put(t, c, hdr, hlen, data, len);
+	return t->side == ETUN_EXIT ? etun_exit_put(t, c, hdr, hlen, data, len)
+				    : etun_pool_put(t, c, hdr, hlen, data, len);
 }
 
 static int
