@@ -20,6 +20,11 @@
 #   (g) (e) with itm-agent --workers 2: the stage has two queues read by
 #       two threads (--queue-balance; the kernel picks the queue by the
 #       packet's IP addresses, so use -s to have several address pairs)
+#   (h) (g) with --queue-cpu-fanout: the queue is the one of the CPU the
+#       packet is on, not chosen by its addresses
+#   (i) (h) with --pin-workers: worker i runs on CPU i, the CPU whose
+#       packets its queue gets
+#   (j) (g) with --pin-workers (queues still chosen by address hash)
 #   (t) (e) with connection tracking on in r, as the agent's settlement
 #       rules had it for every module before plugin ABI 1.4 (not default)
 # (e), (f) and (g) rewrite the TOS byte of every packet r forwards (proto
@@ -36,7 +41,7 @@
 #
 # ROUNDS default 3, -t iperf3 seconds (5), -u seconds of 64-byte UDP (3),
 # PINGS (50, 10 ms apart), CONFIGS a subset like "aqe" or "a,p,q,e,g"
-# (default all), SOURCES (1) address pairs: iperf3 clients side by side
+# (default abpqcdefg), SOURCES (1) address pairs: iperf3 clients side by side
 # and udp_flood sockets, each from its own address of h1.  ITM_BUILD is
 # the build tree (default ./build; use a build without ITM_SANITIZE).
 # Not a ctest: it measures, it does not judge.
@@ -55,17 +60,20 @@ declare -A LABEL=(
 	[e]="(e) fig13 in-agent module"
 	[f]="(f) fig13 process module"
 	[g]="(g) fig13 in-agent, 2 workers"
+	[h]="(h) (g) + queue-cpu-fanout"
+	[i]="(i) (h) + pin-workers"
+	[j]="(j) (g) + pin-workers"
 	[t]="(t) (e) + conntrack on in r"
 )
 # The best-practice peer each configuration is compared with.
-declare -A PEER=([b]=p [p]=p [c]=p [d]=p [q]=q [e]=q [f]=q [g]=q [t]=q)
+declare -A PEER=([b]=p [p]=p [c]=p [d]=p [q]=q [e]=q [f]=q [g]=q [h]=q [i]=q [j]=q [t]=q)
 # Configurations that rewrite every packet: their packet rate counts only
 # datagrams that arrived rewritten (TOS 0x55).
-REWRITERS=qefgt
+REWRITERS=qefghijt
 declare -A TP=() RTT=() PPS=() OFFERED=() NA=() NOTE=()
 
 usage() {
-	sed -n '33,42p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '38,47p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -86,7 +94,7 @@ parse_args() {
 	done
 	[[ $ROUNDS =~ ^[1-9][0-9]*$ && $SECS =~ ^[1-9][0-9]*$ &&
 	   $USECS =~ ^[1-9][0-9]*$ &&
-	   $PINGS =~ ^[1-9][0-9]*$ && $CONFIGS =~ ^[abpqcdefgt]+$ &&
+	   $PINGS =~ ^[1-9][0-9]*$ && $CONFIGS =~ ^[abpqcdefghijt]+$ &&
 	   $SOURCES =~ ^[1-9][0-9]?$ ]] || usage
 }
 
@@ -191,22 +199,33 @@ teardown_t() {
 	teardown_c
 }
 
-# (e) with two worker threads.
-setup_g() {
-	agent_na g && return 2
+# (e) with two worker threads; (h), (i), (j) with the options $2...
+setup_workers() {
+	local c=$1
+	shift
+	agent_na "$c" && return 2
 	[ -e "$ITM_BUILD/modules/examples/fig13/fig13.so" ] ||
-		{ NA[g]="fig13.so not built"; return 2; }
-	itm_agent_start r r --workers 2 \
+		{ NA[$c]="fig13.so not built"; return 2; }
+	itm_agent_start r r --workers 2 "$@" \
 		--load "fig13 proto=any new_dport=0 tos=$FIG13_TOS"
 }
 
 # Packets each worker's queue took this round (id_sequence in /proc).
-teardown_g() {
-	NOTE[g]="packets per queue, last round:$(itm_exec r cat \
+teardown_workers() {
+	NOTE[$1]="packets per queue, last round:$(itm_exec r cat \
 		/proc/net/netfilter/nfnetlink_queue | awk '{ printf " %s: %s", $1, $8 }')"
-	stats_save g
+	stats_save "$1"
 	teardown_c
 }
+
+setup_g() { setup_workers g; }
+setup_h() { setup_workers h --queue-cpu-fanout; }
+setup_i() { setup_workers i --queue-cpu-fanout --pin-workers; }
+setup_j() { setup_workers j --pin-workers; }
+teardown_g() { teardown_workers g; }
+teardown_h() { teardown_workers h; }
+teardown_i() { teardown_workers i; }
+teardown_j() { teardown_workers j; }
 
 FIG13_PID=""
 
@@ -369,10 +388,10 @@ report() {
 	for c in $(grep -o . <<<"$CONFIGS"); do
 		report_row "$c"
 	done
-	for c in b p q c d e f g t; do
+	for c in b p q c d e f g h i j t; do
 		[ -n "${NA[$c]:-}" ] && echo "${LABEL[$c]}: n/a: ${NA[$c]}"
 	done
-	echo "pps of q, e, f, g: datagrams that arrived rewritten (TOS 0x55);" \
+	echo "pps of q, e, f, g, h, i, j: datagrams that arrived rewritten (TOS 0x55);" \
 		"others: all that arrived"
 	crossing_verdict
 	workers_ratio
@@ -412,17 +431,22 @@ crossing_verdict() {
 	}'
 }
 
-# (g) against (e): what the second worker buys, by the medians.
+# (g), (h), (i), (j) against (e): what the second worker buys, by the
+# medians, and how each spread the packets over its two queues.
 workers_ratio() {
-	local e g
-	case $CONFIGS in *e*g*|*g*e*) ;; *) return 0 ;; esac
-	e=$(median "${TP[e]:-}") && g=$(median "${TP[g]:-}") ||
-		{ echo "(g) vs (e): n/a (a measurement is missing)"; return 0; }
-	echo "workers: (g)/(e) throughput $(ratio "$g" "$e") ($g vs $e Gbit/s," \
-		"$SOURCES source address(es)); 64-byte pps $(ratio \
-		"$(med g PPS)" "$(med e PPS)"); RTT $(ratio \
-		"$(median "${RTT[g]:-}")" "$(median "${RTT[e]:-}")")"
-	[ -n "${NOTE[g]:-}" ] && echo "(g) ${NOTE[g]}"
+	local e w x
+	[[ $CONFIGS == *e* ]] || return 0
+	e=$(median "${TP[e]:-}") || return 0
+	for w in g h i j; do
+		[[ $CONFIGS == *$w* ]] || continue
+		x=$(median "${TP[$w]:-}") ||
+			{ echo "($w) vs (e): n/a (a measurement is missing)"; continue; }
+		echo "workers: ($w)/(e) throughput $(ratio "$x" "$e") ($x vs $e" \
+			"Gbit/s, $SOURCES source address(es)); 64-byte pps $(ratio \
+			"$(med "$w" PPS)" "$(med e PPS)"); RTT $(ratio \
+			"$(median "${RTT[$w]:-}")" "$(median "${RTT[e]:-}")")"
+		[ -n "${NOTE[$w]:-}" ] && echo "($w) ${NOTE[$w]}"
+	done
 	return 0
 }
 
