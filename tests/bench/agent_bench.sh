@@ -71,6 +71,7 @@ declare -A PEER=([b]=p [p]=p [c]=p [d]=p [q]=q [e]=q [f]=q [g]=q [h]=q [i]=q [j]
 # datagrams that arrived rewritten (TOS 0x55).
 REWRITERS=qefghijt
 declare -A TP=() RTT=() PPS=() OFFERED=() NA=() NOTE=()
+declare -A PCPU=() BUSY=() QPKT=() KBPKT=() USPKT=()
 
 usage() {
 	sed -n '38,47p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -281,7 +282,11 @@ measure() {
 	rc=$?
 	[ "$rc" -eq 2 ] && { itm_log "${LABEL[$cfg]}: n/a: ${NA[$cfg]}"; return 0; }
 	[ "$cfg" = b ] && ITM_LAST_LOG_B=$ITM_LAST_LOG
+	local c0 c1
+	c0=$(cpu_snapshot "$cfg")
 	g=$(throughput) || g=fail
+	c1=$(cpu_snapshot "$cfg")
+	cpu_account "$cfg" "$c0" "$c1" "$g"
 	u=$(udp_rate "$cfg") || u="fail fail"
 	r=$(itm_ping h1 "$ITM_H2_IP" "$PINGS" 0.01) || r=fail
 	teardown_"$cfg"
@@ -291,6 +296,53 @@ measure() {
 	PPS[$cfg]="${PPS[$cfg]:-} ${u% *}"
 	OFFERED[$cfg]="${OFFERED[$cfg]:-} ${u#* }"
 	RTT[$cfg]="${RTT[$cfg]:-} $r"
+}
+
+# The process reading the queue of configuration $1 (none for (a)).
+queue_pid() {
+	case $1 in
+	a) echo "" ;;
+	b|p|q) echo "$NFQ_PID" ;;
+	f) echo "$FIG13_PID" ;;
+	*) echo "${ITM_AGENT_PID[r]:-}" ;;
+	esac
+}
+
+# "NS PROG_TICKS BUSY_TICKS ALL_TICKS QUEUED": the time, the CPU ticks of
+# the queue's reader (all its threads), of the machine (busy and all) and
+# the packets r's queues took so far (id_sequence, all queues).
+cpu_snapshot() {
+	local pid prog=0
+	pid=$(queue_pid "$1")
+	[ -n "$pid" ] && [ -r "/proc/$pid/stat" ] &&
+		prog=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat")
+	echo "$(date +%s%N) $prog $(awk '$1 == "cpu" { t = 0
+		for (i = 2; i <= NF; i++) t += $i
+		print t - $5 - $6, t; exit }' /proc/stat)" \
+		"$(itm_exec r cat /proc/net/netfilter/nfnetlink_queue |
+			awk '{ s += $8 } END { print s + 0 }')"
+}
+
+# From the snapshots $2 and $3 around configuration $1's TCP phase and its
+# Gbit/s $4: the reader's CPU (% of one core), the machine's busy share
+# (% of all cores), queued packets/s, KB a queued packet carried and the
+# reader's CPU us per queued packet.
+cpu_account() {
+	local v
+	v=$(awk -v a="$2" -v b="$3" -v g="$4" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+		split(a, x); split(b, y); secs = (y[1] - x[1]) / 1e9
+		if (secs <= 0) exit 1
+		prog = (y[2] - x[2]) / hz; busy = y[3] - x[3]; all = y[4] - x[4]
+		q = y[5] - x[5]
+		printf "%.0f %.0f %.0f", 100 * prog / secs,
+			all ? 100 * busy / all : 0, q / secs
+		kb = (q && g + 0 > 0) ? sprintf("%.1f", g * 1e9 / 8 / 1024 * secs / q) : "n/a"
+		us = q ? sprintf("%.2f", prog * 1e6 / q) : "n/a"
+		printf " %s %s\n", kb, us }') || return 0
+	read -r pc bu qp kb us <<<"$v"
+	PCPU[$1]="${PCPU[$1]:-} $pc" BUSY[$1]="${BUSY[$1]:-} $bu"
+	QPKT[$1]="${QPKT[$1]:-} $qp" KBPKT[$1]="${KBPKT[$1]:-} $kb"
+	USPKT[$1]="${USPKT[$1]:-} $us"
 }
 
 # 64-byte UDP h1 -> h2 for USECS seconds from SOURCES addresses: prints
@@ -393,6 +445,7 @@ report() {
 	done
 	echo "pps of q, e, f, g, h, i, j: datagrams that arrived rewritten (TOS 0x55);" \
 		"others: all that arrived"
+	cpu_report
 	crossing_verdict
 	workers_ratio
 	for c in b p q; do
@@ -405,6 +458,22 @@ report() {
 		cat "$ITM_TMP/stats-$c.txt"
 	done
 	return 0
+}
+
+# Where the CPU went during the TCP phase (medians of the rounds).
+cpu_report() {
+	local c
+	echo
+	echo "TCP phase: reader = the process reading the queue (its threads;" \
+		"verdicts run r's forwarding in its context); busy = whole machine"
+	printf '%-30s %9s %7s %10s %8s %10s\n' configuration "reader%" "busy%" \
+		"queued/s" "KB/pkt" "us/pkt"
+	for c in $(grep -o . <<<"$CONFIGS"); do
+		[ -n "${NA[$c]:-}" ] && continue
+		printf '%-30s %9s %7s %10s %8s %10s\n' "${LABEL[$c]}" \
+			"$(med "$c" PCPU)" "$(med "$c" BUSY)" "$(med "$c" QPKT)" \
+			"$(med "$c" KBPKT)" "$(med "$c" USPKT)"
+	done
 }
 
 # Does the process module (f) cost no more than one extra user-space
