@@ -71,7 +71,7 @@ declare -A PEER=([b]=p [p]=p [c]=p [d]=p [q]=q [e]=q [f]=q [g]=q [h]=q [i]=q [j]
 # datagrams that arrived rewritten (TOS 0x55).
 REWRITERS=qefghijt
 declare -A TP=() RTT=() PPS=() OFFERED=() NA=() NOTE=()
-declare -A PCPU=() BUSY=() QPKT=() KBPKT=() USPKT=()
+declare -A PCPU=() BUSY=() QPKT=() KBPKT=() USPKT=() TOPQ=()
 
 usage() {
 	sed -n '38,47p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -308,9 +308,10 @@ queue_pid() {
 	esac
 }
 
-# "NS PROG_TICKS BUSY_TICKS ALL_TICKS QUEUED": the time, the CPU ticks of
-# the queue's reader (all its threads), of the machine (busy and all) and
-# the packets r's queues took so far (id_sequence, all queues).
+# "NS PROG_TICKS BUSY_TICKS ALL_TICKS QUEUED Q:N,...": the time, the CPU
+# ticks of the queue's reader (all its threads), of the machine (busy and
+# all), the packets r's queues took so far (id_sequence, all queues) and
+# per queue.
 cpu_snapshot() {
 	local pid prog=0
 	pid=$(queue_pid "$1")
@@ -320,13 +321,14 @@ cpu_snapshot() {
 		for (i = 2; i <= NF; i++) t += $i
 		print t - $5 - $6, t; exit }' /proc/stat)" \
 		"$(itm_exec r cat /proc/net/netfilter/nfnetlink_queue |
-			awk '{ s += $8 } END { print s + 0 }')"
+			awk '{ s += $8; l = l "," $1 ":" $8 }
+				END { print s + 0, substr(l, 2) }')"
 }
 
 # From the snapshots $2 and $3 around configuration $1's TCP phase and its
 # Gbit/s $4: the reader's CPU (% of one core), the machine's busy share
-# (% of all cores), queued packets/s, KB a queued packet carried and the
-# reader's CPU us per queued packet.
+# (% of all cores), queued packets/s, KB a queued packet carried, the
+# reader's CPU us per queued packet and the busiest queue's share (%).
 cpu_account() {
 	local v
 	v=$(awk -v a="$2" -v b="$3" -v g="$4" -v hz="$(getconf CLK_TCK)" 'BEGIN {
@@ -338,8 +340,14 @@ cpu_account() {
 			all ? 100 * busy / all : 0, q / secs
 		kb = (q && g + 0 > 0) ? sprintf("%.1f", g * 1e9 / 8 / 1024 * secs / q) : "n/a"
 		us = q ? sprintf("%.2f", prog * 1e6 / q) : "n/a"
-		printf " %s %s\n", kb, us }') || return 0
-	read -r pc bu qp kb us <<<"$v"
+		n = split(x[6], qa, /[:,]/); for (i = 1; i < n; i += 2) q0[qa[i]] = qa[i + 1]
+		n = split(y[6], qa, /[:,]/); top = 0; nq = 0
+		for (i = 1; i < n; i += 2) { d = qa[i + 1] - q0[qa[i]]; nq++
+			if (d > top) top = d }
+		sh = (q && nq > 1) ? sprintf("%.0f", 100 * top / q) : "n/a"
+		printf " %s %s %s\n", kb, us, sh }') || return 0
+	read -r pc bu qp kb us sh <<<"$v"
+	TOPQ[$1]="${TOPQ[$1]:-} $sh"
 	PCPU[$1]="${PCPU[$1]:-} $pc" BUSY[$1]="${BUSY[$1]:-} $bu"
 	QPKT[$1]="${QPKT[$1]:-} $qp" KBPKT[$1]="${KBPKT[$1]:-} $kb"
 	USPKT[$1]="${USPKT[$1]:-} $us"
@@ -466,14 +474,15 @@ cpu_report() {
 	echo
 	echo "TCP phase: reader = the process reading the queue (its threads;" \
 		"verdicts run r's forwarding in its context); busy = whole machine"
-	printf '%-30s %9s %7s %10s %8s %10s\n' configuration "reader%" "busy%" \
-		"queued/s" "KB/pkt" "us/pkt"
+	echo "top q%: the busiest queue's share of the packets (workers)"
+	printf '%-30s %8s %6s %9s %7s %7s %6s\n' configuration "reader%" \
+		"busy%" "queued/s" "KB/pkt" "us/pkt" "top q%"
 	for c in $(grep -o . <<<"$CONFIGS"); do
 		[ -n "${NA[$c]:-}" ] && continue
-		printf '%-30s %9s %7s %10s %8s %10s\n' "${LABEL[$c]}" \
+		printf '%-30s %8.0f %6.0f %9.0f %7.1f %7.1f %6s\n' "${LABEL[$c]}" \
 			"$(med "$c" PCPU)" "$(med "$c" BUSY)" "$(med "$c" QPKT)" \
-			"$(med "$c" KBPKT)" "$(med "$c" USPKT)"
-	done
+			"$(med "$c" KBPKT)" "$(med "$c" USPKT)" "$(med "$c" TOPQ)"
+	done 2>/dev/null
 }
 
 # Does the process module (f) cost no more than one extra user-space
