@@ -37,19 +37,21 @@
 #
 #   tests/bench/agent_bench.sh [-r ROUNDS] [-t SECS] [-u SECS] [-p PINGS]
 #                              [-c|--configs CONFIGS] [-s SOURCES]
-#                              [--csv FILE] [-- IPERF3 OPTS]
+#                              [--ends-cpu CPU] [--csv FILE] [-- IPERF3 OPTS]
 #
 # ROUNDS default 3, -t iperf3 seconds (5), -u seconds of 64-byte UDP (3),
 # PINGS (50, 10 ms apart), CONFIGS a subset like "aqe" or "a,p,q,e,g"
 # (default abpqcdefg), SOURCES (1) address pairs: iperf3 clients side by side
 # and udp_flood sockets, each from its own address of h1.  ITM_BUILD is
 # the build tree (default ./build; use a build without ITM_SANITIZE).
+# --ends-cpu CPU: the traffic's ends (iperf3, udp_flood, ping) run on CPU
+# only, the queue's reader (agent, peer) on every CPU.
 # Not a ctest: it measures, it does not judge.
 set -u
 . "$(dirname "$0")/../integ/lib.sh"
 
 ROUNDS=3 SECS=5 USECS=3 PINGS=50 CONFIGS=abpqcdefg CSV="" IPERF_OPTS=()
-SOURCES=1
+SOURCES=1 ENDS_CPU="" ALL_CPUS=""
 declare -A LABEL=(
 	[a]="(a) no rules (kernel)"
 	[b]="(b) naive accept-all"
@@ -74,7 +76,7 @@ declare -A TP=() RTT=() PPS=() OFFERED=() NA=() NOTE=()
 declare -A PCPU=() BUSY=() QPKT=() KBPKT=() USPKT=() TOPQ=()
 
 usage() {
-	sed -n '38,47p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '38,49p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -88,6 +90,7 @@ parse_args() {
 		-c|--configs) CONFIGS=${2:?}; CONFIGS=${CONFIGS//,/}; shift 2 ;;
 		-s|--sources) SOURCES=${2:?}; shift 2 ;;
 		--csv) CSV=${2:?}; shift 2 ;;
+		--ends-cpu) ENDS_CPU=${2:?}; shift 2 ;;
 		--) shift; IPERF_OPTS=("$@"); break ;;
 		-h|--help) usage ;;
 		*) echo "agent_bench: unknown argument '$1'" >&2; usage ;;
@@ -96,7 +99,7 @@ parse_args() {
 	[[ $ROUNDS =~ ^[1-9][0-9]*$ && $SECS =~ ^[1-9][0-9]*$ &&
 	   $USECS =~ ^[1-9][0-9]*$ &&
 	   $PINGS =~ ^[1-9][0-9]*$ && $CONFIGS =~ ^[abpqcdefghijt]+$ &&
-	   $SOURCES =~ ^[1-9][0-9]?$ ]] || usage
+	   $SOURCES =~ ^[1-9][0-9]?$ && $ENDS_CPU =~ ^[0-9]*$ ]] || usage
 }
 
 # ---------------------------------------------------------------------
@@ -282,6 +285,7 @@ measure() {
 	rc=$?
 	[ "$rc" -eq 2 ] && { itm_log "${LABEL[$cfg]}: n/a: ${NA[$cfg]}"; return 0; }
 	[ "$cfg" = b ] && ITM_LAST_LOG_B=$ITM_LAST_LOG
+	readers_everywhere "$cfg"
 	local c0 c1
 	c0=$(cpu_snapshot "$cfg")
 	g=$(throughput) || g=fail
@@ -296,6 +300,17 @@ measure() {
 	PPS[$cfg]="${PPS[$cfg]:-} ${u% *}"
 	OFFERED[$cfg]="${OFFERED[$cfg]:-} ${u#* }"
 	RTT[$cfg]="${RTT[$cfg]:-} $r"
+}
+
+# With --ends-cpu: the bench and what it starts are confined to that CPU;
+# the readers of configuration $1 (every thread) get every CPU back.
+readers_everywhere() {
+	local p
+	[ -n "$ENDS_CPU" ] || return 0
+	for p in $(queue_pid "$1") $([ "$1" = f ] && echo "${ITM_AGENT_PID[r]:-}"); do
+		taskset -a -p -c "$ALL_CPUS" "$p" >/dev/null ||
+			itm_log "warning: cannot give pid $p every CPU"
+	done
 }
 
 # The process reading the queue of configuration $1 (none for (a)).
@@ -442,6 +457,7 @@ report() {
 	echo
 	echo "Through r: iperf3 h1->h2 ${SECS}s ${IPERF_OPTS[*]}; 64-byte UDP ${USECS}s;" \
 		"$SOURCES address pair(s); ping ${PINGS}x10ms; medians of $ROUNDS round(s)"
+	[ -n "$ENDS_CPU" ] && echo "traffic ends on CPU $ENDS_CPU only; readers on $ALL_CPUS"
 	echo "x(a): against the kernel; x(pr): against the best-practice peer of the same work (p or q)"
 	printf '%-30s %7s %5s %5s  %9s %5s %5s %9s  %6s\n' configuration \
 		"Gbit/s" "x(a)" "x(pr)" "pps" "x(a)" "x(pr)" "offered" "RTTms"
@@ -532,6 +548,13 @@ main() {
 	parse_args "$@"
 	itm_init agent_bench
 	itm__need iperf3 ping
+	if [ -n "$ENDS_CPU" ]; then
+		itm__need taskset
+		ALL_CPUS=$(taskset -p -c $$ | awk '{ print $NF }')
+		taskset -p -c "$ENDS_CPU" $$ >/dev/null ||
+			itm_fail "--ends-cpu: cannot move to CPU $ENDS_CPU"
+		itm_log "traffic ends on CPU $ENDS_CPU, readers on $ALL_CPUS"
+	fi
 	if grep -q '^ITM_SANITIZE:BOOL=ON' "$ITM_BUILD/CMakeCache.txt" 2>/dev/null; then
 		itm_log "warning: $ITM_BUILD is a sanitizer build: agent figures will be low"
 	fi
