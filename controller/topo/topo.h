@@ -86,8 +86,9 @@ struct topo_tunnel {
 	uint32_t min_conns, max_conns; /* defaults 1, 16 */
 	uint32_t port;		       /* default 7800 */
 	/* mutual TLS on the pool: paths on the nodes (each end has its own
-	 * certificate at the same path); all NULL: no TLS */
-	const char *tls_ca, *tls_cert, *tls_key;
+	 * certificate at the same path); all NULL: no TLS; tls_crl NULL:
+	 * no CRL */
+	const char *tls_ca, *tls_cert, *tls_key, *tls_crl;
 	int line;
 };
 

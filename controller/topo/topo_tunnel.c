@@ -12,7 +12,9 @@
  *	    port: 7800                 # the exit's; default 7800
  *	    tls: { ca: /etc/itm/tunnel-ca.pem,   # optional: mutual TLS,
  *		   cert: /etc/itm/tunnel.pem,    # paths on the nodes (each
- *		   key: /etc/itm/tunnel.key }    # end its own certificate)
+ *		   key: /etc/itm/tunnel.key,     # end its own certificate,
+ *		   crl: /etc/itm/tunnel-ca.crl } # naming its node); crl
+ *						 # optional
  *
  * The walk checks each value; topo_tunnel_xref() then checks them against
  * the nodes (both ends exist and differ, have IPv4 underlay addresses, end
@@ -224,10 +226,18 @@ tls_key(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 		topo_word(c, v, path, "a file path", check_node_path);
 }
 
+static void
+tls_crl(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
+{
+	((struct topo_tunnel *)obj)->tls_crl =
+		topo_word(c, v, path, "a file path", check_node_path);
+}
+
 static const struct topo_field tls_fields[] = {
 	{ "ca", 1, tls_ca },
 	{ "cert", 1, tls_cert },
 	{ "key", 1, tls_key },
+	{ "crl", 0, tls_crl },
 };
 
 static void
@@ -235,12 +245,12 @@ tun_tls(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 {
 	if (v->type != YAML_MAPPING_NODE) {
 		topo_fault(c, topo_line(v),
-			   "%s: must be a mapping with ca, cert and key (files "
-			   "on the nodes), got %s",
+			   "%s: must be a mapping with ca, cert, key and "
+			   "optionally crl (files on the nodes), got %s",
 			   path, topo_kind(v));
 		return;
 	}
-	topo_walk_map(c, v, path, tls_fields, 3, obj);
+	topo_walk_map(c, v, path, tls_fields, 4, obj);
 }
 
 static const struct topo_field tunnel_fields[] = {
@@ -416,6 +426,8 @@ end_params(struct topo_ctx *c, const struct topo_tunnel *t, int exit,
 		kv_set(c, &kv[n++], "tls_ca", t->tls_ca);
 		kv_set(c, &kv[n++], "tls_cert", t->tls_cert);
 		kv_set(c, &kv[n++], "tls_key", t->tls_key);
+		if (t->tls_crl)
+			kv_set(c, &kv[n++], "tls_crl", t->tls_crl);
 	}
 	if (exit)
 		return n;
@@ -434,7 +446,7 @@ place(struct topo_ctx *c, const struct topo_tunnel *t, int exit)
 	struct topo_kv *kv;
 
 	mods = topo_alloc(c, (n->n_modules + 1) * sizeof(*mods));
-	kv = topo_alloc(c, 11 * sizeof(*kv));
+	kv = topo_alloc(c, 12 * sizeof(*kv));
 	if (mods == NULL || kv == NULL)
 		return;
 	if (n->n_modules)

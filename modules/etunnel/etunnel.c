@@ -65,8 +65,9 @@ static const struct itm_param_spec etun_params[] = {
 	{ "reorder_wait_max_ms", ITM_PARAM_UINT, "100", 1, 10000, "longest wait for a missing packet (the entry's estimate within [reorder_wait_ms, this]; keep it below the users' RTO, 200 ms and more)" },
 	{ "mtu", ITM_PARAM_UINT, "1500", 576, 65535, "largest packet re-injected (larger TCP is segmented)" },
 	{ "tls_ca", ITM_PARAM_STRING, "", 0, 255, "mutual TLS: the CA file (PEM) the peer's certificate must be signed by" },
-	{ "tls_cert", ITM_PARAM_STRING, "", 0, 255, "mutual TLS: this end's certificate (PEM)" },
+	{ "tls_cert", ITM_PARAM_STRING, "", 0, 255, "mutual TLS: this end's certificate (PEM); it must name this node (subjectAltName DNS, or IP when the peer has only peer_addr), as the peer checks" },
 	{ "tls_key", ITM_PARAM_STRING, "", 0, 255, "mutual TLS: this end's private key (PEM)" },
+	{ "tls_crl", ITM_PARAM_STRING, "", 0, 255, "mutual TLS: the CA's certificate revocation list (PEM; optional)" },
 	{ "priority", ITM_PARAM_INT, "0", -1000, 1000, "hook priority" },
 	{ .name = NULL }
 };
@@ -224,18 +225,21 @@ check_cc(struct itm_module *m, const char *cc)
 	return rc;
 }
 
-/* Mutual TLS: tls_ca, tls_cert and tls_key all given, or none. */
+/* Mutual TLS: tls_ca, tls_cert and tls_key all given, or none (tls_crl
+ * only with them); the peer's certificate must name its node name, or
+ * without one its address. */
 static int
 load_tls(struct itm_module *m, struct etun *t, const struct itm_params *p)
 {
 	static const char *const keys[3] = { "tls_ca", "tls_cert", "tls_key" };
+	struct etun_tls_conf cf;
 	const char *v[3];
 	int given = 0;
-	char why[512];
+	char why[512], addr[INET_ADDRSTRLEN];
 
 	for (int i = 0; i < 3; i++)
 		given += (v[i] = itm_param_str(p, keys[i]))[0] != '\0';
-	if (given == 0)
+	if (given == 0 && itm_param_str(p, "tls_crl")[0] == '\0')
 		return 0;
 	for (int i = 0; given < 3 && i < 3; i++)
 		if (v[i][0] == '\0') {
@@ -246,8 +250,12 @@ load_tls(struct itm_module *m, struct etun *t, const struct itm_params *p)
 					 keys[i]);
 			return -EINVAL;
 		}
-	t->tls = etun_tls_new(t->side == ETUN_EXIT, v[0], v[1], v[2], why,
-			      sizeof(why));
+	cf.server = t->side == ETUN_EXIT;
+	cf.ca = v[0], cf.cert = v[1], cf.key = v[2];
+	cf.crl = itm_param_str(p, "tls_crl");
+	cf.peer_name = t->peer_name;
+	cf.peer_addr = inet_ntop(AF_INET, &t->peer, addr, sizeof(addr));
+	t->tls = etun_tls_new(&cf, why, sizeof(why));
 	if (t->tls == NULL) {
 		itm_module_error(m, "%s", why);
 		return -EINVAL;
@@ -554,9 +562,13 @@ etun_load(struct itm_module *m, const struct itm_params *p)
 		etun_free(t); /* the host undoes what did register */
 		return rc;
 	}
-	itm_log(LOG_INFO, "etunnel %s: %s, peer %s port %u%s", t->name,
+	itm_log(LOG_INFO, "etunnel %s: %s, peer %s port %u%s%s%s", t->name,
 		t->side == ETUN_ENTRY ? "entry" : "exit", inet_ntoa(t->peer),
-		t->port, t->tls ? ", mutual TLS" : "");
+		t->port,
+		t->tls ? ", mutual TLS with a certificate naming " : "",
+		t->tls ? etun_tls_peer(t->tls) : "",
+		t->tls && itm_param_str(p, "tls_crl")[0] ? ", CRL checked"
+							 : "");
 	m->priv = t;
 	return 0;
 }

@@ -1,8 +1,10 @@
 /*
  * tls.h - mutual TLS on the elastic tunnel's pool connections (optional:
- * params tls_ca, tls_cert, tls_key).  OpenSSL in non-blocking mode on the
- * agent's loop, TLS 1.3 only; the exit requires a client certificate
- * signed by the CA, the entry verifies the exit's.  This layer owns the
+ * params tls_ca, tls_cert, tls_key, tls_crl).  OpenSSL in non-blocking
+ * mode on the agent's loop, TLS 1.3 only; the exit requires a client
+ * certificate signed by the CA, the entry verifies the exit's, and each
+ * end admits only a certificate that names its configured peer and,
+ * with a CRL, is not revoked.  This layer owns the
  * OpenSSL state; pool.c and exitp.c call it at connect/accept, write,
  * read and close, and keep their frames and counters.
  */
@@ -21,11 +23,25 @@ struct etun_tls_conn; /* one pool connection's TLS session */
 #define ETUN_TLS_ERROR	    (-3) /* broken: close (reason in ..._why) */
 #define ETUN_TLS_CLOSED	    (-4) /* the peer closed */
 
-/* A context for @server (the exit) or the entry; NULL and @why filled
- * (OpenSSL's reason) when a file cannot be used. */
-struct etun_tls *etun_tls_new(int server, const char *ca, const char *cert,
-			      const char *key, char *why, size_t whylen);
+/* What one tunnel end's context is made of. */
+struct etun_tls_conf {
+	int server;		     /* the exit (1) or the entry (0) */
+	const char *ca, *cert, *key; /* PEM files: tls_ca, tls_cert, tls_key */
+	const char *crl;	     /* tls_crl: the CA's CRL, NULL/"": none */
+	/* The peer the other certificate must name: its node name
+	 * (subjectAltName DNS, or the CN without one), or when NULL/""
+	 * its IPv4 address (subjectAltName IP). */
+	const char *peer_name, *peer_addr;
+};
+
+/* A context; NULL and @why filled (the parameter, the file and OpenSSL's
+ * reason) when a file cannot be used. */
+struct etun_tls *etun_tls_new(const struct etun_tls_conf *conf, char *why,
+			      size_t whylen);
 void etun_tls_free(struct etun_tls *tls);
+
+/* What the peer's certificate must name (its node name or address). */
+const char *etun_tls_peer(const struct etun_tls *tls);
 
 /* A session on the connected (or accepted) non-blocking socket @fd. */
 struct etun_tls_conn *etun_tls_conn_new(struct etun_tls *tls, int fd);
@@ -50,7 +66,8 @@ int etun_tls_pending(const struct etun_tls_conn *tc);
 uint64_t etun_tls_wire_written(const struct etun_tls_conn *tc);
 
 /* Why @tc failed, in words: OpenSSL's reason, and the certificate
- * check's when it failed. */
+ * check's when it failed (with what the certificate names and the peer
+ * it had to name). */
 const char *etun_tls_why(struct etun_tls_conn *tc, char *buf, size_t len);
 
 #endif

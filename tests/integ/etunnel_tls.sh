@@ -1,43 +1,70 @@
 #!/bin/bash
 # etunnel_tls: mutual TLS on the elastic tunnel's pool.  Certificates are
-# made here with openssl (a CA, the exit's, the entry's; a second CA and
-# a client certificate of it).  A transfer through the TLS pool arrives
-# intact (SHA-256), every frame once even when SSL_write had to wait
-# (small send buffers), and the router sees none of its plaintext on the
-# pool port (while h2 does); from the peer's own address, a client with a
-# certificate of another CA, one with none and one offering TLS 1.2 are
-# refused at the exit and counted; an entry with the wrong certificate is
-# refused (counted and logged with OpenSSL's reason at both ends) and
-# traffic fails open; a half-given TLS parameter set, or a file that is not a key, is refused
-# at load with the parameter named; a handshake that does not end in 5 s
-# is given up at either end.
+# made here with openssl (a CA, the exit's naming n3, the entry's naming
+# n1, one of the same CA for node n2, one revoked in the CA's CRL; a
+# second CA and a client certificate of it); the ends are given by node
+# name (peer=), so each checks that the other's certificate names it.  A
+# transfer through the TLS pool arrives intact (SHA-256), every frame
+# once even when SSL_write had to wait (small send buffers), and the
+# router sees none of its plaintext on the pool port (while h2 does);
+# from the peer's own address, a client with a certificate of another
+# CA, one with none, one offering TLS 1.2, one of the same CA for node n2
+# and a revoked one are refused at the exit and counted (the name
+# mismatch logged with both names); an exit whose certificate names n2
+# is refused by the entry, by name and by address (counted, both names
+# logged); an entry with the wrong certificate is refused (counted and
+# logged with OpenSSL's reason at both ends) and traffic fails open; a
+# half-given TLS parameter set, a file that is not a key, a missing or
+# bad CRL are refused at load with the parameter and file named; a
+# handshake that does not end in 5 s is given up at either end.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/etun_lib.sh"
 itm__need python3 curl iptables sha256sum openssl tcpdump grep seq ss
 itm_init etunnel_tls
 etun_topo
 
-# mkcert NAME CA: an EC key and a certificate NAME.pem signed by CA (a
-# self-signed CA when CA is -).
+# mkcert NAME CA [SAN]: an EC key and a certificate NAME.pem (CN NAME,
+# subjectAltName SAN) signed by CA (a self-signed CA when CA is -).
 P=$ITM_TMP/pki
 mkdir -p "$P"
 mkcert() {
-	local sign=()
-	[ "$2" = - ] && sign=(-x509) || sign=()
+	local sign=() san=()
+	[ "$2" = - ] && sign=(-x509)
+	[ -n "${3:-}" ] && san=(-addext "subjectAltName=$3")
 	openssl req "${sign[@]}" -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-		-nodes -keyout "$P/$1.key" -subj "/CN=$1" -days 2 \
+		-nodes -keyout "$P/$1.key" -subj "/CN=$1" -days 2 "${san[@]}" \
 		-out "$P/$1.$([ "$2" = - ] && echo pem || echo csr)" 2>/dev/null ||
 		itm_fail "openssl req $1"
 	[ "$2" = - ] && return 0
 	openssl x509 -req -in "$P/$1.csr" -CA "$P/$2.pem" -CAkey "$P/$2.key" \
-		-CAcreateserial -days 2 -out "$P/$1.pem" 2>/dev/null ||
-		itm_fail "openssl x509 $1"
+		-CAcreateserial -days 2 -copy_extensions copy \
+		-out "$P/$1.pem" 2>/dev/null || itm_fail "openssl x509 $1"
 }
+# The ends are named by node (peer=n1 / peer=n3, with their addresses):
+# each certificate must name the other end's node.  n2: the same CA,
+# another node; revoked: names n1, revoked in the CA's CRL.
 mkcert ca -
-mkcert exit ca
-mkcert entry ca
+mkcert exit ca DNS:n3
+mkcert entry ca DNS:n1
+mkcert n2 ca DNS:n2
+mkcert revoked ca DNS:n1
 mkcert rogueca -
-mkcert rogue rogueca
+mkcert rogue rogueca DNS:n1
+cat >"$P/ca.cnf" <<EOF
+[ca]
+default_ca = tunnel_ca
+[tunnel_ca]
+database = $P/index.txt
+crlnumber = $P/crlnumber
+default_md = sha256
+default_crl_days = 2
+EOF
+: >"$P/index.txt"
+echo 01 >"$P/crlnumber"
+{ openssl ca -config "$P/ca.cnf" -keyfile "$P/ca.key" -cert "$P/ca.pem" \
+	-revoke "$P/revoked.pem" &&
+  openssl ca -config "$P/ca.cnf" -keyfile "$P/ca.key" -cert "$P/ca.pem" \
+	-gencrl -out "$P/ca.crl"; } 2>/dev/null || itm_fail "openssl ca: the CRL"
 tls() { echo "tls_ca=$P/ca.pem" "tls_cert=$P/$1.pem" "tls_key=$P/$1.key"; }
 
 itm_agent_start n1 n1
@@ -52,15 +79,27 @@ out=$(itm_ctl n1 n1 module load etunnel side=entry "peer_addr=$ETUN_N3" \
 	"dst=$ETUN_DST" "tls_key=$P/entry.key" 2>&1) &&
 	itm_fail "a TLS set of tls_key alone was loaded"
 itm_assert_match "$out" "tls_ca: missing" "error with tls_key alone"
+out=$(itm_ctl n1 n1 module load etunnel side=entry "peer_addr=$ETUN_N3" \
+	"dst=$ETUN_DST" "tls_crl=$P/ca.crl" 2>&1) &&
+	itm_fail "a CRL without the TLS set was loaded"
+itm_assert_match "$out" "tls_ca: missing" "error with tls_crl alone"
 out=$(itm_ctl n3 n3 module load etunnel side=exit "peer_addr=$ETUN_N1" \
 	"dst=$ETUN_DST" "tls_ca=$P/ca.pem" "tls_cert=$P/exit.pem" \
 	"tls_key=$P/exit.pem" 2>&1) && itm_fail "a certificate as key was loaded"
 itm_assert_match "$out" "tls_key '.*exit.pem'" "error with a bad key"
+out=$(itm_ctl n3 n3 module load etunnel side=exit "peer_addr=$ETUN_N1" \
+	"dst=$ETUN_DST" $(tls exit) "tls_crl=$P/nothing.crl" 2>&1) &&
+	itm_fail "a missing CRL file was loaded"
+itm_assert_match "$out" "tls_crl '$P/nothing.crl'" "error with a missing CRL"
+out=$(itm_ctl n3 n3 module load etunnel side=exit "peer_addr=$ETUN_N1" \
+	"dst=$ETUN_DST" $(tls exit) "tls_crl=$P/exit.pem" 2>&1) &&
+	itm_fail "a certificate as CRL was loaded"
+itm_assert_match "$out" "tls_crl '$P/exit.pem': no PEM CRL" "error with a bad CRL"
 itm_ctl n3 n3 stats --module etunnel >/dev/null 2>&1 &&
 	itm_fail "etunnel is loaded on n3 after the refusals"
 
-etun_exit max_conns=8 $(tls exit)
-etun_entry min_conns=4 max_conns=4 sndbuf_kb=4 $(tls entry)
+etun_exit peer=n1 max_conns=8 $(tls exit) "tls_crl=$P/ca.crl"
+etun_entry peer=n3 min_conns=4 max_conns=4 sndbuf_kb=4 $(tls entry)
 itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" = 4 ]' ||
 	itm_fail "the TLS pool did not come up: conns=$(etun_counter n1 conns)" \
 		"tls_refused=$(etun_counter n1 tls_refused)"
@@ -102,8 +141,9 @@ itm_wait_for 5 eval '[ "$(etun_counter n3 frames_in)" = "$(etun_counter n1 frame
 	itm_fail "frames sent $(etun_counter n1 frames_out), read $(etun_counter n3 frames_in)"
 
 # From n1's own address (the peer's): another CA's certificate, none,
-# the right one over TLS 1.2 (1.3 only), and for contrast the right one.  Only the right one gets the exit's
-# confirmation byte.
+# the right one over TLS 1.2 (1.3 only), one of the same CA for node n2,
+# a revoked one naming n1, and for contrast the right one.  Only the right
+# one gets the exit's confirmation byte.
 probe() {
 	itm_exec n1 python3 - "$ETUN_N3" "$P" "$1" "${2:-1.3}" <<'PY'
 import socket, ssl, sys
@@ -128,16 +168,22 @@ refused0=$(etun_counter n3 tls_refused)
 itm_assert_match "$(probe rogue)" "^refused" "a client certificate of another CA"
 itm_assert_match "$(probe none)" "^refused" "a client without a certificate"
 itm_assert_match "$(probe entry 1.2)" "^refused" "the right certificate over TLS 1.2"
+itm_assert_match "$(probe n2)" "^refused" "the same CA's certificate for node n2"
+itm_assert_match "$(probe revoked)" "^refused" "a revoked certificate naming n1"
 itm_assert_eq "$(probe entry)" confirmed "a client with the entry's certificate"
-itm_wait_for 5 eval '[ "$(etun_counter n3 tls_refused)" = $((refused0 + 3)) ]' ||
-	itm_fail "tls_refused at n3: $(etun_counter n3 tls_refused), expected $((refused0 + 3))"
+itm_wait_for 5 eval '[ "$(etun_counter n3 tls_refused)" = $((refused0 + 5)) ]' ||
+	itm_fail "tls_refused at n3: $(etun_counter n3 tls_refused), expected $((refused0 + 5))"
 grep -q "TLS from $ETUN_N1 refused.*certificate" "$ITM_TMP/agent-n3.log" ||
 	itm_fail "n3 did not log the refusal with OpenSSL's reason"
+grep -q "TLS from $ETUN_N1 refused.*hostname mismatch; the peer is n1, its certificate names DNS:n2, CN=n2)" \
+	"$ITM_TMP/agent-n3.log" || itm_fail "n3 did not log the name mismatch with both names"
+grep -q "TLS from $ETUN_N1 refused.*certificate revoked; the peer is n1, its certificate names DNS:n1, CN=revoked)" \
+	"$ITM_TMP/agent-n3.log" || itm_fail "n3 did not log the revoked certificate"
 
 # The entry with another CA's certificate: refused, counted and logged
 # at both ends, no connection up, traffic fails open.
 itm_ctl n1 n1 module unload etunnel >/dev/null || itm_fail "unload the entry"
-etun_entry min_conns=2 max_conns=2 "tls_ca=$P/ca.pem" \
+etun_entry peer=n3 min_conns=2 max_conns=2 "tls_ca=$P/ca.pem" \
 	"tls_cert=$P/rogue.pem" "tls_key=$P/rogue.key"
 itm_wait_for 10 eval '[ "$(etun_counter n1 tls_refused)" -ge 2 ]' ||
 	itm_fail "tls_refused at n1: $(etun_counter n1 tls_refused)"
@@ -149,6 +195,42 @@ itm_exec h2 curl -sf --max-time 30 -o "$ITM_TMP/got2" "http://$ETUN_H1:8080/f1" 
 itm_assert_eq "$(sha256sum <"$ITM_TMP/got2")" "$(sha256sum <"$ITM_TMP/www/f1")" \
 	"SHA-256 on the normal path"
 itm_assert_ge "$(etun_counter n1 failopen)" 20 "packets the refused entry passed"
+# The entry's side of the name check: a listener on n3 with a
+# certificate of the same CA for node n2 stands for the exit; the entry
+# (peer=n3) refuses it, counts it and logs both names.
+itm_ctl n1 n1 module unload etunnel >/dev/null || itm_fail "unload the entry"
+itm_bg n3 --name n2tls python3 -c '
+import socket, ssl, sys
+host, p = sys.argv[1:]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+ctx.verify_mode = ssl.CERT_REQUIRED
+ctx.load_verify_locations(p + "/ca.pem")
+ctx.load_cert_chain(p + "/n2.pem", p + "/n2.key")
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((host, 7802)); s.listen(8)
+while True:
+    c = s.accept()[0]
+    try:
+        t = ctx.wrap_socket(c, server_side=True); t.sendall(b"K"); t.close()
+    except (ssl.SSLError, OSError):
+        c.close()' "$ETUN_N3" "$P"
+itm_wait_for 5 eval 'itm_exec n3 ss -Hltn "sport = :7802" | grep -q .' ||
+	itm_fail "the n2 listener did not start"
+etun_entry peer=n3 min_conns=1 max_conns=1 express=no port=7802 $(tls entry)
+itm_wait_for 5 eval '[ "$(etun_counter n1 tls_refused)" -ge 1 ]' ||
+	itm_fail "the entry did not refuse the exit named n2"
+itm_assert_eq "$(etun_counter n1 conns)" 0 "connections up to the exit named n2"
+grep -q "TLS with $ETUN_N3:7802 failed (1 so far): .*hostname mismatch; the peer is n3, its certificate names DNS:n2, CN=n2)" \
+	"$ITM_TMP/agent-n1.log" || itm_fail "n1 did not log the name mismatch with both names"
+# By address only (peer_addr, no peer): the certificate must name the
+# address (subjectAltName IP); n2's names none.
+itm_ctl n1 n1 module unload etunnel >/dev/null || itm_fail "unload the entry"
+etun_entry min_conns=1 max_conns=1 express=no port=7802 $(tls entry)
+itm_wait_for 5 eval '[ "$(etun_counter n1 tls_refused)" -ge 1 ]' ||
+	itm_fail "the entry by address did not refuse the exit named n2"
+grep -q "TLS with $ETUN_N3:7802 failed (1 so far): .*IP address mismatch; the peer is $ETUN_N3, its certificate names DNS:n2, CN=n2)" \
+	"$ITM_TMP/agent-n1.log" || itm_fail "n1 did not log the address mismatch"
 # Silent peers: a listener on n3 that never answers the entry's
 # handshake, and a connection from n1 that never starts one at the exit.
 # Both ends give up after 5 s, count it and say so.
@@ -166,7 +248,7 @@ itm_wait_for 5 eval 'itm_exec n3 ss -Hltn "sport = :7801" | grep -q .' ||
 itm_bg n1 --name mute python3 -c '
 import socket, sys, time
 s = socket.create_connection((sys.argv[1], 7800)); time.sleep(30)' "$ETUN_N3"
-etun_entry min_conns=1 max_conns=1 express=no port=7801 $(tls entry)
+etun_entry peer=n3 min_conns=1 max_conns=1 express=no port=7801 $(tls entry)
 itm_wait_for 9 eval '[ "$(etun_counter n1 tls_refused)" -ge 1 ]' ||
 	itm_fail "the entry did not give up a silent handshake"
 itm_wait_for 3 eval '[ "$(etun_counter n3 tls_refused)" -gt "$refused0" ]' ||

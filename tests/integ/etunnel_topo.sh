@@ -9,9 +9,9 @@
 #  - a bad declaration is refused with line and field, nothing stored,
 #    the tunnel runs on
 #  - a later generation changes the tunnel (reloaded with the new target),
-#    one adds tls: (both ends reloaded with the paths, the pool up under
-#    mutual TLS, a transfer intact), another removes it (unloaded on both
-#    ends)
+#    one adds tls: (both ends reloaded with the paths and the CRL, the
+#    pool up under mutual TLS with each end's name checked, a transfer
+#    intact), another removes it (unloaded on both ends)
 . "$(dirname "$0")/lib.sh"
 itm_init etunnel_topo
 itm__need python3 sha256sum openssl
@@ -132,23 +132,31 @@ ctl topology apply "$DATA/topo-changed.yaml" >"$ITM_TMP/apply2.out" 2>&1 ||
 itm_wait_for 10 eval '[ "$(counter et1 conns)" -ge 3 ]' ||
 	fail "pool of the changed tunnel: conns=$(counter et1 conns)"
 # tls: in a later generation: both ends reloaded with the paths (one
-# filesystem here: the same certificate for both), the pool comes up
-# under TLS, the transfer still arrives intact.
+# filesystem here: the same certificate for both, naming both nodes, as
+# each end checks that the other's names its node; and the CA's CRL),
+# the pool comes up under TLS, the transfer still arrives intact.
 P=$ITM_TMP/pki
 mkdir -p "$P"
+printf '[ca]\ndefault_ca = c\n[c]\ndatabase = %s\ncrlnumber = %s\ndefault_md = sha256\ndefault_crl_days = 2\n' \
+	"$P/index.txt" "$P/crlnumber" >"$P/ca.cnf"
+: >"$P/index.txt"
+echo 01 >"$P/crlnumber"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	-keyout "$P/ca.key" -out "$P/ca.pem" -subj /CN=ca -days 2 2>/dev/null &&
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$P/t.key" -out "$P/t.csr" -subj /CN=et 2>/dev/null &&
+	-keyout "$P/t.key" -out "$P/t.csr" -subj /CN=et \
+	-addext subjectAltName=DNS:et1,DNS:et3 2>/dev/null &&
 openssl x509 -req -in "$P/t.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" \
-	-CAcreateserial -days 2 -out "$P/t.pem" 2>/dev/null || fail "openssl"
+	-CAcreateserial -days 2 -copy_extensions copy -out "$P/t.pem" 2>/dev/null &&
+openssl ca -config "$P/ca.cnf" -keyfile "$P/ca.key" -cert "$P/ca.pem" \
+	-gencrl -out "$P/ca.crl" 2>/dev/null || fail "openssl"
 { cat "$DATA/topo-changed.yaml"
-  echo "    tls: { ca: $P/ca.pem, cert: $P/t.pem, key: $P/t.key }"; } \
+  echo "    tls: { ca: $P/ca.pem, cert: $P/t.pem, key: $P/t.key, crl: $P/ca.crl }"; } \
 	>"$ITM_TMP/topo-tls.yaml"
 ctl topology apply "$ITM_TMP/topo-tls.yaml" >"$ITM_TMP/apply-tls.out" 2>&1 ||
 	fail "apply topo-tls: $(cat "$ITM_TMP/apply-tls.out")"
 for n in et1 et3; do
-	[[ " $(params $n) " == *" tls_ca=$P/ca.pem tls_cert=$P/t.pem tls_key=$P/t.key "* ]] ||
+	[[ " $(params $n) " == *" tls_ca=$P/ca.pem tls_cert=$P/t.pem tls_key=$P/t.key tls_crl=$P/ca.crl "* ]] ||
 		fail "$n not reloaded with TLS: $(params $n)"
 done
 itm_wait_for 10 eval '[ "$(counter et1 conns)" -ge 3 ]' ||

@@ -1,10 +1,12 @@
 /*
  * test_etunnel_tls.c - the elastic tunnel's TLS layer (modules/etunnel/
  * tls.c) with real OpenSSL over a non-blocking socketpair: certificates
- * made here (a CA, an exit, an entry; another CA and a client of it),
- * the handshake with the exit's confirmation, frames through send buffers
- * so small that SSL_write must wait (every byte arrives once, in order),
- * refusals with their reasons, and files that cannot be used.
+ * made here (a CA, an exit, an entry, another node n2 and a revoked one;
+ * another CA and a client of it; CRLs), the handshake with the exit's
+ * confirmation, frames through send buffers so small that SSL_write must
+ * wait (every byte arrives once, in order), the peer's name or address
+ * checked at each end, revocation, refusals with their reasons, and
+ * files that cannot be used.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <cmocka.h>
 
@@ -58,10 +61,36 @@ add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 	X509_EXTENSION_free(e);
 }
 
-/* NAME.pem and NAME.key, signed by @ca / @ca_key (self-signed CA when
- * @ca is NULL); returns the certificate, *key its key. */
+/* A subjectAltName of DNS:n2 and an IP entry of 5 bytes (neither IPv4
+ * nor IPv6): what a forged certificate may hold. */
+static void
+add_odd_ip(X509 *x)
+{
+	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+	GENERAL_NAME *ip = GENERAL_NAME_new(), *dns = GENERAL_NAME_new();
+	ASN1_OCTET_STRING *o = ASN1_OCTET_STRING_new();
+	ASN1_IA5STRING *d = ASN1_IA5STRING_new();
+
+	ASN1_OCTET_STRING_set(o, (const unsigned char *)"\x0a\x00\x00\x01\x01",
+			      5);
+	ASN1_STRING_set(d, "n2", 2);
+	GENERAL_NAME_set0_value(ip, GEN_IPADD, o);
+	GENERAL_NAME_set0_value(dns, GEN_DNS, d);
+	sk_GENERAL_NAME_push(gens, ip);
+	sk_GENERAL_NAME_push(gens, dns);
+	assert_int_equal(X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0,
+					   X509V3_ADD_DEFAULT),
+			 1);
+	GENERAL_NAMES_free(gens);
+}
+
+/* FILE.pem and FILE.key: CN @cn, subjectAltName @san (none when NULL;
+ * "ODD-IP": add_odd_ip),
+ * signed by @ca / @ca_key (self-signed CA when @ca is NULL); returns the
+ * certificate, *key its key. */
 static X509 *
-mkcert(const char *name, X509 *ca, EVP_PKEY *ca_key, EVP_PKEY **key)
+mkcert(const char *file, const char *cn, const char *san, X509 *ca,
+       EVP_PKEY *ca_key, EVP_PKEY **key)
 {
 	static long serial = 1;
 	X509 *x = X509_new();
@@ -73,36 +102,133 @@ mkcert(const char *name, X509 *ca, EVP_PKEY *ca_key, EVP_PKEY **key)
 	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
 	X509_set_pubkey(x, *key);
 	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-				   (const unsigned char *)name, -1, -1, 0);
+				   (const unsigned char *)cn, -1, -1, 0);
 	X509_set_issuer_name(x, X509_get_subject_name(ca ? ca : x));
 	add_ext(x, ca, NID_basic_constraints,
 		ca ? "critical,CA:FALSE" : "critical,CA:TRUE");
 	if (ca == NULL)
-		add_ext(x, NULL, NID_key_usage, "critical,keyCertSign");
+		add_ext(x, NULL, NID_key_usage, "critical,keyCertSign,cRLSign");
+	if (san && strcmp(san, "ODD-IP") == 0)
+		add_odd_ip(x);
+	else if (san)
+		add_ext(x, ca, NID_subject_alt_name, san);
 	assert_true(X509_sign(x, ca ? ca_key : *key, EVP_sha256()) > 0);
-	write_pem(name, "pem", x, NULL);
-	write_pem(name, "key", NULL, *key);
+	write_pem(file, "pem", x, NULL);
+	write_pem(file, "key", NULL, *key);
 	return x;
 }
 
+/* A node's certificate signed by @ca: FILE.pem, FILE.key; its serial. */
+static long
+node_cert(const char *file, const char *cn, const char *san, X509 *ca,
+	  EVP_PKEY *ca_key)
+{
+	EVP_PKEY *k;
+	X509 *x = mkcert(file, cn, san, ca, ca_key, &k);
+	long serial = ASN1_INTEGER_get(X509_get_serialNumber(x));
+
+	X509_free(x);
+	EVP_PKEY_free(k);
+	return serial;
+}
+
+/* NAME.crl signed by @ca_key: @revoked (0: none) revoked, next update
+ * @next_s seconds from now (negative: out of date). */
+static void
+mkcrl(const char *name, X509 *ca, EVP_PKEY *ca_key, long revoked, long next_s)
+{
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *t = ASN1_TIME_new();
+	char path[128];
+	FILE *f;
+
+	X509_CRL_set_version(crl, 1);
+	X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca));
+	X509_CRL_set1_lastUpdate(crl,
+				 X509_gmtime_adj(t, next_s > 0
+							    ? -60
+							    : next_s - 3600));
+	X509_CRL_set1_nextUpdate(crl, X509_gmtime_adj(t, next_s));
+	if (revoked) {
+		X509_REVOKED *r = X509_REVOKED_new();
+		ASN1_INTEGER *i = ASN1_INTEGER_new();
+
+		ASN1_INTEGER_set(i, revoked);
+		X509_REVOKED_set_serialNumber(r, i);
+		X509_REVOKED_set_revocationDate(r, X509_gmtime_adj(t, -60));
+		X509_CRL_add0_revoked(crl, r);
+		ASN1_INTEGER_free(i);
+	}
+	X509_CRL_sort(crl);
+	assert_true(X509_CRL_sign(crl, ca_key, EVP_sha256()) > 0);
+	snprintf(path, sizeof(path), "%s/%s.crl", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(PEM_write_X509_CRL(f, crl), 1);
+	fclose(f);
+	ASN1_TIME_free(t);
+	X509_CRL_free(crl);
+}
+
+/* DIR/@out: the text @head, then the files @a and @b of DIR (NULL: none). */
+static void
+concat(const char *out, const char *head, const char *a, const char *b)
+{
+	const char *in[2] = { a, b };
+	char path[128], buf[4096];
+	FILE *f, *g;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, out);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(head, f);
+	for (int i = 0; i < 2 && in[i]; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, in[i]);
+		assert_non_null(g = fopen(path, "r"));
+		while ((n = fread(buf, 1, sizeof(buf), g)) > 0)
+			fwrite(buf, 1, n, f);
+		fclose(g);
+	}
+	fclose(f);
+}
+
+#define BROKEN_CRL "-----BEGIN X509 CRL-----\nMIIB\n-----END X509 CRL-----\n"
+
+/* The nodes: exit (10.0.0.3) and entry (10.0.0.1) with their names and
+ * addresses in subjectAltName; n2 (10.0.0.2) of the same CA; cnonly,
+ * CN entry and no subjectAltName; sanother, CN entry but SAN DNS:n2;
+ * revoked, naming both ends, in ca.crl.  rogue: another CA's. */
 static int
 setup(void **state)
 {
-	EVP_PKEY *ca_key, *rca_key, *k;
+	EVP_PKEY *ca_key, *rca_key;
 	X509 *ca, *rca;
+	long rev;
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "/tmp/test_etunnel_tls.XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		return -1;
-	ca = mkcert("ca", NULL, NULL, &ca_key);
-	X509_free(mkcert("exit", ca, ca_key, &k));
-	EVP_PKEY_free(k);
-	X509_free(mkcert("entry", ca, ca_key, &k));
-	EVP_PKEY_free(k);
-	rca = mkcert("rogueca", NULL, NULL, &rca_key);
-	X509_free(mkcert("rogue", rca, rca_key, &k));
-	EVP_PKEY_free(k);
+	ca = mkcert("ca", "itm-tunnel-ca", NULL, NULL, NULL, &ca_key);
+	node_cert("exit", "exit", "DNS:exit,IP:10.0.0.3", ca, ca_key);
+	node_cert("entry", "entry", "DNS:entry,IP:10.0.0.1", ca, ca_key);
+	node_cert("n2", "n2", "DNS:n2,IP:10.0.0.2", ca, ca_key);
+	node_cert("cnonly", "entry", NULL, ca, ca_key);
+	node_cert("sanother", "entry", "DNS:n2", ca, ca_key);
+	node_cert("oddip", "n2", "ODD-IP", ca, ca_key);
+	node_cert("many", "many",
+		  "DNS:a-rather-long-node-name-1,DNS:a-rather-long-node-name-2,"
+		  "DNS:a-rather-long-node-name-3,DNS:a-rather-long-node-name-4,"
+		  "DNS:a-rather-long-node-name-5",
+		  ca, ca_key);
+	rev = node_cert("revoked", "revoked", "DNS:entry,DNS:exit", ca, ca_key);
+	mkcrl("ca", ca, ca_key, rev, 86400);
+	mkcrl("old", ca, ca_key, 0, -3600);
+	rca = mkcert("rogueca", "rogue-ca", NULL, NULL, NULL, &rca_key);
+	node_cert("rogue", "entry", "DNS:entry,DNS:exit", rca, rca_key);
+	mkcrl("rogueca", rca, rca_key, 0, 86400);
+	concat("broken.crl", BROKEN_CRL, NULL, NULL);
+	concat("ca+broken.crl", "", "ca.crl", "broken.crl");
+	concat("ca+rogueca.crl", "", "ca.crl", "rogueca.crl");
 	X509_free(ca);
 	X509_free(rca);
 	EVP_PKEY_free(ca_key);
@@ -122,18 +248,40 @@ teardown(void **state)
 
 /* ---- helpers ---- */
 
+/* One end: certificates of CA (file stem), its own WHO.pem/.key, the
+ * PEER its other end's certificate must name (a node name, or an IPv4
+ * address), CRL (CRL.crl, NULL: none). */
+struct end {
+	const char *ca, *who, *peer, *crl;
+};
+
+#define EXIT_OK	 ((struct end){ "ca", "exit", "entry", NULL })
+#define ENTRY_OK ((struct end){ "ca", "entry", "exit", NULL })
+
 static struct etun_tls *
-ctx(int server, const char *ca, const char *who)
+ctx(int server, struct end e)
 {
-	char c[128], p[128], k[128], why[512];
+	char c[128], p[128], k[128], r[128], why[512];
+	struct in_addr a;
+	int by_addr = inet_pton(AF_INET, e.peer, &a) == 1;
+	struct etun_tls_conf cf = {
+		.server = server,
+		.ca = c,
+		.cert = p,
+		.key = k,
+		.crl = e.crl ? r : NULL,
+		.peer_name = by_addr ? NULL : e.peer,
+		.peer_addr = by_addr ? e.peer : NULL,
+	};
 	struct etun_tls *t;
 
-	snprintf(c, sizeof(c), "%s/%s.pem", dir, ca);
-	snprintf(p, sizeof(p), "%s/%s.pem", dir, who);
-	snprintf(k, sizeof(k), "%s/%s.key", dir, who);
-	t = etun_tls_new(server, c, p, k, why, sizeof(why));
+	snprintf(c, sizeof(c), "%s/%s.pem", dir, e.ca);
+	snprintf(p, sizeof(p), "%s/%s.pem", dir, e.who);
+	snprintf(k, sizeof(k), "%s/%s.key", dir, e.who);
+	snprintf(r, sizeof(r), "%s/%s.crl", dir, e.crl ? e.crl : "");
+	t = etun_tls_new(&cf, why, sizeof(why));
 	if (t == NULL)
-		fail_msg("etun_tls_new(%s): %s", who, why);
+		fail_msg("etun_tls_new(%s): %s", e.who, why);
 	return t;
 }
 
@@ -145,14 +293,13 @@ struct pair {
 };
 
 static void
-pair_open(struct pair *p, const char *exit_ca, const char *exit_who,
-	  const char *entry_ca, const char *entry_who)
+pair_open(struct pair *p, struct end exit_end, struct end entry_end)
 {
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
 				    p->fd),
 			 0);
-	p->xs = ctx(1, exit_ca, exit_who);
-	p->es = ctx(0, entry_ca, entry_who);
+	p->xs = ctx(1, exit_end);
+	p->es = ctx(0, entry_end);
 	assert_non_null(p->x = etun_tls_conn_new(p->xs, p->fd[0]));
 	assert_non_null(p->e = etun_tls_conn_new(p->es, p->fd[1]));
 }
@@ -193,7 +340,7 @@ handshake_ok(void **state)
 	struct pair p;
 
 	(void)state;
-	pair_open(&p, "ca", "exit", "ca", "entry");
+	pair_open(&p, EXIT_OK, ENTRY_OK);
 	pair_handshake(&p);
 	assert_int_equal(p.rx, 1);
 	assert_int_equal(p.re, 1);
@@ -244,7 +391,7 @@ frames_through_small_buffers(void **state)
 	assert_non_null(got);
 	for (size_t i = 0; i < cap; i++)
 		out[i] = (uint8_t)(i * 2654435761u >> 13);
-	pair_open(&p, "ca", "exit", "ca", "entry");
+	pair_open(&p, EXIT_OK, ENTRY_OK);
 	setsockopt(p.fd[1], SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
 	pair_handshake(&p);
 	assert_int_equal(p.re, 1);
@@ -290,7 +437,7 @@ rogue_entry_refused(void **state)
 	struct pair p;
 
 	(void)state;
-	pair_open(&p, "ca", "exit", "ca", "rogue");
+	pair_open(&p, EXIT_OK, (struct end){ "ca", "rogue", "exit", NULL });
 	pair_handshake(&p);
 	assert_int_equal(p.rx, ETUN_TLS_ERROR);
 	assert_int_equal(p.re, ETUN_TLS_ERROR);
@@ -307,7 +454,7 @@ rogue_exit_refused(void **state)
 	struct pair p;
 
 	(void)state;
-	pair_open(&p, "ca", "rogue", "ca", "entry");
+	pair_open(&p, (struct end){ "ca", "rogue", "entry", NULL }, ENTRY_OK);
 	pair_handshake(&p);
 	assert_int_equal(p.re, ETUN_TLS_ERROR);
 	assert_int_equal(p.rx, ETUN_TLS_ERROR);
@@ -315,28 +462,150 @@ rogue_exit_refused(void **state)
 	pair_close(&p);
 }
 
+/* The handshake between the two ends ends as @want_x at the exit and
+ * @want_e at the entry (1 or ETUN_TLS_ERROR); reasons that must appear
+ * (NULL: none checked). */
 static void
-bad_file(const char *ca, const char *cert, const char *key, const char *want)
+expect(struct end x, struct end e, int want_x, const char *why_x, int want_e,
+       const char *why_e)
 {
-	char c[128], p[128], k[128], why[512] = "";
+	struct pair p;
+
+	pair_open(&p, x, e);
+	pair_handshake(&p);
+	assert_int_equal(p.rx, want_x);
+	assert_int_equal(p.re, want_e);
+	if (why_x)
+		assert_why(p.x, why_x);
+	if (why_e)
+		assert_why(p.e, why_e);
+	pair_close(&p);
+}
+
+/* Each end expects the other by name: a certificate of the same CA for
+ * another node is refused where it is checked, and the refusal names
+ * both (what the certificate names, the peer it had to name); the other
+ * end learns it from the alert. */
+static void
+wrong_name_refused(void **state)
+{
+	(void)state;
+	expect(EXIT_OK, (struct end){ "ca", "n2", "exit", NULL },
+	       ETUN_TLS_ERROR,
+	       "hostname mismatch; the peer is entry, its certificate names "
+	       "DNS:n2, IP:10.0.0.2, CN=n2)",
+	       ETUN_TLS_ERROR, "bad certificate");
+	expect((struct end){ "ca", "n2", "entry", NULL }, ENTRY_OK,
+	       ETUN_TLS_ERROR, "bad certificate", ETUN_TLS_ERROR,
+	       "hostname mismatch; the peer is exit, its certificate names "
+	       "DNS:n2, IP:10.0.0.2, CN=n2)");
+	/* the CN counts only without a DNS name (OpenSSL's rule) */
+	expect(EXIT_OK, (struct end){ "ca", "cnonly", "exit", NULL }, 1, NULL,
+	       1, NULL);
+	expect(EXIT_OK, (struct end){ "ca", "sanother", "exit", NULL },
+	       ETUN_TLS_ERROR, "names DNS:n2, CN=entry)", ETUN_TLS_ERROR, NULL);
+	/* what a certificate names is logged as far as it fits, the peer
+	 * first; an IP entry of an odd length is shown as such */
+	expect(EXIT_OK, (struct end){ "ca", "many", "exit", NULL },
+	       ETUN_TLS_ERROR,
+	       "the peer is entry, its certificate names "
+	       "DNS:a-rather-long-node-name-1, DNS:a-rather",
+	       ETUN_TLS_ERROR, NULL);
+	expect(EXIT_OK, (struct end){ "ca", "oddip", "exit", NULL },
+	       ETUN_TLS_ERROR, "names IP:?, DNS:n2, CN=n2)", ETUN_TLS_ERROR,
+	       NULL);
+}
+
+/* A tunnel given by address only: the certificate's subjectAltName IP
+ * must be the peer's address; its DNS name does not count. */
+static void
+by_address(void **state)
+{
+	(void)state;
+	expect((struct end){ "ca", "exit", "10.0.0.1", NULL },
+	       (struct end){ "ca", "entry", "10.0.0.3", NULL }, 1, NULL, 1,
+	       NULL);
+	expect((struct end){ "ca", "exit", "10.0.0.1", NULL },
+	       (struct end){ "ca", "n2", "10.0.0.3", NULL }, ETUN_TLS_ERROR,
+	       "IP address mismatch; the peer is 10.0.0.1, its certificate "
+	       "names DNS:n2, IP:10.0.0.2, CN=n2)",
+	       ETUN_TLS_ERROR, "bad certificate");
+	expect((struct end){ "ca", "n2", "10.0.0.1", NULL },
+	       (struct end){ "ca", "entry", "10.0.0.3", NULL }, ETUN_TLS_ERROR,
+	       NULL, ETUN_TLS_ERROR, "IP address mismatch");
+	/* names both ends but has no address: refused */
+	expect((struct end){ "ca", "exit", "10.0.0.1", NULL },
+	       (struct end){ "ca", "revoked", "10.0.0.3", NULL },
+	       ETUN_TLS_ERROR, "IP address mismatch", ETUN_TLS_ERROR, NULL);
+}
+
+/* With the CA's CRL: a revoked certificate is refused at either end
+ * (its names right), one that is not revoked admitted. */
+static void
+revoked_refused(void **state)
+{
+	(void)state;
+	expect((struct end){ "ca", "exit", "entry", "ca" },
+	       (struct end){ "ca", "revoked", "exit", NULL }, ETUN_TLS_ERROR,
+	       "certificate revoked; the peer is entry, its certificate names DNS:entry",
+	       ETUN_TLS_ERROR, "certificate revoked");
+	expect((struct end){ "ca", "revoked", "entry", NULL },
+	       (struct end){ "ca", "entry", "exit", "ca" }, ETUN_TLS_ERROR,
+	       NULL, ETUN_TLS_ERROR, "certificate revoked");
+	expect((struct end){ "ca", "exit", "entry", "ca" },
+	       (struct end){ "ca", "entry", "exit", "ca" }, 1, NULL, 1, NULL);
+	/* without the CRL the revoked one would pass: the CRL refused it */
+	expect(EXIT_OK, (struct end){ "ca", "revoked", "exit", NULL }, 1, NULL,
+	       1, NULL);
+}
+
+static void
+bad_file(const char *ca, const char *cert, const char *key, const char *crl,
+	 const char *want)
+{
+	char c[128], p[128], k[128], r[128], why[512] = "";
+	struct etun_tls_conf cf = { .server = 1,
+				    .ca = c,
+				    .cert = p,
+				    .key = k,
+				    .crl = crl ? r : NULL,
+				    .peer_name = "entry" };
 
 	snprintf(c, sizeof(c), "%s/%s", dir, ca);
 	snprintf(p, sizeof(p), "%s/%s", dir, cert);
 	snprintf(k, sizeof(k), "%s/%s", dir, key);
-	assert_null(etun_tls_new(1, c, p, k, why, sizeof(why)));
+	snprintf(r, sizeof(r), "%s/%s", dir, crl ? crl : "");
+	assert_null(etun_tls_new(&cf, why, sizeof(why)));
 	if (strstr(why, want) == NULL)
 		fail_msg("reason '%s' lacks '%s'", why, want);
 }
 
-/* Files OpenSSL cannot use are refused, the parameter named. */
+/* Files OpenSSL cannot use are refused, the parameter and file named. */
 static void
 bad_files(void **state)
 {
 	(void)state;
-	bad_file("nothing.pem", "exit.pem", "exit.key", "tls_ca '");
-	bad_file("ca.pem", "exit.key", "exit.key", "tls_cert '");
-	bad_file("ca.pem", "exit.pem", "exit.pem", "tls_key '");
-	bad_file("ca.pem", "exit.pem", "entry.key", "key values mismatch");
+	bad_file("nothing.pem", "exit.pem", "exit.key", NULL, "tls_ca '");
+	bad_file("ca.pem", "exit.key", "exit.key", NULL, "tls_cert '");
+	bad_file("ca.pem", "exit.pem", "exit.pem", NULL, "tls_key '");
+	bad_file("ca.pem", "exit.pem", "entry.key", NULL,
+		 "key values mismatch");
+	bad_file("ca.pem", "exit.pem", "exit.key", "nothing.crl",
+		 "tls_crl '/tmp/test_etunnel_tls.");
+	bad_file("ca.pem", "exit.pem", "exit.key", "nothing.crl",
+		 "nothing.crl': ");
+	bad_file("ca.pem", "exit.pem", "exit.key", "exit.pem",
+		 "exit.pem': no PEM CRL in it");
+	bad_file("ca.pem", "exit.pem", "exit.key", "rogueca.crl",
+		 "rogueca.crl': not a CRL signed by tls_ca's CA");
+	bad_file("ca.pem", "exit.pem", "exit.key", "old.crl",
+		 "old.crl': out of date");
+	bad_file("ca.pem", "exit.pem", "exit.key", "broken.crl",
+		 "broken.crl': error:");
+	bad_file("ca.pem", "exit.pem", "exit.key", "ca+broken.crl",
+		 "ca+broken.crl': error:");
+	bad_file("ca.pem", "exit.pem", "exit.key", "ca+rogueca.crl",
+		 "ca+rogueca.crl': not a CRL signed by tls_ca's CA");
 }
 
 int
@@ -347,6 +616,9 @@ main(void)
 		cmocka_unit_test(frames_through_small_buffers),
 		cmocka_unit_test(rogue_entry_refused),
 		cmocka_unit_test(rogue_exit_refused),
+		cmocka_unit_test(wrong_name_refused),
+		cmocka_unit_test(by_address),
+		cmocka_unit_test(revoked_refused),
 		cmocka_unit_test(bad_files),
 	};
 

@@ -662,8 +662,9 @@ tunnel_places_module(void **state)
 	topo_config_free(cfg);
 }
 
-/* tls: goes to both ends as tls_ca, tls_cert, tls_key (the same paths:
- * each node has its own certificate there); without it, no tls_ param. */
+/* tls: goes to both ends as tls_ca, tls_cert, tls_key and tls_crl (the
+ * same paths: each node has its own certificate there); without crl, no
+ * tls_crl; without tls, no tls_ param. */
 static void
 tunnel_tls_params(void **state)
 {
@@ -674,7 +675,7 @@ tunnel_tls_params(void **state)
 	(void)state;
 	snprintf(yaml, sizeof(yaml), "%s%s", tunnels_yaml,
 		 "    tls: { ca: /etc/itm/ca.pem, cert: /etc/itm/t.pem,\n"
-		 "           key: /etc/itm/t.key }\n");
+		 "           key: /etc/itm/t.key, crl: /etc/itm/ca.crl }\n");
 	cfg = parse_ok(yaml);
 	for (int i = 0; i < 2; i++) {
 		m = topo_node_find(cfg, i ? "n3" : "n1")->modules;
@@ -683,7 +684,16 @@ tunnel_tls_params(void **state)
 		assert_string_equal(param(m, "tls_ca"), "/etc/itm/ca.pem");
 		assert_string_equal(param(m, "tls_cert"), "/etc/itm/t.pem");
 		assert_string_equal(param(m, "tls_key"), "/etc/itm/t.key");
+		assert_string_equal(param(m, "tls_crl"), "/etc/itm/ca.crl");
 	}
+	topo_config_free(cfg);
+	snprintf(yaml, sizeof(yaml), "%s%s", tunnels_yaml,
+		 "    tls: { ca: /etc/itm/ca.pem, cert: /etc/itm/t.pem,\n"
+		 "           key: /etc/itm/t.key }\n");
+	cfg = parse_ok(yaml);
+	m = topo_node_find(cfg, "n1")->modules;
+	assert_string_equal(param(m, "tls_key"), "/etc/itm/t.key");
+	assert_null(param(m, "tls_crl"));
 	topo_config_free(cfg);
 	cfg = parse_ok(tunnels_yaml);
 	assert_null(param(&topo_node_find(cfg, "n1")->modules[0], "tls_ca"));
