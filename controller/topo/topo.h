@@ -89,6 +89,7 @@ struct topo_tunnel {
 	 * certificate at the same path); all NULL: no TLS; tls_crl NULL:
 	 * no CRL */
 	const char *tls_ca, *tls_cert, *tls_key, *tls_crl;
+	const char *tcp; /* "split" or "packet"; NULL: the module's default */
 	int line;
 };
 

@@ -10,6 +10,7 @@
  *	    min_conns: 1               # default 1
  *	    max_conns: 32              # default 16
  *	    port: 7800                 # the exit's; default 7800
+ *	    tcp: split                 # split (default) or packet
  *	    tls: { ca: /etc/itm/tunnel-ca.pem,   # optional: mutual TLS,
  *		   cert: /etc/itm/tunnel.pem,    # paths on the nodes (each
  *		   key: /etc/itm/tunnel.key,     # end its own certificate,
@@ -253,11 +254,28 @@ tun_tls(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 	topo_walk_map(c, v, path, tls_fields, 4, obj);
 }
 
+static int
+check_tcp(const char *s, char *why, size_t len)
+{
+	if (strcmp(s, "split") == 0 || strcmp(s, "packet") == 0)
+		return 0;
+	snprintf(why, len, "must be split or packet");
+	return -1;
+}
+
+static void
+tun_tcp(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
+{
+	((struct topo_tunnel *)obj)->tcp =
+		topo_word(c, v, path, "split or packet", check_tcp);
+}
+
 static const struct topo_field tunnel_fields[] = {
 	{ "name", 1, tun_name },     { "between", 1, tun_between },
 	{ "match", 1, tun_match },   { "target", 1, tun_target },
 	{ "min_conns", 0, tun_min }, { "max_conns", 0, tun_max },
 	{ "port", 0, tun_port },     { "tls", 0, tun_tls },
+	{ "tcp", 0, tun_tcp },
 };
 
 void
@@ -404,6 +422,10 @@ uint_text(char *buf, size_t len, uint64_t v)
 	return buf;
 }
 
+/* The most end_params() sets: name, side, peer, dst, port, max_conns,
+ * four tls_, tcp, target, min_conns. */
+#define TUN_MAX_PARAMS 13
+
 /* The etunnel parameters of one end (@exit: side=exit). */
 static size_t
 end_params(struct topo_ctx *c, const struct topo_tunnel *t, int exit,
@@ -429,6 +451,8 @@ end_params(struct topo_ctx *c, const struct topo_tunnel *t, int exit,
 		if (t->tls_crl)
 			kv_set(c, &kv[n++], "tls_crl", t->tls_crl);
 	}
+	if (t->tcp) /* both ends: the exit must speak the same */
+		kv_set(c, &kv[n++], "tcp", t->tcp);
 	if (exit)
 		return n;
 	kv_set(c, &kv[n++], "target",
@@ -446,7 +470,7 @@ place(struct topo_ctx *c, const struct topo_tunnel *t, int exit)
 	struct topo_kv *kv;
 
 	mods = topo_alloc(c, (n->n_modules + 1) * sizeof(*mods));
-	kv = topo_alloc(c, 12 * sizeof(*kv));
+	kv = topo_alloc(c, TUN_MAX_PARAMS * sizeof(*kv));
 	if (mods == NULL || kv == NULL)
 		return;
 	if (n->n_modules)

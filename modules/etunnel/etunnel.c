@@ -34,7 +34,7 @@
 
 #include "etunnel.h"
 
-enum { CLS_SHORT = 1, CLS_LONG, CLS_FAILOPEN };
+enum { CLS_SHORT = 1, CLS_LONG, CLS_FAILOPEN, CLS_N };
 
 /* clang-format off */
 static const struct itm_param_spec etun_params[] = {
@@ -68,6 +68,14 @@ static const struct itm_param_spec etun_params[] = {
 	{ "tls_cert", ITM_PARAM_STRING, "", 0, 255, "mutual TLS: this end's certificate (PEM); it must name this node (subjectAltName DNS, or IP when the peer has only peer_addr), as the peer checks" },
 	{ "tls_key", ITM_PARAM_STRING, "", 0, 255, "mutual TLS: this end's private key (PEM)" },
 	{ "tls_crl", ITM_PARAM_STRING, "", 0, 255, "mutual TLS: the CA's certificate revocation list (PEM; optional)" },
+	{ "tcp", ITM_PARAM_STRING, "split", 0, 8, "split: users' TCP connections end at the entry and their bytes ride the pool (split TCP); packet: their packets do" },
+	{ "split_port", ITM_PARAM_UINT, "0", 0, 65535, "tcp=split: the entry's transparent listener (0: port + 1; local only)" },
+	{ "split_mark", ITM_PARAM_UINT, "4096", 1, 65535, "tcp=split: the fwmark bit (one of bits 0..15) for the local-delivery rule" },
+	{ "split_table", ITM_PARAM_UINT, "0", 0, 2147483647, "tcp=split: routing table of the local-delivery route (0: port)" },
+	{ "stream_kb", ITM_PARAM_UINT, "1024", 64, 65536, "tcp=split: bytes a stream may have unacknowledged, each way, kB" },
+	{ "chunk_kb", ITM_PARAM_UINT, "16", 1, 63, "tcp=split: largest DATA frame, kB" },
+	{ "max_streams", ITM_PARAM_UINT, "1024", 1, 65536, "tcp=split: connections split at once; more are reset (each holds up to 2 x stream_kb per end)" },
+	{ "short_kb", ITM_PARAM_UINT, "29", 0, 1048576, "tcp=split: a stream's first bytes go in the SHORT class (express connection), kB (29: qosmod's threshold=20 packets)" },
 	{ "priority", ITM_PARAM_INT, "0", -1000, 1000, "hook priority" },
 	{ .name = NULL }
 };
@@ -263,6 +271,37 @@ load_tls(struct itm_module *m, struct etun *t, const struct itm_params *p)
 	return 0;
 }
 
+/* tcp=split|packet and the split parameters. */
+static int
+load_split(struct itm_module *m, struct etun *t, const struct itm_params *p)
+{
+	const char *tcp = itm_param_str(p, "tcp");
+	uint32_t mark = (uint32_t)itm_param_uint(p, "split_mark");
+
+	if (strcmp(tcp, "split") != 0 && strcmp(tcp, "packet") != 0) {
+		itm_module_error(m, "tcp: '%s': use split or packet", tcp);
+		return -EINVAL;
+	}
+	if (mark & (mark - 1)) {
+		itm_module_error(m, "split_mark: 0x%x is not a single bit",
+				 mark);
+		return -EINVAL;
+	}
+	t->split = tcp[0] == 's';
+	t->split_mark = mark;
+	t->split_port = (uint16_t)itm_param_uint(p, "split_port");
+	if (t->split_port == 0)
+		t->split_port = (uint16_t)(t->port + 1);
+	t->split_table = (uint32_t)itm_param_uint(p, "split_table");
+	if (t->split_table == 0)
+		t->split_table = t->port;
+	t->stream_win = (uint32_t)itm_param_uint(p, "stream_kb") * 1024;
+	t->chunk = (uint32_t)itm_param_uint(p, "chunk_kb") * 1024;
+	t->max_streams = (unsigned int)itm_param_uint(p, "max_streams");
+	t->short_bytes = (uint32_t)itm_param_uint(p, "short_kb") * 1024;
+	return 0;
+}
+
 static int
 load_config(struct itm_module *m, struct etun *t, const struct itm_params *p)
 {
@@ -314,7 +353,7 @@ load_config(struct itm_module *m, struct etun *t, const struct itm_params *p)
 		(uint32_t)itm_param_uint(p, "reorder_wait_max_ms") * 1000;
 	if (t->ro_wait_max_us < t->ro_wait_us)
 		t->ro_wait_max_us = t->ro_wait_us;
-	return 0;
+	return load_split(m, t, p);
 }
 
 static int
@@ -373,7 +412,7 @@ register_hooks(struct etun *t, int priority)
 			.class_func = classify,
 			.process_func = process,
 			.class_names = t->class_names,
-			.n_class_names = 4,
+			.n_class_names = CLS_N,
 			.priv = t,
 		};
 		itm_interest_init(&h->interest);
@@ -414,23 +453,46 @@ register_counters(struct etun *t)
 		size_t off;
 	} cs[] = {
 #define C(f) { #f, offsetof(struct etun_counters, f) }
-		C(conns),	  C(conns_wanted),
-		C(target_kbps),	  C(goodput_kbps),
-		C(state),	  C(entry_drops),
-		C(queue_bytes),	  C(failopen),
-		C(pkts_in),	  C(bytes_in),
-		C(segmented),	  C(stalls),
-		C(recoveries),	  C(frames_out),
-		C(frames_in),	  C(pkts_out),
-		C(bytes_out),	  C(frames_outside),
-		C(frames_bad),	  C(inject_errors),
-		C(conns_refused), C(connects),
-		C(disconnects),	  C(reorder_late),
-		C(reorder_gaps),  C(reorder_overflow),
-		C(tls_refused),	  C(tls_write_waits),
-		C(no_room),	  C(reorder_wait_ms),
-		C(stuck),	  C(resent),
+		C(conns),
+		C(conns_wanted),
+		C(target_kbps),
+		C(goodput_kbps),
+		C(state),
+		C(entry_drops),
+		C(queue_bytes),
+		C(failopen),
+		C(pkts_in),
+		C(bytes_in),
+		C(segmented),
+		C(stalls),
+		C(recoveries),
+		C(frames_out),
+		C(frames_in),
+		C(pkts_out),
+		C(bytes_out),
+		C(frames_outside),
+		C(frames_bad),
+		C(inject_errors),
+		C(conns_refused),
+		C(connects),
+		C(disconnects),
+		C(reorder_late),
+		C(reorder_gaps),
+		C(reorder_overflow),
+		C(tls_refused),
+		C(tls_write_waits),
+		C(no_room),
+		C(reorder_wait_ms),
+		C(stuck),
+		C(resent),
 		C(reorder_dups),
+		C(streams_open),
+		C(streams_total),
+		C(stream_bytes_read),
+		C(stream_bytes_written),
+		C(streams_refused),
+		C(stream_resets),
+		C(rules_errors),
 #undef C
 	};
 
@@ -499,6 +561,7 @@ on_table(const struct itm_table *tab, void *arg)
 static void
 etun_free(struct etun *t)
 {
+	etun_split_stop(t);
 	if (t->side == ETUN_ENTRY) {
 		etun_pool_stop(t);
 		etun_sentlog_free(t->sent);
@@ -536,6 +599,11 @@ etun_start(struct itm_module *m, struct etun *t, const struct itm_params *p)
 			rc = register_hooks(t,
 					    (int)itm_param_int(p, "priority"));
 	}
+	if (rc == 0 && t->split && (rc = etun_split_start(t)) < 0) {
+		itm_module_error(m, "tcp=split: %s (see the log)",
+				 strerror(-rc));
+		return rc;
+	}
 	if (rc < 0) {
 		itm_module_error(m, "%s: %s",
 				 t->side == ETUN_EXIT ? "exit" : "entry",
@@ -562,13 +630,13 @@ etun_load(struct itm_module *m, const struct itm_params *p)
 		etun_free(t); /* the host undoes what did register */
 		return rc;
 	}
-	itm_log(LOG_INFO, "etunnel %s: %s, peer %s port %u%s%s%s", t->name,
-		t->side == ETUN_ENTRY ? "entry" : "exit", inet_ntoa(t->peer),
-		t->port,
+	itm_log(LOG_INFO, "etunnel %s: %s, peer %s port %u%s%s%s, tcp=%s",
+		t->name, t->side == ETUN_ENTRY ? "entry" : "exit",
+		inet_ntoa(t->peer), t->port,
 		t->tls ? ", mutual TLS with a certificate naming " : "",
 		t->tls ? etun_tls_peer(t->tls) : "",
-		t->tls && itm_param_str(p, "tls_crl")[0] ? ", CRL checked"
-							 : "");
+		t->tls && itm_param_str(p, "tls_crl")[0] ? ", CRL checked" : "",
+		t->split ? "split" : "packet");
 	m->priv = t;
 	return 0;
 }

@@ -13,6 +13,7 @@
 #ifndef ETUNNEL_H
 #define ETUNNEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
 
@@ -42,6 +43,7 @@ enum etun_conn_state {
 };
 
 struct etun;
+struct etun_split;
 
 /* A pool connection (entry: outgoing; exit: accepted). */
 struct etun_conn {
@@ -50,14 +52,21 @@ struct etun_conn {
 	enum etun_conn_state state;
 	uint8_t *buf; /* entry: unsent rest of a frame; exit: bytes read */
 	uint32_t off, len;
-	uint64_t written;  /* entry: bytes handed to the socket */
+	uint64_t written;  /* bytes handed to the socket (exit: split) */
 	int full;	   /* entry: unsent bytes above the limit */
 	int recovering;	   /* entry: in loss recovery: skipped */
 	uint64_t retry_ms; /* entry: when to connect again */
-	uint64_t acked_seen, progress_ms; /* entry: last ACK progress */
-	int stuck; /* entry: no progress: its frames were sent again */
+	uint64_t acked_seen, progress_ms; /* last ACK progress */
+	int stuck; /* no progress: its frames were sent again */
 	uint32_t backoff_ms;
 	struct etun_tls_conn *tls; /* with mutual TLS, else NULL */
+	/* split TCP (split.c): the entry reads the exit's stream frames,
+	 * the exit writes them */
+	uint8_t *rbuf;	     /* entry: bytes read, tcp=split */
+	uint32_t rlen;	     /* entry */
+	uint8_t *obuf;	     /* exit: a frame being written */
+	uint32_t ooff, olen; /* exit */
+	int ofull;	     /* exit: unsent bytes above the limit */
 };
 
 struct etun_counters {
@@ -81,6 +90,11 @@ struct etun_counters {
 	uint64_t no_room;	  /* entry: no connection had cwnd room */
 	uint64_t stuck, resent;	  /* entry: stuck connections, frames again */
 	uint64_t reorder_dups;	  /* exit: second copies dropped */
+	uint64_t streams_open, streams_total; /* split TCP (split.c) */
+	uint64_t stream_bytes_read, stream_bytes_written; /* users' sockets */
+	uint64_t streams_refused; /* exit: outside the prefixes, or refused */
+	uint64_t stream_resets;	  /* streams ended by a reset */
+	uint64_t rules_errors;	  /* split: netfilter/routing setup failed */
 	uint64_t conns, conns_wanted; /* gauges */
 	uint64_t target_kbps, goodput_kbps, state, queue_bytes;
 	uint64_t target_bps, achieved_bps, pool_conns; /* for /metrics */
@@ -111,6 +125,14 @@ struct etun {
 	uint32_t wait_sent_us;	   /* entry: the last reorder wait sent */
 	struct etun_sentlog *sent; /* entry: copies for a resend, or NULL */
 	unsigned int resend_frames;
+	/* split TCP (split.c): tcp=split */
+	int split;
+	uint16_t split_port;		  /* entry: the transparent listener */
+	uint32_t split_mark, split_table; /* fwmark bit, routing table */
+	uint32_t stream_win, chunk;	  /* bytes */
+	unsigned int max_streams;	  /* open at once */
+	uint32_t short_bytes;		  /* a stream's first bytes: SHORT */
+	struct etun_split *sp;
 	/* entry */
 	struct etun_entq *q;
 	struct etun_conn conns[ETUN_SLOTS];
@@ -151,9 +173,43 @@ int etun_pool_take_gso(struct etun *t, const uint8_t *pkt, uint16_t len,
 		       uint8_t tos);
 void etun_pool_tick(struct etun *t);
 
+/* No ACK progress on @c for about two RTOs (pool.c; either end): 1 when
+ * it just became stuck (c->stuck set until progress), with *acked the
+ * bytes of it the peer acknowledged. */
+int etun_conn_check_stuck(struct etun_conn *c, uint64_t now, uint64_t *acked);
+
+/* The next connection ready for a frame of @cls (pool.c: entry only). */
+struct etun_conn *etun_pool_pick(struct etun *t, enum etun_class cls);
+/* Write @hlen + @len bytes as one frame on @c: 1 when taken (the rest
+ * kept for the writable fd), 0 when nothing was. */
+int etun_pool_put(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
+		  size_t hlen, const uint8_t *data, uint32_t len);
+
 /* exitp.c */
+struct etun_conn *etun_exit_pick(struct etun *t);
+int etun_exit_put(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
+		  size_t hlen, const uint8_t *data, uint32_t len);
 int etun_exit_start(struct etun *t);
 void etun_exit_stop(struct etun *t);
 void etun_exit_tick(struct etun *t);
+
+/* split.c: split TCP, the users' connections carried as byte streams */
+int etun_split_start(struct etun *t);
+void etun_split_stop(struct etun *t);
+/* A stream frame read from @c: 0, or -1 when the stream is broken. */
+int etun_split_frame(struct etun *t, const struct etun_frame *f);
+void etun_split_flush(struct etun *t); /* the pool can take frames */
+void etun_split_tick(struct etun *t);
+void etun_split_conn_lost(struct etun *t); /* send unacknowledged again */
+/* Pool connection @conn made no progress past @acked: its chunks go
+ * again on the others; returns how many. */
+uint64_t etun_split_conn_stuck(struct etun *t, uint16_t conn, uint64_t acked);
+void etun_split_reset_all(struct etun *t, const char *why);
+
+/* srules.c: the netfilter rules and routes split TCP needs */
+int etun_rules_install(struct etun *t);
+void etun_rules_remove(struct etun *t);
+/* What an instance killed before its unload left: removed. */
+void etun_rules_recover(struct etun *t);
 
 #endif

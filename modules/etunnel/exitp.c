@@ -16,7 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <linux/sockios.h>
 #include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <syslog.h>
 
@@ -66,9 +69,13 @@ exit_close(struct etun *t, struct etun_conn *c)
 	if (c->state == ETUN_CONN_UP) {
 		t->up--;
 		t->c.disconnects++;
+		etun_split_conn_lost(t); /* its frames may be gone */
 	}
 	c->state = ETUN_CONN_IDLE;
 	c->len = c->off = 0;
+	c->olen = c->ooff = 0;
+	c->ofull = c->stuck = 0;
+	c->written = c->acked_seen = 0;
 }
 
 /* read(2), or SSL_read with TLS: bytes, 0 at the end, or -1 (errno). */
@@ -103,35 +110,41 @@ set_wait(struct etun *t, uint32_t us)
 	t->c.reorder_wait_ms = us / 1000;
 }
 
-static void
+/* One frame from the entry: 0, or -1 when the stream is broken. */
+static int
 on_frame(struct etun *t, const struct etun_frame *f)
 {
 	const uint8_t *ip = f->data; /* any alignment: read bytes */
 	uint32_t daddr;
 
+	if (f->flags & ETUN_F_STREAM)
+		return etun_split_frame(t, f);
 	if (f->flags & ETUN_F_WAIT) {
 		set_wait(t, f->seq);
-		return;
+		return 0;
 	}
 	if (f->flags & ETUN_F_HELLO) {
 		if (!t->have_session || f->seq != t->cur_session) {
 			etun_reorder_reset(t->ro[ETUN_CLS_SHORT]);
 			etun_reorder_reset(t->ro[ETUN_CLS_LONG]);
+			if (t->have_session)
+				etun_split_reset_all(t, "a new entry session");
 			t->cur_session = f->seq;
 			t->have_session = 1;
 		}
-		return;
+		return 0;
 	}
 	t->c.frames_in++;
 	memcpy(&daddr, ip + 16, sizeof(daddr));
 	if (ip[0] >> 4 != 4 || (ip[2] << 8 | ip[3]) != f->len ||
 	    !etun_dst_match(t, daddr)) {
 		t->c.frames_outside++;
-		return;
+		return 0;
 	}
 	etun_reorder_push(t->ro[(f->flags & ETUN_F_SHORT) ? ETUN_CLS_SHORT
 							  : ETUN_CLS_LONG],
 			  f->seq, f->flags, f->data, f->len, etun_now_us());
+	return 0;
 }
 
 /* Parse the frames read so far; 0, or -1 when the stream is broken. */
@@ -144,7 +157,8 @@ parse_frames(struct etun *t, struct etun_conn *c)
 
 	while ((r = etun_frame_parse(c->buf + c->off, c->len - c->off, &f,
 				     &used)) == ETUN_PARSE_OK) {
-		on_frame(t, &f);
+		if (on_frame(t, &f) < 0)
+			return -1;
 		c->off += (uint32_t)used;
 	}
 	if (r == ETUN_PARSE_BAD)
@@ -177,6 +191,83 @@ exit_read(struct etun *t, struct etun_conn *c)
 		exit_close(t, c);
 		return 0;
 	}
+	return 1;
+}
+
+/* Write what is left of the frame in c->obuf: 1 when all of it went. */
+static int
+exit_drain_out(struct etun *t, struct etun_conn *c)
+{
+	while (c->ooff < c->olen) {
+		ssize_t n;
+
+		if (c->tls) {
+			int r = etun_tls_write(c->tls, c->obuf + c->ooff,
+					       c->olen - c->ooff);
+
+			n = r > 0 ? r : -1;
+			errno = r == ETUN_TLS_ERROR ? EPROTO : EAGAIN;
+			c->written = etun_tls_wire_written(c->tls);
+		} else if ((n = send(c->fd, c->obuf + c->ooff,
+				     c->olen - c->ooff, MSG_NOSIGNAL)) > 0) {
+			c->written += (uint64_t)n;
+		}
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 0;
+			exit_close(t, c);
+			return 0;
+		}
+		c->ooff += (uint32_t)n;
+	}
+	c->ooff = c->olen = 0;
+	return 1;
+}
+
+/* After a write: more than `unsent` bytes not sent yet, or a frame
+ * half written, and @c takes nothing until the fd is writable. */
+static void
+exit_check_unsent(struct etun *t, struct etun_conn *c)
+{
+	int unsent = 0;
+
+	if (c->state != ETUN_CONN_UP)
+		return;
+	if (c->olen == 0 && ioctl(c->fd, SIOCOUTQNSD, &unsent) == 0 &&
+	    (uint32_t)unsent < t->unsent)
+		return;
+	c->ofull = 1;
+	itm_modify_fd(c->fd, ITM_FD_READ | ITM_FD_WRITE);
+}
+
+struct etun_conn *
+etun_exit_pick(struct etun *t)
+{
+	for (unsigned int k = 0; k <= t->ctrl.max_conns; k++) {
+		unsigned int i = (t->rr + k) % (t->ctrl.max_conns + 1);
+		struct etun_conn *c = &t->conns[i];
+
+		if (c->state == ETUN_CONN_UP && c->obuf && c->olen == 0 &&
+		    !c->ofull && !c->stuck) {
+			t->rr = i + 1;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+int
+etun_exit_put(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
+	      size_t hlen, const uint8_t *data, uint32_t len)
+{
+	memcpy(c->obuf, hdr, hlen);
+	if (len)
+		memcpy(c->obuf + hlen, data, len);
+	c->olen = (uint32_t)hlen + len;
+	c->ooff = 0;
+	t->c.frames_out++;
+	exit_drain_out(t, c);
+	exit_check_unsent(t, c);
 	return 1;
 }
 
@@ -228,14 +319,22 @@ exit_conn_cb(int fd, unsigned int revents, void *arg)
 	struct etun_conn *c = arg;
 
 	(void)fd;
-	(void)revents;
 	if (c->state == ETUN_CONN_HANDSHAKE) {
 		exit_handshake(c->t, c);
 		return;
 	}
+	if ((revents & ITM_FD_WRITE) && c->state == ETUN_CONN_UP) {
+		c->ofull = 0;
+		if (exit_drain_out(c->t, c)) {
+			itm_modify_fd(c->fd, ITM_FD_READ);
+			exit_check_unsent(c->t, c);
+		}
+	}
 	/* OpenSSL may hold decrypted bytes the socket no longer signals */
-	while (exit_read(c->t, c) && c->tls && etun_tls_pending(c->tls) > 0)
+	while (c->state == ETUN_CONN_UP && exit_read(c->t, c) && c->tls &&
+	       etun_tls_pending(c->tls) > 0)
 		;
+	etun_split_flush(c->t);
 }
 
 /* Handshakes that did not end in time take a slot: reset them. */
@@ -289,8 +388,15 @@ free_slot(struct etun *t)
 static void
 admit(struct etun *t, struct etun_conn *c, int fd)
 {
+	int one = 1, low = (int)t->unsent;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (t->split)
+		setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &low,
+			   sizeof(low));
 	c->fd = fd;
 	c->len = c->off = 0;
+	c->progress_ms = etun_now_ms();
 	if (t->tls == NULL) {
 		c->state = ETUN_CONN_UP;
 		t->up++;
@@ -359,7 +465,8 @@ etun_exit_start(struct etun *t)
 		t->conns[i].fd = -1;
 	}
 	for (unsigned int i = 0; i <= t->ctrl.max_conns; i++)
-		if ((t->conns[i].buf = malloc(EXIT_BUF)) == NULL)
+		if ((t->conns[i].buf = malloc(EXIT_BUF)) == NULL ||
+		    (t->conns[i].obuf = malloc(ETUN_CONN_BUF)) == NULL)
 			return -ENOMEM;
 	for (int k = 0; k < ETUN_CLS_N; k++)
 		if ((t->ro[k] = etun_reorder_new(t->ro_window, t->ro_bytes,
@@ -386,7 +493,8 @@ etun_exit_stop(struct etun *t)
 		if (t->conns[i].state != ETUN_CONN_IDLE)
 			exit_close(t, &t->conns[i]);
 		free(t->conns[i].buf);
-		t->conns[i].buf = NULL;
+		free(t->conns[i].obuf);
+		t->conns[i].buf = t->conns[i].obuf = NULL;
 	}
 	if (t->lfd >= 0) {
 		itm_unregister_fd(t->lfd);
@@ -401,6 +509,25 @@ etun_exit_stop(struct etun *t)
 	free(t->scratch);
 	t->lfd = t->rawfd = -1;
 	t->scratch = NULL;
+}
+
+/* Split TCP: a connection without ACK progress for about two RTOs holds
+ * the streams' chunks it carries: they go again on the others (the entry
+ * keeps the first copy of an offset), and it takes none until it makes
+ * progress. */
+static void
+exit_check_stuck(struct etun *t, uint64_t now)
+{
+	for (unsigned int i = 0; i <= t->ctrl.max_conns; i++) {
+		struct etun_conn *c = &t->conns[i];
+		uint64_t acked;
+
+		if (c->state != ETUN_CONN_UP ||
+		    !etun_conn_check_stuck(c, now, &acked))
+			continue;
+		t->c.stuck++;
+		t->c.resent += etun_split_conn_stuck(t, (uint16_t)i, acked);
+	}
 }
 
 void
@@ -426,6 +553,9 @@ etun_exit_tick(struct etun *t)
 	}
 	if (t->tls)
 		exit_handshake_timeouts(t, now);
+	if (t->split)
+		exit_check_stuck(t, now);
+	etun_split_tick(t);
 	t->c.conns = t->up;
 	t->c.state = (uint64_t)t->state;
 	if (now - t->last_tick_ms >= t->interval_ms) {

@@ -107,7 +107,11 @@ conn_close(struct etun *t, struct etun_conn *c, int lost)
 		*(c == &t->conns[ETUN_EXPRESS] ? &t->express_up : &t->up) -= 1;
 		t->acked_closed += c->written;
 		t->c.disconnects++;
+		/* its frames may be gone: a close with the exit's bytes
+		 * unread resets the connection, and what was in flight */
+		etun_split_conn_lost(t);
 	}
+	c->rlen = 0;
 	c->state = ETUN_CONN_IDLE;
 	c->fd = -1;
 	c->len = c->off = 0;
@@ -247,21 +251,56 @@ conn_drain(struct etun *t, struct etun_conn *c)
 	return 1;
 }
 
-/* The peer never sends; readable means closed or reset. */
+/* Parse the exit's stream frames read so far: 0, or -1 when the stream
+ * is broken (or the exit sent anything else). */
+static int
+conn_frames(struct etun *t, struct etun_conn *c)
+{
+	struct etun_frame f;
+	size_t used, off = 0;
+	enum etun_parse r;
+
+	while ((r = etun_frame_parse(c->rbuf + off, c->rlen - off, &f,
+				     &used)) == ETUN_PARSE_OK) {
+		if (!(f.flags & ETUN_F_STREAM) || etun_split_frame(t, &f) < 0)
+			return -1;
+		off += used;
+	}
+	if (r == ETUN_PARSE_BAD)
+		return -1;
+	memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+	c->rlen -= (uint32_t)off;
+	return 0;
+}
+
+/* Without split TCP the peer never sends; readable means closed or
+ * reset.  With it, the exit's stream frames come this way. */
 static void
 conn_read(struct etun *t, struct etun_conn *c)
 {
-	uint8_t junk[256];
+	uint8_t junk[256], *into = c->rbuf ? c->rbuf + c->rlen : junk;
+	size_t room = c->rbuf ? 2 * ETUN_CONN_BUF - c->rlen : sizeof(junk);
 	ssize_t n;
 
 	if (c->tls) {
-		n = etun_tls_read(c->tls, junk, sizeof(junk));
+		n = etun_tls_read(c->tls, into, room);
 		if (n == ETUN_TLS_ERROR || n == ETUN_TLS_CLOSED)
 			n = 0; /* the handshake admitted us: a loss */
 		else if (n < 0)
 			errno = EAGAIN;
 	} else {
-		n = read(c->fd, junk, sizeof(junk));
+		n = read(c->fd, into, room);
+	}
+	if (n > 0 && c->rbuf) {
+		c->rlen += (uint32_t)n;
+		if (conn_frames(t, c) == 0)
+			return;
+		t->c.frames_bad++;
+		itm_log(LOG_WARNING,
+			"etunnel %s: bad frame from the exit: connection "
+			"closed",
+			t->name);
+		n = 0;
 	}
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		if (t->up == 1)
@@ -294,6 +333,7 @@ conn_cb(int fd, unsigned int revents, void *arg)
 		}
 	}
 	flush(t);
+	etun_split_flush(t);
 }
 
 /* In loss recovery (fast recovery or after a timeout), a connection holds
@@ -334,12 +374,13 @@ check_unsent(struct etun *t, struct etun_conn *c)
  * writable fd drains it; the frame is never dropped nor sent twice).
  * 1 when taken, 0 when the connection broke. */
 static int
-conn_send_tls(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
-	      const uint8_t *pkt, uint16_t len)
+conn_send_tls(struct etun *t, struct etun_conn *c, const uint8_t *hdr, size_t h,
+	      const uint8_t *pkt, uint32_t len)
 {
-	memcpy(c->buf, hdr, ETUN_FRAME_HDR);
-	memcpy(c->buf + ETUN_FRAME_HDR, pkt, len);
-	c->len = ETUN_FRAME_HDR + (uint32_t)len;
+	memcpy(c->buf, hdr, h);
+	if (len) /* a stream frame may have no data (pkt NULL) */
+		memcpy(c->buf + h, pkt, len);
+	c->len = (uint32_t)h + len;
 	c->off = 0;
 	if (!conn_drain(t, c)) {
 		if (c->state != ETUN_CONN_UP)
@@ -353,16 +394,16 @@ conn_send_tls(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
 /* Write the frame @hdr + @pkt: 1 when the socket (or OpenSSL) took it
  * (wholly, or the rest kept in c->buf for later), 0 when nothing. */
 static int
-conn_write(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
-	   const uint8_t *pkt, uint16_t len)
+conn_writeh(struct etun *t, struct etun_conn *c, const uint8_t *hdr, size_t h,
+	    const uint8_t *pkt, uint32_t len)
 {
-	struct iovec iov[2] = { { (void *)(uintptr_t)hdr, ETUN_FRAME_HDR },
+	struct iovec iov[2] = { { (void *)(uintptr_t)hdr, h },
 				{ (void *)(uintptr_t)pkt, len } };
-	size_t h = ETUN_FRAME_HDR, total = h + len, rest;
+	size_t total = h + len, rest;
 	ssize_t n;
 
 	if (c->tls)
-		return conn_send_tls(t, c, hdr, pkt, len);
+		return conn_send_tls(t, c, hdr, h, pkt, len);
 	if ((n = writev(c->fd, iov, 2)) <= 0) {
 		if (n < 0 && errno != EAGAIN)
 			conn_close(t, c, 1);
@@ -376,13 +417,32 @@ conn_write(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
 	rest = total - (size_t)n;
 	if ((size_t)n < h) {
 		memcpy(c->buf, hdr + n, h - (size_t)n);
-		memcpy(c->buf + (h - (size_t)n), pkt, len);
+		if (len)
+			memcpy(c->buf + (h - (size_t)n), pkt, len);
 	} else {
 		memcpy(c->buf, pkt + ((size_t)n - h), rest);
 	}
 	c->len = (uint32_t)rest;
 	c->off = 0;
 	itm_modify_fd(c->fd, ITM_FD_READ | ITM_FD_WRITE);
+	return 1;
+}
+
+static int
+conn_write(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
+	   const uint8_t *pkt, uint16_t len)
+{
+	return conn_writeh(t, c, hdr, ETUN_FRAME_HDR, pkt, len);
+}
+
+int
+etun_pool_put(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
+	      size_t hlen, const uint8_t *data, uint32_t len)
+{
+	if (!conn_writeh(t, c, hdr, hlen, data, len))
+		return 0;
+	t->c.frames_out++;
+	check_unsent(t, c);
 	return 1;
 }
 
@@ -471,6 +531,12 @@ pick(struct etun *t, enum etun_class cls)
 		t->room_scan_us = etun_now_us() + ROOM_RESCAN_US;
 	}
 	return pick_rr(t, 0);
+}
+
+struct etun_conn *
+etun_pool_pick(struct etun *t, enum etun_class cls)
+{
+	return pick(t, cls);
 }
 
 static void
@@ -677,33 +743,44 @@ stuck_after_ms(uint64_t rto_us)
 /* A connection whose peer acknowledged nothing new for a while
  * (stuck_after_ms) holds frames the exit waits for: they go again on the
  * others (sentlog.h), and it takes no more until it makes progress. */
-static void
-check_stuck(struct etun *t, struct etun_conn *c, uint64_t now)
+int
+etun_conn_check_stuck(struct etun_conn *c, uint64_t now, uint64_t *acked)
 {
 	struct tcp_info ti;
 	socklen_t l = sizeof(ti);
 	int outq = 0;
-	uint64_t acked;
 
 	if (ioctl(c->fd, SIOCOUTQ, &outq) < 0 || outq < 0)
-		return;
-	acked = c->written > (uint64_t)outq ? c->written - (uint64_t)outq : 0;
-	if (outq == 0 || acked != c->acked_seen) {
-		c->acked_seen = acked;
+		return 0;
+	*acked = c->written > (uint64_t)outq ? c->written - (uint64_t)outq : 0;
+	if (outq == 0 || *acked != c->acked_seen) {
+		c->acked_seen = *acked;
 		c->progress_ms = now;
 		if (c->stuck) /* (recovering may be skip_recovering's too) */
 			c->stuck = c->recovering = 0;
-		return;
+		return 0;
 	}
 	if (c->stuck || now - c->progress_ms < STUCK_MIN_MS ||
 	    getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &l) < 0 ||
 	    now - c->progress_ms <
 		    stuck_after_ms(ti.tcpi_rtt + 4 * (uint64_t)ti.tcpi_rttvar))
-		return;
+		return 0;
 	c->stuck = c->recovering = 1;
+	return 1;
+}
+
+static void
+check_stuck(struct etun *t, struct etun_conn *c, uint64_t now)
+{
+	uint64_t acked;
+
+	if (!etun_conn_check_stuck(c, now, &acked))
+		return;
 	t->c.stuck++;
 	t->c.resent += etun_sentlog_unacked(t->sent, (uint16_t)(c - t->conns),
 					    acked, resend_cb, t);
+	t->c.resent +=
+		etun_split_conn_stuck(t, (uint16_t)(c - t->conns), acked);
 }
 
 static void
@@ -781,6 +858,7 @@ etun_pool_tick(struct etun *t)
 		}
 	}
 	flush(t);
+	etun_split_tick(t);
 	t->c.conns = t->up;
 	t->c.conns_wanted = t->wanted;
 	t->c.state = (uint64_t)t->state;
@@ -799,6 +877,11 @@ etun_pool_start(struct etun *t)
 			return -ENOMEM;
 	if ((t->conns[ETUN_EXPRESS].buf = malloc(ETUN_CONN_BUF)) == NULL)
 		return -ENOMEM;
+	for (unsigned int i = 0; t->split && i < ETUN_SLOTS; i++)
+		if ((i < t->ctrl.max_conns || i == ETUN_EXPRESS) &&
+		    t->conns[i].rbuf == NULL &&
+		    (t->conns[i].rbuf = malloc(2 * ETUN_CONN_BUF)) == NULL)
+			return -ENOMEM;
 	if (t->scratch == NULL && (t->scratch = malloc(t->mtu)) == NULL)
 		return -ENOMEM;
 	if (t->resend_frames && t->sent == NULL &&
@@ -818,6 +901,7 @@ etun_pool_stop(struct etun *t)
 	for (unsigned int i = 0; i < ETUN_SLOTS; i++) {
 		conn_close(t, &t->conns[i], 0);
 		free(t->conns[i].buf);
-		t->conns[i].buf = NULL;
+		free(t->conns[i].rbuf);
+		t->conns[i].buf = t->conns[i].rbuf = NULL;
 	}
 }

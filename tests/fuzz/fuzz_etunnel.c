@@ -2,7 +2,8 @@
  * fuzz_etunnel.c - libFuzzer target for the elastic tunnel's exit path:
  * the frame parser over a byte stream cut at arbitrary points, then the
  * reorder buffer and the segmentation of what it delivers, as exitp.c
- * chains them (without sockets).
+ * chains them (without sockets); a split-TCP stream frame's payload is
+ * parsed (frame.h) and, when it is one, written again: the same bytes.
  *
  * Input: 1 control byte (bits 0-3: the read size is 1 + 97 * that;
  * bits 4-7: the MTU is 576 + 64 * that), then the stream.  Nothing may
@@ -39,6 +40,23 @@ deliver(const uint8_t *pkt, uint16_t len, uint8_t flags, void *arg)
 	tcpseg_split(pkt, len, mtu, scratch, seg_cb, NULL);
 }
 
+/* A stream frame that parses is written again byte for byte. */
+static void
+stream_frame(const struct etun_frame *f, const uint8_t *raw)
+{
+	uint8_t hdr[ETUN_FRAME_HDR + ETUN_SF_HEAD + ETUN_SF_ADDRS];
+	struct etun_sframe sf;
+	size_t n;
+
+	if (etun_sframe_parse(f, &sf) < 0)
+		return;
+	if (sf.data < f->data || sf.data + sf.len != f->data + f->len)
+		abort();
+	n = etun_sframe_hdr(hdr, &sf, sf.len);
+	if (n != (size_t)(sf.data - raw) || memcmp(hdr, raw, n) != 0)
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -65,7 +83,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pos += n;
 		while ((p = etun_frame_parse(buf + off, have - off, &f,
 					     &used)) == ETUN_PARSE_OK) {
-			if (f.flags & ETUN_F_WAIT)
+			if (f.flags & ETUN_F_STREAM)
+				stream_frame(&f, buf + off);
+			else if (f.flags & ETUN_F_WAIT)
 				etun_reorder_set_wait(r, f.seq % 100000);
 			else if (f.flags & ETUN_F_HELLO)
 				etun_reorder_reset(r);

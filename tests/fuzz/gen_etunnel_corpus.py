@@ -27,6 +27,17 @@ def hello(session):
     return struct.pack("!HBBI", 0, 1, 2, session)
 
 
+def stream(sid, typ, off, data=b"", sflags=0, addrs=None):
+    body = struct.pack("!BBHQ", typ, sflags, 0, off)
+    if addrs is not None:
+        body += addrs
+    body += data
+    return struct.pack("!HBBI", len(body), 1, 8, sid) + body
+
+
+OPEN = bytes([10, 1, 1, 2, 0x9c, 0x40, 10, 1, 4, 2, 0, 80])
+
+
 def main():
     random.seed(1)
     os.makedirs(OUT, exist_ok=True)
@@ -44,6 +55,13 @@ def main():
         b"".join(frame(tcp(20), s & 0xffffffff)
                  for s in (0xfffffffe, 0, 0xffffffff, 1)),
     }
+    seeds["stream"] = bytes([0x07]) + hello(8) + \
+        stream(5, 1, 0, b"GET / HTTP/1.0\r\n\r\n", 1, OPEN) + \
+        stream(5, 1, 18, bytes(300)) + stream(5, 4, 100) + \
+        stream(5, 4, 318, sflags=2) + stream(5, 2, 318, sflags=1,
+                                              addrs=OPEN) + stream(6, 3, 0)
+    seeds["stream_bad"] = bytes([0x1f]) + stream(7, 9, 0) + \
+        stream(7, 3, 0, b"x") + stream(7, 4, 0, sflags=1, addrs=OPEN)
     for name, data in seeds.items():
         with open(os.path.join(OUT, name), "wb") as f:
             f.write(data)

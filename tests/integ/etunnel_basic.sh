@@ -13,8 +13,8 @@ etun_topo
 
 itm_agent_start n1 n1
 itm_agent_start n3 n3
-etun_exit
-etun_entry min_conns=4 max_conns=4
+etun_exit tcp=packet
+etun_entry tcp=packet min_conns=4 max_conns=4
 
 itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" = 4 ]' ||
 	itm_fail "the pool did not come up: conns=$(etun_counter n1 conns)"
@@ -130,7 +130,7 @@ itm_assert_ge "$(etun_counter n1 failopen)" 50 "packets the entry passed (fail-o
 itm_wait_for 5 eval 'itm_ctl n1 n1 tunnels | grep -q "peer down"' ||
 	itm_fail "state with the exit dead: $(itm_ctl n1 n1 tunnels)"
 itm_agent_start n3 n3
-etun_exit
+etun_exit tcp=packet
 itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" = 4 ]' ||
 	itm_fail "the pool did not come back: conns=$(etun_counter n1 conns)"
 plain0=$(etun_plain_pkts)

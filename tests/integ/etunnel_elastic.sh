@@ -24,8 +24,8 @@ itm_exec r tc qdisc add dev "$ETUN_R_DEV_N3" parent 1:1 pfifo limit 100 ||
 	itm_fail "cannot shape r"
 itm_agent_start n1 n1
 itm_agent_start n3 n3
-etun_exit max_conns=32
-etun_entry target=20000 min_conns=1 max_conns=8
+etun_exit tcp=packet max_conns=32
+etun_entry tcp=packet target=20000 min_conns=1 max_conns=8
 itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" = 1 ]' ||
 	itm_fail "the pool did not come up"
 for p in 5301 5302 5400; do itm_bg h2 --name "srv$p" iperf3 -s -p "$p"; done
@@ -92,7 +92,7 @@ itm_assert_le "$shrunk" $((grown - 1)) "pool once the competitors left"
 
 # 3. A target no pool of 4 reaches against 8 competitors.
 itm_ctl n1 n1 module unload etunnel >/dev/null || itm_fail "unload entry"
-etun_entry target=38000 min_conns=1 max_conns=4
+etun_entry tcp=packet target=38000 min_conns=1 max_conns=4
 itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" -ge 1 ]' ||
 	itm_fail "the pool did not come back"
 itm_bg x --name comp2 iperf3 -c "$ETUN_H2" -p 5400 -P 8 -t 9
@@ -120,7 +120,7 @@ itm_exec r tc qdisc del dev "$ETUN_R_DEV_N3" root || itm_fail "cannot unshape r"
 "$ITM_SRC/deploy/lab/qos-core.sh" "$(itm_nsname r)" "$ETUN_R_DEV_N3" 40mbit \
 	>/dev/null || itm_fail "qos-core.sh on r"
 itm_ctl n1 n1 module unload etunnel >/dev/null || itm_fail "unload entry"
-etun_entry target=40000 min_conns=1 max_conns=1 queue_kb=1024 queue_pkts=4096
+etun_entry tcp=packet target=40000 min_conns=1 max_conns=1 queue_kb=1024 queue_pkts=4096
 itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" = 1 ]' ||
 	itm_fail "the pool did not come back"
 mkdir -p "$ITM_TMP/www"

@@ -71,35 +71,35 @@ itm_agent_start n1 n1
 itm_agent_start n3 n3
 
 # Half-given sets and a bad key: refused at load, the parameter named.
-out=$(itm_ctl n3 n3 module load etunnel side=exit "peer_addr=$ETUN_N1" \
+out=$(itm_ctl n3 n3 module load etunnel tcp=packet side=exit "peer_addr=$ETUN_N1" \
 	"dst=$ETUN_DST" "tls_ca=$P/ca.pem" "tls_cert=$P/exit.pem" 2>&1) &&
 	itm_fail "a TLS set without tls_key was loaded"
 itm_assert_match "$out" "tls_key: missing.*all three or none" "error without tls_key"
-out=$(itm_ctl n1 n1 module load etunnel side=entry "peer_addr=$ETUN_N3" \
+out=$(itm_ctl n1 n1 module load etunnel tcp=packet side=entry "peer_addr=$ETUN_N3" \
 	"dst=$ETUN_DST" "tls_key=$P/entry.key" 2>&1) &&
 	itm_fail "a TLS set of tls_key alone was loaded"
 itm_assert_match "$out" "tls_ca: missing" "error with tls_key alone"
-out=$(itm_ctl n1 n1 module load etunnel side=entry "peer_addr=$ETUN_N3" \
+out=$(itm_ctl n1 n1 module load etunnel tcp=packet side=entry "peer_addr=$ETUN_N3" \
 	"dst=$ETUN_DST" "tls_crl=$P/ca.crl" 2>&1) &&
 	itm_fail "a CRL without the TLS set was loaded"
 itm_assert_match "$out" "tls_ca: missing" "error with tls_crl alone"
-out=$(itm_ctl n3 n3 module load etunnel side=exit "peer_addr=$ETUN_N1" \
+out=$(itm_ctl n3 n3 module load etunnel tcp=packet side=exit "peer_addr=$ETUN_N1" \
 	"dst=$ETUN_DST" "tls_ca=$P/ca.pem" "tls_cert=$P/exit.pem" \
 	"tls_key=$P/exit.pem" 2>&1) && itm_fail "a certificate as key was loaded"
 itm_assert_match "$out" "tls_key '.*exit.pem'" "error with a bad key"
-out=$(itm_ctl n3 n3 module load etunnel side=exit "peer_addr=$ETUN_N1" \
+out=$(itm_ctl n3 n3 module load etunnel tcp=packet side=exit "peer_addr=$ETUN_N1" \
 	"dst=$ETUN_DST" $(tls exit) "tls_crl=$P/nothing.crl" 2>&1) &&
 	itm_fail "a missing CRL file was loaded"
 itm_assert_match "$out" "tls_crl '$P/nothing.crl'" "error with a missing CRL"
-out=$(itm_ctl n3 n3 module load etunnel side=exit "peer_addr=$ETUN_N1" \
+out=$(itm_ctl n3 n3 module load etunnel tcp=packet side=exit "peer_addr=$ETUN_N1" \
 	"dst=$ETUN_DST" $(tls exit) "tls_crl=$P/exit.pem" 2>&1) &&
 	itm_fail "a certificate as CRL was loaded"
 itm_assert_match "$out" "tls_crl '$P/exit.pem': no PEM CRL" "error with a bad CRL"
 itm_ctl n3 n3 stats --module etunnel >/dev/null 2>&1 &&
 	itm_fail "etunnel is loaded on n3 after the refusals"
 
-etun_exit peer=n1 max_conns=8 $(tls exit) "tls_crl=$P/ca.crl"
-etun_entry peer=n3 min_conns=4 max_conns=4 sndbuf_kb=4 $(tls entry)
+etun_exit tcp=packet peer=n1 max_conns=8 $(tls exit) "tls_crl=$P/ca.crl"
+etun_entry tcp=packet peer=n3 min_conns=4 max_conns=4 sndbuf_kb=4 $(tls entry)
 itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" = 4 ]' ||
 	itm_fail "the TLS pool did not come up: conns=$(etun_counter n1 conns)" \
 		"tls_refused=$(etun_counter n1 tls_refused)"
@@ -183,7 +183,7 @@ grep -q "TLS from $ETUN_N1 refused.*certificate revoked; the peer is n1, its cer
 # The entry with another CA's certificate: refused, counted and logged
 # at both ends, no connection up, traffic fails open.
 itm_ctl n1 n1 module unload etunnel >/dev/null || itm_fail "unload the entry"
-etun_entry peer=n3 min_conns=2 max_conns=2 "tls_ca=$P/ca.pem" \
+etun_entry tcp=packet peer=n3 min_conns=2 max_conns=2 "tls_ca=$P/ca.pem" \
 	"tls_cert=$P/rogue.pem" "tls_key=$P/rogue.key"
 itm_wait_for 10 eval '[ "$(etun_counter n1 tls_refused)" -ge 2 ]' ||
 	itm_fail "tls_refused at n1: $(etun_counter n1 tls_refused)"
@@ -217,7 +217,7 @@ while True:
         c.close()' "$ETUN_N3" "$P"
 itm_wait_for 5 eval 'itm_exec n3 ss -Hltn "sport = :7802" | grep -q .' ||
 	itm_fail "the n2 listener did not start"
-etun_entry peer=n3 min_conns=1 max_conns=1 express=no port=7802 $(tls entry)
+etun_entry tcp=packet peer=n3 min_conns=1 max_conns=1 express=no port=7802 $(tls entry)
 itm_wait_for 5 eval '[ "$(etun_counter n1 tls_refused)" -ge 1 ]' ||
 	itm_fail "the entry did not refuse the exit named n2"
 itm_assert_eq "$(etun_counter n1 conns)" 0 "connections up to the exit named n2"
@@ -226,7 +226,7 @@ grep -q "TLS with $ETUN_N3:7802 failed (1 so far): .*hostname mismatch; the peer
 # By address only (peer_addr, no peer): the certificate must name the
 # address (subjectAltName IP); n2's names none.
 itm_ctl n1 n1 module unload etunnel >/dev/null || itm_fail "unload the entry"
-etun_entry min_conns=1 max_conns=1 express=no port=7802 $(tls entry)
+etun_entry tcp=packet min_conns=1 max_conns=1 express=no port=7802 $(tls entry)
 itm_wait_for 5 eval '[ "$(etun_counter n1 tls_refused)" -ge 1 ]' ||
 	itm_fail "the entry by address did not refuse the exit named n2"
 grep -q "TLS with $ETUN_N3:7802 failed (1 so far): .*IP address mismatch; the peer is $ETUN_N3, its certificate names DNS:n2, CN=n2)" \
@@ -248,7 +248,7 @@ itm_wait_for 5 eval 'itm_exec n3 ss -Hltn "sport = :7801" | grep -q .' ||
 itm_bg n1 --name mute python3 -c '
 import socket, sys, time
 s = socket.create_connection((sys.argv[1], 7800)); time.sleep(30)' "$ETUN_N3"
-etun_entry peer=n3 min_conns=1 max_conns=1 express=no port=7801 $(tls entry)
+etun_entry tcp=packet peer=n3 min_conns=1 max_conns=1 express=no port=7801 $(tls entry)
 itm_wait_for 9 eval '[ "$(etun_counter n1 tls_refused)" -ge 1 ]' ||
 	itm_fail "the entry did not give up a silent handshake"
 itm_wait_for 3 eval '[ "$(etun_counter n3 tls_refused)" -gt "$refused0" ]' ||

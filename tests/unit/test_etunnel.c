@@ -50,6 +50,94 @@ frame_roundtrip(void **state)
 				 ETUN_PARSE_MORE);
 }
 
+/* Split TCP's stream frames: written and parsed back, with and without
+ * the addresses; the malformed ones refused. */
+static void
+sframe_roundtrip(void **state)
+{
+	uint8_t buf[ETUN_FRAME_HDR + ETUN_SF_HEAD + ETUN_SF_ADDRS + 5];
+	struct etun_sframe sf = { .id = 77,
+				  .type = ETUN_SF_DATA,
+				  .sflags = ETUN_SF_OPEN,
+				  .off = 0x123456789aull,
+				  .saddr = htonl(0x0a010102),
+				  .sport = 40000,
+				  .daddr = htonl(0x0a010402),
+				  .dport = 80 },
+			   got;
+	struct etun_frame f;
+	size_t used, n;
+
+	(void)state;
+	n = etun_sframe_hdr(buf, &sf, 5);
+	assert_int_equal(n, sizeof(buf) - 5);
+	memcpy(buf + n, "hello", 5);
+	assert_int_equal(etun_frame_parse(buf, sizeof(buf), &f, &used),
+			 ETUN_PARSE_OK);
+	assert_int_equal(f.flags, ETUN_F_STREAM);
+	assert_int_equal(etun_sframe_parse(&f, &got), 0);
+	assert_int_equal(got.id, 77);
+	assert_true(got.off == 0x123456789aull);
+	assert_int_equal(got.saddr, sf.saddr);
+	assert_int_equal(got.sport, 40000);
+	assert_int_equal(got.daddr, sf.daddr);
+	assert_int_equal(got.dport, 80);
+	assert_int_equal(got.len, 5);
+	assert_memory_equal(got.data, "hello", 5);
+	sf = (struct etun_sframe){ .id = 1,
+				   .type = ETUN_SF_ACK,
+				   .sflags = ETUN_SF_FIN_DONE,
+				   .off = 9 };
+	n = etun_sframe_hdr(buf, &sf, 0);
+	assert_int_equal(n, ETUN_FRAME_HDR + ETUN_SF_HEAD);
+	assert_int_equal(etun_frame_parse(buf, n, &f, &used), ETUN_PARSE_OK);
+	assert_int_equal(etun_sframe_parse(&f, &got), 0);
+	assert_int_equal(got.type, ETUN_SF_ACK);
+	assert_int_equal(got.sflags, ETUN_SF_FIN_DONE);
+}
+
+static void
+sframe_bad(void **state)
+{
+	uint8_t buf[64] = { 0 };
+	struct etun_sframe sf = { .id = 1, .type = ETUN_SF_RST }, got;
+	struct etun_frame f;
+	size_t used, n;
+
+	(void)state;
+	etun_frame_hdr(buf, 11, ETUN_F_STREAM, 1); /* shorter than a head */
+	assert_int_equal(etun_frame_parse(buf, sizeof(buf), &f, &used),
+			 ETUN_PARSE_BAD);
+	etun_frame_hdr(buf, 12, ETUN_F_STREAM | ETUN_F_SHORT, 1);
+	assert_int_equal(etun_frame_parse(buf, sizeof(buf), &f, &used),
+			 ETUN_PARSE_BAD);
+	n = etun_sframe_hdr(buf, &sf, 3); /* an RST with data */
+	assert_int_equal(etun_frame_parse(buf, n + 3, &f, &used),
+			 ETUN_PARSE_OK);
+	assert_int_equal(etun_sframe_parse(&f, &got), -1);
+	sf.type = ETUN_SF_ACK;
+	sf.sflags = ETUN_SF_OPEN; /* addresses on an ACK */
+	n = etun_sframe_hdr(buf, &sf, 0);
+	etun_frame_parse(buf, n, &f, &used);
+	assert_int_equal(etun_sframe_parse(&f, &got), -1);
+	sf.type = 9; /* unknown type */
+	sf.sflags = 0;
+	n = etun_sframe_hdr(buf, &sf, 0);
+	etun_frame_parse(buf, n, &f, &used);
+	assert_int_equal(etun_sframe_parse(&f, &got), -1);
+	sf.type = ETUN_SF_DATA; /* reserved bits set */
+	n = etun_sframe_hdr(buf, &sf, 0);
+	buf[ETUN_FRAME_HDR + 3] = 1;
+	etun_frame_parse(buf, n, &f, &used);
+	assert_int_equal(etun_sframe_parse(&f, &got), -1);
+	buf[ETUN_FRAME_HDR + 3] = 0; /* a DATA frame with OPEN, cut short */
+	sf.sflags = ETUN_SF_OPEN;
+	n = etun_sframe_hdr(buf, &sf, 0);
+	buf[1] = (uint8_t)(ETUN_SF_HEAD + 4);
+	etun_frame_parse(buf, ETUN_FRAME_HDR + ETUN_SF_HEAD + 4, &f, &used);
+	assert_int_equal(etun_sframe_parse(&f, &got), -1);
+}
+
 static void
 frame_bad(void **state)
 {
@@ -624,6 +712,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(frame_roundtrip),
 		cmocka_unit_test(frame_bad),
+		cmocka_unit_test(sframe_roundtrip),
+		cmocka_unit_test(sframe_bad),
 		cmocka_unit_test(reorder_in_order),
 		cmocka_unit_test(reorder_wait_bounded),
 		cmocka_unit_test(reorder_bounded),

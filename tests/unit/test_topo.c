@@ -700,6 +700,30 @@ tunnel_tls_params(void **state)
 	topo_config_free(cfg);
 }
 
+/* tcp: goes to both ends (an exit must speak what its entry sends);
+ * without it, no tcp param (the module's default). */
+static void
+tunnel_tcp_param(void **state)
+{
+	char yaml[sizeof(tunnels_yaml) + 32];
+	struct topo_config *cfg;
+	const struct topo_module *m;
+
+	(void)state;
+	snprintf(yaml, sizeof(yaml), "%s%s", tunnels_yaml, "    tcp: packet\n");
+	cfg = parse_ok(yaml);
+	for (int i = 0; i < 2; i++) {
+		m = topo_node_find(cfg, i ? "n3" : "n1")->modules;
+		m += i; /* n3 lists qosmod first */
+		assert_string_equal(m->name, "etunnel");
+		assert_string_equal(param(m, "tcp"), "packet");
+	}
+	topo_config_free(cfg);
+	cfg = parse_ok(tunnels_yaml);
+	assert_null(param(&topo_node_find(cfg, "n1")->modules[0], "tcp"));
+	topo_config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -723,6 +747,7 @@ main(void)
 		cmocka_unit_test(diff_lines),
 		cmocka_unit_test(tunnel_places_module),
 		cmocka_unit_test(tunnel_tls_params),
+		cmocka_unit_test(tunnel_tcp_param),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
