@@ -4,7 +4,8 @@
 set(ITM_ETUN_DIR ${PROJECT_SOURCE_DIR}/modules/etunnel)
 set(ITM_ETUN_PURE ${ITM_ETUN_DIR}/frame.c ${ITM_ETUN_DIR}/reorder.c
     ${ITM_ETUN_DIR}/entq.c ${ITM_ETUN_DIR}/ctrl.c
-    ${PROJECT_SOURCE_DIR}/modules/common/tcpseg.c ${ITM_ETUN_DIR}/sentlog.c)
+    ${PROJECT_SOURCE_DIR}/modules/common/tcpseg.c ${ITM_ETUN_DIR}/sentlog.c
+    ${ITM_ETUN_DIR}/match.c)
 set(ITM_ETUN_INC ${ITM_ETUN_DIR} ${PROJECT_SOURCE_DIR}/modules/common)
 
 # tcpseg.c takes its checksums from libitm (itm_csum_*).

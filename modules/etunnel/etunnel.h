@@ -22,6 +22,7 @@
 #include "ctrl.h"
 #include "entq.h"
 #include "frame.h"
+#include "match.h"
 #include "reorder.h"
 #include "sentlog.h"
 #include "tls.h"
@@ -112,6 +113,7 @@ struct etun {
 	uint16_t port;
 	struct itm_prefix dst[ETUN_MAX_PREFIXES];
 	unsigned int n_dst;
+	struct etun_l4match l4; /* proto=, ports=: empty, everything */
 	struct etun_ctrl ctrl;
 	unsigned int interval_ms;
 	uint32_t sndbuf, unsent;
