@@ -539,6 +539,8 @@ etun_pool_pick(struct etun *t, enum etun_class cls)
 	return pick(t, cls);
 }
 
+/* The entry queue onto the pool, no faster than the cap allows (a
+ * packet over it waits in the bounded queue). */
 static void
 flush(struct etun *t)
 {
@@ -548,12 +550,20 @@ flush(struct etun *t)
 	struct etun_conn *c;
 
 	while ((pkt = etun_entq_peek(t->q, &len, &cls)) != NULL) {
+		if (!etun_cap_take(&t->cap, len, etun_now_us())) {
+			t->c.cap_waits++;
+			return;
+		}
 		if ((c = pick(t, cls)) == NULL) {
-			t->c.stalls++;
+			etun_cap_undo(&t->cap, len);
+			if (etun_cap_pool_short(&t->cap, etun_now_us()))
+				t->c.stalls++;
 			return;
 		}
 		if (conn_send(t, c, pkt, len, cls))
 			etun_entq_pop(t->q);
+		else
+			etun_cap_undo(&t->cap, len);
 	}
 }
 
@@ -564,6 +574,8 @@ enqueue(struct etun *t, const uint8_t *pkt, uint16_t len, uint8_t tos)
 
 	if (etun_entq_push(t->q, cls, pkt, len) < 0) {
 		t->c.entry_drops++;
+		if (!etun_cap_pool_short(&t->cap, etun_now_us()))
+			t->c.cap_drops++; /* the cap's, not the pool's */
 		return;
 	}
 	t->c.pkts_in++;
@@ -628,8 +640,9 @@ acked_bytes(const struct etun *t)
 	return sum;
 }
 
-/* The pool was the limit lately: packets dropped at the entry, or found
- * every connection full, within the last BACKLOG_MS.  A user's TCP that
+/* The pool was the limit lately: packets dropped at the entry (not while
+ * the cap held them), or found every connection full, within the last
+ * BACKLOG_MS.  A user's TCP that
  * lost packets backs off for a while before it fills the pool again; that
  * is still demand the pool did not carry. */
 #define BACKLOG_MS 2000
@@ -637,10 +650,12 @@ acked_bytes(const struct etun *t)
 static int
 backlogged(struct etun *t, uint64_t now)
 {
-	if (t->c.entry_drops != t->drops_at_tick ||
+	if (t->c.entry_drops - t->c.cap_drops !=
+		    t->drops_at_tick - t->cap_drops_at_tick ||
 	    t->c.stalls != t->stalls_at_tick)
 		t->backlog_ms = now;
 	t->drops_at_tick = t->c.entry_drops;
+	t->cap_drops_at_tick = t->c.cap_drops;
 	t->stalls_at_tick = t->c.stalls;
 	return t->backlog_ms && now - t->backlog_ms <= BACKLOG_MS;
 }
@@ -653,8 +668,10 @@ control(struct etun *t, uint64_t now)
 		.conns = t->wanted,
 		.goodput_bps = dt ? (acked - t->last_acked) * 8000 / dt : 0,
 		.backlogged = backlogged(t, now),
+		.capped = t->c.cap_waits != t->cap_at_tick,
 	};
 
+	t->cap_at_tick = t->c.cap_waits;
 	t->last_acked = acked;
 	t->last_tick_ms = now;
 	t->c.goodput_kbps = in.goodput_bps / 1000;
@@ -881,6 +898,8 @@ etun_pool_start(struct etun *t)
 	t->wanted = t->ctrl.min_conns;
 	t->state = ETUN_ST_DOWN;
 	t->last_tick_ms = etun_now_ms();
+	etun_cap_init(&t->cap, t->ctrl.target_bps, 2 * t->chunk, t->cap_on,
+		      etun_now_us());
 	t->session = (uint32_t)random() ^ (uint32_t)t->last_tick_ms;
 	reconcile(t, t->last_tick_ms);
 	return 0;
