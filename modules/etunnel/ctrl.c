@@ -333,12 +333,12 @@ etun_cap_init(struct etun_cap *b, uint64_t bps, uint32_t min_depth, int on,
 }
 
 int
-etun_cap_take(struct etun_cap *b, uint32_t len, uint64_t now_us)
+etun_cap_take(struct etun_cap *b, uint32_t len, int prio, uint64_t now_us)
 {
 	if (!b->on)
 		return 1;
 	cap_refill(b, now_us);
-	if (b->tokens <= 0)
+	if (b->tokens <= (prio ? -b->depth : 0))
 		return 0;
 	b->tokens -= len;
 	return 1;

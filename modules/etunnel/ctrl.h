@@ -123,7 +123,7 @@ struct etun_ctrl_in {
 
 /* The cap: a token bucket on the user bytes the entry puts on the pool.
  * tokens may go below zero by one chunk (a chunk larger than the bucket
- * still goes). */
+ * still goes), by a bucket more for the SHORT class. */
 struct etun_cap {
 	double rate, depth, tokens; /* bytes/s, bytes, bytes */
 	uint64_t last_us;
@@ -141,8 +141,11 @@ const char *etun_state_name(enum etun_state s);
  * @on = 0: every take succeeds. */
 void etun_cap_init(struct etun_cap *b, uint64_t bps, uint32_t min_depth, int on,
 		   uint64_t now_us);
-/* May @len bytes go now?  1: yes (taken from the bucket), 0: wait. */
-int etun_cap_take(struct etun_cap *b, uint32_t len, uint64_t now_us);
+/* May @len bytes go now?  1: yes (taken from the bucket), 0: wait.
+ * @prio (the SHORT class): they may also take one bucket in advance, so
+ * short flows do not queue behind the long ones' wait (the long class
+ * pays it back). */
+int etun_cap_take(struct etun_cap *b, uint32_t len, int prio, uint64_t now_us);
 /* The pool did not take the @len bytes just allowed: back in. */
 void etun_cap_undo(struct etun_cap *b, uint32_t len);
 /* The bucket filled at least halfway while bytes waited for the pool:

@@ -550,7 +550,8 @@ flush(struct etun *t)
 	struct etun_conn *c;
 
 	while ((pkt = etun_entq_peek(t->q, &len, &cls)) != NULL) {
-		if (!etun_cap_take(&t->cap, len, etun_now_us())) {
+		if (!etun_cap_take(&t->cap, len, cls == ETUN_CLS_SHORT,
+				   etun_now_us())) {
 			t->c.cap_waits++;
 			return;
 		}

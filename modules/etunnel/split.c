@@ -261,12 +261,13 @@ first_unsent(const struct etun_stream *s)
 	return c;
 }
 
-/* May @len bytes go now (the entry's cap)?  0: they wait in the stream's
- * window, the user's TCP flow-controlled. */
+/* May the chunk of @len bytes at @off go now (the entry's cap)?  0: it
+ * waits in the stream's window, the user's TCP flow-controlled. */
 static int
-cap_take(struct etun *t, uint32_t len)
+cap_take(struct etun *t, uint64_t off, uint32_t len)
 {
-	if (t->side != ETUN_ENTRY || etun_cap_take(&t->cap, len, etun_now_us()))
+	if (t->side != ETUN_ENTRY ||
+	    etun_cap_take(&t->cap, len, off < t->short_bytes, etun_now_us()))
 		return 1;
 	t->c.cap_waits++;
 	return 0;
@@ -309,7 +310,7 @@ stream_send(struct etun *t, struct etun_stream *s)
 
 		sf = (struct etun_sframe){ .type = ETUN_SF_DATA,
 					   .off = c->off };
-		if (!cap_take(t, c->len))
+		if (!cap_take(t, c->off, c->len))
 			return 0;
 		s->out_sent = c->off + c->len;
 		if (!put_chunk(t, s, &sf, c->data, c->len, c)) {

@@ -572,6 +572,38 @@ ctrl_cap_probes(void **state)
 	assert_int_equal(etun_ctrl_step(&c, &in, &st), 12);
 }
 
+/* The cap's bucket: a greedy sender taking 16 kB chunks every ms gets
+ * the rate plus one bucket (30 ms) over a second, not more; a SHORT
+ * chunk may go one bucket into debt; pool_short says the bucket filled
+ * halfway while bytes waited; cap=no lets everything go. */
+static void
+cap_bucket(void **state)
+{
+	struct etun_cap b;
+	uint64_t got = 0, us;
+
+	(void)state;
+	etun_cap_init(&b, 40000000, 32768, 1, 1000000);
+	assert_true(fabs(b.depth - 150000) < 1);
+	for (us = 1000000; us < 2000000; us += 1000)
+		while (etun_cap_take(&b, 16384, 0, us))
+			got += 16384;
+	assert_true(got >= 5000000 && got <= 5000000 + 150000 + 16384);
+	assert_false(etun_cap_take(&b, 16384, 0, us));
+	assert_false(etun_cap_pool_short(&b, us));
+	assert_true(etun_cap_take(&b, 16384, 1, us)); /* SHORT: in debt */
+	while (etun_cap_take(&b, 16384, 1, us))
+		;
+	assert_true(b.tokens <= -150000 && b.tokens > -150000 - 16384);
+	assert_true(
+		etun_cap_pool_short(&b, us + 50000)); /* 50 ms on: +250 kB */
+	etun_cap_undo(&b, 1000);
+	etun_cap_init(&b, 40000000, 32768, 0, 0);
+	for (int i = 0; i < 1000; i++)
+		assert_true(etun_cap_take(&b, 65535, 0, 0));
+	assert_true(etun_cap_pool_short(&b, 0));
+}
+
 /* Below target without backlog the user sends less: no growth. */
 static void
 ctrl_idle(void **state)
@@ -833,6 +865,7 @@ main(void)
 		cmocka_unit_test(ctrl_step_response),
 		cmocka_unit_test(ctrl_cap_holds),
 		cmocka_unit_test(ctrl_cap_probes),
+		cmocka_unit_test(cap_bucket),
 		cmocka_unit_test(sentlog_unacked),
 		cmocka_unit_test(reorder_drops_second_copy),
 		cmocka_unit_test(seg_gso),
