@@ -52,12 +52,12 @@ struct etun_conn {
 	enum etun_conn_state state;
 	uint8_t *buf; /* entry: unsent rest of a frame; exit: bytes read */
 	uint32_t off, len;
-	uint64_t written;  /* entry: bytes handed to the socket */
+	uint64_t written;  /* bytes handed to the socket (exit: split) */
 	int full;	   /* entry: unsent bytes above the limit */
 	int recovering;	   /* entry: in loss recovery: skipped */
 	uint64_t retry_ms; /* entry: when to connect again */
-	uint64_t acked_seen, progress_ms; /* entry: last ACK progress */
-	int stuck; /* entry: no progress: its frames were sent again */
+	uint64_t acked_seen, progress_ms; /* last ACK progress */
+	int stuck; /* no progress: its frames were sent again */
 	uint32_t backoff_ms;
 	struct etun_tls_conn *tls; /* with mutual TLS, else NULL */
 	/* split TCP (split.c): the entry reads the exit's stream frames,
@@ -178,6 +178,11 @@ int etun_pool_take_gso(struct etun *t, const uint8_t *pkt, uint16_t len,
 		       uint8_t tos);
 void etun_pool_tick(struct etun *t);
 
+/* No ACK progress on @c for about two RTOs (pool.c; either end): 1 when
+ * it just became stuck (c->stuck set until progress), with *acked the
+ * bytes of it the peer acknowledged. */
+int etun_conn_check_stuck(struct etun_conn *c, uint64_t now, uint64_t *acked);
+
 /* The next connection ready for a frame of @cls (pool.c: entry only). */
 struct etun_conn *etun_pool_pick(struct etun *t, enum etun_class cls);
 /* Write @hlen + @len bytes as one frame on @c: 1 when taken (the rest
@@ -201,8 +206,8 @@ int etun_split_frame(struct etun *t, const struct etun_frame *f);
 void etun_split_flush(struct etun *t); /* the pool can take frames */
 void etun_split_tick(struct etun *t);
 void etun_split_conn_lost(struct etun *t); /* send unacknowledged again */
-/* Entry: pool connection @conn made no progress past @acked: its chunks
- * go again on the others; returns how many. */
+/* Pool connection @conn made no progress past @acked: its chunks go
+ * again on the others; returns how many. */
 uint64_t etun_split_conn_stuck(struct etun *t, uint16_t conn, uint64_t acked);
 void etun_split_reset_all(struct etun *t, const char *why);
 

@@ -74,7 +74,8 @@ exit_close(struct etun *t, struct etun_conn *c)
 	c->state = ETUN_CONN_IDLE;
 	c->len = c->off = 0;
 	c->olen = c->ooff = 0;
-	c->ofull = 0;
+	c->ofull = c->stuck = 0;
+	c->written = c->acked_seen = 0;
 }
 
 /* read(2), or SSL_read with TLS: bytes, 0 at the end, or -1 (errno). */
@@ -206,9 +207,10 @@ exit_drain_out(struct etun *t, struct etun_conn *c)
 
 			n = r > 0 ? r : -1;
 			errno = r == ETUN_TLS_ERROR ? EPROTO : EAGAIN;
-		} else {
-			n = send(c->fd, c->obuf + c->ooff, c->olen - c->ooff,
-				 MSG_NOSIGNAL);
+			c->written = etun_tls_wire_written(c->tls);
+		} else if ((n = send(c->fd, c->obuf + c->ooff,
+				     c->olen - c->ooff, MSG_NOSIGNAL)) > 0) {
+			c->written += (uint64_t)n;
 		}
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -246,7 +248,7 @@ etun_exit_pick(struct etun *t)
 		struct etun_conn *c = &t->conns[i];
 
 		if (c->state == ETUN_CONN_UP && c->obuf && c->olen == 0 &&
-		    !c->ofull) {
+		    !c->ofull && !c->stuck) {
 			t->rr = i + 1;
 			return c;
 		}
@@ -394,6 +396,7 @@ admit(struct etun *t, struct etun_conn *c, int fd)
 			   sizeof(low));
 	c->fd = fd;
 	c->len = c->off = 0;
+	c->progress_ms = etun_now_ms();
 	if (t->tls == NULL) {
 		c->state = ETUN_CONN_UP;
 		t->up++;
@@ -508,6 +511,25 @@ etun_exit_stop(struct etun *t)
 	t->scratch = NULL;
 }
 
+/* Split TCP: a connection without ACK progress for about two RTOs holds
+ * the streams' chunks it carries: they go again on the others (the entry
+ * keeps the first copy of an offset), and it takes none until it makes
+ * progress. */
+static void
+exit_check_stuck(struct etun *t, uint64_t now)
+{
+	for (unsigned int i = 0; i <= t->ctrl.max_conns; i++) {
+		struct etun_conn *c = &t->conns[i];
+		uint64_t acked;
+
+		if (c->state != ETUN_CONN_UP ||
+		    !etun_conn_check_stuck(c, now, &acked))
+			continue;
+		t->c.stuck++;
+		t->c.resent += etun_split_conn_stuck(t, (uint16_t)i, acked);
+	}
+}
+
 void
 etun_exit_tick(struct etun *t)
 {
@@ -531,6 +553,8 @@ etun_exit_tick(struct etun *t)
 	}
 	if (t->tls)
 		exit_handshake_timeouts(t, now);
+	if (t->split)
+		exit_check_stuck(t, now);
 	etun_split_tick(t);
 	t->c.conns = t->up;
 	t->c.state = (uint64_t)t->state;

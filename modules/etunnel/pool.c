@@ -761,30 +761,39 @@ stuck_after_ms(uint64_t rto_us)
 /* A connection whose peer acknowledged nothing new for a while
  * (stuck_after_ms) holds frames the exit waits for: they go again on the
  * others (sentlog.h), and it takes no more until it makes progress. */
-static void
-check_stuck(struct etun *t, struct etun_conn *c, uint64_t now)
+int
+etun_conn_check_stuck(struct etun_conn *c, uint64_t now, uint64_t *acked)
 {
 	struct tcp_info ti;
 	socklen_t l = sizeof(ti);
 	int outq = 0;
-	uint64_t acked;
 
 	if (ioctl(c->fd, SIOCOUTQ, &outq) < 0 || outq < 0)
-		return;
-	acked = c->written > (uint64_t)outq ? c->written - (uint64_t)outq : 0;
-	if (outq == 0 || acked != c->acked_seen) {
-		c->acked_seen = acked;
+		return 0;
+	*acked = c->written > (uint64_t)outq ? c->written - (uint64_t)outq : 0;
+	if (outq == 0 || *acked != c->acked_seen) {
+		c->acked_seen = *acked;
 		c->progress_ms = now;
 		if (c->stuck) /* (recovering may be skip_recovering's too) */
 			c->stuck = c->recovering = 0;
-		return;
+		return 0;
 	}
 	if (c->stuck || now - c->progress_ms < STUCK_MIN_MS ||
 	    getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &l) < 0 ||
 	    now - c->progress_ms <
 		    stuck_after_ms(ti.tcpi_rtt + 4 * (uint64_t)ti.tcpi_rttvar))
-		return;
+		return 0;
 	c->stuck = c->recovering = 1;
+	return 1;
+}
+
+static void
+check_stuck(struct etun *t, struct etun_conn *c, uint64_t now)
+{
+	uint64_t acked;
+
+	if (!etun_conn_check_stuck(c, now, &acked))
+		return;
 	t->c.stuck++;
 	t->c.resent += etun_sentlog_unacked(t->sent, (uint16_t)(c - t->conns),
 					    acked, resend_cb, t);

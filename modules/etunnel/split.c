@@ -41,8 +41,8 @@ struct etun_chunk {
 	struct etun_chunk *next;
 	uint64_t off;
 	uint32_t len;
-	uint16_t conn;	   /* entry: the pool connection it went on */
-	uint64_t conn_end; /* entry: where it ends in that one's bytes */
+	uint16_t conn;	   /* the pool connection it went on */
+	uint64_t conn_end; /* where it ends in that one's bytes */
 	uint8_t data[];
 };
 
@@ -72,6 +72,7 @@ struct etun_split {
 	int lfd;		 /* entry: the transparent listener */
 	int rules;		 /* the rules are in */
 	uint64_t rules_retry_ms; /* entry: no new try before */
+	int rewind;		 /* a pool connection was lost */
 	uint32_t closed[CLOSED_IDS];
 	unsigned int n_closed;
 	uint32_t rr; /* the stream to serve first */
@@ -110,6 +111,7 @@ chunks_free(struct etun_chunk *c)
 }
 
 static void stream_io(int fd, unsigned int revents, void *arg);
+static void rewind_streams(struct etun *t);
 
 static struct etun_stream *
 stream_new(struct etun *t, uint32_t id, int fd)
@@ -220,13 +222,12 @@ put_chunk(struct etun *t, struct etun_stream *s, struct etun_sframe *sf,
 		sf->dport = s->dport;
 	}
 	hlen = etun_sframe_hdr(hdr, sf, len);
-	if (t->side == ETUN_EXIT)
-		return etun_exit_put(t, c, hdr, hlen, data, len);
 	if (ch) {
 		ch->conn = (uint16_t)(c - t->conns);
 		ch->conn_end = c->written + hlen + len; /* before the write */
 	}
-	return etun_pool_put(t, c, hdr, hlen, data, len);
+	return t->side == ETUN_EXIT ? etun_exit_put(t, c, hdr, hlen, data, len)
+				    : etun_pool_put(t, c, hdr, hlen, data, len);
 }
 
 static int
@@ -367,6 +368,8 @@ etun_split_flush(struct etun *t)
 
 	if (sp == NULL || sp->all == NULL)
 		return;
+	if (sp->rewind)
+		rewind_streams(t);
 	s = find(sp, sp->rr);
 	if (s == NULL)
 		s = sp->all;
@@ -548,9 +551,37 @@ on_ack(struct etun *t, struct etun_stream *s, const struct etun_sframe *sf)
 	(void)t;
 }
 
+/* A non-blocking socket with the client's address (IP_TRANSPARENT; its
+ * port, or any when that one is taken here) connecting to @dst: the fd,
+ * or -1. */
+static int
+transparent_connect(const struct sockaddr_in *client,
+		    const struct sockaddr_in *dst)
+{
+	struct sockaddr_in src = *client;
+	int one = 1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
+		src.sin_port = 0;
+		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0)
+			goto fail;
+	}
+	if (connect(fd, (const struct sockaddr *)dst, sizeof(*dst)) == 0 ||
+	    errno == EINPROGRESS)
+		return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
 /* The exit opens a stream: a transparent socket with the client's
  * address connects to the original destination, inside the prefixes
- * only (never an open relay). */
+ * only (never an open relay), at most max_streams at once. */
 static struct etun_stream *
 exit_open(struct etun *t, const struct etun_sframe *sf)
 {
@@ -560,43 +591,26 @@ exit_open(struct etun *t, const struct etun_sframe *sf)
 	struct sockaddr_in dst = { .sin_family = AF_INET,
 				   .sin_addr.s_addr = sf->daddr,
 				   .sin_port = htons(sf->dport) };
-	struct etun_stream *s;
-	int fd, one = 1;
+	struct etun_stream *s = NULL;
+	int fd = -1;
 
-	if (!etun_dst_match(t, sf->daddr) || sf->dport == 0) {
-		t->c.streams_refused++;
+	if (!etun_dst_match(t, sf->daddr) || sf->dport == 0)
 		t->c.frames_outside++;
-		return NULL;
+	else if (t->c.streams_open < t->max_streams &&
+		 (fd = transparent_connect(&src, &dst)) >= 0 &&
+		 (s = stream_new(t, sf->id, fd)) != NULL &&
+		 itm_register_fd(fd, ITM_FD_WRITE, stream_io, s) == 0) {
+		s->events = ITM_FD_WRITE;
+		s->connecting = s->opened = s->ack_due = 1;
+		return s;
 	}
-	if (t->c.streams_open >= t->max_streams) {
-		t->c.streams_refused++;
-		return NULL;
-	}
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return NULL;
-	setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
-		src.sin_port = 0; /* the client's port is taken here */
-		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0)
-			goto fail;
-	}
-	if ((connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0 &&
-	     errno != EINPROGRESS) ||
-	    (s = stream_new(t, sf->id, fd)) == NULL)
-		goto fail;
-	if (itm_register_fd(fd, ITM_FD_WRITE, stream_io, s) < 0) {
+	if (s) {
 		s->fd = -1;
 		stream_free(t, s, 0);
-		goto fail;
 	}
-	s->events = ITM_FD_WRITE;
-	s->connecting = s->opened = s->ack_due = 1;
-	return s;
-fail:
+	if (fd >= 0)
+		close(fd);
 	t->c.streams_refused++;
-	close(fd);
 	return NULL;
 }
 
@@ -770,11 +784,20 @@ etun_split_reset_all(struct etun *t, const char *why)
 		stream_free(t, t->sp->all, 1);
 }
 
+/* Noted only: this runs inside a write that failed, which then undoes
+ * what it noted as sent; the next flush rewinds (rewind_streams()). */
 void
 etun_split_conn_lost(struct etun *t)
 {
-	if (t->sp == NULL)
-		return;
+	if (t->sp)
+		t->sp->rewind = 1;
+}
+
+/* A pool connection was lost: whatever was unacknowledged goes again. */
+static void
+rewind_streams(struct etun *t)
+{
+	t->sp->rewind = 0;
 	for (struct etun_stream *s = t->sp->all; s; s = s->next) {
 		s->out_sent = s->out_acked;
 		s->open_sent = 0;

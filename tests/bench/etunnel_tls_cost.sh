@@ -11,7 +11,9 @@
 #   tests/bench/etunnel_tls_cost.sh [-r ROUNDS] [-t SECS] [-c CONNS]
 #                                   [-- ETUNNEL PARAMS...]
 #
-# Defaults: 3 rounds, 5 s, 4 connections.  ITM_BUILD is the build tree
+# Defaults: 3 rounds, 5 s, 4 connections, tcp=packet (the figures in
+# modules/etunnel/README.md; give -- tcp=split for split TCP, sent to both
+# ends).  ITM_BUILD is the build tree
 # (use a build without sanitizers: an instrumented agent beside an
 # uninstrumented libssl understates the cost).  Root.  Not a ctest: it
 # measures, it does not judge.
@@ -27,9 +29,14 @@ while [ $# -gt 0 ]; do
 	-t) SECS=$2; shift 2 ;;
 	-c) CONNS=$2; shift 2 ;;
 	--) shift; EXTRA=("$@"); break ;;
-	-h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
+done
+# tcp= from ETUNNEL PARAMS goes to both ends (and only once to the entry)
+TCP=tcp=packet
+for i in "${!EXTRA[@]}"; do
+	case ${EXTRA[$i]} in tcp=*) TCP=${EXTRA[$i]}; unset "EXTRA[$i]" ;; esac
 done
 itm__need iperf3 python3 openssl iptables
 itm_init etun_tlscost
@@ -67,8 +74,8 @@ run() {
 		xp=("tls_ca=$P/ca.pem" "tls_cert=$P/exit.pem" "tls_key=$P/exit.key")
 		ep=("tls_ca=$P/ca.pem" "tls_cert=$P/entry.pem" "tls_key=$P/entry.key")
 	fi
-	etun_exit max_conns="$CONNS" "${xp[@]}" >/dev/null
-	etun_entry min_conns="$CONNS" max_conns="$CONNS" "${EXTRA[@]}" "${ep[@]}" >/dev/null
+	etun_exit max_conns="$CONNS" "$TCP" "${xp[@]}" >/dev/null
+	etun_entry min_conns="$CONNS" max_conns="$CONNS" "$TCP" "${EXTRA[@]}" "${ep[@]}" >/dev/null
 	itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" = "$CONNS" ]' ||
 		itm_fail "$kind: the pool did not come up"
 	c0=$(python3 -c "print($(cpu "${ITM_AGENT_PID[n1]}") + $(cpu "${ITM_AGENT_PID[n3]}"))")
