@@ -77,6 +77,8 @@ struct agent_config {
 	int n_loads;
 	uint16_t queue_base;
 	unsigned int workers;	/* --workers, 1..AGENT_MAX_WORKERS */
+	int queue_cpu_fanout;	/* --queue-cpu-fanout */
+	int pin_workers;	/* --pin-workers */
 	struct itm_rpc_tls tls; /* for TCP and controller */
 	int use_tls;
 	int insecure_plaintext; /* --listen off loopback without TLS */
@@ -130,6 +132,7 @@ struct stage {
 	uint32_t bit;
 	uint16_t queue;	       /* the first of n_queues */
 	unsigned int n_queues; /* 1, or the workers of REG_AGENT */
+	int cpu_fanout;	       /* n_queues chosen by CPU, not by hash */
 	/* REG_AGENT: runner i reads queue + i (on worker i, if threaded). */
 	struct itm__runner *runners[AGENT_MAX_WORKERS];
 	struct agent_reg **regs;

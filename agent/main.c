@@ -78,6 +78,14 @@ usage(FILE *f)
 "                           packets over them by their IP addresses (both\n"
 "                           directions alike), so a flow stays on one worker.\n"
 "                           Each module's code still runs one call at a time.\n"
+"      --queue-cpu-fanout   with --workers: pick a packet's queue by the CPU\n"
+"                           it is on (CPU i -> worker i mod N) instead of by\n"
+"                           its addresses: even load with few address pairs,\n"
+"                           but a flow whose packets arrive on both CPUs is\n"
+"                           handled by two workers and may be reordered\n"
+"      --pin-workers        with --workers: pin worker i to the i-th CPU the\n"
+"                           agent may use (see taskset), the CPU whose\n"
+"                           packets --queue-cpu-fanout gives it\n"
 "      --tls-ca FILE        CA that signs peers (enables mutual TLS on the\n"
 "                           TCP listener and towards the controller)\n"
 "      --tls-cert FILE      this node's certificate (CN = node name)\n"
@@ -124,7 +132,15 @@ parse_workers(const char *s)
 static void
 parse_args(int argc, char **argv, struct agent_config *c)
 {
-	enum { OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_PLAIN, OPT_METRICS };
+	enum {
+		OPT_CA = 256,
+		OPT_CERT,
+		OPT_KEY,
+		OPT_PLAIN,
+		OPT_METRICS,
+		OPT_FANOUT,
+		OPT_PIN
+	};
 	static const struct option opts[] = {
 		{ "node", required_argument, NULL, 'n' },
 		{ "socket", required_argument, NULL, 's' },
@@ -134,6 +150,8 @@ parse_args(int argc, char **argv, struct agent_config *c)
 		{ "load", required_argument, NULL, 'm' },
 		{ "queue-base", required_argument, NULL, 'q' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "queue-cpu-fanout", no_argument, NULL, OPT_FANOUT },
+		{ "pin-workers", no_argument, NULL, OPT_PIN },
 		{ "metrics", required_argument, NULL, OPT_METRICS },
 		{ "tls-ca", required_argument, NULL, OPT_CA },
 		{ "tls-cert", required_argument, NULL, OPT_CERT },
@@ -167,6 +185,8 @@ parse_args(int argc, char **argv, struct agent_config *c)
 		case 'q': c->queue_base = parse_queue_base(optarg); break;
 		case 'w': c->workers = parse_workers(optarg); break;
 		case OPT_METRICS: c->metrics_addr = optarg; break;
+		case OPT_FANOUT: c->queue_cpu_fanout = 1; break;
+		case OPT_PIN: c->pin_workers = 1; break;
 		case OPT_CA: c->tls.ca_file = optarg; break;
 		case OPT_CERT: c->tls.cert_file = optarg; break;
 		case OPT_KEY: c->tls.key_file = optarg; break;
@@ -226,6 +246,10 @@ config_defaults(struct agent_config *c)
 		c->queue_base = 1000;
 	if (c->workers == 0)
 		c->workers = 1;
+	if ((c->queue_cpu_fanout || c->pin_workers) && c->workers < 2)
+		fatalx("--%s needs --workers 2 or more",
+		       c->queue_cpu_fanout ? "queue-cpu-fanout"
+					   : "pin-workers");
 	if (c->tls.ca_file || c->tls.cert_file || c->tls.key_file) {
 		if (!c->tls.ca_file || !c->tls.cert_file || !c->tls.key_file)
 			fatalx("TLS needs --tls-ca, --tls-cert and --tls-key");
@@ -351,7 +375,7 @@ main(int argc, char **argv)
 	agent->loop = uv_default_loop();
 	agent->start_ms = itm__now_ms();
 	signals_init(agent->loop);
-	if (workers_start(agent->cfg.workers) < 0)
+	if (workers_start(agent->cfg.workers, agent->cfg.pin_workers) < 0)
 		fatalx("cannot start %u worker threads", agent->cfg.workers);
 	reg_init();
 	layout_init();

@@ -18,7 +18,8 @@
  *     its settled flows  -> ITM_S<id> (count, act, set stage bit)
  *     its interest, and neither its bit nor a later stage's bit set
  *                        -> NFQUEUE --queue-num Q --queue-bypass
- *                           (--queue-balance Q:Q+N-1 with N workers)
+ *                           (--queue-balance Q:Q+N-1 with N workers,
+ *                           --queue-cpu-fanout if asked)
  *   clear ITM's mark bits
  *
  * Packets whose mark has a stage's bit skip that stage (marks.h), and so do
@@ -291,13 +292,15 @@ ruleset_hook_tracks(const struct layout *L, int h)
 }
 
 /* One queue, or the workers' queues: the kernel hashes a flow's
- * addresses to one of them, so a flow's packets keep their order. */
+ * addresses to one of them, so a flow's packets keep their order; or,
+ * with --queue-cpu-fanout, takes the one of the CPU the packet is on. */
 static void
 queue_target(struct rules_buf *b, const struct stage *st)
 {
 	if (st->n_queues > 1)
-		rb_printf(b, "--queue-balance %u:%u --queue-bypass\n",
-			  st->queue, st->queue + st->n_queues - 1);
+		rb_printf(b, "--queue-balance %u:%u --queue-bypass%s\n",
+			  st->queue, st->queue + st->n_queues - 1,
+			  st->cpu_fanout ? " --queue-cpu-fanout" : "");
 	else
 		rb_printf(b, "--queue-num %u --queue-bypass\n", st->queue);
 }

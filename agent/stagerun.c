@@ -99,6 +99,7 @@ stage_runners_open(struct stage *st, uint32_t copy_bytes, char *err,
 		return rc;
 	}
 	st->n_queues = n;
+	st->cpu_fanout = n > 1 && agent->cfg.queue_cpu_fanout;
 	for (unsigned int i = 0; i < n; i++) {
 		rc = runner_open(st, i, &qc);
 		if (rc == 0)

@@ -8,6 +8,7 @@
  * call is marked done.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,7 @@ struct worker {
 	uv_cond_t cond;
 	struct wcall *head, **tail;
 	int started;
+	int cpu; /* pinned to it, or -1 */
 };
 
 static struct worker *workers;
@@ -92,12 +94,28 @@ wake_cb(uv_async_t *h)
 	}
 }
 
+/* Pin the calling thread (a worker) to @cpu. */
+static void
+worker_pin(struct worker *w)
+{
+	cpu_set_t set;
+
+	if (w->cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(w->cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		log_warnx("worker %u: cannot pin to CPU %d: %s", w->index,
+			  w->cpu, strerror(errno));
+}
+
 static void
 worker_main(void *arg)
 {
 	struct worker *w = arg;
 
 	on_worker = 1;
+	worker_pin(w);
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 }
 
@@ -139,12 +157,30 @@ workers_call(unsigned int i, wcall_fn fn, void *arg)
 	return c.rc;
 }
 
+/* The @i-th CPU (modulo their number) this process may run on, or -1. */
 static int
-worker_init(struct worker *w, unsigned int index)
+worker_cpu(unsigned int i)
+{
+	cpu_set_t set;
+	int n, cpu;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0 ||
+	    (n = CPU_COUNT(&set)) == 0)
+		return -1;
+	i %= (unsigned int)n;
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &set) && i-- == 0)
+			return cpu;
+	return -1;
+}
+
+static int
+worker_init(struct worker *w, unsigned int index, int pin)
 {
 	int rc;
 
 	w->index = index;
+	w->cpu = pin ? worker_cpu(index) : -1;
 	w->tail = &w->head;
 	if ((rc = uv_loop_init(&w->loop)) < 0)
 		return rc;
@@ -162,7 +198,7 @@ worker_init(struct worker *w, unsigned int index)
 }
 
 int
-workers_start(unsigned int n)
+workers_start(unsigned int n, int pin)
 {
 	int rc;
 
@@ -175,13 +211,14 @@ workers_start(unsigned int n)
 		return rc;
 	n_workers = n;
 	for (unsigned int i = 0; i < n; i++) {
-		rc = worker_init(&workers[i], i);
+		rc = worker_init(&workers[i], i, pin);
 		if (rc < 0) {
 			log_warnx("worker %u: %s", i, uv_strerror(rc));
 			return rc;
 		}
 	}
-	log_info("%u worker threads read the queues of in-agent stages", n);
+	log_info("%u worker threads read the queues of in-agent stages%s", n,
+		 pin ? ", each pinned to its CPU" : "");
 	return 0;
 }
 

@@ -31,8 +31,11 @@
 struct wcall;
 typedef void (*wcall_fn)(struct wcall *c, uv_loop_t *loop, void *arg);
 
-/* Start @n workers (1: none).  At start-up only; -errno on failure. */
-int workers_start(unsigned int n);
+/* Start @n workers (1: none); with @pin, worker i runs on the i-th CPU
+ * the agent may use (modulo their number), the CPU whose packets
+ * --queue-cpu-fanout puts on its queue.  At start-up only; -errno on
+ * failure. */
+int workers_start(unsigned int n, int pin);
 /* Stop and join them; their runners must be closed already. */
 void workers_stop(void);
 unsigned int workers_count(void); /* N, 1 without threads */

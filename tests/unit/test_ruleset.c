@@ -256,6 +256,23 @@ workers_balance(void **state)
 	expect_rules(&fx, 1, "workers_balance.rules");
 }
 
+/* --workers 2 --queue-cpu-fanout: the queue is the packet's CPU's. */
+static void
+workers_fanout(void **state)
+{
+	struct fixture fx;
+	struct agent_reg *a;
+	struct stage *st;
+
+	fx_init(&fx);
+	a = fx_reg(&fx, "fig13", ITM_IP_FORWARD, REG_AGENT);
+	a->may_settle = 0;
+	st = fx_stage(&fx, ITM_IP_FORWARD, REG_AGENT, ITM_STAGE_BIT(0), 1000, 2,
+		      &a, 1);
+	st->cpu_fanout = 1;
+	expect_rules(&fx, 1, "workers_fanout.rules");
+}
+
 /* fig13 at FORWARD never settles (no ITM_MAY_SETTLE): its chain has no
  * CONNMARK rule, so nothing turns on conntrack there; qosmod at
  * POST_ROUTE may settle: its chain has them from the start. */
@@ -376,6 +393,7 @@ main(void)
 		cmocka_unit_test(agent_and_process),
 		cmocka_unit_test(several_hooks),
 		cmocka_unit_test(workers_balance),
+		cmocka_unit_test(workers_fanout),
 		cmocka_unit_test(settle_declared),
 		cmocka_unit_test(settlements),
 		cmocka_unit_test(bad_interest),

@@ -2,9 +2,11 @@
  * test_workers.c - agent/workers.c: calls run on the worker's thread and
  * loop, in order, and return only once done (also when the completion
  * comes later, from a callback on the worker's loop); without workers no
- * thread exists and the locks are no-ops.
+ * thread exists and the locks are no-ops; with pinning, worker i may run
+ * on the i-th CPU of the process's set (modulo their number) only.
  */
 #include <errno.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,7 +68,7 @@ later_fn(struct wcall *c, uv_loop_t *loop, void *arg)
 static void
 no_threads_with_one(void **state)
 {
-	assert_int_equal(workers_start(1), 0);
+	assert_int_equal(workers_start(1, 0), 0);
 	assert_int_equal(workers_count(), 1);
 	assert_false(workers_threaded());
 	assert_true(workers_on_main());
@@ -85,7 +87,7 @@ calls_run_on_each_worker(void **state)
 	uv_thread_t self = uv_thread_self();
 	struct later l = { 0 };
 
-	assert_int_equal(workers_start(3), 0);
+	assert_int_equal(workers_start(3, 0), 0);
 	assert_int_equal(workers_count(), 3);
 	assert_true(workers_threaded());
 	for (unsigned int i = 0; i < 3; i++) {
@@ -111,12 +113,52 @@ calls_run_on_each_worker(void **state)
 	assert_int_equal(workers_count(), 1);
 }
 
+/* On the worker: the one CPU it may run on, or -1 if it may use more. */
+static void
+affinity_fn(struct wcall *c, uv_loop_t *loop, void *arg)
+{
+	cpu_set_t set;
+	int *cpu = arg;
+
+	*cpu = -1;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 &&
+	    CPU_COUNT(&set) == 1)
+		for (int k = 0; k < CPU_SETSIZE; k++)
+			if (CPU_ISSET(k, &set))
+				*cpu = k;
+	workers_done(c, 0);
+}
+
+static void
+pinned_workers_run_on_their_cpu(void **state)
+{
+	cpu_set_t all, after;
+	int want[3], n = 0, cpu;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(all), &all), 0);
+	for (int k = 0; k < CPU_SETSIZE && n < 3; k++)
+		if (CPU_ISSET(k, &all))
+			want[n++] = k;
+	for (int i = n; i < 3; i++) /* fewer CPUs than workers: wrap */
+		want[i] = want[i % n];
+	assert_int_equal(workers_start(3, 1), 0);
+	for (unsigned int i = 0; i < 3; i++) {
+		assert_int_equal(workers_call(i, affinity_fn, &cpu), 0);
+		assert_int_equal(cpu, want[i]);
+	}
+	/* The main thread keeps every CPU it had. */
+	assert_int_equal(sched_getaffinity(0, sizeof(after), &after), 0);
+	assert_true(CPU_EQUAL(&all, &after));
+	workers_stop();
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(no_threads_with_one),
 		cmocka_unit_test(calls_run_on_each_worker),
+		cmocka_unit_test(pinned_workers_run_on_their_cpu),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
