@@ -643,9 +643,9 @@ acked_bytes(const struct etun *t)
 
 /* The pool was the limit lately: packets dropped at the entry (not while
  * the cap held them), or found every connection full, within the last
- * BACKLOG_MS.  A user's TCP that
- * lost packets backs off for a while before it fills the pool again; that
- * is still demand the pool did not carry. */
+ * BACKLOG_MS.  A user's TCP that lost packets backs off for a while
+ * before it fills the pool again; that is still demand the pool did not
+ * carry. */
 #define BACKLOG_MS 2000
 
 static int
