@@ -222,13 +222,16 @@ capped(struct etun_ctrl *c, unsigned int n, enum etun_state *state)
 	return n - d;
 }
 
-/* Backlogged below the band after a probe: the pool it took back and the
- * next probe, one connection, waits twice as long. */
+/* Backlogged after a probe (the pool, not the cap, was the limit: its
+ * goodput is below the target, whatever one noisy sample says): the pool
+ * it took back, and the next probe, one connection, waits twice as
+ * long. */
 static unsigned int
 probe_failed(struct etun_ctrl *c, unsigned int n, enum etun_state *state)
 {
 	c->probing = 0;
 	c->probe_step = 1;
+	c->probe_settle = ETUN_CTRL_PROBE_SETTLE;
 	c->probe_hold *= 2;
 	if (c->probe_hold > ETUN_CTRL_PROBE_MAX)
 		c->probe_hold = ETUN_CTRL_PROBE_MAX;
@@ -238,13 +241,14 @@ probe_failed(struct etun_ctrl *c, unsigned int n, enum etun_state *state)
 }
 
 /* Below the band and backlogged, no probe pending: grow by the model; a
- * pool that grows has a new competition, its probes start over. */
+ * pool that grows has a new competition, its probes start over (not
+ * while the averages still remember a failed probe's dip). */
 static unsigned int
 grow_new(struct etun_ctrl *c, unsigned int n, double g, enum etun_state *state)
 {
 	unsigned int want = grow(c, n, g, state);
 
-	if (want > n) {
+	if (want > n && c->probe_settle == 0) {
 		c->probe_hold = 0;
 		c->probe_step = 1;
 	}
@@ -261,14 +265,15 @@ etun_ctrl_step(struct etun_ctrl *c, const struct etun_ctrl_in *in,
 	smooth(c, n, (double)in->goodput_bps);
 	if (in->backlogged)
 		c->s_cap = c->s_avg;
+	if (c->probe_settle)
+		c->probe_settle--;
 	if (in->capped && !in->backlogged)
 		return capped(c, n, state);
 	c->capped_for = 0;
-	if (c->g_avg < b * (1 - c->band) && in->backlogged) {
-		if (c->probing)
-			return probe_failed(c, n, state);
+	if (in->backlogged && c->probing) /* the pool fell short of the cap */
+		return probe_failed(c, n, state);
+	if (c->g_avg < b * (1 - c->band) && in->backlogged)
 		return grow_new(c, n, (double)in->goodput_bps, state);
-	}
 	c->streak = 0;
 	c->cooldown = 0;
 	if (c->g_avg > b * (1 + c->band)) {
@@ -290,6 +295,7 @@ etun_ctrl_reset(struct etun_ctrl *c)
 	c->jump = 0;
 	c->streak = c->cooldown = 0;
 	c->capped_for = c->probe_hold = c->probe_step = c->probe_from = 0;
+	c->probe_settle = 0;
 	c->probing = 0;
 }
 

@@ -56,11 +56,13 @@
  * intervals in a row, step connections less (step 1 at first, never
  * more than N / 4 + 1).  Still capped: the probe held, hold goes back to
  * ETUN_CTRL_PROBE_MIN and step doubles (a pool far too big shrinks in a
- * few probes).  Backlogged and below the band while a probe is pending:
- * the pool goes back to where the probe began, step back to 1, and hold
+ * few probes).  Backlogged while a probe is pending (the pool, not the
+ * cap, is the limit again): the pool goes back to where the probe began, step back to 1, and hold
  * doubles (up to ETUN_CTRL_PROBE_MAX), so a pool at its right size dips
  * rarely, not every few seconds.  A pool that grows by the model (the
- * competition rose) probes soon again: hold back to the least.
+ * competition rose) probes soon again: hold back to the least (unless
+ * the growth comes within ETUN_CTRL_PROBE_SETTLE intervals of a failed
+ * probe: the smoothed goodput still remembers its dip).
  * Pure code.
  */
 #ifndef ETUN_CTRL_H
@@ -79,15 +81,16 @@ enum etun_state {
 	ETUN_ST_SATURATED    /* below target, more connections did not help */
 };
 
-#define ETUN_CTRL_EWMA	    0.5	 /* weight of the newest sample */
-#define ETUN_CTRL_JUMP	    0.25 /* share off by this twice: a new k */
-#define ETUN_CTRL_MIN_GAIN  0.25 /* elasticity below which growth stops */
-#define ETUN_CTRL_SAT_MIN   4	 /* streak samples before judging */
-#define ETUN_CTRL_SAT_SPAN  8	 /* streak samples kept */
-#define ETUN_CTRL_COOLDOWN  5
-#define ETUN_CTRL_PROBE_MIN 2  /* capped intervals before a probe */
-#define ETUN_CTRL_PROBE_MAX 24 /* ... after failed probes, at most */
-#define ETUN_CAP_MS	    30 /* depth of the cap's bucket, ms of B */
+#define ETUN_CTRL_EWMA	       0.5  /* weight of the newest sample */
+#define ETUN_CTRL_JUMP	       0.25 /* share off by this twice: a new k */
+#define ETUN_CTRL_MIN_GAIN     0.25 /* elasticity below which growth stops */
+#define ETUN_CTRL_SAT_MIN      4    /* streak samples before judging */
+#define ETUN_CTRL_SAT_SPAN     8    /* streak samples kept */
+#define ETUN_CTRL_COOLDOWN     5
+#define ETUN_CTRL_PROBE_MIN    2  /* capped intervals before a probe */
+#define ETUN_CTRL_PROBE_MAX    24 /* ... after failed probes, at most */
+#define ETUN_CTRL_PROBE_SETTLE 4  /* growth this soon after: its dip */
+#define ETUN_CAP_MS	       30 /* depth of the cap's bucket, ms of B */
 #define ETUN_CTRL_FREE_GROWTH \
 	4 /* a streak starting below this is never judged: one flow on a few  \
 	   * connections must reach the model's N */
@@ -111,6 +114,7 @@ struct etun_ctrl {
 	 * probe waits (0: ETUN_CTRL_PROBE_MIN), a probe not yet judged. */
 	unsigned int capped_for, probe_hold;
 	unsigned int probe_step, probe_from; /* the last probe: from where */
+	unsigned int probe_settle; /* intervals since a failed probe, down */
 	int probing;
 };
 
