@@ -1,21 +1,27 @@
 /*
  * srules.c - the netfilter rules and routes split TCP needs (split.c),
- * as iptables-nft-restore and ip(8) would set them by hand.
+ * as nft(8) and ip(8) would set them by hand.
  *
- * Both ends: a chain ITM_ET_<name> in the mangle table, jumped to first
- * from PREROUTING for TCP, and a routing rule that delivers packets with
- * the fwmark bit split_mark locally (`ip rule add fwmark M/M lookup T`,
- * `ip route add local 0.0.0.0/0 dev lo table T`).  The entry's chain
- * sends a user's SYN towards the tunnel's prefixes to its transparent
- * listener (TPROXY) and marks the later packets of connections it holds
- * (-m socket --transparent); the exit's marks the server's replies to the
- * transparent sockets it connected (the client's address as source).
+ * Both ends: an nftables table itm_et_<name> whose chain runs at
+ * PREROUTING just before the mangle table, and a routing rule that
+ * delivers packets with the fwmark bit split_mark locally (`ip rule add
+ * fwmark M/M lookup T`, `ip route add local 0.0.0.0/0 dev lo table T`).
+ * The entry's chain sends a user's SYN towards the tunnel's prefixes to
+ * its transparent listener (tproxy) and marks the later packets of
+ * connections it holds (socket transparent); the exit's marks the
+ * server's replies to the transparent sockets it connected (the client's
+ * address as source).
  *
- * The chain is named ITM_ so that a new itm-agent removes it at start
- * with its own rules (kernel.c) after a crash; the rule and the route are
- * recorded in /run/itm/etunnel-NETNS-NAME before they are added, and the
- * next load of the tunnel removes what a killed instance left.
+ * nftables' own tproxy, not iptables' TPROXY target: with no listener
+ * (the agent killed) the xt target drops the SYN, a blackhole until an
+ * agent starts again, where nft's tproxy does not match and the
+ * connection takes the normal path: fail-open, as the agent's queues
+ * are (--queue-bypass).  What a killed instance left is harmless then;
+ * the rule and the route are recorded in /run/itm/etunnel-NETNS-NAME
+ * before they are added, and the next load of the tunnel removes the
+ * table, the rule and the route.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -76,10 +82,15 @@ run(char *const argv[], const char *input, char *err, size_t errlen)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* itm_et_<name>, with what nft does not take in a name as '_'. */
 static void
-chain_name(const struct etun *t, char *buf, size_t len)
+table_name(const struct etun *t, char *buf, size_t len)
 {
-	snprintf(buf, len, "ITM_ET_%s", t->name);
+	size_t o = (size_t)snprintf(buf, len, "itm_et_");
+
+	for (const char *c = t->name; *c && o + 1 < len; c++)
+		buf[o++] = isalnum((unsigned char)*c) ? *c : '_';
+	buf[o] = '\0';
 }
 
 static void
@@ -93,63 +104,66 @@ state_path(const struct etun *t, char *buf, size_t len)
 		 (unsigned long)st.st_ino, t->name);
 }
 
-/* Remove the chain of @t, the rule for @mark and the routes of @table;
+/* Remove the table of @t, the rule for @mark and the routes of @table;
  * what is not there is no error. */
 static void
 remove_all(const struct etun *t, uint32_t mark, uint32_t table)
 {
-	char chain[40], script[256], m[32], tab[16], err[256];
-	char *restore[] = { "iptables-nft-restore", "--noflush", NULL };
+	char name[40], script[128], m[32], tab[16], err[256];
+	char *nft[] = { "nft", "-f", "-", NULL };
 	char *rule[] = {
 		"ip", "rule", "del", "fwmark", m, "lookup", tab, NULL
 	};
 	char *flush[] = { "ip", "route", "flush", "table", tab, NULL };
 
-	chain_name(t, chain, sizeof(chain));
+	table_name(t, name, sizeof(name));
 	snprintf(m, sizeof(m), "0x%x/0x%x", mark, mark);
 	snprintf(tab, sizeof(tab), "%u", table);
-	snprintf(script, sizeof(script),
-		 "*mangle\n-D PREROUTING -p tcp -j %s\nCOMMIT\n", chain);
-	run(restore, script, err, sizeof(err));
-	snprintf(script, sizeof(script), "*mangle\n-F %s\n-X %s\nCOMMIT\n",
-		 chain, chain);
-	run(restore, script, err, sizeof(err));
+	snprintf(script, sizeof(script), "table ip %s\ndelete table ip %s\n",
+		 name, name);
+	run(nft, script, err, sizeof(err));
 	for (int i = 0; i < 4 && run(rule, NULL, err, sizeof(err)) == 0; i++)
 		;
 	run(flush, NULL, err, sizeof(err));
 }
 
-/* The mangle rules of @t as iptables-restore text. */
+/* The table of @t as an nft script that replaces it in one
+ * transaction. */
 static void
 write_script(const struct etun *t, char *buf, size_t len)
 {
-	char chain[40];
+	char name[40];
 	size_t o;
 
-	chain_name(t, chain, sizeof(chain));
-	o = (size_t)snprintf(buf, len, "*mangle\n:%s - [0:0]\n", chain);
+	table_name(t, name, sizeof(name));
+	o = (size_t)
+		snprintf(buf, len,
+			 "table ip %s\ndelete table ip %s\n"
+			 "table ip %s {\n chain pre {\n"
+			 "  type filter hook prerouting priority mangle - 1;"
+			 " policy accept;\n",
+			 name, name, name);
 	for (unsigned int i = 0; i < t->n_dst && o < len; i++) {
 		char pfx[INET_ADDRSTRLEN];
 
 		inet_ntop(AF_INET, &t->dst[i].addr.v4, pfx, sizeof(pfx));
 		o += (size_t)snprintf(buf + o, len - o,
-				      "-A %s %s %s/%u -m socket --transparent "
-				      "-j MARK --set-mark 0x%x/0x%x\n",
-				      chain,
-				      t->side == ETUN_ENTRY ? "-d" : "-s", pfx,
-				      t->dst[i].len, t->split_mark,
-				      t->split_mark);
+				      "  meta l4proto tcp ip %s %s/%u socket "
+				      "transparent 1 meta mark set meta mark "
+				      "| 0x%x\n",
+				      t->side == ETUN_ENTRY ? "daddr" : "saddr",
+				      pfx, t->dst[i].len, t->split_mark);
 		if (t->side == ETUN_ENTRY && o < len)
 			o += (size_t)snprintf(
 				buf + o, len - o,
-				"-A %s -d %s/%u -p tcp --syn -j TPROXY "
-				"--on-port %u --tproxy-mark 0x%x/0x%x\n",
-				chain, pfx, t->dst[i].len, t->split_port,
-				t->split_mark, t->split_mark);
+				"  ip daddr %s/%u tcp flags & (fin|syn|rst|ack)"
+				" == syn tproxy to :%u meta mark set meta mark"
+				" | 0x%x accept\n",
+				pfx, t->dst[i].len, t->split_port,
+				t->split_mark);
 	}
 	if (o < len)
-		snprintf(buf + o, len - o,
-			 "-I PREROUTING 1 -p tcp -j %s\nCOMMIT\n", chain);
+		snprintf(buf + o, len - o, " }\n}\n");
 }
 
 static int
@@ -181,7 +195,7 @@ int
 etun_rules_install(struct etun *t)
 {
 	char script[8192], m[32], tab[16], err[256];
-	char *restore[] = { "iptables-nft-restore", "--noflush", NULL };
+	char *nft[] = { "nft", "-f", "-", NULL };
 	char *rule[] = { "ip",	   "rule", "add",  "fwmark", m,
 			 "lookup", tab,	   "pref", "100",    NULL };
 	char *route[] = { "ip",	 "route", "replace", "local", "0.0.0.0/0",
@@ -200,8 +214,8 @@ etun_rules_install(struct etun *t)
 	if (run(rule, NULL, err, sizeof(err)) != 0)
 		return fail(t, "ip rule", err);
 	write_script(t, script, sizeof(script));
-	if (run(restore, script, err, sizeof(err)) != 0)
-		return fail(t, "iptables-nft-restore", err);
+	if (run(nft, script, err, sizeof(err)) != 0)
+		return fail(t, "nft", err);
 	itm_log(LOG_INFO,
 		"etunnel %s: split TCP rules in (fwmark 0x%x, table %u)",
 		t->name, t->split_mark, t->split_table);
