@@ -87,10 +87,12 @@ enum etun_state {
 #define ETUN_CTRL_SAT_MIN      4    /* streak samples before judging */
 #define ETUN_CTRL_SAT_SPAN     8    /* streak samples kept */
 #define ETUN_CTRL_COOLDOWN     5
-#define ETUN_CTRL_PROBE_MIN    2  /* capped intervals before a probe */
-#define ETUN_CTRL_PROBE_MAX    24 /* ... after failed probes, at most */
-#define ETUN_CTRL_PROBE_SETTLE 4  /* growth this soon after: its dip */
-#define ETUN_CAP_MS	       30 /* depth of the cap's bucket, ms of B */
+#define ETUN_CTRL_PROBE_MIN    2     /* capped intervals before a probe */
+#define ETUN_CTRL_PROBE_MAX    24    /* ... after failed probes, at most */
+#define ETUN_CTRL_PROBE_SETTLE 4     /* growth this soon after: its dip */
+#define ETUN_CAP_MS	       30    /* depth of the cap's bucket, ms of B */
+#define ETUN_CAP_QUEUE_MS      50    /* capped: the entry queue's long class */
+#define ETUN_CAP_QUEUE_MIN     24000 /* ... bytes at least */
 #define ETUN_CTRL_FREE_GROWTH \
 	4 /* a streak starting below this is never judged: one flow on a few  \
 	   * connections must reach the model's N */

@@ -568,12 +568,27 @@ flush(struct etun *t)
 	}
 }
 
+/* With the cap the queue drains at the target: a long-class packet finds
+ * room only below ETUN_CAP_QUEUE_MS of it queued (at least
+ * ETUN_CAP_QUEUE_MIN bytes), not up to queue_kb, so the user's TCP sees
+ * loss, not a long queue. */
+static int
+cap_queue_full(const struct etun *t, enum etun_class cls, uint16_t len)
+{
+	double max = t->cap.rate * ETUN_CAP_QUEUE_MS / 1000;
+
+	return t->cap.on && cls == ETUN_CLS_LONG &&
+	       (double)(etun_entq_bytes(t->q) + len) >
+		       (max > ETUN_CAP_QUEUE_MIN ? max : ETUN_CAP_QUEUE_MIN);
+}
+
 static void
 enqueue(struct etun *t, const uint8_t *pkt, uint16_t len, uint8_t tos)
 {
 	enum etun_class cls = (tos & 0x10) ? ETUN_CLS_SHORT : ETUN_CLS_LONG;
 
-	if (etun_entq_push(t->q, cls, pkt, len) < 0) {
+	if (cap_queue_full(t, cls, len) ||
+	    etun_entq_push(t->q, cls, pkt, len) < 0) {
 		t->c.entry_drops++;
 		if (!etun_cap_pool_short(&t->cap, etun_now_us()))
 			t->c.cap_drops++; /* the cap's, not the pool's */

@@ -18,7 +18,7 @@
 # packet path; with cap=no it gets more.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/etun_lib.sh"
-itm__need python3 curl iperf3 tc iptables
+itm__need python3 curl iperf3 tc iptables ping
 itm_init etunnel_elastic
 etun_topo
 itm_agent_start n1 n1
@@ -32,7 +32,8 @@ print(round(d["end"]["sum_received"]["bits_per_second"] / 1e6, 1))' "$1"
 }
 
 # capped TCP PARAMS...: the tunnel reloaded (target 20 Mbit/s, tcp=TCP),
-# h1's 4 s upload to h2 through it: the receiver's Mbit/s.
+# h1's 4 s upload to h2 through it: the receiver's Mbit/s, and the median
+# round trip of pings beside it (ICMP rides the entry queue), ms.
 capped() {
 	local tcp=$1
 	shift
@@ -43,16 +44,22 @@ capped() {
 	itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" = 2 ]' ||
 		itm_fail "the pool did not come up ($tcp $*)"
 	sleep 0.5 # the split rules follow the pool
+	(sleep 1 && itm_exec h1 ping -n -c 20 -i 0.1 "$ETUN_H2") >"$ITM_TMP/ping" &
 	itm_exec h1 iperf3 -c "$ETUN_H2" -p 5300 -t 4 -J >"$ITM_TMP/cap.json" ||
 		itm_fail "iperf3 through the tunnel ($tcp $*)"
-	mbit "$ITM_TMP/cap.json"
+	wait
+	echo "$(mbit "$ITM_TMP/cap.json") $(sed -n 's/.*time=\([0-9.]*\) ms/\1/p' \
+		"$ITM_TMP/ping" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] + 0 }')"
 }
 itm_bg h2 --name srvcap iperf3 -s -p 5300
 itm_wait_for 5 eval 'itm_exec h2 ss -Hltn | grep -q ":5300 "' ||
 	itm_fail "iperf3 server did not start"
-split=$(capped split) packet=$(capped packet) uncapped=$(capped split cap=no)
+read -r split split_rtt <<<"$(capped split)"
+read -r packet packet_rtt <<<"$(capped packet)"
+read -r uncapped _ <<<"$(capped split cap=no)"
 waits=$(etun_counter n1 cap_waits)
 itm_log "target 20 Mbit/s, no competition: split $split, packet $packet, cap=no $uncapped Mbit/s"
+itm_log "median ping beside the capped upload: split ${split_rtt} ms, packet ${packet_rtt} ms"
 # pct MBIT: per cent of the target, a whole number.
 pct() { awk -v m="$1" 'BEGIN { printf "%d", m / 20 * 100 + 0.5 }'; }
 itm_assert_ge "$(pct "$split")" 90 "per cent of the target through the capped split tunnel"
