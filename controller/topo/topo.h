@@ -96,6 +96,7 @@ struct topo_tunnel {
 	 * no CRL */
 	const char *tls_ca, *tls_cert, *tls_key, *tls_crl;
 	const char *tcp; /* "split" or "packet"; NULL: the module's default */
+	const char *cap; /* "yes" or "no", the entry's; NULL: the default */
 	int line;
 };
 

@@ -12,6 +12,7 @@
  *	    max_conns: 32              # default 16
  *	    port: 7800                 # the exit's; default 7800
  *	    tcp: split                 # split (default) or packet
+ *	    cap: yes                   # hold the target, not more (default)
  *	    tls: { ca: /etc/itm/tunnel-ca.pem,   # optional: mutual TLS,
  *		   cert: /etc/itm/tunnel.pem,    # paths on the nodes (each
  *		   key: /etc/itm/tunnel.key,     # end its own certificate,
@@ -201,6 +202,22 @@ tun_tcp(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 		topo_word(c, v, path, "split or packet", check_tcp);
 }
 
+static int
+check_cap(const char *s, char *why, size_t len)
+{
+	if (strcmp(s, "yes") == 0 || strcmp(s, "no") == 0)
+		return 0;
+	snprintf(why, len, "must be yes or no");
+	return -1;
+}
+
+static void
+tun_cap(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
+{
+	((struct topo_tunnel *)obj)->cap =
+		topo_word(c, v, path, "yes or no", check_cap);
+}
+
 static const struct topo_field tunnel_fields[] = {
 	{ "name", 1, tun_name },
 	{ "between", 1, tun_between },
@@ -211,6 +228,7 @@ static const struct topo_field tunnel_fields[] = {
 	{ "port", 0, tun_port },
 	{ "tls", 0, tun_tls },
 	{ "tcp", 0, tun_tcp },
+	{ "cap", 0, tun_cap },
 };
 
 void
@@ -358,8 +376,8 @@ uint_text(char *buf, size_t len, uint64_t v)
 }
 
 /* The most end_params() sets: name, side, peer, dst, proto, ports, port,
- * max_conns, four tls_, tcp, target, min_conns. */
-#define TUN_MAX_PARAMS 15
+ * max_conns, four tls_, tcp, target, min_conns, cap. */
+#define TUN_MAX_PARAMS 16
 
 /* The etunnel parameters of one end (@exit: side=exit). */
 static size_t
@@ -398,6 +416,8 @@ end_params(struct topo_ctx *c, const struct topo_tunnel *t, int exit,
 	       uint_text(num, sizeof(num), t->target_kbps));
 	kv_set(c, &kv[n++], "min_conns",
 	       uint_text(num, sizeof(num), t->min_conns));
+	if (t->cap) /* the entry's: it puts the bytes on the pool */
+		kv_set(c, &kv[n++], "cap", t->cap);
 	return n;
 }
 

@@ -190,6 +190,71 @@ demand_bound(struct etun_ctrl *c, unsigned int n, enum etun_state *state)
 	return want < n ? clamp_step(c, n, want) : n;
 }
 
+/* The cap, not the pool, was the limit: hold; after probe_hold such
+ * intervals in a row, probe probe_step connections less (ctrl.h).  A
+ * probe that stays capped held: the next waits the least and may take
+ * twice as many (a pool far too big shrinks fast). */
+static unsigned int
+capped(struct etun_ctrl *c, unsigned int n, enum etun_state *state)
+{
+	unsigned int d;
+
+	c->streak = 0;
+	c->cooldown = 0;
+	if (c->probing) {
+		c->probing = 0;
+		c->probe_hold = ETUN_CTRL_PROBE_MIN;
+		c->probe_step *= 2;
+	}
+	if (c->probe_hold < ETUN_CTRL_PROBE_MIN)
+		c->probe_hold = ETUN_CTRL_PROBE_MIN;
+	*state = ETUN_ST_HOLDING;
+	if (++c->capped_for < c->probe_hold || n <= c->min_conns)
+		return n;
+	d = c->probe_step ? c->probe_step : 1;
+	d = d < n / 4 + 1 ? d : n / 4 + 1;
+	d = d < n - c->min_conns ? d : n - c->min_conns;
+	c->capped_for = 0;
+	c->probing = 1;
+	c->probe_step = d;
+	c->probe_from = n;
+	*state = ETUN_ST_SHRINKING;
+	return n - d;
+}
+
+/* Backlogged after a probe (the pool, not the cap, was the limit: its
+ * goodput is below the target, whatever one noisy sample says): the pool
+ * it took back, and the next probe, one connection, waits twice as
+ * long. */
+static unsigned int
+probe_failed(struct etun_ctrl *c, unsigned int n, enum etun_state *state)
+{
+	c->probing = 0;
+	c->probe_step = 1;
+	c->probe_settle = ETUN_CTRL_PROBE_SETTLE;
+	c->probe_hold *= 2;
+	if (c->probe_hold > ETUN_CTRL_PROBE_MAX)
+		c->probe_hold = ETUN_CTRL_PROBE_MAX;
+	*state = ETUN_ST_GROWING;
+	n = n > c->probe_from ? n : c->probe_from;
+	return n < c->max_conns ? n : c->max_conns;
+}
+
+/* Below the band and backlogged, no probe pending: grow by the model; a
+ * pool that grows has a new competition, its probes start over (not
+ * while the averages still remember a failed probe's dip). */
+static unsigned int
+grow_new(struct etun_ctrl *c, unsigned int n, double g, enum etun_state *state)
+{
+	unsigned int want = grow(c, n, g, state);
+
+	if (want > n && c->probe_settle == 0) {
+		c->probe_hold = 0;
+		c->probe_step = 1;
+	}
+	return want;
+}
+
 unsigned int
 etun_ctrl_step(struct etun_ctrl *c, const struct etun_ctrl_in *in,
 	       enum etun_state *state)
@@ -200,8 +265,15 @@ etun_ctrl_step(struct etun_ctrl *c, const struct etun_ctrl_in *in,
 	smooth(c, n, (double)in->goodput_bps);
 	if (in->backlogged)
 		c->s_cap = c->s_avg;
+	if (c->probe_settle)
+		c->probe_settle--;
+	if (in->capped && !in->backlogged)
+		return capped(c, n, state);
+	c->capped_for = 0;
+	if (in->backlogged && c->probing) /* the pool fell short of the cap */
+		return probe_failed(c, n, state);
 	if (c->g_avg < b * (1 - c->band) && in->backlogged)
-		return grow(c, n, (double)in->goodput_bps, state);
+		return grow_new(c, n, (double)in->goodput_bps, state);
 	c->streak = 0;
 	c->cooldown = 0;
 	if (c->g_avg > b * (1 + c->band)) {
@@ -222,6 +294,9 @@ etun_ctrl_reset(struct etun_ctrl *c)
 	c->g_avg = c->s_avg = c->s_cap = 0;
 	c->jump = 0;
 	c->streak = c->cooldown = 0;
+	c->capped_for = c->probe_hold = c->probe_step = c->probe_from = 0;
+	c->probe_settle = 0;
+	c->probing = 0;
 }
 
 const char *
@@ -240,4 +315,53 @@ etun_state_name(enum etun_state s)
 
 	return (unsigned int)s < sizeof(names) / sizeof(names[0]) ? names[s]
 								  : "?";
+}
+
+static void
+cap_refill(struct etun_cap *b, uint64_t now_us)
+{
+	if (now_us > b->last_us)
+		b->tokens += b->rate * (double)(now_us - b->last_us) / 1e6;
+	if (b->tokens > b->depth)
+		b->tokens = b->depth;
+	b->last_us = now_us;
+}
+
+void
+etun_cap_init(struct etun_cap *b, uint64_t bps, uint32_t min_depth, int on,
+	      uint64_t now_us)
+{
+	b->rate = (double)bps / 8;
+	b->depth = fmax(b->rate * ETUN_CAP_MS / 1000, (double)min_depth);
+	b->tokens = b->depth;
+	b->last_us = now_us;
+	b->on = on;
+}
+
+int
+etun_cap_take(struct etun_cap *b, uint32_t len, int prio, uint64_t now_us)
+{
+	if (!b->on)
+		return 1;
+	cap_refill(b, now_us);
+	if (b->tokens <= (prio ? -b->depth : 0))
+		return 0;
+	b->tokens -= len;
+	return 1;
+}
+
+void
+etun_cap_undo(struct etun_cap *b, uint32_t len)
+{
+	if (b->on)
+		b->tokens += len;
+}
+
+int
+etun_cap_pool_short(struct etun_cap *b, uint64_t now_us)
+{
+	if (!b->on)
+		return 1;
+	cap_refill(b, now_us);
+	return b->tokens >= b->depth / 2;
 }

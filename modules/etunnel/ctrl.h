@@ -45,6 +45,24 @@
  * demand needs at the share a connection got when last backlogged,
  * ceil(Gs / s_cap) + 1 (one spare), step-bounded (state "demand below
  * target"), and holds while no such share is known.
+ * The cap (cap=yes): the entry puts user bytes on the pool no faster
+ * than B (struct etun_cap, a token bucket ETUN_CAP_MS deep), so a pool
+ * that could carry more holds B instead of N shares of the bottleneck
+ * (no whole N gives B: at k = 2 on 100 Mbit/s one connection gets 33,
+ * two get 50).  An interval where the bucket, not the pool, was the
+ * limit (capped, not backlogged) holds; the share measured then is the
+ * cap's, not the bottleneck's, so it cannot say when the pool is too big
+ * (the competition left).  Instead the law probes: after hold capped
+ * intervals in a row, step connections less (step 1 at first, never
+ * more than N / 4 + 1).  Still capped: the probe held, hold goes back to
+ * ETUN_CTRL_PROBE_MIN and step doubles (a pool far too big shrinks in a
+ * few probes).  Backlogged while a probe is pending (the pool, not the
+ * cap, is the limit again): the pool goes back to where the probe began, step back to 1, and hold
+ * doubles (up to ETUN_CTRL_PROBE_MAX), so a pool at its right size dips
+ * rarely, not every few seconds.  A pool that grows by the model (the
+ * competition rose) probes soon again: hold back to the least (unless
+ * the growth comes within ETUN_CTRL_PROBE_SETTLE intervals of a failed
+ * probe: the smoothed goodput still remembers its dip).
  * Pure code.
  */
 #ifndef ETUN_CTRL_H
@@ -63,12 +81,18 @@ enum etun_state {
 	ETUN_ST_SATURATED    /* below target, more connections did not help */
 };
 
-#define ETUN_CTRL_EWMA	   0.5	/* weight of the newest sample */
-#define ETUN_CTRL_JUMP	   0.25 /* share off by this twice: a new k */
-#define ETUN_CTRL_MIN_GAIN 0.25 /* elasticity below which growth stops */
-#define ETUN_CTRL_SAT_MIN  4	/* streak samples before judging */
-#define ETUN_CTRL_SAT_SPAN 8	/* streak samples kept */
-#define ETUN_CTRL_COOLDOWN 5
+#define ETUN_CTRL_EWMA	       0.5  /* weight of the newest sample */
+#define ETUN_CTRL_JUMP	       0.25 /* share off by this twice: a new k */
+#define ETUN_CTRL_MIN_GAIN     0.25 /* elasticity below which growth stops */
+#define ETUN_CTRL_SAT_MIN      4    /* streak samples before judging */
+#define ETUN_CTRL_SAT_SPAN     8    /* streak samples kept */
+#define ETUN_CTRL_COOLDOWN     5
+#define ETUN_CTRL_PROBE_MIN    2     /* capped intervals before a probe */
+#define ETUN_CTRL_PROBE_MAX    24    /* ... after failed probes, at most */
+#define ETUN_CTRL_PROBE_SETTLE 4     /* growth this soon after: its dip */
+#define ETUN_CAP_MS	       30    /* depth of the cap's bucket, ms of B */
+#define ETUN_CAP_QUEUE_MS      50    /* capped: the entry queue's long class */
+#define ETUN_CAP_QUEUE_MIN     24000 /* ... bytes at least */
 #define ETUN_CTRL_FREE_GROWTH \
 	4 /* a streak starting below this is never judged: one flow on a few  \
 	   * connections must reach the model's N */
@@ -88,12 +112,28 @@ struct etun_ctrl {
 	/* The current growth streak: raw samples, where it began. */
 	unsigned int streak, streak_from, cooldown;
 	double streak_n[ETUN_CTRL_SAT_SPAN], streak_g[ETUN_CTRL_SAT_SPAN];
+	/* The cap's probes: capped intervals in a row, the intervals a
+	 * probe waits (0: ETUN_CTRL_PROBE_MIN), a probe not yet judged. */
+	unsigned int capped_for, probe_hold;
+	unsigned int probe_step, probe_from; /* the last probe: from where */
+	unsigned int probe_settle; /* intervals since a failed probe, down */
+	int probing;
 };
 
 struct etun_ctrl_in {
 	unsigned int conns; /* wanted now */
 	uint64_t goodput_bps;
 	int backlogged;
+	int capped; /* the cap, not the pool, held the rate back */
+};
+
+/* The cap: a token bucket on the user bytes the entry puts on the pool.
+ * tokens may go below zero by one chunk (a chunk larger than the bucket
+ * still goes), by a bucket more for the SHORT class. */
+struct etun_cap {
+	double rate, depth, tokens; /* bytes/s, bytes, bytes */
+	uint64_t last_us;
+	int on;
 };
 
 /* The pool size for the next interval; *@state says why. */
@@ -102,5 +142,20 @@ unsigned int etun_ctrl_step(struct etun_ctrl *c, const struct etun_ctrl_in *in,
 /* Forget the smoothed past (the pool went down, or the target changed). */
 void etun_ctrl_reset(struct etun_ctrl *c);
 const char *etun_state_name(enum etun_state s);
+
+/* A bucket of @bps, ETUN_CAP_MS deep (at least @min_depth bytes), full;
+ * @on = 0: every take succeeds. */
+void etun_cap_init(struct etun_cap *b, uint64_t bps, uint32_t min_depth, int on,
+		   uint64_t now_us);
+/* May @len bytes go now?  1: yes (taken from the bucket), 0: wait.
+ * @prio (the SHORT class): they may also take one bucket in advance, so
+ * short flows do not queue behind the long ones' wait (the long class
+ * pays it back). */
+int etun_cap_take(struct etun_cap *b, uint32_t len, int prio, uint64_t now_us);
+/* The pool did not take the @len bytes just allowed: back in. */
+void etun_cap_undo(struct etun_cap *b, uint32_t len);
+/* The bucket filled at least halfway while bytes waited for the pool:
+ * the pool, not the cap, is the limit (a stall to count). */
+int etun_cap_pool_short(struct etun_cap *b, uint64_t now_us);
 
 #endif

@@ -51,6 +51,7 @@ static const struct itm_param_spec etun_params[] = {
 	{ "min_conns", ITM_PARAM_UINT, "1", 1, ETUN_MAX_CONNS, "smallest pool" },
 	{ "max_conns", ITM_PARAM_UINT, "16", 1, ETUN_MAX_CONNS, "largest pool" },
 	{ "interval_ms", ITM_PARAM_UINT, "1000", 50, 60000, "controller interval" },
+	{ "cap", ITM_PARAM_BOOL, "yes", 0, 1, "the entry puts user bytes on the pool no faster than target (token bucket, 30 ms deep): the tunnel holds the target, not every share the pool gets; no: at least the target" },
 	{ "band_pct", ITM_PARAM_UINT, "3", 0, 50, "dead band around the target, percent" },
 	{ "queue_kb", ITM_PARAM_UINT, "256", 4, 65536, "entry queue per class, kB" },
 	{ "queue_pkts", ITM_PARAM_UINT, "1024", 8, 65536, "entry queue per class, packets" },
@@ -348,6 +349,7 @@ load_config(struct itm_module *m, struct etun *t, const struct itm_params *p)
 	t->ctrl.min_conns = (unsigned int)itm_param_uint(p, "min_conns");
 	t->ctrl.max_conns = (unsigned int)itm_param_uint(p, "max_conns");
 	t->ctrl.band = (double)itm_param_uint(p, "band_pct") / 100.0;
+	t->cap_on = itm_param_bool(p, "cap");
 	if (t->ctrl.min_conns > t->ctrl.max_conns) {
 		itm_module_error(m, "min_conns: %u is above max_conns %u",
 				 t->ctrl.min_conns, t->ctrl.max_conns);
@@ -512,6 +514,8 @@ register_counters(struct etun *t)
 		C(streams_refused),
 		C(stream_resets),
 		C(rules_errors),
+		C(cap_waits),
+		C(cap_drops),
 #undef C
 	};
 

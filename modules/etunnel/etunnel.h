@@ -96,6 +96,8 @@ struct etun_counters {
 	uint64_t streams_refused; /* exit: outside the prefixes, or refused */
 	uint64_t stream_resets;	  /* streams ended by a reset */
 	uint64_t rules_errors;	  /* split: netfilter/routing setup failed */
+	uint64_t cap_waits;	  /* entry: the cap held bytes back */
+	uint64_t cap_drops;	  /* entry: of entry_drops, while capped */
 	uint64_t conns, conns_wanted; /* gauges */
 	uint64_t target_kbps, goodput_kbps, state, queue_bytes;
 	uint64_t target_bps, achieved_bps, pool_conns; /* for /metrics */
@@ -115,6 +117,8 @@ struct etun {
 	unsigned int n_dst;
 	struct etun_l4match l4; /* proto=, ports=: empty, everything */
 	struct etun_ctrl ctrl;
+	struct etun_cap cap; /* entry: cap=yes holds B, not more */
+	int cap_on;
 	unsigned int interval_ms;
 	uint32_t sndbuf, unsent;
 	int skip_recovering; /* skip connections in loss recovery */
@@ -144,6 +148,7 @@ struct etun {
 	unsigned int express_up;	   /* the short class's connection */
 	uint32_t seq[ETUN_CLS_N], session; /* one sequence per class */
 	uint64_t acked_closed; /* bytes of connections closed since */
+	uint64_t cap_at_tick, cap_drops_at_tick;
 	uint64_t last_acked, drops_at_tick, stalls_at_tick;
 	uint64_t backlog_ms; /* last drop or stall seen by a tick */
 	uint64_t last_tick_ms;

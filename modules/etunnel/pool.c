@@ -539,6 +539,8 @@ etun_pool_pick(struct etun *t, enum etun_class cls)
 	return pick(t, cls);
 }
 
+/* The entry queue onto the pool, no faster than the cap allows (a
+ * packet over it waits in the bounded queue). */
 static void
 flush(struct etun *t)
 {
@@ -548,13 +550,36 @@ flush(struct etun *t)
 	struct etun_conn *c;
 
 	while ((pkt = etun_entq_peek(t->q, &len, &cls)) != NULL) {
+		if (!etun_cap_take(&t->cap, len, cls == ETUN_CLS_SHORT,
+				   etun_now_us())) {
+			t->c.cap_waits++;
+			return;
+		}
 		if ((c = pick(t, cls)) == NULL) {
-			t->c.stalls++;
+			etun_cap_undo(&t->cap, len);
+			if (etun_cap_pool_short(&t->cap, etun_now_us()))
+				t->c.stalls++;
 			return;
 		}
 		if (conn_send(t, c, pkt, len, cls))
 			etun_entq_pop(t->q);
+		else
+			etun_cap_undo(&t->cap, len);
 	}
+}
+
+/* With the cap the queue drains at the target: a long-class packet finds
+ * room only below ETUN_CAP_QUEUE_MS of it queued (at least
+ * ETUN_CAP_QUEUE_MIN bytes), not up to queue_kb, so the user's TCP sees
+ * loss, not a long queue. */
+static int
+cap_queue_full(const struct etun *t, enum etun_class cls, uint16_t len)
+{
+	double max = t->cap.rate * ETUN_CAP_QUEUE_MS / 1000;
+
+	return t->cap.on && cls == ETUN_CLS_LONG &&
+	       (double)(etun_entq_bytes(t->q) + len) >
+		       (max > ETUN_CAP_QUEUE_MIN ? max : ETUN_CAP_QUEUE_MIN);
 }
 
 static void
@@ -562,8 +587,11 @@ enqueue(struct etun *t, const uint8_t *pkt, uint16_t len, uint8_t tos)
 {
 	enum etun_class cls = (tos & 0x10) ? ETUN_CLS_SHORT : ETUN_CLS_LONG;
 
-	if (etun_entq_push(t->q, cls, pkt, len) < 0) {
+	if (cap_queue_full(t, cls, len) ||
+	    etun_entq_push(t->q, cls, pkt, len) < 0) {
 		t->c.entry_drops++;
+		if (!etun_cap_pool_short(&t->cap, etun_now_us()))
+			t->c.cap_drops++; /* the cap's, not the pool's */
 		return;
 	}
 	t->c.pkts_in++;
@@ -628,19 +656,22 @@ acked_bytes(const struct etun *t)
 	return sum;
 }
 
-/* The pool was the limit lately: packets dropped at the entry, or found
- * every connection full, within the last BACKLOG_MS.  A user's TCP that
- * lost packets backs off for a while before it fills the pool again; that
- * is still demand the pool did not carry. */
+/* The pool was the limit lately: packets dropped at the entry (not while
+ * the cap held them), or found every connection full, within the last
+ * BACKLOG_MS.  A user's TCP that lost packets backs off for a while
+ * before it fills the pool again; that is still demand the pool did not
+ * carry. */
 #define BACKLOG_MS 2000
 
 static int
 backlogged(struct etun *t, uint64_t now)
 {
-	if (t->c.entry_drops != t->drops_at_tick ||
+	if (t->c.entry_drops - t->c.cap_drops !=
+		    t->drops_at_tick - t->cap_drops_at_tick ||
 	    t->c.stalls != t->stalls_at_tick)
 		t->backlog_ms = now;
 	t->drops_at_tick = t->c.entry_drops;
+	t->cap_drops_at_tick = t->c.cap_drops;
 	t->stalls_at_tick = t->c.stalls;
 	return t->backlog_ms && now - t->backlog_ms <= BACKLOG_MS;
 }
@@ -653,8 +684,10 @@ control(struct etun *t, uint64_t now)
 		.conns = t->wanted,
 		.goodput_bps = dt ? (acked - t->last_acked) * 8000 / dt : 0,
 		.backlogged = backlogged(t, now),
+		.capped = t->c.cap_waits != t->cap_at_tick,
 	};
 
+	t->cap_at_tick = t->c.cap_waits;
 	t->last_acked = acked;
 	t->last_tick_ms = now;
 	t->c.goodput_kbps = in.goodput_bps / 1000;
@@ -890,6 +923,8 @@ etun_pool_start(struct etun *t)
 	t->wanted = t->ctrl.min_conns;
 	t->state = ETUN_ST_DOWN;
 	t->last_tick_ms = etun_now_ms();
+	etun_cap_init(&t->cap, t->ctrl.target_bps, 2 * t->chunk, t->cap_on,
+		      etun_now_us());
 	t->session = (uint32_t)random() ^ (uint32_t)t->last_tick_ms;
 	reconcile(t, t->last_tick_ms);
 	return 0;

@@ -262,6 +262,33 @@ first_unsent(const struct etun_stream *s)
 	return c;
 }
 
+/* May the chunk of @len bytes at @off go now (the entry's cap)?  0: it
+ * waits in the stream's window, the user's TCP flow-controlled. */
+static int
+cap_take(struct etun *t, uint64_t off, uint32_t len)
+{
+	if (t->side != ETUN_ENTRY ||
+	    etun_cap_take(&t->cap, len, off < t->short_bytes, etun_now_us()))
+		return 1;
+	t->c.cap_waits++;
+	return 0;
+}
+
+/* The pool took none of the @len bytes the cap allowed: they go back in
+ * the bucket; a stall (the controller's backlog) when the pool, not the
+ * cap, is the limit. */
+static void
+cap_short(struct etun *t, uint32_t len)
+{
+	if (t->side != ETUN_ENTRY) {
+		t->c.stalls++;
+		return;
+	}
+	etun_cap_undo(&t->cap, len);
+	if (etun_cap_pool_short(&t->cap, etun_now_us()))
+		t->c.stalls++; /* the pool was the limit */
+}
+
 /* Send what @s has for the peer: 0 when the pool took no more.  What
  * was sent is noted before the frame goes: a connection lost while
  * writing it marks everything unacknowledged unsent again. */
@@ -284,10 +311,12 @@ stream_send(struct etun *t, struct etun_stream *s)
 
 		sf = (struct etun_sframe){ .type = ETUN_SF_DATA,
 					   .off = c->off };
+		if (!cap_take(t, c->off, c->len))
+			return 0;
 		s->out_sent = c->off + c->len;
 		if (!put_chunk(t, s, &sf, c->data, c->len, c)) {
 			s->out_sent = was;
-			t->c.stalls++; /* the pool was the limit */
+			cap_short(t, c->len);
 			return 0;
 		}
 	}

@@ -75,7 +75,8 @@ run() {
 		ep=("tls_ca=$P/ca.pem" "tls_cert=$P/entry.pem" "tls_key=$P/entry.key")
 	fi
 	etun_exit max_conns="$CONNS" "$TCP" "${xp[@]}" >/dev/null
-	etun_entry min_conns="$CONNS" max_conns="$CONNS" "$TCP" "${EXTRA[@]}" "${ep[@]}" >/dev/null
+	# cap=no: what the agents can carry, not the target
+	etun_entry min_conns="$CONNS" max_conns="$CONNS" cap=no "$TCP" "${EXTRA[@]}" "${ep[@]}" >/dev/null
 	itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" = "$CONNS" ]' ||
 		itm_fail "$kind: the pool did not come up"
 	c0=$(python3 -c "print($(cpu "${ITM_AGENT_PID[n1]}") + $(cpu "${ITM_AGENT_PID[n3]}"))")

@@ -12,18 +12,70 @@
 #    max_conns", the pool stops at max_conns
 #  - short downloads through a busy tunnel finish faster with qosmod
 #    (TOS 0x10: the entry's short class goes first) than without
+# Before r is shaped (the path carries far more than 20 Mbit/s), no
+# competition: with the cap (cap=yes, the default) h1's upload through a
+# tunnel with target 20 Mbit/s arrives at 20 +- 10 %, split TCP and the
+# packet path; with cap=no it gets more.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/etun_lib.sh"
-itm__need python3 curl iperf3 tc iptables
+itm__need python3 curl iperf3 tc iptables ping
 itm_init etunnel_elastic
 etun_topo
+itm_agent_start n1 n1
+itm_agent_start n3 n3
+
+# mbit FILE: the receiver's rate of an iperf3 -J run.
+mbit() {
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(round(d["end"]["sum_received"]["bits_per_second"] / 1e6, 1))' "$1"
+}
+
+# capped TCP PARAMS...: the tunnel reloaded (target 20 Mbit/s, tcp=TCP),
+# h1's 4 s upload to h2 through it: the receiver's Mbit/s, and the median
+# round trip of pings beside it (ICMP rides the entry queue), ms.
+capped() {
+	local tcp=$1
+	shift
+	itm_ctl n1 n1 module unload etunnel >/dev/null 2>&1
+	itm_ctl n3 n3 module unload etunnel >/dev/null 2>&1
+	etun_exit "tcp=$tcp" >/dev/null
+	etun_entry "tcp=$tcp" target=20000 min_conns=2 max_conns=2 "$@" >/dev/null
+	itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" = 2 ]' ||
+		itm_fail "the pool did not come up ($tcp $*)"
+	sleep 0.5 # the split rules follow the pool
+	(sleep 1 && itm_exec h1 ping -n -c 20 -i 0.1 "$ETUN_H2") >"$ITM_TMP/ping" &
+	itm_exec h1 iperf3 -c "$ETUN_H2" -p 5300 -t 4 -J >"$ITM_TMP/cap.json" ||
+		itm_fail "iperf3 through the tunnel ($tcp $*)"
+	wait
+	echo "$(mbit "$ITM_TMP/cap.json") $(sed -n 's/.*time=\([0-9.]*\) ms/\1/p' \
+		"$ITM_TMP/ping" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] + 0 }')"
+}
+itm_bg h2 --name srvcap iperf3 -s -p 5300
+itm_wait_for 5 eval 'itm_exec h2 ss -Hltn | grep -q ":5300 "' ||
+	itm_fail "iperf3 server did not start"
+read -r split split_rtt <<<"$(capped split)"
+read -r packet packet_rtt <<<"$(capped packet)"
+read -r uncapped _ <<<"$(capped split cap=no)"
+waits=$(etun_counter n1 cap_waits)
+itm_log "target 20 Mbit/s, no competition: split $split, packet $packet, cap=no $uncapped Mbit/s"
+itm_log "median ping beside the capped upload: split ${split_rtt} ms, packet ${packet_rtt} ms"
+# pct MBIT: per cent of the target, a whole number.
+pct() { awk -v m="$1" 'BEGIN { printf "%d", m / 20 * 100 + 0.5 }'; }
+itm_assert_ge "$(pct "$split")" 90 "per cent of the target through the capped split tunnel"
+itm_assert_le "$(pct "$split")" 110 "per cent of the target through the capped split tunnel"
+itm_assert_ge "$(pct "$packet")" 90 "per cent of the target through the capped packet tunnel"
+itm_assert_le "$(pct "$packet")" 110 "per cent of the target through the capped packet tunnel"
+itm_assert_ge "$(pct "$uncapped")" 150 "per cent of the target through the split tunnel with cap=no"
+itm_assert_eq "$waits" 0 "cap_waits with cap=no"
+itm_ctl n1 n1 module unload etunnel >/dev/null || itm_fail "unload entry"
+itm_ctl n3 n3 module unload etunnel >/dev/null || itm_fail "unload exit"
+
 itm_exec r tc qdisc replace dev "$ETUN_R_DEV_N3" root handle 1: htb default 1 &&
 itm_exec r tc class add dev "$ETUN_R_DEV_N3" parent 1: classid 1:1 htb \
 	rate 40mbit ceil 40mbit quantum 1514 &&
 itm_exec r tc qdisc add dev "$ETUN_R_DEV_N3" parent 1:1 pfifo limit 100 ||
 	itm_fail "cannot shape r"
-itm_agent_start n1 n1
-itm_agent_start n3 n3
 etun_exit tcp=packet max_conns=32
 etun_entry tcp=packet target=20000 min_conns=1 max_conns=8
 itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" = 1 ]' ||
@@ -32,12 +84,6 @@ for p in 5301 5302 5400; do itm_bg h2 --name "srv$p" iperf3 -s -p "$p"; done
 itm_wait_for 5 eval 'itm_exec h2 ss -Hltn | grep -q ":5400 "' ||
 	itm_fail "iperf3 servers did not start"
 
-# mbit FILE: the receiver's rate of an iperf3 -J run.
-mbit() {
-	python3 -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-print(round(d["end"]["sum_received"]["bits_per_second"] / 1e6, 1))' "$1"
-}
 tunnel_state() { itm_ctl n1 n1 -o json tunnels | python3 -c 'import json, sys
 t = json.load(sys.stdin)["nodes"][0]["tunnels"][0]
 print(t["conns_wanted"], t["state_text"])'; }

@@ -99,7 +99,9 @@ itm_ctl n3 n3 stats --module etunnel >/dev/null 2>&1 &&
 	itm_fail "etunnel is loaded on n3 after the refusals"
 
 etun_exit tcp=packet peer=n1 max_conns=8 $(tls exit) "tls_crl=$P/ca.crl"
-etun_entry tcp=packet peer=n3 min_conns=4 max_conns=4 sndbuf_kb=4 $(tls entry)
+# cap=no: the download must push the 4 kB send buffers until SSL_write
+# waits, not go at the target (10 Mbit/s by default).
+etun_entry tcp=packet peer=n3 min_conns=4 max_conns=4 sndbuf_kb=4 cap=no $(tls entry)
 itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" = 4 ]' ||
 	itm_fail "the TLS pool did not come up: conns=$(etun_counter n1 conns)" \
 		"tls_refused=$(etun_counter n1 tls_refused)"

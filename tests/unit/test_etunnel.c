@@ -466,6 +466,146 @@ ctrl_step_response(void **state)
 	}
 }
 
+/* One interval of the model with the cap: N connections against k flows
+ * on 100 Mbit/s could carry N C / (N + k); the bucket lets 40 through.
+ * Capped when the pool could carry more; backlogged (remembered one
+ * interval more, as the entry's BACKLOG_MS does) when it carries less.
+ * Returns what the user got. */
+static double
+cap_interval(struct etun_ctrl *c, unsigned int *n, double k, int *short_ago,
+	     unsigned int *seed, enum etun_state *st)
+{
+	double g = *n * 100e6 / (*n + k), got = fmin(g, 40e6);
+	struct etun_ctrl_in in = { .conns = *n, .capped = g > 40e6 };
+
+	*short_ago = g < 40e6 ? 0 : *short_ago + 1;
+	in.backlogged = *short_ago <= 1;
+	in.goodput_bps = (uint64_t)(got * noise(seed, 0.1));
+	*n = etun_ctrl_step(c, &in, st);
+	return got;
+}
+
+/* The experiment on the model with cap=yes: k steps 2 -> 8 -> 16 -> 4
+ * every 20 intervals.  Within 5 intervals of each step the rate is
+ * within 10 % of the target, then its median error is under 5 % (no
+ * whole N gives 40, the cap holds it), few intervals dip by more than
+ * 10 % (failed probes back off), and after k drops to 4 the pool shrinks
+ * to the model's N* = 2.7 (plus one). */
+static void
+ctrl_cap_holds(void **state)
+{
+	struct etun_ctrl c = { .target_bps = 40000000,
+			       .min_conns = 1,
+			       .max_conns = 64,
+			       .band = 0.03 };
+	static const double ks[] = { 2, 8, 16, 4 };
+	unsigned int n = 1, seed = 7;
+	int short_ago = 0;
+	enum etun_state st;
+
+	(void)state;
+	for (unsigned int s = 0; s < 4; s++) {
+		double err[20];
+		int reach = -1, m = 0, dips = 0;
+
+		for (int i = 0; i < 20; i++) {
+			double got = cap_interval(&c, &n, ks[s], &short_ago,
+						  &seed, &st);
+
+			if (reach < 0 && fabs(got / 40e6 - 1) < 0.1)
+				reach = i;
+			if (reach < 0)
+				continue;
+			err[m++] = fabs(got / 40e6 - 1);
+			dips += got < 0.9 * 40e6;
+		}
+		qsort(err, m, sizeof(err[0]), cmp_double);
+		print_message("k=%g reach=%d median=%.3f dips=%d n=%u\n", ks[s],
+			      reach, err[m / 2], dips, n);
+		assert_in_range(reach, 0, 5);
+		assert_true(err[m / 2] < 0.05);
+		assert_in_range(dips, 0, 3);
+	}
+	assert_in_range(n, 3, 4); /* shrunk from k = 16's 11 */
+}
+
+/* Capped from the start with far too big a pool (the competition left):
+ * probes of one connection, then two, four (at most N / 4 + 1) while
+ * they hold; a probe that falls short is undone and the next waits
+ * twice as long. */
+static void
+ctrl_cap_probes(void **state)
+{
+	struct etun_ctrl c = { .target_bps = 40000000,
+			       .min_conns = 1,
+			       .max_conns = 64,
+			       .band = 0.03 };
+	struct etun_ctrl_in in = { .conns = 16,
+				   .goodput_bps = 40000000,
+				   .capped = 1 };
+	enum etun_state st;
+	unsigned int n = 16;
+
+	(void)state;
+	assert_int_equal(etun_ctrl_step(&c, &in, &st), 16);
+	assert_int_equal(st, ETUN_ST_HOLDING);
+	n = etun_ctrl_step(&c, &in, &st); /* the second capped interval */
+	assert_int_equal(n, 15);
+	assert_int_equal(st, ETUN_ST_SHRINKING);
+	in.conns = n;
+	assert_int_equal(etun_ctrl_step(&c, &in, &st), 15); /* held */
+	assert_int_equal(etun_ctrl_step(&c, &in, &st), 13); /* two less */
+	in.conns = 13;
+	(void)etun_ctrl_step(&c, &in, &st);
+	assert_int_equal(etun_ctrl_step(&c, &in, &st), 9); /* 4 <= 13/4+1 */
+	/* Now short: backlogged below the band: back to 13. */
+	in = (struct etun_ctrl_in){ .conns = 9,
+				    .goodput_bps = 30000000,
+				    .backlogged = 1 };
+	in.conns = etun_ctrl_step(&c, &in, &st);
+	assert_int_equal(in.conns, 13);
+	assert_int_equal(st, ETUN_ST_GROWING);
+	/* Capped again: the next probe, of one, waits 4 intervals. */
+	in.goodput_bps = 40000000;
+	in.backlogged = 0;
+	in.capped = 1;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(etun_ctrl_step(&c, &in, &st), 13);
+	assert_int_equal(etun_ctrl_step(&c, &in, &st), 12);
+}
+
+/* The cap's bucket: a greedy sender taking 16 kB chunks every ms gets
+ * the rate plus one bucket (30 ms) over a second, not more; a SHORT
+ * chunk may go one bucket into debt; pool_short says the bucket filled
+ * halfway while bytes waited; cap=no lets everything go. */
+static void
+cap_bucket(void **state)
+{
+	struct etun_cap b;
+	uint64_t got = 0, us;
+
+	(void)state;
+	etun_cap_init(&b, 40000000, 32768, 1, 1000000);
+	assert_true(fabs(b.depth - 150000) < 1);
+	for (us = 1000000; us < 2000000; us += 1000)
+		while (etun_cap_take(&b, 16384, 0, us))
+			got += 16384;
+	assert_true(got >= 5000000 && got <= 5000000 + 150000 + 16384);
+	assert_false(etun_cap_take(&b, 16384, 0, us));
+	assert_false(etun_cap_pool_short(&b, us));
+	assert_true(etun_cap_take(&b, 16384, 1, us)); /* SHORT: in debt */
+	while (etun_cap_take(&b, 16384, 1, us))
+		;
+	assert_true(b.tokens <= -150000 && b.tokens > -150000 - 16384);
+	assert_true(
+		etun_cap_pool_short(&b, us + 50000)); /* 50 ms on: +250 kB */
+	etun_cap_undo(&b, 1000);
+	etun_cap_init(&b, 40000000, 32768, 0, 0);
+	for (int i = 0; i < 1000; i++)
+		assert_true(etun_cap_take(&b, 65535, 0, 0));
+	assert_true(etun_cap_pool_short(&b, 0));
+}
+
 /* Below target without backlog the user sends less: no growth. */
 static void
 ctrl_idle(void **state)
@@ -817,6 +957,9 @@ main(void)
 		cmocka_unit_test(ctrl_idle),
 		cmocka_unit_test(ctrl_demand_shrinks),
 		cmocka_unit_test(ctrl_step_response),
+		cmocka_unit_test(ctrl_cap_holds),
+		cmocka_unit_test(ctrl_cap_probes),
+		cmocka_unit_test(cap_bucket),
 		cmocka_unit_test(sentlog_unacked),
 		cmocka_unit_test(reorder_drops_second_copy),
 		cmocka_unit_test(seg_gso),

@@ -802,6 +802,30 @@ tunnel_match_faults(void **state)
 	free(out);
 }
 
+/* cap: goes to the entry only (it puts the bytes on the pool); a value
+ * other than yes or no is refused with line and field. */
+static void
+tunnel_cap_param(void **state)
+{
+	char yaml[sizeof(tunnels_yaml) + 32];
+	struct topo_config *cfg;
+	char *out;
+
+	(void)state;
+	snprintf(yaml, sizeof(yaml), "%s%s", tunnels_yaml, "    cap: no\n");
+	cfg = parse_ok(yaml);
+	assert_string_equal(param(&topo_node_find(cfg, "n1")->modules[0],
+				  "cap"),
+			    "no");
+	assert_null(param(&topo_node_find(cfg, "n3")->modules[1], "cap"));
+	topo_config_free(cfg);
+	snprintf(yaml, sizeof(yaml), "%s%s", tunnels_yaml, "    cap: maybe\n");
+	out = parse_bad(yaml, strlen(yaml), NULL);
+	assert_non_null(strstr(out, "t.yaml:11: tunnels[0].cap"));
+	assert_non_null(strstr(out, "yes or no"));
+	free(out);
+}
+
 int
 main(void)
 {
@@ -828,6 +852,7 @@ main(void)
 		cmocka_unit_test(tunnel_tcp_param),
 		cmocka_unit_test(tunnel_match_params),
 		cmocka_unit_test(tunnel_match_faults),
+		cmocka_unit_test(tunnel_cap_param),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
