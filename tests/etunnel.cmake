@@ -4,7 +4,8 @@
 set(ITM_ETUN_DIR ${PROJECT_SOURCE_DIR}/modules/etunnel)
 set(ITM_ETUN_PURE ${ITM_ETUN_DIR}/frame.c ${ITM_ETUN_DIR}/reorder.c
     ${ITM_ETUN_DIR}/entq.c ${ITM_ETUN_DIR}/ctrl.c
-    ${PROJECT_SOURCE_DIR}/modules/common/tcpseg.c ${ITM_ETUN_DIR}/sentlog.c)
+    ${PROJECT_SOURCE_DIR}/modules/common/tcpseg.c ${ITM_ETUN_DIR}/sentlog.c
+    ${ITM_ETUN_DIR}/match.c)
 set(ITM_ETUN_INC ${ITM_ETUN_DIR} ${PROJECT_SOURCE_DIR}/modules/common)
 
 # tcpseg.c takes its checksums from libitm (itm_csum_*).
@@ -39,3 +40,4 @@ itm_integ_test(etunnel_topo etunnel_topo.sh TIMEOUT 180)
 itm_integ_test(etunnel_elastic etunnel_elastic.sh TIMEOUT 180)
 itm_integ_test(etunnel_tls etunnel_tls.sh TIMEOUT 120)
 itm_integ_test(etunnel_split etunnel_split.sh TIMEOUT 120)
+itm_integ_test(etunnel_ports etunnel_ports.sh TIMEOUT 90)

@@ -46,7 +46,7 @@ if(ITM_FUZZ)
   add_executable(fuzz_topo fuzz/fuzz_topo.c ${ctl}/topo.c ${ctl}/topo_prescan.c
     ${ctl}/topo_yaml.c
     ${ctl}/topo_schema.c ${ctl}/topo_check.c ${ctl}/topo_xref.c
-    ${ctl}/topo_tunnel.c
+    ${ctl}/topo_tunnel.c ${ctl}/topo_tmatch.c
     ${ctl}/topo_diff.c ${ctl}/neigh.c)
   target_include_directories(fuzz_topo PRIVATE ${ctl})
   target_link_libraries(fuzz_topo PRIVATE PkgConfig::YAML PkgConfig::CRYPTO)

@@ -74,6 +74,7 @@ struct topo_link {
  * modules list gets it, side=entry on a, side=exit on b). */
 #define TOPO_MAX_TUNNELS	 256
 #define TOPO_TUNNEL_MAX_DST	 16
+#define TOPO_TUNNEL_MAX_L4	 16 /* protocols, port ranges */
 #define TOPO_TUNNEL_MAX_CONNS	 256
 #define TOPO_TUNNEL_DEFAULT_PORT 7800
 
@@ -82,6 +83,11 @@ struct topo_tunnel {
 	const char *a, *b;		      /* entry, exit (node names) */
 	const char *dst[TOPO_TUNNEL_MAX_DST]; /* canonical "10.1.0.0/16" */
 	size_t n_dst;
+	/* match.proto, match.ports canonical ("tcp,47", "80,5000-5100");
+	 * NULL: all */
+	const char *proto, *ports;
+	const char *proto_no_ports; /* the first listed without ports */
+	int ports_line;		    /* 0: no ports: given */
 	uint64_t target_kbps;
 	uint32_t min_conns, max_conns; /* defaults 1, 16 */
 	uint32_t port;		       /* default 7800 */

@@ -128,6 +128,9 @@ void topo_walk_top(struct topo_ctx *c, yaml_node_t *root);
 void topo_walk_tunnels(struct topo_ctx *c, yaml_node_t *v, const char *path,
 		       void *obj);
 void topo_tunnel_xref(struct topo_ctx *c);
+/* A tunnel's match: (topo_tmatch.c): dst, proto, ports. */
+void topo_tunnel_match(struct topo_ctx *c, yaml_node_t *v, const char *path,
+		       void *obj);
 
 /* Cross checks after the walk: names, addresses, link ends, duplicates. */
 void topo_xref(struct topo_ctx *c);

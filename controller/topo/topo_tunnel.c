@@ -5,7 +5,8 @@
  *	tunnels:
  *	  - name: t1
  *	    between: [n1, n3]          # entry, exit
- *	    match: { dst: [10.201.3.0/24] }
+ *	    match: { dst: [10.201.3.0/24],   # topo_tmatch.c
+ *		     proto: [tcp, udp], ports: [80, 5000-5100] } # optional
  *	    target: 40mbit
  *	    min_conns: 1               # default 1
  *	    max_conns: 32              # default 16
@@ -74,76 +75,6 @@ tun_between(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 	t->a = topo_strndup(c, end[0], strlen(end[0]));
 	t->b = topo_strndup(c, end[1], strlen(end[1]));
 	c->tun_end_line[tun_index(c, t)] = topo_line(v);
-}
-
-/* "10.1.2.0/24" in canonical form (host bits must be zero). */
-static const char *
-prefix_value(struct topo_ctx *c, yaml_node_t *v, const char *path)
-{
-	const char *s = topo_scalar(c, v, path, "an IPv4 prefix");
-	char addr[32], canon[48], q[96], *end;
-	const char *slash;
-	struct in_addr a;
-	long len;
-
-	if (s == NULL)
-		return NULL;
-	slash = strchr(s, '/');
-	if (slash == NULL || (size_t)(slash - s) >= sizeof(addr))
-		goto bad;
-	memcpy(addr, s, (size_t)(slash - s));
-	addr[slash - s] = '\0';
-	len = strtol(slash + 1, &end, 10);
-	if (inet_pton(AF_INET, addr, &a) != 1 || slash[1] == '\0' || *end ||
-	    len < 0 || len > 32)
-		goto bad;
-	if (len < 32 && (ntohl(a.s_addr) & (0xffffffffu >> len))) {
-		topo_fault(c, topo_line(v),
-			   "%s: host bits set after /%ld, got %s", path, len,
-			   topo_quote(s, q, sizeof(q)));
-		return NULL;
-	}
-	snprintf(canon, sizeof(canon), "%s/%ld", addr, len);
-	return topo_strndup(c, canon, strlen(canon));
-bad:
-	topo_fault(c, topo_line(v),
-		   "%s: must be an IPv4 prefix such as 10.1.0.0/16, got %s",
-		   path, topo_quote(s, q, sizeof(q)));
-	return NULL;
-}
-
-static void
-match_dst(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
-{
-	struct topo_tunnel *t = obj;
-	size_t n = topo_seq_len(c, v, path, "prefixes", TOPO_TUNNEL_MAX_DST);
-	char sub[224];
-
-	if (v->type == YAML_SEQUENCE_NODE && n == 0)
-		topo_fault(c, topo_line(v), "%s: must list at least one prefix",
-			   path);
-	for (size_t i = 0; i < n; i++) {
-		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-		t->dst[t->n_dst] = prefix_value(c, topo_seq_item(c, v, i), sub);
-		if (t->dst[t->n_dst])
-			t->n_dst++;
-	}
-}
-
-static const struct topo_field match_fields[] = {
-	{ "dst", 1, match_dst },
-};
-
-static void
-tun_match(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
-{
-	if (v->type != YAML_MAPPING_NODE) {
-		topo_fault(c, topo_line(v),
-			   "%s: must be a mapping with dst: [prefixes], got %s",
-			   path, topo_kind(v));
-		return;
-	}
-	topo_walk_map(c, v, path, match_fields, 1, obj);
 }
 
 static void
@@ -288,11 +219,16 @@ tun_cap(struct topo_ctx *c, yaml_node_t *v, const char *path, void *obj)
 }
 
 static const struct topo_field tunnel_fields[] = {
-	{ "name", 1, tun_name },     { "between", 1, tun_between },
-	{ "match", 1, tun_match },   { "target", 1, tun_target },
-	{ "min_conns", 0, tun_min }, { "max_conns", 0, tun_max },
-	{ "port", 0, tun_port },     { "tls", 0, tun_tls },
-	{ "tcp", 0, tun_tcp },	     { "cap", 0, tun_cap },
+	{ "name", 1, tun_name },
+	{ "between", 1, tun_between },
+	{ "match", 1, topo_tunnel_match },
+	{ "target", 1, tun_target },
+	{ "min_conns", 0, tun_min },
+	{ "max_conns", 0, tun_max },
+	{ "port", 0, tun_port },
+	{ "tls", 0, tun_tls },
+	{ "tcp", 0, tun_tcp },
+	{ "cap", 0, tun_cap },
 };
 
 void
@@ -439,9 +375,9 @@ uint_text(char *buf, size_t len, uint64_t v)
 	return buf;
 }
 
-/* The most end_params() sets: name, side, peer, dst, port, max_conns,
- * four tls_, tcp, target, min_conns, cap. */
-#define TUN_MAX_PARAMS 14
+/* The most end_params() sets: name, side, peer, dst, proto, ports, port,
+ * max_conns, four tls_, tcp, target, min_conns, cap. */
+#define TUN_MAX_PARAMS 16
 
 /* The etunnel parameters of one end (@exit: side=exit). */
 static size_t
@@ -458,6 +394,10 @@ end_params(struct topo_ctx *c, const struct topo_tunnel *t, int exit,
 	kv_set(c, &kv[n++], "side", exit ? "exit" : "entry");
 	kv_set(c, &kv[n++], "peer", exit ? t->a : t->b);
 	kv_set(c, &kv[n++], "dst", dst);
+	if (t->proto) /* both ends: the exit checks what it re-injects */
+		kv_set(c, &kv[n++], "proto", t->proto);
+	if (t->ports)
+		kv_set(c, &kv[n++], "ports", t->ports);
 	kv_set(c, &kv[n++], "port", uint_text(num, sizeof(num), t->port));
 	kv_set(c, &kv[n++], "max_conns",
 	       uint_text(num, sizeof(num), t->max_conns));

@@ -44,6 +44,8 @@ static const struct itm_param_spec etun_params[] = {
 	{ "peer_addr", ITM_PARAM_STRING, "", 0, 15, "the far end's IPv4 address (instead of peer)" },
 	{ "local_addr", ITM_PARAM_STRING, "", 0, 15, "address of this end (default: this node's underlay)" },
 	{ "dst", ITM_PARAM_STRING, NULL, 0, 400, "destination prefixes behind the exit, comma-separated" },
+	{ "proto", ITM_PARAM_STRING, "", 0, 100, "protocols carried, comma-separated: tcp, udp, icmp or numbers 1..255 (default: all; with ports: tcp,udp)" },
+	{ "ports", ITM_PARAM_STRING, "", 0, 200, "destination ports carried, comma-separated, ranges lo-hi, at most 16 (default: all); only with protocols that have ports" },
 	{ "port", ITM_PARAM_UINT, "7800", 1, 65535, "the exit's TCP port" },
 	{ "target", ITM_PARAM_UINT, "10000", 1, 100000000, "target rate, kbit/s" },
 	{ "min_conns", ITM_PARAM_UINT, "1", 1, ETUN_MAX_CONNS, "smallest pool" },
@@ -272,7 +274,22 @@ load_tls(struct itm_module *m, struct etun *t, const struct itm_params *p)
 	return 0;
 }
 
-/* tcp=split|packet and the split parameters. */
+/* proto= and ports=: what goes in besides the prefixes. */
+static int
+load_l4(struct itm_module *m, struct etun *t, const struct itm_params *p)
+{
+	char why[160];
+
+	if (etun_l4_parse(&t->l4, itm_param_str(p, "proto"),
+			  itm_param_str(p, "ports"), why, sizeof(why)) < 0) {
+		itm_module_error(m, "%s", why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* tcp=split|packet and the split parameters; no split TCP when the
+ * tunnel carries no TCP. */
 static int
 load_split(struct itm_module *m, struct etun *t, const struct itm_params *p)
 {
@@ -288,7 +305,8 @@ load_split(struct itm_module *m, struct etun *t, const struct itm_params *p)
 				 mark);
 		return -EINVAL;
 	}
-	t->split = tcp[0] == 's';
+	t->split = tcp[0] == 's' &&
+		   (t->l4.n_protos == 0 || etun_l4_has(&t->l4, IPPROTO_TCP));
 	t->split_mark = mark;
 	t->split_port = (uint16_t)itm_param_uint(p, "split_port");
 	if (t->split_port == 0)
@@ -316,7 +334,7 @@ load_config(struct itm_module *m, struct etun *t, const struct itm_params *p)
 	}
 	t->side = side[1] == 'n' ? ETUN_ENTRY : ETUN_EXIT;
 	if ((rc = load_dst(m, t, itm_param_str(p, "dst"))) < 0 ||
-	    (rc = resolve_peer(m, t, p)) < 0 ||
+	    (rc = load_l4(m, t, p)) < 0 || (rc = resolve_peer(m, t, p)) < 0 ||
 	    (rc = resolve_local(m, t, p)) < 0)
 		return rc;
 	if (etun_dst_match(t, t->peer.s_addr)) {
@@ -421,6 +439,7 @@ register_hooks(struct etun *t, int priority)
 		for (unsigned int k = 0; k < t->n_dst; k++)
 			h->interest.daddr[k] = t->dst[k];
 		h->interest.n_daddr = t->n_dst;
+		etun_l4_interest(&t->l4, &h->interest);
 		if ((rc = itm_register_hook(where[i], h)) < 0)
 			return rc;
 	}
@@ -625,6 +644,7 @@ static int
 etun_load(struct itm_module *m, const struct itm_params *p)
 {
 	struct etun *t = calloc(1, sizeof(*t));
+	char l4[160];
 	int rc;
 
 	if (t == NULL)
@@ -634,13 +654,14 @@ etun_load(struct itm_module *m, const struct itm_params *p)
 		etun_free(t); /* the host undoes what did register */
 		return rc;
 	}
-	itm_log(LOG_INFO, "etunnel %s: %s, peer %s port %u%s%s%s, tcp=%s",
+	etun_l4_text(&t->l4, l4, sizeof(l4));
+	itm_log(LOG_INFO, "etunnel %s: %s, peer %s port %u%s%s%s, tcp=%s, %s",
 		t->name, t->side == ETUN_ENTRY ? "entry" : "exit",
 		inet_ntoa(t->peer), t->port,
 		t->tls ? ", mutual TLS with a certificate naming " : "",
 		t->tls ? etun_tls_peer(t->tls) : "",
 		t->tls && itm_param_str(p, "tls_crl")[0] ? ", CRL checked" : "",
-		t->split ? "split" : "packet");
+		t->split ? "split" : "packet", l4);
 	m->priv = t;
 	return 0;
 }

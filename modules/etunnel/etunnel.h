@@ -22,6 +22,7 @@
 #include "ctrl.h"
 #include "entq.h"
 #include "frame.h"
+#include "match.h"
 #include "reorder.h"
 #include "sentlog.h"
 #include "tls.h"
@@ -114,6 +115,7 @@ struct etun {
 	uint16_t port;
 	struct itm_prefix dst[ETUN_MAX_PREFIXES];
 	unsigned int n_dst;
+	struct etun_l4match l4; /* proto=, ports=: empty, everything */
 	struct etun_ctrl ctrl;
 	struct etun_cap cap; /* entry: cap=yes holds B, not more */
 	int cap_on;

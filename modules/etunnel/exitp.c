@@ -137,7 +137,8 @@ on_frame(struct etun *t, const struct etun_frame *f)
 	t->c.frames_in++;
 	memcpy(&daddr, ip + 16, sizeof(daddr));
 	if (ip[0] >> 4 != 4 || (ip[2] << 8 | ip[3]) != f->len ||
-	    !etun_dst_match(t, daddr)) {
+	    !etun_dst_match(t, daddr) ||
+	    !etun_l4_ip_match(&t->l4, f->data, f->len)) {
 		t->c.frames_outside++;
 		return 0;
 	}

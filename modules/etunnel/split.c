@@ -581,7 +581,8 @@ fail:
 
 /* The exit opens a stream: a transparent socket with the client's
  * address connects to the original destination, inside the prefixes
- * only (never an open relay), at most max_streams at once. */
+ * and the ports only (never an open relay), at most max_streams at
+ * once. */
 static struct etun_stream *
 exit_open(struct etun *t, const struct etun_sframe *sf)
 {
@@ -594,7 +595,8 @@ exit_open(struct etun *t, const struct etun_sframe *sf)
 	struct etun_stream *s = NULL;
 	int fd = -1;
 
-	if (!etun_dst_match(t, sf->daddr) || sf->dport == 0)
+	if (!etun_dst_match(t, sf->daddr) || sf->dport == 0 ||
+	    !etun_l4_port_match(&t->l4, IPPROTO_TCP, sf->dport))
 		t->c.frames_outside++;
 	else if (t->c.streams_open < t->max_streams &&
 		 (fd = transparent_connect(&src, &dst)) >= 0 &&
@@ -719,6 +721,7 @@ accept_one(struct etun *t, int fd)
 	if (getpeername(fd, (struct sockaddr *)&peer, &pl) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&orig, &ol) < 0 || t->up == 0 ||
 	    !etun_dst_match(t, orig.sin_addr.s_addr) ||
+	    !etun_l4_port_match(&t->l4, IPPROTO_TCP, ntohs(orig.sin_port)) ||
 	    t->c.streams_open >= t->max_streams ||
 	    (s = stream_new(t, t->sp->next_id++, fd)) == NULL) {
 		t->c.streams_refused++;

@@ -6,7 +6,8 @@
  * PREROUTING just before the mangle table, and a routing rule that
  * delivers packets with the fwmark bit split_mark locally (`ip rule add
  * fwmark M/M lookup T`, `ip route add local 0.0.0.0/0 dev lo table T`).
- * The entry's chain sends a user's SYN towards the tunnel's prefixes to
+ * The entry's chain sends a user's SYN towards the tunnel's prefixes (and
+ * its destination ports, `tcp dport { ... }`, when ports= is given) to
  * its transparent listener (tproxy) and marks the later packets of
  * connections it holds (socket transparent); the exit's marks the
  * server's replies to the transparent sockets it connected (the client's
@@ -132,10 +133,13 @@ remove_all(const struct etun *t, uint32_t mark, uint32_t table)
 static void
 write_script(const struct etun *t, char *buf, size_t len)
 {
-	char name[40];
+	char name[40], ports[200], dport[220] = "";
 	size_t o;
 
 	table_name(t, name, sizeof(name));
+	etun_l4_nft_ports(&t->l4, ports, sizeof(ports));
+	if (ports[0])
+		snprintf(dport, sizeof(dport), " tcp dport %s", ports);
 	o = (size_t)
 		snprintf(buf, len,
 			 "table ip %s\ndelete table ip %s\n"
@@ -156,10 +160,10 @@ write_script(const struct etun *t, char *buf, size_t len)
 		if (t->side == ETUN_ENTRY && o < len)
 			o += (size_t)snprintf(
 				buf + o, len - o,
-				"  ip daddr %s/%u tcp flags & (fin|syn|rst|ack)"
+				"  ip daddr %s/%u%s tcp flags & (fin|syn|rst|ack)"
 				" == syn tproxy to :%u meta mark set meta mark"
 				" | 0x%x accept\n",
-				pfx, t->dst[i].len, t->split_port,
+				pfx, t->dst[i].len, dport, t->split_port,
 				t->split_mark);
 	}
 	if (o < len)

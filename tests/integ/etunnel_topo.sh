@@ -8,7 +8,8 @@
 #    arrives intact (SHA-256) through it
 #  - a bad declaration is refused with line and field, nothing stored,
 #    the tunnel runs on
-#  - a later generation changes the tunnel (reloaded with the new target),
+#  - a later generation changes the tunnel (reloaded with the new target
+#    and match.proto/ports: proto= and ports= at both ends),
 #    one adds tls: (both ends reloaded with the paths and the CRL, the
 #    pool up under mutual TLS with each end's name checked, a transfer
 #    intact), another removes it (unloaded on both ends)
@@ -121,6 +122,7 @@ g0=$(gens)
 out=$(ctl topology apply "$DATA/topo-bad.yaml" 2>&1) && fail "bad file applied"
 itm_assert_match "$out" "topo-bad.yaml:12: tunnels\[0\]\.between\[1\]: no node named 'et9'" "fault for et9"
 itm_assert_match "$out" "topo-bad.yaml:13: tunnels\[0\]\.match\.dst\[0\]: host bits set" "fault for the prefix"
+itm_assert_match "$out" "topo-bad.yaml:13: tunnels\[0\]\.match\.ports: protocol icmp has no ports" "fault for ports with icmp"
 itm_assert_eq "$(gens)" "$g0" "generations after the bad file"
 itm_assert_ge "$(counter et1 conns)" 2 "pool after the bad file"
 [[ " $(params et1) " == *" target=20000 "* ]] || fail "et1 changed by the bad file: $(params et1)"
@@ -129,6 +131,10 @@ itm_assert_ge "$(counter et1 conns)" 2 "pool after the bad file"
 ctl topology apply "$DATA/topo-changed.yaml" >"$ITM_TMP/apply2.out" 2>&1 ||
 	fail "apply topo-changed: $(cat "$ITM_TMP/apply2.out")"
 [[ " $(params et1) " == *" target=30000 "* ]] || fail "et1 not reloaded: $(params et1)"
+for n in et1 et3; do # match.proto and match.ports: both ends
+	[[ " $(params $n) " == *" proto=tcp ports=5263,5000-5100 "* ]] ||
+		fail "$n lacks proto= and ports=: $(params $n)"
+done
 itm_wait_for 10 eval '[ "$(counter et1 conns)" -ge 3 ]' ||
 	fail "pool of the changed tunnel: conns=$(counter et1 conns)"
 # tls: in a later generation: both ends reloaded with the paths (one

@@ -2,7 +2,8 @@
  * test_etunnel.c - the elastic tunnel's pure parts: the frame header and
  * its parser (modules/etunnel/frame.c), the reorder buffer (reorder.c),
  * the entry queue (entq.c), the pool-size law (ctrl.c) and the
- * segmentation of GSO packets (seg.c).
+ * segmentation of GSO packets (seg.c), the protocols and ports a tunnel
+ * carries (match.c).
  */
 #include <errno.h>
 #include <math.h>
@@ -20,6 +21,7 @@
 #include "ctrl.h"
 #include "entq.h"
 #include "frame.h"
+#include "match.h"
 #include "reorder.h"
 #include "tcpseg.h"
 #include "sentlog.h"
@@ -846,6 +848,98 @@ seg_gso(void **state)
 			 -EMSGSIZE);
 }
 
+/* ---- match: proto= and ports= ---- */
+
+static void
+match_parse(void **state)
+{
+	struct etun_l4match m;
+	char why[160], txt[160];
+
+	(void)state;
+	assert_int_equal(etun_l4_parse(&m, "", "", why, sizeof(why)), 0);
+	assert_int_equal(m.n_protos + m.n_ports, 0);
+	etun_l4_text(&m, txt, sizeof(txt));
+	assert_string_equal(txt, "all");
+	assert_int_equal(etun_l4_parse(&m, "", "9000,80-90", why, sizeof(why)),
+			 0);
+	etun_l4_text(&m, txt, sizeof(txt));
+	assert_string_equal(txt, "proto=tcp,udp ports=9000,80-90");
+	etun_l4_nft_ports(&m, txt, sizeof(txt));
+	assert_string_equal(txt, "{ 9000, 80-90 }");
+	assert_int_equal(etun_l4_parse(&m, "icmp", "80", why, sizeof(why)), -1);
+	assert_string_equal(why, "ports: protocol icmp has no ports (ports "
+				 "need tcp, udp, sctp, udplite or dccp only)");
+	assert_int_equal(etun_l4_parse(&m, "tcp,gre", "", why, sizeof(why)),
+			 -1);
+	assert_non_null(strstr(why, "proto: 'gre': use tcp, udp, icmp"));
+	assert_int_equal(etun_l4_parse(&m, "tcp,6", "", why, sizeof(why)), -1);
+	assert_string_equal(why, "proto: '6': listed twice");
+	assert_int_equal(etun_l4_parse(&m, "58", "", why, sizeof(why)), -1);
+	assert_int_equal(etun_l4_parse(&m, "", "9-8", why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "ports: '9-8': use a port 1..65535"));
+	assert_int_equal(etun_l4_parse(&m, "", "0", why, sizeof(why)), -1);
+	assert_int_equal(etun_l4_parse(&m, "", "65536", why, sizeof(why)), -1);
+	assert_int_equal(
+		etun_l4_parse(&m, "",
+			      "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", why,
+			      sizeof(why)),
+		-1);
+	assert_non_null(strstr(why, "more than 16"));
+}
+
+/* An IPv4 header of @proto to port @dport, fragment offset @frag. */
+static void
+l4_packet(uint8_t *p, uint8_t proto, uint16_t dport, uint16_t frag)
+{
+	memset(p, 0, 40);
+	p[0] = 0x45;
+	p[6] = (uint8_t)(frag >> 8);
+	p[7] = (uint8_t)frag;
+	p[9] = proto;
+	p[22] = (uint8_t)(dport >> 8);
+	p[23] = (uint8_t)dport;
+}
+
+static void
+match_packets(void **state)
+{
+	struct etun_l4match m;
+	struct itm_interest in;
+	uint8_t p[40];
+	char why[160];
+
+	(void)state;
+	assert_int_equal(etun_l4_parse(&m, "tcp", "9000,100-200", why,
+				       sizeof(why)),
+			 0);
+	l4_packet(p, IPPROTO_TCP, 9000, 0);
+	assert_true(etun_l4_ip_match(&m, p, sizeof(p)));
+	l4_packet(p, IPPROTO_TCP, 150, 0);
+	assert_true(etun_l4_ip_match(&m, p, sizeof(p)));
+	l4_packet(p, IPPROTO_TCP, 8080, 0);
+	assert_false(etun_l4_ip_match(&m, p, sizeof(p)));
+	l4_packet(p, IPPROTO_UDP, 9000, 0);
+	assert_false(etun_l4_ip_match(&m, p, sizeof(p)));
+	l4_packet(p, IPPROTO_TCP, 9000, 3); /* a later fragment */
+	assert_false(etun_l4_ip_match(&m, p, sizeof(p)));
+	l4_packet(p, IPPROTO_TCP, 9000, 0);
+	assert_false(etun_l4_ip_match(&m, p, 22)); /* no ports */
+	assert_true(etun_l4_port_match(&m, IPPROTO_TCP, 200));
+	assert_false(etun_l4_port_match(&m, IPPROTO_TCP, 201));
+	memset(&in, 0, sizeof(in));
+	etun_l4_interest(&m, &in);
+	assert_int_equal(in.n_protocols, 1);
+	assert_int_equal(in.n_dst_ports, 2);
+	assert_int_equal(in.dst_ports[1].hi, 200);
+	assert_int_equal(etun_l4_parse(&m, "icmp,47", "", why, sizeof(why)), 0);
+	l4_packet(p, IPPROTO_ICMP, 0, 3);
+	assert_true(etun_l4_ip_match(&m, p, sizeof(p)));
+	l4_packet(p, IPPROTO_TCP, 80, 0);
+	assert_false(etun_l4_ip_match(&m, p, sizeof(p)));
+	assert_false(etun_l4_port_match(&m, IPPROTO_TCP, 80));
+}
+
 int
 main(void)
 {
@@ -869,6 +963,8 @@ main(void)
 		cmocka_unit_test(sentlog_unacked),
 		cmocka_unit_test(reorder_drops_second_copy),
 		cmocka_unit_test(seg_gso),
+		cmocka_unit_test(match_parse),
+		cmocka_unit_test(match_packets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -724,6 +724,84 @@ tunnel_tcp_param(void **state)
 	topo_config_free(cfg);
 }
 
+/* The tunnels_yaml with its match: line replaced by @match. */
+static void
+with_match(char *buf, size_t len, const char *match)
+{
+	const char *m = strstr(tunnels_yaml, "    match:");
+	const char *eol = strchr(m, '\n');
+
+	snprintf(buf, len, "%.*s    match: %s%s", (int)(m - tunnels_yaml),
+		 tunnels_yaml, match, eol);
+}
+
+/* match.proto and match.ports go to both ends in canonical form (a
+ * protocol number with a name becomes the name, a range lo-lo the port);
+ * without them, neither param (the module carries everything). */
+static void
+tunnel_match_params(void **state)
+{
+	char yaml[sizeof(tunnels_yaml) + 128];
+	struct topo_config *cfg;
+	const struct topo_module *m;
+
+	(void)state;
+	with_match(yaml, sizeof(yaml),
+		   "{ dst: [10.9.0.0/16], proto: [6, udp],\n"
+		   "             ports: [443, 5000-5100, 80-80] }");
+	cfg = parse_ok(yaml);
+	for (int i = 0; i < 2; i++) {
+		m = topo_node_find(cfg, i ? "n3" : "n1")->modules;
+		m += i; /* n3 lists qosmod first */
+		assert_string_equal(param(m, "proto"), "tcp,udp");
+		assert_string_equal(param(m, "ports"), "443,5000-5100,80");
+	}
+	topo_config_free(cfg);
+	with_match(yaml, sizeof(yaml), "{ dst: [10.9.0.0/16], ports: [9000] }");
+	cfg = parse_ok(yaml);
+	m = topo_node_find(cfg, "n1")->modules;
+	assert_null(param(m, "proto"));
+	assert_string_equal(param(m, "ports"), "9000");
+	topo_config_free(cfg);
+	cfg = parse_ok(tunnels_yaml);
+	assert_null(param(&topo_node_find(cfg, "n1")->modules[0], "proto"));
+	assert_null(param(&topo_node_find(cfg, "n1")->modules[0], "ports"));
+	topo_config_free(cfg);
+}
+
+/* Ports with a protocol that has none, a bad protocol, a bad range:
+ * refused with line and field, nothing stored. */
+static void
+tunnel_match_faults(void **state)
+{
+	char yaml[sizeof(tunnels_yaml) + 128], *out;
+	size_t n;
+
+	(void)state;
+	with_match(yaml, sizeof(yaml),
+		   "{ dst: [10.9.0.0/16], proto: [icmp], ports: [80] }");
+	out = parse_bad(yaml, strlen(yaml), &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(out,
+			    "t.yaml:8: tunnels[0].match.ports: protocol icmp "
+			    "has no ports (ports need tcp, udp, sctp, "
+			    "udplite or dccp only)\n");
+	free(out);
+	with_match(yaml, sizeof(yaml),
+		   "{ dst: [10.9.0.0/16], proto: [tcp, esp],\n"
+		   "             ports: [8000-7000] }");
+	out = parse_bad(yaml, strlen(yaml), &n);
+	assert_int_equal(n, 2);
+	assert_non_null(strstr(out, "t.yaml:8: tunnels[0].match.proto[1]: "
+				    "must be tcp, udp, icmp or a protocol "
+				    "number 1..255 (not 58), got 'esp'\n"));
+	assert_non_null(strstr(out, "t.yaml:9: tunnels[0].match.ports[0]: "
+				    "must be a port 1..65535 or a range "
+				    "lo-hi such as 5000-5100, got "
+				    "'8000-7000'\n"));
+	free(out);
+}
+
 /* cap: goes to the entry only (it puts the bytes on the pool); a value
  * other than yes or no is refused with line and field. */
 static void
@@ -772,6 +850,8 @@ main(void)
 		cmocka_unit_test(tunnel_places_module),
 		cmocka_unit_test(tunnel_tls_params),
 		cmocka_unit_test(tunnel_tcp_param),
+		cmocka_unit_test(tunnel_match_params),
+		cmocka_unit_test(tunnel_match_faults),
 		cmocka_unit_test(tunnel_cap_param),
 	};
 

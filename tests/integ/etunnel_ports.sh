@@ -1,0 +1,154 @@
+#!/bin/bash
+# etunnel_ports: a tunnel that carries only destination port 9000
+# (ports=9000, protocols by default tcp and udp), split TCP.  A TCP
+# connection h1 -> h2:9000 is split (a stream at the exit, no plain
+# packet crosses r) and one to h2:8080 takes the normal path (plain
+# packets at r, no stream, nothing stolen), both intact (SHA-256); the
+# entry's tproxy rule names the port.  UDP to 9000 is stolen, to 9001 not.
+# At the exit, from the peer's address: a stream to h2:8080 and a packet
+# to h2:9001 (inside the prefixes, outside the ports) are refused and
+# counted, a packet to h2:9000 is re-injected.  proto=icmp with ports is
+# refused at load with the reason.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/etun_lib.sh"
+itm__need python3 curl iptables nft sha256sum
+itm_init etunnel_ports
+etun_topo
+
+itm_agent_start n1 n1
+itm_agent_start n3 n3
+out=$(itm_ctl n1 n1 module load etunnel side=entry "peer_addr=$ETUN_N3" \
+	"dst=$ETUN_DST" proto=icmp ports=80 2>&1) &&
+	itm_fail "proto=icmp ports=80 loaded: $out"
+itm_assert_match "$out" "ports: protocol icmp has no ports" "the load's error"
+etun_exit ports=9000
+etun_entry min_conns=2 max_conns=2 ports=9000
+itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" = 2 ]' ||
+	itm_fail "the pool did not come up: conns=$(etun_counter n1 conns)"
+itm_wait_for 5 eval 'itm_exec n1 nft list table ip itm_et_t1 | grep -q "dport 9000 .*tproxy to"' ||
+	itm_fail "no tproxy rule for port 9000: $(itm_exec n1 nft list table ip itm_et_t1)"
+
+# h2: a sink on 9000 that answers with the SHA-256 of what it read, a
+# web server on 8080, counters of UDP to 9000 and 9001.
+head -c $((1024 * 1024 + 333)) /dev/urandom >"$ITM_TMP/f"
+mkdir -p "$ITM_TMP/www" && cp "$ITM_TMP/f" "$ITM_TMP/www/f"
+itm_bg h2 --name sink python3 -c '
+import hashlib, socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 9000))
+s.listen(4)
+while True:
+    c, a = s.accept()
+    h = hashlib.sha256()
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        h.update(b)
+    c.sendall((h.hexdigest() + "\n").encode())
+    c.close()
+' "$ETUN_H2"
+itm_bg h2 --name http python3 -m http.server -b "$ETUN_H2" -d "$ITM_TMP/www" 8080
+for p in 9000 9001; do
+	itm_exec h2 iptables -A INPUT -p udp --dport $p || itm_fail "counter rule in h2"
+done
+udp_in() {
+	itm_exec h2 iptables -nvxL INPUT | awk -v p="dpt:$1" '$NF == p { print $1 }'
+}
+itm_wait_for 10 itm_exec h1 curl -sfo /dev/null "http://$ETUN_H2:8080/" ||
+	itm_fail "http server not reachable"
+itm_wait_for 10 eval 'itm_exec h1 python3 -c "import socket; socket.create_connection((\"$ETUN_H2\", 9000), 2).close()"' ||
+	itm_fail "sink not reachable"
+
+streams0=$(etun_counter n3 streams_total)
+plain0=$(etun_plain_pkts)
+sum=$(itm_exec h1 python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], 9000), timeout=30)
+s.sendall(open(sys.argv[2], "rb").read())
+s.shutdown(socket.SHUT_WR)
+print(s.makefile().readline().strip())
+' "$ETUN_H2" "$ITM_TMP/f") || itm_fail "upload to 9000 failed"
+itm_assert_eq "$sum" "$(sha256sum <"$ITM_TMP/f" | cut -d' ' -f1)" "SHA-256 of the upload to 9000 at h2"
+itm_assert_eq "$(($(etun_plain_pkts) - plain0))" 0 "plain packets h1 -> h2 of the connection to 9000"
+itm_assert_eq "$(($(etun_counter n3 streams_total) - streams0))" 1 "streams at the exit for 9000"
+
+streams0=$(etun_counter n3 streams_total)
+plain0=$(etun_plain_pkts)
+itm_exec h1 curl -sf --max-time 30 -o "$ITM_TMP/got" "http://$ETUN_H2:8080/f" ||
+	itm_fail "download from 8080 failed"
+itm_assert_eq "$(sha256sum <"$ITM_TMP/got")" "$(sha256sum <"$ITM_TMP/f")" "SHA-256 of the download from 8080"
+itm_assert_ge "$(($(etun_plain_pkts) - plain0))" 10 "plain packets h1 -> h2 of the connection to 8080"
+itm_assert_eq "$(($(etun_counter n3 streams_total) - streams0))" 0 "streams at the exit for 8080"
+itm_assert_eq "$(etun_counter n1 pkts_in)" 0 "packets the entry stole (TCP)"
+
+# UDP: the interest takes port 9000 only.
+itm_exec h1 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for p in (9000, 9001):
+    s.sendto(b"etunnel", (sys.argv[1], p))
+' "$ETUN_H2" || itm_fail "cannot send UDP from h1"
+itm_wait_for 5 eval '[ "$(udp_in 9000)" = 1 ] && [ "$(udp_in 9001)" = 1 ]' ||
+	itm_fail "UDP at h2: 9000: $(udp_in 9000), 9001: $(udp_in 9001)"
+itm_assert_eq "$(etun_counter n1 pkts_in)" 1 "packets the entry stole (UDP to 9000)"
+
+# From the peer's address: a stream to h2:8080 is refused, nothing
+# leaves the exit towards 8080.
+itm_exec n3 iptables -A OUTPUT -p tcp -d "$ETUN_H2" --dport 8080 ||
+	itm_fail "counter rule in n3"
+refused0=$(etun_counter n3 streams_refused)
+outside0=$(etun_counter n3 frames_outside)
+itm_exec n1 python3 - "$ETUN_N1" "$ETUN_N3" "$ETUN_H2" "$ETUN_H1" <<'PY' ||
+import socket, struct, sys
+s = socket.socket()
+s.bind((sys.argv[1], 0))
+s.connect((sys.argv[2], 7800))
+addrs = socket.inet_aton(sys.argv[4]) + struct.pack("!H", 40000) + \
+        socket.inet_aton(sys.argv[3]) + struct.pack("!H", 8080)
+body = struct.pack("!BBHQ", 1, 1, 0, 0) + addrs + b"GET /"
+s.sendall(struct.pack("!HBBI", len(body), 1, 8, 4242) + body)
+s.settimeout(3)
+try:
+    s.recv(100)
+except OSError:
+    pass
+s.close()
+PY
+	itm_fail "cannot send a stream frame from n1's address"
+itm_wait_for 5 eval '[ "$(etun_counter n3 streams_refused)" = $((refused0 + 1)) ]' ||
+	itm_fail "streams_refused: $(etun_counter n3 streams_refused)"
+itm_assert_eq "$(($(etun_counter n3 frames_outside) - outside0))" 1 "frames outside at the exit (the stream)"
+out=$(itm_exec n3 iptables -nvxL OUTPUT | awk '/dpt:8080/ { print $1 }')
+itm_assert_eq "$out" 0 "packets to h2:8080 sent by the exit"
+
+# Packet frames: UDP to h2:9001 dropped and counted, to h2:9000 re-injected.
+itm_exec n1 python3 - "$ETUN_N1" "$ETUN_N3" "$ETUN_H2" <<'PY' ||
+import socket, struct, sys
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s & 0xffff) + (s >> 16)
+    return ~((s & 0xffff) + (s >> 16)) & 0xffff
+def udp(src, dst, port):
+    body = b"etunnel"
+    u = struct.pack("!HHHH", 5555, port, 8 + len(body), 0) + body + b"\0"
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + 15, 1, 0, 64, 17, 0,
+                    socket.inet_aton(src), socket.inet_aton(dst))
+    h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
+    return h + u[:-1]
+s = socket.socket()
+s.bind((sys.argv[1], 0))
+s.connect((sys.argv[2], 7800))
+s.sendall(struct.pack("!HBBI", 0, 1, 2, 99))
+for i, port in enumerate((9001, 9000)):
+    p = udp("10.77.1.2", sys.argv[3], port)
+    s.sendall(struct.pack("!HBBI", len(p), 1, 0, i) + p)
+s.close()
+PY
+	itm_fail "cannot send frames from n1's address"
+itm_wait_for 5 eval '[ "$(udp_in 9000)" = 2 ]' ||
+	itm_fail "the frame for h2:9000 was not re-injected: $(udp_in 9000)"
+itm_assert_eq "$(($(etun_counter n3 frames_outside) - outside0))" 2 "frames outside at the exit (the stream, UDP to 9001)"
+itm_assert_eq "$(udp_in 9001)" 1 "UDP at h2:9001 (only h1's own)"
+itm_log "ok"
