@@ -75,9 +75,10 @@ static const struct itm_param_spec etun_params[] = {
 	{ "split_port", ITM_PARAM_UINT, "0", 0, 65535, "tcp=split: the entry's transparent listener (0: port + 1; local only)" },
 	{ "split_mark", ITM_PARAM_UINT, "4096", 1, 65535, "tcp=split: the fwmark bit (one of bits 0..15) for the local-delivery rule" },
 	{ "split_table", ITM_PARAM_UINT, "0", 0, 2147483647, "tcp=split: routing table of the local-delivery route (0: port)" },
-	{ "stream_kb", ITM_PARAM_UINT, "1024", 64, 65536, "tcp=split: bytes a stream may have unacknowledged, each way, kB" },
+	{ "stream_kb", ITM_PARAM_UINT, "4096", 64, 65536, "tcp=split: bytes a stream may have unacknowledged, each way, kB" },
+	{ "stream_mem_mb", ITM_PARAM_UINT, "64", 1, 65536, "tcp=split: bytes all streams may have unacknowledged together, as senders at this end, MB" },
 	{ "chunk_kb", ITM_PARAM_UINT, "16", 1, 63, "tcp=split: largest DATA frame, kB" },
-	{ "max_streams", ITM_PARAM_UINT, "1024", 1, 65536, "tcp=split: connections split at once; more are reset (each holds up to 2 x stream_kb per end)" },
+	{ "max_streams", ITM_PARAM_UINT, "1024", 1, 65536, "tcp=split: connections split at once; more are reset (each holds up to 2 x stream_kb per end, all together at most stream_mem_mb as senders)" },
 	{ "short_kb", ITM_PARAM_UINT, "29", 0, 1048576, "tcp=split: a stream's first bytes go in the SHORT class (express connection), kB (29: qosmod's threshold=20 packets)" },
 	{ "priority", ITM_PARAM_INT, "0", -1000, 1000, "hook priority" },
 	{ .name = NULL }
@@ -315,6 +316,7 @@ load_split(struct itm_module *m, struct etun *t, const struct itm_params *p)
 	if (t->split_table == 0)
 		t->split_table = t->port;
 	t->stream_win = (uint32_t)itm_param_uint(p, "stream_kb") * 1024;
+	t->stream_mem = itm_param_uint(p, "stream_mem_mb") << 20;
 	t->chunk = (uint32_t)itm_param_uint(p, "chunk_kb") * 1024;
 	t->max_streams = (unsigned int)itm_param_uint(p, "max_streams");
 	t->short_bytes = (uint32_t)itm_param_uint(p, "short_kb") * 1024;
@@ -513,6 +515,7 @@ register_counters(struct etun *t)
 		C(stream_bytes_written),
 		C(streams_refused),
 		C(stream_resets),
+		C(stream_mem_waits),
 		C(rules_errors),
 		C(cap_waits),
 		C(cap_drops),

@@ -93,11 +93,12 @@ struct etun_counters {
 	uint64_t reorder_dups;	  /* exit: second copies dropped */
 	uint64_t streams_open, streams_total; /* split TCP (split.c) */
 	uint64_t stream_bytes_read, stream_bytes_written; /* users' sockets */
-	uint64_t streams_refused; /* exit: outside the prefixes, or refused */
-	uint64_t stream_resets;	  /* streams ended by a reset */
-	uint64_t rules_errors;	  /* split: netfilter/routing setup failed */
-	uint64_t cap_waits;	  /* entry: the cap held bytes back */
-	uint64_t cap_drops;	  /* entry: of entry_drops, while capped */
+	uint64_t streams_refused;  /* exit: outside the prefixes, or refused */
+	uint64_t stream_resets;	   /* streams ended by a reset */
+	uint64_t stream_mem_waits; /* reads held: stream_mem was full */
+	uint64_t rules_errors;	   /* split: netfilter/routing setup failed */
+	uint64_t cap_waits;	   /* entry: the cap held bytes back */
+	uint64_t cap_drops;	   /* entry: of entry_drops, while capped */
 	uint64_t conns, conns_wanted; /* gauges */
 	uint64_t target_kbps, goodput_kbps, state, queue_bytes;
 	uint64_t target_bps, achieved_bps, pool_conns; /* for /metrics */
@@ -136,8 +137,9 @@ struct etun {
 	uint16_t split_port;		  /* entry: the transparent listener */
 	uint32_t split_mark, split_table; /* fwmark bit, routing table */
 	uint32_t stream_win, chunk;	  /* bytes */
-	unsigned int max_streams;	  /* open at once */
-	uint32_t short_bytes;		  /* a stream's first bytes: SHORT */
+	uint64_t stream_mem;	  /* bytes all streams may have unacked */
+	unsigned int max_streams; /* open at once */
+	uint32_t short_bytes;	  /* a stream's first bytes: SHORT */
 	struct etun_split *sp;
 	/* entry */
 	struct etun_entq *q;

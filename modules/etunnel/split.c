@@ -75,7 +75,9 @@ struct etun_split {
 	int rewind;		 /* a pool connection was lost */
 	uint32_t closed[CLOSED_IDS];
 	unsigned int n_closed;
-	uint32_t rr; /* the stream to serve first */
+	uint32_t rr;	  /* the stream to serve first */
+	uint64_t unacked; /* of every stream this end sends: <= stream_mem */
+	int mem_full;	  /* a stream found no room in stream_mem */
 };
 
 static struct etun_stream *
@@ -161,10 +163,25 @@ stream_free(struct etun *t, struct etun_stream *s, int reset)
 	if (reset)
 		t->c.stream_resets++;
 	sp->closed[sp->n_closed++ % CLOSED_IDS] = s->id;
+	sp->unacked -= s->out_read - s->out_acked;
 	chunks_free(s->out);
 	chunks_free(s->in);
 	t->c.streams_open--;
 	free(s);
+}
+
+/* What @s may read now: the room in its window and in the bytes all
+ * streams share (stream_mem), so a slow far end costs at most stream_kb
+ * per stream and stream_mem_mb in all. */
+static uint64_t
+read_room(const struct etun *t, const struct etun_stream *s)
+{
+	uint64_t win = t->stream_win - (s->out_read - s->out_acked);
+	uint64_t all = t->sp->unacked < t->stream_mem
+			       ? t->stream_mem - t->sp->unacked
+			       : 0;
+
+	return win < all ? win : all;
 }
 
 /* Watch the socket for what the stream can do now. */
@@ -176,7 +193,7 @@ stream_watch(struct etun *t, struct etun_stream *s)
 	if (s->connecting)
 		ev = ITM_FD_WRITE;
 	else {
-		if (!s->rd_eof && s->out_read - s->out_acked < t->stream_win)
+		if (!s->rd_eof && read_room(t, s) > 0)
 			ev |= ITM_FD_READ;
 		if (s->in && s->in->off <= s->in_deliv)
 			ev |= ITM_FD_WRITE;
@@ -397,8 +414,9 @@ etun_split_flush(struct etun *t)
 static int
 stream_read(struct etun *t, struct etun_stream *s)
 {
-	while (!s->rd_eof && s->out_read - s->out_acked < t->stream_win) {
-		uint64_t room = t->stream_win - (s->out_read - s->out_acked);
+	uint64_t room;
+
+	while (!s->rd_eof && (room = read_room(t, s)) > 0) {
 		uint32_t want = room < t->chunk ? (uint32_t)room : t->chunk;
 		struct etun_chunk *c = malloc(sizeof(*c) + want);
 		ssize_t n;
@@ -422,7 +440,12 @@ stream_read(struct etun *t, struct etun_stream *s)
 		*(s->out ? &s->out_tail->next : &s->out) = c;
 		s->out_tail = c;
 		s->out_read += (uint64_t)n;
+		t->sp->unacked += (uint64_t)n;
 		t->c.stream_bytes_read += (uint64_t)n;
+	}
+	if (!s->rd_eof && t->sp->unacked >= t->stream_mem && !t->sp->mem_full) {
+		t->sp->mem_full = 1;
+		t->c.stream_mem_waits++;
 	}
 	return 0;
 }
@@ -532,12 +555,30 @@ keep(struct etun *t, struct etun_stream *s, const struct etun_sframe *sf)
 	return 0;
 }
 
+/* Room in stream_mem again after a stream found none: every stream may
+ * read again (the one that found none has nothing acknowledged to wake
+ * it). */
+static void
+mem_freed(struct etun *t)
+{
+	struct etun_split *sp = t->sp;
+
+	if (!sp->mem_full || sp->unacked >= t->stream_mem)
+		return;
+	sp->mem_full = 0;
+	for (struct etun_stream *x = sp->all; x; x = x->next)
+		stream_watch(t, x);
+}
+
 static void
 on_ack(struct etun *t, struct etun_stream *s, const struct etun_sframe *sf)
 {
 	s->opened = 1;
-	if (sf->off > s->out_acked && sf->off <= s->out_read)
+	if (sf->off > s->out_acked && sf->off <= s->out_read) {
+		t->sp->unacked -= sf->off - s->out_acked;
 		s->out_acked = sf->off;
+		mem_freed(t);
+	}
 	while (s->out && s->out->off + s->out->len <= s->out_acked) {
 		struct etun_chunk *c = s->out;
 
@@ -548,7 +589,6 @@ on_ack(struct etun *t, struct etun_stream *s, const struct etun_sframe *sf)
 		s->out_tail = NULL;
 	if ((sf->sflags & ETUN_SF_FIN_DONE) && s->fin_sent)
 		s->fin_acked = 1;
-	(void)t;
 }
 
 /* A non-blocking socket with the client's address (IP_TRANSPARENT; its
@@ -875,6 +915,7 @@ etun_split_tick(struct etun *t)
 		entry_rules(t);
 	else if (t->up == 0)
 		etun_split_reset_all(t, "no pool connection");
+	mem_freed(t); /* streams reset or closed gave their bytes back */
 	for (struct etun_stream *s = sp->all; s; s = s->next)
 		if (s->in_deliv != s->in_told || s->wr_shut != s->fin_told)
 			s->ack_due = 1;

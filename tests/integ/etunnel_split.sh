@@ -11,7 +11,8 @@
 # load replaces it.  Over a pool with
 # mutual TLS: an upload and a download intact.  The first 29 kB of each
 # stream ride the express connection (TOS 0x10).  max_streams: a
-# connection beyond it is reset.
+# connection beyond it is reset.  stream_mem_mb: four streams sharing
+# less than their windows all arrive, and the reads waited.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/etun_lib.sh"
 itm__need python3 curl iptables nft ip ss sha256sum openssl
@@ -289,4 +290,14 @@ PY
 itm_assert_eq "$out" "second: reset
 first: True" "two connections with max_streams=1"
 itm_assert_ge "$(etun_counter n1 streams_refused)" 1 "streams refused at the entry"
+
+# stream_mem_mb=1 below four streams' windows (stream_kb=512 each): the
+# streams share the megabyte, one that finds none waits until another's
+# bytes are acknowledged; all four arrive intact.
+itm_ctl n1 n1 module unload etunnel >/dev/null || itm_fail "unload at n1"
+etun_entry min_conns=2 max_conns=2 stream_kb=512 stream_mem_mb=1 "${tls[@]}"
+itm_wait_for 10 eval '[ "$(split_rules n1)" = "1 1 1" ]' ||
+	itm_fail "the pool did not come back: conns=$(etun_counter n1 conns)"
+upload 1 2 3 4
+itm_assert_ge "$(etun_counter n1 stream_mem_waits)" 1 "reads held by stream_mem_mb"
 itm_log "ok"
