@@ -7,10 +7,14 @@
 
 #include "ctrl.h"
 
+/* Up by half (plus one), down by a quarter (plus one) per interval: a
+ * pool the cap's probes left small reaches the model's size after a k
+ * step in 4 intervals from 1 (11 at k = 16), where a quarter took 6; too
+ * many for a while costs nothing with the cap, too few costs the target. */
 static unsigned int
 clamp_step(const struct etun_ctrl *c, unsigned int n, double want)
 {
-	double hi = n + n / 4.0 + 1, lo = n - n / 4.0 - 1;
+	double hi = n + n / 2.0 + 1, lo = n - n / 4.0 - 1;
 
 	if (want > hi)
 		want = hi;
@@ -158,7 +162,7 @@ grow(struct etun_ctrl *c, unsigned int n, double g, enum etun_state *state)
 		return n;
 	}
 	streak_add(c, n, g);
-	if (streak_saturated(c)) {
+	if (!c->no_saturation && streak_saturated(c)) {
 		c->cooldown = ETUN_CTRL_COOLDOWN;
 		c->streak = 0;
 		*state = ETUN_ST_SATURATED;

@@ -63,6 +63,10 @@
  * competition rose) probes soon again: hold back to the least (unless
  * the growth comes within ETUN_CTRL_PROBE_SETTLE intervals of a failed
  * probe: the smoothed goodput still remembers its dip).
+ * The saturation rule judges the packet path's pathology: with split TCP
+ * (no_saturation) no user's TCP is striped, and the rule only misread a
+ * k step's slow growth as saturation (the pool held at 6 for 5 s at
+ * k = 16, 14-21 Mbit/s: measured), so it is off there.
  * Pure code.
  */
 #ifndef ETUN_CTRL_H
@@ -100,7 +104,8 @@ enum etun_state {
 struct etun_ctrl {
 	uint64_t target_bps;
 	unsigned int min_conns, max_conns;
-	double band; /* relative dead band, e.g. 0.03 */
+	double band;	   /* relative dead band, e.g. 0.03 */
+	int no_saturation; /* split TCP: the saturation rule is off (below) */
 	/* Smoothed goodput and share of one connection (bit/s); 0 before
 	 * the first sample.  jump: the last sample's share was off by more
 	 * than ETUN_CTRL_JUMP (+1 above, -1 below). */

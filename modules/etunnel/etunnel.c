@@ -308,6 +308,7 @@ load_split(struct itm_module *m, struct etun *t, const struct itm_params *p)
 	}
 	t->split = tcp[0] == 's' &&
 		   (t->l4.n_protos == 0 || etun_l4_has(&t->l4, IPPROTO_TCP));
+	t->ctrl.no_saturation = t->split;
 	t->split_mark = mark;
 	t->split_port = (uint16_t)itm_param_uint(p, "split_port");
 	if (t->split_port == 0)

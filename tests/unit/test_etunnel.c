@@ -384,7 +384,7 @@ ctrl_saturated(void **state)
 		n = etun_ctrl_step(&c, &in, &st);
 		assert_int_equal(st, ETUN_ST_GROWING);
 	}
-	assert_int_equal(n, 18); /* 8 -> 11 -> 14 -> 18: N/4 + 1 a step */
+	assert_int_equal(n, 31); /* 8 -> 13 -> 20 -> 31: N/2 + 1 a step */
 	in.conns = n;
 	assert_int_equal(etun_ctrl_step(&c, &in, &st), 8);
 	assert_int_equal(st, ETUN_ST_SATURATED);
@@ -395,7 +395,31 @@ ctrl_saturated(void **state)
 		assert_int_equal(etun_ctrl_step(&c, &in, &st), 8);
 		assert_int_equal(st, ETUN_ST_SATURATED);
 	}
-	assert_int_equal(etun_ctrl_step(&c, &in, &st), 11); /* tries again */
+	assert_int_equal(etun_ctrl_step(&c, &in, &st), 13); /* tries again */
+}
+
+/* Split TCP: the same flat goodput never reads as saturated; the pool
+ * grows on to max_conns (unreachable). */
+static void
+ctrl_split_no_saturation(void **state)
+{
+	struct etun_ctrl c = { .target_bps = 40000000,
+			       .min_conns = 1,
+			       .max_conns = 64,
+			       .band = 0.03,
+			       .no_saturation = 1 };
+	struct etun_ctrl_in in = { .goodput_bps = 20000000, .backlogged = 1 };
+	enum etun_state st = ETUN_ST_GROWING;
+	unsigned int n = 8;
+
+	(void)state;
+	for (int i = 0; i < 12; i++) {
+		in.conns = n;
+		n = etun_ctrl_step(&c, &in, &st);
+		assert_int_not_equal(st, ETUN_ST_SATURATED);
+	}
+	assert_int_equal(n, 64);
+	assert_int_equal(st, ETUN_ST_UNREACHABLE);
 }
 
 static int
@@ -622,7 +646,7 @@ ctrl_idle(void **state)
 	assert_int_equal(st, ETUN_ST_IDLE);
 	in.goodput_bps = 0;
 	in.backlogged = 1;
-	assert_int_equal(etun_ctrl_step(&c, &in, &st), 6); /* +N/4+1 */
+	assert_int_equal(etun_ctrl_step(&c, &in, &st), 7); /* +N/2+1 */
 	assert_int_equal(st, ETUN_ST_GROWING);
 }
 
@@ -954,6 +978,7 @@ main(void)
 		cmocka_unit_test(entq_short_first_bounded),
 		cmocka_unit_test(ctrl_converges),
 		cmocka_unit_test(ctrl_saturated),
+		cmocka_unit_test(ctrl_split_no_saturation),
 		cmocka_unit_test(ctrl_idle),
 		cmocka_unit_test(ctrl_demand_shrinks),
 		cmocka_unit_test(ctrl_step_response),
