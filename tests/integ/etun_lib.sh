@@ -76,3 +76,45 @@ etun_exit() {
 	itm_ctl n3 n3 module load etunnel side=exit "peer_addr=$ETUN_N1" \
 		"dst=$ETUN_DST" "$@" || itm_fail "cannot load the exit"
 }
+
+# etun_open_stream DST PORT: from n1's address, as the entry would, open
+# a stream to DST:PORT at the exit (h1:40000 as the client) with a first
+# DATA frame carrying "GET /"; waits up to 3 s for the exit's answer.
+etun_open_stream() {
+	itm_exec n1 python3 - "$ETUN_N1" "$ETUN_N3" "$1" "$ETUN_H1" "$2" <<'PY' ||
+import socket, struct, sys
+s = socket.socket()
+s.bind((sys.argv[1], 0))
+s.connect((sys.argv[2], 7800))
+addrs = socket.inet_aton(sys.argv[4]) + struct.pack("!H", 40000) + \
+        socket.inet_aton(sys.argv[3]) + struct.pack("!H", int(sys.argv[5]))
+body = struct.pack("!BBHQ", 1, 1, 0, 0) + addrs + b"GET /"
+s.sendall(struct.pack("!HBBI", len(body), 1, 8, 4242) + body)
+s.settimeout(3)
+try:
+    s.recv(100)
+except OSError:
+    pass
+s.close()
+PY
+		itm_fail "cannot send a stream frame from n1's address"
+}
+
+# etun_fetch NODE HOST N...: NODE downloads $ITM_TMP/www/f<N> from the
+# web server on HOST:8080, all at once, into $ITM_TMP/got<N>, and
+# compares SHA-256.
+etun_fetch() {
+	local node=$1 host=$2 i pids=()
+	shift 2
+	for i in "$@"; do
+		itm_exec "$node" curl -sf --max-time 60 -o "$ITM_TMP/got$i" \
+			"http://$host:8080/f$i" & pids+=($!)
+	done
+	for i in "${!pids[@]}"; do
+		wait "${pids[$i]}" || itm_fail "download f${*:$((i + 1)):1} failed"
+	done
+	for i in "$@"; do
+		itm_assert_eq "$(sha256sum <"$ITM_TMP/got$i")" \
+			"$(sha256sum <"$ITM_TMP/www/f$i")" "SHA-256 of f$i at $node"
+	done
+}

@@ -28,21 +28,8 @@ itm_bg h1 --name http python3 -m http.server -b "$ETUN_H1" -d "$ITM_TMP/www" 808
 itm_wait_for 10 itm_exec h2 curl -sfo /dev/null "http://$ETUN_H1:8080/" ||
 	itm_fail "http server not reachable"
 
-# fetch N...: download f<N> into got<N> and compare SHA-256.
-fetch() {
-	local i pids=()
-	for i in "$@"; do
-		itm_exec h2 curl -sf --max-time 60 -o "$ITM_TMP/got$i" \
-			"http://$ETUN_H1:8080/f$i" & pids+=($!)
-	done
-	for i in "${!pids[@]}"; do
-		wait "${pids[$i]}" || itm_fail "download f${*:$((i + 1)):1} failed"
-	done
-	for i in "$@"; do
-		itm_assert_eq "$(sha256sum <"$ITM_TMP/got$i")" \
-			"$(sha256sum <"$ITM_TMP/www/f$i")" "SHA-256 of f$i"
-	done
-}
+# fetch N...: h2 downloads f<N> from h1, SHA-256 compared.
+fetch() { etun_fetch h2 "$ETUN_H1" "$@"; }
 
 plain0=$(etun_plain_pkts)
 pool0=$(etun_pool_bytes)

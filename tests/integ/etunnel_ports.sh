@@ -100,23 +100,7 @@ itm_exec n3 iptables -A OUTPUT -p tcp -d "$ETUN_H2" --dport 8080 ||
 	itm_fail "counter rule in n3"
 refused0=$(etun_counter n3 streams_refused)
 outside0=$(etun_counter n3 frames_outside)
-itm_exec n1 python3 - "$ETUN_N1" "$ETUN_N3" "$ETUN_H2" "$ETUN_H1" <<'PY' ||
-import socket, struct, sys
-s = socket.socket()
-s.bind((sys.argv[1], 0))
-s.connect((sys.argv[2], 7800))
-addrs = socket.inet_aton(sys.argv[4]) + struct.pack("!H", 40000) + \
-        socket.inet_aton(sys.argv[3]) + struct.pack("!H", 8080)
-body = struct.pack("!BBHQ", 1, 1, 0, 0) + addrs + b"GET /"
-s.sendall(struct.pack("!HBBI", len(body), 1, 8, 4242) + body)
-s.settimeout(3)
-try:
-    s.recv(100)
-except OSError:
-    pass
-s.close()
-PY
-	itm_fail "cannot send a stream frame from n1's address"
+etun_open_stream "$ETUN_H2" 8080
 itm_wait_for 5 eval '[ "$(etun_counter n3 streams_refused)" = $((refused0 + 1)) ]' ||
 	itm_fail "streams_refused: $(etun_counter n3 streams_refused)"
 itm_assert_eq "$(($(etun_counter n3 frames_outside) - outside0))" 1 "frames outside at the exit (the stream)"

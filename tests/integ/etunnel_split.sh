@@ -104,21 +104,8 @@ print(s.makefile().readline().strip())
 	done
 }
 
-# download N...: fetch f<N> from h2 (the bytes flow h2 -> h1).
-download() {
-	local i pids=()
-	for i in "$@"; do
-		itm_exec h1 curl -sf --max-time 60 -o "$ITM_TMP/got$i" \
-			"http://$ETUN_H2:8080/f$i" & pids+=($!)
-	done
-	for i in "${!pids[@]}"; do
-		wait "${pids[$i]}" || itm_fail "download f${*:$((i + 1)):1} failed"
-	done
-	for i in "$@"; do
-		itm_assert_eq "$(sha256sum <"$ITM_TMP/got$i")" \
-			"$(sha256sum <"$ITM_TMP/www/f$i")" "SHA-256 of f$i at h1"
-	done
-}
+# download N...: h1 fetches f<N> from h2 (the bytes flow h2 -> h1).
+download() { etun_fetch h1 "$ETUN_H2" "$@"; }
 
 # What of the pool crosses r with TOS 0x10: the express connection, which
 # carries the first short_kb (29 kB) of each stream (the SHORT class).
@@ -166,23 +153,7 @@ wait "$held"
 itm_exec n3 iptables -A OUTPUT -p tcp -d "10.$ITM_NETX.9.9" ||
 	itm_fail "counter rule in n3"
 refused0=$(etun_counter n3 streams_refused)
-itm_exec n1 python3 - "$ETUN_N1" "$ETUN_N3" "10.$ITM_NETX.9.9" "$ETUN_H1" <<'PY' ||
-import socket, struct, sys
-s = socket.socket()
-s.bind((sys.argv[1], 0))
-s.connect((sys.argv[2], 7800))
-addrs = socket.inet_aton(sys.argv[4]) + struct.pack("!H", 40000) + \
-        socket.inet_aton(sys.argv[3]) + struct.pack("!H", 80)
-body = struct.pack("!BBHQ", 1, 1, 0, 0) + addrs + b"GET /"
-s.sendall(struct.pack("!HBBI", len(body), 1, 8, 4242) + body)
-s.settimeout(3)
-try:
-    s.recv(100)
-except OSError:
-    pass
-s.close()
-PY
-	itm_fail "cannot send a stream frame from n1's address"
+etun_open_stream "10.$ITM_NETX.9.9" 80
 itm_wait_for 5 eval '[ "$(etun_counter n3 streams_refused)" = $((refused0 + 1)) ]' ||
 	itm_fail "streams_refused: $(etun_counter n3 streams_refused)"
 out=$(itm_exec n3 iptables -nvxL OUTPUT | awk '$8 ~ /10\..*\.9\.9/ { print $1 }')
