@@ -118,3 +118,33 @@ etun_fetch() {
 			"$(sha256sum <"$ITM_TMP/www/f$i")" "SHA-256 of f$i at $node"
 	done
 }
+
+# etun_send_udp_frames DST:PORT...: from n1's address, as the entry would,
+# a HELLO and then one packet frame per DST:PORT, each a UDP datagram
+# from 10.77.1.2:5555 (the exit decides what it re-injects).
+etun_send_udp_frames() {
+	itm_exec n1 python3 - "$ETUN_N1" "$ETUN_N3" "$@" <<'PY' ||
+import socket, struct, sys
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s & 0xffff) + (s >> 16)
+    return ~((s & 0xffff) + (s >> 16)) & 0xffff
+def udp(src, dst, port):
+    body = b"etunnel"
+    u = struct.pack("!HHHH", 5555, port, 8 + len(body), 0) + body + b"\0"
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + 15, 1, 0, 64, 17, 0,
+                    socket.inet_aton(src), socket.inet_aton(dst))
+    h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
+    return h + u[:-1]
+s = socket.socket()
+s.bind((sys.argv[1], 0))
+s.connect((sys.argv[2], 7800))
+s.sendall(struct.pack("!HBBI", 0, 1, 2, 99))
+for i, to in enumerate(sys.argv[3:]):
+    dst, port = to.rsplit(":", 1)
+    p = udp("10.77.1.2", dst, int(port))
+    s.sendall(struct.pack("!HBBI", len(p), 1, 0, i) + p)
+s.close()
+PY
+		itm_fail "cannot send frames from n1's address"
+}

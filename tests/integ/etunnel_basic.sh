@@ -65,29 +65,7 @@ itm_assert_ge "$(etun_counter n3 conns_refused)" 1 "connections refused at n3"
 itm_exec n3 iptables -A OUTPUT -d "10.$ITM_NETX.9.9" ||
 	itm_fail "counter rule in n3"
 itm_exec h2 iptables -A INPUT -p udp --dport 9999 || itm_fail "counter rule in h2"
-itm_exec n1 python3 - "$ETUN_N1" "$ETUN_N3" "10.$ITM_NETX.9.9" "$ETUN_H2" <<'PY' ||
-import socket, struct, sys
-def csum(b):
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    s = (s & 0xffff) + (s >> 16)
-    return ~((s & 0xffff) + (s >> 16)) & 0xffff
-def udp(src, dst):
-    body = b"etunnel"
-    u = struct.pack("!HHHH", 5555, 9999, 8 + len(body), 0) + body + b"\0"
-    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + 15, 1, 0, 64, 17, 0,
-                    socket.inet_aton(src), socket.inet_aton(dst))
-    h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
-    return h + u[:-1]
-s = socket.socket()
-s.bind((sys.argv[1], 0))
-s.connect((sys.argv[2], 7800))
-s.sendall(struct.pack("!HBBI", 0, 1, 2, 99))
-for i, dst in enumerate(sys.argv[3:]):
-    p = udp("10.77.1.2", dst)
-    s.sendall(struct.pack("!HBBI", len(p), 1, 0, i) + p)
-s.close()
-PY
-	itm_fail "cannot send frames from n1's address"
+etun_send_udp_frames "10.$ITM_NETX.9.9:9999" "$ETUN_H2:9999"
 itm_wait_for 5 eval '[ "$(etun_counter n3 frames_outside)" = 1 ]' ||
 	itm_fail "frames_outside: $(etun_counter n3 frames_outside), expected 1"
 out=$(itm_exec n3 iptables -nvxL OUTPUT | awk '$8 ~ /10\..*\.9\.9/ { print $1 }')

@@ -108,29 +108,7 @@ out=$(itm_exec n3 iptables -nvxL OUTPUT | awk '/dpt:8080/ { print $1 }')
 itm_assert_eq "$out" 0 "packets to h2:8080 sent by the exit"
 
 # Packet frames: UDP to h2:9001 dropped and counted, to h2:9000 re-injected.
-itm_exec n1 python3 - "$ETUN_N1" "$ETUN_N3" "$ETUN_H2" <<'PY' ||
-import socket, struct, sys
-def csum(b):
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    s = (s & 0xffff) + (s >> 16)
-    return ~((s & 0xffff) + (s >> 16)) & 0xffff
-def udp(src, dst, port):
-    body = b"etunnel"
-    u = struct.pack("!HHHH", 5555, port, 8 + len(body), 0) + body + b"\0"
-    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + 15, 1, 0, 64, 17, 0,
-                    socket.inet_aton(src), socket.inet_aton(dst))
-    h = h[:10] + struct.pack("!H", csum(h)) + h[12:]
-    return h + u[:-1]
-s = socket.socket()
-s.bind((sys.argv[1], 0))
-s.connect((sys.argv[2], 7800))
-s.sendall(struct.pack("!HBBI", 0, 1, 2, 99))
-for i, port in enumerate((9001, 9000)):
-    p = udp("10.77.1.2", sys.argv[3], port)
-    s.sendall(struct.pack("!HBBI", len(p), 1, 0, i) + p)
-s.close()
-PY
-	itm_fail "cannot send frames from n1's address"
+etun_send_udp_frames "$ETUN_H2:9001" "$ETUN_H2:9000"
 itm_wait_for 5 eval '[ "$(udp_in 9000)" = 2 ]' ||
 	itm_fail "the frame for h2:9000 was not re-injected: $(udp_in 9000)"
 itm_assert_eq "$(($(etun_counter n3 frames_outside) - outside0))" 2 "frames outside at the exit (the stream, UDP to 9001)"
