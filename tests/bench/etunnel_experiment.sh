@@ -5,7 +5,7 @@
 # STEPS every STEP_SECS seconds; side by side in one run, one user flow
 # h1 -> h2 through the tunnel n1 -> n3 (target TARGET) and one flow x -> h2
 # without it.  Every 0.5 s: the tunnelled flow's and the plain flow's
-# rate (iperf3 intervals), the pool size and the state (the entry's
+# rate (what h2's TCP received), the pool size and the state (the entry's
 # counters).  Per step: time until within 10 % of the target, median
 # absolute error once there, overshoot (largest excess over the target
 # after that), median pool size.  Writes the samples (CSV), the table,
@@ -13,9 +13,15 @@
 #
 #   tests/bench/etunnel_experiment.sh [-o DIR] [-s "2 8 16 4"] [-t 20]
 #                                     [--target 40] [--rate 100]
+#                                     [--cc cubic]
 #                                     [-x "EXIT PARAMS"]
 #                                     [-- ETUNNEL PARAMS...]
 #
+# --cc is the TCP congestion control of every sender in the lab (the
+# competitors, both user flows: iperf3 -C; the pool's connections: the
+# module's cc=), so a host whose default differs (bbr) measures the same
+# thing; cubic is Linux's default and what the tunnel's share model
+# assumes (N / (N + k) of the bottleneck).
 # ETUNNEL PARAMS go to the entry, EXIT PARAMS (space-separated) to the
 # exit (e.g. -x reorder_wait_max_ms=50 for a fixed reorder wait).
 # DIR (default docs/figures): etunnel_experiment.{csv,txt,png}.  ITM_BUILD
@@ -25,7 +31,7 @@ set -u
 . "$(dirname "$0")/../integ/lib.sh"
 . "$(dirname "$0")/../integ/etun_lib.sh"
 
-OUT=docs/figures STEPS="2 8 16 4" STEP_SECS=20 TARGET=40 RATE=100
+OUT=docs/figures STEPS="2 8 16 4" STEP_SECS=20 TARGET=40 RATE=100 CC=cubic
 EXTRA=() EXIT_EXTRA=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -34,9 +40,10 @@ while [ $# -gt 0 ]; do
 	-t) STEP_SECS=$2; shift 2 ;;
 	--target) TARGET=$2; shift 2 ;;
 	--rate) RATE=$2; shift 2 ;;
+	--cc) CC=$2; shift 2 ;;
 	-x) read -ra EXIT_EXTRA <<<"$2"; shift 2 ;;
 	--) shift; EXTRA=("$@"); break ;;
-	-h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -54,8 +61,8 @@ itm_exec r tc qdisc add dev "$ETUN_R_DEV_N3" parent 1:1 pfifo limit 100 ||
 
 itm_agent_start n1 n1
 itm_agent_start n3 n3
-etun_exit max_conns=64 "${EXIT_EXTRA[@]}"
-etun_entry "target=$((TARGET * 1000))" min_conns=1 max_conns=64 "${EXTRA[@]}"
+etun_exit max_conns=64 "cc=$CC" "${EXIT_EXTRA[@]}"
+etun_entry "target=$((TARGET * 1000))" "cc=$CC" min_conns=1 max_conns=64 "${EXTRA[@]}"
 itm_wait_for 10 eval '[ "$(etun_counter n1 conns)" -ge 1 ]' ||
 	itm_fail "the pool did not come up"
 
@@ -79,29 +86,47 @@ sampler() {
 		sleep 0.5
 	done >"$ITM_TMP/pool.log"
 }
+# What h2's TCP received (bytes_received of its sockets on the user's and
+# the plain flow's ports) every 0.25 s: the delivered rate, free of the
+# iperf3 server's read and report timing.
+rx_sampler() {
+	local end=$(($(date +%s) + TOTAL + 2))
+	while [ "$(date +%s)" -lt "$end" ]; do
+		printf '%s ' "$(date +%s.%N)"
+		itm_exec h2 ss -tinH state established \
+			'( sport = :5301 or sport = :5302 )' | awk '
+			!/bytes_received/ { n = split($3, a, ":"); port = a[n]; next }
+			{ match($0, /bytes_received:[0-9]+/)
+			  rx[port] += substr($0, RSTART + 15, RLENGTH - 15) }
+			END { printf "%d %d\n", rx[5301], rx[5302] }'
+		sleep 0.25
+	done >"$ITM_TMP/rx.log"
+}
 T0=$(date +%s.%N)
-itm_bg h1 --name user iperf3 -c "$ETUN_H2" -p 5301 -t "$TOTAL" -i 0.5 -J \
+itm_bg h1 --name user iperf3 -c "$ETUN_H2" -p 5301 -C "$CC" -t "$TOTAL" -i 0.5 -J \
 	--get-server-output
-itm_bg x --name plain iperf3 -c "$ETUN_H2" -p 5302 -t "$TOTAL" -i 0.5 -J \
+itm_bg x --name plain iperf3 -c "$ETUN_H2" -p 5302 -C "$CC" -t "$TOTAL" -i 0.5 -J \
 	--get-server-output
 sampler &
 SAMPLER=$!
+rx_sampler &
+RX_SAMPLER=$!
 i=0
 for k in $STEPS; do
 	i=$((i + 1))
 	echo "$(date +%s.%N) $k" >>"$ITM_TMP/steps"
-	itm_exec x iperf3 -c "$ETUN_H2" -p $((5400 + i)) -P "$k" -t "$STEP_SECS" \
+	itm_exec x iperf3 -c "$ETUN_H2" -p $((5400 + i)) -P "$k" -C "$CC" -t "$STEP_SECS" \
 		>"$ITM_TMP/comp-$i.log" 2>&1 ||
 		itm_log "competitors of step $i (k=$k) failed: $(tail -2 "$ITM_TMP/comp-$i.log")"
 	itm_log "step $i (k=$k): competitors $(awk '/SUM.*receiver/ { print $6, $7 }' "$ITM_TMP/comp-$i.log")"
 done
-wait "$SAMPLER"
+wait "$SAMPLER" "$RX_SAMPLER"
 itm_wait_for 10 eval '! pgrep -f "iperf3 -c $ETUN_H2 -p 5301" >/dev/null'
 sleep 1
 cp "$ITM_TMP"/user.log "$ITM_TMP/user.json"
 cp "$ITM_TMP"/plain.log "$ITM_TMP/plain.json"
 /usr/bin/python3 "$(dirname "$0")/etunnel_plot.py" "$ITM_TMP" "$T0" \
-	"$TARGET" "$RATE" "$OUT" || itm_fail "analysis failed"
+	"$TARGET" "$RATE" "$OUT" "$CC" || itm_fail "analysis failed"
 itm_log "entry counters at the end:
 $(itm_ctl n1 n1 stats --module etunnel)"
 itm_log "exit counters at the end:

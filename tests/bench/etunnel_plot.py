@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """Analysis and plot of tests/bench/etunnel_experiment.sh.
 
-    etunnel_plot.py TMPDIR T0 TARGET_MBIT RATE_MBIT OUTDIR
+    etunnel_plot.py TMPDIR T0 TARGET_MBIT RATE_MBIT OUTDIR [CC]
 
-Reads TMPDIR/user.json and plain.json (iperf3 -J -i 0.5: the tunnelled
-and the plain flow), pool.log (time, the entry's `itmctl -o json stats`)
-and steps (time, k); writes OUTDIR/etunnel_experiment.csv (the samples),
+Reads TMPDIR/rx.log (time, the bytes h2's TCP received on the
+tunnelled and on the plain flow), user.json (iperf3 -J -i 0.5 of the
+tunnelled flow, a cross-check), pool.log (time, the entry's `itmctl -o
+json stats`) and steps (time, k); writes OUTDIR/etunnel_experiment.csv (the samples),
 .txt (the table per step) and .png (the time series)."""
 import json
 import os
@@ -27,6 +28,44 @@ def flow(path, t0):
     data = data.get("server_output_json", data)
     return [(iv["sum"]["end"], iv["sum"]["bits_per_second"] / 1e6)
             for iv in data.get("intervals", [])]
+
+
+def received(path, t0, step=0.5):
+    """Two [(t, mbit/s)], the user's and the plain flow's, in step-s bins:
+    h2's bytes_received (rx.log: time, user bytes, plain bytes), made
+    monotone (a socket that closes drops out of the sum) and
+    interpolated at the bin edges."""
+    rows = []
+    with open(path) as f:
+        for line in f:
+            v = line.split()
+            if len(v) == 3:
+                rows.append((float(v[0]) - t0, int(v[1]), int(v[2])))
+    out = []
+    for col in (1, 2):
+        cum, last, total = [], None, 0
+        for r in rows:
+            if last is not None:
+                total += max(0, r[col] - last)
+            last = r[col]
+            cum.append((r[0], total))
+        out.append(binned(cum, step))
+    return out
+
+
+def binned(cum, step):
+    def at(t):
+        for (ta, a), (tb, b) in zip(cum, cum[1:]):
+            if ta <= t <= tb:
+                return a + (b - a) * (t - ta) / (tb - ta) if tb > ta else b
+        return None
+    series, t = [], step
+    while cum and t <= cum[-1][0]:
+        a, b = at(t - step), at(t)
+        if a is not None and b is not None:
+            series.append((t, (b - a) * 8 / step / 1e6))
+        t += step
+    return series
 
 
 def pool(path, t0):
@@ -58,7 +97,17 @@ def steps(path, t0, end):
             for i, (t, k) in enumerate(st)]
 
 
-def step_row(start, k, end, user, plain, pl, target, rate):
+def mean_err(s, start, reach, span, target):
+    """The median absolute error (%) of the span-s means of the samples
+    @s, sliding by a sample, from @reach on (None: never reached)."""
+    means = [(t, statistics.mean(r for u, r in s if t - span < u <= t))
+             for t, _ in s if t - span >= start]
+    after = [r for t, r in means if reach is not None and t >= reach]
+    return statistics.median(abs(r - target) / target * 100
+                             for r in after) if after else None
+
+
+def step_row(start, k, end, user, plain, app, pl, target, rate):
     s = [(t, r) for t, r in user if start < t <= end]
     reach = next((t for t, r in s if abs(r - target) <= 0.1 * target),
                  None)
@@ -68,14 +117,10 @@ def step_row(start, k, end, user, plain, pl, target, rate):
     over = max([0.0] + [(r - target) / target * 100 for r in after])
     conns = [p[1] for p in pl if start < p[0] <= end]
     entry = [p[4] for p in pl if start < p[0] <= end]
-    # The receiver reads in bursts when starved of CPU (0.5 s samples of
-    # 0, 21, 42 Mbit/s): its 2 s means, from the same reach on.
-    s2 = [(t, statistics.mean(r for u, r in s if t - 2 < u <= t))
-          for t, _ in s if t - 2 >= start]
-    after2 = [r for t, r in s2 if reach is not None and t >= reach]
-    err2 = statistics.median(abs(r - target) / target * 100
-                             for r in after2) if after2 else None
+    err1 = mean_err(s, start, reach, 1, target)
+    err2 = mean_err(s, start, reach, 2, target)
     pr = [r for t, r in plain if start < t <= end]
+    ar = [r for t, r in app if start < t <= end]
     return {
         "k": k, "start": start,
         "reach": None if reach is None else reach - start,
@@ -83,9 +128,10 @@ def step_row(start, k, end, user, plain, pl, target, rate):
         "pool": statistics.median(conns) if conns else 0,
         "pool_max": max(conns) if conns else 0,
         "user": statistics.median(r for _, r in s) if s else 0,
-        "err2": err2,
+        "err1": err1, "err2": err2,
         "entry": statistics.median(entry) if entry else 0,
         "plain": statistics.median(pr) if pr else 0,
+        "app": statistics.mean(ar) if ar else 0,
         "alone": rate / (k + 1),
     }
 
@@ -94,25 +140,29 @@ def fmt(v, f):
     return "-" if v is None else f % v
 
 
-def table(rows, target):
-    lines = ["target %.0f Mbit/s; per step (medians over 0.5 s samples; "
-             "err 2s: of 2 s means; entry: the pool's goodput as its "
-             "controller measures it)" % target,
-             "%4s %7s %9s %10s %8s %10s %6s %9s %9s %9s %9s" %
-             ("k", "start s", "reach s", "med err %", "err 2s %",
-              "overshoot%", "pool", "tunnel", "entry", "plain", "C/(k+1)")]
+def table(rows, target, cc):
+    lines = ["target %.0f Mbit/s, every flow %s; per step, medians over 0.5 s samples "
+             "of what h2's TCP received (err 1s, 2s: of 1 s and 2 s means; entry: the "
+             "pool's goodput as its controller measures it; iperf3: the "
+             "mean of the iperf3 server's own intervals)" % (target, cc),
+             "%4s %7s %9s %10s %8s %8s %10s %6s %9s %9s %9s %9s %9s" %
+             ("k", "start s", "reach s", "med err %", "err 1s %", "err 2s %",
+              "overshoot%", "pool", "tunnel", "entry", "iperf3", "plain",
+              "C/(k+1)")]
     for r in rows:
         lines.append(
-            "%4d %7.1f %9s %10s %8s %10s %6s %9.1f %9.1f %9.1f %9.1f" % (
+            "%4d %7.1f %9s %10s %8s %8s %10s %6s %9.1f %9.1f %9.1f %9.1f "
+            "%9.1f" % (
                 r["k"], r["start"], fmt(r["reach"], "%.1f"),
-                fmt(r["err"], "%.1f"), fmt(r["err2"], "%.1f"),
+                fmt(r["err"], "%.1f"), fmt(r["err1"], "%.1f"),
+                fmt(r["err2"], "%.1f"),
                 fmt(r["over"], "%.1f"),
                 "%g-%d" % (r["pool"], r["pool_max"]), r["user"],
-                r["entry"], r["plain"], r["alone"]))
+                r["entry"], r["app"], r["plain"], r["alone"]))
     return "\n".join(lines) + "\n"
 
 
-def plot(path, user, plain, pl, st, target):
+def plot(path, user, plain, pl, st, target, cc):
     fig, ax = plt.subplots(figsize=(10, 5))
     ax.plot([t for t, _ in user], [r for _, r in user],
             label="through the tunnel", color="tab:blue")
@@ -136,24 +186,25 @@ def plot(path, user, plain, pl, st, target):
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize="small")
     ax.set_title("elastic tunnel: target %.0f Mbit/s at a shared bottleneck"
-                 % target)
+                 " (%s)" % (target, cc))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
 
 def main():
     tmp, t0, target, rate, out = sys.argv[1:6]
+    cc = sys.argv[6] if len(sys.argv) > 6 else "the system's TCP"
     t0, target, rate = float(t0), float(target), float(rate)
-    user = flow(os.path.join(tmp, "user.json"), t0)
-    plain = flow(os.path.join(tmp, "plain.json"), t0)
+    app = flow(os.path.join(tmp, "user.json"), t0)
+    user, plain = received(os.path.join(tmp, "rx.log"), t0)
     pl = pool(os.path.join(tmp, "pool.log"), t0)
     end = user[-1][0] if user else 0
     st = steps(os.path.join(tmp, "steps"), t0, end)
-    rows = [step_row(s, k, e, user, plain, pl, target, rate)
+    rows = [step_row(s, k, e, user, plain, app, pl, target, rate)
             for s, k, e in st]
     base = os.path.join(out, "etunnel_experiment")
     with open(base + ".txt", "w") as f:
-        f.write(table(rows, target))
+        f.write(table(rows, target, cc))
     with open(base + ".csv", "w") as f:
         f.write("t,tunnel_mbit,plain_mbit,pool,wanted,state,entry_drops,"
                 "entry_goodput_mbit\n")
@@ -163,7 +214,7 @@ def main():
             f.write("%.2f,%.2f,%s,%d,%d,%d,%d,%.2f\n" % (
                 t, r, pr if pr == "" else "%.2f" % pr, p[1], p[2], p[3],
                 p[5], p[4]))
-    plot(base + ".png", user, plain, pl, st, target)
+    plot(base + ".png", user, plain, pl, st, target, cc)
     return 0
 
 
