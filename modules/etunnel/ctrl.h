@@ -1,11 +1,12 @@
 /*
  * ctrl.h - the pool-size controller of the elastic tunnel.
  *
- * Each interval the entry measures the tunnel's goodput G (bytes the peer
- * acknowledged at the entry: not the receivers' bursty reads) and whether
- * the pool was the limit (packets dropped at the entry, or every
- * connection full, lately: the user's traffic wanted more than the pool
- * carried).  G and the share of one connection G / N are smoothed
+ * Each interval the entry measures the tunnel's goodput G (with split
+ * TCP the users' bytes the exit acknowledged delivering, plus the packet
+ * path's bytes the pool's TCP acknowledged; pool.c, interval_goodput)
+ * and whether the pool was the limit (packets dropped at the entry, or
+ * every connection full, lately: the user's traffic wanted more than the
+ * pool carried).  G and the share of one connection G / N are smoothed
  * (EWMA, weight ETUN_CTRL_EWMA on the newest sample): Gs, ss; a share off
  * by more than ETUN_CTRL_JUMP the same way twice in a row is a new
  * competition (k changed) and the averages restart from the sample.  The

@@ -514,6 +514,7 @@ register_counters(struct etun *t)
 		C(streams_total),
 		C(stream_bytes_read),
 		C(stream_bytes_written),
+		C(stream_bytes_acked),
 		C(streams_refused),
 		C(stream_resets),
 		C(stream_mem_waits),

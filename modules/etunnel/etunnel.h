@@ -93,6 +93,7 @@ struct etun_counters {
 	uint64_t reorder_dups;	  /* exit: second copies dropped */
 	uint64_t streams_open, streams_total; /* split TCP (split.c) */
 	uint64_t stream_bytes_read, stream_bytes_written; /* users' sockets */
+	uint64_t stream_bytes_acked; /* read here, delivered by the far end */
 	uint64_t streams_refused;  /* exit: outside the prefixes, or refused */
 	uint64_t stream_resets;	   /* streams ended by a reset */
 	uint64_t stream_mem_waits; /* reads held: stream_mem was full */
@@ -152,6 +153,8 @@ struct etun {
 	uint64_t acked_closed; /* bytes of connections closed since */
 	uint64_t cap_at_tick, cap_drops_at_tick;
 	uint64_t last_acked, drops_at_tick, stalls_at_tick;
+	uint64_t stream_put; /* bytes of stream frames put on the pool */
+	uint64_t last_put, last_bytes_in, last_stream_acked;
 	uint64_t backlog_ms; /* last drop or stall seen by a tick */
 	uint64_t last_tick_ms;
 	enum etun_state state;

@@ -442,6 +442,7 @@ etun_pool_put(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
 	if (!conn_writeh(t, c, hdr, hlen, data, len))
 		return 0;
 	t->c.frames_out++;
+	t->stream_put += hlen + len;
 	check_unsent(t, c);
 	return 1;
 }
@@ -676,19 +677,43 @@ backlogged(struct etun *t, uint64_t now)
 	return t->backlog_ms && now - t->backlog_ms <= BACKLOG_MS;
 }
 
+/* The users' bytes the far end got since the last interval.  Without
+ * split streams, what the pool's TCP acknowledged.  With them, the bytes
+ * the exit says it delivered (resent chunks and frame heads are not
+ * goodput: counted, they hid a pool that delivered two thirds of what
+ * its TCP acknowledged), plus the packet path's part of the TCP
+ * acknowledgements: beyond the stream frames written, at most the
+ * packets taken in. */
+static uint64_t
+interval_goodput(struct etun *t)
+{
+	uint64_t acked = acked_bytes(t), put = t->stream_put;
+	uint64_t d_acked = acked - t->last_acked, d_put = put - t->last_put;
+	uint64_t d_in = t->c.bytes_in - t->last_bytes_in;
+	uint64_t d_del = t->c.stream_bytes_acked - t->last_stream_acked;
+	uint64_t pkt = d_acked > d_put ? d_acked - d_put : 0;
+
+	t->last_acked = acked;
+	t->last_put = put;
+	t->last_bytes_in = t->c.bytes_in;
+	t->last_stream_acked = t->c.stream_bytes_acked;
+	if (d_put == 0 && d_del == 0)
+		return d_acked;
+	return d_del + (pkt < d_in ? pkt : d_in);
+}
+
 static void
 control(struct etun *t, uint64_t now)
 {
-	uint64_t acked = acked_bytes(t), dt = now - t->last_tick_ms;
+	uint64_t dt = now - t->last_tick_ms;
 	struct etun_ctrl_in in = {
 		.conns = t->wanted,
-		.goodput_bps = dt ? (acked - t->last_acked) * 8000 / dt : 0,
+		.goodput_bps = dt ? interval_goodput(t) * 8000 / dt : 0,
 		.backlogged = backlogged(t, now),
 		.capped = t->c.cap_waits != t->cap_at_tick,
 	};
 
 	t->cap_at_tick = t->c.cap_waits;
-	t->last_acked = acked;
 	t->last_tick_ms = now;
 	t->c.goodput_kbps = in.goodput_bps / 1000;
 	if (t->up == 0) {

@@ -576,6 +576,7 @@ on_ack(struct etun *t, struct etun_stream *s, const struct etun_sframe *sf)
 	s->opened = 1;
 	if (sf->off > s->out_acked && sf->off <= s->out_read) {
 		t->sp->unacked -= sf->off - s->out_acked;
+		t->c.stream_bytes_acked += sf->off - s->out_acked;
 		s->out_acked = sf->off;
 		mem_freed(t);
 	}

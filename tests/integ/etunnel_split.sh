@@ -32,7 +32,7 @@ split_counters() {
 	local n k
 	for n in n1 n3; do
 		for k in streams_open streams_total stream_bytes_read \
-			stream_bytes_written streams_refused stream_resets \
+			stream_bytes_written stream_bytes_acked streams_refused stream_resets \
 			frames_bad conns stalls; do
 			printf '%s %s=%s\n' "$n" "$k" "$(etun_counter $n $k)"
 		done
@@ -119,6 +119,11 @@ pool0=$(etun_pool_bytes)
 express0=$(express_bytes)
 total0=$(etun_counter n3 streams_total)
 resets0=$(etun_counter n1 stream_resets)
+declare -A read0 acked0
+for n in n1 n3; do
+	read0[$n]=$(etun_counter $n stream_bytes_read)
+	acked0[$n]=$(etun_counter $n stream_bytes_acked)
+done
 upload 1
 upload 1 2 3 4
 download 1
@@ -135,6 +140,16 @@ itm_assert_ge "$pool" 15700000 "bytes of the pool crossing r (5 uploads of 3 MB)
 itm_log "streams at the exit: $total0 before, $(etun_counter n3 streams_total) after"
 itm_assert_ge "$(($(etun_counter n3 streams_total) - total0))" 10 "streams at the exit"
 itm_assert_ge "$(etun_counter n3 stream_bytes_read)" 15700000 "bytes the exit read from h2 (5 downloads of 3 MB)"
+# Every byte one end read from its user during the transfers the other
+# end delivered and acknowledged (the controller's goodput counts these,
+# not what the pool's TCP acknowledged).
+up=0
+for i in 1 1 2 3 4; do up=$((up + $(stat -c %s "$ITM_TMP/www/f$i"))); done
+for n in n1 n3; do
+	itm_wait_for 5 eval '[ $(($(etun_counter $n stream_bytes_acked) - ${acked0[$n]})) = $(($(etun_counter $n stream_bytes_read) - ${read0[$n]})) ]' ||
+		itm_fail "$n: stream_bytes_acked $(etun_counter $n stream_bytes_acked) - ${acked0[$n]}, stream_bytes_read $(etun_counter $n stream_bytes_read) - ${read0[$n]}"
+done
+itm_assert_ge "$(($(etun_counter n1 stream_bytes_acked) - ${acked0[n1]}))" "$up" "bytes of the uploads the exit acknowledged"
 itm_assert_eq "$(etun_counter n1 pkts_in)" 0 "packets the entry stole"
 itm_assert_eq "$(($(etun_counter n1 stream_resets) - resets0))" 0 "streams reset at the entry"
 
