@@ -276,8 +276,17 @@ etun_ctrl_step(struct etun_ctrl *c, const struct etun_ctrl_in *in,
 	c->capped_for = 0;
 	if (in->backlogged && c->probing) /* the pool fell short of the cap */
 		return probe_failed(c, n, state);
-	if (c->g_avg < b * (1 - c->band) && in->backlogged)
+	if (c->g_avg < b * (1 - c->band) && in->backlogged) {
+		/* The last growth is not in place (a SYN lost in a loss
+		 * storm waits a second): goodput cannot show it yet.
+		 * Growing on regardless ran the pool to max_conns in 9 s,
+		 * where it carried less than with 11. */
+		if (in->pending && n < c->max_conns) {
+			*state = ETUN_ST_GROWING;
+			return n;
+		}
 		return grow_new(c, n, (double)in->goodput_bps, state);
+	}
 	c->streak = 0;
 	c->cooldown = 0;
 	if (c->g_avg > b * (1 + c->band)) {
@@ -359,6 +368,24 @@ etun_cap_undo(struct etun_cap *b, uint32_t len)
 {
 	if (b->on)
 		b->tokens += len;
+}
+
+/* What a pool stall left unsent is lost to a 30 ms bucket (a 250 ms one
+ * burst into the bottleneck and did worse), so a capped tunnel held 1-5 %
+ * under B.  Each capped interval the rate moves by ETUN_CAP_TRIM_GAIN of
+ * B - G (an integral term), kept between B and (1 + max_over) B. */
+void
+etun_cap_trim(struct etun_cap *b, uint64_t target_bps, uint64_t goodput_bps,
+	      double max_over, int capped, int backlogged)
+{
+	double base = (double)target_bps / 8;
+
+	if (capped && !backlogged)
+		b->rate += ETUN_CAP_TRIM_GAIN *
+			   ((double)target_bps - (double)goodput_bps) / 8;
+	else if (!backlogged)
+		b->rate = base;
+	b->rate = fmin(fmax(b->rate, base), base * (1 + max_over));
 }
 
 int

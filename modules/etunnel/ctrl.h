@@ -96,6 +96,7 @@ enum etun_state {
 #define ETUN_CTRL_PROBE_MAX    24    /* ... after failed probes, at most */
 #define ETUN_CTRL_PROBE_SETTLE 4     /* growth this soon after: its dip */
 #define ETUN_CAP_MS	       30    /* depth of the cap's bucket, ms of B */
+#define ETUN_CAP_TRIM_GAIN     0.5   /* of B - G per capped interval */
 #define ETUN_CAP_QUEUE_MS      50    /* capped: the entry queue's long class */
 #define ETUN_CAP_QUEUE_MIN     24000 /* ... bytes at least */
 #define ETUN_CTRL_FREE_GROWTH \
@@ -127,7 +128,8 @@ struct etun_ctrl {
 };
 
 struct etun_ctrl_in {
-	unsigned int conns; /* wanted now */
+	unsigned int conns;   /* wanted now */
+	unsigned int pending; /* of those, not up yet */
 	uint64_t goodput_bps;
 	int backlogged;
 	int capped; /* the cap, not the pool, held the rate back */
@@ -160,6 +162,14 @@ void etun_cap_init(struct etun_cap *b, uint64_t bps, uint32_t min_depth, int on,
 int etun_cap_take(struct etun_cap *b, uint32_t len, int prio, uint64_t now_us);
 /* The pool did not take the @len bytes just allowed: back in. */
 void etun_cap_undo(struct etun_cap *b, uint32_t len);
+/* Once an interval, with its goodput @goodput_bps: @capped (the cap, not
+ * the pool, was the limit) moves the bucket's rate towards making up what
+ * the tunnel fell short of @target_bps, at most @max_over (a fraction)
+ * above it; neither capped nor @backlogged (the users sent less) puts it
+ * back to the target. */
+void etun_cap_trim(struct etun_cap *b, uint64_t target_bps,
+		   uint64_t goodput_bps, double max_over, int capped,
+		   int backlogged);
 /* The bucket filled at least halfway while bytes waited for the pool:
  * the pool, not the cap, is the limit (a stall to count). */
 int etun_cap_pool_short(struct etun_cap *b, uint64_t now_us);

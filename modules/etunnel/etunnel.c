@@ -52,6 +52,7 @@ static const struct itm_param_spec etun_params[] = {
 	{ "max_conns", ITM_PARAM_UINT, "16", 1, ETUN_MAX_CONNS, "largest pool" },
 	{ "interval_ms", ITM_PARAM_UINT, "1000", 50, 60000, "controller interval" },
 	{ "cap", ITM_PARAM_BOOL, "yes", 0, 1, "the entry puts user bytes on the pool no faster than target (token bucket, 30 ms deep): the tunnel holds the target, not every share the pool gets; no: at least the target" },
+	{ "cap_trim_pct", ITM_PARAM_UINT, "10", 0, 50, "the cap's rate may rise this far over target, percent, to make up what pool stalls left unsent (half the shortfall per capped interval; 0: never)" },
 	{ "band_pct", ITM_PARAM_UINT, "3", 0, 50, "dead band around the target, percent" },
 	{ "queue_kb", ITM_PARAM_UINT, "256", 4, 65536, "entry queue per class, kB" },
 	{ "queue_pkts", ITM_PARAM_UINT, "1024", 8, 65536, "entry queue per class, packets" },
@@ -353,6 +354,7 @@ load_config(struct itm_module *m, struct etun *t, const struct itm_params *p)
 	t->ctrl.max_conns = (unsigned int)itm_param_uint(p, "max_conns");
 	t->ctrl.band = (double)itm_param_uint(p, "band_pct") / 100.0;
 	t->cap_on = itm_param_bool(p, "cap");
+	t->cap_trim_pct = (unsigned int)itm_param_uint(p, "cap_trim_pct");
 	if (t->ctrl.min_conns > t->ctrl.max_conns) {
 		itm_module_error(m, "min_conns: %u is above max_conns %u",
 				 t->ctrl.min_conns, t->ctrl.max_conns);

@@ -121,6 +121,7 @@ struct etun {
 	struct etun_ctrl ctrl;
 	struct etun_cap cap; /* entry: cap=yes holds B, not more */
 	int cap_on;
+	unsigned int cap_trim_pct; /* the cap may rise this far over B */
 	unsigned int interval_ms;
 	uint32_t sndbuf, unsent;
 	int skip_recovering; /* skip connections in loss recovery */

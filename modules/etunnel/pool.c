@@ -708,6 +708,7 @@ control(struct etun *t, uint64_t now)
 	uint64_t dt = now - t->last_tick_ms;
 	struct etun_ctrl_in in = {
 		.conns = t->wanted,
+		.pending = t->up < t->wanted ? t->wanted - t->up : 0,
 		.goodput_bps = dt ? interval_goodput(t) * 8000 / dt : 0,
 		.backlogged = backlogged(t, now),
 		.capped = t->c.cap_waits != t->cap_at_tick,
@@ -716,6 +717,8 @@ control(struct etun *t, uint64_t now)
 	t->cap_at_tick = t->c.cap_waits;
 	t->last_tick_ms = now;
 	t->c.goodput_kbps = in.goodput_bps / 1000;
+	etun_cap_trim(&t->cap, t->ctrl.target_bps, in.goodput_bps,
+		      t->cap_trim_pct / 100.0, in.capped, in.backlogged);
 	if (t->up == 0) {
 		t->state = ETUN_ST_DOWN;
 		etun_ctrl_reset(&t->ctrl);

@@ -422,6 +422,29 @@ ctrl_split_no_saturation(void **state)
 	assert_int_equal(st, ETUN_ST_UNREACHABLE);
 }
 
+/* Below the target and backlogged, but connections asked for are not up
+ * yet: hold (growing) until they are, then grow on. */
+static void
+ctrl_waits_for_pending(void **state)
+{
+	struct etun_ctrl c = { .target_bps = 40000000,
+			       .min_conns = 1,
+			       .max_conns = 64,
+			       .band = 0.03 };
+	struct etun_ctrl_in in = { .conns = 8, .pending = 3,
+				   .goodput_bps = 10000000, .backlogged = 1 };
+	enum etun_state st;
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(etun_ctrl_step(&c, &in, &st), 8);
+		assert_int_equal(st, ETUN_ST_GROWING);
+	}
+	in.pending = 0;
+	assert_int_equal(etun_ctrl_step(&c, &in, &st), 13);
+	assert_int_equal(st, ETUN_ST_GROWING);
+}
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -628,6 +651,34 @@ cap_bucket(void **state)
 	for (int i = 0; i < 1000; i++)
 		assert_true(etun_cap_take(&b, 65535, 0, 0));
 	assert_true(etun_cap_pool_short(&b, 0));
+}
+
+/* Capped intervals under the target raise the cap's rate by half the
+ * shortfall, at most 10 % over; over the target they lower it, never
+ * under; an interval with less demand puts it back. */
+static void
+cap_trim(void **state)
+{
+	struct etun_cap b;
+	double base = 40000000 / 8.0;
+
+	(void)state;
+	etun_cap_init(&b, 40000000, 32768, 1, 0);
+	etun_cap_trim(&b, 40000000, 38000000, 0.10, 1, 0);
+	assert_true(fabs(b.rate - (base + 1000000 / 8.0)) < 1);
+	etun_cap_trim(&b, 40000000, 38000000, 0.10, 0, 1); /* the pool's limit */
+	assert_true(fabs(b.rate - (base + 1000000 / 8.0)) < 1);
+	for (int i = 0; i < 10; i++)
+		etun_cap_trim(&b, 40000000, 30000000, 0.10, 1, 0);
+	assert_true(fabs(b.rate - base * 1.10) < 1);
+	etun_cap_trim(&b, 40000000, 42000000, 0.10, 1, 0);
+	assert_true(fabs(b.rate - (base * 1.10 - 1000000 / 8.0)) < 1);
+	for (int i = 0; i < 10; i++)
+		etun_cap_trim(&b, 40000000, 50000000, 0.10, 1, 0);
+	assert_true(fabs(b.rate - base) < 1);
+	etun_cap_trim(&b, 40000000, 30000000, 0.10, 1, 0);
+	etun_cap_trim(&b, 40000000, 20000000, 0.10, 0, 0); /* demand fell */
+	assert_true(fabs(b.rate - base) < 1);
 }
 
 /* Below target without backlog the user sends less: no growth. */
@@ -978,6 +1029,7 @@ main(void)
 		cmocka_unit_test(entq_short_first_bounded),
 		cmocka_unit_test(ctrl_converges),
 		cmocka_unit_test(ctrl_saturated),
+		cmocka_unit_test(ctrl_waits_for_pending),
 		cmocka_unit_test(ctrl_split_no_saturation),
 		cmocka_unit_test(ctrl_idle),
 		cmocka_unit_test(ctrl_demand_shrinks),
@@ -985,6 +1037,7 @@ main(void)
 		cmocka_unit_test(ctrl_cap_holds),
 		cmocka_unit_test(ctrl_cap_probes),
 		cmocka_unit_test(cap_bucket),
+		cmocka_unit_test(cap_trim),
 		cmocka_unit_test(sentlog_unacked),
 		cmocka_unit_test(reorder_drops_second_copy),
 		cmocka_unit_test(seg_gso),
