@@ -350,14 +350,14 @@ in_recovery(const struct etun_conn *c)
 }
 
 /* Past the unsent limit: skip @c until TCP_NOTSENT_LOWAT says it has
- * drained (the fd becomes writable); in recovery: skip it until the tick
- * finds it out. */
+ * drained (the fd becomes writable); in recovery (@skip): skip it until
+ * the tick finds it out. */
 static void
-check_unsent(struct etun *t, struct etun_conn *c)
+check_unsent(struct etun *t, struct etun_conn *c, int skip)
 {
 	int unsent = 0;
 
-	if (t->skip_recovering && in_recovery(c)) {
+	if (skip && in_recovery(c)) {
 		c->recovering = 1;
 		t->c.recoveries++;
 	}
@@ -443,7 +443,7 @@ etun_pool_put(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
 		return 0;
 	t->c.frames_out++;
 	t->stream_put += hlen + len;
-	check_unsent(t, c);
+	check_unsent(t, c, 1);
 	return 1;
 }
 
@@ -465,7 +465,7 @@ conn_send(struct etun *t, struct etun_conn *c, const uint8_t *pkt, uint16_t len,
 				 pkt, len);
 	t->seq[cls]++;
 	t->c.frames_out++;
-	check_unsent(t, c);
+	check_unsent(t, c, t->skip_recovering);
 	return 1;
 }
 
@@ -511,19 +511,19 @@ pick_rr(struct etun *t, int room)
 }
 
 /* The connection for the next frame of @cls: the short class's own when
- * it is ready, else (cwnd_room) the next pool connection that sends it at
+ * it is ready, else (@room) the next pool connection that sends it at
  * once, else the next that is ready: a frame parked behind a window waits
  * for that connection's ACKs, and a loss there holds it a round trip or
  * an RTO while the others' frames arrive. */
 static struct etun_conn *
-pick(struct etun *t, enum etun_class cls)
+pick(struct etun *t, enum etun_class cls, int room)
 {
 	struct etun_conn *c;
 
 	if (cls == ETUN_CLS_SHORT && t->express &&
 	    conn_ready(&t->conns[ETUN_EXPRESS]))
 		return &t->conns[ETUN_EXPRESS];
-	if (t->cwnd_room && etun_now_us() >= t->room_scan_us) {
+	if (room && etun_now_us() >= t->room_scan_us) {
 		if ((c = pick_rr(t, 1)) != NULL)
 			return c;
 		t->c.no_room++;
@@ -537,7 +537,7 @@ pick(struct etun *t, enum etun_class cls)
 struct etun_conn *
 etun_pool_pick(struct etun *t, enum etun_class cls)
 {
-	return pick(t, cls);
+	return pick(t, cls, 1);
 }
 
 /* The entry queue onto the pool, no faster than the cap allows (a
@@ -556,7 +556,7 @@ flush(struct etun *t)
 			t->c.cap_waits++;
 			return;
 		}
-		if ((c = pick(t, cls)) == NULL) {
+		if ((c = pick(t, cls, t->cwnd_room)) == NULL) {
 			etun_cap_undo(&t->cap, len);
 			if (etun_cap_pool_short(&t->cap, etun_now_us()))
 				t->c.stalls++;

@@ -20,14 +20,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def flow(path, t0):
-    """[(t, mbit/s)] at each interval's end, t from T0."""
+    """[(t, mbit/s, s)] at each interval's end (t from T0), its length."""
     with open(path) as f:
         text = f.read()
     data = json.loads(text[text.index("{"):])
     # The receiver's intervals (--get-server-output): what arrived.
     data = data.get("server_output_json", data)
-    return [(iv["sum"]["end"], iv["sum"]["bits_per_second"] / 1e6)
-            for iv in data.get("intervals", [])]
+    return [(iv["sum"]["end"], iv["sum"]["bits_per_second"] / 1e6,
+             iv["sum"]["seconds"]) for iv in data.get("intervals", [])]
 
 
 def received(path, t0, step=0.5):
@@ -120,7 +120,7 @@ def step_row(start, k, end, user, plain, app, pl, target, rate):
     err1 = mean_err(s, start, reach, 1, target)
     err2 = mean_err(s, start, reach, 2, target)
     pr = [r for t, r in plain if start < t <= end]
-    ar = [r for t, r in app if start < t <= end]
+    ar = [(r * d, d) for t, r, d in app if start < t <= end]
     return {
         "k": k, "start": start,
         "reach": None if reach is None else reach - start,
@@ -131,7 +131,7 @@ def step_row(start, k, end, user, plain, app, pl, target, rate):
         "err1": err1, "err2": err2,
         "entry": statistics.median(entry) if entry else 0,
         "plain": statistics.median(pr) if pr else 0,
-        "app": statistics.mean(ar) if ar else 0,
+        "app": sum(b for b, _ in ar) / sum(d for _, d in ar) if ar else 0,
         "alone": rate / (k + 1),
     }
 
@@ -144,7 +144,7 @@ def table(rows, target, cc):
     lines = ["target %.0f Mbit/s, every flow %s; per step, medians over 0.5 s samples "
              "of what h2's TCP received (err 1s, 2s: of 1 s and 2 s means; entry: the "
              "pool's goodput as its controller measures it; iperf3: the "
-             "mean of the iperf3 server's own intervals)" % (target, cc),
+             "rate over the iperf3 server's own intervals)" % (target, cc),
              "%4s %7s %9s %10s %8s %8s %10s %6s %9s %9s %9s %9s %9s" %
              ("k", "start s", "reach s", "med err %", "err 1s %", "err 2s %",
               "overshoot%", "pool", "tunnel", "entry", "iperf3", "plain",
