@@ -59,7 +59,7 @@ static const struct itm_param_spec etun_params[] = {
 	{ "sndbuf_kb", ITM_PARAM_UINT, "0", 0, 65536, "send buffer per connection, kB (0: kernel autotuning)" },
 	{ "cc", ITM_PARAM_STRING, "", 0, 15, "congestion control of the pool's connections (default: the system's)" },
 	{ "express", ITM_PARAM_BOOL, "yes", 0, 1, "the short class gets a connection of its own, TOS 0x10" },
-	{ "skip_recovering", ITM_PARAM_BOOL, "no", 0, 1, "tcp=packet: send nothing on a connection in loss recovery (split streams always skip them)" },
+	{ "skip_recovering", ITM_PARAM_BOOL, "no", 0, 1, "send nothing on a connection in loss recovery" },
 	{ "cwnd_room", ITM_PARAM_BOOL, "no", 0, 1, "tcp=packet: a frame goes first to a connection with congestion-window room (TCP_INFO; split streams always do)" },
 	{ "resend_frames", ITM_PARAM_UINT, "2048", 0, 65536, "frames kept to send again when their connection is stuck (0: never)" },
 	{ "unsent_kb", ITM_PARAM_UINT, "16", 2, 4096, "bytes a connection may hold not yet sent, kB" },

@@ -192,9 +192,9 @@ void etun_pool_tick(struct etun *t);
 int etun_conn_check_stuck(struct etun_conn *c, uint64_t now, uint64_t *acked);
 
 /* The next connection ready for a split stream's frame of @cls (pool.c:
- * entry only): one with cwnd room first, and none in loss recovery (the
+ * entry only): first one with cwnd room and not in loss recovery (the
  * pool is application-limited under the cap; a chunk behind a loss holds
- * its stream at the exit). */
+ * its stream at the exit), else the next ready. */
 struct etun_conn *etun_pool_pick(struct etun *t, enum etun_class cls);
 /* Write @hlen + @len bytes as one frame on @c: 1 when taken (the rest
  * kept for the writable fd), 0 when nothing was. */

@@ -443,7 +443,7 @@ etun_pool_put(struct etun *t, struct etun_conn *c, const uint8_t *hdr,
 		return 0;
 	t->c.frames_out++;
 	t->stream_put += hlen + len;
-	check_unsent(t, c, 1);
+	check_unsent(t, c, t->skip_recovering);
 	return 1;
 }
 
