@@ -8,8 +8,9 @@
 # rate (what h2's TCP received), the pool size and the state (the entry's
 # counters).  Per step: time until within 10 % of the target, median
 # absolute error once there, overshoot (largest excess over the target
-# after that), median pool size.  Writes the samples (CSV), the table,
-# and a PNG time series (matplotlib).
+# after that), median pool size.  Then 64 MB from h1 to h2 through the
+# tunnel against 8 flows, its SHA-256 at h2 checked.  Writes the samples
+# (CSV), the table, and a PNG time series (matplotlib).
 #
 #   tests/bench/etunnel_experiment.sh [-o DIR] [-s "2 8 16 4"] [-t 20]
 #                                     [--target 40] [--rate 100]
@@ -71,10 +72,10 @@ for k in $STEPS; do TOTAL=$((TOTAL + STEP_SECS)); done
 # One server per step for the competitors: an iperf3 server still closing
 # the last step's test answers "busy", and the step would run without them.
 NSTEPS=$(wc -w <<<"$STEPS")
-for p in 5301 5302 $(seq 5401 $((5400 + NSTEPS))); do
+for p in 5301 5302 $(seq 5401 $((5401 + NSTEPS))); do
 	itm_bg h2 --name "srv$p" iperf3 -s -i 0.5 -p "$p"
 done
-itm_wait_for 5 eval 'itm_exec h2 ss -Hltn | grep -q ":$((5400 + NSTEPS)) "' ||
+itm_wait_for 5 eval 'itm_exec h2 ss -Hltn | grep -q ":$((5401 + NSTEPS)) "' ||
 	itm_fail "iperf3 servers did not start"
 
 # Samples of the entry's counters every 0.5 s, stamped with the time.
@@ -127,6 +128,42 @@ cp "$ITM_TMP"/user.log "$ITM_TMP/user.json"
 cp "$ITM_TMP"/plain.log "$ITM_TMP/plain.json"
 /usr/bin/python3 "$(dirname "$0")/etunnel_plot.py" "$ITM_TMP" "$T0" \
 	"$TARGET" "$RATE" "$OUT" "$CC" || itm_fail "analysis failed"
+# Bytes intact: BLOB_MB from h1 to h2 through the tunnel while 8 flows
+# compete, its SHA-256 at h2 against the file's.
+BLOB_MB=64
+head -c $((BLOB_MB << 20)) /dev/urandom >"$ITM_TMP/blob"
+itm_bg h2 --name blobsink python3 -c '
+import hashlib, socket, sys
+s = socket.socket()
+s.bind((sys.argv[1], 5303))
+s.listen(1)
+c, _ = s.accept()
+h = hashlib.sha256()
+while b := c.recv(1 << 16):
+    h.update(b)
+print(h.hexdigest(), flush=True)
+' "$ETUN_H2"
+itm_wait_for 5 eval 'itm_exec h2 ss -Hltn | grep -q ":5303 "' ||
+	itm_fail "the SHA-256 sink did not start"
+itm_bg x --name blobcomp iperf3 -c "$ETUN_H2" -p $((5401 + NSTEPS)) -P 8 \
+	-C "$CC" -t 30
+t_blob=$(date +%s.%N)
+itm_exec h1 python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], 5303), timeout=120)
+with open(sys.argv[2], "rb") as f:
+    s.sendfile(f)
+s.close()
+' "$ETUN_H2" "$ITM_TMP/blob" || itm_fail "the transfer through the tunnel failed"
+t_blob=$(awk -v a="$t_blob" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+itm_wait_for 10 eval '[ -s "$ITM_TMP/blobsink.log" ]' ||
+	itm_fail "the sink gave no SHA-256"
+want=$(sha256sum <"$ITM_TMP/blob" | cut -d' ' -f1)
+got=$(head -1 "$ITM_TMP/blobsink.log")
+verdict=$([ "$got" = "$want" ] && echo intact || echo "CORRUPTED (got $got)")
+awk -v mb="$BLOB_MB" -v s="$t_blob" -v sha="${want:0:16}" -v v="$verdict" 'BEGIN {
+	printf "%d MB h1 -> h2 through the tunnel against 8 flows: SHA-256 %s..., %s, %.1f s (%.1f Mbit/s)\n",
+		mb, sha, v, s, mb * 8 * 1.048576 / s }' >>"$OUT/etunnel_experiment.txt"
 itm_log "entry counters at the end:
 $(itm_ctl n1 n1 stats --module etunnel)"
 itm_log "exit counters at the end:

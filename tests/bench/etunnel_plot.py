@@ -165,7 +165,12 @@ def table(rows, target, cc):
 def plot(path, user, plain, pl, st, target, cc):
     fig, ax = plt.subplots(figsize=(10, 5))
     ax.plot([t for t, _ in user], [r for _, r in user],
-            label="through the tunnel", color="tab:blue")
+            label="through the tunnel (0.5 s)", color="tab:blue", alpha=0.5)
+    mean2 = [(t, statistics.mean(r for u, r in user if t - 2 < u <= t))
+             for t, _ in user if t >= 2]
+    ax.plot([t for t, _ in mean2], [r for _, r in mean2],
+            label="through the tunnel (2 s mean)", color="tab:blue",
+            linewidth=2)
     ax.plot([t for t, _ in plain], [r for _, r in plain],
             label="without the tunnel", color="tab:gray", alpha=0.7)
     ax.plot([p[0] for p in pl], [p[4] for p in pl], color="tab:purple",
