@@ -43,20 +43,11 @@ itm_init etun_tlscost
 etun_topo
 
 P=$ITM_TMP/pki
-mkdir -p "$P"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$P/ca.key" -out "$P/ca.pem" -subj /CN=ca -days 2 2>/dev/null ||
-	itm_fail "openssl: CA"
+etun_mkcert ca -
 # The ends are given by address (peer_addr): each certificate names its
 # end's address in subjectAltName, as the other end checks.
-for n in entry:$ETUN_N1 exit:$ETUN_N3; do
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-		-keyout "$P/${n%%:*}.key" -out "$P/${n%%:*}.csr" \
-		-subj "/CN=${n%%:*}" -addext "subjectAltName=IP:${n#*:}" 2>/dev/null &&
-	openssl x509 -req -in "$P/${n%%:*}.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" \
-		-CAcreateserial -days 2 -copy_extensions copy \
-		-out "$P/${n%%:*}.pem" 2>/dev/null || itm_fail "openssl: ${n%%:*}"
-done
+etun_mkcert entry ca "IP:$ETUN_N1"
+etun_mkcert exit ca "IP:$ETUN_N3"
 
 itm_agent_start n1 n1
 itm_agent_start n3 n3

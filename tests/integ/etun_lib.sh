@@ -36,6 +36,24 @@ etun_topo() {
 		itm_fail "counter rule in r"
 }
 
+# etun_mkcert NAME CA [SAN]: in $ITM_TMP/pki, an EC key NAME.key and a
+# certificate NAME.pem (CN NAME, subjectAltName SAN) signed by CA (a
+# self-signed CA when CA is -).
+etun_mkcert() {
+	local sign=() san=() P=$ITM_TMP/pki
+	mkdir -p "$P"
+	[ "$2" = - ] && sign=(-x509)
+	[ -n "${3:-}" ] && san=(-addext "subjectAltName=$3")
+	openssl req "${sign[@]}" -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		-nodes -keyout "$P/$1.key" -subj "/CN=$1" -days 2 "${san[@]}" \
+		-out "$P/$1.$([ "$2" = - ] && echo pem || echo csr)" 2>/dev/null ||
+		itm_fail "openssl req $1"
+	[ "$2" = - ] && return 0
+	openssl x509 -req -in "$P/$1.csr" -CA "$P/$2.pem" -CAkey "$P/$2.key" \
+		-CAcreateserial -days 2 -copy_extensions copy \
+		-out "$P/$1.pem" 2>/dev/null || itm_fail "openssl x509 $1"
+}
+
 # etun_plain_pkts: packets h1 -> h2 that crossed r outside the tunnel.
 etun_plain_pkts() {
 	itm_exec r iptables -nvxL FORWARD | awk -v s="$ETUN_H1" \

@@ -226,19 +226,10 @@ done
 # Over mutual TLS, with 4 kB send buffers at the entry (SSL_write waits
 # for the socket): an upload and a download intact.
 P=$ITM_TMP/pki
-mkdir -p "$P"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$P/ca.key" -out "$P/ca.pem" -subj /CN=ca -days 2 2>/dev/null ||
-	itm_fail "openssl: the CA"
+etun_mkcert ca -
 # one certificate for both ends, naming both addresses (the ends know
 # each other by peer_addr)
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$P/t.key" -out "$P/t.csr" -subj /CN=t \
-	-addext "subjectAltName=IP:$ETUN_N1,IP:$ETUN_N3" 2>/dev/null &&
-	openssl x509 -req -in "$P/t.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" \
-		-CAcreateserial -days 2 -copy_extensions copy \
-		-out "$P/t.pem" 2>/dev/null ||
-	itm_fail "openssl: the ends' certificate"
+etun_mkcert t ca "IP:$ETUN_N1,IP:$ETUN_N3"
 tls=("tls_ca=$P/ca.pem" "tls_cert=$P/t.pem" "tls_key=$P/t.key" sndbuf_kb=4)
 etun_exit "${tls[@]}"
 etun_entry min_conns=2 max_conns=2 "${tls[@]}"

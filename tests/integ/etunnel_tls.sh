@@ -23,33 +23,17 @@ itm__need python3 curl iptables sha256sum openssl tcpdump grep seq ss
 itm_init etunnel_tls
 etun_topo
 
-# mkcert NAME CA [SAN]: an EC key and a certificate NAME.pem (CN NAME,
-# subjectAltName SAN) signed by CA (a self-signed CA when CA is -).
 P=$ITM_TMP/pki
-mkdir -p "$P"
-mkcert() {
-	local sign=() san=()
-	[ "$2" = - ] && sign=(-x509)
-	[ -n "${3:-}" ] && san=(-addext "subjectAltName=$3")
-	openssl req "${sign[@]}" -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-		-nodes -keyout "$P/$1.key" -subj "/CN=$1" -days 2 "${san[@]}" \
-		-out "$P/$1.$([ "$2" = - ] && echo pem || echo csr)" 2>/dev/null ||
-		itm_fail "openssl req $1"
-	[ "$2" = - ] && return 0
-	openssl x509 -req -in "$P/$1.csr" -CA "$P/$2.pem" -CAkey "$P/$2.key" \
-		-CAcreateserial -days 2 -copy_extensions copy \
-		-out "$P/$1.pem" 2>/dev/null || itm_fail "openssl x509 $1"
-}
 # The ends are named by node (peer=n1 / peer=n3, with their addresses):
 # each certificate must name the other end's node.  n2: the same CA,
 # another node; revoked: names n1, revoked in the CA's CRL.
-mkcert ca -
-mkcert exit ca DNS:n3
-mkcert entry ca DNS:n1
-mkcert n2 ca DNS:n2
-mkcert revoked ca DNS:n1
-mkcert rogueca -
-mkcert rogue rogueca DNS:n1
+etun_mkcert ca -
+etun_mkcert exit ca DNS:n3
+etun_mkcert entry ca DNS:n1
+etun_mkcert n2 ca DNS:n2
+etun_mkcert revoked ca DNS:n1
+etun_mkcert rogueca -
+etun_mkcert rogue rogueca DNS:n1
 cat >"$P/ca.cnf" <<EOF
 [ca]
 default_ca = tunnel_ca
