@@ -431,8 +431,10 @@ ctrl_waits_for_pending(void **state)
 			       .min_conns = 1,
 			       .max_conns = 64,
 			       .band = 0.03 };
-	struct etun_ctrl_in in = { .conns = 8, .pending = 3,
-				   .goodput_bps = 10000000, .backlogged = 1 };
+	struct etun_ctrl_in in = { .conns = 8,
+				   .pending = 3,
+				   .goodput_bps = 10000000,
+				   .backlogged = 1 };
 	enum etun_state st;
 
 	(void)state;
@@ -666,7 +668,8 @@ cap_trim(void **state)
 	etun_cap_init(&b, 40000000, 32768, 1, 0);
 	etun_cap_trim(&b, 40000000, 38000000, 0.10, 1, 0);
 	assert_true(fabs(b.rate - (base + 1000000 / 8.0)) < 1);
-	etun_cap_trim(&b, 40000000, 38000000, 0.10, 0, 1); /* the pool's limit */
+	etun_cap_trim(&b, 40000000, 38000000, 0.10, 0,
+		      1); /* the pool's limit */
 	assert_true(fabs(b.rate - (base + 1000000 / 8.0)) < 1);
 	for (int i = 0; i < 10; i++)
 		etun_cap_trim(&b, 40000000, 30000000, 0.10, 1, 0);
