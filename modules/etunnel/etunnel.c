@@ -276,6 +276,24 @@ load_tls(struct itm_module *m, struct etun *t, const struct itm_params *p)
 	return 0;
 }
 
+void
+etun_tls_recheck(struct etun *t)
+{
+	char why[512];
+	int rc = etun_tls_crl_check(t->tls, why, sizeof(why));
+
+	if (rc > 0)
+		itm_log(LOG_INFO,
+			"etunnel %s: tls_crl changed: new TLS sessions check "
+			"the new list",
+			t->name);
+	else if (rc < 0)
+		itm_log(LOG_WARNING,
+			"etunnel %s: tls_crl changed but cannot be used (%s): "
+			"the list read before stays",
+			t->name, why);
+}
+
 /* proto= and ports=: what goes in besides the prefixes. */
 static int
 load_l4(struct itm_module *m, struct etun *t, const struct itm_params *p)

@@ -191,6 +191,10 @@ void etun_pool_tick(struct etun *t);
  * bytes of it the peer acknowledged. */
 int etun_conn_check_stuck(struct etun_conn *c, uint64_t now, uint64_t *acked);
 
+/* Before a TLS session: a changed tls_crl is read again (etunnel.c;
+ * logged; a file that cannot be used leaves the one in force). */
+void etun_tls_recheck(struct etun *t);
+
 /* The next connection ready for a split stream's frame of @cls (pool.c:
  * entry only): first one with cwnd room and not in loss recovery (the
  * pool is application-limited under the cap; a chunk behind a loss holds

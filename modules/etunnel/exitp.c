@@ -406,6 +406,7 @@ admit(struct etun *t, struct etun_conn *c, int fd)
 	}
 	c->state = ETUN_CONN_HANDSHAKE;
 	c->retry_ms = etun_now_ms() + HANDSHAKE_MS;
+	etun_tls_recheck(t);
 	if ((c->tls = etun_tls_conn_new(t->tls, fd)) == NULL)
 		tls_refuse(t, c, "no memory for a TLS session");
 }

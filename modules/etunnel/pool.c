@@ -203,6 +203,7 @@ conn_up(struct etun *t, struct etun_conn *c)
 		conn_established(t, c);
 		return;
 	}
+	etun_tls_recheck(t);
 	if ((c->tls = etun_tls_conn_new(t->tls, c->fd)) == NULL) {
 		conn_close(t, c, 1);
 		return;

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -34,6 +35,11 @@ struct etun_tls {
 	SSL_CTX *ctx;
 	int server;
 	char peer[64]; /* the name or address the peer's certificate names */
+	/* The files, to build the context again when tls_crl changes
+	 * (conf's strings point into names), and the CRL file last read. */
+	struct etun_tls_conf conf;
+	char names[6][256];
+	struct stat crl_st;
 };
 
 struct etun_tls_conn {
@@ -160,6 +166,26 @@ load_crl(SSL_CTX *ctx, const char *file, char *why, size_t len)
 		X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx),
 					    X509_V_FLAG_CRL_CHECK);
 	return rc;
+}
+
+/* Copy @cf into @tls (its strings too), and note the CRL file read. */
+static void
+keep_conf(struct etun_tls *tls, const struct etun_tls_conf *cf)
+{
+	const char *from[6] = { cf->ca,	 cf->cert,	cf->key,
+				cf->crl, cf->peer_name, cf->peer_addr };
+	const char **to[6] = { &tls->conf.ca,	     &tls->conf.cert,
+			       &tls->conf.key,	     &tls->conf.crl,
+			       &tls->conf.peer_name, &tls->conf.peer_addr };
+
+	tls->conf.server = cf->server;
+	for (int i = 0; i < 6; i++) {
+		snprintf(tls->names[i], sizeof(tls->names[i]), "%s",
+			 from[i] ? from[i] : "");
+		*to[i] = tls->names[i];
+	}
+	if (tls->conf.crl[0] && stat(tls->conf.crl, &tls->crl_st) < 0)
+		memset(&tls->crl_st, 0, sizeof(tls->crl_st));
 }
 
 /* The peer's certificate must name @cf->peer_name (subjectAltName DNS,
@@ -310,7 +336,41 @@ etun_tls_new(const struct etun_tls_conf *cf, char *why, size_t whylen)
 		etun_tls_free(tls);
 		return NULL;
 	}
+	keep_conf(tls, cf);
 	return tls;
+}
+
+/* The same file, unchanged: device, inode, size and time. */
+static int
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	       a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+int
+etun_tls_crl_check(struct etun_tls *tls, char *why, size_t whylen)
+{
+	struct etun_tls *fresh;
+	struct stat st;
+
+	if (tls->conf.crl == NULL || tls->conf.crl[0] == '\0')
+		return 0;
+	if (stat(tls->conf.crl, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	if (same_file(&st, &tls->crl_st))
+		return 0;
+	tls->crl_st = st; /* a bad file is reported once */
+	if ((fresh = etun_tls_new(&tls->conf, why, whylen)) == NULL)
+		return -1;
+	SSL_CTX_free(tls->ctx); /* sessions keep a reference to theirs */
+	tls->ctx = fresh->ctx;
+	tls->crl_st = fresh->crl_st;
+	fresh->ctx = NULL;
+	etun_tls_free(fresh);
+	return 1;
 }
 
 void

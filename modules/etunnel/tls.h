@@ -40,6 +40,13 @@ struct etun_tls *etun_tls_new(const struct etun_tls_conf *conf, char *why,
 			      size_t whylen);
 void etun_tls_free(struct etun_tls *tls);
 
+/* tls_crl changed on disk (another file, size or time)?  Then the
+ * context is built again from the same files, for the sessions made from
+ * now on (those up keep theirs): 1.  -1 with @why when the new file (or
+ * another of the set) cannot be used: the context in force stays, and
+ * that file is not reported again.  0: unchanged, or no CRL. */
+int etun_tls_crl_check(struct etun_tls *tls, char *why, size_t whylen);
+
 /* What the peer's certificate must name (its node name or address). */
 const char *etun_tls_peer(const struct etun_tls *tls);
 

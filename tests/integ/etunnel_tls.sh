@@ -32,6 +32,7 @@ etun_mkcert exit ca DNS:n3
 etun_mkcert entry ca DNS:n1
 etun_mkcert n2 ca DNS:n2
 etun_mkcert revoked ca DNS:n1
+etun_mkcert late ca DNS:n1
 etun_mkcert rogueca -
 etun_mkcert rogue rogueca DNS:n1
 cat >"$P/ca.cnf" <<EOF
@@ -165,6 +166,36 @@ grep -q "TLS from $ETUN_N1 refused.*hostname mismatch; the peer is n1, its certi
 	"$ITM_TMP/agent-n3.log" || itm_fail "n3 did not log the name mismatch with both names"
 grep -q "TLS from $ETUN_N1 refused.*certificate revoked; the peer is n1, its certificate names DNS:n1, CN=revoked)" \
 	"$ITM_TMP/agent-n3.log" || itm_fail "n3 did not log the revoked certificate"
+
+# A CRL replaced on disk counts from the next handshake, without a
+# reload: "late" (naming n1) is confirmed, then revoked in a new CRL
+# renamed over tls_crl: refused from then on, the entry's own still
+# confirmed.  A file that cannot be used leaves the list in force.
+# new_crl [TEXT]: a CRL from the CA's database (or TEXT) in place.
+new_crl() {
+	if [ $# -eq 0 ]; then
+		openssl ca -config "$P/ca.cnf" -keyfile "$P/ca.key" \
+			-cert "$P/ca.pem" -gencrl -out "$P/ca.crl.new" 2>/dev/null ||
+			itm_fail "openssl ca: a new CRL"
+	else
+		echo "$1" >"$P/ca.crl.new"
+	fi
+	mv "$P/ca.crl.new" "$P/ca.crl"
+}
+itm_assert_eq "$(probe late)" confirmed "'late' before it is revoked"
+openssl ca -config "$P/ca.cnf" -keyfile "$P/ca.key" -cert "$P/ca.pem" \
+	-revoke "$P/late.pem" 2>/dev/null || itm_fail "openssl ca: revoke late"
+new_crl
+itm_assert_match "$(probe late)" "^refused" "'late' after the new CRL"
+itm_assert_eq "$(probe entry)" confirmed "the entry's certificate after the new CRL"
+grep -q "tls_crl changed: new TLS sessions check the new list" \
+	"$ITM_TMP/agent-n3.log" || itm_fail "n3 did not log the new CRL"
+new_crl "not a CRL"
+itm_assert_eq "$(probe entry)" confirmed "the entry's certificate with a broken CRL file"
+itm_assert_match "$(probe late)" "^refused" "'late' with a broken CRL file (the last list stays)"
+grep -q "tls_crl changed but cannot be used (tls_crl '$P/ca.crl': no PEM CRL.*the list read before stays" \
+	"$ITM_TMP/agent-n3.log" || itm_fail "n3 did not log the unusable CRL"
+new_crl
 
 # The entry with another CA's certificate: refused, counted and logged
 # at both ends, no connection up, traffic fails open.

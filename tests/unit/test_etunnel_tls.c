@@ -223,6 +223,7 @@ setup(void **state)
 	rev = node_cert("revoked", "revoked", "DNS:entry,DNS:exit", ca, ca_key);
 	mkcrl("ca", ca, ca_key, rev, 86400);
 	mkcrl("old", ca, ca_key, 0, -3600);
+	mkcrl("none", ca, ca_key, 0, 86400);
 	rca = mkcert("rogueca", "rogue-ca", NULL, NULL, NULL, &rca_key);
 	node_cert("rogue", "entry", "DNS:entry,DNS:exit", rca, rca_key);
 	mkcrl("rogueca", rca, rca_key, 0, 86400);
@@ -559,6 +560,68 @@ revoked_refused(void **state)
 	       1, NULL);
 }
 
+/* The exit's handshake with a new entry session of @who. */
+static int
+exit_handshake(struct etun_tls *xs, const char *who)
+{
+	struct pair p = { .xs = xs };
+
+	p.es = ctx(0, (struct end){ "ca", who, "exit", NULL });
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+				    p.fd),
+			 0);
+	assert_non_null(p.x = etun_tls_conn_new(p.xs, p.fd[0]));
+	assert_non_null(p.e = etun_tls_conn_new(p.es, p.fd[1]));
+	pair_handshake(&p);
+	p.xs = NULL; /* the caller's */
+	pair_close(&p);
+	return p.rx;
+}
+
+/* Put @from (a file of dir) in place of live.crl: a new file renamed
+ * over it, as operators and tools replace a CRL. */
+static void
+live_crl(const char *from, const char *text)
+{
+	char a[128], b[128];
+
+	concat("live.crl.new", text, from, NULL);
+	snprintf(a, sizeof(a), "%s/live.crl.new", dir);
+	snprintf(b, sizeof(b), "%s/live.crl", dir);
+	assert_int_equal(rename(a, b), 0);
+}
+
+/* A CRL replaced on disk applies to the sessions made after the next
+ * check, without a new context from the caller; a file that cannot be
+ * used leaves the list in force, and is reported once. */
+static void
+crl_reload(void **state)
+{
+	struct etun_tls *xs;
+	char why[512] = "";
+
+	(void)state;
+	live_crl("none.crl", "");
+	xs = ctx(1, (struct end){ "ca", "exit", "entry", "live" });
+	assert_int_equal(etun_tls_crl_check(xs, why, sizeof(why)), 0);
+	assert_int_equal(exit_handshake(xs, "revoked"), 1);
+	live_crl("ca.crl", ""); /* revokes "revoked" */
+	assert_int_equal(etun_tls_crl_check(xs, why, sizeof(why)), 1);
+	assert_int_equal(etun_tls_crl_check(xs, why, sizeof(why)), 0);
+	assert_int_equal(exit_handshake(xs, "revoked"), ETUN_TLS_ERROR);
+	assert_int_equal(exit_handshake(xs, "entry"), 1);
+	live_crl("broken.crl", "");
+	assert_int_equal(etun_tls_crl_check(xs, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "tls_crl '"));
+	assert_int_equal(etun_tls_crl_check(xs, why, sizeof(why)), 0);
+	assert_int_equal(exit_handshake(xs, "revoked"), ETUN_TLS_ERROR);
+	assert_int_equal(exit_handshake(xs, "entry"), 1);
+	live_crl("none.crl", "");
+	assert_int_equal(etun_tls_crl_check(xs, why, sizeof(why)), 1);
+	assert_int_equal(exit_handshake(xs, "revoked"), 1);
+	etun_tls_free(xs);
+}
+
 static void
 bad_file(const char *ca, const char *cert, const char *key, const char *crl,
 	 const char *want)
@@ -619,6 +682,7 @@ main(void)
 		cmocka_unit_test(wrong_name_refused),
 		cmocka_unit_test(by_address),
 		cmocka_unit_test(revoked_refused),
+		cmocka_unit_test(crl_reload),
 		cmocka_unit_test(bad_files),
 	};
 
