@@ -132,34 +132,17 @@ cp "$ITM_TMP"/plain.log "$ITM_TMP/plain.json"
 # compete, its SHA-256 at h2 against the file's.
 BLOB_MB=64
 head -c $((BLOB_MB << 20)) /dev/urandom >"$ITM_TMP/blob"
-itm_bg h2 --name blobsink python3 -c '
-import hashlib, socket, sys
-s = socket.socket()
-s.bind((sys.argv[1], 5303))
-s.listen(1)
-c, _ = s.accept()
-h = hashlib.sha256()
-while b := c.recv(1 << 16):
-    h.update(b)
-print(h.hexdigest(), flush=True)
-' "$ETUN_H2"
+etun_sha_sink 5303
 itm_wait_for 5 eval 'itm_exec h2 ss -Hltn | grep -q ":5303 "' ||
 	itm_fail "the SHA-256 sink did not start"
 itm_bg x --name blobcomp iperf3 -c "$ETUN_H2" -p $((5401 + NSTEPS)) -P 8 \
 	-C "$CC" -t 30
 t_blob=$(date +%s.%N)
-itm_exec h1 python3 -c '
-import socket, sys
-s = socket.create_connection((sys.argv[1], 5303), timeout=120)
-with open(sys.argv[2], "rb") as f:
-    s.sendfile(f)
-s.close()
-' "$ETUN_H2" "$ITM_TMP/blob" || itm_fail "the transfer through the tunnel failed"
+got=$(etun_sha_send h1 5303 "$ITM_TMP/blob" 120) ||
+	itm_fail "the transfer through the tunnel failed"
+got=${got%% *}
 t_blob=$(awk -v a="$t_blob" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
-itm_wait_for 10 eval '[ -s "$ITM_TMP/blobsink.log" ]' ||
-	itm_fail "the sink gave no SHA-256"
 want=$(sha256sum <"$ITM_TMP/blob" | cut -d' ' -f1)
-got=$(head -1 "$ITM_TMP/blobsink.log")
 verdict=$([ "$got" = "$want" ] && echo intact || echo "CORRUPTED (got $got)")
 awk -v mb="$BLOB_MB" -v s="$t_blob" -v sha="${want:0:16}" -v v="$verdict" 'BEGIN {
 	printf "%d MB h1 -> h2 through the tunnel against 8 flows: SHA-256 %s..., %s, %.1f s (%.1f Mbit/s)\n",

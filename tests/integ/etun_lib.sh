@@ -137,6 +137,41 @@ etun_fetch() {
 	done
 }
 
+# etun_sha_sink PORT: on h2 (its address), a server that reads each
+# connection to its end and answers "SHA-256 PEER-ADDRESS" (log:
+# $ITM_TMP/sink<PORT>.log).
+etun_sha_sink() {
+	itm_bg h2 --name "sink$1" python3 -c '
+import hashlib, socket, sys, threading
+def serve(c, a):
+    h = hashlib.sha256()
+    while b := c.recv(1 << 16):
+        h.update(b)
+    c.sendall(("%s %s\n" % (h.hexdigest(), a[0])).encode())
+    c.close()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(16)
+while True:
+    threading.Thread(target=serve, args=s.accept()).start()
+' "$ETUN_H2" "$1"
+}
+
+# etun_sha_send NODE PORT FILE [TIMEOUT]: FILE from NODE to
+# etun_sha_sink's PORT on h2; prints its answer.
+etun_sha_send() {
+	itm_exec "$1" python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])),
+                             timeout=float(sys.argv[4]))
+with open(sys.argv[3], "rb") as f:
+    s.sendfile(f)
+s.shutdown(socket.SHUT_WR)
+print(s.makefile().readline().strip())
+' "$ETUN_H2" "$2" "$3" "${4:-60}"
+}
+
 # etun_send_udp_frames DST:PORT...: from n1's address, as the entry would,
 # a HELLO and then one packet frame per DST:PORT, each a UDP datagram
 # from 10.77.1.2:5555 (the exit decides what it re-injects).

@@ -32,23 +32,7 @@ itm_wait_for 5 eval 'itm_exec n1 nft list table ip itm_et_t1 | grep -q "dport 90
 # web server on 8080, counters of UDP to 9000 and 9001.
 head -c $((1024 * 1024 + 333)) /dev/urandom >"$ITM_TMP/f"
 mkdir -p "$ITM_TMP/www" && cp "$ITM_TMP/f" "$ITM_TMP/www/f"
-itm_bg h2 --name sink python3 -c '
-import hashlib, socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], 9000))
-s.listen(4)
-while True:
-    c, a = s.accept()
-    h = hashlib.sha256()
-    while True:
-        b = c.recv(65536)
-        if not b:
-            break
-        h.update(b)
-    c.sendall((h.hexdigest() + "\n").encode())
-    c.close()
-' "$ETUN_H2"
+etun_sha_sink 9000
 itm_bg h2 --name http python3 -m http.server -b "$ETUN_H2" -d "$ITM_TMP/www" 8080
 for p in 9000 9001; do
 	itm_exec h2 iptables -A INPUT -p udp --dport $p || itm_fail "counter rule in h2"
@@ -63,13 +47,9 @@ itm_wait_for 10 eval 'itm_exec h1 python3 -c "import socket; socket.create_conne
 
 streams0=$(etun_counter n3 streams_total)
 plain0=$(etun_plain_pkts)
-sum=$(itm_exec h1 python3 -c '
-import socket, sys
-s = socket.create_connection((sys.argv[1], 9000), timeout=30)
-s.sendall(open(sys.argv[2], "rb").read())
-s.shutdown(socket.SHUT_WR)
-print(s.makefile().readline().strip())
-' "$ETUN_H2" "$ITM_TMP/f") || itm_fail "upload to 9000 failed"
+sum=$(etun_sha_send h1 9000 "$ITM_TMP/f" 30) ||
+	itm_fail "upload to 9000 failed"
+sum=${sum%% *} # (the sink adds the peer's address)
 itm_assert_eq "$sum" "$(sha256sum <"$ITM_TMP/f" | cut -d' ' -f1)" "SHA-256 of the upload to 9000 at h2"
 itm_assert_eq "$(($(etun_plain_pkts) - plain0))" 0 "plain packets h1 -> h2 of the connection to 9000"
 itm_assert_eq "$(($(etun_counter n3 streams_total) - streams0))" 1 "streams at the exit for 9000"

@@ -59,24 +59,7 @@ mkdir -p "$ITM_TMP/www"
 for i in 1 2 3 4; do
 	head -c $((3 * 1024 * 1024 + i * 777)) /dev/urandom >"$ITM_TMP/www/f$i"
 done
-itm_bg h2 --name sink python3 -c '
-import hashlib, socket, sys, threading
-def serve(c, a):
-    h = hashlib.sha256()
-    while True:
-        b = c.recv(65536)
-        if not b:
-            break
-        h.update(b)
-    c.sendall(("%s %s\n" % (h.hexdigest(), a[0])).encode())
-    c.close()
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], 9000))
-s.listen(16)
-while True:
-    threading.Thread(target=serve, args=s.accept()).start()
-' "$ETUN_H2"
+etun_sha_sink 9000
 itm_bg h2 --name http python3 -m http.server -b "$ETUN_H2" -d "$ITM_TMP/www" 8080
 itm_wait_for 10 itm_exec h1 curl -sfo /dev/null "http://$ETUN_H2:8080/" ||
 	itm_fail "http server not reachable through the tunnel"
@@ -85,14 +68,8 @@ itm_wait_for 10 itm_exec h1 curl -sfo /dev/null "http://$ETUN_H2:8080/" ||
 upload() {
 	local i pids=()
 	for i in "$@"; do
-		itm_exec h1 python3 -c '
-import socket, sys
-s = socket.create_connection((sys.argv[1], 9000), timeout=60)
-with open(sys.argv[2], "rb") as f:
-    s.sendall(f.read())
-s.shutdown(socket.SHUT_WR)
-print(s.makefile().readline().strip())
-' "$ETUN_H2" "$ITM_TMP/www/f$i" >"$ITM_TMP/up$i" & pids+=($!)
+		etun_sha_send h1 9000 "$ITM_TMP/www/f$i" >"$ITM_TMP/up$i" &
+		pids+=($!)
 	done
 	for i in "${!pids[@]}"; do
 		wait "${pids[$i]}" || itm_fail "upload f${*:$((i + 1)):1} failed"
