@@ -550,16 +550,16 @@ flush(struct etun *t)
 	uint16_t len;
 	enum etun_class cls;
 	struct etun_conn *c;
+	uint64_t now = etun_now_us(); /* once a flush, not twice a packet */
 
 	while ((pkt = etun_entq_peek(t->q, &len, &cls)) != NULL) {
-		if (!etun_cap_take(&t->cap, len, cls == ETUN_CLS_SHORT,
-				   etun_now_us())) {
+		if (!etun_cap_take(&t->cap, len, cls == ETUN_CLS_SHORT, now)) {
 			t->c.cap_waits++;
 			return;
 		}
 		if ((c = pick(t, cls, t->cwnd_room)) == NULL) {
 			etun_cap_undo(&t->cap, len);
-			if (etun_cap_pool_short(&t->cap, etun_now_us()))
+			if (etun_cap_pool_short(&t->cap, now))
 				t->c.stalls++;
 			return;
 		}
