@@ -276,22 +276,47 @@ load_tls(struct itm_module *m, struct etun *t, const struct itm_params *p)
 	return 0;
 }
 
+/* The sessions up whose peer the list in force now refuses: cut (@cut:
+ * the side's close, the peer reconnects and is refused at its
+ * handshake), counted in tls_refused and logged with both names. */
+static void
+cut_refused(struct etun *t, etun_conn_cut_fn *cut)
+{
+	char why[256];
+
+	for (unsigned int i = 0; i < ETUN_SLOTS; i++) {
+		struct etun_conn *c = &t->conns[i];
+
+		if (c->state != ETUN_CONN_UP || c->tls == NULL ||
+		    etun_tls_conn_recheck(t->tls, c->tls, why, sizeof(why)))
+			continue;
+		t->c.tls_refused++;
+		itm_log(LOG_WARNING,
+			"etunnel %s: pool connection %u cut: the new tls_crl "
+			"refuses the peer (%s, must name %s)",
+			t->name, i, why, etun_tls_peer(t->tls));
+		cut(t, c);
+	}
+}
+
 void
-etun_tls_recheck(struct etun *t)
+etun_tls_recheck(struct etun *t, etun_conn_cut_fn *cut)
 {
 	char why[512];
 	int rc = etun_tls_crl_check(t->tls, why, sizeof(why));
 
-	if (rc > 0)
+	if (rc > 0) {
 		itm_log(LOG_INFO,
 			"etunnel %s: tls_crl changed: new TLS sessions check "
-			"the new list",
+			"the new list, sessions up are checked again",
 			t->name);
-	else if (rc < 0)
+		cut_refused(t, cut);
+	} else if (rc < 0) {
 		itm_log(LOG_WARNING,
 			"etunnel %s: tls_crl changed but cannot be used (%s): "
 			"the list read before stays",
 			t->name, why);
+	}
 }
 
 /* proto= and ports=: what goes in besides the prefixes. */

@@ -191,9 +191,11 @@ void etun_pool_tick(struct etun *t);
  * bytes of it the peer acknowledged. */
 int etun_conn_check_stuck(struct etun_conn *c, uint64_t now, uint64_t *acked);
 
-/* Before a TLS session: a changed tls_crl is read again (etunnel.c;
- * logged; a file that cannot be used leaves the one in force). */
-void etun_tls_recheck(struct etun *t);
+/* Before a TLS session and each tick: a changed tls_crl is read again
+ * (etunnel.c; logged; a file that cannot be used leaves the one in
+ * force), and the sessions up that it refuses are cut with @cut. */
+typedef void etun_conn_cut_fn(struct etun *t, struct etun_conn *c);
+void etun_tls_recheck(struct etun *t, etun_conn_cut_fn *cut);
 
 /* The next connection ready for a split stream's frame of @cls (pool.c:
  * entry only): first one with cwnd room and not in loss recovery (the

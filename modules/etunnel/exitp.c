@@ -406,7 +406,7 @@ admit(struct etun *t, struct etun_conn *c, int fd)
 	}
 	c->state = ETUN_CONN_HANDSHAKE;
 	c->retry_ms = etun_now_ms() + HANDSHAKE_MS;
-	etun_tls_recheck(t);
+	etun_tls_recheck(t, exit_close);
 	if ((c->tls = etun_tls_conn_new(t->tls, fd)) == NULL)
 		tls_refuse(t, c, "no memory for a TLS session");
 }
@@ -553,8 +553,10 @@ etun_exit_tick(struct etun *t)
 		t->c.reorder_overflow += st->overflow;
 		t->c.reorder_dups += st->dups;
 	}
-	if (t->tls)
+	if (t->tls) {
+		etun_tls_recheck(t, exit_close);
 		exit_handshake_timeouts(t, now);
+	}
 	if (t->split)
 		exit_check_stuck(t, now);
 	etun_split_tick(t);

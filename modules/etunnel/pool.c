@@ -131,6 +131,14 @@ conn_close(struct etun *t, struct etun_conn *c, int lost)
 	}
 }
 
+/* Cut because a new tls_crl refuses the peer: as a failure (retried
+ * later, refused at the handshake while the list says so). */
+static void
+conn_cut(struct etun *t, struct etun_conn *c)
+{
+	conn_close(t, c, 1);
+}
+
 /* write(2), or SSL_write with TLS (all of @len or nothing: -1 and
  * EAGAIN while OpenSSL holds part of it; call again with the same
  * bytes).  c->written counts the bytes the socket took. */
@@ -203,7 +211,7 @@ conn_up(struct etun *t, struct etun_conn *c)
 		conn_established(t, c);
 		return;
 	}
-	etun_tls_recheck(t);
+	etun_tls_recheck(t, conn_cut);
 	if ((c->tls = etun_tls_conn_new(t->tls, c->fd)) == NULL) {
 		conn_close(t, c, 1);
 		return;
@@ -904,6 +912,8 @@ etun_pool_tick(struct etun *t)
 {
 	uint64_t now = etun_now_ms();
 
+	if (t->tls)
+		etun_tls_recheck(t, conn_cut);
 	recheck_conns(t);
 
 	if (now - t->last_tick_ms >= t->interval_ms)

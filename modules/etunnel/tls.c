@@ -373,6 +373,43 @@ etun_tls_crl_check(struct etun_tls *tls, char *why, size_t whylen)
 	return 1;
 }
 
+int
+etun_tls_conn_recheck(struct etun_tls *tls, struct etun_tls_conn *tc, char *why,
+		      size_t whylen)
+{
+	X509 *peer = SSL_get0_peer_certificate(tc->ssl);
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(tc->ssl);
+	X509_STORE_CTX *xs;
+	char names[96] = "";
+	int ok, err;
+
+	if (tc->stage != 2 || peer == NULL)
+		return 1;
+	if ((xs = X509_STORE_CTX_new()) == NULL ||
+	    !X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(tls->ctx), peer,
+				 chain)) {
+		X509_STORE_CTX_free(xs);
+		ERR_clear_error();
+		return 1; /* no memory: the next change checks again */
+	}
+	/* As the handshake does: the purpose of the peer's side, then the
+	 * context's parameters (the peer's name, the CRL check). */
+	X509_STORE_CTX_set_default(xs,
+				   tls->server ? "ssl_client" : "ssl_server");
+	X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(xs),
+			       SSL_CTX_get0_param(tls->ctx));
+	ok = X509_verify_cert(xs) == 1;
+	err = X509_STORE_CTX_get_error(xs);
+	X509_STORE_CTX_free(xs);
+	ERR_clear_error();
+	if (ok)
+		return 1;
+	cert_names(peer, names, sizeof(names));
+	snprintf(why, whylen, "certificate: %s; it names %s",
+		 X509_verify_cert_error_string(err), names);
+	return 0;
+}
+
 void
 etun_tls_free(struct etun_tls *tls)
 {

@@ -47,6 +47,14 @@ void etun_tls_free(struct etun_tls *tls);
  * that file is not reported again.  0: unchanged, or no CRL. */
 int etun_tls_crl_check(struct etun_tls *tls, char *why, size_t whylen);
 
+/* The peer's certificate of the session @tc (up) checked again against
+ * @tls as it is now (after etun_tls_crl_check changed it): 1 still
+ * admitted (or not up yet), 0 refused now, @why saying why (OpenSSL's
+ * reason and what the certificate names).  OpenSSL checks a certificate
+ * only at the handshake; this is how a new CRL reaches sessions up. */
+int etun_tls_conn_recheck(struct etun_tls *tls, struct etun_tls_conn *tc,
+			  char *why, size_t whylen);
+
 /* What the peer's certificate must name (its node name or address). */
 const char *etun_tls_peer(const struct etun_tls *tls);
 

@@ -15,8 +15,10 @@
 # logged); an entry with the wrong certificate is refused (counted and
 # logged with OpenSSL's reason at both ends) and traffic fails open; a
 # half-given TLS parameter set, a file that is not a key, a missing or
-# bad CRL are refused at load with the parameter and file named; a
-# handshake that does not end in 5 s is given up at either end.
+# bad CRL are refused at load with the parameter and file named; a CRL
+# renamed over tls_crl refuses new sessions and cuts those up that it
+# revokes; a handshake that does not end in 5 s is given up at either
+# end.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/etun_lib.sh"
 itm__need python3 curl iptables sha256sum openssl tcpdump grep seq ss
@@ -169,8 +171,9 @@ grep -q "TLS from $ETUN_N1 refused.*certificate revoked; the peer is n1, its cer
 
 # A CRL replaced on disk counts from the next handshake, without a
 # reload: "late" (naming n1) is confirmed, then revoked in a new CRL
-# renamed over tls_crl: refused from then on, the entry's own still
-# confirmed.  A file that cannot be used leaves the list in force.
+# renamed over tls_crl: its session up is cut, it is refused from then
+# on, the entry's own still confirmed and its pool untouched.  A file
+# that cannot be used leaves the list in force.
 # new_crl [TEXT]: a CRL from the CA's database (or TEXT) in place.
 new_crl() {
 	if [ $# -eq 0 ]; then
@@ -183,12 +186,43 @@ new_crl() {
 	mv "$P/ca.crl.new" "$P/ca.crl"
 }
 itm_assert_eq "$(probe late)" confirmed "'late' before it is revoked"
+# A session of "late" that stays up (confirmed, then reading until the
+# exit ends it): the new CRL cuts it within a tick, the entry's own pool
+# stays up.
+itm_bg n1 --name holder python3 -c '
+import socket, ssl, sys, time
+host, p = sys.argv[1:]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+ctx.load_verify_locations(p + "/ca.pem")
+ctx.load_cert_chain(p + "/late.pem", p + "/late.key")
+s = ctx.wrap_socket(socket.create_connection((host, 7800), timeout=60))
+print("confirmed" if s.recv(1) == b"K" else "nothing", flush=True)
+try:
+    s.recv(1)
+except (ssl.SSLError, OSError):
+    pass
+print("ended", flush=True)
+time.sleep(60)' "$ETUN_N3" "$P"
+HOLDER_LOG=$ITM_LAST_LOG
+itm_wait_for 5 grep -q confirmed "$HOLDER_LOG" || itm_fail "the holder of 'late' was not confirmed"
+sleep 1.5
+grep -q ended "$HOLDER_LOG" && itm_fail "the session of 'late' ended before the new CRL"
+cut0=$(etun_counter n3 tls_refused) disc1=$(etun_counter n1 disconnects)
 openssl ca -config "$P/ca.cnf" -keyfile "$P/ca.key" -cert "$P/ca.pem" \
 	-revoke "$P/late.pem" 2>/dev/null || itm_fail "openssl ca: revoke late"
 new_crl
+itm_wait_for 3 grep -q ended "$HOLDER_LOG" ||
+	itm_fail "the session of 'late' is still up after the new CRL"
+grep -q "pool connection [0-9]* cut: the new tls_crl refuses the peer (certificate: certificate revoked; it names DNS:n1, CN=late, must name n1)" \
+	"$ITM_TMP/agent-n3.log" || itm_fail "n3 did not log the cut with the certificate's names"
+itm_assert_eq "$(etun_counter n3 tls_refused)" $((cut0 + 1)) "tls_refused at n3 after the cut"
+itm_assert_eq "$(etun_counter n1 conns)" 4 "the entry's pool after the new CRL"
+itm_assert_eq "$(etun_counter n1 disconnects)" "$disc1" "entry connections lost to the new CRL"
 itm_assert_match "$(probe late)" "^refused" "'late' after the new CRL"
 itm_assert_eq "$(probe entry)" confirmed "the entry's certificate after the new CRL"
-grep -q "tls_crl changed: new TLS sessions check the new list" \
+grep -q "tls_crl changed: new TLS sessions check the new list, sessions up are checked again" \
 	"$ITM_TMP/agent-n3.log" || itm_fail "n3 did not log the new CRL"
 new_crl "not a CRL"
 itm_assert_eq "$(probe entry)" confirmed "the entry's certificate with a broken CRL file"

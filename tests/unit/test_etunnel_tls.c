@@ -622,6 +622,62 @@ crl_reload(void **state)
 	etun_tls_free(xs);
 }
 
+/* A session up with the exit's context @xs, the entry presenting @who's
+ * certificate; the caller closes it (p->xs stays the caller's). */
+static void
+session_up(struct pair *p, struct etun_tls *xs, const char *who)
+{
+	*p = (struct pair){ .xs = xs };
+	p->es = ctx(0, (struct end){ "ca", who, "exit", "live" });
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+				    p->fd),
+			 0);
+	assert_non_null(p->x = etun_tls_conn_new(p->xs, p->fd[0]));
+	assert_non_null(p->e = etun_tls_conn_new(p->es, p->fd[1]));
+	pair_handshake(p);
+	assert_int_equal(p->rx, 1);
+	assert_int_equal(p->re, 1);
+	p->xs = NULL;
+}
+
+/* A CRL replaced on disk reaches the sessions already up: checked again,
+ * the one whose certificate it revokes is refused with the reason and
+ * what the certificate names, the others (and both ends' view of the
+ * exit) still pass; before the change every one passes. */
+static void
+crl_rechecks_sessions_up(void **state)
+{
+	struct etun_tls *xs;
+	struct pair late, good;
+	char why[512] = "";
+
+	(void)state;
+	live_crl("none.crl", "");
+	xs = ctx(1, (struct end){ "ca", "exit", "entry", "live" });
+	session_up(&late, xs, "revoked");
+	session_up(&good, xs, "entry");
+	/* The exit's context admits the peer named "entry" only: "revoked"
+	 * passes the handshake above because its certificate names entry. */
+	assert_int_equal(etun_tls_conn_recheck(xs, late.x, why, sizeof(why)),
+			 1);
+	live_crl("ca.crl", ""); /* revokes "revoked" */
+	assert_int_equal(etun_tls_crl_check(xs, why, sizeof(why)), 1);
+	assert_int_equal(etun_tls_conn_recheck(xs, late.x, why, sizeof(why)),
+			 0);
+	if (strstr(why, "certificate revoked") == NULL ||
+	    strstr(why, "entry") == NULL)
+		fail_msg("reason '%s'", why);
+	assert_int_equal(etun_tls_conn_recheck(xs, good.x, why, sizeof(why)),
+			 1);
+	assert_int_equal(etun_tls_crl_check(late.es, why, sizeof(why)), 1);
+	assert_int_equal(etun_tls_conn_recheck(late.es, late.e, why,
+					       sizeof(why)),
+			 1);
+	pair_close(&late);
+	pair_close(&good);
+	etun_tls_free(xs);
+}
+
 static void
 bad_file(const char *ca, const char *cert, const char *key, const char *crl,
 	 const char *want)
@@ -683,6 +739,7 @@ main(void)
 		cmocka_unit_test(by_address),
 		cmocka_unit_test(revoked_refused),
 		cmocka_unit_test(crl_reload),
+		cmocka_unit_test(crl_rechecks_sessions_up),
 		cmocka_unit_test(bad_files),
 	};
 
