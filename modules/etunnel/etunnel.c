@@ -566,6 +566,8 @@ register_counters(struct etun *t)
 		C(rules_errors),
 		C(cap_waits),
 		C(cap_drops),
+		C(rto_ms),
+		C(rto_pct),
 #undef C
 	};
 

@@ -60,6 +60,7 @@ struct etun_conn {
 	uint64_t acked_seen, progress_ms; /* last ACK progress */
 	int stuck; /* no progress: its frames were sent again */
 	uint32_t backoff_ms;
+	uint32_t rto_seen; /* entry: its time in timeout recovery, last read */
 	struct etun_tls_conn *tls; /* with mutual TLS, else NULL */
 	/* split TCP (split.c): the entry reads the exit's stream frames,
 	 * the exit writes them */
@@ -100,6 +101,8 @@ struct etun_counters {
 	uint64_t rules_errors;	   /* split: netfilter/routing setup failed */
 	uint64_t cap_waits;	   /* entry: the cap held bytes back */
 	uint64_t cap_drops;	   /* entry: of entry_drops, while capped */
+	uint64_t rto_ms;	   /* entry: the pool's time in timeouts, ms */
+	uint64_t rto_pct; /* entry: ... of its connection-time, last interval */
 	uint64_t conns, conns_wanted; /* gauges */
 	uint64_t target_kbps, goodput_kbps, state, queue_bytes;
 	uint64_t target_bps, achieved_bps, pool_conns; /* for /metrics */

@@ -28,6 +28,7 @@
 #include <syslog.h>
 
 #include "etunnel.h"
+#include "tcpview.h"
 #include "tcpseg.h"
 
 #define BACKOFF_MIN_MS	100
@@ -120,6 +121,7 @@ conn_close(struct etun *t, struct etun_conn *c, int lost)
 	c->recovering = 0;
 	c->stuck = 0;
 	c->acked_seen = 0;
+	c->rto_seen = 0;
 	if (t->sent)
 		etun_sentlog_forget(t->sent, (uint16_t)(c - t->conns));
 	if (lost) {
@@ -711,6 +713,31 @@ interval_goodput(struct etun *t)
 	return d_del + (pkt < d_in ? pkt : d_in);
 }
 
+/* The pool's time in timeout recovery since the last interval, summed
+ * over its connections (ms; 0 where the kernel does not say), into
+ * rto_ms; rto_pct: of the connection-time of the interval (@dt ms). */
+static uint64_t
+pool_rto(struct etun *t, uint64_t dt)
+{
+	uint64_t sum = 0;
+	struct etun_tcpview v;
+
+	for (unsigned int i = 0; i < t->wanted; i++) {
+		struct etun_conn *c = &t->conns[i];
+
+		if (c->state != ETUN_CONN_UP ||
+		    etun_tcpview_read(c->fd, &v) < 0 ||
+		    v.rto_time_ms == ETUN_RTO_TIME_NONE)
+			continue;
+		if (v.rto_time_ms > c->rto_seen)
+			sum += v.rto_time_ms - c->rto_seen;
+		c->rto_seen = v.rto_time_ms;
+	}
+	t->c.rto_ms += sum;
+	t->c.rto_pct = t->up && dt ? sum * 100 / (t->up * dt) : 0;
+	return sum;
+}
+
 static void
 control(struct etun *t, uint64_t now)
 {
@@ -725,6 +752,7 @@ control(struct etun *t, uint64_t now)
 
 	t->cap_at_tick = t->c.cap_waits;
 	t->last_tick_ms = now;
+	(void)pool_rto(t, dt);
 	t->c.goodput_kbps = in.goodput_bps / 1000;
 	etun_cap_trim(&t->cap, t->ctrl.target_bps, in.goodput_bps,
 		      t->cap_trim_pct / 100.0, in.capped, in.backlogged);

@@ -69,7 +69,8 @@ def binned(cum, step):
 
 
 def pool(path, t0):
-    """[(t, conns, wanted, state, goodput mbit/s, entry drops)]."""
+    """[(t, conns, wanted, state, goodput mbit/s, entry drops, % of the
+    pool's connection-time in timeout recovery, last interval)]."""
     out = []
     with open(path) as f:
         for line in f:
@@ -85,7 +86,7 @@ def pool(path, t0):
             out.append((float(ts) - t0, c.get("conns", 0),
                         c.get("conns_wanted", 0), c.get("state", 0),
                         c.get("goodput_kbps", 0) / 1000,
-                        c.get("entry_drops", 0)))
+                        c.get("entry_drops", 0), c.get("rto_pct", 0)))
     return out
 
 
@@ -212,13 +213,13 @@ def main():
         f.write(table(rows, target, cc))
     with open(base + ".csv", "w") as f:
         f.write("t,tunnel_mbit,plain_mbit,pool,wanted,state,entry_drops,"
-                "entry_goodput_mbit\n")
+                "entry_goodput_mbit,rto_pct\n")
         for i, (t, r) in enumerate(user):
-            p = min(pl, key=lambda p: abs(p[0] - t)) if pl else (0,) * 6
+            p = min(pl, key=lambda p: abs(p[0] - t)) if pl else (0,) * 7
             pr = plain[i][1] if i < len(plain) else ""
-            f.write("%.2f,%.2f,%s,%d,%d,%d,%d,%.2f\n" % (
+            f.write("%.2f,%.2f,%s,%d,%d,%d,%d,%.2f,%d\n" % (
                 t, r, pr if pr == "" else "%.2f" % pr, p[1], p[2], p[3],
-                p[5], p[4]))
+                p[5], p[4], p[6]))
     plot(base + ".png", user, plain, pl, st, target, cc)
     return 0
 
