@@ -259,6 +259,42 @@ grow_new(struct etun_ctrl *c, unsigned int n, double g, enum etun_state *state)
 	return want;
 }
 
+/* A loss storm (ctrl.h): backlogged, goodput under ETUN_CTRL_STORM of
+ * the smoothed one on no fewer connections, after an interval where the
+ * pool or the cap was the limit (else the goodput it fell from was the
+ * users' demand, not what the pool carries); it holds while goodput stays
+ * that low, ETUN_CTRL_STORM_MAX intervals at most, and the next may
+ * start as many intervals after it ended (the averages have taken in
+ * what it left by then). */
+static int
+storm(struct etun_ctrl *c, const struct etun_ctrl_in *in, unsigned int n)
+{
+	double g = (double)in->goodput_bps;
+	int hit;
+
+	if (c->storm_left)
+		hit = in->backlogged && g < ETUN_CTRL_STORM * c->storm_from;
+	else
+		hit = c->storm_quiet == 0 && in->backlogged && c->was_full &&
+		      n >= c->n_last && g < ETUN_CTRL_STORM * c->g_avg;
+	c->n_last = n;
+	c->was_full = in->backlogged || in->capped;
+	if (hit && c->storm_left == 0) {
+		c->storm_from = c->g_avg;
+		c->storm_left = ETUN_CTRL_STORM_MAX;
+	}
+	if (hit && --c->storm_left == 0)
+		c->storm_quiet = ETUN_CTRL_STORM_MAX;
+	if (hit)
+		return 1;
+	if (c->storm_left)
+		c->storm_quiet = ETUN_CTRL_STORM_MAX;
+	else if (c->storm_quiet)
+		c->storm_quiet--;
+	c->storm_left = 0;
+	return 0;
+}
+
 unsigned int
 etun_ctrl_step(struct etun_ctrl *c, const struct etun_ctrl_in *in,
 	       enum etun_state *state)
@@ -266,6 +302,10 @@ etun_ctrl_step(struct etun_ctrl *c, const struct etun_ctrl_in *in,
 	double b = (double)c->target_bps, want;
 	unsigned int n = in->conns ? in->conns : c->min_conns;
 
+	if (storm(c, in, n)) {
+		*state = ETUN_ST_STORM;
+		return n;
+	}
 	smooth(c, n, (double)in->goodput_bps);
 	if (in->backlogged)
 		c->s_cap = c->s_avg;
@@ -310,6 +350,9 @@ etun_ctrl_reset(struct etun_ctrl *c)
 	c->capped_for = c->probe_hold = c->probe_step = c->probe_from = 0;
 	c->probe_settle = 0;
 	c->probing = 0;
+	c->storm_from = 0;
+	c->storm_left = c->storm_quiet = c->n_last = 0;
+	c->was_full = 0;
 }
 
 const char *
@@ -324,6 +367,7 @@ etun_state_name(enum etun_state s)
 		[ETUN_ST_IDLE] = "demand below target",
 		[ETUN_ST_EXIT] = "exit",
 		[ETUN_ST_SATURATED] = "saturated: more connections do not help",
+		[ETUN_ST_STORM] = "loss storm: growth held",
 	};
 
 	return (unsigned int)s < sizeof(names) / sizeof(names[0]) ? names[s]

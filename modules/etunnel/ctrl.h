@@ -68,6 +68,22 @@
  * (no_saturation) no user's TCP is striped, and the rule only misread a
  * k step's slow growth as saturation (the pool held at 6 for 5 s at
  * k = 16, 14-21 Mbit/s: measured), so it is off there.
+ * Loss storms: when k flows start at once (the k step), their slow
+ * starts overflow the bottleneck's queue and every flow loses several
+ * packets a window; the pool's connections time out, the exit waits for
+ * their chunks, and goodput falls to a fifth for two or three seconds
+ * (43 to 7 Mbit/s at the 16 -> 4 step; the plain flow beside it fell to
+ * 2).  Growing then measures a share the storm, not the competition,
+ * made: the pool went from 12 to 53 connections in 6 intervals and held
+ * 40-53 at k = 4, where 3 carry the target (3 of 4 runs, measured).  So
+ * a backlogged interval whose goodput fell under ETUN_CTRL_STORM of the
+ * smoothed goodput, on no fewer connections than the last, holds the
+ * pool (state "loss storm"), and so do the next ones while goodput stays
+ * that low, ETUN_CTRL_STORM_MAX intervals at most; their samples do not
+ * enter the averages.  A k step that is not a storm cuts the share by a
+ * third at most (8 -> 16 at N = 9: 53 to 36 Mbit/s), not by half; a
+ * collapse that lasts is competition, and the law grows after
+ * ETUN_CTRL_STORM_MAX intervals.
  * Pure code.
  */
 #ifndef ETUN_CTRL_H
@@ -83,7 +99,8 @@ enum etun_state {
 	ETUN_ST_UNREACHABLE, /* below target at max_conns */
 	ETUN_ST_IDLE,	     /* below target, not backlogged: demand-bound */
 	ETUN_ST_EXIT,	     /* this end re-injects (the far end sizes) */
-	ETUN_ST_SATURATED    /* below target, more connections did not help */
+	ETUN_ST_SATURATED,   /* below target, more connections did not help */
+	ETUN_ST_STORM	     /* goodput collapsed: growth held a while */
 };
 
 #define ETUN_CTRL_EWMA	       0.5  /* weight of the newest sample */
@@ -99,6 +116,8 @@ enum etun_state {
 #define ETUN_CAP_TRIM_GAIN     0.5   /* of B - G per capped interval */
 #define ETUN_CAP_QUEUE_MS      50    /* capped: the entry queue's long class */
 #define ETUN_CAP_QUEUE_MIN     24000 /* ... bytes at least */
+#define ETUN_CTRL_STORM	       0.5   /* of the smoothed goodput: a collapse */
+#define ETUN_CTRL_STORM_MAX    3     /* intervals a collapse holds growth */
 #define ETUN_CTRL_FREE_GROWTH \
 	4 /* a streak starting below this is never judged: one flow on a few  \
 	   * connections must reach the model's N */
@@ -125,6 +144,13 @@ struct etun_ctrl {
 	unsigned int probe_step, probe_from; /* the last probe: from where */
 	unsigned int probe_settle; /* intervals since a failed probe, down */
 	int probing;
+	/* A loss storm: the goodput it fell from, intervals it may still
+	 * hold growth, intervals before the next may start; the pool of
+	 * the last interval, and whether the pool or the cap was its limit
+	 * (backlogged or capped). */
+	double storm_from;
+	unsigned int storm_left, storm_quiet, n_last;
+	int was_full;
 };
 
 struct etun_ctrl_in {

@@ -447,6 +447,69 @@ ctrl_waits_for_pending(void **state)
 	assert_int_equal(st, ETUN_ST_GROWING);
 }
 
+/* One backlogged interval of @n connections carrying @mbit. */
+static unsigned int
+ctrl_at(struct etun_ctrl *c, unsigned int n, double mbit, int backlogged,
+	enum etun_state *st)
+{
+	struct etun_ctrl_in in = { .conns = n,
+				   .goodput_bps = (uint64_t)(mbit * 1e6),
+				   .backlogged = backlogged };
+
+	return etun_ctrl_step(c, &in, st);
+}
+
+/* A loss storm (the 16 -> 4 step: 40 Mbit/s on 12 connections fell to
+ * 7 for three intervals): the pool holds (state "loss storm"), the
+ * averages do not take the storm in (after it, at 40 again, nothing
+ * grows); a fourth low interval is competition: growth.  The next storm
+ * may start three intervals after one ended.  A k step (40 to 36 Mbit/s
+ * on 9, 8 -> 16), a collapse without backlog (the users sent less) and
+ * a fall after such an interval (its goodput was the demand's, ctrl_idle)
+ * are not storms. */
+static void
+ctrl_storm_holds(void **state)
+{
+	struct etun_ctrl c = { .target_bps = 40000000,
+			       .min_conns = 1,
+			       .max_conns = 64,
+			       .band = 0.03 };
+	enum etun_state st;
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(ctrl_at(&c, 12, 40, 1, &st), 12);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(ctrl_at(&c, 12, 7, 1, &st), 12);
+		assert_int_equal(st, ETUN_ST_STORM);
+	}
+	assert_int_equal(ctrl_at(&c, 12, 40, 1, &st), 12);
+	assert_int_equal(st, ETUN_ST_HOLDING);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ctrl_at(&c, 12, 40, 1, &st), 12);
+	for (int i = 0; i < 3; i++) /* three intervals after the first */
+		assert_int_equal(ctrl_at(&c, 12, 7, 1, &st), 12);
+	assert_true(ctrl_at(&c, 12, 7, 1, &st) > 12);
+	assert_int_equal(st, ETUN_ST_GROWING);
+
+	c = (struct etun_ctrl){ .target_bps = 40000000,
+				.min_conns = 1,
+				.max_conns = 64,
+				.band = 0.03 };
+	for (int i = 0; i < 4; i++)
+		(void)ctrl_at(&c, 9, 40, 1, &st);
+	assert_true(ctrl_at(&c, 9, 36, 1, &st) > 9);
+	assert_int_equal(st, ETUN_ST_GROWING);
+	c = (struct etun_ctrl){ .target_bps = 40000000,
+				.min_conns = 1,
+				.max_conns = 64,
+				.band = 0.03 };
+	for (int i = 0; i < 4; i++)
+		(void)ctrl_at(&c, 9, 40, 1, &st);
+	(void)ctrl_at(&c, 9, 5, 0, &st);
+	assert_int_not_equal(st, ETUN_ST_STORM);
+}
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -1039,6 +1102,7 @@ main(void)
 		cmocka_unit_test(ctrl_step_response),
 		cmocka_unit_test(ctrl_cap_holds),
 		cmocka_unit_test(ctrl_cap_probes),
+		cmocka_unit_test(ctrl_storm_holds),
 		cmocka_unit_test(cap_bucket),
 		cmocka_unit_test(cap_trim),
 		cmocka_unit_test(sentlog_unacked),
