@@ -672,19 +672,30 @@ acked_bytes(const struct etun *t)
  * the cap held them), or found every connection full, within the last
  * BACKLOG_MS.  A user's TCP that lost packets backs off for a while
  * before it fills the pool again; that is still demand the pool did not
- * carry. */
+ * carry.  Split streams lose nothing to a full pool (the user's window
+ * closes instead), so there this interval decides: backlogged when the
+ * pool refused bytes (stalls) at least as often as the cap held them
+ * (cap_waits).  The 2 s memory read one stall as a whole backlogged
+ * interval while the cap held the rest: a pool of 14 at k = 2 (5 carry
+ * the target) grew on to 18 on the exit's in-order dips instead of
+ * probing (measured). */
 #define BACKLOG_MS 2000
 
 static int
 backlogged(struct etun *t, uint64_t now)
 {
-	if (t->c.entry_drops - t->c.cap_drops !=
-		    t->drops_at_tick - t->cap_drops_at_tick ||
-	    t->c.stalls != t->stalls_at_tick)
-		t->backlog_ms = now;
+	uint64_t drops = (t->c.entry_drops - t->c.cap_drops) -
+			 (t->drops_at_tick - t->cap_drops_at_tick);
+	uint64_t stalls = t->c.stalls - t->stalls_at_tick;
+	uint64_t waits = t->c.cap_waits - t->cap_at_tick;
+
 	t->drops_at_tick = t->c.entry_drops;
 	t->cap_drops_at_tick = t->c.cap_drops;
 	t->stalls_at_tick = t->c.stalls;
+	if (drops || (stalls && !t->split))
+		t->backlog_ms = now;
+	if (t->split && stalls && stalls >= waits)
+		return 1;
 	return t->backlog_ms && now - t->backlog_ms <= BACKLOG_MS;
 }
 
