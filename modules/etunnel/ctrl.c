@@ -263,9 +263,9 @@ grow_new(struct etun_ctrl *c, unsigned int n, double g, enum etun_state *state)
  * the smoothed one on no fewer connections, after an interval where the
  * pool or the cap was the limit (else the goodput it fell from was the
  * users' demand, not what the pool carries); it holds while goodput stays
- * that low, ETUN_CTRL_STORM_MAX intervals at most, and the next may
- * start as many intervals after it ended (the averages have taken in
- * what it left by then). */
+ * under ETUN_CTRL_STORM_END of where it fell from, ETUN_CTRL_STORM_MAX
+ * intervals at most, and the next may start as many intervals after it
+ * ended (the averages have taken in what it left by then). */
 static int
 storm(struct etun_ctrl *c, const struct etun_ctrl_in *in, unsigned int n)
 {
@@ -273,7 +273,7 @@ storm(struct etun_ctrl *c, const struct etun_ctrl_in *in, unsigned int n)
 	int hit;
 
 	if (c->storm_left)
-		hit = in->backlogged && g < ETUN_CTRL_STORM * c->storm_from;
+		hit = in->backlogged && g < ETUN_CTRL_STORM_END * c->storm_from;
 	else
 		hit = c->storm_quiet == 0 && in->backlogged && c->was_full &&
 		      n >= c->n_last && g < ETUN_CTRL_STORM * c->g_avg;

@@ -79,11 +79,13 @@
  * a backlogged interval whose goodput fell under ETUN_CTRL_STORM of the
  * smoothed goodput, on no fewer connections than the last, holds the
  * pool (state "loss storm"), and so do the next ones while goodput stays
- * that low, ETUN_CTRL_STORM_MAX intervals at most; their samples do not
- * enter the averages.  A k step that is not a storm cuts the share by a
- * third at most (8 -> 16 at N = 9: 53 to 36 Mbit/s), not by half; a
- * collapse that lasts is competition, and the law grows after
- * ETUN_CTRL_STORM_MAX intervals.
+ * under ETUN_CTRL_STORM_END of where it fell from, ETUN_CTRL_STORM_MAX
+ * intervals at most; their samples do not enter the averages.  (Ending
+ * at half, a storm of 9, 14, 21, 9 Mbit/s ended at 21, and growing on the
+ * rest took the pool from 13 to 40.)  A k step that is not a storm cuts
+ * the share by a third at most (8 -> 16 at N = 9: 53 to 36 Mbit/s), not
+ * by half, and a capped pool's goodput less; a collapse that lasts is
+ * competition, and the law grows after ETUN_CTRL_STORM_MAX intervals.
  * Pure code.
  */
 #ifndef ETUN_CTRL_H
@@ -117,7 +119,8 @@ enum etun_state {
 #define ETUN_CAP_QUEUE_MS      50    /* capped: the entry queue's long class */
 #define ETUN_CAP_QUEUE_MIN     24000 /* ... bytes at least */
 #define ETUN_CTRL_STORM	       0.5   /* of the smoothed goodput: a collapse */
-#define ETUN_CTRL_STORM_MAX    3     /* intervals a collapse holds growth */
+#define ETUN_CTRL_STORM_END    0.75  /* ... of where it fell: it is over */
+#define ETUN_CTRL_STORM_MAX    5     /* intervals a collapse holds growth */
 #define ETUN_CTRL_FREE_GROWTH \
 	4 /* a streak starting below this is never judged: one flow on a few  \
 	   * connections must reach the model's N */

@@ -460,10 +460,11 @@ ctrl_at(struct etun_ctrl *c, unsigned int n, double mbit, int backlogged,
 }
 
 /* A loss storm (the 16 -> 4 step: 40 Mbit/s on 12 connections fell to
- * 7 for three intervals): the pool holds (state "loss storm"), the
- * averages do not take the storm in (after it, at 40 again, nothing
- * grows); a fourth low interval is competition: growth.  The next storm
- * may start three intervals after one ended.  A k step (40 to 36 Mbit/s
+ * 7, then 14, 25, 9, 20): the pool holds (state "loss storm") while
+ * goodput stays under 3/4 of where it fell from, five intervals at most,
+ * and the averages do not take the storm in (after it, at 40 again,
+ * nothing grows); a sixth low interval is competition: growth.  The
+ * next storm may start five intervals after one ended.  A k step (40 to 36 Mbit/s
  * on 9, 8 -> 16), a collapse without backlog (the users sent less) and
  * a fall after such an interval (its goodput was the demand's, ctrl_idle)
  * are not storms. */
@@ -476,19 +477,21 @@ ctrl_storm_holds(void **state)
 						.band = 0.03 };
 	struct etun_ctrl c = fresh;
 	enum etun_state st;
+	static const double storm_mbit[] = { 7, 14, 25, 9, 20 };
 
 	(void)state;
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(ctrl_at(&c, 12, 40, 1, &st), 12);
-	for (int i = 0; i < 3; i++) {
-		assert_int_equal(ctrl_at(&c, 12, 7, 1, &st), 12);
+	/* Under 3/4 of the 40 it fell from: still the storm, 5 at most. */
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(ctrl_at(&c, 12, storm_mbit[i], 1, &st), 12);
 		assert_int_equal(st, ETUN_ST_STORM);
 	}
 	assert_int_equal(ctrl_at(&c, 12, 40, 1, &st), 12);
 	assert_int_equal(st, ETUN_ST_HOLDING);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++) /* five intervals after the last */
 		assert_int_equal(ctrl_at(&c, 12, 40, 1, &st), 12);
-	for (int i = 0; i < 3; i++) /* three intervals after the first */
+	for (int i = 0; i < 5; i++)
 		assert_int_equal(ctrl_at(&c, 12, 7, 1, &st), 12);
 	assert_true(ctrl_at(&c, 12, 7, 1, &st) > 12);
 	assert_int_equal(st, ETUN_ST_GROWING);
