@@ -727,26 +727,24 @@ interval_goodput(struct etun *t)
 /* The pool's time in timeout recovery since the last interval, summed
  * over its connections (ms; 0 where the kernel does not say), into
  * rto_ms; rto_pct: of the connection-time of the interval (@dt ms). */
-static uint64_t
+static void
 pool_rto(struct etun *t, uint64_t dt)
 {
 	uint64_t sum = 0;
-	struct etun_tcpview v;
 
 	for (unsigned int i = 0; i < t->wanted; i++) {
 		struct etun_conn *c = &t->conns[i];
+		uint32_t ms;
 
 		if (c->state != ETUN_CONN_UP ||
-		    etun_tcpview_read(c->fd, &v) < 0 ||
-		    v.rto_time_ms == ETUN_RTO_TIME_NONE)
+		    (ms = etun_tcp_rto_time(c->fd)) == ETUN_RTO_TIME_NONE)
 			continue;
-		if (v.rto_time_ms > c->rto_seen)
-			sum += v.rto_time_ms - c->rto_seen;
-		c->rto_seen = v.rto_time_ms;
+		if (ms > c->rto_seen)
+			sum += ms - c->rto_seen;
+		c->rto_seen = ms;
 	}
 	t->c.rto_ms += sum;
 	t->c.rto_pct = t->up && dt ? sum * 100 / (t->up * dt) : 0;
-	return sum;
 }
 
 static void
@@ -763,7 +761,7 @@ control(struct etun *t, uint64_t now)
 
 	t->cap_at_tick = t->c.cap_waits;
 	t->last_tick_ms = now;
-	(void)pool_rto(t, dt);
+	pool_rto(t, dt);
 	t->c.goodput_kbps = in.goodput_bps / 1000;
 	etun_cap_trim(&t->cap, t->ctrl.target_bps, in.goodput_bps,
 		      t->cap_trim_pct / 100.0, in.capped, in.backlogged);

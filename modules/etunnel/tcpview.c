@@ -18,21 +18,16 @@
 #define TCPI_TOTAL_RTO_TIME_OFF 244
 #define TCPI_RAW		256
 
-int
-etun_tcpview_read(int fd, struct etun_tcpview *v)
+uint32_t
+etun_tcp_rto_time(int fd)
 {
-	union {
-		struct tcp_info ti;
-		uint8_t raw[TCPI_RAW];
-	} u;
-	socklen_t l = sizeof(u);
+	uint8_t raw[TCPI_RAW];
+	socklen_t l = sizeof(raw);
+	uint32_t ms;
 
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &u, &l) < 0 ||
-	    l < sizeof(struct tcp_info))
-		return -1;
-	v->rto_time_ms = ETUN_RTO_TIME_NONE;
-	if (l >= TCPI_TOTAL_RTO_TIME_OFF + sizeof(uint32_t))
-		memcpy(&v->rto_time_ms, u.raw + TCPI_TOTAL_RTO_TIME_OFF,
-		       sizeof(uint32_t));
-	return 0;
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, raw, &l) < 0 ||
+	    l < TCPI_TOTAL_RTO_TIME_OFF + sizeof(ms))
+		return ETUN_RTO_TIME_NONE;
+	memcpy(&ms, raw + TCPI_TOTAL_RTO_TIME_OFF, sizeof(ms));
+	return ms;
 }

@@ -9,13 +9,8 @@
 
 #define ETUN_RTO_TIME_NONE UINT32_MAX /* the kernel does not say */
 
-struct etun_tcpview {
-	/* Time in timeout recovery over the connection's life (ms),
-	 * ETUN_RTO_TIME_NONE before Linux 6.7. */
-	uint32_t rto_time_ms;
-};
-
-/* Read @fd's view; -1 when the kernel would not say. */
-int etun_tcpview_read(int fd, struct etun_tcpview *v);
+/* @fd's time in timeout recovery over its life (ms), ETUN_RTO_TIME_NONE
+ * before Linux 6.7 or when the kernel would not say. */
+uint32_t etun_tcp_rto_time(int fd);
 
 #endif
