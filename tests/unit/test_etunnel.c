@@ -360,16 +360,19 @@ ctrl_converges(void **state)
 			    "target unreachable at max_conns");
 }
 
+/* The experiment's controller: 40 Mbit/s, 1-64 connections, 3 % band. */
+static const struct etun_ctrl ctrl_40m = { .target_bps = 40000000,
+					   .min_conns = 1,
+					   .max_conns = 64,
+					   .band = 0.03 };
+
 /* One flow striped over the pool: goodput does not follow N.  A growth
  * streak that shows it (elasticity below ETUN_CTRL_MIN_GAIN over enough
  * samples) is undone back to where it began, and growth waits. */
 static void
 ctrl_saturated(void **state)
 {
-	struct etun_ctrl c = { .target_bps = 40000000,
-			       .min_conns = 1,
-			       .max_conns = 64,
-			       .band = 0.03 };
+	struct etun_ctrl c = ctrl_40m;
 	struct etun_ctrl_in in = { .conns = 8,
 				   .goodput_bps = 20000000,
 				   .backlogged = 1 };
@@ -427,10 +430,7 @@ ctrl_split_no_saturation(void **state)
 static void
 ctrl_waits_for_pending(void **state)
 {
-	struct etun_ctrl c = { .target_bps = 40000000,
-			       .min_conns = 1,
-			       .max_conns = 64,
-			       .band = 0.03 };
+	struct etun_ctrl c = ctrl_40m;
 	struct etun_ctrl_in in = { .conns = 8,
 				   .pending = 3,
 				   .goodput_bps = 10000000,
@@ -471,11 +471,7 @@ ctrl_at(struct etun_ctrl *c, unsigned int n, double mbit, int backlogged,
 static void
 ctrl_storm_holds(void **state)
 {
-	static const struct etun_ctrl fresh = { .target_bps = 40000000,
-						.min_conns = 1,
-						.max_conns = 64,
-						.band = 0.03 };
-	struct etun_ctrl c = fresh;
+	struct etun_ctrl c = ctrl_40m;
 	enum etun_state st;
 	static const double storm_mbit[] = { 7, 14, 25, 9, 20 };
 
@@ -497,7 +493,7 @@ ctrl_storm_holds(void **state)
 	assert_int_equal(st, ETUN_ST_GROWING);
 	/* Not storms: a k step, a fall without backlog. */
 	for (int backlogged = 1; backlogged >= 0; backlogged--) {
-		c = fresh;
+		c = ctrl_40m;
 		for (int i = 0; i < 4; i++)
 			(void)ctrl_at(&c, 9, 40, 1, &st);
 		(void)ctrl_at(&c, 9, backlogged ? 36 : 5, backlogged, &st);
@@ -534,10 +530,7 @@ noise(unsigned int *seed, double amp)
 static void
 ctrl_step_response(void **state)
 {
-	struct etun_ctrl c = { .target_bps = 40000000,
-			       .min_conns = 1,
-			       .max_conns = 64,
-			       .band = 0.03 };
+	struct etun_ctrl c = ctrl_40m;
 	static const double ks[] = { 2, 8, 16, 4 };
 	unsigned int n = 1, seed = 7;
 	enum etun_state st;
@@ -602,10 +595,7 @@ cap_interval(struct etun_ctrl *c, unsigned int *n, double k, int *short_ago,
 static void
 ctrl_cap_holds(void **state)
 {
-	struct etun_ctrl c = { .target_bps = 40000000,
-			       .min_conns = 1,
-			       .max_conns = 64,
-			       .band = 0.03 };
+	struct etun_ctrl c = ctrl_40m;
 	static const double ks[] = { 2, 8, 16, 4 };
 	unsigned int n = 1, seed = 7;
 	int short_ago = 0;
@@ -644,10 +634,7 @@ ctrl_cap_holds(void **state)
 static void
 ctrl_cap_probes(void **state)
 {
-	struct etun_ctrl c = { .target_bps = 40000000,
-			       .min_conns = 1,
-			       .max_conns = 64,
-			       .band = 0.03 };
+	struct etun_ctrl c = ctrl_40m;
 	struct etun_ctrl_in in = { .conns = 16,
 				   .goodput_bps = 40000000,
 				   .capped = 1 };

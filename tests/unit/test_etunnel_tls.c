@@ -560,20 +560,29 @@ revoked_refused(void **state)
 	       1, NULL);
 }
 
+/* A new entry session of @who (its own context reading @crl, or none)
+ * and the exit's of @xs, handshaken; @xs stays the caller's. */
+static void
+to_exit(struct pair *p, struct etun_tls *xs, const char *who, const char *crl)
+{
+	*p = (struct pair){ .xs = xs };
+	p->es = ctx(0, (struct end){ "ca", who, "exit", crl });
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+				    p->fd),
+			 0);
+	assert_non_null(p->x = etun_tls_conn_new(p->xs, p->fd[0]));
+	assert_non_null(p->e = etun_tls_conn_new(p->es, p->fd[1]));
+	pair_handshake(p);
+	p->xs = NULL;
+}
+
 /* The exit's handshake with a new entry session of @who. */
 static int
 exit_handshake(struct etun_tls *xs, const char *who)
 {
-	struct pair p = { .xs = xs };
+	struct pair p;
 
-	p.es = ctx(0, (struct end){ "ca", who, "exit", NULL });
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
-				    p.fd),
-			 0);
-	assert_non_null(p.x = etun_tls_conn_new(p.xs, p.fd[0]));
-	assert_non_null(p.e = etun_tls_conn_new(p.es, p.fd[1]));
-	pair_handshake(&p);
-	p.xs = NULL; /* the caller's */
+	to_exit(&p, xs, who, NULL);
 	pair_close(&p);
 	return p.rx;
 }
@@ -627,17 +636,9 @@ crl_reload(void **state)
 static void
 session_up(struct pair *p, struct etun_tls *xs, const char *who)
 {
-	*p = (struct pair){ .xs = xs };
-	p->es = ctx(0, (struct end){ "ca", who, "exit", "live" });
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
-				    p->fd),
-			 0);
-	assert_non_null(p->x = etun_tls_conn_new(p->xs, p->fd[0]));
-	assert_non_null(p->e = etun_tls_conn_new(p->es, p->fd[1]));
-	pair_handshake(p);
+	to_exit(p, xs, who, "live");
 	assert_int_equal(p->rx, 1);
 	assert_int_equal(p->re, 1);
-	p->xs = NULL;
 }
 
 /* A CRL replaced on disk reaches the sessions already up: checked again,
