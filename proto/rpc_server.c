@@ -153,6 +153,8 @@ struct itm_rpc_server {
 	struct ev *evq, **evq_tail;
 	atomic_int closing;  /* no new events for the loop */
 	atomic_int stopping; /* no new batches: CQ shuts down */
+	/* Statuses queued, not yet sent or dropped. */
+	atomic_int statuses_out;
 	int started;
 	int port;
 	struct listener *listeners;
@@ -176,6 +178,15 @@ out_item_free(struct out_item *it)
 	free(it);
 }
 
+/* An item leaves the call's queue: sent, or never to be. */
+static void
+item_done(struct itm_rpc_call *call, struct out_item *it)
+{
+	if (it->has_status)
+		atomic_fetch_sub(&call->srv->statuses_out, 1);
+	out_item_free(it);
+}
+
 static void
 call_free(struct itm_rpc_call *call)
 {
@@ -183,10 +194,10 @@ call_free(struct itm_rpc_call *call)
 
 	while ((it = call->outq)) {
 		call->outq = it->next;
-		out_item_free(it);
+		item_done(call, it);
 	}
 	if (call->sending)
-		out_item_free(call->sending);
+		item_done(call, call->sending);
 	if (call->gc)
 		grpc_call_unref(call->gc);
 	if (call->payload)
@@ -546,7 +557,7 @@ static void
 on_sent(struct itm_rpc_call *call, int success)
 {
 	uv_mutex_lock(&call->lock);
-	out_item_free(call->sending);
+	item_done(call, call->sending);
 	call->sending = NULL;
 	if (!success) {
 		call->dead = 1;
@@ -726,7 +737,7 @@ pump_locked(struct itm_rpc_call *call)
 		call->outq_tail = &call->outq;
 	call->n_queued--;
 	if (call->dead || atomic_load(&call->srv->stopping)) {
-		out_item_free(it);
+		item_done(call, it);
 		pump_locked(call);
 		return;
 	}
@@ -755,7 +766,7 @@ pump_locked(struct itm_rpc_call *call)
 	    GRPC_CALL_OK) {
 		call->sending = NULL;
 		call->dead = 1;
-		out_item_free(it);
+		item_done(call, it);
 		call_unref(call); /* the caller still holds one */
 	}
 }
@@ -785,6 +796,8 @@ enqueue_item(struct itm_rpc_call *call, struct out_item *it)
 {
 	if (!it)
 		return -ENOMEM;
+	if (it->has_status)
+		atomic_fetch_add(&call->srv->statuses_out, 1);
 	uv_mutex_lock(&call->lock);
 	*call->outq_tail = it;
 	call->outq_tail = &it->next;
@@ -1298,6 +1311,19 @@ release_live(struct itm_rpc_server *srv)
 	}
 }
 
+/*
+ * Let the statuses release_live() queued reach the wire before
+ * grpc_server_cancel_all_calls(): a call it cancels first ends at the
+ * client with gRPC's "Cancelling all calls" instead of ours.  Bounded,
+ * for a client that stopped reading must not hold the shutdown.
+ */
+static void
+drain_statuses(struct itm_rpc_server *srv)
+{
+	for (int ms = 0; ms < 1000 && atomic_load(&srv->statuses_out); ms += 2)
+		uv_sleep(2);
+}
+
 void
 itm_rpc_server_free(struct itm_rpc_server *srv)
 {
@@ -1316,6 +1342,7 @@ itm_rpc_server_free(struct itm_rpc_server *srv)
 		ev_drop(ev);
 	}
 	release_live(srv);
+	drain_statuses(srv);
 	/* From here on nothing starts a batch: the queue is about to close. */
 	atomic_store(&srv->stopping, 1);
 	grpc_server_shutdown_and_notify(srv->gs, srv->cq, &srv->t_shutdown);
