@@ -261,8 +261,9 @@ grow_new(struct etun_ctrl *c, unsigned int n, double g, enum etun_state *state)
 
 /* A loss storm (ctrl.h): backlogged, goodput under ETUN_CTRL_STORM of
  * the smoothed one on no fewer connections, after an interval where the
- * pool or the cap was the limit (else the goodput it fell from was the
- * users' demand, not what the pool carries); it holds while goodput stays
+ * pool or the cap was the limit or that carried the target (else the
+ * goodput it fell from was the users' demand, not what the pool carries);
+ * it holds while goodput stays
  * under ETUN_CTRL_STORM_END of where it fell from, ETUN_CTRL_STORM_MAX
  * intervals at most, and the next may start as many intervals after it
  * ended (the averages have taken in what it left by then). */
@@ -278,7 +279,8 @@ storm(struct etun_ctrl *c, const struct etun_ctrl_in *in, unsigned int n)
 		hit = c->storm_quiet == 0 && in->backlogged && c->was_full &&
 		      n >= c->n_last && g < ETUN_CTRL_STORM * c->g_avg;
 	c->n_last = n;
-	c->was_full = in->backlogged || in->capped;
+	c->was_full = in->backlogged || in->capped ||
+		      g >= (double)c->target_bps * (1 - c->band);
 	if (hit && c->storm_left == 0) {
 		c->storm_from = c->g_avg;
 		c->storm_left = ETUN_CTRL_STORM_MAX;

@@ -150,7 +150,7 @@ struct etun_ctrl {
 	/* A loss storm: the goodput it fell from, intervals it may still
 	 * hold growth, intervals before the next may start; the pool of
 	 * the last interval, and whether the pool or the cap was its limit
-	 * (backlogged or capped). */
+	 * (backlogged or capped) or it carried the target. */
 	double storm_from;
 	unsigned int storm_left, storm_quiet, n_last;
 	int was_full;

@@ -502,6 +502,24 @@ ctrl_storm_holds(void **state)
 	}
 }
 
+/* The interval before a storm carried the target without the pool or
+ * the cap being the limit (over the band, the pool shrinking): the
+ * collapse after it is still a storm, not a share to grow on (a run
+ * grew 10 to 12 on its first interval, then to 38 when it lasted). */
+static void
+ctrl_storm_after_target(void **state)
+{
+	struct etun_ctrl c = ctrl_40m;
+	enum etun_state st;
+
+	(void)state;
+	for (int i = 0; i < 4; i++)
+		(void)ctrl_at(&c, 10, 40, 1, &st);
+	assert_int_equal(ctrl_at(&c, 10, 42, 0, &st), 10);
+	assert_int_equal(ctrl_at(&c, 10, 4.5, 1, &st), 10);
+	assert_int_equal(st, ETUN_ST_STORM);
+}
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -1086,6 +1104,7 @@ main(void)
 		cmocka_unit_test(ctrl_cap_holds),
 		cmocka_unit_test(ctrl_cap_probes),
 		cmocka_unit_test(ctrl_storm_holds),
+		cmocka_unit_test(ctrl_storm_after_target),
 		cmocka_unit_test(cap_bucket),
 		cmocka_unit_test(cap_trim),
 		cmocka_unit_test(sentlog_unacked),
