@@ -48,7 +48,7 @@ while [ $# -gt 0 ]; do
 	*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
-itm__need iperf3 python3 tc iptables
+itm__need iperf3 python3 tc iptables ethtool
 itm_init etun_exp
 mkdir -p "$OUT"
 etun_topo
@@ -59,6 +59,18 @@ itm_exec r tc class add dev "$ETUN_R_DEV_N3" parent 1: classid 1:1 htb \
 	rate "${RATE}mbit" ceil "${RATE}mbit" quantum 1514 &&
 itm_exec r tc qdisc add dev "$ETUN_R_DEV_N3" parent 1:1 pfifo limit 100 ||
 	itm_fail "cannot shape r"
+# A veth passes its sender's TSO/GSO packets on whole (up to 64 kB), and
+# a FIFO counts them as one: with them the queue above held up to 3 MB
+# (the pool's round trips reached 300 ms in a storm at the start). The
+# senders across r (the pool at n1, the competitors and the plain flow
+# at x) put wire-sized packets out, as hosts on a real link would.
+for n in n1 x; do
+	for dev in $(itm_exec "$n" ls /sys/class/net); do
+		[ "$dev" = lo ] && continue
+		itm_exec "$n" ethtool -K "$dev" tso off gso off >/dev/null ||
+			itm_fail "cannot turn segmentation offload off at $n"
+	done
+done
 
 itm_agent_start n1 n1
 itm_agent_start n3 n3
