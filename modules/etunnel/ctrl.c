@@ -263,10 +263,10 @@ grow_new(struct etun_ctrl *c, unsigned int n, double g, enum etun_state *state)
  * the smoothed one on no fewer connections, after an interval where the
  * pool or the cap was the limit or that carried the target (else the
  * goodput it fell from was the users' demand, not what the pool carries);
- * it holds while goodput stays
- * under ETUN_CTRL_STORM_END of where it fell from, ETUN_CTRL_STORM_MAX
- * intervals at most, and the next may start as many intervals after it
- * ended (the averages have taken in what it left by then). */
+ * it holds while goodput stays under ETUN_CTRL_STORM_END of where it fell
+ * from, ETUN_CTRL_STORM_MAX intervals at most, and the next may start as
+ * many intervals after it ended (the averages have taken in what it left
+ * by then). */
 static int
 storm(struct etun_ctrl *c, const struct etun_ctrl_in *in, unsigned int n)
 {

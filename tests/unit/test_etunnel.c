@@ -502,8 +502,8 @@ ctrl_storm_holds(void **state)
 	}
 }
 
-/* The interval before a storm carried the target without the pool or
- * the cap being the limit (over the band, the pool shrinking): the
+/* The interval before a storm carried the target while neither the pool
+ * nor the cap was the limit (neither backlogged nor capped): the
  * collapse after it is still a storm, not a share to grow on (a run
  * grew 10 to 12 on its first interval, then to 38 when it lasted). */
 static void
