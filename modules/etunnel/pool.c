@@ -675,19 +675,18 @@ acked_bytes(const struct etun *t)
  * carry.  Split streams lose nothing to a full pool (the user's window
  * closes instead), so there this interval decides: backlogged when the
  * pool refused bytes (stalls) at least as often as the cap held them
- * (cap_waits).  The 2 s memory read one stall as a whole backlogged
+ * (@waits, this interval's cap_waits).  The 2 s memory read one stall as a whole backlogged
  * interval while the cap held the rest: a pool of 14 at k = 2 (5 carry
  * the target) grew on to 18 on the exit's in-order dips instead of
  * probing (measured). */
 #define BACKLOG_MS 2000
 
 static int
-backlogged(struct etun *t, uint64_t now)
+backlogged(struct etun *t, uint64_t now, uint64_t waits)
 {
 	uint64_t drops = (t->c.entry_drops - t->c.cap_drops) -
 			 (t->drops_at_tick - t->cap_drops_at_tick);
 	uint64_t stalls = t->c.stalls - t->stalls_at_tick;
-	uint64_t waits = t->c.cap_waits - t->cap_at_tick;
 
 	t->drops_at_tick = t->c.entry_drops;
 	t->cap_drops_at_tick = t->c.cap_drops;
@@ -751,12 +750,13 @@ static void
 control(struct etun *t, uint64_t now)
 {
 	uint64_t dt = now - t->last_tick_ms;
+	uint64_t waits = t->c.cap_waits - t->cap_at_tick; /* this interval */
 	struct etun_ctrl_in in = {
 		.conns = t->wanted,
 		.pending = t->up < t->wanted ? t->wanted - t->up : 0,
 		.goodput_bps = dt ? interval_goodput(t) * 8000 / dt : 0,
-		.backlogged = backlogged(t, now),
-		.capped = t->c.cap_waits != t->cap_at_tick,
+		.backlogged = backlogged(t, now, waits),
+		.capped = waits != 0,
 	};
 
 	t->cap_at_tick = t->c.cap_waits;
