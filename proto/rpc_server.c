@@ -1292,7 +1292,8 @@ itm_rpc_server_start(struct itm_rpc_server *srv)
 /*
  * Calls still held by handlers: streaming ones get their on_cancel
  * callback now (it should finish the call), and whatever is still held
- * afterwards is finished here (UNAVAILABLE, "server shutting down").  No call may be used once free returns.
+ * afterwards is finished here (UNAVAILABLE, "server shutting down").
+ * No call may be used once free returns.
  */
 static void
 release_live(struct itm_rpc_server *srv)

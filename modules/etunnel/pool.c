@@ -675,10 +675,10 @@ acked_bytes(const struct etun *t)
  * carry.  Split streams lose nothing to a full pool (the user's window
  * closes instead), so there this interval decides: backlogged when the
  * pool refused bytes (stalls) at least as often as the cap held them
- * (@waits, this interval's cap_waits).  The 2 s memory read one stall as a whole backlogged
- * interval while the cap held the rest: a pool of 14 at k = 2 (5 carry
- * the target) grew on to 18 on the exit's in-order dips instead of
- * probing (measured). */
+ * (@waits, this interval's cap_waits).  The 2 s memory read one stall as
+ * a whole backlogged interval while the cap held the rest: a pool of 14
+ * at k = 2 (5 carry the target) grew on to 18 on the exit's in-order
+ * dips instead of probing (measured). */
 #define BACKLOG_MS 2000
 
 static int

@@ -447,7 +447,7 @@ ctrl_waits_for_pending(void **state)
 	assert_int_equal(st, ETUN_ST_GROWING);
 }
 
-/* One backlogged interval of @n connections carrying @mbit. */
+/* One interval of @n connections carrying @mbit, @backlogged or not. */
 static unsigned int
 ctrl_at(struct etun_ctrl *c, unsigned int n, double mbit, int backlogged,
 	enum etun_state *st)
@@ -464,10 +464,10 @@ ctrl_at(struct etun_ctrl *c, unsigned int n, double mbit, int backlogged,
  * goodput stays under 3/4 of where it fell from, five intervals at most,
  * and the averages do not take the storm in (after it, at 40 again,
  * nothing grows); a sixth low interval is competition: growth.  The
- * next storm may start five intervals after one ended.  A k step (40 to 36 Mbit/s
- * on 9, 8 -> 16), a collapse without backlog (the users sent less) and
- * a fall after such an interval (its goodput was the demand's, ctrl_idle)
- * are not storms. */
+ * next storm may start five intervals after one ended.  A k step (40 to
+ * 36 Mbit/s on 9, 8 -> 16), a collapse without backlog (the users sent
+ * less) and a fall after such an interval (its goodput was the demand's,
+ * ctrl_idle) are not storms. */
 static void
 ctrl_storm_holds(void **state)
 {
