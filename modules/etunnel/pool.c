@@ -771,6 +771,14 @@ control(struct etun *t, uint64_t now)
 		return;
 	}
 	t->wanted = etun_ctrl_step(&t->ctrl, &in, &t->state);
+	itm_log(LOG_DEBUG,
+		"etunnel %s: interval %llu ms: goodput %llu kbit/s (smoothed "
+		"%.0f)%s%s, pool %u -> %u: %s",
+		t->name, (unsigned long long)dt,
+		(unsigned long long)in.goodput_bps / 1000, t->ctrl.g_avg / 1000,
+		in.backlogged ? ", backlogged" : "",
+		in.capped ? ", capped" : "", in.conns, t->wanted,
+		etun_state_name(t->state));
 }
 
 /* Open what is wanted and due, close (gently) what is no longer wanted. */

@@ -14,7 +14,7 @@
 #
 #   tests/bench/etunnel_experiment.sh [-o DIR] [-s "2 8 16 4"] [-t 20]
 #                                     [--target 40] [--rate 100]
-#                                     [--cc cubic]
+#                                     [--cc cubic] [-v]
 #                                     [-x "EXIT PARAMS"]
 #                                     [-- ETUNNEL PARAMS...]
 #
@@ -23,6 +23,8 @@
 # module's cc=), so a host whose default differs (bbr) measures the same
 # thing; cubic is Linux's default and what the tunnel's share model
 # assumes (N / (N + k) of the bottleneck).
+# -v: the entry's agent logs every decision of the pool's controller
+# (itm-agent -v; the log stays with ITM_KEEP=1).
 # ETUNNEL PARAMS go to the entry, EXIT PARAMS (space-separated) to the
 # exit (e.g. -x reorder_wait_max_ms=50 for a fixed reorder wait).
 # DIR (default docs/figures): etunnel_experiment.{csv,txt,png}.  ITM_BUILD
@@ -33,7 +35,7 @@ set -u
 . "$(dirname "$0")/../integ/etun_lib.sh"
 
 OUT=docs/figures STEPS="2 8 16 4" STEP_SECS=20 TARGET=40 RATE=100 CC=cubic
-EXTRA=() EXIT_EXTRA=()
+EXTRA=() EXIT_EXTRA=() AGENT_V=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	-o) OUT=$2; shift 2 ;;
@@ -42,9 +44,10 @@ while [ $# -gt 0 ]; do
 	--target) TARGET=$2; shift 2 ;;
 	--rate) RATE=$2; shift 2 ;;
 	--cc) CC=$2; shift 2 ;;
+	-v) AGENT_V=(-v); shift ;;
 	-x) read -ra EXIT_EXTRA <<<"$2"; shift 2 ;;
 	--) shift; EXTRA=("$@"); break ;;
-	-h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,/^set -u/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -72,7 +75,7 @@ for n in n1 x; do
 	done
 done
 
-itm_agent_start n1 n1
+itm_agent_start n1 n1 "${AGENT_V[@]}"
 itm_agent_start n3 n3
 etun_exit max_conns=64 "cc=$CC" "${EXIT_EXTRA[@]}"
 etun_entry "target=$((TARGET * 1000))" "cc=$CC" min_conns=1 max_conns=64 "${EXTRA[@]}"
