@@ -130,6 +130,7 @@ struct etun_ctrl {
 	unsigned int min_conns, max_conns;
 	double band;	   /* relative dead band, e.g. 0.03 */
 	int no_saturation; /* split TCP: the saturation rule is off (below) */
+	int cap;	   /* the entry caps at the target (struct etun_cap) */
 	/* Smoothed goodput and share of one connection (bit/s); 0 before
 	 * the first sample.  jump: the last sample's share was off by more
 	 * than ETUN_CTRL_JUMP (+1 above, -1 below). */

@@ -397,6 +397,7 @@ load_config(struct itm_module *m, struct etun *t, const struct itm_params *p)
 	t->ctrl.max_conns = (unsigned int)itm_param_uint(p, "max_conns");
 	t->ctrl.band = (double)itm_param_uint(p, "band_pct") / 100.0;
 	t->cap_on = itm_param_bool(p, "cap");
+	t->ctrl.cap = t->cap_on;
 	t->cap_trim_pct = (unsigned int)itm_param_uint(p, "cap_trim_pct");
 	if (t->ctrl.min_conns > t->ctrl.max_conns) {
 		itm_module_error(m, "min_conns: %u is above max_conns %u",
