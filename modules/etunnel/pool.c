@@ -4,7 +4,7 @@
  *
  * A stolen packet waits in the entry queue (entq.c) only until a
  * connection can take it: frames go round-robin to the connections whose
- * bytes not yet sent stay under a small limit (unsent, 16 kB by default:
+ * bytes not yet sent stay under a small limit (unsent, 4 kB by default:
  * SIOCOUTQNSD after each write, TCP_NOTSENT_LOWAT to learn when it
  * drained).  A connection that falls behind (in loss recovery, say) is
  * skipped, and few packets wait behind it, so the exit's reorder buffer
