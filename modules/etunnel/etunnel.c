@@ -546,6 +546,7 @@ register_counters(struct etun *t)
 		C(conns_refused),
 		C(connects),
 		C(disconnects),
+		C(retired),
 		C(reorder_late),
 		C(reorder_gaps),
 		C(reorder_overflow),

@@ -59,6 +59,10 @@ struct etun_conn {
 	uint64_t retry_ms; /* entry: when to connect again */
 	uint64_t acked_seen, progress_ms; /* last ACK progress */
 	int stuck; /* no progress: its frames were sent again */
+	/* entry: no longer wanted (pool.c, retire): 1 waiting for its
+	 * frames' ACKs, 2 FIN sent after them; since retire_ms */
+	int retiring;
+	uint64_t retire_ms;
 	uint32_t backoff_ms;
 	uint32_t rto_seen; /* entry: its time in timeout recovery, last read */
 	struct etun_tls_conn *tls; /* with mutual TLS, else NULL */
@@ -87,6 +91,7 @@ struct etun_counters {
 	uint64_t tls_refused;	  /* TLS handshake failed */
 	uint64_t tls_write_waits; /* a frame OpenSSL could not write at once */
 	uint64_t connects, disconnects;
+	uint64_t retired; /* entry: closed unwanted after their frames' ACKs */
 	uint64_t reorder_late, reorder_gaps, reorder_overflow;
 	uint64_t reorder_wait_ms; /* exit: the wait now (gauge) */
 	uint64_t no_room;	  /* entry: no connection had cwnd room */

@@ -58,8 +58,10 @@ deliver(const uint8_t *pkt, uint16_t len, uint8_t flags, void *arg)
 
 #define HANDSHAKE_MS 5000 /* a TLS handshake longer than this is dropped */
 
+/* Close @c; @clean: the entry ended it (retire() in pool.c) and all
+ * this end wrote on it was acknowledged, nothing to send again. */
 static void
-exit_close(struct etun *t, struct etun_conn *c)
+exit_close_how(struct etun *t, struct etun_conn *c, int clean)
 {
 	itm_unregister_fd(c->fd);
 	etun_tls_conn_free(c->tls);
@@ -69,13 +71,31 @@ exit_close(struct etun *t, struct etun_conn *c)
 	if (c->state == ETUN_CONN_UP) {
 		t->up--;
 		t->c.disconnects++;
-		etun_split_conn_lost(t); /* its frames may be gone */
+		if (!clean)
+			etun_split_conn_lost(t); /* its frames may be gone */
 	}
 	c->state = ETUN_CONN_IDLE;
 	c->len = c->off = 0;
 	c->olen = c->ooff = 0;
 	c->ofull = c->stuck = 0;
 	c->written = c->acked_seen = 0;
+}
+
+static void
+exit_close(struct etun *t, struct etun_conn *c)
+{
+	exit_close_how(t, c, 0);
+}
+
+/* The entry's FIN: clean when nothing this end wrote is still out. */
+static void
+exit_eof(struct etun *t, struct etun_conn *c)
+{
+	int outq = -1;
+
+	exit_close_how(t, c,
+		       c->olen == 0 && ioctl(c->fd, SIOCOUTQ, &outq) == 0 &&
+			       outq == 0);
 }
 
 /* read(2), or SSL_read with TLS: bytes, 0 at the end, or -1 (errno). */
@@ -178,7 +198,11 @@ exit_read(struct etun *t, struct etun_conn *c)
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
-	if (n <= 0) {
+	if (n == 0) {
+		exit_eof(t, c);
+		return 0;
+	}
+	if (n < 0) {
 		exit_close(t, c);
 		return 0;
 	}

@@ -135,6 +135,10 @@ itm_exec h1 iperf3 -c "$ETUN_H2" -p 5301 -t 6 -J >"$ITM_TMP/alone.json" ||
 read -r shrunk state <<<"$(tunnel_state)"
 itm_log "alone: $(mbit "$ITM_TMP/alone.json") Mbit/s, pool $shrunk ($state)"
 itm_assert_le "$shrunk" $((grown - 1)) "pool once the competitors left"
+# The connections it let go were retired: no frames, then a FIN once the
+# exit acknowledged theirs, closed on the exit's (not reset mid-flight).
+itm_assert_ge "$(etun_counter n1 retired)" 1 \
+	"connections retired after their frames' ACKs"
 
 # 3. A target no pool of 4 reaches against 8 competitors.
 itm_ctl n1 n1 module unload etunnel >/dev/null || itm_fail "unload entry"
