@@ -58,12 +58,18 @@
  * more than N / 4 + 1).  Still capped: the probe held, hold goes back to
  * ETUN_CTRL_PROBE_MIN and step doubles (a pool far too big shrinks in a
  * few probes).  Backlogged while a probe is pending (the pool, not the
- * cap, is the limit again): the pool goes back to where the probe began, step back to 1, and hold
- * doubles (up to ETUN_CTRL_PROBE_MAX), so a pool at its right size dips
+ * cap, is the limit again): the pool goes back to where the probe
+ * began, step back to 1, and hold doubles (up to ETUN_CTRL_PROBE_MAX),
+ * so a pool at its right size dips
  * rarely, not every few seconds.  A pool that grows by the model (the
  * competition rose) probes soon again: hold back to the least (unless
  * the growth comes within ETUN_CTRL_PROBE_SETTLE intervals of a failed
  * probe: the smoothed goodput still remembers its dip).
+ * Two kinds of interval say nothing of spare connections: capped but
+ * with the smoothed goodput under the band (the pool stalled, the
+ * bucket cut the catch-up after it: no probe counts it, and a pending
+ * probe failed), and over the band while backlogged with the cap on (a
+ * catch-up the bucket let in: hold, not shrink by the model).
  * The saturation rule judges the packet path's pathology: with split TCP
  * (no_saturation) no user's TCP is striped, and the rule only misread a
  * k step's slow growth as saturation (the pool held at 6 for 5 s at
