@@ -43,6 +43,13 @@ enum etun_conn_state {
 	ETUN_CONN_UP
 };
 
+/* A pool connection the entry lets go (pool.c, retire()). */
+enum etun_retire {
+	ETUN_RETIRE_NO = 0,
+	ETUN_RETIRE_ACKS, /* takes no frames, waits for theirs to be acked */
+	ETUN_RETIRE_FIN	  /* FIN sent after them: closes on the exit's */
+};
+
 struct etun;
 struct etun_split;
 
@@ -59,9 +66,8 @@ struct etun_conn {
 	uint64_t retry_ms; /* entry: when to connect again */
 	uint64_t acked_seen, progress_ms; /* last ACK progress */
 	int stuck; /* no progress: its frames were sent again */
-	/* entry: no longer wanted (pool.c, retire): 1 waiting for its
-	 * frames' ACKs, 2 FIN sent after them; since retire_ms */
-	int retiring;
+	/* entry: no longer wanted (pool.c, retire()), since retire_ms */
+	enum etun_retire retiring;
 	uint64_t retire_ms;
 	uint32_t backoff_ms;
 	uint32_t rto_seen; /* entry: its time in timeout recovery, last read */

@@ -112,7 +112,7 @@ conn_close(struct etun *t, struct etun_conn *c, int lost)
 		/* its frames may be gone: a close with the exit's bytes
 		 * unread resets the connection, and what was in flight;
 		 * not after retire()'s FIN (all acknowledged before it) */
-		if (c->retiring != 2)
+		if (c->retiring != ETUN_RETIRE_FIN)
 			etun_split_conn_lost(t);
 	}
 	c->rlen = 0;
@@ -125,7 +125,7 @@ conn_close(struct etun *t, struct etun_conn *c, int lost)
 	c->stuck = 0;
 	c->acked_seen = 0;
 	c->rto_seen = 0;
-	c->retiring = 0;
+	c->retiring = ETUN_RETIRE_NO;
 	if (t->sent)
 		etun_sentlog_forget(t->sent, (uint16_t)(c - t->conns));
 	if (lost) {
@@ -317,7 +317,7 @@ conn_read(struct etun *t, struct etun_conn *c)
 			t->name);
 		n = 0;
 	}
-	if (n == 0 && c->retiring == 2) {
+	if (n == 0 && c->retiring == ETUN_RETIRE_FIN) {
 		t->c.retired++;
 		conn_close(t, c, 0); /* retire(): the exit read it all */
 		return;
@@ -806,13 +806,14 @@ retire(struct etun *t, struct etun_conn *c, uint64_t now)
 		conn_close(t, c, 0);
 		return;
 	}
-	if (!c->retiring) {
-		c->retiring = 1;
+	if (c->retiring == ETUN_RETIRE_NO) {
+		c->retiring = ETUN_RETIRE_ACKS;
 		c->retire_ms = now;
 	}
-	if (c->retiring == 1 && ioctl(c->fd, SIOCOUTQ, &outq) == 0 &&
-	    outq == 0 && shutdown(c->fd, SHUT_WR) == 0)
-		c->retiring = 2;
+	if (c->retiring == ETUN_RETIRE_ACKS &&
+	    ioctl(c->fd, SIOCOUTQ, &outq) == 0 && outq == 0 &&
+	    shutdown(c->fd, SHUT_WR) == 0)
+		c->retiring = ETUN_RETIRE_FIN;
 	if (now - c->retire_ms >= RETIRE_MS)
 		conn_close(t, c, 0);
 }
@@ -825,8 +826,8 @@ reconcile(struct etun *t, uint64_t now)
 	for (unsigned int i = 0; i < ETUN_MAX_CONNS; i++) {
 		struct etun_conn *c = &t->conns[i];
 
-		if (i < t->wanted && c->retiring == 1)
-			c->retiring = 0;
+		if (i < t->wanted && c->retiring == ETUN_RETIRE_ACKS)
+			c->retiring = ETUN_RETIRE_NO;
 		if (i < t->wanted && c->state == ETUN_CONN_IDLE &&
 		    now >= c->retry_ms)
 			conn_open(t, c);
